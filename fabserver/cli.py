@@ -1,0 +1,409 @@
+"""The ``fabserver`` command: serve, worker, and offline tools over the core.
+
+Every listing has ``--json`` for scripts; messages for people come in the
+language of ``--lang`` (French by default, or ``FABSERVER_LANG``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from .errors import FabError
+from .i18n import Text
+
+LANG_ENV = "FABSERVER_LANG"
+
+
+def _lang(ctx: click.Context) -> str:
+    return ctx.obj.get("lang", "fr") if ctx.obj else "fr"
+
+
+def _say(ctx: click.Context, message: Text) -> str:
+    return message.get(_lang(ctx))
+
+
+def _profiles(ctx: click.Context):
+    from .profiles import load_profiles
+
+    return load_profiles(ctx.obj.get("profiles"))
+
+
+def _fail(ctx: click.Context, error: FabError, as_json: bool = False) -> None:
+    if as_json:
+        click.echo(json.dumps({"error": error.message.to_dict()}, ensure_ascii=False))
+    else:
+        click.echo(_say(ctx, error.message), err=True)
+    ctx.exit(2)
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*(str(row.get(c, "")) for c in columns))
+    Console().print(table)
+
+
+@click.group()
+@click.option("--profiles", type=click.Path(file_okay=False, path_type=Path),
+              envvar="FABSERVER_PROFILES", help="Profile folder (default: the lab's).")
+@click.option("--lang", type=click.Choice(["fr", "en"]), envvar=LANG_ENV, default="fr",
+              show_default=True)
+@click.pass_context
+def main(ctx: click.Context, profiles: Path | None, lang: str) -> None:
+    """fabserver: CAM/slicing job server for a fablab."""
+    ctx.ensure_object(dict)
+    ctx.obj["profiles"] = profiles
+    ctx.obj["lang"] = lang
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), envvar="FABSERVER_DATA",
+              default=Path("data"), show_default=True, help="Data directory (or FABSERVER_DATA).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, data: Path) -> None:
+    """Start the web server with the embedded job queue consumer."""
+    from .web.server import serve as run_server
+
+    run_server(host=host, port=port, data_dir=data, profile_dir=ctx.obj.get("profiles"))
+
+
+@main.command()
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), envvar="FABSERVER_DATA",
+              default=Path("data"), show_default=True)
+@click.option("--workers", default=1, show_default=True, type=int)
+@click.pass_context
+def worker(ctx: click.Context, data: Path, workers: int) -> None:
+    """Run queue consumers only (other hosts, with FABSERVER_REDIS_URL)."""
+    from .jobs.worker import run_worker
+
+    run_worker(data_dir=data, workers=workers, profile_dir=ctx.obj.get("profiles"))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """List installed machine plugins (and broken ones, with their error)."""
+    from .registry import load_registry
+
+    reg = load_registry()
+    rows = [
+        {
+            "id": p.id,
+            "name": _say(ctx, p.name),
+            "accepts": sorted(p.accepts),
+            "formats": [f.suffix for f in p.formats],
+            "options": [o.name for o in p.option_schema()],
+            "status": "ok",
+        }
+        for p in reg.plugins.values()
+    ] + [
+        {"id": b.id, "name": b.id, "accepts": [], "formats": [], "options": [],
+         "status": "broken", "error": b.error}
+        for b in reg.broken.values()
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        _table(rows, ["id", "name", "accepts", "formats", "status"])
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def machines(ctx: click.Context, as_json: bool) -> None:
+    """List the lab's machines."""
+    try:
+        ps = _profiles(ctx)
+    except FabError as exc:
+        _fail(ctx, exc, as_json)
+        return
+    rows = [
+        {
+            "id": m.id,
+            "name": m.name.get(_lang(ctx)),
+            "plugin": m.plugin,
+            "model": m.model,
+            "work_area_mm": [m.work_area.x, m.work_area.y, m.work_area.z],
+            "materials": [mat.id for mat in ps.materials_for(m)],
+            "connector": m.connector.get("type", "download"),
+        }
+        for m in ps.machines.values()
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        _table(rows, ["id", "name", "plugin", "work_area_mm", "materials"])
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def materials(ctx: click.Context, as_json: bool) -> None:
+    """List the materials and the machines that take them."""
+    try:
+        ps = _profiles(ctx)
+    except FabError as exc:
+        _fail(ctx, exc, as_json)
+        return
+    rows = [
+        {
+            "id": m.id,
+            "name": m.name.get(_lang(ctx)),
+            "kind": m.kind,
+            "machines": [mach.id for mach in ps.machines_for(m)],
+            "prices_eur": m.prices,
+        }
+        for m in ps.materials.values()
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        _table(rows, ["id", "name", "kind", "machines", "prices_eur"])
+
+
+@main.group()
+def profiles() -> None:
+    """Profile tools."""
+
+
+@profiles.command("check")
+@click.pass_context
+def profiles_check(ctx: click.Context) -> None:
+    """Validate every profile, and each machine's settings against its plugin."""
+    from .registry import load_registry
+
+    parent = ctx.find_root()
+    try:
+        ps = _profiles(parent)
+    except FabError as exc:
+        _fail(parent, exc)
+        return
+    reg = load_registry()
+    problems = []
+    for m in ps.machines.values():
+        if m.plugin not in reg.plugins:
+            problems.append(f"machines/{m.id}.toml: plugin: no plugin '{m.plugin}' installed")
+            continue
+        try:
+            reg.plugins[m.plugin].check_machine(m)
+        except ValueError as exc:
+            problems.append(f"machines/{m.id}.toml: settings: {exc}")
+        if not ps.materials_for(m):
+            problems.append(f"machines/{m.id}.toml: no material fits this machine")
+    for mat in ps.materials.values():
+        for plugin_id in mat.plugins:
+            if plugin_id in reg.plugins:
+                try:
+                    reg.plugins[plugin_id].check_material(mat)
+                except ValueError as exc:
+                    problems.append(f"materials/{mat.id}.toml: settings: {exc}")
+    for line in problems:
+        click.echo(line, err=True)
+    if problems:
+        ctx.exit(1)
+    click.echo(
+        f"OK: {len(ps.machines)} machines, {len(ps.materials)} materials, policy "
+        f"({ps.root})"
+    )
+
+
+def _design_summary(design) -> dict[str, Any]:
+    from .designs.types import colour_hex
+
+    b = np.asarray(design.bounds, dtype=float)
+    info: dict[str, Any] = {
+        "kind": design.kind,
+        "format": design.facts.format,
+        "units": design.facts.units,
+        "scale_to_mm": design.facts.scale_to_mm,
+        "bounds_mm": np.round(b, 4).tolist(),
+        "size_mm": np.round(b[1] - b[0], 4).tolist(),
+        "repairs": [r.to_dict() for r in design.facts.repairs],
+        "warnings": [w.to_dict() for w in design.facts.warnings],
+    }
+    if design.kind == "mesh":
+        info.update(
+            triangles=int(len(design.mesh.faces)),
+            watertight=design.watertight,
+            volume_mm3=round(design.volume_mm3, 3),
+            bodies=int(design.facts.details.get("bodies", 1)),
+        )
+    else:
+        info.update(
+            paths=len(design.paths),
+            closed_paths=sum(p.closed for p in design.paths),
+            colours=[colour_hex(c) for c in design.colours()],
+            layers=design.layers(),
+        )
+    return info
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def inspect(ctx: click.Context, file: Path, as_json: bool) -> None:
+    """Show what the server sees in a design file."""
+    from .designs import load_design
+
+    parent = ctx.find_root()
+    try:
+        design = load_design(file.read_bytes(), file.name)
+    except FabError as exc:
+        _fail(parent, exc, as_json)
+        return
+    info = _design_summary(design)
+    if as_json:
+        click.echo(json.dumps(info, ensure_ascii=False, indent=2))
+        return
+    lang = _lang(parent)
+    for key, value in info.items():
+        if key in ("warnings", "repairs"):
+            for item in value:
+                click.echo(f"{key[:-1]}: {item[lang]}")
+        else:
+            click.echo(f"{key}: {value}")
+
+
+def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        if "=" not in item:
+            raise click.BadParameter(f"'{item}' is not KEY=VALUE", param_hint="--set")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+class _Bar:
+    """A rich progress bar when stdout is a terminal, nothing otherwise."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._progress = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import Progress
+
+            self._progress = Progress(transient=True)
+            self._progress.__enter__()
+            self._task = self._progress.add_task("plan", total=1.0)
+        return self
+
+    def __call__(self, done: float, stage: str = "") -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=done, description=stage or "plan")
+
+    def __exit__(self, *exc):
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--machine", "machine_id", required=True)
+@click.option("--material", "material_id", required=True)
+@click.option("--copies", default=1, show_default=True, type=int)
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Plugin option.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--preview", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the preview SVG here.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_json) -> None:
+    """Plan FILE on a machine offline: write the machine file, print estimate and verdict."""
+    from .designs import load_design
+    from .planning import run_plan, write_outputs
+    from .preview import toolpath_svg
+    from .registry import load_registry
+
+    parent = ctx.find_root()
+    lang = _lang(parent)
+    try:
+        ps = _profiles(parent)
+        try:
+            machine = ps.machine(machine_id)
+            material = ps.material(material_id)
+        except KeyError as exc:
+            raise FabError(Text(str(exc.args[0]), str(exc.args[0]))) from None
+        reg = load_registry()
+        try:
+            plugin = reg.get(machine.plugin)
+        except LookupError as exc:
+            raise FabError(Text(str(exc), str(exc))) from None
+        design = load_design(file.read_bytes(), file.name)
+        options: dict[str, Any] = _parse_sets(sets)
+        options["copies"] = copies
+        with _Bar(sys.stdout.isatty() and not as_json) as bar:
+            result = run_plan(plugin, design, machine, material, options, ps.policy,
+                              ps.materials, progress=bar)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        written = write_outputs(result.plan, output)
+        if preview:
+            svg = result.plan.preview_svg or toolpath_svg(result.plan.toolpath)
+            preview.write_text(svg, encoding="utf-8")
+            written.append(preview)
+    except FabError as exc:
+        _fail(parent, exc, as_json)
+        return
+    est = result.estimate
+    warnings = [*design.warnings, *result.warnings]
+    if as_json:
+        out = {
+            **est.to_dict(),
+            "verdict": result.verdict.to_dict(),
+            "warnings": [w.to_dict() for w in warnings],
+            "outputs": [str(p) for p in written],
+            "options": result.options,
+            "facts": result.plan.facts,
+        }
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2, default=str))
+        return
+    minutes = est.machine_time_s / 60
+    click.echo(f"{'Temps machine' if lang == 'fr' else 'Machine time'}: {minutes:.1f} min")
+    for line in est.materials:
+        cost = "" if line.cost_eur is None else f"  {line.cost_eur:.2f} €"
+        click.echo(f"  {line.label.get(lang)}: {line.quantity:.2f} {line.unit}{cost}")
+    click.echo(f"{'Coût matière' if lang == 'fr' else 'Material cost'}: {est.cost_eur:.2f} €")
+    click.echo(f"{result.verdict.label.get(lang)}")
+    for reason in result.verdict.reasons:
+        click.echo(f"  - {reason.get(lang)}")
+    for w in warnings:
+        click.echo(f"! {w.get(lang)}")
+    for p in written:
+        click.echo(f"→ {p}")
+
+
+def _register_extensions() -> None:
+    """Commands contributed by the server side (add-staff, connectors), when present."""
+    for module, names in (("fabserver.web.commands", ("add_staff",)),
+                          ("fabserver.dispatch.commands", ("connectors",))):
+        try:
+            mod = __import__(module, fromlist=list(names))
+        except ImportError:
+            continue
+        for name in names:
+            cmd = getattr(mod, name, None)
+            if cmd is not None:
+                main.add_command(cmd)
+
+
+_register_extensions()
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault(LANG_ENV, "fr")
+    main()

@@ -1,0 +1,158 @@
+"""The two kinds of design every plugin receives, always in millimetres.
+
+Both are immutable: a plugin that transforms a design returns a new one, so a
+design loaded once can be planned on several machines without surprises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from ..i18n import Text
+
+if TYPE_CHECKING:
+    import trimesh
+
+DesignKind = Literal["mesh", "drawing"]
+Colour = tuple[int, int, int]
+
+
+def colour_hex(colour: Colour | None) -> str | None:
+    """``(255, 0, 0)`` → ``"#ff0000"``; ``None`` stays ``None``."""
+    if colour is None:
+        return None
+    return "#{:02x}{:02x}{:02x}".format(*colour)
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    """What the loader found in the file, for ``fabserver inspect`` and the staff page."""
+
+    format: str  # "stl-binary", "stl-ascii", "3mf", "obj", "svg", "dxf"
+    units: str  # units found in the file ("mm", "in", "px@96dpi", "unitless→mm", …)
+    scale_to_mm: float = 1.0
+    repairs: tuple[Text, ...] = ()
+    warnings: tuple[Text, ...] = ()
+    details: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """A triangle mesh in millimetres, with the facts of its source.
+
+    ``mesh`` is a trimesh object; treat it as read-only (trimesh caches derived
+    data and mutating it in place leads to stale caches).
+    """
+
+    mesh: trimesh.Trimesh
+    facts: SourceFacts
+    kind: DesignKind = "mesh"
+
+    @property
+    def triangles(self) -> np.ndarray:
+        """``(n, 3, 3) float`` vertex coordinates, millimetres."""
+        return self.mesh.triangles
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """``(2, 3) float``: min and max corners, millimetres."""
+        return np.asarray(self.mesh.bounds, dtype=float)
+
+    @property
+    def size(self) -> np.ndarray:
+        return self.bounds[1] - self.bounds[0]
+
+    @property
+    def watertight(self) -> bool:
+        return bool(self.mesh.is_watertight)
+
+    @property
+    def volume_mm3(self) -> float:
+        return float(abs(self.mesh.volume)) if self.watertight else 0.0
+
+    @property
+    def warnings(self) -> tuple[Text, ...]:
+        return self.facts.warnings
+
+
+@dataclass(frozen=True)
+class DrawingPath:
+    """One 2D path of a drawing.
+
+    ``points`` : ``(n, 2) float``, millimetres, y pointing up (CAD convention;
+    the SVG loader flips its y-down axis). A closed path does not repeat its
+    first point at the end.
+    """
+
+    points: np.ndarray
+    closed: bool
+    stroke: Colour | None = None
+    fill: Colour | None = None
+    stroke_width: float = 0.0  # mm
+    layer: str = ""
+    source: str = ""  # element id or entity handle, for messages
+
+    def __post_init__(self) -> None:
+        pts = np.ascontiguousarray(self.points, dtype=float).reshape(-1, 2)
+        pts.setflags(write=False)
+        object.__setattr__(self, "points", pts)
+
+    @property
+    def length(self) -> float:
+        pts = np.vstack([self.points, self.points[:1]]) if self.closed else self.points
+        return float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum())
+
+    @property
+    def colour(self) -> Colour | None:
+        """The colour that chooses an operation: the stroke, else the fill."""
+        return self.stroke if self.stroke is not None else self.fill
+
+    def with_points(self, points: np.ndarray) -> DrawingPath:
+        return replace(self, points=points)
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """Closed and open 2D paths in millimetres, with colours and layers."""
+
+    paths: tuple[DrawingPath, ...]
+    facts: SourceFacts
+    kind: DesignKind = "drawing"
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """``(2, 2) float``: min and max corners, millimetres."""
+        if not self.paths:
+            return np.zeros((2, 2))
+        allpts = np.vstack([p.points for p in self.paths])
+        return np.array([allpts.min(axis=0), allpts.max(axis=0)])
+
+    @property
+    def size(self) -> np.ndarray:
+        return self.bounds[1] - self.bounds[0]
+
+    @property
+    def warnings(self) -> tuple[Text, ...]:
+        return self.facts.warnings
+
+    def colours(self) -> list[Colour]:
+        """Distinct stroke/fill colours, in order of first use."""
+        seen: dict[Colour, None] = {}
+        for p in self.paths:
+            for c in (p.stroke, p.fill):
+                if c is not None:
+                    seen.setdefault(c, None)
+        return list(seen)
+
+    def layers(self) -> list[str]:
+        return list(dict.fromkeys(p.layer for p in self.paths))
+
+    def translated(self, dx: float, dy: float) -> Drawing:
+        offset = np.array([dx, dy])
+        return replace(self, paths=tuple(p.with_points(p.points + offset) for p in self.paths))
+
+
+Design = Mesh | Drawing

@@ -1,0 +1,94 @@
+"""Run one plugin on one design: plan, estimate, verdict, files.
+
+This is what the CLI's ``plan`` and the queue's worker both call, so a job
+planned at the counter and one planned offline give the same result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .designs.types import Design
+from .errors import PlanError
+from .estimate import Estimate, estimate_plan
+from .i18n import Text
+from .plugin import MachinePlugin, Plan, Progress, no_progress, resolve_options
+from .policy import Verdict, decide
+from .profiles import MachineProfile, MaterialProfile, Policy
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    plan: Plan
+    estimate: Estimate
+    verdict: Verdict
+    options: dict[str, Any]
+
+    @property
+    def warnings(self) -> tuple[Text, ...]:
+        return self.plan.warnings
+
+
+def run_plan(
+    plugin: MachinePlugin,
+    design: Design,
+    machine: MachineProfile,
+    material: MaterialProfile,
+    options: Mapping[str, Any],
+    policy: Policy,
+    materials: Mapping[str, MaterialProfile] | None = None,
+    progress: Progress = no_progress,
+) -> PlanResult:
+    """Check the combination, resolve the options, plan, estimate and decide."""
+    if design.kind not in plugin.accepts:
+        raise PlanError(
+            Text(
+                f"La machine « {machine.name.fr} » ne prend pas ce type de fichier.",
+                f"Machine '{machine.name.en}' does not take this kind of file.",
+            )
+        )
+    if not material.fits(machine):
+        raise PlanError(
+            Text(
+                f"Le matériau « {material.name.fr} » ne va pas sur « {machine.name.fr} ».",
+                f"Material '{material.name.en}' cannot be used on '{machine.name.en}'.",
+            )
+        )
+    resolved = resolve_options(plugin.option_schema(), options)
+    plan = plugin.plan(design, machine, material, resolved, progress)
+    lookup = dict(materials or {})
+    lookup.setdefault(material.id, material)
+    estimate = estimate_plan(plan, machine, lookup)
+    verdict = decide(estimate, int(resolved["copies"]), policy, plugin.id)
+    return PlanResult(plan, estimate, verdict, resolved)
+
+
+def write_outputs(plan: Plan, main_path: Path) -> list[Path]:
+    """Write the plan's files: the main one at ``main_path``, others beside it.
+
+    Files are written to a temporary name and renamed, so a reader never sees
+    half a file.
+    """
+    main_path = Path(main_path)
+    written = []
+    for output in plan.outputs:
+        if output.main:
+            path = main_path
+        else:
+            path = main_path.with_name(main_path.stem + output.suffix)
+            if path == main_path:
+                path = main_path.with_name(main_path.stem + "-extra" + output.suffix)
+        tmp = path.with_name(path.name + ".part")
+        with tmp.open("wb") as f:
+            output.write(f)
+        tmp.replace(path)
+        written.append(path)
+    return written
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,316 @@
+"""The plugin API: what a machine plugin declares and what it returns.
+
+A plugin is a :class:`MachinePlugin` subclass registered under the entry-point
+group ``fabserver.plugins``. It declares, as data, the designs it accepts, the
+material kinds it uses, the files it writes and the options a maker may set;
+the web form and the CLI are generated from those declarations. Its one method,
+:meth:`MachinePlugin.plan`, turns a design into a :class:`Plan`. A plugin never
+touches the database, the web layer or the queue.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any, ClassVar, Literal, Protocol
+
+from .designs.types import Design, DesignKind
+from .errors import FabError
+from .i18n import Text
+from .profiles import MachineProfile, MaterialProfile
+from .toolpath import Toolpath
+
+OptionType = Literal["int", "float", "percent", "bool", "choice", "str"]
+
+
+class OptionError(FabError):
+    """An option value a maker typed is not acceptable."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting a maker may change, described well enough to build a form field.
+
+    ``percent`` options accept ``15%`` or ``15`` and are stored as the number
+    (15.0), the way PrusaSlicer writes ``fill_density = 15%``.
+    """
+
+    name: str
+    type: OptionType
+    default: Any
+    label: Text
+    help: Text = Text("", "")
+    unit: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] = ()
+    choice_labels: tuple[Text, ...] = ()
+    advanced: bool = False
+
+    def parse(self, value: Any) -> Any:
+        """Convert and check a value (a string from a form or ``--set``); raise :class:`OptionError`."""
+        try:
+            parsed = self._convert(value)
+        except (TypeError, ValueError):
+            raise OptionError(
+                Text(
+                    f"Option « {self.name} » : valeur « {value} » illisible ({self._expected('fr')}).",
+                    f"Option '{self.name}': cannot read '{value}' ({self._expected('en')}).",
+                )
+            ) from None
+        if self.type in ("int", "float", "percent"):
+            if (self.min is not None and parsed < self.min) or (
+                self.max is not None and parsed > self.max
+            ):
+                raise OptionError(
+                    Text(
+                        f"Option « {self.name} » : {value} est hors des bornes "
+                        f"[{self.min} ; {self.max}] {self.unit}.",
+                        f"Option '{self.name}': {value} is outside [{self.min}, {self.max}] {self.unit}.",
+                    )
+                )
+        if self.type == "choice" and parsed not in self.choices:
+            raise OptionError(
+                Text(
+                    f"Option « {self.name} » : « {value} » n'est pas parmi {', '.join(self.choices)}.",
+                    f"Option '{self.name}': '{value}' is not one of {', '.join(self.choices)}.",
+                )
+            )
+        return parsed
+
+    def _convert(self, value: Any) -> Any:
+        if self.type == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on", "oui", "vrai"):
+                return True
+            if text in ("0", "false", "no", "off", "non", "faux", ""):
+                return False
+            raise ValueError(value)
+        if self.type == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(str(value).strip()) if isinstance(value, str) else int(value)
+        if self.type in ("float", "percent"):
+            if isinstance(value, str):
+                text = value.strip().replace(",", ".")
+                if self.type == "percent":
+                    text = text.removesuffix("%").strip()
+                if not re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", text):
+                    raise ValueError(value)
+                return float(text)
+            return float(value)
+        return str(value).strip()
+
+    def _expected(self, lang: str) -> str:
+        words = {
+            "int": ("un nombre entier", "a whole number"),
+            "float": ("un nombre", "a number"),
+            "percent": ("un pourcentage, par ex. 15%", "a percentage, e.g. 15%"),
+            "bool": ("oui ou non", "yes or no"),
+            "choice": (", ".join(self.choices), ", ".join(self.choices)),
+            "str": ("du texte", "text"),
+        }[self.type]
+        return words[0] if lang == "fr" else words[1]
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-friendly description (API, form generation)."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "default": self.default,
+            "label": self.label.to_dict(),
+            "help": self.help.to_dict(),
+            "unit": self.unit,
+            "min": self.min,
+            "max": self.max,
+            "choices": list(self.choices),
+            "choice_labels": [c.to_dict() for c in self.choice_labels],
+            "advanced": self.advanced,
+        }
+
+
+COPIES = Option(
+    "copies",
+    "int",
+    1,
+    Text("Nombre d'exemplaires", "Number of copies"),
+    Text("Combien de pièces identiques fabriquer.", "How many identical parts to make."),
+    min=1,
+    max=500,
+)
+
+
+def resolve_options(schema: Iterable[Option], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults overlaid with ``given`` values, each parsed and checked.
+
+    Unknown names are an :class:`OptionError`, so a typo in ``--set`` is not
+    silently ignored.
+    """
+    by_name = {opt.name: opt for opt in schema}
+    unknown = sorted(set(given) - set(by_name))
+    if unknown:
+        raise OptionError(
+            Text(
+                f"Option inconnue : {', '.join(unknown)} (connues : {', '.join(by_name)}).",
+                f"Unknown option: {', '.join(unknown)} (known: {', '.join(by_name)}).",
+            )
+        )
+    values = {name: opt.default for name, opt in by_name.items()}
+    for name, value in given.items():
+        values[name] = by_name[name].parse(value)
+    return values
+
+
+@dataclass(frozen=True)
+class MaterialUse:
+    """A quantity of material the plan consumes, for all copies.
+
+    Only ``priced`` lines are charged (``quantity × material.prices[unit]``);
+    the others are shown (e.g. filament length beside its weight).
+    """
+
+    material: str  # material profile id
+    quantity: float
+    unit: str  # "g", "m", "m2", "sheet", "cm3", …
+    label: Text = Text("", "")
+    priced: bool = True
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """A machine file the plan produces.
+
+    ``write`` streams the content into a binary file object, so large G-code
+    never sits in memory as one string. ``suffix`` includes the dot.
+    """
+
+    suffix: str
+    media_type: str
+    write: Callable[[IO[bytes]], None]
+    label: Text = Text("Fichier machine", "Machine file")
+    main: bool = True
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a plugin returns.
+
+    ``toolpath`` holds every copy (in one run or plate); ``runs`` says how many
+    times that toolpath is run to make all copies (e.g. plates or sheets needed
+    beyond the first). ``material_uses`` are for all copies.
+    """
+
+    toolpath: Toolpath
+    outputs: tuple[OutputFile, ...]
+    material_uses: tuple[MaterialUse, ...]
+    warnings: tuple[Text, ...] = ()
+    copies: int = 1
+    runs: int = 1
+    extra_time_s: float = 0.0  # time the toolpath does not show (e.g. manual set-up)
+    facts: dict[str, Any] = field(default_factory=dict)  # plugin summary for pages
+    preview_svg: str | None = None  # set when a plugin draws its own preview
+
+
+class Progress(Protocol):
+    def __call__(self, done: float, stage: str = "") -> None:
+        """``done`` in 0..1; ``stage`` a short English word for logs and progress bars."""
+
+
+def no_progress(done: float, stage: str = "") -> None:
+    """A :class:`Progress` that ignores reports."""
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """A file type a plugin can write."""
+
+    suffix: str
+    media_type: str
+    label: Text
+
+
+class MachinePlugin(ABC):
+    """Base class of every machine plugin.
+
+    Class attributes are the plugin's declaration (checked when it loads):
+
+    ``id``
+        short name used in profiles (``plugin = "vinyl"``).
+    ``name``
+        what people read.
+    ``accepts``
+        design kinds it can plan: ``{"mesh"}``, ``{"drawing"}`` or both.
+    ``material_kinds``
+        the ``kind`` of material profiles it uses.
+    ``formats``
+        files it can write.
+    ``options``
+        what a maker may set; ``copies`` is added by the core.
+    """
+
+    id: ClassVar[str]
+    name: ClassVar[Text]
+    accepts: ClassVar[frozenset[DesignKind]]
+    material_kinds: ClassVar[frozenset[str]]
+    formats: ClassVar[tuple[OutputFormat, ...]]
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    @classmethod
+    def option_schema(cls) -> tuple[Option, ...]:
+        return (COPIES, *cls.options)
+
+    def check_machine(self, machine: MachineProfile) -> None:
+        """Validate ``machine.settings``; raise ``ValueError`` naming the key. Override if needed."""
+
+    def check_material(self, material: MaterialProfile) -> None:
+        """Validate ``material.settings``; raise ``ValueError`` naming the key. Override if needed."""
+
+    @abstractmethod
+    def plan(
+        self,
+        design: Design,
+        machine: MachineProfile,
+        material: MaterialProfile,
+        options: Mapping[str, Any],
+        progress: Progress = no_progress,
+    ) -> Plan:
+        """Turn ``design`` into a plan for ``options["copies"]`` copies.
+
+        Raise :class:`~fabserver.errors.PlanError` with a maker's message when
+        the design cannot be made on this machine.
+        """
+
+
+def check_plugin_class(cls: type) -> list[str]:
+    """Problems with a plugin class's declaration (empty when it is fine)."""
+    problems: list[str] = []
+    if not (isinstance(cls, type) and issubclass(cls, MachinePlugin)):
+        return [f"{cls!r} is not a MachinePlugin subclass"]
+    for attr in ("id", "name", "accepts", "material_kinds", "formats"):
+        if not hasattr(cls, attr):
+            problems.append(f"missing class attribute '{attr}'")
+    if problems:
+        return problems
+    if not re.fullmatch(r"[a-z][a-z0-9_-]*", cls.id):
+        problems.append(f"id '{cls.id}' must be lower-case letters, digits, '-' or '_'")
+    if not isinstance(cls.name, Text):
+        problems.append("name must be a fabserver.i18n.Text")
+    if not cls.accepts or not set(cls.accepts) <= {"mesh", "drawing"}:
+        problems.append("accepts must be a non-empty subset of {'mesh', 'drawing'}")
+    if getattr(cls.plan, "__isabstractmethod__", False):
+        problems.append("plan() is not implemented")
+    names = set()
+    for opt in cls.option_schema():
+        if opt.name in names:
+            problems.append(f"option '{opt.name}' declared twice")
+        names.add(opt.name)
+        try:
+            if opt.parse(opt.default) != opt.default:
+                problems.append(f"option '{opt.name}': default does not parse to itself")
+        except OptionError as exc:
+            problems.append(f"option '{opt.name}': default rejected: {exc.message.en}")
+    return problems

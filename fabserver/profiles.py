@@ -1,0 +1,306 @@
+"""Machine, material and policy profiles: TOML files under ``profiles/``.
+
+``machines/*.toml`` describe one physical machine each (``inherits`` names a
+shared model file, often ``abstract = true``); ``materials/*.toml`` the stock the
+lab sells or gives; ``policy.toml`` the prototype-or-series rule. Everything is
+validated at load time and a bad file is a :class:`ProfileError` naming the file
+and the key. A resolved profile stands alone (``snapshot()``), so a job can keep
+it and be re-planned identically after the files change.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ProfileError
+from .i18n import Text
+
+DEFAULT_PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _as_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"fr": value, "en": value}
+    return value
+
+
+class LocalName(_Strict):
+    fr: str
+    en: str
+
+    def text(self) -> Text:
+        return Text(self.fr, self.en)
+
+    def get(self, language: str | None = None) -> str:
+        return self.en if language == "en" else self.fr
+
+
+class Axes(_Strict):
+    """One value per axis; ``e`` is the extruder (FDM only)."""
+
+    x: float = Field(gt=0)
+    y: float = Field(gt=0)
+    z: float = Field(gt=0)
+    e: float = Field(default=1e9, gt=0)
+
+
+class WorkArea(_Strict):
+    """Usable volume in millimetres (z = 0 for purely 2D machines is not allowed: use 1)."""
+
+    x: float = Field(gt=0)
+    y: float = Field(gt=0)
+    z: float = Field(default=1.0, gt=0)
+
+
+class Kinematics(_Strict):
+    """What the motion planner needs: speeds in mm/s, accelerations in mm/s².
+
+    Give exactly one cornering model: ``junction_deviation`` (Marlin 2, GRBL),
+    ``square_corner_velocity`` (Klipper) or ``jerk`` (classic Marlin).
+    """
+
+    max_feed: Axes
+    max_accel: Axes
+    accel: float = Field(gt=0, description="default acceleration of work moves")
+    travel_accel: float | None = Field(default=None, gt=0)
+    retract_accel: float | None = Field(default=None, gt=0)
+    travel_feed: float = Field(default=100.0, gt=0)
+    junction_deviation: float | None = Field(default=None, ge=0)
+    square_corner_velocity: float | None = Field(default=None, ge=0)
+    jerk: Axes | None = None
+    minimum_feed: float = Field(default=0.05, gt=0, description="slowest speed the firmware plans")
+
+    def cornering(self) -> str:
+        given = [
+            name
+            for name in ("junction_deviation", "square_corner_velocity", "jerk")
+            if getattr(self, name) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of junction_deviation, square_corner_velocity, jerk"
+            )
+        return given[0]
+
+
+class MachineProfile(_Strict):
+    """One physical machine, resolved (inheritance applied)."""
+
+    id: str
+    name: LocalName
+    plugin: str
+    model: str = ""
+    abstract: bool = False
+    work_area: WorkArea
+    kinematics: Kinematics
+    timing: dict[str, float] = Field(default_factory=dict)
+    connector: dict[str, Any] = Field(default_factory=lambda: {"type": "download"})
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    _text_name = field_validator("name", mode="before")(_as_text)
+
+    @field_validator("timing")
+    @classmethod
+    def _known_events(cls, value: dict[str, float]) -> dict[str, float]:
+        from .toolpath import EventKind
+
+        known = {k.name.lower() for k in EventKind}
+        for key, seconds in value.items():
+            if key not in known:
+                raise ValueError(f"unknown event '{key}' (known: {', '.join(sorted(known))})")
+            if seconds < 0:
+                raise ValueError(f"'{key}' must not be negative")
+        return value
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class MaterialProfile(_Strict):
+    """Something a machine consumes, with its prices in € per unit."""
+
+    id: str
+    name: LocalName
+    kind: str  # "filament", "sheet", "vinyl", "stock", "embroidery"
+    plugins: tuple[str, ...]
+    machines: tuple[str, ...] = ()  # empty: every machine of those plugins
+    prices: dict[str, float] = Field(default_factory=dict)  # unit → € per unit
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    _text_name = field_validator("name", mode="before")(_as_text)
+
+    @field_validator("prices")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        for unit, price in value.items():
+            if price < 0:
+                raise ValueError(f"price per '{unit}' must not be negative")
+        return value
+
+    def fits(self, machine: MachineProfile) -> bool:
+        return machine.plugin in self.plugins and (
+            not self.machines or machine.id in self.machines
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class PrototypeRule(_Strict):
+    """A job is a free prototype when every limit holds."""
+
+    max_copies: int = Field(default=1, ge=1)
+    max_material_cost_eur: float = Field(default=10.0, ge=0)
+    max_machine_time_min: float = Field(default=240.0, ge=0)
+
+
+class Policy(_Strict):
+    currency: Literal["EUR"] = "EUR"
+    prototype: PrototypeRule = PrototypeRule()
+    plugins: dict[str, PrototypeRule] = Field(default_factory=dict)
+
+    def rule_for(self, plugin: str) -> PrototypeRule:
+        return self.plugins.get(plugin, self.prototype)
+
+
+@dataclass
+class ProfileSet:
+    """All profiles of one lab, resolved and validated."""
+
+    machines: dict[str, MachineProfile]
+    materials: dict[str, MaterialProfile]
+    policy: Policy
+    root: Path = field(default=DEFAULT_PROFILE_DIR)
+
+    def machine(self, machine_id: str) -> MachineProfile:
+        try:
+            return self.machines[machine_id]
+        except KeyError:
+            raise KeyError(f"no machine '{machine_id}' (known: {', '.join(self.machines)})") from None
+
+    def material(self, material_id: str) -> MaterialProfile:
+        try:
+            return self.materials[material_id]
+        except KeyError:
+            known = ", ".join(self.materials)
+            raise KeyError(f"no material '{material_id}' (known: {known})") from None
+
+    def materials_for(self, machine: MachineProfile) -> list[MaterialProfile]:
+        return [m for m in self.materials.values() if m.fits(machine)]
+
+    def machines_for(self, material: MaterialProfile) -> list[MachineProfile]:
+        return [m for m in self.machines.values() if material.fits(m)]
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _read_toml(path: Path, root: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(str(path.relative_to(root)), "(syntax)", str(exc)) from None
+
+
+def _raise_validation(file: str, exc: ValidationError) -> None:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"]) or "(root)"
+    raise ProfileError(file, key, err["msg"]) from None
+
+
+def _resolve(kind: str, raw: dict[str, dict[str, Any]], root: Path) -> dict[str, dict[str, Any]]:
+    """Apply ``inherits`` chains; the child's keys win, tables merge deeply."""
+    resolved: dict[str, dict[str, Any]] = {}
+
+    def resolve(name: str, chain: tuple[str, ...]) -> dict[str, Any]:
+        if name in resolved:
+            return resolved[name]
+        data = dict(raw[name])
+        parent = data.pop("inherits", None)
+        if parent is not None:
+            file = f"{kind}/{name}.toml"
+            if parent not in raw:
+                raise ProfileError(file, "inherits", f"no profile '{parent}' in {kind}/")
+            if parent in chain:
+                raise ProfileError(file, "inherits", "inheritance loop: " + " → ".join(chain))
+            base = dict(resolve(parent, (*chain, parent)))
+            base.pop("abstract", None)
+            base.pop("id", None)
+            data = _deep_merge(base, data)
+        data.setdefault("id", name)
+        resolved[name] = data
+        return data
+
+    for name in raw:
+        resolve(name, (name,))
+    return resolved
+
+
+def load_profiles(root: Path | str | None = None) -> ProfileSet:
+    """Load and validate every profile under ``root``; raise :class:`ProfileError`."""
+    root = Path(root) if root else DEFAULT_PROFILE_DIR
+    if not root.is_dir():
+        raise ProfileError(str(root), "(folder)", "profile folder not found")
+    machines: dict[str, MachineProfile] = {}
+    materials: dict[str, MaterialProfile] = {}
+    for kind, model, target in (
+        ("machines", MachineProfile, machines),
+        ("materials", MaterialProfile, materials),
+    ):
+        raw = {p.stem: _read_toml(p, root) for p in sorted((root / kind).glob("*.toml"))}
+        for name, data in _resolve(kind, raw, root).items():
+            file = f"{kind}/{name}.toml"
+            try:
+                profile = model.model_validate(data)
+            except ValidationError as exc:
+                _raise_validation(file, exc)
+            if isinstance(profile, MachineProfile):
+                if profile.abstract:
+                    continue
+                try:
+                    profile.kinematics.cornering()
+                except ValueError as exc:
+                    raise ProfileError(file, "kinematics", str(exc)) from None
+            if profile.id in target:
+                raise ProfileError(file, "id", f"'{profile.id}' is used by another file")
+            target[profile.id] = profile
+    policy_file = root / "policy.toml"
+    policy = Policy()
+    if policy_file.exists():
+        try:
+            policy = Policy.model_validate(_read_toml(policy_file, root))
+        except ValidationError as exc:
+            _raise_validation("policy.toml", exc)
+    for material in materials.values():
+        for machine_id in material.machines:
+            if machine_id not in machines:
+                raise ProfileError(
+                    f"materials/{material.id}.toml", "machines", f"no machine '{machine_id}'"
+                )
+    return ProfileSet(machines=machines, materials=materials, policy=policy, root=root)
+
+
+def machine_from_snapshot(data: dict[str, Any]) -> MachineProfile:
+    return MachineProfile.model_validate(data)
+
+
+def material_from_snapshot(data: dict[str, Any]) -> MaterialProfile:
+    return MaterialProfile.model_validate(data)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# System packages the test suite uses as independent references or real parts:
+# PrusaSlicer (slicing reference), Chromium (browser tests), Redis (queue at
+# scale), hp2xx (HPGL renderer). Installed when we are root with apt; otherwise
+# the tests that need a missing one are skipped with the reason.
+set -euo pipefail
+PACKAGES=(prusa-slicer chromium redis-server hp2xx)
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+  echo "Installing system packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "Not installed (tests that need them will be skipped): ${missing[*]}" >&2
+  echo "Install with: sudo apt-get install ${missing[*]}" >&2
+fi
