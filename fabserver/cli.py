@@ -54,10 +54,15 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
 
 
 @click.group()
-@click.option("--profiles", type=click.Path(file_okay=False, path_type=Path),
-              envvar="FABSERVER_PROFILES", help="Profile folder (default: the lab's).")
-@click.option("--lang", type=click.Choice(["fr", "en"]), envvar=LANG_ENV, default="fr",
-              show_default=True)
+@click.option(
+    "--profiles",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="FABSERVER_PROFILES",
+    help="Profile folder (default: the lab's).",
+)
+@click.option(
+    "--lang", type=click.Choice(["fr", "en"]), envvar=LANG_ENV, default="fr", show_default=True
+)
 @click.pass_context
 def main(ctx: click.Context, profiles: Path | None, lang: str) -> None:
     """fabserver: CAM/slicing job server for a fablab."""
@@ -69,8 +74,14 @@ def main(ctx: click.Context, profiles: Path | None, lang: str) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), envvar="FABSERVER_DATA",
-              default=Path("data"), show_default=True, help="Data directory (or FABSERVER_DATA).")
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="FABSERVER_DATA",
+    default=Path("data"),
+    show_default=True,
+    help="Data directory (or FABSERVER_DATA).",
+)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, data: Path) -> None:
     """Start the web server with the embedded job queue consumer."""
@@ -80,8 +91,13 @@ def serve(ctx: click.Context, host: str, port: int, data: Path) -> None:
 
 
 @main.command()
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), envvar="FABSERVER_DATA",
-              default=Path("data"), show_default=True)
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="FABSERVER_DATA",
+    default=Path("data"),
+    show_default=True,
+)
 @click.option("--workers", default=1, show_default=True, type=int)
 @click.pass_context
 def worker(ctx: click.Context, data: Path, workers: int) -> None:
@@ -110,8 +126,15 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
         }
         for p in reg.plugins.values()
     ] + [
-        {"id": b.id, "name": b.id, "accepts": [], "formats": [], "options": [],
-         "status": "broken", "error": b.error}
+        {
+            "id": b.id,
+            "name": b.id,
+            "accepts": [],
+            "formats": [],
+            "options": [],
+            "status": "broken",
+            "error": b.error,
+        }
         for b in reg.broken.values()
     ]
     if as_json:
@@ -215,8 +238,7 @@ def profiles_check(ctx: click.Context) -> None:
     if problems:
         ctx.exit(1)
     click.echo(
-        f"OK: {len(ps.machines)} machines, {len(ps.materials)} materials, policy "
-        f"({ps.root})"
+        f"OK: {len(ps.machines)} machines, {len(ps.materials)} materials, policy ({ps.root})"
     )
 
 
@@ -236,7 +258,7 @@ def _design_summary(design) -> dict[str, Any]:
     }
     if design.kind == "mesh":
         info.update(
-            triangles=int(len(design.mesh.faces)),
+            triangles=len(design.mesh.faces),
             watertight=design.watertight,
             volume_mm3=round(design.volume_mm3, 3),
             bodies=int(design.facts.details.get("bodies", 1)),
@@ -320,8 +342,11 @@ class _Bar:
 @click.option("--copies", default=1, show_default=True, type=int)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Plugin option.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--preview", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the preview SVG here.")
+@click.option(
+    "--preview",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the preview SVG here.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_json) -> None:
@@ -349,8 +374,9 @@ def plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_j
         options: dict[str, Any] = _parse_sets(sets)
         options["copies"] = copies
         with _Bar(sys.stdout.isatty() and not as_json) as bar:
-            result = run_plan(plugin, design, machine, material, options, ps.policy,
-                              ps.materials, progress=bar)
+            result = run_plan(
+                plugin, design, machine, material, options, ps.policy, ps.materials, progress=bar
+            )
         output.parent.mkdir(parents=True, exist_ok=True)
         written = write_outputs(result.plan, output)
         if preview:
@@ -390,8 +416,10 @@ def plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_j
 
 def _register_extensions() -> None:
     """Commands contributed by the server side (add-staff, connectors), when present."""
-    for module, names in (("fabserver.web.commands", ("add_staff",)),
-                          ("fabserver.dispatch.commands", ("connectors",))):
+    for module, names in (
+        ("fabserver.web.commands", ("add_staff",)),
+        ("fabserver.dispatch.commands", ("connectors",)),
+    ):
         try:
             mod = __import__(module, fromlist=list(names))
         except ImportError:

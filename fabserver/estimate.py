@@ -257,8 +257,10 @@ def estimate_plan(
         if use.priced and profile is not None and use.unit in profile.prices:
             cost = use.quantity * profile.prices[use.unit]
             total_cost += cost
-        label = use.label if (use.label.fr or use.label.en) else (
-            profile.name.text() if profile else Text(use.material, use.material)
+        label = (
+            use.label
+            if (use.label.fr or use.label.en)
+            else (profile.name.text() if profile else Text(use.material, use.material))
         )
         lines.append(MaterialLine(use.material, label, use.quantity, use.unit, cost))
     return Estimate(

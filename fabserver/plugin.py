@@ -60,17 +60,17 @@ class Option:
                     f"Option '{self.name}': cannot read '{value}' ({self._expected('en')}).",
                 )
             ) from None
-        if self.type in ("int", "float", "percent"):
-            if (self.min is not None and parsed < self.min) or (
-                self.max is not None and parsed > self.max
-            ):
-                raise OptionError(
-                    Text(
-                        f"Option « {self.name} » : {value} est hors des bornes "
-                        f"[{self.min} ; {self.max}] {self.unit}.",
-                        f"Option '{self.name}': {value} is outside [{self.min}, {self.max}] {self.unit}.",
-                    )
+        if self.type in ("int", "float", "percent") and (
+            (self.min is not None and parsed < self.min)
+            or (self.max is not None and parsed > self.max)
+        ):
+            raise OptionError(
+                Text(
+                    f"Option « {self.name} » : {value} est hors des bornes "
+                    f"[{self.min} ; {self.max}] {self.unit}.",
+                    f"Option '{self.name}': {value} is outside [{self.min}, {self.max}] {self.unit}.",
                 )
+            )
         if self.type == "choice" and parsed not in self.choices:
             raise OptionError(
                 Text(

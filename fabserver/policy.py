@@ -70,8 +70,10 @@ def decide(estimate: Estimate, copies: int, policy: Policy, plugin: str) -> Verd
     failed = [reason for ok, reason in checks if not ok]
     if failed:
         return Verdict("series", tuple(_prefix(r, "au-delà", "over") for r in failed))
-    return Verdict("prototype", tuple(_prefix(r, "dans la limite", "within") for r in
-                                      (reason for _, reason in checks)))
+    return Verdict(
+        "prototype",
+        tuple(_prefix(r, "dans la limite", "within") for r in (reason for _, reason in checks)),
+    )
 
 
 def _prefix(reason: Text, fr: str, en: str) -> Text:

@@ -87,9 +87,7 @@ class Kinematics(_Strict):
             if getattr(self, name) is not None
         ]
         if len(given) != 1:
-            raise ValueError(
-                "give exactly one of junction_deviation, square_corner_velocity, jerk"
-            )
+            raise ValueError("give exactly one of junction_deviation, square_corner_velocity, jerk")
         return given[0]
 
 
@@ -148,9 +146,7 @@ class MaterialProfile(_Strict):
         return value
 
     def fits(self, machine: MachineProfile) -> bool:
-        return machine.plugin in self.plugins and (
-            not self.machines or machine.id in self.machines
-        )
+        return machine.plugin in self.plugins and (not self.machines or machine.id in self.machines)
 
     def snapshot(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -186,7 +182,9 @@ class ProfileSet:
         try:
             return self.machines[machine_id]
         except KeyError:
-            raise KeyError(f"no machine '{machine_id}' (known: {', '.join(self.machines)})") from None
+            raise KeyError(
+                f"no machine '{machine_id}' (known: {', '.join(self.machines)})"
+            ) from None
 
     def material(self, material_id: str) -> MaterialProfile:
         try:

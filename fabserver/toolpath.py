@@ -272,8 +272,15 @@ class ToolpathBuilder:
         self._position = np.array(pts[-1], dtype=float)
 
     def build(self) -> Toolpath:
-        dtypes = {"xyz": float, "kind": np.uint8, "feed": float, "e": float,
-                  "power": float, "layer": np.int32, "role": np.uint8}
+        dtypes = {
+            "xyz": float,
+            "kind": np.uint8,
+            "feed": float,
+            "e": float,
+            "power": float,
+            "layer": np.int32,
+            "role": np.uint8,
+        }
         arrays = {}
         for name in _FIELDS:
             chunks = self._chunks[name]
@@ -283,8 +290,11 @@ class ToolpathBuilder:
                 shape = (0, 3) if name == "xyz" else (0,)
                 arrays[name] = np.zeros(shape, dtype=dtypes[name])
         n_layers = int(arrays["layer"].max()) + 1 if self._count else 0
-        layer_z = tuple(self._layer_z.get(i, float("nan")) for i in range(n_layers)) \
-            if self._layer_z else ()
+        layer_z = (
+            tuple(self._layer_z.get(i, float("nan")) for i in range(n_layers))
+            if self._layer_z
+            else ()
+        )
         return Toolpath(
             **arrays,
             roles=tuple(self._roles),
