@@ -1,0 +1,155 @@
+"""The plugin contract: declarations checked at load, options parsed like PrusaSlicer's."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+from fabserver.designs.types import Drawing, DrawingPath, SourceFacts
+from fabserver.i18n import Text
+from fabserver.plugin import (
+    MachinePlugin,
+    MaterialUse,
+    Option,
+    OptionError,
+    OutputFile,
+    OutputFormat,
+    Plan,
+    resolve_options,
+)
+from fabserver.planning import run_plan, write_outputs
+from fabserver.registry import Registry, load_registry
+from fabserver.toolpath import MoveKind, ToolpathBuilder
+
+
+class PenPlotter(MachinePlugin):
+    """A tiny plugin of the tests' own: draws every path with a pen."""
+
+    id = "pen"
+    name = Text("Traceur", "Pen plotter")
+    accepts = frozenset({"drawing"})
+    material_kinds = frozenset({"sheet"})
+    formats = (OutputFormat(".txt", "text/plain", Text("Tracé", "Plot")),)
+    options: ClassVar = (
+        Option("speed", "float", 20.0, Text("Vitesse", "Speed"), unit="mm/s", min=1, max=100),
+        Option("fill_density", "percent", 15.0, Text("Densité", "Density"), min=0, max=100),
+    )
+
+    def plan(self, design, machine, material, options, progress=None):
+        b = ToolpathBuilder()
+        for path in design.paths:
+            b.move_to(*path.points[0], feed=machine.kinematics.travel_feed)
+            pts = np.vstack([path.points, path.points[:1]]) if path.closed else path.points
+            b.add_path(pts[1:], MoveKind.CUT, options["speed"], role="cut", z=0)
+        tp = b.build()
+        length_m = tp.length_of(MoveKind.CUT) / 1000
+
+        def write(f):
+            f.write(b"".join(b"%.3f %.3f\n" % (x, y) for x, y, _ in tp.xyz))
+
+        return Plan(
+            toolpath=tp,
+            outputs=(OutputFile(".txt", "text/plain", write),),
+            material_uses=(MaterialUse(material.id, 1, "sheet"),),
+            copies=options["copies"],
+            facts={"ink_m": length_m},
+        )
+
+
+def square(size: float) -> Drawing:
+    pts = np.array([[0, 0], [size, 0], [size, size], [0, size]], dtype=float)
+    return Drawing((DrawingPath(pts, closed=True, stroke=(255, 0, 0)),), SourceFacts("svg", "mm"))
+
+
+def test_percent_options_take_prusaslicer_forms():
+    opt = PenPlotter.options[1]
+    assert opt.parse("15%") == 15.0
+    assert opt.parse("15") == 15.0
+    assert opt.parse("7,5 %") == 7.5
+    with pytest.raises(OptionError) as err:
+        opt.parse("150%")
+    assert "fill_density" in err.value.message.fr
+    with pytest.raises(OptionError):
+        opt.parse("lots")
+
+
+def test_unknown_option_is_an_error_not_ignored():
+    with pytest.raises(OptionError, match="speeed"):
+        resolve_options(PenPlotter.option_schema(), {"speeed": "3"})
+
+
+def test_bool_and_int_forms():
+    flag = Option("x", "bool", False, Text("x", "x"))
+    assert flag.parse("oui") is True and flag.parse("off") is False
+    count = Option("n", "int", 1, Text("n", "n"), min=1, max=3)
+    assert count.parse("2") == 2
+    with pytest.raises(OptionError):
+        count.parse("2.5")
+
+
+def test_registry_checks_declarations_and_keeps_broken_plugins_visible():
+    class NoPlan(MachinePlugin):
+        id = "noplan"
+        name = Text("x", "x")
+        accepts = frozenset({"drawing"})
+        material_kinds = frozenset()
+        formats = ()
+
+    class BadDefault(PenPlotter):
+        id = "baddefault"
+        options: ClassVar = (Option("speed", "float", 500.0, Text("v", "v"), min=1, max=100),)
+
+    reg = Registry()
+    reg.register(PenPlotter)
+    reg.register(NoPlan)
+    reg.register(BadDefault)
+    assert set(reg.plugins) == {"pen"}
+    assert "plan() is not implemented" in reg.broken["noplan"].error
+    assert "default rejected" in reg.broken["baddefault"].error
+    with pytest.raises(LookupError, match="broken"):
+        reg.get("noplan")
+
+
+def test_installed_plugins_load_without_errors():
+    reg = load_registry()
+    assert not reg.broken, {k: v.error for k, v in reg.broken.items()}
+
+
+def test_run_plan_end_to_end_with_a_test_plugin(profiles, tmp_path):
+    machine = profiles.machine("laser").model_copy(update={"plugin": "pen"})
+    material = profiles.material("plywood-3").model_copy(update={"plugins": ("pen",)})
+    result = run_plan(
+        PenPlotter(),
+        square(50),
+        machine,
+        material,
+        {"copies": "2", "speed": "25"},
+        profiles.policy,
+        profiles.materials,
+    )
+    assert result.options == {"copies": 2, "speed": 25.0, "fill_density": 15.0}
+    assert result.plan.toolpath.length_of(MoveKind.CUT) == pytest.approx(200.0)
+    assert result.estimate.machine_time_s > 200 / 25  # accelerations cost time
+    assert result.estimate.cost_eur == pytest.approx(material.prices["sheet"])
+    assert result.verdict.kind == "prototype"
+    written = write_outputs(result.plan, tmp_path / "out.txt")
+    assert written == [tmp_path / "out.txt"]
+    lines = (tmp_path / "out.txt").read_text().splitlines()
+    assert len(lines) == len(result.plan.toolpath)
+
+
+def test_run_plan_refuses_wrong_design_kind(profiles):
+    from fabserver.errors import PlanError
+
+    class MeshOnly(PenPlotter):
+        id = "meshonly"
+        accepts = frozenset({"mesh"})
+
+    machine = profiles.machine("laser")
+    with pytest.raises(PlanError) as err:
+        run_plan(
+            MeshOnly(), square(5), machine, profiles.material("plywood-3"), {}, profiles.policy
+        )
+    assert "type de fichier" in err.value.message.fr

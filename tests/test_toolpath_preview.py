@@ -1,0 +1,75 @@
+"""Toolpath arrays and the preview drawn from them."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from fabserver.preview import layer_data, polylines, toolpath_svg
+from fabserver.toolpath import EventKind, MoveKind, ToolpathBuilder
+
+
+def two_layers():
+    b = ToolpathBuilder()
+    b.new_layer(0.2)
+    b.add_path(
+        [[0, 0], [10, 0], [10, 10], [0, 10], [0, 0]],
+        MoveKind.EXTRUDE,
+        40,
+        role="perimeter",
+        e=0.5,
+        z=0.2,
+    )
+    b.retract(-0.8, 35)
+    b.move_to(20, 20, feed=150)
+    b.new_layer(0.4)
+    b.add_path([[30, 20], [30, 30]], MoveKind.EXTRUDE, 40, role="infill", z=0.4)
+    return b.build()
+
+
+def test_builder_records_moves_layers_and_events():
+    tp = two_layers()
+    assert len(tp) == 9
+    assert tp.roles == ("perimeter", "retract", "travel", "infill")
+    assert tp.layer_z == (0.2, 0.4)
+    assert [e.kind for e in tp.events] == [EventKind.LAYER_CHANGE] * 2
+    # From the start (0, 0, 0) up to z 0.2, the square, then a rising diagonal into layer 2.
+    assert tp.length_of(MoveKind.EXTRUDE) == pytest.approx(0.2 + 40 + np.hypot(10, 0.2) + 10)
+    assert float(tp.e.sum()) == pytest.approx(5 * 0.5 - 0.8)
+    with pytest.raises(ValueError):
+        tp.xyz[0, 0] = 5  # frozen
+
+
+def test_concatenate_keeps_roles_and_shifts_layers():
+    tp = two_layers()
+    both = tp.concatenate(tp)
+    assert len(both) == 2 * len(tp)
+    assert both.n_layers == 4
+    assert both.roles == tp.roles
+    assert both.events[-1].index == len(tp) + tp.events[-1].index
+
+
+def test_polylines_split_at_travel_and_role():
+    runs = polylines(two_layers())
+    assert [len(pts) for _, pts in runs] == [6, 3]  # each run starts where the tool was
+
+
+def test_svg_is_valid_xml_in_millimetres_with_y_up():
+    svg = toolpath_svg(two_layers())
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    paths = root.findall(f".//{ns}path")
+    roles = {p.get("data-role") for p in paths if p.get("data-role")}
+    assert roles == {"perimeter", "infill"}
+    x0, y0, w, h = map(float, root.get("viewBox").split())
+    assert w == pytest.approx(30 + 2 * 1.0) and -y0 == pytest.approx(30 + 1.0)
+
+
+def test_layer_data_for_the_slider():
+    data = layer_data(two_layers())
+    assert [layer["z"] for layer in data["layers"]] == [0.2, 0.4]
+    role, flat = data["layers"][1]["paths"][0]
+    assert data["roles"][role] == "infill"
+    assert np.allclose(flat, [20, 20, 30, 20, 30, 30])
