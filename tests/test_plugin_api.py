@@ -9,6 +9,7 @@ import pytest
 
 from fabserver.designs.types import Drawing, DrawingPath, SourceFacts
 from fabserver.i18n import Text
+from fabserver.planning import run_plan, write_outputs
 from fabserver.plugin import (
     MachinePlugin,
     MaterialUse,
@@ -19,7 +20,6 @@ from fabserver.plugin import (
     Plan,
     resolve_options,
 )
-from fabserver.planning import run_plan, write_outputs
 from fabserver.registry import Registry, load_registry
 from fabserver.toolpath import MoveKind, ToolpathBuilder
 

@@ -64,7 +64,9 @@ def test_svg_is_valid_xml_in_millimetres_with_y_up():
     roles = {p.get("data-role") for p in paths if p.get("data-role")}
     assert roles == {"perimeter", "infill"}
     x0, y0, w, h = map(float, root.get("viewBox").split())
-    assert w == pytest.approx(30 + 2 * 1.0) and -y0 == pytest.approx(30 + 1.0)
+    # Work spans x 0..30, y 0..30; 1 mm margin; SVG y is the machine's -y.
+    assert (x0, w, h) == pytest.approx((-1.0, 32.0, 32.0))
+    assert -y0 == pytest.approx(30 + 1.0)
 
 
 def test_layer_data_for_the_slider():
