@@ -68,9 +68,9 @@ def move_times(toolpath: Toolpath, kin: Kinematics) -> np.ndarray:
 
     max_feed = np.array([kin.max_feed.x, kin.max_feed.y, kin.max_feed.z, kin.max_feed.e])
     max_accel = np.array([kin.max_accel.x, kin.max_accel.y, kin.max_accel.z, kin.max_accel.e])
-    with np.errstate(divide="ignore"):
-        axis_speed_cap = np.min(np.where(abs_unit > _EPS, max_feed / abs_unit, np.inf), axis=1)
-        axis_accel_cap = np.min(np.where(abs_unit > _EPS, max_accel / abs_unit, np.inf), axis=1)
+    # min over axes of limit / share == 1 / max over axes of share / limit (no division by 0).
+    axis_speed_cap = 1.0 / (abs_unit / max_feed).max(axis=1)
+    axis_accel_cap = 1.0 / (abs_unit / max_accel).max(axis=1)
 
     k = kind[idx]
     travel = (k == MoveKind.TRAVEL) | (k == MoveKind.JUMP)
