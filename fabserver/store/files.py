@@ -1,0 +1,86 @@
+"""Content-addressed file storage: a file's name is the sha256 of its bytes.
+
+Names given by makers are never used as paths. Every write goes to a temporary
+file in the same folder, is fsynced, renamed into place and the folder fsynced,
+so a file the server has acknowledged survives a power cut.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_CHUNK = 1 << 20
+
+
+class FileStore:
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        (self.root / "objects").mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        if not _SHA256.fullmatch(sha256):
+            raise ValueError(f"not a sha256: {sha256!r}")
+        return self.root / "objects" / sha256[:2] / sha256[2:]
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def read(self, sha256: str) -> bytes:
+        return self.path(sha256).read_bytes()
+
+    def put(self, data: bytes) -> str:
+        """Store ``data``; return its sha256. Storing the same bytes twice is a no-op."""
+        sha = hashlib.sha256(data).hexdigest()
+        if not self.exists(sha):
+            self._write(sha, lambda f: f.write(data))
+        return sha
+
+    def put_file(self, source: Path | str) -> str:
+        """Store a file by streaming it (machine files may be large)."""
+        digest = hashlib.sha256()
+        with open(source, "rb") as f:
+            for chunk in iter(lambda: f.read(_CHUNK), b""):
+                digest.update(chunk)
+        sha = digest.hexdigest()
+        if not self.exists(sha):
+            self._write(sha, lambda out: _copy(source, out))
+        return sha
+
+    def _write(self, sha: str, fill) -> None:
+        target = self.path(sha)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                fill(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(target.parent)
+
+
+def _copy(source: Path | str, out: BinaryIO) -> None:
+    with open(source, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            out.write(chunk)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
