@@ -13,15 +13,20 @@ from ..i18n import Text
 from ..profiles import MachineProfile
 from .base import (
     Connector,
+    ConnectorSettingsError,
     DispatchError,
     DownloadConnector,
     MachineState,
     Receipt,
     TransientDispatchError,
 )
+from .folder import FolderConnector
+from .naming import remote_name_for
+from .raw_tcp import RawTcpConnector
 
 __all__ = [
     "Connector",
+    "ConnectorSettingsError",
     "DispatchError",
     "DownloadConnector",
     "MachineState",
@@ -29,11 +34,19 @@ __all__ = [
     "TransientDispatchError",
     "available_connectors",
     "connector_for",
+    "remote_name_for",
 ]
 
 GROUP = "fabserver.connectors"
 
-BUILT_IN: dict[str, type[Connector]] = {DownloadConnector.type: DownloadConnector}
+BUILT_IN: dict[str, type[Connector]] = {
+    cls.type: cls
+    for cls in (
+        DownloadConnector,
+        FolderConnector,
+        RawTcpConnector,
+    )
+}
 
 
 def available_connectors() -> dict[str, type[Connector]]:

@@ -6,6 +6,10 @@ raise :class:`TransientDispatchError` for what a retry may fix (network down,
 machine busy) and :class:`DispatchError` for what it will not (bad API key,
 file refused); the queue retries the first with back-off and records every
 attempt in the job's audit trail.
+
+Each connector declares its settings as a pydantic model (``Settings``), so a
+typo in a profile is caught by ``check()`` when the connector is built, with the
+key named, rather than when the first job is dispatched.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import FabError
 from ..i18n import Text
@@ -28,6 +34,26 @@ class TransientDispatchError(DispatchError):
     """Sending failed for a reason a later retry may fix (network, machine busy)."""
 
 
+class ConnectorSettingsError(DispatchError, ValueError):
+    """A machine's ``connector`` table is wrong; names the machine and the key.
+
+    A ``ValueError`` too, as ``Connector.check`` promises.
+    """
+
+    def __init__(self, machine_id: str, key: str, problem: str):
+        where = machine_id or "?"
+        super().__init__(
+            Text(
+                f"Réglage du connecteur de {where} invalide, clé « {key} » : {problem}",
+                f"Invalid connector setting for {where}, key '{key}': {problem}",
+            ),
+            detail=f"{where}: connector.{key}: {problem}",
+        )
+        self.machine_id = machine_id
+        self.key = key
+        self.problem = problem
+
+
 @dataclass(frozen=True)
 class Receipt:
     """What a successful send returns, shown to staff and kept in the audit trail."""
@@ -36,6 +62,7 @@ class Receipt:
     remote_ref: str = ""  # e.g. the remote file name or job id
     url: str = ""  # where staff can follow the job, if the machine has a page
     download: bool = False  # True: nothing was sent, staff download the file themselves
+    started: bool = False  # True: the machine has started (or queued) the job
 
 
 @dataclass(frozen=True)
@@ -48,18 +75,44 @@ class MachineState:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+class ConnectorSettings(BaseModel):
+    """Base of the per-connector settings models: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # How remote names are shaped for this machine (see naming.remote_name_for).
+    name_style: str = "short"  # "short" or "8.3"
+    name_length: int = 24
+
+
 class Connector(ABC):
     """Base of every connector; ``settings`` is the profile's ``connector`` table."""
 
     type: ClassVar[str]
     description: ClassVar[Text]
+    Settings: ClassVar[type[ConnectorSettings]] = ConnectorSettings
 
     def __init__(self, settings: Mapping[str, Any], machine_id: str = ""):
         self.settings = dict(settings)
         self.machine_id = machine_id
+        self._config: ConnectorSettings | None = None
+
+    @property
+    def config(self) -> ConnectorSettings:
+        """The settings, validated (``check()`` runs on first use)."""
+        if self._config is None:
+            self.check()
+        assert self._config is not None
+        return self._config
 
     def check(self) -> None:
         """Validate settings at load time; raise ``ValueError`` naming the key."""
+        try:
+            self._config = self.Settings.model_validate(self.settings)
+        except ValidationError as error:
+            first = error.errors()[0]
+            key = ".".join(str(part) for part in first["loc"]) or "?"
+            raise ConnectorSettingsError(self.machine_id, key, first["msg"]) from None
 
     @abstractmethod
     def send(self, file: Path, remote_name: str) -> Receipt:
@@ -68,6 +121,9 @@ class Connector(ABC):
     def status(self) -> MachineState | None:
         """Current machine state, or ``None`` when the connector cannot tell."""
         return None
+
+    def _fail(self, key: str, problem: str) -> ConnectorSettingsError:
+        return ConnectorSettingsError(self.machine_id, key, problem)
 
 
 class DownloadConnector(Connector):

@@ -1,0 +1,97 @@
+"""``raw-tcp``: send the file's bytes to a network port (JetDirect/AppSocket, 9100).
+
+Vinyl cutters and plotters behind a print server, and many network printers,
+take their language (HPGL, CAMM-GL, PCL) raw on port 9100. There is no reply to
+wait for: the job is delivered once every byte is acknowledged by TCP and the
+connection is closed cleanly.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from pathlib import Path
+
+from pydantic import Field
+
+from ..i18n import Text
+from .base import Connector, ConnectorSettings, DispatchError, Receipt, TransientDispatchError
+
+CHUNK = 64 * 1024
+
+
+class RawTcpSettings(ConnectorSettings):
+    host: str = Field(min_length=1)
+    port: int = Field(default=9100, ge=1, le=65535)
+    timeout: float = Field(default=30.0, gt=0, description="seconds without progress")
+    # Bytes sent before and after the file (e.g. "IN;" or a PJL header), as text.
+    prefix: str = ""
+    suffix: str = ""
+
+
+class RawTcpConnector(Connector):
+    type = "raw-tcp"
+    description = Text("Port réseau brut (9100)", "Raw network port (9100)")
+    Settings = RawTcpSettings
+
+    def send(self, file: Path, remote_name: str) -> Receipt:
+        config = self.config
+        assert isinstance(config, RawTcpSettings)
+        where = f"{config.host}:{config.port}"
+        sent = 0
+        try:
+            with (
+                socket.create_connection(
+                    (config.host, config.port), timeout=config.timeout
+                ) as sock,
+                open(file, "rb") as source,
+            ):
+                if config.prefix:
+                    sock.sendall(config.prefix.encode("latin-1"))
+                while chunk := source.read(CHUNK):
+                    sock.sendall(chunk)
+                    sent += len(chunk)
+                if config.suffix:
+                    sock.sendall(config.suffix.encode("latin-1"))
+                # Half-close, then wait for the peer to close: its TCP stack has the
+                # last byte, and a print server that closes early is noticed.
+                sock.shutdown(socket.SHUT_WR)
+                while sock.recv(4096):
+                    pass
+        except (ConnectionRefusedError, TimeoutError, socket.gaierror) as error:
+            raise _unreachable(where, error, sent) from error
+        except OSError as error:
+            if error.errno in (
+                errno.EHOSTUNREACH,
+                errno.ENETUNREACH,
+                errno.ECONNRESET,
+                errno.EPIPE,
+                errno.ECONNABORTED,
+            ):
+                raise _unreachable(where, error, sent) from error
+            raise DispatchError(
+                Text(f"Envoi vers {where} impossible.", f"Cannot send to {where}."),
+                detail=repr(error),
+            ) from error
+        return Receipt(
+            Text(
+                f"Envoyé à {where} ({sent} octets) : {remote_name}",
+                f"Sent to {where} ({sent} bytes): {remote_name}",
+            ),
+            remote_ref=remote_name,
+            started=True,
+        )
+
+
+def _unreachable(where: str, error: OSError, sent: int = 0) -> TransientDispatchError:
+    fr = f"La machine {where} ne répond pas"
+    en = f"Machine {where} does not answer"
+    if sent:  # the machine may have started on a partial job: staff should look
+        fr += f" (coupé après {sent} octets : vérifiez qu'elle n'a pas commencé)"
+        en += f" (cut after {sent} bytes: check that it did not start)"
+    return TransientDispatchError(
+        Text(
+            fr + " ; vérifiez qu'elle est allumée et en ligne.", en + "; check it is on and online."
+        ),
+        detail=repr(error),
+    )
