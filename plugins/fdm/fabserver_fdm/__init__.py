@@ -1,0 +1,1 @@
+"""fabserver's FDM slicer: STL → G-code for Marlin 2 and Klipper printers."""

@@ -1,0 +1,305 @@
+"""What the slicer reads: the maker's options, the printer's and the filament's settings.
+
+Names and value forms follow PrusaSlicer's (``fill_density = 15%``,
+``external_perimeter_speed``…), so a PrusaSlicer user recognises every key and a
+PrusaSlicer config can be written from a :class:`PrintSettings` for comparison.
+The printer's keys live in ``[settings]`` of ``profiles/machines/*.toml``, the
+filament's in ``[settings]`` of ``profiles/materials/*.toml``; both are checked by
+a pydantic model, so a typo is an error naming the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fabserver.i18n import Text
+from fabserver.plugin import Option
+from fabserver.profiles import MachineProfile, MaterialProfile
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+FILL_PATTERNS = ("rectilinear", "grid", "triangles", "gyroid")
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PrinterSettings(_Settings):
+    """``[settings]`` of an FDM machine profile. Speeds in mm/s, lengths in mm."""
+
+    flavour: Literal["marlin2", "klipper"]
+    nozzle_diameter: float = Field(gt=0.1, le=1.2)
+    retract_length: float = Field(default=0.8, ge=0, le=10)
+    retract_speed: float = Field(default=35, gt=0)
+    deretract_speed: float = Field(default=0, ge=0, description="0: same as retract_speed")
+    retract_lift: float = Field(default=0.0, ge=0, le=5, description="z-hop on retracted travels")
+    retract_before_travel: float = Field(default=2.0, ge=0, description="shorter travels keep")
+    start_gcode: str = ""
+    end_gcode: str = ""
+    # Extrusion widths (PrusaSlicer's MK3S values by default).
+    extrusion_width: float = Field(default=0.45, gt=0)
+    external_perimeter_extrusion_width: float = Field(default=0.45, gt=0)
+    first_layer_extrusion_width: float = Field(default=0.42, gt=0)
+    top_infill_extrusion_width: float = Field(default=0.40, gt=0)
+    # Speeds.
+    perimeter_speed: float = Field(default=45, gt=0)
+    external_perimeter_speed: float = Field(default=25, gt=0)
+    small_perimeter_speed: float = Field(default=25, gt=0)
+    infill_speed: float = Field(default=80, gt=0)
+    solid_infill_speed: float = Field(default=80, gt=0)
+    top_solid_infill_speed: float = Field(default=40, gt=0)
+    bridge_speed: float = Field(default=25, gt=0)
+    first_layer_speed: float = Field(default=20, gt=0)
+    skirt_speed: float = Field(default=0, ge=0, description="0: first_layer_speed")
+    infill_overlap: float = Field(default=0.25, ge=0, le=1, description="share of a width")
+
+
+class FilamentSettings(_Settings):
+    """``[settings]`` of a filament material profile."""
+
+    type: str = "PLA"
+    diameter: float = Field(gt=0.5, le=3.5)
+    density: float = Field(gt=0.5, le=3.0, description="g/cm³")
+    temperature: int = Field(ge=150, le=320)
+    first_layer_temperature: int = Field(ge=150, le=320)
+    bed_temperature: int = Field(ge=0, le=130)
+    first_layer_bed_temperature: int = Field(ge=0, le=130)
+    fan_min: int = Field(default=100, ge=0, le=100)
+    fan_max: int = Field(default=100, ge=0, le=100)
+    disable_fan_first_layers: int = Field(default=1, ge=0)
+    fan_below_layer_time: float = Field(default=60, ge=0)
+    slowdown_below_layer_time: float = Field(default=15, ge=0)
+    min_print_speed: float = Field(default=15, gt=0)
+    max_volumetric_speed: float = Field(default=15, ge=0, description="mm³/s; 0: no limit")
+    extrusion_multiplier: float = Field(default=1.0, gt=0.5, le=1.5)
+    bridge_fan_speed: int = Field(default=100, ge=0, le=100)
+
+
+def _checked(model: type[_Settings], data: Mapping[str, Any]) -> Any:
+    """Validate ``data``; a ``ValueError`` names the first bad key (for ``profiles check``)."""
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = "settings." + ".".join(str(p) for p in err["loc"])
+        raise ValueError(f"{key}: {err['msg']}") from None
+
+
+def printer_settings(machine: MachineProfile) -> PrinterSettings:
+    return _checked(PrinterSettings, machine.settings)
+
+
+def filament_settings(material: MaterialProfile) -> FilamentSettings:
+    return _checked(FilamentSettings, material.settings)
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "layer_height",
+        "float",
+        0.2,
+        Text("Hauteur de couche", "Layer height"),
+        Text("Plus fin = plus beau et plus long.", "Thinner = finer and slower."),
+        unit="mm",
+        min=0.05,
+        max=0.35,
+    ),
+    Option(
+        "first_layer_height",
+        "float",
+        0.2,
+        Text("Hauteur de la première couche", "First layer height"),
+        unit="mm",
+        min=0.1,
+        max=0.35,
+        advanced=True,
+    ),
+    Option(
+        "perimeters",
+        "int",
+        2,
+        Text("Nombre de parois", "Perimeters"),
+        Text("Parois autour de chaque couche.", "Walls around each layer."),
+        min=1,
+        max=10,
+    ),
+    Option(
+        "fill_density",
+        "percent",
+        15.0,
+        Text("Remplissage", "Infill density"),
+        Text("Part de plastique à l'intérieur, par ex. 15%.", "Share of plastic inside, e.g. 15%."),
+        unit="%",
+        min=0,
+        max=100,
+    ),
+    Option(
+        "fill_pattern",
+        "choice",
+        "grid",
+        Text("Motif de remplissage", "Infill pattern"),
+        choices=FILL_PATTERNS,
+        choice_labels=(
+            Text("Rectiligne", "Rectilinear"),
+            Text("Grille", "Grid"),
+            Text("Triangles", "Triangles"),
+            Text("Gyroïde", "Gyroid"),
+        ),
+    ),
+    Option(
+        "fill_angle",
+        "float",
+        45.0,
+        Text("Angle du remplissage", "Infill angle"),
+        unit="°",
+        min=0,
+        max=180,
+        advanced=True,
+    ),
+    Option(
+        "top_solid_layers",
+        "int",
+        4,
+        Text("Couches pleines du dessus", "Top solid layers"),
+        min=0,
+        max=30,
+        advanced=True,
+    ),
+    Option(
+        "bottom_solid_layers",
+        "int",
+        3,
+        Text("Couches pleines du dessous", "Bottom solid layers"),
+        min=0,
+        max=30,
+        advanced=True,
+    ),
+    Option(
+        "skirts",
+        "int",
+        1,
+        Text("Tours de jupe", "Skirt loops"),
+        Text(
+            "Contour tracé autour de la pièce pour amorcer la buse.",
+            "Loop drawn around the part to prime the nozzle.",
+        ),
+        min=0,
+        max=10,
+        advanced=True,
+    ),
+    Option(
+        "skirt_distance",
+        "float",
+        2.0,
+        Text("Distance de la jupe", "Skirt distance"),
+        unit="mm",
+        min=0,
+        max=50,
+        advanced=True,
+    ),
+    Option(
+        "brim_width",
+        "float",
+        0.0,
+        Text("Largeur de la bordure (brim)", "Brim width"),
+        Text(
+            "Bordure collée à la première couche, pour les pièces qui se décollent.",
+            "Flat rim around the first layer, for parts that lift off the bed.",
+        ),
+        unit="mm",
+        min=0,
+        max=30,
+    ),
+    Option(
+        "external_perimeters_first",
+        "bool",
+        False,
+        Text("Paroi extérieure d'abord", "External perimeters first"),
+        advanced=True,
+    ),
+    Option(
+        "temperature",
+        "int",
+        0,
+        Text("Température de la buse", "Nozzle temperature"),
+        Text("0 : celle du filament.", "0: the filament's."),
+        unit="°C",
+        min=0,
+        max=300,
+        advanced=True,
+    ),
+    Option(
+        "bed_temperature",
+        "int",
+        0,
+        Text("Température du plateau", "Bed temperature"),
+        Text("0 : celle du filament.", "0: the filament's."),
+        unit="°C",
+        min=0,
+        max=120,
+        advanced=True,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class PrintSettings:
+    """Everything one slicing run needs, resolved from options, printer and filament."""
+
+    printer: PrinterSettings
+    filament: FilamentSettings
+    layer_height: float
+    first_layer_height: float
+    perimeters: int
+    fill_density: float  # 0..1
+    fill_pattern: str
+    fill_angle: float  # degrees
+    top_solid_layers: int
+    bottom_solid_layers: int
+    skirts: int
+    skirt_distance: float
+    skirt_height: int
+    brim_width: float
+    external_perimeters_first: bool
+    temperature: int
+    first_layer_temperature: int
+    bed_temperature: int
+    first_layer_bed_temperature: int
+    bed_size: tuple[float, float]
+    max_height: float
+    travel_speed: float
+
+    @classmethod
+    def resolve(
+        cls, machine: MachineProfile, material: MaterialProfile, options: Mapping[str, Any]
+    ) -> PrintSettings:
+        printer = printer_settings(machine)
+        filament = filament_settings(material)
+        temp = int(options.get("temperature", 0) or 0)
+        bed = int(options.get("bed_temperature", 0) or 0)
+        return cls(
+            printer=printer,
+            filament=filament,
+            layer_height=float(options.get("layer_height", 0.2)),
+            first_layer_height=float(options.get("first_layer_height", 0.2)),
+            perimeters=int(options.get("perimeters", 2)),
+            fill_density=float(options.get("fill_density", 15.0)) / 100.0,
+            fill_pattern=str(options.get("fill_pattern", "grid")),
+            fill_angle=float(options.get("fill_angle", 45.0)),
+            top_solid_layers=int(options.get("top_solid_layers", 4)),
+            bottom_solid_layers=int(options.get("bottom_solid_layers", 3)),
+            skirts=int(options.get("skirts", 1)),
+            skirt_distance=float(options.get("skirt_distance", 2.0)),
+            skirt_height=1,
+            brim_width=float(options.get("brim_width", 0.0)),
+            external_perimeters_first=bool(options.get("external_perimeters_first", False)),
+            temperature=temp or filament.temperature,
+            first_layer_temperature=temp or filament.first_layer_temperature,
+            bed_temperature=bed or filament.bed_temperature,
+            first_layer_bed_temperature=bed or filament.first_layer_bed_temperature,
+            bed_size=(machine.work_area.x, machine.work_area.y),
+            max_height=machine.work_area.z,
+            travel_speed=machine.kinematics.travel_feed,
+        )
