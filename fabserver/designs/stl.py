@@ -1,0 +1,341 @@
+"""Triangle meshes: STL (binary and ASCII), 3MF and OBJ → :class:`Mesh`.
+
+Binary STL is read as a numpy view of its bytes (no per-triangle Python), ASCII
+STL by one regular expression over the ``vertex`` lines, which also makes it
+indifferent to the junk some exporters leave after ``endloop`` or in normals.
+3MF and OBJ go through trimesh. Every mesh then goes through the same checks and
+repairs (:func:`mesh_from_triangles`), whose outcome is kept as facts for the
+maker and the staff.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import trimesh
+
+from ..i18n import Text
+from .loader import design_error
+from .types import Mesh, SourceFacts
+from .units import size_warnings
+
+_RECORD = np.dtype([("normal", "<f4", (3,)), ("vertices", "<f4", (3, 3)), ("attr", "<u2")])
+_VERTEX = re.compile(rb"vertex\s+(\S+)\s+(\S+)\s+(\S+)", re.I)
+_SOLID = re.compile(rb"^\s*solid\b", re.I | re.M)
+_HEADER_UNITS = re.compile(rb"UNITS\s*=\s*(mm|millimet\w*|cm|in|inch\w*|m|met\w*)\b", re.I)
+_UNIT_SCALES = {"mm": 1.0, "cm": 10.0, "in": 25.4, "m": 1000.0}
+
+MAX_TRIANGLES = 20_000_000
+"""Beyond this no slicer in the lab finishes in reasonable time."""
+
+
+def load_stl_binary(data: bytes, name: str = "", **_: object) -> Mesh:
+    """Binary STL: an 80-byte header, a uint32 count, then 50-byte records."""
+    count = int(np.frombuffer(data, dtype="<u4", count=1, offset=80)[0])
+    _check_count(count)
+    records = np.frombuffer(data, dtype=_RECORD, count=count, offset=84)
+    header = data[:80]
+    units = _header_units(header)
+    triangles = records["vertices"].astype(np.float64)
+    normals = records["normal"].astype(np.float64)
+    printable = re.sub(rb"[^\x20-\x7e]+", b" ", header.split(b"\0")[0])
+    details: dict[str, object] = {"header": printable.decode("ascii").strip()}
+    return mesh_from_triangles(
+        triangles, "stl-binary", stored_normals=normals, units=units, details=details
+    )
+
+
+def load_stl_ascii(data: bytes, name: str = "", **_: object) -> Mesh:
+    """ASCII STL, including several ``solid`` blocks in one file.
+
+    Only ``vertex`` lines carry geometry; facet normals are recomputed from the
+    winding anyway, so broken normals (``+inf``, ``weirdvalue``) and text left
+    after ``endloop``/``endfacet`` do not matter.
+    """
+    matches = _VERTEX.findall(data)
+    if len(matches) % 3:
+        raise design_error(
+            f"Ce STL texte est incomplet : {len(matches)} sommets, ce n'est pas un multiple de 3"
+            " (une facette est coupée). Exportez-le à nouveau.",
+            f"This ASCII STL is incomplete: {len(matches)} vertices, not a multiple of 3 (a"
+            " facet is cut off). Export it again.",
+        )
+    _check_count(len(matches) // 3)
+    try:
+        vertices = np.array(matches, dtype=np.bytes_).astype(np.float64)
+    except ValueError:
+        raise design_error(
+            "Ce STL texte contient des coordonnées qui ne sont pas des nombres."
+            " Exportez-le à nouveau, de préférence en STL binaire.",
+            "This ASCII STL holds coordinates that are not numbers. Export it again,"
+            " preferably as binary STL.",
+        ) from None
+    solids = len(_SOLID.findall(data))
+    units = _header_units(data[:200])
+    return mesh_from_triangles(
+        vertices.reshape(-1, 3, 3),
+        "stl-ascii",
+        units=units,
+        details={"solids": solids} if solids > 1 else {},
+    )
+
+
+def load_3mf(data: bytes, name: str = "", **_: object) -> Mesh:
+    """3MF: a ZIP of XML; units are declared in the model and honoured."""
+    return _load_with_trimesh(data, "3mf")
+
+
+def load_obj(data: bytes, name: str = "", **_: object) -> Mesh:
+    """Wavefront OBJ: no units (like STL); only the geometry is kept."""
+    return _load_with_trimesh(data, "obj")
+
+
+def _load_with_trimesh(data: bytes, file_type: str) -> Mesh:
+    loaded = trimesh.load(io.BytesIO(data), file_type=file_type, process=False, force="scene")
+    units_name = getattr(loaded, "units", None)
+    meshes = [g for g in loaded.dump() if isinstance(g, trimesh.Trimesh) and len(g.faces)]
+    if not meshes:
+        raise design_error(
+            f"Ce fichier {file_type.upper()} ne contient aucun triangle.",
+            f"This {file_type.upper()} file contains no triangles.",
+        )
+    triangles = np.concatenate([m.triangles for m in meshes])
+    scale = 1.0
+    units = None
+    if units_name:
+        scale = float(trimesh.units.unit_conversion(units_name, "millimeters"))
+        units = _canonical_unit(units_name)
+    return mesh_from_triangles(
+        triangles * scale,
+        file_type,
+        units=units,
+        scale_to_mm=scale,
+        details={"objects": len(meshes)},
+    )
+
+
+def _canonical_unit(name: str) -> str:
+    name = name.lower()
+    for short, long in (("mm", "milli"), ("cm", "centi"), ("in", "inch"), ("m", "meter")):
+        if name == short or name.startswith(long):
+            return short
+    return name
+
+
+def _header_units(header: bytes) -> str | None:
+    """Units some exporters (netfabb, Materialise) write in the header: ``UNITS=MM``."""
+    found = _HEADER_UNITS.search(header)
+    return _canonical_unit(found.group(1).decode("ascii")) if found else None
+
+
+def _check_count(count: int) -> None:
+    if count == 0:
+        raise design_error(
+            "Ce STL ne contient aucun triangle. Vérifiez que l'objet était sélectionné à l'export.",
+            "This STL contains no triangles. Check that the object was selected when exporting.",
+        )
+    if count > MAX_TRIANGLES:
+        raise design_error(
+            f"Ce modèle a {count:,} triangles, au-delà de la limite de"
+            f" {MAX_TRIANGLES:,}. Simplifiez-le (décimation) avant de l'envoyer.".replace(",", " "),
+            f"This model has {count:,} triangles, more than the limit of {MAX_TRIANGLES:,}."
+            " Simplify it (decimate) before uploading.",
+        )
+
+
+# --------------------------------------------------------------------------- checks, repairs
+
+
+def mesh_from_triangles(
+    triangles: np.ndarray,
+    fmt: str,
+    *,
+    stored_normals: np.ndarray | None = None,
+    units: str | None = None,
+    scale_to_mm: float = 1.0,
+    details: dict[str, object] | None = None,
+) -> Mesh:
+    """Checked and repaired :class:`Mesh` from raw triangles.
+
+    ``triangles`` : ``(n, 3, 3) float``, millimetres (already scaled).
+    ``stored_normals`` : ``(n, 3) float`` as written in the file, only compared
+    with the winding to report how many were wrong.
+
+    Repairs, each reported: merge coincident vertices (STL stores every corner
+    of every triangle), drop degenerate and duplicate triangles, make the
+    winding consistent, turn an inside-out solid the right way, fill holes of
+    three or four edges. A flat mesh or a loose soup of triangles encloses no
+    volume: that is a :class:`DesignError`, since nothing can be printed or
+    milled from it.
+    """
+    details = dict(details or {})
+    if not np.isfinite(triangles).all():
+        raise design_error(
+            "Ce maillage contient des coordonnées invalides (infini ou NaN). Le fichier est"
+            " endommagé : exportez-le à nouveau.",
+            "This mesh holds invalid coordinates (infinity or NaN). The file is damaged:"
+            " export it again.",
+        )
+    n_raw = len(triangles)
+    repairs: list[Text] = []
+    warnings: list[Text] = []
+
+    if stored_normals is not None:
+        opposed = _opposed_normals(triangles, stored_normals)
+        details["stored_normals_opposed"] = opposed
+        if opposed:
+            repairs.append(
+                Text(
+                    f"{opposed} normale(s) de facette contredisai(en)t l'ordre des sommets :"
+                    " recalculée(s) d'après l'ordre des sommets.",
+                    f"{opposed} facet normal(s) disagreed with the vertex order: recomputed"
+                    " from it.",
+                )
+            )
+
+    mesh = trimesh.Trimesh(
+        vertices=triangles.reshape(-1, 3),
+        faces=np.arange(3 * n_raw).reshape(-1, 3),
+        process=True,  # merges coincident vertices
+        validate=False,
+    )
+    details["vertices_merged"] = 3 * n_raw - len(mesh.vertices)
+
+    degenerate = ~mesh.nondegenerate_faces()
+    if degenerate.any():
+        mesh.update_faces(~degenerate)
+        repairs.append(
+            Text(
+                f"{int(degenerate.sum())} triangle(s) sans surface retiré(s).",
+                f"{int(degenerate.sum())} zero-area triangle(s) removed.",
+            )
+        )
+    unique = mesh.unique_faces()
+    if len(mesh.faces) and (duplicates := len(mesh.faces) - int(unique.sum())):
+        mesh.update_faces(unique)
+        repairs.append(
+            Text(
+                f"{duplicates} triangle(s) en double retiré(s).",
+                f"{duplicates} duplicate triangle(s) removed.",
+            )
+        )
+    if len(mesh.faces) == 0:
+        raise _no_volume("flat")
+    mesh.remove_unreferenced_vertices()
+
+    extents = mesh.extents
+    if float(extents.min()) <= 1e-9 * max(float(extents.max()), 1e-12):
+        raise _no_volume("flat")
+    isolated = _isolated_face_fraction(mesh)
+    details["isolated_face_fraction"] = round(isolated, 4)
+    if isolated > 0.5:
+        raise _no_volume("soup")
+
+    if not mesh.is_winding_consistent:
+        before = mesh.faces.copy()
+        trimesh.repair.fix_winding(mesh)
+        flipped = int((mesh.faces != before).any(axis=1).sum())
+        if flipped:
+            repairs.append(
+                Text(
+                    f"Orientation de {flipped} triangle(s) corrigée (sens des sommets incohérent).",
+                    f"Orientation of {flipped} triangle(s) fixed (inconsistent winding).",
+                )
+            )
+    if not mesh.is_watertight:
+        n_before = len(mesh.faces)
+        trimesh.repair.fill_holes(mesh)
+        added = len(mesh.faces) - n_before
+        if added:
+            repairs.append(
+                Text(
+                    f"{added} petit(s) trou(s) bouché(s).",
+                    f"{added} small hole(s) filled.",
+                )
+            )
+    if mesh.is_watertight:
+        before = mesh.faces.copy()
+        # per body: one shell of an assembly may be inside out and the others not
+        trimesh.repair.fix_inversion(mesh, multibody=True)
+        if len(mesh.faces) == len(before) and (mesh.faces != before).any():
+            repairs.append(
+                Text(
+                    "Un solide au moins était retourné (intérieur vers l'extérieur) : remis à"
+                    " l'endroit.",
+                    "At least one solid was inside out: turned the right way.",
+                )
+            )
+
+    bodies = int(mesh.body_count)
+    details["bodies"] = bodies
+    details["triangles_in_file"] = n_raw
+    if not mesh.is_watertight:
+        open_edges = len(trimesh.grouping.group_rows(mesh.edges_sorted, require_count=1))
+        details["open_edges"] = open_edges
+        warnings.append(
+            Text(
+                f"Le maillage n'est pas fermé ({open_edges} arête(s) ouverte(s)) : ce n'est pas"
+                " un solide étanche, le trancheur devra deviner l'intérieur. Réparez-le si le"
+                " résultat est faux (PrusaSlicer : « Réparer le modèle », Meshmixer).",
+                f"The mesh is not closed ({open_edges} open edge(s)): it is not a watertight"
+                " solid and the slicer will have to guess the inside. Repair it if the result"
+                " looks wrong (PrusaSlicer: 'Fix model', Meshmixer).",
+            )
+        )
+
+    size_notes, size_details = size_warnings(mesh.extents, units_known=units is not None)
+    warnings.extend(size_notes)
+    details.update(size_details)
+    return Mesh(
+        mesh,
+        SourceFacts(
+            format=fmt,
+            units=units or "none→mm",
+            scale_to_mm=scale_to_mm if units else 1.0,
+            repairs=tuple(repairs),
+            warnings=tuple(warnings),
+            details=details,
+        ),
+    )
+
+
+def _opposed_normals(triangles: np.ndarray, stored: np.ndarray) -> int:
+    """How many stored facet normals point against the right-hand rule of their vertices.
+
+    ``triangles`` : ``(n, 3, 3) float``; ``stored`` : ``(n, 3) float``. Zero or
+    non-finite stored normals (allowed by the format) are not counted.
+    """
+    winding = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
+    with np.errstate(invalid="ignore"):
+        dots = np.einsum("ij,ij->i", winding, stored)
+    return int((np.isfinite(dots) & (dots < 0)).sum())
+
+
+def _isolated_face_fraction(mesh: trimesh.Trimesh) -> float:
+    """Share of triangles that share no edge with any other triangle."""
+    adjacency = mesh.face_adjacency
+    touched = np.zeros(len(mesh.faces), dtype=bool)
+    touched[adjacency.ravel()] = True
+    return float(1.0 - touched.mean())
+
+
+def _no_volume(why: str):
+    if why == "soup":
+        return design_error(
+            "Ce fichier n'est pas un solide : c'est un nuage de triangles séparés qui ne se"
+            " touchent pas (« soupe de triangles ») et n'enferment aucun volume. Exportez le"
+            " modèle comme un solide fermé depuis votre logiciel de CAO.",
+            "This file is not a solid: it is a cloud of separate triangles that do not touch"
+            " ('triangle soup') and enclose no volume. Export the model as a closed solid from"
+            " your CAD software.",
+        )
+    return design_error(
+        "Ce maillage est plat : il n'a aucune épaisseur, donc aucun volume à imprimer ou à"
+        " fraiser. Donnez-lui une épaisseur (extrusion) dans votre logiciel ; pour une"
+        " découpe 2D, envoyez plutôt un SVG ou un DXF.",
+        "This mesh is flat: it has no thickness, so no volume to print or mill. Give it a"
+        " thickness (extrude) in your software; for 2D cutting, upload an SVG or DXF"
+        " instead.",
+    )

@@ -1,0 +1,198 @@
+"""STL / 3MF / OBJ loading: corpus facts, hand-made meshes, repairs, unit guesses."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+import trimesh
+
+from fabserver.designs import Mesh, load_design
+from fabserver.designs.loader import detect_format
+from fabserver.errors import DesignError
+
+# name: (format, raw triangles, bbox min, bbox max, watertight, bodies), from SOURCES.md
+CORPUS_STL = {
+    "20mm-xyz-cube.stl": ("stl-binary", 260, (-47.952, -4.908, -30.981), (-27.952, 15.092, -10.981), True, 1),
+    "20mmbox-LF.stl": ("stl-ascii", 12, (0, 0, 0), (20, 20, 20), True, 1),
+    "20mmbox-nonstandard.stl": ("stl-ascii", 12, (0, 0, 0), (20, 20, 20), True, 1),
+    "1002_tray_bottom.STL": ("stl-ascii", 4520, (0, 0, -355.6), (355.6, 3.175, 0), True, 1),
+    "plate_holes.STL": ("stl-binary", 1252, (0, 0, 0), (203.2, 304.8, 12.7), True, 1),
+    "idler_riser.STL": ("stl-binary", 1572, (-0.078, 0, 0), (2.578, 2.953, 0.625), True, 1),
+    "octagonal_pocket.stl": ("stl-binary", 3262, (0, 0, 0), (0.229, 0.165, 0.016), True, 1),
+    "M3x10_screw.stl": ("stl-binary", 15532, (-2.75, -2.75, 0), (2.75, 2.75, 13), True, 1),
+    "#3DBenchy - Multi-part - Single - Gunwale - (3DBenchy.com).stl": (
+        "stl-binary", 55484, (-29.178, -15.504, 8.816), (30.822, 15.496, 27.350), True, 1,
+    ),
+    "counter.unitsmm.STL": ("stl-binary", 83750, (-111.490, 5.779, 255.860), (193.310, 310.188, 281.698), True, 6),
+    "multibody.stl": ("stl-ascii", 32, (-0.511, -0.719, -0.052), (0.125, 0.370, 0.288), True, 2),
+    "teapot.stl": ("stl-binary", 894, (-28.859, -19.654, 0.870), (34.311, 19.654, 30.351), False, None),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS_STL))
+def test_corpus_stl_facts(corpus, name):
+    fmt, triangles, lo, hi, watertight, bodies = CORPUS_STL[name]
+    design = load_design((corpus / "stl" / name).read_bytes(), name)
+    assert isinstance(design, Mesh)
+    assert design.facts.format == fmt
+    assert design.facts.details["triangles_in_file"] == triangles
+    np.testing.assert_allclose(design.bounds, [lo, hi], atol=1.5e-3)
+    assert design.watertight is watertight
+    if bodies is not None:
+        assert design.facts.details["bodies"] == bodies
+    if watertight:
+        assert design.volume_mm3 > 0
+
+
+@pytest.mark.parametrize("name", ["M3x10_screw.stl", "counter.unitsmm.STL", "teapot.stl"])
+def test_binary_stl_matches_trimesh(corpus, name):
+    """Our numpy view of the records gives the same geometry as trimesh's own reader."""
+    path = corpus / "stl" / name
+    ours = load_design(path.read_bytes(), name)
+    reference = trimesh.load(path)
+    np.testing.assert_allclose(ours.bounds, reference.bounds, atol=1e-6)
+    assert ours.mesh.area == pytest.approx(reference.area, rel=1e-9)
+    if reference.is_watertight:
+        assert ours.volume_mm3 == pytest.approx(abs(reference.volume), rel=1e-9)
+
+
+def test_binary_header_starting_with_solid_is_binary(corpus):
+    data = (corpus / "stl" / "plate_holes.STL").read_bytes()
+    assert data.startswith(b"solid")
+    assert detect_format(data) == "stl-binary"
+
+
+def test_ascii_and_binary_of_the_same_mesh_agree(samples, tmp_path):
+    binary = (samples / "design-bracket.stl").read_bytes()
+    mesh = trimesh.load(samples / "design-bracket.stl")
+    ascii_bytes = trimesh.exchange.stl.export_stl_ascii(mesh).encode()
+    a = load_design(ascii_bytes, "bracket-ascii.stl")
+    b = load_design(binary, "bracket.stl")
+    assert a.facts.format == "stl-ascii" and b.facts.format == "stl-binary"
+    np.testing.assert_allclose(a.bounds, b.bounds, atol=1e-5)
+    assert a.volume_mm3 == pytest.approx(b.volume_mm3, rel=1e-6)
+
+
+def test_sample_bracket_volume_by_hand(samples):
+    """40×30×5 base + 5×30×15 upright − a 32-sided Ø6 hole through the 5 mm base."""
+    design = load_design((samples / "design-bracket.stl").read_bytes())
+    hole = 0.5 * 32 * 3.0**2 * np.sin(2 * np.pi / 32) * 5
+    assert design.volume_mm3 == pytest.approx(40 * 30 * 5 + 5 * 30 * 15 - hole, rel=1e-6)
+    np.testing.assert_allclose(design.bounds, [[0, 0, 0], [40, 30, 20]], atol=1e-6)
+    assert design.watertight and not design.warnings
+
+
+def test_nonstandard_ascii_normals_and_junk(corpus):
+    data = (corpus / "stl" / "20mmbox-nonstandard.stl").read_bytes()
+    assert b"weirdvalue" in data
+    design = load_design(data)
+    assert design.volume_mm3 == pytest.approx(8000.0)
+
+
+def test_multisolid_ascii_each_body_outward(corpus):
+    design = load_design((corpus / "stl" / "multibody.stl").read_bytes())
+    assert design.facts.details["solids"] == 2
+    volumes = [body.volume for body in design.mesh.split(only_watertight=False)]
+    assert len(volumes) == 2 and all(v > 0 for v in volumes)
+    assert design.mesh.is_winding_consistent
+
+
+@pytest.mark.parametrize(
+    ("name", "unit", "scale"),
+    [("idler_riser.STL", "in", 25.4), ("octagonal_pocket.stl", "m", 1000.0)],
+)
+def test_unit_guess_warning(corpus, name, unit, scale):
+    design = load_design((corpus / "stl" / name).read_bytes())
+    assert design.facts.details["unit_guess"] == unit
+    assert design.facts.details["unit_guess_scale"] == scale
+    (warning,) = [w for w in design.warnings if "tiny" in w.en]
+    assert f"×{scale:g}" in warning.en and "minuscule" in warning.fr
+    # the numbers themselves stay as in the file: STL has no unit to honour
+    assert design.facts.scale_to_mm == 1.0
+
+
+def test_normal_size_part_has_no_unit_warning(corpus):
+    design = load_design((corpus / "stl" / "M3x10_screw.stl").read_bytes())
+    assert "unit_guess" not in design.facts.details
+    assert not design.warnings
+
+
+def test_netfabb_header_units_recorded(corpus):
+    name = "#3DBenchy - Multi-part - Single - Gunwale - (3DBenchy.com).stl"
+    assert load_design((corpus / "stl" / name).read_bytes()).facts.units == "mm"
+
+
+def test_soup_is_not_a_solid(corpus):
+    with pytest.raises(DesignError) as info:
+        load_design((corpus / "stl" / "soup.stl").read_bytes(), "soup.stl")
+    assert "not a solid" in info.value.message.en
+    assert "pas un solide" in info.value.message.fr
+
+
+def _binary_stl(triangles: np.ndarray, normals: np.ndarray | None = None) -> bytes:
+    triangles = np.asarray(triangles, dtype="<f4")
+    records = np.zeros(len(triangles), dtype=[("n", "<f4", 3), ("v", "<f4", (3, 3)), ("a", "<u2")])
+    records["v"] = triangles
+    if normals is not None:
+        records["n"] = normals
+    return b"\0" * 80 + struct.pack("<I", len(triangles)) + records.tobytes()
+
+
+def test_inside_out_cube_is_turned_and_wrong_normals_reported():
+    box = trimesh.creation.box(extents=[10, 20, 30])
+    inverted = box.triangles[:, ::-1]  # reversed winding: normals point in
+    data = _binary_stl(inverted, normals=box.face_normals)  # stored normals point out
+    design = load_design(data)
+    assert design.volume_mm3 == pytest.approx(6000.0)
+    assert design.mesh.volume > 0
+    assert design.facts.details["stored_normals_opposed"] == 12
+    repairs = " ".join(r.en for r in design.facts.repairs)
+    assert "inside out" in repairs and "12 facet normal" in repairs
+
+
+def test_inconsistent_winding_and_small_hole_repaired():
+    box = trimesh.creation.box(extents=[10, 10, 10])
+    triangles = box.triangles.copy()
+    triangles[3] = triangles[3][::-1]  # one flipped facet
+    data = _binary_stl(triangles[:-1])  # and one missing: a triangular hole
+    design = load_design(data)
+    assert design.watertight
+    assert design.volume_mm3 == pytest.approx(1000.0)
+    repairs = " ".join(r.en for r in design.facts.repairs)
+    assert "1 small hole" in repairs and "Orientation of 1 triangle" in repairs
+
+
+def test_degenerate_and_duplicate_triangles_dropped():
+    box = trimesh.creation.box(extents=[10, 10, 10])
+    degenerate = np.array([[[0, 0, 0], [1, 1, 1], [2, 2, 2]]], dtype=float)
+    triangles = np.concatenate([box.triangles, box.triangles[:2], degenerate])
+    design = load_design(_binary_stl(triangles))
+    assert len(design.mesh.faces) == 12 and design.watertight
+    assert design.facts.details["triangles_in_file"] == 15
+
+
+def test_flat_mesh_is_refused():
+    square = np.array([[[0, 0, 0], [10, 0, 0], [10, 10, 0]], [[0, 0, 0], [10, 10, 0], [0, 10, 0]]])
+    with pytest.raises(DesignError) as info:
+        load_design(_binary_stl(square))
+    assert "flat" in info.value.message.en and "plat" in info.value.message.fr
+
+
+def test_3mf_benchy_matches_stl(corpus):
+    pytest.importorskip("lxml", reason="trimesh reads 3MF through lxml")
+    three_mf = load_design((corpus / "stl" / "3DBenchy.3mf").read_bytes(), "3DBenchy.3mf")
+    stl = load_design((corpus / "stl" / "3DBenchy.stl").read_bytes(), "3DBenchy.stl")
+    assert three_mf.facts.format == "3mf" and three_mf.facts.units == "mm"
+    assert three_mf.facts.details["triangles_in_file"] == 225154
+    np.testing.assert_allclose(three_mf.bounds, stl.bounds, atol=1e-3)
+    np.testing.assert_allclose(three_mf.size, [60.0, 31.0, 48.0], atol=5e-3)
+
+
+def test_obj_read_through_trimesh():
+    box = trimesh.creation.box(extents=[12, 8, 4])
+    data = trimesh.exchange.obj.export_obj(box).encode()
+    design = load_design(data, "box.obj")
+    assert design.facts.format == "obj"
+    assert design.volume_mm3 == pytest.approx(12 * 8 * 4)
