@@ -22,6 +22,7 @@ from .base import (
 )
 from .folder import FolderConnector
 from .naming import remote_name_for
+from .octoprint import OctoPrintConnector
 from .raw_tcp import RawTcpConnector
 
 __all__ = [
@@ -45,6 +46,7 @@ BUILT_IN: dict[str, type[Connector]] = {
         DownloadConnector,
         FolderConnector,
         RawTcpConnector,
+        OctoPrintConnector,
     )
 }
 

@@ -1,0 +1,153 @@
+"""What the HTTP connectors (OctoPrint, Moonraker) share: settings, secrets, errors.
+
+API keys never sit in profiles (they are committed, copied, shown): a profile names
+the environment variable that holds the key, and ``check()`` makes sure it is set.
+HTTP failures are sorted into what a retry may fix (network, 5xx, busy) and what
+it will not (bad key, refused file), each with a message for staff.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import requests
+from pydantic import AnyHttpUrl, Field
+
+from ..i18n import Text
+from .base import Connector, ConnectorSettings, DispatchError, TransientDispatchError
+
+ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+# Statuses a retry may fix: conflict (machine busy), throttling, server trouble.
+TRANSIENT_STATUSES = frozenset({408, 409, 423, 425, 429, 500, 502, 503, 504})
+
+
+class HttpSettings(ConnectorSettings):
+    url: AnyHttpUrl
+    api_key_env: str | None = None
+    timeout: float = Field(default=30.0, gt=0, description="seconds without an answer")
+    connect_timeout: float = Field(default=5.0, gt=0)
+    verify_tls: bool = True
+
+
+class HttpConnector(Connector):
+    """Base of connectors that talk to a machine's web API."""
+
+    Settings = HttpSettings
+    service: str = "HTTP"  # shown in messages: "OctoPrint", "Moonraker"
+    api_key_header = "X-Api-Key"
+    api_key_required = True
+
+    def check(self) -> None:
+        super().check()
+        name = self.config.api_key_env  # type: ignore[attr-defined]
+        if name is None:
+            if self.api_key_required:
+                raise self._fail("api_key_env", "name the environment variable holding the API key")
+            return
+        if not ENV_NAME.match(name):
+            raise self._fail(
+                "api_key_env", f"'{name}' is not an environment variable name (A-Z, 0-9, _)"
+            )
+        if not os.environ.get(name):
+            raise self._fail("api_key_env", f"environment variable {name} is not set")
+
+    @property
+    def base_url(self) -> str:
+        return str(self.config.url).rstrip("/")  # type: ignore[attr-defined]
+
+    def _session(self) -> requests.Session:
+        session = requests.Session()
+        config = self.config
+        name = config.api_key_env  # type: ignore[attr-defined]
+        if name:
+            session.headers[self.api_key_header] = os.environ.get(name, "")
+        session.verify = config.verify_tls  # type: ignore[attr-defined]
+        return session
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One call to the API; raises the right DispatchError on any failure."""
+        config = self.config
+        timeout = (config.connect_timeout, config.timeout)  # type: ignore[attr-defined]
+        url = self.base_url + path
+        try:
+            with self._session() as session:
+                response = session.request(method, url, timeout=timeout, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise TransientDispatchError(
+                Text(
+                    f"{self.service} ne répond pas à {self.base_url} : vérifiez que la "
+                    "machine et son serveur sont allumés et sur le réseau.",
+                    f"{self.service} does not answer at {self.base_url}: check that the "
+                    "machine and its server are on and on the network.",
+                ),
+                detail=f"{method} {url}: {error!r}",
+            ) from error
+        except requests.RequestException as error:
+            raise DispatchError(
+                Text(
+                    f"Requête vers {self.service} impossible : {error}",
+                    f"Cannot reach {self.service}: {error}",
+                ),
+                detail=f"{method} {url}: {error!r}",
+            ) from error
+        if response.status_code >= 400:
+            raise self.http_error(response, method, url)
+        return response
+
+    def http_error(self, response: requests.Response, method: str, url: str) -> DispatchError:
+        status = response.status_code
+        said = _server_says(response)
+        detail = f"{method} {url}: HTTP {status}: {said}"
+        if status in (401, 403):
+            key = self.config.api_key_env  # type: ignore[attr-defined]
+            return DispatchError(
+                Text(
+                    f"{self.service} refuse la clé d'API (HTTP {status}) : vérifiez la "
+                    f"variable {key} et les droits de l'utilisateur.",
+                    f"{self.service} refuses the API key (HTTP {status}): check "
+                    f"{key} and the user's permissions.",
+                ),
+                detail=detail,
+            )
+        if status == 404:
+            return DispatchError(
+                Text(
+                    f"{self.service} : adresse inconnue ({url}) ; vérifiez « url » dans le profil.",
+                    f"{self.service}: unknown address ({url}); check 'url' in the profile.",
+                ),
+                detail=detail,
+            )
+        if status == 413:
+            return DispatchError(
+                Text(
+                    f"{self.service} refuse le fichier : trop gros.",
+                    f"{self.service} refuses the file: too large.",
+                ),
+                detail=detail,
+            )
+        kind = TransientDispatchError if status in TRANSIENT_STATUSES else DispatchError
+        return kind(
+            Text(
+                f"{self.service} a répondu HTTP {status} : {said}",
+                f"{self.service} answered HTTP {status}: {said}",
+            ),
+            detail=detail,
+        )
+
+
+def _server_says(response: requests.Response) -> str:
+    """The server's own words about an error, short: JSON ``error`` or body text."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = re.sub(r"<[^>]+>", " ", response.text)
+        return " ".join(text.split())[:200]
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            error = error.get("message", error)
+        return str(error)[:200]
+    return str(body)[:200]
