@@ -21,6 +21,7 @@ from .base import (
     TransientDispatchError,
 )
 from .folder import FolderConnector
+from .moonraker import MoonrakerConnector
 from .naming import remote_name_for
 from .octoprint import OctoPrintConnector
 from .raw_tcp import RawTcpConnector
@@ -47,6 +48,7 @@ BUILT_IN: dict[str, type[Connector]] = {
         FolderConnector,
         RawTcpConnector,
         OctoPrintConnector,
+        MoonrakerConnector,
     )
 }
 
