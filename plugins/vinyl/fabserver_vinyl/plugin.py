@@ -1,0 +1,348 @@
+"""The vinyl cutter plugin: a drawing in, an HPGL file for a drag-knife cutter out.
+
+Read this file first when writing a plugin: the class declares what it takes,
+what it writes and what a maker may choose; ``plan`` is the whole job, one step
+per helper module:
+
+1. check and read the profiles' settings (pydantic models below);
+2. lay the design out on the roll (``layout``): mirror, quarter turn, copies;
+3. add weeding aids (``weeding``) and put every cut in order (``order``);
+4. turn blade paths into holder paths (``knife``: drag-knife compensation);
+5. build the shared :class:`~fabserver.toolpath.Toolpath` (time estimate,
+   preview) and the machine file (``hpgl``), and say what vinyl it uses.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fabserver.designs import Design, Drawing
+from fabserver.errors import PlanError
+from fabserver.i18n import Text
+from fabserver.plugin import (
+    MachinePlugin,
+    MaterialUse,
+    Option,
+    OutputFile,
+    OutputFormat,
+    Plan,
+    Progress,
+    no_progress,
+)
+from fabserver.profiles import MachineProfile, MaterialProfile
+from fabserver.toolpath import EventKind, MoveKind, ToolpathBuilder
+
+from . import layout, order, weeding
+from .checks import small_details_warning
+from .hpgl import PenSetup, write_hpgl
+from .knife import START_HEADING, Knife, holder_path, swivel_count, with_overcut
+
+
+class MachineSettings(BaseModel):
+    """``[settings]`` of a vinyl cutter's machine profile (lengths in mm)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    units_per_mm: float = Field(40.0, gt=0, description="HPGL plotter units per millimetre")
+    feed_axis: Literal["x", "y"] = Field("x", description="plotter axis along the roll")
+    tool: int = Field(1, ge=0, le=9, description="HPGL pen (tool) number")
+    blade_offset: float = Field(0.25, ge=0, le=2, description="blade tip behind the holder axis")
+    swivel_angle: float = Field(25.0, ge=0, le=180, description="turns sharper get a swivel arc")
+    overcut: float = Field(1.0, ge=0, le=10, description="closed paths cut again past the start")
+    roll_margin: float = Field(8.0, ge=0, description="unusable width at each roll edge")
+    feed_band: float = Field(100.0, gt=0, description="band along the roll cut before the next")
+    min_detail: float = Field(1.0, ge=0, description="smallest detail the blade cuts")
+    min_area: float = Field(1.0, ge=0, description="smallest closed shape, mm²")
+
+
+class MaterialSettings(BaseModel):
+    """``[settings]`` of a vinyl material profile."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    roll_width: float = Field(gt=0, description="mm")
+    force: float = Field(gt=0, description="blade force, FS value (gram-force on Roland)")
+    speed_cm_s: float = Field(gt=0, le=100, description="cutting speed, VS value")
+    cut_mirrored: bool = Field(False, description="heat-transfer vinyl: cut from the back")
+
+
+def _settings(model: type[BaseModel], data: Mapping[str, Any]) -> Any:
+    """Validate a settings block; raise ValueError naming the key (what profile checks show)."""
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = "settings." + ".".join(str(p) for p in err["loc"])
+        raise ValueError(f"{key}: {err['msg']}") from None
+
+
+class VinylPlugin(MachinePlugin):
+    """Drag-knife vinyl cutters speaking HPGL / CAMM-GL."""
+
+    id = "vinyl"
+    name = Text("Plotter de découpe vinyle", "Vinyl cutter")
+    accepts = frozenset({"drawing"})
+    material_kinds = frozenset({"vinyl"})
+    formats = (OutputFormat(".hpgl", "application/vnd.hp-hpgl", Text("HPGL", "HPGL")),)
+    options = (
+        Option(
+            "mirror",
+            "bool",
+            False,
+            Text("Miroir", "Mirror"),
+            Text(
+                "Découpe en miroir, pour le flex thermocollant (coupé par l'envers).",
+                "Cut mirrored, for heat-transfer vinyl (cut from the back).",
+            ),
+        ),
+        Option(
+            "weeding_border",
+            "bool",
+            True,
+            Text("Cadre d'échenillage", "Weeding border"),
+            Text(
+                "Un rectangle autour de chaque exemplaire, pour le détacher et l'écheniller.",
+                "A rectangle around each copy, to take it off the roll and weed it.",
+            ),
+        ),
+        Option(
+            "weeding_lines",
+            "bool",
+            False,
+            Text("Lignes d'échenillage", "Weeding lines"),
+            Text(
+                "Des coupes dans les chutes entre les parties du motif, pour les retirer par bandes.",
+                "Cuts in the waste between parts of the design, to peel it off in strips.",
+            ),
+        ),
+        Option(
+            "weeding_margin",
+            "float",
+            3.0,
+            Text("Marge du cadre", "Border margin"),
+            unit="mm",
+            min=0.5,
+            max=50.0,
+            advanced=True,
+        ),
+        Option(
+            "spacing",
+            "float",
+            5.0,
+            Text("Espace entre exemplaires", "Space between copies"),
+            unit="mm",
+            min=1.0,
+            max=100.0,
+            advanced=True,
+        ),
+    )
+
+    def check_machine(self, machine: MachineProfile) -> None:
+        _settings(MachineSettings, machine.settings)
+
+    def check_material(self, material: MaterialProfile) -> None:
+        _settings(MaterialSettings, material.settings)
+
+    def plan(
+        self,
+        design: Design,
+        machine: MachineProfile,
+        material: MaterialProfile,
+        options: Mapping[str, Any],
+        progress: Progress = no_progress,
+    ) -> Plan:
+        assert isinstance(design, Drawing)  # ``accepts`` lets only drawings through
+        cutter: MachineSettings = _settings(MachineSettings, machine.settings)
+        vinyl: MaterialSettings = _settings(MaterialSettings, material.settings)
+        copies = int(options["copies"])
+        spacing = float(options["spacing"])
+        weeding_aids = options["weeding_border"] or options["weeding_lines"]
+        margin = float(options["weeding_margin"]) if weeding_aids else 0.0
+        paths = [p for p in design.paths if len(p.points) >= 2]
+        if not paths:
+            raise PlanError(
+                Text(
+                    "Le dessin ne contient aucun tracé à découper.",
+                    "The drawing has no path to cut.",
+                )
+            )
+        warnings: list[Text] = []
+        small = small_details_warning(paths, cutter.min_detail, cutter.min_area)
+        if small:
+            warnings.append(small)
+        if vinyl.cut_mirrored and not options["mirror"]:
+            warnings.append(
+                Text(
+                    f"« {material.name.fr} » se découpe d'habitude en miroir : "
+                    "cochez « Miroir » si le motif doit se lire à l'endroit une fois posé.",
+                    f"'{material.name.en}' is usually cut mirrored: tick 'Mirror' "
+                    "if the design must read the right way once applied.",
+                )
+            )
+
+        # 2. Layout on the roll (plotter frame, millimetres).
+        roll = layout.Roll(
+            width=min(machine.work_area.x, vinyl.roll_width - 2 * cutter.roll_margin),
+            max_length=machine.work_area.y,
+            feed_axis=0 if cutter.feed_axis == "x" else 1,
+        )
+        if options["mirror"]:
+            paths = layout.mirrored(paths)
+        low, high = layout.bounds(paths)
+        turn = layout.needs_turn(high - low + 2 * margin, roll, spacing)
+        if turn is None:
+            raise PlanError(self._too_wide(high - low, roll, vinyl))
+        if turn:
+            paths = layout.quarter_turned(paths)
+            low, high = layout.bounds(paths)
+            warnings.append(
+                Text(
+                    "Le motif est tourné d'un quart de tour pour tenir dans la largeur du rouleau.",
+                    "The design is turned a quarter turn to fit across the roll.",
+                )
+            )
+        footprint = high - low + 2 * margin
+        tiling = layout.tile(footprint, copies, roll, spacing)
+        if tiling.length > roll.max_length:
+            raise PlanError(self._too_long(tiling, roll, footprint[roll.feed_axis], spacing))
+        progress(0.2, "layout")
+
+        # 3. One copy's pieces (design moved to its footprint's corner), then all copies.
+        to_corner = margin - low
+        depth, outermost = order.nesting(paths)
+        pieces = [
+            order.Piece(p.points + to_corner, p.closed, batch=0, group=int(g), depth=int(d))
+            for p, g, d in zip(paths, outermost, depth, strict=True)
+        ]
+        new_group = itertools.count(len(paths))
+        if options["weeding_lines"]:
+            outlines = [paths[g].points + to_corner for g in np.unique(outermost)]
+            for line in weeding.lines_between(outlines, margin, min(margin, 1.0)):
+                pieces.append(order.Piece(line, False, 1, next(new_group), role="weed"))
+        if options["weeding_border"]:
+            box = weeding.border(low + to_corner, high + to_corner, margin)
+            pieces.append(order.Piece(box, True, 2, next(new_group), role="weed"))
+        group_count = 1 + max(p.group for p in pieces)
+        every_copy = [
+            order.Piece(
+                p.points + offset,
+                p.closed,
+                batch=3 * (c // tiling.across) + p.batch,
+                group=c * group_count + p.group,
+                depth=p.depth,
+                role=p.role,
+            )
+            for c, offset in enumerate(tiling.offsets)
+            for p in pieces
+        ]
+        sequence = order.cut_sequence(every_copy, roll.feed_axis, cutter.feed_band, np.zeros(2))
+        progress(0.5, "order")
+
+        # 4. Drag-knife compensation: the blade path of each cut → the holder's path.
+        knife = Knife(cutter.blade_offset, cutter.swivel_angle, cutter.overcut)
+        heading = START_HEADING
+        holders, swivels = [], 0
+        for piece in sequence:
+            blade = with_overcut(piece.points, piece.closed, knife.overcut)
+            swivels += swivel_count(blade, knife, heading)
+            holder, heading = holder_path(blade, knife, heading)
+            holders.append(holder)
+        progress(0.8, "knife")
+
+        # 5. Toolpath for the estimate and preview: travel, blade down (a PIERCE
+        # event, timed by the profile's ``timing.pierce``), cut at the material's speed.
+        speed = vinyl.speed_cm_s * 10.0
+        travel = machine.kinematics.travel_feed
+        park = np.zeros(2)
+        park[roll.feed_axis] = tiling.length
+        builder = ToolpathBuilder()
+        for piece, holder in zip(sequence, holders, strict=True):
+            if len(holder) < 2:
+                continue
+            builder.move_to(*holder[0], z=0.0, feed=travel)
+            builder.event(EventKind.PIERCE)
+            builder.add_path(holder[1:], MoveKind.CUT, speed, role=piece.role, z=0.0)
+        builder.move_to(*park, z=0.0, feed=travel)
+        toolpath = builder.build()
+
+        setup = PenSetup(vinyl.force, vinyl.speed_cm_s, cutter.tool, cutter.units_per_mm)
+        cuts = [h for h in holders if len(h) >= 2]
+        hpgl = OutputFile(
+            ".hpgl",
+            "application/vnd.hp-hpgl",
+            lambda stream: write_hpgl(stream, cuts, setup, park=(park[0], park[1])),
+            label=Text("Fichier de découpe HPGL", "HPGL cutting file"),
+        )
+
+        # Vinyl used: the whole roll width over the length the job takes.
+        metres = tiling.length / 1000.0
+        square_metres = metres * vinyl.roll_width / 1000.0
+        by_area = "m2" in material.prices or "m" not in material.prices
+        uses = (
+            MaterialUse(material.id, square_metres, "m2", material.name.text(), priced=by_area),
+            MaterialUse(
+                material.id,
+                metres,
+                "m",
+                Text("Longueur de rouleau", "Roll length"),
+                priced=not by_area,
+            ),
+        )
+        progress(1.0, "done")
+        return Plan(
+            toolpath=toolpath,
+            outputs=(hpgl,),
+            material_uses=uses,
+            warnings=tuple(warnings),
+            copies=copies,
+            facts={
+                "roll_width_mm": vinyl.roll_width,
+                "usable_width_mm": roll.width,
+                "roll_length_mm": round(tiling.length, 2),
+                "copies_across": tiling.across,
+                "rows": tiling.rows,
+                "copy_size_mm": [round(float(v), 2) for v in footprint],
+                "turned": bool(turn),
+                "mirrored": bool(options["mirror"]),
+                "cuts": len(cuts),
+                "swivels": swivels,
+                "blade_offset_mm": cutter.blade_offset,
+                "force": vinyl.force,
+                "speed_cm_s": vinyl.speed_cm_s,
+            },
+        )
+
+    @staticmethod
+    def _too_wide(size: np.ndarray, roll: layout.Roll, vinyl: MaterialSettings) -> Text:
+        return Text(
+            "Le motif mesure {w:.0f} × {h:.0f} mm : il ne tient pas dans la largeur utile "
+            "du rouleau ({usable:.0f} mm sur un rouleau de {roll:.0f} mm), même tourné. "
+            "Réduisez-le ou découpez-le en plusieurs morceaux.",
+            "The design is {w:.0f} × {h:.0f} mm: it does not fit the roll's usable width "
+            "({usable:.0f} mm of a {roll:.0f} mm roll), even turned. "
+            "Scale it down or split it into pieces.",
+        ).format(
+            w=float(size[0]), h=float(size[1]), usable=roll.width, roll=float(vinyl.roll_width)
+        )
+
+    @staticmethod
+    def _too_long(tiling: layout.Tiling, roll: layout.Roll, along: float, spacing: float) -> Text:
+        rows = int((roll.max_length - spacing) // (along + spacing))  # rows that fit the run
+        if rows < 1:
+            return Text(
+                "Le motif fait {along:.0f} mm le long du rouleau, plus que les {max:.0f} mm "
+                "que ce plotter découpe d'une traite. Réduisez-le ou coupez-le en morceaux.",
+                "The design is {along:.0f} mm along the roll, more than the {max:.0f} mm this "
+                "cutter cuts in one go. Scale it down or split it into pieces.",
+            ).format(along=float(along), max=roll.max_length)
+        return Text(
+            "Ces exemplaires prendraient {length:.0f} mm de rouleau, plus que les {max:.0f} mm "
+            "que ce plotter découpe d'une traite. Demandez-en {most} au plus par travail.",
+            "These copies would take {length:.0f} mm of roll, more than the {max:.0f} mm this "
+            "cutter cuts in one go. Ask for at most {most} per job.",
+        ).format(length=tiling.length, max=roll.max_length, most=rows * tiling.across)

@@ -1,0 +1,69 @@
+"""Weeding aids: extra cuts in the waste vinyl that make it easier to peel off.
+
+A *border* is a rectangle around the design, ``margin`` mm away: the copy comes
+off the roll as a neat piece and the waste around it lifts in one go. *Lines*
+split the waste between separate parts of the design (letters, say), so it
+comes off in strips instead of tearing round each part. They run across the
+design's long side, between neighbouring parts, and stop ``clearance`` mm short
+of any part (they never cut the design itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import shapely
+
+#: Weeding-line pieces shorter than this (mm) are dropped: they would lift nothing.
+MIN_LINE_LENGTH = 2.0
+
+
+def border(low: np.ndarray, high: np.ndarray, margin: float) -> np.ndarray:
+    """``(4, 2) float``: the closed rectangle ``margin`` mm around the box low–high."""
+    (x0, y0), (x1, y1) = low - margin, high + margin
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+
+def lines_between(
+    outlines: Sequence[np.ndarray], margin: float, clearance: float
+) -> list[np.ndarray]:
+    """Open weeding lines between the parts whose outer outlines are given.
+
+    outlines : each (n, 2) float, millimetres — the outermost closed path of a
+        part (or the points of an open path).
+    Returns (2, 2) float segments spanning the box ``margin`` mm around
+    everything, clipped ``clearance`` mm away from every part.
+    """
+    if len(outlines) < 2:
+        return []
+    shapes = shapely.make_valid(
+        np.array(
+            [shapely.Polygon(o) if len(o) >= 3 else shapely.LineString(o) for o in outlines],
+            dtype=object,
+        )
+    )
+    box = shapely.total_bounds(shapes)  # xmin, ymin, xmax, ymax
+    low, high = box[:2] - margin, box[2:] + margin
+    along = 0 if (high - low)[0] >= (high - low)[1] else 1  # the design's long side
+    lo = shapely.bounds(shapes)[:, along]
+    hi = shapely.bounds(shapes)[:, along + 2]
+    order = np.argsort((lo + hi) / 2)
+    # Between each part and the next one along the long side: in the gap when there
+    # is one, else half-way between their middles (the clipping keeps the line off both).
+    reach = np.maximum.accumulate(hi[order])[:-1]
+    nxt = lo[order][1:]
+    middles = ((lo + hi) / 2)[order]
+    where = np.where(reach < nxt, (reach + nxt) / 2, (middles[:-1] + middles[1:]) / 2)
+    keep_out = shapely.union_all(shapely.buffer(shapes, clearance))
+    other = 1 - along
+    segments = []
+    for position in np.unique(np.round(where, 6)):
+        ends = np.empty((2, 2))
+        ends[:, along] = position
+        ends[:, other] = (low[other], high[other])
+        pieces = shapely.get_parts(shapely.LineString(ends).difference(keep_out))
+        for piece in pieces:
+            if isinstance(piece, shapely.LineString) and piece.length >= MIN_LINE_LENGTH:
+                segments.append(np.asarray(piece.coords)[:, :2])
+    return segments
