@@ -1,0 +1,119 @@
+"""Receiving a design: store the bytes first, then read them within a time and memory bound."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..designs.types import Design
+from ..i18n import Text
+from ..store.models import Design as DesignRow
+from ..store.models import Upload
+from .runtime import Runtime
+
+# Client-side hints only (the browser sees names, not content); the server decides by content.
+SUFFIX_KINDS = {
+    ".stl": "mesh",
+    ".3mf": "mesh",
+    ".obj": "mesh",
+    ".svg": "drawing",
+    ".dxf": "drawing",
+}
+
+
+def sniff_media_type(data: bytes) -> str:
+    """A media type from the first bytes, for the record (the loader does the real check)."""
+    head = data[:512].lstrip()
+    low = head.lower()
+    if data[:4] == b"PK\x03\x04":
+        return "model/3mf"
+    if low.startswith(b"solid"):
+        return "model/stl"
+    if b"<svg" in low or (low.startswith(b"<?xml") and b"svg" in data[:4096].lower()):
+        return "image/svg+xml"
+    if low.startswith(b"0") and b"section" in low[:64]:
+        return "image/vnd.dxf"
+    if len(data) >= 84:
+        count = int.from_bytes(data[80:84], "little")
+        if 84 + 50 * count == len(data):
+            return "model/stl"
+    return "application/octet-stream"
+
+
+def load_bounded(runtime: Runtime, data: bytes, name: str) -> Design:
+    """Parse in a subprocess with a time and memory bound when the loader offers it."""
+    from .. import designs
+
+    try:
+        from ..designs.loader import load_design_bounded
+    except ImportError:
+        return designs.load_design(data, name)
+    return load_design_bounded(
+        data,
+        name,
+        timeout_s=runtime.settings.load_timeout_s,
+        memory_mb=runtime.settings.load_memory_mb,
+    )
+
+
+def design_facts(design: Design) -> dict[str, Any]:
+    """What staff and makers are shown about a design (JSON-ready)."""
+    from ..designs.types import colour_hex
+
+    b = np.asarray(design.bounds, dtype=float)
+    facts: dict[str, Any] = {
+        "kind": design.kind,
+        "format": design.facts.format,
+        "units": design.facts.units,
+        "size_mm": np.round(b[1] - b[0], 2).tolist(),
+        "repairs": [r.to_dict() for r in design.facts.repairs],
+        "warnings": [w.to_dict() for w in design.facts.warnings],
+    }
+    if design.kind == "mesh":
+        facts.update(
+            triangles=len(design.mesh.faces),
+            watertight=bool(design.watertight),
+            volume_mm3=round(float(design.volume_mm3), 2),
+        )
+    else:
+        facts.update(
+            paths=len(design.paths),
+            colours=[colour_hex(c) for c in design.colours()],
+        )
+    return facts
+
+
+def receive(runtime: Runtime, data: bytes, name: str) -> Upload:
+    """Store the bytes (fsynced) and record the upload, before anything can go wrong."""
+    sha = runtime.files.put(data)
+    with runtime.db.session() as s:
+        upload = Upload(
+            sha256=sha,
+            original_name=(name or "")[:255],
+            size=len(data),
+            media_type=sniff_media_type(data),
+        )
+        s.add(upload)
+    return upload
+
+
+def record_design(runtime: Runtime, upload: Upload, design: Design) -> DesignRow:
+    with runtime.db.session() as s:
+        row = DesignRow(
+            upload_id=upload.id,
+            kind=design.kind,
+            format=design.facts.format,
+            facts=design_facts(design),
+        )
+        s.add(row)
+    return row
+
+
+def upload_too_large(size_mb: float) -> Text:
+    return Text(
+        f"Fichier trop gros : la limite est de {size_mb:.0f} Mo. "
+        "Simplifiez le modèle (moins de triangles) ou demandez à l'équipe.",
+        f"File too large: the limit is {size_mb:.0f} MB. "
+        "Simplify the model (fewer triangles) or ask the staff.",
+    )

@@ -1,0 +1,81 @@
+"""Everything a process needs to run jobs, built once and passed explicitly.
+
+The web app and ``fabserver worker`` each build one :class:`Runtime`; the Huey
+tasks are closures over it, registered under fixed names so that a consumer on
+another host runs the same code for the same message.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+
+from ..profiles import ProfileSet, load_profiles
+from ..registry import Registry, load_registry
+from ..store import Database, FileStore, open_database
+from .settings import Settings
+
+log = logging.getLogger("fabserver.jobs")
+
+QUEUE_NAME = "fabserver"
+
+
+def make_huey(settings: Settings) -> Huey:
+    if settings.immediate:
+        return MemoryHuey(QUEUE_NAME, immediate=True)
+    if settings.redis_url:
+        return RedisHuey(QUEUE_NAME, url=settings.redis_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(QUEUE_NAME, filename=str(settings.data_dir / "queue.sqlite3"))
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    files: FileStore
+    profiles: ProfileSet
+    registry: Registry
+    huey: Huey
+    tasks: dict[str, Any] = field(default_factory=dict)
+
+    def enqueue_plan(self, job_id: int) -> None:
+        self.tasks["plan"](job_id)
+
+    def enqueue_dispatch(self, job_id: int) -> None:
+        self.tasks["dispatch"](job_id)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def build_runtime(settings: Settings, registry: Registry | None = None) -> Runtime:
+    """Open the store (migrating it), load profiles and plugins, declare the tasks."""
+    from . import tasks
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    runtime = Runtime(
+        settings=settings,
+        db=open_database(settings.db_url),
+        files=FileStore(settings.data_dir / "files"),
+        profiles=load_profiles(settings.profile_dir),
+        registry=registry if registry is not None else load_registry(),
+        huey=make_huey(settings),
+    )
+    tasks.declare(runtime)
+    return runtime
+
+
+def start_consumer(runtime: Runtime, workers: int | None = None):
+    """A Huey consumer on threads, started in the background; call ``.stop()`` to end it."""
+    consumer = runtime.huey.create_consumer(
+        workers=workers or runtime.settings.workers,
+        worker_type="thread",
+        periodic=False,
+        max_delay=1.0,  # an idle SQLite queue is polled at least every second
+    )
+    consumer.start()
+    return consumer

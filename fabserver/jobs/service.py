@@ -1,0 +1,331 @@
+"""What makers, staff and the API can do to jobs: one function per action.
+
+Pages and API endpoints are thin adapters over these, so the rules (and the
+audit trail) are the same whichever door a request comes through.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from ..errors import FabError
+from ..i18n import Text
+from ..plugin import OptionError, resolve_options
+from ..profiles import MachineProfile, MaterialProfile
+from ..store.models import Design, Job, utcnow
+from .runtime import Runtime
+from .states import InvalidTransition, record, transition
+
+VERDICT_KINDS = ("prototype", "series")
+
+
+class ActionError(FabError):
+    """A request that cannot be done as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class Maker:
+    name: str
+    email: str = ""
+    phone: str = ""
+    locale: str = "fr"
+
+
+def check_maker(maker: Maker) -> None:
+    if not maker.name.strip():
+        raise ActionError(Text("Indiquez votre nom.", "Please give your name."))
+    if not (maker.email.strip() or maker.phone.strip()):
+        raise ActionError(
+            Text(
+                "Indiquez un e-mail ou un téléphone pour que l'équipe puisse vous joindre.",
+                "Give an e-mail or a phone number so the staff can reach you.",
+            )
+        )
+
+
+def machine_choice(
+    runtime: Runtime, design_kind: str | None, machine_id: str, material_id: str
+) -> tuple[MachineProfile, MaterialProfile]:
+    """The machine and material a maker chose, re-checked on the server."""
+    profiles = runtime.profiles
+    machine = profiles.machines.get(machine_id)
+    if machine is None or machine.plugin not in runtime.registry.plugins:
+        raise ActionError(Text("Choisissez une machine.", "Please choose a machine."))
+    plugin = runtime.registry.plugins[machine.plugin]
+    if design_kind is not None and design_kind not in plugin.accepts:
+        fits = [m.name for m in profiles.machines.values() if _accepts(runtime, m, design_kind)]
+        raise ActionError(
+            Text(
+                f"« {machine.name.fr} » ne prend pas ce type de fichier. "
+                f"Machines possibles : {', '.join(n.fr for n in fits) or 'aucune'}.",
+                f"'{machine.name.en}' does not take this kind of file. "
+                f"Machines that do: {', '.join(n.en for n in fits) or 'none'}.",
+            )
+        )
+    material = profiles.materials.get(material_id)
+    if material is None or not material.fits(machine):
+        names = [m.name for m in profiles.materials_for(machine)]
+        raise ActionError(
+            Text(
+                f"Choisissez un matériau pour « {machine.name.fr} » : "
+                f"{', '.join(n.fr for n in names)}.",
+                f"Choose a material for '{machine.name.en}': {', '.join(n.en for n in names)}.",
+            )
+        )
+    return machine, material
+
+
+def _accepts(runtime: Runtime, machine: MachineProfile, kind: str) -> bool:
+    plugin = runtime.registry.plugins.get(machine.plugin)
+    return plugin is not None and kind in plugin.accepts
+
+
+def machines_for_kind(runtime: Runtime, kind: str | None = None) -> list[MachineProfile]:
+    """Machines whose plugin is installed (and accepts ``kind`` when given)."""
+    return [
+        m
+        for m in runtime.profiles.machines.values()
+        if m.plugin in runtime.registry.plugins
+        and (kind is None or kind in runtime.registry.plugins[m.plugin].accepts)
+    ]
+
+
+def parse_options(
+    runtime: Runtime, machine: MachineProfile, given: dict[str, Any]
+) -> dict[str, Any]:
+    """The plugin's options (without copies) from raw form or JSON values, checked."""
+    plugin = runtime.registry.get(machine.plugin)
+    schema = [o for o in plugin.option_schema() if o.name != "copies"]
+    known = {o.name for o in schema}
+    try:
+        values = resolve_options(schema, {k: v for k, v in given.items() if k in known})
+    except OptionError as exc:
+        raise ActionError(exc.message) from None
+    unknown = sorted(set(given) - known - {"copies"})
+    if unknown:
+        raise ActionError(
+            Text(
+                f"Option inconnue : {', '.join(unknown)}.", f"Unknown option: {', '.join(unknown)}."
+            )
+        )
+    return values
+
+
+def parse_copies(value: Any) -> int:
+    from ..plugin import COPIES
+
+    try:
+        return int(COPIES.parse(value))
+    except OptionError as exc:
+        raise ActionError(exc.message) from None
+
+
+def submit(
+    runtime: Runtime,
+    design: Design,
+    machine_id: str,
+    material_id: str,
+    copies: Any,
+    options: dict[str, Any],
+    maker: Maker,
+) -> Job:
+    """Create a queued job for a stored design and queue its planning."""
+    check_maker(maker)
+    machine, material = machine_choice(runtime, design.kind, machine_id, material_id)
+    values = parse_options(runtime, machine, options)
+    job = Job(
+        token=secrets.token_urlsafe(24),
+        design_id=design.id,
+        plugin=machine.plugin,
+        machine_id=machine.id,
+        machine_snapshot=machine.snapshot(),
+        material_id=material.id,
+        material_snapshot=material.snapshot(),
+        options=values,
+        copies=parse_copies(copies),
+        state="queued",
+        maker_name=maker.name.strip()[:200],
+        maker_email=maker.email.strip()[:200],
+        maker_phone=maker.phone.strip()[:50],
+        maker_locale=maker.locale if maker.locale in ("fr", "en") else "fr",
+        consent_at=utcnow(),
+        dispatch_key=uuid.uuid4().hex,
+    )
+    with runtime.db.session() as s:
+        s.add(job)
+        s.flush()
+        record(s, job.id, "created", actor="maker", reason="upload")
+    runtime.enqueue_plan(job.id)
+    return job
+
+
+def approve(runtime: Runtime, job_id: int, actor: str, note: str = "") -> None:
+    with runtime.db.session() as s:
+        transition(s, job_id, "approved", actor=actor, reason=note, expected=("review",))
+
+
+def reject(runtime: Runtime, job_id: int, actor: str, reason: str) -> None:
+    if not reason.strip():
+        raise ActionError(
+            Text("Donnez la raison du refus au maker.", "Give the maker the reason for rejecting.")
+        )
+    with runtime.db.session() as s:
+        transition(
+            s,
+            job_id,
+            "rejected",
+            actor=actor,
+            reason=reason.strip(),
+            rejection_reason=reason.strip(),
+        )
+
+
+def override_verdict(runtime: Runtime, job_id: int, actor: str, kind: str, note: str) -> None:
+    if kind not in VERDICT_KINDS:
+        raise ActionError(Text("Verdict inconnu.", "Unknown verdict."))
+    if not note.strip():
+        raise ActionError(
+            Text("Expliquez la décision en une note.", "Explain the decision in a note.")
+        )
+    with runtime.db.session() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise LookupError(job_id)
+        if job.verdict is None or job.state not in ("review", "approved"):
+            raise InvalidTransition(job_id, job.state, "override")
+        job.verdict_override = {"kind": kind, "overridden_by": actor, "note": note.strip()}
+        record(s, job_id, "override", actor=actor, reason=note.strip(), data={"kind": kind})
+
+
+def replan(
+    runtime: Runtime,
+    job_id: int,
+    actor: str,
+    options: dict[str, Any] | None = None,
+    copies: Any = None,
+    material_id: str | None = None,
+) -> None:
+    """Plan again with other options (same machine snapshot); results replace the old ones."""
+    with runtime.db.session() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise LookupError(job_id)
+        machine = MachineProfile.model_validate(job.machine_snapshot)
+        values = dict(job.options)
+        if options:
+            if job.plugin not in runtime.registry.plugins:
+                raise ActionError(Text("Machine indisponible.", "Machine not available."))
+            values = parse_options(runtime, machine, {**job.options, **options})
+        fields: dict[str, Any] = {"options": values, "progress": 0.0, "stage": ""}
+        if copies not in (None, ""):
+            fields["copies"] = parse_copies(copies)
+        if material_id and material_id != job.material_id:
+            _, material = machine_choice(runtime, None, job.machine_id, material_id)
+            fields.update(material_id=material.id, material_snapshot=material.snapshot())
+        transition(
+            s, job_id, "queued", actor=actor, reason="re-plan", data={"options": values}, **fields
+        )
+    runtime.enqueue_plan(job_id)
+
+
+def request_dispatch(runtime: Runtime, job_id: int, actor: str) -> None:
+    with runtime.db.session() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise LookupError(job_id)
+        if job.state != "approved":
+            raise InvalidTransition(job_id, job.state, "dispatched")
+        record(s, job_id, "dispatch-requested", actor=actor)
+    runtime.enqueue_dispatch(job_id)
+
+
+def mark_done(
+    runtime: Runtime,
+    job_id: int,
+    actor: str,
+    actual_time_min: Any,
+    actual_material: Any = None,
+    note: str = "",
+) -> None:
+    """Record what really happened, so the lab sees how far estimates are from reality."""
+    try:
+        minutes = float(str(actual_time_min).replace(",", "."))
+        material = (
+            None if actual_material in (None, "") else float(str(actual_material).replace(",", "."))
+        )
+    except ValueError:
+        raise ActionError(
+            Text("Temps ou matière illisible.", "Cannot read the time or the material.")
+        ) from None
+    if minutes < 0 or (material is not None and material < 0):
+        raise ActionError(Text("Valeurs négatives refusées.", "Negative values are refused."))
+    with runtime.db.session() as s:
+        unit = None
+        job = s.get(Job, job_id)
+        if job is not None and job.estimate and job.estimate.get("materials"):
+            unit = job.estimate["materials"][0]["unit"]
+        transition(
+            s,
+            job_id,
+            "done",
+            actor=actor,
+            reason=note,
+            expected=("dispatched",),
+            actual_time_s=minutes * 60.0,
+            actual_material=material,
+            actual_material_unit=unit,
+            data={"actual_time_min": minutes, "actual_material": material},
+        )
+
+
+def cancel(
+    runtime: Runtime,
+    job_id: int,
+    actor: str,
+    reason: str = "",
+    expected: tuple[str, ...] | None = None,
+) -> None:
+    with runtime.db.session() as s:
+        transition(s, job_id, "cancelled", actor=actor, reason=reason, expected=expected)
+
+
+def requeue_unfinished(runtime: Runtime, stale_after_s: float) -> list[int]:
+    """At start: jobs left 'planning' (no heartbeat for ``stale_after_s``) go back to the
+    queue, and every queued job is offered to the queue again (a claim makes duplicates
+    harmless)."""
+    limit = utcnow() - timedelta(seconds=stale_after_s)
+    requeued = []
+    with runtime.db.session() as s:
+        stale = s.scalars(
+            select(Job.id).where(
+                Job.state == "planning",
+                (Job.heartbeat_at.is_(None)) | (Job.heartbeat_at <= limit),
+            )
+        ).all()
+    for job_id in stale:
+        try:
+            with runtime.db.session() as s:
+                transition(
+                    s,
+                    job_id,
+                    "queued",
+                    actor="system",
+                    expected=("planning",),
+                    reason="restart: planning interrupted",
+                    progress=0.0,
+                    stage="",
+                )
+        except InvalidTransition:
+            continue
+    with runtime.db.session() as s:
+        queued = s.scalars(select(Job.id).where(Job.state == "queued").order_by(Job.id)).all()
+    for job_id in queued:
+        runtime.enqueue_plan(job_id)
+        requeued.append(job_id)
+    return requeued

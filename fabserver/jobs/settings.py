@@ -1,0 +1,84 @@
+"""Server settings, from arguments first and environment variables second.
+
+Environment variables (all optional):
+
+``FABSERVER_DATA``            data directory (database, files, queue); default ``./data``
+``FABSERVER_PROFILES``        profile directory; default the lab's ``profiles/``
+``FABSERVER_DATABASE_URL``    SQLAlchemy URL, e.g. ``postgresql+psycopg://fab@db/fab``;
+                              default SQLite in the data directory
+``FABSERVER_REDIS_URL``       ``redis://host:6379/0``: queue on Redis (several hosts);
+                              default Huey on SQLite in the data directory
+``FABSERVER_WORKERS``         planning threads per consumer; default 2
+``FABSERVER_MAX_UPLOAD_MB``   upload size limit; default 100
+``FABSERVER_SECRET_KEY``      session signing key; default a random key kept in the data dir
+``FABSERVER_STALE_PLANNING_S`` a job "planning" without news for this long is planned again
+                              by a starting ``worker``; default 600 (``serve`` on SQLite,
+                              the only consumer, re-plans them all at start)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..store.db import sqlite_url
+
+
+@dataclass
+class Settings:
+    data_dir: Path
+    profile_dir: Path | None = None
+    database_url: str | None = None
+    redis_url: str | None = None
+    workers: int = 2
+    max_upload_mb: float = 100.0
+    secret_key: str | None = None
+    stale_planning_s: float = 600.0
+    load_timeout_s: float = 60.0
+    load_memory_mb: int = 2048
+    dispatch_retries: int = 5
+    dispatch_retry_delay_s: float = 5.0
+    immediate: bool = False  # run tasks at once, in the caller (tests)
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+        if self.profile_dir is not None:
+            self.profile_dir = Path(self.profile_dir)
+
+    @classmethod
+    def from_env(cls, data_dir: Path | str | None = None, **overrides) -> Settings:
+        env = os.environ
+        values = {
+            "data_dir": Path(data_dir or env.get("FABSERVER_DATA") or "data"),
+            "profile_dir": env.get("FABSERVER_PROFILES") or None,
+            "database_url": env.get("FABSERVER_DATABASE_URL") or None,
+            "redis_url": env.get("FABSERVER_REDIS_URL") or None,
+            "secret_key": env.get("FABSERVER_SECRET_KEY") or None,
+        }
+        for key, name, kind in (
+            ("workers", "FABSERVER_WORKERS", int),
+            ("max_upload_mb", "FABSERVER_MAX_UPLOAD_MB", float),
+            ("stale_planning_s", "FABSERVER_STALE_PLANNING_S", float),
+        ):
+            if env.get(name):
+                values[key] = kind(env[name])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or sqlite_url(self.data_dir)
+
+    def session_secret(self) -> str:
+        """The configured key, or one generated once and kept (0600) in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        return path.read_text().strip()

@@ -1,0 +1,35 @@
+"""``fabserver worker``: queue consumers only, for other hosts (with ``FABSERVER_REDIS_URL``)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..registry import Registry
+from .runtime import build_runtime
+from .service import requeue_unfinished
+from .settings import Settings
+
+log = logging.getLogger("fabserver.jobs")
+
+
+def run_worker(
+    data_dir: Path | None = None,
+    workers: int = 1,
+    profile_dir: Path | None = None,
+    registry: Registry | None = None,
+) -> None:
+    """Run consumers until SIGINT/SIGTERM. Several workers may share one Redis and database."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings.from_env(data_dir, profile_dir=profile_dir, workers=workers)
+    runtime = build_runtime(settings, registry)
+    # Other consumers may be planning right now: only jobs silent for a while are re-planned.
+    requeue_unfinished(runtime, settings.stale_planning_s)
+    consumer = runtime.huey.create_consumer(
+        workers=settings.workers, worker_type="thread", periodic=True, max_delay=1.0
+    )
+    log.info("worker: %d consumer thread(s) on %s", settings.workers, type(runtime.huey).__name__)
+    try:
+        consumer.run()  # handles SIGTERM / SIGINT itself
+    finally:
+        runtime.close()
