@@ -5,6 +5,8 @@ and raises :class:`~fabserver.errors.DesignError` (with a message for makers)
 for anything it cannot read.
 """
 
+from typing import Any
+
 from .types import Colour, Design, DesignKind, Drawing, DrawingPath, Mesh, SourceFacts, colour_hex
 
 __all__ = [
@@ -17,11 +19,22 @@ __all__ = [
     "SourceFacts",
     "colour_hex",
     "load_design",
+    "load_design_bounded",
 ]
 
 
-def load_design(data: bytes, name: str = "") -> Design:
-    """Load a design from its bytes. ``name`` is only used in messages."""
+def load_design(data: bytes, name: str = "", **options: Any) -> Design:
+    """Load a design from its bytes. ``name`` is only used in messages.
+
+    ``options``: ``max_bytes``, ``tolerance_mm`` (see :func:`.loader.load_design`).
+    """
     from .loader import load_design as _load
 
-    return _load(data, name)
+    return _load(data, name, **options)
+
+
+def load_design_bounded(data: bytes, name: str = "", **options: Any) -> Design:
+    """:func:`load_design` in a child process bounded in time and memory (for uploads)."""
+    from .bounded import load_design_bounded as _bounded
+
+    return _bounded(data, name, **options)
