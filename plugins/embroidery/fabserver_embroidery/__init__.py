@@ -1,0 +1,5 @@
+"""fabserver embroidery plugin: drawings to DST, PES, JEF and EXP through pyembroidery."""
+
+from .plugin import EmbroideryPlugin
+
+__all__ = ["EmbroideryPlugin"]

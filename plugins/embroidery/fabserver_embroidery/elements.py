@@ -1,0 +1,170 @@
+"""From a drawing to embroidery elements: what is filled, satined or run.
+
+- A closed path with a fill colour is a filled shape. Sub-paths of one SVG
+  element (same ``source``) and colour make one shape with the even-odd rule,
+  so letters keep their counters and rings their holes. Each connected part
+  is sewn on its own.
+- A filled part that is a simple narrow bar (no hole, close to its minimum
+  rectangle, narrower than the widest satin) becomes a satin column; any other
+  filled part a tatami fill.
+- A stroke wider than ``satin_min_width`` becomes a satin along it; wider than
+  the longest sensible satin stitch, a fill of the stroke's outline (with a
+  warning); thinner, a running stitch.
+
+Document order is kept (``order``): later elements lie on top of earlier ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import reduce
+from typing import Literal
+
+import numpy as np
+import shapely
+
+from fabserver.designs.types import Colour, Drawing
+from fabserver.i18n import Text
+
+ElementKind = Literal["fill", "column", "satin", "running"]
+
+
+@dataclass(frozen=True)
+class ElementRules:
+    satin_min_width: float = 1.0  # mm: strokes at least this wide are satins
+    satin_max_width: float = 8.0  # mm: longest satin stitch that lies flat
+    min_area: float = 0.5  # mm²: smaller filled parts are dropped
+    column_fullness: float = 0.85  # area / minimum rectangle for a bar
+
+
+@dataclass(frozen=True)
+class Element:
+    """Something sewn in one colour, in one go."""
+
+    kind: ElementKind
+    colour: Colour
+    order: int
+    footprint: shapely.Geometry  # what it covers, for layering decisions
+    shape: shapely.Polygon | None = None  # fill, column
+    points: np.ndarray | None = field(default=None, repr=False)  # satin, running
+    closed: bool = False
+    width: float = 0.0  # satin width, mm
+    source: str = ""
+
+
+def even_odd(rings: list[np.ndarray]) -> shapely.Geometry:
+    """Area inside an odd number of ``rings`` (each ``(n, 2)``), valid and polygonal."""
+    polys = [shapely.make_valid(shapely.Polygon(r)) for r in rings if len(r) >= 3]
+    polys = [_polygonal(p) for p in polys]
+    polys = [p for p in polys if not p.is_empty]
+    if not polys:
+        return shapely.Polygon()
+    return _polygonal(reduce(shapely.symmetric_difference, polys))
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    parts = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else shapely.Polygon()
+
+
+def _is_column(part: shapely.Polygon, rules: ElementRules) -> bool:
+    if len(part.interiors):
+        return False
+    rect = shapely.minimum_rotated_rectangle(part)
+    pts = shapely.get_coordinates(rect)[:4]
+    if len(pts) < 4 or rect.area <= 0:
+        return False
+    sides = np.linalg.norm(np.diff(pts[:3], axis=0), axis=1)
+    narrow, long = sides.min(), sides.max()
+    return (
+        narrow <= rules.satin_max_width
+        and long >= 2 * narrow
+        and part.area / rect.area >= rules.column_fullness
+    )
+
+
+def drawing_elements(drawing: Drawing, rules: ElementRules) -> tuple[list[Element], list[Text]]:
+    """Elements of ``drawing`` in document order, and warnings for the maker."""
+    warnings: list[Text] = []
+    elements: list[Element] = []
+    # Group filled sub-paths by (source element, fill colour), keeping first-seen order.
+    groups: dict[tuple[str, Colour], list[int]] = {}
+    for i, path in enumerate(drawing.paths):
+        if path.fill is not None and path.closed and len(path.points) >= 3:
+            key = (path.source or f"#{i}", path.fill)
+            groups.setdefault(key, []).append(i)
+    fill_first = {members[0]: key for key, members in groups.items()}
+    dropped = 0
+    wide_strokes = 0
+    for i, path in enumerate(drawing.paths):
+        if i in fill_first:
+            key = fill_first[i]
+            shape = even_odd([drawing.paths[j].points for j in groups[key]])
+            for part in shapely.get_parts(shape):
+                if part.area < rules.min_area:
+                    dropped += 1
+                    continue
+                kind: ElementKind = "column" if _is_column(part, rules) else "fill"
+                elements.append(Element(kind, key[1], 2 * i, part, shape=part, source=key[0]))
+        if path.stroke is None or len(path.points) < 2:
+            continue
+        line = (
+            shapely.LinearRing(path.points)
+            if path.closed and len(path.points) >= 3
+            else shapely.LineString(path.points)
+        )
+        width = path.stroke_width
+        if width > rules.satin_max_width:
+            outline = shapely.buffer(line, width / 2)
+            wide_strokes += 1
+            for part in shapely.get_parts(outline):
+                if part.area >= rules.min_area:
+                    elements.append(
+                        Element(
+                            "fill", path.stroke, 2 * i + 1, part, shape=part, source=path.source
+                        )
+                    )
+        elif width >= rules.satin_min_width:
+            elements.append(
+                Element(
+                    "satin",
+                    path.stroke,
+                    2 * i + 1,
+                    shapely.buffer(line, width / 2),
+                    points=np.asarray(path.points),
+                    closed=path.closed,
+                    width=width,
+                    source=path.source,
+                )
+            )
+        else:
+            elements.append(
+                Element(
+                    "running",
+                    path.stroke,
+                    2 * i + 1,
+                    shapely.buffer(line, 0.3),
+                    points=np.asarray(path.points),
+                    closed=path.closed,
+                    source=path.source,
+                )
+            )
+    if dropped:
+        warnings.append(
+            Text(
+                f"{dropped} surface(s) de moins de {rules.min_area:g} mm² ignorée(s) : "
+                "trop petites pour être brodées.",
+                f"{dropped} filled area(s) under {rules.min_area:g} mm² left out: "
+                "too small to embroider.",
+            )
+        )
+    if wide_strokes:
+        warnings.append(
+            Text(
+                f"{wide_strokes} trait(s) plus large(s) que {rules.satin_max_width:g} mm : "
+                "un satin n'y tiendrait pas (points trop longs), ils sont remplis en tatami.",
+                f"{wide_strokes} stroke(s) wider than {rules.satin_max_width:g} mm: a satin "
+                "would not hold (stitches too long), they are filled with tatami instead.",
+            )
+        )
+    return elements, warnings

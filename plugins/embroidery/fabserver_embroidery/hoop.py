@@ -1,0 +1,41 @@
+"""The smallest hoop that holds the design, and the shift that centres it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from fabserver.errors import PlanError
+from fabserver.i18n import Text
+
+from .settings import Hoop
+
+
+def choose_hoop(size: np.ndarray, hoops: Sequence[Hoop]) -> tuple[Hoop, bool]:
+    """Smallest-area hoop whose field holds ``size`` (w, h) mm; ``True`` when turned 90°.
+
+    Turning is only tried when no hoop holds the design as drawn.
+    """
+    w, h = float(size[0]), float(size[1])
+    by_area = sorted(hoops, key=lambda hp: hp.area)
+    for turned in (False, True):
+        dw, dh = (h, w) if turned else (w, h)
+        for hoop in by_area:
+            if dw <= hoop.width + 1e-9 and dh <= hoop.height + 1e-9:
+                return hoop, turned
+    largest = ", ".join(f"{hp.width:g} × {hp.height:g}" for hp in by_area)
+    raise PlanError(
+        Text(
+            f"Le motif mesure {w:.1f} × {h:.1f} mm : il ne tient dans aucun cadre de la brodeuse "
+            f"({largest} mm). Réduisez-le ou découpez-le en plusieurs parties.",
+            f"The design measures {w:.1f} × {h:.1f} mm: it fits none of the machine's hoops "
+            f"({largest} mm). Scale it down or split it into several parts.",
+        )
+    )
+
+
+def centring_offset(bounds: np.ndarray, grid: float = 0.1) -> np.ndarray:
+    """Shift ``(2,)`` that puts the middle of ``bounds`` ``(2, 2)`` at the origin, on ``grid``."""
+    middle = (np.asarray(bounds)[0] + np.asarray(bounds)[1]) / 2
+    return -np.round(middle / grid) * grid

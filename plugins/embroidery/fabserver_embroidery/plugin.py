@@ -1,0 +1,490 @@
+"""The embroidery plugin: a drawing in, stitches out (DST, PES, JEF, EXP)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from fabserver.designs.types import Design, Drawing
+from fabserver.errors import PlanError
+from fabserver.i18n import Text
+from fabserver.plugin import (
+    MachinePlugin,
+    MaterialUse,
+    Option,
+    OutputFile,
+    Plan,
+    Progress,
+    no_progress,
+)
+from fabserver.profiles import MachineProfile, MaterialProfile
+from fabserver.toolpath import EventKind, MoveKind, Toolpath
+
+from .elements import Element, ElementRules, drawing_elements
+from .fill import FillParams, column_satin, fill_polylines, shape_angle
+from .hoop import centring_offset, choose_hoop
+from .ordering import sewing_order
+from .scanline import rotate
+from .sequence import Limits, SewnBlock, build_toolpath
+from .settings import MachineSettings, MaterialSettings
+from .strokes import running_stitch, stroke_satin
+from .threads import ThreadMatch, match_threads
+from .writer import FORMATS, toolpath_pattern, write_pattern
+
+OPTIONS = (
+    Option(
+        "format",
+        "choice",
+        "machine",
+        Text("Format de fichier", "File format"),
+        Text(
+            "« machine » : celui que la brodeuse attend.", "'machine': the one the machine expects."
+        ),
+        choices=("machine", "dst", "pes", "jef", "exp"),
+    ),
+    Option(
+        "fill_direction",
+        "choice",
+        "shape",
+        Text("Sens du remplissage", "Fill direction"),
+        Text(
+            "« forme » : le long de chaque forme ; « angle » : l'angle donné pour toutes.",
+            "'shape': along each shape; 'angle': the given angle for all.",
+        ),
+        choices=("shape", "angle"),
+        choice_labels=(Text("forme", "shape"), Text("angle", "angle")),
+    ),
+    Option(
+        "fill_angle",
+        "float",
+        45.0,
+        Text("Angle du remplissage", "Fill angle"),
+        unit="°",
+        min=0.0,
+        max=180.0,
+        advanced=True,
+    ),
+    Option(
+        "row_spacing",
+        "float",
+        0.4,
+        Text("Écart des rangs", "Row spacing"),
+        Text("Densité du remplissage et du satin.", "Density of fills and satins."),
+        unit="mm",
+        min=0.25,
+        max=1.5,
+    ),
+    Option(
+        "fill_stitch_length",
+        "float",
+        3.0,
+        Text("Longueur des points de remplissage", "Fill stitch length"),
+        unit="mm",
+        min=1.5,
+        max=7.0,
+        advanced=True,
+    ),
+    Option(
+        "running_length",
+        "float",
+        2.5,
+        Text("Longueur du point droit", "Running stitch length"),
+        unit="mm",
+        min=1.0,
+        max=6.0,
+    ),
+    Option(
+        "triple_run",
+        "bool",
+        False,
+        Text("Point triple", "Triple run"),
+        Text(
+            "Chaque point droit cousu trois fois : trait plus marqué.",
+            "Each running stitch sewn three times: a bolder line.",
+        ),
+    ),
+    Option(
+        "underlay",
+        "bool",
+        True,
+        Text("Sous-couche", "Underlay"),
+        Text(
+            "Stabilise le tissu sous les remplissages et satins.",
+            "Holds the fabric under fills and satins.",
+        ),
+        advanced=True,
+    ),
+    Option(
+        "pull_compensation",
+        "float",
+        0.2,
+        Text("Compensation de tirage", "Pull compensation"),
+        Text(
+            "Élargit les formes : le fil resserre le tissu en cousant.",
+            "Widens shapes: the thread pulls the fabric in as it sews.",
+        ),
+        unit="mm",
+        min=0.0,
+        max=1.0,
+        advanced=True,
+    ),
+    Option(
+        "satin_min_width",
+        "float",
+        1.0,
+        Text("Largeur mini d'un satin", "Narrowest satin"),
+        Text(
+            "Les traits plus fins sont brodés au point droit.",
+            "Thinner strokes are sewn with a running stitch.",
+        ),
+        unit="mm",
+        min=0.5,
+        max=5.0,
+        advanced=True,
+    ),
+    Option(
+        "lock_stitches",
+        "bool",
+        True,
+        Text("Points d'arrêt", "Lock stitches"),
+        Text(
+            "Noue le fil au début et à la fin de chaque partie coupée.",
+            "Ties the thread at the start and end of each cut part.",
+        ),
+        advanced=True,
+    ),
+)
+
+
+class EmbroideryPlugin(MachinePlugin):
+    """Fills, satins and running stitches from a drawing, through pyembroidery."""
+
+    id = "embroidery"
+    name = Text("Broderie", "Embroidery")
+    accepts = frozenset({"drawing"})
+    material_kinds = frozenset({"embroidery"})
+    formats = tuple(f.output for f in FORMATS.values())
+    options = OPTIONS
+
+    def check_machine(self, machine: MachineProfile) -> None:
+        _machine_settings(machine)
+
+    def check_material(self, material: MaterialProfile) -> None:
+        _material_settings(material)
+
+    def plan(
+        self,
+        design: Design,
+        machine: MachineProfile,
+        material: MaterialProfile,
+        options: Mapping[str, Any],
+        progress: Progress = no_progress,
+    ) -> Plan:
+        if not isinstance(design, Drawing):
+            raise PlanError(
+                Text(
+                    "La brodeuse prend un dessin (SVG ou DXF).",
+                    "The embroidery machine takes a drawing (SVG or DXF).",
+                )
+            )
+        ms = _machine_settings(machine)
+        mat = _material_settings(material)
+        opts = {**{o.name: o.default for o in OPTIONS}, **dict(options)}
+        copies = int(opts.get("copies", 1))
+        fmt = FORMATS[ms.default_format if opts["format"] == "machine" else opts["format"]]
+        rules = ElementRules(satin_min_width=float(opts["satin_min_width"]))
+        progress(0.05, "shapes")
+
+        elements, warnings = drawing_elements(design, rules)
+        if not elements:
+            raise PlanError(
+                Text(
+                    "Rien à broder : le dessin n'a ni surface remplie ni trait coloré.",
+                    "Nothing to embroider: the drawing has no filled area and no coloured stroke.",
+                )
+            )
+        # Fail early on a design far too big, before sewing it.
+        choose_hoop(design.size, ms.hoops)
+
+        colours = list(dict.fromkeys(e.colour for e in elements))
+        matches = match_threads(colours, mat.catalogue)
+        thread_of_colour = {m.colour: m for m in matches}
+        # Colours that map to one catalogue thread are one thread: one fewer change.
+        thread_keys = list(dict.fromkeys(m.thread for m in matches))
+        thread_index = [thread_keys.index(thread_of_colour[e.colour].thread) for e in elements]
+        order = sewing_order(elements, thread_index)
+        progress(0.15, "stitches")
+
+        fill = FillParams(
+            spacing=float(opts["row_spacing"]),
+            stitch_length=float(opts["fill_stitch_length"]),
+            pull_compensation=float(opts["pull_compensation"]),
+            underlay=bool(opts["underlay"]),
+            running_length=float(opts["running_length"]),
+        )
+        fixed_angle = (
+            None if opts["fill_direction"] == "shape" else math.radians(float(opts["fill_angle"]))
+        )
+        blocks: list[SewnBlock] = []
+        here = np.zeros(2)
+        kinds: dict[str, int] = {}
+        for n, k in enumerate(order):
+            e = elements[k]
+            t = thread_index[k]
+            if not blocks or blocks[-1].thread != t:
+                blocks.append(SewnBlock(t, thread_keys[t].hex))
+            polys = _stitch_element(e, fill, opts, fixed_angle, here)
+            polys = [p for p in polys if len(p)]
+            if polys:
+                blocks[-1].polylines.extend(polys)
+                here = polys[-1][-1]
+                kinds[e.kind] = kinds.get(e.kind, 0) + 1
+            progress(0.15 + 0.6 * (n + 1) / len(order), "stitches")
+        blocks = [b for b in blocks if b.polylines]
+        if not blocks:
+            raise PlanError(
+                Text(
+                    "Rien à broder : les formes sont trop petites.",
+                    "Nothing to embroider: the shapes are too small.",
+                )
+            )
+
+        # The smallest hoop that holds the stitches (pull compensation and satins included).
+        allpts = np.vstack([p for b in blocks for p in b.polylines])
+        bounds = np.array([allpts.min(axis=0), allpts.max(axis=0)])
+        hoop, turned = choose_hoop(bounds[1] - bounds[0], ms.hoops)
+        if turned:
+            for b in blocks:
+                b.polylines = [rotate(p, -np.pi / 2) for p in b.polylines]
+            allpts = rotate(allpts, -np.pi / 2)
+            bounds = np.array([allpts.min(axis=0), allpts.max(axis=0)])
+            warnings.append(
+                Text(
+                    f"Motif tourné de 90° pour tenir dans le cadre {hoop.name}.",
+                    f"Design turned 90° to fit the {hoop.name} hoop.",
+                )
+            )
+        shift = centring_offset(bounds)
+        for b in blocks:
+            b.polylines = [p + shift for p in b.polylines]
+
+        limits = Limits(
+            min_stitch=ms.min_stitch_mm,
+            max_stitch=min(ms.max_stitch_mm, fmt.max_stitch_mm),
+            max_jump=fmt.max_jump_mm,
+            jump_threshold=ms.jump_threshold_mm,
+            trim_threshold=ms.trim_threshold_mm,
+            lock_length=ms.lock_stitch_mm,
+            lock=bool(opts["lock_stitches"]),
+        )
+        progress(0.8, "sequence")
+        toolpath, seq = build_toolpath(
+            blocks, limits, ms.stitch_rate_spm / 60.0, machine.kinematics.travel_feed
+        )
+        block_threads = [thread_keys[b.thread] for b in blocks]
+        pattern = toolpath_pattern(toolpath, block_threads)
+
+        def write(stream) -> None:
+            write_pattern(pattern, fmt, stream)
+
+        facts = _facts(
+            toolpath, blocks, thread_keys, matches, hoop, turned, fmt.name, ms, kinds, limits
+        )
+        uses = _material_uses(toolpath, blocks, thread_keys, hoop, bounds, material, mat, copies)
+        warnings.extend(_colour_warnings(matches))
+        progress(1.0, "done")
+        return Plan(
+            toolpath=toolpath,
+            outputs=(
+                OutputFile(
+                    fmt.output.suffix,
+                    fmt.output.media_type,
+                    write,
+                    Text(
+                        f"Fichier de broderie {fmt.name.upper()}",
+                        f"{fmt.name.upper()} embroidery file",
+                    ),
+                ),
+            ),
+            material_uses=uses,
+            warnings=tuple(warnings),
+            copies=copies,
+            runs=copies,
+            # Hooping the fabric for each copy: hands-on time the toolpath cannot show.
+            extra_time_s=copies * ms.hooping_time_s,
+            facts=facts,
+        )
+
+
+def _machine_settings(machine: MachineProfile) -> MachineSettings:
+    try:
+        return MachineSettings.model_validate(machine.settings)
+    except ValidationError as exc:
+        raise ValueError(_pydantic_message(exc)) from None
+
+
+def _material_settings(material: MaterialProfile) -> MaterialSettings:
+    try:
+        return MaterialSettings.model_validate(material.settings)
+    except ValidationError as exc:
+        raise ValueError(_pydantic_message(exc)) from None
+
+
+def _pydantic_message(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "settings"
+    return f"'{key}': {first['msg']}"
+
+
+def _stitch_element(
+    e: Element,
+    fill: FillParams,
+    opts: Mapping[str, Any],
+    fixed_angle: float | None,
+    here: np.ndarray,
+) -> list[np.ndarray]:
+    spacing = fill.spacing
+    if e.kind == "column":
+        col = column_satin(e.shape, fill, spacing / 2, here)
+        if col is not None:
+            return [col]
+    if e.kind in ("fill", "column"):
+        angle = fixed_angle if fixed_angle is not None else shape_angle(e.shape)
+        return fill_polylines(e.shape, angle, fill, here)
+    if e.kind == "satin":
+        return [
+            stroke_satin(
+                e.points,
+                e.closed,
+                e.width,
+                spacing,
+                fill.pull_compensation,
+                fill.underlay,
+                fill.running_length,
+                here,
+            )
+        ]
+    return [
+        running_stitch(
+            e.points, e.closed, float(opts["running_length"]), bool(opts["triple_run"]), here
+        )
+    ]
+
+
+def _stitch_lengths(tp: Toolpath) -> np.ndarray:
+    return np.where(tp.kind == int(MoveKind.STITCH), tp.lengths, 0.0)
+
+
+def _facts(tp, blocks, thread_keys, matches, hoop, turned, fmt, ms, kinds, limits) -> dict:
+    stitch = tp.kind == int(MoveKind.STITCH)
+    lengths = tp.lengths
+    n_stitches = int(stitch.sum())
+    return {
+        "format": fmt,
+        "hoop": {
+            "name": hoop.name,
+            "width_mm": hoop.width,
+            "height_mm": hoop.height,
+            "turned": turned,
+        },
+        "stitches": n_stitches,
+        "jumps": int((tp.kind == int(MoveKind.JUMP)).sum()),
+        "trims": len(tp.events_of(EventKind.TRIM)),
+        "colour_changes": len(tp.events_of(EventKind.COLOUR_CHANGE)),
+        "stitch_rate_time_s": n_stitches / (ms.stitch_rate_spm / 60.0),
+        "longest_stitch_mm": float(lengths[stitch].max()) if n_stitches else 0.0,
+        "shortest_stitch_mm": float(lengths[stitch].min()) if n_stitches else 0.0,
+        "max_stitch_mm": limits.max_stitch,
+        "min_stitch_mm": limits.min_stitch,
+        "design_size_mm": [float(v) for v in (tp.work_bounds[1] - tp.work_bounds[0])[:2]],
+        "elements": kinds,
+        "colour_blocks": [
+            {
+                "thread": thread_keys[b.thread].name,
+                "number": thread_keys[b.thread].catalogue_number,
+                "brand": thread_keys[b.thread].brand,
+                "hex": thread_keys[b.thread].hex,
+            }
+            for b in blocks
+        ],
+        "threads": [
+            {
+                "drawing": "#{:02x}{:02x}{:02x}".format(*m.colour),
+                "thread": m.thread.name,
+                "number": m.thread.catalogue_number,
+                "brand": m.thread.brand,
+                "hex": m.thread.hex,
+                "delta_e": round(m.delta_e, 2),
+            }
+            for m in matches
+        ],
+    }
+
+
+def _material_uses(tp, blocks, thread_keys, hoop, bounds, material, mat, copies):
+    """Thread per colour (stitches and untrimmed jumps × take-up), bobbin, stabiliser."""
+    lengths = tp.lengths
+    roles = np.asarray(tp.roles)
+    sewn = np.where(tp.kind == int(MoveKind.STITCH), lengths, 0.0)
+    per_role = np.bincount(tp.role, weights=sewn, minlength=len(roles))
+    uses: list[MaterialUse] = []
+    total_top = 0.0
+    seen: set[int] = set()
+    for b in blocks:
+        if b.thread in seen:
+            continue
+        seen.add(b.thread)
+        t = thread_keys[b.thread]
+        mm = float(per_role[list(roles).index(t.hex)]) if t.hex in roles else 0.0
+        metres = mm * mat.take_up_factor / 1000.0 * copies
+        total_top += metres
+        uses.append(
+            MaterialUse(
+                material.id,
+                metres,
+                "m",
+                Text(
+                    f"Fil {t.brand} {t.catalogue_number} « {t.name} » ({t.hex})",
+                    f"{t.brand} thread {t.catalogue_number} '{t.name}' ({t.hex})",
+                ),
+            )
+        )
+    uses.append(
+        MaterialUse(
+            material.id, total_top * mat.bobbin_ratio, "m", Text("Fil de canette", "Bobbin thread")
+        )
+    )
+    margin = 2 * mat.stabiliser_margin_mm
+    if mat.stabiliser == "hoop":
+        w, h = hoop.width + margin, hoop.height + margin
+    else:
+        size = bounds[1] - bounds[0]
+        w, h = size[0] + margin, size[1] + margin
+    uses.append(
+        MaterialUse(material.id, w * h / 1e6 * copies, "m2", Text("Stabilisateur", "Stabiliser"))
+    )
+    return tuple(uses)
+
+
+def _colour_warnings(matches: list[ThreadMatch]) -> list[Text]:
+    far = [m for m in matches if m.delta_e > 10]
+    if not far:
+        return []
+    listing = ", ".join(
+        f"#{m.colour[0]:02x}{m.colour[1]:02x}{m.colour[2]:02x} → {m.thread.name}" for m in far
+    )
+    return [
+        Text(
+            f"Couleur(s) sans fil proche en stock (écart ΔE > 10) : {listing}. "
+            "Vérifiez le rendu ou choisissez une autre couleur.",
+            f"Colour(s) with no close thread in stock (ΔE over 10): {listing}. "
+            "Check the look or pick another colour.",
+        )
+    ]
+
+
+__all__ = ["EmbroideryPlugin"]

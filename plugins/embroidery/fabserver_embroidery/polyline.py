@@ -1,0 +1,72 @@
+"""Small array tools on polylines shared by every stitch type."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def ragged_index(counts: np.ndarray) -> np.ndarray:
+    """``[0..c0-1, 0..c1-1, …]`` for ``counts`` ``(k,)``: position inside each group."""
+    counts = np.asarray(counts, dtype=int)
+    total = int(counts.sum())
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.arange(total) - starts
+
+
+def subdivide(points: np.ndarray, max_length: float) -> np.ndarray:
+    """Insert evenly spaced points so no segment is longer than ``max_length``.
+
+    Corners are kept (a running stitch must pass through them); each segment is
+    cut into ``ceil(length / max_length)`` equal parts.
+    points : (n, 2) float → (m, 2) float, same ends
+    """
+    pts = np.asarray(points, dtype=float)
+    if len(pts) < 2:
+        return pts.copy()
+    seg = np.diff(pts, axis=0)
+    length = np.linalg.norm(seg, axis=1)
+    parts = np.maximum(np.ceil(length / max_length - 1e-9), 1).astype(int)
+    within = ragged_index(parts)
+    which = np.repeat(np.arange(len(seg)), parts)
+    t = within / parts[which]
+    out = pts[which] + seg[which] * t[:, None]
+    return np.vstack([out, pts[-1:]])
+
+
+def resample(points: np.ndarray, step: float) -> np.ndarray:
+    """Points every ``step`` mm of arc length (last point kept), ignoring corners.
+
+    points : (n, 2) float → (m, 2) float
+    """
+    pts = np.asarray(points, dtype=float)
+    if len(pts) < 2:
+        return pts.copy()
+    cum = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))]
+    total = cum[-1]
+    if total <= 0:
+        return pts[:1].copy()
+    n = max(int(np.ceil(total / step)), 1)
+    s = np.linspace(0.0, total, n + 1)
+    return np.column_stack([np.interp(s, cum, pts[:, 0]), np.interp(s, cum, pts[:, 1])])
+
+
+def drop_repeats(points: np.ndarray, tolerance: float = 1e-9) -> np.ndarray:
+    """Remove consecutive duplicate points."""
+    pts = np.asarray(points, dtype=float)
+    if len(pts) < 2:
+        return pts
+    keep = np.r_[True, np.linalg.norm(np.diff(pts, axis=0), axis=1) > tolerance]
+    return pts[keep]
+
+
+def bean(points: np.ndarray) -> np.ndarray:
+    """Each stitch sewn three times (forward, back, forward): ``p0 p1 p0 p1 p2 p1 p2 …``.
+
+    A bold running line that still follows the path exactly.
+    """
+    pts = np.asarray(points, dtype=float)
+    if len(pts) < 2:
+        return pts.copy()
+    i = np.arange(1, len(pts))
+    order = np.column_stack([i, i - 1, i]).ravel()
+    return np.vstack([pts[:1], pts[order]])
