@@ -1,0 +1,354 @@
+"""Regions of every layer → the paths each layer prints, in print order.
+
+Geometry comes out of shapely as flat coordinate arrays (one call per kind of
+path for all layers); only the ordering walks layer by layer and island by
+island, as a printer does: each island's perimeters (inner ones first unless
+``external_perimeters_first``), then its infill, nearest path first.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+
+from .flow import Flow, e_per_mm
+from .infill import hatch, infill_lines
+from .ordering import nearest_order, rotate_loop
+from .regions import MITRE, LayerFlows, Regions
+from .settings import PrintSettings
+
+ROLES = (
+    "external_perimeter",
+    "perimeter",
+    "infill",
+    "solid_infill",
+    "top_solid_infill",
+    "bridge",
+    "skirt",
+    "brim",
+    "travel",
+    "retract",
+)
+ROLE = {name: i for i, name in enumerate(ROLES)}
+SMALL_PERIMETER_LENGTH = 2 * math.pi * 6.5  # mm, PrusaSlicer's threshold for small loops
+
+
+@dataclass
+class LayerPaths:
+    """All extrusion paths in print order (flat over layers).
+
+    points : list of (m, 2) float arrays, millimetres
+    layer, role : (P,) int; e_per_mm, feed : (P,) float
+    """
+
+    points: list[np.ndarray] = field(default_factory=list)
+    layer: list[int] = field(default_factory=list)
+    role: list[int] = field(default_factory=list)
+    e_per_mm: list[float] = field(default_factory=list)
+    feed: list[float] = field(default_factory=list)
+
+    def add(self, pts: np.ndarray, layer: int, role: int, epm: float, feed: float) -> None:
+        self.points.append(pts)
+        self.layer.append(layer)
+        self.role.append(role)
+        self.e_per_mm.append(epm)
+        self.feed.append(feed)
+
+
+def layer_flows(s: PrintSettings, height: float, first: bool) -> LayerFlows:
+    p = s.printer
+    if first:
+        w = p.first_layer_extrusion_width
+        f = Flow(w, height)
+        return LayerFlows(f, f, f, f, f, Flow(p.nozzle_diameter, height, bridge=True))
+    return LayerFlows(
+        external=Flow(p.external_perimeter_extrusion_width, height),
+        perimeter=Flow(p.extrusion_width, height),
+        infill=Flow(p.extrusion_width, height),
+        solid=Flow(p.extrusion_width, height),
+        top=Flow(p.top_infill_extrusion_width, height),
+        bridge=Flow(p.nozzle_diameter, height, bridge=True),
+    )
+
+
+def _speed(s: PrintSettings, role: str, flow: Flow, first_layer: bool) -> float:
+    p = s.printer
+    speed = {
+        "external_perimeter": p.external_perimeter_speed,
+        "perimeter": p.perimeter_speed,
+        "infill": p.infill_speed,
+        "solid_infill": p.solid_infill_speed,
+        "top_solid_infill": p.top_solid_infill_speed,
+        "bridge": p.bridge_speed,
+        "skirt": p.skirt_speed or p.first_layer_speed,
+        "brim": p.skirt_speed or p.first_layer_speed,
+    }[role]
+    if first_layer:
+        speed = min(speed, p.first_layer_speed)
+    mvs = s.filament.max_volumetric_speed
+    if mvs > 0:
+        speed = min(speed, mvs / flow.area)
+    return speed
+
+
+def _split(geoms: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Lines or rings of ``geoms`` ((L,) geometries) as point arrays, with their layer."""
+    parts, part_layer = shapely.get_parts(geoms, return_index=True)
+    if len(parts) == 0:
+        return [], np.zeros(0, np.int64)
+    types = shapely.get_type_id(parts)
+    polys = types == 3
+    lines = types == 1
+    pieces, piece_layer = [], []
+    if polys.any():
+        rings, ring_part = shapely.get_rings(parts[polys], return_index=True)
+        pieces.append(rings)
+        piece_layer.append(part_layer[polys][ring_part])
+    if lines.any():
+        pieces.append(parts[lines])
+        piece_layer.append(part_layer[lines])
+    if not pieces:
+        return [], np.zeros(0, np.int64)
+    geoms_flat = np.concatenate(pieces)
+    layer = np.concatenate(piece_layer)
+    coords, index = shapely.get_coordinates(geoms_flat, return_index=True)
+    if len(coords) == 0:
+        return [], np.zeros(0, np.int64)
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(index)) + 1])
+    sizes = np.diff(np.concatenate([starts, [len(index)]]))
+    arrays = np.split(coords, starts[1:])
+    keep = np.flatnonzero(sizes >= 2)
+    return [arrays[i] for i in keep], layer[index[starts[keep]]]
+
+
+def _islands_of(points: np.ndarray, layer: np.ndarray, slices: np.ndarray) -> np.ndarray:
+    """Index of the island (part of ``slices[layer]``) each point falls in; -1 if none."""
+    islands, island_layer = shapely.get_parts(slices, return_index=True)
+    result = np.full(len(points), -1, dtype=np.int64)
+    if len(islands) == 0 or len(points) == 0:
+        return result
+    bounds = shapely.total_bounds(islands)
+    pitch = (bounds[2] - bounds[0]) + 10.0
+    coords, index = shapely.get_coordinates(islands, return_index=True)
+    coords[:, 0] += island_layer[index] * pitch
+    moved = shapely.set_coordinates(islands.copy(), coords)
+    probe = points.copy()
+    probe[:, 0] += layer * pitch
+    # A point on an outline counts for the nearest island.
+    tree = shapely.STRtree(moved)
+    which, island = tree.query_nearest(shapely.points(probe), max_distance=1.0, all_matches=False)
+    result[which] = island
+    return result
+
+
+def plan_layers(
+    regions: Regions,
+    slices: np.ndarray,
+    z_top: np.ndarray,
+    heights: np.ndarray,
+    s: PrintSettings,
+) -> LayerPaths:
+    """Every extrusion path of every layer, in the order the printer will lay them."""
+    n = len(slices)
+    flows = [layer_flows(s, heights[k], k == 0) for k in range(n)]
+    fil = s.filament
+    epm_of = lambda f: e_per_mm(f, fil.diameter, fil.extrusion_multiplier)  # noqa: E731
+
+    # Perimeter rings, one entry per ring: points, layer, perimeter index.
+    rings: list[np.ndarray] = []
+    ring_layer, ring_depth = [], []
+    for depth, loop in enumerate(regions.loops):
+        arrays, layer = _split(loop)
+        rings.extend(arrays)
+        ring_layer.append(layer)
+        ring_depth.append(np.full(len(arrays), depth))
+    ring_layer_a = np.concatenate(ring_layer) if ring_layer else np.zeros(0, np.int64)
+    ring_depth_a = np.concatenate(ring_depth) if ring_depth else np.zeros(0, np.int64)
+
+    # Infill lines: sparse by pattern, solid rectilinear turning 90° each layer.
+    spacing_sparse = np.array([f.infill.spacing for f in flows]) / max(s.fill_density, 1e-9)
+    turn = s.fill_angle + 90.0 * (np.arange(n) % 2)
+    groups: list[tuple[str, np.ndarray]] = []
+    if s.fill_density > 0:
+        if s.fill_density >= 0.999:
+            groups.append(("infill", hatch(regions.sparse, spacing_sparse, turn)))
+        else:
+            for lines in infill_lines(
+                regions.sparse, spacing_sparse, s.fill_pattern, s.fill_angle, z_top
+            ):
+                groups.append(("infill", lines))
+    groups.append(
+        ("solid_infill", hatch(regions.solid, np.array([f.solid.spacing for f in flows]), turn))
+    )
+    groups.append(
+        ("top_solid_infill", hatch(regions.top, np.array([f.top.spacing for f in flows]), turn))
+    )
+    groups.append(
+        ("bridge", hatch(regions.bridge, np.array([f.bridge.spacing for f in flows]), turn))
+    )
+    fills: list[np.ndarray] = []
+    fill_layer, fill_role = [], []
+    for role, lines in groups:
+        arrays, layer = _split(lines)
+        fills.extend(arrays)
+        fill_layer.append(layer)
+        fill_role.append(np.full(len(arrays), ROLE[role]))
+    fill_layer_a = np.concatenate(fill_layer) if fill_layer else np.zeros(0, np.int64)
+    fill_role_a = np.concatenate(fill_role) if fill_role else np.zeros(0, np.int64)
+
+    ring_island = _islands_of(
+        np.array([r[0] for r in rings]).reshape(-1, 2), ring_layer_a, slices
+    )
+    fill_mid = np.array([0.5 * (f[0] + f[-1]) for f in fills]).reshape(-1, 2)
+    fill_island = _islands_of(fill_mid, fill_layer_a, slices)
+
+    # Consecutive infill lines are joined by an extrusion when the link is short
+    # and stays inside the infill area (PrusaSlicer joins them along the perimeter).
+    area_buf = shapely.buffer(regions.infill_area, 0.1, **MITRE)
+    link_max = [
+        {
+            ROLE["infill"]: min(12.0, 3.0 * spacing_sparse[k]),
+            ROLE["solid_infill"]: 2.5 * flows[k].solid.spacing,
+            ROLE["top_solid_infill"]: 2.5 * flows[k].top.spacing,
+            ROLE["bridge"]: 2.5 * flows[k].bridge.spacing,
+        }
+        for k in range(n)
+    ]
+
+    paths = LayerPaths()
+    _skirt_and_brim(paths, slices, flows[0] if n else None, s, epm_of)
+
+    ring_by_layer = _group(ring_layer_a, n)
+    fill_by_layer = _group(fill_layer_a, n)
+    position = np.zeros(2)
+    if paths.points:
+        position = paths.points[-1][-1]
+    for k in range(n):
+        f = flows[k]
+        first = k == 0
+        r_idx = ring_by_layer[k]
+        f_idx = fill_by_layer[k]
+        if len(r_idx) == 0 and len(f_idx) == 0:
+            continue
+        islands = np.unique(np.concatenate([ring_island[r_idx], fill_island[f_idx]]))
+        # Islands nearest first, judged by their first ring or line.
+        anchors = []
+        for isl in islands:
+            rr = r_idx[ring_island[r_idx] == isl]
+            ff = f_idx[fill_island[f_idx] == isl]
+            anchors.append(rings[rr[0]][0] if len(rr) else fills[ff[0]][0])
+        anchors_a = np.array(anchors).reshape(-1, 2)
+        isl_order, _ = nearest_order(anchors_a, anchors_a, position, reversible=False)
+        for oi in isl_order:
+            isl = islands[oi]
+            rr = r_idx[ring_island[r_idx] == isl]
+            ff = f_idx[fill_island[f_idx] == isl]
+            depths = ring_depth_a[rr]
+            order_depths = sorted(set(depths.tolist()), reverse=not s.external_perimeters_first)
+            for d in order_depths:
+                members = rr[depths == d]
+                starts = np.array([rings[i][0] for i in members])
+                mo, _ = nearest_order(starts, starts, position, reversible=False)
+                for i in members[mo]:
+                    loop = rotate_loop(rings[i], position)
+                    role = "external_perimeter" if d == 0 else "perimeter"
+                    flow = f.external if d == 0 else f.perimeter
+                    length = float(np.linalg.norm(np.diff(loop, axis=0), axis=1).sum())
+                    speed = _speed(s, role, flow, first)
+                    if length < SMALL_PERIMETER_LENGTH:
+                        speed = min(speed, s.printer.small_perimeter_speed)
+                    paths.add(loop, k, ROLE[role], epm_of(flow), speed)
+                    position = loop[-1]
+            if len(ff):
+                starts = np.array([fills[i][0] for i in ff])
+                ends = np.array([fills[i][-1] for i in ff])
+                fo, flip = nearest_order(starts, ends, position)
+                seq = [fills[i][::-1] if rev else fills[i] for i, rev in zip(ff[fo], flip, strict=True)]
+                roles = fill_role_a[ff[fo]]
+                for pts, role_id in _link(seq, roles, link_max[k], area_buf[k]):
+                    role = ROLES[role_id]
+                    flow = {
+                        "infill": f.infill,
+                        "solid_infill": f.solid,
+                        "top_solid_infill": f.top,
+                        "bridge": f.bridge,
+                    }[role]
+                    paths.add(pts, k, ROLE[role], epm_of(flow), _speed(s, role, flow, first))
+                    position = pts[-1]
+    return paths
+
+
+def _group(layer: np.ndarray, n: int) -> list[np.ndarray]:
+    order = np.argsort(layer, kind="stable")
+    cuts = np.searchsorted(layer[order], np.arange(n + 1))
+    return [order[cuts[k] : cuts[k + 1]] for k in range(n)]
+
+
+def _skirt_and_brim(paths: LayerPaths, slices: np.ndarray, f: LayerFlows | None, s, epm_of):
+    """Brim loops around the first layer, skirt loops around everything (layer 0)."""
+    if f is None or len(slices) == 0 or slices[0].is_empty:
+        return
+    flow = f.perimeter
+    first = slices[0]
+    outline = shapely.Polygon()
+    loops: list[tuple[str, shapely.Geometry]] = []
+    if s.brim_width > 0:
+        count = max(1, int(round(s.brim_width / flow.spacing)))
+        shells = shapely.union_all(
+            [shapely.Polygon(p.exterior) for p in shapely.get_parts(first) if not p.is_empty]
+        )
+        for i in reversed(range(count)):
+            loops.append(
+                ("brim", shapely.buffer(shells, flow.width / 2 + i * flow.spacing, **MITRE))
+            )
+        outline = shapely.buffer(shells, s.brim_width, **MITRE)
+    else:
+        outline = first
+    if s.skirts > 0:
+        hull = shapely.convex_hull(outline)
+        for i in reversed(range(s.skirts)):
+            loops.insert(
+                0,
+                ("skirt", shapely.buffer(hull, s.skirt_distance + flow.width / 2 + i * flow.spacing)),
+            )
+    position = np.zeros(2)
+    for role, geom in loops:
+        for part in shapely.get_parts(geom):
+            ring = np.asarray(part.exterior.coords)[:, :2]
+            ring = rotate_loop(ring, position)
+            paths.add(ring, 0, ROLE[role], epm_of(flow), _speed(s, role, flow, True))
+            position = ring[-1]
+
+
+def _link(
+    seq: list[np.ndarray], roles: np.ndarray, link_max: dict[int, float], area
+) -> list[tuple[np.ndarray, int]]:
+    """Join consecutive lines of the same role whose short link lies inside ``area``."""
+    if len(seq) < 2:
+        return [(p, int(r)) for p, r in zip(seq, roles, strict=True)]
+    a = np.array([p[-1] for p in seq[:-1]])
+    b = np.array([p[0] for p in seq[1:]])
+    gap = np.linalg.norm(b - a, axis=1)
+    limit = np.array([link_max.get(int(r), 0.0) for r in roles[:-1]])
+    cand = (roles[:-1] == roles[1:]) & (gap < limit)
+    idx = np.flatnonzero(cand)
+    joined = np.zeros(len(seq) - 1, dtype=bool)
+    if idx.size and area is not None and not area.is_empty:
+        links = shapely.linestrings(
+            np.stack([a[idx], b[idx]], axis=1).reshape(-1, 2),
+            indices=np.repeat(np.arange(idx.size), 2),
+        )
+        joined[idx] = shapely.covered_by(links, area)
+    out: list[tuple[np.ndarray, int]] = []
+    run = [seq[0]]
+    for i in range(1, len(seq)):
+        if joined[i - 1]:
+            run.append(seq[i])
+        else:
+            out.append((np.vstack(run) if len(run) > 1 else run[0], int(roles[i - 1])))
+            run = [seq[i]]
+    out.append((np.vstack(run) if len(run) > 1 else run[0], int(roles[-1])))
+    return out

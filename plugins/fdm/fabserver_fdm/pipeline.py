@@ -1,0 +1,69 @@
+"""The slicing pipeline: mesh on the bed → layers → regions → paths → toolpath."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+import trimesh
+from fabserver.profiles import Kinematics
+
+from .assemble import assemble
+from .layers import layer_flows, plan_layers
+from .regions import Regions, build_regions
+from .settings import PrintSettings
+from .slicer import SliceResult, layer_tops, slice_mesh
+
+
+@dataclass(frozen=True)
+class Sliced:
+    """Everything the plugin reports on, besides the toolpath itself."""
+
+    toolpath: object  # fabserver.toolpath.Toolpath
+    slices: SliceResult
+    regions: Regions
+    layer_time: np.ndarray  # (L,) s
+    retractions: int
+
+
+def slice_to_toolpath(
+    mesh: trimesh.Trimesh,
+    s: PrintSettings,
+    kin: Kinematics,
+    progress: Callable[[float, str], None] = lambda done, stage="": None,
+) -> Sliced:
+    """Slice ``mesh`` (in place on the bed, z from 0) into a toolpath."""
+    height = float(mesh.bounds[1, 2])
+    tops = layer_tops(height, s.first_layer_height, s.layer_height)
+    progress(0.05, "slice")
+    sliced = slice_mesh(
+        np.asarray(mesh.vertices, dtype=float),
+        np.asarray(mesh.faces),
+        np.asarray(mesh.faces_unique_edges),
+        tops,
+    )
+    # Drop empty layers at the top (slicing planes above the last facet).
+    filled = np.flatnonzero(~shapely.is_empty(sliced.polygons))
+    keep = (filled[-1] + 1) if filled.size else 0
+    sliced = SliceResult(
+        sliced.polygons[:keep], sliced.top_z[:keep], sliced.height[:keep], sliced.open_chains
+    )
+    progress(0.3, "regions")
+    first = layer_flows(s, float(sliced.height[0]) if keep else s.first_layer_height, True)
+    rest = layer_flows(s, s.layer_height, False)
+    regions = build_regions(
+        sliced.polygons,
+        first,
+        rest,
+        s.perimeters,
+        s.top_solid_layers,
+        s.bottom_solid_layers,
+        s.printer.infill_overlap,
+    )
+    progress(0.55, "paths")
+    paths = plan_layers(regions, sliced.polygons, sliced.top_z, sliced.height, s)
+    progress(0.8, "toolpath")
+    asm = assemble(paths, sliced.top_z, regions.infill_area, s, kin)
+    return Sliced(asm.toolpath, sliced, regions, asm.layer_time, asm.retractions)

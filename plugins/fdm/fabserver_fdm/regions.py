@@ -1,0 +1,150 @@
+"""From layer outlines to what each layer prints: perimeters, solid and sparse infill.
+
+Everything here is one shapely 2 call over the array of all layers at a time
+(GEOS does the loops in C).
+
+Perimeters are inward offsets of the outline, spaced as PrusaSlicer spaces them:
+the external loop's centre is half its width inside the outline, the next one
+half an external spacing plus half a perimeter spacing further in, the others
+one perimeter spacing apart.
+
+Solid layers come from the neighbours, as PrusaSlicer finds them: a point of
+layer ``k`` is solid-top when any of the ``top_solid_layers`` layers above does
+not cover it (the region minus the intersection of the layers above), and
+solid-bottom likewise with the layers below. So the top of a step, of an
+overhang or of a boss halfway up gets its solid skin, not only the last layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+from .flow import Flow
+
+MITRE = {"join_style": "mitre", "mitre_limit": 3.0}
+EMPTY = shapely.Polygon()
+
+
+@dataclass(frozen=True)
+class LayerFlows:
+    """Flows of one kind of layer (the first one differs)."""
+
+    external: Flow
+    perimeter: Flow
+    infill: Flow
+    solid: Flow
+    top: Flow
+    bridge: Flow
+
+
+@dataclass(frozen=True)
+class Regions:
+    """What every layer prints; each field is ``(L,)`` object (shapely geometries) or floats.
+
+    loops : list of (L,) — area inside perimeter ``i``'s centre line (index 0 = external)
+    infill_area : (L,) — inside the perimeters, where infill goes
+    sparse, solid, top, bridge : (L,) — parts of ``infill_area`` by kind of infill
+    thin_area : (L,) float, mm² — outline too narrow for one external perimeter
+    """
+
+    loops: list[np.ndarray]
+    infill_area: np.ndarray
+    sparse: np.ndarray
+    solid: np.ndarray
+    top: np.ndarray
+    bridge: np.ndarray
+    thin_area: np.ndarray
+
+
+def _shift(layers: np.ndarray, by: int) -> np.ndarray:
+    """``out[k] = layers[k + by]``, empty outside the range."""
+    out = np.full(len(layers), EMPTY, dtype=object)
+    n = len(layers)
+    if by > 0 and by < n:
+        out[: n - by] = layers[by:]
+    elif by < 0 and -by < n:
+        out[-by:] = layers[: n + by]
+    elif by == 0:
+        out[:] = layers
+    return out
+
+
+def _covered_by_neighbours(slices: np.ndarray, count: int, direction: int) -> np.ndarray:
+    """Intersection of the ``count`` layers above (``direction=1``) or below (``-1``)."""
+    acc = _shift(slices, direction)
+    for j in range(2, count + 1):
+        acc = shapely.intersection(acc, _shift(slices, direction * j))
+    return acc
+
+
+def _per_layer(first: float, rest: float, n: int) -> np.ndarray:
+    values = np.full(n, rest, dtype=float)
+    if n:
+        values[0] = first
+    return values
+
+
+def build_regions(
+    slices: np.ndarray,
+    first_flows: LayerFlows,
+    flows: LayerFlows,
+    perimeters: int,
+    top_layers: int,
+    bottom_layers: int,
+    infill_overlap: float,
+) -> Regions:
+    """Perimeter loops and infill regions of every layer of ``slices`` ((L,) geometries)."""
+    n = len(slices)
+    ext_half = _per_layer(first_flows.external.width, flows.external.width, n) / 2.0
+    first_step = _per_layer(
+        first_flows.external.spacing_to(first_flows.perimeter),
+        flows.external.spacing_to(flows.perimeter),
+        n,
+    )
+    step = _per_layer(first_flows.perimeter.spacing, flows.perimeter.spacing, n)
+
+    loops = [shapely.buffer(slices, -ext_half, **MITRE)]
+    for i in range(1, perimeters):
+        loops.append(shapely.buffer(loops[-1], -(first_step if i == 1 else step), **MITRE))
+    last_spacing = _per_layer(
+        (first_flows.external if perimeters == 1 else first_flows.perimeter).spacing,
+        (flows.external if perimeters == 1 else flows.perimeter).spacing,
+        n,
+    )
+    inset = last_spacing / 2.0 - infill_overlap * last_spacing
+    infill_area = shapely.buffer(loops[-1], -inset, **MITRE)
+
+    # What the external perimeter cannot reach: narrower than its width.
+    reached = shapely.buffer(loops[0], ext_half, **MITRE)
+    lost = shapely.difference(slices, reached)
+    lost = shapely.buffer(shapely.buffer(lost, -0.05, **MITRE), 0.05, **MITRE)
+    thin_area = shapely.area(lost)
+
+    exposed_top = shapely.difference(infill_area, _shift(slices, 1))
+    exposed_bottom = shapely.difference(infill_area, _shift(slices, -1))
+    solid = np.full(n, EMPTY, dtype=object)
+    if top_layers > 0:
+        solid = shapely.difference(infill_area, _covered_by_neighbours(slices, top_layers, 1))
+    if bottom_layers > 0:
+        bottom = shapely.difference(infill_area, _covered_by_neighbours(slices, bottom_layers, -1))
+        solid = shapely.union(solid, bottom)
+    # Strips narrower than one line cannot be filled as solid: they stay sparse.
+    half = _per_layer(first_flows.solid.spacing, flows.solid.spacing, n) / 2.0
+    solid = shapely.buffer(shapely.buffer(solid, -half, **MITRE), half, **MITRE)
+    solid = shapely.intersection(solid, infill_area)
+    top = shapely.intersection(solid, exposed_top)
+    bridge = shapely.difference(shapely.intersection(solid, exposed_bottom), top)
+    if n:
+        bridge[0] = EMPTY  # the first layer lies on the bed
+    internal = shapely.difference(solid, shapely.union(top, bridge))
+    sparse = shapely.difference(infill_area, solid)
+    # Solid infill laid over sparse infill spans the gaps between its lines: it is
+    # printed as a bridge, thick and slow, as PrusaSlicer does ("internal bridge").
+    over_sparse = shapely.intersection(internal, _shift(sparse, -1))
+    over_sparse = shapely.buffer(shapely.buffer(over_sparse, -half, **MITRE), half, **MITRE)
+    bridge = shapely.union(bridge, shapely.intersection(over_sparse, internal))
+    internal = shapely.difference(internal, bridge)
+    return Regions(loops, infill_area, sparse, internal, top, bridge, thin_area)
