@@ -1,0 +1,154 @@
+"""The toolpath of the sheets: engrave, then score, then cut, sheet after sheet."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from fabserver.toolpath import EventKind, MoveKind, Toolpath, ToolpathBuilder
+
+from .ordering import Ordered, order_contours
+from .raster import RasterMoves, raster_moves, scan_segments
+from .settings import MaterialSettings
+from .sheets import Sheet
+
+ROLE_TRAVEL = "travel"
+ROLE_OVERSCAN = "overscan"  # beam off at engraving speed (G1 S0)
+
+
+@dataclass
+class SheetWork:
+    """The ordered work of one sheet (kept for the SVG and the facts)."""
+
+    sheet: Sheet
+    scores: list[Ordered]
+    cuts: list[Ordered]
+    raster: RasterMoves
+    raster_lines: int
+
+
+def plan_sheet_work(
+    sheet: Sheet,
+    material: MaterialSettings,
+    overscan: float,
+    x_limits: tuple[float, float],
+    start: tuple[float, float] = (0.0, 0.0),
+) -> SheetWork:
+    """Order one sheet's work: raster first, scores next, cuts last (holes first)."""
+    y, x = scan_segments(sheet.engrave, material.engrave.line_interval)
+    raster = raster_moves(y, x, overscan, x_limits)
+    here = tuple(raster.points[-1]) if len(raster.points) else start
+
+    def ordered(op: str, here: tuple[float, float], with_parents: bool) -> list[Ordered]:
+        idx = [k for k, c in enumerate(sheet.contours) if c.op == op]
+        if not idx:
+            return []
+        pos = {k: j for j, k in enumerate(idx)}
+        parent = np.array(
+            [pos.get(sheet.contours[k].parent, -1) if with_parents else -1 for k in idx]
+        )
+        result = order_contours(
+            [sheet.contours[k].points for k in idx],
+            [sheet.contours[k].closed for k in idx],
+            parent,
+            here,
+        )
+        return [Ordered(idx[o.index], o.points) for o in result]
+
+    scores = ordered("score", here, with_parents=False)
+    if scores:
+        here = tuple(scores[-1].points[-1])
+    cuts = ordered("cut", here, with_parents=True)
+    return SheetWork(sheet, scores, cuts, raster, len(np.unique(y)))
+
+
+def build_toolpath(
+    works: Sequence[SheetWork], material: MaterialSettings, travel_feed: float
+) -> Toolpath:
+    """All sheets in one toolpath: layer = sheet, a pause to change sheets between."""
+    b = ToolpathBuilder()
+    engrave, score, cut = material.engrave, material.score, material.cut
+    for work in works:
+        if work.sheet.index > 0:
+            b.event(EventKind.PAUSE, note=f"sheet {work.sheet.index + 1}")
+        b.new_layer(0.0, work.sheet.index)
+        r = work.raster
+        if len(r.points):
+            kind = np.where(
+                r.kind == RasterMoves.ENGRAVE, int(MoveKind.ENGRAVE), int(MoveKind.TRAVEL)
+            )
+            for _ in range(engrave.passes):
+                # Runs of one kind become one chunk each: travels, overscans, beam on.
+                breaks = np.flatnonzero(np.diff(r.kind)) + 1
+                for run in np.split(np.arange(len(r.kind)), breaks):
+                    k = int(r.kind[run[0]])
+                    if k == RasterMoves.TRAVEL:
+                        b.add_path(r.points[run], MoveKind.TRAVEL, travel_feed, role=ROLE_TRAVEL)
+                    elif k == RasterMoves.OVERSCAN:
+                        b.add_path(
+                            r.points[run], MoveKind.TRAVEL, engrave.speed, role=ROLE_OVERSCAN
+                        )
+                    else:
+                        b.add_path(
+                            r.points[run],
+                            MoveKind(int(kind[run[0]])),
+                            engrave.speed,
+                            role="engrave",
+                            power=engrave.power / 100.0,
+                        )
+        for ordered in work.scores:
+            _vector(
+                b,
+                ordered,
+                work.sheet,
+                score.speed,
+                score.power,
+                score.passes,
+                "score",
+                MoveKind.ENGRAVE,
+                travel_feed,
+                pierce=False,
+            )
+        for ordered in work.cuts:
+            _vector(
+                b,
+                ordered,
+                work.sheet,
+                cut.speed,
+                cut.power,
+                cut.passes,
+                "cut",
+                MoveKind.CUT,
+                travel_feed,
+                pierce=True,
+            )
+    return b.build()
+
+
+def _vector(
+    b: ToolpathBuilder,
+    ordered: Ordered,
+    sheet: Sheet,
+    speed: float,
+    power: float,
+    passes: int,
+    role: str,
+    kind: MoveKind,
+    travel_feed: float,
+    pierce: bool,
+) -> None:
+    """One contour, ``passes`` times without lifting the beam (open ones go back and forth)."""
+    pts = ordered.points
+    b.move_to(float(pts[0, 0]), float(pts[0, 1]), 0.0, feed=travel_feed, role=ROLE_TRAVEL)
+    if pierce:
+        b.event(EventKind.PIERCE)
+    closed = sheet.contours[ordered.index].closed
+    path = pts[1:]
+    for p in range(passes):
+        if not closed and p % 2 == 1:
+            path = pts[::-1][1:]
+        elif not closed:
+            path = pts[1:]
+        b.add_path(path, kind, speed, role=role, power=power / 100.0, z=0.0)
