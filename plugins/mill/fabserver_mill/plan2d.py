@@ -1,0 +1,273 @@
+"""2.5D work from a drawing: operations → cuts, with what the tool cannot reach.
+
+The stock's top is z = 0 and its lower-left corner x = y = 0; the drawing is
+placed ``margin`` mm inside the stock, copies side by side in a grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from shapely.geometry import Polygon
+
+from fabserver.designs.types import Drawing
+from fabserver.errors import PlanError
+from fabserver.i18n import Text
+from fabserver.toolpath import MoveKind
+
+from . import offsets
+from .assemble import Cut, Tabs
+from .passes import step_levels, tab_spans
+from .regions import assign, parse_maps
+from .settings import OPERATIONS, MachineSettings, MaterialSettings, Tool
+
+OPERATION_NAMES = {
+    "outside": Text("contour extérieur", "outside profile"),
+    "inside": Text("contour intérieur", "inside profile"),
+    "pocket": Text("poche", "pocket"),
+    "engrave": Text("gravure", "engraving"),
+}
+
+
+@dataclass(frozen=True)
+class JobOptions2D:
+    operation_map: str = ""
+    unassigned: str = "auto"
+    tool: str = ""
+    engrave_tool: str = ""
+    cut_depth: float = 0.0
+    pocket_depth: float = 0.0
+    engrave_depth: float = 0.0
+    tabs: int = 4
+    tab_width: float = 4.0
+    tab_height: float = 1.0
+    climb: bool = True
+    ramp_angle: float = 5.0  # degrees, 0 = plunge
+
+
+@dataclass
+class TooSmall:
+    """Area of one operation the tool cannot reach, in design coordinates."""
+
+    operation: str
+    tool_id: str
+    geometry: object  # shapely (Multi)Polygon, everything
+    reported: list[Polygon]  # the pieces worth listing
+
+
+@dataclass
+class Work2D:
+    """Cuts of one copy (design placed in its stock), and facts about them."""
+
+    cuts: list[Cut]
+    too_small: list[TooSmall]
+    warnings: list[Text]
+    depths: dict[str, float]
+    tools: list[str]
+    stock_size: tuple[float, float, float]
+    offset: np.ndarray  # design → stock coordinates
+    areas: dict[str, list[Polygon]] = field(default_factory=dict)  # stock coordinates
+
+
+def resolve_tool(name: str, tools: dict[str, Tool], what: str) -> str:
+    if name not in tools:
+        raise PlanError(
+            Text(
+                f"Outil « {name} » inconnu pour {what} (outils : {', '.join(tools)}).",
+                f"Unknown tool '{name}' for {what} (tools: {', '.join(tools)}).",
+            )
+        )
+    return name
+
+
+def operation_depth(
+    op: str,
+    rule_depth: float | None,
+    opts: JobOptions2D,
+    ms: MachineSettings,
+    thickness: float,
+) -> float:
+    """Depth of an operation: the map's, else the job option's, else the profile's; 0 = through."""
+    option = {
+        "outside": opts.cut_depth,
+        "inside": opts.cut_depth,
+        "pocket": opts.pocket_depth,
+        "engrave": opts.engrave_depth,
+    }[op]
+    depth = rule_depth or option or ms.operations[op].depth
+    through = thickness + ms.breakthrough
+    if depth <= 0:
+        return through
+    return min(depth, through)
+
+
+def plan_drawing(
+    drawing: Drawing,
+    ms: MachineSettings,
+    mat: MaterialSettings,
+    opts: JobOptions2D,
+    margin: float,
+) -> Work2D:
+    maps = parse_maps(ms.colour_map, ms.layer_map, opts.operation_map)
+    groups = assign(drawing, maps, opts.unassigned)
+    groups = [g for g in groups if g.areas or g.lines]
+    if not groups:
+        raise PlanError(
+            Text(
+                "Rien à fraiser : aucun tracé n'a reçu d'opération (vérifiez couleurs et calques).",
+                "Nothing to mill: no path was given an operation (check colours and layers).",
+            )
+        )
+    groups.sort(key=lambda g: OPERATIONS.index(g.operation))
+    warnings: list[Text] = []
+    tools_used: dict[str, None] = {}
+    cut_tools = {}
+    for op in OPERATIONS:
+        override = opts.engrave_tool if op == "engrave" else opts.tool
+        cut_tools[op] = resolve_tool(
+            override or ms.operations[op].tool, ms.tools, OPERATION_NAMES[op].en
+        )
+    for op, tool_id in cut_tools.items():
+        if any(g.operation == op for g in groups) and tool_id not in mat.cutting:
+            raise PlanError(
+                Text(
+                    f"Pas de données de coupe pour l'outil « {tool_id} » dans ce matériau.",
+                    f"No cutting data for tool '{tool_id}' in this material.",
+                )
+            )
+    biggest = max(ms.tools[cut_tools[g.operation]].diameter for g in groups)
+    margin = max(margin, biggest + 1.0)
+    lo, hi = drawing.bounds
+    offset = margin - lo
+    size = hi - lo
+    stock = (float(size[0] + 2 * margin), float(size[1] + 2 * margin), mat.thickness)
+
+    cuts: list[Cut] = []
+    too_small: list[TooSmall] = []
+    depths: dict[str, float] = {}
+    areas: dict[str, list[Polygon]] = {}
+    group_id = 0
+    for g in groups:
+        tool_id = cut_tools[g.operation]
+        tool = ms.tools[tool_id]
+        data = mat.cutting[tool_id]
+        depth = operation_depth(g.operation, g.depth, opts, ms, mat.thickness)
+        depths[g.operation] = max(depths.get(g.operation, 0.0), depth)
+        if depth > tool.flute_length:
+            raise PlanError(
+                Text(
+                    f"{OPERATION_NAMES[g.operation].fr} : {depth:.1f} mm de profondeur, mais l'outil "
+                    f"« {tool_id} » ne coupe que sur {tool.flute_length:.1f} mm.",
+                    f"{OPERATION_NAMES[g.operation].en}: {depth:.1f} mm deep, but tool "
+                    f"'{tool_id}' only cuts {tool.flute_length:.1f} mm deep.",
+                )
+            )
+        if tool.shape == "vbit" and g.operation != "engrave":
+            raise PlanError(
+                Text(
+                    "Une fraise en V ne sert qu'à graver : choisissez une fraise droite.",
+                    "A V-bit is only for engraving: choose a flat end mill.",
+                )
+            )
+        tools_used[tool_id] = None
+        levels = step_levels(0.0, -depth, data.step_down)
+        r = tool.radius
+        shift = lambda geom: shapely.transform(geom, lambda p: p + offset)  # noqa: E731
+        areas.setdefault(g.operation, []).extend(shift(a) for a in g.areas)
+        common = dict(tool=tool_id, ramp_angle=opts.ramp_angle, stage=OPERATIONS.index(g.operation))
+        for line, closed in zip(g.lines, g.closed_lines, strict=True):
+            work = MoveKind.ENGRAVE if g.operation == "engrave" else MoveKind.CUT
+            role = "engrave" if g.operation == "engrave" else "profile"
+            cuts.append(Cut(line + offset, closed, 0.0, levels, role, work=work, **common))
+        if g.lines and g.operation != "engrave":
+            warnings.append(
+                Text(
+                    f"{len(g.lines)} tracé(s) ouvert(s) en {OPERATION_NAMES[g.operation].fr} : "
+                    "fraisés sur la ligne, sans compensation d'outil. Fermez-les pour un contour.",
+                    f"{len(g.lines)} open path(s) for {OPERATION_NAMES[g.operation].en}: "
+                    "milled on the line, without tool compensation. Close them for a profile.",
+                )
+            )
+        for area in g.areas:
+            placed = shift(area)
+            if g.operation == "outside":
+                unreachable = offsets.unreachable(placed, r, outward=True)
+                span = opts.tab_width + tool.diameter
+                tab_top = -depth + opts.tab_height
+                for ring in offsets.outside_rings(placed, r, opts.climb):
+                    tabs = None
+                    if opts.tabs > 0 and opts.tab_height > 0 and tab_top < 0:
+                        length = float(
+                            np.linalg.norm(
+                                np.diff(np.vstack([ring, ring[:1]]), axis=0), axis=1
+                            ).sum()
+                        )
+                        starts = tab_spans(length, opts.tabs, span)
+                        if len(starts):
+                            tabs = Tabs(starts, span, tab_top)
+                    cuts.append(Cut(ring, True, 0.0, levels, "profile", tabs=tabs, **common))
+            elif g.operation == "inside":
+                unreachable = offsets.unreachable(placed, r)
+                rings = offsets.inside_rings(placed, r, opts.climb)
+                for ring in rings:
+                    cuts.append(Cut(ring, True, 0.0, levels, "profile", **common))
+            else:  # pocket
+                unreachable = offsets.unreachable(placed, r)
+                rings = offsets.pocket_rings(placed, r, data.step_over * tool.diameter, opts.climb)
+                link_area = placed.buffer(-r + 1e-6, quad_segs=offsets.quad_segs(r))
+                shapely.prepare(link_area)
+                z_top = 0.0
+                for z in levels:
+                    for ring in rings:
+                        cuts.append(
+                            Cut(
+                                ring,
+                                True,
+                                z_top,
+                                np.array([z]),
+                                "pocket",
+                                link_group=group_id,
+                                link_area=link_area,
+                                **common,
+                            )
+                        )
+                    z_top = float(z)
+                group_id += 1
+            reported = offsets.significant(unreachable, r)
+            if not unreachable.is_empty:
+                too_small.append(TooSmall(g.operation, tool_id, unreachable, reported))
+    return Work2D(
+        cuts=cuts,
+        too_small=too_small,
+        warnings=warnings,
+        depths=depths,
+        tools=list(tools_used),
+        stock_size=stock,
+        offset=offset,
+        areas=areas,
+    )
+
+
+def too_small_messages(items: list[TooSmall]) -> list[Text]:
+    """One line per operation and tool, with where the largest pieces are."""
+    out = []
+    for item in items:
+        if not item.reported:
+            continue
+        total = sum(p.area for p in item.reported)
+        where = ", ".join(
+            f"({c.x:.1f} ; {c.y:.1f})" for c in (p.centroid for p in item.reported[:5])
+        )
+        out.append(
+            Text(
+                f"{OPERATION_NAMES[item.operation].fr} : {len(item.reported)} zone(s) trop étroite(s) "
+                f"pour l'outil « {item.tool_id} » ({total:.1f} mm² resteront), vers {where} mm. "
+                "Choisissez un outil plus fin ou élargissez ces zones.",
+                f"{OPERATION_NAMES[item.operation].en}: {len(item.reported)} area(s) too narrow "
+                f"for tool '{item.tool_id}' ({total:.1f} mm² will remain), near "
+                f"{where.replace(' ;', ',')} mm. Choose a smaller tool or widen these areas.",
+            )
+        )
+    return out
