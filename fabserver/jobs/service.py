@@ -18,7 +18,7 @@ from ..errors import FabError
 from ..i18n import Text
 from ..plugin import OptionError, resolve_options
 from ..profiles import MachineProfile, MaterialProfile
-from ..store.models import Design, Job, utcnow
+from ..store.models import AuditEvent, Design, Job, utcnow
 from .runtime import Runtime
 from .states import InvalidTransition, record, transition
 
@@ -160,7 +160,15 @@ def submit(
     with runtime.db.session() as s:
         s.add(job)
         s.flush()
-        record(s, job.id, "created", actor="maker", reason="upload")
+        s.add(
+            AuditEvent(
+                job_id=job.id,
+                actor="maker",
+                action="transition",
+                to_state="queued",
+                reason="upload",
+            )
+        )
     runtime.enqueue_plan(job.id)
     return job
 

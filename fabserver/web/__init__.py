@@ -1,0 +1,75 @@
+"""The web app: Flask application factory and its three blueprints.
+
+``maker`` (upload form, job page), ``staff`` (queue, review, dispatch) and
+``api`` (JSON under ``/api/v1``). The app is a thin adapter over
+:mod:`fabserver.jobs`; it holds one :class:`~fabserver.jobs.runtime.Runtime`
+in ``app.extensions["fabserver"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from ..jobs.runtime import Runtime, build_runtime
+from ..jobs.settings import Settings
+from ..registry import Registry
+
+# Flask config keys that map onto Settings fields.
+_SETTING_KEYS = {
+    "DATA_DIR": "data_dir",
+    "PROFILE_DIR": "profile_dir",
+    "DATABASE_URL": "database_url",
+    "REDIS_URL": "redis_url",
+    "MAX_UPLOAD_MB": "max_upload_mb",
+    "SECRET_KEY": "secret_key",
+    "QUEUE_IMMEDIATE": "immediate",
+    "WORKERS": "workers",
+}
+
+
+def create_app(
+    config: Mapping[str, Any] | None = None,
+    *,
+    registry: Registry | None = None,
+    runtime: Runtime | None = None,
+) -> Flask:
+    """Build the app. ``config`` holds Flask settings plus DATA_DIR, PROFILE_DIR,
+    DATABASE_URL, REDIS_URL, MAX_UPLOAD_MB, SECRET_KEY, QUEUE_IMMEDIATE (see
+    :mod:`fabserver.jobs.settings` for the environment variables)."""
+    from . import api, auth, errors, i18n, maker, staff
+
+    config = dict(config or {})
+    if runtime is None:
+        overrides = {
+            field: config.pop(key) for key, field in _SETTING_KEYS.items() if key in config
+        }
+        data_dir = overrides.pop("data_dir", None)
+        runtime = build_runtime(Settings.from_env(data_dir, **overrides), registry)
+    settings = runtime.settings
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.session_secret(),
+        MAX_CONTENT_LENGTH=int(settings.max_upload_mb * 1024 * 1024),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # a maker may fill the form slowly at the counter
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(config)
+    app.extensions["fabserver"] = runtime
+
+    i18n.init_app(app, settings.data_dir)
+    auth.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(maker.bp)
+    app.register_blueprint(staff.bp, url_prefix="/staff")
+    app.register_blueprint(api.bp, url_prefix="/api/v1")
+    return app
+
+
+def runtime_of(app: Flask) -> Runtime:
+    return app.extensions["fabserver"]

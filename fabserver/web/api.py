@@ -1,0 +1,253 @@
+"""JSON API under ``/api/v1``: the makers' actions (public) and the staff's (bearer token).
+
+Token-authenticated and cookie-free, so it is exempt from CSRF; the OpenAPI
+document at ``/api/v1/openapi.json`` describes every route here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
+from sqlalchemy import select
+
+from ..errors import DesignError, FabError
+from ..i18n import Text
+from ..jobs import intake, service
+from ..jobs.runtime import Runtime
+from ..store.models import JOB_STATES, Artifact, Design, Job
+from .auth import staff_actor, token_required
+from .errors import csrf
+from .openapi import openapi_document
+from .views import public_job, staff_job
+
+bp = Blueprint("api", __name__)
+csrf.exempt(bp)
+
+
+def _runtime() -> Runtime:
+    return current_app.extensions["fabserver"]
+
+
+def _error(status: int, message: Text):
+    return jsonify(error=message.to_dict()), status
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.get("/machines")
+def machines():
+    runtime = _runtime()
+    out = []
+    for machine in service.machines_for_kind(runtime):
+        plugin = runtime.registry.plugins[machine.plugin]
+        out.append(
+            {
+                "id": machine.id,
+                "name": machine.name.text().to_dict(),
+                "plugin": machine.plugin,
+                "accepts": sorted(plugin.accepts),
+                "work_area_mm": [machine.work_area.x, machine.work_area.y, machine.work_area.z],
+                "materials": [
+                    {"id": m.id, "name": m.name.text().to_dict(), "kind": m.kind}
+                    for m in runtime.profiles.materials_for(machine)
+                ],
+                "options": [o.describe() for o in plugin.option_schema()],
+            }
+        )
+    return jsonify(machines=out)
+
+
+@bp.post("/jobs")
+def create_job():
+    """A maker's upload without the form (multipart: file + fields, options as JSON)."""
+    runtime = _runtime()
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        return _error(
+            400, Text("Fichier manquant (champ « file »).", "Missing file ('file' field).")
+        )
+    if request.form.get("consent") not in ("1", "true", "yes", "on"):
+        return _error(
+            400,
+            Text(
+                "Il faut accepter les règles du lab (consent=1).",
+                "Consent is required (consent=1).",
+            ),
+        )
+    data = file.read()
+    upload = intake.receive(runtime, data, file.filename)
+    try:
+        design = intake.load_bounded(runtime, data, file.filename)
+    except DesignError as exc:
+        return _error(422, exc.message)
+    row = intake.record_design(runtime, upload, design)
+    with runtime.db.session() as s:
+        row = s.get(Design, row.id)
+    options: dict[str, Any] = {}
+    if request.form.get("options"):
+        import json
+
+        try:
+            options = json.loads(request.form["options"])
+            if not isinstance(options, dict):
+                raise ValueError
+        except ValueError:
+            return _error(
+                400,
+                Text("« options » doit être un objet JSON.", "'options' must be a JSON object."),
+            )
+    maker = service.Maker(
+        name=request.form.get("name", ""),
+        email=request.form.get("email", ""),
+        phone=request.form.get("phone", ""),
+        locale=request.form.get("locale", "fr"),
+    )
+    try:
+        job = service.submit(
+            runtime,
+            row,
+            request.form.get("machine", ""),
+            request.form.get("material", ""),
+            request.form.get("copies", "1"),
+            options,
+            maker,
+        )
+    except service.ActionError as exc:
+        return _error(400, exc.message)
+    url = url_for("maker.job_page", token=job.token, _external=True)
+    return jsonify(token=job.token, url=url, state=job.state), 201
+
+
+def _by_token(token: str) -> Job:
+    with _runtime().db.session() as s:
+        job = s.scalar(select(Job).where(Job.token == token))
+        if job is None:
+            abort(404)
+        job.artifacts  # noqa: B018 - load while the session is open
+        job.events  # noqa: B018
+        return job
+
+
+@bp.get("/jobs/<token>")
+def job_status(token: str):
+    return jsonify(public_job(_by_token(token)))
+
+
+def _by_id(job_id: int) -> Job:
+    with _runtime().db.session() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            abort(404)
+        job.artifacts  # noqa: B018
+        job.events  # noqa: B018
+        return job
+
+
+@bp.get("/staff/jobs")
+@token_required
+def staff_jobs():
+    runtime = _runtime()
+    query = select(Job).order_by(Job.id)
+    state = request.args.get("state")
+    if state:
+        if state not in JOB_STATES:
+            return _error(400, Text(f"État inconnu : {state}.", f"Unknown state: {state}."))
+        query = query.where(Job.state == state)
+    if request.args.get("machine"):
+        query = query.where(Job.machine_id == request.args["machine"])
+    with runtime.db.session() as s:
+        jobs = s.scalars(query).unique().all()
+        out = [
+            {
+                "id": j.id,
+                "token": j.token,
+                "state": j.state,
+                "machine": j.machine_id,
+                "material": j.material_id,
+                "copies": j.copies,
+                "maker": j.maker_name,
+                "machine_time_s": (j.estimate or {}).get("machine_time_s"),
+                "cost_eur": (j.estimate or {}).get("cost_eur"),
+                "verdict": (j.effective_verdict or {}).get("kind"),
+                "created_at": j.created_at.isoformat(timespec="seconds") + "Z",
+            }
+            for j in jobs
+        ]
+    return jsonify(jobs=out)
+
+
+@bp.get("/staff/jobs/<int:job_id>")
+@token_required
+def staff_job_detail(job_id: int):
+    return jsonify(staff_job(_by_id(job_id)))
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else {}
+
+
+ACTIONS = {
+    "approve": lambda rt, i, a, b: service.approve(rt, i, a, str(b.get("note", ""))),
+    "reject": lambda rt, i, a, b: service.reject(rt, i, a, str(b.get("reason", ""))),
+    "override": lambda rt, i, a, b: service.override_verdict(
+        rt, i, a, str(b.get("kind", "")), str(b.get("note", ""))
+    ),
+    "replan": lambda rt, i, a, b: service.replan(
+        rt,
+        i,
+        a,
+        options=b.get("options") or {},
+        copies=b.get("copies"),
+        material_id=b.get("material"),
+    ),
+    "dispatch": lambda rt, i, a, b: service.request_dispatch(rt, i, a),
+    "done": lambda rt, i, a, b: service.mark_done(
+        rt, i, a, b.get("actual_time_min", ""), b.get("actual_material"), str(b.get("note", ""))
+    ),
+    "cancel": lambda rt, i, a, b: service.cancel(rt, i, a, str(b.get("reason", ""))),
+}
+
+
+def _action(job_id: int, name: str):
+    _by_id(job_id)
+    try:
+        ACTIONS[name](_runtime(), job_id, staff_actor(), _body())
+    except FabError as exc:
+        return _error(409, exc.message)
+    return jsonify(staff_job(_by_id(job_id)))
+
+
+def _register_actions() -> None:
+    for name in ACTIONS:
+
+        def view(job_id: int, _name: str = name):
+            return _action(job_id, _name)
+
+        view.__name__ = f"staff_job_{name}"
+        bp.add_url_rule(
+            f"/staff/jobs/<int:job_id>/{name}",
+            endpoint=view.__name__,
+            view_func=token_required(view),
+            methods=["POST"],
+        )
+
+
+_register_actions()
+
+
+@bp.get("/staff/jobs/<int:job_id>/files/<int:artifact_id>")
+@token_required
+def staff_file(job_id: int, artifact_id: int):
+    with _runtime().db.session() as s:
+        artifact = s.get(Artifact, artifact_id)
+        if artifact is None or artifact.job_id != job_id:
+            abort(404)
+    data = _runtime().files.read(artifact.sha256)
+    response = Response(data, mimetype=artifact.media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{artifact.filename}"'
+    return response

@@ -1,0 +1,66 @@
+"""Error pages that tell makers what happened and what to do, never a stack trace.
+
+Under ``/api/`` the same errors come back as JSON ``{"error": {"fr", "en"}}``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from ..i18n import Text
+
+csrf = CSRFProtect()
+
+MESSAGES = {
+    400: Text(
+        "La demande est incomplète ou a expiré. Rechargez la page et recommencez.",
+        "The request was incomplete or has expired. Reload the page and try again.",
+    ),
+    403: Text("Accès réservé à l'équipe du lab.", "Staff only."),
+    404: Text("Page introuvable. Vérifiez le lien.", "Page not found. Check the link."),
+    405: Text("Action non permise ici.", "This action is not allowed here."),
+    500: Text(
+        "Une erreur inattendue s'est produite ; l'équipe peut voir les détails.",
+        "Something unexpected went wrong; the staff can see the details.",
+    ),
+}
+
+
+def too_large_message() -> Text:
+    limit = current_app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
+    return Text(
+        f"Fichier trop gros : la limite est de {limit:.0f} Mo. Réduisez le fichier "
+        "(moins de triangles, moins de détails) ou demandez à l'équipe.",
+        f"File too large: the limit is {limit:.0f} MB. Make the file smaller "
+        "(fewer triangles, less detail) or ask the staff.",
+    )
+
+
+def error_response(status: int, message: Text):
+    if request.path.startswith("/api/"):
+        return jsonify(error=message.to_dict()), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return error_response(400, MESSAGES[400])
+
+    @app.errorhandler(413)
+    def too_large(exc):
+        return error_response(413, too_large_message())
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        code = exc.code or 500
+        return error_response(code, MESSAGES.get(code, Text(exc.name, exc.name)))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("unexpected error on %s", request.path)
+        return error_response(500, MESSAGES[500])

@@ -1,0 +1,316 @@
+"""The OpenAPI 3.1 document of ``/api/v1``, written as data next to the routes it describes.
+
+A test checks that every route of the API blueprint is here and that the
+document is valid OpenAPI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..store.models import JOB_STATES
+
+TEXT = {
+    "type": "object",
+    "description": "A message in French and English.",
+    "properties": {"fr": {"type": "string"}, "en": {"type": "string"}},
+    "required": ["fr", "en"],
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERROR = _json(_ref("Error"), "Error, with a message for people")
+STAFF = [{"bearerAuth": []}]
+JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+_ACTIONS = {
+    "approve": ("Approve a job in review", {"note": {"type": "string"}}, []),
+    "reject": (
+        "Reject a job (the reason is shown to the maker)",
+        {"reason": {"type": "string"}},
+        ["reason"],
+    ),
+    "override": (
+        "Override the prototype/series verdict, with a note",
+        {"kind": {"type": "string", "enum": ["prototype", "series"]}, "note": {"type": "string"}},
+        ["kind", "note"],
+    ),
+    "replan": (
+        "Plan again with other options, copies or material",
+        {
+            "options": {"type": "object", "additionalProperties": True},
+            "copies": {"type": "integer", "minimum": 1},
+            "material": {"type": "string"},
+        },
+        [],
+    ),
+    "dispatch": ("Send the approved job to its machine (queued, retried)", {}, []),
+    "done": (
+        "Mark done, recording the actual machine time and material",
+        {
+            "actual_time_min": {"type": "number", "minimum": 0},
+            "actual_material": {"type": "number", "minimum": 0},
+            "note": {"type": "string"},
+        },
+        ["actual_time_min"],
+    ),
+    "cancel": ("Cancel the job", {"reason": {"type": "string"}}, []),
+}
+
+
+def _action_path(name: str) -> dict[str, Any]:
+    summary, properties, required = _ACTIONS[name]
+    body = {"type": "object", "properties": properties}
+    if required:
+        body["required"] = required
+    return {
+        "post": {
+            "operationId": f"staff_job_{name}",
+            "summary": summary,
+            "tags": ["staff"],
+            "security": STAFF,
+            "parameters": [JOB_ID],
+            "requestBody": {
+                "required": bool(required),
+                "content": {"application/json": {"schema": body}},
+            },
+            "responses": {
+                "200": _json(_ref("StaffJob"), "The job after the action"),
+                "401": ERROR,
+                "404": ERROR,
+                "409": ERROR,
+            },
+        }
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    paths: dict[str, Any] = {
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "tags": ["meta"],
+                "responses": {"200": _json({"type": "object"})},
+            }
+        },
+        "/machines": {
+            "get": {
+                "operationId": "machines",
+                "summary": "Machines, the materials each takes and the options of its plugin",
+                "tags": ["maker"],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {"machines": {"type": "array", "items": _ref("Machine")}},
+                        }
+                    )
+                },
+            }
+        },
+        "/jobs": {
+            "post": {
+                "operationId": "create_job",
+                "summary": "Upload a design and ask for a job (what the upload form does)",
+                "tags": ["maker"],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "file": {"type": "string", "format": "binary"},
+                                    "machine": {"type": "string"},
+                                    "material": {"type": "string"},
+                                    "copies": {"type": "integer", "minimum": 1},
+                                    "options": {
+                                        "type": "string",
+                                        "description": "plugin options as a JSON object",
+                                    },
+                                    "name": {"type": "string"},
+                                    "email": {"type": "string"},
+                                    "phone": {"type": "string"},
+                                    "locale": {"type": "string", "enum": ["fr", "en"]},
+                                    "consent": {
+                                        "type": "string",
+                                        "enum": ["1", "true", "yes", "on"],
+                                    },
+                                },
+                                "required": ["file", "machine", "material", "name", "consent"],
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "token": {"type": "string"},
+                                "url": {"type": "string"},
+                                "state": {"type": "string"},
+                            },
+                        },
+                        "Job created and queued",
+                    ),
+                    "400": ERROR,
+                    "413": ERROR,
+                    "422": _json(_ref("Error"), "The file cannot be read as a design"),
+                },
+            }
+        },
+        "/jobs/{token}": {
+            "get": {
+                "operationId": "job_status",
+                "summary": "A job as its maker sees it (the token is the secret link)",
+                "tags": ["maker"],
+                "parameters": [
+                    {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": _json(_ref("PublicJob")), "404": ERROR},
+            }
+        },
+        "/staff/jobs": {
+            "get": {
+                "operationId": "staff_jobs",
+                "summary": "All jobs, optionally by state and machine",
+                "tags": ["staff"],
+                "security": STAFF,
+                "parameters": [
+                    {
+                        "name": "state",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": list(JOB_STATES)},
+                    },
+                    {"name": "machine", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {"jobs": {"type": "array", "items": {"type": "object"}}},
+                        }
+                    ),
+                    "400": ERROR,
+                    "401": ERROR,
+                },
+            }
+        },
+        "/staff/jobs/{job_id}": {
+            "get": {
+                "operationId": "staff_job_detail",
+                "summary": "A job with the maker's contact, audit trail and files",
+                "tags": ["staff"],
+                "security": STAFF,
+                "parameters": [JOB_ID],
+                "responses": {"200": _json(_ref("StaffJob")), "401": ERROR, "404": ERROR},
+            }
+        },
+        "/staff/jobs/{job_id}/files/{artifact_id}": {
+            "get": {
+                "operationId": "staff_file",
+                "summary": "Download a machine file of the job",
+                "tags": ["staff"],
+                "security": STAFF,
+                "parameters": [
+                    JOB_ID,
+                    {
+                        "name": "artifact_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The file",
+                        "content": {
+                            "application/octet-stream": {
+                                "schema": {"type": "string", "format": "binary"}
+                            }
+                        },
+                    },
+                    "401": ERROR,
+                    "404": ERROR,
+                },
+            }
+        },
+    }
+    for name in _ACTIONS:
+        paths[f"/staff/jobs/{{job_id}}/{name}"] = _action_path(name)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "fabserver API",
+            "version": "1",
+            "description": "Jobs of a fablab: makers upload designs; staff review, approve, "
+            "dispatch and close them. Staff routes need `Authorization: Bearer <token>` "
+            "(`fabserver add-staff NAME --api-token`).",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Text": TEXT,
+                "Error": {
+                    "type": "object",
+                    "properties": {"error": _ref("Text")},
+                    "required": ["error"],
+                },
+                "Machine": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "name": _ref("Text"),
+                        "plugin": {"type": "string"},
+                        "accepts": {"type": "array", "items": {"type": "string"}},
+                        "work_area_mm": {"type": "array", "items": {"type": "number"}},
+                        "materials": {"type": "array", "items": {"type": "object"}},
+                        "options": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "PublicJob": {
+                    "type": "object",
+                    "properties": {
+                        "token": {"type": "string"},
+                        "state": {"type": "string", "enum": list(JOB_STATES)},
+                        "state_label": _ref("Text"),
+                        "progress": {"type": "number", "minimum": 0, "maximum": 1},
+                        "stage": {"type": "string"},
+                        "estimate": {"type": ["object", "null"]},
+                        "verdict": {"type": ["object", "null"]},
+                        "warnings": {"type": "array", "items": _ref("Text")},
+                        "error": {"oneOf": [_ref("Text"), {"type": "null"}]},
+                        "rejection_reason": {"type": ["string", "null"]},
+                        "history": {"type": "array", "items": {"type": "object"}},
+                    },
+                    "required": ["token", "state", "progress"],
+                },
+                "StaffJob": {
+                    "allOf": [
+                        _ref("PublicJob"),
+                        {
+                            "type": "object",
+                            "properties": {
+                                "id": {"type": "integer"},
+                                "maker": {"type": "object"},
+                                "audit": {"type": "array", "items": {"type": "object"}},
+                                "files": {"type": "array", "items": {"type": "object"}},
+                                "error_detail": {"type": ["string", "null"]},
+                            },
+                        },
+                    ]
+                },
+            },
+        },
+    }

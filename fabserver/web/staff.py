@@ -1,0 +1,304 @@
+"""Staff pages: log in, the queue by machine and state, job detail and its actions.
+
+Every action is a POST form (CSRF-protected) that calls :mod:`fabserver.jobs.service`
+and comes back to the job page with a message.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from ..errors import FabError
+from ..i18n import Text
+from ..jobs import service
+from ..jobs.runtime import Runtime
+from ..jobs.states import ACTIVE_STATES, STATE_LABELS
+from ..store.models import Artifact, Job, Upload
+from .auth import check_login, issue_token, staff_actor
+from .i18n import safe_next
+from .views import minutes, staff_job
+
+bp = Blueprint("staff", __name__)
+
+DONE_MESSAGES = {
+    "approve": Text("Demande validée.", "Job approved."),
+    "reject": Text(
+        "Demande refusée ; le maker voit la raison.", "Job rejected; the maker sees why."
+    ),
+    "override": Text("Verdict modifié.", "Verdict overridden."),
+    "replan": Text("Nouveau calcul en file d'attente.", "Re-planning queued."),
+    "dispatch": Text("Envoi à la machine demandé.", "Sending to the machine."),
+    "done": Text("Demande terminée ; temps réel enregistré.", "Job done; actual time recorded."),
+    "cancel": Text("Demande annulée.", "Job cancelled."),
+}
+
+
+def _runtime() -> Runtime:
+    return current_app.extensions["fabserver"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        user = check_login(
+            _runtime(), request.form.get("username", "").strip(), request.form.get("password", "")
+        )
+        if user is not None:
+            login_user(user)
+            return redirect(
+                safe_next(request.args.get("next"))
+                if request.args.get("next")
+                else url_for("staff.queue")
+            )
+        error = Text("Identifiant ou mot de passe incorrect.", "Wrong username or password.")
+    return render_template("staff/login.html", error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    return redirect(url_for("maker.upload_form"))
+
+
+def _totals(jobs: list[Job]) -> dict[str, Any]:
+    time_s = sum((j.estimate or {}).get("machine_time_s", 0.0) for j in jobs)
+    cost = sum((j.estimate or {}).get("cost_eur", 0.0) for j in jobs)
+    material: dict[str, float] = defaultdict(float)
+    for j in jobs:
+        for line in (j.estimate or {}).get("materials", []):
+            material[line["unit"]] += line["quantity"]
+    return {"time_s": time_s, "cost_eur": cost, "material": dict(material), "count": len(jobs)}
+
+
+@bp.get("/")
+@login_required
+def queue():
+    runtime = _runtime()
+    show_all = request.args.get("all") == "1"
+    with runtime.db.session() as s:
+        query = select(Job).order_by(Job.created_at)
+        if not show_all:
+            query = query.where(Job.state.in_(ACTIVE_STATES))
+        jobs = s.scalars(query).unique().all()
+    by_machine: dict[str, dict[str, list[Job]]] = {}
+    for machine_id in runtime.profiles.machines:
+        by_machine[machine_id] = {}
+    for job in jobs:
+        by_machine.setdefault(job.machine_id, {}).setdefault(job.state, []).append(job)
+    sections = []
+    for machine_id, states in by_machine.items():
+        machine = runtime.profiles.machines.get(machine_id)
+        all_jobs = [j for js in states.values() for j in js]
+        pending = [j for j in all_jobs if j.state in ("review", "approved", "dispatched")]
+        sections.append(
+            {
+                "id": machine_id,
+                "name": machine.name if machine else machine_id,
+                "states": [(st, states[st]) for st in STATE_LABELS if st in states],
+                "totals": _totals(pending),
+                "count": len(all_jobs),
+            }
+        )
+    return render_template(
+        "staff/queue.html",
+        sections=sections,
+        show_all=show_all,
+        minutes=minutes,
+        state_labels=STATE_LABELS,
+    )
+
+
+def _load(job_id: int) -> Job:
+    with _runtime().db.session() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            abort(404)
+        job.artifacts  # noqa: B018 - load while the session is open
+        job.events  # noqa: B018
+        return job
+
+
+@bp.get("/jobs/<int:job_id>")
+@login_required
+def job_detail(job_id: int):
+    runtime = _runtime()
+    job = _load(job_id)
+    plugin = runtime.registry.plugins.get(job.plugin)
+    options = [o.describe() for o in plugin.option_schema() if o.name != "copies"] if plugin else []
+    machine = runtime.profiles.machines.get(job.machine_id)
+    materials = runtime.profiles.materials_for(machine) if machine else []
+    return render_template(
+        "staff/job.html",
+        job=staff_job(job),
+        options=options,
+        materials=materials,
+        minutes=minutes,
+    )
+
+
+def _do(action: str, job_id: int) -> None:
+    runtime, form, actor = _runtime(), request.form, staff_actor()
+    if action == "approve":
+        service.approve(runtime, job_id, actor, form.get("note", ""))
+    elif action == "reject":
+        service.reject(runtime, job_id, actor, form.get("reason", ""))
+    elif action == "override":
+        service.override_verdict(runtime, job_id, actor, form.get("kind", ""), form.get("note", ""))
+    elif action == "replan":
+        job = _load(job_id)
+        plugin = runtime.registry.plugins.get(job.plugin)
+        options = {}
+        for option in plugin.option_schema() if plugin else ():
+            given = form.getlist(f"opt-{option.name}")
+            if option.name != "copies" and given and given[-1].strip() != "":
+                options[option.name] = given[-1]
+        service.replan(
+            runtime,
+            job_id,
+            actor,
+            options=options,
+            copies=form.get("copies"),
+            material_id=form.get("material") or None,
+        )
+    elif action == "dispatch":
+        service.request_dispatch(runtime, job_id, actor)
+    elif action == "done":
+        service.mark_done(
+            runtime,
+            job_id,
+            actor,
+            form.get("actual_time_min", ""),
+            form.get("actual_material", ""),
+            form.get("note", ""),
+        )
+    elif action == "cancel":
+        service.cancel(runtime, job_id, actor, form.get("reason", ""))
+    else:
+        abort(404)
+
+
+@bp.post("/jobs/<int:job_id>/<action>")
+@login_required
+def job_action(job_id: int, action: str):
+    if action not in DONE_MESSAGES:
+        abort(404)
+    _load(job_id)
+    try:
+        _do(action, job_id)
+    except FabError as exc:
+        flash(exc.message.to_dict(), "error")
+        return redirect(url_for("staff.job_detail", job_id=job_id), code=303)
+    flash(DONE_MESSAGES[action].to_dict(), "ok")
+    return redirect(url_for("staff.job_detail", job_id=job_id), code=303)
+
+
+def _download(sha256: str, filename: str, media_type: str) -> Response:
+    data = _runtime().files.read(sha256)
+    response = Response(data, mimetype=media_type)
+    # Generated ASCII names only (job-12.gcode); the maker's name is never a path.
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/jobs/<int:job_id>/files/<int:artifact_id>")
+@login_required
+def download(job_id: int, artifact_id: int):
+    with _runtime().db.session() as s:
+        artifact = s.get(Artifact, artifact_id)
+        if artifact is None or artifact.job_id != job_id:
+            abort(404)
+    return _download(artifact.sha256, artifact.filename, artifact.media_type)
+
+
+@bp.get("/jobs/<int:job_id>/source")
+@login_required
+def source(job_id: int):
+    job = _load(job_id)
+    with _runtime().db.session() as s:
+        upload = s.get(Upload, job.design.upload_id)
+    suffix = {
+        "model/stl": ".stl",
+        "model/3mf": ".3mf",
+        "image/svg+xml": ".svg",
+        "image/vnd.dxf": ".dxf",
+    }.get(upload.media_type, ".bin")
+    return _download(upload.sha256, f"job-{job_id}-source{suffix}", "application/octet-stream")
+
+
+@bp.get("/machines")
+@login_required
+def machines():
+    """Per machine: how far estimates were from what really happened."""
+    runtime = _runtime()
+    with runtime.db.session() as s:
+        done = (
+            s.scalars(
+                select(Job)
+                .where(Job.state == "done", Job.actual_time_s.is_not(None))
+                .order_by(Job.id)
+            )
+            .unique()
+            .all()
+        )
+    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for job in done:
+        estimate = job.estimate or {}
+        est_time = estimate.get("machine_time_s") or 0.0
+        est_material = sum(line["quantity"] for line in estimate.get("materials", [])[:1])
+        rows[job.machine_id].append(
+            {
+                "id": job.id,
+                "estimate_s": est_time,
+                "actual_s": job.actual_time_s,
+                "time_ratio": (job.actual_time_s / est_time) if est_time else None,
+                "estimate_material": est_material,
+                "actual_material": job.actual_material,
+                "unit": job.actual_material_unit or "",
+                "material_ratio": (
+                    job.actual_material / est_material
+                    if job.actual_material is not None and est_material
+                    else None
+                ),
+            }
+        )
+    summary = []
+    for machine_id in dict.fromkeys([*runtime.profiles.machines, *rows]):
+        items = rows.get(machine_id, [])
+        ratios = [r["time_ratio"] for r in items if r["time_ratio"] is not None]
+        mratios = [r["material_ratio"] for r in items if r["material_ratio"] is not None]
+        machine = runtime.profiles.machines.get(machine_id)
+        summary.append(
+            {
+                "id": machine_id,
+                "name": machine.name if machine else machine_id,
+                "jobs": items,
+                "mean_time_ratio": sum(ratios) / len(ratios) if ratios else None,
+                "mean_material_ratio": sum(mratios) / len(mratios) if mratios else None,
+            }
+        )
+    return render_template("staff/machines.html", summary=summary, minutes=minutes)
+
+
+@bp.post("/tokens")
+@login_required
+def new_token():
+    token = issue_token(_runtime(), current_user.id, request.form.get("name", ""))
+    return render_template("staff/token.html", token=token)
