@@ -222,7 +222,7 @@ class VinylPlugin(MachinePlugin):
         new_group = itertools.count(len(paths))
         if options["weeding_lines"]:
             outlines = [paths[g].points + to_corner for g in np.unique(outermost)]
-            for line in weeding.lines_between(outlines, margin, min(margin, 1.0)):
+            for line in weeding.lines_between(outlines, margin, min(margin, 0.5)):
                 pieces.append(order.Piece(line, False, 1, next(new_group), role="weed"))
         if options["weeding_border"]:
             box = weeding.border(low + to_corner, high + to_corner, margin)

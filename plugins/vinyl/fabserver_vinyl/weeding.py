@@ -3,9 +3,9 @@
 A *border* is a rectangle around the design, ``margin`` mm away: the copy comes
 off the roll as a neat piece and the waste around it lifts in one go. *Lines*
 split the waste between separate parts of the design (letters, say), so it
-comes off in strips instead of tearing round each part. They run across the
-design's long side, between neighbouring parts, and stop ``clearance`` mm short
-of any part (they never cut the design itself).
+comes off in strips instead of tearing round each part. They cross the design's
+long side in each gap between parts, from border to border, and stop
+``clearance`` mm short of any part (they never cut the design itself).
 """
 
 from __future__ import annotations
@@ -48,17 +48,16 @@ def lines_between(
     along = 0 if (high - low)[0] >= (high - low)[1] else 1  # the design's long side
     lo = shapely.bounds(shapes)[:, along]
     hi = shapely.bounds(shapes)[:, along + 2]
-    order = np.argsort((lo + hi) / 2)
-    # Between each part and the next one along the long side: in the gap when there
-    # is one, else half-way between their middles (the clipping keeps the line off both).
+    order = np.argsort(lo)
+    # A line in each gap along the long side: where everything before a part ends
+    # before the part begins.
     reach = np.maximum.accumulate(hi[order])[:-1]
     nxt = lo[order][1:]
-    middles = ((lo + hi) / 2)[order]
-    where = np.where(reach < nxt, (reach + nxt) / 2, (middles[:-1] + middles[1:]) / 2)
+    where = ((reach + nxt) / 2)[reach < nxt]
     keep_out = shapely.union_all(shapely.buffer(shapes, clearance))
     other = 1 - along
     segments = []
-    for position in np.unique(np.round(where, 6)):
+    for position in where:
         ends = np.empty((2, 2))
         ends[:, along] = position
         ends[:, other] = (low[other], high[other])

@@ -62,7 +62,7 @@ def parse_hpgl(data: bytes) -> HpglJob:
         elif name in ("IN", "PA"):
             continue
         else:
-            job.setup[name] = numbers
+            job.setup.setdefault(name, numbers)  # the value the job starts with
     if down is not None and len(down) > 1:
         job.strokes.append(np.array(down))
     return job

@@ -1,0 +1,191 @@
+"""The plugin end to end through the core: HPGL read back and compared with the drawing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fabserver.errors import PlanError
+
+OFFSET = 0.25  # the lab cutter's blade offset (profiles/machines/vinyl.toml)
+SPACING = 5.0  # the plugin's default space between copies and from the origin
+TOLERANCE = 0.05  # mm: blade replay (0.03) plus rounding to plotter units (0.018)
+NO_AIDS = {"weeding_border": False, "weeding_lines": False}
+
+SQUARE = np.array([[0, 0], [100, 0], [100, 100], [0, 100]], float)
+# An "F": no symmetry, so a mirror image cannot pass for the original.
+LETTER_F = np.array(
+    [
+        [0, 0],
+        [0, 24],
+        [14, 24],
+        [14, 20],
+        [4.5, 20],
+        [4.5, 14],
+        [12, 14],
+        [12, 10],
+        [4.5, 10],
+        [4.5, 0],
+    ],
+    float,
+)
+
+
+def cut_by_blade(job, tools) -> np.ndarray:
+    """All points the replayed blade cut, millimetres in the plotter frame."""
+    strokes = [s / tools.UNITS_PER_MM for s in job.strokes]
+    return np.vstack(tools.blade_traces(strokes, OFFSET))
+
+
+def placed(points: np.ndarray, low: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """Where the layout rule puts the first copy: its box ``SPACING + margin`` from the origin."""
+    return points - low + SPACING + margin
+
+
+def test_a_100_mm_square_is_4000_plotter_units_wide(profiles, tools):
+    design = tools.drawing((SQUARE, True))
+    _, job, data = tools.plan_job(design, profiles, **NO_AIDS)
+    assert data.startswith(b"IN;")
+    assert job.setup["VS"] == [20.0] and job.setup["FS"] == [90.0] and job.setup["SP"][0] == 1
+    (stroke,) = job.strokes
+    # The holder swings r outside each corner: 100.5 mm across.
+    assert np.ptp(stroke[:, 0]) == 4000 + 2 * OFFSET * 40
+    blade = cut_by_blade(job, tools) * tools.UNITS_PER_MM
+    assert np.ptp(blade[:, 0]) == pytest.approx(4000, abs=1)
+    assert np.ptp(blade[:, 1]) == pytest.approx(4000, abs=1)
+
+
+@pytest.mark.parametrize("shape", ["square", "letter_f"])
+def test_the_blade_cuts_the_drawing_where_the_layout_puts_it(shape, profiles, tools):
+    points = {"square": SQUARE, "letter_f": LETTER_F}[shape]
+    design = tools.drawing((points, True))
+    _, job, _ = tools.plan_job(design, profiles, **NO_AIDS)
+    source = tools.outline_points(design.paths[0])
+    expected = placed(source, points.min(axis=0))
+    assert tools.hausdorff(cut_by_blade(job, tools), expected) <= TOLERANCE
+
+
+def test_mirror_cuts_the_mirror_image(profiles, tools):
+    design = tools.drawing((LETTER_F, True))
+    _, job, _ = tools.plan_job(design, profiles, mirror=True, **NO_AIDS)
+    source = tools.outline_points(design.paths[0])
+    mirrored = source * [-1.0, 1.0] + [LETTER_F[:, 0].max(), 0.0]
+    blade = cut_by_blade(job, tools)
+    assert tools.hausdorff(blade, placed(mirrored, mirrored.min(axis=0))) <= TOLERANCE
+    assert tools.hausdorff(blade, placed(source, source.min(axis=0))) > 2.0
+
+
+def test_the_design_is_placed_in_the_frame_of_a_cutter_fed_along_y(profiles, tools):
+    """feed_axis = "y": copies go side by side along plotter x, rows along y."""
+    machine = profiles.machine("vinyl")
+    settings = {**machine.settings, "feed_axis": "y"}
+    profiles.machines["vinyl-y"] = machine.model_copy(
+        update={"id": "vinyl-y", "settings": settings}
+    )
+    try:
+        design = tools.drawing((LETTER_F, True))
+        result, job, _ = tools.plan_job(design, profiles, machine="vinyl-y", copies=3, **NO_AIDS)
+    finally:
+        del profiles.machines["vinyl-y"]
+    starts = np.array([s.min(axis=0) for s in job.strokes]) / tools.UNITS_PER_MM
+    assert np.ptp(starts[:, 1]) < 1.0  # one row
+    assert np.ptp(starts[:, 0]) == pytest.approx(2 * (14 + SPACING), abs=0.6)
+    assert result.plan.facts["copies_across"] == 3
+
+
+# Tiling by hand: footprint = drawing + 2 × 3 mm border margin; usable width =
+# roll − 2 × 8 mm; across = floor((usable − 5) / (footprint across + 5));
+# length = rows × footprint along + (rows + 1) × 5.
+@pytest.mark.parametrize(
+    ("material", "size", "copies", "across", "rows", "length"),
+    [
+        # 600 mm roll: 584 usable; 100 × 50 → 106 × 56; floor(579 / 61) = 9.
+        ("vinyl-adhesive", (100, 50), 1, 1, 1, 116.0),
+        ("vinyl-adhesive", (100, 50), 9, 9, 1, 116.0),
+        ("vinyl-adhesive", (100, 50), 20, 9, 3, 3 * 106 + 4 * 5),
+        # 500 mm roll: 484 usable; floor(479 / 61) = 7.
+        ("vinyl-flex", (100, 50), 20, 7, 3, 3 * 106 + 4 * 5),
+        # 200 × 150 → 206 × 156 on 484: floor(479 / 161) = 2.
+        ("vinyl-flex", (200, 150), 5, 2, 3, 3 * 206 + 4 * 5),
+    ],
+)
+def test_copies_are_tiled_across_the_roll_then_along_it(
+    material, size, copies, across, rows, length, profiles, tools
+):
+    w, h = size
+    rect = np.array([[0, 0], [w, 0], [w, h], [0, h]], float)
+    result, job, _ = tools.plan_job(tools.drawing((rect, True)), profiles, material, copies=copies)
+    facts = result.plan.facts
+    assert (facts["copies_across"], facts["rows"]) == (across, rows)
+    assert facts["roll_length_mm"] == pytest.approx(length)
+    roll_width = profiles.material(material).settings["roll_width"]
+    price = profiles.material(material).prices["m2"]
+    (area,) = [m for m in result.estimate.materials if m.unit == "m2"]
+    assert area.quantity == pytest.approx(length / 1000 * roll_width / 1000)
+    assert result.estimate.cost_eur == pytest.approx(area.quantity * price)
+    # Read back: one design outline and one border per copy, all on the usable roll.
+    assert len(job.strokes) == 2 * copies
+    every = np.vstack(job.strokes) / tools.UNITS_PER_MM
+    assert every[:, 1].max() <= 584.0 and every.min() >= 0.0
+    assert every[:, 0].max() <= length
+
+
+def test_a_design_too_wide_for_the_roll_is_turned_when_that_fits(profiles, tools):
+    tall = np.array([[0, 0], [100, 0], [100, 550], [0, 550]], float)  # feed is x: 550 across
+    result, job, _ = tools.plan_job(tools.drawing((tall, True)), profiles, "vinyl-flex", **NO_AIDS)
+    assert result.plan.facts["turned"]
+    assert any("quart de tour" in w.fr for w in result.plan.warnings)
+    blade = cut_by_blade(job, tools)
+    assert np.ptp(blade, axis=0) == pytest.approx([550, 100], abs=0.05)
+
+
+def test_a_design_wider_than_the_roll_either_way_is_refused_with_its_size(profiles, tools):
+    big = np.array([[0, 0], [700, 0], [700, 650], [0, 650]], float)
+    with pytest.raises(PlanError) as caught:
+        tools.plan_job(tools.drawing((big, True)), profiles, "vinyl-flex")
+    message = caught.value.message
+    assert "700 × 650 mm" in message.fr and "484 mm" in message.fr and "500 mm" in message.fr
+    assert "700 × 650 mm" in message.en and "484 mm" in message.en
+
+
+def test_too_many_copies_for_one_run_are_refused_with_how_many_fit(profiles, tools):
+    rect = np.array([[0, 0], [100, 0], [100, 50], [0, 50]], float)
+    with pytest.raises(PlanError) as caught:
+        tools.plan_job(tools.drawing((rect, True)), profiles, copies=500)
+    # 5000 mm run: rows fit = floor((5000 − 5) / 111) = 45, 9 across → 405 copies.
+    assert "405" in caught.value.message.en
+
+
+def test_details_too_small_for_the_blade_are_listed(profiles, tools):
+    dot = 0.3 * np.column_stack([np.cos(np.arange(12) / 2), np.sin(np.arange(12) / 2)])
+    design = tools.drawing(
+        (SQUARE, True), (dot + np.array([50, 120]), True), (np.array([[0, 130], [0.5, 130]]), False)
+    )
+    result, _, _ = tools.plan_job(design, profiles)
+    (warning,) = [w for w in result.plan.warnings if "blade" in w.en]
+    assert warning.en.startswith("2 detail(s)")
+    assert "(50.0, 120.0) p1" in warning.en and "(0.2, 130.0) p2" in warning.en
+    assert "(50,0 ; 120,0) p1" in warning.fr
+
+
+def test_heat_transfer_vinyl_reminds_to_mirror(profiles, tools):
+    design = tools.drawing((LETTER_F, True))
+    plain, _, _ = tools.plan_job(design, profiles, "vinyl-flex")
+    mirrored, _, _ = tools.plan_job(design, profiles, "vinyl-flex", mirror=True)
+    assert any("Mirror" in w.en for w in plain.plan.warnings)
+    assert not any("Mirror" in w.en for w in mirrored.plan.warnings)
+
+
+def test_time_comes_from_the_shared_estimator_with_one_blade_drop_per_cut(profiles, tools):
+    from fabserver.estimate import move_times
+    from fabserver.toolpath import EventKind
+
+    design = tools.drawing((SQUARE, True), (LETTER_F + 20, True))
+    result, job, _ = tools.plan_job(design, profiles, **NO_AIDS)
+    tp = result.plan.toolpath
+    assert len(tp.events_of(EventKind.PIERCE)) == len(job.strokes) == 2
+    machine = profiles.machine("vinyl")
+    motion = move_times(tp, machine.kinematics).sum()
+    assert result.estimate.machine_time_s == pytest.approx(motion + 2 * machine.timing["pierce"])
+    # Cutting 100 mm sides at 200 mm/s takes at least their length over the speed.
+    assert result.estimate.time_by_role_s["cut"] >= (400 + 1) / 200.0
