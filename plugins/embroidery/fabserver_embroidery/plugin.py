@@ -282,7 +282,7 @@ class EmbroideryPlugin(MachinePlugin):
             lock=bool(opts["lock_stitches"]),
         )
         progress(0.8, "sequence")
-        toolpath, seq = build_toolpath(
+        toolpath, _ = build_toolpath(
             blocks, limits, ms.stitch_rate_spm / 60.0, machine.kinematics.travel_feed
         )
         block_threads = [thread_keys[b.thread] for b in blocks]
@@ -294,6 +294,8 @@ class EmbroideryPlugin(MachinePlugin):
         facts = _facts(
             toolpath, blocks, thread_keys, matches, hoop, turned, fmt.name, ms, kinds, limits
         )
+        # Where the drawing went: hoop point = turn(drawing point) + offset.
+        facts["design_offset_mm"] = [float(v) for v in shift]
         uses = _material_uses(toolpath, blocks, thread_keys, hoop, bounds, material, mat, copies)
         warnings.extend(_colour_warnings(matches))
         progress(1.0, "done")
