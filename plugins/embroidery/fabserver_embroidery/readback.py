@@ -10,8 +10,17 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-from pyembroidery import COLOR_CHANGE, JUMP, STITCH, TRIM, EmbPattern
-from pyembroidery import DstReader, ExpReader, JefReader, PesReader
+from pyembroidery import (
+    COLOR_CHANGE,
+    JUMP,
+    STITCH,
+    TRIM,
+    DstReader,
+    EmbPattern,
+    ExpReader,
+    JefReader,
+    PesReader,
+)
 
 READERS = {"dst": DstReader, "pes": PesReader, "jef": JefReader, "exp": ExpReader}
 

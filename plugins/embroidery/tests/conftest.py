@@ -9,11 +9,11 @@ from functools import reduce
 import numpy as np
 import pytest
 import shapely
+from fabserver_embroidery import EmbroideryPlugin
+from fabserver_embroidery.readback import StitchFile, read_stitch_file
 
 from fabserver.designs.types import Drawing
 from fabserver.planning import PlanResult, run_plan
-from fabserver_embroidery import EmbroideryPlugin
-from fabserver_embroidery.readback import StitchFile, read_stitch_file
 
 
 @dataclass

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
+from fabserver_embroidery.threads import delta_e2000, srgb_to_lab
+from fabserver_embroidery.writer import FORMATS
 
 from fabserver.designs import load_design
 from fabserver.errors import PlanError
 from fabserver.toolpath import EventKind, MoveKind
-from fabserver_embroidery.threads import delta_e2000, srgb_to_lab
-from fabserver_embroidery.writer import FORMATS
 
 from .conftest import filled_regions, scaled, stroke_areas, to_hoop
 
