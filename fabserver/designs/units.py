@@ -27,6 +27,7 @@ _HUGE_CANDIDATES = (("µm", 0.001), ("1/100 mm", 0.01), ("1/10 mm", 0.1))
 _PLAUSIBLE_MM = (5.0, 1500.0)
 
 UNIT_NAMES: dict[str, tuple[str, str]] = {
+    "mm": ("millimètres", "millimetres"),
     "m": ("mètres", "metres"),
     "cm": ("centimètres", "centimetres"),
     "in": ("pouces", "inches"),
@@ -36,14 +37,20 @@ UNIT_NAMES: dict[str, tuple[str, str]] = {
 }
 
 
-def guess_unit(largest_mm: float) -> tuple[str, float] | None:
+def guess_unit(largest_mm: float, declared_scale: float = 1.0) -> tuple[str, float] | None:
     """The unit a part of this largest extent was most likely drawn in, or ``None``.
 
     Returns ``(unit, scale_to_mm)``: the first candidate that brings the part to a
-    plausible size for a fablab (5 mm to 1.5 m).
+    plausible size for a fablab (5 mm to 1.5 m). When the file declared a unit
+    (``declared_scale`` ≠ 1), the first candidate is that its numbers were
+    millimetres all along, the most common export mistake.
     """
     if not np.isfinite(largest_mm) or largest_mm <= 0:
         return None
+    implausible = largest_mm < SMALL_MM or largest_mm > HUGE_MM
+    as_mm = largest_mm / declared_scale
+    if declared_scale != 1.0 and implausible and _PLAUSIBLE_MM[0] <= as_mm <= _PLAUSIBLE_MM[1]:
+        return "mm", 1.0 / declared_scale
     if largest_mm < SMALL_MM:
         candidates = _SMALL_CANDIDATES if largest_mm < TINY_MM else _SMALL_CANDIDATES[1:]
     elif largest_mm > HUGE_MM:
@@ -56,12 +63,15 @@ def guess_unit(largest_mm: float) -> tuple[str, float] | None:
     return None
 
 
-def size_warnings(size_mm: np.ndarray, units_known: bool) -> tuple[list[Text], dict[str, object]]:
+def size_warnings(
+    size_mm: np.ndarray, units_known: bool, declared_scale: float = 1.0
+) -> tuple[list[Text], dict[str, object]]:
     """Warnings about an implausible size, and the facts behind them.
 
     ``size_mm`` : ``(2,)`` or ``(3,)`` float, extents in millimetres as loaded.
     ``units_known``: the file declared its unit (DXF ``$INSUNITS``, SVG lengths);
     the warning then says the declaration looks wrong instead of "no unit".
+    ``declared_scale``: millimetres per file unit that were applied.
     """
     size = np.asarray(size_mm, dtype=float)
     largest = float(size.max()) if size.size else 0.0
@@ -88,7 +98,7 @@ def size_warnings(size_mm: np.ndarray, units_known: bool) -> tuple[list[Text], d
         )
     else:
         why = Text(" Ce format ne dit pas son unité.", " This format does not state its unit.")
-    guess = guess_unit(largest)
+    guess = guess_unit(largest, declared_scale)
     if guess is None:
         hint = Text(
             " Vérifiez l'unité d'export dans votre logiciel.",
@@ -99,12 +109,13 @@ def size_warnings(size_mm: np.ndarray, units_known: bool) -> tuple[list[Text], d
         unit_fr, unit_en = UNIT_NAMES[unit]
         details["unit_guess"] = unit
         details["unit_guess_scale"] = scale
+        factor = f"{scale:.6g}"
         hint = Text(
-            f" Si elle a été dessinée en {unit_fr}, mettez-la à l'échelle ×{scale:g}".replace(
+            f" Si elle a été dessinée en {unit_fr}, mettez-la à l'échelle ×{factor}".replace(
                 ".", ","
             )
             + " (ou réexportez-la en millimètres).",
-            f" If it was drawn in {unit_en}, scale it by ×{scale:g} (or export it again in"
+            f" If it was drawn in {unit_en}, scale it by ×{factor} (or export it again in"
             " millimetres).",
         )
     warnings.append(Text(lead.fr + why.fr + hint.fr, lead.en + why.en + hint.en))
