@@ -72,7 +72,9 @@ class BoxPrinter(MachinePlugin):
         lo, hi = np.asarray(design.bounds, dtype=float)
         height = max(hi[2] - lo[2], options["layer_height"])
         zs = np.arange(options["layer_height"], height + 1e-9, options["layer_height"])
-        square = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]], [lo[0], lo[1]]])
+        square = np.array(
+            [[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]], [lo[0], lo[1]]]
+        )
         b = ToolpathBuilder()
         steps = max(len(zs), 1)
         for i, z in enumerate(zs):
