@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+
 from fabserver.estimate import move_times
 from fabserver.profiles import Kinematics
 from fabserver.toolpath import Event, EventKind, MoveKind, Toolpath
@@ -56,8 +57,9 @@ def assemble(
     z = z_top[layer]
     starts = np.array([a[0] for a in paths.points])
     ends = np.array([a[-1] for a in paths.points])
-    prev_end = np.vstack([starts[:1], ends[:-1]])
-    prev_z = np.concatenate([[z[0]], z[:-1]])
+    origin = np.zeros((1, 2))  # the toolpath starts at (0, 0, 0)
+    prev_end = np.vstack([origin, ends[:-1]])
+    prev_z = np.concatenate([[0.0], z[:-1]])
     new_layer = np.concatenate([[True], layer[1:] != layer[:-1]])
 
     retract = _needs_retract(prev_end, starts, layer, infill_area, p.retract_before_travel)
@@ -136,6 +138,8 @@ def assemble(
         Event(int(i), EventKind.LAYER_CHANGE, float(z_top[k]))
         for i, k in zip(first_move, layers_used, strict=True)
     )
+    # Heating before the first layer: the profile's ``heat`` time.
+    events = (Event(0, EventKind.HEAT, float(s.first_layer_temperature)), *events)
     n_layers = len(z_top)
     tp = _toolpath(out_xyz, out_kind, out_feed, out_e, out_layer, out_role, events, z_top)
     tp, layer_time = _slow_down(tp, s, kin, n_layers)
@@ -217,3 +221,22 @@ def _slow_down(tp: Toolpath, s: PrintSettings, kin: Kinematics, n_layers: int):
         layer_time = np.bincount(tp.layer, weights=times, minlength=n_layers)
         feed = feed.copy()
     return tp, layer_time
+
+
+def fan_speeds(layer_time: np.ndarray, s: PrintSettings) -> np.ndarray:
+    """Fan percentage per layer, PrusaSlicer's rule.
+
+    Off for the first ``disable_fan_first_layers``; ``fan_max`` on layers printed
+    in less than ``slowdown_below_layer_time``; from there, falling linearly to
+    ``fan_min`` at ``fan_below_layer_time``; ``fan_min`` on longer layers.
+    """
+    f = s.filament
+    t = np.asarray(layer_time, dtype=float)
+    fan = np.full(len(t), float(f.fan_min))
+    lo, hi = f.slowdown_below_layer_time, f.fan_below_layer_time
+    if hi > lo:
+        share = np.clip((hi - t) / (hi - lo), 0.0, 1.0)
+        fan = f.fan_min + (f.fan_max - f.fan_min) * share
+    fan[t <= lo] = f.fan_max
+    fan[: f.disable_fan_first_layers] = 0
+    return np.round(fan).astype(int)

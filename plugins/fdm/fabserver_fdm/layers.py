@@ -199,9 +199,7 @@ def plan_layers(
     fill_layer_a = np.concatenate(fill_layer) if fill_layer else np.zeros(0, np.int64)
     fill_role_a = np.concatenate(fill_role) if fill_role else np.zeros(0, np.int64)
 
-    ring_island = _islands_of(
-        np.array([r[0] for r in rings]).reshape(-1, 2), ring_layer_a, slices
-    )
+    ring_island = _islands_of(np.array([r[0] for r in rings]).reshape(-1, 2), ring_layer_a, slices)
     fill_mid = np.array([0.5 * (f[0] + f[-1]) for f in fills]).reshape(-1, 2)
     fill_island = _islands_of(fill_mid, fill_layer_a, slices)
 
@@ -266,7 +264,9 @@ def plan_layers(
                 starts = np.array([fills[i][0] for i in ff])
                 ends = np.array([fills[i][-1] for i in ff])
                 fo, flip = nearest_order(starts, ends, position)
-                seq = [fills[i][::-1] if rev else fills[i] for i, rev in zip(ff[fo], flip, strict=True)]
+                seq = [
+                    fills[i][::-1] if rev else fills[i] for i, rev in zip(ff[fo], flip, strict=True)
+                ]
                 roles = fill_role_a[ff[fo]]
                 for pts, role_id in _link(seq, roles, link_max[k], area_buf[k]):
                     role = ROLES[role_id]
@@ -296,7 +296,7 @@ def _skirt_and_brim(paths: LayerPaths, slices: np.ndarray, f: LayerFlows | None,
     outline = shapely.Polygon()
     loops: list[tuple[str, shapely.Geometry]] = []
     if s.brim_width > 0:
-        count = max(1, int(round(s.brim_width / flow.spacing)))
+        count = max(1, round(s.brim_width / flow.spacing))
         shells = shapely.union_all(
             [shapely.Polygon(p.exterior) for p in shapely.get_parts(first) if not p.is_empty]
         )
@@ -312,7 +312,10 @@ def _skirt_and_brim(paths: LayerPaths, slices: np.ndarray, f: LayerFlows | None,
         for i in reversed(range(s.skirts)):
             loops.insert(
                 0,
-                ("skirt", shapely.buffer(hull, s.skirt_distance + flow.width / 2 + i * flow.spacing)),
+                (
+                    "skirt",
+                    shapely.buffer(hull, s.skirt_distance + flow.width / 2 + i * flow.spacing),
+                ),
             )
     position = np.zeros(2)
     for role, geom in loops:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 import trimesh
+
 from fabserver.profiles import Kinematics
 
 from .assemble import assemble

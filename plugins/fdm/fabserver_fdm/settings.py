@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from fabserver.i18n import Text
 from fabserver.plugin import Option
 from fabserver.profiles import MachineProfile, MaterialProfile
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 FILL_PATTERNS = ("rectilinear", "grid", "triangles", "gyroid")
 

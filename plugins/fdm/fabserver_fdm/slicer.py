@@ -68,7 +68,9 @@ def slice_mesh(
     heights = np.diff(np.concatenate([[0.0], top_z]))
     slice_z = top_z - heights / 2.0
     n_layers = len(top_z)
-    seg_layer, start_pt, end_pt, start_edge, end_edge = _segments(vertices, faces, face_edges, slice_z)
+    seg_layer, start_pt, end_pt, start_edge, end_edge = _segments(
+        vertices, faces, face_edges, slice_z
+    )
     n_edges = int(face_edges.max()) + 1 if len(face_edges) else 1
     polygons = np.array([shapely.Polygon()] * n_layers, dtype=object)
     if len(seg_layer) == 0:

@@ -1,0 +1,313 @@
+"""The FDM machine plugin: a mesh, a printer and a filament → G-code and its estimate."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import trimesh
+
+from fabserver.designs.types import Design, Mesh
+from fabserver.errors import PlanError
+from fabserver.estimate import event_seconds, move_times
+from fabserver.i18n import Text
+from fabserver.plugin import (
+    MachinePlugin,
+    MaterialUse,
+    OutputFile,
+    OutputFormat,
+    Plan,
+    Progress,
+    no_progress,
+)
+from fabserver.profiles import MachineProfile, MaterialProfile
+from fabserver.toolpath import MoveKind
+
+from .arrange import arrange
+from .assemble import fan_speeds
+from .checks import check_fits, prepare
+from .flow import filament_area
+from .gcode import FLAVOURS, GcodeJob, check_line, fill_placeholders, placeholders_in, write_gcode
+from .pipeline import slice_to_toolpath
+from .preview import LAYER_FACTS_MAX_MOVES, layers_preview, top_view_svg
+from .settings import OPTIONS, PrintSettings, filament_settings, printer_settings
+
+PLACEHOLDERS = (
+    "first_layer_temperature",
+    "temperature",
+    "first_layer_bed_temperature",
+    "bed_temperature",
+    "material_type",
+    "filament_type",
+    "nozzle_diameter",
+    "filament_diameter",
+    "layer_height",
+    "first_layer_height",
+    "bed_size_x",
+    "bed_size_y",
+    "max_print_height",
+    "max_z_lift",
+    "total_layers",
+)
+THIN_WALL_MIN_AREA = 0.5  # mm² per layer lost before the thin-wall warning
+
+
+def duration_text(seconds: float) -> str:
+    """PrusaSlicer's form: ``1h 2m 3s``."""
+    s = round(seconds)
+    d, s = divmod(s, 86400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    parts = [f"{d}d"] if d else []
+    if d or h:
+        parts.append(f"{h}h")
+    if d or h or m:
+        parts.append(f"{m}m")
+    parts.append(f"{s}s")
+    return " ".join(parts)
+
+
+class FdmPlugin(MachinePlugin):
+    id = "fdm"
+    name = Text("Impression 3D (FDM)", "3D printing (FDM)")
+    accepts = frozenset({"mesh"})
+    material_kinds = frozenset({"filament"})
+    formats = (OutputFormat(".gcode", "text/x-gcode", Text("G-code", "G-code")),)
+    options = OPTIONS
+
+    def check_machine(self, machine: MachineProfile) -> None:
+        settings = printer_settings(machine)
+        flavour = FLAVOURS[settings.flavour]
+        for key in ("start_gcode", "end_gcode"):
+            text = getattr(settings, key)
+            unknown = placeholders_in(text) - set(PLACEHOLDERS)
+            if unknown:
+                raise ValueError(
+                    f"settings.{key}: unknown placeholder {{{sorted(unknown)[0]}}} "
+                    f"(known: {', '.join(PLACEHOLDERS)})"
+                )
+            for number, line in enumerate(text.splitlines(), 1):
+                problem = check_line(fill_placeholders(line, _dummy_values()), flavour)
+                if problem:
+                    raise ValueError(f"settings.{key}, line {number}: {problem}")
+
+    def check_material(self, material: MaterialProfile) -> None:
+        filament_settings(material)
+
+    def plan(
+        self,
+        design: Design,
+        machine: MachineProfile,
+        material: MaterialProfile,
+        options: Mapping[str, Any],
+        progress: Progress = no_progress,
+    ) -> Plan:
+        if not isinstance(design, Mesh):
+            raise PlanError(
+                Text(
+                    "Une imprimante 3D a besoin d'un modèle 3D (STL, 3MF, OBJ).",
+                    "A 3D printer needs a 3D model (STL, 3MF, OBJ).",
+                )
+            )
+        s = PrintSettings.resolve(machine, material, options)
+        copies = int(options.get("copies", 1))
+        prepared = prepare(design)
+        warnings = list(design.warnings) + prepared.warnings
+        size = prepared.mesh.extents
+        check_fits(size, s.bed_size, s.max_height)
+
+        # Room around the group for the skirt and brim; dropped if the part is too big for it.
+        skirt_room = s.skirt_distance + s.skirts * s.printer.first_layer_extrusion_width
+        margin = s.brim_width + (skirt_room if s.skirts else 0.0) + 1.0
+        if size[0] + 2 * margin > s.bed_size[0] or size[1] + 2 * margin > s.bed_size[1]:
+            s = _without_skirt_and_brim(s)
+            margin = 0.0
+            warnings.append(
+                Text(
+                    "La pièce occupe tout le plateau : ni jupe ni bordure.",
+                    "The part fills the bed: no skirt and no brim.",
+                )
+            )
+        layout = arrange((size[0], size[1]), copies, s.bed_size, margin)
+        placed = [prepared.mesh.copy() for _ in range(len(layout.offsets))]
+        for mesh, (x, y) in zip(placed, layout.offsets, strict=True):
+            mesh.apply_translation([x, y, 0.0])
+        plate = placed[0] if len(placed) == 1 else trimesh.util.concatenate(placed)
+        progress(0.02, "prepare")
+        sliced = slice_to_toolpath(plate, s, machine.kinematics, progress)
+        tp = sliced.toolpath
+        if len(tp) == 0 or not (tp.kind == MoveKind.EXTRUDE).any():
+            raise PlanError(
+                Text(
+                    "Rien à imprimer : le modèle ne renferme aucun volume (surfaces ouvertes, "
+                    "ou pièce plus fine qu'une couche). Réparez-le ou agrandissez-le.",
+                    "Nothing to print: the model encloses no volume (open surfaces, or a part "
+                    "thinner than one layer). Repair or enlarge it.",
+                )
+            )
+        progress(0.9, "estimate")
+        warnings.extend(_slice_warnings(sliced, s))
+        if layout.plates > 1:
+            warnings.append(
+                Text(
+                    f"{copies} exemplaires ne tiennent pas sur un plateau ({layout.per_plate} "
+                    f"au plus) : {layout.plates} plateaux à imprimer, l'un après l'autre.",
+                    f"{copies} copies do not fit on one bed ({layout.per_plate} at most): "
+                    f"{layout.plates} plates to print, one after the other.",
+                )
+            )
+
+        on_plate = len(layout.offsets)
+        extruded = float(tp.e[tp.kind == MoveKind.EXTRUDE].sum())
+        per_copy_mm = extruded / on_plate
+        total_mm = per_copy_mm * copies
+        grams = total_mm * filament_area(s.filament.diameter) * s.filament.density / 1000.0
+        times = move_times(tp, machine.kinematics)
+        plate_time = float(times.sum()) + event_seconds(tp, machine)
+        layer_fan = fan_speeds(sliced.layer_time, s)
+        values = _placeholder_values(s, material, machine, sliced)
+        header = (
+            "generated by fabserver-fdm",
+            f"machine: {machine.id} ({s.printer.flavour}), material: {material.id}",
+            f"layer_height = {s.layer_height:g}, first_layer_height = {s.first_layer_height:g}",
+            f"perimeters = {s.perimeters}, fill_density = {s.fill_density * 100:g}%, "
+            f"fill_pattern = {s.fill_pattern}",
+            f"top_solid_layers = {s.top_solid_layers}, "
+            f"bottom_solid_layers = {s.bottom_solid_layers}",
+            f"copies on this plate = {on_plate}",
+        )
+        plate_mm = extruded
+        plate_cm3 = plate_mm * filament_area(s.filament.diameter) / 1000.0
+        footer = (
+            f"filament used [mm] = {plate_mm:.2f}",
+            f"filament used [cm3] = {plate_cm3:.2f}",
+            f"filament used [g] = {plate_cm3 * s.filament.density:.2f}",
+            f"estimated printing time (normal mode) = {duration_text(plate_time)}",
+        )
+        job = GcodeJob(
+            flavour=s.printer.flavour,
+            start_gcode=fill_placeholders(s.printer.start_gcode, values),
+            end_gcode=fill_placeholders(s.printer.end_gcode, values),
+            temperature=s.temperature,
+            bed_temperature=s.bed_temperature,
+            first_layer_temperature=s.first_layer_temperature,
+            first_layer_bed_temperature=s.first_layer_bed_temperature,
+            layer_fan=layer_fan,
+            layer_height=sliced.slices.height,
+            header=header,
+            footer=footer,
+        )
+
+        def write(out) -> None:
+            write_gcode(out, tp, job)
+
+        facts: dict[str, Any] = {
+            "layers": len(sliced.slices.top_z),
+            "height_mm": round(float(sliced.slices.top_z[-1]), 3),
+            "size_mm": [round(float(v), 2) for v in size],
+            "layer_height_mm": s.layer_height,
+            "copies_per_plate": on_plate,
+            "plates": layout.plates,
+            "filament_mm_per_copy": round(per_copy_mm, 1),
+            "filament_g_per_copy": round(grams / copies, 2),
+            "plate_time_s": round(plate_time, 1),
+            "retractions": sliced.retractions,
+            "slowed_layers": int(
+                (sliced.layer_time < s.filament.slowdown_below_layer_time + 0.5).sum()
+            ),
+            "flavour": s.printer.flavour,
+            "moves": len(tp),
+            **prepared.facts,
+        }
+        if len(tp) <= LAYER_FACTS_MAX_MOVES:
+            facts["layer_preview"] = layers_preview(tp)
+        progress(1.0, "done")
+        return Plan(
+            toolpath=tp,
+            outputs=(OutputFile(".gcode", "text/x-gcode", write, Text("G-code", "G-code")),),
+            material_uses=(
+                MaterialUse(
+                    material.id,
+                    round(total_mm / 1000.0, 3),
+                    "m",
+                    Text("Filament (longueur)", "Filament (length)"),
+                    priced=False,
+                ),
+                MaterialUse(
+                    material.id,
+                    round(grams, 2),
+                    "g",
+                    Text("Filament (masse)", "Filament (mass)"),
+                ),
+            ),
+            warnings=tuple(warnings),
+            copies=copies,
+            runs=layout.plates,
+            facts=facts,
+            preview_svg=top_view_svg(tp),
+        )
+
+
+def _without_skirt_and_brim(s: PrintSettings) -> PrintSettings:
+    from dataclasses import replace
+
+    return replace(s, skirts=0, brim_width=0.0)
+
+
+def _dummy_values() -> dict[str, object]:
+    return {name: 0 for name in PLACEHOLDERS} | {"material_type": "PLA", "filament_type": "PLA"}
+
+
+def _placeholder_values(s: PrintSettings, material: MaterialProfile, machine, sliced) -> dict:
+    top = float(sliced.slices.top_z[-1]) if len(sliced.slices.top_z) else 0.0
+    return {
+        "first_layer_temperature": s.first_layer_temperature,
+        "temperature": s.temperature,
+        "first_layer_bed_temperature": s.first_layer_bed_temperature,
+        "bed_temperature": s.bed_temperature,
+        "material_type": s.filament.type,
+        "filament_type": s.filament.type,
+        "nozzle_diameter": s.printer.nozzle_diameter,
+        "filament_diameter": s.filament.diameter,
+        "layer_height": s.layer_height,
+        "first_layer_height": s.first_layer_height,
+        "bed_size_x": float(s.bed_size[0]),
+        "bed_size_y": float(s.bed_size[1]),
+        "max_print_height": float(s.max_height),
+        "max_z_lift": round(min(top + 10.0, s.max_height), 3),
+        "total_layers": len(sliced.slices.top_z),
+    }
+
+
+def _slice_warnings(sliced, s: PrintSettings) -> list[Text]:
+    warnings = []
+    thin = np.asarray(sliced.regions.thin_area)
+    bad = np.flatnonzero(thin > THIN_WALL_MIN_AREA)
+    if bad.size:
+        z0 = float(sliced.slices.top_z[bad[0]])
+        z1 = float(sliced.slices.top_z[bad[-1]])
+        width = s.printer.external_perimeter_extrusion_width
+        warnings.append(
+            Text(
+                f"Des parois sont plus fines que la largeur d'extrusion ({width:.2f} mm) entre "
+                f"z = {z0:.1f} et {z1:.1f} mm ({bad.size} couches) : elles ne seront pas "
+                "imprimées. Épaississez-les dans le modèle.",
+                f"Some walls are thinner than the extrusion width ({width:.2f} mm) between "
+                f"z = {z0:.1f} and {z1:.1f} mm ({bad.size} layers): they will not be printed. "
+                "Make them thicker in the model.",
+            )
+        )
+    if sliced.slices.open_chains:
+        warnings.append(
+            Text(
+                f"{sliced.slices.open_chains} contours ouverts ont été refermés ou ignorés "
+                "pendant le découpage (trous dans le maillage).",
+                f"{sliced.slices.open_chains} open outlines were closed or skipped while "
+                "slicing (holes in the mesh).",
+            )
+        )
+    return warnings
+
+
+__all__ = ["FdmPlugin", "duration_text"]
