@@ -164,12 +164,13 @@ class Sequence:
         self._stitched_since_trim = False
 
     def start_block(self, block: SewnBlock, first: bool) -> None:
-        self.role = block.colour_hex
         if not first:
+            # Tie off in the old colour before the change.
             self._tie_off()
             self.builder.event(EventKind.COLOUR_CHANGE, block.thread)
             self.colour_changes += 1
             self._stitched_since_trim = False
+        self.role = block.colour_hex
 
     def sew_polyline(self, poly: np.ndarray, fresh: bool) -> None:
         """Reach ``poly[0]`` (stitch across, jump, or trim and jump) then sew it."""

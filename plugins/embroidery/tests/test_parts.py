@@ -1,0 +1,184 @@
+"""The plugin's parts checked against independent computations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from fabserver_embroidery.elements import ElementRules, drawing_elements
+from fabserver_embroidery.fill import FillParams, fill_polylines
+from fabserver_embroidery.hoop import choose_hoop
+from fabserver_embroidery.ordering import sewing_order
+from fabserver_embroidery.polyline import bean, subdivide
+from fabserver_embroidery.scanline import monotone_regions, polygon_rows
+from fabserver_embroidery.sequence import merge_short
+from fabserver_embroidery.settings import Hoop
+from fabserver_embroidery.threads import catalogue, delta_e2000, match_threads, srgb_to_lab
+
+from fabserver.designs.types import Drawing, DrawingPath, SourceFacts
+from fabserver.errors import PlanError
+
+# Sharma, Wu & Dalal (2005), "The CIEDE2000 color-difference formula: implementation
+# notes, supplementary test data": pairs 1, 2, 3, 4 and 7 of their table.
+SHARMA = [
+    ((50.0, 2.6772, -79.7751), (50.0, 0.0, -82.7485), 2.0425),
+    ((50.0, 3.1571, -77.2803), (50.0, 0.0, -82.7485), 2.8615),
+    ((50.0, 2.8361, -74.0200), (50.0, 0.0, -82.7485), 3.4412),
+    ((50.0, -1.3802, -84.2814), (50.0, 0.0, -82.7485), 1.0000),
+    ((50.0, 0.0, 0.0), (50.0, -1.0, 2.0), 2.3669),
+]
+
+
+def drawing(*paths: DrawingPath) -> Drawing:
+    return Drawing(tuple(paths), SourceFacts("svg", "mm"))
+
+
+def disc(r: float, centre=(0.0, 0.0), n: int = 120) -> np.ndarray:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.column_stack([centre[0] + r * np.cos(t), centre[1] + r * np.sin(t)])
+
+
+@pytest.mark.parametrize(("lab1", "lab2", "expected"), SHARMA)
+def test_ciede2000_matches_published_pairs(lab1, lab2, expected):
+    assert delta_e2000(np.array(lab1), np.array(lab2)) == pytest.approx(expected, abs=1e-4)
+    # Symmetric.
+    assert delta_e2000(np.array(lab2), np.array(lab1)) == pytest.approx(expected, abs=1e-4)
+
+
+def test_lab_of_white_and_black():
+    lab = srgb_to_lab(np.array([[255, 255, 255], [0, 0, 0]]))
+    assert lab[0] == pytest.approx([100.0, 0.0, 0.0], abs=0.01)
+    assert lab[1] == pytest.approx([0.0, 0.0, 0.0], abs=0.01)
+
+
+def test_catalogue_colours_match_themselves_and_near_ones():
+    threads = catalogue("brother-pec")
+    picks = [threads[i].rgb for i in (0, 10, 20, 30)]
+    for m, rgb in zip(match_threads(picks, "brother-pec"), picks, strict=True):
+        assert m.thread.rgb == rgb and m.delta_e == pytest.approx(0.0, abs=1e-9)
+    # A slightly shifted colour still finds its thread (ΔE00 small against it).
+    r, g, b = threads[10].rgb
+    shifted = (min(r + 3, 255), max(g - 2, 0), b)
+    m = match_threads([shifted], "brother-pec")[0]
+    direct = delta_e2000(srgb_to_lab(np.array([shifted])), srgb_to_lab(np.array([m.thread.rgb])))
+    assert m.delta_e == pytest.approx(float(direct[0]))
+    assert m.delta_e < 3
+
+
+@pytest.mark.parametrize("angle", [0.0, 0.4, np.pi / 2, 2.2])
+def test_rows_measure_the_shape_area(angle):
+    ring = shapely.Point(0, 0).buffer(12, 64).difference(shapely.Point(2, 1).buffer(5, 64))
+    spacing = 0.4
+    rows = polygon_rows(ring, angle, spacing)
+    # Sum of inside segment lengths × spacing is a quadrature of the area.
+    assert ((rows.x1 - rows.x0).sum() * spacing) == pytest.approx(ring.area, rel=0.01)
+    # Segment ends lie on the shape's boundary.
+    ends = rows.to_drawing(np.column_stack([np.r_[rows.x0, rows.x1], np.r_[rows.y, rows.y]]))
+    assert shapely.distance(ring.boundary, shapely.points(ends)).max() < 1e-6
+
+
+def test_a_ring_splits_into_four_regions():
+    ring = shapely.Point(0, 0).buffer(10, 64).difference(shapely.Point(0, 0).buffer(4, 64))
+    assert monotone_regions(polygon_rows(ring, 0.0, 0.4)).max() + 1 == 4
+
+
+def test_fill_stays_in_its_shape_and_links_around_the_hole():
+    ring = shapely.Point(0, 0).buffer(20, 64).difference(shapely.Point(0, 0).buffer(8, 64))
+    params = FillParams(pull_compensation=0.2)
+    polys = fill_polylines(ring, 0.3, params, np.array([-30.0, 0.0]))
+    pts = np.vstack(polys)
+    # Every needle point within the pull compensation of the shape (tiny float margin).
+    assert shapely.distance(ring, shapely.points(pts)).max() <= 0.2 + 1e-6
+    # Nothing inside the hole beyond the compensation.
+    hole = shapely.Point(0, 0).buffer(8 - 0.2 - 0.01, 64)  # 0.01: polygonised circles
+    assert not shapely.contains_xy(hole, pts[:, 0], pts[:, 1]).any()
+    # The regions are linked along the edge, not by jumps: one polyline.
+    assert len(polys) == 1
+    # No stitch crosses the hole.
+    segs = shapely.linestrings(np.stack([pts[:-1], pts[1:]], axis=1))
+    assert not shapely.intersects(shapely.Point(0, 0).buffer(7.5), segs).any()
+
+
+def test_subdivide_keeps_corners_and_limits_length():
+    pts = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 3.0]])
+    out = subdivide(pts, 2.5)
+    assert np.linalg.norm(np.diff(out, axis=0), axis=1).max() <= 2.5 + 1e-12
+    assert any(np.allclose(p, [10.0, 0.0]) for p in out)
+    assert np.allclose(out[0], pts[0]) and np.allclose(out[-1], pts[-1])
+
+
+def test_bean_sews_each_stitch_three_times():
+    pts = subdivide(np.array([[0.0, 0.0], [10.0, 0.0]]), 2.5)
+    out = bean(pts)
+    assert len(out) - 1 == 3 * (len(pts) - 1)
+    # Same path length three times over.
+    run = np.linalg.norm(np.diff(pts, axis=0), axis=1).sum()
+    assert np.linalg.norm(np.diff(out, axis=0), axis=1).sum() == pytest.approx(3 * run)
+
+
+def test_merge_short_leaves_no_short_stitch_and_keeps_the_ends():
+    rng = np.random.default_rng(3)
+    steps = rng.uniform(0.0, 0.6, size=(300, 2)) * rng.choice([-1, 1], size=(300, 2))
+    pts = np.cumsum(steps, axis=0)
+    out = merge_short(pts, 0.3)
+    d = np.linalg.norm(np.diff(out, axis=0), axis=1)
+    assert d.min() >= 0.3 - 1e-12
+    assert np.allclose(out[0], pts[0]) and np.allclose(out[-1], pts[-1])
+    # Every kept point is an original one.
+    assert all((np.abs(pts - p).sum(axis=1) < 1e-12).any() for p in out)
+
+
+def test_hoop_choice():
+    hoops = (Hoop(name="small", width=100, height=100), Hoop(name="big", width=130, height=180))
+    assert choose_hoop(np.array([90, 95]), hoops) == (hoops[0], False)
+    assert choose_hoop(np.array([120, 170]), hoops) == (hoops[1], False)
+    assert choose_hoop(np.array([170, 120]), hoops) == (hoops[1], True)
+    with pytest.raises(PlanError) as err:
+        choose_hoop(np.array([200, 150]), hoops)
+    assert "200.0 × 150.0" in err.value.message.fr and "130 × 180" in err.value.message.en
+
+
+def test_stitch_types_follow_shape_and_width():
+    bar = np.array([[0, 0], [30, 0], [30, 4], [0, 4]], dtype=float)
+    d = drawing(
+        DrawingPath(disc(10), True, fill=(255, 0, 0), source="disc"),
+        DrawingPath(bar + np.array([0, 30]), True, fill=(0, 0, 255), source="bar"),
+        DrawingPath(np.array([[0, 50], [40, 50]]), False, stroke=(0, 0, 0), stroke_width=3),
+        DrawingPath(np.array([[0, 60], [40, 60]]), False, stroke=(0, 0, 0), stroke_width=0.3),
+        DrawingPath(np.array([[0, 80], [40, 80]]), False, stroke=(0, 0, 0), stroke_width=12),
+    )
+    elements, warnings = drawing_elements(d, ElementRules())
+    assert [e.kind for e in elements] == ["fill", "column", "satin", "running", "fill"]
+    assert any("12" not in w.en and "wider" in w.en for w in warnings)
+
+
+def test_layering_decides_the_colour_order():
+    red, blue = (220, 20, 20), (20, 20, 220)
+    sq = np.array([[0, 0], [20, 0], [20, 20], [0, 20]], dtype=float)
+
+    def order_of(d):
+        elements, _ = drawing_elements(d, ElementRules())
+        threads = [0 if e.colour == red else 1 for e in elements]
+        return [elements[i].colour for i in sewing_order(elements, threads)]
+
+    # Apart: one block per colour (red, red, then blue).
+    apart = drawing(
+        DrawingPath(sq, True, fill=red, source="a"),
+        DrawingPath(sq + np.array([40, 0]), True, fill=blue, source="b"),
+        DrawingPath(sq + np.array([80, 0]), True, fill=red, source="c"),
+    )
+    assert order_of(apart) == [red, red, blue]
+    # Blue over the first red, the second red over blue: red, blue, red.
+    stacked = drawing(
+        DrawingPath(sq, True, fill=red, source="a"),
+        DrawingPath(sq + np.array([10, 10]), True, fill=blue, source="b"),
+        DrawingPath(sq + np.array([20, 20]), True, fill=red, source="c"),
+    )
+    assert order_of(stacked) == [red, blue, red]
+
+
+def test_nothing_to_sew_is_a_clear_error(plan_drawing):
+    empty = drawing(DrawingPath(disc(5), True))
+    with pytest.raises(PlanError) as err:
+        plan_drawing(empty)
+    assert "Rien à broder" in err.value.message.fr
