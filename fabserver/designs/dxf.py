@@ -23,7 +23,6 @@ from ezdxf import path as ezpath
 from ezdxf.document import Drawing as DxfDocument
 from ezdxf.entities import DXFGraphic, Insert
 from ezdxf.enums import InsertUnits
-from ezdxf.lldxf.const import DXFError
 from ezdxf.lldxf.tagger import binary_tags_loader
 from ezdxf.lldxf.validator import dxf_info
 from ezdxf.units import conversion_factor
@@ -71,11 +70,11 @@ def read_document(data: bytes) -> tuple[DxfDocument, bool]:
         encoding = "utf-8" if info.version >= "AC1021" else info.encoding
         text = data.decode(encoding, errors="surrogateescape")
         return ezdxf.read(io.StringIO(text, newline=None)), False
-    except (DXFError, LookupError, ValueError, AttributeError, IndexError, KeyError):
+    except Exception:  # ezdxf raises many kinds on broken files
         pass  # broken or ancient: the recovery reader is slower but tolerant
     try:
         doc, _auditor = recover.read(io.BytesIO(data))
-    except (DXFError, ValueError, UnicodeDecodeError, IndexError, KeyError) as exc:
+    except Exception as exc:  # whatever it is, the file is beyond repair
         raise design_error(
             "Ce DXF est abîmé ou tronqué et n'a pas pu être réparé. Réexportez-le depuis votre"
             " logiciel (format DXF R2000 ou plus récent de préférence).",

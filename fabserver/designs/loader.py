@@ -152,8 +152,10 @@ def _is_binary_stl_size(data: bytes) -> bool:
     the end with a handful of bytes; up to one record of slack is accepted.
     """
     count = _stl_count(data)
-    if count is None or count == 0:
+    if count is None:
         return False
+    if count == 0:  # an empty export: the reader says so in words
+        return len(data) == _STL_HEADER + 4
     expected = _STL_HEADER + 4 + _STL_RECORD * count
     return expected <= len(data) < expected + _STL_RECORD
 

@@ -84,6 +84,16 @@ def load_stl_ascii(data: bytes, name: str = "", **_: object) -> Mesh:
 
 def load_3mf(data: bytes, name: str = "", **_: object) -> Mesh:
     """3MF: a ZIP of XML; units are declared in the model and honoured."""
+    try:
+        import lxml  # noqa: F401  (trimesh's 3MF reader needs it)
+    except ImportError:
+        raise design_error(
+            "Ce serveur ne sait pas encore lire le 3MF. Exportez le modèle en STL depuis"
+            " votre trancheur ou votre logiciel de CAO.",
+            "This server cannot read 3MF yet. Export the model as STL from your slicer or"
+            " CAD software.",
+            detail="lxml is not installed",
+        ) from None
     return _load_with_trimesh(data, "3mf")
 
 
