@@ -1,15 +1,19 @@
 """The vinyl cutter plugin: a drawing in, an HPGL file for a drag-knife cutter out.
 
-Read this file first when writing a plugin: the class declares what it takes,
-what it writes and what a maker may choose; ``plan`` is the whole job, one step
-per helper module:
+Read this file first when writing a plugin. The settings models say what the
+machine and material profiles hold; the class declares what the plugin takes,
+writes and lets a maker choose; ``plan`` is the whole job in five steps, each
+in a module of its own:
 
-1. check and read the profiles' settings (pydantic models below);
-2. lay the design out on the roll (``layout``): mirror, quarter turn, copies;
-3. add weeding aids (``weeding``) and put every cut in order (``order``);
-4. turn blade paths into holder paths (``knife``: drag-knife compensation);
-5. build the shared :class:`~fabserver.toolpath.Toolpath` (time estimate,
-   preview) and the machine file (``hpgl``), and say what vinyl it uses.
+1. lay the copies out on the roll (``layout``): mirror, quarter turn, tiling;
+2. list what to cut, weeding aids included (``weeding``), in order (``order``);
+3. turn each blade path into the holder's path (``knife``);
+4. build the shared :class:`~fabserver.toolpath.Toolpath` (the core estimates
+   time and draws the preview from it) and the machine file (``hpgl``);
+5. say how much vinyl the job uses.
+
+Checks that only warn live in ``checks``; a design that cannot be cut raises
+:class:`~fabserver.errors.PlanError` with a message for the maker.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fabserver.designs import Design, Drawing
+from fabserver.designs import Design, Drawing, DrawingPath
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
 from fabserver.plugin import (
@@ -35,7 +39,7 @@ from fabserver.plugin import (
     no_progress,
 )
 from fabserver.profiles import MachineProfile, MaterialProfile
-from fabserver.toolpath import EventKind, MoveKind, ToolpathBuilder
+from fabserver.toolpath import EventKind, MoveKind, Toolpath, ToolpathBuilder
 
 from . import layout, order, weeding
 from .checks import small_details_warning
@@ -159,10 +163,6 @@ class VinylPlugin(MachinePlugin):
         assert isinstance(design, Drawing)  # ``accepts`` lets only drawings through
         cutter: MachineSettings = _settings(MachineSettings, machine.settings)
         vinyl: MaterialSettings = _settings(MaterialSettings, material.settings)
-        copies = int(options["copies"])
-        spacing = float(options["spacing"])
-        weeding_aids = options["weeding_border"] or options["weeding_lines"]
-        margin = float(options["weeding_margin"]) if weeding_aids else 0.0
         paths = [p for p in design.paths if len(p.points) >= 2]
         if not paths:
             raise PlanError(
@@ -171,82 +171,42 @@ class VinylPlugin(MachinePlugin):
                     "The drawing has no path to cut.",
                 )
             )
-        warnings: list[Text] = []
-        small = small_details_warning(paths, cutter.min_detail, cutter.min_area)
-        if small:
-            warnings.append(small)
-        if vinyl.cut_mirrored and not options["mirror"]:
-            warnings.append(
-                Text(
-                    f"« {material.name.fr} » se découpe d'habitude en miroir : "
-                    "cochez « Miroir » si le motif doit se lire à l'endroit une fois posé.",
-                    f"'{material.name.en}' is usually cut mirrored: tick 'Mirror' "
-                    "if the design must read the right way once applied.",
-                )
-            )
+        warnings = _warnings(paths, cutter, vinyl, material, options)
 
-        # 2. Layout on the roll (plotter frame, millimetres).
+        # 1. Layout on the roll, in the plotter's frame (millimetres).
         roll = layout.Roll(
             width=min(machine.work_area.x, vinyl.roll_width - 2 * cutter.roll_margin),
             max_length=machine.work_area.y,
             feed_axis=0 if cutter.feed_axis == "x" else 1,
         )
+        spacing = float(options["spacing"])
+        aids = options["weeding_border"] or options["weeding_lines"]
+        margin = float(options["weeding_margin"]) if aids else 0.0
         if options["mirror"]:
             paths = layout.mirrored(paths)
-        low, high = layout.bounds(paths)
-        turn = layout.needs_turn(high - low + 2 * margin, roll, spacing)
+        turn = layout.needs_turn(np.ptp(layout.bounds(paths), axis=0) + 2 * margin, roll, spacing)
         if turn is None:
-            raise PlanError(self._too_wide(high - low, roll, vinyl))
+            raise PlanError(_too_wide(np.ptp(layout.bounds(paths), axis=0), roll, vinyl))
         if turn:
             paths = layout.quarter_turned(paths)
-            low, high = layout.bounds(paths)
-            warnings.append(
-                Text(
-                    "Le motif est tourné d'un quart de tour pour tenir dans la largeur du rouleau.",
-                    "The design is turned a quarter turn to fit across the roll.",
-                )
-            )
-        footprint = high - low + 2 * margin
-        tiling = layout.tile(footprint, copies, roll, spacing)
+            warnings.append(TURNED)
+        low, high = layout.bounds(paths)
+        footprint = high - low + 2 * margin  # one copy with its weeding margin
+        tiling = layout.tile(footprint, int(options["copies"]), roll, spacing)
         if tiling.length > roll.max_length:
-            raise PlanError(self._too_long(tiling, roll, footprint[roll.feed_axis], spacing))
+            raise PlanError(_too_long(tiling, roll, footprint[roll.feed_axis], spacing))
         progress(0.2, "layout")
 
-        # 3. One copy's pieces (design moved to its footprint's corner), then all copies.
-        to_corner = margin - low
-        depth, outermost = order.nesting(paths)
-        pieces = [
-            order.Piece(p.points + to_corner, p.closed, batch=0, group=int(g), depth=int(d))
-            for p, g, d in zip(paths, outermost, depth, strict=True)
-        ]
-        new_group = itertools.count(len(paths))
-        if options["weeding_lines"]:
-            outlines = [paths[g].points + to_corner for g in np.unique(outermost)]
-            for line in weeding.lines_between(outlines, margin, min(margin, 0.5)):
-                pieces.append(order.Piece(line, False, 1, next(new_group), role="weed"))
-        if options["weeding_border"]:
-            box = weeding.border(low + to_corner, high + to_corner, margin)
-            pieces.append(order.Piece(box, True, 2, next(new_group), role="weed"))
-        group_count = 1 + max(p.group for p in pieces)
-        every_copy = [
-            order.Piece(
-                p.points + offset,
-                p.closed,
-                batch=3 * (c // tiling.across) + p.batch,
-                group=c * group_count + p.group,
-                depth=p.depth,
-                role=p.role,
-            )
-            for c, offset in enumerate(tiling.offsets)
-            for p in pieces
-        ]
-        sequence = order.cut_sequence(every_copy, roll.feed_axis, cutter.feed_band, np.zeros(2))
+        # 2. The cuts of one copy (moved to its footprint's corner), then of every copy, in order.
+        one_copy = _pieces(paths, margin - low, margin, options)
+        sequence = order.cut_sequence(
+            _every_copy(one_copy, tiling), roll.feed_axis, cutter.feed_band, np.zeros(2)
+        )
         progress(0.5, "order")
 
-        # 4. Drag-knife compensation: the blade path of each cut → the holder's path.
+        # 3. Drag-knife compensation: the blade path of each cut → the holder's path.
         knife = Knife(cutter.blade_offset, cutter.swivel_angle, cutter.overcut)
-        heading = START_HEADING
-        holders, swivels = [], 0
+        heading, holders, swivels = START_HEADING, [], 0
         for piece in sequence:
             blade = with_overcut(piece.points, piece.closed, knife.overcut)
             swivels += swivel_count(blade, knife, heading)
@@ -254,22 +214,11 @@ class VinylPlugin(MachinePlugin):
             holders.append(holder)
         progress(0.8, "knife")
 
-        # 5. Toolpath for the estimate and preview: travel, blade down (a PIERCE
-        # event, timed by the profile's ``timing.pierce``), cut at the material's speed.
-        speed = vinyl.speed_cm_s * 10.0
-        travel = machine.kinematics.travel_feed
+        # 4. The toolpath and the HPGL file; the tool parks past the job, along the roll.
         park = np.zeros(2)
         park[roll.feed_axis] = tiling.length
-        builder = ToolpathBuilder()
-        for piece, holder in zip(sequence, holders, strict=True):
-            if len(holder) < 2:
-                continue
-            builder.move_to(*holder[0], z=0.0, feed=travel)
-            builder.event(EventKind.PIERCE)
-            builder.add_path(holder[1:], MoveKind.CUT, speed, role=piece.role, z=0.0)
-        builder.move_to(*park, z=0.0, feed=travel)
-        toolpath = builder.build()
-
+        roles = [piece.role for piece in sequence]
+        toolpath = _toolpath(holders, roles, vinyl.speed_cm_s * 10.0, machine, park)
         setup = PenSetup(vinyl.force, vinyl.speed_cm_s, cutter.tool, cutter.units_per_mm)
         cuts = [h for h in holders if len(h) >= 2]
         hpgl = OutputFile(
@@ -279,27 +228,14 @@ class VinylPlugin(MachinePlugin):
             label=Text("Fichier de découpe HPGL", "HPGL cutting file"),
         )
 
-        # Vinyl used: the whole roll width over the length the job takes.
-        metres = tiling.length / 1000.0
-        square_metres = metres * vinyl.roll_width / 1000.0
-        by_area = "m2" in material.prices or "m" not in material.prices
-        uses = (
-            MaterialUse(material.id, square_metres, "m2", material.name.text(), priced=by_area),
-            MaterialUse(
-                material.id,
-                metres,
-                "m",
-                Text("Longueur de rouleau", "Roll length"),
-                priced=not by_area,
-            ),
-        )
+        # 5. Vinyl used: the whole width of the roll over the length the job takes.
         progress(1.0, "done")
         return Plan(
             toolpath=toolpath,
             outputs=(hpgl,),
-            material_uses=uses,
+            material_uses=_vinyl_used(tiling.length, vinyl, material),
             warnings=tuple(warnings),
-            copies=copies,
+            copies=int(options["copies"]),
             facts={
                 "roll_width_mm": vinyl.roll_width,
                 "usable_width_mm": roll.width,
@@ -317,32 +253,143 @@ class VinylPlugin(MachinePlugin):
             },
         )
 
-    @staticmethod
-    def _too_wide(size: np.ndarray, roll: layout.Roll, vinyl: MaterialSettings) -> Text:
-        return Text(
-            "Le motif mesure {w:.0f} × {h:.0f} mm : il ne tient pas dans la largeur utile "
-            "du rouleau ({usable:.0f} mm sur un rouleau de {roll:.0f} mm), même tourné. "
-            "Réduisez-le ou découpez-le en plusieurs morceaux.",
-            "The design is {w:.0f} × {h:.0f} mm: it does not fit the roll's usable width "
-            "({usable:.0f} mm of a {roll:.0f} mm roll), even turned. "
-            "Scale it down or split it into pieces.",
-        ).format(
-            w=float(size[0]), h=float(size[1]), usable=roll.width, roll=float(vinyl.roll_width)
-        )
 
-    @staticmethod
-    def _too_long(tiling: layout.Tiling, roll: layout.Roll, along: float, spacing: float) -> Text:
-        rows = int((roll.max_length - spacing) // (along + spacing))  # rows that fit the run
-        if rows < 1:
-            return Text(
-                "Le motif fait {along:.0f} mm le long du rouleau, plus que les {max:.0f} mm "
-                "que ce plotter découpe d'une traite. Réduisez-le ou coupez-le en morceaux.",
-                "The design is {along:.0f} mm along the roll, more than the {max:.0f} mm this "
-                "cutter cuts in one go. Scale it down or split it into pieces.",
-            ).format(along=float(along), max=roll.max_length)
+TURNED = Text(
+    "Le motif est tourné d'un quart de tour pour tenir dans la largeur du rouleau.",
+    "The design is turned a quarter turn to fit across the roll.",
+)
+
+
+def _warnings(
+    paths: list[DrawingPath],
+    cutter: MachineSettings,
+    vinyl: MaterialSettings,
+    material: MaterialProfile,
+    options: Mapping[str, Any],
+) -> list[Text]:
+    """What the maker should know before cutting (the design is still cut)."""
+    warnings = []
+    small = small_details_warning(paths, cutter.min_detail, cutter.min_area)
+    if small:
+        warnings.append(small)
+    if vinyl.cut_mirrored and not options["mirror"]:
+        warnings.append(
+            Text(
+                f"« {material.name.fr} » se découpe d'habitude en miroir : "
+                "cochez « Miroir » si le motif doit se lire à l'endroit une fois posé.",
+                f"'{material.name.en}' is usually cut mirrored: tick 'Mirror' "
+                "if the design must read the right way once applied.",
+            )
+        )
+    return warnings
+
+
+def _pieces(
+    paths: list[DrawingPath], shift: np.ndarray, margin: float, options: Mapping[str, Any]
+) -> list[order.Piece]:
+    """The cuts of one copy, moved by ``shift``: the design (batch 0), then its
+    weeding lines (batch 1), then its border (batch 2), which encloses all."""
+    depth, outermost = order.nesting(paths)
+    pieces = [
+        order.Piece(p.points + shift, p.closed, batch=0, group=int(g), depth=int(d))
+        for p, g, d in zip(paths, outermost, depth, strict=True)
+    ]
+    new_group = itertools.count(len(paths))
+    if options["weeding_lines"]:
+        outlines = [paths[g].points + shift for g in np.unique(outermost)]
+        for line in weeding.lines_between(outlines, margin, min(margin, 0.5)):
+            pieces.append(order.Piece(line, False, 1, next(new_group), role="weed"))
+    if options["weeding_border"]:
+        low, high = layout.bounds(paths)
+        box = weeding.border(low + shift, high + shift, margin)
+        pieces.append(order.Piece(box, True, 2, next(new_group), role="weed"))
+    return pieces
+
+
+def _every_copy(pieces: list[order.Piece], tiling: layout.Tiling) -> list[order.Piece]:
+    """``pieces`` repeated at each copy's place; a row of copies is cut before the next."""
+    groups = 1 + max(p.group for p in pieces)
+    return [
+        order.Piece(
+            p.points + offset,
+            p.closed,
+            batch=3 * (copy // tiling.across) + p.batch,  # row, then design / lines / border
+            group=copy * groups + p.group,
+            depth=p.depth,
+            role=p.role,
+        )
+        for copy, offset in enumerate(tiling.offsets)
+        for p in pieces
+    ]
+
+
+def _toolpath(
+    holders: list[np.ndarray],
+    roles: list[str],
+    speed: float,
+    machine: MachineProfile,
+    park: np.ndarray,
+) -> Toolpath:
+    """Travel to each cut, drop the blade, cut at ``speed`` mm/s; then park.
+
+    Dropping and lifting the blade takes a moment per cut, recorded as a PIERCE
+    event and timed by the machine profile's ``timing.pierce``.
+    """
+    travel = machine.kinematics.travel_feed
+    builder = ToolpathBuilder()
+    for holder, role in zip(holders, roles, strict=True):
+        if len(holder) < 2:
+            continue
+        builder.move_to(*holder[0], z=0.0, feed=travel)
+        builder.event(EventKind.PIERCE)
+        builder.add_path(holder[1:], MoveKind.CUT, speed, role=role, z=0.0)
+    builder.move_to(*park, z=0.0, feed=travel)
+    return builder.build()
+
+
+def _vinyl_used(
+    length: float, vinyl: MaterialSettings, material: MaterialProfile
+) -> tuple[MaterialUse, ...]:
+    """Square metres and metres of roll; the one the material is priced by is charged."""
+    metres = length / 1000.0
+    by_area = "m2" in material.prices or "m" not in material.prices
+    return (
+        MaterialUse(
+            material.id,
+            metres * vinyl.roll_width / 1000.0,
+            "m2",
+            material.name.text(),
+            priced=by_area,
+        ),
+        MaterialUse(
+            material.id, metres, "m", Text("Longueur de rouleau", "Roll length"), priced=not by_area
+        ),
+    )
+
+
+def _too_wide(size: np.ndarray, roll: layout.Roll, vinyl: MaterialSettings) -> Text:
+    return Text(
+        "Le motif mesure {w:.0f} × {h:.0f} mm : il ne tient pas dans la largeur utile "
+        "du rouleau ({usable:.0f} mm sur un rouleau de {roll:.0f} mm), même tourné. "
+        "Réduisez-le ou découpez-le en plusieurs morceaux.",
+        "The design is {w:.0f} × {h:.0f} mm: it does not fit the roll's usable width "
+        "({usable:.0f} mm of a {roll:.0f} mm roll), even turned. "
+        "Scale it down or split it into pieces.",
+    ).format(w=float(size[0]), h=float(size[1]), usable=roll.width, roll=float(vinyl.roll_width))
+
+
+def _too_long(tiling: layout.Tiling, roll: layout.Roll, along: float, spacing: float) -> Text:
+    rows = int((roll.max_length - spacing) // (along + spacing))  # rows that fit one run
+    if rows < 1:
         return Text(
-            "Ces exemplaires prendraient {length:.0f} mm de rouleau, plus que les {max:.0f} mm "
-            "que ce plotter découpe d'une traite. Demandez-en {most} au plus par travail.",
-            "These copies would take {length:.0f} mm of roll, more than the {max:.0f} mm this "
-            "cutter cuts in one go. Ask for at most {most} per job.",
-        ).format(length=tiling.length, max=roll.max_length, most=rows * tiling.across)
+            "Le motif fait {along:.0f} mm le long du rouleau, plus que les {max:.0f} mm "
+            "que ce plotter découpe d'une traite. Réduisez-le ou coupez-le en morceaux.",
+            "The design is {along:.0f} mm along the roll, more than the {max:.0f} mm this "
+            "cutter cuts in one go. Scale it down or split it into pieces.",
+        ).format(along=float(along), max=roll.max_length)
+    return Text(
+        "Ces exemplaires prendraient {length:.0f} mm de rouleau, plus que les {max:.0f} mm "
+        "que ce plotter découpe d'une traite. Demandez-en {most} au plus par travail.",
+        "These copies would take {length:.0f} mm of roll, more than the {max:.0f} mm this "
+        "cutter cuts in one go. Ask for at most {most} per job.",
+    ).format(length=tiling.length, max=roll.max_length, most=rows * tiling.across)
