@@ -19,7 +19,7 @@ from fabserver.errors import PlanError
 from fabserver.i18n import Text
 
 OVERHANG_LIMIT_DEG = 50.0
-OVERHANG_WARN_SHARE = 0.01  # warn when more than 1 % of the surface overhangs
+OVERHANG_WARN_SHARE = 0.02  # warn when more than 2 % of the surface overhangs
 ON_BED_TOLERANCE = 0.01  # mm
 
 
@@ -30,7 +30,7 @@ class Prepared:
     facts: dict = field(default_factory=dict)
 
 
-def prepare(design: Mesh) -> Prepared:
+def prepare(design: Mesh, report_open: bool = True) -> Prepared:
     """A clean copy of the design's mesh standing on z = 0, centred on x = y = 0."""
     mesh = design.mesh.copy()
     warnings: list[Text] = []
@@ -52,6 +52,7 @@ def prepare(design: Mesh) -> Prepared:
     if not watertight:
         trimesh.repair.fill_holes(mesh)
         trimesh.repair.fix_normals(mesh, multibody=True)
+    if not watertight and report_open:
         warnings.append(
             Text(
                 "Le modèle n'est pas fermé (surfaces ouvertes ou disjointes) : il a été réparé "

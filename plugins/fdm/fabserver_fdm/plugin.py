@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import shapely
 import trimesh
 
 from fabserver.designs.types import Design, Mesh
@@ -112,7 +113,8 @@ class FdmPlugin(MachinePlugin):
             )
         s = PrintSettings.resolve(machine, material, options)
         copies = int(options.get("copies", 1))
-        prepared = prepare(design)
+        # The loader may already have said the mesh is open: one message is enough.
+        prepared = prepare(design, report_open=not design.warnings)
         warnings = list(design.warnings) + prepared.warnings
         size = prepared.mesh.extents
         check_fits(size, s.bed_size, s.max_height)
@@ -144,6 +146,17 @@ class FdmPlugin(MachinePlugin):
                     "ou pièce plus fine qu'une couche). Réparez-le ou agrandissez-le.",
                     "Nothing to print: the model encloses no volume (open surfaces, or a part "
                     "thinner than one layer). Repair or enlarge it.",
+                )
+            )
+        if shapely.is_empty(sliced.slices.polygons[0]):
+            raise PlanError(
+                Text(
+                    "La pièce ne touche le plateau que par une arête ou un point : la première "
+                    "couche est vide et rien ne la tiendrait. Posez-la sur une face plate "
+                    "(tournez-la dans votre logiciel) et renvoyez-la.",
+                    "The part touches the bed only along an edge or at a point: the first "
+                    "layer is empty and nothing would hold it. Stand it on a flat face (turn "
+                    "it in your software) and send it again.",
                 )
             )
         progress(0.9, "estimate")

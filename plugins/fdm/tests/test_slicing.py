@@ -1,0 +1,156 @@
+"""The slicer, regions and infill against independent computations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+import trimesh
+from fabserver_fdm.flow import Flow
+from fabserver_fdm.infill import hatch
+from fabserver_fdm.layers import layer_flows
+from fabserver_fdm.regions import build_regions
+from fabserver_fdm.settings import OPTIONS, PrintSettings
+from fabserver_fdm.slicer import layer_tops, slice_mesh
+
+
+def _slice(mesh: trimesh.Trimesh, first=0.2, layer=0.2):
+    mesh = mesh.copy()
+    mesh.apply_translation([0, 0, -mesh.bounds[0, 2]])
+    tops = layer_tops(float(mesh.bounds[1, 2]), first, layer)
+    return mesh, slice_mesh(mesh.vertices, mesh.faces, mesh.faces_unique_edges, tops)
+
+
+def _trimesh_area(mesh: trimesh.Trimesh, z: float) -> float:
+    """Cross-section area from trimesh's own (independent) plane section."""
+    section = mesh.section(plane_origin=[0, 0, z], plane_normal=[0, 0, 1])
+    if section is None:
+        return 0.0
+    planar, _ = section.to_2D(to_2D=np.eye(4))
+    return float(sum(p.area for p in planar.polygons_full))
+
+
+def test_layer_tops_first_then_regular():
+    tops = layer_tops(1.0, 0.3, 0.2)
+    np.testing.assert_allclose(tops, [0.3, 0.5, 0.7, 0.9, 1.1])
+
+
+def test_box_with_a_hole_gives_a_polygon_with_a_hole():
+    outer = trimesh.creation.box([20, 20, 4])
+    hole = trimesh.creation.cylinder(radius=4, height=6, sections=64)
+    ring = trimesh.boolean.difference([outer, hole], engine="manifold")
+    _, res = _slice(ring)
+    assert res.open_chains == 0
+    geom = res.polygons[5]
+    assert geom.geom_type == "Polygon"
+    assert len(geom.interiors) == 1
+    expected = 400 - np.pi * 16 * np.cos(np.pi / 64) * np.sin(np.pi / 64) * 64 / np.pi
+    assert geom.area == pytest.approx(expected, rel=1e-3)
+
+
+def test_every_layer_of_a_sphere_matches_the_analytic_circle():
+    sphere = trimesh.creation.icosphere(subdivisions=5, radius=10)
+    mesh, res = _slice(sphere)
+    mid = res.top_z - res.height / 2
+    r2 = 100 - (mid - 10) ** 2
+    areas = shapely.area(res.polygons)
+    inside = r2 > 4  # away from the poles, where facets are coarse
+    np.testing.assert_allclose(areas[inside], np.pi * r2[inside], rtol=0.01)
+
+
+@pytest.mark.parametrize("name", ["3DBenchy.stl", "M3x10_screw.stl", "teapot.stl"])
+def test_layers_match_trimesh_sections(corpus, name):
+    mesh, res = _slice(trimesh.load(corpus / "stl" / name))
+    mid = res.top_z - res.height / 2
+    for k in np.linspace(2, len(mid) - 3, 6).astype(int):
+        reference = _trimesh_area(mesh, mid[k])
+        if name == "teapot.stl":
+            # Open shells: trimesh drops open outlines, we close small gaps; compare loosely.
+            assert shapely.area(res.polygons[k]) >= 0.5 * reference
+        else:
+            assert shapely.area(res.polygons[k]) == pytest.approx(reference, rel=0.01, abs=0.05)
+
+
+def test_flow_matches_prusaslicer_formulas():
+    f = Flow(0.45, 0.2)
+    assert f.area == pytest.approx((0.45 - 0.2) * 0.2 + np.pi * 0.01)
+    assert f.spacing == pytest.approx(0.45 - 0.2 * (1 - np.pi / 4))
+    bridge = Flow(0.4, 0.2, bridge=True)
+    assert bridge.area == pytest.approx(np.pi * 0.04)
+
+
+def test_hatch_covers_the_region_at_its_spacing():
+    square = shapely.box(0, 0, 10, 10)
+    lines = hatch(np.array([square]), np.array([0.5]), np.array([0.0]))[0]
+    # 10 mm / 0.5 mm: lines at y = 0.5 … 9.5 (and the edges), each 10 mm long.
+    parts = shapely.get_parts(lines)
+    ys = sorted({round(p.coords[0][1], 6) for p in parts})
+    assert np.allclose(np.diff(ys), 0.5)
+    assert lines.length == pytest.approx(10 * len(parts))
+
+
+def _regions(mesh, **opts):
+    from fabserver.profiles import load_profiles
+
+    profiles = load_profiles()
+    values = {o.name: o.default for o in OPTIONS} | opts
+    s = PrintSettings.resolve(profiles.machine("printer-1"), profiles.material("pla-1.75"), values)
+    mesh, res = _slice(mesh)
+    regions = build_regions(
+        res.polygons,
+        layer_flows(s, 0.2, True),
+        layer_flows(s, 0.2, False),
+        s.perimeters,
+        s.top_solid_layers,
+        s.bottom_solid_layers,
+        s.printer.infill_overlap,
+    )
+    return res, regions
+
+
+def test_step_gets_solid_top_layers_on_the_step(samples):
+    """Two stacked boxes: the lower box's top, around the upper one, is solid for 4 layers."""
+    mesh = trimesh.load(samples / "fdm-step.stl")
+    res, regions = _regions(mesh)
+    z = res.top_z
+    solid = shapely.area(regions.solid) + shapely.area(regions.top) + shapely.area(regions.bridge)
+    infill = shapely.area(regions.infill_area)
+    step = np.flatnonzero(np.isclose(z, 10.0))[0]  # last layer of the lower box
+    ring = shapely.difference(shapely.box(-15, -15, 15, 15), shapely.box(-6, -6, 6, 6))
+    centre = shapely.box(-5.5, -5.5, 5.5, 5.5)
+    # The 4 layers up to the step are solid on the ring around the upper box, and
+    # stay sparse under it (the upper box covers them).
+    for k in range(step - 3, step + 1):
+        solid_k = shapely.union_all([regions.solid[k], regions.top[k], regions.bridge[k]])
+        ring_infill = shapely.intersection(regions.infill_area[k], ring).area
+        assert shapely.intersection(solid_k, ring).area == pytest.approx(ring_infill, rel=0.02)
+        assert shapely.intersection(solid_k, centre).area < 1.0
+        assert shapely.intersection(regions.sparse[k], centre).area > 0.9 * centre.area
+    # Below them, only sparse infill inside the lower box.
+    middle = np.flatnonzero(np.isclose(z, 5.0))[0]
+    assert solid[middle] < 0.01 * infill[middle]
+    assert shapely.area(regions.sparse[middle]) > 0.9 * infill[middle]
+    # The exposed ring is a top surface, the part under the upper box is not.
+    assert shapely.area(shapely.intersection(regions.top[step], ring)) > 0.8 * shapely.area(
+        shapely.intersection(regions.infill_area[step], ring)
+    )
+    assert shapely.area(shapely.intersection(regions.top[step], shapely.box(-5, -5, 5, 5))) < 1.0
+    # In the upper box, right above the step: sparse again after the bottom layers.
+    upper_mid = np.flatnonzero(np.isclose(z, 15.0))[0]
+    assert shapely.area(regions.sparse[upper_mid]) > 0.5 * infill[upper_mid]
+
+
+def test_overhanging_shelf_gets_a_bridge_and_solid_bottom(samples):
+    mesh = trimesh.load(samples / "fdm-bracket.stl")
+    res, regions = _regions(mesh)
+    shelf_bottom = np.flatnonzero(np.isclose(res.top_z, 13.2))[0]
+    # The shelf overhangs x in [-8, 4]: its first layer bridges over air.
+    assert shapely.area(regions.bridge[shelf_bottom]) > 50.0
+
+
+def test_thin_fin_is_measured_as_thin_wall(samples):
+    mesh = trimesh.load(samples / "fdm-bracket.stl")
+    res, regions = _regions(mesh)
+    fin_layer = np.flatnonzero(np.isclose(res.top_z, 5.0))[0]
+    # 0.3 mm × 8 mm fin, narrower than one 0.45 mm external perimeter.
+    assert regions.thin_area[fin_layer] == pytest.approx(0.3 * 8, rel=0.2)
