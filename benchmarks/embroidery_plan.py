@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import shapely
+from fabserver_embroidery import EmbroideryPlugin
+from fabserver_embroidery.readback import read_stitch_file
 
 from fabserver.designs import load_design
 from fabserver.errors import FabError
 from fabserver.planning import run_plan
 from fabserver.profiles import load_profiles
-from fabserver_embroidery import EmbroideryPlugin
-from fabserver_embroidery.readback import read_stitch_file
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
