@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import tempfile
+import threading
 import time
 import traceback
 from datetime import timedelta
@@ -38,6 +41,11 @@ UNEXPECTED = Text(
     "you may try again or come and see us.",
 )
 DISPATCH_LEASE = timedelta(minutes=15)
+
+
+def worker_identity() -> str:
+    """host:pid:thread, kept in the audit trail so staff see which consumer planned a job."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
 
 def declare(runtime: Runtime) -> None:
@@ -104,6 +112,7 @@ def plan_job(runtime: Runtime, job_id: int) -> None:
                 heartbeat_at=utcnow(),
                 error_message=None,
                 error_detail=None,
+                data={"worker": worker_identity()},
             )
             job = s.get(Job, job_id)
             inputs = {
