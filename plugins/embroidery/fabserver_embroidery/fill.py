@@ -108,39 +108,45 @@ def rows_to_polylines(
     return out
 
 
-def inside_travel(
-    p: np.ndarray, q: np.ndarray, shape: shapely.Geometry, step: float, max_length: float
-) -> np.ndarray | None:
-    """Running-stitch points from ``p`` to ``q`` that stay on or inside ``shape``.
+class TravelArea:
+    """Where a travel stitch may run inside one shape (prepared once per shape)."""
 
-    Straight when the segment is inside, else along the nearer way round the
-    ring both points lie on; ``None`` when neither works (the caller jumps).
-    """
-    p, q = np.asarray(p, float), np.asarray(q, float)
-    line = shapely.LineString([p, q])
-    if shapely.covers(shape.buffer(0.05), line):
-        return subdivide(np.array([p, q]), step)
-    rings = shapely.get_rings(shapely.get_parts(shape))
-    if len(rings) == 0:
-        return None
-    dp = shapely.distance(rings, shapely.Point(p))
-    dq = shapely.distance(rings, shapely.Point(q))
-    i, j = int(np.argmin(dp)), int(np.argmin(dq))
-    if i != j or dp[i] > 1.0 or dq[j] > 1.0:
-        return None
-    ring = rings[i]
-    total = ring.length
-    sp, sq = ring.project(shapely.Point(p)), ring.project(shapely.Point(q))
-    forward = (sq - sp) % total
-    backward = total - forward
-    along = min(forward, backward)
-    if along > max_length:
-        return None
-    n = max(int(np.ceil(along / step)), 1)
-    t = np.linspace(0.0, along, n + 1)
-    s = (sp + t) % total if forward <= backward else (sp - t) % total
-    on_ring = shapely.get_coordinates(shapely.line_interpolate_point(ring, s))
-    return np.vstack([p, on_ring, q])
+    def __init__(self, shape: shapely.Geometry):
+        self.inside = shape.buffer(0.05)
+        shapely.prepare(self.inside)
+        self.rings = shapely.get_rings(shapely.get_parts(shape))
+
+    def path(
+        self, p: np.ndarray, q: np.ndarray, step: float, max_length: float
+    ) -> np.ndarray | None:
+        """Running-stitch points from ``p`` to ``q`` that stay on or inside the shape.
+
+        Straight when the segment is inside, else along the nearer way round the
+        ring both points lie on; ``None`` when neither works (the caller jumps).
+        """
+        p, q = np.asarray(p, float), np.asarray(q, float)
+        if shapely.covers(self.inside, shapely.LineString([p, q])):
+            return subdivide(np.array([p, q]), step)
+        if len(self.rings) == 0:
+            return None
+        dp = shapely.distance(self.rings, shapely.Point(p))
+        dq = shapely.distance(self.rings, shapely.Point(q))
+        i, j = int(np.argmin(dp)), int(np.argmin(dq))
+        if i != j or dp[i] > 1.0 or dq[j] > 1.0:
+            return None
+        ring = self.rings[i]
+        total = ring.length
+        sp, sq = ring.project(shapely.Point(p)), ring.project(shapely.Point(q))
+        forward = (sq - sp) % total
+        backward = total - forward
+        along = min(forward, backward)
+        if along > max_length:
+            return None
+        n = max(int(np.ceil(along / step)), 1)
+        t = np.linspace(0.0, along, n + 1)
+        s = (sp + t) % total if forward <= backward else (sp - t) % total
+        on_ring = shapely.get_coordinates(shapely.line_interpolate_point(ring, s))
+        return np.vstack([p, on_ring, q])
 
 
 def fill_polylines(
@@ -162,15 +168,13 @@ def fill_polylines(
             passes.append((polygon_rows(inner, angle + np.pi / 2, spacing), params.stitch_length))
     top = shape.buffer(params.pull_compensation) if params.pull_compensation > 0 else shape
     passes.append((polygon_rows(top, angle, params.spacing), params.stitch_length))
-    travel_shape = top
+    travel = TravelArea(top)
     out: list[np.ndarray] = []
     here = np.asarray(start, dtype=float)
     for rows, length in passes:
         for poly in rows_to_polylines(rows, here, length, params.stagger):
             if out:
-                link = inside_travel(
-                    out[-1][-1], poly[0], travel_shape, params.running_length, params.max_travel
-                )
+                link = travel.path(out[-1][-1], poly[0], params.running_length, params.max_travel)
                 if link is not None:
                     out[-1] = np.vstack([out[-1], link[1:-1], poly])
                     here = poly[-1]
@@ -222,4 +226,4 @@ def column_satin(
     return np.vstack([walk, zigzag[::-1]])
 
 
-__all__ = ["FillParams", "column_satin", "fill_polylines", "inside_travel", "rotate", "shape_angle"]
+__all__ = ["FillParams", "TravelArea", "column_satin", "fill_polylines", "rotate", "shape_angle"]
