@@ -111,8 +111,11 @@ class Sequence:
     def _stitches(self, points: np.ndarray) -> None:
         """Sew from ``here`` through ``points`` (split, snapped, short ones merged)."""
         pts = np.vstack([self.here[None], np.asarray(points, dtype=float)])
-        pts = subdivide(pts, self.limits.max_stitch - _ROUNDING_MARGIN)
-        pts = merge_short(snap(pts), self.limits.min_stitch)
+        longest = self.limits.max_stitch - _ROUNDING_MARGIN
+        pts = merge_short(snap(subdivide(pts, longest)), self.limits.min_stitch)
+        if np.linalg.norm(np.diff(pts, axis=0), axis=1).max(initial=0.0) > longest:
+            # A merge lengthened a stitch past the limit: split again (halves are long).
+            pts = snap(subdivide(pts, longest))
         moves = pts[1:]
         if len(moves) == 0:
             return

@@ -11,6 +11,7 @@ from fabserver_embroidery.threads import delta_e2000, srgb_to_lab
 from fabserver_embroidery.writer import FORMATS
 
 from fabserver.designs import load_design
+from fabserver.designs.types import Drawing, DrawingPath, SourceFacts
 from fabserver.errors import PlanError
 from fabserver.toolpath import EventKind, MoveKind
 
@@ -147,3 +148,41 @@ def test_tux_dxf(corpus, plan_drawing):
         pytest.skip(f"DXF not loadable here: {exc}")
     small = scaled(drawing, 95.0)
     check_file(plan_drawing(small), small)
+
+
+def test_a_wide_design_is_turned_into_the_tall_hoop(plan_drawing):
+    t = np.linspace(0, 2 * np.pi, 80, endpoint=False)
+    oval = np.column_stack([75 * np.cos(t), 25 * np.sin(t)])  # 150 × 50 mm
+    d = Drawing(
+        (DrawingPath(oval, True, fill=(10, 120, 40), source="oval"),), SourceFacts("svg", "mm")
+    )
+    planned = plan_drawing(d)
+    assert planned.facts["hoop"]["name"] == "130 × 180" and planned.facts["hoop"]["turned"]
+    assert any("90" in w.fr for w in planned.plan.warnings)
+    check_file(planned, d)
+
+
+def test_logo_sews_the_shield_before_what_lies_on_it(plan_drawing):
+    drawing = load_design((SAMPLES / "embroidery-logo.svg").read_bytes(), "logo")
+    planned = plan_drawing(drawing)
+    blocks = [b["hex"] for b in planned.facts["colour_blocks"]]
+    thread_of = {m["drawing"]: m["hex"] for m in planned.facts["threads"]}
+    assert blocks == [thread_of["#1b2a49"], thread_of["#e0a526"]]
+
+
+def test_long_stitches_are_split_to_the_format(plan_drawing):
+    # Two points 30 mm apart joined by a running stitch asked to be 6 mm: fine; a satin
+    # 8 mm wide gives 8.4 mm stitches: within DST. Jumps between far parts are split.
+    zig = np.array([[0.0, 0.0], [30.0, 0.0]])
+    d = Drawing(
+        (
+            DrawingPath(zig, False, stroke=(0, 0, 0), stroke_width=8.0),
+            DrawingPath(zig + np.array([0.0, 60.0]), False, stroke=(0, 0, 0), stroke_width=0.2),
+        ),
+        SourceFacts("svg", "mm"),
+    )
+    planned = plan_drawing(d, running_length=6.0)
+    lengths = planned.read.stitch_lengths()
+    assert lengths.max() > 8.0  # the satin's stitches are long…
+    assert lengths.max() <= 12.1  # …but within the format
+    check_file(planned, d)
