@@ -3,10 +3,10 @@
 A path enclosed by another is cut first: once its outline is cut a piece of
 vinyl may shift, and its inside would then come out wrong. A path with its
 enclosed paths forms a *group* (a letter with its counters). Groups are cut in
-bands along the roll, sweeping across the roll one way then back: the roll
-moves forward band after band and only backs up within a band, since backing a
-long roll up skews it. Within a group, paths go deepest first, each one the
-nearest to where the previous one ended, started at its nearest point.
+bands along the roll: the roll moves forward band after band and only backs up
+within a band, since backing a long roll up skews it. Within a band the next
+cut is the nearest one ready to cut (greedy nearest neighbour, deepest paths of
+a group first), started at its nearest point.
 """
 
 from __future__ import annotations
@@ -82,42 +82,31 @@ def cut_sequence(
 ) -> list[Piece]:
     """Pieces in cutting order, each started where the previous one left the tool.
 
-    Closed paths are rotated to start at their vertex nearest the tool, open
-    ones reversed when their far end is nearer.
+    Batch after batch; within a batch, band after band along the roll (a group
+    belongs to the band where it starts); within a band, the next cut is the
+    nearest to the tool among the paths ready to cut, a path being ready once
+    every deeper path of its group is cut. Closed paths start at their vertex
+    nearest the tool, open ones at their nearer end.
     """
     if not pieces:
         return []
-    across = 1 - feed_axis
     lows = np.array([p.points[:, feed_axis].min() for p in pieces])
-    centres = np.array([p.points[:, across].mean() for p in pieces])
     batch = np.array([p.batch for p in pieces])
-    group = np.array([p.group for p in pieces])
-    depth = np.array([p.depth for p in pieces])
-
-    # Group figures: where it starts along the roll and its middle across it.
-    _, group_ix = np.unique(group, return_inverse=True)
-    group_low = np.full(group_ix.max() + 1, np.inf)
-    np.minimum.at(group_low, group_ix, lows)
-    group_mid = np.bincount(group_ix, weights=centres) / np.bincount(group_ix)
+    _, group = np.unique([p.group for p in pieces], return_inverse=True)
+    group_low = np.full(group.max() + 1, np.inf)
+    np.minimum.at(group_low, group, lows)
     batch_low = {b: lows[batch == b].min() for b in np.unique(batch)}
     first = np.array([batch_low[b] for b in batch])
-    group_band = np.floor((group_low[group_ix] - first) / band).astype(int)
-    sweep = np.where(group_band % 2 == 0, 1.0, -1.0) * group_mid[group_ix]
-    path_band = np.floor((lows - first) / band).astype(int)
-    keys = (path_band, -depth, group_ix, sweep, group_band, batch)
-    order = np.lexsort(keys)
+    group_band = np.floor((group_low[group] - first) / band).astype(int)
 
-    # Runs of equal keys are free to reorder: nearest neighbour from the tool.
-    sorted_keys = np.column_stack([k[order] for k in reversed(keys)])
-    breaks = np.flatnonzero(np.any(np.diff(sorted_keys, axis=0) != 0, axis=1)) + 1
+    order = np.lexsort((group_band, batch))
+    run_keys = np.column_stack([batch[order], group_band[order]])
+    breaks = np.flatnonzero(np.any(np.diff(run_keys, axis=0) != 0, axis=1)) + 1
     position = np.asarray(start, dtype=float)
     result: list[Piece] = []
     for run in np.split(order, breaks):
-        remaining = list(run)
-        while remaining:
-            best, points = _nearest(pieces, remaining, position)
-            remaining.remove(best)
-            piece = pieces[best]
+        for i, points in _nearest_first([pieces[i] for i in run], group[run], position):
+            piece = pieces[run[i]]
             result.append(
                 Piece(points, piece.closed, piece.batch, piece.group, piece.depth, piece.role)
             )
@@ -125,19 +114,35 @@ def cut_sequence(
     return result
 
 
-def _nearest(
-    pieces: Sequence[Piece], candidates: list[int], position: np.ndarray
-) -> tuple[int, np.ndarray]:
-    """The candidate that starts nearest ``position``, its points arranged to start there."""
-    best, best_distance, best_vertex = candidates[0], np.inf, 0
-    for i in candidates:
-        pts = pieces[i].points
-        ends = pts if pieces[i].closed else pts[[0, -1]]
-        d = np.einsum("ij,ij->i", ends - position, ends - position)
-        k = int(np.argmin(d))
-        if d[k] < best_distance:
-            best, best_distance, best_vertex = i, d[k], k
-    pts = pieces[best].points
-    if pieces[best].closed:
-        return best, np.roll(pts, -best_vertex, axis=0)
-    return best, pts[::-1] if best_vertex == 1 else pts
+def _nearest_first(
+    pieces: list[Piece], group: np.ndarray, position: np.ndarray
+) -> list[tuple[int, np.ndarray]]:
+    """Greedy nearest-ready-neighbour order of ``pieces``: ``[(index, points arranged)]``.
+
+    One distance computation over every candidate start point per step.
+    """
+    starts = [p.points if p.closed else p.points[[0, -1]] for p in pieces]
+    counts = np.array([len(s) for s in starts])
+    owner = np.repeat(np.arange(len(pieces)), counts)
+    vertex = np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    points = np.vstack(starts)
+    depth = np.array([p.depth for p in pieces])
+    _, group = np.unique(group, return_inverse=True)
+    done = np.zeros(len(pieces), dtype=bool)
+    sequence = []
+    for _ in range(len(pieces)):
+        deepest = np.full(group.max() + 1, -1)
+        np.maximum.at(deepest, group[~done], depth[~done])
+        ready = ~done & (depth == deepest[group])
+        distance = np.einsum("ij,ij->i", points - position, points - position)
+        distance[~ready[owner]] = np.inf
+        k = int(np.argmin(distance))
+        i, piece = int(owner[k]), pieces[owner[k]]
+        if piece.closed:
+            arranged = np.roll(piece.points, -int(vertex[k]), axis=0)
+        else:
+            arranged = piece.points[::-1] if vertex[k] == 1 else piece.points
+        done[i] = True
+        sequence.append((i, arranged))
+        position = arranged[0] if piece.closed else arranged[-1]
+    return sequence
