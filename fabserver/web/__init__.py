@@ -57,7 +57,6 @@ def create_app(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # a maker may fill the form slowly at the counter
-        JSON_SORT_KEYS=False,
     )
     app.config.update(config)
     app.extensions["fabserver"] = runtime

@@ -6,6 +6,7 @@ document at ``/api/v1/openapi.json`` describes every route here.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
@@ -89,8 +90,6 @@ def create_job():
         row = s.get(Design, row.id)
     options: dict[str, Any] = {}
     if request.form.get("options"):
-        import json
-
         try:
             options = json.loads(request.form["options"])
             if not isinstance(options, dict):
