@@ -130,7 +130,8 @@ def check_line(line: str, flavour: Flavour) -> str | None:
             if m.group(1) not in letters:
                 return f"{head} takes no parameter {m.group(1)}"
         return None
-    if flavour.extended_commands and _EXTENDED.fullmatch(code):
+    numbered = re.fullmatch(r"[GMT]\d+(\.\d+)?", head)
+    if flavour.extended_commands and not numbered and _EXTENDED.fullmatch(code):
         return None
     return f"{head} is not a {flavour.name} command"
 

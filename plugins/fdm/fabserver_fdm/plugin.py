@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import shapely
 import trimesh
 
 from fabserver.designs.types import Design, Mesh
@@ -148,15 +147,18 @@ class FdmPlugin(MachinePlugin):
                     "thinner than one layer). Repair or enlarge it.",
                 )
             )
-        if shapely.is_empty(sliced.slices.polygons[0]):
+        own = (tp.kind == MoveKind.EXTRUDE) & ~tp.role_mask("skirt") & ~tp.role_mask("brim")
+        if not (own & (tp.layer == 0)).any():
             raise PlanError(
                 Text(
-                    "La pièce ne touche le plateau que par une arête ou un point : la première "
-                    "couche est vide et rien ne la tiendrait. Posez-la sur une face plate "
-                    "(tournez-la dans votre logiciel) et renvoyez-la.",
-                    "The part touches the bed only along an edge or at a point: the first "
-                    "layer is empty and nothing would hold it. Stand it on a flat face (turn "
-                    "it in your software) and send it again.",
+                    "La première couche n'a rien à imprimer : la pièce ne touche le plateau que "
+                    "par une arête ou un point, ou elle est plus fine que le trait de la buse. "
+                    "Posez-la sur une face plate (tournez-la dans votre logiciel), vérifiez "
+                    "ses dimensions, et renvoyez-la.",
+                    "The first layer has nothing to print: the part touches the bed only along "
+                    "an edge or at a point, or it is thinner than the nozzle's line. Stand it "
+                    "on a flat face (turn it in your software), check its size, and send it "
+                    "again.",
                 )
             )
         progress(0.9, "estimate")
@@ -249,7 +251,7 @@ class FdmPlugin(MachinePlugin):
                 ),
                 MaterialUse(
                     material.id,
-                    round(grams, 2),
+                    round(grams, 3),
                     "g",
                     Text("Filament (masse)", "Filament (mass)"),
                 ),

@@ -35,8 +35,8 @@ class ReadBack:
 def read_gcode(text: str, from_first_layer: bool = True) -> ReadBack:
     """Follow G0/G1 moves in absolute XYZ and relative E (``M83``).
 
-    With ``from_first_layer``, extrusion before the first ``;LAYER_CHANGE``
-    (a purge line in the start G-code) is not counted.
+    With ``from_first_layer``, moves before the first ``;LAYER_CHANGE`` (the
+    start G-code's homing and purge line, often outside the bed) are skipped.
     """
     x = y = z = 0.0
     pts, ext = [], []
@@ -65,7 +65,7 @@ def read_gcode(text: str, from_first_layer: bool = True) -> ReadBack:
         if from_first_layer and layers == 0:
             e = 0.0
         net += e
-        if moved:
+        if moved and not (from_first_layer and layers == 0):
             pts.append((x, y, z))
             ext.append(e > 0 and ("X" in words or "Y" in words))
             if e > 0:

@@ -50,7 +50,7 @@ def test_box_with_a_hole_gives_a_polygon_with_a_hole():
 
 def test_every_layer_of_a_sphere_matches_the_analytic_circle():
     sphere = trimesh.creation.icosphere(subdivisions=5, radius=10)
-    mesh, res = _slice(sphere)
+    _mesh, res = _slice(sphere)
     mid = res.top_z - res.height / 2
     r2 = 100 - (mid - 10) ** 2
     areas = shapely.area(res.polygons)

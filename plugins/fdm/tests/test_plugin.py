@@ -1,0 +1,235 @@
+"""The plugin end to end: corpus and samples, G-code validity, bed limits, copies, checks."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+from fabserver_fdm import FdmPlugin
+from fabserver_fdm.gcode import FLAVOURS, check_line
+from fabserver_fdm.readback import read_gcode
+
+from conftest import SAMPLES, corpus_files
+from fabserver.designs import load_design
+from fabserver.designs.types import Mesh, SourceFacts
+from fabserver.errors import DesignError, PlanError
+from fabserver.planning import run_plan
+
+PLUGIN = FdmPlugin()
+# Corpus files that cannot be printed, and why (each must fail with a maker's message).
+TOO_LARGE = {"1002_tray_bottom.STL", "counter.unitsmm.STL", "plate_holes.STL"}
+NOT_PRINTABLE = {
+    "soup.stl": DesignError,  # 100 loose triangles: the loader refuses it
+    "octagonal_pocket.stl": PlanError,  # in metres: 0.016 mm tall, thinner than a layer
+    # Touches the bed along an edge: PrusaSlicer refuses it too ("no extrusions in the first layer").
+    "#3DBenchy - Multi-part - Single - Gunwale - (3DBenchy.com).stl": PlanError,
+    "multibody.stl": PlanError,  # 0.6 × 1.1 × 0.3 mm: its first layer is thinner than a line
+}
+STL_FILES = corpus_files("stl", ".stl", ".3mf")
+SAMPLE_FILES = sorted(SAMPLES.glob("fdm-*.stl"))
+
+
+def plan(design, profiles, machine="printer-1", material="pla-1.75", **options):
+    return run_plan(
+        PLUGIN,
+        design,
+        profiles.machine(machine),
+        profiles.material(material),
+        options,
+        profiles.policy,
+    )
+
+
+def gcode_of(result) -> str:
+    buf = io.BytesIO()
+    result.plan.outputs[0].write(buf)
+    return buf.getvalue().decode()
+
+
+def box_design(size=(20, 20, 10), at=(0, 0, 0)) -> Mesh:
+    mesh = trimesh.creation.box(size)
+    mesh.apply_translation([*np.array(at), 0, 0, size[2] / 2])
+    return Mesh(mesh, SourceFacts("stl-binary", "mm"))
+
+
+def assert_valid_print(text: str, machine, flavour: str) -> None:
+    """Every line a valid command; every move on the bed and under the height limit."""
+    bad = [
+        (i, line, why)
+        for i, line in enumerate(text.splitlines(), 1)
+        if (why := check_line(line, FLAVOURS[flavour]))
+    ]
+    assert not bad, bad[:5]
+    back = read_gcode(text)
+    assert back.layers > 0
+    # The first move sets the layer height where the start G-code left the nozzle
+    # (the MK3S purge line ends at y = -3, outside the bed by design): skip it.
+    moves = back.points[1:]
+    area = machine.work_area
+    assert moves[:, 0].min() >= 0 and moves[:, 0].max() <= area.x
+    assert moves[:, 1].min() >= 0 and moves[:, 1].max() <= area.y
+    assert moves[:, 2].max() <= area.z
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", STL_FILES + SAMPLE_FILES, ids=lambda p: p.name)
+def test_every_corpus_and_sample_stl_slices(path: Path, profiles):
+    name = path.name
+    machine = profiles.machine("printer-1")
+    try:
+        design = load_design(path.read_bytes(), name)
+    except DesignError:
+        assert NOT_PRINTABLE.get(name) is DesignError, f"{name} should load"
+        return
+    if name in TOO_LARGE:
+        with pytest.raises(PlanError) as err:
+            plan(design, profiles)
+        assert "%" in err.value.message.fr and "%" in err.value.message.en  # the scale that fits
+        return
+    if name in NOT_PRINTABLE:
+        with pytest.raises(NOT_PRINTABLE[name]) as err:
+            plan(design, profiles)
+        assert err.value.message.fr and err.value.message.en
+        return
+    result = plan(design, profiles)
+    text = gcode_of(result)
+    assert_valid_print(text, machine, "marlin2")
+    back = read_gcode(text)
+    # The file's extrusion is the toolpath's, read back independently.
+    tp = result.plan.toolpath
+    assert back.filament_mm == pytest.approx(
+        float(tp.e[tp.e > 0].sum()) - _unretracts(result), rel=1e-3
+    )
+    assert result.estimate.machine_time_s > 0
+    assert result.plan.material_uses[1].unit == "g" and result.plan.material_uses[1].quantity > 0
+
+
+def _unretracts(result) -> float:
+    tp = result.plan.toolpath
+    from fabserver.toolpath import MoveKind
+
+    return float(tp.e[(tp.kind == MoveKind.RETRACT) & (tp.e > 0)].sum())
+
+
+@pytest.mark.parametrize("machine,flavour", [("printer-1", "marlin2"), ("printer-3", "klipper")])
+def test_both_flavours_write_valid_gcode(profiles, machine, flavour):
+    result = plan(box_design(), profiles, machine)
+    text = gcode_of(result)
+    assert_valid_print(text, profiles.machine(machine), flavour)
+    assert "M83" in text
+    if flavour == "klipper":
+        assert "PRINT_START EXTRUDER=215 BED=60 MATERIAL=PLA" in text
+    else:
+        assert "M109 S215" in text and "M190 S60" in text
+    # PrusaSlicer's viewer comments: one layer change per layer.
+    assert text.count(";LAYER_CHANGE") == result.plan.facts["layers"]
+
+
+def test_validator_rejects_what_firmware_would_not_take():
+    marlin, klipper = FLAVOURS["marlin2"], FLAVOURS["klipper"]
+    assert check_line("G1 X10 Y5.5 E.2 F1200", marlin) is None
+    assert check_line("G1 X10 Q5", marlin) is not None
+    assert check_line("M999", marlin) is not None
+    assert check_line("PRINT_START EXTRUDER=215", marlin) is not None
+    assert check_line("PRINT_START EXTRUDER=215 BED=60", klipper) is None
+    assert check_line("G80", klipper) is not None
+    assert check_line("; just a comment", klipper) is None
+
+
+def test_temperatures_and_fan_follow_the_material(profiles):
+    text = gcode_of(plan(box_design(), profiles, material="petg-1.75"))
+    petg = profiles.material("petg-1.75").settings
+    assert f"M109 S{petg['first_layer_temperature']}" in text
+    assert f"M104 S{petg['temperature']}" in text  # after the first layer
+    fans = [line for line in text.splitlines() if line.startswith("M106")]
+    assert fans, "the fan is switched on"
+    top = round(petg["fan_max"] * 2.55)
+    assert all(int(line.split("S")[1]) <= top for line in fans)
+    # No fan on the first disable_fan_first_layers layers.
+    first_fan = text.index("M106")
+    assert text[:first_fan].count(";LAYER_CHANGE") > petg["disable_fan_first_layers"]
+
+
+def test_options_change_the_print(profiles):
+    base = plan(box_design(), profiles)
+    dense = plan(box_design(), profiles, fill_density="40%")
+    more_walls = plan(box_design(), profiles, perimeters=4)
+    fine = plan(box_design(), profiles, layer_height=0.1)
+    g = lambda r: r.plan.material_uses[1].quantity  # noqa: E731
+    assert g(dense) > g(base) and g(more_walls) > g(base)
+    assert fine.plan.facts["layers"] == pytest.approx(2 * base.plan.facts["layers"] - 1, abs=1)
+    for pattern in ("rectilinear", "grid", "triangles", "gyroid"):
+        r = plan(box_design(), profiles, fill_pattern=pattern)
+        # Same density, whatever the pattern: filament within a few percent.
+        assert g(r) == pytest.approx(g(base), rel=0.1), pattern
+
+
+def test_copies_fit_on_one_plate_apart(profiles):
+    result = plan(box_design(), profiles, copies=4)
+    assert result.plan.runs == 1
+    back = read_gcode(gcode_of(result))
+    first_layer = back.points[back.extruding & np.isclose(back.points[:, 2], 0.2)]
+    # Four separate squares: the first layer's x and y spread over two 20 mm parts + spacing.
+    span = first_layer[:, :2].max(axis=0) - first_layer[:, :2].min(axis=0)
+    assert (span > 2 * 20 + 5).all()
+    single = plan(box_design(), profiles)
+    assert result.plan.material_uses[1].quantity == pytest.approx(
+        4 * single.plan.material_uses[1].quantity, rel=0.02
+    )
+
+
+def test_too_many_copies_need_several_plates(profiles):
+    result = plan(box_design((50, 50, 5)), profiles, "printer-3", copies=10)
+    assert result.plan.runs > 1
+    assert result.estimate.runs == result.plan.runs
+    assert any("plateaux" in w.fr for w in result.plan.warnings)
+    one = plan(box_design((50, 50, 5)), profiles, "printer-3")
+    assert result.plan.material_uses[1].quantity == pytest.approx(
+        10 * one.plan.material_uses[1].quantity, rel=0.02
+    )
+
+
+def test_too_large_says_by_how_much_and_the_scale(profiles):
+    with pytest.raises(PlanError) as err:
+        plan(box_design((150, 60, 20)), profiles, "printer-3")
+    message = err.value.message
+    assert "30.0 mm in x" in message.en
+    assert "78%" in message.en  # 120 / 150, less 2 % of margin
+
+
+def test_floating_and_sunken_parts_are_put_on_the_bed(profiles):
+    for z, word in ((5.0, "floated"), (-3.0, "below")):
+        result = plan(box_design(at=(0, 0, z)), profiles)
+        assert any(word in w.en for w in result.plan.warnings)
+        back = read_gcode(gcode_of(result))
+        assert back.points[back.extruding][:, 2].min() == pytest.approx(0.2)
+
+
+def test_overhang_and_thin_wall_warnings(profiles, samples):
+    design = load_design((samples / "fdm-bracket.stl").read_bytes(), "fdm-bracket.stl")
+    result = plan(design, profiles)
+    words = " ".join(w.en for w in result.plan.warnings)
+    assert "overhangs" in words
+    assert "thinner than the extrusion width" in words
+    assert result.plan.facts["overhang_share"] > 0.05
+
+
+def test_open_mesh_is_repaired_with_a_warning(profiles):
+    mesh = trimesh.creation.box([20, 20, 10])
+    mesh.apply_translation([0, 0, 5])
+    mesh.update_faces(np.arange(len(mesh.faces)) != 0)  # one triangle missing
+    design = Mesh(mesh, SourceFacts("stl-binary", "mm"))
+    result = plan(design, profiles)
+    assert any("not closed" in w.en for w in result.plan.warnings)
+    assert result.plan.facts["layers"] == 50
+
+
+def test_previews(profiles):
+    result = plan(box_design(), profiles)
+    assert result.plan.preview_svg.startswith("<svg")
+    layers = result.plan.facts["layer_preview"]["layers"]
+    assert len(layers) == result.plan.facts["layers"]
+    assert layers[0]["z"] == pytest.approx(0.2)
