@@ -33,6 +33,13 @@ def running_stitch(
     return bean(pts) if triple else pts
 
 
+def _arc_points(points: np.ndarray, s: np.ndarray, closed: bool) -> np.ndarray:
+    """Points at arc lengths ``s`` along a polyline (wrapping when ``closed``)."""
+    cum = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))]
+    s = np.mod(s, cum[-1]) if closed else np.clip(s, 0.0, cum[-1])
+    return np.column_stack([np.interp(s, cum, points[:, 0]), np.interp(s, cum, points[:, 1])])
+
+
 def stroke_satin(
     points: np.ndarray,
     closed: bool,
@@ -42,24 +49,31 @@ def stroke_satin(
     underlay: bool,
     running_length: float,
     start: np.ndarray,
+    contour_underlay_from: float = 3.0,
+    underlay_inset: float = 0.4,
 ) -> np.ndarray:
     """A satin column of ``width`` mm centred on the path.
 
     Penetrations alternate between the two rails; each rail gets one every
     ``spacing`` mm (the zig-zag's peak-to-peak spacing). Rails are the centre
-    line moved along its normal, so a curve keeps a constant width. With
-    ``underlay`` a centre walk goes first and the zig-zag comes back over it.
+    line moved along its normal; the normal is taken over a stretch of the
+    path as long as the column is wide, so at a corner the stitches fan round
+    it instead of leaving a notch outside and a knot inside.
+
+    Underlay, when asked: a centre walk for narrow columns; for columns from
+    ``contour_underlay_from`` mm, a walk along both edges (inset), which holds
+    the sides of a wide satin. Either way the zig-zag then comes back over it.
     """
-    centre = resample(orient(points, closed, start), spacing / 2)
-    if len(centre) < 2:
-        return centre
-    if closed:
-        ahead = np.roll(centre[:-1], -1, axis=0)
-        behind = np.roll(centre[:-1], 1, axis=0)
-        tangent = ahead - behind
-        tangent = np.vstack([tangent, tangent[:1]])
-    else:
-        tangent = np.gradient(centre, axis=0)
+    path = orient(points, closed, start)
+    cum = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(path, axis=0), axis=1))]
+    total = cum[-1]
+    if total <= 0:
+        return path[:1]
+    n = max(int(np.ceil(total / (spacing / 2))), 1)
+    s = np.linspace(0.0, total, n + 1)
+    centre = _arc_points(path, s, closed)
+    reach = max(width / 2, spacing)
+    tangent = _arc_points(path, s + reach, closed) - _arc_points(path, s - reach, closed)
     norm = np.linalg.norm(tangent, axis=1, keepdims=True)
     tangent = tangent / np.where(norm > 0, norm, 1.0)
     normal = np.column_stack([-tangent[:, 1], tangent[:, 0]])
@@ -68,5 +82,11 @@ def stroke_satin(
     zigzag = centre + normal * (half * side)[:, None]
     if not underlay:
         return zigzag
+    if width >= contour_underlay_from:
+        edge = width / 2 - underlay_inset
+        left = resample(centre + normal * edge, running_length)
+        right = resample(centre - normal * edge, running_length)
+        # Along one edge and back along the other: ends where the zig-zag starts.
+        return np.vstack([centre[:1], left, right[::-1], zigzag])
     walk = resample(centre, running_length)
     return np.vstack([walk, zigzag[::-1]])
