@@ -42,7 +42,7 @@ from fabserver.profiles import MachineProfile, MaterialProfile
 from fabserver.toolpath import EventKind, MoveKind, Toolpath, ToolpathBuilder
 
 from . import layout, order, weeding
-from .checks import small_details_warning
+from .checks import narrow_parts_warning, small_details_warning
 from .hpgl import PenSetup, write_hpgl
 from .knife import START_HEADING, Knife, holder_path, swivel_count, with_overcut
 
@@ -269,9 +269,12 @@ def _warnings(
 ) -> list[Text]:
     """What the maker should know before cutting (the design is still cut)."""
     warnings = []
-    small = small_details_warning(paths, cutter.min_detail, cutter.min_area)
-    if small:
-        warnings.append(small)
+    for warning in (
+        small_details_warning(paths, cutter.min_detail, cutter.min_area),
+        narrow_parts_warning(paths, cutter.min_detail),
+    ):
+        if warning:
+            warnings.append(warning)
     if vinyl.cut_mirrored and not options["mirror"]:
         warnings.append(
             Text(
