@@ -1,6 +1,6 @@
 """From a drawing to embroidery elements: what is filled, satined or run.
 
-- A closed path with a fill colour is a filled shape. Sub-paths of one SVG
+- A path with a fill colour is a filled shape (closed as SVG closes it). Sub-paths of one SVG
   element (same ``source``) and colour make one shape with the even-odd rule,
   so letters keep their counters and rings their holes. Each connected part
   is sewn on its own.
@@ -90,7 +90,8 @@ def drawing_elements(drawing: Drawing, rules: ElementRules) -> tuple[list[Elemen
     # Group filled sub-paths by (source element, fill colour), keeping first-seen order.
     groups: dict[tuple[str, Colour], list[int]] = {}
     for i, path in enumerate(drawing.paths):
-        if path.fill is not None and path.closed and len(path.points) >= 3:
+        # SVG fills open paths too, as if closed.
+        if path.fill is not None and len(path.points) >= 3:
             key = (path.source or f"#{i}", path.fill)
             groups.setdefault(key, []).append(i)
     fill_first = {members[0]: key for key, members in groups.items()}

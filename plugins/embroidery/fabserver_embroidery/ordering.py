@@ -39,31 +39,37 @@ def under_relations(elements: list[Element], threads: list[int]) -> list[set[int
 def sewing_order(elements: list[Element], threads: list[int]) -> list[int]:
     """Indices of ``elements`` in the order to sew them (``threads[i]``: element i's thread)."""
     n = len(elements)
+    if n == 0:
+        return []
     before = under_relations(elements, threads)
-    centres = (
-        np.array([shapely.get_coordinates(shapely.centroid(e.footprint))[0] for e in elements])
-        if n
-        else np.zeros((0, 2))
+    after: list[list[int]] = [[] for _ in range(n)]
+    for i, earlier in enumerate(before):
+        for j in earlier:
+            after[j].append(i)
+    waiting = np.array([len(b) for b in before])  # unfinished elements under each one
+    centres = shapely.get_coordinates(
+        shapely.centroid(np.array([e.footprint for e in elements], dtype=object))
     )
+    document = np.array([e.order for e in elements])
+    thread_arr = np.asarray(threads)
     done = np.zeros(n, dtype=bool)
     order: list[int] = []
-    current: int | None = None
+    current = -1
     here = np.zeros(2)
-    thread_arr = np.asarray(threads)
     for _ in range(n):
-        free = np.array([not done[i] and all(done[j] for j in before[i]) for i in range(n)])
-        if current is None or not (free & (thread_arr == current)).any():
+        free = ~done & (waiting == 0)
+        mine = free & (thread_arr == current)
+        if not mine.any():
             counts = np.bincount(thread_arr[free], minlength=thread_arr.max() + 1)
-            best = counts.max()
-            # Among the busiest threads, the one that appears first in the document.
-            candidates = np.flatnonzero(free & (counts[thread_arr] == best))
-            current = int(
-                thread_arr[candidates[np.argmin([elements[c].order for c in candidates])]]
-            )
-        pick = np.flatnonzero(free & (thread_arr == current))
-        d = np.linalg.norm(centres[pick] - here, axis=1)
-        k = int(pick[np.argmin(d)])
+            # Among the threads with most free elements, the one met first in the document.
+            candidates = np.flatnonzero(free & (counts[thread_arr] == counts.max()))
+            current = int(thread_arr[candidates[np.argmin(document[candidates])]])
+            mine = free & (thread_arr == current)
+        pick = np.flatnonzero(mine)
+        k = int(pick[np.argmin(np.linalg.norm(centres[pick] - here, axis=1))])
         order.append(k)
         done[k] = True
+        for m in after[k]:
+            waiting[m] -= 1
         here = centres[k]
     return order
