@@ -7,13 +7,16 @@ A colour map is text, so it fits a profile and a form field alike::
 Keys are ``#rgb``/``#rrggbb`` colours or a few colour names, ``none`` (a path
 with no colour), ``*`` (every colour not listed), or ``layer:PATTERN`` (a
 case-insensitive shell pattern on the layer name, checked before colours). A
-bare word that names a preset of the machine profile (``boxes``) brings its
-entries in. Operations are ``cut``, ``score``, ``engrave`` and ``ignore``.
+colour key may start with ``stroke:`` or ``fill:``; without it, the entry is
+for strokes and fills alike, except ``engrave`` entries, for fills only (a
+black outline is not a request to engrave). A bare word that names a preset of
+the machine profile (``boxes``) brings its entries in. Operations are ``cut``,
+``score``, ``engrave`` and ``ignore``.
 
-``engrave`` fills areas, so it applies to a path's fill; a stroke whose colour
-maps to ``engrave`` is engraved as a line (scored). ``cut`` and ``score`` apply
-to the outline of a path whether its colour comes from the stroke or the fill.
-Paths whose colours are not in the map are listed for the maker, never cut.
+``cut`` and ``score`` follow the outline of the path; ``engrave`` rasters the
+filled area of closed paths, and a stroke mapped to engrave explicitly
+(``stroke:#00ff00=engrave``) is engraved as a line (scored). Paths whose
+colours are not in the map are listed for the maker, never cut.
 """
 
 from __future__ import annotations
@@ -70,13 +73,18 @@ def _parse_colour(key: str) -> Colour | None:
     return None
 
 
+Part = str  # "stroke" or "fill"
+
+
 @dataclass(frozen=True)
 class ColourMap:
-    """Parsed map: exact colours, layer patterns, and what other colours do."""
+    """Parsed map: colours per part (stroke, fill), layer patterns, other colours."""
 
-    colours: dict[Colour | None, str] = field(default_factory=dict)
+    stroke: dict[Colour | None, str] = field(default_factory=dict)
+    fill: dict[Colour | None, str] = field(default_factory=dict)
     layers: tuple[tuple[str, str], ...] = ()
-    other: str | None = None  # the ``*`` entry
+    other_stroke: str | None = None  # the ``*`` entries
+    other_fill: str | None = None
 
     @classmethod
     def parse(cls, text: str, presets: Mapping[str, str] | None = None) -> ColourMap:
@@ -84,9 +92,9 @@ class ColourMap:
 
     def updated(self, text: str, presets: Mapping[str, str] | None = None) -> ColourMap:
         """This map with the entries of ``text`` added; later entries win."""
-        colours = dict(self.colours)
+        maps = {"stroke": dict(self.stroke), "fill": dict(self.fill)}
+        other = {"stroke": self.other_stroke, "fill": self.other_fill}
         layers = dict(self.layers)
-        other = self.other
         presets = presets or {}
         for raw in text.replace(";", ",").split(","):
             entry = raw.strip()
@@ -95,9 +103,12 @@ class ColourMap:
             if "=" not in entry:
                 if entry.lower() in presets:
                     expanded = ColourMap.parse(presets[entry.lower()])
-                    colours.update(expanded.colours)
+                    maps["stroke"].update(expanded.stroke)
+                    maps["fill"].update(expanded.fill)
                     layers.update(expanded.layers)
-                    other = expanded.other if expanded.other is not None else other
+                    for part in ("stroke", "fill"):
+                        value = getattr(expanded, f"other_{part}")
+                        other[part] = value if value is not None else other[part]
                     continue
                 known = ", ".join(sorted(presets)) or "—"
                 raise _bad_map(
@@ -113,36 +124,49 @@ class ColourMap:
                     f"demande « {op} » ; opérations possibles : {', '.join(MAP_OPERATIONS)}",
                     f"asks for '{op}'; operations are {', '.join(MAP_OPERATIONS)}",
                 )
-            if key.lower().startswith("layer:"):
-                layers[key[6:].strip().lower()] = op
-            elif key == "*":
-                other = op
-            elif key.lower() == "none":
-                colours[None] = op
-            else:
-                colour = _parse_colour(key)
-                if colour is None:
-                    raise _bad_map(
-                        entry,
-                        "n'est pas une couleur (#rrggbb, #rgb ou un nom comme red)",
-                        "is not a colour (#rrggbb, #rgb or a name such as red)",
-                    )
-                colours[colour] = op
-        return ColourMap(colours, tuple(layers.items()), other)
+            lowered = key.lower()
+            if lowered.startswith("layer:"):
+                pattern = lowered[6:].strip()
+                layers.pop(pattern, None)  # re-added last: it now wins
+                layers[pattern] = op
+                continue
+            # Without "stroke:" or "fill:", an entry is for both, except engrave (fills only).
+            parts: tuple[Part, ...] = ("fill",) if op == "engrave" else ("stroke", "fill")
+            for prefix in ("stroke:", "fill:"):
+                if lowered.startswith(prefix):
+                    parts = (prefix[:-1],)
+                    key = key[len(prefix) :].strip()
+            if key == "*":
+                for part in parts:
+                    other[part] = op
+                continue
+            colour = None if key.lower() == "none" else _parse_colour(key)
+            if colour is None and key.lower() != "none":
+                raise _bad_map(
+                    entry,
+                    "n'est pas une couleur (#rrggbb, #rgb ou un nom comme red)",
+                    "is not a colour (#rrggbb, #rgb or a name such as red)",
+                )
+            for part in parts:
+                maps[part][colour] = op
+        return ColourMap(
+            maps["stroke"], maps["fill"], tuple(layers.items()), other["stroke"], other["fill"]
+        )
 
     def for_layer(self, layer: str) -> str | None:
         name = layer.lower()
-        for pattern, op in self.layers:
+        for pattern, op in reversed(self.layers):  # later entries (the job's) win
             if fnmatch.fnmatchcase(name, pattern):
                 return op
         return None
 
-    def for_colour(self, colour: Colour | None) -> str | None:
-        if colour in self.colours:
-            return self.colours[colour]
+    def for_colour(self, colour: Colour | None, part: Part = "stroke") -> str | None:
+        table = self.stroke if part == "stroke" else self.fill
+        if colour in table:
+            return table[colour]
         if colour is not None:
             best, best_diff = None, COLOUR_TOLERANCE + 1
-            for known, op in self.colours.items():
+            for known, op in table.items():
                 if known is None:
                     continue
                 diff = max(abs(a - b) for a, b in zip(known, colour, strict=True))
@@ -150,7 +174,7 @@ class ColourMap:
                     best, best_diff = op, diff
             if best is not None:
                 return best
-        return self.other
+        return self.other_stroke if part == "stroke" else self.other_fill
 
 
 @dataclass(frozen=True)
@@ -183,16 +207,18 @@ def classify(paths: Sequence[DrawingPath], cmap: ColourMap) -> Classified:
     unmapped: dict[str, list[float]] = {}
     ignored = 0
     for i, path in enumerate(paths):
-        layer_op = cmap.for_layer(path.layer) if path.layer else None
+        layer_op = cmap.for_layer(path.layer)
         if layer_op is not None:
             ops = {"stroke": layer_op, "fill": layer_op if path.fill is not None else None}
         else:
             ops = {
-                "stroke": cmap.for_colour(path.stroke) if path.stroke is not None else None,
-                "fill": cmap.for_colour(path.fill) if path.fill is not None else None,
+                "stroke": cmap.for_colour(path.stroke, "stroke")
+                if path.stroke is not None
+                else None,
+                "fill": cmap.for_colour(path.fill, "fill") if path.fill is not None else None,
             }
             if path.stroke is None and path.fill is None:
-                ops["stroke"] = cmap.for_colour(None)
+                ops["stroke"] = cmap.for_colour(None, "stroke")
         stroke_op, fill_op = ops["stroke"], ops["fill"]
         used = False
         if fill_op == "engrave" and path.closed and len(path.points) >= 3:

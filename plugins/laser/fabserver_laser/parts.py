@@ -136,8 +136,11 @@ def build_layout(
     # Open cuts: cut before the closed contour around them.
     cut_lines = make_lines(cut.lines)
     line_container = containers(cut_lines, polys, depth)
-    line_parent = np.where(line_container >= 0, first_piece[line_container], -1)
-    line_item = np.where(line_container >= 0, item_of_top[top[line_container]], -1)
+    has_container = line_container >= 0
+    line_parent = np.full(len(cut_lines), -1, dtype=int)
+    line_item = np.full(len(cut_lines), -1, dtype=int)
+    line_parent[has_container] = first_piece[line_container[has_container]]
+    line_item[has_container] = item_of_top[top[line_container[has_container]]]
     if (line_item < 0).any():
         line_item[line_item < 0] = part_of(cut_lines[line_item < 0])
     layout.open_cuts = len(cut.lines)

@@ -26,7 +26,7 @@ class MachineSettings(_Strict):
     )
     air_assist: bool = Field(default=True, description="M8 at the start, M9 at the end")
     colour_map: str = Field(
-        default="#ff0000=cut,#0000ff=score,#000000=engrave",
+        default="stroke:#ff0000=cut,stroke:#0000ff=score,fill:#000000=engrave",
         description="default colour → operation map (see README)",
     )
     layer_map: str = Field(
