@@ -33,6 +33,7 @@
   var out = document.getElementById("layer-out");
   var view = document.getElementById("layer-view");
   var NS = "http://www.w3.org/2000/svg";
+  var lang = document.documentElement.lang || "fr";
   fetch(layers.dataset.layersUrl).then(function (r) { return r.json(); }).then(function (data) {
     if (!data.layers || data.layers.length < 2) return;
     var minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
@@ -63,7 +64,7 @@
         view.appendChild(path);
       });
       out.textContent = (index + 1) + " / " + data.layers.length +
-        (layer.z !== null && layer.z !== undefined ? " — z = " + Number(layer.z).toFixed(2) + " mm" : "");
+        (layer.z !== null && layer.z !== undefined ? " — z = " + Number(layer.z).toLocaleString(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 }) + " mm" : "");
     }
     slider.max = data.layers.length - 1;
     slider.value = data.layers.length - 1;
