@@ -38,6 +38,7 @@ from fabserver.plugin import (
     Progress,
     no_progress,
 )
+from fabserver.preview import toolpath_svg
 from fabserver.profiles import MachineProfile, MaterialProfile
 from fabserver.toolpath import EventKind, MoveKind, Toolpath, ToolpathBuilder
 
@@ -236,6 +237,7 @@ class VinylPlugin(MachinePlugin):
             material_uses=_vinyl_used(tiling.length, vinyl, material),
             warnings=tuple(warnings),
             copies=int(options["copies"]),
+            preview_svg=_preview(sequence, roll, tiling.length),
             facts={
                 "roll_width_mm": vinyl.roll_width,
                 "usable_width_mm": roll.width,
@@ -348,6 +350,19 @@ def _toolpath(
         builder.add_path(holder[1:], MoveKind.CUT, speed, role=role, z=0.0)
     builder.move_to(*park, z=0.0, feed=travel)
     return builder.build()
+
+
+def _preview(sequence: list[order.Piece], roll: layout.Roll, length: float) -> str:
+    """The blade paths (what the maker gets, without the holder's swivels) on the
+    part of the roll the job uses."""
+    builder = ToolpathBuilder()
+    for piece in sequence:
+        points = np.vstack([piece.points, piece.points[:1]]) if piece.closed else piece.points
+        builder.move_to(*points[0], z=0.0, feed=1.0)
+        builder.add_path(points[1:], MoveKind.CUT, 1.0, role=piece.role, z=0.0)
+    used = np.zeros((2, 3))
+    used[1, roll.feed_axis], used[1, roll.across_axis] = length, roll.width
+    return toolpath_svg(builder.build(), bounds=used, show_travel=False)
 
 
 def _vinyl_used(

@@ -189,3 +189,13 @@ def test_time_comes_from_the_shared_estimator_with_one_blade_drop_per_cut(profil
     assert result.estimate.machine_time_s == pytest.approx(motion + 2 * machine.timing["pierce"])
     # Cutting 100 mm sides at 200 mm/s takes at least their length over the speed.
     assert result.estimate.time_by_role_s["cut"] >= (400 + 1) / 200.0
+
+
+def test_the_preview_draws_the_blade_paths_on_the_roll_used(profiles, tools):
+    design = tools.drawing((LETTER_F, True))
+    result, _, _ = tools.plan_job(design, profiles, copies=2)
+    svg = result.plan.preview_svg
+    assert 'data-role="cut"' in svg and 'data-role="weed"' in svg
+    # The letter's corner (4.5, 10) at its place, not the holder's swivel points.
+    corner = placed(np.array([[4.5, 10.0]]), LETTER_F.min(axis=0), margin=3.0)[0]
+    assert f"{corner[0]:.2f} {corner[1]:.2f}" in svg
