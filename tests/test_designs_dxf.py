@@ -207,10 +207,23 @@ def test_colours_bylayer_aci_true_colour():
 
 
 def test_colors_corpus_block_references(corpus):
+    """BLOCK2 holds pieces coloured 7, ByLayer, 6 and ByBlock, all on layer 0.
+
+    Inserted on layer BLUE (ACI 170) with colour ByLayer (301) and yellow (302):
+    ByLayer pieces take BLUE's colour, ByBlock ones the reference's.
+    """
     drawing = load_design((corpus / "dxf" / "colors.dxf").read_bytes())
-    assert drawing.layers() == ["BLUE", "RED"] or set(drawing.layers()) == {"BLUE", "RED"}
-    assert drawing.facts.details["texts"] > 0
-    assert len(drawing.colours()) >= 4
+    blue, magenta, yellow = (ezdxf.colors.aci2rgb(i) for i in (170, 6, 2))
+
+    def strokes(handle):
+        return {p.stroke for p in drawing.paths if p.source == handle}
+
+    assert strokes("301") == {(0, 0, 0), blue, magenta}
+    assert strokes("302") == {(0, 0, 0), blue, magenta, yellow}
+    assert {p.layer for p in drawing.paths if p.source in ("301", "302")} == {"BLUE"}
+    assert strokes("220") == {(242, 103, 34)}  # true colour wins over ACI 30
+    assert strokes("28F") == {(0, 0, 0)}  # ByBlock outside any block: black
+    assert drawing.facts.details["texts"] == 14 + 4 * 4
 
 
 def test_off_layer_skipped():

@@ -243,10 +243,12 @@ def test_visibility_hidden_and_display_none_skipped():
         '<path id="a" d="M0 0 L10 0" stroke="red" visibility="hidden"/>'
         '<g style="display:none"><path id="b" d="M0 0 L10 10" stroke="red"/></g>'
         '<path id="c" d="M0 0 L10 20" stroke="red"/>'
+        '<path id="d" d="M0 0 L10 30" stroke="none" fill="none"/>'
+        '<path id="e" d="M0 0 L10 40" stroke="red" stroke-opacity="0" fill="none"/>'
     )
     drawing = load_design(svg(body))
     assert [p.source for p in drawing.paths] == ["c"]
-    assert drawing.facts.details["hidden_skipped"] == 1
+    assert drawing.facts.details["hidden_skipped"] == 3
 
 
 def test_text_warns_and_text_only_is_refused(corpus):

@@ -91,6 +91,7 @@ class _Style:
 
     layer: str = "0"
     colour: Colour = _BLACK
+    source: str = ""  # handle of the outermost block reference: block copies have none
 
 
 @dataclass
@@ -107,6 +108,7 @@ class _Reader:
         self.tolerance = tolerance  # in drawing units
         self.bezier_segments = _bezier_segments(tolerance)
         self.found = _Found()
+        self._source = ""  # handle given to the paths of the entity being read
         self._layers: dict[str, tuple[Colour, bool]] = {}
         for layer in doc.layers:
             visible = layer.is_on() and not layer.is_frozen()
@@ -144,8 +146,12 @@ class _Reader:
             self.found.skipped_layers[layer] += 1
             return
         if kind == "INSERT":
-            self._insert(entity, _Style(layer, self._colour_of(entity, layer, parent)), depth)
-        elif kind in _CURVES:
+            source = parent.source or entity.dxf.get("handle", "") or ""
+            colour = self._colour_of(entity, layer, parent)
+            self._insert(entity, _Style(layer, colour, source), depth)
+            return
+        self._source = parent.source or entity.dxf.get("handle", "") or ""
+        if kind in _CURVES:
             self._curve(entity, layer, self._colour_of(entity, layer, parent), filled=False)
         elif kind in _FILLS:
             self._fill(entity, layer, self._colour_of(entity, layer, parent))
@@ -223,7 +229,7 @@ class _Reader:
                 stroke=None if filled else colour,
                 fill=colour if filled else None,
                 layer=layer,
-                source=entity.dxf.get("handle", "") or "",
+                source=self._source,
             )
         )
 

@@ -198,6 +198,9 @@ def load_svg(data: bytes, name: str = "", *, tolerance_mm: float = 0.01, **_: ob
     for element, subpaths, layer_name in shapes:
         stroke = _colour(element.stroke, element.values.get("stroke-opacity"))
         fill = _colour(element.fill, element.values.get("fill-opacity"))
+        if stroke is None and fill is None:  # neither stroked nor filled: invisible
+            hidden += 1
+            continue
         width = element.implicit_stroke_width if stroke is not None else 0.0
         for sub in subpaths:
             points = _assemble(sub, flat_cubics)
