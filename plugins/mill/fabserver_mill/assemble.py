@@ -35,7 +35,8 @@ class Tabs:
 class Cut:
     """One piece of work with one tool: a 2D tool-centre path cut at one or more depths.
 
-    path : (n, 2) float, millimetres (a closed ring does not repeat its first point)
+    path : (n, 2) float, millimetres (a closed ring does not repeat its first point);
+        or (n, 3) for a path whose heights are already known (3D finishing)
     levels : (k,) float, depths in cutting order, below ``z_top`` (material top here)
     """
 
@@ -103,6 +104,8 @@ class Assembly:
 
 def pass_points(cut: Cut, z_start: float) -> np.ndarray:
     """The cut's 3D polyline when the tool arrives at its start at ``z_start``."""
+    if cut.path.shape[1] == 3:  # already 3D (finishing): go down to its first point
+        return np.vstack([[*cut.path[0, :2], z_start], cut.path])
     levels = cut.levels[cut.levels < z_start - _EPS]
     if len(levels) == 0:
         levels = np.array([z_start])
@@ -129,9 +132,9 @@ def assemble(cuts: list[Cut], machine: Machine, start_xy=(0.0, 0.0)) -> Assembly
     for cut in cuts:
         data = machine.cutting[cut.tool]
         feed, plunge = data.feed / 60.0, data.plunge / 60.0
-        if cut.closed and cut.tabs is None:
+        if cut.closed and cut.tabs is None and cut.path.shape[1] == 2:
             cut = _start_near(cut, b.position[:2])
-        first = cut.path[0]
+        first = cut.path[0, :2]
         if cut.tool != current_tool:
             if b.position[2] < machine.safe_z - _EPS:
                 b.move_to(z=machine.safe_z, feed=travel)

@@ -266,7 +266,7 @@ class MillPlugin(MachinePlugin):
         if isinstance(design, Mesh):
             from .plan3d import plan_mesh
 
-            return plan_mesh(self, design, machine, material, ms, mat, options, progress)
+            return plan_mesh(design, machine, material, ms, mat, options, progress)
         raise PlanError(Text("Type de fichier non pris en charge.", "Unsupported design type."))
 
     def _plan_drawing(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
-from shapely.geometry import LineString, MultiPolygon, Polygon
+from shapely.geometry import MultiPolygon, Polygon
 
 from fabserver.designs.types import Drawing, DrawingPath, colour_hex
 from fabserver.errors import PlanError
@@ -230,7 +230,3 @@ def assign(drawing: Drawing, maps: OperationMaps, unassigned: str) -> list[Shape
             s.areas = polys
         shapes.append(s)
     return shapes
-
-
-def open_line(points: np.ndarray) -> LineString:
-    return LineString(points)

@@ -1,0 +1,201 @@
+"""3D work from a mesh: orientation, placement in a stock block, roughing and finishing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import shapely
+import trimesh
+
+from fabserver.designs.types import Mesh
+from fabserver.errors import PlanError
+from fabserver.i18n import Text
+from fabserver.plugin import Plan, Progress
+from fabserver.profiles import MachineProfile, MaterialProfile
+
+from .assemble import Cut, assemble
+from .settings import MachineSettings, MaterialSettings
+from .strategies3d import (
+    choose_up,
+    finishing_path,
+    finishing_tips,
+    mask_regions,
+    place,
+    roughing_cuts,
+    unreached,
+    up_rotation,
+)
+
+STOCK_TOP = 1.0
+"""mm of stock above the part's highest point, so the first pass cleans the block's top."""
+
+MAX_DRAWN_CELLS = 200_000
+"""Unreached areas with more grid cells than this are listed but not drawn."""
+
+
+def oriented(mesh: trimesh.Trimesh, orientation: str) -> tuple[str, np.ndarray]:
+    """Triangles ``(n, 3, 3)`` turned so the side to machine faces +Z, and that side's name."""
+    if orientation == "auto":
+        name, matrix = choose_up(mesh)
+    else:
+        name, matrix = "+z", up_rotation((0.0, 0.0, 1.0))
+    tri = trimesh.transform_points(mesh.triangles.reshape(-1, 3), matrix).reshape(-1, 3, 3)
+    return name, tri
+
+
+def fit_in_xy(triangles: np.ndarray, margin: float, area_x: float, area_y: float) -> np.ndarray:
+    """Turn the part a quarter turn about Z when that is the only way it fits."""
+    size = np.ptp(triangles.reshape(-1, 3), axis=0)
+    fits = size[0] + 2 * margin <= area_x and size[1] + 2 * margin <= area_y
+    turned = size[1] + 2 * margin <= area_x and size[0] + 2 * margin <= area_y
+    if fits or not turned:
+        return triangles
+    return np.stack([-triangles[..., 1], triangles[..., 0], triangles[..., 2]], axis=-1)
+
+
+def _cells_polygon(mask: np.ndarray, grid) -> object:
+    """Union of the squares around masked nodes (for the preview)."""
+    jj, ii = np.nonzero(mask)
+    if len(ii) == 0 or len(ii) > MAX_DRAWN_CELLS:
+        return shapely.Polygon()
+    half = grid.res / 2
+    x = grid.x0 + ii * grid.res
+    y = grid.y0 + jj * grid.res
+    return shapely.coverage_union_all(shapely.box(x - half, y - half, x + half, y + half))
+
+
+def plan_mesh(
+    design: Mesh,
+    machine: MachineProfile,
+    material: MaterialProfile,
+    ms: MachineSettings,
+    mat: MaterialSettings,
+    options: Mapping[str, Any],
+    progress: Progress,
+) -> Plan:
+    from .plugin import WORK_KINDS, check_height, check_work_area, finish_plan, machine_for, too_big
+
+    strategy = options.get("strategy", "rough+finish")
+    res = float(options.get("resolution", 0.2))
+    margin = float(options.get("stock_margin", 5.0))
+    allowance = float(options.get("allowance", 0.3)) if "rough" in strategy else 0.0
+    ramp = float(options.get("ramp_angle", 5.0)) if options.get("entry", "ramp") == "ramp" else 0.0
+    rough_id, finish_id = ms.rough_tool, ms.finish_tool
+    for tool_id in (rough_id, finish_id):
+        if tool_id not in mat.cutting:
+            raise PlanError(
+                Text(
+                    f"Pas de données de coupe pour l'outil « {tool_id} » dans ce matériau.",
+                    f"No cutting data for tool '{tool_id}' in this material.",
+                )
+            )
+    rough_tool, finish_tool = ms.tools[rough_id], ms.tools[finish_id]
+    margin = max(margin, rough_tool.diameter, finish_tool.diameter)
+
+    progress(0.05, "orientation")
+    up, triangles = oriented(design.mesh, options.get("orientation", "auto"))
+    triangles = fit_in_xy(triangles, margin, machine.work_area.x, machine.work_area.y)
+    height = float(np.ptp(triangles[..., 2]))
+    bottom = min(margin, 5.0)
+    progress(0.15, "height map")
+    relief = place(triangles, margin, STOCK_TOP, bottom, res)
+    sx, sy, sz = relief.stock
+    if sx > machine.work_area.x or sy > machine.work_area.y:
+        raise too_big(sx, sy, machine)
+    check_height(machine, ms, sz)
+    depth = STOCK_TOP + height
+    for tool_id, tool in ((rough_id, rough_tool), (finish_id, finish_tool)):
+        if depth > tool.flute_length:
+            raise PlanError(
+                Text(
+                    f"La pièce fait {height:.1f} mm de haut : l'outil « {tool_id} » ne coupe que "
+                    f"sur {tool.flute_length:.1f} mm.",
+                    f"The part is {height:.1f} mm tall: tool '{tool_id}' only cuts "
+                    f"{tool.flute_length:.1f} mm deep.",
+                )
+            )
+
+    cuts: list[Cut] = []
+    warnings: list[Text] = []
+    facts: dict[str, Any] = {"mode": "3D", "up": up, "resolution_mm": res}
+    if "rough" in strategy:
+        progress(0.3, "roughing")
+        data = mat.cutting[rough_id]
+        rough = roughing_cuts(
+            relief, rough_id, rough_tool, data.step_down, data.step_over, allowance, ramp
+        )
+        cuts.extend(rough)
+        facts["rough_levels"] = len({float(c.levels[0]) for c in rough})
+    tips = finishing_tips(relief, finish_tool)
+    if "finish" in strategy:
+        progress(0.55, "finishing")
+        data = mat.cutting[finish_id]
+        path = finishing_path(relief, tips, finish_tool, data.step_over)
+        z_top = 0.0 if strategy == "finish" else float(path[0, 2]) + allowance
+        cuts.append(
+            Cut(path, False, max(z_top, float(path[0, 2])), path[:1, 2], "finish", finish_id)
+        )
+        if strategy == "finish" and depth > data.step_down:
+            warnings.append(
+                Text(
+                    f"Finition seule sur {depth:.1f} mm de matière : ébauchez d'abord, "
+                    "sinon l'outil de finition coupe trop profond.",
+                    f"Finishing alone through {depth:.1f} mm of material: rough first, "
+                    "or the finishing tool cuts too deep.",
+                )
+            )
+    progress(0.75, "toolpath")
+    assembly = assemble(cuts, machine_for(machine, ms, mat))
+    tp = assembly.builder.build()
+    check_work_area(tp, machine, sx, sy)
+
+    missed = unreached(relief, tips, finish_tool)
+    count, area, centres = mask_regions(missed, relief.grid)
+    if count:
+        where = ", ".join(f"({x:.1f} ; {y:.1f})" for x, y in centres[:5])
+        warnings.append(
+            Text(
+                f"{count} zone(s) trop étroite(s) pour la fraise de finition « {finish_id} » "
+                f"({area:.1f} mm² de matière resteront), vers {where} mm. Choisissez une "
+                "fraise plus fine ou élargissez ces zones.",
+                f"{count} area(s) too narrow for finishing tool '{finish_id}' "
+                f"({area:.1f} mm² of material will remain), near "
+                f"{where.replace(' ;', ',')} mm. Choose a smaller tool or widen these areas.",
+            )
+        )
+    copies = int(options.get("copies", 1))
+    volume_cm3 = sx * sy * sz / 1000.0
+    facts.update(
+        {
+            "stock_mm": [round(float(v), 2) for v in (sx, sy, sz)],
+            "stock_cm3_per_copy": round(float(volume_cm3), 3),
+            "grid": [relief.grid.nx, relief.grid.ny],
+            "tools": [
+                {"tool": u.tool_id, "rpm": u.rpm, "description": u.tool.describe()}
+                for u in assembly.tool_uses
+            ],
+            "too_small": [{"tool": finish_id, "area_mm2": round(area, 2), "count": count}]
+            if count
+            else [],
+            "cut_length_m": round(tp.length_of(*WORK_KINDS) / 1000.0, 3),
+        }
+    )
+    from .preview import mill_preview
+
+    preview = mill_preview(tp, (sx, sy), [_cells_polygon(missed, relief.grid)])
+    return finish_plan(
+        tp,
+        assembly,
+        ms,
+        machine,
+        material,
+        copies,
+        copies,  # one block per copy: the program runs once for each
+        volume_cm3 * copies,
+        warnings,
+        facts,
+        preview,
+        title=f"fabserver mill 3D, {material.id}",
+    )
