@@ -11,13 +11,14 @@ PrusaSlicer's estimate, so it is left out of ours for the comparison.
 from __future__ import annotations
 
 import pytest
+from fabserver_fdm import FdmPlugin
+from fabserver_fdm.reference import available, run_prusaslicer
+from fabserver_fdm.settings import PrintSettings
+
 from fabserver.designs import load_design
 from fabserver.estimate import move_times
 from fabserver.planning import run_plan
 from fabserver.toolpath import MoveKind
-from fabserver_fdm import FdmPlugin
-from fabserver_fdm.reference import available, run_prusaslicer
-from fabserver_fdm.settings import PrintSettings
 
 FILAMENT_TOLERANCE = 0.10  # ±10 %
 TIME_TOLERANCE = 0.20  # ±20 %
