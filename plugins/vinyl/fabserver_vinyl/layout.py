@@ -6,7 +6,7 @@ lies along the other, starting at the origin. Copies are tiled across the roll
 first, then row after row along it, ``spacing`` mm apart and ``spacing`` mm
 from the origin both ways (so the blade never swings past the origin):
 
-    across = floor((width - spacing) / (footprint_across + spacing))
+    across = floor(width / (footprint_across + spacing))
     rows = ceil(copies / across)
     roll length = rows × footprint_along + (rows + 1) × spacing
 """
@@ -82,7 +82,7 @@ def tile(size: np.ndarray, copies: int, roll: Roll, spacing: float) -> Tiling:
     The caller has checked that one footprint fits across the roll.
     """
     a, f = roll.across_axis, roll.feed_axis
-    across = max(1, min(copies, math.floor((roll.width - spacing) / (size[a] + spacing))))
+    across = max(1, min(copies, math.floor(roll.width / (size[a] + spacing))))
     rows = math.ceil(copies / across)
     index = np.arange(copies)
     offsets = np.zeros((copies, 2))

@@ -94,19 +94,21 @@ def test_the_design_is_placed_in_the_frame_of_a_cutter_fed_along_y(profiles, too
 
 
 # Tiling by hand: footprint = drawing + 2 × 3 mm border margin; usable width =
-# roll − 2 × 8 mm; across = floor((usable − 5) / (footprint across + 5));
+# roll − 2 × 8 mm; across = floor(usable / (footprint across + 5));
 # length = rows × footprint along + (rows + 1) × 5.
 @pytest.mark.parametrize(
     ("material", "size", "copies", "across", "rows", "length"),
     [
-        # 600 mm roll: 584 usable; 100 × 50 → 106 × 56; floor(579 / 61) = 9.
+        # 600 mm roll: 584 usable; 100 × 50 → 106 × 56; floor(584 / 61) = 9.
         ("vinyl-adhesive", (100, 50), 1, 1, 1, 116.0),
         ("vinyl-adhesive", (100, 50), 9, 9, 1, 116.0),
         ("vinyl-adhesive", (100, 50), 20, 9, 3, 3 * 106 + 4 * 5),
-        # 500 mm roll: 484 usable; floor(479 / 61) = 7.
+        # 500 mm roll: 484 usable; floor(484 / 61) = 7.
         ("vinyl-flex", (100, 50), 20, 7, 3, 3 * 106 + 4 * 5),
-        # 200 × 150 → 206 × 156 on 484: floor(479 / 161) = 2.
-        ("vinyl-flex", (200, 150), 5, 2, 3, 3 * 206 + 4 * 5),
+        # 200 × 150 → 206 × 156 on 484: floor(484 / 161) = 3 (the last ends at 483 mm).
+        ("vinyl-flex", (200, 150), 5, 3, 2, 2 * 206 + 3 * 5),
+        # 600 × 150 → 606 × 156, long along the roll: 3 across, 20 copies → 7 rows.
+        ("vinyl-flex", (600, 150), 20, 3, 7, 7 * 606 + 8 * 5),
     ],
 )
 def test_copies_are_tiled_across_the_roll_then_along_it(
@@ -148,12 +150,24 @@ def test_a_design_wider_than_the_roll_either_way_is_refused_with_its_size(profil
     assert "700 × 650 mm" in message.en and "484 mm" in message.en
 
 
-def test_too_many_copies_for_one_run_are_refused_with_how_many_fit(profiles, tools):
-    rect = np.array([[0, 0], [100, 0], [100, 50], [0, 50]], float)
+@pytest.mark.parametrize(
+    ("material", "size", "copies", "most"),
+    [
+        # 106 × 56 footprints, 9 across; rows in 5000 mm: floor((5000 − 5) / 111) = 45.
+        ("vinyl-adhesive", (100, 50), 500, 45 * 9),
+        # 606 × 156, 3 across on 484 mm; rows: floor(4995 / 611) = 8.
+        ("vinyl-flex", (600, 150), 34, 8 * 3),
+    ],
+)
+def test_too_many_copies_for_one_run_are_refused_with_how_many_fit(
+    material, size, copies, most, profiles, tools
+):
+    w, h = size
+    rect = np.array([[0, 0], [w, 0], [w, h], [0, h]], float)
     with pytest.raises(PlanError) as caught:
-        tools.plan_job(tools.drawing((rect, True)), profiles, copies=500)
-    # 5000 mm run: rows fit = floor((5000 − 5) / 111) = 45, 9 across → 405 copies.
-    assert "405" in caught.value.message.en
+        tools.plan_job(tools.drawing((rect, True)), profiles, material, copies=copies)
+    assert f"at most {most} per job" in caught.value.message.en
+    tools.plan_job(tools.drawing((rect, True)), profiles, material, copies=most)  # fits
 
 
 def test_details_too_small_for_the_blade_are_listed(profiles, tools):
