@@ -6,6 +6,7 @@ audit trail) are the same whichever door a request comes through.
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -37,6 +38,18 @@ class Maker:
     locale: str = "fr"
 
 
+def charged_material(estimate: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The estimate's material line that is paid for (grams of filament, sheets…), the one
+    staff weigh or count when a job is done; the first line when none is priced."""
+    lines = (estimate or {}).get("materials") or []
+    return next((line for line in lines if line.get("cost_eur") is not None), None) or (
+        lines[0] if lines else None
+    )
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
 def check_maker(maker: Maker) -> None:
     if not maker.name.strip():
         raise ActionError(Text("Indiquez votre nom.", "Please give your name."))
@@ -45,6 +58,13 @@ def check_maker(maker: Maker) -> None:
             Text(
                 "Indiquez un e-mail ou un téléphone pour que l'équipe puisse vous joindre.",
                 "Give an e-mail or a phone number so the staff can reach you.",
+            )
+        )
+    if maker.email.strip() and not _EMAIL.fullmatch(maker.email.strip()):
+        raise ActionError(
+            Text(
+                f"L'adresse e-mail « {maker.email.strip()} » semble incomplète.",
+                f"The e-mail address '{maker.email.strip()}' looks incomplete.",
             )
         )
 
@@ -274,10 +294,9 @@ def mark_done(
     if minutes < 0 or (material is not None and material < 0):
         raise ActionError(Text("Valeurs négatives refusées.", "Negative values are refused."))
     with runtime.db.session() as s:
-        unit = None
         job = s.get(Job, job_id)
-        if job is not None and job.estimate and job.estimate.get("materials"):
-            unit = job.estimate["materials"][0]["unit"]
+        line = charged_material(job.estimate) if job is not None else None
+        unit = line["unit"] if line else None
         transition(
             s,
             job_id,

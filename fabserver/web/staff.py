@@ -147,6 +147,7 @@ def job_detail(job_id: int):
     return render_template(
         "staff/job.html",
         job=staff_job(job),
+        charged=service.charged_material(job.estimate),
         options=options,
         materials=materials,
         minutes=minutes,
@@ -262,7 +263,8 @@ def machines():
     for job in done:
         estimate = job.estimate or {}
         est_time = estimate.get("machine_time_s") or 0.0
-        est_material = sum(line["quantity"] for line in estimate.get("materials", [])[:1])
+        line = service.charged_material(estimate)
+        est_material = line["quantity"] if line else 0.0
         rows[job.machine_id].append(
             {
                 "id": job.id,

@@ -211,3 +211,15 @@ def test_migrations_are_idempotent_and_match_the_models(tmp_path):
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     db.dispose()
+
+
+def test_done_records_the_charged_material_line():
+    estimate = {
+        "materials": [
+            {"unit": "m", "quantity": 1.6, "cost_eur": None},
+            {"unit": "g", "quantity": 5.0, "cost_eur": 0.15},
+        ]
+    }
+    assert service.charged_material(estimate)["unit"] == "g"
+    assert service.charged_material({"materials": [{"unit": "m", "cost_eur": None}]})["unit"] == "m"
+    assert service.charged_material(None) is None

@@ -234,3 +234,9 @@ def test_status_json_is_not_cached(client, job_token):
     response = client.get(f"/j/{job_token}/status.json")
     assert response.headers["Cache-Control"] == "no-store"
     assert set(json.loads(response.data)) >= {"state", "progress", "stage"}
+
+
+def test_incomplete_email_is_refused(client, block_stl):
+    response = upload_form(client, block_stl, email="camille@", phone="")
+    assert response.status_code == 400
+    assert "semble incomplète" in response.get_data(as_text=True)
