@@ -256,10 +256,11 @@ def test_bulge_half_circle_and_arc_tolerance():
     assert shapely.Polygon(path.points).area == pytest.approx(math.pi * 50, rel=1e-3)
 
 
-def test_spline_flattened_within_tolerance():
+@pytest.mark.parametrize("degree", [2, 3, 5])
+def test_spline_flattened_within_tolerance(degree):
     doc = new_doc(4)
-    control = [(0, 0), (30, 60), (60, -40), (90, 20)]
-    spline = doc.modelspace().add_spline(control)
+    control = [(0, 0), (30, 60), (60, -40), (90, 20), (120, 80), (150, 0)]
+    spline = doc.modelspace().add_open_spline(control, degree=degree)
     (path,) = load_design(dxf_bytes(doc), tolerance_mm=0.01).paths
     dense = np.array(
         [(v.x, v.y) for v in spline.construction_tool().points(np.linspace(0, 1, 4000))]
@@ -313,3 +314,20 @@ def test_only_text_is_refused():
     with pytest.raises(DesignError) as info:
         load_design(dxf_bytes(doc))
     assert "only text" in info.value.message.en and "texte" in info.value.message.fr
+
+
+def test_chained_outline_matches_its_hatch(corpus):
+    """hatches_2: six open pieces (polylines, an arc, a spline, an ellipse arc) outline
+    the region that HATCH 233 fills; chained, they must enclose the same area."""
+    drawing = load_design((corpus / "dxf" / "hatches_2.dxf").read_bytes())
+    (outline,) = [p for p in drawing.paths if "218" in p.source.split(",")]
+    assert outline.closed and len(outline.source.split(",")) == 6
+    hatch = by_source_one(drawing, "233")
+    a, b = shapely.Polygon(outline.points), shapely.Polygon(hatch.points)
+    assert a.is_valid and b.is_valid
+    assert a.symmetric_difference(b).area < 0.01 * a.length  # within the tolerance band
+
+
+def by_source_one(drawing: Drawing, source: str) -> DrawingPath:
+    (path,) = [p for p in drawing.paths if p.source == source]
+    return path

@@ -174,26 +174,32 @@ class _Reader:
 
     def _curve(self, entity: DXFGraphic, layer: str, colour: Colour, filled: bool) -> None:
         kind = entity.dxftype()
-        if kind in ("CIRCLE", "ARC", "ELLIPSE"):
-            # exact points on the curve (ezdxf's paths would first approximate
-            # conics by Béziers, 2.7e-4 × radius off, more than 0.01 mm on big arcs)
+        if kind in ("CIRCLE", "ARC", "ELLIPSE", "SPLINE"):
+            # points on the true curve: ezdxf's paths first approximate conics and
+            # non-cubic splines by Béziers (2.7e-4 × radius off for a quarter circle,
+            # more than 0.01 mm on big arcs)
             try:
-                if kind == "ELLIPSE":
+                if kind in ("ELLIPSE", "SPLINE"):
                     vertices = list(entity.flattening(distance=self.tolerance))
                 else:
                     vertices = list(entity.flattening(sagitta=self.tolerance))
             except (ValueError, ZeroDivisionError):
                 self.found.ignored[f"{kind} (degenerate)"] += 1
                 return
-            closed = kind == "CIRCLE" or (
-                kind == "ELLIPSE" and abs(entity.dxf.end_param - entity.dxf.start_param) >= 6.28318
+            closed = (
+                kind == "CIRCLE"
+                or (kind == "SPLINE" and entity.closed)
+                or (
+                    kind == "ELLIPSE"
+                    and abs(entity.dxf.end_param - entity.dxf.start_param) >= 6.28318
+                )
             )
             self._emit_points(vertices, layer, colour, entity, closed_hint=closed, filled=filled)
             return
         try:
             path = ezpath.make_path(entity, segments=self.bezier_segments)
-        except (TypeError, ValueError, ZeroDivisionError):
-            self.found.ignored[f"{kind} (degenerate)"] += 1
+        except (TypeError, ValueError, ZeroDivisionError):  # e.g. a 3D polyface mesh
+            self.found.ignored[f"{kind} (unsupported form)"] += 1
             return
         closed_entity = kind in ("SOLID", "TRACE") or bool(
             getattr(entity, "closed", False) or getattr(entity, "is_closed", False)
