@@ -4,9 +4,10 @@
   element (same ``source``) and colour make one shape with the even-odd rule,
   so letters keep their counters and rings their holes. Each connected part
   is sewn on its own.
-- A filled part that is a simple narrow bar (no hole, close to its minimum
-  rectangle, narrower than the widest satin) becomes a satin column; any other
-  filled part a tatami fill.
+- A filled part without holes that is narrow everywhere (its largest inscribed
+  circle no wider than the widest satin) and long for its width, like a letter
+  stroke, becomes a satin column (see :mod:`.column`); if the column would not
+  cover it, and for any other filled part, a tatami fill.
 - A stroke wider than ``satin_min_width`` becomes a satin along it; wider than
   the longest sensible satin stitch, a fill of the stroke's outline (with a
   warning); thinner, a running stitch.
@@ -35,6 +36,7 @@ class ElementRules:
     satin_max_width: float = 8.0  # mm: longest satin stitch that lies flat
     min_area: float = 0.5  # mm²: smaller filled parts are dropped
     column_fullness: float = 0.85  # area / minimum rectangle for a bar
+    auto_satin: bool = True  # narrow filled parts become satin columns
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
-def _is_column(part: shapely.Polygon, rules: ElementRules) -> bool:
+def is_bar(part: shapely.Polygon, rules: ElementRules) -> bool:
+    """A hole-free part close to its minimum rectangle, long and at most a satin wide."""
     if len(part.interiors):
         return False
     rect = shapely.minimum_rotated_rectangle(part)
@@ -81,6 +84,15 @@ def _is_column(part: shapely.Polygon, rules: ElementRules) -> bool:
         and long >= 2 * narrow
         and part.area / rect.area >= rules.column_fullness
     )
+
+
+def is_narrow(part: shapely.Polygon, rules: ElementRules) -> bool:
+    """A hole-free part no wider than a satin anywhere, and long for its width (a stroke)."""
+    if len(part.interiors):
+        return False
+    radius = shapely.maximum_inscribed_circle(part, 0.05).length
+    width = 2 * radius
+    return 0 < width <= rules.satin_max_width and part.area >= 3 * width**2
 
 
 def drawing_elements(drawing: Drawing, rules: ElementRules) -> tuple[list[Element], list[Text]]:
@@ -105,7 +117,8 @@ def drawing_elements(drawing: Drawing, rules: ElementRules) -> tuple[list[Elemen
                 if part.area < rules.min_area:
                     dropped += 1
                     continue
-                kind: ElementKind = "column" if _is_column(part, rules) else "fill"
+                narrow = rules.auto_satin and (is_bar(part, rules) or is_narrow(part, rules))
+                kind: ElementKind = "column" if narrow else "fill"
                 elements.append(Element(kind, key[1], 2 * i, part, shape=part, source=key[0]))
         if path.stroke is None or len(path.points) < 2:
             continue

@@ -24,7 +24,8 @@ from fabserver.plugin import (
 from fabserver.profiles import MachineProfile, MaterialProfile
 from fabserver.toolpath import EventKind, MoveKind, Toolpath
 
-from .elements import Element, ElementRules, drawing_elements
+from .column import shape_satin
+from .elements import Element, ElementRules, drawing_elements, is_bar
 from .fill import FillParams, column_satin, fill_polylines, shape_angle
 from .hoop import centring_offset, choose_hoop
 from .ordering import sewing_order
@@ -147,6 +148,17 @@ OPTIONS = (
         advanced=True,
     ),
     Option(
+        "auto_satin",
+        "bool",
+        True,
+        Text("Satin sur les formes étroites", "Satin on narrow shapes"),
+        Text(
+            "Les surfaces étroites (lettres, traits remplis) en point satin plutôt qu'en tatami.",
+            "Narrow filled areas (letters, filled strokes) in satin rather than tatami.",
+        ),
+        advanced=True,
+    ),
+    Option(
         "lock_stitches",
         "bool",
         True,
@@ -196,7 +208,9 @@ class EmbroideryPlugin(MachinePlugin):
         opts = {**{o.name: o.default for o in OPTIONS}, **dict(options)}
         copies = int(opts.get("copies", 1))
         fmt = FORMATS[ms.default_format if opts["format"] == "machine" else opts["format"]]
-        rules = ElementRules(satin_min_width=float(opts["satin_min_width"]))
+        rules = ElementRules(
+            satin_min_width=float(opts["satin_min_width"]), auto_satin=bool(opts["auto_satin"])
+        )
         progress(0.05, "shapes")
 
         elements, warnings = drawing_elements(design, rules)
@@ -237,7 +251,7 @@ class EmbroideryPlugin(MachinePlugin):
             t = thread_index[k]
             if not blocks or blocks[-1].thread != t:
                 blocks.append(SewnBlock(t, thread_keys[t].hex))
-            polys = _stitch_element(e, fill, opts, fixed_angle, here)
+            polys = _stitch_element(e, fill, opts, fixed_angle, here, rules)
             polys = [p for p in polys if len(p)]
             if polys:
                 blocks[-1].polylines.extend(polys)
@@ -348,10 +362,22 @@ def _stitch_element(
     opts: Mapping[str, Any],
     fixed_angle: float | None,
     here: np.ndarray,
+    rules: ElementRules,
 ) -> list[np.ndarray]:
     spacing = fill.spacing
     if e.kind == "column":
-        col = column_satin(e.shape, fill, spacing / 2, here)
+        # A straight bar: rows straight across; else along its centre line; else a fill.
+        col = column_satin(e.shape, fill, spacing / 2, here) if is_bar(e.shape, rules) else None
+        if col is None:
+            col = shape_satin(
+                e.shape,
+                spacing,
+                fill.pull_compensation,
+                rules.satin_max_width,
+                fill.underlay,
+                fill.running_length,
+                here,
+            )
         if col is not None:
             return [col]
     if e.kind in ("fill", "column"):

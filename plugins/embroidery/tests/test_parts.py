@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
+from fabserver_embroidery.column import shape_satin
 from fabserver_embroidery.elements import ElementRules, drawing_elements
 from fabserver_embroidery.fill import FillParams, fill_polylines
 from fabserver_embroidery.hoop import choose_hoop
@@ -182,3 +183,26 @@ def test_nothing_to_sew_is_a_clear_error(plan_drawing):
     with pytest.raises(PlanError) as err:
         plan_drawing(empty)
     assert "Rien à broder" in err.value.message.fr
+
+
+def test_a_curved_band_becomes_a_satin_column_across_it():
+    t = np.linspace(0.0, 2.5, 60)
+    centre = shapely.LineString(np.column_stack([20 * np.cos(t), 20 * np.sin(t)]))
+    band = centre.buffer(1.5)
+    zigzag = shape_satin(band, 0.4, 0.2, 8.0, False, 2.5, np.zeros(2))
+    assert zigzag is not None
+    stitches = np.stack([zigzag[:-1], zigzag[1:]], axis=1)
+    lengths = np.linalg.norm(stitches[:, 1] - stitches[:, 0], axis=1)
+    # Each stitch crosses the band: about its width plus the compensation on both sides.
+    assert np.median(lengths) == pytest.approx(3.0 + 2 * 0.2, abs=0.15)
+    # Penetrations on the outline, pushed out by the compensation at most.
+    d = shapely.distance(band.boundary, shapely.points(zigzag))
+    assert d.max() <= 0.2 + 1e-6
+    # Stitch directions are across the centre line: their midpoints lie on it.
+    mids = stitches.mean(axis=1)
+    assert np.median(shapely.distance(centre, shapely.points(mids))) < 0.2
+
+
+def test_a_branched_shape_is_left_to_the_fill():
+    tee = shapely.box(0, 0, 20, 2).union(shapely.box(9, -10, 11, 2))
+    assert shape_satin(tee, 0.4, 0.2, 8.0, False, 2.5, np.zeros(2)) is None
