@@ -42,18 +42,18 @@ def sniff_media_type(data: bytes) -> str:
 
 
 def load_bounded(runtime: Runtime, data: bytes, name: str) -> Design:
-    """Parse in a subprocess with a time and memory bound when the loader offers it."""
+    """Parse in a child process bounded in time and memory (an upload is untrusted)."""
     from .. import designs
 
-    try:
-        from ..designs.loader import load_design_bounded
-    except ImportError:
+    bounded = getattr(designs, "load_design_bounded", None)
+    if bounded is None:  # a core without the bounded loader: parse in-process
         return designs.load_design(data, name)
-    return load_design_bounded(
+    return bounded(
         data,
         name,
         timeout_s=runtime.settings.load_timeout_s,
         memory_mb=runtime.settings.load_memory_mb,
+        max_bytes=int(runtime.settings.max_upload_mb * 1024 * 1024),
     )
 
 

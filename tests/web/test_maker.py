@@ -240,3 +240,12 @@ def test_incomplete_email_is_refused(client, block_stl):
     response = upload_form(client, block_stl, email="camille@", phone="")
     assert response.status_code == 400
     assert "semble incomplète" in response.get_data(as_text=True)
+
+
+def test_upload_parse_is_bounded_in_time(client, runtime, block_stl):
+    runtime.settings.load_timeout_s = 1e-4  # no child answers that fast
+    response = upload_form(client, block_stl)
+    assert response.status_code == 422
+    assert 'data-testid="broken-file"' in response.get_data(as_text=True)
+    with runtime.db.session() as s:
+        assert s.scalar(select(func.count(Upload.id))) == 1  # still kept
