@@ -339,6 +339,7 @@ class MillPlugin(MachinePlugin):
                 for u in assembly.tool_uses
             ],
             "stock_mm": [round(sx, 2), round(sy, 2), round(thickness, 2)],
+            "origin_mm": [round(float(v), 4) for v in work.offset],
             "stock_cm3_per_copy": round(volume_cm3, 3),
             "copies_per_run": in_run,
             "too_small": [
