@@ -10,7 +10,9 @@ into contours with a spatial index (:mod:`.chaining`).
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import math
 from collections import Counter
 from collections.abc import Iterator
@@ -73,7 +75,9 @@ def read_document(data: bytes) -> tuple[DxfDocument, bool]:
     except Exception:  # ezdxf raises many kinds on broken files
         pass  # broken or ancient: the recovery reader is slower but tolerant
     try:
-        doc, _auditor = recover.read(io.BytesIO(data))
+        # recovery logs every fix it makes; the facts say "recovered" instead
+        with _quiet("ezdxf"):
+            doc, _auditor = recover.read(io.BytesIO(data))
     except Exception as exc:  # whatever it is, the file is beyond repair
         raise design_error(
             "Ce DXF est abîmé ou tronqué et n'a pas pu être réparé. Réexportez-le depuis votre"
@@ -83,6 +87,17 @@ def read_document(data: bytes) -> tuple[DxfDocument, bool]:
             detail=repr(exc),
         ) from None
     return doc, True
+
+
+@contextlib.contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 @dataclass

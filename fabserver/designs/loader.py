@@ -219,6 +219,8 @@ def load_design(
     ``tolerance_mm`` is the largest distance between a curve and the chords that
     replace it (SVG and DXF). Raises only :class:`DesignError`.
     """
+    if not isinstance(data, bytes):  # bytearray, memoryview from a storage layer
+        data = bytes(data)
     if len(data) > max_bytes:
         raise design_error(
             f"Le fichier est trop gros ({len(data) / 1e6:.1f} Mo ; maximum"
