@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import shapely
 from pydantic import ValidationError
 
 from fabserver.designs.types import Design, Drawing
@@ -221,8 +222,9 @@ class EmbroideryPlugin(MachinePlugin):
                     "Nothing to embroider: the drawing has no filled area and no coloured stroke.",
                 )
             )
-        # Fail early on a design far too big, before sewing it.
-        choose_hoop(design.size, ms.hoops)
+        # Fail early on a design far too big, before sewing it (what is sewn, not hidden parts).
+        extent = shapely.bounds(np.array([e.footprint for e in elements], dtype=object))
+        choose_hoop(extent[:, 2:].max(axis=0) - extent[:, :2].min(axis=0), ms.hoops)
 
         colours = list(dict.fromkeys(e.colour for e in elements))
         matches = match_threads(colours, mat.catalogue)

@@ -186,3 +186,22 @@ def test_long_stitches_are_split_to_the_format(plan_drawing):
     assert lengths.max() > 8.0  # the satin's stitches are long…
     assert lengths.max() <= 12.1  # …but within the format
     check_file(planned, d)
+
+
+def test_awkward_geometry_is_sewn_or_refused_cleanly(plan_drawing):
+    bow_tie = np.array([[0.0, 0.0], [20.0, 20.0], [20.0, 0.0], [0.0, 20.0]])
+    repeated = np.array([[30.0, 0.0], [30.0, 0.0], [50.0, 0.0], [50.0, 0.0], [50.0, 15.0]])
+    d = Drawing(
+        (
+            DrawingPath(bow_tie, True, fill=(200, 0, 0), source="bow"),  # self-crossing
+            DrawingPath(repeated, True, fill=(0, 0, 200), source="rep"),  # repeated points
+            DrawingPath(np.array([[5.0, 30.0], [5.0, 30.0]]), False, stroke=(0, 0, 0)),
+            DrawingPath(
+                np.array([[0.0, 40.0], [0.3, 40.2]]), False, stroke=(0, 0, 0), stroke_width=2.0
+            ),  # a satin shorter than its width
+            DrawingPath(np.array([[0.0, 0.0], [900.0, 900.0]]), False),  # invisible, huge
+        ),
+        SourceFacts("svg", "mm"),
+    )
+    planned = plan_drawing(d)
+    check_file(planned, Drawing(d.paths[:4], d.facts))
