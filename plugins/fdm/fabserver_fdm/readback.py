@@ -32,12 +32,15 @@ class ReadBack:
     types: tuple[str, ...]
 
 
-def read_gcode(text: str, from_first_layer: bool = True) -> ReadBack:
+def read_gcode(text: str, from_first_layer: bool = True, relative_e: bool = True) -> ReadBack:
     """Follow G0/G1 moves in absolute XYZ and relative E (``M83``).
 
     With ``from_first_layer``, moves before the first ``;LAYER_CHANGE`` (the
     start G-code's homing and purge line, often outside the bed) are skipped.
+    ``relative_e=False`` reads absolute extrusion (``M82``, CuraEngine's default),
+    with ``G92 E`` resets.
     """
+    e_abs = 0.0
     x = y = z = 0.0
     pts, ext = [], []
     fil = net = 0.0
@@ -51,9 +54,17 @@ def read_gcode(text: str, from_first_layer: bool = True) -> ReadBack:
             types.append(line[6:].strip())
             continue
         code = line.split(";", 1)[0].strip()
+        if code.startswith("G92"):
+            reset = dict(_WORDS.findall(code))
+            if "E" in reset:
+                e_abs = float(reset["E"])
+            continue
         if not (code.startswith("G1 ") or code.startswith("G0 ")):
             continue
         words = dict(_WORDS.findall(code))
+        if not relative_e and "E" in words:
+            target = float(words["E"])
+            words["E"], e_abs = str(target - e_abs), target
         moved = False
         if "X" in words:
             x, moved = float(words["X"]), True
