@@ -196,3 +196,13 @@ def test_obj_read_through_trimesh():
     design = load_design(data, "box.obj")
     assert design.facts.format == "obj"
     assert design.volume_mm3 == pytest.approx(12 * 8 * 4)
+
+
+@pytest.mark.parametrize(("declared", "scale"), [(b"UNITS=MM", 1.0), (b"UNITS=in", 25.4)])
+def test_header_units_honoured(declared, scale):
+    box = trimesh.creation.box(extents=[1, 2, 3])
+    data = bytearray(_binary_stl(box.triangles))
+    data[: len(declared) + 6] = b"cad   " + declared
+    design = load_design(bytes(data))
+    assert design.facts.scale_to_mm == scale
+    np.testing.assert_allclose(design.size, np.array([1, 2, 3]) * scale, atol=1e-5)

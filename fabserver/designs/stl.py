@@ -42,8 +42,14 @@ def load_stl_binary(data: bytes, name: str = "", **_: object) -> Mesh:
     normals = records["normal"]
     printable = re.sub(rb"[^\x20-\x7e]+", b" ", header.split(b"\0")[0])
     details: dict[str, object] = {"header": printable.decode("ascii").strip()}
+    scale = _UNIT_SCALES.get(units or "mm", 1.0)
     return mesh_from_triangles(
-        triangles, "stl-binary", stored_normals=normals, units=units, details=details
+        triangles * scale if scale != 1.0 else triangles,
+        "stl-binary",
+        stored_normals=normals,
+        units=units,
+        scale_to_mm=scale,
+        details=details,
     )
 
 
@@ -74,10 +80,12 @@ def load_stl_ascii(data: bytes, name: str = "", **_: object) -> Mesh:
         ) from None
     solids = len(_SOLID.findall(data))
     units = _header_units(data[:200])
+    scale = _UNIT_SCALES.get(units or "mm", 1.0)
     return mesh_from_triangles(
-        vertices.reshape(-1, 3, 3),
+        vertices.reshape(-1, 3, 3) * scale,
         "stl-ascii",
         units=units,
+        scale_to_mm=scale,
         details={"solids": solids} if solids > 1 else {},
     )
 
@@ -135,7 +143,10 @@ def _canonical_unit(name: str) -> str:
 
 
 def _header_units(header: bytes) -> str | None:
-    """Units some exporters (netfabb, Materialise) write in the header: ``UNITS=MM``."""
+    """Units some exporters (netfabb, Materialise) write in the header: ``UNITS=MM``.
+
+    STL itself has no units; where the header states one it is honoured.
+    """
     found = _HEADER_UNITS.search(header)
     return _canonical_unit(found.group(1).decode("ascii")) if found else None
 
