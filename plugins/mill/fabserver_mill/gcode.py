@@ -61,9 +61,9 @@ def write_gcode(
         if a in changes:
             use = changes[a]
             note = _message(f"{use.tool_id}: {use.tool.describe()}")
+            # The toolpath is at safe Z before every tool change.
             head += [
                 "M5",
-                f"G0 Z{safe_z:.3f}",
                 f"(MSG, Changer l'outil / Change tool: {note})",
                 "M0",
                 f"M3 S{use.rpm:.0f}",
