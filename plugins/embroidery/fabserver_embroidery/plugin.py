@@ -298,7 +298,7 @@ class EmbroideryPlugin(MachinePlugin):
             lock=bool(opts["lock_stitches"]),
         )
         progress(0.8, "sequence")
-        toolpath, _ = build_toolpath(
+        toolpath = build_toolpath(
             blocks, limits, ms.stitch_rate_spm / 60.0, machine.kinematics.travel_feed
         )
         block_threads = [thread_keys[b.thread] for b in blocks]

@@ -94,8 +94,8 @@ def _direction_point(poly: np.ndarray, min_distance: float) -> np.ndarray:
 
 
 @dataclass
-class Sequence:
-    """Accumulates moves, then builds the toolpath."""
+class Sewing:
+    """The needle's state while moves are added: where it is, which thread, locked or not."""
 
     limits: Limits
     stitch_rate_hz: float
@@ -156,9 +156,6 @@ class Sequence:
                 self.limits.lock_length,
             )
             self._stitches(lock)
-        else:
-            # Land the needle on the first point (a zero-length stitch would be merged away).
-            pass
 
     def trim(self) -> None:
         self._tie_off()
@@ -207,11 +204,11 @@ class Sequence:
 
 def build_toolpath(
     blocks: list[SewnBlock], limits: Limits, stitch_rate_hz: float, travel_feed: float
-) -> tuple[Toolpath, Sequence]:
+) -> Toolpath:
     """The toolpath of ``blocks`` sewn in order, starting and centred at the origin."""
-    seq = Sequence(limits, stitch_rate_hz, travel_feed)
+    seq = Sewing(limits, stitch_rate_hz, travel_feed)
     for b, block in enumerate(blocks):
         seq.start_block(block, first=(b == 0))
         for p, poly in enumerate(block.polylines):
             seq.sew_polyline(poly, fresh=(p == 0))
-    return seq.finish(), seq
+    return seq.finish()
