@@ -143,8 +143,9 @@ def _star(outer: float, inner: float) -> np.ndarray:
     return np.column_stack([r * np.cos(a), r * np.sin(a)])
 
 
-def test_density_close_to_a_digitised_star(corpus, plan_drawing):
-    ref = read_stitch_file((corpus / "embroidery" / "Star.DST").read_bytes(), "dst")
+@pytest.mark.parametrize(("name", "fmt"), [("Star.DST", "dst"), ("Star.pes", "pes")])
+def test_density_close_to_a_digitised_star(name, fmt, corpus, plan_drawing):
+    ref = read_stitch_file((corpus / "embroidery" / name).read_bytes(), fmt)
     ref_density, ref_area = _density(ref)
     # A star of the same size (59 × 62 mm): filled, with a satin border as Star.DST has.
     star = _star(31.0, 12.0)
@@ -159,3 +160,13 @@ def test_density_close_to_a_digitised_star(corpus, plan_drawing):
     ours, our_area = _density(planned.read)
     assert our_area == pytest.approx(ref_area, rel=0.35)  # similar shapes, similar sizes
     assert 1 / DENSITY_FACTOR <= ours / ref_density <= DENSITY_FACTOR
+
+
+def test_both_star_files_read_as_the_same_design(corpus):
+    dst = read_stitch_file((corpus / "embroidery" / "Star.DST").read_bytes(), "dst")
+    pes = read_stitch_file((corpus / "embroidery" / "Star.pes").read_bytes(), "pes")
+    assert dst.is_stitch.sum() == pes.is_stitch.sum()
+    assert dst.colour_changes == pes.colour_changes == 1
+    size = lambda r: np.ptp(r.stitches, axis=0)  # noqa: E731
+    assert size(dst) == pytest.approx(size(pes), abs=0.2)
+    assert _density(dst)[0] == pytest.approx(_density(pes)[0], rel=0.02)
