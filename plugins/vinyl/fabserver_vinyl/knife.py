@@ -25,6 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 _EPS = 1e-9
+#: Segments shorter than this (mm) carry no direction a cutter reproduces (a plotter
+#: unit is 0.025 mm); their points are merged before turns are measured, so that
+#: noise in a drawing's coordinates does not make the blade swivel.
+MIN_SEGMENT = 0.02
 
 #: Where the blade points when a job starts, in the plotter frame. Cutters do
 #: not report it; the overcut recuts the start of the first closed path anyway.
@@ -127,6 +131,12 @@ def _turns(
     """Distinct points (n, 2), segment directions (m, 2), incoming directions (m, 2)
     and the signed turn at each vertex before a segment (m,), radians in (-pi, pi]."""
     pts = np.asarray(blade, dtype=float).reshape(-1, 2)
+    if len(pts) > 2:
+        # One point per MIN_SEGMENT of length along the path, and both ends.
+        along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
+        keep = np.concatenate([[True], np.diff(np.floor(along / MIN_SEGMENT)) > 0])
+        keep[-1] = True
+        pts = pts[keep]
     if len(pts):
         moved = np.linalg.norm(np.diff(pts, axis=0), axis=1) > _EPS
         pts = pts[np.concatenate([[True], moved])]

@@ -161,6 +161,7 @@ class VinylPlugin(MachinePlugin):
         options: Mapping[str, Any],
         progress: Progress = no_progress,
     ) -> Plan:
+        """Lay out, order, compensate and write the cuts of ``options["copies"]`` copies."""
         assert isinstance(design, Drawing)  # ``accepts`` lets only drawings through
         cutter: MachineSettings = _settings(MachineSettings, machine.settings)
         vinyl: MaterialSettings = _settings(MaterialSettings, material.settings)
@@ -185,9 +186,10 @@ class VinylPlugin(MachinePlugin):
         margin = float(options["weeding_margin"]) if aids else 0.0
         if options["mirror"]:
             paths = layout.mirrored(paths)
-        turn = layout.needs_turn(np.ptp(layout.bounds(paths), axis=0) + 2 * margin, roll, spacing)
+        size = np.ptp(layout.bounds(paths), axis=0)
+        turn = layout.needs_turn(size + 2 * margin, roll, spacing)
         if turn is None:
-            raise PlanError(_too_wide(np.ptp(layout.bounds(paths), axis=0), roll, vinyl))
+            raise PlanError(_too_wide(size, roll, vinyl))
         if turn:
             paths = layout.quarter_turned(paths)
             warnings.append(TURNED)

@@ -8,6 +8,7 @@ rule (Hausdorff distance, both ways).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -59,6 +60,15 @@ def test_a_glyph_in_font_units_is_refused_with_its_size(corpus, profiles, tools)
     w, h = design.size
     assert f"{w:.0f} × {h:.0f} mm" in caught.value.message.en
     assert "584 mm" in caught.value.message.en
+
+
+def test_the_script_glyph_scaled_to_60_mm_is_cut_as_drawn(corpus, profiles, tools):
+    """The same glyph brought to lettering size: tight curves, cusps and a long stroke."""
+    path = corpus / "svg/contour_Allura_Script.ttf_glyph_m.svg"
+    design = load_design(path.read_bytes(), path.name)
+    scale = 60.0 / design.size[0]
+    glyph = replace(design, paths=tuple(p.with_points(p.points * scale) for p in design.paths))
+    _check_blade_follows_drawing(glyph, profiles, tools)
 
 
 def test_text_not_converted_to_paths_is_reported_to_the_maker(samples, tmp_path):

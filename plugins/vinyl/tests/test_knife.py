@@ -95,3 +95,20 @@ def test_no_offset_means_the_holder_is_the_blade():
     points = SHAPES["zigzag"][0]
     holder, _ = holder_path(points, knife, np.array([1.0, 0.0]))
     np.testing.assert_allclose(holder, points)
+
+
+def test_coordinate_noise_does_not_make_the_blade_swivel():
+    """A straight cut whose points wobble by 3 µm has no corner to swivel on."""
+    x = np.linspace(0, 10, 2001)
+    wobble = np.where(np.arange(x.size) % 2 == 0, 0.0, 0.003)
+    assert swivel_count(np.column_stack([x, wobble]), KNIFE, np.array([1.0, 0.0])) == 0
+
+
+def test_densely_sampled_curves_keep_their_shape(tools):
+    """Points 0.005 mm apart on a 1 mm circle are merged, never cut across."""
+    t = np.linspace(0, 2 * np.pi, int(2 * np.pi / 0.005), endpoint=False)
+    circle = np.column_stack([np.cos(t), np.sin(t)])
+    blade = with_overcut(circle, True, KNIFE.overcut)
+    holder, _ = holder_path(blade, KNIFE, np.array([0.0, 1.0]))
+    (trace,) = tools.blade_traces([holder], KNIFE.offset, heading=(0.0, 1.0))
+    assert tools.hausdorff(trace, tools.resample(blade, 0.01)) <= TOLERANCE
