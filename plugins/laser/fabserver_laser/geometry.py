@@ -121,8 +121,14 @@ def clean_linework(paths: Sequence[tuple[np.ndarray, bool, int]], tolerance: flo
         before = float(shapely.length(geoms).sum())
         merged = shapely.union_all(geoms)
         if len(ring_lines):
-            on_rings = shapely.buffer(shapely.union_all(ring_lines), tolerance * 2)
-            merged = shapely.difference(merged, on_rings)
+            # Only the rings near open lines matter; both sides on the same grid,
+            # so a line drawn over a contour is removed by an exact difference.
+            near = np.unique(STRtree(ring_lines).query(geoms)[1])
+            if near.size:
+                on_rings = shapely.union_all(
+                    shapely.set_precision(ring_lines[near], tolerance), grid_size=tolerance
+                )
+                merged = shapely.difference(merged, on_rings, grid_size=tolerance)
         merged = shapely.line_merge(merged) if not merged.is_empty else merged
         pieces = shapely.get_parts(merged)
         pieces = pieces[shapely.get_type_id(pieces) == 1]  # LineStrings only
