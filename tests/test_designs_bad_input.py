@@ -112,6 +112,20 @@ def test_bad_input_gives_one_bilingual_design_error(name):
         assert "Traceback" not in text and "Error" not in text
 
 
+def test_compressed_svg_and_gzip_bomb(samples):
+    import gzip
+
+    svg = (samples / "design-panel-inches.svg").read_bytes()
+    assert load_design(gzip.compress(svg)).size.tolist() == load_design(svg).size.tolist()
+    bomb = gzip.compress(b" " * 5_000_000)
+    with pytest.raises(DesignError) as info:
+        load_design(bomb, max_bytes=1_000_000)
+    assert "decompressed" in info.value.message.en
+    with pytest.raises(DesignError) as info:
+        load_design(gzip.compress(svg)[:40])
+    assert "damaged" in info.value.message.en
+
+
 def test_size_limit():
     with pytest.raises(DesignError) as info:
         load_design(_bracket(), max_bytes=1000)

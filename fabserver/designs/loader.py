@@ -13,6 +13,7 @@ import logging
 import re
 import struct
 import traceback
+import zlib
 from collections.abc import Callable
 
 import numpy as np
@@ -57,7 +58,6 @@ _NOT_DESIGNS: tuple[tuple[bytes, str, str], ...] = (
     (b"RIFF", "un fichier RIFF (image WebP ou son)", "a RIFF file (WebP image or sound)"),
     (b"%PDF", "un document PDF", "a PDF document"),
     (b"%!PS", "un fichier PostScript", "a PostScript file"),
-    (b"\x1f\x8b", "une archive gzip (SVGZ ?)", "a gzip archive (SVGZ?)"),
     (b"Rar!", "une archive RAR", "a RAR archive"),
     (b"7z\xbc\xaf\x27\x1c", "une archive 7-Zip", "a 7-Zip archive"),
     (b"AC10", "un dessin DWG (format natif d'AutoCAD)", "a DWG drawing (AutoCAD's own format)"),
@@ -230,6 +230,8 @@ def load_design(
             f" {max_bytes / 1e6:.0f} MB). Simplify the model (fewer triangles) or export it"
             " as binary.",
         )
+    if data.startswith(_GZIP_MAGIC):  # Inkscape's compressed SVG (.svgz), or a .stl.gz
+        data = gunzip_bounded(data, max_bytes)
     fmt = detect_format(data)
     reader = _reader(fmt)
     try:
@@ -261,6 +263,33 @@ _FORMAT_NAMES = {
     "dxf": "DXF",
     "dxf-binary": "DXF",
 }
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def gunzip_bounded(data: bytes, max_bytes: int) -> bytes:
+    """Decompress gzip data, refusing more than ``max_bytes`` of output (a gzip bomb)."""
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(data, max_bytes + 1)
+        if not inflater.eof and not inflater.unconsumed_tail:
+            raise zlib.error("truncated gzip stream")
+    except zlib.error as exc:
+        raise design_error(
+            "Ce fichier compressé (gzip) est abîmé. Envoyez le dessin non compressé (SVG"
+            " simple plutôt que SVG compressé).",
+            "This compressed (gzip) file is damaged. Upload the design uncompressed (plain SVG"
+            " rather than compressed SVG).",
+            detail=repr(exc),
+        ) from None
+    if len(out) > max_bytes or inflater.unconsumed_tail:
+        raise design_error(
+            f"Une fois décompressé, ce fichier dépasse {max_bytes / 1e6:.0f} Mo. Simplifiez le"
+            " dessin.",
+            f"Once decompressed, this file exceeds {max_bytes / 1e6:.0f} MB. Simplify the design.",
+        )
+    return out
 
 
 def too_complex(detail: str | None = None) -> DesignError:
