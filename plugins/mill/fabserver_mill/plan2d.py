@@ -250,15 +250,16 @@ def plan_drawing(
     )
 
 
-def too_small_messages(items: list[TooSmall]) -> list[Text]:
-    """One line per operation and tool, with where the largest pieces are."""
+def too_small_messages(items: list[TooSmall], offset: np.ndarray) -> list[Text]:
+    """One line per operation and tool, with where the pieces are in the design's coordinates."""
     out = []
     for item in items:
         if not item.reported:
             continue
         total = sum(p.area for p in item.reported)
         where = ", ".join(
-            f"({c.x:.1f} ; {c.y:.1f})" for c in (p.centroid for p in item.reported[:5])
+            f"({c.x - offset[0]:.1f} ; {c.y - offset[1]:.1f})"
+            for c in (p.centroid for p in item.reported[:5])
         )
         out.append(
             Text(

@@ -320,7 +320,7 @@ class MillPlugin(MachinePlugin):
         check_work_area(tp, machine, per_x * sx, per_y * sy)
         progress(0.8, "outputs")
         volume_cm3 = sx * sy * thickness / 1000.0
-        warnings = [*work.warnings, *too_small_messages(work.too_small)]
+        warnings = [*work.warnings, *too_small_messages(work.too_small, work.offset)]
         if runs > 1:
             warnings.append(
                 Text(
