@@ -20,11 +20,10 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from .polyline import resample
 
 
-def centre_line(shape: shapely.Polygon, step: float) -> np.ndarray | None:
-    """Longest medial path of a hole-free ``shape``, ends extended to its outline, (n, 2)."""
-    if len(shape.interiors) or shape.is_empty:
-        return None
-    outline = shapely.get_coordinates(shapely.segmentize(shape.exterior, step))[:-1]
+def _skeleton(shape: shapely.Polygon, step: float):
+    """Medial-axis graph: node coordinates ``(n, 2)``, edges ``(m, 2)`` int, lengths ``(m,)``."""
+    rings = [shape.exterior, *shape.interiors]
+    outline = np.vstack([shapely.get_coordinates(shapely.segmentize(r, step))[:-1] for r in rings])
     if len(outline) < 4:
         return None
     edges = shapely.get_parts(
@@ -37,13 +36,24 @@ def centre_line(shape: shapely.Polygon, step: float) -> np.ndarray | None:
     ends = shapely.get_coordinates(edges).reshape(-1, 2, 2)
     nodes, index = np.unique(np.round(ends.reshape(-1, 2), 6), axis=0, return_inverse=True)
     index = index.reshape(-1, 2)
-    weight = np.linalg.norm(ends[:, 1] - ends[:, 0], axis=1)
+    keep = index[:, 0] != index[:, 1]
+    index, ends = index[keep], ends[keep]
+    return nodes, index, np.linalg.norm(ends[:, 1] - ends[:, 0], axis=1)
+
+
+def centre_line(shape: shapely.Polygon, step: float) -> np.ndarray | None:
+    """Longest medial path of a hole-free ``shape``, ends extended to its outline, (n, 2)."""
+    if len(shape.interiors) or shape.is_empty:
+        return None
+    skeleton = _skeleton(shape, step)
+    if skeleton is None:
+        return None
+    nodes, index, weight = skeleton
     n = len(nodes)
     graph = coo_matrix(
         (np.r_[weight, weight], (np.r_[index[:, 0], index[:, 1]], np.r_[index[:, 1], index[:, 0]])),
         shape=(n, n),
-    )
-    graph = graph.tocsr()
+    ).tocsr()
     _, label = connected_components(graph, directed=False)
     # The component with the most skeleton length.
     biggest = np.argmax(np.bincount(label[index[:, 0]], weights=weight))
@@ -60,6 +70,50 @@ def centre_line(shape: shapely.Polygon, step: float) -> np.ndarray | None:
     if len(line) < 2:
         return None
     return _extend_to_outline(line, shape)
+
+
+def centre_loop(shape: shapely.Polygon, step: float) -> np.ndarray | None:
+    """Closed medial loop of a shape with exactly one hole (a ring, an "o"), ``(n, 2)``.
+
+    Spurs of the medial axis are pruned leaf by leaf; what stays must be one
+    cycle, else ``None``. The loop does not repeat its first point.
+    """
+    if len(shape.interiors) != 1:
+        return None
+    skeleton = _skeleton(shape, step)
+    if skeleton is None:
+        return None
+    nodes, index, _ = skeleton
+    alive = np.ones(len(index), dtype=bool)
+    for _ in range(len(index)):
+        degree = np.bincount(index[alive].ravel(), minlength=len(nodes))
+        leaf_edge = alive & ((degree[index[:, 0]] == 1) | (degree[index[:, 1]] == 1))
+        if not leaf_edge.any():
+            break
+        alive &= ~leaf_edge
+    cycle = index[alive]
+    if len(cycle) < 3:
+        return None
+    degree = np.bincount(cycle.ravel(), minlength=len(nodes))
+    if (degree[np.unique(cycle)] != 2).any():
+        return None
+    # Walk the cycle: each node has exactly two neighbours.
+    neighbours: dict[int, list[int]] = {}
+    for u, v in cycle.tolist():
+        neighbours.setdefault(u, []).append(v)
+        neighbours.setdefault(v, []).append(u)
+    first = int(cycle[0, 0])
+    order, previous, current = [first], -1, first
+    for _ in range(len(cycle)):
+        a, b = neighbours[current]
+        following = a if a != previous else b
+        if following == first:
+            break
+        order.append(following)
+        previous, current = current, following
+    if len(order) != len(neighbours):
+        return None  # more than one cycle
+    return nodes[order]
 
 
 def _extend_to_outline(line: np.ndarray, shape: shapely.Polygon) -> np.ndarray:
@@ -107,10 +161,17 @@ def shape_satin(
     ``spacing`` is the zig-zag's peak-to-peak spacing (each side gets a point
     every ``spacing`` mm).
     """
-    line = centre_line(shape, step=max(min(spacing, 0.5), 0.2))
+    step = max(min(spacing, 0.5), 0.2)
+    closed = len(shape.interiors) == 1
+    line = centre_loop(shape, step) if closed else centre_line(shape, step)
     if line is None:
         return None
-    if np.linalg.norm(line[-1] - start) < np.linalg.norm(line[0] - start):
+    if closed:
+        # Start at the loop point nearest the needle, and come back to it.
+        k = int(np.argmin(np.linalg.norm(line - start, axis=1)))
+        line = np.roll(line, -k, axis=0)
+        line = np.vstack([line, line[:1]])
+    elif np.linalg.norm(line[-1] - start) < np.linalg.norm(line[0] - start):
         line = line[::-1]
     centre = resample(line, spacing / 2)
     if len(centre) < 4:
@@ -119,7 +180,7 @@ def shape_satin(
     s = np.linspace(0.0, cum[-1], len(centre))
 
     def at(t: np.ndarray) -> np.ndarray:
-        t = np.clip(t, 0.0, cum[-1])
+        t = np.mod(t, cum[-1]) if closed else np.clip(t, 0.0, cum[-1])
         return np.column_stack([np.interp(t, cum, line[:, 0]), np.interp(t, cum, line[:, 1])])
 
     reach = max(max_width / 4, spacing)

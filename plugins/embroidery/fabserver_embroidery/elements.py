@@ -4,7 +4,7 @@
   element (same ``source``) and colour make one shape with the even-odd rule,
   so letters keep their counters and rings their holes. Each connected part
   is sewn on its own.
-- A filled part without holes that is narrow everywhere (its largest inscribed
+- A filled part with at most one hole that is narrow everywhere (its largest inscribed
   circle no wider than the widest satin) and long for its width, like a letter
   stroke, becomes a satin column (see :mod:`.column`); if the column would not
   cover it, and for any other filled part, a tatami fill.
@@ -87,8 +87,11 @@ def is_bar(part: shapely.Polygon, rules: ElementRules) -> bool:
 
 
 def is_narrow(part: shapely.Polygon, rules: ElementRules) -> bool:
-    """A hole-free part no wider than a satin anywhere, and long for its width (a stroke)."""
-    if len(part.interiors):
+    """A part no wider than a satin anywhere and long for its width (a stroke, a ring).
+
+    At most one hole: a ring's column runs round it.
+    """
+    if len(part.interiors) > 1:
         return False
     radius = shapely.maximum_inscribed_circle(part, 0.05).length
     width = 2 * radius

@@ -206,3 +206,16 @@ def test_a_curved_band_becomes_a_satin_column_across_it():
 def test_a_branched_shape_is_left_to_the_fill():
     tee = shapely.box(0, 0, 20, 2).union(shapely.box(9, -10, 11, 2))
     assert shape_satin(tee, 0.4, 0.2, 8.0, False, 2.5, np.zeros(2)) is None
+
+
+def test_a_narrow_ring_is_a_satin_all_round():
+    ring = shapely.Point(0, 0).buffer(10, 64).difference(shapely.Point(0, 0).buffer(7.5, 64))
+    zigzag = shape_satin(ring, 0.4, 0.2, 8.0, False, 2.5, np.array([20.0, 0.0]))
+    assert zigzag is not None
+    radius = np.linalg.norm(zigzag, axis=1)
+    # Needles alternate between the two edges, each pushed out by the compensation.
+    assert radius[0::2].min() == pytest.approx(radius[0::2].max(), abs=0.05)
+    assert sorted([radius[0], radius[1]]) == pytest.approx([7.3, 10.2], abs=0.05)
+    # It goes all the way round: every direction from the centre is met.
+    angle = np.sort(np.arctan2(zigzag[:, 1], zigzag[:, 0]))
+    assert np.diff(np.r_[angle, angle[0] + 2 * np.pi]).max() < 0.05
