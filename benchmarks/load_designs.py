@@ -45,6 +45,8 @@ def main() -> None:
     import trimesh
 
     from fabserver.designs import load_design
+    from fabserver.designs.chaining import chain_paths
+    from fabserver.designs.types import DrawingPath
 
     benchy = CORPUS / "stl" / "3DBenchy.stl"
     benchy_3mf = CORPUS / "stl" / "3DBenchy.3mf"
@@ -66,6 +68,17 @@ def main() -> None:
             if isinstance(e, svgelements.Shape)
         ]
 
+    # 20 000 segments of 200 circles, shuffled and half reversed, as a CAD export
+    rng = np.random.default_rng(1)
+    angles = np.linspace(0, 2 * np.pi, 101)
+    segments = []
+    for k in range(200):
+        ring = np.column_stack([np.cos(angles), np.sin(angles)]) * 10 + [k * 30.0, 0]
+        for i in range(100):
+            pair = ring[i : i + 2] if rng.random() < 0.5 else ring[i : i + 2][::-1]
+            segments.append(DrawingPath(points=pair, closed=False, stroke=(0, 0, 0)))
+    rng.shuffle(segments)
+
     rows = [
         ("STL", benchy.name, "numpy view of the records only", stl_view),
         ("STL", benchy.name, "fabserver load_design", lambda: load_design(data[benchy])),
@@ -76,6 +89,12 @@ def main() -> None:
         ("SVG", tray_svg.name, "svgelements parse + 16 points/shape", svg_reference),
         ("DXF", biggest_dxf.name, "fabserver load_design", lambda: load_design(data[biggest_dxf])),
         ("DXF", biggest_dxf.name, "ezdxf.readfile", lambda: ezdxf.readfile(biggest_dxf)),
+        (
+            "chain",
+            "20k segments",
+            "chain_paths into 200 closed loops",
+            lambda: chain_paths(segments, 0.01),
+        ),
     ]
     header = f"{'format':6} {'file':18} {'what':38} {'best ms':>9} {'median ms':>10}"
     print(f"{args.repeats} repeats after one warm-up; file sizes:", end=" ")
