@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python benchmarks/embroidery_plan.py
 Prints one row per design: stitches, colour changes, trims, planning time, the
-estimated machine time, and the density (stitches per cm² of sewn area, the
+estimated machine time (shared estimator, with colour changes, trims and
+hooping) beside stitches ÷ stitch rate alone, and the density (stitches per cm² of sewn area, the
 area being the stitch lines buffered by 0.2 mm), with Star.DST from the corpus
 (a digitised file) as the reference for density.
 """
@@ -62,7 +63,7 @@ def main() -> None:
     machine = profiles.machine("embroidery")
     material = profiles.material("embroidery-polyester")
     plugin = EmbroideryPlugin()
-    header = f"{'design':44} {'stitches':>8} {'colours':>7} {'trims':>5} {'plan s':>7} {'machine min':>11} {'st/cm²':>7}"
+    header = f"{'design':44} {'stitches':>8} {'colours':>7} {'trims':>5} {'plan s':>7} {'machine min':>11} {'rate min':>8} {'st/cm²':>7}"
     print(header)
     print("-" * len(header))
     for path, longest in DESIGNS:
@@ -91,14 +92,14 @@ def main() -> None:
         print(
             f"{label[:44]:44} {f['stitches']:8d} {f['colour_changes'] + 1:7d} {f['trims']:5d} "
             f"{np.median(times):7.3f} {result.estimate.machine_time_s / 60:11.1f} "
-            f"{density(read):7.0f}"
+            f"{f['stitch_rate_time_s'] / 60:8.1f} {density(read):7.0f}"
         )
     star = CORPUS / "embroidery" / "Star.DST"
     if star.exists():
         read = read_stitch_file(star.read_bytes(), "dst")
         print(
             f"{'Star.DST (reference, digitised)':44} {read.is_stitch.sum():8d} "
-            f"{read.colour_changes + 1:7d} {'':5} {'':7} {'':11} {density(read):7.0f}"
+            f"{read.colour_changes + 1:7d} {'':5} {'':7} {'':11} {'':8} {density(read):7.0f}"
         )
 
 
