@@ -206,3 +206,12 @@ def test_header_units_honoured(declared, scale):
     design = load_design(bytes(data))
     assert design.facts.scale_to_mm == scale
     np.testing.assert_allclose(design.size, np.array([1, 2, 3]) * scale, atol=1e-5)
+
+
+def test_zero_count_in_header_reads_the_records():
+    box = trimesh.creation.box(extents=[4, 5, 6])
+    data = bytearray(_binary_stl(box.triangles))
+    data[80:84] = bytes(4)  # a streaming exporter that never wrote the count back
+    design = load_design(bytes(data))
+    assert design.volume_mm3 == pytest.approx(120.0)
+    assert any("declared 0 triangles" in r.en for r in design.facts.repairs)

@@ -154,29 +154,37 @@ def _is_binary_stl_size(data: bytes) -> bool:
     count = _stl_count(data)
     if count is None:
         return False
-    if count == 0:  # an empty export: the reader says so in words
-        return len(data) == _STL_HEADER + 4
+    if count == 0:
+        # an empty export (the reader says so in words), or a streaming exporter
+        # that never came back to write the count: the records are still there
+        body = len(data) - _STL_HEADER - 4
+        return body == 0 or (body % _STL_RECORD == 0 and _plausible_records(data))
     expected = _STL_HEADER + 4 + _STL_RECORD * count
     return expected <= len(data) < expected + _STL_RECORD
 
 
 def _truncated_binary_stl(data: bytes) -> bool:
-    """Binary STL records whose header declares more triangles than the file holds.
-
-    Random bytes also declare a count; what tells a real STL apart is that its
-    first records hold finite, modest float32 coordinates.
-    """
+    """Binary STL records whose header declares more triangles than the file holds."""
     count = _stl_count(data)
     if count is None:
         return False
     held = (len(data) - _STL_HEADER - 4) // _STL_RECORD
-    if held < 1 or count <= held:
+    return 1 <= held < count and _plausible_records(data)
+
+
+def _plausible_records(data: bytes) -> bool:
+    """The first 50-byte records after the header hold finite, modest float32 numbers.
+
+    Random bytes also "declare" a triangle count; what tells a real STL apart is
+    its coordinates.
+    """
+    held = (len(data) - _STL_HEADER - 4) // _STL_RECORD
+    if held < 1:
         return False
-    sample = min(held, 32)
     floats = np.frombuffer(
         data,
         dtype=np.dtype([("f", "<f4", (12,)), ("attr", "<u2")]),
-        count=sample,
+        count=min(held, 32),
         offset=_STL_HEADER + 4,
     )["f"]
     with np.errstate(invalid="ignore", over="ignore"):

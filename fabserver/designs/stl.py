@@ -34,6 +34,15 @@ MAX_TRIANGLES = 20_000_000
 def load_stl_binary(data: bytes, name: str = "", **_: object) -> Mesh:
     """Binary STL: an 80-byte header, a uint32 count, then 50-byte records."""
     count = int(np.frombuffer(data, dtype="<u4", count=1, offset=80)[0])
+    repairs: list[Text] = []
+    if count == 0 and len(data) > 84:
+        count = (len(data) - 84) // 50
+        repairs.append(
+            Text(
+                f"L'en-tête annonçait 0 triangle ; les {count} triangles du fichier ont été lus.",
+                f"The header declared 0 triangles; the file's {count} triangles were read.",
+            )
+        )
     _check_count(count)
     records = np.frombuffer(data, dtype=_RECORD, count=count, offset=84)
     header = data[:80]
@@ -50,6 +59,7 @@ def load_stl_binary(data: bytes, name: str = "", **_: object) -> Mesh:
         units=units,
         scale_to_mm=scale,
         details=details,
+        repairs=repairs,
     )
 
 
@@ -177,6 +187,7 @@ def mesh_from_triangles(
     units: str | None = None,
     scale_to_mm: float = 1.0,
     details: dict[str, object] | None = None,
+    repairs: list[Text] | None = None,
 ) -> Mesh:
     """Checked and repaired :class:`Mesh` from raw triangles.
 
@@ -200,7 +211,7 @@ def mesh_from_triangles(
             " export it again.",
         )
     n_raw = len(triangles)
-    repairs: list[Text] = []
+    repairs = list(repairs or [])
     warnings: list[Text] = []
 
     if stored_normals is not None:
