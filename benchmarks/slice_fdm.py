@@ -239,7 +239,7 @@ def main() -> None:
             if cura_defs:
                 out = tmpdir / "cura.gcode"
                 cmd = [cura_bin, "slice", "-v", "-j", str(cura_defs / "fdmprinter.def.json")]
-                cmd += cura_settings(machine, s) + ["-l", str(model), "-o", str(out)]
+                cmd += [*cura_settings(machine, s), "-l", str(model), "-o", str(out)]
                 wall, mib, proc = timed(cmd)
                 cura = {"error": "failed"}
                 if proc.returncode == 0 and out.exists():

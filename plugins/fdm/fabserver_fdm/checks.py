@@ -49,22 +49,25 @@ def prepare(design: Mesh, report_open: bool = True) -> Prepared:
     facts["watertight"] = bool(watertight)
     if not mesh.is_winding_consistent:
         trimesh.repair.fix_winding(mesh)
-    if not watertight:
+    if watertight:
+        if mesh.volume < 0:  # inside out
+            mesh.invert()
+    else:
+        # The slicer needs a consistent winding (fixed above) and closed loops;
+        # it nests outlines by even-odd, so outward normals are not needed.
         trimesh.repair.fill_holes(mesh)
-        trimesh.repair.fix_normals(mesh, multibody=True)
-    if not watertight and report_open:
-        warnings.append(
-            Text(
-                "Le modèle n'est pas fermé (surfaces ouvertes ou disjointes) : il a été réparé "
-                "au mieux, vérifiez l'aperçu couche par couche. Pour un résultat sûr, réparez-le "
-                "dans votre logiciel (ou avec PrusaSlicer / Meshmixer) et renvoyez-le.",
-                "The model is not closed (open or disconnected surfaces): it was repaired as well "
-                "as possible; check the layer preview. For a safe result, repair it in your "
-                "software (or PrusaSlicer / Meshmixer) and send it again.",
+        if report_open:
+            warnings.append(
+                Text(
+                    "Le modèle n'est pas fermé (surfaces ouvertes ou disjointes) : il a été "
+                    "réparé au mieux, vérifiez l'aperçu couche par couche. Pour un résultat sûr, "
+                    "réparez-le dans votre logiciel (ou avec PrusaSlicer / Meshmixer) et "
+                    "renvoyez-le.",
+                    "The model is not closed (open or disconnected surfaces): it was repaired as "
+                    "well as possible; check the layer preview. For a safe result, repair it in "
+                    "your software (or PrusaSlicer / Meshmixer) and send it again.",
+                )
             )
-        )
-    elif mesh.volume < 0:
-        mesh.invert()
     zmin = float(mesh.bounds[0, 2])
     if zmin < -ON_BED_TOLERANCE:
         warnings.append(

@@ -137,10 +137,15 @@ def _islands_of(points: np.ndarray, layer: np.ndarray, slices: np.ndarray) -> np
     moved = shapely.set_coordinates(islands.copy(), coords)
     probe = points.copy()
     probe[:, 0] += layer * pitch
-    # A point on an outline counts for the nearest island.
     tree = shapely.STRtree(moved)
-    which, island = tree.query_nearest(shapely.points(probe), max_distance=1.0, all_matches=False)
+    geoms = shapely.points(probe)
+    which, island = tree.query(geoms, predicate="intersects")
     result[which] = island
+    # A point just off an outline (rounding) counts for the nearest island.
+    lost = np.flatnonzero(result < 0)
+    if lost.size:
+        which, island = tree.query_nearest(geoms[lost], max_distance=1.0, all_matches=False)
+        result[lost[which]] = island
     return result
 
 
@@ -153,7 +158,9 @@ def plan_layers(
 ) -> LayerPaths:
     """Every extrusion path of every layer, in the order the printer will lay them."""
     n = len(slices)
-    flows = [layer_flows(s, heights[k], k == 0) for k in range(n)]
+    first_flows = layer_flows(s, float(heights[0]), True) if n else None
+    rest_flows = layer_flows(s, s.layer_height, False)
+    flows = [first_flows if k == 0 else rest_flows for k in range(n)]
     fil = s.filament
     epm_of = lambda f: e_per_mm(f, fil.diameter, fil.extrusion_multiplier)  # noqa: E731
 

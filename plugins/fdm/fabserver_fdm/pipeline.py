@@ -15,7 +15,7 @@ from .assemble import assemble
 from .layers import layer_flows, plan_layers
 from .regions import Regions, build_regions
 from .settings import PrintSettings
-from .slicer import SliceResult, layer_tops, slice_mesh
+from .slicer import SliceResult, face_edge_ids, layer_tops, slice_mesh
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,9 @@ def slice_to_toolpath(
     height = float(mesh.bounds[1, 2])
     tops = layer_tops(height, s.first_layer_height, s.layer_height)
     progress(0.05, "slice")
-    sliced = slice_mesh(
-        np.asarray(mesh.vertices, dtype=float),
-        np.asarray(mesh.faces),
-        np.asarray(mesh.faces_unique_edges),
-        tops,
-    )
+    vertices = np.asarray(mesh.vertices, dtype=float)
+    faces = np.asarray(mesh.faces)
+    sliced = slice_mesh(vertices, faces, face_edge_ids(faces, len(vertices)), tops)
     # Drop empty layers at the top (slicing planes above the last facet).
     filled = np.flatnonzero(~shapely.is_empty(sliced.polygons))
     keep = (filled[-1] + 1) if filled.size else 0

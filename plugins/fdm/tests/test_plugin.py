@@ -51,7 +51,7 @@ def gcode_of(result) -> str:
 
 def box_design(size=(20, 20, 10), at=(0, 0, 0)) -> Mesh:
     mesh = trimesh.creation.box(size)
-    mesh.apply_translation([*np.array(at), 0, 0, size[2] / 2])
+    mesh.apply_translation(np.add(at, (0.0, 0.0, size[2] / 2)))
     return Mesh(mesh, SourceFacts("stl-binary", "mm"))
 
 
