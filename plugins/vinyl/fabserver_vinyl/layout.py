@@ -4,7 +4,8 @@ Everything here is in the plotter frame, millimetres. The roll runs along one
 plotter axis (``feed_axis``, from the machine profile) and its usable width
 lies along the other, starting at the origin. Copies are tiled across the roll
 first, then row after row along it, ``spacing`` mm apart and ``spacing`` mm
-from the origin both ways (so the blade never swings past the origin):
+from the origin both ways (so the blade never swings past the origin), turned a
+quarter turn when that uses less roll:
 
     across = floor(width / (footprint_across + spacing))
     rows = ceil(copies / across)
@@ -64,16 +65,34 @@ def quarter_turned(paths: Sequence[DrawingPath]) -> list[DrawingPath]:
     return [p.with_points(p.points[:, ::-1] * np.array([-1.0, 1.0])) for p in paths]
 
 
-def needs_turn(size: np.ndarray, roll: Roll, spacing: float) -> bool | None:
-    """Whether the design must be turned to fit across the roll; ``None``: it never fits.
+def arrange(
+    size: np.ndarray, copies: int, roll: Roll, spacing: float
+) -> tuple[bool, Tiling] | None:
+    """Whether to turn the design a quarter turn, and the tiling, using the least roll.
 
-    size : (2,) float, footprint of one copy, plotter x and y.
+    size : (2,) float, footprint of one copy as drawn, plotter x and y.
+    Returns ``None`` when the footprint fits across the roll neither way. A
+    vinyl sticker has no right way up on the roll, so it is turned whenever that
+    saves vinyl (a banner cut along the roll rather than across it).
     """
-    if size[roll.across_axis] + spacing <= roll.width:
-        return False
-    if size[roll.feed_axis] + spacing <= roll.width:
-        return True
-    return None
+    best = None
+    for turned, footprint in ((False, size), (True, size[::-1])):
+        if footprint[roll.across_axis] + spacing <= roll.width:
+            tiling = tile(footprint, copies, roll, spacing)
+            if best is None or tiling.length < best[1].length:
+                best = (turned, tiling)
+    return best
+
+
+def most_copies(size: np.ndarray, roll: Roll, spacing: float) -> int:
+    """The most copies one run along the roll (``roll.max_length``) holds, either way round."""
+    most = 0
+    for footprint in (size, size[::-1]):
+        if footprint[roll.across_axis] + spacing <= roll.width:
+            across = math.floor(roll.width / (footprint[roll.across_axis] + spacing))
+            rows = math.floor((roll.max_length - spacing) / (footprint[roll.feed_axis] + spacing))
+            most = max(most, across * max(rows, 0))
+    return most
 
 
 def tile(size: np.ndarray, copies: int, roll: Roll, spacing: float) -> Tiling:

@@ -187,17 +187,19 @@ class VinylPlugin(MachinePlugin):
         if options["mirror"]:
             paths = layout.mirrored(paths)
         size = np.ptp(layout.bounds(paths), axis=0)
-        turn = layout.needs_turn(size + 2 * margin, roll, spacing)
-        if turn is None:
+        copies = int(options["copies"])
+        arrangement = layout.arrange(size + 2 * margin, copies, roll, spacing)
+        if arrangement is None:
             raise PlanError(_too_wide(size, roll, vinyl))
-        if turn:
+        turned, tiling = arrangement
+        if turned:
             paths = layout.quarter_turned(paths)
             warnings.append(TURNED)
+        if tiling.length > roll.max_length:
+            most = layout.most_copies(size + 2 * margin, roll, spacing)
+            raise PlanError(_too_long(tiling, roll, most))
         low, high = layout.bounds(paths)
         footprint = high - low + 2 * margin  # one copy with its weeding margin
-        tiling = layout.tile(footprint, int(options["copies"]), roll, spacing)
-        if tiling.length > roll.max_length:
-            raise PlanError(_too_long(tiling, roll, footprint[roll.feed_axis], spacing))
         progress(0.2, "layout")
 
         # 2. The cuts of one copy (moved to its footprint's corner), then of every copy, in order.
@@ -238,7 +240,7 @@ class VinylPlugin(MachinePlugin):
             outputs=(hpgl,),
             material_uses=_vinyl_used(tiling.length, vinyl, material),
             warnings=tuple(warnings),
-            copies=int(options["copies"]),
+            copies=copies,
             preview_svg=_preview(sequence, roll, tiling.length),
             facts={
                 "roll_width_mm": vinyl.roll_width,
@@ -247,7 +249,7 @@ class VinylPlugin(MachinePlugin):
                 "copies_across": tiling.across,
                 "rows": tiling.rows,
                 "copy_size_mm": [round(float(v), 2) for v in footprint],
-                "turned": bool(turn),
+                "turned": turned,
                 "mirrored": bool(options["mirror"]),
                 "cuts": len(cuts),
                 "swivels": swivels,
@@ -259,8 +261,8 @@ class VinylPlugin(MachinePlugin):
 
 
 TURNED = Text(
-    "Le motif est tourné d'un quart de tour pour tenir dans la largeur du rouleau.",
-    "The design is turned a quarter turn to fit across the roll.",
+    "Le motif est tourné d'un quart de tour sur le rouleau : il y tient mieux ainsi.",
+    "The design is turned a quarter turn on the roll: it fits better that way.",
 )
 
 
@@ -398,18 +400,17 @@ def _too_wide(size: np.ndarray, roll: layout.Roll, vinyl: MaterialSettings) -> T
     ).format(w=float(size[0]), h=float(size[1]), usable=roll.width, roll=float(vinyl.roll_width))
 
 
-def _too_long(tiling: layout.Tiling, roll: layout.Roll, along: float, spacing: float) -> Text:
-    rows = int((roll.max_length - spacing) // (along + spacing))  # rows that fit one run
-    if rows < 1:
+def _too_long(tiling: layout.Tiling, roll: layout.Roll, most: int) -> Text:
+    if most < 1:
         return Text(
-            "Le motif fait {along:.0f} mm le long du rouleau, plus que les {max:.0f} mm "
-            "que ce plotter découpe d'une traite. Réduisez-le ou coupez-le en morceaux.",
-            "The design is {along:.0f} mm along the roll, more than the {max:.0f} mm this "
-            "cutter cuts in one go. Scale it down or split it into pieces.",
-        ).format(along=float(along), max=roll.max_length)
+            "Le motif est plus long que les {max:.0f} mm que ce plotter découpe d'une traite. "
+            "Réduisez-le ou coupez-le en morceaux.",
+            "The design is longer than the {max:.0f} mm this cutter cuts in one go. "
+            "Scale it down or split it into pieces.",
+        ).format(max=roll.max_length)
     return Text(
         "Ces exemplaires prendraient {length:.0f} mm de rouleau, plus que les {max:.0f} mm "
         "que ce plotter découpe d'une traite. Demandez-en {most} au plus par travail.",
         "These copies would take {length:.0f} mm of roll, more than the {max:.0f} mm this "
         "cutter cuts in one go. Ask for at most {most} per job.",
-    ).format(length=tiling.length, max=roll.max_length, most=rows * tiling.across)
+    ).format(length=tiling.length, max=roll.max_length, most=most)

@@ -114,6 +114,20 @@ def outline_points(path: DrawingPath, step: float = 0.01) -> np.ndarray:
     return resample(pts, step)
 
 
+def placed_outlines(design, facts: dict, spacing: float = 5.0, margin: float = 0.0) -> list:
+    """The drawing's outlines where the layout rule puts the first copy (plotter mm):
+    turned a quarter turn ((x, y) → (−y, x)) when the plan says so, then its box
+    ``spacing + margin`` from the origin."""
+    outlines = [
+        np.vstack([p.points, p.points[:1]]) if p.closed else np.asarray(p.points)
+        for p in design.paths
+    ]
+    if facts["turned"]:
+        outlines = [o[:, ::-1] * np.array([-1.0, 1.0]) for o in outlines]
+    low = np.vstack(outlines).min(axis=0)
+    return [o - low + spacing + margin for o in outlines]
+
+
 def drawing(*paths: tuple[np.ndarray, bool], units: str = "mm") -> Drawing:
     return Drawing(
         tuple(
@@ -145,5 +159,14 @@ def plan_job(design, profiles, material="vinyl-adhesive", machine="vinyl", **opt
 @pytest.fixture
 def tools() -> SimpleNamespace:
     """The helpers above, for test modules (pytest's importlib mode keeps conftest private)."""
-    helpers = (parse_hpgl, resample, blade_traces, hausdorff, outline_points, drawing, plan_job)
+    helpers = (
+        parse_hpgl,
+        resample,
+        blade_traces,
+        hausdorff,
+        outline_points,
+        placed_outlines,
+        drawing,
+        plan_job,
+    )
     return SimpleNamespace(**{f.__name__: f for f in helpers}, UNITS_PER_MM=UNITS_PER_MM)

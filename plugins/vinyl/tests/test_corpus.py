@@ -32,11 +32,11 @@ VINYL_FILES = [
 
 
 def _check_blade_follows_drawing(design, profiles, tools) -> None:
-    _, job, _ = tools.plan_job(design, profiles, **NO_AIDS)
+    result, job, _ = tools.plan_job(design, profiles, **NO_AIDS)
     strokes = [s / tools.UNITS_PER_MM for s in job.strokes]
     cut = np.vstack(tools.blade_traces(strokes, OFFSET))
-    shift = SPACING - design.bounds[0]
-    drawn = np.vstack([tools.outline_points(p, 0.02) + shift for p in design.paths])
+    outlines = tools.placed_outlines(design, result.plan.facts, SPACING)
+    drawn = np.vstack([tools.resample(o, 0.02) for o in outlines])
     assert tools.hausdorff(cut, drawn) <= TOLERANCE
 
 

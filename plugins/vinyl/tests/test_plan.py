@@ -82,43 +82,53 @@ def test_the_design_is_placed_in_the_frame_of_a_cutter_fed_along_y(profiles, too
     profiles.machines["vinyl-y"] = machine.model_copy(
         update={"id": "vinyl-y", "settings": settings}
     )
+    lying_f = LETTER_F[:, ::-1]  # 24 wide, 14 high: shortest along the roll as drawn
     try:
-        design = tools.drawing((LETTER_F, True))
+        design = tools.drawing((lying_f, True))
         result, job, _ = tools.plan_job(design, profiles, machine="vinyl-y", copies=3, **NO_AIDS)
     finally:
         del profiles.machines["vinyl-y"]
-    starts = np.array([s.min(axis=0) for s in job.strokes]) / tools.UNITS_PER_MM
-    assert np.ptp(starts[:, 1]) < 1.0  # one row
-    assert np.ptp(starts[:, 0]) == pytest.approx(2 * (14 + SPACING), abs=0.6)
-    assert result.plan.facts["copies_across"] == 3
+    assert not result.plan.facts["turned"] and result.plan.facts["copies_across"] == 3
+    traces = tools.blade_traces([s / tools.UNITS_PER_MM for s in job.strokes], OFFSET)
+    lows = np.array([t.min(axis=0) for t in traces])
+    np.testing.assert_allclose(lows[:, 1], SPACING, atol=0.05)  # one row, at the roll's start
+    np.testing.assert_allclose(
+        np.sort(lows[:, 0]), SPACING + np.arange(3) * (24 + SPACING), atol=0.05
+    )
+    first = traces[int(np.argmin(lows[:, 0]))]
+    source = tools.outline_points(design.paths[0])
+    assert tools.hausdorff(first, placed(source, lying_f.min(axis=0))) <= TOLERANCE
 
 
 # Tiling by hand: footprint = drawing + 2 × 3 mm border margin; usable width =
-# roll − 2 × 8 mm; across = floor(usable / (footprint across + 5));
-# length = rows × footprint along + (rows + 1) × 5.
+# roll − 2 × 8 mm; across = floor(usable / (footprint across + 5)); length =
+# rows × footprint along + (rows + 1) × 5; turned a quarter turn when shorter.
+# The feed is along x: as drawn, the footprint's y lies across the roll.
 @pytest.mark.parametrize(
-    ("material", "size", "copies", "across", "rows", "length"),
+    ("material", "size", "copies", "turned", "across", "rows", "length"),
     [
-        # 600 mm roll: 584 usable; 100 × 50 → 106 × 56; floor(584 / 61) = 9.
-        ("vinyl-adhesive", (100, 50), 1, 1, 1, 116.0),
-        ("vinyl-adhesive", (100, 50), 9, 9, 1, 116.0),
-        ("vinyl-adhesive", (100, 50), 20, 9, 3, 3 * 106 + 4 * 5),
-        # 500 mm roll: 484 usable; floor(484 / 61) = 7.
-        ("vinyl-flex", (100, 50), 20, 7, 3, 3 * 106 + 4 * 5),
-        # 200 × 150 → 206 × 156 on 484: floor(484 / 161) = 3 (the last ends at 483 mm).
-        ("vinyl-flex", (200, 150), 5, 3, 2, 2 * 206 + 3 * 5),
-        # 600 × 150 → 606 × 156, long along the roll: 3 across, 20 copies → 7 rows.
-        ("vinyl-flex", (600, 150), 20, 3, 7, 7 * 606 + 8 * 5),
+        # 600 mm roll: 584 usable; 100 × 50 → 106 × 56.
+        # As drawn: floor(584 / 61) = 9 across, rows 106 long; turned: 5 across, rows 56 long.
+        ("vinyl-adhesive", (100, 50), 1, True, 1, 1, 56 + 2 * 5),  # 66 < 116
+        ("vinyl-adhesive", (100, 50), 9, False, 9, 1, 106 + 2 * 5),  # 116 < 2 × 56 + 15
+        ("vinyl-adhesive", (100, 50), 20, True, 5, 4, 4 * 56 + 5 * 5),  # 249 < 3 × 106 + 20
+        # 500 mm roll: 484 usable; as drawn 7 across (338 mm), turned 4 across (310 mm).
+        ("vinyl-flex", (100, 50), 20, True, 4, 5, 5 * 56 + 6 * 5),
+        # 200 × 150 → 206 × 156: as drawn floor(484 / 161) = 3 across (the last ends at
+        # 483 mm), 2 rows: 427 mm; turned floor(484 / 211) = 2 across, 3 rows: 488 mm.
+        ("vinyl-flex", (200, 150), 5, False, 3, 2, 2 * 206 + 3 * 5),
+        # 600 × 150 → 606 × 156: only as drawn; 3 across, 20 copies → 7 rows.
+        ("vinyl-flex", (600, 150), 20, False, 3, 7, 7 * 606 + 8 * 5),
     ],
 )
 def test_copies_are_tiled_across_the_roll_then_along_it(
-    material, size, copies, across, rows, length, profiles, tools
+    material, size, copies, turned, across, rows, length, profiles, tools
 ):
     w, h = size
     rect = np.array([[0, 0], [w, 0], [w, h], [0, h]], float)
     result, job, _ = tools.plan_job(tools.drawing((rect, True)), profiles, material, copies=copies)
     facts = result.plan.facts
-    assert (facts["copies_across"], facts["rows"]) == (across, rows)
+    assert (facts["turned"], facts["copies_across"], facts["rows"]) == (turned, across, rows)
     assert facts["roll_length_mm"] == pytest.approx(length)
     roll_width = profiles.material(material).settings["roll_width"]
     price = profiles.material(material).prices["m2"]
@@ -128,8 +138,15 @@ def test_copies_are_tiled_across_the_roll_then_along_it(
     # Read back: one design outline and one border per copy, all on the usable roll.
     assert len(job.strokes) == 2 * copies
     every = np.vstack(job.strokes) / tools.UNITS_PER_MM
-    assert every[:, 1].max() <= 584.0 and every.min() >= 0.0
+    usable = roll_width - 16
+    assert every[:, 1].max() <= usable and every.min() >= 0.0
     assert every[:, 0].max() <= length
+    # The cuts are the drawing and its border, whichever way round (the holder
+    # swings 0.25 mm outside each corner).
+    sizes = np.sort([np.ptp(s, axis=0) for s in job.strokes], axis=1)[:, ::-1]
+    sizes = sizes[np.lexsort(sizes.T[::-1])] / tools.UNITS_PER_MM - 2 * OFFSET
+    expected = [sorted(size, reverse=True)] * copies + [[max(size) + 6, min(size) + 6]] * copies
+    np.testing.assert_allclose(sizes, expected, atol=0.1)
 
 
 def test_a_design_too_wide_for_the_roll_is_turned_when_that_fits(profiles, tools):

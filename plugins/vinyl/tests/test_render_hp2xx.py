@@ -78,7 +78,7 @@ def overlaps(ink: np.ndarray, drawn: np.ndarray) -> tuple[float, float]:
 
 
 def compare(design, profiles, tools, tmp_path, shift=(0.0, 0.0)) -> tuple[float, float]:
-    _, job, data = tools.plan_job(design, profiles, **NO_AIDS)
+    result, job, data = tools.plan_job(design, profiles, **NO_AIDS)
     ink = render(data, tmp_path)
     strokes = np.vstack(job.strokes) / tools.UNITS_PER_MM
     x_min, y_max = strokes[:, 0].min(), strokes[:, 1].max()
@@ -90,12 +90,9 @@ def compare(design, profiles, tools, tmp_path, shift=(0.0, 0.0)) -> tuple[float,
         rows = np.rint(row0 + (y_max - pts[:, 1]) * PX_PER_MM).astype(int)
         return rows, cols
 
-    move = SPACING - design.bounds[0] + np.asarray(shift)
-    outlines = [
-        np.vstack([p.points, p.points[:1]]) + move if p.closed else p.points + move
-        for p in design.paths
-    ]
-    return overlaps(ink, rasterise(outlines, ink.shape, to_pixel))
+    outlines = tools.placed_outlines(design, result.plan.facts, SPACING)
+    moved = [o + np.asarray(shift) for o in outlines]
+    return overlaps(ink, rasterise(moved, ink.shape, to_pixel))
 
 
 def test_the_sample_sticker_renders_like_its_drawing(samples, profiles, tools, tmp_path):
