@@ -159,11 +159,19 @@ def _arc_points(arc: se.Arc, tolerance: float) -> np.ndarray:
 
 @dataclass
 class _Subpath:
-    pieces: list  # (x, y) tuples, or ("cubic", index) / arrays
+    """One subpath while it is collected: its pieces are assembled after flattening."""
+
+    pieces: list  # (x, y) line ends, ("cubic", index) into _Curves, or (k, 2) arc points
     closed: bool = False
 
 
 def load_svg(data: bytes, name: str = "", *, tolerance_mm: float = 0.01, **_: object) -> Drawing:
+    """Visible shapes of an SVG as paths in mm (y up), one per subpath.
+
+    Each path keeps its element's stroke and fill colours, stroke width (mm,
+    after transforms), Inkscape layer and id. Text and raster images are counted
+    and reported as warnings; hidden and unpainted shapes are skipped.
+    """
     root = check_xml(data)
     mm_per_px, units, legacy = _page_scale(root)
     # svgelements converts mm with 0.0393701 in/mm (0.5 ppm off); for metric pages
