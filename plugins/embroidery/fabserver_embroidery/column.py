@@ -17,7 +17,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-from .polyline import resample
+from .polyline import resample, satin_with_underlay
 
 
 def _skeleton(shape: shapely.Polygon, step: float):
@@ -226,5 +226,4 @@ def shape_satin(
         return None
     if not underlay:
         return zigzag
-    walk = resample((left + right) / 2, running_length)
-    return np.vstack([walk, zigzag[::-1]])
+    return satin_with_underlay(left, right, zigzag, running_length, pull_compensation + 0.4)

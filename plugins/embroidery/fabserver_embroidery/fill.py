@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from .polyline import ragged_index, resample, subdivide
+from .polyline import ragged_index, satin_with_underlay, subdivide
 from .scanline import Rows, monotone_regions, polygon_rows, rotate
 
 
@@ -205,7 +205,8 @@ def column_satin(
 
     Rows run across the bar (perpendicular to its long side), ``satin_spacing``
     mm apart with penetrations alternating sides, so each side gets a needle
-    point every ``2 × satin_spacing``. A centre walk goes first as underlay.
+    point every ``2 × satin_spacing``, underlay first (see
+    :func:`.polyline.satin_with_underlay`).
     Returns ``None`` when a row crosses the shape twice (not a simple column).
     """
     angle = shape_angle(shape) + np.pi / 2
@@ -214,16 +215,15 @@ def column_satin(
     if len(rows) < 2 or len(np.unique(rows.row)) != len(rows):
         return None
     k = np.arange(len(rows))
-    x = np.where(k % 2 == 0, rows.x0, rows.x1)
-    zigzag = rows.to_drawing(np.column_stack([x, rows.y]))
-    centre = rows.to_drawing(np.column_stack([(rows.x0 + rows.x1) / 2, rows.y]))
+    left = rows.to_drawing(np.column_stack([rows.x0, rows.y]))
+    right = rows.to_drawing(np.column_stack([rows.x1, rows.y]))
+    zigzag = np.where((k % 2 == 0)[:, None], left, right)
     if np.linalg.norm(zigzag[-1] - start) < np.linalg.norm(zigzag[0] - start):
-        zigzag, centre = zigzag[::-1], centre[::-1]
+        zigzag, left, right = zigzag[::-1], left[::-1], right[::-1]
     if not params.underlay:
         return zigzag
-    walk = resample(centre, params.running_length)
-    # Centre walk from the zig-zag's start to its end, then the zig-zag back over it.
-    return np.vstack([walk, zigzag[::-1]])
+    inset = params.pull_compensation + 0.4
+    return satin_with_underlay(left, right, zigzag, params.running_length, inset)
 
 
 __all__ = ["FillParams", "TravelArea", "column_satin", "fill_polylines", "rotate", "shape_angle"]

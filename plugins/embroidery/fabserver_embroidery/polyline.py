@@ -70,3 +70,31 @@ def bean(points: np.ndarray) -> np.ndarray:
     i = np.arange(1, len(pts))
     order = np.column_stack([i, i - 1, i]).ravel()
     return np.vstack([pts[:1], pts[order]])
+
+
+def satin_with_underlay(
+    left: np.ndarray,
+    right: np.ndarray,
+    zigzag: np.ndarray,
+    running_length: float,
+    inset: float,
+    contour_from: float = 3.0,
+) -> np.ndarray:
+    """A satin column's needle points with its underlay first.
+
+    ``left``, ``right`` : (n, 2) the rails row by row; ``zigzag`` : (n, 2) the
+    column from row 0. Narrow columns get a centre walk out and the zig-zag
+    back over it; columns from ``contour_from`` mm wide a walk along both edges
+    (``inset`` mm inside the rails), out along one and back along the other,
+    which holds the sides of a wide satin, then the zig-zag out.
+    """
+    across = right - left
+    width = np.linalg.norm(across, axis=1)
+    if np.median(width) >= contour_from:
+        unit = across / np.maximum(width, 1e-12)[:, None]
+        step = np.minimum(inset, width / 2)[:, None]
+        out = resample(left + unit * step, running_length)
+        back = resample(right - unit * step, running_length)[::-1]
+        return np.vstack([out, back, zigzag])
+    walk = resample((left + right) / 2, running_length)
+    return np.vstack([walk, zigzag[::-1]])

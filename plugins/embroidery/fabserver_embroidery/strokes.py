@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .polyline import bean, drop_repeats, resample, subdivide
+from .polyline import bean, drop_repeats, satin_with_underlay, subdivide
 
 
 def orient(points: np.ndarray, closed: bool, start: np.ndarray) -> np.ndarray:
@@ -82,11 +82,12 @@ def stroke_satin(
     zigzag = centre + normal * (half * side)[:, None]
     if not underlay:
         return zigzag
-    if width >= contour_underlay_from:
-        edge = width / 2 - underlay_inset
-        left = resample(centre + normal * edge, running_length)
-        right = resample(centre - normal * edge, running_length)
-        # Along one edge and back along the other: ends where the zig-zag starts.
-        return np.vstack([centre[:1], left, right[::-1], zigzag])
-    walk = resample(centre, running_length)
-    return np.vstack([walk, zigzag[::-1]])
+    left, right = centre + normal * half, centre - normal * half
+    return satin_with_underlay(
+        left,
+        right,
+        zigzag,
+        running_length,
+        pull_compensation + underlay_inset,
+        contour_underlay_from,
+    )
