@@ -44,15 +44,18 @@ def travel_and_backing(plan, feed_axis: int = 0) -> tuple[float, float]:
 
 def file_order_travel(design, result) -> float:
     """Travel if every copy were cut in the file's order, copy after copy, at the
-    same places (the layout rule, without weeding aids)."""
+    same places (the layout rule and orientation, without weeding aids)."""
     facts = result.plan.facts
     roll = layout.Roll(facts["usable_width_mm"], 1e9, feed_axis=0)
     tiling = layout.tile(np.array(facts["copy_size_mm"]), result.plan.copies, roll, SPACING)
-    low = design.bounds[0]
+    paths = list(design.paths)
+    if facts["turned"]:
+        paths = layout.quarter_turned(paths)
+    low = layout.bounds(paths)[0]
     ends = [
         (p.points[0] - low + offset, (p.points[0] if p.closed else p.points[-1]) - low + offset)
         for offset in tiling.offsets
-        for p in design.paths
+        for p in paths
     ]
     return float(sum(np.linalg.norm(b[0] - a[1]) for a, b in itertools.pairwise(ends)))
 
