@@ -212,7 +212,8 @@ def plan_drawing(
                 unreachable = offsets.unreachable(placed, r)
                 rings = offsets.inside_rings(placed, r, opts.climb)
                 for ring in rings:
-                    cuts.append(Cut(ring, True, 0.0, levels, "profile", **common))
+                    entry = {**common, "ramp_angle": ramp_on(ring, tool, opts.ramp_angle)}
+                    cuts.append(Cut(ring, True, 0.0, levels, "profile", **entry))
             else:  # pocket
                 unreachable = offsets.unreachable(placed, r)
                 rings = offsets.pocket_rings(placed, r, data.step_over * tool.diameter, opts.climb)
@@ -221,6 +222,7 @@ def plan_drawing(
                 z_top = 0.0
                 for z in levels:
                     for ring in rings:
+                        entry = {**common, "ramp_angle": ramp_on(ring, tool, opts.ramp_angle)}
                         cuts.append(
                             Cut(
                                 ring,
@@ -230,7 +232,7 @@ def plan_drawing(
                                 "pocket",
                                 link_group=group_id,
                                 link_area=link_area,
-                                **common,
+                                **entry,
                             )
                         )
                     z_top = float(z)
@@ -248,6 +250,17 @@ def plan_drawing(
         offset=offset,
         areas=areas,
     )
+
+
+def ramp_on(ring: np.ndarray, tool: Tool, angle: float) -> float:
+    """Ramp angle for a ring; 0 (plunge) when the ring is shorter than the tool's diameter.
+
+    Around such a ring the helix would be narrower than the tool's own centre:
+    the cutter bores the hole like a drill whatever the path, so a plunge is
+    shorter and honest about it.
+    """
+    length = float(np.linalg.norm(np.diff(np.vstack([ring, ring[:1]]), axis=0), axis=1).sum())
+    return 0.0 if length < tool.diameter else angle
 
 
 def too_small_messages(items: list[TooSmall], offset: np.ndarray) -> list[Text]:
