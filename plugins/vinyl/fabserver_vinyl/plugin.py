@@ -305,8 +305,8 @@ def _pieces(
     ]
     new_group = itertools.count(len(paths))
     if options["weeding_lines"]:
-        outlines = [paths[g].points + shift for g in np.unique(outermost)]
-        for line in weeding.lines_between(outlines, margin, min(margin, 0.5)):
+        parts = [paths[g].with_points(paths[g].points + shift) for g in np.unique(outermost)]
+        for line in weeding.lines_between(parts, margin, min(margin, 0.5)):
             pieces.append(order.Piece(line, False, 1, next(new_group), role="weed"))
     if options["weeding_border"]:
         low, high = layout.bounds(paths)

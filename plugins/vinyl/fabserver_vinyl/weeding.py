@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import shapely
 
+from fabserver.designs import DrawingPath
+
 #: Weeding-line pieces shorter than this (mm) are dropped: they would lift nothing.
 MIN_LINE_LENGTH = 2.0
 
@@ -26,20 +28,25 @@ def border(low: np.ndarray, high: np.ndarray, margin: float) -> np.ndarray:
 
 
 def lines_between(
-    outlines: Sequence[np.ndarray], margin: float, clearance: float
+    parts: Sequence[DrawingPath], margin: float, clearance: float
 ) -> list[np.ndarray]:
-    """Open weeding lines between the parts whose outer outlines are given.
+    """Open weeding lines between separate parts of a design.
 
-    outlines : each (n, 2) float, millimetres — the outermost closed path of a
-        part (or the points of an open path).
+    parts : the outermost path of each part (a closed outline, or an open path
+        that nothing encloses), millimetres.
     Returns (2, 2) float segments spanning the box ``margin`` mm around
     everything, clipped ``clearance`` mm away from every part.
     """
-    if len(outlines) < 2:
+    if len(parts) < 2:
         return []
     shapes = shapely.make_valid(
         np.array(
-            [shapely.Polygon(o) if len(o) >= 3 else shapely.LineString(o) for o in outlines],
+            [
+                shapely.Polygon(p.points)
+                if p.closed and len(p.points) >= 3
+                else shapely.LineString(p.points)
+                for p in parts
+            ],
             dtype=object,
         )
     )
