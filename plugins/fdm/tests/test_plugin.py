@@ -233,3 +233,38 @@ def test_previews(profiles):
     layers = result.plan.facts["layer_preview"]["layers"]
     assert len(layers) == result.plan.facts["layers"]
     assert layers[0]["z"] == pytest.approx(0.2)
+
+
+def test_travels_between_parts_are_retracted_inside_ones_are_not(profiles):
+    from fabserver.toolpath import MoveKind
+
+    result = plan(box_design(), profiles, copies=2)
+    tp = result.plan.toolpath
+    kind = tp.kind
+    travel = np.flatnonzero((kind == MoveKind.TRAVEL) & (tp.lengths > 0.5))
+    travel = travel[travel > np.argmax(kind == MoveKind.EXTRUDE)]  # not the move from home
+    # A travel is retracted when a RETRACT move (or a z-hop after one) comes just before.
+    retracted = np.array(
+        [any(kind[j] == MoveKind.RETRACT for j in range(max(0, i - 3), i)) for i in travel]
+    )
+    long = tp.lengths[travel] > 25  # from one part to the other (20 mm parts, 6 mm apart)
+    assert long.any() and retracted[long].all()
+    # Short hops between infill lines inside a part stay unretracted.
+    assert (~retracted).sum() > 0.3 * len(travel)
+    # Every retraction is undone: net filament movement of retractions is zero.
+    retracts = tp.e[kind == MoveKind.RETRACT]
+    assert retracts.sum() == pytest.approx(0.0, abs=1e-9)
+
+
+def test_klipper_printer_lifts_the_nozzle_on_retracted_travels(profiles):
+    from fabserver.toolpath import MoveKind
+
+    result = plan(box_design(), profiles, "printer-3", copies=2)
+    tp = result.plan.toolpath
+    lift = profiles.machine("printer-3").settings["retract_lift"]
+    z_of_layer = np.asarray(tp.layer_z)[tp.layer]
+    hopped = (tp.kind == MoveKind.TRAVEL) & np.isclose(tp.xyz[:, 2], z_of_layer + lift)
+    assert hopped.any()
+    # Extrusion always happens at the layer's height.
+    extrude = tp.kind == MoveKind.EXTRUDE
+    np.testing.assert_allclose(tp.xyz[extrude, 2], z_of_layer[extrude])
