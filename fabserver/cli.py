@@ -251,8 +251,8 @@ def _design_summary(design) -> dict[str, Any]:
         "format": design.facts.format,
         "units": design.facts.units,
         "scale_to_mm": design.facts.scale_to_mm,
-        "bounds_mm": np.round(b, 4).tolist(),
-        "size_mm": np.round(b[1] - b[0], 4).tolist(),
+        "bounds_mm": (np.round(b, 4) + 0.0).tolist(),  # + 0.0 turns -0.0 into 0.0
+        "size_mm": (np.round(b[1] - b[0], 4) + 0.0).tolist(),
         "repairs": [r.to_dict() for r in design.facts.repairs],
         "warnings": [w.to_dict() for w in design.facts.warnings],
     }
