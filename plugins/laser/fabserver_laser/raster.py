@@ -60,8 +60,9 @@ def scan_segments(area: shapely.Geometry, interval: float) -> tuple[np.ndarray, 
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     x0 = np.minimum.reduceat(xy[:, 0], starts)
     x1 = np.maximum.reduceat(xy[:, 0], starts)
+    seg_line = line[owner[starts]]  # scan line of each piece that has coordinates
     keep = x1 - x0 >= MIN_SEGMENT
-    y, x = ys[line[keep]], np.column_stack([x0[keep], x1[keep]])
+    y, x = ys[seg_line[keep]], np.column_stack([x0[keep], x1[keep]])
     order = np.lexsort((x[:, 0], y))
     return y[order], x[order]
 

@@ -1,0 +1,258 @@
+"""The plugin end to end on the project's samples and a few corpus files.
+
+G-code is read back with the tests' own reader (conftest.py); references are
+computed here from the source drawing.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import shapely
+
+from fabserver.designs import load_design
+from fabserver.errors import PlanError
+from fabserver.toolpath import EventKind
+
+
+def _text(plan, suffix):
+    for out in plan.outputs:
+        if out.suffix == suffix:
+            buf = io.BytesIO()
+            out.write(buf)
+            return buf.getvalue()
+    raise KeyError(suffix)
+
+
+def _length(runs):
+    return sum(float(np.linalg.norm(np.diff(r, axis=0), axis=1).sum()) for r in runs)
+
+
+def _place(points, placement):
+    pts = np.column_stack([-points[:, 1], points[:, 0]]) if placement["rotated"] else points
+    return pts + np.asarray(placement["offset"])
+
+
+@pytest.fixture(scope="module")
+def keyring(samples, plan_file):
+    return plan_file(samples / "laser-keyring.svg", copies=3)
+
+
+def test_gcode_powers_feeds_and_air_assist(keyring, gcode_of, profiles):
+    _, result = keyring
+    text = _text(result.plan, ".gcode").decode()
+    lines = [line.split(";")[0].strip() for line in text.splitlines()]
+    assert lines.index("M4 S0") < lines.index("M8") < lines.index("M9") and lines[-1] == "M2"
+    moves = gcode_of(result.plan)[0]
+    settings = profiles.material("mdf-3").settings
+    on = moves.beam_on
+    # S is the share of $30 (1000); F is mm/min.
+    expected = {
+        round(settings[op]["power"] / 100 * 1000): settings[op]["speed"] * 60
+        for op in ("cut", "score", "engrave")
+    }
+    got = {round(s): f for s, f in zip(moves.s[on], moves.feed[on], strict=True)}
+    assert got == expected
+    # Engrave first, then score, then cut.
+    first = {
+        op: np.flatnonzero(on & (moves.s == s))[[0, -1]]
+        for op, s in (("engrave", 280), ("score", 180), ("cut", 650))
+    }
+    assert first["engrave"][1] < first["score"][0] and first["score"][1] < first["cut"][0]
+
+
+def test_raster_only_over_the_filled_area(keyring, gcode_of):
+    design, result = keyring
+    badge = [p.points for p in design.paths if p.fill is not None]
+    area = shapely.Polygon(badge[0]).symmetric_difference(shapely.Polygon(badge[1]))
+    placed = shapely.union_all(
+        [
+            shapely.transform(area, lambda p, pl=pl: _place(p, pl))
+            for pl in result.plan.facts["placements"]
+        ]
+    )
+    moves = gcode_of(result.plan)[0]
+    lit = moves.beam_on & (moves.s == 280)
+    strokes = shapely.linestrings(np.stack([moves.start[lit], moves.end[lit]], axis=1))
+    assert len(strokes) > 100
+    assert shapely.covered_by(strokes, placed.buffer(0.01)).all()
+    # Scan lines fill the area: beam-on length × line interval ≈ area (3 copies).
+    assert shapely.length(strokes).sum() * 0.1 == pytest.approx(placed.area, rel=0.02)
+    # The head runs up to speed before the beam fires: a beam-off move at the same feed.
+    before = np.flatnonzero(lit) - 1
+    assert (~moves.rapid[before]).all() and (moves.s[before] == 0).all()
+
+
+def test_unmapped_colours_are_listed_not_cut(keyring, gcode_of):
+    design, result = keyring
+    assert result.plan.facts["unmapped_colours"] == [
+        {"colour": "#00aa00", "paths": 1, "length_mm": 24.0}
+    ]
+    assert any("#00aa00" in w.fr and "#00aa00" in w.en for w in result.plan.warnings)
+    note = next(p for p in design.paths if p.stroke == (0, 170, 0))
+    moves = gcode_of(result.plan)[0]
+    on = moves.beam_on
+    # No beam-on move lies on the note line, whatever copy.
+    for pl in result.plan.facts["placements"]:
+        line = shapely.LineString(_place(note.points, pl))
+        mids = shapely.points((moves.start[on] + moves.end[on]) / 2)
+        assert shapely.distance(mids, line).min() > 0.5
+
+
+def test_nothing_mapped_is_a_maker_error(corpus, plan_file):
+    with pytest.raises(PlanError) as err:
+        plan_file(corpus / "svg" / "ClosedBox.svg")
+    assert "#000000" in err.value.message.fr and "colour_map" in err.value.message.en
+
+
+def test_boxes_files_by_default_and_with_the_preset(corpus, plan_file, gcode_of):
+    # Lab default: blue holes are scored, black outlines listed, nothing cut.
+    _, default = plan_file(corpus / "svg" / "ABox.svg")
+    assert default.plan.facts["cut_length_mm"] == 0
+    assert "#000000" in [u["colour"] for u in default.plan.facts["unmapped_colours"]]
+    # With the preset, black and blue are cut; the red label is ignored. Without
+    # kerf compensation the beam follows every drawn path, corner loops included.
+    design, boxed = plan_file(
+        corpus / "svg" / "ABox.svg", colour_map="boxes", kerf_compensation=False
+    )
+    assert not boxed.plan.facts["unmapped_colours"]
+    drawn = sum(p.length for p in design.paths if p.stroke in ((0, 0, 0), (0, 0, 255)))
+    assert boxed.plan.facts["cut_length_mm"] == pytest.approx(drawn, abs=0.01)
+    # Read back, 3-decimal coordinates on 0.05 mm corner loops cost a few tenths.
+    runs = gcode_of(boxed.plan)[0].runs(650)
+    assert _length(runs) == pytest.approx(drawn, rel=2e-4)
+
+
+def test_without_kerf_compensation_the_cut_is_the_drawing(samples, plan_file, gcode_of):
+    design, result = plan_file(samples / "laser-keyring.svg", kerf_compensation=False)
+    (placement,) = result.plan.facts["placements"]
+    cuts = [_place(p.points, placement) for p in design.paths if p.stroke == (255, 0, 0)]
+    rings = gcode_of(result.plan)[0].runs(650)
+    assert len(rings) == len(cuts) == 3
+    for ring in rings:
+        d = min(
+            shapely.hausdorff_distance(shapely.LinearRing(ring), shapely.LinearRing(c))
+            for c in cuts
+        )
+        assert d < 0.002
+
+
+def test_copies_fill_sheets_and_sheet_use_is_measured(samples, plan_file, gcode_of, profiles):
+    design, result = plan_file(samples / "laser-keyring.svg", copies=150)
+    facts = result.plan.facts
+    kerf = profiles.material("mdf-3").settings["cut"]["kerf"]
+    outline = next(p for p in design.paths if p.source == "outline")
+    part = shapely.Polygon(outline.points).buffer(kerf / 2, join_style="mitre").area
+    sheets = facts["sheets"]
+    assert sheets == len([o for o in result.plan.outputs if o.suffix.endswith(".gcode")]) > 1
+    # Parts are 60 x 30 mm + 3 mm spacing: 9 x 12 = 108 fit on a 590 x 390 area.
+    assert sheets == 2
+    use = np.array(facts["sheet_use_percent_by_sheet"])
+    assert use.sum() / 100 * 600 * 400 == pytest.approx(150 * part, rel=1e-3)
+    # One pause to change sheets, every sheet in its own layer.
+    tp = result.plan.toolpath
+    assert len(tp.events_of(EventKind.PAUSE)) == 1 and tp.n_layers == 2
+    cost = next(m for m in result.estimate.materials if m.unit == "sheet")
+    assert cost.quantity == 2 and cost.cost_eur == pytest.approx(2 * 3.5)
+    # Every copy is there: 3 cut contours each.
+    assert sum(len(m.runs(650)) for m in gcode_of(result.plan)) == 3 * 150
+
+
+def test_estimate_counts_one_pierce_per_cut_contour(keyring, laser_machine):
+    _, result = keyring
+    pierces = result.plan.toolpath.events_of(EventKind.PIERCE)
+    assert len(pierces) == 3 * 3 == result.plan.facts["pierces"]
+    assert result.estimate.event_time_s == pytest.approx(9 * laser_machine.timing["pierce"])
+    # Engraving shows in the estimate as engraving moves, not as a separate figure.
+    assert result.estimate.time_by_role_s["engrave"] > 0
+
+
+def test_design_too_large_for_the_sheet(corpus, plan_file):
+    # EngravingFrame is 172 x 725 mm: its parts nest on a sheet, the whole drawing does not.
+    _, result = plan_file(corpus / "svg" / "EngravingFrame.svg", colour_map="boxes")
+    assert result.plan.facts["sheets"] >= 1
+    with pytest.raises(PlanError) as err:
+        plan_file(corpus / "svg" / "EngravingFrame.svg", colour_map="boxes", nesting="design")
+    frame = load_design((corpus / "svg" / "EngravingFrame.svg").read_bytes())
+    made = np.vstack([p.points for p in frame.paths if p.stroke in ((0, 0, 0), (0, 0, 255))])
+    height = float(np.ptp(made[:, 1]))
+    assert height > 590 and f"× {int(height)}." in err.value.message.en
+    assert "Trop grand" in err.value.message.fr
+
+
+def test_whole_design_nesting_keeps_the_layout(corpus, plan_file, gcode_of):
+    design, result = plan_file(
+        corpus / "svg" / "Gears.svg",
+        colour_map="boxes",
+        nesting="design",
+        kerf_compensation=False,
+        copies=2,
+    )
+    placements = result.plan.facts["placements"]
+    assert len(placements) == 2
+    runs = [r for m in gcode_of(result.plan) for r in m.runs(650)]
+    cuts = [p for p in design.paths if p.stroke in ((0, 0, 0), (0, 0, 255))]
+    placed = shapely.union_all(
+        [
+            shapely.LineString(
+                _place(np.vstack([c.points, c.points[:1]]) if c.closed else c.points, pl)
+            )
+            for pl in placements
+            for c in cuts
+        ]
+    )
+    # Every cut point lies on a source path moved as a block, and nothing is missing.
+    points = shapely.points(np.vstack(runs))
+    assert shapely.distance(points, placed).max() < 0.01
+    assert _length(runs) == pytest.approx(placed.length, rel=1e-4)
+
+
+def test_duplicate_lines_are_merged_and_reported(samples, plan_file, gcode_of):
+    _, result = plan_file(samples / "laser-duplicates.dxf")
+    # Drawn twice: the top edge (80 mm), a circle (r 8 mm), 20 mm of two lines.
+    facts = result.plan.facts
+    assert facts["duplicate_length_mm"] == pytest.approx(80 + 2 * np.pi * 8 + 20, abs=0.5)
+    assert any("deux fois" in w.fr for w in result.plan.warnings)
+    assert any("open" in w.en for w in result.plan.warnings)  # the 60 mm line frees nothing
+    # Nothing burns twice: no beam-on segment is repeated.
+    moves = gcode_of(result.plan)[0]
+    on = moves.beam_on
+    segs = np.round(np.sort(np.stack([moves.start[on], moves.end[on]], axis=1), axis=1), 3)
+    assert len(np.unique(segs.reshape(len(segs), -1), axis=0)) == len(segs)
+
+
+def test_passes_repeat_the_cut(samples, plan_file, gcode_of, profiles):
+    settings = profiles.material("mdf-6").settings["cut"]
+    design, result = plan_file(samples / "laser-keyring.svg", material="mdf-6")
+    kerf = settings["kerf"]
+    s = settings["power"] / 100 * 1000
+    outline = [p.points for p in design.paths if p.stroke == (255, 0, 0)]
+    polys = [shapely.Polygon(o) for o in outline]
+    outer = max(polys, key=lambda p: p.area)
+    expected = sum(
+        (
+            p.buffer(kerf / 2 if p is outer else -kerf / 2, join_style="mitre", mitre_limit=4)
+        ).exterior.length
+        for p in polys
+    )
+    cut = _length(gcode_of(result.plan)[0].runs(s))
+    assert cut == pytest.approx(settings["passes"] * expected, rel=1e-4)
+
+
+def test_svg_for_vendor_drivers_matches_the_gcode(keyring, gcode_of):
+    _, result = keyring
+    svg = _text(result.plan, "-sheet1.svg")
+    drawing = load_design(svg, "sheet.svg")
+    assert drawing.facts.units == "mm"
+    red = [p for p in drawing.paths if p.stroke == (255, 0, 0)]
+    runs = gcode_of(result.plan)[0].runs(650)
+    assert len(red) == len(runs) == 9
+    # The SVG's y axis points down; the loader turns it back to y up, page-relative.
+    for path in red:
+        ring = shapely.LinearRing(path.points)
+        best = min(shapely.hausdorff_distance(ring, shapely.LinearRing(r)) for r in runs)
+        assert best < 0.01
+    black = [p for p in drawing.paths if p.fill == (0, 0, 0)]
+    assert len(black) == 6  # 3 badges, each an outer ring and a counter
