@@ -5,7 +5,8 @@ The file is plain HPGL, which Roland CAMM-GL and most vinyl cutters read:
 (cutting speed, cm/s) and ``FS`` (blade force, the cutter's own unit: gram-force
 on Roland machines), then one ``PU x,y;PD x,y,…;`` per cut, in plotter units
 (40 per millimetre). Coordinates are in the plotter's frame, whose axes the
-machine profile describes; the writer only scales and rounds them.
+machine profile describes; the writer only scales and rounds them. Written by
+hand: the handful of instructions a cutter needs do not call for a library.
 """
 
 from __future__ import annotations

@@ -15,7 +15,10 @@ turns are left to the blade, whose rounding is ``r (1 - cos(turn / 2))``
 Closed paths are cut a little past their start (the overcut), so the start and
 the end of the cut meet and the shape weeds cleanly.
 
-Every function works on a whole path at once, over numpy arrays.
+Every function works on a whole path at once, over numpy arrays. This is
+hand-written: the geometry is a few lines of vector arithmetic, and the
+libraries that do it (cutter drivers, Inkscape extensions) are not importable
+packages.
 """
 
 from __future__ import annotations

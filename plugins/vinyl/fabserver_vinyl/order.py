@@ -6,7 +6,9 @@ enclosed paths forms a *group* (a letter with its counters). Groups are cut in
 bands along the roll: the roll moves forward band after band and only backs up
 within a band, since backing a long roll up skews it. Within a band the next
 cut is the nearest one ready to cut (greedy nearest neighbour, deepest paths of
-a group first), started at its nearest point.
+a group first), started at its nearest point. Greedy is hand-written and good
+enough here: a band holds tens to hundreds of cuts, travels are a small share of
+a vinyl job's time, and an optimising tour solver would be a heavy dependency.
 """
 
 from __future__ import annotations
