@@ -1,0 +1,62 @@
+"""Time the laser plugin on dense Boxes.py designs, 20 copies nested on sheets.
+
+Run: .venv/bin/python benchmarks/laser_nest.py [copies]
+Prints, per design: parts per copy, planning time (best of 3, plan only and with
+the G-code written), sheets, sheet use, cut length and estimated machine time.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+from pathlib import Path
+
+from fabserver.designs import load_design
+from fabserver.planning import run_plan
+from fabserver.profiles import load_profiles
+from fabserver_laser import LaserPlugin
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus" / "svg"
+DESIGNS = ["ABox.svg", "Gears.svg", "ClosedBox.svg", "EngravingFrame.svg"]
+
+
+def main() -> None:
+    copies = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    profiles = load_profiles()
+    machine = profiles.machine("laser")
+    material = profiles.material("mdf-3")
+    plugin = LaserPlugin()
+    header = (
+        f"{'design':<20}{'parts':>6}{'copies':>7}{'plan s':>8}{'+gcode s':>9}"
+        f"{'sheets':>7}{'use %':>7}{'cut m':>8}{'time min':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name in DESIGNS:
+        path = CORPUS / name
+        if not path.exists():
+            print(f"{name:<20} (corpus not found)")
+            continue
+        design = load_design(path.read_bytes(), name)
+        options = {"copies": copies, "colour_map": "boxes"}
+        best_plan, best_all = float("inf"), float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            result = run_plan(plugin, design, machine, material, options, profiles.policy)
+            t1 = time.perf_counter()
+            for out in result.plan.outputs:
+                out.write(io.BytesIO())
+            t2 = time.perf_counter()
+            best_plan, best_all = min(best_plan, t1 - t0), min(best_all, t2 - t0)
+        facts = result.plan.facts
+        print(
+            f"{name:<20}{facts['parts_per_copy']:>6}{copies:>7}{best_plan:>8.2f}{best_all:>9.2f}"
+            f"{facts['sheets']:>7}{facts['sheet_use_percent']:>7.1f}"
+            f"{facts['cut_length_mm'] / 1000:>8.1f}{result.estimate.machine_time_s / 60:>9.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
