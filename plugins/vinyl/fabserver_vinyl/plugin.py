@@ -165,7 +165,7 @@ class VinylPlugin(MachinePlugin):
         assert isinstance(design, Drawing)  # ``accepts`` lets only drawings through
         cutter: MachineSettings = _settings(MachineSettings, machine.settings)
         vinyl: MaterialSettings = _settings(MaterialSettings, material.settings)
-        paths = [p for p in design.paths if len(p.points) >= 2]
+        paths = [p for p in design.paths if len(p.points) >= 2 and np.ptp(p.points, axis=0).any()]
         if not paths:
             raise PlanError(
                 Text(

@@ -187,6 +187,15 @@ def test_too_many_copies_for_one_run_are_refused_with_how_many_fit(
     tools.plan_job(tools.drawing((rect, True)), profiles, material, copies=most)  # fits
 
 
+def test_a_drawing_with_nothing_to_cut_is_refused(profiles, tools):
+    specks = tools.drawing(
+        (np.array([[3.0, 4.0], [3.0, 4.0]]), False), (np.array([[1.0, 1.0]]), True)
+    )
+    with pytest.raises(PlanError) as caught:
+        tools.plan_job(specks, profiles)
+    assert "no path to cut" in caught.value.message.en
+
+
 def test_details_too_small_for_the_blade_are_listed(profiles, tools):
     dot = 0.3 * np.column_stack([np.cos(np.arange(12) / 2), np.sin(np.arange(12) / 2)])
     design = tools.drawing(
