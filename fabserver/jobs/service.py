@@ -18,6 +18,7 @@ from sqlalchemy import select
 from ..errors import FabError
 from ..i18n import Text
 from ..plugin import OptionError, resolve_options
+from ..policy import Verdict, override
 from ..profiles import MachineProfile, MaterialProfile
 from ..store.models import AuditEvent, Design, Job, utcnow
 from .runtime import Runtime
@@ -227,7 +228,8 @@ def override_verdict(runtime: Runtime, job_id: int, actor: str, kind: str, note:
             raise LookupError(job_id)
         if job.verdict is None or job.state not in ("review", "approved"):
             raise InvalidTransition(job_id, job.state, "override")
-        job.verdict_override = {"kind": kind, "overridden_by": actor, "note": note.strip()}
+        computed = Verdict(job.verdict["kind"], tuple(map(Text.from_dict, job.verdict["reasons"])))
+        job.verdict_override = override(computed, kind, actor, note.strip()).to_dict()
         record(s, job_id, "override", actor=actor, reason=note.strip(), data={"kind": kind})
 
 

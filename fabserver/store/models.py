@@ -124,12 +124,9 @@ class Job(Base):
 
     @property
     def effective_verdict(self) -> dict[str, Any] | None:
-        """The verdict staff see as binding: the override when there is one."""
-        if self.verdict is None:
-            return None
-        if self.verdict_override:
-            return {**self.verdict, **self.verdict_override}
-        return self.verdict
+        """The verdict that binds: staff's override (a whole verdict, keeping the computed
+        reasons) when there is one."""
+        return self.verdict_override or self.verdict
 
 
 class Artifact(Base):

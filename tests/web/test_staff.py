@@ -159,6 +159,7 @@ def test_override_verdict_with_note(staff_client, client, runtime, job_token):
     verdict = client.get(f"/api/v1/jobs/{job_token}").get_json()["verdict"]
     assert verdict["kind"] == "series" and verdict["note"] == "pièce pour une entreprise"
     assert verdict["overridden_by"] == "staff:ana"
+    assert verdict["label"]["fr"].startswith("Série")  # the label follows the new kind
     assert "Décision de l'équipe" in client.get(f"/j/{job_token}").get_data(as_text=True)
     events = [e for e in _audit(runtime, job_id) if e.action == "override"]
     assert len(events) == 1 and events[0].reason == "pièce pour une entreprise"
