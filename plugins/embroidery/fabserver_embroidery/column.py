@@ -17,7 +17,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-from .polyline import resample, satin_with_underlay
+from .polyline import resample, satin_with_underlay, short_stitches
 
 
 def _skeleton(shape: shapely.Polygon, step: float):
@@ -216,8 +216,9 @@ def shape_satin(
     # (the bar of a "t") or a bulge: leave such shapes to the fill.
     if width.max() > max_width or width.max() > 1.5 * np.median(width) + 0.5:
         return None
-    left = left + normal * pull_compensation
-    right = right - normal * pull_compensation
+    left, right = short_stitches(
+        left + normal * pull_compensation, right - normal * pull_compensation, spacing / 4
+    )
     k = np.arange(len(centre))
     zigzag = np.where((k % 2 == 0)[:, None], left, right)
     stitches = shapely.linestrings(np.stack([zigzag[:-1], zigzag[1:]], axis=1))

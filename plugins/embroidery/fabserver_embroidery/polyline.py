@@ -98,3 +98,31 @@ def satin_with_underlay(
         return np.vstack([out, back, zigzag])
     walk = resample((left + right) / 2, running_length)
     return np.vstack([walk, zigzag[::-1]])
+
+
+def short_stitches(
+    left: np.ndarray, right: np.ndarray, min_gap: float, fraction: float = 0.3
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rails with crowded needle points pulled in, every other one.
+
+    Inside a sharp turn a rail's points fall on top of each other and the
+    needle would hit one hole again and again (thread cut, fabric torn). Where
+    a rail point is closer than ``min_gap`` to the previous one on the same
+    rail, every other such point moves ``fraction`` of the way across the
+    column, spreading the holes over two lines.
+    """
+    out = []
+    for rail, other in ((left, right), (right, left)):
+        gap = np.r_[np.inf, np.linalg.norm(np.diff(rail, axis=0), axis=1)]
+        crowded = gap < min_gap
+        # Count crowded points in each run so that alternate ones move.
+        run_start = crowded & ~np.r_[False, crowded[:-1]]
+        run_id = np.cumsum(run_start)
+        position = np.arange(len(rail)) - np.maximum.accumulate(
+            np.where(run_start, np.arange(len(rail)), 0)
+        )
+        move = crowded & (position % 2 == 0) & (run_id > 0)
+        moved = rail.copy()
+        moved[move] = rail[move] + (other[move] - rail[move]) * fraction
+        out.append(moved)
+    return out[0], out[1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .polyline import bean, drop_repeats, satin_with_underlay, subdivide
+from .polyline import bean, drop_repeats, satin_with_underlay, short_stitches, subdivide
 
 
 def orient(points: np.ndarray, closed: bool, start: np.ndarray) -> np.ndarray:
@@ -79,10 +79,10 @@ def stroke_satin(
     normal = np.column_stack([-tangent[:, 1], tangent[:, 0]])
     half = width / 2 + pull_compensation
     side = np.where(np.arange(len(centre)) % 2 == 0, 1.0, -1.0)
-    zigzag = centre + normal * (half * side)[:, None]
+    left, right = short_stitches(centre + normal * half, centre - normal * half, spacing / 4)
+    zigzag = np.where((side > 0)[:, None], left, right)
     if not underlay:
         return zigzag
-    left, right = centre + normal * half, centre - normal * half
     return satin_with_underlay(
         left,
         right,

@@ -10,7 +10,7 @@ from fabserver_embroidery.elements import ElementRules, drawing_elements
 from fabserver_embroidery.fill import FillParams, fill_polylines
 from fabserver_embroidery.hoop import choose_hoop
 from fabserver_embroidery.ordering import sewing_order
-from fabserver_embroidery.polyline import bean, subdivide
+from fabserver_embroidery.polyline import bean, short_stitches, subdivide
 from fabserver_embroidery.scanline import monotone_regions, polygon_rows
 from fabserver_embroidery.sequence import merge_short
 from fabserver_embroidery.settings import Hoop
@@ -219,3 +219,17 @@ def test_a_narrow_ring_is_a_satin_all_round():
     # It goes all the way round: every direction from the centre is met.
     angle = np.sort(np.arctan2(zigzag[:, 1], zigzag[:, 0]))
     assert np.diff(np.r_[angle, angle[0] + 2 * np.pi]).max() < 0.05
+
+
+def test_short_stitches_spread_crowded_needle_points():
+    n = 20
+    left = np.zeros((n, 2))  # every left point on one hole (inside of a sharp turn)
+    right = np.column_stack([np.linspace(-3, 3, n), np.full(n, 4.0)])
+    new_left, new_right = short_stitches(left, right, min_gap=0.1, fraction=0.3)
+    on_hole = np.linalg.norm(new_left, axis=1) < 1e-9
+    assert on_hole.sum() <= n // 2 + 1
+    moved = ~on_hole
+    # Moved points went 30 % of the way across, toward their partner.
+    assert np.allclose(new_left[moved], 0.3 * right[moved])
+    # The spread-out rail is untouched.
+    assert np.array_equal(new_right, right)
