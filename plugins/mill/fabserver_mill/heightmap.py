@@ -1,9 +1,9 @@
 """Height maps of a mesh and of a tool riding on it (drop-cutter), over a regular grid.
 
 The part's height map is the highest mesh point above each grid node: every
-triangle is tested against the nodes of its bounding box, all (triangle, node)
-pairs of a chunk at once with barycentric coordinates, and the heights are
-reduced with ``np.maximum.at``. Vertices are splatted on their nearest node so
+triangle is crossed with the grid rows it spans, and the nodes of each crossing
+get the height of the triangle's plane, all at once per chunk, reduced with
+``np.maximum.at``. Vertices are splatted on their nearest node so
 that peaks narrower than a cell are not lost.
 
 The tool's tip height at each node is a grey-scale dilation of that map with
@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 PAIR_CHUNK = 2_000_000
-"""(triangle, node) pairs tested per vectorised step: bounds the memory (~100 MB)."""
+"""Pairs expanded per vectorised step: bounds the memory (~100 MB)."""
 
 
 @dataclass(frozen=True)
@@ -53,40 +53,26 @@ def rasterise(triangles: np.ndarray, grid: Grid, floor: float) -> np.ndarray:
 
     triangles : (n, 3, 3) float, millimetres
     Returns ``(ny, nx) float``: height at each node, ``floor`` where no triangle is above it.
+
+    Two vectorised expansions: (triangle, grid row) pairs, whose crossing with the
+    row gives an x-interval; then (triangle, row, node) triples inside it, whose
+    height comes from the triangle's plane. Only covered nodes are visited, not the
+    whole bounding box (long thin triangles of flat faces would waste most of it).
     """
     heights = np.full(grid.ny * grid.nx, floor, dtype=float)
     tri = np.asarray(triangles, dtype=float)
-    v0 = tri[:, 0]
-    e1 = tri[:, 1] - v0
-    e2 = tri[:, 2] - v0
+    e1 = tri[:, 1] - tri[:, 0]
+    e2 = tri[:, 2] - tri[:, 0]
     det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
     # Walls seen edge-on cover no node; their tops are the neighbours' edges.
-    flat = np.abs(det) > 1e-12
-    tri, v0, e1, e2, det = tri[flat], v0[flat], e1[flat], e2[flat], det[flat]
-    lo = tri[:, :, :2].min(axis=1)
-    hi = tri[:, :, :2].max(axis=1)
-    i0 = np.clip(np.ceil((lo[:, 0] - grid.x0) / grid.res - 1e-9), 0, grid.nx).astype(np.int64)
-    i1 = np.clip(np.floor((hi[:, 0] - grid.x0) / grid.res + 1e-9), -1, grid.nx - 1).astype(np.int64)
-    j0 = np.clip(np.ceil((lo[:, 1] - grid.y0) / grid.res - 1e-9), 0, grid.ny).astype(np.int64)
-    j1 = np.clip(np.floor((hi[:, 1] - grid.y0) / grid.res + 1e-9), -1, grid.ny - 1).astype(np.int64)
-    width = np.maximum(i1 - i0 + 1, 0)
-    counts = width * np.maximum(j1 - j0 + 1, 0)
-    ends = np.cumsum(counts)
-    total = int(ends[-1]) if len(ends) else 0
-    inv_det = 1.0 / det
-    for start in range(0, total, PAIR_CHUNK):
-        q = np.arange(start, min(start + PAIR_CHUNK, total), dtype=np.int64)
-        t = np.searchsorted(ends, q, side="right")
-        local = q - (ends[t] - counts[t])
-        i = i0[t] + local % width[t]
-        j = j0[t] + local // width[t]
-        px = grid.x0 + i * grid.res - v0[t, 0]
-        py = grid.y0 + j * grid.res - v0[t, 1]
-        u = (px * e2[t, 1] - py * e2[t, 0]) * inv_det[t]
-        v = (e1[t, 0] * py - e1[t, 1] * px) * inv_det[t]
-        inside = (u >= -1e-9) & (v >= -1e-9) & (u + v <= 1.0 + 1e-9)
-        z = v0[t, 2] + u * e1[t, 2] + v * e2[t, 2]
-        np.maximum.at(heights, (j * grid.nx + i)[inside], z[inside])
+    tri = tri[np.abs(det) > 1e-12]
+    if len(tri):
+        ys = tri[:, :, 1]
+        j0 = np.clip(np.ceil((ys.min(axis=1) - grid.y0) / grid.res - 1e-9), 0, grid.ny)
+        j1 = np.clip(np.floor((ys.max(axis=1) - grid.y0) / grid.res + 1e-9), -1, grid.ny - 1)
+        rows = np.maximum(j1 - j0 + 1, 0).astype(np.int64)
+        for t, j in _expand_chunks(rows, j0.astype(np.int64)):
+            _rasterise_rows(heights, tri[t], j, grid)
     # Peaks: each vertex on its nearest node.
     verts = np.asarray(triangles, dtype=float).reshape(-1, 3)
     vi = np.rint((verts[:, 0] - grid.x0) / grid.res).astype(np.int64)
@@ -94,6 +80,49 @@ def rasterise(triangles: np.ndarray, grid: Grid, floor: float) -> np.ndarray:
     ok = (vi >= 0) & (vi < grid.nx) & (vj >= 0) & (vj < grid.ny)
     np.maximum.at(heights, vj[ok] * grid.nx + vi[ok], verts[ok, 2])
     return heights.reshape(grid.ny, grid.nx)
+
+
+def _expand_chunks(counts: np.ndarray, first: np.ndarray):
+    """Yield ``(owner, value)`` arrays: ``first[k] + 0..counts[k]-1`` for each k, in chunks."""
+    ends = np.cumsum(counts)
+    total = int(ends[-1]) if len(ends) else 0
+    for start in range(0, total, PAIR_CHUNK):
+        q = np.arange(start, min(start + PAIR_CHUNK, total), dtype=np.int64)
+        owner = np.searchsorted(ends, q, side="right")
+        yield owner, first[owner] + (q - (ends[owner] - counts[owner]))
+
+
+def _rasterise_rows(heights: np.ndarray, tri: np.ndarray, j: np.ndarray, grid: Grid) -> None:
+    """Max-merge the nodes of row ``j[k]`` covered by triangle ``tri[k]`` into ``heights``."""
+    y = grid.y0 + j * grid.res
+    a = tri
+    b = np.roll(tri, -1, axis=1)
+    ay, by = a[:, :, 1], b[:, :, 1]
+    dy = by - ay
+    # Rows were taken with a rounding tolerance: a row a hair outside a triangle
+    # (a node on its edge) crosses it at its extreme.
+    yc = np.clip(y, ay.min(axis=1), ay.max(axis=1))[:, None]
+    crosses = ((ay - yc) * (by - yc) <= 0) & (dy != 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = a[:, :, 0] + (yc - ay) / dy * (b[:, :, 0] - a[:, :, 0])
+    xmin = np.where(crosses, x, np.inf).min(axis=1)
+    xmax = np.where(crosses, x, -np.inf).max(axis=1)
+    i0 = np.clip(np.ceil((xmin - grid.x0) / grid.res - 1e-9), 0, grid.nx)
+    i1 = np.clip(np.floor((xmax - grid.x0) / grid.res + 1e-9), -1, grid.nx - 1)
+    i0 = np.where(np.isfinite(i0), i0, 0).astype(np.int64)
+    i1 = np.where(np.isfinite(i1), i1, -1).astype(np.int64)
+    n = np.maximum(i1 - i0 + 1, 0)
+    # The plane of each triangle: z = z0 + gx·(x - x0) + gy·(y - y0).
+    e1 = tri[:, 1] - tri[:, 0]
+    e2 = tri[:, 2] - tri[:, 0]
+    normal = np.cross(e1, e2)
+    gx = -normal[:, 0] / normal[:, 2]
+    gy = -normal[:, 1] / normal[:, 2]
+    for k, i in _expand_chunks(n, i0):
+        px = grid.x0 + i * grid.res - tri[k, 0, 0]
+        py = y[k] - tri[k, 0, 1]
+        z = tri[k, 0, 2] + gx[k] * px + gy[k] * py
+        np.maximum.at(heights, j[k] * grid.nx + i, z)
 
 
 def conservative(heights: np.ndarray) -> np.ndarray:
