@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from ..designs import load_design
-from ..dispatch import DispatchError, TransientDispatchError, connector_for
+from ..dispatch import DispatchError, TransientDispatchError, connector_for, remote_name_for
 from ..errors import FabError
 from ..i18n import Text
 from ..planning import PlanResult, run_plan, write_outputs
@@ -284,13 +284,17 @@ def dispatch_job(runtime: Runtime, job_id: int, retries_left: int = 0) -> None:
         )
         attempt = job.dispatch_attempts
         key = job.dispatch_key
+        part_name = job.design.upload.original_name or "part"
     try:
         if artifact is None:
             raise DispatchError(
                 Text("Aucun fichier machine à envoyer.", "No machine file to send.")
             )
-        suffix = Path(artifact.filename).suffix
-        remote_name = f"fab{job_id}-{key[:8]}{suffix}"  # the key makes a resend recognisable
+        # Deterministic per job (it starts with the job number): a resend after a crash
+        # lands on the same remote file instead of a second copy.
+        remote_name = remote_name_for(
+            job_id, part_name, machine, suffix=Path(artifact.filename).suffix
+        )
         receipt = connector_for(machine).send(runtime.files.path(artifact.sha256), remote_name)
     except DispatchError as exc:
         transient = isinstance(exc, TransientDispatchError)
@@ -318,6 +322,7 @@ def dispatch_job(runtime: Runtime, job_id: int, retries_left: int = 0) -> None:
         "remote_ref": receipt.remote_ref,
         "url": receipt.url,
         "download": receipt.download,
+        "started": getattr(receipt, "started", False),
         "key": key,
     }
     with runtime.db.session() as s:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 from web_helpers import job_id_of
 
-from fabserver.dispatch import DispatchError, Receipt, TransientDispatchError
+from fabserver.dispatch import DispatchError, Receipt, TransientDispatchError, remote_name_for
 from fabserver.i18n import Text
 from fabserver.jobs import service, tasks
 from fabserver.jobs.states import TRANSITIONS, InvalidTransition, can_transition, transition
@@ -148,7 +148,9 @@ def test_dispatch_sends_once_even_when_asked_twice(runtime, approved_job, monkey
     with runtime.db.session() as s:
         job = s.get(Job, approved_job)
         assert job.state == "dispatched" and job.receipt["remote_ref"] == remote
-        assert remote == f"fab{approved_job}-{job.dispatch_key[:8]}.gcode"
+        assert remote == remote_name_for(approved_job, "block.stl", None, suffix=".gcode")
+        assert remote.startswith(f"J{approved_job:04d}") and remote.endswith(".gcode")
+        assert job.receipt["key"] == job.dispatch_key
         machine_file = next(a for a in job.artifacts if a.role == "machine")
     assert path == runtime.files.path(machine_file.sha256)
     assert [a["ok"] for a in _attempts(runtime, approved_job)] == [True]
