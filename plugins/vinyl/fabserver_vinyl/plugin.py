@@ -74,6 +74,9 @@ class MaterialSettings(BaseModel):
     force: float = Field(gt=0, description="blade force, FS value (gram-force on Roland)")
     speed_cm_s: float = Field(gt=0, le=100, description="cutting speed, VS value")
     cut_mirrored: bool = Field(False, description="heat-transfer vinyl: cut from the back")
+    # A material that needs another blade (a 60° blade for thick flock) says so:
+    blade_offset: float | None = Field(None, ge=0, le=2, description="overrides the machine's")
+    overcut: float | None = Field(None, ge=0, le=10, description="overrides the machine's")
 
 
 def _settings(model: type[BaseModel], data: Mapping[str, Any]) -> Any:
@@ -210,7 +213,11 @@ class VinylPlugin(MachinePlugin):
         progress(0.5, "order")
 
         # 3. Drag-knife compensation: the blade path of each cut → the holder's path.
-        knife = Knife(cutter.blade_offset, cutter.swivel_angle, cutter.overcut)
+        knife = Knife(
+            vinyl.blade_offset if vinyl.blade_offset is not None else cutter.blade_offset,
+            cutter.swivel_angle,
+            vinyl.overcut if vinyl.overcut is not None else cutter.overcut,
+        )
         heading, holders, swivels = START_HEADING, [], 0
         for piece in sequence:
             blade = with_overcut(piece.points, piece.closed, knife.overcut)
@@ -253,7 +260,7 @@ class VinylPlugin(MachinePlugin):
                 "mirrored": bool(options["mirror"]),
                 "cuts": len(cuts),
                 "swivels": swivels,
-                "blade_offset_mm": cutter.blade_offset,
+                "blade_offset_mm": knife.offset,
                 "force": vinyl.force,
                 "speed_cm_s": vinyl.speed_cm_s,
             },

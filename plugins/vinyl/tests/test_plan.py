@@ -239,3 +239,23 @@ def test_the_preview_draws_the_blade_paths_on_the_roll_used(profiles, tools):
     # The letter's corner (4.5, 10) at its place, not the holder's swivel points.
     corner = placed(np.array([[4.5, 10.0]]), LETTER_F.min(axis=0), margin=3.0)[0]
     assert f"{corner[0]:.2f} {corner[1]:.2f}" in svg
+
+
+def test_a_material_cut_with_another_blade_is_compensated_for_it(profiles, tools):
+    """A 60° blade (0.5 mm offset) named by the material: the replayed 0.5 mm blade
+    cuts the drawing, the lab's usual 0.25 mm compensation would not."""
+    base = profiles.material("vinyl-flex")
+    settings = {**base.settings, "blade_offset": 0.5, "overcut": 2.0}
+    profiles.materials["flock"] = base.model_copy(update={"id": "flock", "settings": settings})
+    try:
+        design = tools.drawing((LETTER_F, True))
+        result, job, _ = tools.plan_job(design, profiles, "flock", **NO_AIDS)
+    finally:
+        del profiles.materials["flock"]
+    assert result.plan.facts["blade_offset_mm"] == 0.5
+    strokes = [s / tools.UNITS_PER_MM for s in job.strokes]
+    expected = placed(tools.outline_points(design.paths[0]), LETTER_F.min(axis=0))
+    (cut,) = tools.blade_traces(strokes, 0.5)
+    assert tools.hausdorff(cut, expected) <= TOLERANCE
+    (wrong,) = tools.blade_traces(strokes, OFFSET)
+    assert tools.hausdorff(wrong, expected) > 3 * TOLERANCE
