@@ -225,3 +225,11 @@ def test_done_records_the_charged_material_line():
     assert service.charged_material(estimate)["unit"] == "g"
     assert service.charged_material({"materials": [{"unit": "m", "cost_eur": None}]})["unit"] == "m"
     assert service.charged_material(None) is None
+
+
+def test_staff_see_why_sending_failed(staff_client, runtime, approved_job, monkeypatch):
+    refused = DispatchError(Text("clé d'API refusée", "API key refused"))
+    monkeypatch.setattr(tasks, "connector_for", lambda machine: _CountingConnector([refused]))
+    tasks.dispatch_job(runtime, approved_job)
+    html = staff_client.get(f"/staff/jobs/{approved_job}").get_data(as_text=True)
+    assert 'data-testid="dispatch-error"' in html and "clé d&#39;API refusée" in html
