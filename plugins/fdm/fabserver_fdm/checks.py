@@ -30,7 +30,7 @@ class Prepared:
     facts: dict = field(default_factory=dict)
 
 
-def prepare(design: Mesh, report_open: bool = True) -> Prepared:
+def prepare(design: Mesh, report_open: bool = True, supported: bool = False) -> Prepared:
     """A clean copy of the design's mesh standing on z = 0, centred on x = y = 0."""
     mesh = design.mesh.copy()
     warnings: list[Text] = []
@@ -87,7 +87,18 @@ def prepare(design: Mesh, report_open: bool = True) -> Prepared:
     mesh.apply_translation([-centre[0], -centre[1], -zmin])
     share = overhang_share(mesh)
     facts["overhang_share"] = round(share, 4)
-    if share > OVERHANG_WARN_SHARE:
+    if share > OVERHANG_WARN_SHARE and supported:
+        warnings.append(
+            Text(
+                f"{share * 100:.0f} % de la surface est en surplomb de plus de "
+                f"{OVERHANG_LIMIT_DEG:.0f}° : des supports sont ajoutés dessous, à retirer "
+                "après l'impression.",
+                f"{share * 100:.0f}% of the surface overhangs by more than "
+                f"{OVERHANG_LIMIT_DEG:.0f}°: supports are added under it, to break away "
+                "after printing.",
+            )
+        )
+    elif share > OVERHANG_WARN_SHARE:
         warnings.append(
             Text(
                 f"{share * 100:.0f} % de la surface est en surplomb de plus de "

@@ -33,6 +33,7 @@ TYPE_NAMES = {
     "skirt": "Skirt/Brim",
     "brim": "Skirt/Brim",
     "support": "Support material",
+    "support_interface": "Support material interface",
 }
 
 _LETTERS = ("X", "Y", "Z", "E", "F")

@@ -19,6 +19,7 @@ from .infill import hatch, infill_lines
 from .ordering import nearest_order, rotate_loop
 from .regions import MITRE, LayerFlows, Regions
 from .settings import PrintSettings
+from .support import BODY_SPACING, INTERFACE_SPACING, Support
 
 ROLES = (
     "external_perimeter",
@@ -29,6 +30,8 @@ ROLES = (
     "bridge",
     "skirt",
     "brim",
+    "support",
+    "support_interface",
     "travel",
     "retract",
 )
@@ -85,6 +88,8 @@ def _speed(s: PrintSettings, role: str, flow: Flow, first_layer: bool) -> float:
         "bridge": p.bridge_speed,
         "skirt": p.skirt_speed or p.first_layer_speed,
         "brim": p.skirt_speed or p.first_layer_speed,
+        "support": p.support_material_speed,
+        "support_interface": p.support_material_speed,
     }[role]
     if first_layer:
         speed = min(speed, p.first_layer_speed)
@@ -155,6 +160,8 @@ def plan_layers(
     z_top: np.ndarray,
     heights: np.ndarray,
     s: PrintSettings,
+    support: Support | None = None,
+    travel_area: np.ndarray | None = None,
 ) -> LayerPaths:
     """Every extrusion path of every layer, in the order the printer will lay them."""
     n = len(slices)
@@ -196,6 +203,17 @@ def plan_layers(
     groups.append(
         ("bridge", hatch(regions.bridge, np.array([f.bridge.spacing for f in flows]), turn))
     )
+    if support is not None:
+        column = shapely.union(support.body, support.interface)
+        half_line = np.array([f.infill.width / 2 for f in flows])
+        groups.append(("support", shapely.boundary(shapely.buffer(column, -half_line, **MITRE))))
+        groups.append(("support", hatch(support.body, np.full(n, BODY_SPACING), np.zeros(n))))
+        groups.append(
+            (
+                "support_interface",
+                hatch(support.interface, np.full(n, INTERFACE_SPACING), np.full(n, 90.0)),
+            )
+        )
     fills: list[np.ndarray] = []
     fill_layer, fill_role = [], []
     for role, lines in groups:
@@ -212,13 +230,17 @@ def plan_layers(
 
     # Consecutive infill lines are joined by an extrusion when the link is short
     # and stays inside the infill area (PrusaSlicer joins them along the perimeter).
-    area_buf = shapely.buffer(regions.infill_area, 0.1, **MITRE)
+    area_buf = shapely.buffer(
+        regions.infill_area if travel_area is None else travel_area, 0.1, **MITRE
+    )
     link_max = [
         {
             ROLE["infill"]: min(12.0, 3.0 * spacing_sparse[k]),
             ROLE["solid_infill"]: 2.5 * flows[k].solid.spacing,
             ROLE["top_solid_infill"]: 2.5 * flows[k].top.spacing,
             ROLE["bridge"]: 2.5 * flows[k].bridge.spacing,
+            ROLE["support"]: 1.5 * BODY_SPACING,
+            ROLE["support_interface"]: 2.5 * INTERFACE_SPACING,
         }
         for k in range(n)
     ]
@@ -282,6 +304,8 @@ def plan_layers(
                         "solid_infill": f.solid,
                         "top_solid_infill": f.top,
                         "bridge": f.bridge,
+                        "support": f.infill,
+                        "support_interface": f.infill,
                     }[role]
                     paths.add(pts, k, ROLE[role], epm_of(flow), _speed(s, role, flow, first))
                     position = pts[-1]

@@ -16,6 +16,7 @@ from .layers import layer_flows, plan_layers
 from .regions import Regions, build_regions
 from .settings import PrintSettings
 from .slicer import SliceResult, face_edge_ids, layer_tops, slice_mesh
+from .support import Support, support_regions
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Sliced:
     regions: Regions
     layer_time: np.ndarray  # (L,) s
     retractions: int
+    support: Support | None = None
 
 
 def slice_to_toolpath(
@@ -60,8 +62,15 @@ def slice_to_toolpath(
         s.bottom_solid_layers,
         s.printer.infill_overlap,
     )
+    support = None
+    travel_area = regions.infill_area
+    if s.support_material and keep:
+        support = support_regions(sliced.polygons, sliced.height, rest.external.width)
+        travel_area = shapely.union(travel_area, shapely.union(support.body, support.interface))
     progress(0.55, "paths")
-    paths = plan_layers(regions, sliced.polygons, sliced.top_z, sliced.height, s)
+    paths = plan_layers(
+        regions, sliced.polygons, sliced.top_z, sliced.height, s, support, travel_area
+    )
     progress(0.8, "toolpath")
-    asm = assemble(paths, sliced.top_z, regions.infill_area, s, kin)
-    return Sliced(asm.toolpath, sliced, regions, asm.layer_time, asm.retractions)
+    asm = assemble(paths, sliced.top_z, travel_area, s, kin)
+    return Sliced(asm.toolpath, sliced, regions, asm.layer_time, asm.retractions, support)

@@ -113,7 +113,7 @@ class FdmPlugin(MachinePlugin):
         s = PrintSettings.resolve(machine, material, options)
         copies = int(options.get("copies", 1))
         # The loader may already have said the mesh is open: one message is enough.
-        prepared = prepare(design, report_open=not design.warnings)
+        prepared = prepare(design, report_open=not design.warnings, supported=s.support_material)
         warnings = list(design.warnings) + prepared.warnings
         size = prepared.mesh.extents
         check_fits(size, s.bed_size, s.max_height)
@@ -232,6 +232,12 @@ class FdmPlugin(MachinePlugin):
                 (sliced.layer_time < s.filament.slowdown_below_layer_time + 0.5).sum()
             ),
             "flavour": s.printer.flavour,
+            "support_mm": round(
+                float(
+                    tp.lengths[tp.role_mask("support") | tp.role_mask("support_interface")].sum()
+                ),
+                1,
+            ),
             "moves": len(tp),
             **prepared.facts,
         }

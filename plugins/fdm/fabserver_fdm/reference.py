@@ -65,6 +65,8 @@ def config_ini(s: PrintSettings, machine: MachineProfile, start_gcode: str = "")
         "min_skirt_length": 0,
         "brim_width": s.brim_width,
         "external_perimeters_first": int(s.external_perimeters_first),
+        "support_material": int(s.support_material),
+        "support_material_speed": p.support_material_speed,
         "perimeter_generator": "classic",
         "ensure_vertical_shell_thickness": 0,
         "gap_fill_enabled": 0,

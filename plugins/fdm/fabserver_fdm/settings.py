@@ -54,6 +54,7 @@ class PrinterSettings(_Settings):
     bridge_speed: float = Field(default=25, gt=0)
     first_layer_speed: float = Field(default=20, gt=0)
     skirt_speed: float = Field(default=0, ge=0, description="0: first_layer_speed")
+    support_material_speed: float = Field(default=50, gt=0)
     infill_overlap: float = Field(default=0.25, ge=0, le=1, description="share of a width")
 
 
@@ -214,6 +215,16 @@ OPTIONS: tuple[Option, ...] = (
         max=30,
     ),
     Option(
+        "support_material",
+        "bool",
+        False,
+        Text("Supports", "Supports"),
+        Text(
+            "Colonnes à retirer sous les surplombs de plus de 50°.",
+            "Break-away columns under overhangs steeper than 50°.",
+        ),
+    ),
+    Option(
         "external_perimeters_first",
         "bool",
         False,
@@ -264,6 +275,7 @@ class PrintSettings:
     skirt_height: int
     brim_width: float
     external_perimeters_first: bool
+    support_material: bool
     temperature: int
     first_layer_temperature: int
     bed_temperature: int
@@ -296,6 +308,7 @@ class PrintSettings:
             skirt_height=1,
             brim_width=float(options.get("brim_width", 0.0)),
             external_perimeters_first=bool(options.get("external_perimeters_first", False)),
+            support_material=bool(options.get("support_material", False)),
             temperature=temp or filament.temperature,
             first_layer_temperature=temp or filament.first_layer_temperature,
             bed_temperature=bed or filament.bed_temperature,

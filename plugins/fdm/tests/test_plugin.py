@@ -268,3 +268,28 @@ def test_klipper_printer_lifts_the_nozzle_on_retracted_travels(profiles):
     # Extrusion always happens at the layer's height.
     extrude = tp.kind == MoveKind.EXTRUDE
     np.testing.assert_allclose(tp.xyz[extrude, 2], z_of_layer[extrude])
+
+
+def test_support_under_the_shelf_only_and_clear_of_the_part(profiles, samples):
+    from fabserver.toolpath import MoveKind
+
+    design = load_design((samples / "fdm-bracket.stl").read_bytes(), "fdm-bracket.stl")
+    without = plan(design, profiles)
+    result = plan(design, profiles, support_material=True)
+    tp = result.plan.toolpath
+    sup = (tp.role_mask("support") | tp.role_mask("support_interface")) & (
+        tp.kind == MoveKind.EXTRUDE
+    )
+    assert sup.any()
+    assert not (without.plan.toolpath.role_mask("support")).any()
+    pts = np.vstack([tp.starts[sup], tp.xyz[sup]])
+    # The bracket is centred on the bed: its shelf spans x in [-8, 4] mm around the centre.
+    centre = profiles.machine("printer-1").work_area
+    x = pts[:, 0] - centre.x / 2
+    y = pts[:, 1] - centre.y / 2
+    assert x.min() > -8.0 and x.max() < 4.0 + 0.5
+    assert np.abs(y).max() <= 5.0 + 1e-6
+    # Clear of the wall (x < -8) and of the 0.3 mm fin at x = 6; one empty layer under the shelf.
+    assert pts[:, 2].max() <= 13.0 - 0.2 + 1e-6
+    assert result.plan.material_uses[1].quantity > without.plan.material_uses[1].quantity
+    assert any("supports are added" in w.en for w in result.plan.warnings)
