@@ -280,3 +280,25 @@ def nothing_mapped_error(unmapped: Sequence[Unmapped]) -> PlanError:
             "colour_map=#000000=cut (or colour_map=boxes for Boxes.py files).",
         )
     )
+
+
+BOXES_OUTER, BOXES_INNER = (0, 0, 0), (0, 0, 255)
+
+
+def looks_like_boxes(paths: Sequence[DrawingPath], unmapped: Sequence[Unmapped]) -> bool:
+    """Black outlines left out and blue closed contours inside them: Boxes.py's colours."""
+    if colour_hex(BOXES_OUTER) not in {u.colour for u in unmapped}:
+        return False
+    blue = [p for p in paths if p.stroke == BOXES_INNER and p.closed]
+    black = [p for p in paths if p.stroke == BOXES_OUTER and p.closed]
+    return bool(blue and black) and all(p.fill is None for p in blue + black)
+
+
+def boxes_hint() -> Text:
+    return Text(
+        "Ce dessin ressemble à un fichier Boxes.py (noir = découpe extérieure, bleu = découpe "
+        "intérieure) : avec l'option colour_map=boxes, les deux sont découpés et les "
+        "étiquettes rouges ignorées.",
+        "This drawing looks like a Boxes.py file (black = outer cut, blue = inner cut): with "
+        "the option colour_map=boxes, both are cut and the red labels ignored.",
+    )

@@ -23,7 +23,14 @@ from fabserver.plugin import (
 from fabserver.preview import toolpath_svg
 from fabserver.profiles import MachineProfile, MaterialProfile
 
-from .colours import ColourMap, classify, nothing_mapped_error, unmapped_warning
+from .colours import (
+    ColourMap,
+    boxes_hint,
+    classify,
+    looks_like_boxes,
+    nothing_mapped_error,
+    unmapped_warning,
+)
 from .gcode import write_gcode
 from .nesting import fits
 from .parts import build_layout
@@ -139,9 +146,17 @@ class LaserPlugin(MachinePlugin):
         cmap = colour_map(ms, str(options.get("colour_map", "") or ""))
         classified = classify(design.paths, cmap)
         if classified.empty:
-            raise nothing_mapped_error(classified.unmapped)
+            error = nothing_mapped_error(classified.unmapped)
+            if looks_like_boxes(design.paths, classified.unmapped):
+                hint = boxes_hint()
+                error = PlanError(
+                    Text(f"{error.message.fr} {hint.fr}", f"{error.message.en} {hint.en}")
+                )
+            raise error
         if classified.unmapped:
             warnings.append(unmapped_warning(classified.unmapped))
+            if looks_like_boxes(design.paths, classified.unmapped):
+                warnings.append(boxes_hint())
         progress(0.1, "contours")
 
         kerf = mat.cut.kerf if options.get("kerf_compensation", True) else 0.0

@@ -112,6 +112,7 @@ def test_boxes_files_by_default_and_with_the_preset(corpus, plan_file, gcode_of)
     _, default = plan_file(corpus / "svg" / "ABox.svg")
     assert default.plan.facts["cut_length_mm"] == 0
     assert "#000000" in [u["colour"] for u in default.plan.facts["unmapped_colours"]]
+    assert any("colour_map=boxes" in w.en for w in default.plan.warnings)
     # With the preset, black and blue are cut; the red label is ignored. Without
     # kerf compensation the beam follows every drawn path, corner loops included.
     design, boxed = plan_file(
