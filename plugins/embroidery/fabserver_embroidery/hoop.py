@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,3 +40,33 @@ def centring_offset(bounds: np.ndarray, grid: float = 0.1) -> np.ndarray:
     """Shift ``(2,)`` that puts the middle of ``bounds`` ``(2, 2)`` at the origin, on ``grid``."""
     middle = (np.asarray(bounds)[0] + np.asarray(bounds)[1]) / 2
     return -np.round(middle / grid) * grid
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a design sits: its hoop, whether it was turned, and the shift applied."""
+
+    hoop: Hoop
+    turned: bool
+    offset: np.ndarray  # (2,) mm, added after the turn
+    bounds: np.ndarray  # (2, 2) mm, of the placed stitches
+
+    def apply(self, points: np.ndarray) -> np.ndarray:
+        """Drawing-frame ``(n, 2)`` points to hoop-frame points (origin at the hoop centre)."""
+        pts = np.asarray(points, dtype=float)
+        if self.turned:
+            pts = pts @ np.array([[0.0, -1.0], [1.0, 0.0]])  # a quarter turn clockwise
+        return pts + self.offset
+
+
+def place(polylines: Sequence[np.ndarray], hoops: Sequence[Hoop]) -> Placement:
+    """Smallest hoop for the needle points of ``polylines``, turned if needed, centred."""
+    allpts = np.vstack(polylines)
+    bounds = np.array([allpts.min(axis=0), allpts.max(axis=0)])
+    hoop, turned = choose_hoop(bounds[1] - bounds[0], hoops)
+    draft = Placement(hoop, turned, np.zeros(2), bounds)
+    if turned:
+        moved = draft.apply(allpts)
+        bounds = np.array([moved.min(axis=0), moved.max(axis=0)])
+    offset = centring_offset(bounds)
+    return Placement(hoop, turned, offset, bounds + offset)

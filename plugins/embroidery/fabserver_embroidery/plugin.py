@@ -28,9 +28,8 @@ from fabserver.toolpath import EventKind, MoveKind, Toolpath
 from .column import shape_satin
 from .elements import Element, ElementRules, drawing_elements, is_bar
 from .fill import FillParams, column_satin, fill_polylines, shape_angle
-from .hoop import centring_offset, choose_hoop
+from .hoop import choose_hoop, place
 from .ordering import sewing_order
-from .scanline import rotate
 from .sequence import Limits, SewnBlock, build_toolpath
 from .settings import MachineSettings, MaterialSettings
 from .strokes import running_stitch, stroke_satin
@@ -245,21 +244,9 @@ class EmbroideryPlugin(MachinePlugin):
         fixed_angle = (
             None if opts["fill_direction"] == "shape" else math.radians(float(opts["fill_angle"]))
         )
-        blocks: list[SewnBlock] = []
-        here = np.zeros(2)
-        kinds: dict[str, int] = {}
-        for n, k in enumerate(order):
-            e = elements[k]
-            t = thread_index[k]
-            if not blocks or blocks[-1].thread != t:
-                blocks.append(SewnBlock(t, thread_keys[t].hex))
-            polys = _stitch_element(e, fill, opts, fixed_angle, here, rules)
-            polys = [p for p in polys if len(p)]
-            if polys:
-                blocks[-1].polylines.extend(polys)
-                here = polys[-1][-1]
-                kinds[e.kind] = kinds.get(e.kind, 0) + 1
-            progress(0.15 + 0.6 * (n + 1) / len(order), "stitches")
+        blocks, kinds = _sew_in_order(
+            elements, order, thread_index, thread_keys, fill, opts, fixed_angle, rules, progress
+        )
         blocks = [b for b in blocks if b.polylines]
         if not blocks:
             raise PlanError(
@@ -270,23 +257,19 @@ class EmbroideryPlugin(MachinePlugin):
             )
 
         # The smallest hoop that holds the stitches (pull compensation and satins included).
-        allpts = np.vstack([p for b in blocks for p in b.polylines])
-        bounds = np.array([allpts.min(axis=0), allpts.max(axis=0)])
-        hoop, turned = choose_hoop(bounds[1] - bounds[0], ms.hoops)
+        placement = place([p for b in blocks for p in b.polylines], ms.hoops)
+        hoop, turned = placement.hoop, placement.turned
+        blocks = [
+            SewnBlock(b.thread, b.colour_hex, [placement.apply(p) for p in b.polylines])
+            for b in blocks
+        ]
         if turned:
-            for b in blocks:
-                b.polylines = [rotate(p, -np.pi / 2) for p in b.polylines]
-            allpts = rotate(allpts, -np.pi / 2)
-            bounds = np.array([allpts.min(axis=0), allpts.max(axis=0)])
             warnings.append(
                 Text(
                     f"Motif tourné de 90° pour tenir dans le cadre {hoop.name}.",
                     f"Design turned 90° to fit the {hoop.name} hoop.",
                 )
             )
-        shift = centring_offset(bounds)
-        for b in blocks:
-            b.polylines = [p + shift for p in b.polylines]
 
         limits = Limits(
             min_stitch=ms.min_stitch_mm,
@@ -311,8 +294,10 @@ class EmbroideryPlugin(MachinePlugin):
             toolpath, blocks, thread_keys, matches, hoop, turned, fmt.name, ms, kinds, limits
         )
         # Where the drawing went: hoop point = turn(drawing point) + offset.
-        facts["design_offset_mm"] = [float(v) for v in shift]
-        uses = _material_uses(toolpath, blocks, thread_keys, hoop, bounds, material, mat, copies)
+        facts["design_offset_mm"] = [float(v) for v in placement.offset]
+        uses = _material_uses(
+            toolpath, blocks, thread_keys, hoop, placement.bounds, material, mat, copies
+        )
         warnings.extend(_colour_warnings(matches))
         progress(1.0, "done")
         return Plan(
@@ -336,6 +321,39 @@ class EmbroideryPlugin(MachinePlugin):
             extra_time_s=copies * ms.hooping_time_s,
             facts=facts,
         )
+
+
+def _sew_in_order(
+    elements: list[Element],
+    order: list[int],
+    thread_index: list[int],
+    thread_keys: list,
+    fill: FillParams,
+    opts: Mapping[str, Any],
+    fixed_angle: float | None,
+    rules: ElementRules,
+    progress: Progress,
+) -> tuple[list[SewnBlock], dict[str, int]]:
+    """Stitch every element in sewing order, each starting near where the last ended.
+
+    Consecutive elements of one thread share a block. Returns the blocks and a
+    count of elements per stitch type.
+    """
+    blocks: list[SewnBlock] = []
+    here = np.zeros(2)
+    kinds: dict[str, int] = {}
+    for n, k in enumerate(order):
+        e = elements[k]
+        t = thread_index[k]
+        if not blocks or blocks[-1].thread != t:
+            blocks.append(SewnBlock(t, thread_keys[t].hex))
+        polys = [p for p in _stitch_element(e, fill, opts, fixed_angle, here, rules) if len(p)]
+        if polys:
+            blocks[-1].polylines.extend(polys)
+            here = polys[-1][-1]
+            kinds[e.kind] = kinds.get(e.kind, 0) + 1
+        progress(0.15 + 0.6 * (n + 1) / len(order), "stitches")
+    return blocks, kinds
 
 
 def _machine_settings(machine: MachineProfile) -> MachineSettings:
