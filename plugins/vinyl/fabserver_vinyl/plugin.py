@@ -194,10 +194,9 @@ class VinylPlugin(MachinePlugin):
         arrangement = layout.arrange(size + 2 * margin, copies, roll, spacing)
         if arrangement is None:
             raise PlanError(_too_wide(size, roll, vinyl))
-        turned, tiling = arrangement
+        turned, tiling = arrangement  # a fact, not a warning: the preview shows it
         if turned:
             paths = layout.quarter_turned(paths)
-            warnings.append(TURNED)
         if tiling.length > roll.max_length:
             most = layout.most_copies(size + 2 * margin, roll, spacing)
             raise PlanError(_too_long(tiling, roll, most))
@@ -265,12 +264,6 @@ class VinylPlugin(MachinePlugin):
                 "speed_cm_s": vinyl.speed_cm_s,
             },
         )
-
-
-TURNED = Text(
-    "Le motif est tourné d'un quart de tour sur le rouleau : il y tient mieux ainsi.",
-    "The design is turned a quarter turn on the roll: it fits better that way.",
-)
 
 
 def _warnings(
