@@ -16,6 +16,7 @@ from fabserver.plugin import Plan, Progress
 from fabserver.profiles import MachineProfile, MaterialProfile
 
 from .assemble import Cut, assemble
+from .preview import relief_preview
 from .settings import MachineSettings, MaterialSettings
 from .strategies3d import (
     choose_up,
@@ -151,7 +152,7 @@ def plan_mesh(
     tp = assembly.builder.build()
     check_work_area(tp, machine, sx, sy)
 
-    missed = unreached(relief, tips, finish_tool)
+    missed, surface = unreached(relief, tips, finish_tool)
     count, area, centres = mask_regions(missed, relief.grid)
     if count:
         where = ", ".join(f"({x:.1f} ; {y:.1f})" for x, y in centres[:5])
@@ -182,9 +183,11 @@ def plan_mesh(
             "cut_length_m": round(tp.length_of(*WORK_KINDS) / 1000.0, 3),
         }
     )
-    from .preview import mill_preview
-
-    preview = mill_preview(tp, (sx, sy), [_cells_polygon(missed, relief.grid)])
+    if "finish" not in strategy:  # what roughing leaves: the part grown by the allowance
+        surface = np.maximum(surface, relief.heights + allowance)
+    preview = relief_preview(
+        surface, relief.grid.res, (sx, sy), [_cells_polygon(missed, relief.grid)]
+    )
     return finish_plan(
         tp,
         assembly,

@@ -237,8 +237,8 @@ def finishing_path(relief: Relief, tips: np.ndarray, tool: Tool, step_over: floa
     return np.vstack(parts)
 
 
-def unreached(relief: Relief, tips: np.ndarray, tool: Tool) -> np.ndarray:
-    """``(ny, nx) bool``: where the finishing tool cannot reach the part.
+def unreached(relief: Relief, tips: np.ndarray, tool: Tool) -> tuple[np.ndarray, np.ndarray]:
+    """Where the finishing tool cannot reach the part ``(ny, nx) bool``, and the surface it leaves.
 
     The tool leaves its own round at the foot of every wall (at most its radius
     high); more than that means a slot or corner narrower than the tool. Heights
@@ -246,7 +246,7 @@ def unreached(relief: Relief, tips: np.ndarray, tool: Tool) -> np.ndarray:
     """
     left = tool_envelope(tips, relief.grid.res, tool.radius, tool.shape)
     excess = left - conservative(relief.heights)
-    return ndimage.binary_opening(excess > tool.radius + UNCUT_REPORT)
+    return ndimage.binary_opening(excess > tool.radius + UNCUT_REPORT), left
 
 
 def mask_regions(mask: np.ndarray, grid: Grid) -> tuple[int, float, list[tuple[float, float]]]:
