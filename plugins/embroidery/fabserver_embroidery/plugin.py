@@ -33,7 +33,7 @@ from .ordering import sewing_order
 from .sequence import Limits, SewnBlock, build_toolpath
 from .settings import MachineSettings, MaterialSettings
 from .strokes import running_stitch, stroke_satin
-from .threads import ThreadMatch, match_threads
+from .threads import Thread, ThreadMatch, match_threads
 from .writer import FORMATS, toolpath_pattern, write_pattern
 
 OPTIONS = (
@@ -327,7 +327,7 @@ def _sew_in_order(
     elements: list[Element],
     order: list[int],
     thread_index: list[int],
-    thread_keys: list,
+    thread_keys: list[Thread],
     fill: FillParams,
     opts: Mapping[str, Any],
     fixed_angle: float | None,

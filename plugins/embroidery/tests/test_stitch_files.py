@@ -15,7 +15,7 @@ from fabserver.designs.types import Drawing, DrawingPath, SourceFacts
 from fabserver.errors import PlanError
 from fabserver.toolpath import EventKind, MoveKind
 
-from .conftest import filled_regions, scaled, stroke_areas, to_hoop
+from .helpers import filled_regions, scaled, stroke_areas, to_hoop
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 # Needle points may lie outside their shape by the pull compensation plus this:
