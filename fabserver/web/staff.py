@@ -15,6 +15,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -23,6 +24,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
+from ..dispatch import DispatchError, connector_for
 from ..errors import FabError
 from ..i18n import Text
 from ..jobs import service
@@ -297,6 +299,30 @@ def machines():
             }
         )
     return render_template("staff/machines.html", summary=summary, minutes=minutes)
+
+
+@bp.get("/machines/<machine_id>/status.json")
+@login_required
+def machine_status(machine_id: str):
+    """What the machine says about itself, fetched by the queue page after it loads
+    (a connector may take a moment to answer; the page never waits for it)."""
+    machine = _runtime().profiles.machines.get(machine_id)
+    if machine is None:
+        abort(404)
+    try:
+        state = connector_for(machine).status()
+    except DispatchError as exc:
+        return jsonify(state="error", progress=None, message=exc.message.to_dict())
+    except Exception:
+        current_app.logger.exception("status of %s", machine_id)
+        return jsonify(state="unknown", progress=None, message=None)
+    if state is None:
+        return jsonify(state=None, progress=None, message=None)
+    return jsonify(
+        state=state.state,
+        progress=state.progress,
+        message=state.message.to_dict() if (state.message.fr or state.message.en) else None,
+    )
 
 
 @bp.post("/tokens")

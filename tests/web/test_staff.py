@@ -279,3 +279,24 @@ def test_add_staff_command(tmp_path):
     )
     assert again.exit_code != 0 and "already exists" in again.output
     runtime.close()
+
+
+def test_machine_status_endpoint(staff_client, client, monkeypatch):
+    from fabserver.dispatch import MachineState
+    from fabserver.web import staff as staff_views
+
+    class Printing:
+        def status(self):
+            return MachineState("printing", 0.25)
+
+    monkeypatch.setattr(staff_views, "connector_for", lambda machine: Printing())
+    assert staff_client.get("/staff/machines/box-1/status.json").get_json() == {
+        "state": "printing",
+        "progress": 0.25,
+        "message": None,
+    }
+    assert staff_client.get("/staff/machines/nope/status.json").status_code == 404
+    assert client.get("/staff/machines/box-1/status.json").status_code == 403
+    assert 'data-status-url="/staff/machines/box-1/status.json"' in staff_client.get(
+        "/staff/"
+    ).get_data(as_text=True)
