@@ -15,26 +15,35 @@ from dataclasses import dataclass
 
 import numpy as np
 
+QUARTER_TURNS = {
+    0: np.array([[1.0, 0.0], [0.0, 1.0]]),
+    90: np.array([[0.0, -1.0], [1.0, 0.0]]),
+    180: np.array([[-1.0, 0.0], [0.0, -1.0]]),
+    270: np.array([[0.0, 1.0], [-1.0, 0.0]]),
+}
+
+
+def turn(points: np.ndarray, angle: int) -> np.ndarray:
+    """``(n, 2)`` points turned anticlockwise by ``angle`` (0, 90, 180 or 270) degrees."""
+    return np.asarray(points, dtype=float) @ QUARTER_TURNS[angle % 360].T
+
 
 @dataclass(frozen=True)
 class Placement:
     """Where one item goes.
 
-    A point ``p`` of the item is placed at ``rotate(p) + offset`` where ``rotate``
-    is the identity or a quarter turn anticlockwise, ``(x, y) → (-y, x)``.
+    A point ``p`` of the item is placed at ``turn(p, angle) + offset``, with
+    ``angle`` a multiple of 90 degrees, anticlockwise.
     """
 
     item: int
     sheet: int
-    rotated: bool
+    angle: int
     offset: tuple[float, float]
 
     def apply(self, points: np.ndarray) -> np.ndarray:
         """``(n, 2)`` points of the item → sheet coordinates, millimetres."""
-        pts = np.asarray(points, dtype=float)
-        if self.rotated:
-            pts = np.column_stack([-pts[:, 1], pts[:, 0]])
-        return pts + np.asarray(self.offset)
+        return turn(points, self.angle) + np.asarray(self.offset)
 
 
 class _Skyline:

@@ -340,7 +340,7 @@ def _facts(layout, works: list[SheetWork], tp, mat, sheet_size, kerf, copies, ov
             {
                 "sheet": p.sheet,
                 "item": p.item,
-                "rotated": p.rotated,
+                "angle": p.angle,
                 "offset": [round(p.offset[0], 6), round(p.offset[1], 6)],
             }
             for w in works

@@ -47,7 +47,9 @@ def nest(
             offset = (margin + x + ymax, margin + y - xmin)
         else:
             offset = (margin + x - xmin, margin + y - ymin)
-        placements.append(Placement(k % n, sheet, rotated, (float(offset[0]), float(offset[1]))))
+        placements.append(
+            Placement(k % n, sheet, 90 if rotated else 0, (float(offset[0]), float(offset[1])))
+        )
     return placements
 
 

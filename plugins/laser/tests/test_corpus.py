@@ -85,11 +85,18 @@ def _reference_rings(design, kerf: float) -> list[np.ndarray]:
     return out
 
 
+def _turn(points, angle):
+    """Anticlockwise quarter turns, written out: (x, y) → (-y, x) per 90 degrees."""
+    pts = np.asarray(points, dtype=float)
+    for _ in range((angle // 90) % 4):
+        pts = np.column_stack([-pts[:, 1], pts[:, 0]])
+    return pts
+
+
 def _placed(rings: list[np.ndarray], placement: dict) -> list[np.ndarray]:
     out = []
     for r in rings:
-        pts = np.column_stack([-r[:, 1], r[:, 0]]) if placement["rotated"] else r
-        out.append(pts + np.asarray(placement["offset"]))
+        out.append(_turn(r, placement["angle"]) + np.asarray(placement["offset"]))
     return out
 
 

@@ -30,9 +30,16 @@ def _length(runs):
     return sum(float(np.linalg.norm(np.diff(r, axis=0), axis=1).sum()) for r in runs)
 
 
+def _turn(points, angle):
+    """Anticlockwise quarter turns, written out: (x, y) → (-y, x) per 90 degrees."""
+    pts = np.asarray(points, dtype=float)
+    for _ in range((angle // 90) % 4):
+        pts = np.column_stack([-pts[:, 1], pts[:, 0]])
+    return pts
+
+
 def _place(points, placement):
-    pts = np.column_stack([-points[:, 1], points[:, 0]]) if placement["rotated"] else points
-    return pts + np.asarray(placement["offset"])
+    return _turn(points, placement["angle"]) + np.asarray(placement["offset"])
 
 
 @pytest.fixture(scope="module")
