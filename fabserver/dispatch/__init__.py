@@ -25,6 +25,7 @@ from .moonraker import MoonrakerConnector
 from .naming import remote_name_for
 from .octoprint import OctoPrintConnector
 from .raw_tcp import RawTcpConnector
+from .serial_grbl import SerialGrblConnector
 
 __all__ = [
     "Connector",
@@ -49,6 +50,7 @@ BUILT_IN: dict[str, type[Connector]] = {
         RawTcpConnector,
         OctoPrintConnector,
         MoonrakerConnector,
+        SerialGrblConnector,
     )
 }
 
