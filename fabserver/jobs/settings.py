@@ -11,6 +11,8 @@ Environment variables (all optional):
 ``FABSERVER_WORKERS``         planning threads per consumer; default 2
 ``FABSERVER_MAX_UPLOAD_MB``   upload size limit; default 100
 ``FABSERVER_SECRET_KEY``      session signing key; default a random key kept in the data dir
+``FABSERVER_BEHIND_PROXY``     ``1`` behind an HTTPS reverse proxy: trust its X-Forwarded-*
+                              headers (one hop) and send cookies over HTTPS only
 ``FABSERVER_STALE_PLANNING_S`` a job "planning" without news for this long is planned again
                               by a starting ``worker``; default 600 (``serve`` on SQLite,
                               the only consumer, re-plans them all at start)
@@ -40,6 +42,7 @@ class Settings:
     load_memory_mb: int = 2048
     dispatch_retries: int = 5
     dispatch_retry_delay_s: float = 5.0
+    behind_proxy: bool = False
     immediate: bool = False  # run tasks at once, in the caller (tests)
 
     def __post_init__(self) -> None:
@@ -64,6 +67,8 @@ class Settings:
         ):
             if env.get(name):
                 values[key] = kind(env[name])
+        if env.get("FABSERVER_BEHIND_PROXY"):
+            values["behind_proxy"] = env["FABSERVER_BEHIND_PROXY"].lower() in ("1", "true", "yes")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

@@ -83,7 +83,14 @@ def safe_next(target: str | None) -> str:
 def switch(code: str):
     response = redirect(safe_next(request.args.get("next")))
     if code in LANGUAGES:
-        response.set_cookie(COOKIE, code, max_age=3600 * 24 * 365, samesite="Lax", httponly=True)
+        response.set_cookie(
+            COOKIE,
+            code,
+            max_age=3600 * 24 * 365,
+            samesite="Lax",
+            httponly=True,
+            secure=request.is_secure,
+        )
     return response
 
 

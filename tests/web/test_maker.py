@@ -249,3 +249,35 @@ def test_upload_parse_is_bounded_in_time(client, runtime, block_stl):
     assert 'data-testid="broken-file"' in response.get_data(as_text=True)
     with runtime.db.session() as s:
         assert s.scalar(select(func.count(Upload.id))) == 1  # still kept
+
+
+def test_pages_carry_a_strict_content_security_policy(client):
+    response = client.get("/")
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    html = response.get_data(as_text=True)
+    assert "<script>" not in html and " style=" not in html  # nothing inline to allow
+
+
+def test_behind_a_proxy_links_and_cookies_follow_https(tmp_path, block_stl):
+    app = make_app(tmp_path, BEHIND_PROXY=True)
+    client = app.test_client()
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "fab.example.org"}
+    response = client.post(
+        "/api/v1/jobs",
+        data={
+            "file": (io.BytesIO(block_stl), "b.stl"),
+            "machine": "box-1",
+            "material": "test-pla",
+            "name": "A",
+            "phone": "0600000000",
+            "consent": "1",
+        },
+        headers=headers,
+        content_type="multipart/form-data",
+    )
+    assert response.get_json()["url"].startswith("https://fab.example.org/j/")
+    assert "Secure" in client.get("/lang/en", headers=headers).headers["Set-Cookie"]
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    app.extensions["fabserver"].close()
