@@ -106,7 +106,7 @@ class Sewing:
     trims: int = 0
     colour_changes: int = 0
     _stitched_since_trim: bool = False
-    _last_dir: np.ndarray | None = None
+    _recent: np.ndarray | None = None
 
     def _stitches(self, points: np.ndarray) -> None:
         """Sew from ``here`` through ``points`` (split, snapped, short ones merged)."""
@@ -124,7 +124,8 @@ class Sewing:
         self.builder.add_path(
             moves, MoveKind.STITCH, lengths * self.stitch_rate_hz, role=self.role, z=0.0
         )
-        self._last_dir = pts[-2] if len(pts) >= 2 else None
+        # The last needle points, newest first: where a tie-off turns back to.
+        self._recent = pts[::-1][:16]
         self.here = pts[-1]
         self._stitched_since_trim = True
 
@@ -144,8 +145,11 @@ class Sewing:
         self.here = moves[-1]
 
     def _tie_off(self) -> None:
-        if self.limits.lock and self._stitched_since_trim and self._last_dir is not None:
-            back = _lock(self.here, self._last_dir, self.limits.lock_length)
+        if self.limits.lock and self._stitched_since_trim and self._recent is not None:
+            # Back along what was just sewn, so the lock stays on the sewn line.
+            toward = _direction_point(self._recent, self.limits.lock_length)
+            length = min(self.limits.lock_length, float(np.linalg.norm(toward - self.here)))
+            back = _lock(self.here, toward, max(length, self.limits.min_stitch))
             self._stitches(back)
 
     def _tie_in(self, poly: np.ndarray) -> None:

@@ -19,9 +19,8 @@ from .helpers import filled_regions, scaled, stroke_areas, to_hoop
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 # Needle points may lie outside their shape by the pull compensation plus this:
-# the 0.1 mm file grid (up to 0.071 mm), curves flattened by the loader, and
-# lock stitches that turn along a shape's edge.
-OUTSIDE_TOLERANCE_MM = 0.3
+# the 0.1 mm file grid (up to 0.071 mm) and curves flattened by the loader.
+OUTSIDE_TOLERANCE_MM = 0.15
 COVER_DISTANCE_MM = 1.0
 COVERED_SHARE = 0.90
 
