@@ -6,7 +6,7 @@ placed ``margin`` mm inside the stock, copies side by side in a grid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import shapely
@@ -17,18 +17,11 @@ from fabserver.errors import PlanError
 from fabserver.i18n import Text
 from fabserver.toolpath import MoveKind
 
-from . import offsets
+from . import messages, offsets
 from .assemble import Cut, Tabs
 from .passes import step_levels, tab_spans
 from .regions import assign, parse_maps
 from .settings import OPERATIONS, MachineSettings, MaterialSettings, Tool
-
-OPERATION_NAMES = {
-    "outside": Text("contour extérieur", "outside profile"),
-    "inside": Text("contour intérieur", "inside profile"),
-    "pocket": Text("poche", "pocket"),
-    "engrave": Text("gravure", "engraving"),
-}
 
 
 @dataclass(frozen=True)
@@ -68,17 +61,11 @@ class Work2D:
     tools: list[str]
     stock_size: tuple[float, float, float]
     offset: np.ndarray  # design → stock coordinates
-    areas: dict[str, list[Polygon]] = field(default_factory=dict)  # stock coordinates
 
 
-def resolve_tool(name: str, tools: dict[str, Tool], what: str) -> str:
+def resolve_tool(name: str, tools: dict[str, Tool], what: Text) -> str:
     if name not in tools:
-        raise PlanError(
-            Text(
-                f"Outil « {name} » inconnu pour {what} (outils : {', '.join(tools)}).",
-                f"Unknown tool '{name}' for {what} (tools: {', '.join(tools)}).",
-            )
-        )
+        raise PlanError(messages.unknown_tool(name, what, tools))
     return name
 
 
@@ -114,12 +101,7 @@ def plan_drawing(
     groups = assign(drawing, maps, opts.unassigned)
     groups = [g for g in groups if g.areas or g.lines]
     if not groups:
-        raise PlanError(
-            Text(
-                "Rien à fraiser : aucun tracé n'a reçu d'opération (vérifiez couleurs et calques).",
-                "Nothing to mill: no path was given an operation (check colours and layers).",
-            )
-        )
+        raise PlanError(messages.NOTHING_TO_MILL)
     groups.sort(key=lambda g: OPERATIONS.index(g.operation))
     warnings: list[Text] = []
     tools_used: dict[str, None] = {}
@@ -127,16 +109,11 @@ def plan_drawing(
     for op in OPERATIONS:
         override = opts.engrave_tool if op == "engrave" else opts.tool
         cut_tools[op] = resolve_tool(
-            override or ms.operations[op].tool, ms.tools, OPERATION_NAMES[op].en
+            override or ms.operations[op].tool, ms.tools, messages.OPERATION_NAMES[op]
         )
     for op, tool_id in cut_tools.items():
         if any(g.operation == op for g in groups) and tool_id not in mat.cutting:
-            raise PlanError(
-                Text(
-                    f"Pas de données de coupe pour l'outil « {tool_id} » dans ce matériau.",
-                    f"No cutting data for tool '{tool_id}' in this material.",
-                )
-            )
+            raise PlanError(messages.no_cutting_data(tool_id))
     biggest = max(ms.tools[cut_tools[g.operation]].diameter for g in groups)
     margin = max(margin, biggest + 1.0)
     lo, hi = drawing.bounds
@@ -147,7 +124,6 @@ def plan_drawing(
     cuts: list[Cut] = []
     too_small: list[TooSmall] = []
     depths: dict[str, float] = {}
-    areas: dict[str, list[Polygon]] = {}
     group_id = 0
     for g in groups:
         tool_id = cut_tools[g.operation]
@@ -157,39 +133,21 @@ def plan_drawing(
         depths[g.operation] = max(depths.get(g.operation, 0.0), depth)
         if depth > tool.flute_length:
             raise PlanError(
-                Text(
-                    f"{OPERATION_NAMES[g.operation].fr} : {depth:.1f} mm de profondeur, mais l'outil "
-                    f"« {tool_id} » ne coupe que sur {tool.flute_length:.1f} mm.",
-                    f"{OPERATION_NAMES[g.operation].en}: {depth:.1f} mm deep, but tool "
-                    f"'{tool_id}' only cuts {tool.flute_length:.1f} mm deep.",
-                )
+                messages.too_deep_for_tool(g.operation, depth, tool_id, tool.flute_length)
             )
         if tool.shape == "vbit" and g.operation != "engrave":
-            raise PlanError(
-                Text(
-                    "Une fraise en V ne sert qu'à graver : choisissez une fraise droite.",
-                    "A V-bit is only for engraving: choose a flat end mill.",
-                )
-            )
+            raise PlanError(messages.VBIT_ONLY_ENGRAVES)
         tools_used[tool_id] = None
         levels = step_levels(0.0, -depth, data.step_down)
         r = tool.radius
         shift = lambda geom: shapely.transform(geom, lambda p: p + offset)  # noqa: E731
-        areas.setdefault(g.operation, []).extend(shift(a) for a in g.areas)
         common = dict(tool=tool_id, ramp_angle=opts.ramp_angle, stage=OPERATIONS.index(g.operation))
         for line, closed in zip(g.lines, g.closed_lines, strict=True):
             work = MoveKind.ENGRAVE if g.operation == "engrave" else MoveKind.CUT
             role = "engrave" if g.operation == "engrave" else "profile"
             cuts.append(Cut(line + offset, closed, 0.0, levels, role, work=work, **common))
         if g.lines and g.operation != "engrave":
-            warnings.append(
-                Text(
-                    f"{len(g.lines)} tracé(s) ouvert(s) en {OPERATION_NAMES[g.operation].fr} : "
-                    "fraisés sur la ligne, sans compensation d'outil. Fermez-les pour un contour.",
-                    f"{len(g.lines)} open path(s) for {OPERATION_NAMES[g.operation].en}: "
-                    "milled on the line, without tool compensation. Close them for a profile.",
-                )
-            )
+            warnings.append(messages.open_paths(len(g.lines), g.operation))
         for area in g.areas:
             placed = shift(area)
             if g.operation == "outside":
@@ -248,7 +206,6 @@ def plan_drawing(
         tools=list(tools_used),
         stock_size=stock,
         offset=offset,
-        areas=areas,
     )
 
 
@@ -267,21 +224,12 @@ def too_small_messages(items: list[TooSmall], offset: np.ndarray) -> list[Text]:
     """One line per operation and tool, with where the pieces are in the design's coordinates."""
     out = []
     for item in items:
-        if not item.reported:
-            continue
-        total = sum(p.area for p in item.reported)
-        where = ", ".join(
-            f"({c.x - offset[0]:.1f} ; {c.y - offset[1]:.1f})"
-            for c in (p.centroid for p in item.reported[:5])
-        )
-        out.append(
-            Text(
-                f"{OPERATION_NAMES[item.operation].fr} : {len(item.reported)} zone(s) trop étroite(s) "
-                f"pour l'outil « {item.tool_id} » ({total:.1f} mm² resteront), vers {where} mm. "
-                "Choisissez un outil plus fin ou élargissez ces zones.",
-                f"{OPERATION_NAMES[item.operation].en}: {len(item.reported)} area(s) too narrow "
-                f"for tool '{item.tool_id}' ({total:.1f} mm² will remain), near "
-                f"{where.replace(' ;', ',')} mm. Choose a smaller tool or widen these areas.",
+        if item.reported:
+            centres = [(p.centroid.x - offset[0], p.centroid.y - offset[1]) for p in item.reported]
+            area = sum(p.area for p in item.reported)
+            out.append(
+                messages.too_small_2d(
+                    item.operation, len(item.reported), item.tool_id, area, centres
+                )
             )
-        )
     return out

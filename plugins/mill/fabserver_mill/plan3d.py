@@ -15,6 +15,7 @@ from fabserver.i18n import Text
 from fabserver.plugin import Plan, Progress
 from fabserver.profiles import MachineProfile, MaterialProfile
 
+from . import messages
 from .assemble import Cut, assemble
 from .preview import relief_preview
 from .settings import MachineSettings, MaterialSettings
@@ -86,12 +87,7 @@ def plan_mesh(
     rough_id, finish_id = ms.rough_tool, ms.finish_tool
     for tool_id in (rough_id, finish_id):
         if tool_id not in mat.cutting:
-            raise PlanError(
-                Text(
-                    f"Pas de données de coupe pour l'outil « {tool_id} » dans ce matériau.",
-                    f"No cutting data for tool '{tool_id}' in this material.",
-                )
-            )
+            raise PlanError(messages.no_cutting_data(tool_id))
     rough_tool, finish_tool = ms.tools[rough_id], ms.tools[finish_id]
     margin = max(margin, rough_tool.diameter, finish_tool.diameter)
 
@@ -109,14 +105,7 @@ def plan_mesh(
     depth = STOCK_TOP + height
     for tool_id, tool in ((rough_id, rough_tool), (finish_id, finish_tool)):
         if depth > tool.flute_length:
-            raise PlanError(
-                Text(
-                    f"La pièce fait {height:.1f} mm de haut : l'outil « {tool_id} » ne coupe que "
-                    f"sur {tool.flute_length:.1f} mm.",
-                    f"The part is {height:.1f} mm tall: tool '{tool_id}' only cuts "
-                    f"{tool.flute_length:.1f} mm deep.",
-                )
-            )
+            raise PlanError(messages.part_too_tall_for_tool(height, tool_id, tool.flute_length))
 
     cuts: list[Cut] = []
     warnings: list[Text] = []
@@ -139,14 +128,7 @@ def plan_mesh(
             Cut(path, False, max(z_top, float(path[0, 2])), path[:1, 2], "finish", finish_id)
         )
         if strategy == "finish" and depth > data.step_down:
-            warnings.append(
-                Text(
-                    f"Finition seule sur {depth:.1f} mm de matière : ébauchez d'abord, "
-                    "sinon l'outil de finition coupe trop profond.",
-                    f"Finishing alone through {depth:.1f} mm of material: rough first, "
-                    "or the finishing tool cuts too deep.",
-                )
-            )
+            warnings.append(messages.finish_only(depth))
     progress(0.75, "toolpath")
     assembly = assemble(cuts, machine_for(machine, ms, mat))
     tp = assembly.builder.build()
@@ -155,17 +137,7 @@ def plan_mesh(
     missed, surface = unreached(relief, tips, finish_tool)
     count, area, centres = mask_regions(missed, relief.grid)
     if count:
-        where = ", ".join(f"({x:.1f} ; {y:.1f})" for x, y in centres[:5])
-        warnings.append(
-            Text(
-                f"{count} zone(s) trop étroite(s) pour la fraise de finition « {finish_id} » "
-                f"({area:.1f} mm² de matière resteront), vers {where} mm. Choisissez une "
-                "fraise plus fine ou élargissez ces zones.",
-                f"{count} area(s) too narrow for finishing tool '{finish_id}' "
-                f"({area:.1f} mm² of material will remain), near "
-                f"{where.replace(' ;', ',')} mm. Choose a smaller tool or widen these areas.",
-            )
-        )
+        warnings.append(messages.too_small_3d(count, finish_id, area, centres))
     copies = int(options.get("copies", 1))
     volume_cm3 = sx * sy * sz / 1000.0
     facts.update(

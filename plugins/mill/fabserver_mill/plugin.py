@@ -25,6 +25,7 @@ from fabserver.plugin import (
 from fabserver.profiles import MachineProfile, MaterialProfile
 from fabserver.toolpath import MoveKind
 
+from . import messages
 from .assemble import Assembly, Machine, assemble
 from .gcode import write_gcode
 from .plan2d import JobOptions2D, plan_drawing, too_small_messages
@@ -322,12 +323,7 @@ class MillPlugin(MachinePlugin):
         volume_cm3 = sx * sy * thickness / 1000.0
         warnings = [*work.warnings, *too_small_messages(work.too_small, work.offset)]
         if runs > 1:
-            warnings.append(
-                Text(
-                    f"{per_run} pièce(s) par bloc : {runs} passages machine pour {copies} pièces.",
-                    f"{per_run} part(s) per block: {runs} machine runs for {copies} parts.",
-                )
-            )
+            warnings.append(messages.runs(per_run, runs, copies))
         unreachable = []
         for dx, dy in shifts:
             unreachable.extend(shapely_translate(t.geometry, dx, dy) for t in work.too_small)
@@ -393,28 +389,12 @@ WORK_KINDS = (MoveKind.CUT, MoveKind.ENGRAVE, MoveKind.PLUNGE)
 
 
 def too_big(sx: float, sy: float, machine: MachineProfile) -> PlanError:
-    return PlanError(
-        Text(
-            f"Le brut ({sx:.0f} × {sy:.0f} mm avec ses marges) ne tient pas sur la fraiseuse "
-            f"({machine.work_area.x:.0f} × {machine.work_area.y:.0f} mm). "
-            "Réduisez la pièce ou les marges, ou découpez-la en plusieurs parties.",
-            f"The stock ({sx:.0f} × {sy:.0f} mm with its margins) does not fit on the mill "
-            f"({machine.work_area.x:.0f} × {machine.work_area.y:.0f} mm). "
-            "Make the part or the margins smaller, or split it into pieces.",
-        )
-    )
+    return PlanError(messages.too_big(sx, sy, machine.work_area.x, machine.work_area.y))
 
 
 def check_height(machine: MachineProfile, ms: MachineSettings, thickness: float) -> None:
     if thickness + ms.safe_z > machine.work_area.z:
-        raise PlanError(
-            Text(
-                f"Le brut ({thickness:.1f} mm d'épaisseur) est trop haut pour la fraiseuse "
-                f"({machine.work_area.z:.0f} mm sous la broche, {ms.safe_z:.0f} mm de dégagement).",
-                f"The stock ({thickness:.1f} mm thick) is too tall for the mill "
-                f"({machine.work_area.z:.0f} mm under the spindle, {ms.safe_z:.0f} mm clearance).",
-            )
-        )
+        raise PlanError(messages.too_tall(thickness, machine.work_area.z, ms.safe_z))
 
 
 def check_work_area(tp, machine: MachineProfile, sx: float, sy: float) -> None:
@@ -426,10 +406,7 @@ def check_work_area(tp, machine: MachineProfile, sx: float, sy: float) -> None:
         or hi[1] > machine.work_area.y + 1e-6
     ):
         raise PlanError(
-            Text(
-                "Le parcours d'outil sort de la zone de travail.",
-                "The toolpath leaves the work area.",
-            ),
+            messages.LEAVES_WORK_AREA,
             detail=f"toolpath bounds {lo} {hi}, stock {sx} x {sy}",
         )
 
@@ -483,12 +460,7 @@ def finish_plan(
         )
     outputs = (gcode_file, *rml_files) if ms.dialect == "gcode" else (*rml_files, gcode_file)
     if ms.dialect == "rml" and len(rml_files) > 1:
-        warnings.append(
-            Text(
-                f"RML-1 n'a pas de pause : {len(rml_files)} fichiers, un par outil, à lancer dans l'ordre.",
-                f"RML-1 has no pause: {len(rml_files)} files, one per tool, to run in order.",
-            )
-        )
+        warnings.append(messages.rml_files(len(rml_files)))
     uses = (
         MaterialUse(
             material.id,

@@ -1,0 +1,98 @@
+"""The plugin end to end: samples through the loader, dialects, placement, messages."""
+
+from __future__ import annotations
+
+import base64
+import re
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import trimesh
+from fabserver_mill import MillPlugin
+
+from fabserver.designs import load_design
+from fabserver.designs.types import Mesh, SourceFacts
+from fabserver.errors import PlanError
+from fabserver.planning import run_plan, write_outputs
+from fabserver.registry import load_registry
+
+
+def test_registered_and_profiles_valid(profiles, mill):
+    registry = load_registry()
+    plugin = registry.get("mill")
+    assert isinstance(plugin, MillPlugin)
+    plugin.check_machine(mill)
+    for material in profiles.materials_for(mill):
+        plugin.check_material(material)
+        # Every tool of the machine has cutting data in every stock material.
+        assert set(material.settings["cutting"]) == set(mill.settings["tools"])
+
+
+def test_nameplate_sample_end_to_end(plan_with, samples, tmp_path):
+    design = load_design((samples / "mill-nameplate.svg").read_bytes(), "mill-nameplate.svg")
+    result = plan_with(design)
+    tp = result.plan.toolpath
+    assert set(tp.roles) >= {"engrave", "pocket", "profile"}
+    files = write_outputs(result.plan, tmp_path / "nameplate.nc")
+    names = sorted(p.name for p in files)
+    assert names == ["nameplate.2-flat-3.175.rml", "nameplate.nc", "nameplate.rml"]
+    # The 2 mm wide red slot cannot take the 3.175 mm tool: listed where it is in the drawing.
+    (warning,) = [w for w in result.warnings if "too narrow" in w.en]
+    assert "(72.0, 29.0)" in warning.en and "(72,0 ; 29,0)" in warning.fr
+    assert result.verdict.kind in ("prototype", "series")
+
+
+def test_rml_dialect_makes_rml_the_main_file(profiles, mill, hdpe, make):
+    settings = {**mill.settings, "dialect": "rml"}
+    roland = mill.model_copy(update={"settings": settings})
+    design = make.drawing(
+        (make.rect(0, 0, 40, 30), make.BLACK, True),
+        (np.array([[5.0, 5.0], [20.0, 5.0]]), make.GREEN, False),
+    )
+    result = run_plan(MillPlugin(), design, roland, hdpe, {}, profiles.policy, profiles.materials)
+    main = [o for o in result.plan.outputs if o.main]
+    assert [o.suffix for o in main] == [".rml"]
+    assert any("one per tool" in w.en for w in result.warnings)
+
+
+def test_part_that_fits_only_turned_is_turned(plan_with, profiles, mill):
+    box = trimesh.creation.box(extents=[180.0, 120.0, 6.0])
+    design = Mesh(box, SourceFacts("stl-binary", "mm"))
+    result = plan_with(design, profiles.material("wax"), orientation="as_is", stock_margin=4)
+    sx, sy, _ = result.plan.facts["stock_mm"]
+    assert sx <= mill.work_area.x and sy <= mill.work_area.y
+    assert (sx, sy) == pytest.approx((188.0, 128.0))
+    box = trimesh.creation.box(extents=[120.0, 180.0, 6.0])
+    turned = plan_with(
+        Mesh(box, SourceFacts("stl-binary", "mm")),
+        profiles.material("wax"),
+        orientation="as_is",
+        stock_margin=4,
+    )
+    assert turned.plan.facts["stock_mm"][:2] == pytest.approx([188.0, 128.0])
+
+
+def test_mesh_too_big_for_the_mill_is_a_message(plan_with, corpus, profiles):
+    design = load_design((corpus / "stl" / "plate_holes.STL").read_bytes(), "plate_holes.STL")
+    with pytest.raises(PlanError) as err:
+        plan_with(design, profiles.material("wax"))
+    assert "does not fit" in err.value.message.en
+
+
+def test_relief_preview_is_a_valid_png(plan_with, samples, profiles):
+    design = load_design((samples / "mill-relief.stl").read_bytes(), "mill-relief.stl")
+    svg = plan_with(design, profiles.material("wax")).plan.preview_svg
+    data = base64.b64decode(re.search(r'href="data:image/png;base64,([^"]+)"', svg).group(1))
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks = 8, {}
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
+        assert crc == zlib.crc32(kind + body)
+        chunks[kind] = body
+        pos += 12 + length
+    w, h = struct.unpack(">II", chunks[b"IHDR"][:8])
+    assert len(zlib.decompress(chunks[b"IDAT"])) == h * (w + 1)
