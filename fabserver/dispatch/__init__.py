@@ -7,6 +7,7 @@ connectors are registered here; others come from the entry-point group
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from ..i18n import Text
@@ -29,6 +30,7 @@ from .serial_grbl import SerialGrblConnector
 
 __all__ = [
     "Connector",
+    "ConnectorEntry",
     "ConnectorSettingsError",
     "DispatchError",
     "DownloadConnector",
@@ -37,6 +39,7 @@ __all__ = [
     "TransientDispatchError",
     "available_connectors",
     "connector_for",
+    "discover_connectors",
     "remote_name_for",
 ]
 
@@ -55,15 +58,40 @@ BUILT_IN: dict[str, type[Connector]] = {
 }
 
 
-def available_connectors() -> dict[str, type[Connector]]:
-    """Built-in connectors plus those installed through entry points."""
-    found = dict(BUILT_IN)
+@dataclass(frozen=True)
+class ConnectorEntry:
+    """One connector as found: its class, where it comes from, or why it is broken."""
+
+    type: str
+    cls: type[Connector] | None
+    origin: str  # "built-in" or the entry point's "module:attr (distribution version)"
+    error: str = ""
+
+
+def discover_connectors() -> dict[str, ConnectorEntry]:
+    """Built-in connectors, then entry points; a broken package is listed, not fatal."""
+    found = {name: ConnectorEntry(name, cls, "built-in") for name, cls in BUILT_IN.items()}
     for ep in entry_points(group=GROUP):
+        if ep.name in found:
+            continue  # a built-in name is never replaced by a package
+        dist = f" ({ep.dist.name} {ep.dist.version})" if ep.dist else ""
+        origin = f"{ep.value}{dist}"
         try:
-            found.setdefault(ep.name, ep.load())
-        except Exception:  # a broken connector package must not stop the server
+            cls = ep.load()
+            if not (isinstance(cls, type) and issubclass(cls, Connector)):
+                raise TypeError(f"{ep.value} is not a Connector subclass")
+        except Exception as error:  # a broken connector package must not stop the server
+            found[ep.name] = ConnectorEntry(
+                ep.name, None, origin, f"{type(error).__name__}: {error}"
+            )
             continue
+        found[ep.name] = ConnectorEntry(ep.name, cls, origin)
     return found
+
+
+def available_connectors() -> dict[str, type[Connector]]:
+    """Built-in connectors plus those installed through entry points (working ones)."""
+    return {name: e.cls for name, e in discover_connectors().items() if e.cls is not None}
 
 
 def connector_for(machine: MachineProfile) -> Connector:
