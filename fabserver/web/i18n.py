@@ -62,10 +62,13 @@ def tr(value: Any) -> str:
     return str(value)
 
 
-def number(value: Any, digits: int = 1) -> str:
-    """A number with the page language's decimal mark (0,5 in French)."""
+def number(value: Any, digits: int | None = 1) -> str:
+    """A number with the page language's decimal mark (0,5 in French); ``digits=None``
+    keeps up to three decimals and drops trailing zeros (settings as typed)."""
     if value is None:
         return "—"
+    if digits is None:
+        return format_decimal(value, format="#,##0.###")
     return format_decimal(value, format="#,##0." + "0" * digits if digits else "#,##0")
 
 

@@ -31,7 +31,7 @@ from ..jobs.runtime import Runtime
 from ..jobs.states import InvalidTransition
 from ..store.models import Design, Job
 from .i18n import current_language
-from .views import minutes, public_job
+from .views import minutes, option_rows, public_job
 
 bp = Blueprint("maker", __name__)
 
@@ -200,7 +200,12 @@ def _job(token: str) -> Job:
 @bp.get("/j/<token>")
 def job_page(token: str):
     job = _job(token)
-    return render_template("maker/job.html", job=public_job(job), minutes=minutes)
+    return render_template(
+        "maker/job.html",
+        job=public_job(job),
+        settings=option_rows(_runtime().registry, job),
+        minutes=minutes,
+    )
 
 
 @bp.get("/j/<token>/status.json")

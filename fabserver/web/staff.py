@@ -33,7 +33,7 @@ from ..jobs.states import ACTIVE_STATES, STATE_LABELS
 from ..store.models import Artifact, Job, Upload
 from .auth import check_login, issue_token, staff_actor
 from .i18n import safe_next
-from .views import minutes, staff_job
+from .views import minutes, option_rows, staff_job
 
 bp = Blueprint("staff", __name__)
 
@@ -150,6 +150,7 @@ def job_detail(job_id: int):
         "staff/job.html",
         job=staff_job(job),
         charged=service.charged_material(job.estimate),
+        settings=option_rows(runtime.registry, job),
         options=options,
         materials=materials,
         minutes=minutes,

@@ -128,6 +128,24 @@ def staff_job(job: Job) -> dict[str, Any]:
     return data
 
 
+def option_rows(registry, job: Job) -> list[dict[str, Any]]:
+    """The job's plugin settings with their labels and units, for people to read."""
+    plugin = registry.plugins.get(job.plugin)
+    if plugin is None:
+        return [{"label": Text(k, k), "value": v, "unit": ""} for k, v in job.options.items()]
+    rows = []
+    for option in plugin.option_schema():
+        if option.name in job.options:
+            value = job.options[option.name]
+            if option.type == "choice" and option.choice_labels and value in option.choices:
+                value = option.choice_labels[option.choices.index(value)]
+            elif option.type == "bool":
+                value = Text("oui", "yes") if value else Text("non", "no")
+            unit = "%" if option.type == "percent" else option.unit
+            rows.append({"label": option.label, "value": value, "unit": unit})
+    return rows
+
+
 def minutes(seconds: float | None) -> str:
     if seconds is None:
         return "—"

@@ -281,3 +281,15 @@ def test_behind_a_proxy_links_and_cookies_follow_https(tmp_path, block_stl):
     assert "Secure" in client.get("/lang/en", headers=headers).headers["Set-Cookie"]
     assert app.config["SESSION_COOKIE_SECURE"] is True
     app.extensions["fabserver"].close()
+
+
+def test_job_page_lists_the_settings_used(client, block_stl):
+    response = upload_form(
+        client, block_stl, **{"opt-testbox-pattern": "lines", "opt-testbox-infill": "30"}
+    )
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    settings = html.split('data-testid="settings">')[1].split("</dl>")[0]
+    assert "<dt>Motif</dt><dd>Lignes</dd>" in settings
+    assert "<dt>Remplissage</dt><dd>30 %</dd>" in settings
+    assert "<dt>Hauteur de couche</dt><dd>0,3 mm</dd>" in settings
+    assert "<dt>Bordure</dt><dd>non</dd>" in settings
