@@ -299,7 +299,18 @@ def machines():
                 "mean_material_ratio": sum(mratios) / len(mratios) if mratios else None,
             }
         )
-    return render_template("staff/machines.html", summary=summary, minutes=minutes)
+    unavailable = [
+        {"id": m.id, "name": m.name, "plugin": m.plugin}
+        for m in runtime.profiles.machines.values()
+        if m.plugin not in runtime.registry.plugins
+    ]
+    return render_template(
+        "staff/machines.html",
+        summary=summary,
+        minutes=minutes,
+        broken=list(runtime.registry.broken.values()),
+        unavailable=unavailable,
+    )
 
 
 @bp.get("/machines/<machine_id>/status.json")

@@ -300,3 +300,39 @@ def test_machine_status_endpoint(staff_client, client, monkeypatch):
     assert 'data-status-url="/staff/machines/box-1/status.json"' in staff_client.get(
         "/staff/"
     ).get_data(as_text=True)
+
+
+def test_broken_plugins_and_unavailable_machines_are_shown_to_staff(tmp_path):
+    from web_helpers import STAFF_PASSWORD, STAFF_USER, fab_testplugins
+
+    from fabserver.registry import BrokenPlugin
+    from fabserver.web import create_app
+    from fabserver.web.auth import create_staff
+
+    registry = fab_testplugins.registry()
+    del registry.plugins["testcut"]
+    registry.broken["testcut"] = BrokenPlugin("testcut", "testcut = x:Y", "ImportError: no x")
+    app = create_app(
+        {
+            "DATA_DIR": tmp_path / "d",
+            "PROFILE_DIR": fab_testplugins.PROFILES,
+            "QUEUE_IMMEDIATE": True,
+        },
+        registry=registry,
+    )
+    runtime = app.extensions["fabserver"]
+    create_staff(runtime, STAFF_USER, STAFF_PASSWORD)
+    c = app.test_client()
+    assert 'value="cutter"' not in c.get("/").get_data(as_text=True)  # not offered
+    c.post(
+        "/staff/login",
+        data={
+            "csrf_token": csrf_token(c, "/staff/login"),
+            "username": STAFF_USER,
+            "password": STAFF_PASSWORD,
+        },
+    )
+    html = c.get("/staff/machines").get_data(as_text=True)
+    problems = html.split('data-testid="plugin-problems"')[1].split("</div>")[0]
+    assert "Découpeuse d&#39;essai" in problems and "ImportError: no x" in problems
+    runtime.close()
