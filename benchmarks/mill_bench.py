@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 import trimesh
 from fabserver_mill import MillPlugin
-from fabserver_mill.assemble import assemble
+from fabserver_mill.assemble import Machine, assemble
 from fabserver_mill.heightmap import Grid, rasterise
 from fabserver_mill.plan3d import oriented
-from fabserver_mill.plugin import machine_for
 from fabserver_mill.settings import machine_settings, material_settings
 from fabserver_mill.strategies3d import (
     finishing_path,
@@ -71,7 +70,7 @@ def bench_3d(name: str, scale: float, profiles) -> None:
     from fabserver_mill.assemble import Cut
 
     cuts.append(Cut(path, False, float(path[0, 2]) + 0.3, path[:1, 2], "finish", ms.finish_tool))
-    assembly = assemble(cuts, machine_for(machine, ms, mat))
+    assembly = assemble(cuts, Machine.from_profiles(machine, ms, mat))
     tp = assembly.builder.build()
     clock.lap(f"toolpath ({len(tp)} moves)")
     from fabserver_mill.gcode import write_gcode

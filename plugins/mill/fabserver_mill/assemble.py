@@ -14,10 +14,11 @@ import numpy as np
 import shapely
 from shapely.geometry import LineString
 
+from fabserver.profiles import MachineProfile
 from fabserver.toolpath import EventKind, MoveKind, ToolpathBuilder
 
 from .passes import apply_tabs, open_pass, ring_pass
-from .settings import CuttingData, Tool
+from .settings import CuttingData, MachineSettings, MaterialSettings, Tool
 
 _EPS = 1e-6
 
@@ -94,6 +95,19 @@ class Machine:
     tools: dict[str, Tool]
     cutting: dict[str, CuttingData]
     spin_up: float = 0.0  # s
+
+    @classmethod
+    def from_profiles(
+        cls, machine: MachineProfile, ms: MachineSettings, mat: MaterialSettings
+    ) -> Machine:
+        return cls(
+            safe_z=ms.safe_z,
+            clearance=ms.clearance,
+            travel_feed=machine.kinematics.travel_feed,
+            tools=ms.tools,
+            cutting=mat.cutting,
+            spin_up=ms.spin_up,
+        )
 
 
 @dataclass

@@ -6,7 +6,10 @@ placed ``margin`` mm inside the stock, copies side by side in a grid.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -15,11 +18,16 @@ from shapely.geometry import Polygon
 from fabserver.designs.types import Drawing
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
+from fabserver.plugin import Plan, Progress
+from fabserver.profiles import MachineProfile, MaterialProfile
 from fabserver.toolpath import MoveKind
 
 from . import messages, offsets
-from .assemble import Cut, Tabs
+from .assemble import Cut, Machine, Tabs, assemble
+from .limits import check_height, check_work_area, too_big
+from .outputs import WORK_KINDS, make_plan
 from .passes import step_levels, tab_spans
+from .preview import mill_preview
 from .regions import assign, parse_maps
 from .settings import OPERATIONS, MachineSettings, MaterialSettings, Tool
 
@@ -38,6 +46,25 @@ class JobOptions2D:
     tab_height: float = 1.0
     climb: bool = True
     ramp_angle: float = 5.0  # degrees, 0 = plunge
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> JobOptions2D:
+        """From the resolved job options (names as declared by the plugin)."""
+        ramp = options.get("entry", "ramp") == "ramp"
+        return cls(
+            operation_map=options.get("operation_map", ""),
+            unassigned=options.get("unassigned", "auto"),
+            tool=options.get("tool", ""),
+            engrave_tool=options.get("engrave_tool", ""),
+            cut_depth=options.get("cut_depth", 0.0),
+            pocket_depth=options.get("pocket_depth", 0.0),
+            engrave_depth=options.get("engrave_depth", 0.0),
+            tabs=options.get("tabs", 4),
+            tab_width=options.get("tab_width", 4.0),
+            tab_height=options.get("tab_height", 1.0),
+            climb=options.get("direction", "climb") == "climb",
+            ramp_angle=options.get("ramp_angle", 5.0) if ramp else 0.0,
+        )
 
 
 @dataclass
@@ -233,3 +260,85 @@ def too_small_messages(items: list[TooSmall], offset: np.ndarray) -> list[Text]:
                 )
             )
     return out
+
+
+def plan_drawing_job(
+    design: Drawing,
+    machine: MachineProfile,
+    material: MaterialProfile,
+    ms: MachineSettings,
+    mat: MaterialSettings,
+    options: Mapping[str, Any],
+    progress: Progress,
+) -> Plan:
+    """The 2.5D job: cuts of one copy, copies side by side on the block, files and facts."""
+    opts = JobOptions2D.from_options(options)
+    progress(0.05, "operations")
+    work = plan_drawing(design, ms, mat, opts, options.get("stock_margin", 5.0))
+    sx, sy, thickness = work.stock_size
+    check_height(machine, ms, thickness)
+    copies = int(options.get("copies", 1))
+    per_x = int(machine.work_area.x // sx)
+    per_y = int(machine.work_area.y // sy)
+    if per_x * per_y == 0:
+        raise too_big(sx, sy, machine)
+    per_run = per_x * per_y
+    in_run = min(copies, per_run)
+    runs = math.ceil(copies / per_run)
+    shifts = [((i % per_x) * sx, (i // per_x) * sy) for i in range(in_run)]
+    progress(0.3, "toolpath")
+    n_groups = 1 + max((c.link_group or 0 for c in work.cuts), default=0)
+    cuts = []
+    for stage in sorted({c.stage for c in work.cuts}):
+        stage_cuts = [c for c in work.cuts if c.stage == stage]
+        for k, (dx, dy) in enumerate(shifts):
+            cuts.extend(c.translated(dx, dy, k * n_groups) for c in stage_cuts)
+    assembly = assemble(cuts, Machine.from_profiles(machine, ms, mat))
+    tp = assembly.builder.build()
+    check_work_area(tp, machine, per_x * sx, per_y * sy)
+    progress(0.8, "outputs")
+    volume_cm3 = sx * sy * thickness / 1000.0
+    warnings = [*work.warnings, *too_small_messages(work.too_small, work.offset)]
+    if runs > 1:
+        warnings.append(messages.runs(per_run, runs, copies))
+    unreachable = []
+    for dx, dy in shifts:
+        unreachable.extend(
+            shapely.transform(t.geometry, lambda p, d=(dx, dy): p + d) for t in work.too_small
+        )
+    facts = {
+        "mode": "2.5D",
+        "operations": {op: round(d, 3) for op, d in work.depths.items()},
+        "tools": [
+            {"tool": u.tool_id, "rpm": u.rpm, "description": u.tool.describe()}
+            for u in assembly.tool_uses
+        ],
+        "stock_mm": [round(sx, 2), round(sy, 2), round(thickness, 2)],
+        "origin_mm": [round(float(v), 4) for v in work.offset],
+        "stock_cm3_per_copy": round(volume_cm3, 3),
+        "copies_per_run": in_run,
+        "too_small": [
+            {
+                "operation": t.operation,
+                "tool": t.tool_id,
+                "area_mm2": round(sum(p.area for p in t.reported), 2),
+                "count": len(t.reported),
+            }
+            for t in work.too_small
+            if t.reported
+        ],
+        "cut_length_m": round(tp.length_of(*WORK_KINDS) / 1000.0, 3),
+    }
+    return make_plan(
+        tp,
+        assembly,
+        ms,
+        material,
+        copies,
+        runs,
+        volume_cm3 * copies,
+        warnings,
+        facts,
+        mill_preview(tp, (min(in_run, per_x) * sx, math.ceil(in_run / per_x) * sy), unreachable),
+        title=f"fabserver mill 2.5D, {material.id}",
+    )

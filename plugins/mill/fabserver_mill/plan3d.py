@@ -16,7 +16,9 @@ from fabserver.plugin import Plan, Progress
 from fabserver.profiles import MachineProfile, MaterialProfile
 
 from . import messages
-from .assemble import Cut, assemble
+from .assemble import Cut, Machine, assemble
+from .limits import check_height, check_work_area, too_big
+from .outputs import WORK_KINDS, make_plan
 from .preview import relief_preview
 from .settings import MachineSettings, MaterialSettings
 from .strategies3d import (
@@ -77,8 +79,6 @@ def plan_mesh(
     options: Mapping[str, Any],
     progress: Progress,
 ) -> Plan:
-    from .plugin import WORK_KINDS, check_height, check_work_area, finish_plan, machine_for, too_big
-
     strategy = options.get("strategy", "rough+finish")
     res = float(options.get("resolution", 0.2))
     margin = float(options.get("stock_margin", 5.0))
@@ -130,7 +130,7 @@ def plan_mesh(
         if strategy == "finish" and depth > data.step_down:
             warnings.append(messages.finish_only(depth))
     progress(0.75, "toolpath")
-    assembly = assemble(cuts, machine_for(machine, ms, mat))
+    assembly = assemble(cuts, Machine.from_profiles(machine, ms, mat))
     tp = assembly.builder.build()
     check_work_area(tp, machine, sx, sy)
 
@@ -160,11 +160,10 @@ def plan_mesh(
     preview = relief_preview(
         surface, relief.grid.res, (sx, sy), [_cells_polygon(missed, relief.grid)]
     )
-    return finish_plan(
+    return make_plan(
         tp,
         assembly,
         ms,
-        machine,
         material,
         copies,
         copies,  # one block per copy: the program runs once for each

@@ -1,0 +1,100 @@
+"""What a mill plan hands back: files in both dialects, the stock it uses, the plan itself."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import IO, Any
+
+from fabserver.i18n import Text
+from fabserver.plugin import MaterialUse, OutputFile, OutputFormat, Plan
+from fabserver.profiles import MaterialProfile
+from fabserver.toolpath import MoveKind, Toolpath
+
+from . import messages
+from .assemble import Assembly, ToolUse
+from .gcode import write_gcode
+from .rml import tool_ranges, write_rml
+from .settings import MachineSettings
+
+GCODE = OutputFormat(
+    ".nc", "text/x-gcode", Text("G-code (GRBL, LinuxCNC)", "G-code (GRBL, LinuxCNC)")
+)
+RML = OutputFormat(".rml", "application/x-rml", Text("Roland RML-1", "Roland RML-1"))
+
+WORK_KINDS = (MoveKind.CUT, MoveKind.ENGRAVE, MoveKind.PLUNGE)
+"""Moves that remove material (for the cut length in the facts)."""
+
+
+def make_plan(
+    tp: Toolpath,
+    assembly: Assembly,
+    ms: MachineSettings,
+    material: MaterialProfile,
+    copies: int,
+    runs: int,
+    volume_cm3: float,
+    warnings: list[Text],
+    facts: dict[str, Any],
+    preview_svg: str,
+    title: str,
+) -> Plan:
+    """Outputs in both dialects (the profile's first), stock use and the plan."""
+    tool_uses = assembly.tool_uses
+    gcode_file = OutputFile(
+        GCODE.suffix,
+        GCODE.media_type,
+        partial(
+            write_gcode,
+            tp=tp,
+            tool_uses=tool_uses,
+            safe_z=ms.safe_z,
+            start=ms.gcode_start,
+            end=ms.gcode_end,
+            title=title,
+        ),
+        GCODE.label,
+        main=ms.dialect == "gcode",
+    )
+    rml_files = []
+    for k, (use, first, end) in enumerate(tool_ranges(tp, tool_uses)):
+        suffix = RML.suffix if k == 0 else f".{k + 1}-{use.tool_id}{RML.suffix}"
+        label = Text(
+            f"Roland RML-1, outil {k + 1} : {use.tool_id}",
+            f"Roland RML-1, tool {k + 1}: {use.tool_id}",
+        )
+        rml_files.append(
+            OutputFile(
+                suffix,
+                RML.media_type,
+                partial(_write_rml, tp=tp, use=use, first=first, end=end, safe_z=ms.safe_z),
+                label,
+                main=ms.dialect == "rml" and k == 0,
+            )
+        )
+    outputs = (gcode_file, *rml_files) if ms.dialect == "gcode" else (*rml_files, gcode_file)
+    if ms.dialect == "rml" and len(rml_files) > 1:
+        warnings.append(messages.rml_files(len(rml_files)))
+    uses = (
+        MaterialUse(
+            material.id,
+            round(volume_cm3, 3),
+            "cm3",
+            Text("Brut", "Stock"),
+        ),
+    )
+    return Plan(
+        toolpath=tp,
+        outputs=outputs,
+        material_uses=uses,
+        warnings=tuple(warnings),
+        copies=copies,
+        runs=runs,
+        facts=facts,
+        preview_svg=preview_svg,
+    )
+
+
+def _write_rml(
+    f: IO[bytes], *, tp: Toolpath, use: ToolUse, first: int, end: int, safe_z: float
+) -> None:
+    write_rml(f, tp, use, first, end, safe_z=safe_z)
