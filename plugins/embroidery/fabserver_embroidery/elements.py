@@ -169,19 +169,18 @@ def drawing_elements(drawing: Drawing, rules: ElementRules) -> tuple[list[Elemen
     if dropped:
         warnings.append(
             Text(
-                f"{dropped} surface(s) de moins de {rules.min_area:g} mm² ignorée(s) : "
-                "trop petites pour être brodées.",
-                f"{dropped} filled area(s) under {rules.min_area:g} mm² left out: "
-                "too small to embroider.",
-            )
+                "{n} surface(s) de moins de {area:g} mm² ignorée(s) : trop petites pour être "
+                "brodées.",
+                "{n} filled area(s) under {area:g} mm² left out: too small to embroider.",
+            ).format(n=dropped, area=rules.min_area)
         )
     if wide_strokes:
         warnings.append(
             Text(
-                f"{wide_strokes} trait(s) plus large(s) que {rules.satin_max_width:g} mm : "
-                "un satin n'y tiendrait pas (points trop longs), ils sont remplis en tatami.",
-                f"{wide_strokes} stroke(s) wider than {rules.satin_max_width:g} mm: a satin "
-                "would not hold (stitches too long), they are filled with tatami instead.",
-            )
+                "{n} trait(s) plus large(s) que {width:g} mm : un satin n'y tiendrait pas "
+                "(points trop longs), ils sont remplis en tatami.",
+                "{n} stroke(s) wider than {width:g} mm: a satin would not hold (stitches too "
+                "long), they are filled with tatami instead.",
+            ).format(n=wide_strokes, width=rules.satin_max_width)
         )
     return elements, warnings

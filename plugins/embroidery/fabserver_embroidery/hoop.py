@@ -25,14 +25,14 @@ def choose_hoop(size: np.ndarray, hoops: Sequence[Hoop]) -> tuple[Hoop, bool]:
         for hoop in by_area:
             if dw <= hoop.width + 1e-9 and dh <= hoop.height + 1e-9:
                 return hoop, turned
-    largest = ", ".join(f"{hp.width:g} × {hp.height:g}" for hp in by_area)
+    listing = ", ".join(f"{hp.width:g} × {hp.height:g}" for hp in by_area)
     raise PlanError(
         Text(
-            f"Le motif mesure {w:.1f} × {h:.1f} mm : il ne tient dans aucun cadre de la brodeuse "
-            f"({largest} mm). Réduisez-le ou découpez-le en plusieurs parties.",
-            f"The design measures {w:.1f} × {h:.1f} mm: it fits none of the machine's hoops "
-            f"({largest} mm). Scale it down or split it into several parts.",
-        )
+            "Le motif mesure {w:.1f} × {h:.1f} mm : il ne tient dans aucun cadre de la brodeuse "
+            "({hoops} mm). Réduisez-le ou découpez-le en plusieurs parties.",
+            "The design measures {w:.1f} × {h:.1f} mm: it fits none of the machine's hoops "
+            "({hoops} mm). Scale it down or split it into several parts.",
+        ).format(w=w, h=h, hoops=listing)
     )
 
 

@@ -136,7 +136,9 @@ def test_hoop_choice():
     assert choose_hoop(np.array([170, 120]), hoops) == (hoops[1], True)
     with pytest.raises(PlanError) as err:
         choose_hoop(np.array([200, 150]), hoops)
-    assert "200.0 × 150.0" in err.value.message.fr and "130 × 180" in err.value.message.en
+    # Sizes in each language's way of writing numbers.
+    assert "200,0 × 150,0" in err.value.message.fr and "200.0 × 150.0" in err.value.message.en
+    assert "130 × 180" in err.value.message.en
 
 
 def test_stitch_types_follow_shape_and_width():
