@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from pathlib import Path
 
@@ -233,3 +234,51 @@ def test_staff_see_why_sending_failed(staff_client, runtime, approved_job, monke
     tasks.dispatch_job(runtime, approved_job)
     html = staff_client.get(f"/staff/jobs/{approved_job}").get_data(as_text=True)
     assert 'data-testid="dispatch-error"' in html and "clé d&#39;API refusée" in html
+
+
+ACTIONS = {
+    "approve": lambda rt, i: service.approve(rt, i, "staff:p"),
+    "reject": lambda rt, i: service.reject(rt, i, "staff:p", "no"),
+    "replan": lambda rt, i: service.replan(rt, i, "staff:p", options={"infill": "20"}),
+    "dispatch": lambda rt, i: service.request_dispatch(rt, i, "staff:p"),
+    "done": lambda rt, i: service.mark_done(rt, i, "staff:p", "5"),
+    "cancel": lambda rt, i: service.cancel(rt, i, "staff:p"),
+    "override": lambda rt, i: service.override_verdict(rt, i, "staff:p", "series", "n"),
+}
+
+
+def test_any_sequence_of_actions_keeps_a_continuous_audited_history(runtime, job_token):
+    """Whatever staff click, in any order: each refused action changes nothing, each
+    accepted one is exactly one audit row continuing from the previous state."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from fabserver.errors import FabError
+    from fabserver.store.models import Design
+
+    with runtime.db.session() as s:
+        design = s.get(Design, s.get(Job, job_id_of(runtime, job_token)).design_id)
+    maker = service.Maker("P", email="p@example.org")
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.sampled_from(sorted(ACTIONS)), max_size=8))
+    def check(actions):
+        job_id = service.submit(runtime, design, "box-1", "test-pla", 1, {}, maker).id
+        for name in actions:
+            with runtime.db.session() as s:
+                before = s.get(Job, job_id).state
+            try:
+                ACTIONS[name](runtime, job_id)
+            except FabError:
+                with runtime.db.session() as s:
+                    assert s.get(Job, job_id).state == before
+        with runtime.db.session() as s:
+            job = s.get(Job, job_id)
+            steps = [e for e in job.events if e.action == "transition"]
+            assert steps[0].from_state is None and steps[0].to_state == "queued"
+            for previous, step in itertools.pairwise(steps):
+                assert step.from_state == previous.to_state
+                assert can_transition(step.from_state, step.to_state)
+            assert steps[-1].to_state == job.state
+
+    check()
