@@ -145,9 +145,9 @@ class FolderConnector(Connector):
             if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
                 raise
             if target.exists():
-                temp_copy_same = filecmp.cmp(temp, target, shallow=False)
+                same = filecmp.cmp(temp, target, shallow=False)
                 temp.unlink()
-                if temp_copy_same:
+                if same:
                     return True
                 raise DispatchError(
                     Text(

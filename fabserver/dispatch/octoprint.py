@@ -71,18 +71,17 @@ class OctoPrintConnector(HttpConnector):
                 data=form,
             )
         answer: dict[str, Any] = response.json() if response.content else {}
-        if not answer.get("done", True):
-            raise DispatchError(
-                Text(
-                    "OctoPrint n'a pas fini de recevoir le fichier.",
-                    "OctoPrint did not finish the upload.",
-                ),
-                detail=str(answer),
-            )
         stored = answer.get("files", {}).get(config.location, {})
         name = stored.get("path") or stored.get("name") or remote_name
         started = bool(answer.get("effectivePrint", config.start))
-        if config.start and not started:
+        if not answer.get("done", True):
+            # OctoPrint is still working on it (copying to the printer's SD card):
+            # it selects or starts the file itself once done.
+            message = Text(
+                f"Fichier reçu par OctoPrint ({name}), copie vers la carte SD en cours.",
+                f"File received by OctoPrint ({name}), copying to the SD card.",
+            )
+        elif config.start and not started:
             message = Text(
                 f"Fichier envoyé à OctoPrint ({name}) mais pas démarré : l'imprimante n'est "
                 "pas prête (déconnectée ou occupée). Lancez-le depuis OctoPrint.",

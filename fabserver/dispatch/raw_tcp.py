@@ -9,7 +9,12 @@ connection is closed cleanly.
 from __future__ import annotations
 
 import errno
+import fcntl
 import socket
+import struct
+import sys
+import termios
+import time
 from pathlib import Path
 
 from pydantic import Field
@@ -18,6 +23,9 @@ from ..i18n import Text
 from .base import Connector, ConnectorSettings, DispatchError, Receipt, TransientDispatchError
 
 CHUNK = 64 * 1024
+CLOSE_GRACE_S = 1.0
+# Linux: bytes sent but not yet acknowledged by the peer (SIOCOUTQ == TIOCOUTQ).
+_SIOCOUTQ = getattr(termios, "TIOCOUTQ", None) if sys.platform.startswith("linux") else None
 
 
 class RawTcpSettings(ConnectorSettings):
@@ -53,11 +61,12 @@ class RawTcpConnector(Connector):
                     sent += len(chunk)
                 if config.suffix:
                     sock.sendall(config.suffix.encode("latin-1"))
-                # Half-close, then wait for the peer to close: its TCP stack has the
-                # last byte, and a print server that closes early is noticed.
+                _wait_acknowledged(sock, config.timeout)
+                # Half-close and give the peer a moment to close in turn; a print
+                # server that keeps the connection open is not an error: every byte
+                # is already acknowledged, and failing now would send the job twice.
                 sock.shutdown(socket.SHUT_WR)
-                while sock.recv(4096):
-                    pass
+                _drain_until_closed(sock, CLOSE_GRACE_S)
         except (ConnectionRefusedError, TimeoutError, socket.gaierror) as error:
             raise _unreachable(where, error, sent) from error
         except OSError as error:
@@ -81,6 +90,30 @@ class RawTcpConnector(Connector):
             remote_ref=remote_name,
             started=True,
         )
+
+
+def _wait_acknowledged(sock: socket.socket, timeout: float) -> None:
+    """Wait until the peer's TCP stack has acknowledged every byte (Linux; else no-op)."""
+    if _SIOCOUTQ is None:
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = struct.unpack("i", fcntl.ioctl(sock.fileno(), _SIOCOUTQ, b"\0" * 4))[0]
+        if pending == 0:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{pending} bytes never acknowledged")
+        time.sleep(0.01)
+
+
+def _drain_until_closed(sock: socket.socket, grace: float) -> None:
+    """Read (and drop) what the peer says, until it closes or ``grace`` runs out."""
+    sock.settimeout(grace)
+    try:
+        while sock.recv(4096):
+            pass
+    except (TimeoutError, ConnectionResetError):
+        pass
 
 
 def _unreachable(where: str, error: OSError, sent: int = 0) -> TransientDispatchError:

@@ -93,3 +93,32 @@ def test_default_port_is_9100_and_host_is_required(machine_with):
     assert connector.config.port == 9100
     with pytest.raises(ConnectorSettingsError, match="host"):
         connector_for(machine_with({"type": "raw-tcp", "port": 9100}))
+
+
+def test_peer_that_keeps_the_connection_open_still_counts_as_delivered(machine_with, tmp_path):
+    """Some print servers never close; every byte acknowledged is a delivery, not an error."""
+    job = tmp_path / "J.hpgl"
+    payload = b"IN;" + b"PD0,0;" * 50_000
+    job.write_bytes(payload)
+    server = socket.create_server(("127.0.0.1", 0))
+    received = bytearray()
+    release = threading.Event()
+
+    def hold_open() -> None:
+        conn, _ = server.accept()
+        with conn:
+            while len(received) < len(payload):
+                received.extend(conn.recv(65536))
+            release.wait(30)
+
+    thread = threading.Thread(target=hold_open, daemon=True)
+    thread.start()
+    try:
+        table = {"type": "raw-tcp", "host": "127.0.0.1", "port": server.getsockname()[1]}
+        receipt = connector_for(machine_with(table)).send(job, "J.hpgl")
+    finally:
+        release.set()
+        thread.join(10)
+        server.close()
+    assert bytes(received) == payload
+    assert receipt.started
