@@ -25,14 +25,28 @@ ON_BED_TOLERANCE = 0.01  # mm
 
 @dataclass
 class Prepared:
-    mesh: trimesh.Trimesh  # on the bed, centred at the origin in x and y
+    """The model ready to slice: on the bed (z from 0), centred on x = y = 0.
+
+    vertices : (v, 3) float, millimetres; faces : (f, 3) int
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
     warnings: list[Text] = field(default_factory=list)
     facts: dict = field(default_factory=dict)
 
+    @property
+    def size(self) -> np.ndarray:
+        return self.vertices.max(axis=0) - self.vertices.min(axis=0)
+
 
 def prepare(design: Mesh, report_open: bool = True, supported: bool = False) -> Prepared:
-    """A clean copy of the design's mesh standing on z = 0, centred on x = y = 0."""
-    mesh = design.mesh.copy()
+    """The design's mesh standing on z = 0, centred on x = y = 0; repaired if open.
+
+    A closed mesh is used as the loader gave it (merged vertices, no copy of the
+    trimesh object); an open one is copied and repaired.
+    """
+    mesh = design.mesh
     warnings: list[Text] = []
     facts: dict = {}
     if len(mesh.faces) == 0:
@@ -42,33 +56,35 @@ def prepare(design: Mesh, report_open: bool = True, supported: bool = False) -> 
                 "The file holds no surface: nothing to print.",
             )
         )
-    mesh.merge_vertices()
-    mesh.update_faces(mesh.nondegenerate_faces())
-    mesh.remove_unreferenced_vertices()
-    watertight = mesh.is_watertight
-    facts["watertight"] = bool(watertight)
-    if not mesh.is_winding_consistent:
-        trimesh.repair.fix_winding(mesh)
-    if watertight:
-        if mesh.volume < 0:  # inside out
-            mesh.invert()
-    else:
-        # The slicer needs a consistent winding (fixed above) and closed loops;
-        # it nests outlines by even-odd, so outward normals are not needed.
-        trimesh.repair.fill_holes(mesh)
-        if report_open:
-            warnings.append(
-                Text(
-                    "Le modèle n'est pas fermé (surfaces ouvertes ou disjointes) : il a été "
-                    "réparé au mieux, vérifiez l'aperçu couche par couche. Pour un résultat sûr, "
-                    "réparez-le dans votre logiciel (ou avec PrusaSlicer / Meshmixer) et "
-                    "renvoyez-le.",
-                    "The model is not closed (open or disconnected surfaces): it was repaired as "
-                    "well as possible; check the layer preview. For a safe result, repair it in "
-                    "your software (or PrusaSlicer / Meshmixer) and send it again.",
-                )
+    watertight = bool(mesh.is_watertight)
+    facts["watertight"] = watertight
+    if not watertight or not mesh.is_winding_consistent:
+        mesh = mesh.copy()
+        mesh.merge_vertices()
+        mesh.update_faces(mesh.nondegenerate_faces())
+        mesh.remove_unreferenced_vertices()
+        # The slicer needs a consistent winding and closed loops; it nests outlines
+        # by even-odd, so outward normals are not needed.
+        if not mesh.is_winding_consistent:
+            trimesh.repair.fix_winding(mesh)
+        if not watertight:
+            trimesh.repair.fill_holes(mesh)
+    if not watertight and report_open:
+        warnings.append(
+            Text(
+                "Le modèle n'est pas fermé (surfaces ouvertes ou disjointes) : il a été "
+                "réparé au mieux, vérifiez l'aperçu couche par couche. Pour un résultat sûr, "
+                "réparez-le dans votre logiciel (ou avec PrusaSlicer / Meshmixer) et "
+                "renvoyez-le.",
+                "The model is not closed (open or disconnected surfaces): it was repaired as "
+                "well as possible; check the layer preview. For a safe result, repair it in "
+                "your software (or PrusaSlicer / Meshmixer) and send it again.",
             )
-    zmin = float(mesh.bounds[0, 2])
+        )
+    vertices = np.asarray(mesh.vertices, dtype=float)
+    faces = np.asarray(mesh.faces, dtype=np.int64)
+    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+    zmin = float(lo[2])
     if zmin < -ON_BED_TOLERANCE:
         warnings.append(
             Text(
@@ -83,9 +99,9 @@ def prepare(design: Mesh, report_open: bool = True, supported: bool = False) -> 
                 f"The model floated {zmin:.2f} mm above the bed: it was placed on it.",
             )
         )
-    centre = mesh.bounds.mean(axis=0)
-    mesh.apply_translation([-centre[0], -centre[1], -zmin])
-    share = overhang_share(mesh)
+    centre = (lo + hi) / 2.0
+    vertices = vertices - np.array([centre[0], centre[1], zmin])
+    share = overhang_share(vertices[faces], inside_out=watertight and mesh.volume < 0)
     facts["overhang_share"] = round(share, 4)
     if share > OVERHANG_WARN_SHARE and supported:
         warnings.append(
@@ -109,24 +125,29 @@ def prepare(design: Mesh, report_open: bool = True, supported: bool = False) -> 
                 "Turn the part to reduce them, or ask for supports.",
             )
         )
-    return Prepared(mesh, warnings, facts)
+    return Prepared(vertices, faces, warnings, facts)
 
 
-def overhang_share(mesh: trimesh.Trimesh) -> float:
+def overhang_share(triangles: np.ndarray, inside_out: bool = False) -> float:
     """Share of the surface facing down more steeply than the limit (the bed excluded).
+
+    triangles : (f, 3, 3) float, millimetres, on the bed (z from 0)
 
     A face's overhang angle is measured from the vertical: a wall is 0°, a
     ceiling 90°; it overhangs past 50° when its normal points down with
     ``-n_z > sin 50°``.
     """
-    normals = mesh.face_normals
-    areas = mesh.area_faces
-    total = float(areas.sum())
+    cross = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
+    norm = np.linalg.norm(cross, axis=1)
+    total = float(norm.sum())
     if total <= 0:
         return 0.0
-    down = -normals[:, 2] > math.sin(math.radians(OVERHANG_LIMIT_DEG))
-    on_bed = mesh.triangles[:, :, 2].max(axis=1) < 0.05
-    return float(areas[down & ~on_bed].sum() / total)
+    nz = np.divide(cross[:, 2], norm, out=np.zeros_like(norm), where=norm > 0)
+    if inside_out:
+        nz = -nz
+    down = -nz > math.sin(math.radians(OVERHANG_LIMIT_DEG))
+    on_bed = triangles[:, :, 2].max(axis=1) < 0.05
+    return float(norm[down & ~on_bed].sum() / total)
 
 
 def check_fits(size: np.ndarray, bed: tuple[float, float], max_height: float) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
+from .geos import intersection
 from .regions import EMPTY
 
 
@@ -25,7 +26,7 @@ def _clip(lines: np.ndarray, line_layer: np.ndarray, regions: np.ndarray) -> np.
     order = np.argsort(line_layer, kind="stable")
     present, dense = np.unique(line_layer[order], return_inverse=True)
     grouped = shapely.multilinestrings(lines[order], indices=dense)
-    out[present] = shapely.intersection(grouped, regions[present])
+    out[present] = intersection(grouped, regions[present])
     return out
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import shapely
 
 from .flow import Flow, e_per_mm
+from .geos import buffer, union
 from .infill import hatch, infill_lines
 from .ordering import nearest_order, rotate_loop
 from .regions import MITRE, LayerFlows, Regions
@@ -204,9 +205,9 @@ def plan_layers(
         ("bridge", hatch(regions.bridge, np.array([f.bridge.spacing for f in flows]), turn))
     )
     if support is not None:
-        column = shapely.union(support.body, support.interface)
+        column = union(support.body, support.interface)
         half_line = np.array([f.infill.width / 2 for f in flows])
-        groups.append(("support", shapely.boundary(shapely.buffer(column, -half_line, **MITRE))))
+        groups.append(("support", shapely.boundary(buffer(column, -half_line, **MITRE))))
         groups.append(("support", hatch(support.body, np.full(n, BODY_SPACING), np.zeros(n))))
         groups.append(
             (
@@ -230,9 +231,7 @@ def plan_layers(
 
     # Consecutive infill lines are joined by an extrusion when the link is short
     # and stays inside the infill area (PrusaSlicer joins them along the perimeter).
-    area_buf = shapely.buffer(
-        regions.infill_area if travel_area is None else travel_area, 0.1, **MITRE
-    )
+    area_buf = buffer(regions.infill_area if travel_area is None else travel_area, 0.1, **MITRE)
     link_max = [
         {
             ROLE["infill"]: min(12.0, 3.0 * spacing_sparse[k]),
@@ -332,10 +331,8 @@ def _skirt_and_brim(paths: LayerPaths, slices: np.ndarray, f: LayerFlows | None,
             [shapely.Polygon(p.exterior) for p in shapely.get_parts(first) if not p.is_empty]
         )
         for i in reversed(range(count)):
-            loops.append(
-                ("brim", shapely.buffer(shells, flow.width / 2 + i * flow.spacing, **MITRE))
-            )
-        outline = shapely.buffer(shells, s.brim_width, **MITRE)
+            loops.append(("brim", buffer(shells, flow.width / 2 + i * flow.spacing, **MITRE)))
+        outline = buffer(shells, s.brim_width, **MITRE)
     else:
         outline = first
     if s.skirts > 0:
@@ -345,7 +342,7 @@ def _skirt_and_brim(paths: LayerPaths, slices: np.ndarray, f: LayerFlows | None,
                 0,
                 (
                     "skirt",
-                    shapely.buffer(hull, s.skirt_distance + flow.width / 2 + i * flow.spacing),
+                    buffer(hull, s.skirt_distance + flow.width / 2 + i * flow.spacing),
                 ),
             )
     position = np.zeros(2)

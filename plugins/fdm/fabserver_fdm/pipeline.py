@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-import trimesh
 
 from fabserver.profiles import Kinematics
 
@@ -32,17 +31,19 @@ class Sliced:
 
 
 def slice_to_toolpath(
-    mesh: trimesh.Trimesh,
+    vertices: np.ndarray,
+    faces: np.ndarray,
     s: PrintSettings,
     kin: Kinematics,
     progress: Callable[[float, str], None] = lambda done, stage="": None,
 ) -> Sliced:
-    """Slice ``mesh`` (in place on the bed, z from 0) into a toolpath."""
-    height = float(mesh.bounds[1, 2])
+    """Slice a mesh in place on the bed (z from 0) into a toolpath.
+
+    vertices : (v, 3) float, millimetres; faces : (f, 3) int
+    """
+    height = float(vertices[:, 2].max())
     tops = layer_tops(height, s.first_layer_height, s.layer_height)
     progress(0.05, "slice")
-    vertices = np.asarray(mesh.vertices, dtype=float)
-    faces = np.asarray(mesh.faces)
     sliced = slice_mesh(vertices, faces, face_edge_ids(faces, len(vertices)), tops)
     # Drop empty layers at the top (slicing planes above the last facet).
     filled = np.flatnonzero(~shapely.is_empty(sliced.polygons))

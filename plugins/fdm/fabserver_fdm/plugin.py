@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import trimesh
 
 from fabserver.designs.types import Design, Mesh
 from fabserver.errors import PlanError
@@ -115,7 +114,7 @@ class FdmPlugin(MachinePlugin):
         # The loader may already have said the mesh is open: one message is enough.
         prepared = prepare(design, report_open=not design.warnings, supported=s.support_material)
         warnings = list(design.warnings) + prepared.warnings
-        size = prepared.mesh.extents
+        size = prepared.size
         check_fits(size, s.bed_size, s.max_height)
 
         # Room around the group for the skirt and brim; dropped if the part is too big for it.
@@ -131,12 +130,13 @@ class FdmPlugin(MachinePlugin):
                 )
             )
         layout = arrange((size[0], size[1]), copies, s.bed_size, margin)
-        placed = [prepared.mesh.copy() for _ in range(len(layout.offsets))]
-        for mesh, (x, y) in zip(placed, layout.offsets, strict=True):
-            mesh.apply_translation([x, y, 0.0])
-        plate = placed[0] if len(placed) == 1 else trimesh.util.concatenate(placed)
+        # Copies: the same faces over translated vertices.
+        nv = len(prepared.vertices)
+        offsets = np.column_stack([layout.offsets, np.zeros(len(layout.offsets))])
+        vertices = (prepared.vertices[None] + offsets[:, None]).reshape(-1, 3)
+        faces = (prepared.faces[None] + nv * np.arange(len(offsets))[:, None, None]).reshape(-1, 3)
         progress(0.02, "prepare")
-        sliced = slice_to_toolpath(plate, s, machine.kinematics, progress)
+        sliced = slice_to_toolpath(vertices, faces, s, machine.kinematics, progress)
         tp = sliced.toolpath
         if len(tp) == 0 or not (tp.kind == MoveKind.EXTRUDE).any():
             raise PlanError(

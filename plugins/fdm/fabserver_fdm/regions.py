@@ -23,6 +23,7 @@ import numpy as np
 import shapely
 
 from .flow import Flow
+from .geos import buffer, difference, intersection, union
 
 MITRE = {"join_style": "mitre", "mitre_limit": 3.0}
 EMPTY = shapely.Polygon()
@@ -73,11 +74,21 @@ def _shift(layers: np.ndarray, by: int) -> np.ndarray:
 
 
 def _covered_by_neighbours(slices: np.ndarray, count: int, direction: int) -> np.ndarray:
-    """Intersection of the ``count`` layers above (``direction=1``) or below (``-1``)."""
+    """Intersection of the ``count`` layers above (``direction=1``) or below (``-1``).
+
+    (Propagating each layer's exposed surface instead, as a union over the
+    neighbours, measured slower on sloped parts: the exposed strips of a hull
+    are as detailed as the layers.)
+    """
     acc = _shift(slices, direction)
     for j in range(2, count + 1):
-        acc = shapely.intersection(acc, _shift(slices, direction * j))
+        acc = intersection(acc, _shift(slices, direction * j))
     return acc
+
+
+def _opened(geoms: np.ndarray, radius: float | np.ndarray) -> np.ndarray:
+    """Morphological opening: parts narrower than ``2 * radius`` removed."""
+    return buffer(buffer(geoms, -radius, **MITRE), radius, **MITRE)
 
 
 def _per_layer(first: float, rest: float, n: int) -> np.ndarray:
@@ -106,45 +117,45 @@ def build_regions(
     )
     step = _per_layer(first_flows.perimeter.spacing, flows.perimeter.spacing, n)
 
-    loops = [shapely.buffer(slices, -ext_half, **MITRE)]
+    loops = [buffer(slices, -ext_half, **MITRE)]
     for i in range(1, perimeters):
-        loops.append(shapely.buffer(loops[-1], -(first_step if i == 1 else step), **MITRE))
+        loops.append(buffer(loops[-1], -(first_step if i == 1 else step), **MITRE))
     last_spacing = _per_layer(
         (first_flows.external if perimeters == 1 else first_flows.perimeter).spacing,
         (flows.external if perimeters == 1 else flows.perimeter).spacing,
         n,
     )
     inset = last_spacing / 2.0 - infill_overlap * last_spacing
-    infill_area = shapely.buffer(loops[-1], -inset, **MITRE)
+    infill_area = buffer(loops[-1], -inset, **MITRE)
 
     # What the external perimeter cannot reach: narrower than its width.
-    reached = shapely.buffer(loops[0], ext_half, **MITRE)
+    reached = buffer(loops[0], ext_half, **MITRE)
     # (Corners cut by the mitre limit lose a few hundredths of mm²: the warning
     # threshold is well above that.)
-    thin_area = shapely.area(shapely.difference(slices, reached))
+    thin_area = shapely.area(difference(slices, reached))
 
-    exposed_top = shapely.difference(infill_area, _shift(slices, 1))
-    exposed_bottom = shapely.difference(infill_area, _shift(slices, -1))
+    exposed_top = difference(infill_area, _shift(slices, 1))
+    exposed_bottom = difference(infill_area, _shift(slices, -1))
     solid = np.full(n, EMPTY, dtype=object)
     if top_layers > 0:
-        solid = shapely.difference(infill_area, _covered_by_neighbours(slices, top_layers, 1))
+        solid = difference(infill_area, _covered_by_neighbours(slices, top_layers, 1))
     if bottom_layers > 0:
-        bottom = shapely.difference(infill_area, _covered_by_neighbours(slices, bottom_layers, -1))
-        solid = shapely.union(solid, bottom)
+        bottom = difference(infill_area, _covered_by_neighbours(slices, bottom_layers, -1))
+        solid = union(solid, bottom)
     # Strips narrower than one line cannot be filled as solid: they stay sparse.
     half = _per_layer(first_flows.solid.spacing, flows.solid.spacing, n) / 2.0
-    solid = shapely.buffer(shapely.buffer(solid, -half, **MITRE), half, **MITRE)
-    solid = shapely.intersection(solid, infill_area)
-    top = shapely.intersection(solid, exposed_top)
-    bridge = shapely.difference(shapely.intersection(solid, exposed_bottom), top)
+    solid = _opened(solid, half)
+    solid = intersection(solid, infill_area)
+    top = intersection(solid, exposed_top)
+    bridge = difference(intersection(solid, exposed_bottom), top)
     if n:
         bridge[0] = EMPTY  # the first layer lies on the bed
-    internal = shapely.difference(solid, shapely.union(top, bridge))
-    sparse = shapely.difference(infill_area, solid)
+    internal = difference(solid, union(top, bridge))
+    sparse = difference(infill_area, solid)
     # Solid infill laid over sparse infill spans the gaps between its lines: it is
     # printed as a bridge, thick and slow, as PrusaSlicer does ("internal bridge").
-    over_sparse = shapely.intersection(internal, _shift(sparse, -1))
-    over_sparse = shapely.buffer(shapely.buffer(over_sparse, -half, **MITRE), half, **MITRE)
-    bridge = shapely.union(bridge, shapely.intersection(over_sparse, internal))
-    internal = shapely.difference(internal, bridge)
+    over_sparse = intersection(internal, _shift(sparse, -1))
+    over_sparse = _opened(over_sparse, half)
+    bridge = union(bridge, intersection(over_sparse, internal))
+    internal = difference(internal, bridge)
     return Regions(loops, infill_area, sparse, internal, top, bridge, thin_area)

@@ -26,6 +26,8 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .geos import buffer
+
 CLOSING_RADIUS = 0.05  # mm, hairline gaps closed (PrusaSlicer uses 0.049)
 RESOLUTION = 0.0125  # mm, slice outlines simplified to this (PrusaSlicer's gcode_resolution)
 OPEN_CHAIN_GAP = 1.0  # mm, an open chain whose ends are closer than this is closed
@@ -264,8 +266,8 @@ def _nest(rings: np.ndarray, ring_layer: np.ndarray, n_layers: int) -> np.ndarra
     # Overlapping shells (several bodies), self-touching rings and hairline gaps:
     # a closing (out, then in) merges and seals them; simplification drops
     # vertices closer than the printer can show.
-    out = shapely.buffer(out, CLOSING_RADIUS, join_style="mitre", mitre_limit=3.0)
-    return shapely.buffer(out, -CLOSING_RADIUS, join_style="mitre", mitre_limit=3.0)
+    out = buffer(out, CLOSING_RADIUS, join_style="mitre", mitre_limit=3.0)
+    return buffer(out, -CLOSING_RADIUS, join_style="mitre", mitre_limit=3.0)
 
 
 def _translate_x(geoms: np.ndarray, dx: np.ndarray) -> np.ndarray:

@@ -1,0 +1,53 @@
+"""Shapely's vectorised operations, spread over the machine's cores.
+
+GEOS releases Python's lock while it works, so an element-wise operation over
+the array of all layers splits into one slice per core at no cost but a thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import shapely
+
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+MIN_SPLIT = 32  # fewer elements than this: not worth a thread
+_pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="geos") if WORKERS > 1 else None
+
+
+def elementwise(func, *args: Any, **kwargs: Any) -> np.ndarray:
+    """``func(*args, **kwargs)`` with every (n,) array argument cut into one slice per core."""
+    n = max((len(a) for a in args if isinstance(a, np.ndarray) and a.ndim == 1), default=0)
+    if _pool is None or n < MIN_SPLIT:
+        return func(*args, **kwargs)
+    bounds = np.linspace(0, n, WORKERS + 1).astype(int)
+
+    def part(lo: int, hi: int) -> np.ndarray:
+        sliced = [
+            a[lo:hi] if isinstance(a, np.ndarray) and a.ndim == 1 and len(a) == n else a
+            for a in args
+        ]
+        return func(*sliced, **kwargs)
+
+    futures = [_pool.submit(part, lo, hi) for lo, hi in itertools.pairwise(bounds)]
+    return np.concatenate([f.result() for f in futures])
+
+
+def intersection(a, b):
+    return elementwise(shapely.intersection, a, b)
+
+
+def difference(a, b):
+    return elementwise(shapely.difference, a, b)
+
+
+def union(a, b):
+    return elementwise(shapely.union, a, b)
+
+
+def buffer(a, distance, **kwargs):
+    return elementwise(shapely.buffer, a, distance, **kwargs)
