@@ -18,9 +18,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import FabError
 from ..i18n import Text
@@ -81,8 +81,8 @@ class ConnectorSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # How remote names are shaped for this machine (see naming.remote_name_for).
-    name_style: str = "short"  # "short" or "8.3"
-    name_length: int = 24
+    name_style: Literal["short", "8.3"] = "short"
+    name_length: int = Field(default=24, ge=8, le=255)
 
 
 class Connector(ABC):

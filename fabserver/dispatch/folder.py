@@ -17,8 +17,6 @@ import shutil
 import uuid
 from pathlib import Path
 
-from pydantic import Field
-
 from ..i18n import Text
 from .base import (
     Connector,
@@ -40,7 +38,6 @@ class FolderSettings(ConnectorSettings):
     mount_point: Path | None = None
     overwrite: bool = False
     create: bool = False  # create ``path`` when missing (never the mount point itself)
-    name_length: int = Field(default=24, ge=8)
 
 
 class FolderConnector(Connector):

@@ -12,6 +12,8 @@ import re
 import unicodedata
 from typing import Any
 
+from .base import ConnectorSettingsError
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9]+")
 
 STYLES = ("short", "8.3")
@@ -51,6 +53,7 @@ def remote_name_for(
     ``suffix`` is the file extension; by default it is taken from ``part_name``.
     """
     settings: dict[str, Any] = {}
+    machine_id = getattr(machine, "id", "")
     if machine is not None:
         table = getattr(machine, "connector", machine)
         if isinstance(table, dict):
@@ -58,7 +61,10 @@ def remote_name_for(
     style = style or settings.get("name_style", "short")
     length = length or int(settings.get("name_length", 24))
     if style not in STYLES:
-        raise ValueError(f"name style must be one of {', '.join(STYLES)}, not '{style}'")
+        # Also a ValueError; a DispatchError, so the queue reports it in words.
+        raise ConnectorSettingsError(
+            machine_id, "name_style", f"must be one of {', '.join(STYLES)}, not '{style}'"
+        )
 
     stem, ext = _split_suffix(part_name, suffix)
     number = ascii_slug(str(job_number)) or "0"

@@ -54,3 +54,14 @@ def test_machine_profile_settings_choose_the_style(machine_with):
 def test_unknown_style_is_refused():
     with pytest.raises(ValueError, match="style"):
         remote_name_for(1, "a.gcode", style="long")
+
+
+def test_bad_style_in_a_profile_is_a_settings_error_naming_the_machine(machine_with):
+    from fabserver.dispatch import ConnectorSettingsError, connector_for
+
+    machine = machine_with({"type": "download", "name_style": "long"})
+    with pytest.raises(ConnectorSettingsError) as error:
+        remote_name_for(5, "a.gcode", machine)
+    assert error.value.machine_id == machine.id and error.value.key == "name_style"
+    with pytest.raises(ConnectorSettingsError, match="name_style"):
+        connector_for(machine)
