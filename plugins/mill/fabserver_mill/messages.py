@@ -162,3 +162,10 @@ def rml_files(count: int) -> Text:
         "RML-1 n'a pas de pause : {count} fichiers, un par outil, à lancer dans l'ordre.",
         "RML-1 has no pause: {count} files, one per tool, to run in order.",
     ).format(count=count)
+
+
+TURNED = Text(
+    "La pièce est tournée d'un quart de tour sur le brut : c'est ainsi qu'elle tient sur la "
+    "fraiseuse.",
+    "The part is turned a quarter turn on the stock: that is how it fits on the mill.",
+)

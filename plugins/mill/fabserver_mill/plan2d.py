@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -262,6 +262,14 @@ def too_small_messages(items: list[TooSmall], offset: np.ndarray) -> list[Text]:
     return out
 
 
+def quarter_turn(drawing: Drawing) -> Drawing:
+    """The drawing turned 90° anticlockwise: (x, y) → (-y, x)."""
+    return replace(
+        drawing,
+        paths=tuple(p.with_points(p.points[:, ::-1] * [-1.0, 1.0]) for p in drawing.paths),
+    )
+
+
 def plan_drawing_job(
     design: Drawing,
     machine: MachineProfile,
@@ -274,12 +282,19 @@ def plan_drawing_job(
     """The 2.5D job: cuts of one copy, copies side by side on the block, files and facts."""
     opts = JobOptions2D.from_options(options)
     progress(0.05, "operations")
-    work = plan_drawing(design, ms, mat, opts, options.get("stock_margin", 5.0))
+    margin = options.get("stock_margin", 5.0)
+    work = plan_drawing(design, ms, mat, opts, margin)
     sx, sy, thickness = work.stock_size
+    area_x, area_y = machine.work_area.x, machine.work_area.y
+    turned = (sx > area_x or sy > area_y) and sy <= area_x and sx <= area_y
+    if turned:  # it only fits a quarter turn round: turn the drawing
+        design = quarter_turn(design)
+        work = plan_drawing(design, ms, mat, opts, margin)
+        sx, sy, thickness = work.stock_size
     check_height(machine, ms, thickness)
     copies = int(options.get("copies", 1))
-    per_x = int(machine.work_area.x // sx)
-    per_y = int(machine.work_area.y // sy)
+    per_x = int(area_x // sx)
+    per_y = int(area_y // sy)
     if per_x * per_y == 0:
         raise too_big(sx, sy, machine)
     per_run = per_x * per_y
@@ -301,6 +316,8 @@ def plan_drawing_job(
     warnings = [*work.warnings, *too_small_messages(work.too_small, work.offset)]
     if runs > 1:
         warnings.append(messages.runs(per_run, runs, copies))
+    if turned:
+        warnings.append(messages.TURNED)
     unreachable = []
     for dx, dy in shifts:
         unreachable.extend(
@@ -308,6 +325,7 @@ def plan_drawing_job(
         )
     facts = {
         "mode": "2.5D",
+        "turned": turned,
         "operations": {op: round(d, 3) for op, d in work.depths.items()},
         "tools": [
             {"tool": u.tool_id, "rpm": u.rpm, "description": u.tool.describe()}

@@ -49,14 +49,16 @@ def oriented(mesh: trimesh.Trimesh, orientation: str) -> tuple[str, np.ndarray]:
     return name, tri
 
 
-def fit_in_xy(triangles: np.ndarray, margin: float, area_x: float, area_y: float) -> np.ndarray:
+def fit_in_xy(
+    triangles: np.ndarray, margin: float, area_x: float, area_y: float
+) -> tuple[np.ndarray, bool]:
     """Turn the part a quarter turn about Z when that is the only way it fits."""
     size = np.ptp(triangles.reshape(-1, 3), axis=0)
     fits = size[0] + 2 * margin <= area_x and size[1] + 2 * margin <= area_y
     turned = size[1] + 2 * margin <= area_x and size[0] + 2 * margin <= area_y
     if fits or not turned:
-        return triangles
-    return np.stack([-triangles[..., 1], triangles[..., 0], triangles[..., 2]], axis=-1)
+        return triangles, False
+    return np.stack([-triangles[..., 1], triangles[..., 0], triangles[..., 2]], axis=-1), True
 
 
 def _cells_polygon(mask: np.ndarray, grid) -> object:
@@ -93,7 +95,7 @@ def plan_mesh(
 
     progress(0.05, "orientation")
     up, triangles = oriented(design.mesh, options.get("orientation", "auto"))
-    triangles = fit_in_xy(triangles, margin, machine.work_area.x, machine.work_area.y)
+    triangles, turned = fit_in_xy(triangles, margin, machine.work_area.x, machine.work_area.y)
     height = float(np.ptp(triangles[..., 2]))
     bottom = min(margin, 5.0)
     progress(0.15, "height map")
@@ -108,8 +110,8 @@ def plan_mesh(
             raise PlanError(messages.part_too_tall_for_tool(height, tool_id, tool.flute_length))
 
     cuts: list[Cut] = []
-    warnings: list[Text] = []
-    facts: dict[str, Any] = {"mode": "3D", "up": up, "resolution_mm": res}
+    warnings: list[Text] = [messages.TURNED] if turned else []
+    facts: dict[str, Any] = {"mode": "3D", "up": up, "turned": turned, "resolution_mm": res}
     if "rough" in strategy:
         progress(0.3, "roughing")
         data = mat.cutting[rough_id]

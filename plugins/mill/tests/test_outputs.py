@@ -148,6 +148,17 @@ def test_corpus_puzzle_piece_cut_out_by_layer(plan_with, corpus):
     assert np.abs(shapely.distance(pts, piece.exterior) - 3.175 / 2).max() <= 0.01
 
 
+def test_corpus_drawing_that_fits_turned(plan_with, corpus, mill):
+    """DrillGauge.svg (110 × 177 mm with margins) only fits the 200 × 150 mm mill turned."""
+    design = load_design((corpus / "svg" / "DrillGauge.svg").read_bytes(), "DrillGauge.svg")
+    result = plan_with(design, cut_depth=3.0)
+    assert result.plan.facts["turned"] is True
+    assert any("quarter turn" in w.en for w in result.warnings)
+    lo, hi = result.plan.toolpath.bounds
+    assert (lo[:2] >= 0).all() and hi[0] <= mill.work_area.x and hi[1] <= mill.work_area.y
+    assert {"engrave", "profile"} <= set(result.plan.toolpath.roles)
+
+
 def test_corpus_layers_choose_the_operations(corpus, mill_settings, hdpe_settings):
     """LM2.dxf: IZREZ is the outline, HOLES the holes (the part is too big for the mill, so
     the geometry is checked before placement on the machine)."""
