@@ -35,6 +35,7 @@ from .gcode import write_gcode
 from .nesting import fits
 from .parts import build_layout
 from .settings import MachineSettings, MaterialSettings, machine_settings, material_settings
+from .shapenest import item_footprints, pack_shapes
 from .sheets import fill_sheets, item_sizes, nest
 from .svgout import write_svg
 from .work import SheetWork, build_toolpath, plan_sheet_work
@@ -85,14 +86,18 @@ class LaserPlugin(MachinePlugin):
             "parts",
             Text("Placement", "Nesting"),
             Text(
-                "parts : chaque pièce est placée séparément au mieux sur la plaque ; "
-                "design : le dessin garde sa disposition, les exemplaires sont placés en blocs.",
-                "parts: each part is placed on its own to fill the sheet; design: the drawing "
-                "keeps its layout, copies are placed as blocks.",
+                "parts : chaque pièce est placée séparément, par son rectangle englobant ; "
+                "shape : par sa forme réelle (pièces imbriquées, petites pièces dans les "
+                "grands trous ; plus lent) ; design : le dessin garde sa disposition, les "
+                "exemplaires sont placés en blocs.",
+                "parts: each part is placed on its own, by its bounding box; shape: by its "
+                "true shape (parts interlock, small ones go into big holes; slower); design: "
+                "the drawing keeps its layout, copies are placed as blocks.",
             ),
-            choices=("parts", "design"),
+            choices=("parts", "shape", "design"),
             choice_labels=(
                 Text("Pièce par pièce", "Part by part"),
+                Text("Forme réelle", "True shape"),
                 Text("Dessin entier", "Whole design"),
             ),
         ),
@@ -178,9 +183,19 @@ class LaserPlugin(MachinePlugin):
         too_big = [s for s in sizes if not fits(s, usable)]
         if too_big:
             raise _too_big(too_big[0], usable, mat, bed, ms.margin)
-        placements = nest(
-            layout, copies, usable, ms.margin, ms.spacing, bool(options.get("rotation", True))
-        )
+        rotation = bool(options.get("rotation", True))
+        placements = None
+        if options.get("nesting") == "shape":
+            footprints = item_footprints(layout, ms.spacing)
+            try:
+                placements = pack_shapes(
+                    footprints, list(range(layout.items)) * copies, usable, ms.margin, rotation
+                )
+            except ValueError:
+                # A part that fits only by a hair does not fit the grid: use boxes.
+                placements = None
+        if placements is None:
+            placements = nest(layout, copies, usable, ms.margin, ms.spacing, rotation)
         sheets = fill_sheets(layout, placements, layout.item_area)
         progress(0.5, "ordering")
 

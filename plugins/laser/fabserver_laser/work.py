@@ -9,7 +9,9 @@ import numpy as np
 
 from fabserver.toolpath import EventKind, MoveKind, Toolpath, ToolpathBuilder
 
+from .geometry import containers, containment, make_lines, ring_polygons
 from .ordering import Ordered, order_contours
+from .parts import Contour
 from .raster import RasterMoves, raster_moves, scan_segments
 from .settings import MaterialSettings
 from .sheets import Sheet
@@ -45,15 +47,10 @@ def plan_sheet_work(
         idx = [k for k, c in enumerate(sheet.contours) if c.op == op]
         if not idx:
             return []
-        pos = {k: j for j, k in enumerate(idx)}
-        parent = np.array(
-            [pos.get(sheet.contours[k].parent, -1) if with_parents else -1 for k in idx]
-        )
+        contours = [sheet.contours[k] for k in idx]
+        parent = sheet_parents(contours) if with_parents else np.full(len(idx), -1)
         result = order_contours(
-            [sheet.contours[k].points for k in idx],
-            [sheet.contours[k].closed for k in idx],
-            parent,
-            here,
+            [c.points for c in contours], [c.closed for c in contours], parent, here
         )
         return [Ordered(idx[o.index], o.points) for o in result]
 
@@ -62,6 +59,29 @@ def plan_sheet_work(
         here = tuple(scores[-1].points[-1])
     cuts = ordered("cut", here, with_parents=True)
     return SheetWork(sheet, scores, cuts, raster, len(np.unique(y)))
+
+
+def sheet_parents(contours: Sequence[Contour]) -> np.ndarray:
+    """For each contour, the innermost closed contour of the sheet around it (``-1``).
+
+    Computed on the placed geometry, not per part: a small part nested inside a
+    big part's hole must be cut before that hole drops out with it.
+    """
+    closed = [k for k, c in enumerate(contours) if c.closed]
+    opened = [k for k, c in enumerate(contours) if not c.closed]
+    parent = np.full(len(contours), -1, dtype=int)
+    if not closed:
+        return parent
+    polys = ring_polygons([contours[k].points for k in closed])
+    depth, ring_parent = containment(polys)
+    closed_idx = np.asarray(closed)
+    has = ring_parent >= 0
+    parent[closed_idx[has]] = closed_idx[ring_parent[has]]
+    if opened:
+        around = containers(make_lines([contours[k].points for k in opened]), polys, depth)
+        inside = around >= 0
+        parent[np.asarray(opened)[inside]] = closed_idx[around[inside]]
+    return parent
 
 
 def build_toolpath(

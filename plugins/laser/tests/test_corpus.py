@@ -103,16 +103,25 @@ def _placed(rings: list[np.ndarray], placement: dict) -> list[np.ndarray]:
 @pytest.mark.parametrize(("where", "name"), design_files(), ids=lambda v: v)
 def test_every_design_is_cut_as_drawn(where, name, request, plan_file, gcode_of, profiles):
     path = request.getfixturevalue(where) / name
+    _check_cut_as_drawn(path, plan_file, gcode_of, profiles, nesting="parts")
+
+
+@pytest.mark.parametrize("name", ["svg/Gears.svg", "dxf/forms.dxf", "svg/logotype-a.svg"])
+def test_true_shape_nesting_is_cut_as_drawn(name, corpus, plan_file, gcode_of, profiles):
+    _check_cut_as_drawn(corpus / name, plan_file, gcode_of, profiles, nesting="shape")
+
+
+def _check_cut_as_drawn(path, plan_file, gcode_of, profiles, nesting):
     material = profiles.material("mdf-3")
     sheet = material.settings["sheet"]
     kerf = material.settings["cut"]["kerf"]
     s_cut = material.settings["cut"]["power"] / 100 * 1000
     if path.name in TOO_BIG:
         with pytest.raises(PlanError) as err:
-            plan_file(path, copies=COPIES, colour_map="layer:*=cut")
+            plan_file(path, copies=COPIES, colour_map="layer:*=cut", nesting=nesting)
         assert "Trop grand" in err.value.message.fr and "Too large" in err.value.message.en
         return
-    design, result = plan_file(path, copies=COPIES, colour_map="layer:*=cut")
+    design, result = plan_file(path, copies=COPIES, colour_map="layer:*=cut", nesting=nesting)
     plan = result.plan
     programs = gcode_of(plan)
     assert len(programs) == plan.facts["sheets"] >= 1

@@ -264,3 +264,57 @@ def test_svg_for_vendor_drivers_matches_the_gcode(keyring, gcode_of):
         assert best < 0.01
     black = [p for p in drawing.paths if p.fill == (0, 0, 0)]
     assert len(black) == 6  # 3 badges, each an outer ring and a counter
+
+
+def _frame_and_squares():
+    """A 380 mm frame around a 340 mm hole, and three separate 150 mm squares."""
+    from fabserver.designs.types import Drawing, DrawingPath, SourceFacts
+
+    def square(x, y, size):
+        return np.array([[x, y], [x + size, y], [x + size, y + size], [x, y + size]], float)
+
+    red = (255, 0, 0)
+    paths = [
+        DrawingPath(square(0, 0, 380), True, stroke=red),
+        DrawingPath(square(20, 20, 340), True, stroke=red),
+        *(DrawingPath(square(400 + 160 * k, 0, 150), True, stroke=red) for k in range(3)),
+    ]
+    return Drawing(tuple(paths), SourceFacts("svg", "mm"))
+
+
+def test_true_shape_nesting_puts_parts_in_holes_and_cuts_them_first(
+    plugin, laser_machine, profiles, gcode_of
+):
+    from fabserver.planning import run_plan
+
+    design = _frame_and_squares()
+    material = profiles.material("mdf-3")
+
+    def plan(nesting):
+        options = {"copies": 2, "nesting": nesting}
+        return run_plan(plugin, design, laser_machine, material, options, profiles.policy).plan
+
+    boxes, shape = plan("parts"), plan("shape")
+    assert boxes.facts["sheets"] == 3 and shape.facts["sheets"] == 2
+    spacing = laser_machine.settings["spacing"]
+    in_holes = 0
+    for moves in gcode_of(shape):
+        rings = [shapely.Polygon(r) for r in moves.runs(650)]
+        frames = [r for r in rings if r.area > 370**2]
+        squares = [r for r in rings if 100**2 < r.area < 200**2]
+        for frame in frames:
+            hole = next(
+                r for r in rings if r.area < frame.area and frame.contains(r) and r.area > 300**2
+            )
+            inside = [s for s in squares if hole.contains(s)]
+            in_holes += len(inside)
+            for s in inside:  # each square inside a hole is cut before that hole
+                assert rings.index(s) < rings.index(hole)
+        # Parts keep the spacing: outlines at least `spacing` apart.
+        outer = [r for r in rings if not any(o is not r and o.contains(r) for o in rings)]
+        outer += [r for r in squares if r not in outer]
+        for i, a in enumerate(outer):
+            for b in outer[i + 1 :]:
+                if not (a.contains(b) or b.contains(a)):
+                    assert a.exterior.distance(b.exterior) >= spacing - 0.01
+    assert in_holes >= 3  # what saves the third sheet
