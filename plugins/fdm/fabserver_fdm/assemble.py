@@ -193,7 +193,7 @@ def _slow_down(tp: Toolpath, s: PrintSettings, kin: Kinematics, n_layers: int):
     feed = np.asarray(tp.feed, dtype=float).copy()
     extrude = tp.kind == MoveKind.EXTRUDE
     floor = np.minimum(feed, fil.min_print_speed)
-    for _ in range(3):
+    for _ in range(2):
         ext_time = np.bincount(tp.layer[extrude], weights=times[extrude], minlength=n_layers)
         other = layer_time - ext_time
         slow = (layer_time < target - 0.05) & (ext_time > 0)

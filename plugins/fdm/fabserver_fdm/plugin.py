@@ -9,7 +9,7 @@ import numpy as np
 
 from fabserver.designs.types import Design, Mesh
 from fabserver.errors import PlanError
-from fabserver.estimate import event_seconds, move_times
+from fabserver.estimate import event_seconds
 from fabserver.i18n import Text
 from fabserver.plugin import (
     MachinePlugin,
@@ -178,8 +178,7 @@ class FdmPlugin(MachinePlugin):
         per_copy_mm = extruded / on_plate
         total_mm = per_copy_mm * copies
         grams = total_mm * filament_area(s.filament.diameter) * s.filament.density / 1000.0
-        times = move_times(tp, machine.kinematics)
-        plate_time = float(times.sum()) + event_seconds(tp, machine)
+        plate_time = float(sliced.layer_time.sum()) + event_seconds(tp, machine)
         layer_fan = fan_speeds(sliced.layer_time, s)
         values = _placeholder_values(s, material, machine, sliced)
         header = (

@@ -17,7 +17,7 @@ from fabserver.preview import layer_data, toolpath_svg
 from fabserver.toolpath import MoveKind, Toolpath
 
 LAYER_FACTS_MAX_MOVES = 20_000  # larger prints: the web app calls layers_preview itself
-SVG_MAX_MOVES = 150_000
+SVG_MAX_MOVES = 60_000
 
 
 def layers_preview(tp: Toolpath) -> dict[str, Any]:
