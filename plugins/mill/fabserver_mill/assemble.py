@@ -95,6 +95,7 @@ class Machine:
     tools: dict[str, Tool]
     cutting: dict[str, CuttingData]
     spin_up: float = 0.0  # s
+    spindle_max: float = float("inf")  # rpm
 
     @classmethod
     def from_profiles(
@@ -107,6 +108,7 @@ class Machine:
             tools=ms.tools,
             cutting=mat.cutting,
             spin_up=ms.spin_up,
+            spindle_max=ms.spindle_max_rpm,
         )
 
 
@@ -154,7 +156,8 @@ def assemble(cuts: list[Cut], machine: Machine, start_xy=(0.0, 0.0)) -> Assembly
                 b.move_to(z=machine.safe_z, feed=travel)
             tool = machine.tools[cut.tool]
             b.event(EventKind.TOOL_CHANGE, note=f"{cut.tool}: {tool.describe()}")
-            out.tool_uses.append(ToolUse(len(b), cut.tool, tool, data.spindle))
+            rpm = min(data.spindle, machine.spindle_max)
+            out.tool_uses.append(ToolUse(len(b), cut.tool, tool, rpm))
             if machine.spin_up > 0:
                 b.event(EventKind.DWELL, machine.spin_up, note="spindle")
             current_tool = cut.tool

@@ -46,10 +46,10 @@ def write_gcode(
     safe_z: float,
     start: Sequence[str],
     end: Sequence[str],
-    title: str = "",
+    notes: Sequence[str] = (),
 ) -> None:
-    """Stream the program into ``f``."""
-    out = [f"({_message(title)})"] if title else []
+    """Stream the program into ``f``; ``notes`` become comment lines at the top."""
+    out = [f"({_message(note)})" for note in notes]
     out += list(start)
     out.append(f"G0 Z{safe_z:.3f}")
     f.write(("\n".join(out) + "\n").encode())

@@ -37,6 +37,7 @@ def make_plan(
     facts: dict[str, Any],
     preview_svg: str,
     title: str,
+    stock: tuple[float, float, float],
 ) -> Plan:
     """Outputs in both dialects (the profile's first), stock use and the plan."""
     tool_uses = assembly.tool_uses
@@ -50,7 +51,7 @@ def make_plan(
             safe_z=ms.safe_z,
             start=ms.gcode_start,
             end=ms.gcode_end,
-            title=title,
+            notes=operator_notes(title, stock, tool_uses),
         ),
         GCODE.label,
         main=ms.dialect == "gcode",
@@ -92,6 +93,20 @@ def make_plan(
         facts=facts,
         preview_svg=preview_svg,
     )
+
+
+def operator_notes(
+    title: str, stock: tuple[float, float, float], tool_uses: list[ToolUse]
+) -> list[str]:
+    """Header lines for whoever sets the job up at the machine."""
+    sx, sy, sz = stock
+    tools = ", ".join(f"{k + 1}. {u.tool_id}" for k, u in enumerate(tool_uses))
+    return [
+        title,
+        f"Brut / stock: {sx:.1f} x {sy:.1f} x {sz:.1f} mm",
+        "Zero: X0 Y0 coin avant gauche / front left corner, Z0 dessus du brut / top of stock",
+        f"Outils / tools: {tools}",
+    ]
 
 
 def _write_rml(

@@ -359,4 +359,5 @@ def plan_drawing_job(
         facts,
         mill_preview(tp, (min(in_run, per_x) * sx, math.ceil(in_run / per_x) * sy), unreachable),
         title=f"fabserver mill 2.5D, {material.id}",
+        stock=(min(in_run, per_x) * sx, math.ceil(in_run / per_x) * sy, thickness),
     )

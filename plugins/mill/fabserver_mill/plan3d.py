@@ -174,4 +174,5 @@ def plan_mesh(
         facts,
         preview,
         title=f"fabserver mill 3D, {material.id}",
+        stock=(sx, sy, sz),
     )

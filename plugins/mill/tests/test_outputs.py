@@ -73,7 +73,11 @@ def test_gcode_reads_back_as_the_toolpath(plan_with, make, mill):
     tp = plan.toolpath
     (gcode,) = written(plan, ".nc")
     text = gcode.decode()
-    assert text.splitlines()[1:5] == ["G21", "G90", "G17", "G94"]
+    lines = text.splitlines()
+    start = lines.index("G21")
+    assert lines[start : start + 4] == ["G21", "G90", "G17", "G94"]
+    assert all(line.startswith("(") for line in lines[:start])  # notes for the operator
+    assert any("stock: 70.0 x 50.0 x 10.0 mm" in line for line in lines[:start])
     moves, m_codes, spindle = read_gcode(text)
     # The program starts with a move to safe Z, then every toolpath move, then the end.
     body = moves[1 : 1 + len(tp)]
