@@ -24,7 +24,9 @@ stream of each port stays known to ``status()`` in this process.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
 import queue
 import threading
 import time
@@ -59,8 +61,10 @@ from .grbl_protocol import (
     parse_status,
     program_lines,
 )
+from .stream_board import StreamBoard, process_alive
 
 Progress = Callable[["GrblStream"], None]
+PUBLISH_INTERVAL_S = 0.5
 
 
 class GrblSettings(ConnectorSettings):
@@ -72,6 +76,8 @@ class GrblSettings(ConnectorSettings):
     handshake_timeout: float = Field(default=5.0, gt=0)  # GRBL must answer "?" within this
     silence_timeout: float = Field(default=10.0, gt=0)  # no byte at all for this long: lost
     mode: Literal["background", "blocking"] = "background"
+    # Where the stream publishes its state for other processes (the staff page).
+    state_dir: Path | None = None
 
 
 class GrblStream:
@@ -84,6 +90,7 @@ class GrblStream:
         name: str,
         progress: Progress | None = None,
         opener: Callable[[], Any] | None = None,
+        board: StreamBoard | None = None,
     ):
         self.settings = settings
         self.lines = lines
@@ -103,6 +110,10 @@ class GrblStream:
         self.finished = threading.Event()
         self._realtime: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         self._abort = threading.Event()
+        self.board = board
+        self._published: tuple[str, float] = ("", 0.0)
+        if board is not None:
+            board.clear_requests()  # a command left for an earlier job is not for this one
 
     # -- control, from any thread ------------------------------------------------
     @property
@@ -157,6 +168,7 @@ class GrblStream:
         finally:
             self.started.set()
             self.finished.set()
+            self._notify()  # the final state, for other processes
 
     def _run(self) -> None:
         try:
@@ -188,6 +200,36 @@ class GrblStream:
     def _notify(self) -> None:
         if self.progress_callback is not None:
             self.progress_callback(self)
+        if self.board is not None:
+            state, when = self._published
+            now = time.monotonic()
+            if state != self.state or now - when >= PUBLISH_INTERVAL_S or self.finished.is_set():
+                self._published = (self.state, now)
+                with contextlib.suppress(OSError):  # the staff page shows less; the job goes on
+                    self.board.publish(self.snapshot())
+
+    def snapshot(self) -> dict[str, Any]:
+        """The stream's state as plain data (published for other processes)."""
+        report = self.last_status
+        return {
+            "job": self.name,
+            "state": self.state,
+            "progress": self.progress,
+            "message": self.message.to_dict(),
+            "grbl_state": report.state if report else None,
+            "position": report.position if report else None,
+            "lines_done": self.acked_lines,
+            "lines": len(self.lines),
+        }
+
+    def _take_board_request(self) -> None:
+        command = self.board.take_request() if self.board is not None else None
+        if command == "pause":
+            self.pause()
+        elif command == "resume":
+            self.resume()
+        elif command == "abort":
+            self.abort()
 
     def _read_lines(self) -> list[str]:
         """Whatever GRBL said since last time, as whole lines (waits ~20 ms at most)."""
@@ -277,6 +319,7 @@ class GrblStream:
             if now - last_query >= config.status_interval:
                 self._port.write(STATUS_QUERY)
                 last_query = now
+                self._take_board_request()
             for said in self._read_lines():
                 if said == "ok" or said.startswith("error:"):
                     if not in_flight:
@@ -409,6 +452,8 @@ def _alarm_failure(code: int, near: ProgramLine | None) -> DispatchError:
 _STREAMS: dict[str, GrblStream] = {}
 _STREAMS_LOCK = threading.Lock()
 
+_ACTIVE = ("connecting", "running", "paused", "finishing")
+
 _STATES = {
     "connecting": "connecting",
     "running": "printing",
@@ -434,6 +479,26 @@ class SerialGrblConnector(Connector):
         with _STREAMS_LOCK:
             return _STREAMS.get(self.port)
 
+    @property
+    def board(self) -> StreamBoard:
+        return StreamBoard(self.config.state_dir, self.port)  # type: ignore[attr-defined]
+
+    def _elsewhere(self) -> dict[str, Any] | None:
+        """The published state of a stream run by another process on this host, if active."""
+        snapshot = self.board.read()
+        if not snapshot or snapshot.get("pid") == os.getpid():
+            return None
+        if snapshot.get("state") in _ACTIVE and not process_alive(int(snapshot.get("pid", 0))):
+            return {
+                **snapshot,
+                "state": "error",
+                "message": {
+                    "fr": "Le processus qui envoyait ce travail s'est arrêté.",
+                    "en": "The process streaming this job stopped.",
+                },
+            }
+        return snapshot
+
     def _prepare(self, file: Path, remote_name: str, progress: Progress | None) -> GrblStream:
         try:
             text = file.read_text(encoding="ascii", errors="strict")
@@ -447,16 +512,14 @@ class SerialGrblConnector(Connector):
             ) from error
         config = self.config
         assert isinstance(config, GrblSettings)
-        stream = GrblStream(config, program_lines(text), remote_name, progress)
+        elsewhere = self._elsewhere()
+        if elsewhere and elsewhere.get("state") in _ACTIVE:
+            raise _busy(self.port, str(elsewhere.get("job")))
+        stream = GrblStream(config, program_lines(text), remote_name, progress, board=self.board)
         with _STREAMS_LOCK:
             running = _STREAMS.get(self.port)
             if running is not None and running.active:
-                raise TransientDispatchError(
-                    Text(
-                        f"{self.port} est occupé par le travail {running.name}.",
-                        f"{self.port} is busy with job {running.name}.",
-                    )
-                )
+                raise _busy(self.port, running.name)
             _STREAMS[self.port] = stream
         return stream
 
@@ -507,37 +570,50 @@ class SerialGrblConnector(Connector):
         )
 
     def status(self) -> MachineState | None:
-        """The stream's state; None when this process has not streamed to the port.
+        """The stream's state, from this process or as another process published it.
 
-        The port is never opened just to ask: opening resets an Arduino GRBL.
+        None when no stream is known. The port is never opened just to ask:
+        opening resets an Arduino GRBL.
         """
         stream = self.current()
-        if stream is None:
+        snapshot = stream.snapshot() if stream is not None else self._elsewhere()
+        if snapshot is None:
             return None
-        report = stream.last_status
         return MachineState(
-            _STATES.get(stream.state, "error"),
-            progress=stream.progress,
-            message=stream.message,
+            _STATES.get(snapshot["state"], "error"),
+            progress=snapshot.get("progress"),
+            message=Text.from_dict(snapshot.get("message") or ""),
             details={
-                "job": stream.name,
-                "grbl_state": report.state if report else None,
-                "position": report.position if report else None,
-                "lines_done": stream.acked_lines,
-                "lines": len(stream.lines),
+                k: snapshot.get(k) for k in ("job", "grbl_state", "position", "lines_done", "lines")
             },
         )
 
+    def _control(self, command: str) -> None:
+        stream = self.current()
+        if stream is not None and stream.active:
+            getattr(stream, command)()
+            return
+        elsewhere = self._elsewhere()
+        if elsewhere and elsewhere.get("state") in _ACTIVE:
+            self.board.request(command)
+            return
+        raise DispatchError(
+            Text(f"Aucun travail en cours sur {self.port}.", f"No job running on {self.port}.")
+        )
+
     def pause(self) -> None:
-        if stream := self.current():
-            stream.pause()
+        self._control("pause")
 
     def resume(self) -> None:
-        if stream := self.current():
-            stream.resume()
+        self._control("resume")
 
     def abort(self) -> None:
-        if stream := self.current():
-            stream.abort()
+        self._control("abort")
 
     cancel = abort
+
+
+def _busy(port: str, job: str) -> TransientDispatchError:
+    return TransientDispatchError(
+        Text(f"{port} est occupé par le travail {job}.", f"{port} is busy with job {job}.")
+    )

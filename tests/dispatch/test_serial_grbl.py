@@ -8,12 +8,15 @@ file's line and GRBL's meaning in words.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from fabserver.dispatch import DispatchError, TransientDispatchError, connector_for
+from fabserver.dispatch import DispatchError, TransientDispatchError, connector_for, stream_board
 from fabserver.dispatch.grbl_protocol import clean_line, parse_status, program_lines
 
 from .grbl_simulator import GrblSimulator
@@ -48,6 +51,12 @@ def laser_program(path: Path, moves: int = 400) -> tuple[Path, list[bytes]]:
 def grbl(machine_with, sim: GrblSimulator, **settings):
     table = {"type": "serial-grbl", "port": sim.port, "handshake_timeout": 5, **settings}
     return connector_for(machine_with(table, "laser"))
+
+
+@pytest.fixture(autouse=True)
+def own_state_folder(tmp_path, monkeypatch):
+    """Each test publishes stream states in its own folder: pty names get reused."""
+    monkeypatch.setattr(stream_board, "default_folder", lambda: tmp_path / "streams")
 
 
 def wait_for(predicate, timeout: float = 20.0):
@@ -199,3 +208,51 @@ def test_protocol_helpers():
     report = parse_status("<Hold:0|MPos:1.000,2.500,0.000|Bf:15,127|FS:0,0|Pn:XZ>")
     assert (report.state, report.substate, report.position) == ("Hold", 0, [1.0, 2.5, 0.0])
     assert parse_status("ok") is None
+
+
+OTHER_PROCESS = """
+import json, sys
+from fabserver.dispatch.serial_grbl import SerialGrblConnector
+connector = SerialGrblConnector({"port": sys.argv[1], "state_dir": sys.argv[2]}, "laser")
+connector.check()
+if sys.argv[3] != "status":
+    getattr(connector, sys.argv[3])()
+state = connector.status()
+print(json.dumps(None if state is None else {"state": state.state, "progress": state.progress,
+                                             "en": state.message.en, **state.details}))
+"""
+
+
+def test_another_process_sees_the_stream_and_controls_it(machine_with, simulator_factory, tmp_path):
+    """The staff page runs in another process than the worker streaming to the port."""
+    sim = simulator_factory(line_time=0.01)
+    job, expected = laser_program(tmp_path / "job.gcode", moves=600)
+    folder = tmp_path / "shared-state"
+    connector = grbl(machine_with, sim, state_dir=str(folder))
+
+    def other(command: str) -> dict | None:
+        done = subprocess.run(
+            [sys.executable, "-c", OTHER_PROCESS, sim.port, str(folder), command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return json.loads(done.stdout)
+
+    assert other("status") is None  # nothing streamed yet: nothing to say
+    connector.send(job, "J0010.gcode")
+    assert wait_for(lambda: len(sim.executed) > 20)
+    seen = other("status")
+    assert seen["state"] == "printing" and seen["job"] == "J0010.gcode"
+    assert 0 < seen["progress"] < 1
+
+    other("pause")
+    assert wait_for(lambda: sim.hold and connector.status().state == "paused")
+    other("resume")
+    assert wait_for(lambda: not sim.hold)
+    other("abort")
+    assert wait_for(lambda: connector.status().state == "idle")
+    assert wait_for(lambda: "aborted" in (other("status") or {}).get("en", ""), timeout=30)
+    assert sim.resets == 1 and not sim.reset_while_moving
+    assert len(sim.executed) < len(expected)
