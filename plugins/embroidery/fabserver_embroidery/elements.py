@@ -37,6 +37,7 @@ class ElementRules:
     min_area: float = 0.5  # mm²: smaller filled parts are dropped
     column_fullness: float = 0.85  # area / minimum rectangle for a bar
     auto_satin: bool = True  # narrow filled parts become satin columns
+    underlap: float = 1.0  # mm a cut fill keeps under what covers it
 
 
 @dataclass(frozen=True)
@@ -184,3 +185,48 @@ def drawing_elements(drawing: Drawing, rules: ElementRules) -> tuple[list[Elemen
             ).format(n=wide_strokes, width=rules.satin_max_width)
         )
     return elements, warnings
+
+
+def cut_hidden(elements: list[Element], rules: ElementRules) -> list[Element]:
+    """Filled elements without the parts later elements cover, less an underlap.
+
+    Sewing a fill in full under another one wastes thread and time and makes
+    the work stiff. Each fill keeps ``rules.underlap`` mm under what covers it,
+    so no gap opens at the edge when the fabric pulls. Strokes and running
+    stitches are kept whole (too thin to hide much).
+    """
+    covers = [e.kind in ("fill", "column", "satin") for e in elements]
+    footprints = np.array([e.footprint for e in elements], dtype=object)
+    if len(footprints) == 0:
+        return elements
+    tree = shapely.STRtree(footprints)
+    out: list[Element] = []
+    for e in elements:
+        if e.shape is None:
+            out.append(e)
+            continue
+        above = [
+            footprints[j]
+            for j in tree.query(e.footprint, predicate="intersects")
+            if covers[j] and elements[j].order > e.order
+        ]
+        if not above:
+            out.append(e)
+            continue
+        hidden = shapely.union_all(above).buffer(-rules.underlap)
+        rest = shapely.difference(e.shape, hidden) if not hidden.is_empty else e.shape
+        for part in shapely.get_parts(_polygonal(rest)):
+            if part.area < rules.min_area:
+                continue
+            narrow = rules.auto_satin and (is_bar(part, rules) or is_narrow(part, rules))
+            out.append(
+                Element(
+                    "column" if narrow else "fill",
+                    e.colour,
+                    e.order,
+                    part,
+                    shape=part,
+                    source=e.source,
+                )
+            )
+    return out

@@ -26,7 +26,7 @@ from fabserver.profiles import MachineProfile, MaterialProfile
 from fabserver.toolpath import EventKind, MoveKind, Toolpath
 
 from .column import shape_satin
-from .elements import Element, ElementRules, drawing_elements, is_bar
+from .elements import Element, ElementRules, cut_hidden, drawing_elements, is_bar
 from .fill import FillParams, column_satin, fill_polylines, shape_angle
 from .hoop import choose_hoop, place
 from .ordering import sewing_order
@@ -159,6 +159,19 @@ OPTIONS = (
         advanced=True,
     ),
     Option(
+        "cut_hidden",
+        "bool",
+        False,
+        Text("Ne pas broder sous les formes du dessus", "Skip what is covered"),
+        Text(
+            "Les remplissages s'arrêtent 1 mm sous les formes brodées par-dessus : moins de "
+            "fil, moins de temps, une broderie plus souple.",
+            "Fills stop 1 mm under the shapes sewn on top of them: less thread, less time, "
+            "a softer piece.",
+        ),
+        advanced=True,
+    ),
+    Option(
         "lock_stitches",
         "bool",
         True,
@@ -214,6 +227,8 @@ class EmbroideryPlugin(MachinePlugin):
         progress(0.05, "shapes")
 
         elements, warnings = drawing_elements(design, rules)
+        if opts["cut_hidden"]:
+            elements = cut_hidden(elements, rules)
         if not elements:
             raise PlanError(
                 Text(

@@ -30,8 +30,12 @@ CORPUS_AS_IS = ["style_cascade_and_inheritance.svg", "logotype-a.svg", "ltr.svg"
 CORPUS_SCALED = {"ender2.svg": 95.0, "contour_Allura_Script.ttf_glyph_m.svg": 90.0}
 
 
-def check_file(planned, drawing) -> None:
-    """The acceptance checks shared by every design."""
+def check_file(planned, drawing, whole_regions: bool = True) -> None:
+    """The acceptance checks shared by every design.
+
+    ``whole_regions=False`` skips the coverage of whole filled regions (when covered
+    parts are left out on purpose; the caller checks what shows).
+    """
     tp = planned.plan.toolpath
     read = planned.read
     facts = planned.facts
@@ -102,7 +106,7 @@ def check_file(planned, drawing) -> None:
         covered = shapely.union_all(
             shapely.buffer([shapely.LineString(ln) for ln in sewn], COVER_DISTANCE_MM)
         )
-        for region in regions:
+        for region in regions if whole_regions else []:
             for part in shapely.get_parts(region):
                 if part.area < 2.0:
                     continue  # dropped as too small to sew (the plan warns)
@@ -204,3 +208,37 @@ def test_awkward_geometry_is_sewn_or_refused_cleanly(plan_drawing):
     )
     planned = plan_drawing(d)
     check_file(planned, Drawing(d.paths[:4], d.facts))
+
+
+def test_covered_parts_can_be_left_out(plan_drawing):
+    big = np.array([[0.0, 0.0], [40.0, 0.0], [40.0, 40.0], [0.0, 40.0]])
+    small = big / 2 + 10.0  # 20 × 20 mm in the middle, on top
+    d = Drawing(
+        (
+            DrawingPath(big, True, fill=(200, 20, 20), source="under"),
+            DrawingPath(small, True, fill=(20, 20, 200), source="over"),
+        ),
+        SourceFacts("svg", "mm"),
+    )
+    whole = plan_drawing(d)
+    cut = plan_drawing(d, cut_hidden=True)
+    blocks = [b["hex"] for b in cut.facts["colour_blocks"]]
+    under_hex = blocks[0]
+    assert blocks == [b["hex"] for b in whole.facts["colour_blocks"]]
+    read = cut.read
+    mine = np.array(blocks)[read.block] == under_hex
+    under = read.xy[read.is_stitch & mine]
+    # The lower colour no longer sews under the top square (beyond the 1 mm underlap
+    # and its own pull compensation).
+    pull = cut.result.options["pull_compensation"]
+    top = to_hoop(shapely.Polygon(small).buffer(-1.0 - pull - OUTSIDE_TOLERANCE_MM), cut.facts)
+    assert not shapely.contains_xy(top, under[:, 0], under[:, 1]).any()
+    # Less sewing for the same look, and what shows is still covered.
+    # (18 × 18 of the 40 × 40 mm square is hidden: 20 % of its area.)
+    whole_under = (whole.read.is_stitch & (np.array(blocks)[whole.read.block] == under_hex)).sum()
+    assert len(under) < 0.9 * whole_under
+    visible = to_hoop(shapely.Polygon(big).difference(shapely.Polygon(small)), cut.facts)
+    lines = read.sewn_lines(mine)
+    sewn = shapely.union_all(shapely.buffer([shapely.LineString(ln) for ln in lines], 1.0))
+    assert shapely.intersection(visible, sewn).area >= COVERED_SHARE * visible.area
+    check_file(cut, d, whole_regions=False)
