@@ -182,7 +182,17 @@ class LaserPlugin(MachinePlugin):
         sizes = item_sizes(layout)
         too_big = [s for s in sizes if not fits(s, usable)]
         if too_big:
-            raise _too_big(too_big[0], usable, mat, bed, ms.margin)
+            whole = layout.items == 1
+            raise _too_big(too_big[0], usable, mat, bed, ms.margin, whole)
+        if mat.sheet.x > bed[0] or mat.sheet.y > bed[1]:
+            warnings.append(
+                Text(
+                    f"La plaque ({mat.sheet.x:g} × {mat.sheet.y:g} mm) dépasse le lit de la "
+                    f"machine : seuls {sheet_size[0]:g} × {sheet_size[1]:g} mm sont utilisés.",
+                    f"The sheet ({mat.sheet.x:g} × {mat.sheet.y:g} mm) is larger than the "
+                    f"machine's bed: only {sheet_size[0]:g} × {sheet_size[1]:g} mm are used.",
+                )
+            )
         rotation = bool(options.get("rotation", True))
         placements = None
         if options.get("nesting") == "shape":
@@ -301,15 +311,16 @@ def _layout_warnings(layout, kerf: float) -> list[Text]:
     return out
 
 
-def _too_big(size, usable, mat: MaterialSettings, bed, margin: float) -> PlanError:
+def _too_big(size, usable, mat: MaterialSettings, bed, margin: float, whole: bool) -> PlanError:
     w, h = float(size[0]), float(size[1])
+    what_fr, what_en = ("Le dessin", "The drawing") if whole else ("Une pièce", "A part")
     return PlanError(
         Text(
-            f"Trop grand : une pièce (ou le dessin) mesure {w:.1f} × {h:.1f} mm, la zone "
-            f"utile est de {usable[0]:.0f} × {usable[1]:.0f} mm (plaque {mat.sheet.x:g} × "
+            f"Trop grand : {what_fr.lower()} mesure {w:.1f} × {h:.1f} mm, la zone utile "
+            f"est de {usable[0]:.0f} × {usable[1]:.0f} mm (plaque {mat.sheet.x:g} × "
             f"{mat.sheet.y:g} mm, lit {bed[0]:g} × {bed[1]:g} mm, marges {margin:g} mm). "
             "Réduisez l'échelle ou coupez le dessin en plusieurs pièces.",
-            f"Too large: a part (or the drawing) is {w:.1f} × {h:.1f} mm, the usable area "
+            f"Too large: {what_en.lower()} is {w:.1f} × {h:.1f} mm, the usable area "
             f"is {usable[0]:.0f} × {usable[1]:.0f} mm (sheet {mat.sheet.x:g} × "
             f"{mat.sheet.y:g} mm, bed {bed[0]:g} × {bed[1]:g} mm, margins {margin:g} mm). "
             "Scale it down or split the drawing into several parts.",
