@@ -112,8 +112,6 @@ class GrblStream:
         self._abort = threading.Event()
         self.board = board
         self._published: tuple[str, float] = ("", 0.0)
-        if board is not None:
-            board.clear_requests()  # a command left for an earlier job is not for this one
 
     # -- control, from any thread ------------------------------------------------
     @property
@@ -142,8 +140,9 @@ class GrblStream:
     def _open_port(self) -> Any:
         config = self.settings
         try:
+            # exclusive: a second program opening the port would garble the stream.
             return serial.serial_for_url(
-                config.port, baudrate=config.baudrate, timeout=0.02, write_timeout=5
+                config.port, baudrate=config.baudrate, timeout=0.02, write_timeout=5, exclusive=True
             )
         except serial.SerialException as error:
             code = getattr(error, "errno", None)
@@ -171,6 +170,8 @@ class GrblStream:
             self._notify()  # the final state, for other processes
 
     def _run(self) -> None:
+        if self.board is not None:
+            self.board.clear_requests()  # a command left for an earlier job is not for this one
         try:
             port = self._open()
         except DispatchError as error:

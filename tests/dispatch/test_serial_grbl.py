@@ -190,6 +190,19 @@ def test_silent_port_and_missing_port_are_transient(machine_with, simulator_fact
         missing.send(job, "J0007.gcode")
 
 
+def test_port_held_by_another_program_is_transient(machine_with, simulator_factory, tmp_path):
+    import serial
+
+    sim = simulator_factory()
+    job, _ = laser_program(tmp_path / "job.gcode", moves=5)
+    with (
+        serial.Serial(sim.port, exclusive=True),
+        pytest.raises(TransientDispatchError, match="unavailable"),
+    ):
+        grbl(machine_with, sim).send(job, "J0009.gcode")
+    assert sim.received == []
+
+
 def test_too_long_line_is_refused_before_anything_is_sent(
     machine_with, simulator_factory, tmp_path
 ):
