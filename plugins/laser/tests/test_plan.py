@@ -318,3 +318,35 @@ def test_true_shape_nesting_puts_parts_in_holes_and_cuts_them_first(
                 if not (a.contains(b) or b.contains(a)):
                     assert a.exterior.distance(b.exterior) >= spacing - 0.01
     assert in_holes >= 3  # what saves the third sheet
+
+
+def test_dxf_layer_names_choose_the_operation(corpus, plan_file, gcode_of):
+    # CADMAN export: layers GEOMETRY-CUTTING and GEOMETRY-ENGRAVING, no colour convention.
+    design, result = plan_file(corpus / "dxf" / "empty_handles.dxf")
+    by_layer = {}
+    for p in design.paths:
+        by_layer[p.layer] = by_layer.get(p.layer, 0.0) + p.length
+    facts = result.plan.facts
+    assert not facts["unmapped_colours"]
+    # The cutting layer is cut (kerf outwards: a little longer), the engraving one scored.
+    assert facts["cut_length_mm"] == pytest.approx(by_layer["GEOMETRY-CUTTING"], rel=0.01)
+    assert facts["score_length_mm"] == pytest.approx(by_layer["GEOMETRY-ENGRAVING"], rel=1e-6)
+
+
+def test_command_line_writes_one_program_and_one_svg_per_sheet(samples, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from fabserver.cli import main
+
+    out = tmp_path / "tags.gcode"
+    args = ["plan", str(samples / "laser-keyring.svg"), "--machine", "laser"]
+    args += ["--material", "acrylic-3", "--copies", "150", "-o", str(out), "--json"]
+    run = CliRunner().invoke(main, args)
+    assert run.exit_code == 0, run.output
+    report = json.loads(run.output)
+    assert report["facts"]["sheets"] == 2 and report["runs"] == 1
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["tags-sheet1.svg", "tags-sheet2.gcode", "tags-sheet2.svg", "tags.gcode"]
+    assert report["materials"][0]["cost_eur"] == pytest.approx(2 * 14.0)
