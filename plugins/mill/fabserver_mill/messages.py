@@ -169,3 +169,12 @@ TURNED = Text(
     "fraiseuse.",
     "The part is turned a quarter turn on the stock: that is how it fits on the mill.",
 )
+
+
+def resolution_raised(asked: float, used: float) -> Text:
+    return Text(
+        "Résolution 3D portée de {asked:.2f} à {used:.2f} mm : la pièce est trop grande pour "
+        "une grille aussi fine.",
+        "3D resolution raised from {asked:.2f} to {used:.2f} mm: the part is too large for so "
+        "fine a grid.",
+    ).format(asked=asked, used=used)

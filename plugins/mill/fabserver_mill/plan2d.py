@@ -310,7 +310,7 @@ def plan_drawing_job(
             cuts.extend(c.translated(dx, dy, k * n_groups) for c in stage_cuts)
     assembly = assemble(cuts, Machine.from_profiles(machine, ms, mat))
     tp = assembly.builder.build()
-    check_work_area(tp, machine, per_x * sx, per_y * sy)
+    check_work_area(tp, machine, ms, per_x * sx, per_y * sy)
     progress(0.8, "outputs")
     volume_cm3 = sx * sy * thickness / 1000.0
     warnings = [*work.warnings, *too_small_messages(work.too_small, work.offset)]

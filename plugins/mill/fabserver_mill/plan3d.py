@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,6 +38,24 @@ STOCK_TOP = 1.0
 
 MAX_DRAWN_CELLS = 200_000
 """Unreached areas with more grid cells than this are listed but not drawn."""
+
+
+MAX_GRID_NODES = 8_000_000
+"""Height-map nodes a job may use (~64 MB per map): beyond, the grid gets coarser."""
+
+
+def coarsest_needed(sx: float, sy: float, res: float) -> float:
+    """``res``, or the finest step (0.01 mm multiples) keeping the grid under the node cap."""
+
+    def nodes(step: float) -> float:
+        return (sx / step + 1) * (sy / step + 1)
+
+    if nodes(res) <= MAX_GRID_NODES:
+        return res
+    step = math.ceil(math.sqrt(sx * sy / MAX_GRID_NODES) * 100) / 100  # a lower bound
+    while nodes(step) > MAX_GRID_NODES:
+        step = round(step + 0.01, 2)
+    return step
 
 
 def oriented(mesh: trimesh.Trimesh, orientation: str) -> tuple[str, np.ndarray]:
@@ -93,11 +112,17 @@ def plan_mesh(
     rough_tool, finish_tool = ms.tools[rough_id], ms.tools[finish_id]
     margin = max(margin, rough_tool.diameter, finish_tool.diameter)
 
+    warnings_before: list[Text] = []
     progress(0.05, "orientation")
     up, triangles = oriented(design.mesh, options.get("orientation", "auto"))
     triangles, turned = fit_in_xy(triangles, margin, machine.work_area.x, machine.work_area.y)
     height = float(np.ptp(triangles[..., 2]))
     bottom = min(margin, 5.0)
+    extent = np.ptp(triangles.reshape(-1, 3)[:, :2], axis=0) + 2 * margin
+    coarser = coarsest_needed(float(extent[0]), float(extent[1]), res)
+    if coarser > res:
+        warnings_before.append(messages.resolution_raised(res, coarser))
+        res = coarser
     progress(0.15, "height map")
     relief = place(triangles, margin, STOCK_TOP, bottom, res)
     sx, sy, sz = relief.stock
@@ -110,7 +135,7 @@ def plan_mesh(
             raise PlanError(messages.part_too_tall_for_tool(height, tool_id, tool.flute_length))
 
     cuts: list[Cut] = []
-    warnings: list[Text] = [messages.TURNED] if turned else []
+    warnings: list[Text] = [*warnings_before, *([messages.TURNED] if turned else [])]
     facts: dict[str, Any] = {"mode": "3D", "up": up, "turned": turned, "resolution_mm": res}
     if "rough" in strategy:
         progress(0.3, "roughing")
@@ -134,7 +159,7 @@ def plan_mesh(
     progress(0.75, "toolpath")
     assembly = assemble(cuts, Machine.from_profiles(machine, ms, mat))
     tp = assembly.builder.build()
-    check_work_area(tp, machine, sx, sy)
+    check_work_area(tp, machine, ms, sx, sy)
 
     missed, surface = unreached(relief, tips, finish_tool)
     count, area, centres = mask_regions(missed, relief.grid)

@@ -140,3 +140,17 @@ def test_relief_sample_end_to_end(plan_with, samples, profiles, mill):
     assert result.estimate.cost_eur == pytest.approx(sx * sy * sz / 1000 * wax.prices["cm3"])
     assert result.estimate.event_time_s >= 2 * mill.timing["tool_change"]
     assert (tp.kind == MoveKind.PLUNGE).any()
+
+
+@pytest.mark.parametrize("size", [(190.0, 140.0), (60.0, 40.0), (195.0, 20.0)])
+def test_grid_is_capped_at_the_finest_step_that_fits(size):
+    from fabserver_mill.plan3d import MAX_GRID_NODES, coarsest_needed
+
+    sx, sy = size
+    res = coarsest_needed(sx, sy, 0.05)
+
+    def nodes(r):
+        return (sx / r + 1) * (sy / r + 1)
+
+    assert nodes(res) <= MAX_GRID_NODES
+    assert res == 0.05 or nodes(res - 0.01) > MAX_GRID_NODES
