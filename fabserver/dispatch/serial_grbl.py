@@ -297,11 +297,11 @@ class GrblStream:
                 return
             while not self._realtime.empty():
                 command = self._realtime.get()
-                self._port.write(command)
-                if command == FEED_HOLD and self.state == "running":
+                if command == FEED_HOLD and self.state in ("running", "finishing"):
                     self.state = "paused"
                 elif command == CYCLE_START and self.state == "paused":
                     self.state = "running"
+                self._port.write(command)
             # Fill GRBL's buffer with every next line that fits: the character count.
             batch = []
             while not stop_sending and next_line < len(lines):

@@ -160,7 +160,7 @@ def test_background_send_pause_resume_and_abort_keeping_position(
 
     connector.resume()
     assert wait_for(lambda: len(sim.executed) > held_at + 5)
-    assert connector.status().state == "printing"
+    assert wait_for(lambda: connector.status().state == "printing")
 
     connector.abort()
     assert wait_for(lambda: connector.status().state == "idle")
