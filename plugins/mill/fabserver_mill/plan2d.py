@@ -88,6 +88,7 @@ class Work2D:
     tools: list[str]
     stock_size: tuple[float, float, float]
     offset: np.ndarray  # design → stock coordinates
+    engrave_width: float | None = None  # mm, groove width at the engraving depth
 
 
 def resolve_tool(name: str, tools: dict[str, Tool], what: Text) -> str:
@@ -150,6 +151,7 @@ def plan_drawing(
 
     cuts: list[Cut] = []
     too_small: list[TooSmall] = []
+    engrave_width = None
     depths: dict[str, float] = {}
     group_id = 0
     for g in groups:
@@ -165,6 +167,8 @@ def plan_drawing(
         if tool.shape == "vbit" and g.operation != "engrave":
             raise PlanError(messages.VBIT_ONLY_ENGRAVES)
         tools_used[tool_id] = None
+        if g.operation == "engrave":
+            engrave_width = max(engrave_width or 0.0, tool.width_at(depth))
         levels = step_levels(0.0, -depth, data.step_down)
         r = tool.radius
         shift = lambda geom: shapely.transform(geom, lambda p: p + offset)  # noqa: E731
@@ -233,6 +237,7 @@ def plan_drawing(
         tools=list(tools_used),
         stock_size=stock,
         offset=offset,
+        engrave_width=engrave_width,
     )
 
 
@@ -327,6 +332,7 @@ def plan_drawing_job(
         "mode": "2.5D",
         "turned": turned,
         "operations": {op: round(d, 3) for op, d in work.depths.items()},
+        "engrave_width_mm": None if work.engrave_width is None else round(work.engrave_width, 3),
         "tools": [
             {"tool": u.tool_id, "rpm": u.rpm, "description": u.tool.describe()}
             for u in assembly.tool_uses

@@ -88,6 +88,10 @@ def test_gcode_reads_back_as_the_toolpath(plan_with, make, mill):
     changes = tp.events_of(EventKind.TOOL_CHANGE)
     assert m_codes.count(0) == len(changes) == 2  # V-bit for engraving, then the end mill
     assert spindle == [16000.0, 14000.0]
+    # A 60° V-bit with a 0.1 mm tip, 0.3 mm deep: 0.1 + 2·0.3·tan 30° wide.
+    assert plan.facts["engrave_width_mm"] == pytest.approx(
+        0.1 + 0.6 * np.tan(np.radians(30)), abs=1e-3
+    )
     assert m_codes[-1] == 2
     assert text.count("(MSG, Changer l'outil / Change tool: vbit-60") == 1
 
