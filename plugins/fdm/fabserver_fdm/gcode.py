@@ -164,6 +164,7 @@ class GcodeJob:
     first_layer_bed_temperature: int
     layer_fan: np.ndarray  # (L,) percent
     layer_height: np.ndarray  # (L,) mm
+    layer_time: np.ndarray  # (L,) s, for the printer's progress display (M73)
     header: tuple[str, ...]  # comment lines (without ';')
     footer: tuple[str, ...]
 
@@ -216,6 +217,10 @@ def write_gcode(out: IO[bytes], tp: Toolpath, job: GcodeJob, chunk: int = 20000)
         type_at = {}
     cuts |= set(type_at)
     bounds = sorted(c for c in cuts if 0 <= c <= n)
+    # Time left at the start of each layer, for M73 (percent done, minutes left).
+    layer_time = np.asarray(job.layer_time, dtype=float)
+    remaining = np.cumsum(layer_time[::-1])[::-1]
+    total_time = float(remaining[0]) if len(remaining) else 0.0
     prev = np.round(np.asarray(tp.start, dtype=float), 3)
     prev_f = -1.0
     layer = -1
@@ -228,6 +233,9 @@ def write_gcode(out: IO[bytes], tp: Toolpath, job: GcodeJob, chunk: int = 20000)
             z = layer_starts[lo]
             height = job.layer_height[layer] if layer < len(job.layer_height) else 0.0
             buf.append(f";LAYER_CHANGE\n;Z:{z:.3f}\n;HEIGHT:{height:.3f}\n")
+            if layer < len(remaining):
+                done = 100.0 * (1.0 - remaining[layer] / total_time) if total_time > 0 else 0.0
+                buf.append(f"M73 P{int(done)} R{remaining[layer] / 60.0:.0f}\n")
             if layer == 1:
                 if job.temperature != job.first_layer_temperature:
                     buf.append(f"M104 S{job.temperature}\n")
@@ -245,6 +253,7 @@ def write_gcode(out: IO[bytes], tp: Toolpath, job: GcodeJob, chunk: int = 20000)
         if size > 1 << 20:
             w("".join(buf))
             buf, size = [], 0
+    buf.append("M73 P100 R0\n")
     w("".join(buf))
     w(job.end_gcode.rstrip("\n") + "\n")
     w("".join(f"; {line}\n" for line in job.footer))

@@ -17,7 +17,7 @@ import shapely
 from .flow import Flow, e_per_mm
 from .geos import buffer, union
 from .infill import hatch, infill_lines
-from .ordering import nearest_order, rotate_loop
+from .ordering import nearest_order, rotate_loop, seam_point
 from .regions import MITRE, LayerFlows, Regions
 from .settings import PrintSettings
 from .support import BODY_SPACING, INTERFACE_SPACING, Support
@@ -279,7 +279,7 @@ def plan_layers(
                 starts = np.array([rings[i][0] for i in members])
                 mo, _ = nearest_order(starts, starts, position, reversible=False)
                 for i in members[mo]:
-                    loop = rotate_loop(rings[i], position)
+                    loop = rotate_loop(rings[i], seam_point(rings[i], position, s.seam_position))
                     role = "external_perimeter" if d == 0 else "perimeter"
                     flow = f.external if d == 0 else f.perimeter
                     length = float(np.linalg.norm(np.diff(loop, axis=0), axis=1).sum())

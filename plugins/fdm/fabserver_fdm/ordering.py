@@ -52,3 +52,18 @@ def rotate_loop(ring: np.ndarray, position: np.ndarray) -> np.ndarray:
     i = int(np.argmin(((body - position[:2]) ** 2).sum(axis=1)))
     rolled = np.roll(body, -i, axis=0)
     return np.vstack([rolled, rolled[:1]])
+
+
+def seam_point(ring: np.ndarray, position: np.ndarray, seam: str) -> np.ndarray:
+    """Where a loop should start: ``nearest`` the nozzle, or at the ``rear`` (largest y).
+
+    A rear seam lines up from layer to layer at the back of the part, where it
+    shows least; ties (a flat back edge) go to the vertex nearest the nozzle.
+    """
+    if seam != "rear":
+        return position
+    body = ring[:-1]
+    y = body[:, 1]
+    back = body[y >= y.max() - 0.2]
+    i = int(np.argmin(((back - position[:2]) ** 2).sum(axis=1)))
+    return back[i]

@@ -209,6 +209,7 @@ class FdmPlugin(MachinePlugin):
             first_layer_bed_temperature=s.first_layer_bed_temperature,
             layer_fan=layer_fan,
             layer_height=sliced.slices.height,
+            layer_time=sliced.layer_time,
             header=header,
             footer=footer,
         )

@@ -66,6 +66,7 @@ def config_ini(s: PrintSettings, machine: MachineProfile, start_gcode: str = "")
         "brim_width": s.brim_width,
         "external_perimeters_first": int(s.external_perimeters_first),
         "support_material": int(s.support_material),
+        "seam_position": s.seam_position,
         "support_material_speed": p.support_material_speed,
         "perimeter_generator": "classic",
         "ensure_vertical_shell_thickness": 0,

@@ -215,6 +215,19 @@ OPTIONS: tuple[Option, ...] = (
         max=30,
     ),
     Option(
+        "seam_position",
+        "choice",
+        "rear",
+        Text("Position de la couture", "Seam position"),
+        Text(
+            "Où chaque tour commence : à l'arrière (alignée) ou au plus près (plus rapide).",
+            "Where each loop starts: at the back (lined up) or nearest (faster).",
+        ),
+        choices=("rear", "nearest"),
+        choice_labels=(Text("Arrière", "Rear"), Text("Au plus près", "Nearest")),
+        advanced=True,
+    ),
+    Option(
         "support_material",
         "bool",
         False,
@@ -276,6 +289,7 @@ class PrintSettings:
     brim_width: float
     external_perimeters_first: bool
     support_material: bool
+    seam_position: str
     temperature: int
     first_layer_temperature: int
     bed_temperature: int
@@ -309,6 +323,7 @@ class PrintSettings:
             brim_width=float(options.get("brim_width", 0.0)),
             external_perimeters_first=bool(options.get("external_perimeters_first", False)),
             support_material=bool(options.get("support_material", False)),
+            seam_position=str(options.get("seam_position", "rear")),
             temperature=temp or filament.temperature,
             first_layer_temperature=temp or filament.first_layer_temperature,
             bed_temperature=bed or filament.bed_temperature,
