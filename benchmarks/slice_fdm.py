@@ -121,6 +121,7 @@ def cura_settings(machine, s) -> list[str]:
         "machine_depth": s.bed_size[1],
         "machine_height": s.max_height,
         "machine_gcode_flavor": "RepRap (Marlin/Sprinter)",
+        "center_object": "true",  # PrusaSlicer and fabserver centre the part too
         "layer_height": s.layer_height,
         "layer_height_0": s.first_layer_height,
         "wall_line_count": s.perimeters,
@@ -245,12 +246,11 @@ def main() -> None:
                 if proc.returncode == 0 and out.exists():
                     # The engine alone leaves ";TIME:6666" in the header; its log has the figures.
                     t = re.search(r"Print time \(s\): (\d+)", proc.stderr)
-                    f = re.search(
-                        r";Filament used: ([\d.]+)m", out.read_text(errors="replace")[-2000:]
-                    )
+                    # The log repeats the header; its last ";Filament used" is the final one.
+                    f = re.findall(r";Filament used: ([\d.]+)m", proc.stderr)
                     cura = {
                         "time_s": float(t.group(1)) if t else None,
-                        "filament_mm": float(f.group(1)) * 1000 if f else None,
+                        "filament_mm": float(f[-1]) * 1000 if f else None,
                     }
                 rows.append((model.name, "CuraEngine", wall, mib, cura))
             _print_row(rows[-3:] if prusa and cura_defs else rows[-1:])
