@@ -20,7 +20,6 @@ from fabserver.plugin import (
     Progress,
     no_progress,
 )
-from fabserver.preview import toolpath_svg
 from fabserver.profiles import MachineProfile, MaterialProfile
 
 from .colours import (
@@ -37,7 +36,7 @@ from .parts import build_layout
 from .settings import MachineSettings, MaterialSettings, machine_settings, material_settings
 from .shapenest import item_footprints, pack_shapes
 from .sheets import fill_sheets, item_sizes, nest
-from .svgout import write_svg
+from .svgout import preview_svg, write_svg
 from .work import SheetWork, build_toolpath, plan_sheet_work
 
 GCODE = OutputFormat(".gcode", "text/x-gcode", Text("G-code GRBL", "GRBL G-code"))
@@ -257,7 +256,7 @@ class LaserPlugin(MachinePlugin):
             copies=copies,
             runs=1,
             facts=facts,
-            preview_svg=_preview(tp, len(sheets), sheet_size),
+            preview_svg=preview_svg(works, sheet_size, PREVIEW_SHEETS),
         )
 
 
@@ -414,26 +413,3 @@ def _outputs(tp, works, ms: MachineSettings, mat: MaterialSettings, material, sh
             )
         )
     return tuple(files)
-
-
-def _preview(tp, n_sheets: int, sheet_size) -> str:
-    """The first sheets side by side, each framed by its sheet."""
-    w, h = sheet_size
-    gap = 20.0
-    shown = min(n_sheets, PREVIEW_SHEETS)
-    bounds = np.array([[0.0, 0.0, 0.0], [w, h, 0.0]])
-    inner = []
-    px = 400
-    for i in range(shown):
-        body = toolpath_svg(tp, bounds=bounds, layer=i, width_px=px, show_travel=False)
-        frame = (
-            f'<rect x="1" y="1" width="{px - 2}" height="{px * h / w - 2:.0f}" fill="none" '
-            'stroke="#999999" stroke-dasharray="4 3"/>'
-        )
-        inner.append(f'<g transform="translate({i * (px + gap):.0f},0)">{frame}{body}</g>')
-    total_w = shown * px + (shown - 1) * gap
-    total_h = px * h / w * 1.05
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w:.0f}" height="{total_h:.0f}" '
-        f'viewBox="0 0 {total_w:.0f} {total_h:.0f}">{"".join(inner)}</svg>'
-    )

@@ -49,9 +49,14 @@ def scan_segments(area: shapely.Geometry, interval: float) -> tuple[np.ndarray, 
     coords = np.empty((len(ys), 2, 2))
     coords[:, 0, 0], coords[:, 1, 0] = xmin - 1.0, xmax + 1.0
     coords[:, :, 1] = ys[:, None]
-    shapely.prepare(area)
-    pieces = shapely.intersection(shapely.linestrings(coords), area)
-    parts, line = shapely.get_parts(pieces, return_index=True)
+    # Pair each scan line with the polygons its bounding box meets (STRtree), so
+    # each intersection sees one polygon, not the whole multipolygon of the sheet.
+    lines = shapely.linestrings(coords)
+    polygons = shapely.get_parts(area)
+    line_idx, poly_idx = shapely.STRtree(polygons).query(lines)
+    pieces = shapely.intersection(lines[line_idx], polygons[poly_idx])
+    parts, pair = shapely.get_parts(pieces, return_index=True)
+    line = line_idx[pair]
     is_line = shapely.get_type_id(parts) == 1
     parts, line = parts[is_line], line[is_line]
     if parts.size == 0:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from scipy.signal import fftconvolve
 
 from .geometry import even_odd_area, make_lines
 from .nesting import Placement, turn
@@ -118,6 +117,8 @@ def _best_spot(
     occupancy: np.ndarray, masks: list[tuple[int, _Mask]]
 ) -> tuple[int, int, int] | None:
     """``(angle, row, col)`` of the lowest, then leftmost, free spot over all turns."""
+    from scipy.signal import fftconvolve  # heavy import, only for true-shape nesting
+
     best = None
     for angle, m in masks:
         mr, mc = m.cells.shape

@@ -77,3 +77,44 @@ def write_svg(out: IO[bytes], work: SheetWork, size: tuple[float, float], title:
         doc.append(f'<g id="cut" stroke="{COLOURS["cut"]}" {style}>\n{cuts}\n</g>')
     doc.append("</svg>\n")
     out.write("\n".join(doc).encode())
+
+
+def preview_svg(works: list[SheetWork], size: tuple[float, float], max_sheets: int = 6) -> str:
+    """The first sheets side by side, as the maker will get them (for the web page).
+
+    Drawn from the final geometry rather than the moves: a raster is thousands
+    of strokes, the area it engraves is one filled path.
+    """
+    w, h = size
+    gap = 0.05 * w
+    shown = works[:max_sheets]
+    total_w = len(shown) * w + (len(shown) - 1) * gap
+    stroke = max(w, h) / 400
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {total_w:g} {h:g}" '
+        f'width="{min(1600, 400 * len(shown))}" data-sheets="{len(works)}">'
+    ]
+    for i, work in enumerate(shown):
+        x = i * (w + gap)
+        parts.append(f'<g transform="translate({x:g},0)">')
+        parts.append(
+            f'<rect width="{w:g}" height="{h:g}" fill="#f4efe6" stroke="#999999" '
+            f'stroke-width="{stroke:g}"/>'
+        )
+        if not work.sheet.engrave.is_empty:
+            parts.append(
+                f'<path d="{_area_d(work.sheet.engrave, h)}" fill="{COLOURS["engrave"]}" '
+                'fill-rule="evenodd" fill-opacity="0.7"/>'
+            )
+        for op, items in (("score", work.scores), ("cut", work.cuts)):
+            if items:
+                parts.append(
+                    f'<g fill="none" stroke="{COLOURS[op]}" stroke-width="{stroke:g}" '
+                    f'stroke-linejoin="round">{_paths(items, work, h)}</g>'
+                )
+        parts.append(
+            f'<text x="{w / 100:g}" y="{h / 20:g}" font-size="{h / 25:g}" '
+            f'font-family="sans-serif" fill="#555555">{work.sheet.index + 1}</text></g>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)

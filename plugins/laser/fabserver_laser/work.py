@@ -96,28 +96,9 @@ def build_toolpath(
         b.new_layer(0.0, work.sheet.index)
         r = work.raster
         if len(r.points):
-            kind = np.where(
-                r.kind == RasterMoves.ENGRAVE, int(MoveKind.ENGRAVE), int(MoveKind.TRAVEL)
-            )
+            raster = _raster_toolpath(r, engrave, travel_feed, work.sheet.index)
             for _ in range(engrave.passes):
-                # Runs of one kind become one chunk each: travels, overscans, beam on.
-                breaks = np.flatnonzero(np.diff(r.kind)) + 1
-                for run in np.split(np.arange(len(r.kind)), breaks):
-                    k = int(r.kind[run[0]])
-                    if k == RasterMoves.TRAVEL:
-                        b.add_path(r.points[run], MoveKind.TRAVEL, travel_feed, role=ROLE_TRAVEL)
-                    elif k == RasterMoves.OVERSCAN:
-                        b.add_path(
-                            r.points[run], MoveKind.TRAVEL, engrave.speed, role=ROLE_OVERSCAN
-                        )
-                    else:
-                        b.add_path(
-                            r.points[run],
-                            MoveKind(int(kind[run[0]])),
-                            engrave.speed,
-                            role="engrave",
-                            power=engrave.power / 100.0,
-                        )
+                b.extend(raster)
         for ordered in work.scores:
             _vector(
                 b,
@@ -145,6 +126,25 @@ def build_toolpath(
                 pierce=True,
             )
     return b.build()
+
+
+def _raster_toolpath(r: RasterMoves, engrave, travel_feed: float, layer: int) -> Toolpath:
+    """The raster moves as one toolpath, built from arrays (no call per stroke)."""
+    n = len(r.points)
+    beam = r.kind == RasterMoves.ENGRAVE
+    kind = np.where(beam, int(MoveKind.ENGRAVE), int(MoveKind.TRAVEL)).astype(np.uint8)
+    feed = np.where(r.kind == RasterMoves.TRAVEL, travel_feed, engrave.speed)
+    roles = (ROLE_TRAVEL, ROLE_OVERSCAN, "engrave")  # indexed by RasterMoves kinds
+    return Toolpath(
+        xyz=np.column_stack([r.points, np.zeros(n)]),
+        kind=kind,
+        feed=feed.astype(float),
+        e=np.zeros(n),
+        power=np.where(beam, engrave.power / 100.0, 0.0),
+        layer=np.full(n, layer, dtype=np.int32),
+        role=r.kind.astype(np.uint8),
+        roles=roles,
+    )
 
 
 def _vector(

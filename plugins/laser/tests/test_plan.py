@@ -155,7 +155,7 @@ def test_copies_fill_sheets_and_sheet_use_is_measured(samples, plan_file, gcode_
     part = shapely.Polygon(outline.points).buffer(kerf / 2, join_style="mitre").area
     sheets = facts["sheets"]
     assert sheets == len([o for o in result.plan.outputs if o.suffix.endswith(".gcode")]) > 1
-    # Parts are 60 x 30 mm + 3 mm spacing: 9 x 12 = 108 fit on a 590 x 390 area.
+    # Parts are 60 x 30 mm (+ kerf, + 3 mm spacing): 9 x 11 = 99 fit a 590 x 390 area.
     assert sheets == 2
     use = np.array(facts["sheet_use_percent_by_sheet"])
     assert use.sum() / 100 * 600 * 400 == pytest.approx(150 * part, rel=1e-3)
