@@ -209,7 +209,11 @@ def classify(paths: Sequence[DrawingPath], cmap: ColourMap) -> Classified:
     for i, path in enumerate(paths):
         layer_op = cmap.for_layer(path.layer)
         if layer_op is not None:
-            ops = {"stroke": layer_op, "fill": layer_op if path.fill is not None else None}
+            outlined = path.stroke is not None or path.fill is None
+            ops = {
+                "stroke": layer_op if outlined else None,
+                "fill": layer_op if path.fill is not None else None,
+            }
         else:
             ops = {
                 "stroke": cmap.for_colour(path.stroke, "stroke")

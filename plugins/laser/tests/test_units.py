@@ -253,3 +253,10 @@ def test_holes_are_cut_before_their_part_and_travel_is_short():
 
     drawn = [np.vstack([c, c[:1]]) for c in contours]
     assert travel([o.points for o in result]) < travel(drawn)
+
+
+def test_a_filled_shape_on_an_engraving_layer_is_engraved_not_outlined():
+    hatch = DrawingPath(square(0, 0, 10), True, fill=(0, 0, 0), layer="GRAVURE")
+    line = DrawingPath(square(20, 0, 10), False, stroke=(0, 0, 0), layer="GRAVURE")
+    result = classify([hatch, line], ColourMap.parse("layer:*gravure*=engrave"))
+    assert result.engrave == (0,) and result.outlines == {"cut": (), "score": (1,)}
