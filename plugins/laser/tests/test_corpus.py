@@ -154,7 +154,9 @@ def _check_cut_as_drawn(path, plan_file, gcode_of, profiles, nesting):
             near = np.flatnonzero(np.abs(cand_bounds - shapely.bounds(cut)).max(axis=1) <= 4 * kerf)
             assert near.size, f"sheet {index + 1}: a cut contour matches no source contour"
             distance = shapely.hausdorff_distance(cut, cand[near]).min()
-            assert distance <= kerf / 2 + KERF_TOLERANCE
+            # Acceptance is kerf/2 + 0.01 mm; the cut is in fact the offset contour to
+            # within the G-code's 3 decimals and the 0.005 mm grid of chained lines.
+            assert distance <= min(kerf / 2 + KERF_TOLERANCE, 0.01)
         # Every hole is cut before the contour around it.
         polys = shapely.make_valid(np.array([shapely.Polygon(r) for r in rings], dtype=object))
         outer, inner = shapely.STRtree(polys).query(polys, predicate="contains_properly")

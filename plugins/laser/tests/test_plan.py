@@ -350,3 +350,18 @@ def test_command_line_writes_one_program_and_one_svg_per_sheet(samples, tmp_path
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["tags-sheet1.svg", "tags-sheet2.gcode", "tags-sheet2.svg", "tags.gcode"]
     assert report["materials"][0]["cost_eur"] == pytest.approx(2 * 14.0)
+
+
+def test_estimate_is_no_faster_than_the_beam(keyring, profiles):
+    """Machine time is at least every beam-on length at its speed, plus the pierces."""
+    _, result = keyring
+    facts = result.plan.facts
+    ops = profiles.material("mdf-3").settings
+    floor = (
+        facts["cut_length_mm"] / ops["cut"]["speed"]
+        + facts["score_length_mm"] / ops["score"]["speed"]
+        + facts["engrave_beam_on_mm"] / ops["engrave"]["speed"]
+    )
+    assert result.estimate.machine_time_s > floor
+    # Accelerating at every raster line end costs time, but not ten times the floor.
+    assert result.estimate.machine_time_s < 10 * floor
