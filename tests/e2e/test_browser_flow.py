@@ -95,8 +95,14 @@ def _staff_action(page, action: str, **fields) -> None:
     form = page.locator(f"form.action:has(button[data-action={action}])")
     for name, value in fields.items():
         form.locator(f"[name={name}]").fill(value)
-    form.locator("button").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        form.locator("button").click()
+
+
+def _maker_page_shows(page, state: str, label: str) -> None:
+    """The maker's open page updates itself (it polls and reloads on a change of state)."""
+    page.wait_for_selector(f"[data-testid=state][data-state={state}]", timeout=PLAN_TIMEOUT_MS)
+    assert page.get_by_test_id("state").inner_text() == label
 
 
 def _wait_state(page, url: str, state: str) -> None:
@@ -111,11 +117,13 @@ def _wait_state(page, url: str, state: str) -> None:
 def _flow(browser, server, lab, lang: str) -> None:
     words = WORDS[lang]
     maker = browser.new_context(locale="fr-FR" if lang == "fr" else "en-GB")
+    maker.set_default_timeout(60_000)  # shared, slow machines
     maker_page = maker.new_page()
     job_url = _maker_uploads(maker_page, server, lab, lang)
     _maker_sees_progress_then_results(maker_page, lab, lang)
 
     staff = browser.new_context()
+    staff.set_default_timeout(60_000)
     page = staff.new_page()
     page.goto(server.url + "/staff/")
     assert page.locator("h1").inner_text().startswith(("Réservé", "Staff only"))
@@ -133,21 +141,18 @@ def _flow(browser, server, lab, lang: str) -> None:
 
     _staff_action(page, "approve", note="OK")
     staff_job_url = page.url
-    maker_page.reload()
-    assert maker_page.get_by_test_id("state").inner_text() == words["approved"]
+    _maker_page_shows(maker_page, "approved", words["approved"])
 
     _staff_action(page, "dispatch")
     _wait_state(page, staff_job_url, "dispatched")  # sent by the queue, not the request
-    maker_page.reload()
-    assert maker_page.get_by_test_id("state").inner_text() == words["dispatched"]
+    _maker_page_shows(maker_page, "dispatched", words["dispatched"])
     with page.expect_download() as download:
         page.get_by_test_id("download").first.click()
     assert download.value.suggested_filename.startswith("job-")
 
     _staff_action(page, "done", actual_time_min="12.5", actual_material="3")
     assert page.get_by_test_id("state").get_attribute("data-state") == "done"
-    maker_page.reload()
-    assert maker_page.get_by_test_id("state").inner_text() == words["done"]
+    _maker_page_shows(maker_page, "done", words["done"])
     states = maker_page.get_by_test_id("history").locator("li")
     assert [states.nth(i).get_attribute("data-state") for i in range(states.count())] == [
         "queued",

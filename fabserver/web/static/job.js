@@ -20,7 +20,7 @@
         .catch(function () {})
         .then(function () {
           // Fast while planning, calmer once a person has to act.
-          delay = (state === "queued" || state === "planning") ? 800 : 5000;
+          delay = (state === "queued" || state === "planning") ? 800 : 3000;
           setTimeout(poll, delay);
         });
     };
