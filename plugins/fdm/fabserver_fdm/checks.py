@@ -59,12 +59,14 @@ def prepare(design: Mesh, report_open: bool = True, supported: bool = False) -> 
     watertight = bool(mesh.is_watertight)
     facts["watertight"] = watertight
     if not watertight or not mesh.is_winding_consistent:
+        # On a copy: the slicer chains segments along the winding (made
+        # consistent) and needs closed outlines (holes filled where trimesh can;
+        # the slicer also closes outlines whose ends are close). Outlines are
+        # nested by even-odd, so outward normals are not needed.
         mesh = mesh.copy()
         mesh.merge_vertices()
         mesh.update_faces(mesh.nondegenerate_faces())
         mesh.remove_unreferenced_vertices()
-        # The slicer needs a consistent winding and closed loops; it nests outlines
-        # by even-odd, so outward normals are not needed.
         if not mesh.is_winding_consistent:
             trimesh.repair.fix_winding(mesh)
         if not watertight:
