@@ -295,3 +295,23 @@ def test_support_under_the_shelf_only_and_clear_of_the_part(profiles, samples):
     assert pts[:, 2].max() <= 13.0 - 0.2 + 1e-6
     assert result.plan.material_uses[1].quantity > without.plan.material_uses[1].quantity
     assert any("supports are added" in w.en for w in result.plan.warnings)
+
+
+def test_step_top_is_solid_in_the_gcode(profiles, samples):
+    """The printed file itself: solid layers on the step at z = 10 mm, sparse below them."""
+    design = load_design((samples / "fdm-step.stl").read_bytes(), "fdm-step.stl")
+    text = gcode_of(plan(design, profiles))
+    layers: dict[float, set[str]] = {}
+    z = None
+    for line in text.splitlines():
+        if line.startswith(";Z:"):
+            z = round(float(line[3:]), 2)
+            layers[z] = set()
+        elif line.startswith(";TYPE:") and z is not None:
+            layers[z].add(line[6:])
+    assert "Top solid infill" in layers[10.0]  # the exposed ring around the upper box
+    for k in (9.4, 9.6, 9.8):
+        assert layers[k] & {"Solid infill", "Bridge infill"}, k
+    assert not layers[5.0] & {"Solid infill", "Top solid infill", "Bridge infill"}
+    assert "Internal infill" in layers[5.0]
+    assert "Top solid infill" in layers[20.0]
