@@ -143,7 +143,7 @@ def test_background_send_pause_resume_and_abort_keeping_position(
     connector = grbl(machine_with, sim)
     receipt = connector.send(job, "J0004.gcode")
     assert receipt.started
-    assert wait_for(lambda: len(sim.executed) > 20)
+    assert wait_for(lambda: len(sim.executed) > 20 and connector.status().progress > 0)
     state = connector.status()
     assert state.state == "printing" and 0 < state.progress < 1
 
@@ -256,7 +256,9 @@ def test_another_process_sees_the_stream_and_controls_it(machine_with, simulator
     assert other("status") is None  # nothing streamed yet: nothing to say
     connector.send(job, "J0010.gcode")
     assert wait_for(lambda: len(sim.executed) > 20)
-    seen = other("status")
+    # Published at most twice a second: wait for a state with some progress in it.
+    seen = {}
+    assert wait_for(lambda: seen.update(other("status")) or seen["progress"] > 0, timeout=30)
     assert seen["state"] == "printing" and seen["job"] == "J0010.gcode"
     assert 0 < seen["progress"] < 1
 
