@@ -270,20 +270,22 @@ def unmapped_warning(unmapped: Sequence[Unmapped]) -> Text:
     )
 
 
-def nothing_mapped_error(unmapped: Sequence[Unmapped]) -> PlanError:
+def nothing_mapped_error(unmapped: Sequence[Unmapped], boxes: bool = False) -> PlanError:
     listing = ", ".join(f"{u.colour} ({u.paths})" for u in unmapped) or "—"
-    return PlanError(
-        Text(
-            f"Rien à faire : aucune couleur du dessin n'a d'opération (couleurs trouvées : "
-            f"{listing}). Convention du labo : trait rouge = découpe, trait bleu = marquage, "
-            "remplissage noir = gravure. Recolorez le dessin ou donnez l'option colour_map, "
-            "par ex. colour_map=#000000=cut (ou colour_map=boxes pour Boxes.py).",
-            f"Nothing to do: no colour of the drawing has an operation (colours found: "
-            f"{listing}). Lab convention: red stroke = cut, blue stroke = score, black fill = "
-            "engrave. Recolour the drawing or set the colour_map option, e.g. "
-            "colour_map=#000000=cut (or colour_map=boxes for Boxes.py files).",
-        )
+    message = Text(
+        f"Rien à faire : aucune couleur du dessin n'a d'opération (couleurs trouvées : "
+        f"{listing}). Convention du labo : trait rouge = découpe, trait bleu = marquage, "
+        "remplissage noir = gravure. Recolorez le dessin ou donnez l'option colour_map, "
+        "par ex. colour_map=#000000=cut (ou colour_map=boxes pour Boxes.py).",
+        f"Nothing to do: no colour of the drawing has an operation (colours found: "
+        f"{listing}). Lab convention: red stroke = cut, blue stroke = score, black fill = "
+        "engrave. Recolour the drawing or set the colour_map option, e.g. "
+        "colour_map=#000000=cut (or colour_map=boxes for Boxes.py files).",
     )
+    if boxes:
+        hint = boxes_hint()
+        message = Text(f"{message.fr} {hint.fr}", f"{message.en} {hint.en}")
+    return PlanError(message)
 
 
 BOXES_OUTER, BOXES_INNER = (0, 0, 0), (0, 0, 255)

@@ -24,8 +24,7 @@ from .nesting import fits
 from .parts import build_layout
 from .report import GCODE, SVG, machine_files, material_uses, plan_facts
 from .settings import MachineSettings, machine_settings, material_settings
-from .shapenest import item_footprints, pack_shapes
-from .sheets import fill_sheets, item_sizes, nest
+from .sheets import fill_sheets, item_sizes, place_copies
 from .svgout import preview_svg
 from .work import build_toolpath, plan_sheet_work
 
@@ -133,13 +132,9 @@ class LaserPlugin(MachinePlugin):
         cmap = colour_map(ms, str(options.get("colour_map", "") or ""))
         classified = classify(design.paths, cmap)
         if classified.empty:
-            error = nothing_mapped_error(classified.unmapped)
-            if looks_like_boxes(design.paths, classified.unmapped):
-                hint = boxes_hint()
-                error = PlanError(
-                    Text(f"{error.message.fr} {hint.fr}", f"{error.message.en} {hint.en}")
-                )
-            raise error
+            raise nothing_mapped_error(
+                classified.unmapped, looks_like_boxes(design.paths, classified.unmapped)
+            )
         if classified.unmapped:
             warnings.append(unmapped_warning(classified.unmapped))
             if looks_like_boxes(design.paths, classified.unmapped):
@@ -168,19 +163,15 @@ class LaserPlugin(MachinePlugin):
             raise too_big(oversized[0], usable, mat, bed, ms.margin, whole)
         if mat.sheet.x > bed[0] or mat.sheet.y > bed[1]:
             warnings.append(sheet_over_bed(mat, sheet_size))
-        rotation = bool(options.get("rotation", True))
-        placements = None
-        if options.get("nesting") == "shape":
-            footprints = item_footprints(layout, ms.spacing)
-            try:
-                placements = pack_shapes(
-                    footprints, list(range(layout.items)) * copies, usable, ms.margin, rotation
-                )
-            except ValueError:
-                # A part that fits only by a hair does not fit the grid: use boxes.
-                placements = None
-        if placements is None:
-            placements = nest(layout, copies, usable, ms.margin, ms.spacing, rotation)
+        placements = place_copies(
+            layout,
+            copies,
+            usable,
+            ms.margin,
+            ms.spacing,
+            rotation=bool(options.get("rotation", True)),
+            true_shape=options.get("nesting") == "shape",
+        )
         sheets = fill_sheets(layout, placements, layout.item_area)
         progress(0.5, "ordering")
 

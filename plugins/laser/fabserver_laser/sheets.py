@@ -53,6 +53,32 @@ def nest(
     return placements
 
 
+def place_copies(
+    layout: Layout,
+    copies: int,
+    usable: tuple[float, float],
+    margin: float,
+    spacing: float,
+    rotation: bool,
+    true_shape: bool,
+) -> list[Placement]:
+    """Placements of every part of every copy, by true shape or by bounding box."""
+    if true_shape:
+        from .shapenest import item_footprints, pack_shapes
+
+        try:
+            return pack_shapes(
+                item_footprints(layout, spacing),
+                list(range(layout.items)) * copies,
+                usable,
+                margin,
+                rotation,
+            )
+        except ValueError:
+            pass  # a part that fits only by a hair does not fit the grid: use boxes
+    return nest(layout, copies, usable, margin, spacing, rotation)
+
+
 def _transform_geometry(geom: shapely.Geometry, placement: Placement) -> shapely.Geometry:
     return shapely.transform(geom, placement.apply)
 
