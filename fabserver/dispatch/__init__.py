@@ -95,16 +95,27 @@ def available_connectors() -> dict[str, type[Connector]]:
 
 
 def connector_for(machine: MachineProfile) -> Connector:
+    """The machine's connector, its settings checked (``ConnectorSettingsError`` if wrong)."""
     settings = dict(machine.connector)
     kind = settings.pop("type", "download")
-    classes = available_connectors()
-    if kind not in classes:
+    entry = discover_connectors().get(kind)
+    if entry is None:
         raise DispatchError(
             Text(
                 f"Connecteur inconnu « {kind} » pour {machine.id}.",
                 f"Unknown connector '{kind}' for {machine.id}.",
             )
         )
-    connector = classes[kind](settings, machine.id)
+    if entry.cls is None:
+        raise DispatchError(
+            Text(
+                f"Le connecteur « {kind} » de {machine.id} est installé mais ne se charge "
+                "pas (voir « fabserver connectors »).",
+                f"Connector '{kind}' for {machine.id} is installed but fails to load "
+                "(see 'fabserver connectors').",
+            ),
+            detail=entry.error,
+        )
+    connector = entry.cls(settings, machine.id)
     connector.check()
     return connector

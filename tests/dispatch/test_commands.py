@@ -71,5 +71,8 @@ def test_a_broken_connector_package_is_listed_not_fatal(monkeypatch, machine_wit
     entry = dispatch.discover_connectors()["laser-cloud"]
     assert entry.cls is None and "ModuleNotFoundError" in entry.error
     assert "laser-cloud" not in dispatch.available_connectors()
-    with pytest.raises(dispatch.DispatchError, match="Unknown connector"):
+    with pytest.raises(dispatch.DispatchError, match="fails to load") as error:
         dispatch.connector_for(machine_with({"type": "laser-cloud"}))
+    assert "no_such_module" in error.value.detail
+    with pytest.raises(dispatch.DispatchError, match="Unknown connector"):
+        dispatch.connector_for(machine_with({"type": "teleport"}))
