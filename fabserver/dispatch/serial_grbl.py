@@ -467,10 +467,27 @@ _STATES = {
 }
 
 
+# pyserial URL handlers that make sense for a machine controller.
+URL_SCHEMES = ("socket", "rfc2217", "loop", "spy", "hwgrep")
+
+
 class SerialGrblConnector(Connector):
     type = "serial-grbl"
     description = Text("GRBL sur port série (streaming)", "GRBL on a serial port (streaming)")
     Settings = GrblSettings
+
+    def check(self) -> None:
+        super().check()
+        port = self.port
+        scheme, sep, _ = port.partition("://")
+        if sep and scheme not in URL_SCHEMES:
+            raise self._fail(
+                "port", f"unknown URL scheme '{scheme}' (known: {', '.join(URL_SCHEMES)})"
+            )
+        if not sep and not port.startswith("/") and not port.upper().startswith("COM"):
+            raise self._fail(
+                "port", "give a device path (/dev/ttyUSB0) or a URL (socket://host:23)"
+            )
 
     @property
     def port(self) -> str:

@@ -271,3 +271,23 @@ def test_another_process_sees_the_stream_and_controls_it(machine_with, simulator
     assert wait_for(lambda: "aborted" in (other("status") or {}).get("en", ""), timeout=30)
     assert sim.resets == 1 and not sim.reset_while_moving
     assert len(sim.executed) < len(expected)
+
+
+@pytest.mark.parametrize(
+    ("port", "ok"),
+    [
+        ("/dev/ttyUSB0", True),
+        ("socket://laser.lab:23", True),
+        ("ttyUSB0", False),
+        ("http://laser.lab", False),
+    ],
+)
+def test_port_setting_is_checked(machine_with, port, ok):
+    from fabserver.dispatch import ConnectorSettingsError
+
+    table = {"type": "serial-grbl", "port": port}
+    if ok:
+        assert connector_for(machine_with(table, "laser")).port == port
+    else:
+        with pytest.raises(ConnectorSettingsError, match="port"):
+            connector_for(machine_with(table, "laser"))
