@@ -365,3 +365,26 @@ def test_estimate_is_no_faster_than_the_beam(keyring, profiles):
     assert result.estimate.machine_time_s > floor
     # Accelerating at every raster line end costs time, but not ten times the floor.
     assert result.estimate.machine_time_s < 10 * floor
+
+
+def test_power_follows_the_controllers_maximum(samples, plugin, laser_machine, profiles, gcode_of):
+    from fabserver.planning import run_plan
+
+    design = load_design((samples / "laser-keyring.svg").read_bytes())
+    machine = laser_machine.model_copy(
+        update={"settings": {**laser_machine.settings, "s_max": 255, "air_assist": False}}
+    )
+    material = profiles.material("plywood-3")
+    result = run_plan(plugin, design, machine, material, {}, profiles.policy)
+    moves = gcode_of(result.plan)[0]
+    powers = {op: material.settings[op]["power"] for op in ("cut", "score", "engrave")}
+    expected = {round(p / 100 * 255) for p in powers.values()}
+    assert {round(s) for s in moves.s[moves.beam_on]} == expected
+    assert not moves.air_assist_seen
+
+
+def test_no_rotation_when_the_grain_matters(corpus, plan_file):
+    _, result = plan_file(corpus / "svg" / "ABox.svg", colour_map="boxes", copies=6, rotation=False)
+    assert {p["angle"] for p in result.plan.facts["placements"]} == {0}
+    _, turned = plan_file(corpus / "svg" / "ABox.svg", colour_map="boxes", copies=6)
+    assert {p["angle"] for p in turned.plan.facts["placements"]} != {0}
