@@ -315,3 +315,32 @@ def test_step_top_is_solid_in_the_gcode(profiles, samples):
     assert not layers[5.0] & {"Solid infill", "Top solid infill", "Bridge infill"}
     assert "Internal infill" in layers[5.0]
     assert "Top solid infill" in layers[20.0]
+
+
+@pytest.mark.parametrize("name", ["fdm-step.stl", "fdm-bracket.stl"])
+def test_every_extrusion_stays_inside_the_part(profiles, samples, name):
+    """Perimeters, infill and the links between infill lines never leave the layer's outline."""
+    import shapely
+    from fabserver_fdm.checks import prepare
+    from fabserver_fdm.pipeline import slice_to_toolpath
+    from fabserver_fdm.settings import PrintSettings
+
+    from fabserver.toolpath import MoveKind
+
+    machine, material = profiles.machine("printer-1"), profiles.material("pla-1.75")
+    options = {o.name: o.default for o in PLUGIN.options}
+    s = PrintSettings.resolve(machine, material, options)
+    design = load_design((samples / name).read_bytes(), name)
+    prepared = prepare(design)
+    sliced = slice_to_toolpath(prepared.vertices, prepared.faces, s, machine.kinematics)
+    tp = sliced.toolpath
+    own = (tp.kind == MoveKind.EXTRUDE) & ~tp.role_mask("skirt")
+    idx = np.flatnonzero(own)
+    moves = shapely.linestrings(
+        np.stack([tp.starts[idx, :2], tp.xyz[idx, :2]], axis=1).reshape(-1, 2),
+        indices=np.repeat(np.arange(idx.size), 2),
+    )
+    # Centre lines lie at least a little inside the outline (half a width for perimeters).
+    outline = shapely.buffer(sliced.slices.polygons, 0.01)[tp.layer[idx]]
+    inside = shapely.covered_by(moves, outline)
+    assert inside.all(), tp.xyz[idx[~inside]][:5]
