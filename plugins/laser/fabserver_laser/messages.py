@@ -94,3 +94,14 @@ def sheets_needed(count: int) -> Text:
         "(la plaque 1 est le fichier principal).",
         f"{count} sheets needed: one file per sheet (sheet 1 is the main file).",
     )
+
+
+def nothing_to_make() -> PlanError:
+    return PlanError(
+        Text(
+            "Rien à faire : les tracés retenus n'ont ni longueur ni surface (points isolés, "
+            "traits de longueur nulle). Vérifiez le dessin.",
+            "Nothing to do: the paths kept have no length and no area (lone points, "
+            "zero-length strokes). Check the drawing.",
+        )
+    )

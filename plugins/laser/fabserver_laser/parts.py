@@ -151,7 +151,7 @@ def build_layout(
 
     area = even_odd_area([paths[i].points for i in classified.engrave])
     pieces = shapely.get_parts(area) if not area.is_empty else np.empty(0, dtype=object)
-    pieces = pieces[shapely.area(pieces) > 0] if len(pieces) else pieces
+    pieces = pieces[shapely.area(pieces) > tolerance**2] if len(pieces) else pieces
     engrave_item = part_of(pieces)
 
     loose = n_parts

@@ -19,7 +19,14 @@ from .colours import (
     nothing_mapped_error,
     unmapped_warning,
 )
-from .messages import layout_warnings, not_a_drawing, sheet_over_bed, sheets_needed, too_big
+from .messages import (
+    layout_warnings,
+    not_a_drawing,
+    nothing_to_make,
+    sheet_over_bed,
+    sheets_needed,
+    too_big,
+)
 from .nesting import fits
 from .parts import build_layout
 from .report import GCODE, SVG, machine_files, material_uses, plan_facts
@@ -150,6 +157,8 @@ class LaserPlugin(MachinePlugin):
             attach_distance=ms.spacing,
             one_block=options.get("nesting", "parts") == "design",
         )
+        if not layout.contours and not layout.engrave:
+            raise nothing_to_make()
         warnings += layout_warnings(layout, kerf)
         progress(0.3, "nesting")
 

@@ -388,3 +388,19 @@ def test_no_rotation_when_the_grain_matters(corpus, plan_file):
     assert {p["angle"] for p in result.plan.facts["placements"]} == {0}
     _, turned = plan_file(corpus / "svg" / "ABox.svg", colour_map="boxes", copies=6)
     assert {p["angle"] for p in turned.plan.facts["placements"]} != {0}
+
+
+@pytest.mark.parametrize(
+    "points",
+    [[[5.0, 5.0]], [[5.0, 5.0], [5.0, 5.0]], [[5.0, 5.0], [5.001, 5.0], [5.0, 5.001]]],
+    ids=["point", "zero-length", "dust"],
+)
+def test_paths_without_length_or_area_are_a_maker_error(points, plugin, laser_machine, profiles):
+    from fabserver.designs.types import Drawing, DrawingPath, SourceFacts
+    from fabserver.planning import run_plan
+
+    path = DrawingPath(np.array(points), len(points) == 3, stroke=(255, 0, 0), fill=(0, 0, 0))
+    design = Drawing((path,), SourceFacts("svg", "mm"))
+    with pytest.raises(PlanError) as err:
+        run_plan(plugin, design, laser_machine, profiles.material("mdf-3"), {}, profiles.policy)
+    assert "Rien à faire" in err.value.message.fr and "Nothing to do" in err.value.message.en
