@@ -91,27 +91,47 @@ def gyroid(regions: np.ndarray, spacing: np.ndarray, z: np.ndarray, angle_deg: f
         # Work in a frame rotated by the fill angle; cover the region's bounds.
         half = 0.5 * np.hypot(x1 - x0, y1 - y0) + spacing[i]
         cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
-        t = np.arange(-half, half + 1e-9, spacing[i] / 4.0) / scale
-        t = t + np.floor((cx * c + cy * s) / scale / (2 * np.pi)) * 2 * np.pi
         swap = abs(np.sin(zz)) > abs(np.cos(zz))
-        a, b = (np.sin(t), np.cos(zz)) if not swap else (np.cos(t), np.sin(zz))
+        # t runs along the waves (u, or v when swapped), w across them.
+        u_c, v_c = (cx * c + cy * s) / scale, (-cx * s + cy * c) / scale
+        t_c, centre_w = (u_c, v_c) if not swap else (v_c, u_c)
+        t = np.arange(-half, half + 1e-9, spacing[i] / 4.0) / scale
+        t = t + np.floor(t_c / (2 * np.pi)) * 2 * np.pi
+        # Solve a·cos(w) + b·sin(w) = rhs for w (y, or x when swapped).
+        if not swap:
+            a, b, rhs = np.sin(t), np.full_like(t, np.cos(zz)), -np.sin(zz) * np.cos(t)
+        else:
+            a, b, rhs = np.full_like(t, np.sin(zz)), np.cos(t), -np.sin(t) * np.cos(zz)
         r = np.hypot(a, b)
-        rhs = (-np.sin(zz) * np.cos(t)) if not swap else (-np.sin(t) * np.cos(zz))
-        phase = np.arcsin(np.clip(rhs / np.maximum(r, 1e-9), -1, 1))
-        phi = np.arctan2(a, b)
-        centre_w = ((-cx * s + cy * c) if not swap else (cx * c + cy * s)) / scale
+        ratio = rhs / np.maximum(r, 1e-9)
+        # Where |ratio| > 1 there is no solution: the curve turns back there, so the
+        # wave is cut into runs of valid samples (no clamped, doubled stretches).
+        valid = np.abs(ratio) <= 1.0
+        run = np.cumsum(~valid)[valid]
+        starts = np.concatenate([[True], run[1:] != run[:-1]]) if run.size else run
+        run_index = np.cumsum(starts) - 1
+        n_runs = int(run_index[-1]) + 1 if run.size else 0
+        long_runs = np.bincount(run_index, minlength=n_runs) >= 2 if n_runs else np.zeros(0, bool)
+        keep = long_runs[run_index] if n_runs else np.zeros(0, bool)
+        phase = np.arcsin(ratio[valid])
+        phi = np.unwrap(np.arctan2(a, b))[valid]  # no 2π jumps: one curve stays one curve
+        tv = t[valid]
         kmin = int(np.floor((centre_w - half / scale) / (2 * np.pi))) - 1
         kmax = int(np.ceil((centre_w + half / scale) / (2 * np.pi))) + 1
+        if not keep.any():
+            continue
+        _, dense_run = np.unique(run_index[keep], return_inverse=True)
+        runs_here = int(dense_run.max()) + 1
         for branch in (phase - phi, np.pi - phase - phi):
             for k in range(kmin, kmax + 1):
-                w = branch + 2 * np.pi * k
-                u, v = (t, w) if not swap else (w, t)
+                w = (branch + 2 * np.pi * k)[keep]
+                u, v = (tv[keep], w) if not swap else (w, tv[keep])
                 x = (u * c - v * s) * scale
                 y = (u * s + v * c) * scale
                 all_coords.append(np.column_stack([x, y]))
-                all_index.append(np.full(len(t), line_id))
-                all_layer.append(i)
-                line_id += 1
+                all_index.append(line_id + dense_run)
+                all_layer.extend([i] * runs_here)
+                line_id += runs_here
     if not all_coords:
         return np.full(n, EMPTY, dtype=object)
     lines = shapely.linestrings(np.vstack(all_coords), indices=np.concatenate(all_index))

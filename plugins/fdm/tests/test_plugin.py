@@ -12,11 +12,11 @@ from fabserver_fdm import FdmPlugin
 from fabserver_fdm.gcode import FLAVOURS, check_line
 from fabserver_fdm.readback import read_gcode
 
-from conftest import SAMPLES, corpus_files
 from fabserver.designs import load_design
 from fabserver.designs.types import Mesh, SourceFacts
 from fabserver.errors import DesignError, PlanError
 from fabserver.planning import run_plan
+from fabserver.testing import SAMPLES, corpus_files
 
 PLUGIN = FdmPlugin()
 # Corpus files that cannot be printed, and why (each must fail with a maker's message).
