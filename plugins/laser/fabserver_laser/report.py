@@ -45,6 +45,8 @@ def plan_facts(
         "sheet_mm": list(sheet_size),
         "sheet_use_percent": round(float(np.mean(per_sheet_use)) if works else 0.0, 1),
         "sheet_use_percent_by_sheet": [round(u, 1) for u in per_sheet_use],
+        # How far the work reaches on the last sheet: the rest is a reusable offcut.
+        "last_sheet_reach_mm": round(_reach(works[-1]), 1) if works else 0.0,
         "parts_per_copy": int(layout.items),
         "copies": copies,
         "kerf_mm": kerf,
@@ -76,6 +78,14 @@ def plan_facts(
             for p in w.sheet.placements
         ],
     }
+
+
+def _reach(work: SheetWork) -> float:
+    """Largest y of the work on a sheet, millimetres."""
+    tops = [c.points[:, 1].max() for c in work.sheet.contours]
+    if not work.sheet.engrave.is_empty:
+        tops.append(work.sheet.engrave.bounds[3])
+    return float(max(tops, default=0.0))
 
 
 def machine_files(
