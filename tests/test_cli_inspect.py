@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import corpus_files
 from fabserver.cli import main
 from fabserver.designs import load_design
 from fabserver.errors import DesignError
+from fabserver.testing import corpus_files
 
 DESIGNS = [
     *corpus_files("stl", ".stl", ".3mf"),

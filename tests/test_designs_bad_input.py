@@ -15,9 +15,9 @@ import trimesh
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import CORPUS, SAMPLES
 from fabserver.designs import Drawing, Mesh, load_design, load_design_bounded
 from fabserver.errors import DesignError
+from fabserver.testing import CORPUS, SAMPLES
 
 
 def _binary_stl(triangles: np.ndarray, count: int | None = None) -> bytes:
