@@ -154,3 +154,19 @@ def test_thin_fin_is_measured_as_thin_wall(samples):
     fin_layer = np.flatnonzero(np.isclose(res.top_z, 5.0))[0]
     # 0.3 mm × 8 mm fin, narrower than one 0.45 mm external perimeter.
     assert regions.thin_area[fin_layer] == pytest.approx(0.3 * 8, rel=0.2)
+
+
+def test_gyroid_keeps_its_density_at_every_height():
+    """Same line length per area through a whole period of the surface, inside the region."""
+    from fabserver_fdm.infill import gyroid
+
+    n = 24
+    square = shapely.box(0, 0, 20, 20)
+    spacing = 2.0
+    z = np.linspace(0, 2 * spacing, n)  # one full period (2π gyroid units = 2 spacings)
+    lines = gyroid(np.array([square] * n), np.full(n, spacing), z, 45.0)
+    lengths = shapely.length(lines)
+    straight = square.area / spacing  # parallel lines at that spacing
+    assert lengths.min() > 0.95 * straight
+    assert lengths.max() < 1.4 * straight
+    assert shapely.covered_by(lines, shapely.buffer(square, 1e-6)).all()
