@@ -289,6 +289,8 @@ class GrblStream:
         next_line = 0
         stop_sending = False
         last_query = 0.0
+        reports = 0  # status reports received so far
+        reports_when_all_acked: int | None = None
         self.state = "running"
         self.message = Text("Envoi en cours", "Streaming")
         while True:
@@ -339,6 +341,7 @@ class GrblStream:
                     return
                 elif said.startswith("<"):
                     self.last_status = parse_status(said)
+                    reports += 1
                     self._on_status()
                 elif said.startswith("Grbl "):
                     failure = DispatchError(
@@ -356,9 +359,13 @@ class GrblStream:
                 self._end("error", self.failure.message, self.failure)
                 return
             if next_line == len(lines) and not in_flight:
-                # Every line is in GRBL's planner; the job ends when the machine is idle.
+                # Every line is in GRBL's planner; the job ends when the machine is idle,
+                # as told by a report that came after the last "ok" (not an older one).
+                if reports_when_all_acked is None:
+                    reports_when_all_acked = reports
                 self.state = "finishing" if self.state != "paused" else self.state
-                if self.last_status is not None and self.last_status.state == "Idle":
+                status = self.last_status
+                if reports > reports_when_all_acked and status and status.state == "Idle":
                     self._end("done", Text("Travail terminé", "Job finished"))
                     return
             if time.monotonic() - self._heard > config.silence_timeout:
