@@ -41,7 +41,8 @@ def write_gcode(
     lines += ["M4 S0 ; dynamic laser power, beam off"]
     if air_assist:
         lines.append("M8 ; air assist on")
-    out.write(("\n".join(lines) + "\n").encode())
+    # Controllers read bytes: keep comments ASCII (a material name may not be).
+    out.write(("\n".join(lines) + "\n").encode("ascii", "replace"))
 
     idx = np.flatnonzero(mask)
     if idx.size:

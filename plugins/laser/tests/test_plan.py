@@ -404,3 +404,25 @@ def test_paths_without_length_or_area_are_a_maker_error(points, plugin, laser_ma
     with pytest.raises(PlanError) as err:
         run_plan(plugin, design, laser_machine, profiles.material("mdf-3"), {}, profiles.policy)
     assert "Rien à faire" in err.value.message.fr and "Nothing to do" in err.value.message.en
+
+
+def test_raster_of_a_real_drawing_stays_in_its_fills(corpus, plan_file, gcode_of, profiles):
+    # Tux: solid HATCH fills; black ones are engraved with the lab's map (even-odd).
+    design, result = plan_file(corpus / "dxf" / "Tux-R2000.dxf")
+    black = [
+        shapely.make_valid(shapely.Polygon(p.points))
+        for p in design.paths
+        if p.fill == (0, 0, 0) and p.closed
+    ]
+    area = shapely.Polygon()
+    for poly in black:  # even-odd, one toggle per path
+        area = shapely.symmetric_difference(area, poly)
+    (placement,) = result.plan.facts["placements"]
+    placed = shapely.transform(area, lambda p: _place(p, placement))
+    s = profiles.material("mdf-3").settings["engrave"]["power"] / 100 * 1000
+    moves = gcode_of(result.plan)[0]
+    lit = moves.beam_on & np.isclose(moves.s, s)
+    strokes = shapely.linestrings(np.stack([moves.start[lit], moves.end[lit]], axis=1))
+    assert shapely.covered_by(strokes, placed.buffer(0.01)).all()
+    interval = profiles.material("mdf-3").settings["engrave"]["line_interval"]
+    assert shapely.length(strokes).sum() * interval == pytest.approx(placed.area, rel=0.02)
