@@ -163,6 +163,7 @@ class GcodeJob:
     first_layer_temperature: int
     first_layer_bed_temperature: int
     layer_fan: np.ndarray  # (L,) percent
+    bridge_fan: int  # percent while bridging (layers where the fan may run)
     layer_height: np.ndarray  # (L,) mm
     layer_time: np.ndarray  # (L,) s, for the printer's progress display (M73)
     header: tuple[str, ...]  # comment lines (without ';')
@@ -213,8 +214,9 @@ def write_gcode(out: IO[bytes], tp: Toolpath, job: GcodeJob, chunk: int = 20000)
     if work_idx.size:
         change = np.concatenate([[True], role[work_idx][1:] != role[work_idx][:-1]])
         type_at = {int(i): role_names[role[i]] for i in work_idx[change]}
+        bridge_at = {int(i): tp.roles[role[i]] == "bridge" for i in work_idx[change]}
     else:
-        type_at = {}
+        type_at, bridge_at = {}, {}
     cuts |= set(type_at)
     bounds = sorted(c for c in cuts if 0 <= c <= n)
     # Time left at the start of each layer, for M73 (percent done, minutes left).
@@ -225,6 +227,7 @@ def write_gcode(out: IO[bytes], tp: Toolpath, job: GcodeJob, chunk: int = 20000)
     prev_f = -1.0
     layer = -1
     fan = -1
+    layer_fan = 0
     buf: list[str] = []
     size = 0
     for lo, hi in itertools.pairwise(bounds):
@@ -241,7 +244,11 @@ def write_gcode(out: IO[bytes], tp: Toolpath, job: GcodeJob, chunk: int = 20000)
                     buf.append(f"M104 S{job.temperature}\n")
                 if job.bed_temperature != job.first_layer_bed_temperature:
                     buf.append(f"M140 S{job.bed_temperature}\n")
-            want = int(job.layer_fan[layer]) if layer < len(job.layer_fan) else fan
+            layer_fan = int(job.layer_fan[layer]) if layer < len(job.layer_fan) else fan
+        if lo in bridge_at or lo in layer_starts:
+            # Bridges get the bridge fan (where the layer's fan may run at all).
+            bridging = bridge_at.get(lo, False) and layer_fan > 0
+            want = job.bridge_fan if bridging else layer_fan
             if want != fan:
                 buf.append("M107\n" if want <= 0 else f"M106 S{round(want * 2.55)}\n")
                 fan = want

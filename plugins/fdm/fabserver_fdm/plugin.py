@@ -271,6 +271,7 @@ def _gcode_job(s: PrintSettings, machine, material, sliced, on_plate, extruded_m
         first_layer_temperature=s.first_layer_temperature,
         first_layer_bed_temperature=s.first_layer_bed_temperature,
         layer_fan=fan_speeds(sliced.layer_time, s),
+        bridge_fan=s.filament.bridge_fan_speed,
         layer_height=sliced.slices.height,
         layer_time=sliced.layer_time,
         header=header,
