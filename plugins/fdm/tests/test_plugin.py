@@ -344,3 +344,17 @@ def test_every_extrusion_stays_inside_the_part(profiles, samples, name):
     outline = shapely.buffer(sliced.slices.polygons, 0.01)[tp.layer[idx]]
     inside = shapely.covered_by(moves, outline)
     assert inside.all(), tp.xyz[idx[~inside]][:5]
+
+
+def test_bridges_get_the_bridge_fan(profiles, samples):
+    petg = profiles.material("petg-1.75")
+    material = petg.model_copy(update={"settings": {**petg.settings, "bridge_fan_speed": 80}})
+    design = load_design((samples / "fdm-bracket.stl").read_bytes(), "fdm-bracket.stl")
+    result = run_plan(PLUGIN, design, profiles.machine("printer-1"), material, {}, profiles.policy)
+    lines = gcode_of(result).splitlines()
+    bridges = [i for i, line in enumerate(lines) if line == ";TYPE:Bridge infill"]
+    assert bridges
+    for i in bridges:
+        # The last fan command before each bridge sets 80 % (204 of 255).
+        fan = next(line for line in reversed(lines[:i]) if line.startswith(("M106", "M107")))
+        assert fan == "M106 S204"
