@@ -9,6 +9,7 @@ that peaks narrower than a cell are not lost.
 The tool's tip height at each node is a grey-scale dilation of that map with
 the tool's profile (``scipy.ndimage.grey_dilation``): a ball of radius r sits
 ``r - sqrt(r² - d²)`` higher at distance d from its axis, a flat end mill not at all.
+Where node samples miss the geometry, :mod:`.dropcutter` completes it exactly.
 """
 
 from __future__ import annotations
@@ -49,10 +50,22 @@ class Grid:
 
 
 def rasterise(triangles: np.ndarray, grid: Grid, floor: float) -> np.ndarray:
-    """Highest mesh point over each node.
+    """Highest mesh point over each node: faces sampled at the nodes, vertices splatted.
 
     triangles : (n, 3, 3) float, millimetres
     Returns ``(ny, nx) float``: height at each node, ``floor`` where no triangle is above it.
+    """
+    heights = rasterise_faces(triangles, grid, floor)
+    verts = np.asarray(triangles, dtype=float).reshape(-1, 3)
+    vi = np.rint((verts[:, 0] - grid.x0) / grid.res).astype(np.int64)
+    vj = np.rint((verts[:, 1] - grid.y0) / grid.res).astype(np.int64)
+    ok = (vi >= 0) & (vi < grid.nx) & (vj >= 0) & (vj < grid.ny)
+    np.maximum.at(heights.reshape(-1), vj[ok] * grid.nx + vi[ok], verts[ok, 2])
+    return heights
+
+
+def rasterise_faces(triangles: np.ndarray, grid: Grid, floor: float) -> np.ndarray:
+    """Height of the highest face exactly above each node (``floor`` where none is).
 
     Two vectorised expansions: (triangle, grid row) pairs, whose crossing with the
     row gives an x-interval; then (triangle, row, node) triples inside it, whose
@@ -73,12 +86,6 @@ def rasterise(triangles: np.ndarray, grid: Grid, floor: float) -> np.ndarray:
         rows = np.maximum(j1 - j0 + 1, 0).astype(np.int64)
         for t, j in _expand_chunks(rows, j0.astype(np.int64)):
             _rasterise_rows(heights, tri[t], j, grid)
-    # Peaks: each vertex on its nearest node.
-    verts = np.asarray(triangles, dtype=float).reshape(-1, 3)
-    vi = np.rint((verts[:, 0] - grid.x0) / grid.res).astype(np.int64)
-    vj = np.rint((verts[:, 1] - grid.y0) / grid.res).astype(np.int64)
-    ok = (vi >= 0) & (vi < grid.nx) & (vj >= 0) & (vj < grid.ny)
-    np.maximum.at(heights, vj[ok] * grid.nx + vi[ok], verts[ok, 2])
     return heights.reshape(grid.ny, grid.nx)
 
 

@@ -14,6 +14,7 @@ import trimesh
 from scipy import ndimage
 
 from .assemble import Cut
+from .dropcutter import ball_tips
 from .heightmap import Grid, conservative, drop_cutter, rasterise, tool_envelope
 from .passes import step_levels
 from .settings import Tool
@@ -184,8 +185,14 @@ def roughing_cuts(
     return cuts
 
 
+GOUGE_TOLERANCE = 0.003
+"""mm the ball may enter a gentle face between grid nodes (second-order error of the grid)."""
+
+
 def finishing_tips(relief: Relief, tool: Tool) -> np.ndarray:
-    """Tip heights of the finishing ball over the whole grid (drop-cutter)."""
+    """Tip heights of the finishing tool over the whole grid (drop-cutter)."""
+    if tool.shape == "ball":
+        return ball_tips(relief.triangles, relief.grid, relief.floor, tool.radius, GOUGE_TOLERANCE)
     return drop_cutter(conservative(relief.heights), relief.grid.res, tool.radius, tool.shape)
 
 

@@ -157,12 +157,13 @@ def test_grid_is_capped_at_the_finest_step_that_fits(size):
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("name", ["idler_riser.STL", "octagonal_pocket.stl"])
-def test_drop_cutter_against_opencamlib(corpus, name):
-    """Our grid drop-cutter never puts the ball lower than OpenCAMLib's exact one, and never
-    higher than the exact height somewhere within two grid cells (the 3×3 safety margin plus
-    vertices snapped to their nearest node)."""
+@pytest.mark.parametrize("name", ["idler_riser.STL", "octagonal_pocket.stl", "M3x10_screw.stl"])
+def test_drop_cutter_matches_opencamlib(corpus, name):
+    """The ball's tip height at the grid nodes equals OpenCAMLib's exact drop-cutter, within
+    the tolerance allowed on gentle faces sampled at the nodes."""
     ocl = pytest.importorskip("opencamlib").ocl
+    from fabserver_mill.strategies3d import GOUGE_TOLERANCE
+
     mesh = corpus_mesh(corpus, name)
     _, triangles = oriented(mesh, "auto")
     relief = place(triangles, 5.0, 1.0, 5.0, 0.2)
@@ -174,18 +175,12 @@ def test_drop_cutter_against_opencamlib(corpus, name):
         surface.addTriangle(ocl.Triangle(*(ocl.Point(*v) for v in t)))
     cutter = ocl.BallCutter(BALL.diameter, 50.0)
     rng = np.random.default_rng(11)
-    jj, ii = rng.integers(2, g.ny - 2, 1200), rng.integers(2, g.nx - 2, 1200)
-    dj, di = (a.ravel() for a in np.meshgrid(np.arange(-2, 3), np.arange(-2, 3), indexing="ij"))
+    jj, ii = rng.integers(0, g.ny, 6000), rng.integers(0, g.nx, 6000)
     batch = ocl.BatchDropCutter()
     batch.setSTL(surface)
     batch.setCutter(cutter)
-    for j, i in zip((jj[:, None] + dj).ravel(), (ii[:, None] + di).ravel(), strict=True):
+    for j, i in zip(jj, ii, strict=True):
         batch.appendPoint(ocl.CLPoint(g.x0 + i * g.res, g.y0 + j * g.res, relief.floor))
     batch.run()
-    exact = np.array([p.z for p in batch.getCLPoints()]).reshape(-1, 25)
-    exact = np.maximum(exact, relief.floor)
-    ours = tips[jj, ii]
-    assert (ours >= exact[:, 12] - 1e-6).all()
-    assert (ours <= exact.max(axis=1) + 1e-6).all()
-    # Measured: 79 % (idler riser) and 91 % (octagonal pocket) of the nodes within 0.01 mm.
-    assert np.mean(ours - exact[:, 12] < 0.01) > 0.7
+    exact = np.maximum([p.z for p in batch.getCLPoints()], relief.floor)
+    assert np.abs(tips[jj, ii] - exact).max() <= GOUGE_TOLERANCE
