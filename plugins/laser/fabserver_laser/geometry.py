@@ -24,7 +24,7 @@ class Linework:
 
     rings, lines : lists of ``(n, 2) float`` arrays, millimetres (rings not repeating
     their first point). ``ring_sources``/``line_sources`` give the source path index
-    (``-1`` for lines rebuilt from several paths).
+    (``-1`` for what was rebuilt from open lines).
     """
 
     rings: list[np.ndarray]
@@ -138,10 +138,9 @@ def clean_linework(paths: Sequence[tuple[np.ndarray, bool, int]], tolerance: flo
         # only a real overlap (over 1 mm, or 0.1 %) is reported.
         if before - after > max(1.0, 1e-3 * before):
             duplicate_length += before - after
-        single_source = len(opened) == len(pieces)
-        for k, piece in enumerate(pieces):
+        for piece in pieces:
             pts = shapely.get_coordinates(piece)
-            src = opened[k][1] if single_source else -1
+            src = -1  # noded and merged: a piece may come from several paths
             if len(pts) > 3 and np.allclose(pts[0], pts[-1]):
                 rings.append(pts[:-1])
                 ring_sources.append(src)
