@@ -165,8 +165,8 @@ class GrblStream:
         try:
             self._run()
         finally:
+            self.finished.set()  # before ``started``: a waiter woken by it sees the end
             self.started.set()
-            self.finished.set()
             self._notify()  # the final state, for other processes
 
     def _run(self) -> None:
@@ -583,7 +583,7 @@ class SerialGrblConnector(Connector):
         thread = threading.Thread(target=stream.run, name=f"grbl-{self.port}", daemon=True)
         thread.start()
         stream.started.wait()
-        if stream.failure is not None and stream.finished.is_set() and stream.acked_lines == 0:
+        if stream.failure is not None and stream.acked_lines == 0:
             raise stream.failure  # nothing ran: the queue may retry or report
         return Receipt(
             Text(
