@@ -74,7 +74,7 @@ def start_consumer(runtime: Runtime, workers: int | None = None):
     consumer = runtime.huey.create_consumer(
         workers=workers or runtime.settings.workers,
         worker_type="thread",
-        periodic=False,
+        periodic=True,  # the sweep: jobs left behind by a dead worker or a lost message
         max_delay=1.0,  # an idle SQLite queue is polled at least every second
     )
     consumer.start()

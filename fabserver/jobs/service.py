@@ -324,12 +324,14 @@ def cancel(
         transition(s, job_id, "cancelled", actor=actor, reason=reason, expected=expected)
 
 
-def requeue_unfinished(runtime: Runtime, stale_after_s: float) -> list[int]:
-    """At start: jobs left 'planning' (no heartbeat for ``stale_after_s``) go back to the
-    queue, and every queued job is offered to the queue again (a claim makes duplicates
-    harmless)."""
+def requeue_stale_planning(
+    runtime: Runtime,
+    stale_after_s: float,
+    reason: str = "planning interrupted: no news from its worker",
+) -> list[int]:
+    """Jobs 'planning' with no heartbeat for ``stale_after_s`` (their worker stopped or
+    died) go back to the queue, and their plan message is sent again."""
     limit = utcnow() - timedelta(seconds=stale_after_s)
-    requeued = []
     with runtime.db.session() as s:
         stale = s.scalars(
             select(Job.id).where(
@@ -337,6 +339,7 @@ def requeue_unfinished(runtime: Runtime, stale_after_s: float) -> list[int]:
                 (Job.heartbeat_at.is_(None)) | (Job.heartbeat_at <= limit),
             )
         ).all()
+    requeued = []
     for job_id in stale:
         try:
             with runtime.db.session() as s:
@@ -346,15 +349,41 @@ def requeue_unfinished(runtime: Runtime, stale_after_s: float) -> list[int]:
                     "queued",
                     actor="system",
                     expected=("planning",),
-                    reason="restart: planning interrupted",
+                    reason=reason,
                     progress=0.0,
                     stage="",
                 )
         except InvalidTransition:
             continue
-    with runtime.db.session() as s:
-        queued = s.scalars(select(Job.id).where(Job.state == "queued").order_by(Job.id)).all()
-    for job_id in queued:
         runtime.enqueue_plan(job_id)
         requeued.append(job_id)
     return requeued
+
+
+def offer_queued(runtime: Runtime, older_than_s: float = 0.0) -> list[int]:
+    """Queue again the plan message of queued jobs (waiting longer than ``older_than_s``),
+    in case it was lost; a claim makes the duplicates harmless."""
+    limit = utcnow() - timedelta(seconds=older_than_s)
+    with runtime.db.session() as s:
+        queued = s.scalars(
+            select(Job.id).where(Job.state == "queued", Job.updated_at <= limit).order_by(Job.id)
+        ).all()
+    for job_id in queued:
+        runtime.enqueue_plan(job_id)
+    return list(queued)
+
+
+def requeue_unfinished(runtime: Runtime, stale_after_s: float) -> list[int]:
+    """At start: stale 'planning' jobs back to the queue, and every queued job offered
+    to the queue again. Returns the ids offered."""
+    requeued = requeue_stale_planning(
+        runtime, stale_after_s, reason="restart: planning interrupted"
+    )
+    return sorted({*requeued, *offer_queued(runtime)})
+
+
+def sweep(runtime: Runtime) -> None:
+    """Periodic, in every consumer: what a dead worker or a lost message left behind."""
+    stale = runtime.settings.stale_planning_s
+    requeue_stale_planning(runtime, stale)
+    offer_queued(runtime, older_than_s=stale)

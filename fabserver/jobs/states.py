@@ -72,23 +72,29 @@ def transition(
     actor: str,
     reason: str = "",
     expected: tuple[str, ...] | None = None,
+    if_plan_version: int | None = None,
     data: dict[str, Any] | None = None,
     **fields: Any,
 ) -> str:
     """Move job ``job_id`` to ``target``, setting ``fields`` too; return the previous state.
 
     ``expected`` restricts the states accepted as a start (e.g. a worker only
-    claims ``queued`` jobs). Raises :class:`InvalidTransition` when the job is
-    elsewhere, including when another process changed it first.
+    claims ``queued`` jobs); ``if_plan_version`` makes a worker's change apply only
+    to the planning run it claimed, not to a later one. Raises
+    :class:`InvalidTransition` when the job is elsewhere, including when another
+    process changed it first.
     """
     current = session.scalar(select(Job.state).where(Job.id == job_id))
     if current is None:
         raise LookupError(f"no job {job_id}")
     if (expected is not None and current not in expected) or not can_transition(current, target):
         raise InvalidTransition(job_id, current, target)
+    conditions = [Job.id == job_id, Job.state == current]
+    if if_plan_version is not None:
+        conditions.append(Job.plan_version == if_plan_version)
     result = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.state == current)
+        .where(*conditions)
         .values(state=target, updated_at=utcnow(), **fields)
         .execution_options(synchronize_session=False)
     )

@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from huey import crontab
 from sqlalchemy import or_, select, update
 
 from ..designs import load_design
@@ -66,6 +67,12 @@ def declare(runtime: Runtime) -> None:
         retries_left = task.retries if task is not None else 0
         dispatch_job(runtime, job_id, retries_left=retries_left)
 
+    @huey.periodic_task(crontab(minute="*"), name="fabserver.sweep")
+    def sweep_task() -> None:
+        from .service import sweep
+
+        sweep(runtime)
+
     runtime.tasks["plan"] = plan_task
     runtime.tasks["dispatch"] = dispatch_task
 
@@ -73,9 +80,10 @@ def declare(runtime: Runtime) -> None:
 class _ProgressWriter:
     """Stores progress at most every 0.3 s; each write is also the job's heartbeat."""
 
-    def __init__(self, runtime: Runtime, job_id: int):
+    def __init__(self, runtime: Runtime, job_id: int, version: int):
         self.runtime = runtime
         self.job_id = job_id
+        self.version = version
         self._last = 0.0
 
     def __call__(self, done: float, stage: str = "") -> None:
@@ -86,7 +94,11 @@ class _ProgressWriter:
         with self.runtime.db.session() as s:
             s.execute(
                 update(Job)
-                .where(Job.id == self.job_id, Job.state == "planning")
+                .where(
+                    Job.id == self.job_id,
+                    Job.state == "planning",
+                    Job.plan_version == self.version,
+                )
                 .values(
                     progress=min(max(float(done), 0.0), 1.0),
                     stage=(stage or "")[:64],
@@ -126,7 +138,7 @@ def plan_job(runtime: Runtime, job_id: int) -> None:
     except (InvalidTransition, LookupError) as exc:
         log.info("plan of job %s skipped: %s", job_id, exc)
         return
-    progress = _ProgressWriter(runtime, job_id)
+    progress = _ProgressWriter(runtime, job_id, version)
     try:
         design = load_design(runtime.files.read(inputs["sha"]), inputs["name"])
         progress(0.05, "plan")
@@ -156,11 +168,11 @@ def plan_job(runtime: Runtime, job_id: int) -> None:
         progress(0.92, "save")
         artifacts = _store_artifacts(runtime, job_id, version, result)
     except FabError as exc:
-        _fail(runtime, job_id, exc.message, exc.detail or traceback.format_exc())
+        _fail(runtime, job_id, version, exc.message, exc.detail or traceback.format_exc())
         return
     except Exception:
         log.exception("plan of job %s failed", job_id)
-        _fail(runtime, job_id, UNEXPECTED, traceback.format_exc())
+        _fail(runtime, job_id, version, UNEXPECTED, traceback.format_exc())
         return
     warnings = [*design.warnings, *result.warnings]
     try:
@@ -171,6 +183,7 @@ def plan_job(runtime: Runtime, job_id: int) -> None:
                 "review",
                 actor="worker",
                 expected=("planning",),
+                if_plan_version=version,
                 progress=1.0,
                 stage="done",
                 estimate=result.estimate.to_dict(),
@@ -230,7 +243,7 @@ def _blob(runtime, job_id, version, role, data: bytes, ext: str, media: str) -> 
     )
 
 
-def _fail(runtime: Runtime, job_id: int, message: Text, detail: str) -> None:
+def _fail(runtime: Runtime, job_id: int, version: int, message: Text, detail: str) -> None:
     try:
         with runtime.db.session() as s:
             transition(
@@ -239,6 +252,7 @@ def _fail(runtime: Runtime, job_id: int, message: Text, detail: str) -> None:
                 "failed",
                 actor="worker",
                 expected=("planning",),
+                if_plan_version=version,
                 reason=message.en,
                 error_message=message.to_dict(),
                 error_detail=detail,

@@ -282,3 +282,42 @@ def test_any_sequence_of_actions_keeps_a_continuous_audited_history(runtime, job
             assert steps[-1].to_state == job.state
 
     check()
+
+
+def test_sweep_recovers_dead_workers_and_lost_messages_only(runtime, client, block_stl):
+    from datetime import timedelta
+
+    from web_helpers import upload_form
+
+    from fabserver.store.models import utcnow
+
+    tokens = [
+        upload_form(client, block_stl).headers["Location"].rsplit("/", 1)[-1] for _ in range(3)
+    ]
+    dead, lost, busy = (job_id_of(runtime, t) for t in tokens)
+    old = utcnow() - timedelta(seconds=runtime.settings.stale_planning_s + 5)
+    with runtime.db.session() as s:
+        s.execute(update(Job).where(Job.id == dead).values(state="planning", heartbeat_at=old))
+        s.execute(update(Job).where(Job.id == lost).values(state="queued", updated_at=old))
+        s.execute(update(Job).where(Job.id == busy).values(state="planning", heartbeat_at=utcnow()))
+    service.sweep(runtime)
+    with runtime.db.session() as s:
+        assert s.get(Job, dead).state == "review" and s.get(Job, dead).plan_version == 2
+        assert s.get(Job, lost).state == "review" and s.get(Job, lost).plan_version == 2
+        assert s.get(Job, busy).state == "planning" and s.get(Job, busy).plan_version == 1
+
+
+def test_a_late_worker_cannot_overwrite_a_newer_planning_run(runtime, job_token):
+    """A worker thought dead finishes after its job was re-queued and claimed again:
+    its results are dropped, the newer run's are kept."""
+    job_id = job_id_of(runtime, job_token)
+    with runtime.db.session() as s:
+        transition(s, job_id, "queued", actor="test")
+        transition(s, job_id, "planning", actor="old", plan_version=2)
+        transition(s, job_id, "queued", actor="sweep")
+        transition(s, job_id, "planning", actor="new", plan_version=3)
+    with pytest.raises(InvalidTransition), runtime.db.session() as s:
+        transition(s, job_id, "review", actor="old", expected=("planning",), if_plan_version=2)
+    with runtime.db.session() as s:
+        transition(s, job_id, "review", actor="new", expected=("planning",), if_plan_version=3)
+        assert s.get(Job, job_id).state == "review"
