@@ -47,6 +47,7 @@ def plan_facts(
         "sheet_use_percent_by_sheet": [round(u, 1) for u in per_sheet_use],
         # How far the work reaches on the last sheet: the rest is a reusable offcut.
         "last_sheet_reach_mm": round(_reach(works[-1]), 1) if works else 0.0,
+        "identical_sheets": _identical_sheets(works),
         "parts_per_copy": int(layout.items),
         "copies": copies,
         "kerf_mm": kerf,
@@ -78,6 +79,18 @@ def plan_facts(
             for p in w.sheet.placements
         ],
     }
+
+
+def _identical_sheets(works: list[SheetWork]) -> list[list[int]]:
+    """Sheet numbers (from 1) grouped by identical content: run one file many times."""
+    groups: dict[tuple, list[int]] = {}
+    for work in works:
+        key = tuple(
+            (p.item, p.angle, round(p.offset[0], 3), round(p.offset[1], 3))
+            for p in work.sheet.placements
+        )
+        groups.setdefault(key, []).append(work.sheet.index + 1)
+    return list(groups.values())
 
 
 def _reach(work: SheetWork) -> float:

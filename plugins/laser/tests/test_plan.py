@@ -426,3 +426,16 @@ def test_raster_of_a_real_drawing_stays_in_its_fills(corpus, plan_file, gcode_of
     assert shapely.covered_by(strokes, placed.buffer(0.01)).all()
     interval = profiles.material("mdf-3").settings["engrave"]["line_interval"]
     assert shapely.length(strokes).sum() * interval == pytest.approx(placed.area, rel=0.02)
+
+
+def test_identical_sheets_are_grouped(samples, plan_file, gcode_of):
+    _, result = plan_file(samples / "laser-keyring.svg", copies=250)
+    groups = result.plan.facts["identical_sheets"]
+    assert sorted(n for g in groups for n in g) == list(range(1, result.plan.facts["sheets"] + 1))
+    programs = gcode_of(result.plan)
+    for group in groups:
+        first = programs[group[0] - 1]
+        for number in group[1:]:  # same moves, read back from each file
+            other = programs[number - 1]
+            assert np.array_equal(first.end, other.end) and np.array_equal(first.s, other.s)
+    assert [len(g) for g in groups] == [2, 1]  # 99 + 99 + 52 tags
