@@ -64,9 +64,13 @@ def prepare(design: Mesh, report_open: bool = True, supported: bool = False) -> 
         # the slicer also closes outlines whose ends are close). Outlines are
         # nested by even-odd, so outward normals are not needed.
         mesh = mesh.copy()
+        # Chaining needs shared vertices (a loader may not have merged them);
+        # faces that repeat a vertex have no area and would confuse it.
         mesh.merge_vertices()
-        mesh.update_faces(mesh.nondegenerate_faces())
-        mesh.remove_unreferenced_vertices()
+        f = mesh.faces
+        repeated = (f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 0] == f[:, 2])
+        if repeated.any():
+            mesh.update_faces(~repeated)
         if not mesh.is_winding_consistent:
             trimesh.repair.fix_winding(mesh)
         if not watertight:

@@ -217,6 +217,22 @@ def test_overhang_and_thin_wall_warnings(profiles, samples):
     assert result.plan.facts["overhang_share"] > 0.05
 
 
+def test_unmerged_open_mesh_still_slices(profiles):
+    """Loose triangles of a box with one missing: merged, holes filled, sliced."""
+    box = trimesh.creation.box([20, 20, 10])
+    box.apply_translation([0, 0, 5])
+    tri = box.triangles[1:]
+    loose = trimesh.Trimesh(
+        tri.reshape(-1, 3), np.arange(len(tri) * 3).reshape(-1, 3), process=False
+    )
+    result = plan(Mesh(loose, SourceFacts("stl-binary", "mm")), profiles)
+    assert result.plan.facts["layers"] == 50
+    whole = plan(box_design(), profiles)
+    assert result.plan.material_uses[1].quantity == pytest.approx(
+        whole.plan.material_uses[1].quantity, rel=0.02
+    )
+
+
 def test_open_mesh_is_repaired_with_a_warning(profiles):
     mesh = trimesh.creation.box([20, 20, 10])
     mesh.apply_translation([0, 0, 5])
