@@ -17,6 +17,7 @@ import shapely
 from .flow import Flow, e_per_mm
 from .geos import buffer, union
 from .infill import hatch, infill_lines
+from .linking import link_lines
 from .ordering import nearest_order, rotate_loop, seam_point
 from .regions import MITRE, LayerFlows, Regions
 from .settings import PrintSettings
@@ -296,7 +297,7 @@ def plan_layers(
                     fills[i][::-1] if rev else fills[i] for i, rev in zip(ff[fo], flip, strict=True)
                 ]
                 roles = fill_role_a[ff[fo]]
-                for pts, role_id in _link(seq, roles, link_max[k], area_buf[k]):
+                for pts, role_id in link_lines(seq, roles, link_max[k], area_buf[k]):
                     role = ROLES[role_id]
                     flow = {
                         "infill": f.infill,
@@ -352,96 +353,3 @@ def _skirt_and_brim(paths: LayerPaths, slices: np.ndarray, f: LayerFlows | None,
             ring = rotate_loop(ring, position)
             paths.add(ring, 0, ROLE[role], epm_of(flow), _speed(s, role, flow, True))
             position = ring[-1]
-
-
-def _link(
-    seq: list[np.ndarray], roles: np.ndarray, link_max: dict[int, float], area
-) -> list[tuple[np.ndarray, int]]:
-    """Join consecutive lines of the same role whose short link lies inside ``area``."""
-    if len(seq) < 2:
-        return [(p, int(r)) for p, r in zip(seq, roles, strict=True)]
-    a = np.array([p[-1] for p in seq[:-1]])
-    b = np.array([p[0] for p in seq[1:]])
-    gap = np.linalg.norm(b - a, axis=1)
-    limit = np.array([link_max.get(int(r), 0.0) for r in roles[:-1]])
-    cand = (roles[:-1] == roles[1:]) & (gap < limit)
-    idx = np.flatnonzero(cand)
-    joined = np.zeros(len(seq) - 1, dtype=bool)
-    via: dict[int, np.ndarray] = {}
-    if idx.size and area is not None and not area.is_empty:
-        links = shapely.linestrings(
-            np.stack([a[idx], b[idx]], axis=1).reshape(-1, 2),
-            indices=np.repeat(np.arange(idx.size), 2),
-        )
-        joined[idx] = shapely.covered_by(links, area)
-        # The others follow the area's outline when that way is short, as
-        # PrusaSlicer links infill lines along the inner perimeter.
-        rest = idx[~joined[idx]]
-        if rest.size:
-            for i, path in zip(
-                rest, _along_outline(area, a[rest], b[rest], limit[rest]), strict=True
-            ):
-                if path is not None:
-                    joined[i] = True
-                    via[int(i)] = path
-    out: list[tuple[np.ndarray, int]] = []
-    run = [seq[0]]
-    for i in range(1, len(seq)):
-        if joined[i - 1]:
-            if i - 1 in via:
-                run.append(via[i - 1])
-            run.append(seq[i])
-        else:
-            out.append((np.vstack(run) if len(run) > 1 else run[0], int(roles[i - 1])))
-            run = [seq[i]]
-    out.append((np.vstack(run) if len(run) > 1 else run[0], int(roles[-1])))
-    return out
-
-
-def _along_outline(
-    area, a: np.ndarray, b: np.ndarray, limit: np.ndarray, snap: float = 0.15
-) -> list[np.ndarray | None]:
-    """The shorter way from each ``a`` to ``b`` along the outline of ``area`` (or None).
-
-    Both ends must lie on the same ring of the outline (within ``snap``) and the
-    way must be shorter than ``limit``. Returns the inner points of each way.
-    """
-    rings = shapely.get_rings(shapely.get_parts(area))
-    result: list[np.ndarray | None] = [None] * len(a)
-    if len(rings) == 0:
-        return result
-    tree = shapely.STRtree(rings)
-    pa, pb = shapely.points(a), shapely.points(b)
-    (qa, ra), da = tree.query_nearest(pa, return_distance=True, all_matches=False)
-    (qb, rb), db = tree.query_nearest(pb, return_distance=True, all_matches=False)
-    ring_a = np.full(len(a), -1)
-    ring_b = np.full(len(a), -2)
-    ring_a[qa[da < snap]] = ra[da < snap]
-    ring_b[qb[db < snap]] = rb[db < snap]
-    ok = np.flatnonzero(ring_a == ring_b)
-    if ok.size == 0:
-        return result
-    which = ring_a[ok]
-    length = shapely.length(rings[which])
-    sa = shapely.line_locate_point(rings[which], pa[ok])
-    sb = shapely.line_locate_point(rings[which], pb[ok])
-    forward = np.mod(sb - sa, length)
-    shorter = np.minimum(forward, length - forward)
-    for j in np.flatnonzero(shorter < limit[ok]):
-        coords = shapely.get_coordinates(rings[which[j]])
-        cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(coords, axis=0), axis=1))])
-        s0, s1, total = sa[j], sb[j], length[j]
-        if forward[j] <= total - forward[j]:
-            inner = _ring_between(coords, cum, s0, s1, total)
-        else:
-            inner = _ring_between(coords, cum, s1, s0, total)[::-1]
-        result[int(ok[j])] = inner
-    return result
-
-
-def _ring_between(coords: np.ndarray, cum: np.ndarray, s0: float, s1: float, total: float):
-    """Ring vertices strictly between arc positions ``s0`` and ``s1`` going forward."""
-    body, pos = coords[:-1], cum[:-1]
-    if s0 <= s1:
-        return body[(pos > s0) & (pos < s1)]
-    return np.vstack([body[pos > s0], body[pos < s1]])
