@@ -99,6 +99,8 @@ class OctoPrint:
         return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
 
     def connect_virtual_printer(self, timeout: float = 60.0) -> None:
+        if self.api("GET", "/api/connection").json()["current"]["state"] == "Operational":
+            return
         answer = self.api(
             "POST",
             "/api/connection",

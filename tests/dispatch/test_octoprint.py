@@ -119,6 +119,16 @@ def test_file_arrives_print_starts_and_progress_is_read_back(octoprint, connecto
     assert wait_for(lambda: connector.status().state == "idle", timeout=60)
 
 
+def test_sd_card_upload_is_accepted_while_octoprint_copies_it(octoprint, connector_to, tmp_path):
+    octoprint.connect_virtual_printer()
+    job = slow_gcode(tmp_path / "sd.gcode", moves=2)
+    name = remote_name_for(43, "benchy.gcode", style="8.3")
+    receipt = connector_to(location="sdcard").send(job, name)
+    assert not receipt.started
+    assert "SD card" in receipt.message.en
+    assert receipt.remote_ref.lower().endswith(name.lower())
+
+
 def test_wrong_key_is_a_permanent_error(octoprint, machine_with, monkeypatch, tmp_path):
     monkeypatch.setenv(KEY_ENV, "NOT-THE-KEY")
     connector = connector_for(
