@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import traceback
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,40 @@ class _ProgressWriter:
             )
 
 
+HEARTBEAT_S = 30.0
+
+
+@contextmanager
+def _heartbeat(runtime: Runtime, job_id: int, version: int, every_s: float | None = None):
+    """Tell the sweeper this worker is alive, even when a plugin reports no progress."""
+    every_s = every_s or HEARTBEAT_S
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            try:
+                with runtime.db.session() as s:
+                    s.execute(
+                        update(Job)
+                        .where(
+                            Job.id == job_id,
+                            Job.state == "planning",
+                            Job.plan_version == version,
+                        )
+                        .values(heartbeat_at=utcnow())
+                    )
+            except Exception:  # a missed beat is not worth stopping the plan for
+                log.warning("heartbeat of job %s failed", job_id, exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def plan_job(runtime: Runtime, job_id: int) -> None:
     """Claim a queued job, plan it and store the results (or the failure)."""
     try:
@@ -138,6 +173,11 @@ def plan_job(runtime: Runtime, job_id: int) -> None:
     except (InvalidTransition, LookupError) as exc:
         log.info("plan of job %s skipped: %s", job_id, exc)
         return
+    with _heartbeat(runtime, job_id, version):
+        _plan_claimed(runtime, job_id, version, inputs)
+
+
+def _plan_claimed(runtime: Runtime, job_id: int, version: int, inputs: dict[str, Any]) -> None:
     progress = _ProgressWriter(runtime, job_id, version)
     try:
         design = load_design(runtime.files.read(inputs["sha"]), inputs["name"])

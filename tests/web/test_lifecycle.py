@@ -321,3 +321,24 @@ def test_a_late_worker_cannot_overwrite_a_newer_planning_run(runtime, job_token)
     with runtime.db.session() as s:
         transition(s, job_id, "review", actor="new", expected=("planning",), if_plan_version=3)
         assert s.get(Job, job_id).state == "review"
+
+
+def test_heartbeat_keeps_a_silent_plan_alive(runtime, job_token):
+    import time
+    from datetime import timedelta
+
+    from fabserver.store.models import utcnow
+
+    job_id = job_id_of(runtime, job_token)
+    long_ago = utcnow() - timedelta(hours=1)
+    with runtime.db.session() as s:
+        s.execute(
+            update(Job).where(Job.id == job_id).values(state="planning", heartbeat_at=long_ago)
+        )
+        version = s.get(Job, job_id).plan_version
+    with tasks._heartbeat(runtime, job_id, version, every_s=0.05):
+        time.sleep(0.4)  # a plugin busy without a word
+    with runtime.db.session() as s:
+        beat = s.get(Job, job_id).heartbeat_at
+    assert beat > long_ago + timedelta(minutes=59)
+    assert service.requeue_stale_planning(runtime, stale_after_s=600) == []
