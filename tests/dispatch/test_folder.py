@@ -133,3 +133,16 @@ def test_bad_settings_name_the_key(machine_with, table, key):
     assert error.value.key == key
     assert isinstance(error.value, ValueError)
     assert f"« {key} »" in error.value.message.fr
+
+
+@pytest.mark.parametrize("name", ["../escape.gcode", "sub/dir.gcode", ".hidden.gcode"])
+def test_names_that_would_leave_the_folder_or_hide_are_refused(
+    machine_with, tmp_path, job_file, name
+):
+    drop = tmp_path / "hot"
+    drop.mkdir()
+    connector = connector_for(machine_with({"type": "folder", "path": str(drop)}))
+    with pytest.raises(DispatchError, match="refused"):
+        connector.send(job_file, name)
+    assert list(drop.iterdir()) == []
+    assert not (tmp_path / "escape.gcode").exists()
