@@ -186,7 +186,7 @@ class FdmPlugin(MachinePlugin):
             write_gcode(out, tp, job)
 
         facts: dict[str, Any] = {
-            "layers": len(sliced.slices.top_z),
+            "layer_count": len(sliced.slices.top_z),
             "height_mm": round(float(sliced.slices.top_z[-1]), 3),
             "size_mm": [round(float(v), 2) for v in size],
             "layer_height_mm": s.layer_height,
@@ -210,7 +210,7 @@ class FdmPlugin(MachinePlugin):
             **prepared.facts,
         }
         if len(tp) <= LAYER_FACTS_MAX_MOVES:
-            facts["layer_preview"] = layers_preview(tp)
+            facts["layers"] = layers_preview(tp)
         progress(1.0, "done")
         return Plan(
             toolpath=tp,

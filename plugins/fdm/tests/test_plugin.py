@@ -125,7 +125,7 @@ def test_both_flavours_write_valid_gcode(profiles, machine, flavour):
     else:
         assert "M109 S215" in text and "M190 S60" in text
     # PrusaSlicer's viewer comments: one layer change per layer.
-    assert text.count(";LAYER_CHANGE") == result.plan.facts["layers"]
+    assert text.count(";LAYER_CHANGE") == result.plan.facts["layer_count"]
 
 
 def test_validator_rejects_what_firmware_would_not_take():
@@ -160,7 +160,9 @@ def test_options_change_the_print(profiles):
     fine = plan(box_design(), profiles, layer_height=0.1)
     g = lambda r: r.plan.material_uses[1].quantity  # noqa: E731
     assert g(dense) > g(base) and g(more_walls) > g(base)
-    assert fine.plan.facts["layers"] == pytest.approx(2 * base.plan.facts["layers"] - 1, abs=1)
+    assert fine.plan.facts["layer_count"] == pytest.approx(
+        2 * base.plan.facts["layer_count"] - 1, abs=1
+    )
     for pattern in ("rectilinear", "grid", "triangles", "gyroid"):
         r = plan(box_design(), profiles, fill_pattern=pattern)
         # Same density, whatever the pattern: filament within a few percent.
@@ -226,7 +228,7 @@ def test_unmerged_open_mesh_still_slices(profiles):
         tri.reshape(-1, 3), np.arange(len(tri) * 3).reshape(-1, 3), process=False
     )
     result = plan(Mesh(loose, SourceFacts("stl-binary", "mm")), profiles)
-    assert result.plan.facts["layers"] == 50
+    assert result.plan.facts["layer_count"] == 50
     whole = plan(box_design(), profiles)
     assert result.plan.material_uses[1].quantity == pytest.approx(
         whole.plan.material_uses[1].quantity, rel=0.02
@@ -240,14 +242,14 @@ def test_open_mesh_is_repaired_with_a_warning(profiles):
     design = Mesh(mesh, SourceFacts("stl-binary", "mm"))
     result = plan(design, profiles)
     assert any("not closed" in w.en for w in result.plan.warnings)
-    assert result.plan.facts["layers"] == 50
+    assert result.plan.facts["layer_count"] == 50
 
 
 def test_previews(profiles):
     result = plan(box_design(), profiles)
     assert result.plan.preview_svg.startswith("<svg")
-    layers = result.plan.facts["layer_preview"]["layers"]
-    assert len(layers) == result.plan.facts["layers"]
+    layers = result.plan.facts["layers"]["layers"]
+    assert len(layers) == result.plan.facts["layer_count"]
     assert layers[0]["z"] == pytest.approx(0.2)
 
 
