@@ -223,6 +223,7 @@ def write_gcode(out: IO[bytes], tp: Toolpath, job: GcodeJob, chunk: int = 20000)
     layer_time = np.asarray(job.layer_time, dtype=float)
     remaining = np.cumsum(layer_time[::-1])[::-1]
     total_time = float(remaining[0]) if len(remaining) else 0.0
+    progress = job.flavour == "marlin2"
     prev = np.round(np.asarray(tp.start, dtype=float), 3)
     prev_f = -1.0
     layer = -1
@@ -236,7 +237,8 @@ def write_gcode(out: IO[bytes], tp: Toolpath, job: GcodeJob, chunk: int = 20000)
             z = layer_starts[lo]
             height = job.layer_height[layer] if layer < len(job.layer_height) else 0.0
             buf.append(f";LAYER_CHANGE\n;Z:{z:.3f}\n;HEIGHT:{height:.3f}\n")
-            if layer < len(remaining):
+            # Marlin shows M73 on its screen; Klipper only with a display section.
+            if progress and layer < len(remaining):
                 done = 100.0 * (1.0 - remaining[layer] / total_time) if total_time > 0 else 0.0
                 buf.append(f"M73 P{int(done)} R{remaining[layer] / 60.0:.0f}\n")
             if layer == 1:
@@ -260,7 +262,8 @@ def write_gcode(out: IO[bytes], tp: Toolpath, job: GcodeJob, chunk: int = 20000)
         if size > 1 << 20:
             w("".join(buf))
             buf, size = [], 0
-    buf.append("M73 P100 R0\n")
+    if progress:
+        buf.append("M73 P100 R0\n")
     w("".join(buf))
     w(job.end_gcode.rstrip("\n") + "\n")
     w("".join(f"; {line}\n" for line in job.footer))
