@@ -116,14 +116,29 @@ ALARMS: dict[int, tuple[str, str]] = {
 }
 
 
-def error_text(code: int) -> Text:
+def error_text(answer: str) -> Text:
+    """``error:N`` in words; older firmwares' ``error: Bad number format`` kept as said."""
+    code = _code(answer)
+    if code is None:
+        said = answer.partition(":")[2].strip() or answer
+        return Text(f"erreur GRBL : {said}", f"GRBL error: {said}")
     fr, en = ERRORS.get(code, ("erreur inconnue", "unknown error"))
     return Text(f"erreur GRBL {code} : {fr}", f"GRBL error {code}: {en}")
 
 
-def alarm_text(code: int) -> Text:
+def alarm_text(answer: str) -> Text:
+    """``ALARM:N`` in words, with what to do; older firmwares' text kept as said."""
+    code = _code(answer)
+    if code is None:
+        said = answer.partition(":")[2].strip() or answer
+        return Text(f"alarme GRBL : {said}", f"GRBL alarm: {said}")
     fr, en = ALARMS.get(code, ("alarme inconnue", "unknown alarm"))
     return Text(f"alarme GRBL {code} : {fr}", f"GRBL alarm {code}: {en}")
+
+
+def _code(answer: str) -> int | None:
+    value = answer.partition(":")[2].strip()
+    return int(value) if value.isdigit() else None
 
 
 @dataclass(frozen=True)

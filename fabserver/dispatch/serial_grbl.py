@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import queue
 import threading
@@ -62,6 +63,8 @@ from .grbl_protocol import (
     program_lines,
 )
 from .stream_board import StreamBoard, process_alive
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[["GrblStream"], None]
 PUBLISH_INTERVAL_S = 0.5
@@ -191,8 +194,16 @@ class GrblStream:
                 detail=repr(error),
             )
             self._end("error", lost.message, lost)
+        except Exception as error:  # never leave a stream looking alive after a bug
+            log.exception("GRBL stream on %s failed", self.settings.port)
+            failure = DispatchError(
+                Text("Erreur interne pendant l'envoi.", "Internal error while streaming."),
+                detail=repr(error),
+            )
+            self._end("error", failure.message, failure)
         finally:
-            port.close()
+            with contextlib.suppress(Exception):
+                port.close()
 
     def _end(self, state: str, message: Text, failure: DispatchError | None = None) -> None:
         self.state, self.message, self.failure = state, message, failure
@@ -333,10 +344,10 @@ class GrblStream:
                     self.acked_lines += 1
                     if said.startswith("error:") and self.failure is None:
                         stop_sending = True
-                        self.failure = _line_failure(done, int(said[6:] or 0))
+                        self.failure = _line_failure(done, said)
                 elif said.startswith("ALARM:"):
                     culprit = in_flight[0] if in_flight else None
-                    failure = _alarm_failure(int(said[6:] or 0), culprit)
+                    failure = _alarm_failure(said, culprit)
                     self._end("alarm", failure.message, failure)
                     return
                 elif said.startswith("<"):
@@ -432,8 +443,8 @@ def _not_ready(report: StatusReport, port: str) -> DispatchError:
     )
 
 
-def _line_failure(line: ProgramLine, code: int) -> DispatchError:
-    words = error_text(code)
+def _line_failure(line: ProgramLine, answer: str) -> DispatchError:
+    words = error_text(answer)
     return DispatchError(
         Text(
             f"Ligne {line.source_line} refusée ({line.source_text[:40]}) : {words.fr}. "
@@ -441,18 +452,17 @@ def _line_failure(line: ProgramLine, code: int) -> DispatchError:
             f"Line {line.source_line} refused ({line.source_text[:40]}): {words.en}. "
             "Streaming stopped.",
         ),
-        detail=f"error:{code} at line {line.source_line}: {line.source_text}",
+        detail=f"{answer} at line {line.source_line}: {line.source_text}",
     )
 
 
-def _alarm_failure(code: int, near: ProgramLine | None) -> DispatchError:
-    words = alarm_text(code)
+def _alarm_failure(answer: str, near: ProgramLine | None) -> DispatchError:
+    words = alarm_text(answer)
     where_fr = f" vers la ligne {near.source_line}" if near else ""
     where_en = f" near line {near.source_line}" if near else ""
     return DispatchError(
         Text(f"{words.fr}{where_fr}. Travail arrêté.", f"{words.en}{where_en}. Job stopped."),
-        detail=f"ALARM:{code}"
-        + (f" near line {near.source_line}: {near.source_text}" if near else ""),
+        detail=answer + (f" near line {near.source_line}: {near.source_text}" if near else ""),
     )
 
 

@@ -291,3 +291,13 @@ def test_port_setting_is_checked(machine_with, port, ok):
     else:
         with pytest.raises(ConnectorSettingsError, match="port"):
             connector_for(machine_with(table, "laser"))
+
+
+def test_answers_in_words_including_older_firmwares_text():
+    from fabserver.dispatch.grbl_protocol import alarm_text, error_text
+
+    assert error_text("error:22").en == "GRBL error 22: feed rate (F) not set"
+    assert error_text("error:22").fr == "erreur GRBL 22 : vitesse d'avance (F) non définie"
+    assert error_text("error: Bad number format").en == "GRBL error: Bad number format"
+    assert "home the machine again" in alarm_text("ALARM:1").en
+    assert alarm_text("ALARM: Hard/soft limit").en == "GRBL alarm: Hard/soft limit"
