@@ -186,6 +186,8 @@ def test_copies_fit_on_one_plate_apart(profiles):
 def test_too_many_copies_need_several_plates(profiles):
     result = plan(box_design((50, 50, 5)), profiles, "printer-3", copies=10)
     assert result.plan.runs > 1
+    # A full plate, skirt included, stays on the 120 mm bed.
+    assert_valid_print(gcode_of(result), profiles.machine("printer-3"), "klipper")
     assert result.estimate.runs == result.plan.runs
     assert any("plateaux" in w.fr for w in result.plan.warnings)
     one = plan(box_design((50, 50, 5)), profiles, "printer-3")
