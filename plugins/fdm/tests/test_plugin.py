@@ -378,3 +378,17 @@ def test_bridges_get_the_bridge_fan(profiles, samples):
         # The last fan command before each bridge sets 80 % (204 of 255).
         fan = next(line for line in reversed(lines[:i]) if line.startswith(("M106", "M107")))
         assert fan == "M106 S204"
+
+
+@pytest.mark.parametrize("external_first", [False, True])
+def test_perimeter_order_follows_the_option(profiles, external_first):
+    text = gcode_of(plan(box_design(), profiles, external_perimeters_first=external_first))
+    layer = text.split(";Z:5.000")[1].split(";LAYER_CHANGE")[0]
+    types = [line[6:] for line in layer.splitlines() if line.startswith(";TYPE:")]
+    walls = [t for t in types if "erimeter" in t]
+    expected = (
+        ["External perimeter", "Perimeter"]
+        if external_first
+        else ["Perimeter", "External perimeter"]
+    )
+    assert walls[:2] == expected
