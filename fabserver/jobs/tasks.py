@@ -1,8 +1,9 @@
-"""The two queued tasks: plan a job, dispatch a job.
+"""The queued tasks: plan a job, dispatch a job, and a periodic sweep.
 
-Both start by *claiming* the job with a compare-and-set in the database, so a
-message delivered twice (a restart, two consumers, a re-queue at start) does
-the work once. Long work runs outside any database transaction.
+Plan and dispatch start by *claiming* the job with a compare-and-set in the
+database, so a message delivered twice (a restart, two consumers, a re-queue)
+does the work once. Long work runs outside any database transaction. The sweep
+re-queues what a dead worker or a lost message left behind.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..preview import layer_data, toolpath_svg
 from ..profiles import machine_from_snapshot, material_from_snapshot
 from ..store.models import Artifact, Job, utcnow
 from .runtime import Runtime
+from .service import sweep
 from .states import InvalidTransition, record, transition
 
 log = logging.getLogger("fabserver.jobs")
@@ -70,8 +72,6 @@ def declare(runtime: Runtime) -> None:
 
     @huey.periodic_task(crontab(minute="*"), name="fabserver.sweep")
     def sweep_task() -> None:
-        from .service import sweep
-
         sweep(runtime)
 
     runtime.tasks["plan"] = plan_task
