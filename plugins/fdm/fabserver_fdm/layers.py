@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
+from .bridges import bridge_lines
 from .flow import Flow, e_per_mm
 from .geos import buffer, union
 from .infill import hatch, infill_lines
@@ -202,9 +203,12 @@ def plan_layers(
     groups.append(
         ("top_solid_infill", hatch(regions.top, np.array([f.top.spacing for f in flows]), turn))
     )
-    groups.append(
-        ("bridge", hatch(regions.bridge, np.array([f.bridge.spacing for f in flows]), turn))
-    )
+    below = np.empty(n, dtype=object)
+    if n:
+        below[0] = shapely.Polygon()
+        below[1:] = slices[:-1]
+    bridge_spacing = np.array([f.bridge.spacing for f in flows])
+    groups.append(("bridge", bridge_lines(regions.bridge, below, bridge_spacing, turn)))
     if support is not None:
         column = union(support.body, support.interface)
         half_line = np.array([f.infill.width / 2 for f in flows])

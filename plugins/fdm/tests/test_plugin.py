@@ -392,3 +392,18 @@ def test_perimeter_order_follows_the_option(profiles, external_first):
         else ["Perimeter", "External perimeter"]
     )
     assert walls[:2] == expected
+
+
+def test_bridges_span_the_gap_the_short_way(profiles, samples):
+    """Two pillars 20 mm apart under a slab: the first slab layer bridges across x."""
+    from fabserver.toolpath import MoveKind
+
+    design = load_design((samples / "fdm-bridge.stl").read_bytes(), "fdm-bridge.stl")
+    tp = plan(design, profiles).plan.toolpath
+    z = np.asarray(tp.layer_z)[tp.layer]
+    first = tp.role_mask("bridge") & (tp.kind == MoveKind.EXTRUDE) & np.isclose(z, 10.2)
+    step = (tp.xyz - tp.starts)[first][:, :2]
+    long = np.linalg.norm(step, axis=1) > 5.0  # the lines, not the links between them
+    assert long.sum() > 20
+    # Every long bridge line runs along x (across the gap), anchored on both pillars.
+    assert np.all(np.abs(step[long, 1]) < 1e-6)

@@ -1,0 +1,74 @@
+"""Bridge direction: span the gap the short way, both ends on something solid.
+
+A bridge line holds only if both its ends rest on the layer below. For every
+bridged area, twelve directions are tried at once (one shapely clip over all
+areas × directions); the one with the largest share of its length in lines
+anchored at both ends wins. Areas supported everywhere (solid over sparse
+infill) tie on every direction and keep the layer's usual angle.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from .infill import hatch
+from .regions import EMPTY
+
+ANGLES = np.arange(0.0, 180.0, 15.0)
+ANCHOR_REACH = 0.3  # mm: a line end this close to the layer below rests on it
+TIE = 0.02  # within 2 % of the best, the usual angle is kept
+
+
+def bridge_lines(
+    bridge: np.ndarray, below: np.ndarray, spacing: np.ndarray, usual_angle: np.ndarray
+) -> np.ndarray:
+    """Bridge lines of every layer: ``(L,)`` geometries.
+
+    bridge : (L,) geometries to bridge; below : (L,) the layer under each one
+    spacing, usual_angle : (L,) float (mm, degrees)
+    """
+    n = len(bridge)
+    parts, layer = shapely.get_parts(bridge, return_index=True)
+    if len(parts) == 0:
+        return np.full(n, EMPTY, dtype=object)
+    k = len(ANGLES)
+    cand_layer = np.repeat(layer, k)
+    cand_angle = np.tile(ANGLES, len(parts))
+    lines = hatch(np.repeat(parts, k), spacing[cand_layer], cand_angle)
+    segs, seg_cand = _lines_of(lines)
+    score = np.zeros(len(parts) * k)
+    if len(segs):
+        ends = np.stack(
+            [shapely.get_point(segs, 0), shapely.get_point(segs, -1)], axis=1
+        )  # (s, 2) points
+        support = below[cand_layer[seg_cand]]
+        held = shapely.dwithin(ends[:, 0], support, ANCHOR_REACH) & shapely.dwithin(
+            ends[:, 1], support, ANCHOR_REACH
+        )
+        length = shapely.length(segs)
+        anchored = np.bincount(seg_cand, weights=length * held, minlength=len(score))
+        total = np.bincount(seg_cand, weights=length, minlength=len(score))
+        score = np.divide(anchored, total, out=np.zeros_like(total), where=total > 0)
+    score = score.reshape(len(parts), k)
+    best = ANGLES[np.argmax(score, axis=1)]
+    usual = np.mod(usual_angle[layer], 180.0)
+    nearest_usual = np.argmin(np.abs(ANGLES[None, :] - usual[:, None]), axis=1)
+    keep_usual = score[np.arange(len(parts)), nearest_usual] >= score.max(axis=1) - TIE
+    angle = np.where(keep_usual, usual_angle[layer], best)
+    chosen = hatch(parts, spacing[layer], angle)
+    out = np.full(n, EMPTY, dtype=object)
+    pieces, piece_part = _lines_of(chosen)
+    if len(pieces):
+        piece_layer = layer[piece_part]
+        order = np.argsort(piece_layer, kind="stable")
+        present, dense = np.unique(piece_layer[order], return_inverse=True)
+        out[present] = shapely.multilinestrings(pieces[order], indices=dense)
+    return out
+
+
+def _lines_of(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Line parts of ``geoms`` with the index of the geometry each comes from."""
+    parts, index = shapely.get_parts(geoms, return_index=True)
+    is_line = (shapely.get_type_id(parts) == 1) & ~shapely.is_empty(parts)
+    return parts[is_line], index[is_line]
