@@ -68,9 +68,9 @@ def worker(model: str, out: str) -> None:
     t0 = time.perf_counter()
     profiles = load_profiles()
     machine, material = profiles.machine(MACHINE), profiles.material(MATERIAL)
-    design = load_design(Path(model).read_bytes(), Path(model).name)
-    t1 = time.perf_counter()
     try:
+        design = load_design(Path(model).read_bytes(), Path(model).name)
+        t1 = time.perf_counter()
         result = run_plan(FdmPlugin(), design, machine, material, OPTIONS, profiles.policy)
     except Exception as exc:  # a maker's message (too large…): reported, not fatal
         message = getattr(exc, "message", None)
