@@ -16,13 +16,26 @@ import shapely
 
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 MIN_SPLIT = 32  # fewer elements than this: not worth a thread
-_pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="geos") if WORKERS > 1 else None
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = -1
+
+
+def _get_pool() -> ThreadPoolExecutor | None:
+    """The process's pool, made on first use (a pool inherited through fork has no threads)."""
+    global _pool, _pool_pid
+    if WORKERS < 2:
+        return None
+    if _pool is None or _pool_pid != os.getpid():
+        _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="geos")
+        _pool_pid = os.getpid()
+    return _pool
 
 
 def elementwise(func, *args: Any, **kwargs: Any) -> np.ndarray:
     """``func(*args, **kwargs)`` with every (n,) array argument cut into one slice per core."""
     n = max((len(a) for a in args if isinstance(a, np.ndarray) and a.ndim == 1), default=0)
-    if _pool is None or n < MIN_SPLIT:
+    pool = _get_pool() if n >= MIN_SPLIT else None
+    if pool is None:
         return func(*args, **kwargs)
     bounds = np.linspace(0, n, WORKERS + 1).astype(int)
 
@@ -33,7 +46,7 @@ def elementwise(func, *args: Any, **kwargs: Any) -> np.ndarray:
         ]
         return func(*sliced, **kwargs)
 
-    futures = [_pool.submit(part, lo, hi) for lo, hi in itertools.pairwise(bounds)]
+    futures = [pool.submit(part, lo, hi) for lo, hi in itertools.pairwise(bounds)]
     return np.concatenate([f.result() for f in futures])
 
 

@@ -170,3 +170,24 @@ def test_gyroid_keeps_its_density_at_every_height():
     assert lengths.min() > 0.95 * straight
     assert lengths.max() < 1.4 * straight
     assert shapely.covered_by(lines, shapely.buffer(square, 1e-6)).all()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_parallel_geometry_works_after_fork():
+    """A queue worker forked after the plugin was used still gets a working thread pool."""
+    import os
+
+    from fabserver_fdm.geos import buffer
+
+    squares = np.array([shapely.box(0, 0, 1, 1)] * 100)
+    expected = shapely.area(shapely.buffer(squares, 0.1))
+    np.testing.assert_allclose(shapely.area(buffer(squares, 0.1)), expected)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report whether the parallel result is right
+        ok = np.allclose(shapely.area(buffer(squares, 0.1)), expected)
+        os.write(write, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1" and status == 0
