@@ -14,12 +14,14 @@ import copy
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ProfileError
 from .i18n import Text
+
+_M = TypeVar("_M", bound=BaseModel)
 
 DEFAULT_PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
 
@@ -218,10 +220,28 @@ def _read_toml(path: Path, root: Path) -> dict[str, Any]:
         raise ProfileError(str(path.relative_to(root)), "(syntax)", str(exc)) from None
 
 
-def _raise_validation(file: str, exc: ValidationError) -> None:
+def _first_error(exc: ValidationError) -> tuple[str, str]:
+    """The dotted key and the message of a validation error's first problem."""
     err = exc.errors()[0]
-    key = ".".join(str(p) for p in err["loc"]) or "(root)"
-    raise ProfileError(file, key, err["msg"]) from None
+    return ".".join(str(p) for p in err["loc"]), err["msg"]
+
+
+def _raise_validation(file: str, exc: ValidationError) -> None:
+    key, problem = _first_error(exc)
+    raise ProfileError(file, key or "(root)", problem) from None
+
+
+def parse_settings(model: type[_M], data: Any, prefix: str = "settings") -> _M:
+    """Validate a plugin's ``[settings]`` block with its pydantic ``model``.
+
+    Raises ``ValueError("settings.key: problem")``: what ``check_machine`` and
+    ``check_material`` raise, so ``fabserver profiles check`` names the key.
+    """
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        key, problem = _first_error(exc)
+        raise ValueError(f"{prefix}.{key}: {problem}" if key else f"{prefix}: {problem}") from None
 
 
 def _resolve(kind: str, raw: dict[str, dict[str, Any]], root: Path) -> dict[str, dict[str, Any]]:

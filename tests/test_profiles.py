@@ -113,3 +113,19 @@ def test_unknown_timing_event(tmp_path):
     with pytest.raises(ProfileError) as err:
         load_profiles(root)
     assert err.value.key == "timing"
+
+
+def test_parse_settings_names_the_key():
+    from pydantic import BaseModel, ConfigDict, Field
+
+    from fabserver.profiles import parse_settings
+
+    class Cutter(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        blade_offset: float = Field(0.25, ge=0)
+
+    assert parse_settings(Cutter, {"blade_offset": "0.3"}).blade_offset == 0.3
+    with pytest.raises(ValueError, match=r"^settings\.blade_offset: "):
+        parse_settings(Cutter, {"blade_offset": -1})
+    with pytest.raises(ValueError, match=r"^settings\.blade_ofset: "):
+        parse_settings(Cutter, {"blade_ofset": 1})

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import shapely
-from pydantic import ValidationError
 
 from fabserver.designs.types import Design, Drawing
 from fabserver.errors import PlanError
@@ -22,7 +21,7 @@ from fabserver.plugin import (
     Progress,
     no_progress,
 )
-from fabserver.profiles import MachineProfile, MaterialProfile
+from fabserver.profiles import MachineProfile, MaterialProfile, parse_settings
 from fabserver.toolpath import EventKind, MoveKind, Toolpath
 
 from .column import shape_satin
@@ -372,23 +371,11 @@ def _sew_in_order(
 
 
 def _machine_settings(machine: MachineProfile) -> MachineSettings:
-    try:
-        return MachineSettings.model_validate(machine.settings)
-    except ValidationError as exc:
-        raise ValueError(_pydantic_message(exc)) from None
+    return parse_settings(MachineSettings, machine.settings)
 
 
 def _material_settings(material: MaterialProfile) -> MaterialSettings:
-    try:
-        return MaterialSettings.model_validate(material.settings)
-    except ValidationError as exc:
-        raise ValueError(_pydantic_message(exc)) from None
-
-
-def _pydantic_message(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or "settings"
-    return f"'{key}': {first['msg']}"
+    return parse_settings(MaterialSettings, material.settings)
 
 
 def _stitch_element(

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+
+from fabserver.profiles import parse_settings
 
 OPERATIONS = ("engrave", "score", "cut")
 """What a laser does with a path, in the order a sheet is processed."""
@@ -75,19 +77,9 @@ class MaterialSettings(_Strict):
         return getattr(self, name)
 
 
-def _validate(model: type[_Strict], data: dict[str, Any]) -> Any:
-    """Validate ``data``; raise ``ValueError`` naming the first faulty key."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "(settings)"
-        raise ValueError(f"'{key}': {err['msg']}") from None
-
-
 def machine_settings(data: dict[str, Any]) -> MachineSettings:
-    return _validate(MachineSettings, data)
+    return parse_settings(MachineSettings, data)
 
 
 def material_settings(data: dict[str, Any]) -> MaterialSettings:
-    return _validate(MaterialSettings, data)
+    return parse_settings(MaterialSettings, data)

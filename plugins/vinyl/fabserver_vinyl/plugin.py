@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from fabserver.designs import Design, Drawing, DrawingPath
 from fabserver.errors import PlanError
@@ -39,7 +39,7 @@ from fabserver.plugin import (
     no_progress,
 )
 from fabserver.preview import toolpath_svg
-from fabserver.profiles import MachineProfile, MaterialProfile
+from fabserver.profiles import MachineProfile, MaterialProfile, parse_settings
 from fabserver.toolpath import EventKind, MoveKind, Toolpath, ToolpathBuilder
 
 from . import layout, order, weeding
@@ -77,16 +77,6 @@ class MaterialSettings(BaseModel):
     # A material that needs another blade (a 60° blade for thick flock) says so:
     blade_offset: float | None = Field(None, ge=0, le=2, description="overrides the machine's")
     overcut: float | None = Field(None, ge=0, le=10, description="overrides the machine's")
-
-
-def _settings(model: type[BaseModel], data: Mapping[str, Any]) -> Any:
-    """Validate a settings block; raise ValueError naming the key (what profile checks show)."""
-    try:
-        return model.model_validate(dict(data))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = "settings." + ".".join(str(p) for p in err["loc"])
-        raise ValueError(f"{key}: {err['msg']}") from None
 
 
 class VinylPlugin(MachinePlugin):
@@ -151,10 +141,10 @@ class VinylPlugin(MachinePlugin):
     )
 
     def check_machine(self, machine: MachineProfile) -> None:
-        _settings(MachineSettings, machine.settings)
+        parse_settings(MachineSettings, machine.settings)
 
     def check_material(self, material: MaterialProfile) -> None:
-        _settings(MaterialSettings, material.settings)
+        parse_settings(MaterialSettings, material.settings)
 
     def plan(
         self,
@@ -166,8 +156,8 @@ class VinylPlugin(MachinePlugin):
     ) -> Plan:
         """Lay out, order, compensate and write the cuts of ``options["copies"]`` copies."""
         assert isinstance(design, Drawing)  # ``accepts`` lets only drawings through
-        cutter: MachineSettings = _settings(MachineSettings, machine.settings)
-        vinyl: MaterialSettings = _settings(MaterialSettings, material.settings)
+        cutter: MachineSettings = parse_settings(MachineSettings, machine.settings)
+        vinyl: MaterialSettings = parse_settings(MaterialSettings, material.settings)
         paths = [p for p in design.paths if len(p.points) >= 2 and np.ptp(p.points, axis=0).any()]
         if not paths:
             raise PlanError(
