@@ -9,6 +9,7 @@ import numpy as np
 import shapely
 
 from fabserver.profiles import Kinematics
+from fabserver.toolpath import Toolpath
 
 from .assemble import assemble
 from .layers import layer_flows, plan_layers
@@ -22,7 +23,7 @@ from .support import Support, support_regions
 class Sliced:
     """Everything the plugin reports on, besides the toolpath itself."""
 
-    toolpath: object  # fabserver.toolpath.Toolpath
+    toolpath: Toolpath
     slices: SliceResult
     regions: Regions
     layer_time: np.ndarray  # (L,) s
