@@ -18,10 +18,6 @@ import trimesh
 
 from .heightmap import Grid, drop_cutter, rasterise_faces
 
-FEATURE_ANGLE = math.radians(5.0)
-"""Edges folding more than this are computed exactly; gentler creases stay within the
-tolerance of node sampling (the ridge rises at most ``res/√2 · tan(angle/2)``)."""
-
 PIECE = 2.0
 """mm: long edges are cut into pieces so their node boxes stay close to the edge."""
 
@@ -58,7 +54,7 @@ def ball_tips(
         rasterise_faces(mesh.triangles[~steep], grid, floor), grid.res, radius, "ball"
     )
     flat = tips.reshape(-1)
-    edges, vertices = feature_edges(mesh, steep)
+    edges, vertices = feature_edges(mesh, steep, grid.res, tolerance)
     _vertex_contacts(flat, grid, radius, mesh.vertices[vertices])
     _edge_contacts(
         flat, grid, radius, *_pieces(mesh.vertices[edges[:, 0]], mesh.vertices[edges[:, 1]])
@@ -68,19 +64,26 @@ def ball_tips(
     return tips
 
 
-def feature_edges(mesh: trimesh.Trimesh, steep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def feature_edges(
+    mesh: trimesh.Trimesh, steep: np.ndarray, res: float, tolerance: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Edges to test exactly ``(k, 2)`` vertex indices, and their vertices ``(m,)``.
 
-    Folds sharper than :data:`FEATURE_ANGLE`, edges with one face (open meshes),
-    and every edge of a steep face (where two facets meet, neither facet test sees
-    the ball resting on the edge).
+    Every convex edge of a steep face counts (on a ridge between two facets, neither
+    facet test sees the ball resting on the edge), and so do edges of a single face
+    (open meshes). Between two gentle faces, which are sampled at the nodes, an edge is
+    skipped when its fold is under ``2·atan(tolerance / (res/√2))``: the ridge then
+    rises less than ``tolerance`` between nodes.
     """
     pairs = mesh.face_adjacency
-    sharp = mesh.face_adjacency_edges[mesh.face_adjacency_angles > FEATURE_ANGLE]
-    touching_steep = mesh.face_adjacency_edges[steep[pairs].any(axis=1)]
+    gentle_limit = 2.0 * math.atan(tolerance / (res / math.sqrt(2.0)))
+    exact = steep[pairs].any(axis=1) | (mesh.face_adjacency_angles > gentle_limit)
+    # In a valley the ball rests on the two faces, which their own tests find: only
+    # ridges can hold it on the edge itself.
+    exact &= mesh.face_adjacency_convex
     sorted_edges = np.sort(mesh.edges, axis=1)
     single = sorted_edges[trimesh.grouping.group_rows(sorted_edges, require_count=1)]
-    edges = np.vstack([sharp, touching_steep, single, np.zeros((0, 2), dtype=np.int64)])
+    edges = np.vstack([mesh.face_adjacency_edges[exact], single.reshape(-1, 2)])
     edges = np.unique(np.sort(edges, axis=1), axis=0)
     return edges, np.unique(edges)
 
