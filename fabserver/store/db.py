@@ -10,11 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -49,6 +51,8 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config  # Alembic loads only when the schema is checked
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -66,6 +70,8 @@ def open_database(url: str, migrate: bool = True) -> Database:
     if is_sqlite:
         event.listen(engine, "connect", _tune_sqlite)
     if migrate:
+        from alembic import command
+
         with engine.begin() as connection:
             config = alembic_config(url)
             config.attributes["connection"] = connection

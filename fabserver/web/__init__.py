@@ -9,14 +9,14 @@ in ``app.extensions["fabserver"]``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response
-from werkzeug.middleware.proxy_fix import ProxyFix
+if TYPE_CHECKING:  # Flask, the database and the queue load only when an app is built:
+    # ``fabserver.web.commands`` is imported by every ``fabserver`` command.
+    from flask import Flask, Response
 
-from ..jobs.runtime import Runtime, build_runtime
-from ..jobs.settings import Settings
-from ..registry import Registry
+    from ..jobs.runtime import Runtime
+    from ..registry import Registry
 
 # Flask config keys that map onto Settings fields.
 _SETTING_KEYS = {
@@ -41,6 +41,11 @@ def create_app(
     """Build the app. ``config`` holds Flask settings plus DATA_DIR, PROFILE_DIR,
     DATABASE_URL, REDIS_URL, MAX_UPLOAD_MB, SECRET_KEY, QUEUE_IMMEDIATE (see
     :mod:`fabserver.jobs.settings` for the environment variables)."""
+    from flask import Flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from ..jobs.runtime import build_runtime
+    from ..jobs.settings import Settings
     from . import api, auth, errors, i18n, maker, staff
 
     config = dict(config or {})
