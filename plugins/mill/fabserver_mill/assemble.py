@@ -155,7 +155,7 @@ def assemble(cuts: list[Cut], machine: Machine, start_xy=(0.0, 0.0)) -> Assembly
             if b.position[2] < machine.safe_z - _EPS:
                 b.move_to(z=machine.safe_z, feed=travel)
             tool = machine.tools[cut.tool]
-            b.event(EventKind.TOOL_CHANGE, note=f"{cut.tool}: {tool.describe()}")
+            b.event(EventKind.TOOL_CHANGE, note=f"{cut.tool}: {tool.describe().en}")
             rpm = min(data.spindle, machine.spindle_max)
             out.tool_uses.append(ToolUse(len(b), cut.tool, tool, rpm))
             if machine.spin_up > 0:

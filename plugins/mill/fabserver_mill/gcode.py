@@ -7,6 +7,7 @@ one ``%`` operation over its coordinates (no f-string per move), and streamed.
 from __future__ import annotations
 
 import itertools
+import unicodedata
 from collections.abc import Sequence
 from typing import IO
 
@@ -34,8 +35,10 @@ def _coords(xyz: np.ndarray, scale: float = 1.0) -> np.ndarray:
 
 
 def _message(text: str) -> str:
-    """Comment-safe text: GRBL and LinuxCNC end comments at ')'."""
-    return text.replace("(", "[").replace(")", "]")
+    """Comment-safe ASCII: GRBL and LinuxCNC end comments at ')', and some senders and
+    controllers reject bytes outside ASCII even in comments."""
+    text = text.replace("(", "[").replace(")", "]").replace("Ø", "D").replace("°", " deg")
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
 def write_gcode(
@@ -60,7 +63,8 @@ def write_gcode(
         head = []
         if a in changes:
             use = changes[a]
-            note = _message(f"{use.tool_id}: {use.tool.describe()}")
+            desc = use.tool.describe()
+            note = _message(f"{use.tool_id}: {desc.fr} / {desc.en}")
             # The toolpath is at safe Z before every tool change.
             head += [
                 "M5",

@@ -334,7 +334,7 @@ def plan_drawing_job(
         "operations": {op: round(d, 3) for op, d in work.depths.items()},
         "engrave_width_mm": None if work.engrave_width is None else round(work.engrave_width, 3),
         "tools": [
-            {"tool": u.tool_id, "rpm": u.rpm, "description": u.tool.describe()}
+            {"tool": u.tool_id, "rpm": u.rpm, "description": u.tool.describe().to_dict()}
             for u in assembly.tool_uses
         ],
         "stock_mm": [round(sx, 2), round(sy, 2), round(thickness, 2)],

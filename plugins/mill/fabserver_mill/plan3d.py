@@ -173,7 +173,7 @@ def plan_mesh(
             "stock_cm3_per_copy": round(float(volume_cm3), 3),
             "grid": [relief.grid.nx, relief.grid.ny],
             "tools": [
-                {"tool": u.tool_id, "rpm": u.rpm, "description": u.tool.describe()}
+                {"tool": u.tool_id, "rpm": u.rpm, "description": u.tool.describe().to_dict()}
                 for u in assembly.tool_uses
             ],
             "too_small": [{"tool": finish_id, "area_mm2": round(area, 2), "count": count}]

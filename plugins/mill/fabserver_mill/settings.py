@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from fabserver.i18n import Text
+
 OPERATIONS = ("engrave", "pocket", "inside", "outside")
 """2.5D operations in the order a sheet is machined: cut-outs last, so the part stays held."""
 
@@ -41,10 +43,20 @@ class Tool(_Strict):
             return self.diameter
         return min(self.diameter, self.tip + 2.0 * depth * math.tan(math.radians(self.angle / 2)))
 
-    def describe(self) -> str:
-        names = {"flat": "fraise droite", "ball": "fraise hémisphérique", "vbit": "fraise en V"}
+    def describe(self) -> Text:
+        """What the operator mounts, e.g. « fraise droite Ø3.175 mm »."""
+        names = {
+            "flat": ("fraise droite", "flat end mill"),
+            "ball": ("fraise hémisphérique", "ball end mill"),
+            "vbit": ("fraise en V", "V-bit"),
+        }[self.shape]
         extra = f" {self.angle:g}°" if self.shape == "vbit" else ""
-        return self.label or f"{names[self.shape]}{extra} Ø{self.diameter:g} mm"
+        if self.label:
+            return Text(self.label, self.label)
+        return Text(
+            f"{names[0]}{extra} Ø{self.diameter:g} mm".replace(".", ","),
+            f"{names[1]}{extra} Ø{self.diameter:g} mm",
+        )
 
 
 class OperationDefaults(_Strict):

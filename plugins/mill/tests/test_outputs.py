@@ -94,6 +94,7 @@ def test_gcode_reads_back_as_the_toolpath(plan_with, make, mill):
     )
     assert m_codes[-1] == 2
     assert text.count("(MSG, Changer l'outil / Change tool: vbit-60") == 1
+    assert gcode.isascii()
 
 
 def test_rml_reads_back_as_the_toolpath_one_file_per_tool(plan_with, make):
