@@ -267,6 +267,17 @@ def too_small_messages(items: list[TooSmall], offset: np.ndarray) -> list[Text]:
     return out
 
 
+def tab_centres(cuts: list[Cut]) -> np.ndarray:
+    """``(k, 2)`` middle of every tab span along its ring, for the preview."""
+    points = []
+    for cut in cuts:
+        ring = np.vstack([cut.path, cut.path[:1]])
+        s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(ring, axis=0), axis=1))])
+        at = cut.tabs.starts + cut.tabs.span / 2
+        points.append(np.column_stack([np.interp(at, s, ring[:, 0]), np.interp(at, s, ring[:, 1])]))
+    return np.vstack(points) if points else np.zeros((0, 2))
+
+
 def quarter_turn(drawing: Drawing) -> Drawing:
     """The drawing turned 90° anticlockwise: (x, y) → (-y, x)."""
     return replace(
@@ -363,7 +374,13 @@ def plan_drawing_job(
         volume_cm3 * copies,
         warnings,
         facts,
-        mill_preview(tp, (min(in_run, per_x) * sx, math.ceil(in_run / per_x) * sy), unreachable),
+        mill_preview(
+            tp,
+            (min(in_run, per_x) * sx, math.ceil(in_run / per_x) * sy),
+            unreachable,
+            tabs=tab_centres([c for c in cuts if c.tabs is not None]),
+            tab_size=opts.tab_width,
+        ),
         title=f"fabserver mill 2.5D, {material.id}",
         stock=(min(in_run, per_x) * sx, math.ceil(in_run / per_x) * sy, thickness),
     )

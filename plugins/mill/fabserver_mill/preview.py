@@ -26,8 +26,17 @@ def _rings_d(geom) -> str:
     return "".join(parts)
 
 
-def mill_preview(tp: Toolpath, stock_xy: tuple[float, float], too_small: list) -> str:
-    """Top view of the stock and the toolpath; unreachable areas filled in the role's colour."""
+def mill_preview(
+    tp: Toolpath,
+    stock_xy: tuple[float, float],
+    too_small: list,
+    tabs: np.ndarray | None = None,
+    tab_size: float = 1.0,
+) -> str:
+    """Top view of the stock and the toolpath; unreachable areas filled in the role's colour.
+
+    tabs : (k, 2) float, centres of the holding tabs on the tool-centre path
+    """
     bounds = np.array([[0.0, 0.0, 0.0], [stock_xy[0], stock_xy[1], 0.0]])
     svg = toolpath_svg(tp, bounds=bounds)
     stock = (
@@ -42,6 +51,14 @@ def mill_preview(tp: Toolpath, stock_xy: tuple[float, float], too_small: list) -
             f'<path class="role-too_small" data-role="too_small" d="{d}" fill="{colour}" '
             f'fill-opacity="0.6" fill-rule="evenodd" stroke="{colour}" stroke-width="0.1"/>'
         )
+    if tabs is not None and len(tabs):
+        half = tab_size / 2
+        rects = "".join(
+            f'<rect x="{x - half:.2f}" y="{y - half:.2f}" width="{tab_size:.2f}" '
+            f'height="{tab_size:.2f}"/>'
+            for x, y in np.round(tabs, 2)
+        )
+        shapes.append(f'<g class="tabs" fill="#2ca02c" stroke="none">{rects}</g>')
     head, tail = svg.rsplit("</g></svg>", 1)
     return head + "".join(shapes) + "</g></svg>" + tail
 

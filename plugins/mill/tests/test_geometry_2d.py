@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -181,6 +182,12 @@ def test_tabs_are_where_asked(plan_with, make, hdpe):
     assert len(edges) == count
     span = held.sum() * step / count
     assert span == pytest.approx(width + 3.175, abs=2 * step)
+    # The preview marks each tab where the held stations are.
+    marks = re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="5.00"', result.plan.preview_svg)
+    assert len(marks) == count
+    centres = np.array(marks, dtype=float) + width / 2
+    s_marks = shapely.line_locate_point(ring, shapely.points(centres))
+    assert held[(s_marks / step).astype(int)].all()
 
 
 @pytest.mark.parametrize("direction,sign", [("climb", -1), ("conventional", 1)])
