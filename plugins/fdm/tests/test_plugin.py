@@ -29,7 +29,7 @@ NOT_PRINTABLE = {
     "multibody.stl": PlanError,  # 0.6 × 1.1 × 0.3 mm: its first layer is thinner than a line
 }
 STL_FILES = corpus_files("stl", ".stl", ".3mf")
-SAMPLE_FILES = sorted(SAMPLES.glob("fdm-*.stl"))
+SAMPLE_FILES = sorted(p for p in SAMPLES.iterdir() if p.suffix.lower() in (".stl", ".3mf", ".obj"))
 
 
 def plan(design, profiles, machine="printer-1", material="pla-1.75", **options):
