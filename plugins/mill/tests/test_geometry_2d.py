@@ -231,3 +231,24 @@ def test_entry_ramps_at_the_angle_or_plunges(plan_with, make, entry):
     data = result.plan.facts
     assert data["tools"][0]["tool"] == "flat-3.175"
     assert np.allclose(tp.feed[tp.kind == MoveKind.PLUNGE], 300 / 60)
+
+
+def test_notch_narrower_than_the_tool_is_reported_for_a_cut_out(plan_with, make):
+    """A 2 mm notch in an outline cut with a 3.175 mm tool: the material left in it is the
+    closing of the part by the tool minus the part (reference computed here)."""
+    outline = np.array(
+        [[0, 0], [40, 0], [40, 30], [21, 30], [21, 20], [19, 20], [19, 30], [0, 30]], float
+    )
+    result = plan_with(make.drawing((outline, make.BLACK, True)), tabs=0)
+    part = Polygon(placed(outline, result))
+    closing = part.buffer(R, quad_segs=32).buffer(-R, quad_segs=32)
+    left = closing.difference(part)
+    pieces = shapely.get_parts(left)
+    notch = pieces[shapely.area(pieces) > 0.5 * R * R]
+    assert len(notch) == 1 and notch[0].area == pytest.approx(2 * 10, rel=0.05)
+    (reported,) = [t for t in result.plan.facts["too_small"] if t["operation"] == "outside"]
+    assert reported["count"] == 1
+    assert reported["area_mm2"] == pytest.approx(notch[0].area, rel=0.02)
+    # The tool indeed never enters the notch.
+    pts = shapely.points(role_points(result.plan.toolpath, "profile")[:, :2])
+    assert not shapely.intersects(pts, notch[0].buffer(-0.05)).any()

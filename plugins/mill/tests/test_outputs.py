@@ -110,6 +110,9 @@ def test_rml_reads_back_as_the_toolpath_one_file_per_tool(plan_with, make):
         steps.append(xyz[:-1])  # the last one lifts to safe Z before the spindle stops
     expected = np.rint(tp.xyz * 100).astype(int)
     assert np.array_equal(np.vstack(steps), expected)
+    # Speeds in mm/s: every feed of the toolpath appears as a VS command.
+    speeds = {float(v) for data in files for v in re.findall(r"VS([\d.]+);", data.decode())}
+    assert {round(float(f), 1) for f in np.unique(tp.feed)} <= speeds
 
 
 def test_estimate_counts_tool_changes_and_prices_the_stock(plan_with, make, mill, hdpe):
