@@ -27,8 +27,10 @@ from .types import Design
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MEMORY_MB = 2048
 
-_PRELOAD = ["fabserver.designs.loader", "fabserver.designs.stl", "fabserver.designs.svg",
-            "fabserver.designs.dxf"]  # fmt: skip
+# "__main__" first: the forkserver imports the main script once, so a child does
+# not import it again (as ``__mp_main__``) for every upload.
+_PRELOAD = ["__main__", "fabserver.designs.loader", "fabserver.designs.stl",
+            "fabserver.designs.svg", "fabserver.designs.dxf"]  # fmt: skip
 
 
 def _context() -> multiprocessing.context.BaseContext:
