@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fabserver.i18n import Text
+from fabserver.profiles import parse_settings
 
 OPERATIONS = ("engrave", "pocket", "inside", "outside")
 """2.5D operations in the order a sheet is machined: cut-outs last, so the part stays held."""
@@ -133,19 +134,9 @@ class MaterialSettings(_Strict):
     cutting: dict[str, CuttingData]
 
 
-def _validate(model: type[_Strict], data: dict[str, Any]) -> Any:
-    """Validate ``data``; raise ``ValueError`` naming the first faulty key."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "settings"
-        raise ValueError(f"settings.{key}: {err['msg']}") from None
-
-
 def machine_settings(data: dict[str, Any]) -> MachineSettings:
-    return _validate(MachineSettings, data)
+    return parse_settings(MachineSettings, data)
 
 
 def material_settings(data: dict[str, Any]) -> MaterialSettings:
-    return _validate(MaterialSettings, data)
+    return parse_settings(MaterialSettings, data)
