@@ -227,13 +227,16 @@ def write_gcode(out: IO[bytes], tp: Toolpath, job: GcodeJob, chunk: int = 20000)
     prev = np.round(np.asarray(tp.start, dtype=float), 3)
     prev_f = -1.0
     layer = -1
+    temperatures_set = False
     fan = -1
     layer_fan = 0
     buf: list[str] = []
     size = 0
     for lo, hi in itertools.pairwise(bounds):
         if lo in layer_starts:
-            layer += 1
+            # The layer's own index (a layer with nothing to print has no event).
+            first_layer_done = layer >= 0
+            layer = int(tp.layer[lo]) if lo < n else layer + 1
             z = layer_starts[lo]
             height = job.layer_height[layer] if layer < len(job.layer_height) else 0.0
             buf.append(f";LAYER_CHANGE\n;Z:{z:.3f}\n;HEIGHT:{height:.3f}\n")
@@ -241,7 +244,8 @@ def write_gcode(out: IO[bytes], tp: Toolpath, job: GcodeJob, chunk: int = 20000)
             if progress and layer < len(remaining):
                 done = 100.0 * (1.0 - remaining[layer] / total_time) if total_time > 0 else 0.0
                 buf.append(f"M73 P{int(done)} R{remaining[layer] / 60.0:.0f}\n")
-            if layer == 1:
+            if first_layer_done and not temperatures_set:
+                temperatures_set = True
                 if job.temperature != job.first_layer_temperature:
                     buf.append(f"M104 S{job.temperature}\n")
                 if job.bed_temperature != job.first_layer_bed_temperature:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import shapely
 
 from fabserver.designs.types import Design, Mesh
 from fabserver.errors import PlanError
@@ -320,6 +321,18 @@ def _slice_warnings(sliced, s: PrintSettings) -> list[Text]:
                 f"Some walls are thinner than the extrusion width ({width:.2f} mm) between "
                 f"z = {z0:.1f} and {z1:.1f} mm ({bad.size} layers): they will not be printed. "
                 "Make them thicker in the model.",
+            )
+        )
+    empty = shapely.is_empty(sliced.slices.polygons)
+    floating = np.flatnonzero(~empty[1:] & empty[:-1]) + 1
+    if floating.size and not s.support_material:
+        z = float(sliced.slices.top_z[floating[0]] - sliced.slices.height[floating[0]])
+        warnings.append(
+            Text(
+                f"Une partie du modèle commence en l'air à z = {z:.1f} mm, sans rien dessous : "
+                "elle tombera. Activez les supports, ou reliez-la au reste du modèle.",
+                f"Part of the model starts in mid-air at z = {z:.1f} mm with nothing under it: "
+                "it will fall. Turn supports on, or join it to the rest of the model.",
             )
         )
     if sliced.slices.open_chains:

@@ -260,9 +260,10 @@ def _nest(rings: np.ndarray, ring_layer: np.ndarray, n_layers: int) -> np.ndarra
     )
     polygons = shapely.polygons(ring_geoms, indices=poly_index)
     poly_layer = ring_layer[order][np.concatenate([[0], np.flatnonzero(np.diff(poly_index)) + 1])]
-    per_layer = shapely.multipolygons(polygons, indices=poly_layer)
+    # Layers without any outline (a gap between bodies) have no index here.
+    present, dense = np.unique(poly_layer, return_inverse=True)
     out = np.array([shapely.Polygon()] * n_layers, dtype=object)
-    out[: len(per_layer)] = per_layer
+    out[present] = shapely.multipolygons(polygons, indices=dense)
     # Overlapping shells (several bodies), self-touching rings and hairline gaps:
     # a closing (out, then in) merges and seals them; simplification drops
     # vertices closer than the printer can show.

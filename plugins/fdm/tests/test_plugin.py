@@ -407,3 +407,20 @@ def test_bridges_span_the_gap_the_short_way(profiles, samples):
     assert long.sum() > 20
     # Every long bridge line runs along x (across the gap), anchored on both pillars.
     assert np.all(np.abs(step[long, 1]) < 1e-6)
+
+
+def test_body_floating_above_a_gap_is_sliced_and_warned_about(profiles):
+    """Two boxes, the second starting 2 mm above the first's top: empty layers between."""
+    low = trimesh.creation.box([20, 20, 4])
+    low.apply_translation([0, 0, 2])
+    high = trimesh.creation.box([20, 20, 4])
+    high.apply_translation([30, 0, 8])
+    design = Mesh(trimesh.util.concatenate([low, high]), SourceFacts("stl-binary", "mm"))
+    result = plan(design, profiles)
+    text = gcode_of(result)
+    zs = [float(line[3:]) for line in text.splitlines() if line.startswith(";Z:")]
+    assert 4.0 in zs and 6.2 in zs and 5.0 not in zs  # nothing printed in the gap
+    assert any("mid-air at z = 6.0" in w.en for w in result.plan.warnings)
+    # Heights follow each printed layer: all 0.2 mm.
+    heights = [float(line[8:]) for line in text.splitlines() if line.startswith(";HEIGHT:")]
+    assert set(heights) == {0.2}
