@@ -18,7 +18,7 @@ from .bridges import bridge_lines
 from .flow import Flow, e_per_mm
 from .geos import buffer, union
 from .infill import hatch, infill_lines
-from .linking import link_lines
+from .linking import add_anchors, link_lines
 from .ordering import nearest_order, rotate_loop, seam_point
 from .regions import MITRE, LayerFlows, Regions
 from .settings import PrintSettings
@@ -249,6 +249,10 @@ def plan_layers(
         for k in range(n)
     ]
 
+    # Sparse lines are hooked along the perimeter at both ends (PrusaSlicer's
+    # infill_anchor, 600 % of the width), short enough not to meet the next line's hook.
+    anchor = [min(6.0 * flows[k].infill.width, 0.6 * spacing_sparse[k]) for k in range(n)]
+
     paths = LayerPaths()
     _skirt_and_brim(paths, slices, flows[0] if n else None, s, epm_of)
 
@@ -301,7 +305,9 @@ def plan_layers(
                     fills[i][::-1] if rev else fills[i] for i, rev in zip(ff[fo], flip, strict=True)
                 ]
                 roles = fill_role_a[ff[fo]]
-                for pts, role_id in link_lines(seq, roles, link_max[k], area_buf[k]):
+                linked = link_lines(seq, roles, link_max[k], area_buf[k])
+                linked = add_anchors(linked, ROLE["infill"], area_buf[k], anchor[k])
+                for pts, role_id in linked:
                     role = ROLES[role_id]
                     flow = {
                         "infill": f.infill,

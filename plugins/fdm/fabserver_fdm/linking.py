@@ -104,3 +104,66 @@ def _ring_between(coords: np.ndarray, cum: np.ndarray, s0: float, s1: float, tot
     if s0 <= s1:
         return body[(pos > s0) & (pos < s1)]
     return np.vstack([body[pos > s0], body[pos < s1]])
+
+
+def add_anchors(
+    paths: list[tuple[np.ndarray, int]], role: int, area, length: float, snap: float = 0.15
+) -> list[tuple[np.ndarray, int]]:
+    """Hook both ends of every ``role`` path ``length`` mm along the outline of ``area``.
+
+    An infill line whose end only touches the perimeter is easily torn off; a
+    short hook along the perimeter (PrusaSlicer's infill anchor) holds it. The
+    hook continues the way the line was heading.
+    """
+    which = [i for i, (pts, r) in enumerate(paths) if r == role and len(pts) >= 2]
+    if not which or area is None or area.is_empty or length <= 0:
+        return paths
+    rings = shapely.get_rings(shapely.get_parts(area))
+    if len(rings) == 0:
+        return paths
+    ends = np.array([paths[i][0][-1] for i in which] + [paths[i][0][0] for i in which])
+    heading = np.array(
+        [paths[i][0][-1] - paths[i][0][-2] for i in which]
+        + [paths[i][0][0] - paths[i][0][1] for i in which]
+    )
+    tree = shapely.STRtree(rings)
+    points = shapely.points(ends)
+    (q, r), dist = tree.query_nearest(points, return_distance=True, all_matches=False)
+    ring_of = np.full(len(ends), -1)
+    near = dist < snap
+    ring_of[q[near]] = r[near]
+    ok = np.flatnonzero(ring_of >= 0)
+    hooks: dict[int, np.ndarray] = {}
+    if ok.size:
+        ring = rings[ring_of[ok]]
+        total = shapely.length(ring)
+        at = shapely.line_locate_point(ring, points[ok])
+        ahead = shapely.get_coordinates(
+            shapely.line_interpolate_point(ring, np.mod(at + 0.05, total))
+        )
+        forward = np.einsum("ij,ij->i", ahead - ends[ok], heading[ok]) >= 0
+        for j, e in enumerate(ok):
+            if length >= 0.5 * total[j]:
+                continue
+            coords = shapely.get_coordinates(ring[j])
+            cum = np.concatenate(
+                [[0.0], np.cumsum(np.linalg.norm(np.diff(coords, axis=0), axis=1))]
+            )
+            s0 = at[j]
+            s1 = np.mod(s0 + length, total[j]) if forward[j] else np.mod(s0 - length, total[j])
+            tip = shapely.get_coordinates(shapely.line_interpolate_point(ring[j], s1))
+            if forward[j]:
+                inner = _ring_between(coords, cum, s0, s1, total[j])
+            else:
+                inner = _ring_between(coords, cum, s1, s0, total[j])[::-1]
+            hooks[int(e)] = np.vstack([inner, tip])
+    out = list(paths)
+    m = len(which)
+    for k, i in enumerate(which):
+        pts, r = out[i]
+        head = hooks.get(k + m)
+        tail = hooks.get(k)
+        pieces = ([head[::-1]] if head is not None else []) + [pts]
+        pieces += [tail] if tail is not None else []
+        out[i] = (np.vstack(pieces) if len(pieces) > 1 else pts, r)
+    return out

@@ -3,8 +3,9 @@
 Used by the comparison tests and by ``benchmarks/slice_fdm.py``. The config
 written here says, in PrusaSlicer's own keys, what :class:`PrintSettings` and the
 machine profile say; features fabserver does not have (gap fill, vertical shell
-thickening, wipe, Arachne variable widths, infill anchors along the perimeters)
-are switched off on PrusaSlicer's side so the comparison measures the same print.
+thickening, wipe, Arachne variable widths) are switched off on PrusaSlicer's
+side so the comparison measures the same print; infill anchors are PrusaSlicer's
+defaults (600 %, at most 12 mm), which fabserver also lays.
 """
 
 from __future__ import annotations
@@ -74,8 +75,8 @@ def config_ini(s: PrintSettings, machine: MachineProfile, start_gcode: str = "")
         "thin_walls": 0,
         "extra_perimeters": 0,
         "infill_every_layers": 1,
-        "infill_anchor": 0,
-        "infill_anchor_max": 0,
+        "infill_anchor": "600%",
+        "infill_anchor_max": 12,
         "solid_infill_below_area": 0,
         "infill_overlap": f"{p.infill_overlap * 100:g}%",
         "extrusion_width": p.extrusion_width,
