@@ -86,9 +86,9 @@ def _along_outline(
     sb = shapely.line_locate_point(rings[which], pb[ok])
     forward = np.mod(sb - sa, length)
     shorter = np.minimum(forward, length - forward)
+    walk = _RingWalk(rings)
     for j in np.flatnonzero(shorter < limit[ok]):
-        coords = shapely.get_coordinates(rings[which[j]])
-        cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(coords, axis=0), axis=1))])
+        coords, cum = walk[int(which[j])]
         s0, s1, total = sa[j], sb[j], length[j]
         if forward[j] <= total - forward[j]:
             inner = _ring_between(coords, cum, s0, s1, total)
@@ -142,16 +142,14 @@ def add_anchors(
             shapely.line_interpolate_point(ring, np.mod(at + 0.05, total))
         )
         forward = np.einsum("ij,ij->i", ahead - ends[ok], heading[ok]) >= 0
+        walk = _RingWalk(rings)
         for j, e in enumerate(ok):
             if length >= 0.5 * total[j]:
                 continue
-            coords = shapely.get_coordinates(ring[j])
-            cum = np.concatenate(
-                [[0.0], np.cumsum(np.linalg.norm(np.diff(coords, axis=0), axis=1))]
-            )
+            coords, cum = walk[int(ring_of[e])]
             s0 = at[j]
             s1 = np.mod(s0 + length, total[j]) if forward[j] else np.mod(s0 - length, total[j])
-            tip = shapely.get_coordinates(shapely.line_interpolate_point(ring[j], s1))
+            tip = _point_at(coords, cum, s1)[None]
             if forward[j]:
                 inner = _ring_between(coords, cum, s0, s1, total[j])
             else:
@@ -167,3 +165,26 @@ def add_anchors(
         pieces += [tail] if tail is not None else []
         out[i] = (np.vstack(pieces) if len(pieces) > 1 else pts, r)
     return out
+
+
+class _RingWalk:
+    """Coordinates and cumulative lengths of rings, computed once per ring."""
+
+    def __init__(self, rings: np.ndarray):
+        self.rings = rings
+        self.cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        if i not in self.cache:
+            coords = shapely.get_coordinates(self.rings[i])
+            steps = np.linalg.norm(np.diff(coords, axis=0), axis=1)
+            self.cache[i] = (coords, np.concatenate([[0.0], np.cumsum(steps)]))
+        return self.cache[i]
+
+
+def _point_at(coords: np.ndarray, cum: np.ndarray, s: float) -> np.ndarray:
+    """The point at arc length ``s`` along a closed ring."""
+    i = int(np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(cum) - 2))
+    span = cum[i + 1] - cum[i]
+    t = (s - cum[i]) / span if span > 0 else 0.0
+    return coords[i] + t * (coords[i + 1] - coords[i])
