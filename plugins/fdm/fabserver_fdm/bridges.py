@@ -32,6 +32,28 @@ def bridge_lines(
     parts, layer = shapely.get_parts(bridge, return_index=True)
     if len(parts) == 0:
         return np.full(n, EMPTY, dtype=object)
+    angle = np.asarray(usual_angle, dtype=float)[layer].copy()
+    # Only areas spanning air need a direction: the others rest on the layer below.
+    over_air = ~shapely.covered_by(parts, shapely.buffer(below[layer], ANCHOR_REACH))
+    if over_air.any():
+        angle[over_air] = _best_angles(
+            parts[over_air], layer[over_air], below, spacing, angle[over_air]
+        )
+    chosen = hatch(parts, spacing[layer], angle)
+    out = np.full(n, EMPTY, dtype=object)
+    pieces, piece_part = _lines_of(chosen)
+    if len(pieces):
+        piece_layer = layer[piece_part]
+        order = np.argsort(piece_layer, kind="stable")
+        present, dense = np.unique(piece_layer[order], return_inverse=True)
+        out[present] = shapely.multilinestrings(pieces[order], indices=dense)
+    return out
+
+
+def _best_angles(
+    parts: np.ndarray, layer: np.ndarray, below: np.ndarray, spacing: np.ndarray, usual: np.ndarray
+) -> np.ndarray:
+    """Per part, the direction whose lines rest on ``below`` at both ends (``usual`` on a tie)."""
     k = len(ANGLES)
     cand_layer = np.repeat(layer, k)
     cand_angle = np.tile(ANGLES, len(parts))
@@ -52,19 +74,9 @@ def bridge_lines(
         score = np.divide(anchored, total, out=np.zeros_like(total), where=total > 0)
     score = score.reshape(len(parts), k)
     best = ANGLES[np.argmax(score, axis=1)]
-    usual = np.mod(usual_angle[layer], 180.0)
-    nearest_usual = np.argmin(np.abs(ANGLES[None, :] - usual[:, None]), axis=1)
+    nearest_usual = np.argmin(np.abs(ANGLES[None, :] - np.mod(usual, 180.0)[:, None]), axis=1)
     keep_usual = score[np.arange(len(parts)), nearest_usual] >= score.max(axis=1) - TIE
-    angle = np.where(keep_usual, usual_angle[layer], best)
-    chosen = hatch(parts, spacing[layer], angle)
-    out = np.full(n, EMPTY, dtype=object)
-    pieces, piece_part = _lines_of(chosen)
-    if len(pieces):
-        piece_layer = layer[piece_part]
-        order = np.argsort(piece_layer, kind="stable")
-        present, dense = np.unique(piece_layer[order], return_inverse=True)
-        out[present] = shapely.multilinestrings(pieces[order], indices=dense)
-    return out
+    return np.where(keep_usual, usual, best)
 
 
 def _lines_of(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
