@@ -424,3 +424,23 @@ def test_body_floating_above_a_gap_is_sliced_and_warned_about(profiles):
     # Heights follow each printed layer: all 0.2 mm.
     heights = [float(line[8:]) for line in text.splitlines() if line.startswith(";HEIGHT:")]
     assert set(heights) == {0.2}
+
+
+def test_gcode_is_streamed_in_pieces(profiles, corpus):
+    """The writer hands the file over in bounded pieces, never as one giant string."""
+
+    class Counting(io.BytesIO):
+        sizes: list[int]
+
+        def write(self, data):
+            self.sizes = [*getattr(self, "sizes", []), len(data)]
+            return super().write(data)
+
+    path = corpus / "stl" / "3DBenchy.stl"
+    result = plan(load_design(path.read_bytes(), path.name), profiles)
+    out = Counting()
+    result.plan.outputs[0].write(out)
+    total = len(out.getvalue())
+    assert total > 2_000_000
+    assert len(out.sizes) > 2
+    assert max(out.sizes) < 2 * (1 << 20) + 200_000  # about 1 MiB per piece
