@@ -339,7 +339,7 @@ class _Bar:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--machine", "machine_id", required=True)
 @click.option("--material", "material_id", required=True)
-@click.option("--copies", default=1, show_default=True, type=int)
+@click.option("--copies", default=None, type=int, help="Number of copies (default 1).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Plugin option.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option(
@@ -372,7 +372,13 @@ def plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_j
             raise FabError(Text(str(exc), str(exc))) from None
         design = load_design(file.read_bytes(), file.name)
         options: dict[str, Any] = _parse_sets(sets)
-        options["copies"] = copies
+        if copies is not None:
+            if "copies" in options and str(options["copies"]) != str(copies):
+                raise click.BadParameter(
+                    f"--copies {copies} and --set copies={options['copies']} disagree",
+                    param_hint="--copies",
+                )
+            options["copies"] = copies
         with _Bar(sys.stdout.isatty() and not as_json) as bar:
             result = run_plan(
                 plugin, design, machine, material, options, ps.policy, ps.materials, progress=bar
