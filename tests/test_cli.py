@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 from click.testing import CliRunner
 
 from fabserver.cli import main
@@ -58,3 +59,39 @@ def test_machines_with_a_broken_profile_folder_says_so(tmp_path):
     result = CliRunner().invoke(main, ["--profiles", str(tmp_path / "none"), "machines"])
     assert result.exit_code == 2
     assert "Profil invalide" in result.output
+
+
+def test_plan_json_with_a_real_plugin(tmp_path, samples):
+    out = tmp_path / "sticker.hpgl"
+    result = run(
+        "--lang", "en", "plan", str(samples / "vinyl-sticker.svg"), "--machine", "vinyl",
+        "--material", "vinyl-adhesive", "--set", "copies=3", "-o", str(out), "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["copies"] == 3 and data["options"]["copies"] == 3
+    assert data["machine_time_s"] > 0
+    assert data["verdict"]["kind"] in ("prototype", "series") and data["verdict"]["reasons"]
+    priced = [m for m in data["materials"] if m["cost_eur"] is not None]
+    assert priced and all({"material", "quantity", "unit"} <= set(m) for m in data["materials"])
+    assert data["cost_eur"] == pytest.approx(sum(m["cost_eur"] for m in priced))
+    assert data["outputs"][0] == str(out)
+    assert out.read_bytes().startswith(b"IN;")
+
+
+def test_plan_refuses_contradicting_copies(tmp_path, samples):
+    result = CliRunner().invoke(
+        main,
+        ["plan", str(samples / "vinyl-sticker.svg"), "--machine", "vinyl", "--material",
+         "vinyl-adhesive", "--copies", "2", "--set", "copies=3", "-o", str(tmp_path / "x")],
+    )  # fmt: skip
+    assert result.exit_code != 0 and "disagree" in result.output
+
+
+def test_plan_with_a_design_the_machine_cannot_take(tmp_path, samples):
+    result = run(
+        "plan", str(samples / "vinyl-sticker.svg"), "--machine", "printer-1",
+        "--material", "pla-1.75", "-o", str(tmp_path / "x.gcode"), "--json",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "type de fichier" in json.loads(result.output)["error"]["fr"]
