@@ -290,7 +290,8 @@ def load_svg(data: bytes, name: str = "", *, tolerance_mm: float = 0.01, **_: ob
         "texts": texts,
         "images": images,
         "hidden_skipped": hidden,
-        "mm_per_user_unit": mm_per_px,
+        "mm_per_user_unit": _mm_per_user_unit(svg, mm_per_px),
+        "mm_per_css_px": mm_per_px,
         "page_height_mm": page_height_mm,
         **size_details,
     }
@@ -299,7 +300,7 @@ def load_svg(data: bytes, name: str = "", *, tolerance_mm: float = 0.01, **_: ob
         facts=SourceFacts(
             format="svg",
             units=units,
-            scale_to_mm=mm_per_px,
+            scale_to_mm=_mm_per_user_unit(svg, mm_per_px),
             warnings=tuple(warnings),
             details=details,
         ),
@@ -326,6 +327,20 @@ def _page_scale(root: dict[str, str]) -> tuple[float, str, bool]:
     if match and int(match.group(1)) < 92:
         return MM_PER_INCH / LEGACY_INKSCAPE_DPI, "px@90dpi", True
     return MM_PER_INCH / CSS_DPI, "px@96dpi", False
+
+
+def _mm_per_user_unit(svg: se.SVG, mm_per_px: float) -> float:
+    """Millimetres per unit of the drawing's own coordinates (the viewBox's, if any).
+
+    What a person means by the file's scale: 1.0 for a 80 mm page with a
+    ``0 0 80 80`` viewBox, whatever CSS pixels svgelements counts in.
+    """
+    viewbox = getattr(svg, "viewbox", None)
+    width = svg.width
+    vb_width = getattr(viewbox, "width", None) if viewbox is not None else None
+    if vb_width and isinstance(width, (int, float)) and np.isfinite(width) and width > 0:
+        return float(width) / float(vb_width) * mm_per_px
+    return mm_per_px
 
 
 def _page_height_mm(svg: se.SVG, root: dict[str, str], mm_per_px: float) -> float | None:
