@@ -316,6 +316,7 @@ def mesh_from_triangles(
     size_notes, size_details = size_warnings(mesh.extents, units_known=units is not None)
     warnings.extend(size_notes)
     details.update(size_details)
+    _drop_edge_tables(mesh)
     return Mesh(
         mesh,
         SourceFacts(
@@ -342,8 +343,12 @@ def merge_vertices(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     hashes: several times faster than sorting rows (``np.unique(axis=0)``). A
     hash collision is detected and falls back to the row sort.
     """
-    flat = np.ascontiguousarray(triangles, dtype=np.float64).reshape(-1, 3)
-    grid = np.round(flat / MERGE_GRID_MM).astype(np.int64).view(np.uint64)
+    corners = triangles.reshape(-1, 3)  # a view: float32 stays float32 until indexed below
+    # One float64 temporary, rounded in place (np.rint is what np.round does at 0 decimals).
+    snapped = np.divide(corners, MERGE_GRID_MM, dtype=np.float64)
+    np.rint(snapped, out=snapped)
+    grid = snapped.astype(np.int64).view(np.uint64)
+    del snapped
     with np.errstate(over="ignore"):
         keys = (
             grid[:, 0] * np.uint64(0x9E3779B97F4A7C15)
@@ -353,7 +358,29 @@ def merge_vertices(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     if not np.array_equal(grid[first][inverse], grid):  # a collision: exact but slower
         _, first, inverse = np.unique(grid, axis=0, return_index=True, return_inverse=True)
-    return flat[first], inverse.reshape(-1, 3).astype(np.int64)
+    return corners[first].astype(np.float64), inverse.reshape(-1, 3).astype(np.int64)
+
+
+_EDGE_TABLES = (
+    "edges",
+    "edges_sorted",
+    "edges_face",
+    "edges_sparse",
+    "face_adjacency",
+    "face_adjacency_edges",
+)
+"""Per-edge arrays trimesh cached during the checks: 40 MB for 225k triangles."""
+
+
+def _drop_edge_tables(mesh: trimesh.Trimesh) -> None:
+    """Forget the per-edge arrays the checks left in trimesh's cache.
+
+    The facts they gave (watertight, winding, bodies) stay cached; the arrays
+    are rebuilt on demand by whoever needs them, and a design kept in memory
+    (the planning queue holds several) no longer carries them.
+    """
+    for key in _EDGE_TABLES:
+        mesh._cache.delete(key)
 
 
 def _opposed_normals(triangles: np.ndarray, stored: np.ndarray) -> int:

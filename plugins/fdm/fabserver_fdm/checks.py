@@ -43,8 +43,9 @@ class Prepared:
 def prepare(design: Mesh, report_open: bool = True, supported: bool = False) -> Prepared:
     """The design's mesh standing on z = 0, centred on x = y = 0; repaired if open.
 
-    A closed mesh is used as the loader gave it (merged vertices, no copy of the
-    trimesh object); an open one is copied and repaired.
+    A closed mesh, or one the core's loader has already repaired, is used as it is
+    (merged vertices, no copy of the trimesh object); any other open one is copied
+    and repaired.
     """
     mesh = design.mesh
     warnings: list[Text] = []
@@ -58,7 +59,12 @@ def prepare(design: Mesh, report_open: bool = True, supported: bool = False) -> 
         )
     watertight = bool(mesh.is_watertight)
     facts["watertight"] = watertight
-    if not watertight or not mesh.is_winding_consistent:
+    # The core's loader (mesh_from_triangles, which leaves "vertices_merged" in its
+    # facts) has already merged vertices, dropped zero-area faces, made the winding
+    # consistent where it could and filled the small holes: repeating that on a copy
+    # costs another pass over every edge and changes nothing.
+    repaired_by_loader = "vertices_merged" in design.facts.details
+    if not repaired_by_loader and (not watertight or not mesh.is_winding_consistent):
         # On a copy: the slicer chains segments along the winding (made
         # consistent) and needs closed outlines (holes filled where trimesh can;
         # the slicer also closes outlines whose ends are close). Outlines are
