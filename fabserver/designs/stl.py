@@ -298,9 +298,10 @@ def mesh_from_triangles(
 
     bodies = int(mesh.body_count)
     details["bodies"] = bodies
+    _drop_edge_tables(mesh)  # the checks above were the last to need them
     details["triangles_in_file"] = n_raw
     if not mesh.is_watertight:
-        open_edges = len(trimesh.grouping.group_rows(mesh.edges_sorted, require_count=1))
+        open_edges = _open_edge_count(mesh)
         details["open_edges"] = open_edges
         warnings.append(
             Text(
@@ -316,7 +317,6 @@ def mesh_from_triangles(
     size_notes, size_details = size_warnings(mesh.extents, units_known=units is not None)
     warnings.extend(size_notes)
     details.update(size_details)
-    _drop_edge_tables(mesh)
     return Mesh(
         mesh,
         SourceFacts(
@@ -395,12 +395,40 @@ def _opposed_normals(triangles: np.ndarray, stored: np.ndarray) -> int:
     return int((np.isfinite(dots) & (dots < 0)).sum())
 
 
+def _side_use(mesh: trimesh.Trimesh) -> np.ndarray:
+    """How many triangles use each side of each triangle: ``(n, 3) int``.
+
+    One sort of 64-bit keys (smaller vertex index × vertex count + larger),
+    instead of trimesh's face adjacency or row grouping, which hash the edge rows
+    and keep several edge-sized tables in its cache.
+    """
+    faces = np.asarray(mesh.faces, dtype=np.int64)
+    first = faces
+    second = faces[:, [1, 2, 0]]
+    keys = np.minimum(first, second) * len(mesh.vertices) + np.maximum(first, second)
+    _, inverse, counts = np.unique(keys.ravel(), return_inverse=True, return_counts=True)
+    return counts[inverse].reshape(-1, 3)
+
+
 def _isolated_face_fraction(mesh: trimesh.Trimesh) -> float:
-    """Share of triangles that share no edge with any other triangle."""
-    adjacency = mesh.face_adjacency
-    touched = np.zeros(len(mesh.faces), dtype=bool)
-    touched[adjacency.ravel()] = True
-    return float(1.0 - touched.mean())
+    """Share of triangles that share no edge with any other triangle.
+
+    As trimesh's ``face_adjacency`` counts it: a side shared by exactly two
+    triangles joins them (degenerate triangles are already gone).
+    """
+    touched = (_side_use(mesh) == 2).any(axis=1)
+    return float(1.0 - touched.mean()) if len(touched) else 1.0
+
+
+def _open_edge_count(mesh: trimesh.Trimesh) -> int:
+    """Edges used by one triangle only (the rims of the holes): one in-place sort."""
+    faces = np.asarray(mesh.faces, dtype=np.int64)
+    second = faces[:, [1, 2, 0]]
+    keys = np.minimum(faces, second) * len(mesh.vertices) + np.maximum(faces, second)
+    keys = keys.ravel()
+    keys.sort()
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    return int((np.diff(np.append(starts, len(keys))) == 1).sum())
 
 
 def _no_volume(why: str):

@@ -73,17 +73,31 @@ def _shift(layers: np.ndarray, by: int) -> np.ndarray:
     return out
 
 
-def _covered_by_neighbours(slices: np.ndarray, count: int, direction: int) -> np.ndarray:
+def _covered_by_neighbours(
+    slices: np.ndarray, count: int, direction: int, windows: dict | None = None
+) -> np.ndarray:
     """Intersection of the ``count`` layers above (``direction=1``) or below (``-1``).
+
+    Built from window intersections ``W_c[m]`` = layers ``m .. m + c - 1``, each
+    made of two halves (``W_a[m] ∩ W_b[m + a]``) and kept in ``windows`` so that
+    the top and bottom searches share them: 4 above and 3 below take three
+    intersections over all layers instead of five.
 
     (Propagating each layer's exposed surface instead, as a union over the
     neighbours, measured slower on sloped parts: the exposed strips of a hull
     are as detailed as the layers.)
     """
-    acc = _shift(slices, direction)
-    for j in range(2, count + 1):
-        acc = intersection(acc, _shift(slices, direction * j))
-    return acc
+    windows = {} if windows is None else windows
+    windows.setdefault(1, slices)
+
+    def window(c: int) -> np.ndarray:
+        if c not in windows:
+            a = c // 2
+            windows[c] = intersection(window(a), _shift(window(c - a), a))
+        return windows[c]
+
+    # Layers k+1 .. k+count start at m = k + 1; layers k-count .. k-1 at m = k - count.
+    return _shift(window(count), 1 if direction > 0 else -count)
 
 
 def _opened(geoms: np.ndarray, radius: float | np.ndarray) -> np.ndarray:
@@ -137,10 +151,12 @@ def build_regions(
     exposed_top = difference(infill_area, _shift(slices, 1))
     exposed_bottom = difference(infill_area, _shift(slices, -1))
     solid = np.full(n, EMPTY, dtype=object)
+    windows: dict[int, np.ndarray] = {}
     if top_layers > 0:
-        solid = difference(infill_area, _covered_by_neighbours(slices, top_layers, 1))
+        solid = difference(infill_area, _covered_by_neighbours(slices, top_layers, 1, windows))
     if bottom_layers > 0:
-        bottom = difference(infill_area, _covered_by_neighbours(slices, bottom_layers, -1))
+        below = _covered_by_neighbours(slices, bottom_layers, -1, windows)
+        bottom = difference(infill_area, below)
         solid = union(solid, bottom)
     # Strips narrower than one line cannot be filled as solid: they stay sparse.
     half = _per_layer(first_flows.solid.spacing, flows.solid.spacing, n) / 2.0
