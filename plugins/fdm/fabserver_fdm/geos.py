@@ -16,6 +16,7 @@ import shapely
 
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 MIN_SPLIT = 32  # fewer elements than this: not worth a thread
+SLICES_PER_WORKER = 4
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = -1
 
@@ -37,7 +38,10 @@ def elementwise(func, *args: Any, **kwargs: Any) -> np.ndarray:
     pool = _get_pool() if n >= MIN_SPLIT else None
     if pool is None:
         return func(*args, **kwargs)
-    bounds = np.linspace(0, n, WORKERS + 1).astype(int)
+    # Several slices per core: layers differ a lot in cost (a hull's layers against
+    # a chimney's), and a core that finishes early takes the next slice.
+    pieces = min(WORKERS * SLICES_PER_WORKER, max(WORKERS, n // MIN_SPLIT))
+    bounds = np.linspace(0, n, pieces + 1).astype(int)
 
     def part(lo: int, hi: int) -> np.ndarray:
         sliced = [

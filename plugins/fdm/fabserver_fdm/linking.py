@@ -184,7 +184,8 @@ class _RingWalk:
 
 def _point_at(coords: np.ndarray, cum: np.ndarray, s: float) -> np.ndarray:
     """The point at arc length ``s`` along a closed ring."""
-    i = int(np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(cum) - 2))
+    # Python's min/max: np.clip on one scalar costs more than the whole lookup.
+    i = min(max(int(np.searchsorted(cum, s, side="right")) - 1, 0), len(cum) - 2)
     span = cum[i + 1] - cum[i]
     t = (s - cum[i]) / span if span > 0 else 0.0
     return coords[i] + t * (coords[i + 1] - coords[i])

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+SMALL_ORDER = 24
+"""Below this many paths the greedy walk runs on Python floats: a numpy step costs
+about ten array calls, more than the whole scan of a few points."""
+
 
 def nearest_order(
     starts: np.ndarray, ends: np.ndarray, position: np.ndarray, reversible: bool = True
@@ -18,32 +22,61 @@ def nearest_order(
 
     starts, ends : (n, 2) float — first and last point of each path
     Returns ``order`` (n,) int and ``flipped`` (n,) bool (path walked backwards).
+    Ties go to the lower index, whichever way the walk is computed.
     """
     n = len(starts)
+    if n <= SMALL_ORDER:
+        return _nearest_order_small(starts, ends, position, reversible)
     order = np.empty(n, dtype=np.int64)
     flipped = np.zeros(n, dtype=bool)
-    if n == 0:
-        return order, flipped
-    remaining = np.ones(n, dtype=bool)
     pos = np.asarray(position, dtype=float)[:2]
-    big = np.inf
-    sx, sy = starts[:, 0].copy(), starts[:, 1].copy()
-    ex, ey = ends[:, 0].copy(), ends[:, 1].copy()
+    # Taken paths are moved to infinity: no mask to apply at each step.
+    sx, sy = starts[:, 0].astype(float), starts[:, 1].astype(float)
+    ex, ey = ends[:, 0].astype(float), ends[:, 1].astype(float)
+    px, py = float(pos[0]), float(pos[1])
     for step in range(n):
-        ds = (sx - pos[0]) ** 2 + (sy - pos[1]) ** 2
+        ds = (sx - px) ** 2 + (sy - py) ** 2
         if reversible:
-            de = (ex - pos[0]) ** 2 + (ey - pos[1]) ** 2
-            both = np.minimum(ds, de)
+            de = (ex - px) ** 2 + (ey - py) ** 2
+            i = int(np.argmin(np.minimum(ds, de)))
+            rev = bool(de[i] < ds[i])
         else:
-            both = ds
-        both[~remaining] = big
-        i = int(np.argmin(both))
-        rev = bool(reversible and de[i] < ds[i])
+            i = int(np.argmin(ds))
+            rev = False
         order[step] = i
         flipped[step] = rev
-        remaining[i] = False
-        pos = np.array([sx[i], sy[i]]) if rev else np.array([ex[i], ey[i]])
+        px, py = (float(sx[i]), float(sy[i])) if rev else (float(ex[i]), float(ey[i]))
+        sx[i] = sy[i] = ex[i] = ey[i] = np.inf
     return order, flipped
+
+
+def _nearest_order_small(
+    starts: np.ndarray, ends: np.ndarray, position: np.ndarray, reversible: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`nearest_order` on Python floats (same arithmetic, same ties)."""
+    s = np.asarray(starts, dtype=float)[:, :2].tolist()
+    e = np.asarray(ends, dtype=float)[:, :2].tolist()
+    px, py = (float(v) for v in np.asarray(position, dtype=float)[:2])
+    left = list(range(len(s)))
+    order, flipped = [], []
+    while left:
+        best_d, best_i, best_rev = np.inf, -1, False
+        for i in left:  # ascending: the first of equal distances wins, as np.argmin
+            dx, dy = s[i][0] - px, s[i][1] - py
+            ds = dx * dx + dy * dy
+            d, rev = ds, False
+            if reversible:
+                dx, dy = e[i][0] - px, e[i][1] - py
+                de = dx * dx + dy * dy
+                if de < ds:
+                    d, rev = de, True
+            if d < best_d:
+                best_d, best_i, best_rev = d, i, rev
+        left.remove(best_i)
+        order.append(best_i)
+        flipped.append(best_rev)
+        px, py = s[best_i] if best_rev else e[best_i]
+    return np.array(order, dtype=np.int64), np.array(flipped, dtype=bool)
 
 
 def rotate_loop(ring: np.ndarray, position: np.ndarray) -> np.ndarray:
