@@ -355,7 +355,7 @@ def merge_vertices(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             ^ grid[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F)
             ^ grid[:, 2] * np.uint64(0x165667B19E3779F9)
         )
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    first, inverse = _first_and_inverse(keys)
     if not np.array_equal(grid[first][inverse], grid):  # a collision: exact but slower
         _, first, inverse = np.unique(grid, axis=0, return_index=True, return_inverse=True)
     return corners[first].astype(np.float64), inverse.reshape(-1, 3).astype(np.int64)
@@ -381,6 +381,26 @@ def _drop_edge_tables(mesh: trimesh.Trimesh) -> None:
     """
     for key in _EDGE_TABLES:
         mesh._cache.delete(key)
+
+
+def _first_and_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_index=True, return_inverse=True)[1:]``, about twice as fast.
+
+    np.unique needs a stable sort (mergesort) to report first occurrences; an
+    unstable sort followed by the smallest index of each run gives the same
+    answer.
+    """
+    if len(keys) == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    order = np.argsort(keys)
+    ordered = keys[order]
+    starts_run = np.empty(len(keys), dtype=bool)
+    starts_run[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts_run[1:])
+    first = np.minimum.reduceat(order, np.flatnonzero(starts_run))
+    inverse = np.empty(len(keys), dtype=np.intp)
+    inverse[order] = np.cumsum(starts_run) - 1
+    return first, inverse
 
 
 def _opposed_normals(triangles: np.ndarray, stored: np.ndarray) -> int:
