@@ -99,8 +99,8 @@ def face_edge_ids(faces: np.ndarray, n_vertices: int) -> np.ndarray:
 
 def _segments(vertices, faces, face_edges, slice_z):
     """All crossing segments of all layers: layer, start/end points (k, 2), start/end edges."""
-    tri = vertices[faces]  # (f, 3, 3)
-    tz = tri[:, :, 2]
+    # Only the heights of every corner: full corners are gathered for crossings only.
+    tz = vertices[:, 2][faces]  # (f, 3)
     zmin, zmax = tz.min(axis=1), tz.max(axis=1)
     # Plane z crosses a triangle when some vertex is at or below it and some above.
     lo = np.searchsorted(slice_z, zmin, side="left")
@@ -125,8 +125,8 @@ def _segments(vertices, faces, face_edges, slice_z):
     rows = np.arange(total)
 
     def point_on(j: np.ndarray) -> np.ndarray:
-        a = tri[face, j]
-        b = tri[face, (j + 1) % 3]
+        a = vertices[faces[face, j]]
+        b = vertices[faces[face, (j + 1) % 3]]
         t = (z - a[:, 2]) / (b[:, 2] - a[:, 2])
         return a[:, :2] + t[:, None] * (b[:, :2] - a[:, :2])
 
@@ -174,16 +174,16 @@ def _chain(seg_layer, start_edge, end_edge, n_edges):
     # List ranking: distance to the tail, by pointer jumping.
     dist = (succ >= 0).astype(np.int64)
     ptr = succ.copy()
-    while True:
-        active = ptr >= 0
-        if not active.any():
-            break
-        idx = np.flatnonzero(active)
-        new_dist = dist.copy()
-        new_dist[idx] += dist[ptr[idx]]
-        new_ptr = ptr.copy()
-        new_ptr[idx] = ptr[ptr[idx]]
-        dist, ptr = new_dist, new_ptr
+    # Only segments whose pointer has not reached the tail take part in a round;
+    # each round reads every jump before writing any, so it updates in place.
+    idx = np.flatnonzero(ptr >= 0)
+    while idx.size:
+        target = ptr[idx]
+        jump_dist = dist[target]
+        jump_ptr = ptr[target]
+        dist[idx] += jump_dist
+        ptr[idx] = jump_ptr
+        idx = idx[jump_ptr >= 0]
     order = np.lexsort((-dist, comp))
     return comp, order, closed
 
