@@ -170,31 +170,43 @@ class GcodeJob:
     footer: tuple[str, ...]
 
 
-def format_moves(
-    tp: Toolpath, lo: int, hi: int, prev: np.ndarray, prev_f: float
-) -> tuple[str, np.ndarray, float]:
-    """G-code text of moves ``lo:hi``; ``prev`` is the rounded (x, y, z) before ``lo``."""
-    xyz = np.round(tp.xyz[lo:hi], 3)
-    e = np.round(tp.e[lo:hi], 5)
-    f = np.round(tp.feed[lo:hi] * 60.0)
-    n = hi - lo
-    before = np.vstack([prev[None], xyz[:-1]])
-    changed = np.empty((n, 5), dtype=bool)
-    changed[:, :3] = xyz != before
-    changed[:, 3] = e != 0
-    moving = changed[:, :4].any(axis=1)
-    # F only where it differs from the last F written (on moving lines).
-    f_idx = np.flatnonzero(moving)
-    fm = f[f_idx]
-    last = np.concatenate([[prev_f], fm[:-1]])
-    changed[:, 4] = False
-    changed[f_idx, 4] = fm != last
-    code = changed @ (1 << np.arange(5))
-    values = np.column_stack([xyz, e, f])[changed]
-    text = "".join(_TEMPLATES[code].tolist()) % tuple(values.tolist())
-    new_prev = xyz[-1] if n else prev
-    new_f = float(fm[-1]) if len(fm) else prev_f
-    return text, new_prev, new_f
+class _MoveWords:
+    """The words of every move, worked out in one pass over the whole toolpath.
+
+    ``code`` : (n,) int — which words each line has (bit i = ``_LETTERS[i]``)
+    ``values`` : (m,) float — the numbers of all lines, in order
+    ``offset`` : (n + 1,) int — where each line's numbers start in ``values``
+
+    A coordinate only when it changes, F only when it differs from the last F
+    written. The numpy work is done once, not at every layer or feature change;
+    only the text is made piece by piece.
+    """
+
+    def __init__(self, tp: Toolpath):
+        n = len(tp)
+        xyz = np.round(tp.xyz, 3)
+        e = np.round(tp.e, 5)
+        f = np.round(tp.feed * 60.0)
+        before = np.empty_like(xyz)
+        before[:1] = np.round(np.asarray(tp.start, dtype=float), 3)
+        before[1:] = xyz[:-1]
+        changed = np.empty((n, 5), dtype=bool)
+        changed[:, :3] = xyz != before
+        changed[:, 3] = e != 0
+        moving = changed[:, :4].any(axis=1)
+        f_idx = np.flatnonzero(moving)
+        fm = f[f_idx]
+        last = np.concatenate([[-1.0], fm[:-1]])
+        changed[:, 4] = False
+        changed[f_idx, 4] = fm != last
+        self.code = changed @ (1 << np.arange(5))
+        self.values = np.column_stack([xyz, e, f])[changed]
+        self.offset = np.concatenate([[0], np.cumsum(changed.sum(axis=1))])
+
+    def text(self, lo: int, hi: int) -> str:
+        """G-code lines of moves ``lo:hi``."""
+        words = self.values[self.offset[lo] : self.offset[hi]].tolist()
+        return "".join(_TEMPLATES[self.code[lo:hi]].tolist()) % tuple(words)
 
 
 def write_gcode(out: IO[bytes], tp: Toolpath, job: GcodeJob, chunk: int = 20000) -> None:
@@ -224,8 +236,7 @@ def write_gcode(out: IO[bytes], tp: Toolpath, job: GcodeJob, chunk: int = 20000)
     remaining = np.cumsum(layer_time[::-1])[::-1]
     total_time = float(remaining[0]) if len(remaining) else 0.0
     progress = job.flavour == "marlin2"
-    prev = np.round(np.asarray(tp.start, dtype=float), 3)
-    prev_f = -1.0
+    words = _MoveWords(tp)
     layer = -1
     temperatures_set = False
     fan = -1
@@ -260,7 +271,7 @@ def write_gcode(out: IO[bytes], tp: Toolpath, job: GcodeJob, chunk: int = 20000)
                 fan = want
         if type_at.get(lo):
             buf.append(f";TYPE:{type_at[lo]}\n")
-        text, prev, prev_f = format_moves(tp, lo, hi, prev, prev_f)
+        text = words.text(lo, hi)
         buf.append(text)
         size += len(text)
         if size > 1 << 20:
