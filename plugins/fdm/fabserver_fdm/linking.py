@@ -101,9 +101,13 @@ def _along_outline(
 def _ring_between(coords: np.ndarray, cum: np.ndarray, s0: float, s1: float, total: float):
     """Ring vertices strictly between arc positions ``s0`` and ``s1`` going forward."""
     body, pos = coords[:-1], cum[:-1]
+    # ``pos`` only grows along the ring: the vertices past s0 and before s1 are
+    # index ranges, found by bisection instead of a mask over the whole ring.
+    after = int(np.searchsorted(pos, s0, side="right"))
+    before = int(np.searchsorted(pos, s1, side="left"))
     if s0 <= s1:
-        return body[(pos > s0) & (pos < s1)]
-    return np.vstack([body[pos > s0], body[pos < s1]])
+        return body[after:before]
+    return np.vstack([body[after:], body[:before]])
 
 
 def add_anchors(

@@ -29,15 +29,20 @@ def nearest_order(
         return _nearest_order_small(starts, ends, position, reversible)
     order = np.empty(n, dtype=np.int64)
     flipped = np.zeros(n, dtype=bool)
-    pos = np.asarray(position, dtype=float)[:2]
-    # Taken paths are moved to infinity: no mask to apply at each step.
-    sx, sy = starts[:, 0].astype(float), starts[:, 1].astype(float)
-    ex, ey = ends[:, 0].astype(float), ends[:, 1].astype(float)
-    px, py = float(pos[0]), float(pos[1])
+    # Rows: start x, start y, end x, end y. Taken paths move to infinity, so no
+    # mask is applied at each step; one subtraction and one square serve both ends.
+    ends_xy = np.empty((4, n))
+    ends_xy[0:2] = starts[:, :2].T
+    ends_xy[2:4] = ends[:, :2].T
+    px, py = (float(v) for v in np.asarray(position, dtype=float)[:2])
+    here = np.empty((4, 1))
     for step in range(n):
-        ds = (sx - px) ** 2 + (sy - py) ** 2
+        here[0::2, 0] = px
+        here[1::2, 0] = py
+        sq = (ends_xy - here) ** 2
+        ds = sq[0] + sq[1]
         if reversible:
-            de = (ex - px) ** 2 + (ey - py) ** 2
+            de = sq[2] + sq[3]
             i = int(np.argmin(np.minimum(ds, de)))
             rev = bool(de[i] < ds[i])
         else:
@@ -45,8 +50,15 @@ def nearest_order(
             rev = False
         order[step] = i
         flipped[step] = rev
-        px, py = (float(sx[i]), float(sy[i])) if rev else (float(ex[i]), float(ey[i]))
-        sx[i] = sy[i] = ex[i] = ey[i] = np.inf
+        px, py = (
+            (float(ends_xy[0, i]), float(ends_xy[1, i]))
+            if rev
+            else (
+                float(ends_xy[2, i]),
+                float(ends_xy[3, i]),
+            )
+        )
+        ends_xy[:, i] = np.inf
     return order, flipped
 
 
