@@ -16,6 +16,8 @@ import shapely
 from .geos import intersection
 from .regions import EMPTY
 
+MIN_PIECE = 1e-9  # mm: shorter stretches of a line inside a region are a touched vertex
+
 
 def _clip(lines: np.ndarray, line_layer: np.ndarray, regions: np.ndarray) -> np.ndarray:
     """Intersect each layer's lines with its region: ``(L,)`` geometries."""
@@ -35,38 +37,75 @@ def hatch(regions: np.ndarray, spacing: np.ndarray, angle_deg: np.ndarray) -> np
 
     regions : (L,) geometries; spacing, angle_deg : (L,) float (mm, degrees)
     Returns ``(L,)`` (Multi)LineStrings.
+
+    Hand-written scanline clipping rather than a GEOS overlay per layer: the
+    lines are straight and parallel, so each one's inside stretches are the
+    sorted crossings of the region's edges with it, taken in pairs (even-odd),
+    all layers in one numpy pass. An edge counts for the lines at or above its
+    lower end and below its upper end, so a line through a vertex is crossed
+    once and an edge lying on a line not at all.
     """
     n = len(regions)
+    out = np.full(n, EMPTY, dtype=object)
     if n == 0:
         return np.zeros(0, dtype=object)
-    bounds = shapely.bounds(regions)
-    ok = ~np.isnan(bounds[:, 0]) & (spacing > 0)
-    a = np.radians(angle_deg)
-    u = np.column_stack([np.cos(a), np.sin(a)])  # along the lines
-    v = np.column_stack([-np.sin(a), np.cos(a)])  # across the lines
-    corners = np.stack(
-        [bounds[:, [0, 1]], bounds[:, [2, 1]], bounds[:, [2, 3]], bounds[:, [0, 3]]], axis=1
-    )  # (L, 4, 2)
-    cu = np.einsum("lkj,lj->lk", corners, u)
-    cv = np.einsum("lkj,lj->lk", corners, v)
-    safe = np.where(ok, spacing, 1.0)
-    first = np.where(ok, np.ceil(np.nan_to_num(cv.min(axis=1)) / safe), 0)
-    last = np.where(ok, np.floor(np.nan_to_num(cv.max(axis=1)) / safe), -1)
-    counts = np.maximum(last - first + 1, 0).astype(np.int64)
+    parts, part_layer = shapely.get_parts(regions, return_index=True)
+    polys = shapely.get_type_id(parts) == 3
+    rings, ring_part = shapely.get_rings(parts[polys], return_index=True)
+    if len(rings) == 0:
+        return out
+    coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+    # Edges join consecutive points of one ring (rings repeat their first point).
+    same = ring_of[1:] == ring_of[:-1]
+    a_pt, b_pt = coords[:-1][same], coords[1:][same]
+    layer = part_layer[polys][ring_part][ring_of[:-1][same]]
+    sp = spacing[layer]
+    keep = sp > 0
+    a_pt, b_pt, layer, sp = a_pt[keep], b_pt[keep], layer[keep], sp[keep]
+    angle = np.radians(angle_deg)
+    u_dir = np.column_stack([np.cos(angle), np.sin(angle)])  # along the lines
+    v_dir = np.column_stack([-np.sin(angle), np.cos(angle)])  # across the lines
+    ua = np.einsum("ij,ij->i", a_pt, u_dir[layer])
+    ub = np.einsum("ij,ij->i", b_pt, u_dir[layer])
+    va = np.einsum("ij,ij->i", a_pt, v_dir[layer])
+    vb = np.einsum("ij,ij->i", b_pt, v_dir[layer])
+    # Lines sit at v = k·spacing; an edge crosses those with vmin <= k·sp < vmax.
+    k_lo = np.ceil(np.minimum(va, vb) / sp)
+    k_hi = np.ceil(np.maximum(va, vb) / sp) - 1
+    k_lo += (k_lo * sp < np.minimum(va, vb)).astype(float)  # rounding of the division
+    k_hi -= (k_hi * sp >= np.maximum(va, vb)).astype(float)
+    counts = np.maximum(k_hi - k_lo + 1, 0).astype(np.int64)
     total = int(counts.sum())
     if total == 0:
-        return np.full(n, EMPTY, dtype=object)
-    layer = np.repeat(np.arange(n), counts)
-    k = first[layer] + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
-    offset = k * spacing[layer]
-    umin = np.nan_to_num(cu.min(axis=1))[layer] - 1.0
-    umax = np.nan_to_num(cu.max(axis=1))[layer] + 1.0
-    base = offset[:, None] * v[layer]
-    p0 = base + umin[:, None] * u[layer]
-    p1 = base + umax[:, None] * u[layer]
-    coords = np.stack([p0, p1], axis=1).reshape(-1, 2)
-    lines = shapely.linestrings(coords, indices=np.repeat(np.arange(total), 2))
-    return _clip(lines, layer, regions)
+        return out
+    edge = np.repeat(np.arange(len(counts)), counts)
+    k = k_lo[edge] + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
+    c = k * sp[edge]
+    t = (c - va[edge]) / (vb[edge] - va[edge])
+    u = ua[edge] + t * (ub[edge] - ua[edge])
+    cross_layer = layer[edge]
+    order = np.lexsort((u, k, cross_layer))
+    u, k, c, cross_layer = u[order], k[order], c[order], cross_layer[order]
+    # Pair crossings within each line: 1st-2nd, 3rd-4th... (a lone last one is dropped).
+    new_line = np.concatenate([[True], (k[1:] != k[:-1]) | (cross_layer[1:] != cross_layer[:-1])])
+    line_start = np.maximum.accumulate(np.where(new_line, np.arange(total), 0))
+    rank = np.arange(total) - line_start
+    line_end = np.append(np.flatnonzero(new_line)[1:], total)
+    line_size = (line_end - line_start[np.flatnonzero(new_line)])[np.cumsum(new_line) - 1]
+    first = np.flatnonzero((rank % 2 == 0) & (rank + 1 < line_size))
+    first = first[u[first + 1] - u[first] > MIN_PIECE]  # a vertex touched: no piece
+    if first.size == 0:
+        return out
+    seg_layer = cross_layer[first]
+    ud, vd = u_dir[seg_layer], v_dir[seg_layer]
+    p0 = u[first, None] * ud + c[first, None] * vd
+    p1 = u[first + 1, None] * ud + c[first, None] * vd
+    segments = shapely.linestrings(
+        np.stack([p0, p1], axis=1).reshape(-1, 2), indices=np.repeat(np.arange(first.size), 2)
+    )
+    present, dense = np.unique(seg_layer, return_inverse=True)
+    out[present] = shapely.multilinestrings(segments, indices=dense)
+    return out
 
 
 def gyroid(regions: np.ndarray, spacing: np.ndarray, z: np.ndarray, angle_deg: float) -> np.ndarray:
