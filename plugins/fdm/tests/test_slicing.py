@@ -89,6 +89,33 @@ def test_hatch_covers_the_region_at_its_spacing():
     assert lines.length == pytest.approx(10 * len(parts))
 
 
+def test_hatch_matches_a_geos_overlay_on_regions_with_holes():
+    """Scanline clipping against shapely's intersection of the full lines with the region."""
+    rng = np.random.default_rng(7)
+    regions, spacing, angle = [], [], []
+    for _ in range(12):
+        blob = shapely.union_all(
+            [shapely.Point(rng.uniform(-8, 8, 2)).buffer(rng.uniform(2, 6)) for _ in range(4)]
+        )
+        hole = shapely.Point(rng.uniform(-3, 3, 2)).buffer(rng.uniform(0.5, 2))
+        regions.append(shapely.difference(blob, hole))
+        spacing.append(rng.uniform(0.4, 3.0))
+        angle.append(rng.uniform(0, 180))
+    regions, spacing, angle = np.array(regions), np.array(spacing), np.array(angle)
+    clipped = hatch(regions, spacing, angle)
+    for region, sp, a, lines in zip(regions, spacing, angle, clipped, strict=True):
+        u = np.array([np.cos(np.radians(a)), np.sin(np.radians(a))])
+        v = np.array([-u[1], u[0]])
+        k = np.arange(-30 / sp, 30 / sp).round()
+        full = shapely.multilinestrings([[k_ * sp * v - 40 * u, k_ * sp * v + 40 * u] for k_ in k])
+        reference = shapely.intersection(full, region)
+        assert lines.length == pytest.approx(reference.length, rel=1e-9)
+        assert shapely.hausdorff_distance(lines, reference) < 1e-6
+        # Every piece lies on the region, at a multiple of the spacing across the lines.
+        across = shapely.get_coordinates(lines) @ v / sp
+        assert np.allclose(across, np.round(across), atol=1e-9)
+
+
 def _regions(mesh, **opts):
     from fabserver.profiles import load_profiles
 
