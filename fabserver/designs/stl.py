@@ -425,9 +425,15 @@ def _side_use(mesh: trimesh.Trimesh) -> np.ndarray:
     faces = np.asarray(mesh.faces, dtype=np.int64)
     first = faces
     second = faces[:, [1, 2, 0]]
-    keys = np.minimum(first, second) * len(mesh.vertices) + np.maximum(first, second)
-    _, inverse, counts = np.unique(keys.ravel(), return_inverse=True, return_counts=True)
-    return counts[inverse].reshape(-1, 3)
+    keys = (np.minimum(first, second) * len(mesh.vertices) + np.maximum(first, second)).ravel()
+    order = np.argsort(keys)  # equal keys only need to be adjacent: no stable sort
+    ordered = keys[order]
+    starts_run = np.concatenate([[True], ordered[1:] != ordered[:-1]])
+    starts = np.flatnonzero(starts_run)
+    run_length = np.diff(np.append(starts, len(keys)))
+    use = np.empty(len(keys), dtype=np.int64)
+    use[order] = np.repeat(run_length, run_length)
+    return use.reshape(-1, 3)
 
 
 def _isolated_face_fraction(mesh: trimesh.Trimesh) -> float:

@@ -184,7 +184,12 @@ def _chain(seg_layer, start_edge, end_edge, n_edges):
         dist[idx] += jump_dist
         ptr[idx] = jump_ptr
         idx = idx[jump_ptr >= 0]
-    order = np.lexsort((-dist, comp))
+    # Sorted by component, then from head to tail: ``dist`` counts down to 0 along
+    # each chain, so every segment's place is known without sorting.
+    size = np.bincount(comp, minlength=n_comp)
+    comp_start = np.cumsum(size) - size
+    order = np.empty(n, dtype=np.int64)
+    order[comp_start[comp] + size[comp] - 1 - dist] = np.arange(n)
     return comp, order, closed
 
 
