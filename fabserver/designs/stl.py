@@ -334,6 +334,9 @@ MERGE_GRID_MM = 1e-8
 """Vertices closer than this grid (trimesh's own merge precision) are one vertex."""
 
 
+_HASH_P = np.uint64(0x9E3779B97F4A7C15)  # odd, 64-bit golden ratio
+
+
 def merge_vertices(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Shared vertices of a triangle list: ``(v, 3) float64`` vertices, ``(n, 3) int`` faces.
 
@@ -350,11 +353,15 @@ def merge_vertices(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     grid = snapped.astype(np.int64).view(np.uint64)
     del snapped
     with np.errstate(over="ignore"):
-        keys = (
-            grid[:, 0] * np.uint64(0x9E3779B97F4A7C15)
-            ^ grid[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F)
-            ^ grid[:, 2] * np.uint64(0x165667B19E3779F9)
-        )
+        # Polynomial in the three coordinates, then splitmix64's finaliser. (A plain
+        # XOR of the three products collides on every pair (a, b, c), (-a, -b, c)
+        # with a and b odd: symmetric parts such as screws fell back to the row sort.)
+        keys = (grid[:, 0] * _HASH_P + grid[:, 1]) * _HASH_P + grid[:, 2]
+        keys ^= keys >> np.uint64(30)
+        keys *= np.uint64(0xBF58476D1CE4E5B9)
+        keys ^= keys >> np.uint64(27)
+        keys *= np.uint64(0x94D049BB133111EB)
+        keys ^= keys >> np.uint64(31)
     first, inverse = _first_and_inverse(keys)
     if not np.array_equal(grid[first][inverse], grid):  # a collision: exact but slower
         _, first, inverse = np.unique(grid, axis=0, return_index=True, return_inverse=True)
