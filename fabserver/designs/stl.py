@@ -363,7 +363,12 @@ def merge_vertices(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keys *= np.uint64(0x94D049BB133111EB)
         keys ^= keys >> np.uint64(31)
     first, inverse = _first_and_inverse(keys)
-    if not np.array_equal(grid[first][inverse], grid):  # a collision: exact but slower
+    # Every corner must have its representative's cell (one column at a time: a
+    # 1-D take is several times faster than gathering rows).
+    collided = not all(
+        np.array_equal(np.take(grid[first, c], inverse), grid[:, c]) for c in range(3)
+    )
+    if collided:  # a collision: exact but slower
         _, first, inverse = np.unique(grid, axis=0, return_index=True, return_inverse=True)
     return corners[first].astype(np.float64), inverse.reshape(-1, 3).astype(np.int64)
 
