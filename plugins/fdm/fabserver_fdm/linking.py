@@ -147,18 +147,26 @@ def add_anchors(
         )
         forward = np.einsum("ij,ij->i", ahead - ends[ok], heading[ok]) >= 0
         walk = _RingWalk(rings)
-        for j, e in enumerate(ok):
-            if length >= 0.5 * total[j]:
+        # One hook per line end: Python floats here (same arithmetic as numpy's
+        # scalars, a tenth of the call overhead).
+        for e, ring_i, s0, ring_length, ahead_ok in zip(
+            ok.tolist(),
+            ring_of[ok].tolist(),
+            at.tolist(),
+            total.tolist(),
+            forward.tolist(),
+            strict=True,
+        ):
+            if length >= 0.5 * ring_length:
                 continue
-            coords, cum = walk[int(ring_of[e])]
-            s0 = at[j]
-            s1 = np.mod(s0 + length, total[j]) if forward[j] else np.mod(s0 - length, total[j])
+            coords, cum = walk[ring_i]
+            s1 = (s0 + length) % ring_length if ahead_ok else (s0 - length) % ring_length
             tip = _point_at(coords, cum, s1)[None]
-            if forward[j]:
-                inner = _ring_between(coords, cum, s0, s1, total[j])
+            if ahead_ok:
+                inner = _ring_between(coords, cum, s0, s1, ring_length)
             else:
-                inner = _ring_between(coords, cum, s1, s0, total[j])[::-1]
-            hooks[int(e)] = np.vstack([inner, tip])
+                inner = _ring_between(coords, cum, s1, s0, ring_length)[::-1]
+            hooks[e] = np.vstack([inner, tip]) if len(inner) else tip
     out = list(paths)
     m = len(which)
     for k, i in enumerate(which):
