@@ -400,7 +400,7 @@ def plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_j
             material = ps.material(material_id)
         except KeyError as exc:
             raise FabError(Text(str(exc.args[0]), str(exc.args[0]))) from None
-        reg = load_registry()
+        reg = load_registry(only=machine.plugin)
         try:
             plugin = reg.get(machine.plugin)
         except LookupError as exc:

@@ -153,3 +153,13 @@ def test_run_plan_refuses_wrong_design_kind(profiles):
             MeshOnly(), square(5), machine, profiles.material("plywood-3"), {}, profiles.policy
         )
     assert "type de fichier" in err.value.message.fr
+
+
+def test_registry_can_load_a_single_plugin():
+    everything = load_registry()
+    if not everything.plugins:
+        pytest.skip("no plugin installed")
+    name = next(iter(everything.plugins))
+    one = load_registry(only=name)
+    assert set(one.plugins) == {name}
+    assert type(one.get(name)) is type(everything.get(name))
