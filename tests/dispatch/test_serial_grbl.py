@@ -165,7 +165,9 @@ def test_background_send_pause_resume_and_abort_keeping_position(
     connector.abort()
     assert wait_for(lambda: connector.status().state == "idle")
     assert "aborted" in connector.status().message.en
-    assert sim.resets == 1 and not sim.reset_while_moving  # feed hold first: position kept
+    # The reset byte is written before the job ends; the simulator reads it on its own thread.
+    assert wait_for(lambda: sim.resets == 1)
+    assert not sim.reset_while_moving  # feed hold first: position kept
     assert len(sim.executed) < len(expected)
 
 
@@ -269,7 +271,8 @@ def test_another_process_sees_the_stream_and_controls_it(machine_with, simulator
     other("abort")
     assert wait_for(lambda: connector.status().state == "idle")
     assert wait_for(lambda: "aborted" in (other("status") or {}).get("en", ""), timeout=30)
-    assert sim.resets == 1 and not sim.reset_while_moving
+    assert wait_for(lambda: sim.resets == 1)
+    assert not sim.reset_while_moving
     assert len(sim.executed) < len(expected)
 
 
