@@ -154,7 +154,17 @@ def job_detail(job_id: int):
         options=options,
         materials=materials,
         minutes=minutes,
+        state_labels=STATE_LABELS,
+        action_labels=AUDIT_ACTIONS,
     )
+
+
+AUDIT_ACTIONS: dict[str, Text] = {
+    "transition": Text("changement d'état", "state change"),
+    "override": Text("verdict changé", "verdict overridden"),
+    "dispatch-requested": Text("envoi demandé", "dispatch requested"),
+    "dispatch-attempt": Text("tentative d'envoi", "dispatch attempt"),
+}
 
 
 def _do(action: str, job_id: int) -> None:

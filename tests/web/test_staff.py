@@ -163,6 +163,9 @@ def test_override_verdict_with_note(staff_client, client, runtime, job_token):
     assert "Décision de l'équipe" in client.get(f"/j/{job_token}").get_data(as_text=True)
     events = [e for e in _audit(runtime, job_id) if e.action == "override"]
     assert len(events) == 1 and events[0].reason == "pièce pour une entreprise"
+    journal = staff_client.get(f"/staff/jobs/{job_id}").get_data(as_text=True)
+    journal = journal.split('data-testid="audit"', 1)[1]
+    assert "verdict changé" in journal and "Calcul en cours → En attente de validation" in journal
 
 
 def test_replan_with_other_options(staff_client, client, runtime, job_token):
