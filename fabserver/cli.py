@@ -183,27 +183,23 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def machines(ctx: click.Context, as_json: bool) -> None:
     """List the lab's machines."""
-    try:
-        ps = _profiles(ctx)
-    except FabError as exc:
-        _fail(ctx, exc, as_json)
-        return
-    rows = [
-        {
-            "id": m.id,
-            "name": m.name.get(_lang(ctx)),
-            "plugin": m.plugin,
-            "model": m.model,
-            "work_area_mm": [m.work_area.x, m.work_area.y, m.work_area.z],
-            "materials": [mat.id for mat in ps.materials_for(m)],
-            "connector": m.connector.get("type", "download"),
-        }
-        for m in ps.machines.values()
-    ]
-    if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-    else:
-        _table(rows, ["id", "name", "plugin", "work_area_mm", "materials"])
+    _profile_listing(
+        ctx,
+        as_json,
+        lambda ps, lang: [
+            {
+                "id": m.id,
+                "name": m.name.get(lang),
+                "plugin": m.plugin,
+                "model": m.model,
+                "work_area_mm": [m.work_area.x, m.work_area.y, m.work_area.z],
+                "materials": [mat.id for mat in ps.materials_for(m)],
+                "connector": m.connector.get("type", "download"),
+            }
+            for m in ps.machines.values()
+        ],
+        ["id", "name", "plugin", "work_area_mm", "materials"],
+    )
 
 
 @main.command()
@@ -211,25 +207,35 @@ def machines(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def materials(ctx: click.Context, as_json: bool) -> None:
     """List the materials and the machines that take them."""
+    _profile_listing(
+        ctx,
+        as_json,
+        lambda ps, lang: [
+            {
+                "id": m.id,
+                "name": m.name.get(lang),
+                "kind": m.kind,
+                "machines": [mach.id for mach in ps.machines_for(m)],
+                "prices_eur": m.prices,
+            }
+            for m in ps.materials.values()
+        ],
+        ["id", "name", "kind", "machines", "prices_eur"],
+    )
+
+
+def _profile_listing(ctx: click.Context, as_json: bool, rows_of, columns: list[str]) -> None:
+    """Rows built from the profiles, as JSON or as a table; a bad profile is reported."""
     try:
         ps = _profiles(ctx)
     except FabError as exc:
         _fail(ctx, exc, as_json)
         return
-    rows = [
-        {
-            "id": m.id,
-            "name": m.name.get(_lang(ctx)),
-            "kind": m.kind,
-            "machines": [mach.id for mach in ps.machines_for(m)],
-            "prices_eur": m.prices,
-        }
-        for m in ps.materials.values()
-    ]
+    rows = rows_of(ps, _lang(ctx))
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
-        _table(rows, ["id", "name", "kind", "machines", "prices_eur"])
+        _table(rows, columns)
 
 
 @main.group()
