@@ -6,6 +6,7 @@ carries both languages; the web layer and the CLI pick one when they show it.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,10 +52,30 @@ class _FrenchFloat(float):
         return float.__format__(self, spec).replace(".", ",")
 
 
+class _FrenchInt(int):
+    """An integer that keeps a decimal comma when shown with a float spec (``{n:.1f}``)."""
+
+    def __format__(self, spec: str) -> str:
+        return int.__format__(self, spec).replace(".", ",")
+
+
 def _french_number(value: Any) -> Any:
-    if isinstance(value, float):
-        return _FrenchFloat(value)
-    return value
+    # numbers.Real/Integral also take numpy scalars (np.float32 is no float subclass).
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return value
+    if isinstance(value, numbers.Integral):
+        return _FrenchInt(value)
+    return _FrenchFloat(value)
+
+
+def french_number(value: float, spec: str = "") -> str:
+    """``value`` written for a French message, with a decimal comma.
+
+    ``french_number(0.45, ".2f")`` gives ``"0,45"``. For messages assembled in
+    pieces (lists joined before they reach :meth:`Text.format`); a whole
+    message is better written as ``Text(...).format(...)``.
+    """
+    return format(_french_number(value), spec)
 
 
 def text(fr: str, en: str) -> Text:
