@@ -16,7 +16,7 @@ import trimesh
 
 from fabserver.designs.types import Mesh
 from fabserver.errors import PlanError
-from fabserver.i18n import Text
+from fabserver.i18n import Text, french_number
 
 OVERHANG_LIMIT_DEG = 50.0
 OVERHANG_WARN_SHARE = 0.02  # warn when more than 2 % of the surface overhangs
@@ -100,16 +100,16 @@ def prepare(design: Mesh, report_open: bool = True, supported: bool = False) -> 
     if zmin < -ON_BED_TOLERANCE:
         warnings.append(
             Text(
-                f"Le modèle descendait {-zmin:.2f} mm sous le plateau : il a été posé dessus.",
-                f"The model went {-zmin:.2f} mm below the bed: it was placed on it.",
-            )
+                "Le modèle descendait {depth:.2f} mm sous le plateau : il a été posé dessus.",
+                "The model went {depth:.2f} mm below the bed: it was placed on it.",
+            ).format(depth=-zmin)
         )
     elif zmin > ON_BED_TOLERANCE:
         warnings.append(
             Text(
-                f"Le modèle flottait {zmin:.2f} mm au-dessus du plateau : il a été posé dessus.",
-                f"The model floated {zmin:.2f} mm above the bed: it was placed on it.",
-            )
+                "Le modèle flottait {height:.2f} mm au-dessus du plateau : il a été posé dessus.",
+                "The model floated {height:.2f} mm above the bed: it was placed on it.",
+            ).format(height=zmin)
         )
     centre = (lo + hi) / 2.0
     vertices = vertices - np.array([centre[0], centre[1], zmin])
@@ -171,16 +171,27 @@ def check_fits(size: np.ndarray, bed: tuple[float, float], max_height: float) ->
     scale = float(np.min(limits / np.maximum(size, 1e-9)))
     pct = math.floor(scale * 100 * 0.98)
     axes = "xyz"
-    parts_fr = [f"{axes[i]} de {over[i]:.1f} mm" for i in range(3) if over[i] > 1e-6]
+    beyond = [i for i in range(3) if over[i] > 1e-6]
+    # The overshoot list differs in word order per language, so each gets its own placeholder.
+    over_fr = ", ".join(f"{axes[i]} de {french_number(over[i], '.1f')} mm" for i in beyond)
+    over_en = ", ".join(f"{over[i]:.1f} mm in {axes[i]}" for i in beyond)
     raise PlanError(
         Text(
-            f"Le modèle ({size[0]:.1f} × {size[1]:.1f} × {size[2]:.1f} mm) dépasse le volume "
-            f"d'impression ({limits[0]:.0f} × {limits[1]:.0f} × {limits[2]:.0f} mm) en "
-            f"{', '.join(parts_fr)}. Réduisez-le à {pct} % (ou moins), coupez-le en morceaux, "
-            "ou choisissez une imprimante plus grande.",
-            f"The model ({size[0]:.1f} × {size[1]:.1f} × {size[2]:.1f} mm) exceeds the build "
-            f"volume ({limits[0]:.0f} × {limits[1]:.0f} × {limits[2]:.0f} mm) by "
-            + ", ".join(f"{over[i]:.1f} mm in {axes[i]}" for i in range(3) if over[i] > 1e-6)
-            + f". Scale it to {pct}% (or less), cut it into pieces, or pick a larger printer.",
+            "Le modèle ({sx:.1f} × {sy:.1f} × {sz:.1f} mm) dépasse le volume "
+            "d'impression ({lx:.0f} × {ly:.0f} × {lz:.0f} mm) en {over_fr}. Réduisez-le à "
+            "{pct} % (ou moins), coupez-le en morceaux, ou choisissez une imprimante plus grande.",
+            "The model ({sx:.1f} × {sy:.1f} × {sz:.1f} mm) exceeds the build "
+            "volume ({lx:.0f} × {ly:.0f} × {lz:.0f} mm) by {over_en}. Scale it to {pct}% "
+            "(or less), cut it into pieces, or pick a larger printer.",
+        ).format(
+            sx=float(size[0]),
+            sy=float(size[1]),
+            sz=float(size[2]),
+            lx=float(limits[0]),
+            ly=float(limits[1]),
+            lz=float(limits[2]),
+            over_fr=over_fr,
+            over_en=over_en,
+            pct=pct,
         )
     )

@@ -315,13 +315,13 @@ def _slice_warnings(sliced, s: PrintSettings) -> list[Text]:
         width = s.printer.external_perimeter_extrusion_width
         warnings.append(
             Text(
-                f"Des parois sont plus fines que la largeur d'extrusion ({width:.2f} mm) entre "
-                f"z = {z0:.1f} et {z1:.1f} mm ({bad.size} couches) : elles ne seront pas "
+                "Des parois sont plus fines que la largeur d'extrusion ({width:.2f} mm) entre "
+                "z = {z0:.1f} et {z1:.1f} mm ({layers} couches) : elles ne seront pas "
                 "imprimées. Épaississez-les dans le modèle.",
-                f"Some walls are thinner than the extrusion width ({width:.2f} mm) between "
-                f"z = {z0:.1f} and {z1:.1f} mm ({bad.size} layers): they will not be printed. "
+                "Some walls are thinner than the extrusion width ({width:.2f} mm) between "
+                "z = {z0:.1f} and {z1:.1f} mm ({layers} layers): they will not be printed. "
                 "Make them thicker in the model.",
-            )
+            ).format(width=width, z0=z0, z1=z1, layers=int(bad.size))
         )
     empty = shapely.is_empty(sliced.slices.polygons)
     floating = np.flatnonzero(~empty[1:] & empty[:-1]) + 1
@@ -329,11 +329,11 @@ def _slice_warnings(sliced, s: PrintSettings) -> list[Text]:
         z = float(sliced.slices.top_z[floating[0]] - sliced.slices.height[floating[0]])
         warnings.append(
             Text(
-                f"Une partie du modèle commence en l'air à z = {z:.1f} mm, sans rien dessous : "
+                "Une partie du modèle commence en l'air à z = {z:.1f} mm, sans rien dessous : "
                 "elle tombera. Activez les supports, ou reliez-la au reste du modèle.",
-                f"Part of the model starts in mid-air at z = {z:.1f} mm with nothing under it: "
+                "Part of the model starts in mid-air at z = {z:.1f} mm with nothing under it: "
                 "it will fall. Turn supports on, or join it to the rest of the model.",
-            )
+            ).format(z=z)
         )
     if sliced.slices.open_chains:
         warnings.append(

@@ -202,12 +202,14 @@ def test_too_large_says_by_how_much_and_the_scale(profiles):
     message = err.value.message
     assert "30.0 mm in x" in message.en
     assert "78%" in message.en  # 120 / 150, less 2 % of margin
+    assert "x de 30,0 mm" in message.fr and "150,0 × 60,0 × 20,0 mm" in message.fr
 
 
 def test_floating_and_sunken_parts_are_put_on_the_bed(profiles):
-    for z, word in ((5.0, "floated"), (-3.0, "below")):
+    for z, word, french in ((5.0, "floated", "flottait 5,00 mm"), (-3.0, "below", "3,00 mm sous")):
         result = plan(box_design(at=(0, 0, z)), profiles)
         assert any(word in w.en for w in result.plan.warnings)
+        assert any(french in w.fr for w in result.plan.warnings)  # decimal comma in French
         back = read_gcode(gcode_of(result))
         assert back.points[back.extruding][:, 2].min() == pytest.approx(0.2)
 
@@ -421,6 +423,7 @@ def test_body_floating_above_a_gap_is_sliced_and_warned_about(profiles):
     zs = [float(line[3:]) for line in text.splitlines() if line.startswith(";Z:")]
     assert 4.0 in zs and 6.2 in zs and 5.0 not in zs  # nothing printed in the gap
     assert any("mid-air at z = 6.0" in w.en for w in result.plan.warnings)
+    assert any("en l'air à z = 6,0 mm" in w.fr for w in result.plan.warnings)
     # Heights follow each printed layer: all 0.2 mm.
     heights = [float(line[8:]) for line in text.splitlines() if line.startswith(";HEIGHT:")]
     assert set(heights) == {0.2}
