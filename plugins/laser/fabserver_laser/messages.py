@@ -24,31 +24,28 @@ def layout_warnings(layout: Layout, kerf: float) -> list[Text]:
     if layout.duplicate_length > 0:
         out.append(
             Text(
-                f"Lignes en double ou superposées fusionnées : {layout.duplicate_length:.1f} mm "
-                f"({layout.duplicate_paths} contour(s) entier(s) en double). Elles auraient "
-                "brûlé deux fois.",
-                f"Duplicate or overlapping lines merged: {layout.duplicate_length:.1f} mm "
-                f"({layout.duplicate_paths} whole contour(s) drawn twice). They would have "
-                "burnt twice.",
-            )
+                "Lignes en double ou superposées fusionnées : {length:.1f} mm "
+                "({paths} contour(s) entier(s) en double). Elles auraient brûlé deux fois.",
+                "Duplicate or overlapping lines merged: {length:.1f} mm "
+                "({paths} whole contour(s) drawn twice). They would have burnt twice.",
+            ).format(length=float(layout.duplicate_length), paths=layout.duplicate_paths)
         )
     if layout.shared_length > 0:
         out.append(
             Text(
-                f"{layout.shared_length:.1f} mm de bords communs à deux contours fermés : "
+                "{length:.1f} mm de bords communs à deux contours fermés : "
                 "ils seront découpés deux fois. Écartez les pièces si ce n'est pas voulu.",
-                f"{layout.shared_length:.1f} mm of edges shared by two closed contours will be "
+                "{length:.1f} mm of edges shared by two closed contours will be "
                 "cut twice. Move the parts apart if that is not intended.",
-            )
+            ).format(length=float(layout.shared_length))
         )
     if layout.small_holes:
         out.append(
             Text(
-                f"{layout.small_holes} trou(s) plus petit(s) que la largeur de coupe "
-                f"({kerf:.2f} mm) : découpé(s) sans compensation.",
-                f"{layout.small_holes} hole(s) smaller than the kerf ({kerf:.2f} mm): cut "
-                "without compensation.",
-            )
+                "{holes} trou(s) plus petit(s) que la largeur de coupe "
+                "({kerf:.2f} mm) : découpé(s) sans compensation.",
+                "{holes} hole(s) smaller than the kerf ({kerf:.2f} mm): cut without compensation.",
+            ).format(holes=layout.small_holes, kerf=float(kerf))
         )
     return out
 
@@ -58,14 +55,26 @@ def too_big(size, usable, mat: MaterialSettings, bed, margin: float, whole: bool
     what_fr, what_en = ("Le dessin", "The drawing") if whole else ("Une pièce", "A part")
     return PlanError(
         Text(
-            f"Trop grand : {what_fr.lower()} mesure {w:.1f} × {h:.1f} mm, la zone utile "
-            f"est de {usable[0]:.0f} × {usable[1]:.0f} mm (plaque {mat.sheet.x:g} × "
-            f"{mat.sheet.y:g} mm, lit {bed[0]:g} × {bed[1]:g} mm, marges {margin:g} mm). "
+            "Trop grand : {what_fr} mesure {w:.1f} × {h:.1f} mm, la zone utile "
+            "est de {uw:.0f} × {uh:.0f} mm (plaque {sx:g} × {sy:g} mm, "
+            "lit {bx:g} × {by:g} mm, marges {margin:g} mm). "
             "Réduisez l'échelle ou coupez le dessin en plusieurs pièces.",
-            f"Too large: {what_en.lower()} is {w:.1f} × {h:.1f} mm, the usable area "
-            f"is {usable[0]:.0f} × {usable[1]:.0f} mm (sheet {mat.sheet.x:g} × "
-            f"{mat.sheet.y:g} mm, bed {bed[0]:g} × {bed[1]:g} mm, margins {margin:g} mm). "
+            "Too large: {what_en} is {w:.1f} × {h:.1f} mm, the usable area "
+            "is {uw:.0f} × {uh:.0f} mm (sheet {sx:g} × {sy:g} mm, "
+            "bed {bx:g} × {by:g} mm, margins {margin:g} mm). "
             "Scale it down or split the drawing into several parts.",
+        ).format(
+            what_fr=what_fr.lower(),
+            what_en=what_en.lower(),
+            w=w,
+            h=h,
+            uw=float(usable[0]),
+            uh=float(usable[1]),
+            sx=float(mat.sheet.x),
+            sy=float(mat.sheet.y),
+            bx=float(bed[0]),
+            by=float(bed[1]),
+            margin=float(margin),
         )
     )
 
@@ -81,11 +90,11 @@ def not_a_drawing() -> PlanError:
 
 def sheet_over_bed(mat: MaterialSettings, used: tuple[float, float]) -> Text:
     return Text(
-        f"La plaque ({mat.sheet.x:g} × {mat.sheet.y:g} mm) dépasse le lit de la "
-        f"machine : seuls {used[0]:g} × {used[1]:g} mm sont utilisés.",
-        f"The sheet ({mat.sheet.x:g} × {mat.sheet.y:g} mm) is larger than the "
-        f"machine's bed: only {used[0]:g} × {used[1]:g} mm are used.",
-    )
+        "La plaque ({sx:g} × {sy:g} mm) dépasse le lit de la "
+        "machine : seuls {ux:g} × {uy:g} mm sont utilisés.",
+        "The sheet ({sx:g} × {sy:g} mm) is larger than the "
+        "machine's bed: only {ux:g} × {uy:g} mm are used.",
+    ).format(sx=float(mat.sheet.x), sy=float(mat.sheet.y), ux=float(used[0]), uy=float(used[1]))
 
 
 def sheets_needed(count: int) -> Text:

@@ -160,8 +160,13 @@ def material_uses(
             float(sheets),
             "sheet",
             Text(
-                f"{material.name.fr} : plaques de {mat.sheet.x:g} × {mat.sheet.y:g} mm",
-                f"{material.name.en}: {mat.sheet.x:g} × {mat.sheet.y:g} mm sheets",
+                "{name_fr} : plaques de {x:g} × {y:g} mm",
+                "{name_en}: {x:g} × {y:g} mm sheets",
+            ).format(
+                name_fr=material.name.fr,
+                name_en=material.name.en,
+                x=float(mat.sheet.x),
+                y=float(mat.sheet.y),
             ),
             priced="sheet" in material.prices,
         ),

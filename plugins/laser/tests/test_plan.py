@@ -7,6 +7,7 @@ computed here from the source drawing.
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -223,6 +224,10 @@ def test_duplicate_lines_are_merged_and_reported(samples, plan_file, gcode_of):
     facts = result.plan.facts
     assert facts["duplicate_length_mm"] == pytest.approx(80 + 2 * np.pi * 8 + 20, abs=0.5)
     assert any("deux fois" in w.fr for w in result.plan.warnings)
+    merged = next(w for w in result.plan.warnings if "fusionnées" in w.fr)
+    # The length with one decimal: a comma in French, a point in English.
+    assert re.search(r"fusionnées : \d+,\d mm", merged.fr), merged.fr
+    assert re.search(r"merged: \d+\.\d mm", merged.en), merged.en
     assert any("open" in w.en for w in result.plan.warnings)  # the 60 mm line frees nothing
     # Nothing burns twice: no beam-on segment is repeated.
     moves = gcode_of(result.plan)[0]
