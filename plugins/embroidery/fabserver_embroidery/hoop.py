@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fabserver.errors import PlanError
-from fabserver.i18n import Text
+from fabserver.i18n import Text, french_number
 
 from .settings import Hoop
 
@@ -25,14 +25,17 @@ def choose_hoop(size: np.ndarray, hoops: Sequence[Hoop]) -> tuple[Hoop, bool]:
         for hoop in by_area:
             if dw <= hoop.width + 1e-9 and dh <= hoop.height + 1e-9:
                 return hoop, turned
-    listing = ", ".join(f"{hp.width:g} × {hp.height:g}" for hp in by_area)
+    listing_fr = ", ".join(
+        f"{french_number(hp.width, 'g')} × {french_number(hp.height, 'g')}" for hp in by_area
+    )
+    listing_en = ", ".join(f"{hp.width:g} × {hp.height:g}" for hp in by_area)
     raise PlanError(
         Text(
             "Le motif mesure {w:.1f} × {h:.1f} mm : il ne tient dans aucun cadre de la brodeuse "
-            "({hoops} mm). Réduisez-le ou découpez-le en plusieurs parties.",
+            "({hoops_fr} mm). Réduisez-le ou découpez-le en plusieurs parties.",
             "The design measures {w:.1f} × {h:.1f} mm: it fits none of the machine's hoops "
-            "({hoops} mm). Scale it down or split it into several parts.",
-        ).format(w=w, h=h, hoops=listing)
+            "({hoops_en} mm). Scale it down or split it into several parts.",
+        ).format(w=w, h=h, hoops_fr=listing_fr, hoops_en=listing_en)
     )
 
 

@@ -139,6 +139,10 @@ def test_hoop_choice():
     # Sizes in each language's way of writing numbers.
     assert "200,0 × 150,0" in err.value.message.fr and "200.0 × 150.0" in err.value.message.en
     assert "130 × 180" in err.value.message.en
+    with pytest.raises(PlanError) as err:
+        choose_hoop(np.array([200, 150]), (Hoop(name="odd", width=126.5, height=110),))
+    assert "(126,5 × 110 mm)" in err.value.message.fr
+    assert "(126.5 × 110 mm)" in err.value.message.en
 
 
 def test_stitch_types_follow_shape_and_width():
