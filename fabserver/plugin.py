@@ -66,10 +66,9 @@ class Option:
         ):
             raise OptionError(
                 Text(
-                    f"Option « {self.name} » : {value} est hors des bornes "
-                    f"[{self.min} ; {self.max}] {self.unit}.",
-                    f"Option '{self.name}': {value} is outside [{self.min}, {self.max}] {self.unit}.",
-                )
+                    "Option « {name} » : {value} est hors des bornes [{min} ; {max}] {unit}.",
+                    "Option '{name}': {value} is outside [{min}, {max}] {unit}.",
+                ).format(name=self.name, value=value, min=self.min, max=self.max, unit=self.unit)
             )
         if self.type == "choice" and parsed not in self.choices:
             raise OptionError(

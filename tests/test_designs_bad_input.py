@@ -127,9 +127,13 @@ def test_compressed_svg_and_gzip_bomb(samples):
 
 
 def test_size_limit():
+    data = _bracket()
     with pytest.raises(DesignError) as info:
-        load_design(_bracket(), max_bytes=1000)
+        load_design(data, max_bytes=1000)
     assert "too large" in info.value.message.en and "trop gros" in info.value.message.fr
+    megabytes = f"{len(data) / 1e6:.1f}"
+    assert f"({megabytes} MB" in info.value.message.en
+    assert f"({megabytes.replace('.', ',')} Mo" in info.value.message.fr  # decimal comma
 
 
 def test_xml_bomb_refused_before_svgelements(monkeypatch):

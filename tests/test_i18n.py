@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from fabserver.i18n import Text, french_number
+from fabserver.plugin import Option, OptionError
 
 
 @pytest.mark.parametrize(
@@ -47,3 +48,14 @@ def test_format_leaves_text_and_flags_as_they_are():
     filled = Text("{name} : {ok}", "{name}: {ok}").format(name="PLA 1.75", ok=True)
     assert filled.fr == "PLA 1.75 : True"
     assert filled.en == "PLA 1.75: True"
+
+
+def test_option_bounds_are_written_with_a_french_comma():
+    option = Option("speed", "float", 1.0, Text("Vitesse", "Speed"), unit="mm/s", min=0.5, max=2.5)
+    with pytest.raises(OptionError) as err:
+        option.parse(3.75)
+    assert "3,75 est hors des bornes [0,5 ; 2,5] mm/s" in err.value.message.fr
+    assert "3.75 is outside [0.5, 2.5] mm/s" in err.value.message.en
+    with pytest.raises(OptionError) as err:
+        option.parse("9.5")  # what the maker typed is echoed as typed
+    assert "« speed » : 9.5 est hors" in err.value.message.fr

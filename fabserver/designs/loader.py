@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import DesignError
-from ..i18n import Text
+from ..i18n import Text, french_number
 from .types import Design
 
 log = logging.getLogger(__name__)
@@ -231,7 +231,7 @@ def load_design(
         data = bytes(data)
     if len(data) > max_bytes:
         raise design_error(
-            f"Le fichier est trop gros ({len(data) / 1e6:.1f} Mo ; maximum"
+            f"Le fichier est trop gros ({french_number(len(data) / 1e6, '.1f')} Mo ; maximum"
             f" {max_bytes / 1e6:.0f} Mo). Simplifiez le modèle (moins de triangles) ou"
             " exportez-le en binaire.",
             f"The file is too large ({len(data) / 1e6:.1f} MB; maximum"
