@@ -17,7 +17,7 @@ import click
 import numpy as np
 
 from .errors import FabError
-from .i18n import Text
+from .i18n import Text, french_number
 
 LANG_ENV = "FABSERVER_LANG"
 
@@ -446,12 +446,17 @@ def plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_j
         }
         click.echo(json.dumps(out, ensure_ascii=False, indent=2, default=str))
         return
+    number = french_number if lang == "fr" else format  # decimal comma in French
     minutes = est.machine_time_s / 60
-    click.echo(f"{'Temps machine' if lang == 'fr' else 'Machine time'}: {minutes:.1f} min")
+    click.echo(
+        f"{'Temps machine' if lang == 'fr' else 'Machine time'}: {number(minutes, '.1f')} min"
+    )
     for line in est.materials:
-        cost = "" if line.cost_eur is None else f"  {line.cost_eur:.2f} €"
-        click.echo(f"  {line.label.get(lang)}: {line.quantity:.2f} {line.unit}{cost}")
-    click.echo(f"{'Coût matière' if lang == 'fr' else 'Material cost'}: {est.cost_eur:.2f} €")
+        cost = "" if line.cost_eur is None else f"  {number(line.cost_eur, '.2f')} €"
+        quantity = number(line.quantity, ".2f")
+        click.echo(f"  {line.label.get(lang)}: {quantity} {line.unit}{cost}")
+    total = number(est.cost_eur, ".2f")
+    click.echo(f"{'Coût matière' if lang == 'fr' else 'Material cost'}: {total} €")
     click.echo(f"{result.verdict.label.get(lang)}")
     for reason in result.verdict.reasons:
         click.echo(f"  - {reason.get(lang)}")

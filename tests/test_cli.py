@@ -79,6 +79,16 @@ def test_plan_json_with_a_real_plugin(tmp_path, samples):
     assert out.read_bytes().startswith(b"IN;")
 
 
+def test_plan_summary_writes_decimals_in_each_language(tmp_path, samples):
+    args = ["plan", str(samples / "vinyl-sticker.svg"), "--machine", "vinyl"]
+    args += ["--material", "vinyl-adhesive", "-o", str(tmp_path / "sticker.hpgl")]
+    fr = run(*args).output
+    en = run("--lang", "en", *args).output
+    cost = json.loads(run("--lang", "en", *args, "--json").output)["cost_eur"]
+    assert f"Material cost: {cost:.2f} €" in en
+    assert f"Coût matière: {cost:.2f} €".replace(".", ",") in fr
+
+
 def test_plan_refuses_contradicting_copies(tmp_path, samples):
     result = CliRunner().invoke(
         main,
