@@ -6,6 +6,7 @@ language of ``--lang`` (French by default, or ``FABSERVER_LANG``).
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -407,6 +408,12 @@ def plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_j
         except KeyError as exc:
             raise FabError(Text(str(exc.args[0]), str(exc.args[0]))) from None
         reg = load_registry(only=machine.plugin)
+        # A one-shot command: what is loaded by now (numpy, shapely, trimesh, the
+        # plugin: several hundred thousand objects) lives until exit. Out of the
+        # cyclic collector's reach it is not walked by every full collection nor
+        # at exit (0.15 s of a 3DBenchy plan). Done here, not in a plugin, so a
+        # long-running server keeps its ordinary collector.
+        gc.freeze()
         try:
             plugin = reg.get(machine.plugin)
         except LookupError as exc:
