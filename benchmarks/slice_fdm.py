@@ -20,6 +20,7 @@ unpacked with ``dpkg -x`` into a cache folder, or Cura is skipped with a message
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -73,6 +74,7 @@ def worker(model: str, out: str) -> None:
     from fabserver.profiles import load_profiles
     from fabserver.toolpath import MoveKind
 
+    gc.freeze()  # as `fabserver plan` does once its modules are loaded
     t0 = time.perf_counter()
     profiles = load_profiles()
     machine, material = profiles.machine(MACHINE), profiles.material(MATERIAL)
