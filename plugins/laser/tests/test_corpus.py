@@ -9,16 +9,13 @@ outwards on parts and inwards on holes, placed where the plan's facts say.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import shapely
 
 from fabserver.errors import PlanError
-
-REPO = Path(__file__).resolve().parents[3]
-CORPUS = REPO.parent / "shared" / "corpus"
+from fabserver.testing import CORPUS
+from fabserver.testing import ROOT as REPO
 
 
 def design_files() -> list[tuple[str, str]]:
