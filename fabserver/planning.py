@@ -20,6 +20,11 @@ from .plugin import MachinePlugin, Plan, Progress, no_progress, resolve_options
 from .policy import Verdict, decide
 from .profiles import MachineProfile, MaterialProfile, Policy
 
+_DESIGN_KIND_WORDS = {
+    "mesh": Text("un modèle 3D (STL, 3MF, OBJ)", "a 3D model (STL, 3MF, OBJ)"),
+    "drawing": Text("un dessin 2D (SVG, DXF)", "a 2D drawing (SVG, DXF)"),
+}
+
 
 @dataclass(frozen=True)
 class PlanResult:
@@ -45,10 +50,13 @@ def run_plan(
 ) -> PlanResult:
     """Check the combination, resolve the options, plan, estimate and decide."""
     if design.kind not in plugin.accepts:
+        takes = [_DESIGN_KIND_WORDS[kind] for kind in sorted(plugin.accepts)]
         raise PlanError(
             Text(
-                f"La machine « {machine.name.fr} » ne prend pas ce type de fichier.",
-                f"Machine '{machine.name.en}' does not take this kind of file.",
+                f"La machine « {machine.name.fr} » ne prend pas ce type de fichier : "
+                f"elle prend {' ou '.join(t.fr for t in takes)}.",
+                f"Machine '{machine.name.en}' does not take this kind of file: "
+                f"it takes {' or '.join(t.en for t in takes)}.",
             )
         )
     if not material.fits(machine):

@@ -163,3 +163,17 @@ def test_registry_can_load_a_single_plugin():
     one = load_registry(only=name)
     assert set(one.plugins) == {name}
     assert type(one.get(name)) is type(everything.get(name))
+
+
+def test_wrong_design_kind_says_what_the_machine_takes(profiles):
+    from fabserver.errors import PlanError
+
+    class MeshOnly(PenPlotter):
+        id = "meshonly2"
+        accepts = frozenset({"mesh"})
+
+    with pytest.raises(PlanError) as err:
+        run_plan(MeshOnly(), square(5), profiles.machine("laser"), profiles.material("plywood-3"),
+                 {}, profiles.policy)  # fmt: skip
+    assert "un modèle 3D (STL, 3MF, OBJ)" in err.value.message.fr
+    assert "it takes a 3D model" in err.value.message.en

@@ -208,13 +208,7 @@ class EmbroideryPlugin(MachinePlugin):
         options: Mapping[str, Any],
         progress: Progress = no_progress,
     ) -> Plan:
-        if not isinstance(design, Drawing):
-            raise PlanError(
-                Text(
-                    "La brodeuse prend un dessin (SVG ou DXF).",
-                    "The embroidery machine takes a drawing (SVG or DXF).",
-                )
-            )
+        assert isinstance(design, Drawing)  # ``accepts`` lets only drawings through run_plan
         ms = _machine_settings(machine)
         mat = _material_settings(material)
         opts = {**{o.name: o.default for o in OPTIONS}, **dict(options)}

@@ -104,13 +104,7 @@ class FdmPlugin(MachinePlugin):
         options: Mapping[str, Any],
         progress: Progress = no_progress,
     ) -> Plan:
-        if not isinstance(design, Mesh):
-            raise PlanError(
-                Text(
-                    "Une imprimante 3D a besoin d'un modèle 3D (STL, 3MF, OBJ).",
-                    "A 3D printer needs a 3D model (STL, 3MF, OBJ).",
-                )
-            )
+        assert isinstance(design, Mesh)  # ``accepts`` lets only meshes through run_plan
         s = PrintSettings.resolve(machine, material, options)
         copies = int(options.get("copies", 1))
         # The loader may already have said the mesh is open: one message is enough.

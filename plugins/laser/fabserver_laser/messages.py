@@ -79,15 +79,6 @@ def too_big(size, usable, mat: MaterialSettings, bed, margin: float, whole: bool
     )
 
 
-def not_a_drawing() -> PlanError:
-    return PlanError(
-        Text(
-            "La découpe laser demande un dessin 2D (SVG ou DXF).",
-            "Laser cutting needs a 2D drawing (SVG or DXF).",
-        )
-    )
-
-
 def sheet_over_bed(mat: MaterialSettings, used: tuple[float, float]) -> Text:
     return Text(
         "La plaque ({sx:g} × {sy:g} mm) dépasse le lit de la "

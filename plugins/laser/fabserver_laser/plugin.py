@@ -21,7 +21,6 @@ from .colours import (
 )
 from .messages import (
     layout_warnings,
-    not_a_drawing,
     nothing_to_make,
     sheet_over_bed,
     sheets_needed,
@@ -129,8 +128,7 @@ class LaserPlugin(MachinePlugin):
         options: Mapping[str, Any],
         progress: Progress = no_progress,
     ) -> Plan:
-        if not isinstance(design, Drawing):
-            raise not_a_drawing()
+        assert isinstance(design, Drawing)  # ``accepts`` lets only drawings through run_plan
         ms = machine_settings(machine.settings)
         mat = material_settings(material.settings)
         copies = int(options.get("copies", 1))
