@@ -17,6 +17,7 @@ times taken from the shared motion planner.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -204,19 +205,7 @@ def _slow_down(tp: Toolpath, s: PrintSettings, kin: Kinematics, n_layers: int):
         # Moves of slow layers run ``factor`` times longer (~ feed / factor).
         move_factor = factor[tp.layer]
         feed = np.where(extrude, np.maximum(feed / move_factor, floor), feed)
-        tp = Toolpath(
-            xyz=tp.xyz,
-            kind=tp.kind,
-            feed=feed,
-            e=tp.e,
-            power=tp.power,
-            layer=tp.layer,
-            role=tp.role,
-            roles=tp.roles,
-            events=tp.events,
-            start=tp.start,
-            layer_z=tp.layer_z,
-        )
+        tp = dataclasses.replace(tp, feed=feed)
         times = move_times(tp, kin)
         layer_time = np.bincount(tp.layer, weights=times, minlength=n_layers)
         feed = feed.copy()
