@@ -24,9 +24,9 @@ from fabserver.designs import load_design
 from fabserver.errors import FabError
 from fabserver.planning import run_plan
 from fabserver.profiles import load_profiles
+from fabserver.testing import CORPUS
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus"
 DESIGNS = [
     (ROOT / "samples" / "embroidery-ring.svg", None),
     (ROOT / "samples" / "embroidery-satin.svg", None),

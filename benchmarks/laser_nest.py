@@ -19,9 +19,10 @@ from fabserver_laser import LaserPlugin
 from fabserver.designs import load_design
 from fabserver.planning import run_plan
 from fabserver.profiles import load_profiles
+from fabserver.testing import CORPUS as CORPUS_ROOT
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus" / "svg"
+CORPUS = CORPUS_ROOT / "svg"
 DESIGNS = ["ABox.svg", "Gears.svg", "ClosedBox.svg", "EngravingFrame.svg"]
 
 

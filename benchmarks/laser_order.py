@@ -18,9 +18,9 @@ from fabserver_laser import LaserPlugin
 from fabserver.designs import load_design
 from fabserver.planning import run_plan
 from fabserver.profiles import load_profiles
+from fabserver.testing import CORPUS
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus"
 DESIGNS = [
     ("svg/ABox.svg", "boxes"),
     ("svg/ClosedBox.svg", "boxes"),

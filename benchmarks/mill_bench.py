@@ -30,9 +30,10 @@ from fabserver.designs import load_design
 from fabserver.designs.types import Drawing, DrawingPath, SourceFacts
 from fabserver.planning import run_plan
 from fabserver.profiles import load_profiles
+from fabserver.testing import CORPUS as CORPUS_ROOT
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus" / "stl"
+CORPUS = CORPUS_ROOT / "stl"
 RES = 0.2
 
 

@@ -31,8 +31,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from fabserver.testing import CORPUS as CORPUS_ROOT
+
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus" / "stl"
+CORPUS = CORPUS_ROOT / "stl"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fabserver-bench"
 MACHINE, MATERIAL = "printer-1", "pla-1.75"
 OPTIONS = {

@@ -20,9 +20,9 @@ from fabserver_vinyl import VinylPlugin, layout
 from fabserver.designs import load_design
 from fabserver.planning import run_plan
 from fabserver.profiles import load_profiles
+from fabserver.testing import CORPUS
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus"
 SPACING = 5.0  # the plugin's default
 DESIGNS = [
     (ROOT / "samples" / "vinyl-sticker.svg", (1, 40)),
