@@ -98,7 +98,9 @@ def switch(code: str):
 
 
 def init_app(app: Flask, data_dir: Path) -> None:
-    compiled = compile_catalogs(Path(data_dir) / "translations")
+    # Absolute: Flask-Babel reads a relative directory against the package, not the
+    # working directory, and the default data directory (``./data``) is relative.
+    compiled = compile_catalogs(Path(data_dir).resolve() / "translations")
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled)
     app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE
     Babel(app, locale_selector=select_locale)
