@@ -128,8 +128,9 @@ def _moves(toolpath: Toolpath, kin: Kinematics) -> _Moves | None:
         max_feed[0] = min(kin.max_feed.x, kin.max_feed.y)
         max_accel[0] = np.inf
     # min over axes of limit / share == 1 / max over axes of share / limit (no division by 0).
-    speed_cap = 1.0 / (share / max_feed).max(axis=1)
-    accel_cap = 1.0 / (share / max_accel).max(axis=1)
+    with np.errstate(divide="ignore"):  # no limited axis moves: no cap
+        speed_cap = 1.0 / (share / max_feed).max(axis=1)
+        accel_cap = 1.0 / (share / max_accel).max(axis=1)
 
     kind = np.asarray(toolpath.kind)[idx]
     travel = (kind == MoveKind.TRAVEL) | (kind == MoveKind.JUMP)
