@@ -300,9 +300,9 @@ def _junction_deviation(mv: _Moves, kin: Kinematics) -> np.ndarray:
             direction = cur - prev
             direction /= np.linalg.norm(direction, axis=1)[:, None]
             along = np.array([kin.max_accel.x, kin.max_accel.y, kin.max_accel.z])
-            if kin.firmware == "marlin":
-                along = np.minimum(along, mv.base_accel[1:, None])
             a = 1.0 / (np.abs(direction) / along).max(axis=1)
+            if kin.firmware == "marlin":
+                a = np.minimum(a, mv.accel[1:])  # Marlin starts from the block's acceleration
             js = a * (kin.junction_deviation or 0.0) * r_jd
             if kin.firmware == "marlin":
                 turn = np.arccos(np.clip(-cos_theta, -1.0, 1.0))
