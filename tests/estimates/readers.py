@@ -190,3 +190,20 @@ def read_stitch_file(path: Path) -> MachineFile:
             out.stitches += 1
         pos = point
     return out
+
+
+def as_toolpath(moves: list[Move]):
+    """Moves read from another slicer's file, as a toolpath for fabserver's estimator."""
+    import numpy as np
+
+    from fabserver.toolpath import MoveKind, ToolpathBuilder
+
+    moving = [m for m in moves if m.length > 0 or m.e]
+    builder = ToolpathBuilder(start=moving[0].start if moving else (0.0, 0.0, 0.0))
+    for m in moving:
+        if m.length == 0:
+            kind = MoveKind.RETRACT
+        else:
+            kind = MoveKind.EXTRUDE if m.e > 0 else MoveKind.TRAVEL
+        builder.add_path(np.array([m.end]), kind, m.feed, e=m.e)
+    return builder.build()
