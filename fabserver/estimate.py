@@ -59,11 +59,12 @@ are one ``np.minimum.accumulate`` each: no Python loop over moves.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .i18n import Text
+from .learning import Correction
 from .plugin import Plan
 from .profiles import Kinematics, MachineProfile, MaterialProfile
 from .toolpath import EventKind, MoveKind, Toolpath
@@ -432,6 +433,25 @@ class Estimate:
     materials: tuple[MaterialLine, ...]
     cost_eur: float
     time_by_role_s: dict[str, float] = field(default_factory=dict)
+    #: The calculated time before the correction learnt from finished jobs.
+    raw_machine_time_s: float | None = None
+    correction: Correction | None = None
+
+    def corrected(self, correction: Correction | None) -> Estimate:
+        """This estimate with its machine time multiplied by ``correction`` (raw kept beside)."""
+        if correction is None:
+            return self
+        raw = self.raw_time_s
+        return replace(
+            self,
+            machine_time_s=raw * correction.factor,
+            raw_machine_time_s=raw,
+            correction=correction,
+        )
+
+    @property
+    def raw_time_s(self) -> float:
+        return self.machine_time_s if self.raw_machine_time_s is None else self.raw_machine_time_s
 
     @property
     def per_copy_time_s(self) -> float:
@@ -453,6 +473,15 @@ class Estimate:
             "cost_eur": self.cost_eur,
             "per_copy_cost_eur": self.per_copy_cost_eur,
             "time_by_role_s": self.time_by_role_s,
+            "raw_machine_time_s": self.raw_time_s,
+            "correction": (
+                None
+                if self.correction is None
+                else {
+                    **self.correction.to_dict(),
+                    "note": self.correction.note(self.raw_time_s).to_dict(),
+                }
+            ),
         }
 
 
