@@ -1,11 +1,52 @@
 """Machine time and material cost, shared by every plugin.
 
 Time comes from a trapezoidal motion planner over all moves of a
-:class:`~fabserver.toolpath.Toolpath`, as the firmware plans them: each move
-accelerates, cruises and decelerates within the machine's per-axis limits, and
-the speed at each corner is limited by the machine's cornering model (junction
-deviation, Klipper's square corner velocity or classic jerk). Distance divided
-by feed would be off by a factor of two on small, detailed parts.
+:class:`~fabserver.toolpath.Toolpath`, modelled on the planner of the firmware
+that runs the machine (``Kinematics.firmware``): each move accelerates, cruises
+and decelerates within the limits that firmware applies, and the speed at each
+corner is limited by its cornering model. Distance divided by feed would be off
+by a factor of two on small, detailed parts. The machine file states the limits
+assumed here (:func:`marlin_limits`, :func:`klipper_limits`, :func:`grbl_settings`).
+
+The firmware models, and where each comes from (read, not copied):
+
+* **Marlin** (``firmware = "marlin"``; Marlin 2 ``planner.cpp``, documented at
+  marlinfw.org for ``M201``/``M203``/``M204``/``M205``): per-axis speed and
+  acceleration limits (``M203``, ``M201``) cap each move along its direction;
+  print, travel and retract accelerations (``M204 P T R``). Corners with
+  *classic jerk* (``M205 X Y Z E``): the junction speed is the smaller nominal
+  speed scaled by the worst axis' ``jerk / velocity change``, where an axis that
+  reverses counts its larger speed, not the difference; when both moves' "safe
+  speeds" (the speed each could start at from rest) exceed that, the junction
+  runs at the safe speed. A move after rest starts at its safe speed. Corners
+  with *junction deviation* (``M205 J``): the Grbl formula below, plus Marlin's
+  small-segment rule (a move shorter than 1 mm turning by less than 45° is
+  treated as part of an arc: ``v² ≤ a·L/θ``).
+* **Klipper** (``firmware = "klipper"``; ``klippy/toolhead.py``, documented in
+  Klipper's Kinematics.md and Config_Reference ``[printer]``): one acceleration
+  for every move (``SET_VELOCITY_LIMIT ACCEL``), a vector speed limit
+  (``VELOCITY``) and z/extruder limits of their own. Corners:
+  ``square_corner_velocity`` turned into a junction deviation
+  ``scv²(√2−1)/accel``, also capped by the "approximated centripetal velocity"
+  of a circle touching both moves no further than their middles, and by the
+  extruder's ``instantaneous_corner_velocity`` over the change of extrusion per
+  mm. *Minimum cruise ratio* (smoothed look-ahead): a second look-ahead runs
+  with the acceleration scaled by ``1 − minimum_cruise_ratio``; a run of moves
+  that rises and falls (a "hill") never cruises faster than the peak of that
+  smoothed profile, so short zig-zags never reach their full speed. Moves of the
+  extruder alone are planned apart (``max_extrude_only_*``) and stop around them.
+* **Grbl** (``firmware = "grbl"``; Grbl 1.1 ``planner.c``, documented in its
+  wiki's "Grbl v1.1 Configuration"): one acceleration and one maximum rate per
+  axis (``$120``–``$122``, ``$110``–``$112``), the move's limit being the
+  tightest axis along its direction; corners by junction deviation (``$11``)
+  with ``v² = a·δ·sin(θ/2)/(1 − sin(θ/2))`` where ``a`` is the acceleration
+  limited along the junction's own direction, no arc rule. Its planner holds 16
+  blocks, one kept free: the move being run must be able to stop within the 15
+  blocks buffered, so a run of very short segments slows down
+  (``v² ≤ 2·a·Σ L`` over the next 15 moves). ``G0`` runs at the axes' maximum
+  rate: the profile's ``travel_feed`` should equal ``$110``/``$111``.
+* **Generic** (vinyl cutters, embroidery frames): junction deviation with the
+  arc rule, per-axis limits, separate travel acceleration.
 
 The look-ahead is solved for all moves at once. The backward pass "speed at the
 start of move i is at most the speed at its end plus what braking over its
@@ -18,11 +59,12 @@ are one ``np.minimum.accumulate`` each: no Python loop over moves.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .i18n import Text
+from .learning import Correction
 from .plugin import Plan
 from .profiles import Kinematics, MachineProfile, MaterialProfile
 from .toolpath import EventKind, MoveKind, Toolpath
@@ -37,133 +79,317 @@ _STOP_EVENTS = {
     EventKind.PAUSE,
     EventKind.HEAT,
 }
+#: Marlin's JD_HANDLE_SMALL_SEGMENTS: moves shorter than this (mm) turning by less than 45°.
+_MARLIN_SMALL_SEGMENT = 1.0
+
+
+@dataclass(frozen=True)
+class _Moves:
+    """The moves that go somewhere, with what every firmware model needs."""
+
+    idx: np.ndarray  # (m,) index into the toolpath
+    length: np.ndarray  # (m,) mm: xyz length, or |e| for moves of the extruder alone
+    unit: np.ndarray  # (m, 4) per-axis share (x, y, z, e)
+    e_only: np.ndarray  # (m,) bool
+    e_per_mm: np.ndarray  # (m,) extrusion per mm of xyz (0 for e-only moves)
+    accel: np.ndarray  # (m,) mm/s² after the axis limits
+    base_accel: np.ndarray  # (m,) mm/s² the firmware was told for this kind of move
+    v_nom: np.ndarray  # (m,) mm/s after the axis limits
+
+
+def _moves(toolpath: Toolpath, kin: Kinematics) -> _Moves | None:
+    delta = toolpath.xyz - toolpath.starts
+    cart = np.linalg.norm(delta, axis=1)
+    de = np.asarray(toolpath.e, dtype=float)
+    # A move with no xyz motion but extruder motion (a retraction) is planned
+    # along the extruder axis, as Marlin and Klipper do.
+    e_only = (cart < _EPS) & (np.abs(de) > _EPS)
+    length = np.where(e_only, np.abs(de), cart)
+    idx = np.flatnonzero(length > _EPS)
+    if idx.size == 0:
+        return None
+    L = length[idx]
+    e_only = e_only[idx]
+    axes = np.zeros((idx.size, 4))
+    axes[:, :3] = delta[idx]
+    axes[:, 3] = de[idx]
+    axes[e_only, :3] = 0.0
+    unit = axes / L[:, None]
+    e_per_mm = np.where(e_only, 0.0, unit[:, 3])
+
+    max_feed = np.array([kin.max_feed.x, kin.max_feed.y, kin.max_feed.z, kin.max_feed.e])
+    max_accel = np.array([kin.max_accel.x, kin.max_accel.y, kin.max_accel.z, kin.max_accel.e])
+    share = np.abs(unit)
+    if kin.firmware == "klipper":
+        # Klipper limits the toolhead's vector speed (VELOCITY) and acceleration
+        # (ACCEL); only z and the extruder have limits of their own.
+        share = share.copy()
+        share[:, 0] = np.hypot(unit[:, 0], unit[:, 1])
+        share[:, 1] = 0.0
+        max_feed[0] = min(kin.max_feed.x, kin.max_feed.y)
+        max_accel[0] = np.inf
+    # min over axes of limit / share == 1 / max over axes of share / limit (no division by 0).
+    with np.errstate(divide="ignore"):  # no limited axis moves: no cap
+        speed_cap = 1.0 / (share / max_feed).max(axis=1)
+        accel_cap = 1.0 / (share / max_accel).max(axis=1)
+
+    kind = np.asarray(toolpath.kind)[idx]
+    travel = (kind == MoveKind.TRAVEL) | (kind == MoveKind.JUMP)
+    if kin.firmware == "grbl":
+        base = np.full(idx.size, np.inf)  # per-axis accelerations only
+    else:
+        base = np.full(idx.size, float(kin.accel or 0.0))
+        base[travel] = kin.travel_accel or kin.accel
+        base[kind == MoveKind.RETRACT] = kin.retract_accel or kin.max_accel.e
+    accel = np.minimum(base, accel_cap)
+    v_nom = np.minimum(np.asarray(toolpath.feed, dtype=float)[idx], speed_cap)
+    v_nom = np.maximum(v_nom, kin.minimum_feed)
+    return _Moves(idx, L, unit, e_only, e_per_mm, accel, base, v_nom)
+
+
+def _look_ahead(limit: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """Squared speeds at the ``m + 1`` boundaries: backward then forward pass, vectorised.
+
+    ``limit`` bounds each boundary; ``D[i] = 2·a·L`` is what move ``i`` can change.
+    """
+    suffix = np.concatenate([np.cumsum(D[::-1])[::-1], [0.0]])
+    backward = suffix + np.minimum.accumulate((limit - suffix)[::-1])[::-1]
+    prefix = np.concatenate([[0.0], np.cumsum(D)])
+    return np.maximum(prefix + np.minimum.accumulate(backward - prefix), 0.0)
+
+
+def _hill_peaks(smooth: np.ndarray, Ds: np.ndarray, v_nom_sq: np.ndarray) -> np.ndarray:
+    """Klipper's cruise limit per move: the peak of the smoothed profile's hill it is in.
+
+    A hill starts at a move that can accelerate after one that decelerates; every
+    move of it is capped at the highest smoothed speed the hill reaches.
+    """
+    s0, s1 = smooth[:-1], smooth[1:]
+    peak = np.minimum(v_nom_sq, (s0 + s1 + Ds) / 2.0)
+    tol = 1e-9 * (1.0 + peak)
+    rises = peak > s0 + tol
+    falls = peak > s1 + tol
+    starts = np.flatnonzero(rises & np.concatenate([[True], falls[:-1]]))
+    if starts.size == 0 or starts[0] != 0:
+        starts = np.concatenate([[0], starts])
+    hill = np.cumsum(np.isin(np.arange(len(peak)), starts)) - 1
+    return np.maximum.reduceat(peak, starts)[hill]
 
 
 def move_times(toolpath: Toolpath, kin: Kinematics) -> np.ndarray:
     """Seconds spent on each move: ``(n,) float``, events not included."""
     n = len(toolpath)
     times = np.zeros(n)
-    if n == 0:
+    mv = _moves(toolpath, kin) if n else None
+    if mv is None:
         return times
-    delta = toolpath.xyz - toolpath.starts
-    cart = np.linalg.norm(delta, axis=1)
-    de = np.asarray(toolpath.e, dtype=float)
-    kind = np.asarray(toolpath.kind)
+    m = mv.idx.size
+    L, accel, v_nom = mv.length, mv.accel, mv.v_nom
+    D = 2.0 * accel * L
 
-    # A move with no xyz motion but extruder motion (a retraction) is planned
-    # along the extruder axis, as Marlin and Klipper do.
-    e_only = (cart < _EPS) & (np.abs(de) > _EPS)
-    length = np.where(e_only, np.abs(de), cart)
-    moving = length > _EPS
-    idx = np.flatnonzero(moving)
-    if idx.size == 0:
-        return times
-    L = length[idx]
-    axes = np.zeros((idx.size, 4))
-    axes[:, :3] = delta[idx]
-    axes[:, 3] = de[idx]
-    axes[e_only[idx], :3] = 0.0
-    unit = axes / L[:, None]  # per-axis share of the move (x, y, z, e)
-    abs_unit = np.abs(unit)
-
-    max_feed = np.array([kin.max_feed.x, kin.max_feed.y, kin.max_feed.z, kin.max_feed.e])
-    max_accel = np.array([kin.max_accel.x, kin.max_accel.y, kin.max_accel.z, kin.max_accel.e])
-    # min over axes of limit / share == 1 / max over axes of share / limit (no division by 0).
-    axis_speed_cap = 1.0 / (abs_unit / max_feed).max(axis=1)
-    axis_accel_cap = 1.0 / (abs_unit / max_accel).max(axis=1)
-
-    k = kind[idx]
-    travel = (k == MoveKind.TRAVEL) | (k == MoveKind.JUMP)
-    base_accel = np.full(idx.size, kin.accel)
-    base_accel[travel] = kin.travel_accel or kin.accel
-    base_accel[k == MoveKind.RETRACT] = kin.retract_accel or kin.max_accel.e
-    accel = np.minimum(base_accel, axis_accel_cap)
-    v_nom = np.minimum(np.asarray(toolpath.feed, dtype=float)[idx], axis_speed_cap)
-    v_nom = np.maximum(v_nom, kin.minimum_feed)
-
-    junction_sq = _junction_limits(unit, L, accel, v_nom, e_only[idx], kin)
-
+    limit = np.empty(m + 1)
+    limit[1:-1] = _junction_limits(mv, kin)
+    limit[0] = _safe_speed(mv, kin)[0] ** 2 if kin.cornering() == "jerk" else 0.0
+    limit[-1] = 0.0
     # Events that stop the machine (tool change, pierce, dwell…) force a stop
     # at the junction before the move they precede.
     stops = {ev.index for ev in toolpath.events if ev.kind in _STOP_EVENTS}
     if stops:
-        pos = np.searchsorted(idx, np.fromiter(stops, dtype=np.int64))
-        pos = pos[(pos > 0) & (pos < idx.size)]
-        junction_sq[pos] = 0.0
+        pos = np.searchsorted(mv.idx, np.fromiter(stops, dtype=np.int64))
+        pos = pos[(pos > 0) & (pos < m)]
+        limit[pos] = 0.0
+    if kin.firmware == "grbl":
+        # The move being run must be able to stop within the blocks buffered.
+        ahead = kin.planner_blocks - 1
+        prefix = np.concatenate([[0.0], np.cumsum(D)])
+        first = np.arange(m)
+        limit[:-1] = np.minimum(limit[:-1], prefix[np.minimum(first + ahead, m)] - prefix[first])
 
-    # Squared speed at the n+1 boundaries: start of each move, then the end.
-    limit = np.concatenate([junction_sq, [0.0]])
-    limit[0] = 0.0
-    D = 2.0 * accel * L
-    suffix = np.concatenate([np.cumsum(D[::-1])[::-1], [0.0]])
-    backward = suffix + np.minimum.accumulate((limit - suffix)[::-1])[::-1]
-    prefix = np.concatenate([[0.0], np.cumsum(D)])
-    boundary = prefix + np.minimum.accumulate(backward - prefix)
-    boundary = np.maximum(boundary, 0.0)
+    v_nom_sq = v_nom**2
+    if kin.firmware == "klipper" and kin.minimum_cruise_ratio > 0:
+        pseudo = (kin.accel or 0.0) * (1.0 - kin.minimum_cruise_ratio)
+        Ds = np.minimum(2.0 * pseudo * L, D)
+        cap = _hill_peaks(_look_ahead(limit, Ds), Ds, v_nom_sq)
+        v_nom_sq = np.minimum(v_nom_sq, cap)
+        limit[:-1] = np.minimum(limit[:-1], cap)
+        limit[1:] = np.minimum(limit[1:], cap)
+    boundary = _look_ahead(limit, D)
 
     v0sq, v1sq = boundary[:-1], boundary[1:]
-    peak_sq = np.minimum(v_nom**2, (D + v0sq + v1sq) / 2.0)
+    peak_sq = np.minimum(v_nom_sq, (D + v0sq + v1sq) / 2.0)
     peak_sq = np.maximum(peak_sq, np.maximum(v0sq, v1sq))
     peak = np.sqrt(peak_sq)
     v0, v1 = np.sqrt(v0sq), np.sqrt(v1sq)
     accel_dist = (peak_sq - v0sq) / (2 * accel)
     decel_dist = (peak_sq - v1sq) / (2 * accel)
     cruise = np.maximum(L - accel_dist - decel_dist, 0.0)
-    times[idx] = (peak - v0) / accel + (peak - v1) / accel + cruise / peak
+    times[mv.idx] = (peak - v0) / accel + (peak - v1) / accel + cruise / peak
     return times
 
 
-def _junction_limits(
-    unit: np.ndarray,
-    L: np.ndarray,
-    accel: np.ndarray,
-    v_nom: np.ndarray,
-    e_only: np.ndarray,
-    kin: Kinematics,
-) -> np.ndarray:
-    """Largest squared speed at the start of each move (index 0 is the first move)."""
-    m = len(L)
-    limit = np.zeros(m)
-    if m < 2:
-        return limit
-    prev, cur = unit[:-1], unit[1:]
+def _safe_speed(mv: _Moves, kin: Kinematics) -> np.ndarray:
+    """Marlin's classic-jerk "safe speed": how fast each move may start from rest."""
+    jerk = np.array([kin.jerk.x, kin.jerk.y, kin.jerk.z, kin.jerk.e])  # type: ignore[union-attr]
+    with np.errstate(divide="ignore"):
+        axis = np.where(np.abs(mv.unit) > _EPS, jerk / np.abs(mv.unit), np.inf).min(axis=1)
+    return np.minimum(mv.v_nom, axis)
+
+
+def _junction_limits(mv: _Moves, kin: Kinematics) -> np.ndarray:
+    """Largest squared speed at each of the ``m - 1`` junctions between moves."""
+    if mv.idx.size < 2:
+        return np.zeros(0)
     model = kin.cornering()
-    if model == "jerk":
-        jerk = np.array([kin.jerk.x, kin.jerk.y, kin.jerk.z, kin.jerk.e])  # type: ignore[union-attr]
-        change = np.abs(cur - prev)
-        with np.errstate(divide="ignore"):
-            vj = np.min(np.where(change > _EPS, jerk / change, np.inf), axis=1)
-        js = vj**2
-    else:
-        # Angle between the directions, xyz only (the extruder follows).
-        p3, c3 = prev[:, :3], cur[:, :3]
-        norm = np.linalg.norm(p3, axis=1) * np.linalg.norm(c3, axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cos_theta = -np.einsum("ij,ij->i", p3, c3) / norm
-        cos_theta = np.clip(np.nan_to_num(cos_theta, nan=1.0), -1.0, 1.0)
-        sin_half = np.sqrt(0.5 * (1.0 - cos_theta))
-        a = np.minimum(accel[:-1], accel[1:])
-        if model == "square_corner_velocity":
+    js = _classic_jerk(mv, kin) if model == "jerk" else _junction_deviation(mv, kin)
+    js = np.minimum(js, np.minimum(mv.v_nom[:-1], mv.v_nom[1:]) ** 2)
+    if model != "jerk":
+        # Moves of the extruder alone stop before and after.
+        js[mv.e_only[:-1] | mv.e_only[1:]] = 0.0
+    return js
+
+
+def _classic_jerk(mv: _Moves, kin: Kinematics) -> np.ndarray:
+    """Marlin's classic jerk junction (``planner.cpp``, ``CLASSIC_JERK``), all axes with E."""
+    jerk = np.array([kin.jerk.x, kin.jerk.y, kin.jerk.z, kin.jerk.e])  # type: ignore[union-attr]
+    v_prev, v_cur = mv.v_nom[:-1], mv.v_nom[1:]
+    v_junction = np.minimum(v_prev, v_cur)
+    v_exit = mv.unit[:-1] * v_junction[:, None]
+    v_entry = mv.unit[1:] * v_cur[:, None]
+    # Same direction: the difference; an axis that reverses: its larger speed.
+    change = np.where(
+        v_exit > v_entry,
+        np.where((v_entry > 0) | (v_exit < 0), v_exit - v_entry, np.maximum(v_exit, -v_entry)),
+        np.where((v_entry < 0) | (v_exit > 0), v_entry - v_exit, np.maximum(-v_exit, v_entry)),
+    )
+    with np.errstate(divide="ignore"):
+        factor = np.where(change > jerk, jerk / change, 1.0).min(axis=1)
+    vj = v_junction * factor
+    safe = _safe_speed(mv, kin)
+    coast = (safe[:-1] > 0.99 * vj) & (safe[1:] > 0.99 * vj)
+    vj = np.where(coast, safe[1:], vj)
+    return vj**2
+
+
+def _junction_deviation(mv: _Moves, kin: Kinematics) -> np.ndarray:
+    """Junction deviation as Grbl, Marlin 2 or Klipper compute it (see the module doc)."""
+    prev, cur = mv.unit[:-1, :3], mv.unit[1:, :3]
+    norm = np.linalg.norm(prev, axis=1) * np.linalg.norm(cur, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos_theta = -np.einsum("ij,ij->i", prev, cur) / norm
+    cos_theta = np.clip(np.nan_to_num(cos_theta, nan=1.0), -1.0, 1.0)
+    sin_half = np.sqrt(0.5 * (1.0 - cos_theta))
+    cos_half = np.sqrt(0.5 * (1.0 + cos_theta))
+    L, accel = mv.length, mv.accel
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r_jd = sin_half / (1.0 - sin_half)
+        tan_half = sin_half / cos_half
+        if kin.cornering() == "square_corner_velocity":
+            # Each move keeps the deviation of the acceleration it was queued with.
             scv = kin.square_corner_velocity or 0.0
-            deviation = scv**2 * (np.sqrt(2.0) - 1.0) / kin.accel
-        else:
-            deviation = kin.junction_deviation or 0.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            js = a * deviation * sin_half / (1.0 - sin_half)
-            # Short segments approximating an arc: do not exceed the speed of
-            # the arc through them (Klipper's centripetal limit, Marlin's
-            # small-segment handling).
-            cos_half = np.sqrt(0.5 * (1.0 + cos_theta))
-            tan_half = sin_half / cos_half
+            deviation = scv**2 * (np.sqrt(2.0) - 1.0) / mv.base_accel
+            jd_accel = deviation * accel
+            js = r_jd * np.minimum(jd_accel[:-1], jd_accel[1:])
             arc = 0.5 * tan_half * np.minimum(L[:-1] * accel[:-1], L[1:] * accel[1:])
-        js = np.where(cos_theta <= -0.999999, np.inf, np.fmin(js, arc))
-        js = np.where(cos_theta >= 0.999999, 0.0, js)
-        js = np.nan_to_num(js, nan=0.0, posinf=np.inf)
-    js = np.minimum(js, np.minimum(v_nom[:-1], v_nom[1:]) ** 2)
-    # Moves of the extruder alone stop before and after.
-    js[e_only[:-1] | e_only[1:]] = 0.0
-    limit[1:] = js
-    return limit
+            js = np.fmin(js, arc)
+            d_ratio = np.abs(mv.e_per_mm[1:] - mv.e_per_mm[:-1])
+            extruder = np.where(
+                d_ratio > _EPS, (kin.extruder_corner_velocity / d_ratio) ** 2, np.inf
+            )
+            js = np.fmin(js, extruder)
+        elif kin.firmware in ("grbl", "marlin"):
+            # Acceleration limited along the junction's direction (Grbl, Marlin 2).
+            direction = cur - prev
+            direction /= np.linalg.norm(direction, axis=1)[:, None]
+            along = np.array([kin.max_accel.x, kin.max_accel.y, kin.max_accel.z])
+            a = 1.0 / (np.abs(direction) / along).max(axis=1)
+            if kin.firmware == "marlin":
+                a = np.minimum(a, mv.accel[1:])  # Marlin starts from the block's acceleration
+            js = a * (kin.junction_deviation or 0.0) * r_jd
+            if kin.firmware == "marlin":
+                turn = np.arccos(np.clip(-cos_theta, -1.0, 1.0))
+                small = (L[1:] < _MARLIN_SMALL_SEGMENT) & (cos_theta < -np.sqrt(0.5))
+                js = np.where(small, np.fmin(js, L[1:] * a / turn), js)
+        else:
+            a = np.minimum(accel[:-1], accel[1:])
+            js = a * (kin.junction_deviation or 0.0) * r_jd
+            # Short segments approximating an arc: do not exceed the speed of
+            # the arc through them.
+            arc = 0.5 * tan_half * np.minimum(L[:-1] * accel[:-1], L[1:] * accel[1:])
+            js = np.fmin(js, arc)
+    js = np.where(cos_theta <= -0.999999, np.inf, js)
+    js = np.where(cos_theta >= 0.999999, 0.0, js)
+    return np.nan_to_num(js, nan=0.0, posinf=np.inf)
+
+
+def _num(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def marlin_limits(kin: Kinematics) -> list[str]:
+    """Start-code lines that set Marlin's planner to the limits the estimate assumed."""
+    f, a = kin.max_feed, kin.max_accel
+    lines = [
+        f"M201 X{_num(a.x)} Y{_num(a.y)} Z{_num(a.z)} E{_num(a.e)} ; max accelerations, mm/s^2",
+        f"M203 X{_num(f.x)} Y{_num(f.y)} Z{_num(f.z)} E{_num(f.e)} ; max feedrates, mm/s",
+        f"M204 P{_num(kin.work_accel)} R{_num(kin.retract_accel or a.e)} "
+        f"T{_num(kin.travel_accel or kin.work_accel)} ; print, retract, travel accelerations",
+    ]
+    if kin.jerk is not None:
+        j = kin.jerk
+        lines.append(
+            f"M205 X{_num(j.x)} Y{_num(j.y)} Z{_num(j.z)} E{_num(j.e)} S0 T0 ; classic jerk, mm/s"
+        )
+    else:
+        lines.append(f"M205 J{_num(kin.junction_deviation or 0.0)} S0 T0 ; junction deviation")
+    return lines
+
+
+def klipper_limits(kin: Kinematics) -> list[str]:
+    """Start-code lines that set Klipper's toolhead to the limits the estimate assumed.
+
+    ``printer.cfg`` keeps the z and extruder-only limits (no G-code sets them): they
+    are listed as comments so staff can check them against the printer.
+    """
+    f, a = kin.max_feed, kin.max_accel
+    return [
+        f"; printer.cfg assumed: max_z_velocity: {_num(f.z)}, max_z_accel: {_num(a.z)}, "
+        f"max_extrude_only_velocity: {_num(f.e)}, "
+        f"max_extrude_only_accel: {_num(kin.retract_accel or a.e)}, "
+        f"instantaneous_corner_velocity: {_num(kin.extruder_corner_velocity)}",
+        f"SET_VELOCITY_LIMIT VELOCITY={_num(min(f.x, f.y))} ACCEL={_num(kin.work_accel)} "
+        f"SQUARE_CORNER_VELOCITY={_num(kin.square_corner_velocity or 0.0)} "
+        f"MINIMUM_CRUISE_RATIO={_num(kin.minimum_cruise_ratio)}",
+    ]
+
+
+def firmware_start_lines(kin: Kinematics) -> list[str]:
+    """What a 3D printer's start code sets first: Marlin's or Klipper's limits (else nothing)."""
+    if kin.firmware == "marlin":
+        return marlin_limits(kin)
+    if kin.firmware == "klipper":
+        return klipper_limits(kin)
+    return []
+
+
+def grbl_settings(kin: Kinematics, spindle_max: float, laser_mode: bool) -> list[str]:
+    """The Grbl settings the estimate assumed, ``$n=value`` each, for a header comment.
+
+    ``spindle_max`` is ``$30`` (the S value of full power or speed); ``laser_mode``
+    is ``$32``. Rates are in mm/min as Grbl stores them.
+    """
+    f, a = kin.max_feed, kin.max_accel
+    values = [
+        ("$11", kin.junction_deviation or 0.0, "junction deviation, mm"),
+        ("$30", spindle_max, "S of full power/speed"),
+        ("$32", 1 if laser_mode else 0, "laser mode"),
+        ("$110", f.x * 60.0, "x max rate, mm/min"),
+        ("$111", f.y * 60.0, "y max rate, mm/min"),
+        ("$112", f.z * 60.0, "z max rate, mm/min"),
+        ("$120", a.x, "x acceleration, mm/s^2"),
+        ("$121", a.y, "y acceleration, mm/s^2"),
+        ("$122", a.z, "z acceleration, mm/s^2"),
+    ]
+    return [f"{key}={_num(value)} [{what}]" for key, value, what in values]
 
 
 def event_seconds(toolpath: Toolpath, machine: MachineProfile) -> float:
@@ -207,6 +433,25 @@ class Estimate:
     materials: tuple[MaterialLine, ...]
     cost_eur: float
     time_by_role_s: dict[str, float] = field(default_factory=dict)
+    #: The calculated time before the correction learnt from finished jobs.
+    raw_machine_time_s: float | None = None
+    correction: Correction | None = None
+
+    def corrected(self, correction: Correction | None) -> Estimate:
+        """This estimate with its machine time multiplied by ``correction`` (raw kept beside)."""
+        if correction is None:
+            return self
+        raw = self.raw_time_s
+        return replace(
+            self,
+            machine_time_s=raw * correction.factor,
+            raw_machine_time_s=raw,
+            correction=correction,
+        )
+
+    @property
+    def raw_time_s(self) -> float:
+        return self.machine_time_s if self.raw_machine_time_s is None else self.raw_machine_time_s
 
     @property
     def per_copy_time_s(self) -> float:
@@ -228,6 +473,15 @@ class Estimate:
             "cost_eur": self.cost_eur,
             "per_copy_cost_eur": self.per_copy_cost_eur,
             "time_by_role_s": self.time_by_role_s,
+            "raw_machine_time_s": self.raw_time_s,
+            "correction": (
+                None
+                if self.correction is None
+                else {
+                    **self.correction.to_dict(),
+                    "note": self.correction.note(self.raw_time_s).to_dict(),
+                }
+            ),
         }
 
 

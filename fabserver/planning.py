@@ -16,6 +16,7 @@ from .designs.types import Design
 from .errors import PlanError
 from .estimate import Estimate, estimate_plan
 from .i18n import Text
+from .learning import Correction
 from .plugin import MachinePlugin, Plan, Progress, no_progress, resolve_options
 from .policy import Verdict, decide
 from .profiles import MachineProfile, MaterialProfile, Policy
@@ -47,8 +48,13 @@ def run_plan(
     policy: Policy,
     materials: Mapping[str, MaterialProfile] | None = None,
     progress: Progress = no_progress,
+    correction: Correction | None = None,
 ) -> PlanResult:
-    """Check the combination, resolve the options, plan, estimate and decide."""
+    """Check the combination, resolve the options, plan, estimate and decide.
+
+    ``correction``: learnt from the lab's finished jobs (``fabserver.learning``); the
+    verdict is decided on the corrected time.
+    """
     if design.kind not in plugin.accepts:
         takes = [_DESIGN_KIND_WORDS[kind] for kind in sorted(plugin.accepts)]
         raise PlanError(
@@ -70,7 +76,7 @@ def run_plan(
     plan = plugin.plan(design, machine, material, resolved, progress)
     lookup = dict(materials or {})
     lookup.setdefault(material.id, material)
-    estimate = estimate_plan(plan, machine, lookup)
+    estimate = estimate_plan(plan, machine, lookup).corrected(correction)
     verdict = decide(estimate, int(resolved["copies"]), policy, plugin.id)
     return PlanResult(plan, estimate, verdict, resolved)
 

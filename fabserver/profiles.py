@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ProfileError
 from .i18n import Text
@@ -64,16 +71,26 @@ class WorkArea(_Strict):
     z: float = Field(default=1.0, gt=0)
 
 
+Firmware = Literal["generic", "marlin", "klipper", "grbl"]
+
+
 class Kinematics(_Strict):
     """What the motion planner needs: speeds in mm/s, accelerations in mm/s².
 
-    Give exactly one cornering model: ``junction_deviation`` (Marlin 2, GRBL),
-    ``square_corner_velocity`` (Klipper) or ``jerk`` (classic Marlin).
+    ``firmware`` names whose planner the estimate models (see ``fabserver.estimate``)
+    and which limits the machine file states. Give exactly one cornering model:
+    ``junction_deviation`` (Marlin 2, Grbl), ``square_corner_velocity`` (Klipper)
+    or ``jerk`` (classic Marlin). Grbl has one acceleration per axis (``$120``–
+    ``$122``, ``max_accel``) and nothing else, so a Grbl machine gives no ``accel``,
+    ``travel_accel`` or ``retract_accel``. Klipper has one acceleration for every
+    move (``SET_VELOCITY_LIMIT ACCEL``): no ``travel_accel``; its ``retract_accel``
+    is ``max_extrude_only_accel``.
     """
 
+    firmware: Firmware = "generic"
     max_feed: Axes
     max_accel: Axes
-    accel: float = Field(gt=0, description="default acceleration of work moves")
+    accel: float | None = Field(default=None, gt=0, description="acceleration of work moves")
     travel_accel: float | None = Field(default=None, gt=0)
     retract_accel: float | None = Field(default=None, gt=0)
     travel_feed: float = Field(default=100.0, gt=0)
@@ -81,6 +98,41 @@ class Kinematics(_Strict):
     square_corner_velocity: float | None = Field(default=None, ge=0)
     jerk: Axes | None = None
     minimum_feed: float = Field(default=0.05, gt=0, description="slowest speed the firmware plans")
+    #: Klipper's ``minimum_cruise_ratio`` (its default): share of a move left to cruise.
+    minimum_cruise_ratio: float = Field(default=0.5, ge=0, lt=1)
+    #: Klipper's extruder ``instantaneous_corner_velocity`` (its default), mm/s.
+    extruder_corner_velocity: float = Field(default=1.0, ge=0)
+    #: Grbl's planner buffer (``BLOCK_BUFFER_SIZE``; one slot is always kept free).
+    planner_blocks: int = Field(default=16, ge=2)
+
+    @model_validator(mode="after")
+    def _firmware_limits(self) -> Kinematics:
+        if self.firmware == "grbl":
+            for key in ("accel", "travel_accel", "retract_accel"):
+                if getattr(self, key) is not None:
+                    raise ValueError(
+                        f"{key}: Grbl has one acceleration per axis ($120-$122); "
+                        "give max_accel only"
+                    )
+            if self.junction_deviation is None:
+                raise ValueError("Grbl plans corners with junction_deviation ($11)")
+        elif self.accel is None:
+            raise ValueError("accel: give the acceleration of work moves")
+        if self.firmware == "klipper":
+            if self.travel_accel is not None:
+                raise ValueError(
+                    "travel_accel: Klipper has one acceleration (SET_VELOCITY_LIMIT ACCEL)"
+                )
+            if self.square_corner_velocity is None:
+                raise ValueError("Klipper plans corners with square_corner_velocity")
+        if self.firmware == "marlin" and self.square_corner_velocity is not None:
+            raise ValueError("Marlin plans corners with jerk or junction_deviation")
+        return self
+
+    @property
+    def work_accel(self) -> float:
+        """Acceleration of a work move along x or y (Grbl: the slower of ``$120``, ``$121``)."""
+        return self.accel or min(self.max_accel.x, self.max_accel.y)
 
     def cornering(self) -> str:
         given = [

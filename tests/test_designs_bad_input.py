@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from fabserver.designs import Drawing, Mesh, load_design, load_design_bounded
 from fabserver.errors import DesignError
-from fabserver.testing import CORPUS, SAMPLES
+from fabserver.testing import CORPUS, SAMPLES, require_module
 
 
 def _binary_stl(triangles: np.ndarray, count: int | None = None) -> bytes:
@@ -244,7 +244,7 @@ def test_obj_with_dangling_face_indices():
 
 
 def test_3mf_in_other_units_is_scaled():
-    pytest.importorskip("lxml", reason="trimesh reads 3MF through lxml")
+    require_module("lxml", "trimesh reads 3MF through lxml")
     box = trimesh.creation.box(extents=[1, 2, 3])
     data = trimesh.exchange.threemf.export_3MF(box)
     design = load_design(data, "box.3mf")

@@ -11,6 +11,7 @@ import trimesh
 from fabserver.designs import Mesh, load_design
 from fabserver.designs.loader import detect_format
 from fabserver.errors import DesignError
+from fabserver.testing import require_module
 
 # name: (format, raw triangles, bbox min, bbox max, watertight, bodies), from SOURCES.md
 CORPUS_STL = {
@@ -181,7 +182,7 @@ def test_flat_mesh_is_refused():
 
 
 def test_3mf_benchy_matches_stl(corpus):
-    pytest.importorskip("lxml", reason="trimesh reads 3MF through lxml")
+    require_module("lxml", "trimesh reads 3MF through lxml")
     three_mf = load_design((corpus / "stl" / "3DBenchy.3mf").read_bytes(), "3DBenchy.3mf")
     stl = load_design((corpus / "stl" / "3DBenchy.stl").read_bytes(), "3DBenchy.stl")
     assert three_mf.facts.format == "3mf" and three_mf.facts.units == "mm"

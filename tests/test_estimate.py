@@ -90,9 +90,10 @@ def test_square_corner_velocity_equals_its_definition_at_90_degrees():
 
 def test_classic_jerk_corner():
     # At a 90° corner with jerk 8 mm/s per axis, each axis changes by v: v = 8.
+    # Marlin starts a move from rest at its "safe speed" (here the x jerk, 8 mm/s).
     tp = line([[20, 0], [20, 20]], feed=100)
     k = kinematics(junction_deviation=None, jerk=dict(x=8, y=8, z=0.4, e=2))
-    expected = trapezoid(20, 0, 8, 100, 1000) + trapezoid(20, 8, 0, 100, 1000)
+    expected = trapezoid(20, 8, 8, 100, 1000) + trapezoid(20, 8, 0, 100, 1000)
     assert move_times(tp, k).sum() == pytest.approx(expected, rel=1e-9)
 
 

@@ -32,6 +32,7 @@ from ..planning import PlanResult, run_plan, write_outputs
 from ..preview import layer_data, toolpath_svg
 from ..profiles import machine_from_snapshot, material_from_snapshot
 from ..store.models import Artifact, Job, utcnow
+from .learning import correction_for
 from .runtime import Runtime
 from .service import sweep
 from .states import InvalidTransition, record, transition
@@ -195,6 +196,8 @@ def _plan_claimed(runtime: Runtime, job_id: int, version: int, inputs: dict[str,
         machine = machine_from_snapshot(inputs["machine"])
         material = material_from_snapshot(inputs["material"])
         materials = {**runtime.profiles.materials, material.id: material}
+        with runtime.db.session() as s:  # learnt from the lab's finished jobs
+            correction = correction_for(s, machine.id, material.id)
         result = run_plan(
             plugin,
             design,
@@ -204,6 +207,7 @@ def _plan_claimed(runtime: Runtime, job_id: int, version: int, inputs: dict[str,
             runtime.profiles.policy,
             materials,
             progress=lambda done, stage="": progress(0.05 + 0.85 * float(done), stage),
+            correction=correction,
         )
         progress(0.92, "save")
         artifacts = _store_artifacts(runtime, job_id, version, result)

@@ -205,3 +205,16 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None]
 
     user: Mapped[StaffUser] = relationship(lazy="joined")
+
+
+class CorrectionReset(Base):
+    """Staff restarted the learnt time correction of a machine × material: the jobs
+    finished before ``at`` no longer count (``fabserver.jobs.learning``)."""
+
+    __tablename__ = "correction_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    machine_id: Mapped[str] = mapped_column(String(64))
+    material_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))

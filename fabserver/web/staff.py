@@ -27,7 +27,7 @@ from sqlalchemy import select
 from ..dispatch import DispatchError, connector_for
 from ..errors import FabError
 from ..i18n import Text
-from ..jobs import service
+from ..jobs import learning, service
 from ..jobs.runtime import Runtime
 from ..jobs.states import ACTIVE_STATES, STATE_LABELS
 from ..store.models import Artifact, Job, Upload
@@ -275,7 +275,7 @@ def machines():
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for job in done:
         estimate = job.estimate or {}
-        est_time = estimate.get("machine_time_s") or 0.0
+        est_time = estimate.get("raw_machine_time_s") or estimate.get("machine_time_s") or 0.0
         line = service.charged_material(estimate)
         est_material = line["quantity"] if line else 0.0
         rows[job.machine_id].append(
@@ -294,6 +294,10 @@ def machines():
                 ),
             }
         )
+    with runtime.db.session() as s:
+        corrections = learning.corrections_by_machine(
+            s, {(j.machine_id, j.material_id) for j in done}
+        )
     summary = []
     for machine_id in dict.fromkeys([*runtime.profiles.machines, *rows]):
         items = rows.get(machine_id, [])
@@ -307,6 +311,14 @@ def machines():
                 "jobs": items,
                 "mean_time_ratio": sum(ratios) / len(ratios) if ratios else None,
                 "mean_material_ratio": sum(mratios) / len(mratios) if mratios else None,
+                "corrections": [
+                    {
+                        "material_id": material_id,
+                        "material": runtime.profiles.materials.get(material_id),
+                        "correction": correction,
+                    }
+                    for material_id, correction in corrections.get(machine_id, [])
+                ],
             }
         )
     unavailable = [
@@ -345,6 +357,15 @@ def machine_status(machine_id: str):
         progress=state.progress,
         message=state.message.to_dict() if (state.message.fr or state.message.en) else None,
     )
+
+
+@bp.post("/machines/<machine_id>/corrections/<material_id>/reset")
+@login_required
+def reset_correction(machine_id: str, material_id: str):
+    """Learn this machine × material's time correction afresh (after a repair, new settings)."""
+    with _runtime().db.session() as s:
+        learning.reset_correction(s, machine_id, material_id, staff_actor())
+    return redirect(url_for("staff.machines"), code=303)
 
 
 @bp.post("/tokens")

@@ -18,6 +18,7 @@ from fabserver.dispatch import (
     connector_for,
     remote_name_for,
 )
+from fabserver.testing import require
 
 from .octoprint_harness import OctoPrintUnavailable, running_octoprint
 
@@ -32,7 +33,7 @@ def octoprint(tmp_path_factory):
         with running_octoprint(tmp_path_factory.mktemp("octoprint")) as server:
             yield server
     except OctoPrintUnavailable as why:
-        pytest.skip(f"no real OctoPrint to test against: {why}")
+        require(False, f"no real OctoPrint to test against: {why}")
 
 
 @pytest.fixture

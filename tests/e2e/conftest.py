@@ -19,6 +19,8 @@ from servers import (
     start_server,
 )
 
+from fabserver.testing import require
+
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Lab:
@@ -37,8 +39,7 @@ def server(tmp_path_factory, lab):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+    require(shutil.which(CHROMIUM), f"{CHROMIUM} not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

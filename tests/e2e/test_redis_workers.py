@@ -17,6 +17,8 @@ import pytest
 from servers import ROOT, fab_testplugins, fabserver_command, free_port
 from sqlalchemy import select
 
+from fabserver.testing import require
+
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("redis")]
 
 JOBS = 20
@@ -25,8 +27,7 @@ JOBS = 20
 @pytest.fixture
 def redis_url(tmp_path):
     binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server not installed (apt-get install redis-server)")
+    require(binary, "redis-server not installed (apt-get install redis-server)")
     import redis
 
     port = free_port()

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from web_helpers import csrf_token, job_id_of, make_app, staff_post, upload_form
 
+from fabserver.testing import require, require_module
+
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("postgres")]
 
 
@@ -33,10 +35,9 @@ def _pg_bin(name: str) -> str | None:
 
 @pytest.fixture(scope="module")
 def postgres_url():
-    pytest.importorskip("psycopg", reason="psycopg not installed (pip install fabserver[postgres])")
+    require_module("psycopg", "psycopg not installed (pip install fabserver[postgres])")
     initdb, postgres = _pg_bin("initdb"), _pg_bin("postgres")
-    if not (initdb and postgres):
-        pytest.skip("PostgreSQL server not installed (apt-get install postgresql)")
+    require(initdb and postgres, "PostgreSQL server not installed (apt-get install postgresql)")
     import psycopg
 
     root = Path(tempfile.mkdtemp(prefix="fabserver-pg-"))

@@ -99,7 +99,7 @@ FLAVOURS = {
             "G21": "",
             "M201": "XYZE",
             "M203": "XYZE",
-            "M205": "XYZEBS",
+            "M205": "XYZEBSTJ",
             "M862.1": "P",
             "M862.3": "P",
             "M900": "K",

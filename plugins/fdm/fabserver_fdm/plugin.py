@@ -11,7 +11,7 @@ import shapely
 
 from fabserver.designs.types import Design, Mesh
 from fabserver.errors import PlanError
-from fabserver.estimate import event_seconds
+from fabserver.estimate import event_seconds, firmware_start_lines
 from fabserver.i18n import Text
 from fabserver.plugin import (
     MachinePlugin,
@@ -259,7 +259,13 @@ def _gcode_job(s: PrintSettings, machine, material, sliced, on_plate, extruded_m
     )
     return GcodeJob(
         flavour=s.printer.flavour,
-        start_gcode=fill_placeholders(s.printer.start_gcode, values),
+        # The firmware's limits first, so the printer runs at what the estimate assumed.
+        start_gcode="\n".join(
+            [
+                *firmware_start_lines(machine.kinematics),
+                fill_placeholders(s.printer.start_gcode, values),
+            ]
+        ),
         end_gcode=fill_placeholders(s.printer.end_gcode, values),
         temperature=s.temperature,
         bed_temperature=s.bed_temperature,

@@ -157,9 +157,13 @@ def parse_duration(text: str) -> float:
 
 
 def run_prusaslicer(
-    model: Path, s: PrintSettings, machine: MachineProfile, keep: Path | None = None
+    model: Path,
+    s: PrintSettings,
+    machine: MachineProfile,
+    keep: Path | None = None,
+    copies: int = 1,
 ) -> ReferenceResult:
-    """Slice ``model`` with PrusaSlicer and read its own estimates from the G-code."""
+    """Slice ``model`` (``copies`` times, arranged by PrusaSlicer) and read its own estimates."""
     binary = available()
     if binary is None:
         raise FileNotFoundError("prusa-slicer is not installed")
@@ -169,7 +173,11 @@ def run_prusaslicer(
         ini.write_text(config_ini(s, machine))
         out = (keep or tmpdir) / "prusaslicer.gcode"
         subprocess.run(
-            [binary, "--export-gcode", "--load", str(ini), "-o", str(out), str(model)],
+            [
+                *(binary, "--export-gcode", "--load", str(ini), "-o", str(out)),
+                *(("--duplicate", str(copies)) if copies > 1 else ()),
+                str(model),
+            ],
             check=True,
             capture_output=True,
             timeout=600,

@@ -18,6 +18,7 @@ from fabserver_fdm.settings import PrintSettings
 from fabserver.designs import load_design
 from fabserver.estimate import move_times
 from fabserver.planning import run_plan
+from fabserver.testing import require
 from fabserver.toolpath import MoveKind
 
 FILAMENT_TOLERANCE = 0.10  # ±10 %
@@ -32,10 +33,12 @@ SETTINGS = {
     "bottom_solid_layers": 3,
 }
 
-pytestmark = [
-    pytest.mark.reference,
-    pytest.mark.skipif(available() is None, reason="prusa-slicer is not installed"),
-]
+pytestmark = pytest.mark.reference
+
+
+@pytest.fixture(autouse=True)
+def _prusaslicer_installed() -> None:
+    require(available(), "prusa-slicer is not installed (see scripts/system-deps.sh)")
 
 
 def compare(path, profiles):

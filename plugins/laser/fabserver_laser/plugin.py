@@ -185,7 +185,7 @@ class LaserPlugin(MachinePlugin):
         overscan = (
             ms.overscan
             if ms.overscan is not None
-            else mat.engrave.speed**2 / (2.0 * machine.kinematics.accel) + 1.0
+            else mat.engrave.speed**2 / (2.0 * machine.kinematics.work_accel) + 1.0
         )
         works = [plan_sheet_work(sheet, mat, overscan, (0.0, bed[0])) for sheet in sheets]
         tp = build_toolpath(works, mat, machine.kinematics.travel_feed)
@@ -194,7 +194,7 @@ class LaserPlugin(MachinePlugin):
         if len(sheets) > 1:
             warnings.append(sheets_needed(len(sheets)))
         facts = plan_facts(layout, works, tp, mat, sheet_size, kerf, copies, overscan, classified)
-        outputs = machine_files(tp, works, ms, mat, material, sheet_size)
+        outputs = machine_files(tp, works, ms, mat, material, sheet_size, machine.kinematics)
         uses = material_uses(material, mat, len(sheets))
         progress(1.0, "done")
         return Plan(

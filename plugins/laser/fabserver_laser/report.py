@@ -6,9 +6,10 @@ from typing import IO, Any
 
 import numpy as np
 
+from fabserver.estimate import grbl_settings
 from fabserver.i18n import Text
 from fabserver.plugin import MaterialUse, OutputFile, OutputFormat
-from fabserver.profiles import MaterialProfile
+from fabserver.profiles import Kinematics, MaterialProfile
 from fabserver.toolpath import EventKind, MoveKind, Toolpath
 
 from .colours import Classified
@@ -108,8 +109,12 @@ def machine_files(
     mat: MaterialSettings,
     material: MaterialProfile,
     sheet_size: tuple[float, float],
+    kinematics: Kinematics | None = None,
 ) -> tuple[OutputFile, ...]:
-    """A G-code program and an SVG per sheet; sheet 1's G-code is the main file."""
+    """A G-code program and an SVG per sheet; sheet 1's G-code is the main file.
+
+    ``kinematics``: the Grbl settings the time estimate assumed go in the header.
+    """
     files = []
     ops = {
         "engrave": f"engrave: {mat.engrave.power:g} % {mat.engrave.speed:g} mm/s, "
@@ -125,6 +130,7 @@ def machine_files(
             f"({mat.thickness:g} mm thick), {mat.sheet.x:g} x {mat.sheet.y:g} mm, "
             "origin front left",
             *ops.values(),
+            *(grbl_settings(kinematics, ms.s_max, True) if kinematics else ()),
         ]
 
         def gcode(out: IO[bytes], i: int = i, header: list[str] = header) -> None:

@@ -14,8 +14,8 @@ import pytest
 import shapely
 
 from fabserver.errors import PlanError
-from fabserver.testing import CORPUS
 from fabserver.testing import ROOT as REPO
+from fabserver.testing import corpus_files
 
 
 def design_files() -> list[tuple[str, str]]:
@@ -23,9 +23,7 @@ def design_files() -> list[tuple[str, str]]:
     found = [
         ("corpus", f"{sub}/{p.name}")
         for sub in ("svg", "dxf")
-        if (CORPUS / sub).is_dir()
-        for p in sorted((CORPUS / sub).iterdir())
-        if p.suffix.lower() in (".svg", ".dxf")
+        for p in corpus_files(sub, ".svg", ".dxf")
     ]
     found += [
         ("samples", p.name)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import partial
 from typing import IO, Any
 
+from fabserver.estimate import grbl_settings
 from fabserver.i18n import Text
 from fabserver.plugin import MaterialUse, OutputFile, OutputFormat, Plan
-from fabserver.profiles import MaterialProfile
+from fabserver.profiles import Kinematics, MaterialProfile
 from fabserver.toolpath import MoveKind, Toolpath
 
 from . import messages
@@ -38,6 +39,7 @@ def make_plan(
     preview_svg: str,
     title: str,
     stock: tuple[float, float, float],
+    kinematics: Kinematics | None = None,
 ) -> Plan:
     """Outputs in both dialects (the profile's first), stock use and the plan."""
     tool_uses = assembly.tool_uses
@@ -51,7 +53,11 @@ def make_plan(
             safe_z=ms.safe_z,
             start=ms.gcode_start,
             end=ms.gcode_end,
-            notes=operator_notes(title, stock, tool_uses),
+            notes=[
+                *operator_notes(title, stock, tool_uses),
+                # What the time estimate assumed the controller is set to.
+                *(grbl_settings(kinematics, ms.spindle_max_rpm, False) if kinematics else ()),
+            ],
         ),
         GCODE.label,
         main=ms.dialect == "gcode",

@@ -383,4 +383,5 @@ def plan_drawing_job(
         ),
         title=f"fabserver mill 2.5D, {material.id}",
         stock=(min(in_run, per_x) * sx, math.ceil(in_run / per_x) * sy, thickness),
+        kinematics=machine.kinematics,
     )

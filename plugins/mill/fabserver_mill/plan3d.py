@@ -200,4 +200,5 @@ def plan_mesh(
         preview,
         title=f"fabserver mill 3D, {material.id}",
         stock=(sx, sy, sz),
+        kinematics=machine.kinematics,
     )

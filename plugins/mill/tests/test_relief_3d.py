@@ -12,6 +12,7 @@ from fabserver_mill.strategies3d import finishing_path, finishing_tips, place, r
 from scipy.spatial import cKDTree
 
 from fabserver.designs import load_design
+from fabserver.testing import require_module
 from fabserver.toolpath import EventKind, MoveKind
 
 BALL = Tool(shape="ball", diameter=3.175)
@@ -161,7 +162,7 @@ def test_grid_is_capped_at_the_finest_step_that_fits(size):
 def test_drop_cutter_matches_opencamlib(corpus, name):
     """The ball's tip height at the grid nodes equals OpenCAMLib's exact drop-cutter, within
     the tolerance allowed on gentle faces sampled at the nodes."""
-    ocl = pytest.importorskip("opencamlib").ocl
+    ocl = require_module("opencamlib", "opencamlib not installed (pip install opencamlib)").ocl
     from fabserver_mill.strategies3d import GOUGE_TOLERANCE
 
     mesh = corpus_mesh(corpus, name)

@@ -18,14 +18,16 @@ import pytest
 from scipy.ndimage import binary_dilation
 
 from fabserver.designs import load_design
+from fabserver.testing import require
 
 HP2XX = shutil.which("hp2xx")
-pytestmark = [
-    pytest.mark.reference,
-    pytest.mark.skipif(
-        HP2XX is None, reason="hp2xx not installed (Debian package, see scripts/system-deps.sh)"
-    ),
-]
+pytestmark = pytest.mark.reference
+
+
+@pytest.fixture(autouse=True)
+def _hp2xx_installed() -> None:
+    require(HP2XX, "hp2xx not installed (Debian package, see scripts/system-deps.sh)")
+
 
 DPI = 200
 PX_PER_MM = DPI / 25.4
