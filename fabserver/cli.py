@@ -65,6 +65,7 @@ class _LazyGroup(click.Group):
 
     lazy_commands: ClassVar[dict[str, tuple[str, str]]] = {
         "add-staff": ("fabserver.web.commands", "add_staff"),
+        "staff-password": ("fabserver.web.commands", "staff_password"),
         "connectors": ("fabserver.dispatch.commands", "connectors"),
     }
 
