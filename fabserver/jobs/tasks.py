@@ -32,6 +32,7 @@ from ..planning import PlanResult, run_plan, write_outputs
 from ..preview import layer_data, toolpath_svg
 from ..profiles import machine_from_snapshot, material_from_snapshot
 from ..store.models import Artifact, Job, utcnow
+from .retention import collect_garbage
 from .runtime import Runtime
 from .service import sweep
 from .states import InvalidTransition, record, transition
@@ -73,6 +74,10 @@ def declare(runtime: Runtime) -> None:
     @huey.periodic_task(crontab(minute="*"), name="fabserver.sweep")
     def sweep_task() -> None:
         sweep(runtime)
+
+    @huey.periodic_task(crontab(minute="7"), name="fabserver.retention")
+    def retention_task() -> None:
+        collect_garbage(runtime)
 
     runtime.tasks["plan"] = plan_task
     runtime.tasks["dispatch"] = dispatch_task

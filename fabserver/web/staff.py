@@ -29,6 +29,7 @@ from ..dispatch import DispatchError, connector_for
 from ..errors import FabError
 from ..i18n import Text
 from ..jobs import service
+from ..jobs.retention import disk_use
 from ..jobs.runtime import Runtime
 from ..jobs.states import ACTIVE_STATES, STATE_LABELS
 from ..store.models import Artifact, Job, Upload
@@ -344,6 +345,7 @@ def machines():
         minutes=minutes,
         broken=list(runtime.registry.broken.values()),
         unavailable=unavailable,
+        disk=disk_use(runtime),
     )
 
 
