@@ -37,12 +37,12 @@ def _profiles(ctx: click.Context):
     return load_profiles(ctx.obj.get("profiles"))
 
 
-def _fail(ctx: click.Context, error: FabError, as_json: bool = False) -> None:
+def _fail(ctx: click.Context, error: FabError, as_json: bool = False, status: int = 2) -> None:
     if as_json:
         click.echo(json.dumps({"error": error.message.to_dict()}, ensure_ascii=False))
     else:
         click.echo(_say(ctx, error.message), err=True)
-    ctx.exit(2)
+    ctx.exit(status)
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -441,9 +441,41 @@ class _Bar:
     help="Also write the preview SVG here.",
 )
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--debug", is_flag=True, help="Show the full trace of an unexpected error.")
 @click.pass_context
-def plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_json) -> None:
+def plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_json, debug) -> None:
     """Plan FILE on a machine offline: write the machine file, print estimate and verdict."""
+    try:
+        _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_json)
+    except (click.exceptions.Exit, click.ClickException, click.Abort):
+        raise
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(ctx.find_root(), _unexpected(exc), as_json, status=1)
+
+
+def _unexpected(exc: Exception) -> FabError:
+    """A message for an error no check foresaw: what happened, and how to see more."""
+    if isinstance(exc, OSError) and exc.filename:
+        what = Text(
+            f"Impossible d'écrire ou de lire {exc.filename} : {exc.strerror}.",
+            f"Cannot write or read {exc.filename}: {exc.strerror}.",
+        )
+    else:
+        what = Text(
+            f"Erreur inattendue pendant le calcul ({type(exc).__name__} : {exc}).",
+            f"Unexpected error while planning ({type(exc).__name__}: {exc}).",
+        )
+    hint = Text(
+        " Relancez avec --debug pour voir la trace complète, et signalez-la si le fichier "
+        "est correct.",
+        " Run again with --debug to see the full trace, and report it if the file is sound.",
+    )
+    return FabError(Text(what.fr + hint.fr, what.en + hint.en), detail=repr(exc))
+
+
+def _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_json) -> None:
     from .designs import load_design
     from .planning import run_plan, write_outputs
     from .preview import toolpath_svg
