@@ -76,6 +76,7 @@ def init_app(app: Flask) -> None:
     # The cookie expires with the server-side session it carries.
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=hours)
     login_manager.init_app(app)
+    _dummy_password_hash()  # now, so that no login pays for making it
 
 
 def _check_password_length(password: str) -> None:
