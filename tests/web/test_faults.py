@@ -173,3 +173,56 @@ def test_a_full_disk_gives_the_api_json(tmp_path, small_disk):
         assert "disk full or read-only" in response.get_json()["error"]["en"]
     finally:
         app.extensions["fabserver"].close()
+
+
+@pytest.fixture
+def remountable_store(tmp_path):
+    """The file store on its own bind mount (as the shared mount at scale), to be made
+    read-only while serving. (The database's own folder cannot be: SQLite keeps its
+    files open for writing, and the kernel refuses to remount under open writers.)"""
+    store = tmp_path / "data" / "files"
+    store.mkdir(parents=True)
+    ok = os.geteuid() == 0 and _mount("--bind", str(store), str(store))
+    _need(ok, "a bind mount needs root with CAP_SYS_ADMIN")
+    yield store
+    _unmount(store)
+
+
+def test_a_file_store_turned_read_only_while_serving_gives_messages(tmp_path, remountable_store):
+    from fabserver.web.auth import create_staff, issue_token
+
+    app = make_app(tmp_path, DATA_DIR=remountable_store.parent)
+    runtime = app.extensions["fabserver"]
+    try:
+        user = create_staff(runtime, "ana", "correct horse battery")
+        token = issue_token(runtime, user.id, "test")
+        client = app.test_client()
+        first = upload_form(client, BLOCK_STL.read_bytes())
+        assert first.status_code == 303
+        assert _mount("-o", "remount,ro,bind", str(remountable_store))
+        data = b"read-only day".ljust(80) + BLOCK_STL.read_bytes()[80:]
+        response = upload_form(client, data, filename="other.stl")
+        assert response.status_code == 503
+        assert "disque plein ou en lecture seule" in response.get_data(as_text=True)
+        api = client.post(
+            "/api/v1/jobs",
+            data={
+                "file": (io.BytesIO(data), "part.stl"),
+                "machine": "box-1",
+                "material": "test-pla",
+                "name": "Camille",
+                "email": "camille@example.org",
+                "consent": "1",
+            },
+            content_type="multipart/form-data",
+        )
+        assert api.status_code == 503 and "read-only" in api.get_json()["error"]["en"]
+        # What was stored is still served, to makers and to staff.
+        listing = client.get("/api/v1/staff/jobs", headers={"Authorization": f"Bearer {token}"})
+        assert listing.status_code == 200
+        page = client.get(first.headers["Location"])
+        assert page.status_code == 200
+        assert client.get(first.headers["Location"] + "/preview.svg").status_code == 200
+    finally:
+        _mount("-o", "remount,rw,bind", str(remountable_store))
+        runtime.close()
