@@ -189,6 +189,7 @@ AUDIT_ACTIONS: dict[str, Text] = {
     "override": Text("verdict changé", "verdict overridden"),
     "dispatch-requested": Text("envoi demandé", "dispatch requested"),
     "dispatch-attempt": Text("tentative d'envoi", "dispatch attempt"),
+    "files-removed": Text("fichiers supprimés (conservation)", "files removed (retention)"),
 }
 
 

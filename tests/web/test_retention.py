@@ -172,4 +172,20 @@ def test_a_lone_finished_job_loses_all_its_files_but_no_row(client, runtime, job
         actions = s.scalars(select(AuditEvent.action).where(AuditEvent.job_id == job_id)).all()
     assert actions[-1] == "files-removed" and len(actions) == len(job.events) + 1
     gone = client.get(f"/j/{job_token}/preview.svg")
-    assert gone.status_code == 410 and "plus conservé" in gone.get_data(as_text=True)
+    assert gone.status_code == 404  # no current preview any more
+    page = client.get(f"/j/{job_token}").get_data(as_text=True)
+    assert 'data-testid="files-removed"' in page and 'data-testid="preview"' not in page
+
+
+def test_staff_see_that_the_files_were_removed(client, runtime, staff_client, job_token):
+    job_id = job_id_of(runtime, job_token)
+    service.cancel(runtime, job_id, "staff:ana", "the maker changed their mind")
+    collect_garbage(runtime, now=utcnow() + timedelta(days=400))
+    html = staff_client.get(f"/staff/jobs/{job_id}").get_data(as_text=True)
+    assert 'data-testid="files-removed"' in html and 'data-testid="download"' not in html
+    assert "fichiers supprimés (conservation)" in html
+    # A file removed under a row still referring to it is answered "no longer kept".
+    with runtime.db.session() as s:
+        artifact = s.scalar(select(Artifact).where(Artifact.job_id == job_id))
+    response = staff_client.get(f"/staff/jobs/{job_id}/files/{artifact.id}")
+    assert response.status_code == 410 and "plus conservé" in response.get_data(as_text=True)
