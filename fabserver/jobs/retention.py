@@ -84,10 +84,17 @@ def collect_garbage(runtime: Runtime, now: datetime | None = None) -> GcReport:
                 Job.files_removed_at.is_(None),
             )
         ).all()
-        if finished:
-            s.execute(update(Job).where(Job.id.in_(finished)).values(files_removed_at=now))
-            days = f"{settings.job_files_retention_days:g}"
-            for job_id in finished:
+        days = f"{settings.job_files_retention_days:g}"
+        cleared = 0
+        for job_id in finished:
+            # Compare-and-set: consumers on several hosts may collect at the same time.
+            claimed = s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.files_removed_at.is_(None))
+                .values(files_removed_at=now)
+            ).rowcount
+            if claimed:
+                cleared += 1
                 record(
                     s,
                     job_id,
@@ -96,7 +103,7 @@ def collect_garbage(runtime: Runtime, now: datetime | None = None) -> GcReport:
                     reason=f"files removed {days} days after the job finished",
                 )
     files, freed = _remove_unreferenced(runtime, _referenced(runtime), now)
-    return GcReport(len(stale), len(finished), files, freed)
+    return GcReport(len(stale), cleared, files, freed)
 
 
 def _referenced(runtime: Runtime) -> set[str]:
@@ -140,7 +147,10 @@ def _remove_unreferenced(runtime: Runtime, keep: set[str], now: datetime) -> tup
         sha = Path(entry.path).parent.name + entry.name
         if sha in keep:
             continue
-        stat = entry.stat()
+        try:
+            stat = entry.stat()
+        except FileNotFoundError:  # removed meanwhile (another collection)
+            continue
         if stat.st_mtime > oldest:
             continue
         Path(entry.path).unlink(missing_ok=True)
@@ -152,8 +162,11 @@ def _remove_unreferenced(runtime: Runtime, keep: set[str], now: datetime) -> tup
 def disk_use(runtime: Runtime) -> DiskUse:
     files = stored = 0
     for entry in _store_files(runtime):
+        try:
+            stored += entry.stat().st_size
+        except FileNotFoundError:
+            continue
         files += 1
-        stored += entry.stat().st_size
     disk = shutil.disk_usage(runtime.files.root)
     return DiskUse(
         files=files,
