@@ -37,12 +37,12 @@ def _profiles(ctx: click.Context):
     return load_profiles(ctx.obj.get("profiles"))
 
 
-def _fail(ctx: click.Context, error: FabError, as_json: bool = False) -> None:
+def _fail(ctx: click.Context, error: FabError, as_json: bool = False, status: int = 2) -> None:
     if as_json:
         click.echo(json.dumps({"error": error.message.to_dict()}, ensure_ascii=False))
     else:
         click.echo(_say(ctx, error.message), err=True)
-    ctx.exit(2)
+    ctx.exit(status)
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -65,6 +65,7 @@ class _LazyGroup(click.Group):
 
     lazy_commands: ClassVar[dict[str, tuple[str, str]]] = {
         "add-staff": ("fabserver.web.commands", "add_staff"),
+        "staff-password": ("fabserver.web.commands", "staff_password"),
         "connectors": ("fabserver.dispatch.commands", "connectors"),
     }
 
@@ -107,6 +108,17 @@ def main(ctx: click.Context, profiles: Path | None, lang: str) -> None:
     ctx.obj["lang"] = lang
 
 
+def _require_writable(ctx: click.Context, data: Path) -> None:
+    """Stop with a message (exit status 2) when the data directory cannot be written."""
+    from .jobs.settings import Settings
+    from .store.faults import DataDirError, check_data_dir
+
+    try:
+        check_data_dir(Settings.from_env(data).data_dir)
+    except DataDirError as exc:
+        _fail(ctx, exc)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
@@ -123,6 +135,7 @@ def serve(ctx: click.Context, host: str, port: int, data: Path) -> None:
     """Start the web server with the embedded job queue consumer."""
     from .web.server import serve as run_server
 
+    _require_writable(ctx, data)
     run_server(host=host, port=port, data_dir=data, profile_dir=ctx.obj.get("profiles"))
 
 
@@ -140,7 +153,45 @@ def worker(ctx: click.Context, data: Path, workers: int) -> None:
     """Run queue consumers only (other hosts, with FABSERVER_REDIS_URL)."""
     from .jobs.worker import run_worker
 
+    _require_writable(ctx, data)
     run_worker(data_dir=data, workers=workers, profile_dir=ctx.obj.get("profiles"))
+
+
+@main.command("gc")
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="FABSERVER_DATA",
+    default=Path("data"),
+    show_default=True,
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def collect_garbage_command(ctx: click.Context, data: Path, as_json: bool) -> None:
+    """Remove stored files past their retention (job rows and audit stay)."""
+    from .jobs.retention import collect_garbage
+    from .jobs.runtime import build_runtime
+    from .jobs.settings import Settings
+
+    runtime = build_runtime(Settings.from_env(data, profile_dir=ctx.obj.get("profiles")))
+    try:
+        report = collect_garbage(runtime)
+    finally:
+        runtime.close()
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+        return
+    fr = _lang(ctx) == "fr"
+    freed = report.bytes_freed / 1e6
+    click.echo(
+        f"{report.uploads_removed} envoi(s) sans demande supprimé(s), "
+        f"{report.jobs_cleared} demande(s) terminée(s) allégée(s), "
+        f"{report.files_removed} fichier(s), {french_number(freed, '.1f')} Mo libérés"
+        if fr
+        else f"{report.uploads_removed} upload(s) without a job removed, "
+        f"files of {report.jobs_cleared} finished job(s) removed, "
+        f"{report.files_removed} file(s), {freed:.1f} MB freed"
+    )
 
 
 @main.command()
@@ -390,9 +441,41 @@ class _Bar:
     help="Also write the preview SVG here.",
 )
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--debug", is_flag=True, help="Show the full trace of an unexpected error.")
 @click.pass_context
-def plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_json) -> None:
+def plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_json, debug) -> None:
     """Plan FILE on a machine offline: write the machine file, print estimate and verdict."""
+    try:
+        _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_json)
+    except (click.exceptions.Exit, click.ClickException, click.Abort):
+        raise
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(ctx.find_root(), _unexpected(exc), as_json, status=1)
+
+
+def _unexpected(exc: Exception) -> FabError:
+    """A message for an error no check foresaw: what happened, and how to see more."""
+    if isinstance(exc, OSError) and exc.filename:
+        what = Text(
+            f"Impossible d'écrire ou de lire {exc.filename} : {exc.strerror}.",
+            f"Cannot write or read {exc.filename}: {exc.strerror}.",
+        )
+    else:
+        what = Text(
+            f"Erreur inattendue pendant le calcul ({type(exc).__name__} : {exc}).",
+            f"Unexpected error while planning ({type(exc).__name__}: {exc}).",
+        )
+    hint = Text(
+        " Relancez avec --debug pour voir la trace complète, et signalez-la si le fichier "
+        "est correct.",
+        " Run again with --debug to see the full trace, and report it if the file is sound.",
+    )
+    return FabError(Text(what.fr + hint.fr, what.en + hint.en), detail=repr(exc))
+
+
+def _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_json) -> None:
     from .designs import load_design
     from .planning import run_plan, write_outputs
     from .preview import toolpath_svg

@@ -16,6 +16,11 @@ Environment variables (all optional):
 ``FABSERVER_STALE_PLANNING_S`` a job "planning" without news for this long is planned again
                               by a starting ``worker``; default 600 (``serve`` on SQLite,
                               the only consumer, re-plans them all at start)
+``FABSERVER_STAFF_SESSION_HOURS`` a staff login lasts this long; default 12
+``FABSERVER_UPLOAD_RETENTION_DAYS`` uploads that never became a job are removed after
+                              this many days; default 2
+``FABSERVER_JOB_FILES_RETENTION_DAYS`` files of finished jobs (done, rejected, cancelled)
+                              are removed this many days after; rows and audit stay; default 90
 """
 
 from __future__ import annotations
@@ -43,6 +48,12 @@ class Settings:
     dispatch_retries: int = 5
     dispatch_retry_delay_s: float = 5.0
     behind_proxy: bool = False
+    staff_session_hours: float = 12.0
+    login_window_s: float = 900.0  # failed staff logins are counted over this window
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
+    upload_retention_days: float = 2.0
+    job_files_retention_days: float = 90.0
     immediate: bool = False  # run tasks at once, in the caller (tests)
 
     def __post_init__(self) -> None:
@@ -64,6 +75,9 @@ class Settings:
             ("workers", "FABSERVER_WORKERS", int),
             ("max_upload_mb", "FABSERVER_MAX_UPLOAD_MB", float),
             ("stale_planning_s", "FABSERVER_STALE_PLANNING_S", float),
+            ("staff_session_hours", "FABSERVER_STAFF_SESSION_HOURS", float),
+            ("upload_retention_days", "FABSERVER_UPLOAD_RETENTION_DAYS", float),
+            ("job_files_retention_days", "FABSERVER_JOB_FILES_RETENTION_DAYS", float),
         ):
             if env.get(name):
                 values[key] = kind(env[name])

@@ -31,8 +31,10 @@ from ..i18n import Text
 from ..planning import PlanResult, run_plan, write_outputs
 from ..preview import layer_data, toolpath_svg
 from ..profiles import machine_from_snapshot, material_from_snapshot
+from ..store.faults import STORAGE_FAULT, is_storage_fault
 from ..store.models import Artifact, Job, utcnow
 from .learning import correction_for
+from .retention import collect_garbage
 from .runtime import Runtime
 from .service import sweep
 from .states import InvalidTransition, record, transition
@@ -74,6 +76,10 @@ def declare(runtime: Runtime) -> None:
     @huey.periodic_task(crontab(minute="*"), name="fabserver.sweep")
     def sweep_task() -> None:
         sweep(runtime)
+
+    @huey.periodic_task(crontab(minute="7"), name="fabserver.retention")
+    def retention_task() -> None:
+        collect_garbage(runtime)
 
     runtime.tasks["plan"] = plan_task
     runtime.tasks["dispatch"] = dispatch_task
@@ -214,9 +220,10 @@ def _plan_claimed(runtime: Runtime, job_id: int, version: int, inputs: dict[str,
     except FabError as exc:
         _fail(runtime, job_id, version, exc.message, exc.detail or traceback.format_exc())
         return
-    except Exception:
+    except Exception as exc:
         log.exception("plan of job %s failed", job_id)
-        _fail(runtime, job_id, version, UNEXPECTED, traceback.format_exc())
+        message = STORAGE_FAULT if is_storage_fault(exc) else UNEXPECTED
+        _fail(runtime, job_id, version, message, traceback.format_exc())
         return
     warnings = [*design.warnings, *result.warnings]
     try:

@@ -6,7 +6,18 @@ open the store through :func:`open_database` and :class:`FileStore`.
 
 from .db import Database, open_database
 from .files import FileStore
-from .models import ApiToken, Artifact, AuditEvent, Base, Design, Job, StaffUser, Upload
+from .models import (
+    ApiToken,
+    Artifact,
+    AuditEvent,
+    Base,
+    Design,
+    Job,
+    LoginAttempt,
+    StaffSession,
+    StaffUser,
+    Upload,
+)
 
 __all__ = [
     "ApiToken",
@@ -17,6 +28,8 @@ __all__ = [
     "Design",
     "FileStore",
     "Job",
+    "LoginAttempt",
+    "StaffSession",
     "StaffUser",
     "Upload",
     "open_database",

@@ -18,6 +18,10 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
 
 
+class StoredFileMissing(FileNotFoundError):
+    """A file the database refers to is no longer in the store (removed by retention)."""
+
+
 class FileStore:
     def __init__(self, root: Path | str):
         self.root = Path(root)
@@ -32,12 +36,15 @@ class FileStore:
         return self.path(sha256).is_file()
 
     def read(self, sha256: str) -> bytes:
-        return self.path(sha256).read_bytes()
+        try:
+            return self.path(sha256).read_bytes()
+        except FileNotFoundError as exc:
+            raise StoredFileMissing(exc.errno, exc.strerror, exc.filename) from None
 
     def put(self, data: bytes) -> str:
         """Store ``data``; return its sha256. Storing the same bytes twice is a no-op."""
         sha = hashlib.sha256(data).hexdigest()
-        if not self.exists(sha):
+        if not self._refresh(sha):
             self._write(sha, lambda f: f.write(data))
         return sha
 
@@ -48,9 +55,21 @@ class FileStore:
             for chunk in iter(lambda: f.read(_CHUNK), b""):
                 digest.update(chunk)
         sha = digest.hexdigest()
-        if not self.exists(sha):
+        if not self._refresh(sha):
             self._write(sha, lambda out: _copy(source, out))
         return sha
+
+    def _refresh(self, sha: str) -> bool:
+        """True when the file is already stored; its date is then made current, so that
+        retention (which spares recent files) does not remove it before its new row is
+        committed."""
+        try:
+            os.utime(self.path(sha))
+        except FileNotFoundError:
+            return False
+        except OSError:  # stored, but not ours to touch (another user, read-only mount)
+            pass
+        return True
 
     def _write(self, sha: str, fill) -> None:
         target = self.path(sha)

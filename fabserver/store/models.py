@@ -109,6 +109,8 @@ class Job(Base):
     actual_time_s: Mapped[float | None]
     actual_material: Mapped[float | None]
     actual_material_unit: Mapped[str | None] = mapped_column(String(16))
+    # set when retention removed the job's files (its rows and audit stay)
+    files_removed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -218,3 +220,36 @@ class CorrectionReset(Base):
     material_id: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(String(100))
+
+
+class StaffSession(Base):
+    """A staff login, server-side: the cookie holds only a random id, whose sha256 is the key.
+
+    Logout and a password change delete the rows, so a copied cookie stops working
+    at once; a copy of the database gives away no usable session.
+    """
+
+    __tablename__ = "staff_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class LoginAttempt(Base):
+    """A failed staff login, counted per account and per address for rate limiting.
+
+    Flask-Limiter has no SQL storage, and the lab's processes share the database
+    (SQLite file or PostgreSQL) in every deployment, Redis only at scale: a small
+    table of recent failures holds the count across processes everywhere.
+    """
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    username: Mapped[str] = mapped_column(String(80), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)

@@ -7,6 +7,24 @@ from pathlib import Path
 import click
 
 
+def _data_option(function):
+    return click.option(
+        "--data",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="FABSERVER_DATA",
+        default=Path("data"),
+        show_default=True,
+    )(function)
+
+
+def _runtime(ctx: click.Context, data: Path):
+    from ..jobs.runtime import build_runtime
+    from ..jobs.settings import Settings
+
+    profiles = ctx.find_root().obj.get("profiles") if ctx.find_root().obj else None
+    return build_runtime(Settings.from_env(data, profile_dir=profiles))
+
+
 @click.command("add-staff")
 @click.argument("username")
 @click.option("--display-name", default="", help="Name shown in the audit trail.")
@@ -19,24 +37,15 @@ import click
     help="At least 8 characters (prompted when not given).",
 )
 @click.option("--api-token", is_flag=True, help="Also print a new API token for this account.")
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="FABSERVER_DATA",
-    default=Path("data"),
-    show_default=True,
-)
+@_data_option
 @click.pass_context
 def add_staff(
     ctx: click.Context, username: str, display_name: str, password: str, api_token: bool, data: Path
 ) -> None:
     """Create a staff account that can log in to /staff."""
-    from ..jobs.runtime import build_runtime
-    from ..jobs.settings import Settings
     from .auth import create_staff, issue_token
 
-    profiles = ctx.find_root().obj.get("profiles") if ctx.find_root().obj else None
-    runtime = build_runtime(Settings.from_env(data, profile_dir=profiles))
+    runtime = _runtime(ctx, data)
     try:
         user = create_staff(runtime, username, password, display_name)
     except ValueError as exc:
@@ -45,3 +54,29 @@ def add_staff(
     if api_token:
         click.echo(f"API token (shown once): {issue_token(runtime, user.id, 'add-staff')}")
     runtime.close()
+
+
+@click.command("staff-password")
+@click.argument("username")
+@click.option(
+    "--password",
+    prompt="New password",
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="FABSERVER_STAFF_PASSWORD",
+    help="At least 8 characters (prompted when not given).",
+)
+@_data_option
+@click.pass_context
+def staff_password(ctx: click.Context, username: str, password: str, data: Path) -> None:
+    """Change a staff member's password; every page session they have open ends."""
+    from .auth import set_password
+
+    runtime = _runtime(ctx, data)
+    try:
+        ended = set_password(runtime, username, password)
+    except (ValueError, LookupError) as exc:
+        raise click.ClickException(str(exc.args[0])) from None
+    finally:
+        runtime.close()
+    click.echo(f"password of '{username}' changed; {ended} open session(s) ended")

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..i18n import Text
+from ..store.faults import STORAGE_FAULT, is_storage_fault
+from ..store.files import StoredFileMissing
 
 csrf = CSRFProtect()
 
@@ -21,6 +23,12 @@ MESSAGES = {
     403: Text("Accès réservé à l'équipe du lab.", "Staff only."),
     404: Text("Page introuvable. Vérifiez le lien.", "Page not found. Check the link."),
     405: Text("Action non permise ici.", "This action is not allowed here."),
+    410: Text(
+        "Ce fichier n'est plus conservé : les fichiers des demandes terminées sont "
+        "supprimés après un temps. Demandez à l'équipe si vous en avez besoin.",
+        "This file is no longer kept: the files of finished jobs are removed after a "
+        "while. Ask the staff if you need it.",
+    ),
     500: Text(
         "Une erreur inattendue s'est produite ; l'équipe peut voir les détails.",
         "Something unexpected went wrong; the staff can see the details.",
@@ -38,13 +46,26 @@ def too_large_message() -> Text:
     )
 
 
+#: Set in the WSGI environ by the server when the body was refused before it was read.
+TOO_LARGE_KEY = "fabserver.body_too_large"
+STORAGE_RETRY_AFTER_S = 120
+
+
 def error_response(status: int, message: Text):
     if request.path.startswith("/api/"):
         return jsonify(error=message.to_dict()), status
     return render_template("error.html", status=status, message=message), status
 
 
+def _refuse_oversize_body() -> None:
+    """The server stopped reading a body beyond the limit: answer 413 here, before any
+    view (or the CSRF check) looks for a form that never arrived."""
+    if request.environ.get(TOO_LARGE_KEY):
+        raise RequestEntityTooLarge()
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_refuse_oversize_body)  # first, so it runs before the CSRF check
     csrf.init_app(app)
 
     @app.errorhandler(CSRFError)
@@ -60,7 +81,17 @@ def init_app(app: Flask) -> None:
         code = exc.code or 500
         return error_response(code, MESSAGES.get(code, Text(exc.name, exc.name)))
 
+    @app.errorhandler(StoredFileMissing)
+    def gone(exc: StoredFileMissing):
+        return error_response(410, MESSAGES[410])
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
+        if is_storage_fault(exc):
+            # Disk full or read-only: the transaction rolled back and the file store
+            # writes atomically, so nothing stored is lost; the maker may try again.
+            app.logger.error("storage refuses writes on %s: %r", request.path, exc)
+            response, status = error_response(503, STORAGE_FAULT)
+            return response, status, {"Retry-After": str(STORAGE_RETRY_AFTER_S)}
         app.logger.exception("unexpected error on %s", request.path)
         return error_response(500, MESSAGES[500])

@@ -293,6 +293,11 @@ def openapi_document() -> dict[str, Any]:
                         "error": {"oneOf": [_ref("Text"), {"type": "null"}]},
                         "rejection_reason": {"type": ["string", "null"]},
                         "history": {"type": "array", "items": {"type": "object"}},
+                        "files_removed_at": {
+                            "type": ["string", "null"],
+                            "format": "date-time",
+                            "description": "when retention removed the job's files",
+                        },
                     },
                     "required": ["token", "state", "progress"],
                 },

@@ -19,6 +19,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
@@ -28,10 +29,19 @@ from ..dispatch import DispatchError, connector_for
 from ..errors import FabError
 from ..i18n import Text
 from ..jobs import learning, service
+from ..jobs.retention import disk_use
 from ..jobs.runtime import Runtime
 from ..jobs.states import ACTIVE_STATES, STATE_LABELS
 from ..store.models import Artifact, Job, Upload
-from .auth import check_login, issue_token, staff_actor
+from .auth import (
+    SESSION_KEY,
+    TooManyAttempts,
+    check_login,
+    close_session,
+    issue_token,
+    open_session,
+    staff_actor,
+)
 from .i18n import safe_next
 from .views import minutes, option_rows, staff_job
 
@@ -58,10 +68,22 @@ def _runtime() -> Runtime:
 def login():
     error = None
     if request.method == "POST":
-        user = check_login(
-            _runtime(), request.form.get("username", "").strip(), request.form.get("password", "")
-        )
+        address = request.remote_addr or ""
+        try:
+            user = check_login(
+                _runtime(),
+                request.form.get("username", "").strip(),
+                request.form.get("password", ""),
+                address,
+            )
+        except TooManyAttempts as exc:
+            page = render_template("staff/login.html", error=exc.message)
+            return page, 429, {"Retry-After": str(exc.retry_after_s)}
         if user is not None:
+            # A fresh cookie: nothing from before the login (session fixation) carries over.
+            session.clear()
+            session.permanent = True
+            session[SESSION_KEY] = open_session(_runtime(), user, address)
             login_user(user)
             return redirect(
                 safe_next(request.args.get("next"))
@@ -75,6 +97,9 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    token = session.pop(SESSION_KEY, None)
+    if token:
+        close_session(_runtime(), token)
     logout_user()
     return redirect(url_for("maker.upload_form"))
 
@@ -164,6 +189,7 @@ AUDIT_ACTIONS: dict[str, Text] = {
     "override": Text("verdict changé", "verdict overridden"),
     "dispatch-requested": Text("envoi demandé", "dispatch requested"),
     "dispatch-attempt": Text("tentative d'envoi", "dispatch attempt"),
+    "files-removed": Text("fichiers supprimés (conservation)", "files removed (retention)"),
 }
 
 
@@ -332,6 +358,7 @@ def machines():
         minutes=minutes,
         broken=list(runtime.registry.broken.values()),
         unavailable=unavailable,
+        disk=disk_use(runtime),
     )
 
 

@@ -19,8 +19,11 @@ def state_label(state: str) -> dict[str, str]:
 
 
 def current_artifacts(job: Job) -> dict[str, Any]:
-    """Artifacts of the latest plan, by role ("machine", "extra", "preview", "layers")."""
+    """Artifacts of the latest plan, by role ("machine", "extra", "preview", "layers");
+    none once retention removed the job's files (their rows stay for the record)."""
     out: dict[str, Any] = {}
+    if job.files_removed_at is not None:
+        return out
     for artifact in job.artifacts:
         if artifact.plan_version != job.plan_version:
             continue
@@ -76,6 +79,11 @@ def public_job(job: Job) -> dict[str, Any]:
             else None
         ),
         "history": history,
+        "files_removed_at": (
+            job.files_removed_at.isoformat(timespec="seconds") + "Z"
+            if job.files_removed_at
+            else None
+        ),
         "created_at": job.created_at.isoformat(timespec="seconds") + "Z",
         "updated_at": job.updated_at.isoformat(timespec="seconds") + "Z",
     }

@@ -14,7 +14,10 @@ the successor of every segment is a sorted-key lookup, not a floating-point
 match. The loops (cycles of the successor map) are ordered with pointer jumping
 (list ranking), again without a Python loop per segment. Nesting decides shells
 and holes (even-odd, as robust to flipped normals), and a small closing (offset
-out, then in) seals hairline gaps.
+out, then in) seals hairline gaps. Layers where bodies overlap (outlines that
+cross, or a loop nested in a loop of the same turning sense: a duplicated or
+intersecting shell) are filled by the non-zero winding rule instead, which
+gives the union of the bodies where even-odd would cut their overlap out.
 """
 
 from __future__ import annotations
@@ -269,11 +272,46 @@ def _nest(rings: np.ndarray, ring_layer: np.ndarray, n_layers: int) -> np.ndarra
     present, dense = np.unique(poly_layer, return_inverse=True)
     out = np.array([shapely.Polygon()] * n_layers, dtype=object)
     out[present] = shapely.multipolygons(polygons, indices=dense)
+    _fill_overlapping_shells(out, rings, polys, ring_layer, shifted, parent)
     # Overlapping shells (several bodies), self-touching rings and hairline gaps:
     # a closing (out, then in) merges and seals them; simplification drops
     # vertices closer than the printer can show.
     out = buffer(out, CLOSING_RADIUS, join_style="mitre", mitre_limit=3.0)
     return buffer(out, -CLOSING_RADIUS, join_style="mitre", mitre_limit=3.0)
+
+
+def _fill_overlapping_shells(
+    out: np.ndarray,
+    rings: np.ndarray,
+    polys: np.ndarray,
+    ring_layer: np.ndarray,
+    shifted: np.ndarray,
+    parent: np.ndarray,
+) -> None:
+    """Refill, in place, the layers where even-odd nesting would not give the union."""
+    ccw = shapely.is_ccw(rings)
+    nested_body = (parent != np.arange(len(rings))) & (ccw == ccw[parent])
+    outlines = shapely.get_exterior_ring(shifted)
+    a, b = shapely.STRtree(outlines).query(outlines, predicate="intersects")
+    crossing = a[a != b]
+    for layer in np.unique(np.concatenate([ring_layer[nested_body], ring_layer[crossing]])):
+        mine = np.flatnonzero(ring_layer == layer)
+        out[layer] = _nonzero_fill(rings[mine], polys[mine], ccw[mine])
+
+
+def _nonzero_fill(rings: np.ndarray, polys: np.ndarray, ccw: np.ndarray):
+    """The area of non-zero winding number of one layer's loops.
+
+    GEOS has no winding-rule fill: the loops are noded into faces, and each face
+    kept when the loops around one of its inner points do not cancel out."""
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(rings))))
+    if len(faces) == 0:
+        return shapely.Polygon()
+    probes = shapely.point_on_surface(faces)
+    face, loop = shapely.STRtree(polys).query(probes, predicate="within")
+    winding = np.bincount(face, weights=np.where(ccw, 1.0, -1.0)[loop], minlength=len(faces))
+    filled = shapely.union_all(faces[np.abs(winding) > 0.5])
+    return shapely.simplify(filled, RESOLUTION, preserve_topology=True)
 
 
 def _translate_x(geoms: np.ndarray, dx: np.ndarray) -> np.ndarray:
