@@ -187,18 +187,16 @@ class _Lines:
 
     code: np.ndarray  # int32 command code (or a comment pseudo-code)
     words: np.ndarray  # (len(_LETTERS), n) float, NaN where the word is absent
-    line: np.ndarray  # int64 line number in the file
     text: dict[int, bytes]  # raw text of the rare lines read one by one (by row)
 
 
-def _tokenise(chunk: bytes, first_line: int) -> _Lines:
+def _tokenise(chunk: bytes) -> _Lines:
     b = np.frombuffer(chunk, dtype=np.uint8)
     newlines = np.flatnonzero(b == 10)
     starts = np.concatenate([[0], newlines + 1])
     ends = np.concatenate([newlines, [len(b)]])
     keep = starts < ends  # non-empty lines
     starts, ends = starts[keep], ends[keep]
-    line_numbers = np.flatnonzero(keep) + first_line
     n = len(starts)
 
     # The first bytes of each line, padded: command letter and number, comment kinds.
@@ -240,43 +238,74 @@ def _tokenise(chunk: bytes, first_line: int) -> _Lines:
         rows_text[int(row)] = chunk[starts[row] : ends[row]]
 
     # Words: a letter of _LETTERS, after a space or a number, before a number, not in a comment.
-    semis = np.cumsum(b == ord(";"), dtype=np.int32)
-    line_of_byte_start = semis[starts] - (b[starts] == ord(";"))
+    semis = np.concatenate([np.flatnonzero(b == ord(";")), [len(b)]])
+    first_semi = semis[np.searchsorted(semis, starts)]
+    code_end = np.where((first_semi >= starts) & (first_semi < ends), first_semi, ends)
     candidates = np.flatnonzero(_LETTER_INDEX[b] >= 0)
     candidates = candidates[(candidates > 0) & (candidates + 1 < len(b))]
     candidates = candidates[_WORD_BEFORE[b[candidates - 1]] & _NUMBER_CHAR[b[candidates + 1]]]
     row_of = np.searchsorted(starts, candidates, side="right") - 1
-    in_code = semis[candidates] == line_of_byte_start[row_of]
     wanted = np.isin(code[row_of], (*_MOVES, G4, G92, G28, M104, M106, M109, M140, M190))
-    ok = in_code & wanted & (candidates > starts[row_of])
+    ok = (candidates < code_end[row_of]) & wanted & (candidates > starts[row_of])
     candidates, row_of = candidates[ok], row_of[ok]
-
-    words = np.full((len(_LETTERS), n), np.nan)
-    if candidates.size:
-        non_number = np.flatnonzero(~_NUMBER_CHAR[b])
-        stops = non_number[np.searchsorted(non_number, candidates + 1)].astype(np.int64)
-        stops = np.where(stops > candidates + 1, stops, candidates + 1)
-        marks = np.zeros(len(b) + 1, dtype=np.int32)
-        np.add.at(marks, candidates + 1, 1)
-        np.add.at(marks, stops, -1)
-        span = np.cumsum(marks[:-1]) > 0
-        text = np.where(span, b, np.uint8(32)).tobytes()
-        values = np.fromstring(text, dtype=float, sep=" ")
-        if len(values) != len(candidates):  # a malformed number ("1.2.3", "-"): word by word
-            values = np.array(
-                [_number(chunk[s + 1 : e]) for s, e in zip(candidates, stops, strict=True)]
-            )
-        words[_LETTER_INDEX[b[candidates]], row_of] = values
 
     relevant = (code != 0) | rare
     rows = np.flatnonzero(relevant)
-    remap = {int(r): i for i, r in enumerate(rows) if int(r) in rows_text}
+    row_index = np.cumsum(relevant) - 1  # line → row among the relevant ones
+    words = np.full((len(_LETTERS), len(rows)), np.nan)
+    if candidates.size:
+        non_number = np.flatnonzero(~_NUMBER_CHAR[b])
+        stops = non_number[np.searchsorted(non_number, candidates + 1)]
+        values = _numbers(b, candidates + 1, stops)
+        for i in np.flatnonzero(np.isnan(values)):  # long or odd numbers: Python reads them
+            values[i] = _number(chunk[candidates[i] + 1 : stops[i]])
+        words[_LETTER_INDEX[b[candidates]], row_index[row_of]] = values
     return _Lines(
         code=code[rows].astype(np.int32),
-        words=words[:, rows],
-        line=line_numbers[rows],
-        text={remap[r]: t for r, t in rows_text.items() if r in remap},
+        words=words,
+        text={int(row_index[r]): t for r, t in rows_text.items()},
     )
+
+
+def _numbers(b: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Decimal numbers ``b[begin[i]:end[i]]`` (``[+-]digits[.digits]``), all at once; NaN if bad.
+
+    Digits are summed into an exact integer mantissa (float64 holds integers to
+    2⁵³), then divided once by the power of ten of the fraction, so each value
+    is the correctly rounded double, as ``float()`` would give.
+    """
+    m = len(begin)
+    lengths = end - begin
+    offsets = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    first = offsets[:-1]
+    chars = b[np.repeat(begin - first, lengths) + np.arange(offsets[-1])]
+    digit = _DIGIT[chars]
+    dot = chars == ord(".")
+    minus = chars == ord("-")
+    sign = minus | (chars == ord("+"))
+
+    def per_number(flags: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(flags.astype(np.int32), first)
+
+    digits_in = per_number(digit)
+    bad = (per_number(dot) > 1) | (digits_in == 0) | (digits_in > 15)
+    bad |= per_number(sign) > sign[first]  # a sign anywhere but in front
+    # Each digit's weight: 10 ** (digits after it in its number).
+    seen = np.cumsum(digit, dtype=np.int32)
+    after = np.repeat(seen[offsets[1:] - 1], lengths) - seen
+    weights = np.where(digit, (chars - 48.0) * _POW10[np.minimum(after, 15)], 0.0)
+    mantissa = np.add.reduceat(weights, first)
+    dots = np.cumsum(dot, dtype=np.int32)
+    past_dot = dots > np.repeat(dots[first] - dot[first], lengths)
+    fraction = per_number(digit & past_dot)
+    values = mantissa / _POW10[np.minimum(fraction, 15)]
+    values[minus[first]] *= -1.0
+    values[bad] = np.nan
+    return values
+
+
+_POW10 = 10.0 ** np.arange(16)
 
 
 def _number(text: bytes) -> float:
@@ -286,16 +315,14 @@ def _number(text: bytes) -> float:
         return float("nan")
 
 
-def _chunks(data: bytes) -> list[tuple[bytes, int]]:
-    """The file cut at line ends into pieces of about ``CHUNK_BYTES``, with their first line."""
+def _chunks(data: bytes) -> list[bytes]:
+    """The file cut at line ends into pieces of about ``CHUNK_BYTES``."""
     out = []
-    pos, line = 0, 0
+    pos = 0
     while pos < len(data):
         end = data.find(b"\n", min(pos + CHUNK_BYTES, len(data)))
         end = len(data) if end < 0 else end + 1
-        piece = data[pos:end]
-        out.append((piece, line))
-        line += piece.count(b"\n")
+        out.append(data[pos:end])
         pos = end
     return out
 
@@ -304,9 +331,9 @@ def _lines(data: bytes) -> _Lines:
     data = data.upper().replace(b"\r", b"")
     if re.search(rb"(?m)^[ \t]+[GMT;]", data[:1_000_000]):
         data = re.sub(rb"(?m)^[ \t]+", b"", data)
-    parts = [_tokenise(piece, first) for piece, first in _chunks(data)]
+    parts = [_tokenise(piece) for piece in _chunks(data)]
     if not parts:
-        return _Lines(np.zeros(0, np.int32), np.zeros((len(_LETTERS), 0)), np.zeros(0, int), {})
+        return _Lines(np.zeros(0, np.int32), np.zeros((len(_LETTERS), 0)), {})
     text: dict[int, bytes] = {}
     base = 0
     for part in parts:
@@ -315,7 +342,6 @@ def _lines(data: bytes) -> _Lines:
     return _Lines(
         code=np.concatenate([p.code for p in parts]),
         words=np.concatenate([p.words for p in parts], axis=1),
-        line=np.concatenate([p.line for p in parts]),
         text=text,
     )
 
@@ -441,8 +467,9 @@ def read_gcode(data: bytes) -> tuple[Toolpath, GcodeInfo]:
     layer = np.maximum(layer_of_move, 0).astype(np.int32)
     n_layers = int(layer.max()) + 1 if len(layer) else 0
     layer_z = np.full(n_layers, np.nan)
-    if extruding.any():
-        ext_idx = np.flatnonzero(extruding)
+    ext_idx = np.flatnonzero(extruding)
+    ext_idx = ext_idx[ext_idx >= first_layer_index]  # not the start G-code's purge line
+    if ext_idx.size:
         first_of_layer = np.unique(layer[ext_idx], return_index=True)
         layer_z[first_of_layer[0]] = end[ext_idx[first_of_layer[1]], 2]
     layer_z = _fill_nan_forward(layer_z)
