@@ -190,7 +190,7 @@ class _Lines:
     text: dict[int, bytes]  # raw text of the rare lines read one by one (by row)
 
 
-def _tokenise(chunk: bytes) -> _Lines:
+def _tokenise(chunk: memoryview) -> _Lines:
     b = np.frombuffer(chunk, dtype=np.uint8)
     newlines = np.flatnonzero(b == 10)
     starts = np.concatenate([[0], newlines + 1])
@@ -199,10 +199,8 @@ def _tokenise(chunk: bytes) -> _Lines:
     starts, ends = starts[keep], ends[keep]
     n = len(starts)
 
-    # The first bytes of each line, padded: command letter and number, comment kinds.
-    offsets = starts[:, None] + np.arange(_PREFIX_LEN)[None]
-    inside = offsets < ends[:, None]
-    prefix = np.where(inside, b[np.minimum(offsets, len(b) - 1)], 0).astype(np.uint8)
+    # The first bytes of each line, padded: command letter and number.
+    prefix = _prefixes(b, starts, ends, 8)
     letter = prefix[:, 0].astype(np.int32)
     digits = _DIGIT[prefix[:, 1:6]]
     run = np.cumprod(digits, axis=1).astype(bool)  # the number right after the letter
@@ -215,19 +213,17 @@ def _tokenise(chunk: bytes) -> _Lines:
     after = prefix[np.arange(n), 1 + run.sum(axis=1)]
     numbered = has_number & ~_DIGIT[after] & (after != ord("."))
     code = np.where(numbered & np.isin(letter, (_G, _M, _T)), letter * 1000 + value, 0)
+    code = code.astype(np.int32)
 
     # Comment lines that matter, and Klipper's extended commands (NAME KEY=VALUE).
     comment = letter == ord(";")
     rows_text: dict[int, bytes] = {}
-    layer_tags = (b";LAYER_CHANGE", b";LAYER:")
-    type_tag = b";TYPE:"
-    prefixes = prefix.view(f"S{_PREFIX_LEN}").ravel() if n else np.zeros(0, dtype="S16")
-    is_layer = comment & (
-        np.char.startswith(prefixes, layer_tags[0]) | np.char.startswith(prefixes, layer_tags[1])
-    )
-    is_type = comment & np.char.startswith(prefixes, type_tag)
-    code = np.where(is_layer, C_LAYER, code)
-    code = np.where(is_type, C_TYPE, code)
+    comments = np.flatnonzero(comment)
+    heads = _prefixes(b, starts[comments], ends[comments], _PREFIX_LEN).view(f"S{_PREFIX_LEN}")
+    heads = heads.ravel()
+    is_layer = np.char.startswith(heads, b";LAYER_CHANGE") | np.char.startswith(heads, b";LAYER:")
+    code[comments[is_layer]] = C_LAYER
+    code[comments[np.char.startswith(heads, b";TYPE:")]] = C_TYPE
     extended = (letter >= ord("A")) & (letter <= ord("Z")) & ~numbered & (prefix[:, 1] >= 65)
     extended &= ~comment
     code = np.where(extended, C_EXTENDED, code)
@@ -235,7 +231,7 @@ def _tokenise(chunk: bytes) -> _Lines:
     # Lines read one by one: comments naming roles, limits, Klipper commands.
     rare = np.isin(code, (C_TYPE, C_EXTENDED, M201, M203, M204, M205))
     for row in np.flatnonzero(rare):
-        rows_text[int(row)] = chunk[starts[row] : ends[row]]
+        rows_text[int(row)] = bytes(chunk[starts[row] : ends[row]])
 
     # Words: a letter of _LETTERS, after a space or a number, before a number, not in a comment.
     semis = np.concatenate([np.flatnonzero(b == ord(";")), [len(b)]])
@@ -254,11 +250,14 @@ def _tokenise(chunk: bytes) -> _Lines:
     row_index = np.cumsum(relevant) - 1  # line → row among the relevant ones
     words = np.full((len(_LETTERS), len(rows)), np.nan)
     if candidates.size:
-        non_number = np.flatnonzero(~_NUMBER_CHAR[b])
-        stops = non_number[np.searchsorted(non_number, candidates + 1)]
+        # Where each run of number characters ends (fewer positions than all other bytes).
+        number = _NUMBER_CHAR[b]
+        run_ends = np.flatnonzero(number[:-1] & ~number[1:]) + 1
+        run_ends = np.concatenate([run_ends, [len(b)]])
+        stops = run_ends[np.searchsorted(run_ends, candidates + 1, side="right")]
         values = _numbers(b, candidates + 1, stops)
         for i in np.flatnonzero(np.isnan(values)):  # long or odd numbers: Python reads them
-            values[i] = _number(chunk[candidates[i] + 1 : stops[i]])
+            values[i] = _number(bytes(chunk[candidates[i] + 1 : stops[i]]))
         words[_LETTER_INDEX[b[candidates]], row_index[row_of]] = values
     return _Lines(
         code=code[rows].astype(np.int32),
@@ -267,44 +266,51 @@ def _tokenise(chunk: bytes) -> _Lines:
     )
 
 
+def _prefixes(b: np.ndarray, starts: np.ndarray, ends: np.ndarray, width: int) -> np.ndarray:
+    """``(n, width) uint8``: the first bytes of each line, zero-padded past its end."""
+    if not len(starts):
+        return np.zeros((0, width), dtype=np.uint8)
+    offsets = starts[:, None] + np.arange(width)[None]
+    inside = offsets < ends[:, None]
+    return np.where(inside, b[np.minimum(offsets, len(b) - 1)], 0).astype(np.uint8)
+
+
 def _numbers(b: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Decimal numbers ``b[begin[i]:end[i]]`` (``[+-]digits[.digits]``), all at once; NaN if bad.
+    """Decimal numbers ``b[begin[i]:end[i]]`` (``[+-]digits[.digits]``), all at once; NaN if odd.
 
-    Digits are summed into an exact integer mantissa (float64 holds integers to
-    2⁵³), then divided once by the power of ten of the fraction, so each value
-    is the correctly rounded double, as ``float()`` would give.
+    Each number's bytes are a row of a ``(n, 15)`` matrix; a loop over the 15
+    columns (not the numbers) builds an exact integer mantissa (float64 holds
+    integers to 2⁵³), divided once by the power of ten of the fraction, so each
+    value is the correctly rounded double, as ``float()`` gives. Longer or odd
+    numbers come back NaN for the caller to read one by one.
     """
-    m = len(begin)
     lengths = end - begin
-    offsets = np.zeros(m + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    first = offsets[:-1]
-    chars = b[np.repeat(begin - first, lengths) + np.arange(offsets[-1])]
-    digit = _DIGIT[chars]
-    dot = chars == ord(".")
-    minus = chars == ord("-")
-    sign = minus | (chars == ord("+"))
-
-    def per_number(flags: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(flags.astype(np.int32), first)
-
-    digits_in = per_number(digit)
-    bad = (per_number(dot) > 1) | (digits_in == 0) | (digits_in > 15)
-    bad |= per_number(sign) > sign[first]  # a sign anywhere but in front
-    # Each digit's weight: 10 ** (digits after it in its number).
-    seen = np.cumsum(digit, dtype=np.int32)
-    after = np.repeat(seen[offsets[1:] - 1], lengths) - seen
-    weights = np.where(digit, (chars - 48.0) * _POW10[np.minimum(after, 15)], 0.0)
-    mantissa = np.add.reduceat(weights, first)
-    dots = np.cumsum(dot, dtype=np.int32)
-    past_dot = dots > np.repeat(dots[first] - dot[first], lengths)
-    fraction = per_number(digit & past_dot)
+    width = int(min(_NUMBER_WIDTH, lengths.max(initial=1)))
+    cols = np.arange(width)
+    window = b[np.minimum(begin[:, None] + cols[None], len(b) - 1)]
+    inside = cols[None] < lengths[:, None]
+    mantissa = np.zeros(len(begin))
+    fraction = np.zeros(len(begin), dtype=np.int64)
+    digits = np.zeros(len(begin), dtype=np.int64)
+    dots = np.zeros(len(begin), dtype=np.int64)
+    signs_inside = np.zeros(len(begin), dtype=bool)
+    for col in range(width):
+        c = window[:, col]
+        here = inside[:, col]
+        digit = here & _DIGIT[c]
+        mantissa = np.where(digit, mantissa * 10.0 + (c - 48.0), mantissa)
+        fraction += digit & (dots > 0)
+        digits += digit
+        dots += here & (c == ord("."))
+        if col:
+            signs_inside |= here & ((c == ord("-")) | (c == ord("+")))
     values = mantissa / _POW10[np.minimum(fraction, 15)]
-    values[minus[first]] *= -1.0
-    values[bad] = np.nan
-    return values
+    values = np.where(window[:, 0] == ord("-"), -values, values)
+    bad = (lengths > _NUMBER_WIDTH) | (digits == 0) | (dots > 1) | signs_inside
+    return np.where(bad, np.nan, values)
 
 
+_NUMBER_WIDTH = 15  # "-123456.1234567": longer numbers are read one by one
 _POW10 = 10.0 ** np.arange(16)
 
 
@@ -315,20 +321,23 @@ def _number(text: bytes) -> float:
         return float("nan")
 
 
-def _chunks(data: bytes) -> list[bytes]:
-    """The file cut at line ends into pieces of about ``CHUNK_BYTES``."""
+def _chunks(data: bytes) -> list[memoryview]:
+    """The file cut at line ends into pieces of about ``CHUNK_BYTES`` (views, not copies)."""
     out = []
+    view = memoryview(data)
     pos = 0
     while pos < len(data):
         end = data.find(b"\n", min(pos + CHUNK_BYTES, len(data)))
         end = len(data) if end < 0 else end + 1
-        out.append(data[pos:end])
+        out.append(view[pos:end])
         pos = end
     return out
 
 
 def _lines(data: bytes) -> _Lines:
-    data = data.upper().replace(b"\r", b"")
+    data = data.upper()
+    if b"\r" in data:
+        data = data.replace(b"\r", b"")
     if re.search(rb"(?m)^[ \t]+[GMT;]", data[:1_000_000]):
         data = re.sub(rb"(?m)^[ \t]+", b"", data)
     parts = [_tokenise(piece) for piece in _chunks(data)]
@@ -414,7 +423,13 @@ def read_gcode(data: bytes) -> tuple[Toolpath, GcodeInfo]:
     role_names = ["travel", "retract", "extrude"]
     type_role = np.zeros(n, dtype=np.int64)  # 0: none yet
     if type_rows.size:
-        names = [_role_name(lines.text[int(r)]) for r in type_rows]
+        known: dict[bytes, str] = {}
+        names = []
+        for r in type_rows:
+            line = lines.text[int(r)]
+            if line not in known:
+                known[line] = _role_name(line)
+            names.append(known[line])
         for name in names:
             if name not in role_names:
                 role_names.append(name)
