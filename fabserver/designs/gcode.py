@@ -689,15 +689,19 @@ def _header(data: bytes) -> dict[str, str]:
         out["filament_mm"] = assigns["filament used [mm]"].split(",")[0]
     elif "Filament used" in cura:
         metres = _float(cura["Filament used"].strip().rstrip("m").split(",")[0])
-        if metres is not None:
+        if metres:  # CuraEngine alone writes "0m": Cura's front end fills it in
             out["filament_mm"] = str(metres * 1000.0)
     time_text = assigns.get("estimated printing time (normal mode)")
     if time_text:
         out["time_s"] = str(
             sum(int(n) * _TIME_UNITS[u] for n, u in re.findall(r"(\d+)([dhms])", time_text))
         )
-    elif "TIME" in cura:
-        out["time_s"] = cura["TIME"]
+    else:  # Cura: the last layer's elapsed time (CuraEngine alone leaves ;TIME:6666 in the header)
+        elapsed = re.findall(rb"(?m)^;TIME_ELAPSED:([\d.]+)", tail)
+        if elapsed:
+            out["time_s"] = elapsed[-1].decode()
+        elif "TIME" in cura:
+            out["time_s"] = cura["TIME"]
     return out
 
 
