@@ -136,10 +136,12 @@ def load_gcode(data: bytes, name: str = "", **_options: Any) -> Gcode:
     if extruding == 0:
         raise DesignError(
             Text(
-                "Ce G-code n'extrude rien : aucun mouvement ne dépose de plastique. "
-                "Vérifiez l'export depuis votre trancheur et envoyez-le à nouveau.",
-                "This G-code extrudes nothing: no move lays down plastic. "
-                "Check the export from your slicer and upload it again.",
+                "Ce G-code n'extrude rien : aucun mouvement ne dépose de plastique. Nous "
+                "prenons le G-code des imprimantes 3D ; pour la découpe laser, le vinyle ou la "
+                "fraiseuse, envoyez le dessin lui-même (SVG ou DXF).",
+                "This G-code extrudes nothing: no move lays down plastic. We take G-code for "
+                "3D printers; for the laser, the vinyl cutter or the mill, upload the drawing "
+                "itself (SVG or DXF).",
             )
         )
     warnings: list[Text] = []
