@@ -120,11 +120,17 @@ def is_gcode(data: bytes) -> bool:
     head = data[:65536]
     if b"\x00" in head:
         return False
-    commands = re.findall(rb"(?m)^[ \t]*[GMT]\d+[ \t]*(?:[A-Z;]|$)", head)
-    return len(commands) >= 3 or (
-        len(commands) >= 1
-        and re.search(rb"(?m)^;\s*(?:generated|FLAVOR|LAYER)", head, re.I) is not None
-    )
+    # Slicers may put a large thumbnail (base64 in comments) before the first command.
+    commands = 0
+    for _ in _COMMAND_LINE.finditer(data, 0, min(len(data), 1 << 20)):
+        commands += 1
+        if commands >= 3:
+            return True
+    return commands >= 1 and _SLICER_COMMENT.search(head) is not None
+
+
+_COMMAND_LINE = re.compile(rb"(?mi)^[ \t]*[GMT]\d+[ \t]*(?:[A-Z;]|\r?$)")
+_SLICER_COMMENT = re.compile(rb"(?mi)^;\s*(?:generated|FLAVOR|LAYER)")
 
 
 def load_gcode(data: bytes, name: str = "", **_options: Any) -> Gcode:
