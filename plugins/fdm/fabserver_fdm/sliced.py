@@ -107,7 +107,41 @@ def check_gcode(design: Gcode, machine: MachineProfile, s: PrintSettings) -> lis
             )
         )
     warnings.extend(_check_temperatures(design, s))
+    warnings.extend(_limit_warnings(design, machine))
     return warnings
+
+
+LIMIT_SLACK = 1.05  # limits within 5 % of the profile's are the same for the estimate
+
+
+def _limit_warnings(design: Gcode, machine: MachineProfile) -> list[Text]:
+    """The file raises the printer's limits: the firmware obeys it, the estimate assumes the profile."""
+    k = machine.kinematics
+    ours = {
+        "accel": k.accel,
+        "max_accel_x": k.max_accel.x,
+        "max_accel_y": k.max_accel.y,
+        "max_feed_x": k.max_feed.x,
+        "max_feed_y": k.max_feed.y,
+        "max_velocity": max(k.max_feed.x, k.max_feed.y),
+    }
+    above = [
+        f"{key} {value:g} > {ours[key]:g}"
+        for key, value in design.info.limits.items()
+        if key in ours and value > ours[key] * LIMIT_SLACK
+    ]
+    if not above:
+        return []
+    shown = ", ".join(above)
+    return [
+        Text(
+            "Ce G-code relève les limites de la machine ({limits}) : l'imprimante les suivra, "
+            "mais le temps estimé suppose celles de son profil. Vérifiez que la machine les "
+            "supporte.",
+            "This G-code raises the machine's limits ({limits}): the printer will follow it, "
+            "but the estimated time assumes its profile's. Check that the machine can take them.",
+        ).format(limits=shown)
+    ]
 
 
 def _check_flavour(design: Gcode, machine: MachineProfile, s: PrintSettings) -> None:

@@ -52,6 +52,7 @@ def test_each_engine_plans_the_bracket(setup, engine_id, tmp_path):
     plan, estimate = result.plan, result.estimate
     assert plan.facts["engine"] == engine_id
     assert not any("n'est pas installé" in w.fr for w in plan.warnings)
+    assert not any("limits" in w.en for w in plan.warnings)  # it states the profile's own
 
     # The machine file is the engine's own, and the core reads it back as the plan's toolpath.
     path = tmp_path / "bracket.gcode"

@@ -101,6 +101,13 @@ def test_what_the_printer_cannot_take_is_refused_with_what_to_do(lab, data, fr, 
     assert en in refused.value.message.en
 
 
+def test_limits_above_the_profiles_are_a_warning(lab):
+    plan = _plan(lab, _gcode(extra="M204 P4000 T4000\nM201 X1000 Y1000")).plan
+    (warning,) = [w for w in plan.warnings if "accel 4000 > 1000" in w.en]
+    assert "relève les limites" in warning.fr
+    assert not any("limits" in w.en for w in _plan(lab, _gcode()).plan.warnings)
+
+
 def test_klipper_printers_take_marlin_files_and_klipper_commands(lab):
     # printer-3 is a Voron 0 (120 mm bed) under Klipper.
     data = _gcode(x=40.0, extra="SET_VELOCITY_LIMIT ACCEL=3000")
