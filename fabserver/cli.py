@@ -356,6 +356,8 @@ def _design_summary(design) -> dict[str, Any]:
             volume_mm3=round(design.volume_mm3, 3),
             bodies=int(design.facts.details.get("bodies", 1)),
         )
+    elif design.kind == "gcode":
+        info.update(design.facts.details)
     else:
         info.update(
             paths=len(design.paths),

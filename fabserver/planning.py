@@ -24,6 +24,7 @@ from .profiles import MachineProfile, MaterialProfile, Policy
 _DESIGN_KIND_WORDS = {
     "mesh": Text("un modèle 3D (STL, 3MF, OBJ)", "a 3D model (STL, 3MF, OBJ)"),
     "drawing": Text("un dessin 2D (SVG, DXF)", "a 2D drawing (SVG, DXF)"),
+    "gcode": Text("un G-code déjà tranché (.gcode)", "a G-code already sliced (.gcode)"),
 }
 
 

@@ -242,7 +242,8 @@ class MachinePlugin(ABC):
     ``name``
         what people read.
     ``accepts``
-        design kinds it can plan: ``{"mesh"}``, ``{"drawing"}`` or both.
+        design kinds it can plan: ``{"mesh"}``, ``{"drawing"}`` or both; ``"gcode"`` for
+        printers that take a file already sliced.
     ``material_kinds``
         the ``kind`` of material profiles it uses.
     ``formats``
@@ -298,8 +299,8 @@ def check_plugin_class(cls: type) -> list[str]:
         problems.append(f"id '{cls.id}' must be lower-case letters, digits, '-' or '_'")
     if not isinstance(cls.name, Text):
         problems.append("name must be a fabserver.i18n.Text")
-    if not cls.accepts or not set(cls.accepts) <= {"mesh", "drawing"}:
-        problems.append("accepts must be a non-empty subset of {'mesh', 'drawing'}")
+    if not cls.accepts or not set(cls.accepts) <= {"mesh", "drawing", "gcode"}:
+        problems.append("accepts must be a non-empty subset of {'mesh', 'drawing', 'gcode'}")
     if getattr(cls.plan, "__isabstractmethod__", False):
         problems.append("plan() is not implemented")
     names = set()

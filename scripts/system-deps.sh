@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # System packages the test suite uses as independent references or real parts:
-# PrusaSlicer and CuraEngine (slicing references; cura brings CuraEngine's printer
-# definitions), Chromium (browser tests), Redis (queue at scale), hp2xx (HPGL
-# renderer), PostgreSQL (database at scale). Installed when
+# PrusaSlicer (slicing reference and FDM engine), CuraEngine with the cura
+# package's machine definitions (FDM engine), Chromium (browser tests), Redis
+# (queue at scale), hp2xx (HPGL renderer), PostgreSQL (database at scale). Installed when
 # we are root with apt; otherwise the tests that need a missing one are skipped
 # with the reason.
 set -euo pipefail

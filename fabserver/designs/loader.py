@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import DesignError
 from ..i18n import Text, french_number
+from .gcode import BGCODE_MAGIC, binary_gcode_error, is_gcode
 from .types import Design
 
 log = logging.getLogger(__name__)
@@ -30,10 +31,12 @@ DEFAULT_TOLERANCE_MM = 0.01
 """Default chord tolerance when curves are flattened to polylines."""
 
 ACCEPTED = Text(
-    "Formats acceptés : STL, 3MF ou OBJ pour l'impression 3D et le fraisage 3D ; SVG ou DXF"
-    " pour la découpe laser, le vinyle, la broderie et le fraisage 2D.",
-    "Accepted formats: STL, 3MF or OBJ for 3D printing and 3D milling; SVG or DXF for"
-    " laser cutting, vinyl, embroidery and 2D milling.",
+    "Formats acceptés : STL, 3MF ou OBJ pour l'impression 3D et le fraisage 3D ; G-code"
+    " (.gcode) déjà tranché pour l'impression 3D ; SVG ou DXF pour la découpe laser, le"
+    " vinyle, la broderie et le fraisage 2D.",
+    "Accepted formats: STL, 3MF or OBJ for 3D printing and 3D milling; G-code (.gcode)"
+    " already sliced for 3D printing; SVG or DXF for laser cutting, vinyl, embroidery and"
+    " 2D milling.",
 )
 
 
@@ -71,7 +74,7 @@ def detect_format(data: bytes) -> str:
     """The format of a design from its first bytes.
 
     Returns one of ``"stl-binary"``, ``"stl-ascii"``, ``"3mf"``, ``"obj"``,
-    ``"svg"``, ``"dxf"``, ``"dxf-binary"``; raises :class:`DesignError` with a
+    ``"svg"``, ``"dxf"``, ``"dxf-binary"``, ``"gcode"``; raises :class:`DesignError` with a
     message saying what the file is when it is something else.
     """
     if not data.strip():
@@ -92,6 +95,8 @@ def detect_format(data: bytes) -> str:
         )
     if _is_binary_stl_size(data):
         return "stl-binary"
+    if data.startswith(BGCODE_MAGIC):
+        raise binary_gcode_error()
     for magic, fr, en in _NOT_DESIGNS:
         if data.startswith(magic):
             raise design_error(
@@ -116,6 +121,8 @@ def detect_format(data: bytes) -> str:
         return "dxf"
     if _OBJ_LINE.search(head) and _looks_textual(head):
         return "obj"
+    if is_gcode(data):
+        return "gcode"
     if _truncated_binary_stl(data):
         declared = struct.unpack_from("<I", data, _STL_HEADER)[0]
         held = (len(data) - _STL_HEADER - 4) // _STL_RECORD
@@ -205,6 +212,7 @@ _READERS: dict[str, tuple[str, str]] = {
     "svg": ("svg", "load_svg"),
     "dxf": ("dxf", "load_dxf"),
     "dxf-binary": ("dxf", "load_dxf"),
+    "gcode": ("gcode", "load_gcode"),
 }
 
 
@@ -270,6 +278,7 @@ _FORMAT_NAMES = {
     "svg": "SVG",
     "dxf": "DXF",
     "dxf-binary": "DXF",
+    "gcode": "G-code",
 }
 
 

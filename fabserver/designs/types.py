@@ -1,7 +1,9 @@
-"""The two kinds of design every plugin receives, always in millimetres.
+"""The kinds of design plugins receive, always in millimetres.
 
-Both are immutable: a plugin that transforms a design returns a new one, so a
-design loaded once can be planned on several machines without surprises.
+All are immutable: a plugin that transforms a design returns a new one, so a
+design loaded once can be planned on several machines without surprises. A
+:class:`Gcode` is a print already sliced (a maker's file or an external
+slicer's): its moves, read as the firmware runs them, and its bytes.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from ..i18n import Text
+from ..toolpath import MoveKind, Toolpath
 
 if TYPE_CHECKING:
     import trimesh
 
-DesignKind = Literal["mesh", "drawing"]
+DesignKind = Literal["mesh", "drawing", "gcode"]
 Colour = tuple[int, int, int]
 
 
@@ -155,4 +158,70 @@ class Drawing:
         return replace(self, paths=tuple(p.with_points(p.points + offset) for p in self.paths))
 
 
-Design = Mesh | Drawing
+@dataclass(frozen=True)
+class GcodeInfo:
+    """What a G-code file says about the printer, filament and firmware it was made for.
+
+    Temperatures are the targets the file sets (°C); ``limits`` the machine
+    limits it sets (``M201``–``M205``, ``SET_VELOCITY_LIMIT``), in mm/s and mm/s².
+    """
+
+    slicer: str = ""
+    flavour: str = ""  # as the file names it: "marlin2", "klipper", "Marlin", "Griffin"…
+    nozzle_temperatures: tuple[float, ...] = ()
+    bed_temperatures: tuple[float, ...] = ()
+    filament_diameter: float | None = None
+    nozzle_diameter: float | None = None
+    bed_shape: tuple[tuple[float, float], ...] = ()
+    filament_mm: float = 0.0  # E of the extruding moves, as slicers count "filament used"
+    declared_filament_mm: float | None = None  # the slicer's own figure
+    declared_time_s: float | None = None
+    tools: tuple[int, ...] = ()
+    max_fan: float = 0.0  # 0..1
+    limits: dict[str, float] = field(default_factory=dict)
+    extended_commands: tuple[str, ...] = ()  # Klipper macros and commands (NAME KEY=VALUE)
+    inches: bool = False
+    first_layer_index: int = 0  # moves before it: start G-code (homing, purge line)
+
+
+@dataclass(frozen=True)
+class Gcode:
+    """An uploaded G-code file: its moves as a toolpath, what it declares, and its bytes.
+
+    The bytes are what the printer receives, unchanged; the toolpath is what
+    fabserver previews, estimates and checks.
+    """
+
+    toolpath: Toolpath
+    info: GcodeInfo
+    data: bytes
+    facts: SourceFacts
+    kind: DesignKind = "gcode"
+
+    @property
+    def print_moves(self) -> np.ndarray:
+        """Mask of the extruding moves from the first layer on (not the purge line)."""
+        tp = self.toolpath
+        mask = tp.kind == MoveKind.EXTRUDE
+        mask[: self.info.first_layer_index] = False
+        return mask
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """``(2, 3) float``: bounds of the printed part (extrusions from the first layer on)."""
+        mask = self.print_moves
+        if not mask.any():
+            return np.zeros((2, 3))
+        pts = np.vstack([self.toolpath.xyz[mask], self.toolpath.starts[mask]])
+        return np.array([pts.min(axis=0), pts.max(axis=0)])
+
+    @property
+    def size(self) -> np.ndarray:
+        return self.bounds[1] - self.bounds[0]
+
+    @property
+    def warnings(self) -> tuple[Text, ...]:
+        return self.facts.warnings
+
+
+Design = Mesh | Drawing | Gcode

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..designs.gcode import is_gcode
 from ..designs.types import Design
 from ..i18n import Text
 from ..store.models import Design as DesignRow
@@ -19,6 +20,8 @@ SUFFIX_KINDS = {
     ".obj": "mesh",
     ".svg": "drawing",
     ".dxf": "drawing",
+    ".gcode": "gcode",
+    ".gco": "gcode",
 }
 
 
@@ -34,6 +37,8 @@ def sniff_media_type(data: bytes) -> str:
         return "image/svg+xml"
     if low.startswith(b"0") and b"section" in low[:64]:
         return "image/vnd.dxf"
+    if is_gcode(data):
+        return "text/x-gcode"
     if len(data) >= 84:
         count = int.from_bytes(data[80:84], "little")
         if 84 + 50 * count == len(data):
@@ -76,6 +81,8 @@ def design_facts(design: Design) -> dict[str, Any]:
             watertight=bool(design.watertight),
             volume_mm3=round(float(design.volume_mm3), 2),
         )
+    elif design.kind == "gcode":
+        facts.update(design.facts.details)
     else:
         facts.update(
             paths=len(design.paths),

@@ -56,7 +56,7 @@ class Design(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # "mesh" | "drawing"
+    kind: Mapped[str] = mapped_column(String(16))  # "mesh" | "drawing" | "gcode"
     format: Mapped[str] = mapped_column(String(32))
     facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

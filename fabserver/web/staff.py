@@ -279,6 +279,7 @@ def source(job_id: int):
         "model/3mf": ".3mf",
         "image/svg+xml": ".svg",
         "image/vnd.dxf": ".dxf",
+        "text/x-gcode": ".gcode",
     }.get(upload.media_type, ".bin")
     return _download(upload.sha256, f"job-{job_id}-source{suffix}", "application/octet-stream")
 

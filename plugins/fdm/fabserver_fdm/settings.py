@@ -31,6 +31,7 @@ class PrinterSettings(_Settings):
     """``[settings]`` of an FDM machine profile. Speeds in mm/s, lengths in mm."""
 
     flavour: Literal["marlin2", "klipper"]
+    engine: Literal["builtin", "prusaslicer", "curaengine"] = "builtin"  # see engines/
     nozzle_diameter: float = Field(gt=0.1, le=1.2)
     retract_length: float = Field(default=0.8, ge=0, le=10)
     retract_speed: float = Field(default=35, gt=0)
