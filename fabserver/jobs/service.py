@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from ..errors import FabError
 from ..i18n import Text
+from ..lab.history import contact_keys
 from ..plugin import OptionError, resolve_options
 from ..policy import Verdict, override
 from ..profiles import MachineProfile, MaterialProfile
@@ -175,6 +176,7 @@ def submit(
         maker_email=maker.email.strip()[:200],
         maker_phone=maker.phone.strip()[:50],
         maker_locale=maker.locale if maker.locale in ("fr", "en") else "fr",
+        **contact_keys(maker.email, maker.phone),
         consent_at=utcnow(),
         dispatch_key=uuid.uuid4().hex,
     )
@@ -197,6 +199,7 @@ def submit(
 def approve(runtime: Runtime, job_id: int, actor: str, note: str = "") -> None:
     with runtime.db.session() as s:
         transition(s, job_id, "approved", actor=actor, reason=note, expected=("review",))
+    runtime.enqueue_mail(job_id, "approved")
 
 
 def reject(runtime: Runtime, job_id: int, actor: str, reason: str) -> None:
@@ -213,6 +216,18 @@ def reject(runtime: Runtime, job_id: int, actor: str, reason: str) -> None:
             reason=reason.strip(),
             rejection_reason=reason.strip(),
         )
+    runtime.enqueue_mail(job_id, "rejected")
+
+
+def note_to_maker(runtime: Runtime, job_id: int, actor: str, note: str) -> None:
+    """A message from the staff to the maker: kept in the job's history and e-mailed."""
+    if not note.strip():
+        raise ActionError(Text("Écrivez le message.", "Write the message."))
+    with runtime.db.session() as s:
+        if s.get(Job, job_id) is None:
+            raise LookupError(job_id)
+        record(s, job_id, "maker-note", actor=actor, reason=note.strip())
+    runtime.enqueue_mail(job_id, "note", note.strip())
 
 
 def override_verdict(runtime: Runtime, job_id: int, actor: str, kind: str, note: str) -> None:
@@ -311,6 +326,7 @@ def mark_done(
             actual_material_unit=unit,
             data={"actual_time_min": minutes, "actual_material": material},
         )
+    runtime.enqueue_mail(job_id, "done")
 
 
 def cancel(

@@ -16,6 +16,11 @@ Environment variables (all optional):
 ``FABSERVER_STALE_PLANNING_S`` a job "planning" without news for this long is planned again
                               by a starting ``worker``; default 600 (``serve`` on SQLite,
                               the only consumer, re-plans them all at start)
+``FABSERVER_PUBLIC_URL``      the address makers reach the server at, for the job link in
+                              e-mails; default the address of the first page served
+``FABSERVER_SMTP_URL``        ``smtp://host:port`` or ``smtps://user:pass@host:port``; without
+                              it e-mails are written to ``outbox/`` in the data directory
+``FABSERVER_MAIL_FROM``       the e-mails' sender address
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ class Settings:
     dispatch_retries: int = 5
     dispatch_retry_delay_s: float = 5.0
     behind_proxy: bool = False
+    public_url: str | None = None
+    mail_retries: int = 8
+    mail_retry_delay_s: float = 30.0
     immediate: bool = False  # run tasks at once, in the caller (tests)
 
     def __post_init__(self) -> None:
@@ -59,6 +67,7 @@ class Settings:
             "database_url": env.get("FABSERVER_DATABASE_URL") or None,
             "redis_url": env.get("FABSERVER_REDIS_URL") or None,
             "secret_key": env.get("FABSERVER_SECRET_KEY") or None,
+            "public_url": env.get("FABSERVER_PUBLIC_URL") or None,
         }
         for key, name, kind in (
             ("workers", "FABSERVER_WORKERS", int),

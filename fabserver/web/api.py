@@ -209,6 +209,7 @@ ACTIONS = {
         rt, i, a, b.get("actual_time_min", ""), b.get("actual_material"), str(b.get("note", ""))
     ),
     "cancel": lambda rt, i, a, b: service.cancel(rt, i, a, str(b.get("reason", ""))),
+    "note": lambda rt, i, a, b: service.note_to_maker(rt, i, a, str(b.get("note", ""))),
 }
 
 

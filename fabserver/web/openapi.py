@@ -62,6 +62,11 @@ _ACTIONS = {
         ["actual_time_min"],
     ),
     "cancel": ("Cancel the job", {"reason": {"type": "string"}}, []),
+    "note": (
+        "Write to the maker: kept in the job's history and sent by e-mail",
+        {"note": {"type": "string"}},
+        ["note"],
+    ),
 }
 
 

@@ -30,6 +30,7 @@ from ..i18n import Text
 from ..jobs import service
 from ..jobs.runtime import Runtime
 from ..jobs.states import ACTIVE_STATES, STATE_LABELS
+from ..lab import history
 from ..store.models import Artifact, Job, Upload
 from .auth import check_login, issue_token, staff_actor
 from .i18n import safe_next
@@ -47,6 +48,7 @@ DONE_MESSAGES = {
     "dispatch": Text("Envoi à la machine demandé.", "Sending to the machine."),
     "done": Text("Demande terminée ; temps réel enregistré.", "Job done; actual time recorded."),
     "cancel": Text("Demande annulée.", "Job cancelled."),
+    "note": Text("Message envoyé au maker.", "Note sent to the maker."),
 }
 
 
@@ -146,9 +148,22 @@ def job_detail(job_id: int):
     options = [o.describe() for o in plugin.option_schema() if o.name != "copies"] if plugin else []
     machine = runtime.profiles.machines.get(job.machine_id)
     materials = runtime.profiles.materials_for(machine) if machine else []
+    with runtime.db.session() as s:
+        earlier = [
+            {
+                "id": j.id,
+                "created_at": j.created_at,
+                "machine": j.machine_snapshot["name"],
+                "design": j.design.upload.original_name,
+                "state": j.state,
+                "verdict": (j.effective_verdict or {}).get("kind"),
+            }
+            for j in history.earlier_jobs(s, job)
+        ]
     return render_template(
         "staff/job.html",
         job=staff_job(job),
+        earlier=earlier,
         charged=service.charged_material(job.estimate),
         settings=option_rows(runtime.registry, job),
         options=options,
@@ -164,6 +179,8 @@ AUDIT_ACTIONS: dict[str, Text] = {
     "override": Text("verdict changé", "verdict overridden"),
     "dispatch-requested": Text("envoi demandé", "dispatch requested"),
     "dispatch-attempt": Text("tentative d'envoi", "dispatch attempt"),
+    "maker-note": Text("message au maker", "note to the maker"),
+    "mail": Text("e-mail envoyé", "e-mail sent"),
 }
 
 
@@ -204,6 +221,8 @@ def _do(action: str, job_id: int) -> None:
         )
     elif action == "cancel":
         service.cancel(runtime, job_id, actor, form.get("reason", ""))
+    elif action == "note":
+        service.note_to_maker(runtime, job_id, actor, form.get("note", ""))
     else:
         abort(404)
 
