@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from ..errors import FabError
 from ..i18n import Text
+from ..lab import stockroom
 from ..lab.history import contact_keys
 from ..plugin import OptionError, resolve_options
 from ..policy import Verdict, override
@@ -297,8 +298,12 @@ def mark_done(
     actual_time_min: Any,
     actual_material: Any = None,
     note: str = "",
+    keep_offcut: bool = False,
 ) -> None:
-    """Record what really happened, so the lab sees how far estimates are from reality."""
+    """Record what really happened, so the lab sees how far estimates are from reality.
+
+    A job planned on an offcut uses that piece up; with ``keep_offcut`` what is left
+    of it goes back to the stock as a new offcut."""
     try:
         minutes = float(str(actual_time_min).replace(",", "."))
         material = (
@@ -326,6 +331,7 @@ def mark_done(
             actual_material_unit=unit,
             data={"actual_time_min": minutes, "actual_material": material},
         )
+        stockroom.use_piece(s, job, keep_offcut)
     runtime.enqueue_mail(job_id, "done")
 
 

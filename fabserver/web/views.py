@@ -106,6 +106,7 @@ def staff_job(job: Job) -> dict[str, Any]:
         verdict_override=job.verdict_override,
         error_detail=job.error_detail,
         receipt=job.receipt,
+        stock_detail=job.stock,
         dispatch_attempts=job.dispatch_attempts,
         actual={
             "time_s": job.actual_time_s,
