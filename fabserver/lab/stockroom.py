@@ -120,7 +120,8 @@ def add_piece(session: Session, profiles: ProfileSet, data: dict[str, Any]) -> S
         width = _number(data.get("width_mm"), Text("Largeur", "Width"))
         height = _number(data.get("height_mm"), Text("Hauteur", "Height"))
     try:
-        count = int(str(data.get("count") or 1).strip())
+        given = data.get("count")
+        count = 1 if given in (None, "") else int(str(given).strip())
     except ValueError:
         count = 0
     if not 1 <= count <= MAX_COUNT:
