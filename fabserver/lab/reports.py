@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ..errors import FabError
 from ..i18n import Text
 from ..jobs.service import charged_material
-from ..store.models import Job
+from ..store.models import Job, utcnow
 
 ROW_FIELDS = (
     "machine",
@@ -49,8 +49,9 @@ class Period:
 
     @classmethod
     def parse(cls, start: str | None, end: str | None, today: date | None = None) -> Period:
-        """``YYYY-MM-DD`` dates; by default the current month up to today."""
-        today = today or date.today()
+        """``YYYY-MM-DD`` dates; by default the current month up to today (UTC, as the
+        database's times)."""
+        today = today or utcnow().date()
         try:
             first = date.fromisoformat(start) if start else today.replace(day=1)
             last = date.fromisoformat(end) if end else today
