@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
-PALETTE = ("#2f6f4f", "#d08c2c", "#b5473a", "#4a6fa5")
+PALETTE = ("#2f6f4f", "#d08c2c", "#b5473a", "#4a6fa5", "#9a9a9a")
 _LABEL_W = 190
+_LABEL_CHARS = 27  # what fits in _LABEL_W at 12 px; longer names are shortened
 _BAR_W = 360
 _ROW_H = 26
 _BAR_H = 16
@@ -68,9 +69,10 @@ def bar_chart(
     y0 = 34 + legend_h
     for i, category in enumerate(categories):
         y = y0 + i * row_h
+        short = category if len(category) <= _LABEL_CHARS else category[: _LABEL_CHARS - 1] + "…"
         parts.append(
             f'<text x="{_LABEL_W - 8}" y="{y + _BAR_H - 3}" font-size="12" '
-            f'text-anchor="end">{escape(category)}</text>'
+            f'text-anchor="end"><title>{escape(category)}</title>{escape(short)}</text>'
         )
         offset = 0.0
         for k, s in enumerate(series):

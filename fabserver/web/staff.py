@@ -438,62 +438,56 @@ def _by_machine(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for row in report["rows"]:
         sums = out.setdefault(row["machine"], defaultdict(float))
-        for key in ("prototypes", "series", "rejected", "machine_time_s", "actual_time_s"):
+        for key in ("jobs", "prototypes", "series", "rejected", "machine_time_s", "actual_time_s"):
             sums[key] += row[key]
     return out
 
 
+CHART_WORDS = {
+    "jobs": Text("Demandes par machine", "Jobs per machine"),
+    "prototypes": Text("Prototypes", "Prototypes"),
+    "series": Text("Séries", "Series"),
+    "rejected": Text("Refusées", "Rejected"),
+    "others": Text("Autres (en cours, annulées, en échec)", "Others (pending, cancelled, failed)"),
+    "hours": Text("Heures machine (demandes terminées)", "Machine hours (jobs done)"),
+    "estimated": Text("Estimées", "Estimated"),
+    "actual": Text("Réelles", "Actual"),
+}
+
+
 def _report_charts(report: dict[str, Any], lang: str) -> list[Markup]:
-    """Jobs per machine (prototypes, series, rejected) and machine hours
+    """Jobs per machine (prototypes, series, rejected, others) and machine hours
     (estimated and actual), as inline SVG."""
     profiles = _runtime().profiles
     sums = _by_machine(report)
     names = [profiles.machines[m].name.get(lang) if m in profiles.machines else m for m in sums]
-    words = {
-        "fr": (
-            "Demandes par machine",
-            "Prototypes",
-            "Séries",
-            "Refusées",
-            "Heures machine (demandes terminées)",
-            "Estimées",
-            "Réelles",
-            " h",
-        ),
-        "en": (
-            "Jobs per machine",
-            "Prototypes",
-            "Series",
-            "Rejected",
-            "Machine hours (jobs done)",
-            "Estimated",
-            "Actual",
-            " h",
-        ),
-    }[lang]
+    word = {key: text.get(lang) for key, text in CHART_WORDS.items()}
+    values = list(sums.values())
+    others = [v["jobs"] - v["prototypes"] - v["series"] - v["rejected"] for v in values]
     jobs = charts.bar_chart(
-        words[0],
+        word["jobs"],
         names,
         [
-            charts.Series(words[1], [v["prototypes"] for v in sums.values()], charts.PALETTE[0]),
-            charts.Series(words[2], [v["series"] for v in sums.values()], charts.PALETTE[1]),
-            charts.Series(words[3], [v["rejected"] for v in sums.values()], charts.PALETTE[2]),
+            charts.Series(word["prototypes"], [v["prototypes"] for v in values], charts.PALETTE[0]),
+            charts.Series(word["series"], [v["series"] for v in values], charts.PALETTE[1]),
+            charts.Series(word["rejected"], [v["rejected"] for v in values], charts.PALETTE[2]),
+            charts.Series(word["others"], others, charts.PALETTE[4]),
         ],
         decimal_comma=lang == "fr",
     )
     hours = charts.bar_chart(
-        words[4],
+        word["hours"],
         names,
         [
             charts.Series(
-                words[5], [v["machine_time_s"] / 3600 for v in sums.values()], charts.PALETTE[3]
+                word["estimated"], [v["machine_time_s"] / 3600 for v in values], charts.PALETTE[3]
             ),
             charts.Series(
-                words[6], [v["actual_time_s"] / 3600 for v in sums.values()], charts.PALETTE[0]
+                word["actual"], [v["actual_time_s"] / 3600 for v in values], charts.PALETTE[0]
             ),
         ],
         stacked=False,
-        unit=words[7],
+        unit=" h",
         decimal_comma=lang == "fr",
     )
     return [Markup(jobs), Markup(hours)]
