@@ -52,13 +52,14 @@ def run_plan(
     materials: Mapping[str, MaterialProfile] | None = None,
     progress: Progress = no_progress,
     offcuts: Sequence[Piece] = (),
-    earlier_prototypes: int = 0,
+    earlier_prototypes: int | None = None,
 ) -> PlanResult:
     """Check the combination, resolve the options, plan, estimate and decide.
 
     ``offcuts`` are the stored pieces the parts may go on instead of a sheet (see
     :mod:`fabserver.stock`); ``earlier_prototypes`` the maker's recent free
-    prototypes, for the policy's per-maker limit. The caller reads both from the
+    prototypes, for the policy's per-maker limit (``None``: no maker, no such
+    limit). The caller reads both from the
     database; this function does not.
     """
     if design.kind not in plugin.accepts:

@@ -44,13 +44,14 @@ def decide(
     copies: int,
     policy: Policy,
     plugin: str,
-    earlier_prototypes: int = 0,
+    earlier_prototypes: int | None = None,
 ) -> Verdict:
     """Apply the rule for ``plugin`` (or the lab-wide one).
 
     ``earlier_prototypes`` is how many free prototypes the same maker asked for
     within the policy's window before this job (the caller counts them in the
     database); with ``max_prototypes_per_maker`` set, one too many makes a series.
+    ``None`` (no maker known, e.g. ``fabserver plan``) leaves that limit out.
     """
     rule = policy.rule_for(plugin)
     minutes = estimate.machine_time_s / 60.0
@@ -78,7 +79,7 @@ def decide(
             ).format(t=float(minutes), limit=float(rule.max_machine_time_min)),
         ),
     ]
-    if policy.max_prototypes_per_maker is not None:
+    if policy.max_prototypes_per_maker is not None and earlier_prototypes is not None:
         rank = earlier_prototypes + 1
         checks.append(
             (

@@ -63,6 +63,8 @@ def test_per_maker_limit_turns_the_third_prototype_into_a_series():
     assert [r.fr for r in third.reasons] == ["au-delà : 3e prototype sur 30 jours, limite 2"]
     assert [r.en for r in third.reasons] == ["over: 3rd prototype in 30 days, limit 2"]
     assert "1er prototype" in " ".join(r.fr for r in first.reasons)
+    offline = decide(estimate(10, 1), 1, MAKER_POLICY, "laser")  # no maker: no such limit
+    assert offline.kind == "prototype" and len(offline.reasons) == 3
 
 
 def test_without_a_per_maker_limit_earlier_prototypes_do_not_matter():

@@ -14,7 +14,7 @@ from . import history, stockroom
 def planning_context(session: Session, job: Job, policy: Policy) -> dict[str, Any]:
     """The offcuts the job may go on and the maker's recent free prototypes, as plain
     data for :func:`fabserver.planning.run_plan` (``offcuts``, ``earlier_prototypes``)."""
-    earlier = 0
+    earlier = None
     if policy.max_prototypes_per_maker is not None:
         earlier = history.earlier_prototypes(session, job, policy.window_days, utcnow())
     return {
