@@ -174,3 +174,27 @@ def test_an_unreachable_smtp_server_never_breaks_the_staff_action(
     with runtime.db.session() as s:
         assert s.get(Job, job_id).state == "approved"
     assert not (runtime.settings.data_dir / "outbox").exists()
+
+
+def test_a_mail_refused_at_first_is_retried_by_the_queue(
+    monkeypatch, staff_client, client, runtime
+):
+    port = _free_port()
+    monkeypatch.setenv("FABSERVER_SMTP_URL", f"smtp://127.0.0.1:{port}")
+    job_id, token = _new_job(client, runtime)
+    staff_post(staff_client, job_id, "approve")  # the mail server is down
+    from datetime import UTC, datetime, timedelta
+
+    later = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)  # past the back-off
+    due = runtime.huey.read_schedule(later)
+    assert [t.name for t in due] == ["fabserver.mail_job"]
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        for task in due:
+            runtime.huey.execute(task, timestamp=later)
+    finally:
+        controller.stop()
+    (message,) = inbox.messages
+    assert "validée" in message["Subject"] and f"/j/{token}" in _body(message)
