@@ -160,12 +160,25 @@ def _fit(shape: BaseGeometry, piece: Piece, rotations: Sequence[int]):
             continue
         if piece.is_rectangle:
             return rotation, px0 - fx0, py0 - fy0
-        xs = np.linspace(px0, px1 - width, _GRID_STEPS + 1)
-        ys = np.linspace(py0, py1 - height, _GRID_STEPS + 1)
-        for y in ys:
-            for x in xs:
-                if outline.contains(affinity.translate(turned, x - fx0, y - fy0)):
-                    return rotation, x - fx0, y - fy0
+        if turned.area > outline.area:
+            continue
+        # Every candidate position at once: copies of the shape, each moved by its offset,
+        # then one vectorised containment test; the first hit is the lowest, leftmost.
+        ys, xs = np.meshgrid(
+            np.linspace(py0, py1 - height, _GRID_STEPS + 1) - fy0,
+            np.linspace(px0, px1 - width, _GRID_STEPS + 1) - fx0,
+            indexing="ij",
+        )
+        offsets = np.column_stack([xs.ravel(), ys.ravel()])
+        moves = np.repeat(offsets, shapely.get_num_coordinates(turned), axis=0)
+        copies = shapely.transform(
+            np.full(len(offsets), turned, dtype=object),
+            lambda coords, moves=moves: coords + moves,
+        )
+        inside = np.flatnonzero(shapely.contains(outline, copies))
+        if inside.size:
+            dx, dy = offsets[inside[0]]
+            return rotation, float(dx), float(dy)
     return None
 
 
