@@ -7,7 +7,7 @@ planned at the counter and one planned offline give the same result.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from .learning import Correction
 from .plugin import MachinePlugin, Plan, Progress, no_progress, resolve_options
 from .policy import Verdict, decide
 from .profiles import MachineProfile, MaterialProfile, Policy
+from .stock import Piece, Placement, plan_on_offcut
 
 _DESIGN_KIND_WORDS = {
     "mesh": Text("un modèle 3D (STL, 3MF, OBJ)", "a 3D model (STL, 3MF, OBJ)"),
@@ -34,9 +35,12 @@ class PlanResult:
     estimate: Estimate
     verdict: Verdict
     options: dict[str, Any]
+    stock: Placement | None = None  # the offcut the parts go on, when one takes them
 
     @property
     def warnings(self) -> tuple[Text, ...]:
+        if self.stock is not None:
+            return (self.stock.instructions, *self.plan.warnings)
         return self.plan.warnings
 
 
@@ -50,11 +54,17 @@ def run_plan(
     materials: Mapping[str, MaterialProfile] | None = None,
     progress: Progress = no_progress,
     correction: Correction | None = None,
+    offcuts: Sequence[Piece] = (),
+    earlier_prototypes: int | None = None,
 ) -> PlanResult:
     """Check the combination, resolve the options, plan, estimate and decide.
 
-    ``correction``: learnt from the lab's finished jobs (``fabserver.learning``); the
-    verdict is decided on the corrected time.
+    ``offcuts`` are the stored pieces the parts may go on instead of a sheet (see
+    :mod:`fabserver.stock`); ``earlier_prototypes`` the maker's recent free
+    prototypes, for the policy's per-maker limit (``None``: no maker, no such
+    limit); ``correction`` is learnt from the lab's finished jobs
+    (``fabserver.learning``), and the verdict is decided on the corrected time. The
+    caller reads all three from the database; this function does not.
     """
     if design.kind not in plugin.accepts:
         takes = [_DESIGN_KIND_WORDS[kind] for kind in sorted(plugin.accepts)]
@@ -78,8 +88,9 @@ def run_plan(
     lookup = dict(materials or {})
     lookup.setdefault(material.id, material)
     estimate = estimate_plan(plan, machine, lookup).corrected(correction)
-    verdict = decide(estimate, int(resolved["copies"]), policy, plugin.id)
-    return PlanResult(plan, estimate, verdict, resolved)
+    estimate, placement = plan_on_offcut(plan.toolpath, plan.runs, estimate, material, offcuts)
+    verdict = decide(estimate, int(resolved["copies"]), policy, plugin.id, earlier_prototypes)
+    return PlanResult(plan, estimate, verdict, resolved, placement)
 
 
 def write_outputs(plan: Plan, main_path: Path) -> list[Path]:

@@ -39,8 +39,20 @@ class Verdict:
         }
 
 
-def decide(estimate: Estimate, copies: int, policy: Policy, plugin: str) -> Verdict:
-    """Apply the rule for ``plugin`` (or the lab-wide one)."""
+def decide(
+    estimate: Estimate,
+    copies: int,
+    policy: Policy,
+    plugin: str,
+    earlier_prototypes: int | None = None,
+) -> Verdict:
+    """Apply the rule for ``plugin`` (or the lab-wide one).
+
+    ``earlier_prototypes`` is how many free prototypes the same maker asked for
+    within the policy's window before this job (the caller counts them in the
+    database); with ``max_prototypes_per_maker`` set, one too many makes a series.
+    ``None`` (no maker known, e.g. ``fabserver plan``) leaves that limit out.
+    """
     rule = policy.rule_for(plugin)
     minutes = estimate.machine_time_s / 60.0
     cost = estimate.cost_eur
@@ -67,6 +79,19 @@ def decide(estimate: Estimate, copies: int, policy: Policy, plugin: str) -> Verd
             ).format(t=float(minutes), limit=float(rule.max_machine_time_min)),
         ),
     ]
+    if policy.max_prototypes_per_maker is not None and earlier_prototypes is not None:
+        rank = earlier_prototypes + 1
+        checks.append(
+            (
+                rank <= policy.max_prototypes_per_maker,
+                Text(
+                    f"{_ordinal_fr(rank)} prototype sur {policy.window_days} jours, "
+                    f"limite {policy.max_prototypes_per_maker}",
+                    f"{_ordinal_en(rank)} prototype in {policy.window_days} days, "
+                    f"limit {policy.max_prototypes_per_maker}",
+                ),
+            )
+        )
     failed = [reason for ok, reason in checks if not ok]
     if failed:
         return Verdict("series", tuple(_prefix(r, "au-delà", "over") for r in failed))
@@ -74,6 +99,15 @@ def decide(estimate: Estimate, copies: int, policy: Policy, plugin: str) -> Verd
         "prototype",
         tuple(_prefix(r, "dans la limite", "within") for r in (reason for _, reason in checks)),
     )
+
+
+def _ordinal_fr(n: int) -> str:
+    return "1er" if n == 1 else f"{n}e"
+
+
+def _ordinal_en(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _prefix(reason: Text, fr: str, en: str) -> Text:

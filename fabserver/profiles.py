@@ -216,6 +216,10 @@ class PrototypeRule(_Strict):
 
 class Policy(_Strict):
     currency: Literal["EUR"] = "EUR"
+    # Free prototypes one maker (same e-mail or phone) may ask for over a rolling
+    # window of days, all machines together; no limit when absent.
+    max_prototypes_per_maker: int | None = Field(default=None, ge=1)
+    window_days: int = Field(default=30, ge=1)
     prototype: PrototypeRule = PrototypeRule()
     plugins: dict[str, PrototypeRule] = Field(default_factory=dict)
 

@@ -47,3 +47,27 @@ def test_staff_override_keeps_the_reasons():
     v = decide(estimate(300, 1.0), 1, POLICY, "laser")
     o = override(v, "prototype", "camille", "school project")
     assert o.kind == "prototype" and o.reasons == v.reasons and o.overridden_by == "camille"
+
+
+MAKER_POLICY = Policy.model_validate(
+    {"max_prototypes_per_maker": 2, "window_days": 30, "prototype": {"max_copies": 2}}
+)
+
+
+def test_per_maker_limit_turns_the_third_prototype_into_a_series():
+    first = decide(estimate(10, 1), 1, MAKER_POLICY, "laser", earlier_prototypes=0)
+    second = decide(estimate(10, 1), 1, MAKER_POLICY, "laser", earlier_prototypes=1)
+    third = decide(estimate(10, 1), 1, MAKER_POLICY, "laser", earlier_prototypes=2)
+    assert (first.kind, second.kind, third.kind) == ("prototype", "prototype", "series")
+    assert "dans la limite : 2e prototype sur 30 jours, limite 2" in [r.fr for r in second.reasons]
+    assert [r.fr for r in third.reasons] == ["au-delà : 3e prototype sur 30 jours, limite 2"]
+    assert [r.en for r in third.reasons] == ["over: 3rd prototype in 30 days, limit 2"]
+    assert "1er prototype" in " ".join(r.fr for r in first.reasons)
+    offline = decide(estimate(10, 1), 1, MAKER_POLICY, "laser")  # no maker: no such limit
+    assert offline.kind == "prototype" and len(offline.reasons) == 3
+
+
+def test_without_a_per_maker_limit_earlier_prototypes_do_not_matter():
+    verdict = decide(estimate(10, 1), 1, POLICY, "laser", earlier_prototypes=40)
+    assert verdict.kind == "prototype"
+    assert not any("prototype sur" in r.fr for r in verdict.reasons)

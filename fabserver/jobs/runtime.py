@@ -48,12 +48,17 @@ class Runtime:
     def enqueue_dispatch(self, job_id: int) -> None:
         self.tasks["dispatch"](job_id)
 
+    def enqueue_mail(self, job_id: int, event: str, note: str = "") -> None:
+        """An e-mail to the job's maker, sent by the queue (see fabserver.lab.mail)."""
+        self.tasks["mail"](job_id, event, note, self.settings.public_url)
+
     def close(self) -> None:
         self.db.dispose()
 
 
 def build_runtime(settings: Settings, registry: Registry | None = None) -> Runtime:
     """Open the store (migrating it), load profiles and plugins, declare the tasks."""
+    from ..lab import mail
     from . import tasks
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -66,6 +71,7 @@ def build_runtime(settings: Settings, registry: Registry | None = None) -> Runti
         huey=make_huey(settings),
     )
     tasks.declare(runtime)
+    mail.declare(runtime)
     return runtime
 
 

@@ -17,6 +17,8 @@ from sqlalchemy import select
 
 from ..errors import FabError
 from ..i18n import Text
+from ..lab import stockroom
+from ..lab.history import contact_keys
 from ..plugin import OptionError, resolve_options
 from ..policy import Verdict, override
 from ..profiles import MachineProfile, MaterialProfile
@@ -175,6 +177,7 @@ def submit(
         maker_email=maker.email.strip()[:200],
         maker_phone=maker.phone.strip()[:50],
         maker_locale=maker.locale if maker.locale in ("fr", "en") else "fr",
+        **contact_keys(maker.email, maker.phone),
         consent_at=utcnow(),
         dispatch_key=uuid.uuid4().hex,
     )
@@ -197,6 +200,7 @@ def submit(
 def approve(runtime: Runtime, job_id: int, actor: str, note: str = "") -> None:
     with runtime.db.session() as s:
         transition(s, job_id, "approved", actor=actor, reason=note, expected=("review",))
+    runtime.enqueue_mail(job_id, "approved")
 
 
 def reject(runtime: Runtime, job_id: int, actor: str, reason: str) -> None:
@@ -213,6 +217,18 @@ def reject(runtime: Runtime, job_id: int, actor: str, reason: str) -> None:
             reason=reason.strip(),
             rejection_reason=reason.strip(),
         )
+    runtime.enqueue_mail(job_id, "rejected")
+
+
+def note_to_maker(runtime: Runtime, job_id: int, actor: str, note: str) -> None:
+    """A message from the staff to the maker: kept in the job's history and e-mailed."""
+    if not note.strip():
+        raise ActionError(Text("Écrivez le message.", "Write the message."))
+    with runtime.db.session() as s:
+        if s.get(Job, job_id) is None:
+            raise LookupError(job_id)
+        record(s, job_id, "maker-note", actor=actor, reason=note.strip())
+    runtime.enqueue_mail(job_id, "note", note.strip())
 
 
 def override_verdict(runtime: Runtime, job_id: int, actor: str, kind: str, note: str) -> None:
@@ -282,8 +298,12 @@ def mark_done(
     actual_time_min: Any,
     actual_material: Any = None,
     note: str = "",
+    keep_offcut: bool = False,
 ) -> None:
-    """Record what really happened, so the lab sees how far estimates are from reality."""
+    """Record what really happened, so the lab sees how far estimates are from reality.
+
+    A job planned on an offcut uses that piece up; with ``keep_offcut`` what is left
+    of it goes back to the stock as a new offcut."""
     try:
         minutes = float(str(actual_time_min).replace(",", "."))
         material = (
@@ -311,6 +331,8 @@ def mark_done(
             actual_material_unit=unit,
             data={"actual_time_min": minutes, "actual_material": material},
         )
+        stockroom.use_piece(s, job, keep_offcut)
+    runtime.enqueue_mail(job_id, "done")
 
 
 def cancel(

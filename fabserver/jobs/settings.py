@@ -21,6 +21,11 @@ Environment variables (all optional):
                               this many days; default 2
 ``FABSERVER_JOB_FILES_RETENTION_DAYS`` files of finished jobs (done, rejected, cancelled)
                               are removed this many days after; rows and audit stay; default 90
+``FABSERVER_PUBLIC_URL``      the address makers reach the server at, for the job link in
+                              e-mails; default the address of the first page served
+``FABSERVER_SMTP_URL``        ``smtp://host:port`` or ``smtps://user:pass@host:port``; without
+                              it e-mails are written to ``outbox/`` in the data directory
+``FABSERVER_MAIL_FROM``       the e-mails' sender address
 """
 
 from __future__ import annotations
@@ -54,6 +59,9 @@ class Settings:
     login_failures_per_address: int = 20
     upload_retention_days: float = 2.0
     job_files_retention_days: float = 90.0
+    public_url: str | None = None
+    mail_retries: int = 8
+    mail_retry_delay_s: float = 30.0
     immediate: bool = False  # run tasks at once, in the caller (tests)
 
     def __post_init__(self) -> None:
@@ -70,6 +78,7 @@ class Settings:
             "database_url": env.get("FABSERVER_DATABASE_URL") or None,
             "redis_url": env.get("FABSERVER_REDIS_URL") or None,
             "secret_key": env.get("FABSERVER_SECRET_KEY") or None,
+            "public_url": env.get("FABSERVER_PUBLIC_URL") or None,
         }
         for key, name, kind in (
             ("workers", "FABSERVER_WORKERS", int),

@@ -28,9 +28,11 @@ from ..designs import load_design
 from ..dispatch import DispatchError, TransientDispatchError, connector_for, remote_name_for
 from ..errors import FabError
 from ..i18n import Text
+from ..lab.context import planning_context
 from ..planning import PlanResult, run_plan, write_outputs
 from ..preview import layer_data, toolpath_svg
 from ..profiles import machine_from_snapshot, material_from_snapshot
+from ..stock import Piece
 from ..store.faults import STORAGE_FAULT, is_storage_fault
 from ..store.models import Artifact, Job, utcnow
 from .learning import correction_for
@@ -176,6 +178,7 @@ def plan_job(runtime: Runtime, job_id: int) -> None:
                 "options": {**job.options, "copies": job.copies},
                 "sha": job.design.upload.sha256,
                 "name": job.design.upload.original_name,
+                **planning_context(s, job, runtime.profiles.policy),
             }
     except (InvalidTransition, LookupError) as exc:
         log.info("plan of job %s skipped: %s", job_id, exc)
@@ -214,6 +217,8 @@ def _plan_claimed(runtime: Runtime, job_id: int, version: int, inputs: dict[str,
             materials,
             progress=lambda done, stage="": progress(0.05 + 0.85 * float(done), stage),
             correction=correction,
+            offcuts=[Piece.from_dict(p) for p in inputs["offcuts"]],
+            earlier_prototypes=inputs["earlier_prototypes"],
         )
         progress(0.92, "save")
         artifacts = _store_artifacts(runtime, job_id, version, result)
@@ -242,6 +247,7 @@ def _plan_claimed(runtime: Runtime, job_id: int, version: int, inputs: dict[str,
                 verdict_override=None,
                 plan_facts=_jsonable(result.plan.facts),
                 warnings=[w.to_dict() for w in warnings],
+                stock=result.stock.to_dict() if result.stock else None,
             )
             for artifact in artifacts:
                 s.add(artifact)

@@ -99,12 +99,17 @@ class Job(Base):
     maker_email: Mapped[str] = mapped_column(String(200), default="")
     maker_phone: Mapped[str] = mapped_column(String(50), default="")
     maker_locale: Mapped[str] = mapped_column(String(5), default="fr")
+    # the contact normalised (see fabserver.lab.history), to find a maker's other jobs
+    contact_email: Mapped[str] = mapped_column(String(200), default="", index=True)
+    contact_phone: Mapped[str] = mapped_column(String(50), default="", index=True)
     consent_at: Mapped[datetime]
     # dispatch: one idempotency key per job; a claim stops a second send
     dispatch_key: Mapped[str] = mapped_column(String(64))
     dispatch_claimed_at: Mapped[datetime | None]
     dispatch_attempts: Mapped[int] = mapped_column(default=0)
     receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # the offcut the plan was placed on (fabserver.stock.Placement.to_dict()), if any
+    stock: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # what really happened, recorded at "done"
     actual_time_s: Mapped[float | None]
     actual_material: Mapped[float | None]
@@ -253,3 +258,24 @@ class LoginAttempt(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     username: Mapped[str] = mapped_column(String(80), index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class StockPiece(Base):
+    """Pieces of a sheet material kept in the lab: offcuts, remnants, whole sheets.
+
+    A rectangle (``width_mm`` × ``height_mm``) or an odd outline (``outline_mm``,
+    a polygon as ``[[x, y], …]``); ``count`` identical pieces; ``note`` says where
+    they are stored ("étagère B").
+    """
+
+    __tablename__ = "stock_pieces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    material_id: Mapped[str] = mapped_column(String(64), index=True)
+    width_mm: Mapped[float | None]
+    height_mm: Mapped[float | None]
+    outline_mm: Mapped[list[Any] | None] = mapped_column(JSON)
+    count: Mapped[int] = mapped_column(default=1)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    source_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -71,6 +71,7 @@ def create_app(
     app.config.update(config)
     app.extensions["fabserver"] = runtime
     app.after_request(_security_headers)
+    app.before_request(_learn_public_url)
 
     i18n.init_app(app, settings.data_dir)
     auth.init_app(app)
@@ -93,6 +94,15 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
+
+
+def _learn_public_url() -> None:
+    """Without FABSERVER_PUBLIC_URL, e-mails link to the address makers use to reach us."""
+    from flask import current_app, request
+
+    settings = current_app.extensions["fabserver"].settings
+    if settings.public_url is None and not request.path.startswith("/api/"):
+        settings.public_url = request.url_root.rstrip("/")
 
 
 def runtime_of(app: Flask) -> Runtime:

@@ -16,6 +16,7 @@ from ..errors import DesignError, FabError
 from ..i18n import Text
 from ..jobs import intake, service
 from ..jobs.runtime import Runtime
+from ..lab import reports, stockroom
 from ..store.models import JOB_STATES, Artifact, Design, Job
 from .auth import staff_actor, token_required
 from .errors import csrf
@@ -206,9 +207,16 @@ ACTIONS = {
     ),
     "dispatch": lambda rt, i, a, b: service.request_dispatch(rt, i, a),
     "done": lambda rt, i, a, b: service.mark_done(
-        rt, i, a, b.get("actual_time_min", ""), b.get("actual_material"), str(b.get("note", ""))
+        rt,
+        i,
+        a,
+        b.get("actual_time_min", ""),
+        b.get("actual_material"),
+        str(b.get("note", "")),
+        keep_offcut=bool(b.get("keep_offcut")),
     ),
     "cancel": lambda rt, i, a, b: service.cancel(rt, i, a, str(b.get("reason", ""))),
+    "note": lambda rt, i, a, b: service.note_to_maker(rt, i, a, str(b.get("note", ""))),
 }
 
 
@@ -250,3 +258,53 @@ def staff_file(job_id: int, artifact_id: int):
     response = Response(data, mimetype=artifact.media_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{artifact.filename}"'
     return response
+
+
+@bp.get("/staff/stock")
+@token_required
+def stock_list():
+    with _runtime().db.session() as s:
+        pieces = stockroom.list_pieces(s, request.args.get("material") or None)
+        return jsonify(pieces=[stockroom.piece_dict(p) for p in pieces])
+
+
+@bp.post("/staff/stock")
+@token_required
+def stock_add():
+    runtime = _runtime()
+    try:
+        with runtime.db.session() as s:
+            piece = stockroom.add_piece(s, runtime.profiles, _body())
+            answer = stockroom.piece_dict(piece)
+    except FabError as exc:
+        return _error(400, exc.message)
+    return jsonify(answer), 201
+
+
+@bp.delete("/staff/stock/<int:piece_id>")
+@token_required
+def stock_delete(piece_id: int):
+    with _runtime().db.session() as s:
+        if not stockroom.delete_piece(s, piece_id):
+            return _error(404, Text("Pièce inconnue.", "Unknown piece."))
+    return "", 204
+
+
+@bp.get("/staff/reports")
+@token_required
+def staff_reports():
+    """The lab's activity over a period; ``format=csv`` for a spreadsheet."""
+    from .staff import csv_response
+
+    try:
+        period = reports.Period.parse(request.args.get("from"), request.args.get("to"))
+    except FabError as exc:
+        return _error(400, exc.message)
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "csv"):
+        return _error(400, Text("format : json ou csv.", "format: json or csv."))
+    with _runtime().db.session() as s:
+        report = reports.build_report(s, period)
+    if fmt == "csv":
+        return csv_response(report, french=request.args.get("dialect", "fr") != "standard")
+    return jsonify(report)

@@ -58,10 +58,19 @@ _ACTIONS = {
             "actual_time_min": {"type": "number", "minimum": 0},
             "actual_material": {"type": "number", "minimum": 0},
             "note": {"type": "string"},
+            "keep_offcut": {
+                "type": "boolean",
+                "description": "store what is left of the job's offcut as a new piece",
+            },
         },
         ["actual_time_min"],
     ),
     "cancel": ("Cancel the job", {"reason": {"type": "string"}}, []),
+    "note": (
+        "Write to the maker: kept in the job's history and sent by e-mail",
+        {"note": {"type": "string"}},
+        ["note"],
+    ),
 }
 
 
@@ -88,6 +97,179 @@ def _action_path(name: str) -> dict[str, Any]:
                 "409": ERROR,
             },
         }
+    }
+
+
+def _lab_paths() -> dict[str, Any]:
+    """Stock and offcuts, and the lab's reports."""
+    date = {"type": "string", "format": "date"}
+    return {
+        "/staff/stock": {
+            "get": {
+                "operationId": "stock_list",
+                "summary": "Pieces kept per material (offcuts, remnants)",
+                "tags": ["staff"],
+                "security": STAFF,
+                "parameters": [{"name": "material", "in": "query", "schema": {"type": "string"}}],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {"pieces": {"type": "array", "items": _ref("Piece")}},
+                        }
+                    ),
+                    "401": ERROR,
+                },
+            },
+            "post": {
+                "operationId": "stock_add",
+                "summary": "Record a piece: width and height, or an outline for an odd one",
+                "tags": ["staff"],
+                "security": STAFF,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("NewPiece")}},
+                },
+                "responses": {
+                    "201": _json(_ref("Piece"), "The piece, with its id"),
+                    "400": ERROR,
+                    "401": ERROR,
+                },
+            },
+        },
+        "/staff/stock/{piece_id}": {
+            "delete": {
+                "operationId": "stock_delete",
+                "summary": "Remove a piece from the stock",
+                "tags": ["staff"],
+                "security": STAFF,
+                "parameters": [
+                    {
+                        "name": "piece_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    }
+                ],
+                "responses": {"204": {"description": "Removed"}, "401": ERROR, "404": ERROR},
+            }
+        },
+        "/staff/reports": {
+            "get": {
+                "operationId": "staff_reports",
+                "summary": "The lab's activity over a period, per machine and material",
+                "description": "Jobs created in the period; times, material and the value "
+                "given count the jobs among them that are done. `format=csv` gives CSV in "
+                "French spreadsheet conventions (semicolons, decimal commas), with "
+                "`dialect=standard` standard CSV.",
+                "tags": ["staff"],
+                "security": STAFF,
+                "parameters": [
+                    {"name": "from", "in": "query", "schema": date},
+                    {"name": "to", "in": "query", "schema": date},
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["json", "csv"]},
+                    },
+                    {
+                        "name": "dialect",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["fr", "standard"]},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The report",
+                        "content": {
+                            "application/json": {"schema": _ref("Report")},
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                    },
+                    "400": ERROR,
+                    "401": ERROR,
+                },
+            }
+        },
+    }
+
+
+def _lab_schemas() -> dict[str, Any]:
+    outline = {
+        "type": "array",
+        "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+        "minItems": 3,
+    }
+    count = {"type": "integer", "minimum": 0}
+    seconds = {"type": "number", "minimum": 0}
+    return {
+        "NewPiece": {
+            "type": "object",
+            "properties": {
+                "material": {"type": "string"},
+                "width_mm": {"type": "number", "exclusiveMinimum": 0},
+                "height_mm": {"type": "number", "exclusiveMinimum": 0},
+                "outline_mm": outline,
+                "count": {"type": "integer", "minimum": 1},
+                "note": {"type": "string", "description": "where it is stored"},
+            },
+            "required": ["material"],
+        },
+        "Piece": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "material": {"type": "string"},
+                "width_mm": {"type": ["number", "null"]},
+                "height_mm": {"type": ["number", "null"]},
+                "outline_mm": {"oneOf": [outline, {"type": "null"}]},
+                "count": {"type": "integer"},
+                "note": {"type": "string"},
+                "source_job_id": {"type": ["integer", "null"]},
+            },
+            "required": ["id", "material", "count"],
+        },
+        "Report": {
+            "type": "object",
+            "properties": {
+                "from": {"type": "string", "format": "date"},
+                "to": {"type": "string", "format": "date"},
+                "rows": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "machine": {"type": "string"},
+                            "material": {"type": "string"},
+                            "jobs": count,
+                            "prototypes": count,
+                            "series": count,
+                            "rejected": count,
+                            "machine_time_s": seconds,
+                            "actual_time_s": seconds,
+                            "material_quantity": {"type": "number"},
+                            "unit": {"type": "string"},
+                            "free_value_eur": {"type": "number"},
+                        },
+                    },
+                },
+                "totals": {
+                    "type": "object",
+                    "properties": {
+                        "jobs": count,
+                        "prototypes": count,
+                        "series": count,
+                        "rejected": count,
+                        "machine_time_s": seconds,
+                        "actual_time_s": seconds,
+                        "free_value_eur": {"type": "number"},
+                        "makers": count,
+                    },
+                },
+                "rejections": {"type": "array", "items": {"type": "object"}},
+            },
+            "required": ["from", "to", "rows", "totals"],
+        },
     }
 
 
@@ -247,6 +429,7 @@ def openapi_document() -> dict[str, Any]:
     }
     for name in _ACTIONS:
         paths[f"/staff/jobs/{{job_id}}/{name}"] = _action_path(name)
+    paths.update(_lab_paths())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -262,6 +445,7 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 "Text": TEXT,
+                **_lab_schemas(),
                 "Error": {
                     "type": "object",
                     "properties": {"error": _ref("Text")},
@@ -292,6 +476,20 @@ def openapi_document() -> dict[str, Any]:
                         "warnings": {"type": "array", "items": _ref("Text")},
                         "error": {"oneOf": [_ref("Text"), {"type": "null"}]},
                         "rejection_reason": {"type": ["string", "null"]},
+                        "stock": {
+                            "description": "the offcut the job was planned on",
+                            "oneOf": [
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "piece_id": {"type": "integer"},
+                                        "area_mm2": {"type": "number"},
+                                        "label": _ref("Text"),
+                                    },
+                                },
+                                {"type": "null"},
+                            ],
+                        },
                         "history": {"type": "array", "items": {"type": "object"}},
                         "files_removed_at": {
                             "type": ["string", "null"],

@@ -23,6 +23,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
+from markupsafe import Markup
 from sqlalchemy import select
 
 from ..dispatch import DispatchError, connector_for
@@ -32,6 +33,8 @@ from ..jobs import learning, service
 from ..jobs.retention import disk_use
 from ..jobs.runtime import Runtime
 from ..jobs.states import ACTIVE_STATES, STATE_LABELS
+from ..lab import charts, history, reports, stockroom
+from ..stock import OFFCUT_KINDS
 from ..store.models import Artifact, Job, Upload
 from .auth import (
     SESSION_KEY,
@@ -42,7 +45,7 @@ from .auth import (
     open_session,
     staff_actor,
 )
-from .i18n import safe_next
+from .i18n import current_language, safe_next
 from .views import minutes, option_rows, staff_job
 
 bp = Blueprint("staff", __name__)
@@ -57,6 +60,7 @@ DONE_MESSAGES = {
     "dispatch": Text("Envoi à la machine demandé.", "Sending to the machine."),
     "done": Text("Demande terminée ; temps réel enregistré.", "Job done; actual time recorded."),
     "cancel": Text("Demande annulée.", "Job cancelled."),
+    "note": Text("Message envoyé au maker.", "Note sent to the maker."),
 }
 
 
@@ -171,9 +175,24 @@ def job_detail(job_id: int):
     options = [o.describe() for o in plugin.option_schema() if o.name != "copies"] if plugin else []
     machine = runtime.profiles.machines.get(job.machine_id)
     materials = runtime.profiles.materials_for(machine) if machine else []
+    with runtime.db.session() as s:
+        earlier = [
+            {
+                "id": j.id,
+                "created_at": j.created_at,
+                "machine": j.machine_snapshot["name"],
+                "design": j.design.upload.original_name,
+                "state": j.state,
+                "verdict": (j.effective_verdict or {}).get("kind"),
+            }
+            for j in history.earlier_jobs(s, job)
+        ]
+    rest = (job.stock or {}).get("leftover")
     return render_template(
         "staff/job.html",
         job=staff_job(job),
+        earlier=earlier,
+        offcut_left=stockroom.describe(rest) if rest else None,
         charged=service.charged_material(job.estimate),
         settings=option_rows(runtime.registry, job),
         options=options,
@@ -190,6 +209,8 @@ AUDIT_ACTIONS: dict[str, Text] = {
     "dispatch-requested": Text("envoi demandé", "dispatch requested"),
     "dispatch-attempt": Text("tentative d'envoi", "dispatch attempt"),
     "files-removed": Text("fichiers supprimés (conservation)", "files removed (retention)"),
+    "maker-note": Text("message au maker", "note to the maker"),
+    "mail": Text("e-mail envoyé", "e-mail sent"),
 }
 
 
@@ -227,9 +248,12 @@ def _do(action: str, job_id: int) -> None:
             form.get("actual_time_min", ""),
             form.get("actual_material", ""),
             form.get("note", ""),
+            keep_offcut=form.get("keep_offcut") == "1",
         )
     elif action == "cancel":
         service.cancel(runtime, job_id, actor, form.get("reason", ""))
+    elif action == "note":
+        service.note_to_maker(runtime, job_id, actor, form.get("note", ""))
     else:
         abort(404)
 
@@ -401,3 +425,154 @@ def reset_correction(machine_id: str, material_id: str):
 def new_token():
     token = issue_token(_runtime(), current_user.id, request.form.get("name", ""))
     return render_template("staff/token.html", token=token)
+
+
+@bp.get("/stock")
+@login_required
+def stock():
+    """Pieces kept per material (offcuts, remnants), with a form to record more."""
+    runtime = _runtime()
+    with runtime.db.session() as s:
+        pieces = [stockroom.piece_dict(p) for p in stockroom.list_pieces(s)]
+    materials = [m for m in runtime.profiles.materials.values() if m.kind in OFFCUT_KINDS]
+    names = {m.id: m.name for m in runtime.profiles.materials.values()}
+    return render_template(
+        "staff/stock.html",
+        pieces=pieces,
+        materials=materials,
+        names=names,
+        describe=stockroom.describe,
+    )
+
+
+@bp.post("/stock")
+@login_required
+def stock_add():
+    runtime = _runtime()
+    try:
+        with runtime.db.session() as s:
+            piece = stockroom.add_piece(s, runtime.profiles, request.form.to_dict())
+            label = Text(f"Pièce n° {piece.id} enregistrée.", f"Piece no. {piece.id} recorded.")
+    except FabError as exc:
+        flash(exc.message.to_dict(), "error")
+    else:
+        flash(label.to_dict(), "ok")
+    return redirect(url_for("staff.stock"), code=303)
+
+
+@bp.post("/stock/<int:piece_id>/delete")
+@login_required
+def stock_delete(piece_id: int):
+    with _runtime().db.session() as s:
+        if not stockroom.delete_piece(s, piece_id):
+            abort(404)
+    flash(Text(f"Pièce n° {piece_id} retirée.", f"Piece no. {piece_id} removed.").to_dict(), "ok")
+    return redirect(url_for("staff.stock"), code=303)
+
+
+def _report_for_request() -> tuple[dict[str, Any], Text | None]:
+    """The report of the period asked for (this month by default), and a message
+    when the dates could not be read."""
+    problem = None
+    try:
+        period = reports.Period.parse(request.args.get("from"), request.args.get("to"))
+    except FabError as exc:
+        problem = exc.message
+        period = reports.Period.parse(None, None)
+    with _runtime().db.session() as s:
+        return reports.build_report(s, period), problem
+
+
+def _by_machine(report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for row in report["rows"]:
+        sums = out.setdefault(row["machine"], defaultdict(float))
+        for key in ("jobs", "prototypes", "series", "rejected", "machine_time_s", "actual_time_s"):
+            sums[key] += row[key]
+    return out
+
+
+CHART_WORDS = {
+    "jobs": Text("Demandes par machine", "Jobs per machine"),
+    "prototypes": Text("Prototypes", "Prototypes"),
+    "series": Text("Séries", "Series"),
+    "rejected": Text("Refusées", "Rejected"),
+    "others": Text("Autres (en cours, annulées, en échec)", "Others (pending, cancelled, failed)"),
+    "hours": Text("Heures machine (demandes terminées)", "Machine hours (jobs done)"),
+    "estimated": Text("Estimées", "Estimated"),
+    "actual": Text("Réelles", "Actual"),
+}
+
+
+def _report_charts(report: dict[str, Any], lang: str) -> list[Markup]:
+    """Jobs per machine (prototypes, series, rejected, others) and machine hours
+    (estimated and actual), as inline SVG."""
+    profiles = _runtime().profiles
+    sums = _by_machine(report)
+    names = [profiles.machines[m].name.get(lang) if m in profiles.machines else m for m in sums]
+    word = {key: text.get(lang) for key, text in CHART_WORDS.items()}
+    values = list(sums.values())
+    others = [v["jobs"] - v["prototypes"] - v["series"] - v["rejected"] for v in values]
+    jobs = charts.bar_chart(
+        word["jobs"],
+        names,
+        [
+            charts.Series(word["prototypes"], [v["prototypes"] for v in values], charts.PALETTE[0]),
+            charts.Series(word["series"], [v["series"] for v in values], charts.PALETTE[1]),
+            charts.Series(word["rejected"], [v["rejected"] for v in values], charts.PALETTE[2]),
+            charts.Series(word["others"], others, charts.PALETTE[4]),
+        ],
+        decimal_comma=lang == "fr",
+    )
+    hours = charts.bar_chart(
+        word["hours"],
+        names,
+        [
+            charts.Series(
+                word["estimated"], [v["machine_time_s"] / 3600 for v in values], charts.PALETTE[3]
+            ),
+            charts.Series(
+                word["actual"], [v["actual_time_s"] / 3600 for v in values], charts.PALETTE[0]
+            ),
+        ],
+        stacked=False,
+        unit=" h",
+        decimal_comma=lang == "fr",
+    )
+    return [Markup(jobs), Markup(hours)]
+
+
+@bp.get("/reports")
+@login_required
+def reports_page():
+    report, problem = _report_for_request()
+    if problem is not None:
+        flash(problem.to_dict(), "error")
+    profiles = _runtime().profiles
+    return render_template(
+        "staff/reports.html",
+        report=report,
+        charts=_report_charts(report, current_language()),
+        machine_names={k: m.name for k, m in profiles.machines.items()},
+        material_names={k: m.name for k, m in profiles.materials.items()},
+        minutes=minutes,
+    )
+
+
+@bp.get("/reports.csv")
+@login_required
+def reports_csv():
+    report, problem = _report_for_request()
+    if problem is not None:
+        abort(400)
+    french = request.args.get("dialect", "fr") != "standard"
+    return csv_response(report, french)
+
+
+def csv_response(report: dict[str, Any], french: bool) -> Response:
+    body = reports.report_csv(report, french=french)
+    response = Response(body, mimetype="text/csv")
+    response.charset = "utf-8"
+    name = f"fablab-{report['from']}-{report['to']}.csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

@@ -11,7 +11,8 @@ from ..jobs.states import STATE_LABELS
 from ..store.models import Job
 
 # Audit actions a maker sees in the history (staff see all of them).
-_PUBLIC_ACTIONS = ("transition",)
+_PUBLIC_ACTIONS = ("transition", "maker-note")
+NOTE_LABEL = Text("Message de l'équipe", "Note from the staff")
 
 
 def state_label(state: str) -> dict[str, str]:
@@ -42,8 +43,14 @@ def public_job(job: Job) -> dict[str, Any]:
             "at": e.at.isoformat(timespec="seconds") + "Z",
             "from": e.from_state,
             "to": e.to_state,
-            "label": state_label(e.to_state or ""),
-            "reason": e.reason if e.to_state in ("rejected", "cancelled") else "",
+            "label": (
+                NOTE_LABEL.to_dict() if e.action == "maker-note" else state_label(e.to_state or "")
+            ),
+            "reason": (
+                e.reason
+                if e.action == "maker-note" or e.to_state in ("rejected", "cancelled")
+                else ""
+            ),
         }
         for e in job.events
         if e.action in _PUBLIC_ACTIONS
@@ -68,6 +75,9 @@ def public_job(job: Job) -> dict[str, Any]:
         "warnings": job.warnings,
         "error": job.error_message,
         "rejection_reason": job.rejection_reason,
+        "stock": (
+            {k: job.stock[k] for k in ("piece_id", "area_mm2", "label")} if job.stock else None
+        ),
         "preview_url": (
             url_for("maker.preview", token=job.token, v=job.plan_version)
             if "preview" in arts
@@ -104,6 +114,7 @@ def staff_job(job: Job) -> dict[str, Any]:
         verdict_override=job.verdict_override,
         error_detail=job.error_detail,
         receipt=job.receipt,
+        stock_detail=job.stock,
         dispatch_attempts=job.dispatch_attempts,
         actual={
             "time_s": job.actual_time_s,
