@@ -123,7 +123,10 @@ def serve(ctx: click.Context, host: str, port: int, data: Path) -> None:
     """Start the web server with the embedded job queue consumer."""
     from .web.server import serve as run_server
 
-    run_server(host=host, port=port, data_dir=data, profile_dir=ctx.obj.get("profiles"))
+    try:
+        run_server(host=host, port=port, data_dir=data, profile_dir=ctx.obj.get("profiles"))
+    except FabError as exc:  # a bad profile: named, not a stack trace
+        _fail(ctx, exc)
 
 
 @main.command()
@@ -140,7 +143,10 @@ def worker(ctx: click.Context, data: Path, workers: int) -> None:
     """Run queue consumers only (other hosts, with FABSERVER_REDIS_URL)."""
     from .jobs.worker import run_worker
 
-    run_worker(data_dir=data, workers=workers, profile_dir=ctx.obj.get("profiles"))
+    try:
+        run_worker(data_dir=data, workers=workers, profile_dir=ctx.obj.get("profiles"))
+    except FabError as exc:
+        _fail(ctx, exc)
 
 
 @main.command()
@@ -248,7 +254,7 @@ def profiles() -> None:
 @click.pass_context
 def profiles_check(ctx: click.Context) -> None:
     """Validate every profile, and each machine's settings against its plugin."""
-    from .registry import load_registry
+    from .registry import load_registry, profile_problems
 
     parent = ctx.find_root()
     try:
@@ -257,24 +263,12 @@ def profiles_check(ctx: click.Context) -> None:
         _fail(parent, exc)
         return
     reg = load_registry()
-    problems = []
+    problems = [f"{p.file}: {p.key}: {p.problem}" for p in profile_problems(reg, ps)]
     for m in ps.machines.values():
         if m.plugin not in reg.plugins:
             problems.append(f"machines/{m.id}.toml: plugin: no plugin '{m.plugin}' installed")
-            continue
-        try:
-            reg.plugins[m.plugin].check_machine(m)
-        except ValueError as exc:
-            problems.append(f"machines/{m.id}.toml: settings: {exc}")
-        if not ps.materials_for(m):
+        elif not ps.materials_for(m):
             problems.append(f"machines/{m.id}.toml: no material fits this machine")
-    for mat in ps.materials.values():
-        for plugin_id in mat.plugins:
-            if plugin_id in reg.plugins:
-                try:
-                    reg.plugins[plugin_id].check_material(mat)
-                except ValueError as exc:
-                    problems.append(f"materials/{mat.id}.toml: settings: {exc}")
     for line in problems:
         click.echo(line, err=True)
     if problems:

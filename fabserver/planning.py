@@ -68,11 +68,32 @@ def run_plan(
         )
     resolved = resolve_options(plugin.option_schema(), options)
     plan = plugin.plan(design, machine, material, resolved, progress)
+    _check_outputs(plugin, plan)
     lookup = dict(materials or {})
     lookup.setdefault(material.id, material)
     estimate = estimate_plan(plan, machine, lookup)
     verdict = decide(estimate, int(resolved["copies"]), policy, plugin.id)
     return PlanResult(plan, estimate, verdict, resolved)
+
+
+def _check_outputs(plugin: MachinePlugin, plan: Plan) -> None:
+    """Each file a plan writes is of a format its plugin declares (``formats``)."""
+    for output in plan.outputs:
+        if not any(
+            output.media_type == f.media_type and output.suffix.endswith(f.suffix)
+            for f in plugin.formats
+        ):
+            declared = ", ".join(f.suffix for f in plugin.formats)
+            raise PlanError(
+                Text(
+                    f"Le module « {plugin.id} » a produit un fichier {output.suffix} "
+                    f"({output.media_type}) qu'il ne déclare pas ({declared}) : "
+                    "signalez-le à l'équipe du fablab.",
+                    f"Plugin '{plugin.id}' produced a {output.suffix} file "
+                    f"({output.media_type}) it does not declare ({declared}): "
+                    "please tell the fablab staff.",
+                )
+            )
 
 
 def write_outputs(plan: Plan, main_path: Path) -> list[Path]:

@@ -177,3 +177,18 @@ def test_wrong_design_kind_says_what_the_machine_takes(profiles):
                  {}, profiles.policy)  # fmt: skip
     assert "un modèle 3D (STL, 3MF, OBJ)" in err.value.message.fr
     assert "it takes a 3D model" in err.value.message.en
+
+
+def test_a_file_of_an_undeclared_format_is_refused(profiles):
+    from fabserver.errors import PlanError
+
+    class Mislabelled(PenPlotter):
+        id = "mislabelled"
+        formats = (OutputFormat(".hpgl", "application/vnd.hp-hpgl", Text("HPGL", "HPGL")),)
+
+    machine = profiles.machine("laser").model_copy(update={"plugin": "mislabelled"})
+    material = profiles.material("plywood-3").model_copy(update={"plugins": ("mislabelled",)})
+    with pytest.raises(PlanError) as err:
+        run_plan(Mislabelled(), square(5), machine, material, {}, profiles.policy)
+    assert ".txt" in err.value.message.en and ".hpgl" in err.value.message.en
+    assert "ne déclare pas" in err.value.message.fr
