@@ -66,6 +66,7 @@ class _LazyGroup(click.Group):
     lazy_commands: ClassVar[dict[str, tuple[str, str]]] = {
         "add-staff": ("fabserver.web.commands", "add_staff"),
         "connectors": ("fabserver.dispatch.commands", "connectors"),
+        "plugin": ("fabserver.scaffold", "plugin"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -389,7 +390,6 @@ def plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_j
     """Plan FILE on a machine offline: write the machine file, print estimate and verdict."""
     from .designs import load_design
     from .planning import run_plan, write_outputs
-    from .preview import toolpath_svg
     from .registry import load_registry
 
     parent = ctx.find_root()
@@ -423,13 +423,13 @@ def plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_j
             options["copies"] = copies
         with _Bar(sys.stdout.isatty() and not as_json) as bar:
             result = run_plan(
-                plugin, design, machine, material, options, ps.policy, ps.materials, progress=bar
-            )
+                plugin, design, machine, material, options, ps.policy, ps.materials, bar,
+                draw=preview is not None,
+            )  # fmt: skip
         output.parent.mkdir(parents=True, exist_ok=True)
         written = write_outputs(result.plan, output)
-        if preview:
-            svg = result.plan.preview_svg or toolpath_svg(result.plan.toolpath)
-            preview.write_text(svg, encoding="utf-8")
+        if preview and result.preview:
+            preview.write_text(result.preview.svg, encoding="utf-8")
             written.append(preview)
     except FabError as exc:
         _fail(parent, exc, as_json)

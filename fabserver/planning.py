@@ -6,7 +6,6 @@ planned at the counter and one planned offline give the same result.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from .estimate import Estimate, estimate_plan
 from .i18n import Text
 from .plugin import MachinePlugin, Plan, Progress, no_progress, resolve_options
 from .policy import Verdict, decide
+from .preview import RenderedPreview, render
 from .profiles import MachineProfile, MaterialProfile, Policy
 
 _DESIGN_KIND_WORDS = {
@@ -32,6 +32,7 @@ class PlanResult:
     estimate: Estimate
     verdict: Verdict
     options: dict[str, Any]
+    preview: RenderedPreview | None = None  # None when run_plan was asked not to draw
 
     @property
     def warnings(self) -> tuple[Text, ...]:
@@ -47,8 +48,10 @@ def run_plan(
     policy: Policy,
     materials: Mapping[str, MaterialProfile] | None = None,
     progress: Progress = no_progress,
+    draw: bool = True,
 ) -> PlanResult:
-    """Check the combination, resolve the options, plan, estimate and decide."""
+    """Check the combination, resolve the options, plan, estimate, decide and (``draw``)
+    render the preview."""
     if design.kind not in plugin.accepts:
         takes = [_DESIGN_KIND_WORDS[kind] for kind in sorted(plugin.accepts)]
         raise PlanError(
@@ -73,7 +76,8 @@ def run_plan(
     lookup.setdefault(material.id, material)
     estimate = estimate_plan(plan, machine, lookup)
     verdict = decide(estimate, int(resolved["copies"]), policy, plugin.id)
-    return PlanResult(plan, estimate, verdict, resolved)
+    preview = render(plan.preview, plan.toolpath, plugin.roles) if draw else None
+    return PlanResult(plan, estimate, verdict, resolved, preview)
 
 
 def _check_outputs(plugin: MachinePlugin, plan: Plan) -> None:
@@ -117,7 +121,3 @@ def write_outputs(plan: Plan, main_path: Path) -> list[Path]:
         tmp.replace(path)
         written.append(path)
     return written
-
-
-def content_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

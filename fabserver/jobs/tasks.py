@@ -29,7 +29,6 @@ from ..dispatch import DispatchError, TransientDispatchError, connector_for, rem
 from ..errors import FabError
 from ..i18n import Text
 from ..planning import PlanResult, run_plan, write_outputs
-from ..preview import layer_data, toolpath_svg
 from ..profiles import machine_from_snapshot, material_from_snapshot
 from ..store.models import Artifact, Job, utcnow
 from .runtime import Runtime
@@ -261,10 +260,12 @@ def _store_artifacts(
                         size=path.stat().st_size,
                     )
                 )
-    svg = (plan.preview_svg or toolpath_svg(plan.toolpath)).encode()
+    preview = result.preview
+    assert preview is not None  # run_plan draws unless told not to
+    svg = preview.svg.encode()
     artifacts.append(_blob(runtime, job_id, version, "preview", svg, "svg", "image/svg+xml"))
-    if plan.toolpath.n_layers > 1:
-        layers = json.dumps(layer_data(plan.toolpath), separators=(",", ":")).encode()
+    if preview.layers is not None:
+        layers = json.dumps(preview.layers, separators=(",", ":")).encode()
         artifacts.append(
             _blob(runtime, job_id, version, "layers", layers, "json", "application/json")
         )

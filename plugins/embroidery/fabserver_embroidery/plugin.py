@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from fabserver.plugin import (
     Progress,
     no_progress,
 )
+from fabserver.preview import Preview, RoleStyle
 from fabserver.profiles import MachineProfile, MaterialProfile, parse_settings
 from fabserver.toolpath import EventKind, MoveKind, Toolpath
 
@@ -184,6 +185,12 @@ OPTIONS = (
 )
 
 
+#: Roles besides the threads' (each thread's stitches have its colour as role).
+ROLES = {
+    "jump": RoleStyle("#bbbbbb", Text("Sauts sans point", "Jumps without stitches")),
+}
+
+
 class EmbroideryPlugin(MachinePlugin):
     """Fills, satins and running stitches from a drawing, through pyembroidery."""
 
@@ -191,6 +198,7 @@ class EmbroideryPlugin(MachinePlugin):
     name = Text("Broderie", "Embroidery")
     accepts = frozenset({"drawing"})
     material_kinds = frozenset({"embroidery"})
+    roles = ROLES
     formats = tuple(f.output for f in FORMATS.values())
     options = OPTIONS
 
@@ -328,7 +336,22 @@ class EmbroideryPlugin(MachinePlugin):
             # Hooping the fabric for each copy: hands-on time the toolpath cannot show.
             extra_time_s=copies * ms.hooping_time_s,
             facts=facts,
+            preview=Preview(styles=_thread_styles(thread_keys[b.thread] for b in blocks)),
         )
+
+
+def _thread_styles(threads: Iterable[Thread]) -> dict[str, RoleStyle]:
+    """Each thread's stitches (role: its colour) drawn in its colour, named as the catalogue
+    names it."""
+    return {
+        t.hex: RoleStyle(
+            t.hex,
+            Text(
+                f"Fil {t.catalogue_number} « {t.name} »", f"Thread {t.catalogue_number} '{t.name}'"
+            ),
+        )
+        for t in threads
+    }
 
 
 def _sew_in_order(

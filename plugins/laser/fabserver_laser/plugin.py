@@ -31,7 +31,7 @@ from .parts import build_layout
 from .report import GCODE, SVG, machine_files, material_uses, plan_facts
 from .settings import MachineSettings, machine_settings, material_settings
 from .sheets import fill_sheets, item_sizes, place_copies
-from .svgout import preview_svg
+from .svgout import ROLES, preview
 from .work import build_toolpath, plan_sheet_work
 
 PREVIEW_SHEETS = 6  # sheets drawn side by side in the preview
@@ -43,6 +43,7 @@ class LaserPlugin(MachinePlugin):
     id = "laser"
     name = Text("Découpe laser", "Laser cutting")
     accepts = frozenset({"drawing"})
+    roles = ROLES
     material_kinds = frozenset({"sheet"})
     formats = (GCODE, SVG)
     options = (
@@ -205,7 +206,7 @@ class LaserPlugin(MachinePlugin):
             copies=copies,
             runs=1,
             facts=facts,
-            preview_svg=preview_svg(works, sheet_size, PREVIEW_SHEETS),
+            preview=preview(works, sheet_size, PREVIEW_SHEETS),
         )
 
 

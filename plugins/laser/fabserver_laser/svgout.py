@@ -12,11 +12,23 @@ from typing import IO
 
 import numpy as np
 import shapely
+import shapely.affinity
+
+from fabserver.i18n import Text
+from fabserver.preview import Area, Frames, Lines, Preview, RoleStyle
+from fabserver.toolpath import Toolpath
 
 from .ordering import Ordered
 from .work import SheetWork
 
 COLOURS = {"cut": "#ff0000", "score": "#0000ff", "engrave": "#000000"}
+ROLES = {
+    "cut": RoleStyle(COLOURS["cut"], Text("Découpe", "Cut")),
+    "score": RoleStyle(COLOURS["score"], Text("Marquage", "Score")),
+    "engrave": RoleStyle(COLOURS["engrave"], Text("Gravure", "Engrave")),
+    "overscan": RoleStyle("#bbbbbb", Text("Dépassement de gravure", "Engraving overscan")),
+    "sheet": RoleStyle("#999999", Text("Plaque", "Sheet")),
+}
 HAIRLINE_MM = 0.025  # thin enough for Epilog/Trotec-style drivers to treat as vector
 
 
@@ -79,42 +91,37 @@ def write_svg(out: IO[bytes], work: SheetWork, size: tuple[float, float], title:
     out.write("\n".join(doc).encode())
 
 
-def preview_svg(works: list[SheetWork], size: tuple[float, float], max_sheets: int = 6) -> str:
+def preview(works: list[SheetWork], size: tuple[float, float], max_sheets: int = 6) -> Preview:
     """The first sheets side by side, as the maker will get them (for the web page).
 
     Drawn from the final geometry rather than the moves: a raster is thousands
-    of strokes, the area it engraves is one filled path.
+    of strokes, the area it engraves is one filled region.
     """
     w, h = size
     gap = 0.05 * w
     shown = works[:max_sheets]
-    total_w = len(shown) * w + (len(shown) - 1) * gap
-    stroke = max(w, h) / 400
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {total_w:g} {h:g}" '
-        f'width="{min(1600, 400 * len(shown))}" data-sheets="{len(works)}">'
+    shifts = [i * (w + gap) for i in range(len(shown))]
+    frames = Frames(
+        "sheet",
+        np.array([[x, 0.0, x + w, h] for x in shifts]).reshape(-1, 4),
+        [str(work.sheet.index + 1) for work in shown],
+    )
+    engraved = [
+        shapely.affinity.translate(work.sheet.engrave, xoff=x)
+        for work, x in zip(shown, shifts, strict=True)
+        if not work.sheet.engrave.is_empty
     ]
-    for i, work in enumerate(shown):
-        x = i * (w + gap)
-        parts.append(f'<g transform="translate({x:g},0)">')
-        parts.append(
-            f'<rect width="{w:g}" height="{h:g}" fill="#f4efe6" stroke="#999999" '
-            f'stroke-width="{stroke:g}"/>'
-        )
-        if not work.sheet.engrave.is_empty:
-            parts.append(
-                f'<path d="{_area_d(work.sheet.engrave, h)}" fill="{COLOURS["engrave"]}" '
-                'fill-rule="evenodd" fill-opacity="0.7"/>'
-            )
-        for op, items in (("score", work.scores), ("cut", work.cuts)):
-            if items:
-                parts.append(
-                    f'<g fill="none" stroke="{COLOURS[op]}" stroke-width="{stroke:g}" '
-                    f'stroke-linejoin="round">{_paths(items, work, h)}</g>'
-                )
-        parts.append(
-            f'<text x="{w / 100:g}" y="{h / 20:g}" font-size="{h / 25:g}" '
-            f'font-family="sans-serif" fill="#555555">{work.sheet.index + 1}</text></g>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+    lines = []
+    for op in ("score", "cut"):
+        paths, closed = [], []
+        for work, x in zip(shown, shifts, strict=True):
+            for o in work.scores if op == "score" else work.cuts:
+                ring = work.sheet.contours[o.index].closed
+                paths.append((o.points[:-1] if ring else o.points)[:, :2] + np.array([x, 0.0]))
+                closed.append(ring)
+        lines.append(Lines(op, paths, closed))
+    return Preview(
+        toolpath=Toolpath.empty(),
+        overlays=(frames, Area("engrave", shapely.union_all(engraved), 0.7), *lines),
+        show_travel=False,
+    )

@@ -375,7 +375,6 @@ def plan_drawing_job(
         warnings,
         facts,
         mill_preview(
-            tp,
             (min(in_run, per_x) * sx, math.ceil(in_run / per_x) * sy),
             unreachable,
             tabs=tab_centres([c for c in cuts if c.tabs is not None]),

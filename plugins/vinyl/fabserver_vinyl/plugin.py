@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,13 +38,13 @@ from fabserver.plugin import (
     Progress,
     no_progress,
 )
-from fabserver.preview import toolpath_svg
+from fabserver.preview import Frames, Lines, Preview, RoleStyle
 from fabserver.profiles import MachineProfile, MaterialProfile, parse_settings
 from fabserver.toolpath import EventKind, MoveKind, Toolpath, ToolpathBuilder
+from fabserver.writers.hpgl import PenSetup, write_hpgl
 
 from . import layout, order, weeding
 from .checks import narrow_parts_warning, small_details_warning
-from .hpgl import PenSetup, write_hpgl
 from .knife import START_HEADING, Knife, holder_path, swivel_count, with_overcut
 
 
@@ -87,6 +87,11 @@ class VinylPlugin(MachinePlugin):
     accepts = frozenset({"drawing"})
     material_kinds = frozenset({"vinyl"})
     formats = (OutputFormat(".hpgl", "application/vnd.hp-hpgl", Text("HPGL", "HPGL")),)
+    roles: ClassVar[Mapping[str, RoleStyle]] = {
+        "cut": RoleStyle("#d62728", Text("Découpe du motif", "Design cuts")),
+        "weed": RoleStyle("#1f77b4", Text("Aides à l'échenillage", "Weeding aids")),
+        "roll": RoleStyle("#bbbbbb", Text("Rouleau utilisé", "Roll used")),
+    }
     options = (
         Option(
             "mirror",
@@ -237,7 +242,7 @@ class VinylPlugin(MachinePlugin):
             material_uses=_vinyl_used(tiling.length, vinyl, material),
             warnings=tuple(warnings),
             copies=copies,
-            preview_svg=_preview(sequence, roll, tiling.length),
+            preview=_preview(sequence, roll, tiling.length),
             facts={
                 "roll_width_mm": vinyl.roll_width,
                 "usable_width_mm": roll.width,
@@ -346,17 +351,25 @@ def _toolpath(
     return builder.build()
 
 
-def _preview(sequence: list[order.Piece], roll: layout.Roll, length: float) -> str:
+def _preview(sequence: list[order.Piece], roll: layout.Roll, length: float) -> Preview:
     """The blade paths (what the maker gets, without the holder's swivels) on the
     part of the roll the job uses."""
-    builder = ToolpathBuilder()
-    for piece in sequence:
-        points = np.vstack([piece.points, piece.points[:1]]) if piece.closed else piece.points
-        builder.move_to(*points[0], z=0.0, feed=1.0)
-        builder.add_path(points[1:], MoveKind.CUT, 1.0, role=piece.role, z=0.0)
-    used = np.zeros((2, 3))
+    used = np.zeros((2, 2))
     used[1, roll.feed_axis], used[1, roll.across_axis] = length, roll.width
-    return toolpath_svg(builder.build(), bounds=used, show_travel=False)
+    lines = tuple(
+        Lines(
+            role,
+            [p.points for p in sequence if p.role == role],
+            [p.closed for p in sequence if p.role == role],
+        )
+        for role in dict.fromkeys(p.role for p in sequence)
+    )
+    return Preview(
+        toolpath=Toolpath.empty(),
+        overlays=(Frames("roll", used.reshape(1, 4)), *lines),
+        bounds=used,
+        show_travel=False,
+    )
 
 
 def _vinyl_used(

@@ -233,7 +233,7 @@ def test_time_comes_from_the_shared_estimator_with_one_blade_drop_per_cut(profil
 def test_the_preview_draws_the_blade_paths_on_the_roll_used(profiles, tools):
     design = tools.drawing((LETTER_F, True))
     result, _, _ = tools.plan_job(design, profiles, copies=2)
-    svg = result.plan.preview_svg
+    svg = result.preview.svg
     assert 'data-role="cut"' in svg and 'data-role="weed"' in svg
     # The letter's corner (4.5, 10) at its place, not the holder's swivel points.
     corner = placed(np.array([[4.5, 10.0]]), LETTER_F.min(axis=0), margin=3.0)[0]
