@@ -19,6 +19,7 @@ from typing import IO, Any, ClassVar, Literal, Protocol
 from .designs.types import Design, DesignKind
 from .errors import FabError
 from .i18n import Text
+from .operations import Found
 from .preview import Preview, RoleStyle
 from .profiles import MachineProfile, MaterialProfile
 from .toolpath import Toolpath
@@ -213,6 +214,7 @@ class Plan:
     extra_time_s: float = 0.0  # time the toolpath does not show (e.g. manual set-up)
     facts: dict[str, Any] = field(default_factory=dict)  # plugin summary for pages
     preview: Preview = field(default_factory=Preview)  # what to show; the core draws it
+    operations: tuple[Found, ...] = ()  # drawings: each colour / layer and its operation
 
 
 class Progress(Protocol):

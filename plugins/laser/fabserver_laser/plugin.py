@@ -8,11 +8,12 @@ from typing import Any
 from fabserver.designs.types import Design, Drawing
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
+from fabserver.operations import OperationMap
 from fabserver.plugin import MachinePlugin, Option, Plan, Progress, no_progress
 from fabserver.profiles import MachineProfile, MaterialProfile
 
 from .colours import (
-    ColourMap,
+    OPERATIONS,
     boxes_hint,
     classify,
     looks_like_boxes,
@@ -112,7 +113,7 @@ class LaserPlugin(MachinePlugin):
         try:
             colour_map(settings)
             for name, preset in settings.presets.items():
-                ColourMap.parse(preset)
+                OperationMap.parse(OPERATIONS, preset)
                 if not name.isidentifier():
                     raise ValueError(f"'presets.{name}': preset names are single words")
         except PlanError as exc:
@@ -207,10 +208,10 @@ class LaserPlugin(MachinePlugin):
             runs=1,
             facts=facts,
             preview=preview(works, sheet_size, PREVIEW_SHEETS),
+            operations=classified.found,
         )
 
 
-def colour_map(ms: MachineSettings, job_map: str = "") -> ColourMap:
+def colour_map(ms: MachineSettings, job_map: str = "") -> OperationMap:
     """The machine's layer and colour maps, then the job's entries on top."""
-    layers = ",".join(f"layer:{e.strip()}" for e in ms.layer_map.split(",") if e.strip())
-    return ColourMap.parse(layers).updated(ms.colour_map, ms.presets).updated(job_map, ms.presets)
+    return OperationMap.of_machine(OPERATIONS, ms.colour_map, ms.layer_map, ms.presets, job_map)

@@ -6,6 +6,7 @@ from functools import partial
 from typing import IO, Any
 
 from fabserver.i18n import Text
+from fabserver.operations import Found
 from fabserver.plugin import MaterialUse, OutputFile, OutputFormat, Plan
 from fabserver.preview import Preview
 from fabserver.profiles import MaterialProfile
@@ -39,6 +40,7 @@ def make_plan(
     preview: Preview,
     title: str,
     stock: tuple[float, float, float],
+    operations: tuple[Found, ...] = (),
 ) -> Plan:
     """Outputs in both dialects (the profile's first), stock use and the plan."""
     tool_uses = assembly.tool_uses
@@ -93,6 +95,7 @@ def make_plan(
         runs=runs,
         facts=facts,
         preview=preview,
+        operations=operations,
     )
 
 

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fabserver.designs import Design, Drawing, DrawingPath
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
+from fabserver.operations import OperationMap, Operations, Rule, report, resolve
 from fabserver.plugin import (
     MachinePlugin,
     MaterialUse,
@@ -47,6 +48,9 @@ from . import layout, order, weeding
 from .checks import narrow_parts_warning, small_details_warning
 from .knife import START_HEADING, Knife, holder_path, swivel_count, with_overcut
 
+OPERATIONS = Operations(("cut",), example="*=cut,#0000ff=ignore")
+"""A path is cut or left out."""
+
 
 class MachineSettings(BaseModel):
     """``[settings]`` of a vinyl cutter's machine profile (lengths in mm)."""
@@ -63,6 +67,7 @@ class MachineSettings(BaseModel):
     feed_band: float = Field(100.0, gt=0, description="band along the roll cut before the next")
     min_detail: float = Field(1.0, ge=0, description="smallest detail the blade cuts")
     min_area: float = Field(1.0, ge=0, description="smallest closed shape, mm²")
+    colour_map: str = Field("*=cut", description="colour or layer → cut / ignore")
 
 
 class MaterialSettings(BaseModel):
@@ -93,6 +98,19 @@ class VinylPlugin(MachinePlugin):
         "roll": RoleStyle("#bbbbbb", Text("Rouleau utilisé", "Roll used")),
     }
     options = (
+        Option(
+            "colour_map",
+            "str",
+            "",
+            Text("Couleurs → opérations", "Colours → operations"),
+            Text(
+                "Par défaut tout est découpé. Par ex. #0000ff=ignore pour ne pas découper le "
+                "bleu, ou *=ignore,#ff0000=cut pour ne découper que le rouge ; "
+                "layer:NOM=ignore pour un calque.",
+                "By default everything is cut. E.g. #0000ff=ignore to leave blue out, or "
+                "*=ignore,#ff0000=cut to cut red only; layer:NAME=ignore for a layer.",
+            ),
+        ),
         Option(
             "mirror",
             "bool",
@@ -146,7 +164,11 @@ class VinylPlugin(MachinePlugin):
     )
 
     def check_machine(self, machine: MachineProfile) -> None:
-        parse_settings(MachineSettings, machine.settings)
+        cutter = parse_settings(MachineSettings, machine.settings)
+        try:
+            OperationMap.parse(OPERATIONS, cutter.colour_map)
+        except PlanError as exc:
+            raise ValueError(f"settings.colour_map: {exc.message.en}") from None
 
     def check_material(self, material: MaterialProfile) -> None:
         parse_settings(MaterialSettings, material.settings)
@@ -164,6 +186,10 @@ class VinylPlugin(MachinePlugin):
         cutter: MachineSettings = parse_settings(MachineSettings, machine.settings)
         vinyl: MaterialSettings = parse_settings(MaterialSettings, material.settings)
         paths = [p for p in design.paths if len(p.points) >= 2 and np.ptp(p.points, axis=0).any()]
+        cmap = OperationMap.of_machine(OPERATIONS, cutter.colour_map, job_map=options["colour_map"])
+        rules = resolve(paths, cmap)
+        found = report(paths, rules)
+        paths = [p for p, r in zip(paths, rules, strict=True) if r.rule == Rule("cut")]
         if not paths:
             raise PlanError(
                 Text(
@@ -243,6 +269,7 @@ class VinylPlugin(MachinePlugin):
             warnings=tuple(warnings),
             copies=copies,
             preview=_preview(sequence, roll, tiling.length),
+            operations=found,
             facts={
                 "roll_width_mm": vinyl.roll_width,
                 "usable_width_mm": roll.width,
