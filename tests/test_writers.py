@@ -98,3 +98,29 @@ def test_comments_are_ascii_and_closed_once(text):
     comment = paren_comment(text)
     assert comment.isascii()
     assert comment.count("(") == 1 and comment.count(")") == 1 and comment.endswith(")")
+
+
+def test_vector_svg_flips_y_into_millimetres_and_skips_empty_groups():
+    import shapely
+
+    from fabserver.writers.svg import VectorGroup, write_vector_svg
+
+    out = io.BytesIO()
+    square = np.array([[10, 10], [30, 10], [30, 20], [10, 20]], float)
+    groups = [
+        VectorGroup(
+            "engrave", "#000000", area=shapely.box(0, 0, 5, 5).difference(shapely.box(1, 1, 2, 2))
+        ),
+        VectorGroup("score", "#0000ff"),
+        VectorGroup("cut", "#ff0000", [square], [True]),
+    ]
+    write_vector_svg(out, (100.0, 50.0), "Plywood & co, sheet 1", groups)
+    svg = out.getvalue().decode()
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(svg.split("\n", 1)[1])
+    assert (root.get("width"), root.get("viewBox")) == ("100mm", "0 0 100 50")
+    ids = [g.get("id") for g in root.iter("{http://www.w3.org/2000/svg}g")]
+    assert ids == ["engrave", "cut"]  # no empty score group
+    assert 'd="M10.000 40.000L30.000 40.000L30.000 30.000L10.000 30.000Z"' in svg  # y down
+    assert svg.count("Z") == 3  # the square, the engraved area's shell and its hole
