@@ -12,6 +12,7 @@ import shapely
 from fabserver.designs.types import Design, Drawing
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
+from fabserver.operations import OperationMap, check_map, report, resolve
 from fabserver.plugin import (
     MachinePlugin,
     MaterialUse,
@@ -26,7 +27,7 @@ from fabserver.profiles import MachineProfile, MaterialProfile, parse_settings
 from fabserver.toolpath import EventKind, MoveKind, Toolpath
 
 from .column import shape_satin
-from .elements import Element, ElementRules, cut_hidden, drawing_elements, is_bar
+from .elements import STITCHES, Element, ElementRules, cut_hidden, drawing_elements, is_bar
 from .fill import FillParams, column_satin, fill_polylines, shape_angle
 from .hoop import choose_hoop, place
 from .ordering import sewing_order
@@ -37,6 +38,20 @@ from .threads import Thread, ThreadMatch, match_threads
 from .writer import FORMATS, toolpath_pattern, write_pattern
 
 OPTIONS = (
+    Option(
+        "stitch_map",
+        "str",
+        "",
+        Text("Couleurs → points", "Colours → stitches"),
+        Text(
+            "Par défaut chaque forme est brodée selon sa forme. Par ex. #ff0000=satin, "
+            "stroke:#000000=run, #00ff00=ignore ; points fill, satin, run, ignore ; "
+            "layer:NOM=… pour un calque.",
+            "By default each shape is stitched by its shape. E.g. #ff0000=satin, "
+            "stroke:#000000=run, #00ff00=ignore; stitches fill, satin, run, ignore; "
+            "layer:NAME=… for a layer.",
+        ),
+    ),
     Option(
         "format",
         "choice",
@@ -203,7 +218,7 @@ class EmbroideryPlugin(MachinePlugin):
     options = OPTIONS
 
     def check_machine(self, machine: MachineProfile) -> None:
-        _machine_settings(machine)
+        check_map(STITCHES, _machine_settings(machine).stitch_map, "stitch_map")
 
     def check_material(self, material: MaterialProfile) -> None:
         _material_settings(material)
@@ -227,7 +242,9 @@ class EmbroideryPlugin(MachinePlugin):
         )
         progress(0.05, "shapes")
 
-        elements, warnings = drawing_elements(design, rules)
+        cmap = OperationMap.of_machine(STITCHES, ms.stitch_map, job_map=opts["stitch_map"])
+        chosen = resolve(design.paths, cmap)
+        elements, warnings = drawing_elements(design, rules, chosen)
         if opts["cut_hidden"]:
             elements = cut_hidden(elements, rules)
         if not elements:
@@ -337,6 +354,7 @@ class EmbroideryPlugin(MachinePlugin):
             extra_time_s=copies * ms.hooping_time_s,
             facts=facts,
             preview=Preview(styles=_thread_styles(thread_keys[b.thread] for b in blocks)),
+            operations=report(design.paths, chosen),
         )
 
 

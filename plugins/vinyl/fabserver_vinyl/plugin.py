@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fabserver.designs import Design, Drawing, DrawingPath
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
-from fabserver.operations import OperationMap, Operations, Rule, report, resolve
+from fabserver.operations import OperationMap, Operations, Rule, check_map, report, resolve
 from fabserver.plugin import (
     MachinePlugin,
     MaterialUse,
@@ -164,11 +164,9 @@ class VinylPlugin(MachinePlugin):
     )
 
     def check_machine(self, machine: MachineProfile) -> None:
-        cutter = parse_settings(MachineSettings, machine.settings)
-        try:
-            OperationMap.parse(OPERATIONS, cutter.colour_map)
-        except PlanError as exc:
-            raise ValueError(f"settings.colour_map: {exc.message.en}") from None
+        check_map(
+            OPERATIONS, parse_settings(MachineSettings, machine.settings).colour_map, "colour_map"
+        )
 
     def check_material(self, material: MaterialProfile) -> None:
         parse_settings(MaterialSettings, material.settings)
