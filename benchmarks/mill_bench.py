@@ -74,10 +74,13 @@ def bench_3d(name: str, scale: float, profiles) -> None:
     assembly = assemble(cuts, Machine.from_profiles(machine, ms, mat))
     tp = assembly.builder.build()
     clock.lap(f"toolpath ({len(tp)} moves)")
-    from fabserver_mill.gcode import write_gcode
+    from fabserver_mill.outputs import tool_changes
+
+    from fabserver.writers.gcode import write_grbl_mill
 
     buf = io.BytesIO()
-    write_gcode(buf, tp, assembly.tool_uses, safe_z=5, start=ms.gcode_start, end=ms.gcode_end)
+    changes = tool_changes(assembly.tool_uses)
+    write_grbl_mill(buf, tp, changes, safe_z=5, start=ms.gcode_start, end=ms.gcode_end)
     clock.lap(f"G-code ({len(buf.getvalue()) / 1e6:.1f} MB)")
     total = sum(t for _, t in clock.rows)
     size = np.ptp(relief.triangles.reshape(-1, 3), axis=0)

@@ -67,6 +67,7 @@ class _LazyGroup(click.Group):
         "add-staff": ("fabserver.web.commands", "add_staff"),
         "staff-password": ("fabserver.web.commands", "staff_password"),
         "connectors": ("fabserver.dispatch.commands", "connectors"),
+        "plugin": ("fabserver.scaffold", "plugin"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -136,7 +137,10 @@ def serve(ctx: click.Context, host: str, port: int, data: Path) -> None:
     from .web.server import serve as run_server
 
     _require_writable(ctx, data)
-    run_server(host=host, port=port, data_dir=data, profile_dir=ctx.obj.get("profiles"))
+    try:
+        run_server(host=host, port=port, data_dir=data, profile_dir=ctx.obj.get("profiles"))
+    except FabError as exc:  # a bad profile: named, not a stack trace
+        _fail(ctx, exc)
 
 
 @main.command()
@@ -154,7 +158,10 @@ def worker(ctx: click.Context, data: Path, workers: int) -> None:
     from .jobs.worker import run_worker
 
     _require_writable(ctx, data)
-    run_worker(data_dir=data, workers=workers, profile_dir=ctx.obj.get("profiles"))
+    try:
+        run_worker(data_dir=data, workers=workers, profile_dir=ctx.obj.get("profiles"))
+    except FabError as exc:
+        _fail(ctx, exc)
 
 
 @main.command("gc")
@@ -299,7 +306,7 @@ def profiles() -> None:
 @click.pass_context
 def profiles_check(ctx: click.Context) -> None:
     """Validate every profile, and each machine's settings against its plugin."""
-    from .registry import load_registry
+    from .registry import load_registry, profile_problems
 
     parent = ctx.find_root()
     try:
@@ -308,24 +315,12 @@ def profiles_check(ctx: click.Context) -> None:
         _fail(parent, exc)
         return
     reg = load_registry()
-    problems = []
+    problems = [f"{p.file}: {p.key}: {p.problem}" for p in profile_problems(reg, ps)]
     for m in ps.machines.values():
         if m.plugin not in reg.plugins:
             problems.append(f"machines/{m.id}.toml: plugin: no plugin '{m.plugin}' installed")
-            continue
-        try:
-            reg.plugins[m.plugin].check_machine(m)
-        except ValueError as exc:
-            problems.append(f"machines/{m.id}.toml: settings: {exc}")
-        if not ps.materials_for(m):
+        elif not ps.materials_for(m):
             problems.append(f"machines/{m.id}.toml: no material fits this machine")
-    for mat in ps.materials.values():
-        for plugin_id in mat.plugins:
-            if plugin_id in reg.plugins:
-                try:
-                    reg.plugins[plugin_id].check_material(mat)
-                except ValueError as exc:
-                    problems.append(f"materials/{mat.id}.toml: settings: {exc}")
     for line in problems:
         click.echo(line, err=True)
     if problems:
@@ -480,7 +475,6 @@ def _unexpected(exc: Exception) -> FabError:
 def _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_json) -> None:
     from .designs import load_design
     from .planning import run_plan, write_outputs
-    from .preview import toolpath_svg
     from .registry import load_registry
 
     parent = ctx.find_root()
@@ -514,13 +508,13 @@ def _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_
             options["copies"] = copies
         with _Bar(sys.stdout.isatty() and not as_json) as bar:
             result = run_plan(
-                plugin, design, machine, material, options, ps.policy, ps.materials, progress=bar
-            )
+                plugin, design, machine, material, options, ps.policy, ps.materials, bar,
+                draw=preview is not None,
+            )  # fmt: skip
         output.parent.mkdir(parents=True, exist_ok=True)
         written = write_outputs(result.plan, output)
-        if preview:
-            svg = result.plan.preview_svg or toolpath_svg(result.plan.toolpath)
-            preview.write_text(svg, encoding="utf-8")
+        if preview and result.preview:
+            preview.write_text(result.preview.svg, encoding="utf-8")
             written.append(preview)
     except FabError as exc:
         _fail(parent, exc, as_json)

@@ -6,7 +6,6 @@ planned at the counter and one planned offline give the same result.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from .i18n import Text
 from .learning import Correction
 from .plugin import MachinePlugin, Plan, Progress, no_progress, resolve_options
 from .policy import Verdict, decide
+from .preview import RenderedPreview, render
 from .profiles import MachineProfile, MaterialProfile, Policy
 from .stock import Piece, Placement, plan_on_offcut
 
@@ -36,6 +36,7 @@ class PlanResult:
     verdict: Verdict
     options: dict[str, Any]
     stock: Placement | None = None  # the offcut the parts go on, when one takes them
+    preview: RenderedPreview | None = None  # None when run_plan was asked not to draw
 
     @property
     def warnings(self) -> tuple[Text, ...]:
@@ -56,8 +57,10 @@ def run_plan(
     correction: Correction | None = None,
     offcuts: Sequence[Piece] = (),
     earlier_prototypes: int | None = None,
+    draw: bool = True,
 ) -> PlanResult:
-    """Check the combination, resolve the options, plan, estimate and decide.
+    """Check the combination, resolve the options, plan, estimate, decide and (``draw``)
+    render the preview.
 
     ``offcuts`` are the stored pieces the parts may go on instead of a sheet (see
     :mod:`fabserver.stock`); ``earlier_prototypes`` the maker's recent free
@@ -85,12 +88,34 @@ def run_plan(
         )
     resolved = resolve_options(plugin.option_schema(), options)
     plan = plugin.plan(design, machine, material, resolved, progress)
+    _check_outputs(plugin, plan)
     lookup = dict(materials or {})
     lookup.setdefault(material.id, material)
     estimate = estimate_plan(plan, machine, lookup).corrected(correction)
     estimate, placement = plan_on_offcut(plan.toolpath, plan.runs, estimate, material, offcuts)
     verdict = decide(estimate, int(resolved["copies"]), policy, plugin.id, earlier_prototypes)
-    return PlanResult(plan, estimate, verdict, resolved, placement)
+    preview = render(plan.preview, plan.toolpath, plugin.roles) if draw else None
+    return PlanResult(plan, estimate, verdict, resolved, stock=placement, preview=preview)
+
+
+def _check_outputs(plugin: MachinePlugin, plan: Plan) -> None:
+    """Each file a plan writes is of a format its plugin declares (``formats``)."""
+    for output in plan.outputs:
+        if not any(
+            output.media_type == f.media_type and output.suffix.endswith(f.suffix)
+            for f in plugin.formats
+        ):
+            declared = ", ".join(f.suffix for f in plugin.formats)
+            raise PlanError(
+                Text(
+                    f"Le module « {plugin.id} » a produit un fichier {output.suffix} "
+                    f"({output.media_type}) qu'il ne déclare pas ({declared}) : "
+                    "signalez-le à l'équipe du fablab.",
+                    f"Plugin '{plugin.id}' produced a {output.suffix} file "
+                    f"({output.media_type}) it does not declare ({declared}): "
+                    "please tell the fablab staff.",
+                )
+            )
 
 
 def write_outputs(plan: Plan, main_path: Path) -> list[Path]:
@@ -114,7 +139,3 @@ def write_outputs(plan: Plan, main_path: Path) -> list[Path]:
         tmp.replace(path)
         written.append(path)
     return written
-
-
-def content_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

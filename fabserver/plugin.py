@@ -19,6 +19,8 @@ from typing import IO, Any, ClassVar, Literal, Protocol
 from .designs.types import Design, DesignKind
 from .errors import FabError
 from .i18n import Text
+from .operations import Found
+from .preview import Preview, RoleStyle
 from .profiles import MachineProfile, MaterialProfile
 from .toolpath import Toolpath
 
@@ -211,7 +213,8 @@ class Plan:
     runs: int = 1
     extra_time_s: float = 0.0  # time the toolpath does not show (e.g. manual set-up)
     facts: dict[str, Any] = field(default_factory=dict)  # plugin summary for pages
-    preview_svg: str | None = None  # set when a plugin draws its own preview
+    preview: Preview = field(default_factory=Preview)  # what to show; the core draws it
+    operations: tuple[Found, ...] = ()  # drawings: each colour / layer and its operation
 
 
 class Progress(Protocol):
@@ -250,6 +253,8 @@ class MachinePlugin(ABC):
         files it can write.
     ``options``
         what a maker may set; ``copies`` is added by the core.
+    ``roles``
+        colour and legend label of each role its toolpaths and previews use.
     """
 
     id: ClassVar[str]
@@ -258,6 +263,7 @@ class MachinePlugin(ABC):
     material_kinds: ClassVar[frozenset[str]]
     formats: ClassVar[tuple[OutputFormat, ...]]
     options: ClassVar[tuple[Option, ...]] = ()
+    roles: ClassVar[Mapping[str, RoleStyle]] = {}
 
     @classmethod
     def option_schema(cls) -> tuple[Option, ...]:
@@ -301,6 +307,13 @@ def check_plugin_class(cls: type) -> list[str]:
         problems.append("name must be a fabserver.i18n.Text")
     if not cls.accepts or not set(cls.accepts) <= {"mesh", "drawing", "gcode"}:
         problems.append("accepts must be a non-empty subset of {'mesh', 'drawing', 'gcode'}")
+    for role, style in cls.roles.items():
+        if not (
+            isinstance(style, RoleStyle)
+            and isinstance(style.label, Text)
+            and re.fullmatch(r"#[0-9a-fA-F]{6}", style.colour)
+        ):
+            problems.append(f"role '{role}': style must be RoleStyle('#rrggbb', Text(fr, en))")
     if getattr(cls.plan, "__isabstractmethod__", False):
         problems.append("plan() is not implemented")
     names = set()

@@ -8,10 +8,14 @@ package must not take the counter down.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from typing import Any
 
+from .errors import ProfileError
 from .plugin import MachinePlugin, check_plugin_class
+from .profiles import ProfileSet
 
 GROUP = "fabserver.plugins"
 
@@ -71,3 +75,59 @@ def load_registry(only: str | None = None) -> Registry:
             continue
         registry.register(cls, source)
     return registry
+
+
+def profile_problems(registry: Registry, profiles: ProfileSet) -> list[ProfileError]:
+    """Where the profiles break their plugins' contracts, each naming the file and key.
+
+    A machine's and a material's ``[settings]`` are checked by the plugin's
+    ``check_machine`` / ``check_material``; a material's ``kind`` must be one the
+    plugin uses (``material_kinds``). Profiles of a plugin that is not installed
+    or is broken are not checked here: ``fabserver plugins`` shows those, and the
+    other machines keep working.
+    """
+    problems = []
+    for machine in profiles.machines.values():
+        plugin = registry.plugins.get(machine.plugin)
+        if plugin is not None:
+            problem = _settings_problem(
+                f"machines/{machine.id}.toml", plugin.check_machine, machine
+            )
+            problems += [problem] if problem else []
+    for material in profiles.materials.values():
+        file = f"materials/{material.id}.toml"
+        for plugin_id in material.plugins:
+            plugin = registry.plugins.get(plugin_id)
+            if plugin is None:
+                continue
+            if material.kind not in plugin.material_kinds:
+                kinds = ", ".join(sorted(plugin.material_kinds))
+                problems.append(
+                    ProfileError(
+                        file,
+                        "kind",
+                        f"plugin '{plugin_id}' uses materials of kind {kinds}, not '{material.kind}'",
+                    )
+                )
+            problem = _settings_problem(file, plugin.check_material, material)
+            problems += [problem] if problem else []
+    return problems
+
+
+def check_profiles(registry: Registry, profiles: ProfileSet) -> None:
+    """Raise the first :func:`profile_problems` entry: a server does not start on a bad profile."""
+    problems = profile_problems(registry, profiles)
+    if problems:
+        raise problems[0]
+
+
+def _settings_problem(
+    file: str, check: Callable[[Any], None], profile: object
+) -> ProfileError | None:
+    """``check(profile)``'s ``ValueError("settings.key: problem")`` as a :class:`ProfileError`."""
+    try:
+        check(profile)
+    except ValueError as exc:
+        key, _, problem = str(exc).partition(": ")
+        return ProfileError(file, key, problem) if problem else ProfileError(file, "settings", key)
+    return None

@@ -177,3 +177,42 @@ def test_wrong_design_kind_says_what_the_machine_takes(profiles):
                  {}, profiles.policy)  # fmt: skip
     assert "un modèle 3D (STL, 3MF, OBJ)" in err.value.message.fr
     assert "it takes a 3D model" in err.value.message.en
+
+
+def test_a_file_of_an_undeclared_format_is_refused(profiles):
+    from fabserver.errors import PlanError
+
+    class Mislabelled(PenPlotter):
+        id = "mislabelled"
+        formats = (OutputFormat(".hpgl", "application/vnd.hp-hpgl", Text("HPGL", "HPGL")),)
+
+    machine = profiles.machine("laser").model_copy(update={"plugin": "mislabelled"})
+    material = profiles.material("plywood-3").model_copy(update={"plugins": ("mislabelled",)})
+    with pytest.raises(PlanError) as err:
+        run_plan(Mislabelled(), square(5), machine, material, {}, profiles.policy)
+    assert ".txt" in err.value.message.en and ".hpgl" in err.value.message.en
+    assert "ne déclare pas" in err.value.message.fr
+
+
+def test_role_styles_are_checked_and_drawn_with_their_colours_and_labels(profiles):
+    from fabserver.preview import RoleStyle
+
+    class Unstyled(PenPlotter):
+        id = "unstyled"
+        roles: ClassVar = {"cut": RoleStyle("red", Text("Découpe", "Cut"))}
+
+    class Styled(PenPlotter):
+        id = "styled"
+        roles: ClassVar = {"cut": RoleStyle("#aa0011", Text("Découpe au stylo", "Pen cut"))}
+
+    reg = Registry()
+    reg.register(Unstyled)
+    reg.register(Styled)
+    assert "role 'cut'" in reg.broken["unstyled"].error
+    machine = profiles.machine("laser").model_copy(update={"plugin": "styled"})
+    material = profiles.material("plywood-3").model_copy(update={"plugins": ("styled",)})
+    result = run_plan(reg.get("styled"), square(10), machine, material, {}, profiles.policy)
+    assert 'data-role="cut"' in result.preview.svg and 'stroke="#aa0011"' in result.preview.svg
+    (cut,) = [entry for entry in result.preview.legend if entry.role == "cut"]
+    assert cut.label.en == "Pen cut" and cut.to_dict()["colour"] == "#aa0011"
+    assert result.preview.layers is None  # one layer: no slider

@@ -14,7 +14,7 @@ from typing import Any
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 
 from ..profiles import ProfileSet, load_profiles
-from ..registry import Registry, load_registry
+from ..registry import Registry, check_profiles, load_registry
 from ..store import Database, FileStore, open_database
 from .settings import Settings
 
@@ -57,17 +57,21 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, registry: Registry | None = None) -> Runtime:
-    """Open the store (migrating it), load profiles and plugins, declare the tasks."""
+    """Load profiles and plugins and check them together, open the store (migrating it),
+    declare the tasks."""
     from ..lab import mail
     from . import tasks
 
+    profiles = load_profiles(settings.profile_dir)
+    registry = registry if registry is not None else load_registry()
+    check_profiles(registry, profiles)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     runtime = Runtime(
         settings=settings,
         db=open_database(settings.db_url),
         files=FileStore(settings.data_dir / "files"),
-        profiles=load_profiles(settings.profile_dir),
-        registry=registry if registry is not None else load_registry(),
+        profiles=profiles,
+        registry=registry,
         huey=make_huey(settings),
     )
     tasks.declare(runtime)

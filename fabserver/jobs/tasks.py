@@ -30,7 +30,6 @@ from ..errors import FabError
 from ..i18n import Text
 from ..lab.context import planning_context
 from ..planning import PlanResult, run_plan, write_outputs
-from ..preview import layer_data, toolpath_svg
 from ..profiles import machine_from_snapshot, material_from_snapshot
 from ..stock import Piece
 from ..store.faults import STORAGE_FAULT, is_storage_fault
@@ -278,10 +277,12 @@ def _store_artifacts(
                         size=path.stat().st_size,
                     )
                 )
-    svg = (plan.preview_svg or toolpath_svg(plan.toolpath)).encode()
+    preview = result.preview
+    assert preview is not None  # run_plan draws unless told not to
+    svg = preview.svg.encode()
     artifacts.append(_blob(runtime, job_id, version, "preview", svg, "svg", "image/svg+xml"))
-    if plan.toolpath.n_layers > 1:
-        layers = json.dumps(layer_data(plan.toolpath), separators=(",", ":")).encode()
+    if preview.layers is not None:
+        layers = json.dumps(preview.layers, separators=(",", ":")).encode()
         artifacts.append(
             _blob(runtime, job_id, version, "layers", layers, "json", "application/json")
         )

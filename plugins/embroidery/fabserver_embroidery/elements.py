@@ -17,6 +17,7 @@ Document order is kept (``order``): later elements lie on top of earlier ones.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import Literal
@@ -26,6 +27,7 @@ import shapely
 
 from fabserver.designs.types import Colour, Drawing
 from fabserver.i18n import Text
+from fabserver.operations import IGNORE, Operations, PathRules
 
 ElementKind = Literal["fill", "column", "satin", "running"]
 
@@ -99,8 +101,28 @@ def is_narrow(part: shapely.Polygon, rules: ElementRules) -> bool:
     return 0 < width <= rules.satin_max_width and part.area >= 3 * width**2
 
 
-def drawing_elements(drawing: Drawing, rules: ElementRules) -> tuple[list[Element], list[Text]]:
-    """Elements of ``drawing`` in document order, and warnings for the maker."""
+#: What a maker's map may ask of a path's fill or stroke; unnamed paths are chosen by shape.
+STITCHES = Operations(
+    ("fill", "satin", "run"), example="#ff0000=satin,stroke:#000000=run,#00ff00=ignore"
+)
+
+
+def drawing_elements(
+    drawing: Drawing, rules: ElementRules, chosen: Sequence[PathRules] | None = None
+) -> tuple[list[Element], list[Text]]:
+    """Elements of ``drawing`` in document order, and warnings for the maker.
+
+    ``chosen``: each path's rules from the maker's map (:data:`STITCHES`); a part no
+    map names is stitched by its shape (filled area: fill or satin column; stroke:
+    running, satin or fill by its width).
+    """
+
+    def asked(i: int, part: str) -> str | None:
+        if chosen is None:
+            return None
+        rule = chosen[i].fill if part == "fill" else chosen[i].stroke
+        return None if rule is None else rule.operation
+
     warnings: list[Text] = []
     elements: list[Element] = []
     # Group filled sub-paths by (source element, fill colour), keeping first-seen order.
@@ -114,7 +136,7 @@ def drawing_elements(drawing: Drawing, rules: ElementRules) -> tuple[list[Elemen
     dropped = 0
     wide_strokes = 0
     for i, path in enumerate(drawing.paths):
-        if i in fill_first:
+        if i in fill_first and asked(i, "fill") not in (IGNORE, "run"):
             key = fill_first[i]
             shape = even_odd([drawing.paths[j].points for j in groups[key]])
             for part in shapely.get_parts(shape):
@@ -122,31 +144,41 @@ def drawing_elements(drawing: Drawing, rules: ElementRules) -> tuple[list[Elemen
                     dropped += 1
                     continue
                 narrow = rules.auto_satin and (is_bar(part, rules) or is_narrow(part, rules))
+                if asked(i, "fill") is not None:
+                    narrow = asked(i, "fill") == "satin"
                 kind: ElementKind = "column" if narrow else "fill"
                 elements.append(Element(kind, key[1], 2 * i, part, shape=part, source=key[0]))
-        if path.stroke is None or len(path.points) < 2:
+        stroke_as = asked(i, "stroke")
+        if i in fill_first and asked(i, "fill") == "run":
+            stroke_as = "run"  # a fill asked to be run: its outline
+        if (path.stroke is None and stroke_as != "run") or len(path.points) < 2:
             continue
+        if stroke_as == IGNORE:
+            continue
+        colour = path.stroke if path.stroke is not None else path.fill
         line = (
             shapely.LinearRing(path.points)
             if path.closed and len(path.points) >= 3
             else shapely.LineString(path.points)
         )
         width = path.stroke_width
-        if width > rules.satin_max_width:
-            outline = shapely.buffer(line, width / 2)
+        if stroke_as == "satin":
+            width = min(max(width, rules.satin_min_width), rules.satin_max_width)
+        elif stroke_as == "run":
+            width = 0.0
+        if width > rules.satin_max_width or stroke_as == "fill":
+            outline = shapely.buffer(line, max(width, rules.satin_min_width) / 2)
             wide_strokes += 1
             for part in shapely.get_parts(outline):
                 if part.area >= rules.min_area:
                     elements.append(
-                        Element(
-                            "fill", path.stroke, 2 * i + 1, part, shape=part, source=path.source
-                        )
+                        Element("fill", colour, 2 * i + 1, part, shape=part, source=path.source)
                     )
         elif width >= rules.satin_min_width:
             elements.append(
                 Element(
                     "satin",
-                    path.stroke,
+                    colour,
                     2 * i + 1,
                     shapely.buffer(line, width / 2),
                     points=np.asarray(path.points),
@@ -159,7 +191,7 @@ def drawing_elements(drawing: Drawing, rules: ElementRules) -> tuple[list[Elemen
             elements.append(
                 Element(
                     "running",
-                    path.stroke,
+                    colour,
                     2 * i + 1,
                     shapely.buffer(line, 0.3),
                     points=np.asarray(path.points),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -12,6 +12,7 @@ import shapely
 from fabserver.designs.types import Design, Drawing
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
+from fabserver.operations import OperationMap, check_map, report, resolve
 from fabserver.plugin import (
     MachinePlugin,
     MaterialUse,
@@ -21,11 +22,12 @@ from fabserver.plugin import (
     Progress,
     no_progress,
 )
+from fabserver.preview import Preview, RoleStyle
 from fabserver.profiles import MachineProfile, MaterialProfile, parse_settings
 from fabserver.toolpath import EventKind, MoveKind, Toolpath
 
 from .column import shape_satin
-from .elements import Element, ElementRules, cut_hidden, drawing_elements, is_bar
+from .elements import STITCHES, Element, ElementRules, cut_hidden, drawing_elements, is_bar
 from .fill import FillParams, column_satin, fill_polylines, shape_angle
 from .hoop import choose_hoop, place
 from .ordering import sewing_order
@@ -36,6 +38,20 @@ from .threads import Thread, ThreadMatch, match_threads
 from .writer import FORMATS, toolpath_pattern, write_pattern
 
 OPTIONS = (
+    Option(
+        "stitch_map",
+        "str",
+        "",
+        Text("Couleurs → points", "Colours → stitches"),
+        Text(
+            "Par défaut chaque forme est brodée selon sa forme. Par ex. #ff0000=satin, "
+            "stroke:#000000=run, #00ff00=ignore ; points fill, satin, run, ignore ; "
+            "layer:NOM=… pour un calque.",
+            "By default each shape is stitched by its shape. E.g. #ff0000=satin, "
+            "stroke:#000000=run, #00ff00=ignore; stitches fill, satin, run, ignore; "
+            "layer:NAME=… for a layer.",
+        ),
+    ),
     Option(
         "format",
         "choice",
@@ -184,6 +200,12 @@ OPTIONS = (
 )
 
 
+#: Roles besides the threads' (each thread's stitches have its colour as role).
+ROLES = {
+    "jump": RoleStyle("#bbbbbb", Text("Sauts sans point", "Jumps without stitches")),
+}
+
+
 class EmbroideryPlugin(MachinePlugin):
     """Fills, satins and running stitches from a drawing, through pyembroidery."""
 
@@ -191,11 +213,12 @@ class EmbroideryPlugin(MachinePlugin):
     name = Text("Broderie", "Embroidery")
     accepts = frozenset({"drawing"})
     material_kinds = frozenset({"embroidery"})
+    roles = ROLES
     formats = tuple(f.output for f in FORMATS.values())
     options = OPTIONS
 
     def check_machine(self, machine: MachineProfile) -> None:
-        _machine_settings(machine)
+        check_map(STITCHES, _machine_settings(machine).stitch_map, "stitch_map")
 
     def check_material(self, material: MaterialProfile) -> None:
         _material_settings(material)
@@ -219,7 +242,9 @@ class EmbroideryPlugin(MachinePlugin):
         )
         progress(0.05, "shapes")
 
-        elements, warnings = drawing_elements(design, rules)
+        cmap = OperationMap.of_machine(STITCHES, ms.stitch_map, job_map=opts["stitch_map"])
+        chosen = resolve(design.paths, cmap)
+        elements, warnings = drawing_elements(design, rules, chosen)
         if opts["cut_hidden"]:
             elements = cut_hidden(elements, rules)
         if not elements:
@@ -328,7 +353,23 @@ class EmbroideryPlugin(MachinePlugin):
             # Hooping the fabric for each copy: hands-on time the toolpath cannot show.
             extra_time_s=copies * ms.hooping_time_s,
             facts=facts,
+            preview=Preview(styles=_thread_styles(thread_keys[b.thread] for b in blocks)),
+            operations=report(design.paths, chosen),
         )
+
+
+def _thread_styles(threads: Iterable[Thread]) -> dict[str, RoleStyle]:
+    """Each thread's stitches (role: its colour) drawn in its colour, named as the catalogue
+    names it."""
+    return {
+        t.hex: RoleStyle(
+            t.hex,
+            Text(
+                f"Fil {t.catalogue_number} « {t.name} »", f"Thread {t.catalogue_number} '{t.name}'"
+            ),
+        )
+        for t in threads
+    }
 
 
 def _sew_in_order(

@@ -45,6 +45,9 @@ class MachineSettings(_Strict):
         default=6.0, ge=0, description="jumps longer than this cut the thread first"
     )
     lock_stitch_mm: float = Field(default=0.7, gt=0.2, le=2.0)
+    stitch_map: str = Field(
+        default="", description="colour or layer → fill / satin / run / ignore (else by shape)"
+    )
     hooping_time_s: float = Field(
         default=90.0, ge=0, description="hands-on time to hoop fabric for one copy"
     )

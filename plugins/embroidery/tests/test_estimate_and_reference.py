@@ -11,7 +11,6 @@ from fabserver_embroidery.readback import read_stitch_file
 
 from fabserver.designs import load_design
 from fabserver.designs.types import Drawing, DrawingPath, SourceFacts
-from fabserver.preview import toolpath_svg
 from fabserver.toolpath import EventKind, MoveKind
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
@@ -119,9 +118,12 @@ def test_far_parts_are_jumped_with_a_trim_and_long_jumps_split(plan_drawing):
 
 def test_preview_draws_stitches_in_thread_colours(plan_drawing):
     planned = plan_drawing(logo())
-    svg = toolpath_svg(planned.plan.toolpath)
+    svg = planned.result.preview.svg
+    legend = {entry.role: entry for entry in planned.result.preview.legend}
     for block in planned.facts["colour_blocks"]:
         assert f'stroke="{block["hex"]}"' in svg
+        assert legend[block["hex"]].colour == block["hex"]
+        assert block["thread"] in legend[block["hex"]].label.en  # named as the catalogue does
     # Roles of stitch moves are thread colours.
     tp = planned.plan.toolpath
     stitch_roles = {tp.roles[r] for r in np.unique(tp.role[tp.kind == int(MoveKind.STITCH)])}

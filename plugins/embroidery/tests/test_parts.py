@@ -239,3 +239,22 @@ def test_short_stitches_spread_crowded_needle_points():
     assert np.allclose(new_left[moved], 0.3 * right[moved])
     # The spread-out rail is untouched.
     assert np.array_equal(new_right, right)
+
+
+def test_the_makers_stitch_map_overrides_the_choice_by_shape(plan_drawing):
+    line = np.array([[0.0, 0.0], [40.0, 0.0], [40.0, 20.0]])
+    d = drawing(
+        DrawingPath(disc(10, (0, 40)), True, fill=(200, 0, 0)),  # a filled disc: fill
+        DrawingPath(line, False, stroke=(0, 0, 200), stroke_width=0.3),  # thin: running
+    )
+    by_shape = plan_drawing(d)
+    assert by_shape.facts["elements"] == {"fill": 1, "running": 1}
+    mapped = plan_drawing(d, stitch_map="stroke:#0000c8=satin, fill:#c80000=run")
+    assert mapped.facts["elements"] == {"running": 1, "satin": 1}  # the disc's outline is run
+    found = {f.key: f.operation for f in mapped.plan.operations}
+    assert found == {"fill:#c80000": "run", "stroke:#0000c8": "satin"}
+    dropped = plan_drawing(d, stitch_map="#0000c8=ignore")
+    assert dropped.facts["elements"] == {"fill": 1}
+    with pytest.raises(PlanError) as err:
+        plan_drawing(d, stitch_map="#0000c8=cross")
+    assert "cross" in err.value.message.en

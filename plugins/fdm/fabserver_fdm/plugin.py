@@ -33,7 +33,7 @@ from .engines.external import plan_with_engine, total_layers
 from .flow import filament_area
 from .gcode import FLAVOURS, GcodeJob, check_line, fill_placeholders, placeholders_in, write_gcode
 from .pipeline import slice_to_toolpath
-from .preview import LAYER_FACTS_MAX_MOVES, layers_preview, top_view_svg
+from .preview import ROLES, top_view
 from .settings import OPTIONS, PrintSettings, filament_settings, printer_settings
 from .sliced import plan_uploaded
 
@@ -77,6 +77,7 @@ class FdmPlugin(MachinePlugin):
     name = Text("Impression 3D (FDM)", "3D printing (FDM)")
     accepts = frozenset({"mesh", "gcode"})
     material_kinds = frozenset({"filament"})
+    roles = ROLES
     formats = (OutputFormat(".gcode", "text/x-gcode", Text("G-code", "G-code")),)
     options = (*OPTIONS, ENGINE_OPTION)
 
@@ -230,8 +231,6 @@ class FdmPlugin(MachinePlugin):
             "moves": len(tp),
             **prepared.facts,
         }
-        if len(tp) <= LAYER_FACTS_MAX_MOVES:
-            facts["layers"] = layers_preview(tp)
         progress(1.0, "done")
         return Plan(
             toolpath=tp,
@@ -255,7 +254,7 @@ class FdmPlugin(MachinePlugin):
             copies=copies,
             runs=layout.plates,
             facts=facts,
-            preview_svg=top_view_svg(tp),
+            preview=top_view(tp),
         )
 
 

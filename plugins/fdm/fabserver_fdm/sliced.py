@@ -24,7 +24,7 @@ from fabserver.profiles import MachineProfile, MaterialProfile
 from fabserver.toolpath import MoveKind
 
 from .flow import filament_area
-from .preview import LAYER_FACTS_MAX_MOVES, layers_preview, top_view_svg
+from .preview import top_view
 from .settings import PrintSettings
 
 BED_TOLERANCE_MM = 0.5  # extrusions this far past the bed edge are still accepted
@@ -303,8 +303,6 @@ def gcode_plan(
         "moves": len(tp),
         **(facts or {}),
     }
-    if len(tp) <= LAYER_FACTS_MAX_MOVES:
-        all_facts["layers"] = layers_preview(tp)
     return Plan(
         toolpath=tp,
         outputs=(OutputFile(".gcode", "text/x-gcode", write, origin.label),),
@@ -324,7 +322,7 @@ def gcode_plan(
         copies=copies,
         runs=runs,
         facts=all_facts,
-        preview_svg=top_view_svg(tp),
+        preview=top_view(tp),
     )
 
 

@@ -78,8 +78,8 @@ def test_each_engine_plans_the_bracket(setup, engine_id, tmp_path):
     assert walls.any() and tp.role_mask("infill").any()
 
     # Preview and estimate come from fabserver, not from the slicer.
-    assert plan.preview_svg and plan.preview_svg.lstrip().startswith("<svg")
-    assert len(plan.facts["layers"]["layers"]) == 75
+    assert result.preview.svg.lstrip().startswith("<svg")
+    assert len(result.preview.layers["layers"]) == 75
     builtin = _plan(setup, engine="builtin", layer_height=0.2, fill_density="20%", perimeters=3)
     ratio = estimate.machine_time_s / builtin.estimate.machine_time_s
     assert 0.5 < ratio < 2.0, ratio

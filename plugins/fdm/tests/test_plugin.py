@@ -251,8 +251,9 @@ def test_open_mesh_is_repaired_with_a_warning(profiles):
 
 def test_previews(profiles):
     result = plan(box_design(), profiles)
-    assert result.plan.preview_svg.startswith("<svg")
-    layers = result.plan.facts["layers"]["layers"]
+    assert result.preview.svg.startswith("<svg")
+    assert "infill" in {entry.role for entry in result.preview.legend}
+    layers = result.preview.layers["layers"]
     assert len(layers) == result.plan.facts["layer_count"]
     assert layers[0]["z"] == pytest.approx(0.2)
 

@@ -8,11 +8,12 @@ from typing import Any
 from fabserver.designs.types import Design, Drawing
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
+from fabserver.operations import OperationMap
 from fabserver.plugin import MachinePlugin, Option, Plan, Progress, no_progress
 from fabserver.profiles import MachineProfile, MaterialProfile
 
 from .colours import (
-    ColourMap,
+    OPERATIONS,
     boxes_hint,
     classify,
     looks_like_boxes,
@@ -31,7 +32,7 @@ from .parts import build_layout
 from .report import GCODE, SVG, machine_files, material_uses, plan_facts
 from .settings import MachineSettings, machine_settings, material_settings
 from .sheets import fill_sheets, item_sizes, place_copies
-from .svgout import preview_svg
+from .svgout import ROLES, preview
 from .work import build_toolpath, plan_sheet_work
 
 PREVIEW_SHEETS = 6  # sheets drawn side by side in the preview
@@ -43,6 +44,7 @@ class LaserPlugin(MachinePlugin):
     id = "laser"
     name = Text("Découpe laser", "Laser cutting")
     accepts = frozenset({"drawing"})
+    roles = ROLES
     material_kinds = frozenset({"sheet"})
     formats = (GCODE, SVG)
     options = (
@@ -111,7 +113,7 @@ class LaserPlugin(MachinePlugin):
         try:
             colour_map(settings)
             for name, preset in settings.presets.items():
-                ColourMap.parse(preset)
+                OperationMap.parse(OPERATIONS, preset)
                 if not name.isidentifier():
                     raise ValueError(f"'presets.{name}': preset names are single words")
         except PlanError as exc:
@@ -205,11 +207,11 @@ class LaserPlugin(MachinePlugin):
             copies=copies,
             runs=1,
             facts=facts,
-            preview_svg=preview_svg(works, sheet_size, PREVIEW_SHEETS),
+            preview=preview(works, sheet_size, PREVIEW_SHEETS),
+            operations=classified.found,
         )
 
 
-def colour_map(ms: MachineSettings, job_map: str = "") -> ColourMap:
+def colour_map(ms: MachineSettings, job_map: str = "") -> OperationMap:
     """The machine's layer and colour maps, then the job's entries on top."""
-    layers = ",".join(f"layer:{e.strip()}" for e in ms.layer_map.split(",") if e.strip())
-    return ColourMap.parse(layers).updated(ms.colour_map, ms.presets).updated(job_map, ms.presets)
+    return OperationMap.of_machine(OPERATIONS, ms.colour_map, ms.layer_map, ms.presets, job_map)

@@ -11,13 +11,13 @@ from fabserver.i18n import Text
 from fabserver.plugin import MaterialUse, OutputFile, OutputFormat
 from fabserver.profiles import Kinematics, MaterialProfile
 from fabserver.toolpath import EventKind, MoveKind, Toolpath
+from fabserver.writers.gcode import write_grbl_laser
 
 from .colours import Classified
-from .gcode import write_gcode
 from .parts import Layout
 from .settings import MachineSettings, MaterialSettings
 from .svgout import write_svg
-from .work import SheetWork
+from .work import ROLE_OVERSCAN, SheetWork
 
 GCODE = OutputFormat(".gcode", "text/x-gcode", Text("G-code GRBL", "GRBL G-code"))
 SVG = OutputFormat(".svg", "image/svg+xml", Text("SVG pour pilote laser", "SVG for laser drivers"))
@@ -134,8 +134,8 @@ def machine_files(
         ]
 
         def gcode(out: IO[bytes], i: int = i, header: list[str] = header) -> None:
-            write_gcode(
-                out, tp, tp.layer == i, ms.s_max, ms.air_assist, header, operation_names=ops
+            write_grbl_laser(
+                out, tp, tp.layer == i, ms.s_max, ms.air_assist, header, ops, ROLE_OVERSCAN
             )
 
         def svg(out: IO[bytes], work: SheetWork = work) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
-from fabserver_laser.colours import ColourMap, classify
+from fabserver_laser.colours import OPERATIONS, classify
 from fabserver_laser.geometry import (
     clean_linework,
     containment,
@@ -20,6 +20,7 @@ from fabserver_laser.raster import RasterMoves, raster_moves, scan_segments
 
 from fabserver.designs.types import DrawingPath
 from fabserver.errors import PlanError
+from fabserver.operations import OperationMap
 
 LAB_MAP = "stroke:#ff0000=cut, stroke:#0000ff=score, fill:#000000=engrave"
 
@@ -45,7 +46,7 @@ def test_lab_map_follows_stroke_and_fill():
         DrawingPath(square(40, 0, 5), True, stroke=(0, 255, 0)),  # green: unmapped
         DrawingPath(square(50, 0, 5), True, stroke=(250, 3, 4)),  # near red: cut
     ]
-    result = classify(paths, ColourMap.parse(LAB_MAP))
+    result = classify(paths, OperationMap.parse(OPERATIONS, LAB_MAP))
     assert result.outlines == {"cut": (0, 5), "score": (1,)}
     assert result.engrave == (2,)
     listed = {u.colour: (u.paths, u.length_mm) for u in result.unmapped}
@@ -54,7 +55,7 @@ def test_lab_map_follows_stroke_and_fill():
 
 def test_job_entries_override_and_presets_expand():
     presets = {"boxes": "#000000=cut, #0000ff=cut, #ff0000=ignore"}
-    cmap = ColourMap.parse(LAB_MAP, presets).updated("boxes", presets)
+    cmap = OperationMap.parse(OPERATIONS, LAB_MAP, presets).updated("boxes", presets)
     paths = [
         DrawingPath(square(0, 0, 10), True, stroke=(0, 0, 0)),
         DrawingPath(square(1, 1, 2), True, stroke=(0, 0, 255)),
@@ -66,17 +67,19 @@ def test_job_entries_override_and_presets_expand():
 
 
 def test_layer_patterns_win_over_colours_and_later_entries_win():
-    cmap = ColourMap.parse("layer:*cut*=cut, stroke:#000000=score").updated("layer:*=score")
+    cmap = OperationMap.parse(OPERATIONS, "layer:*cut*=cut, stroke:#000000=score").updated(
+        "layer:*=score"
+    )
     path = DrawingPath(square(0, 0, 10), True, stroke=(0, 0, 0), layer="CUT-OUTER")
     assert classify([path], cmap).outlines["score"] == (0,)
-    cmap = ColourMap.parse("stroke:#000000=score").updated("layer:*cut*=cut")
+    cmap = OperationMap.parse(OPERATIONS, "stroke:#000000=score").updated("layer:*cut*=cut")
     assert classify([path], cmap).outlines["cut"] == (0,)
 
 
 @pytest.mark.parametrize("bad", ["#ff0000=burn", "#zzzzzz=cut", "nopreset"])
 def test_bad_map_entries_are_maker_errors(bad):
     with pytest.raises(PlanError) as err:
-        ColourMap.parse(bad, {"boxes": "#000000=cut"})
+        OperationMap.parse(OPERATIONS, bad, {"boxes": "#000000=cut"})
     assert err.value.message.fr and err.value.message.en
     assert bad.split("=")[0] in err.value.message.en
 
@@ -258,5 +261,5 @@ def test_holes_are_cut_before_their_part_and_travel_is_short():
 def test_a_filled_shape_on_an_engraving_layer_is_engraved_not_outlined():
     hatch = DrawingPath(square(0, 0, 10), True, fill=(0, 0, 0), layer="GRAVURE")
     line = DrawingPath(square(20, 0, 10), False, stroke=(0, 0, 0), layer="GRAVURE")
-    result = classify([hatch, line], ColourMap.parse("layer:*gravure*=engrave"))
+    result = classify([hatch, line], OperationMap.parse(OPERATIONS, "layer:*gravure*=engrave"))
     assert result.engrave == (0,) and result.outlines == {"cut": (), "score": (1,)}

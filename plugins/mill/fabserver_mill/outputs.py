@@ -7,13 +7,15 @@ from typing import IO, Any
 
 from fabserver.estimate import grbl_settings
 from fabserver.i18n import Text
+from fabserver.operations import Found
 from fabserver.plugin import MaterialUse, OutputFile, OutputFormat, Plan
+from fabserver.preview import Preview
 from fabserver.profiles import Kinematics, MaterialProfile
 from fabserver.toolpath import MoveKind, Toolpath
+from fabserver.writers.gcode import ToolChange, write_grbl_mill
 
 from . import messages
 from .assemble import Assembly, ToolUse
-from .gcode import write_gcode
 from .rml import tool_ranges, write_rml
 from .settings import MachineSettings
 
@@ -36,10 +38,11 @@ def make_plan(
     volume_cm3: float,
     warnings: list[Text],
     facts: dict[str, Any],
-    preview_svg: str,
+    preview: Preview,
     title: str,
     stock: tuple[float, float, float],
     kinematics: Kinematics | None = None,
+    operations: tuple[Found, ...] = (),
 ) -> Plan:
     """Outputs in both dialects (the profile's first), stock use and the plan."""
     tool_uses = assembly.tool_uses
@@ -47,9 +50,9 @@ def make_plan(
         GCODE.suffix,
         GCODE.media_type,
         partial(
-            write_gcode,
+            write_grbl_mill,
             tp=tp,
-            tool_uses=tool_uses,
+            tool_changes=tool_changes(tool_uses),
             safe_z=ms.safe_z,
             start=ms.gcode_start,
             end=ms.gcode_end,
@@ -97,8 +100,18 @@ def make_plan(
         copies=copies,
         runs=runs,
         facts=facts,
-        preview_svg=preview_svg,
+        preview=preview,
+        operations=operations,
     )
+
+
+def tool_changes(tool_uses: list[ToolUse]) -> list[ToolChange]:
+    """Every tool, the first included, is mounted during a pause that names it (fr / en)."""
+    changes = []
+    for use in tool_uses:
+        desc = use.tool.describe()
+        changes.append(ToolChange(use.index, f"{use.tool_id}: {desc.fr} / {desc.en}", use.rpm))
+    return changes
 
 
 def operator_notes(

@@ -18,6 +18,7 @@ from shapely.geometry import Polygon
 from fabserver.designs.types import Drawing
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
+from fabserver.operations import Found, report, resolve
 from fabserver.plugin import Plan, Progress
 from fabserver.profiles import MachineProfile, MaterialProfile
 from fabserver.toolpath import MoveKind
@@ -28,7 +29,7 @@ from .limits import check_height, check_work_area, too_big
 from .outputs import WORK_KINDS, make_plan
 from .passes import step_levels, tab_spans
 from .preview import mill_preview
-from .regions import assign, parse_maps
+from .regions import assign, operation_map
 from .settings import OPERATIONS, MachineSettings, MaterialSettings, Tool
 
 
@@ -89,6 +90,7 @@ class Work2D:
     stock_size: tuple[float, float, float]
     offset: np.ndarray  # design → stock coordinates
     engrave_width: float | None = None  # mm, groove width at the engraving depth
+    operations: tuple[Found, ...] = ()  # what the maps found in the drawing
 
 
 def resolve_tool(name: str, tools: dict[str, Tool], what: Text) -> str:
@@ -125,8 +127,8 @@ def plan_drawing(
     opts: JobOptions2D,
     margin: float,
 ) -> Work2D:
-    maps = parse_maps(ms.colour_map, ms.layer_map, opts.operation_map)
-    groups = assign(drawing, maps, opts.unassigned)
+    rules = resolve(drawing.paths, operation_map(ms.colour_map, ms.layer_map, opts.operation_map))
+    groups = assign(drawing, rules, opts.unassigned)
     groups = [g for g in groups if g.areas or g.lines]
     if not groups:
         raise PlanError(messages.NOTHING_TO_MILL)
@@ -238,6 +240,7 @@ def plan_drawing(
         stock_size=stock,
         offset=offset,
         engrave_width=engrave_width,
+        operations=report(drawing.paths, rules),
     )
 
 
@@ -375,7 +378,6 @@ def plan_drawing_job(
         warnings,
         facts,
         mill_preview(
-            tp,
             (min(in_run, per_x) * sx, math.ceil(in_run / per_x) * sy),
             unreachable,
             tabs=tab_centres([c for c in cuts if c.tabs is not None]),
@@ -384,4 +386,5 @@ def plan_drawing_job(
         title=f"fabserver mill 2.5D, {material.id}",
         stock=(min(in_run, per_x) * sx, math.ceil(in_run / per_x) * sy, thickness),
         kinematics=machine.kinematics,
+        operations=work.operations,
     )

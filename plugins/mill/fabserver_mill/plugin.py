@@ -14,6 +14,7 @@ from fabserver.profiles import MachineProfile, MaterialProfile
 from .outputs import GCODE, RML
 from .plan2d import plan_drawing_job
 from .plan3d import plan_mesh
+from .preview import ROLES
 from .settings import OPERATIONS, machine_settings, material_settings
 
 _OP_CHOICES = ("auto", *OPERATIONS, "ignore")
@@ -213,6 +214,7 @@ class MillPlugin(MachinePlugin):
     name = Text("Fraiseuse", "Milling machine")
     accepts = frozenset({"mesh", "drawing"})
     material_kinds = frozenset({"stock"})
+    roles = ROLES
     formats = (GCODE, RML)
     options = OPTIONS
 

@@ -9,105 +9,28 @@ odd number of outlines is a hole, open paths are engraved.
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
-from fabserver.designs.types import Drawing, DrawingPath, colour_hex
-from fabserver.errors import PlanError
-from fabserver.i18n import Text
+from fabserver.designs.types import Drawing, DrawingPath
+from fabserver.operations import IGNORE, OperationMap, Operations, PathRules, Rule
 
 from .settings import OPERATIONS
 
-
-@dataclass(frozen=True)
-class OperationRule:
-    """An operation and, optionally, its own depth (mm)."""
-
-    operation: str
-    depth: float | None = None
-
-
-@dataclass(frozen=True)
-class OperationMaps:
-    colours: dict[str, OperationRule]
-    layers: dict[str, OperationRule]  # name patterns (fnmatch, case-insensitive)
+OPERATION_MAPS = Operations(
+    OPERATIONS,
+    example="#ff0000=pocket:2.5,layer:TROUS=inside",
+    with_value=frozenset(OPERATIONS),
+)
+"""Each operation may carry its own depth in mm (``pocket:2.5``)."""
 
 
-def parse_rule(text: str, where: str) -> OperationRule:
-    """``pocket`` or ``pocket:2.5`` → :class:`OperationRule`; ``ignore`` skips the paths."""
-    op, _, depth = text.strip().lower().partition(":")
-    if op not in (*OPERATIONS, "ignore"):
-        raise PlanError(
-            Text(
-                f"{where} : opération « {op} » inconnue (connues : {', '.join(OPERATIONS)}, ignore).",
-                f"{where}: unknown operation '{op}' (known: {', '.join(OPERATIONS)}, ignore).",
-            )
-        )
-    if not depth:
-        return OperationRule(op)
-    try:
-        value = float(depth.replace(",", "."))
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise PlanError(
-            Text(
-                f"{where} : profondeur « {depth} » illisible (un nombre de mm, par ex. pocket:2.5).",
-                f"{where}: cannot read depth '{depth}' (a number of mm, e.g. pocket:2.5).",
-            )
-        )
-    return OperationRule(op, value)
-
-
-def parse_maps(*texts: str) -> OperationMaps:
-    """Merge maps (later texts win): ``#rrggbb=op[:depth]`` and ``layer:NAME=op[:depth]``."""
-    colours: dict[str, OperationRule] = {}
-    layers: dict[str, OperationRule] = {}
-    for text in texts:
-        for entry in filter(None, (e.strip() for e in text.replace(";", ",").split(","))):
-            key, sep, value = entry.partition("=")
-            key = key.strip()
-            if not sep or not key:
-                raise PlanError(
-                    Text(
-                        f"Association « {entry} » illisible : écrivez couleur=opération, "
-                        "par ex. #ff0000=pocket ou layer:TROUS=inside.",
-                        f"Cannot read mapping '{entry}': write colour=operation, "
-                        "e.g. #ff0000=pocket or layer:HOLES=inside.",
-                    )
-                )
-            rule = parse_rule(value, key)
-            if key.lower().startswith("layer:"):
-                layers[key[6:].strip().lower()] = rule
-            else:
-                colours[_normal_colour(key)] = rule
-    return OperationMaps(colours, layers)
-
-
-def _normal_colour(key: str) -> str:
-    key = key.strip().lower()
-    if not key.startswith("#"):
-        key = "#" + key
-    if len(key) == 4:  # #f00
-        key = "#" + "".join(c * 2 for c in key[1:])
-    return key
-
-
-def rule_for(path: DrawingPath, maps: OperationMaps) -> OperationRule | None:
-    """The rule a path's layer or colour names; ``None`` when no map names it."""
-    layer = path.layer.lower()
-    for pattern, rule in maps.layers.items():
-        if fnmatch.fnmatchcase(layer, pattern):
-            return rule
-    for colour in (path.stroke, path.fill):
-        hex_ = colour_hex(colour)
-        if hex_ is not None and hex_ in maps.colours:
-            return maps.colours[hex_]
-    return None
+def operation_map(colour_map: str, layer_map: str = "", job_map: str = "") -> OperationMap:
+    """The machine's layer and colour maps, then the job's entries on top."""
+    return OperationMap.of_machine(OPERATION_MAPS, colour_map, layer_map, job_map=job_map)
 
 
 @dataclass
@@ -178,23 +101,24 @@ def _polygons_of(geom) -> list[Polygon]:
     return [g for g in getattr(geom, "geoms", []) if isinstance(g, Polygon)]
 
 
-def assign(drawing: Drawing, maps: OperationMaps, unassigned: str) -> list[Shapes]:
-    """Group the drawing's paths into operations, each with its shapes.
+def assign(drawing: Drawing, rules: list[PathRules], unassigned: str) -> list[Shapes]:
+    """Group the drawing's paths into operations (``rules``: theirs, from
+    :func:`fabserver.operations.resolve`), each with its shapes.
 
     ``unassigned``: what paths no map names get (``auto``, an operation or ``ignore``).
     """
     groups: dict[tuple[str, float | None], list[DrawingPath]] = {}
     auto: list[DrawingPath] = []
-    for path in drawing.paths:
-        rule = rule_for(path, maps)
+    for path, path_rules in zip(drawing.paths, rules, strict=True):
+        rule = path_rules.rule
         if rule is None:
             if unassigned == "auto":
                 auto.append(path)
                 continue
-            rule = OperationRule(unassigned)
-        if rule.operation == "ignore":
+            rule = Rule(unassigned)
+        if rule.operation == IGNORE:
             continue
-        groups.setdefault((rule.operation, rule.depth), []).append(path)
+        groups.setdefault((rule.operation, rule.value), []).append(path)
 
     # auto: closed outlines by nesting parity (parts and holes), open paths engraved.
     closed = [(p, _polygon(p)) for p in auto if p.closed]

@@ -14,10 +14,10 @@ from typing import IO
 
 import numpy as np
 
-from fabserver.toolpath import EventKind, Toolpath
+from fabserver.toolpath import EventKind, MoveKind, Toolpath
+from fabserver.writers.gcode import CHUNK, run_starts
 
 from .assemble import ToolUse
-from .gcode import CHUNK, run_breaks
 
 UNITS_PER_MM = 100
 """RML-1 counts 0.01 mm steps."""
@@ -42,7 +42,8 @@ def write_rml(
     safe = round(safe_z * UNITS_PER_MM)
     dwells = {ev.index: ev.value for ev in tp.events if ev.kind == EventKind.DWELL}
     f.write(f"PA;PA;!RC{use.rpm:.0f};!MC1;\n".encode())
-    breaks = run_breaks(tp, [i for i in dwells if first <= i < end])
+    rapid = tp.kind == MoveKind.TRAVEL
+    breaks = run_starts(len(tp), rapid, tp.feed, extra=[i for i in dwells if first <= i < end])
     breaks = np.unique(np.clip(np.concatenate([breaks, [first, end]]), first, end))
     for a, b in itertools.pairwise(breaks):
         if a in dwells:

@@ -103,7 +103,7 @@ def test_pocket_clears_everything_the_tool_fits_and_reports_the_rest(
     assert reported[0]["count"] == 1
     assert reported[0]["area_mm2"] == pytest.approx(listed[0].area, rel=0.02)
     assert any("too narrow" in w.en for w in result.warnings)
-    preview = result.plan.preview_svg
+    preview = result.preview.svg
     assert 'data-role="too_small"' in preview
 
 
@@ -183,7 +183,7 @@ def test_tabs_are_where_asked(plan_with, make, hdpe):
     span = held.sum() * step / count
     assert span == pytest.approx(width + 3.175, abs=2 * step)
     # The preview marks each tab where the held stations are.
-    marks = re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="5.00"', result.plan.preview_svg)
+    marks = re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="5.00"', result.preview.svg)
     assert len(marks) == count
     centres = np.array(marks, dtype=float) + width / 2
     s_marks = shapely.line_locate_point(ring, shapely.points(centres))

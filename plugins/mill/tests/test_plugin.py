@@ -83,7 +83,7 @@ def test_mesh_too_big_for_the_mill_is_a_message(plan_with, corpus, profiles):
 
 def test_relief_preview_is_a_valid_png(plan_with, samples, profiles):
     design = load_design((samples / "mill-relief.stl").read_bytes(), "mill-relief.stl")
-    svg = plan_with(design, profiles.material("wax")).plan.preview_svg
+    svg = plan_with(design, profiles.material("wax")).preview.svg
     data = base64.b64decode(re.search(r'href="data:image/png;base64,([^"]+)"', svg).group(1))
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, chunks = 8, {}

@@ -134,7 +134,7 @@ def test_relief_sample_end_to_end(plan_with, samples, profiles, mill):
     assert (lo[:2] >= 0).all() and hi[0] <= mill.work_area.x and hi[1] <= mill.work_area.y
     # The 1 mm slot is narrower than the 3.175 mm ball: reported and drawn.
     assert any("too narrow" in w.en for w in result.warnings)
-    assert 'data-role="too_small"' in result.plan.preview_svg
+    assert 'data-role="too_small"' in result.preview.svg
     # Stock: part + 5 mm margins, 1 mm above, 5 mm below; priced by volume.
     sx, sy, sz = result.plan.facts["stock_mm"]
     assert (sx, sy, sz) == pytest.approx((50.0, 40.0, 14.0))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fabserver.designs import Design, Drawing, DrawingPath
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
+from fabserver.operations import OperationMap, Operations, Rule, check_map, report, resolve
 from fabserver.plugin import (
     MachinePlugin,
     MaterialUse,
@@ -38,14 +39,17 @@ from fabserver.plugin import (
     Progress,
     no_progress,
 )
-from fabserver.preview import toolpath_svg
+from fabserver.preview import Frames, Lines, Preview, RoleStyle
 from fabserver.profiles import MachineProfile, MaterialProfile, parse_settings
 from fabserver.toolpath import EventKind, MoveKind, Toolpath, ToolpathBuilder
+from fabserver.writers.hpgl import PenSetup, write_hpgl
 
 from . import layout, order, weeding
 from .checks import narrow_parts_warning, small_details_warning
-from .hpgl import PenSetup, write_hpgl
 from .knife import START_HEADING, Knife, holder_path, swivel_count, with_overcut
+
+OPERATIONS = Operations(("cut",), example="*=cut,#0000ff=ignore")
+"""A path is cut or left out."""
 
 
 class MachineSettings(BaseModel):
@@ -63,6 +67,7 @@ class MachineSettings(BaseModel):
     feed_band: float = Field(100.0, gt=0, description="band along the roll cut before the next")
     min_detail: float = Field(1.0, ge=0, description="smallest detail the blade cuts")
     min_area: float = Field(1.0, ge=0, description="smallest closed shape, mm²")
+    colour_map: str = Field("*=cut", description="colour or layer → cut / ignore")
 
 
 class MaterialSettings(BaseModel):
@@ -87,7 +92,25 @@ class VinylPlugin(MachinePlugin):
     accepts = frozenset({"drawing"})
     material_kinds = frozenset({"vinyl"})
     formats = (OutputFormat(".hpgl", "application/vnd.hp-hpgl", Text("HPGL", "HPGL")),)
+    roles: ClassVar[Mapping[str, RoleStyle]] = {
+        "cut": RoleStyle("#d62728", Text("Découpe du motif", "Design cuts")),
+        "weed": RoleStyle("#1f77b4", Text("Aides à l'échenillage", "Weeding aids")),
+        "roll": RoleStyle("#bbbbbb", Text("Rouleau utilisé", "Roll used")),
+    }
     options = (
+        Option(
+            "colour_map",
+            "str",
+            "",
+            Text("Couleurs → opérations", "Colours → operations"),
+            Text(
+                "Par défaut tout est découpé. Par ex. #0000ff=ignore pour ne pas découper le "
+                "bleu, ou *=ignore,#ff0000=cut pour ne découper que le rouge ; "
+                "layer:NOM=ignore pour un calque.",
+                "By default everything is cut. E.g. #0000ff=ignore to leave blue out, or "
+                "*=ignore,#ff0000=cut to cut red only; layer:NAME=ignore for a layer.",
+            ),
+        ),
         Option(
             "mirror",
             "bool",
@@ -141,7 +164,9 @@ class VinylPlugin(MachinePlugin):
     )
 
     def check_machine(self, machine: MachineProfile) -> None:
-        parse_settings(MachineSettings, machine.settings)
+        check_map(
+            OPERATIONS, parse_settings(MachineSettings, machine.settings).colour_map, "colour_map"
+        )
 
     def check_material(self, material: MaterialProfile) -> None:
         parse_settings(MaterialSettings, material.settings)
@@ -159,6 +184,10 @@ class VinylPlugin(MachinePlugin):
         cutter: MachineSettings = parse_settings(MachineSettings, machine.settings)
         vinyl: MaterialSettings = parse_settings(MaterialSettings, material.settings)
         paths = [p for p in design.paths if len(p.points) >= 2 and np.ptp(p.points, axis=0).any()]
+        cmap = OperationMap.of_machine(OPERATIONS, cutter.colour_map, job_map=options["colour_map"])
+        rules = resolve(paths, cmap)
+        found = report(paths, rules)
+        paths = [p for p, r in zip(paths, rules, strict=True) if r.rule == Rule("cut")]
         if not paths:
             raise PlanError(
                 Text(
@@ -237,7 +266,8 @@ class VinylPlugin(MachinePlugin):
             material_uses=_vinyl_used(tiling.length, vinyl, material),
             warnings=tuple(warnings),
             copies=copies,
-            preview_svg=_preview(sequence, roll, tiling.length),
+            preview=_preview(sequence, roll, tiling.length),
+            operations=found,
             facts={
                 "roll_width_mm": vinyl.roll_width,
                 "usable_width_mm": roll.width,
@@ -346,17 +376,25 @@ def _toolpath(
     return builder.build()
 
 
-def _preview(sequence: list[order.Piece], roll: layout.Roll, length: float) -> str:
+def _preview(sequence: list[order.Piece], roll: layout.Roll, length: float) -> Preview:
     """The blade paths (what the maker gets, without the holder's swivels) on the
     part of the roll the job uses."""
-    builder = ToolpathBuilder()
-    for piece in sequence:
-        points = np.vstack([piece.points, piece.points[:1]]) if piece.closed else piece.points
-        builder.move_to(*points[0], z=0.0, feed=1.0)
-        builder.add_path(points[1:], MoveKind.CUT, 1.0, role=piece.role, z=0.0)
-    used = np.zeros((2, 3))
+    used = np.zeros((2, 2))
     used[1, roll.feed_axis], used[1, roll.across_axis] = length, roll.width
-    return toolpath_svg(builder.build(), bounds=used, show_travel=False)
+    lines = tuple(
+        Lines(
+            role,
+            [p.points for p in sequence if p.role == role],
+            [p.closed for p in sequence if p.role == role],
+        )
+        for role in dict.fromkeys(p.role for p in sequence)
+    )
+    return Preview(
+        toolpath=Toolpath.empty(),
+        overlays=(Frames("roll", used.reshape(1, 4)), *lines),
+        bounds=used,
+        show_travel=False,
+    )
 
 
 def _vinyl_used(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
+import shapely
 from fabserver_vinyl import VinylPlugin
-from fabserver_vinyl.checks import narrow_places
+from fabserver_vinyl.checks import even_odd_fill, narrow_places
 
-from fabserver.designs import DrawingPath
+from fabserver.designs import DrawingPath, load_design
 
 
 def _tee(stem_width: float) -> np.ndarray:
@@ -70,3 +73,40 @@ def test_profile_settings_are_checked_with_the_key_named(profiles):
     wrong_axis = machine.model_copy(update={"settings": {**machine.settings, "feed_axis": "z"}})
     with pytest.raises(ValueError, match=r"settings\.feed_axis"):
         plugin.check_machine(wrong_axis)
+
+
+def _pairwise_xor(shapes: list[shapely.Geometry]) -> shapely.Geometry:
+    """The definition of even-odd fill, one overlay at a time (the slow reference)."""
+    return functools.reduce(shapely.symmetric_difference, shapely.make_valid(np.array(shapes)))
+
+
+def test_even_odd_fill_is_the_exclusive_or_of_overlapping_nested_and_crossed_rings():
+    rng = np.random.default_rng(7)
+    shapes = [shapely.Polygon(_star(8.0)), shapely.Polygon(_star(4.0))]  # nested stars
+    shapes += [shapely.box(x, y, x + w, y + h) for x, y, w, h in rng.uniform(-15, 15, (12, 4))]
+    shapes.append(shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10)]))  # a bow tie
+    shapes.append(shapely.Polygon([(-5, -5), (5, -5), (5, -5)]))  # collapsed: no area
+    filled = even_odd_fill(shapely.make_valid(np.array(shapes)))
+    reference = _pairwise_xor(shapes)
+    assert filled.area == pytest.approx(reference.area, rel=1e-9)
+    assert shapely.symmetric_difference(filled, reference).area < 1e-6
+
+
+def test_even_odd_fill_of_a_letter_o_leaves_its_counter_empty():
+    outer = shapely.Point(0, 0).buffer(10)
+    inner = shapely.Point(0, 0).buffer(6)
+    filled = even_odd_fill(np.array([outer, inner]))
+    assert filled.area == pytest.approx(outer.area - inner.area)
+    assert not filled.contains(shapely.Point(0, 0))
+    assert even_odd_fill(np.array([], dtype=object)).is_empty
+
+
+def test_narrow_places_in_corpus_lettering(corpus):
+    """Tux: 55 overlapping outlines. The pairwise fill (60 s here) found these two places too."""
+    path = corpus / "dxf" / "Tux-R2000.dxf"
+    paths = [p for p in load_design(path.read_bytes(), path.name).paths if len(p.points) >= 3]
+    places = narrow_places(paths, 1.0)
+    assert len(places) == 2
+    rings = shapely.make_valid(np.array([shapely.Polygon(p.points) for p in paths if p.closed]))
+    filled = even_odd_fill(rings)
+    assert all(filled.distance(shapely.Point(xy)) < 1e-6 for xy in places)

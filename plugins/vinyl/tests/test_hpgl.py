@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from fabserver_vinyl.hpgl import MAX_PAIRS_PER_INSTRUCTION, PenSetup, plotter_units, write_hpgl
+
+from fabserver.writers.hpgl import MAX_PAIRS_PER_INSTRUCTION, PenSetup, plotter_units, write_hpgl
 
 
 def test_millimetres_become_whole_plotter_units_without_repeats():

@@ -233,7 +233,7 @@ def test_time_comes_from_the_shared_estimator_with_one_blade_drop_per_cut(profil
 def test_the_preview_draws_the_blade_paths_on_the_roll_used(profiles, tools):
     design = tools.drawing((LETTER_F, True))
     result, _, _ = tools.plan_job(design, profiles, copies=2)
-    svg = result.plan.preview_svg
+    svg = result.preview.svg
     assert 'data-role="cut"' in svg and 'data-role="weed"' in svg
     # The letter's corner (4.5, 10) at its place, not the holder's swivel points.
     corner = placed(np.array([[4.5, 10.0]]), LETTER_F.min(axis=0), margin=3.0)[0]
@@ -258,3 +258,21 @@ def test_a_material_cut_with_another_blade_is_compensated_for_it(profiles, tools
     assert tools.hausdorff(cut, expected) <= TOLERANCE
     (wrong,) = tools.blade_traces(strokes, OFFSET)
     assert tools.hausdorff(wrong, expected) > 3 * TOLERANCE
+
+
+def test_a_colour_the_maker_leaves_out_is_not_cut_and_is_reported(profiles, tools):
+    from fabserver.designs import Drawing, DrawingPath
+    from fabserver.designs.types import SourceFacts
+
+    red = DrawingPath(SQUARE, True, stroke=(255, 0, 0))
+    blue = DrawingPath(SQUARE + 150, True, stroke=(0, 0, 255))
+    design = Drawing((red, blue), SourceFacts("svg", "mm"))
+    _, all_cuts, _ = tools.plan_job(design, profiles, **NO_AIDS)
+    assert len(all_cuts.strokes) == 2
+    result, job, _ = tools.plan_job(design, profiles, colour_map="#0000ff=ignore", **NO_AIDS)
+    assert len(job.strokes) == 1
+    found = {f.key: f.operation for f in result.plan.operations}
+    assert found == {"stroke:#ff0000": "cut", "stroke:#0000ff": "ignore"}
+    with pytest.raises(PlanError) as err:
+        tools.plan_job(design, profiles, colour_map="*=ignore")
+    assert "aucun tracé" in err.value.message.fr

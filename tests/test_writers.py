@@ -1,0 +1,126 @@
+"""The core's G-code writers: GRBL laser (M4, S per run) and GRBL / LinuxCNC mill (M0 tool changes)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from fabserver.toolpath import EventKind, MoveKind, ToolpathBuilder
+from fabserver.writers import gcode
+from fabserver.writers.gcode import (
+    ToolChange,
+    paren_comment,
+    run_starts,
+    write_grbl_laser,
+    write_grbl_mill,
+)
+
+
+def laser_job():
+    b = ToolpathBuilder()
+    b.move_to(10, 10, 0, feed=200)
+    b.add_path([[20, 10], [20, -0.0001]], MoveKind.CUT, 15, role="cut", power=0.6, z=0)
+    b.move_to(0, 30, feed=200)
+    b.add_path([[-2, 30]], MoveKind.CUT, 300, role="overscan", z=0)
+    b.add_path([[40, 30]], MoveKind.ENGRAVE, 300, role="engrave", power=0.25, z=0)
+    return b.build()
+
+
+def _write(writer, *args, **kwargs) -> list[str]:
+    out = io.BytesIO()
+    writer(out, *args, **kwargs)
+    return out.getvalue().decode("ascii").splitlines()
+
+
+def test_run_starts_break_where_any_key_changes():
+    a = np.array([0, 0, 1, 1, 1])
+    b = np.array([5, 5, 5, 6, 6])
+    assert run_starts(5, a, b).tolist() == [0, 2, 3, 5]
+    assert run_starts(5, a, extra=[1]).tolist() == [0, 1, 2, 5]
+
+
+def test_laser_program_powers_work_runs_only_and_keeps_comments_ascii():
+    tp = laser_job()
+    notes = {"cut": "cut: 60 % 15 mm/s", "engrave": "engrave: 25 %"}
+    lines = _write(
+        write_grbl_laser, tp, np.ones(len(tp), bool), 1000, True, ["Contreplaqué"], notes
+    )
+    assert lines[0] == "; Contreplaque"
+    assert "M4 S0 ; dynamic laser power, beam off" in lines and "M8 ; air assist on" in lines
+    moves = [line for line in lines[:-4] if line.startswith(("G0 X", "G1 X"))]
+    assert moves == [
+        "G0 X10.000 Y10.000",
+        "G1 X20.000 Y10.000 F900 S600",
+        "G1 X20.000 Y0.000",  # never "-0.000"
+        "G0 X0.000 Y30.000",
+        "G1 X-2.000 Y30.000 F18000 S0",  # overscan: beam off at engraving speed
+        "G1 X40.000 Y30.000 F18000 S250",
+    ]
+    assert lines.index("; cut: 60 % 15 mm/s") < lines.index("G1 X20.000 Y10.000 F900 S600")
+    assert lines[-4:] == ["M5 ; beam off", "M9 ; air assist off", "G0 X0 Y0", "M2"]
+
+
+def test_mill_program_pauses_at_tool_changes_and_writes_modal_moves():
+    b = ToolpathBuilder()
+    b.move_to(0, 0, 5, feed=20)
+    b.add_path([[0, 0, -1], [10, 0, -1], [10, 10, -1]], MoveKind.CUT, 10, role="profile")
+    b.move_to(z=5, feed=20)
+    b.event(EventKind.DWELL, 2.0)
+    b.move_to(20, 20, 5, feed=20)
+    tp = b.build()
+    changes = [ToolChange(0, "flat-3 (Ø3 mm)", 12000), ToolChange(5, "ball-2 (Ø2 mm)", 15000)]
+    lines = _write(write_grbl_mill, tp, changes, safe_z=5, start=["G21", "G90"], end=["M2"])
+    first_pause = lines.index("M0")
+    assert lines[first_pause - 1] == "(MSG, Changer l'outil / Change tool: flat-3 [D3 mm])"
+    assert lines[first_pause + 1] == "M3 S12000"
+    assert "G1 X0.000 Y0.000 Z-1.000 F600" in lines
+    assert lines[lines.index("G1 X0.000 Y0.000 Z-1.000 F600") + 1] == "X10.000 Y0.000 Z-1.000"
+    second = len(lines) - 1 - lines[::-1].index("M0")
+    assert lines[second + 1 : second + 3] == ["M3 S15000", "G4 P2.0"]
+    assert lines[-3:] == ["M5", "G0 Z5.000", "M2"]
+
+
+def test_long_runs_are_written_in_chunks_with_the_same_bytes(monkeypatch):
+    b = ToolpathBuilder()
+    b.move_to(0, 0, 0, feed=20)
+    xs = np.arange(1, 26, dtype=float)
+    b.add_path(np.column_stack([xs, xs * 0.5]), MoveKind.CUT, 10, role="profile", z=-1)
+    tp = b.build()
+    whole = _write(write_grbl_mill, tp, [], safe_z=5, start=[], end=[])
+    monkeypatch.setattr(gcode, "CHUNK", 7)
+    assert _write(write_grbl_mill, tp, [], safe_z=5, start=[], end=[]) == whole
+
+
+@pytest.mark.parametrize("text", ["M0 (now)", "tool: Ø6 mm, 90°", "fraise à rainurer"])
+def test_comments_are_ascii_and_closed_once(text):
+    comment = paren_comment(text)
+    assert comment.isascii()
+    assert comment.count("(") == 1 and comment.count(")") == 1 and comment.endswith(")")
+
+
+def test_vector_svg_flips_y_into_millimetres_and_skips_empty_groups():
+    import shapely
+
+    from fabserver.writers.svg import VectorGroup, write_vector_svg
+
+    out = io.BytesIO()
+    square = np.array([[10, 10], [30, 10], [30, 20], [10, 20]], float)
+    groups = [
+        VectorGroup(
+            "engrave", "#000000", area=shapely.box(0, 0, 5, 5).difference(shapely.box(1, 1, 2, 2))
+        ),
+        VectorGroup("score", "#0000ff"),
+        VectorGroup("cut", "#ff0000", [square], [True]),
+    ]
+    write_vector_svg(out, (100.0, 50.0), "Plywood & co, sheet 1", groups)
+    svg = out.getvalue().decode()
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(svg.split("\n", 1)[1])
+    assert (root.get("width"), root.get("viewBox")) == ("100mm", "0 0 100 50")
+    ids = [g.get("id") for g in root.iter("{http://www.w3.org/2000/svg}g")]
+    assert ids == ["engrave", "cut"]  # no empty score group
+    assert 'd="M10.000 40.000L30.000 40.000L30.000 30.000L10.000 30.000Z"' in svg  # y down
+    assert svg.count("Z") == 3  # the square, the engraved area's shell and its hole
