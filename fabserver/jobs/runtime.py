@@ -8,6 +8,7 @@ another host runs the same code for the same message.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +42,18 @@ class Runtime:
     registry: Registry
     huey: Huey
     tasks: dict[str, Any] = field(default_factory=dict)
+    # Uploads parsed at once in this process (each parse is a child process).
+    parse_slots: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(1)
+    )
 
-    def enqueue_plan(self, job_id: int) -> None:
-        self.tasks["plan"](job_id)
+    def enqueue_plan(self, job_id: int, delay: float | None = None) -> None:
+        """Queue the job's plan message, lighter jobs first (see :mod:`.fairness`)."""
+        from .fairness import plan_priority
+
+        task = self.tasks["plan"]
+        priority = plan_priority(self, job_id)
+        self.huey.enqueue(task.s(job_id, priority=priority, delay=delay))
 
     def enqueue_dispatch(self, job_id: int) -> None:
         self.tasks["dispatch"](job_id)
@@ -64,13 +74,18 @@ def build_runtime(settings: Settings, registry: Registry | None = None) -> Runti
         profiles=load_profiles(settings.profile_dir),
         registry=registry if registry is not None else load_registry(),
         huey=make_huey(settings),
+        parse_slots=threading.BoundedSemaphore(settings.parse_slots),
     )
     tasks.declare(runtime)
     return runtime
 
 
 def start_consumer(runtime: Runtime, workers: int | None = None):
-    """A Huey consumer on threads, started in the background; call ``.stop()`` to end it."""
+    """A Huey consumer, started in the background; call ``.stop()`` to end it.
+
+    Its threads only claim jobs and supervise them: each plan runs in its own
+    bounded planning process (:mod:`.planner`), never in this one.
+    """
     consumer = runtime.huey.create_consumer(
         workers=workers or runtime.settings.workers,
         worker_type="thread",
