@@ -113,12 +113,9 @@ class OutputTooLarge(Exception):
 def estimated_output_bytes(
     plugin: MachinePlugin, design: Any, machine: Any, material: Any, options: Mapping[str, Any]
 ) -> int | None:
-    """The plugin's early guess of its files' size, when it offers one."""
-    estimate = getattr(plugin, "estimate_output_bytes", None)
-    if estimate is None:
-        return None
+    """The plugin's early guess of its files' size (None when it offers none)."""
     resolved = resolve_options(plugin.option_schema(), options)
-    value = estimate(design, machine, material, resolved)
+    value = plugin.estimate_output_bytes(design, machine, material, resolved)
     return None if value is None else int(value)
 
 
