@@ -137,6 +137,11 @@ class _Reader:
             self._layers[layer.dxf.name.lower()] = (colour, visible)
 
     def run(self) -> _Found:
+        # Counted on the block definitions first, without expanding anything: a bomb is
+        # refused at once instead of after 100 000 expansions.
+        sizes: dict[str, int] = {}
+        self._spend(sum(self._made_by(e, sizes, 0) for e in self.doc.modelspace()))
+        self.expanded = 0  # the exact count, while reading, is a second guard
         for entity in self.doc.modelspace():
             self._entity(entity, _Style(), depth=0)
         return self.found
@@ -194,6 +199,18 @@ class _Reader:
                 self._spend(1)
                 self._entity(child, style, depth + 1)
             self.found.texts += len(reference.attribs)
+
+    def _made_by(self, entity: DXFGraphic, sizes: dict[str, int], depth: int) -> int:
+        """Entities a block reference makes once expanded, from the block definitions."""
+        if entity.dxftype() != "INSERT" or depth >= _MAX_BLOCK_DEPTH:
+            return 0
+        name = entity.dxf.get("name", "")
+        if name not in sizes:
+            sizes[name] = 0  # a block that inserts itself adds nothing (the depth stops it)
+            block = self.doc.blocks.get(name)
+            if block is not None:
+                sizes[name] = sum(1 + self._made_by(e, sizes, depth + 1) for e in block)
+        return max(1, entity.mcount) * (1 + sizes[name])
 
     def _spend(self, count: int) -> None:
         """Count entities made by block references against the drawing's budget: blocks
