@@ -38,12 +38,21 @@ from .types import Design
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MEMORY_MB = 2048
+LOAD_NICE = 5  # a parse yields the CPU to the pages being served
 
 # "__main__" first: the forkserver imports the main script once, so a child does
 # not import it again (as ``__mp_main__``) for every upload.
 _PRELOAD = ["__main__", "fabserver.designs.loader", "fabserver.designs.stl",
             "fabserver.designs.svg", "fabserver.designs.dxf", "fabserver.planning",
             "fabserver.preview"]  # fmt: skip
+
+
+def preload(modules: list[str]) -> None:
+    """Import ``modules`` once in the forkserver (e.g. the machine plugins), so a child
+    does not pay their imports; effective when called before the first child starts."""
+    for name in modules:
+        if name not in _PRELOAD:
+            _PRELOAD.append(name)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -167,7 +176,7 @@ def load_design_bounded(
     if len(data) > max_bytes:  # refuse before copying the bytes to a child
         return load_design(data, name, max_bytes=max_bytes)
     options = {"max_bytes": max_bytes, "tolerance_mm": tolerance_mm}
-    bounds = Bounds(memory_mb=memory_mb, cpu_s=max(1, int(timeout_s) + 1))
+    bounds = Bounds(memory_mb=memory_mb, cpu_s=max(1, int(timeout_s) + 1), nice=LOAD_NICE)
     process, receiver = start_bounded(_load_child, (data, name, options), bounds)
     try:
         if not receiver.poll(timeout_s):

@@ -43,7 +43,7 @@ from .limits import LimitKind
 POLL_S = 0.25  # how often the supervisor looks at the pipe
 CHECK_S = 0.5  # how often it asks the database whether the job is still its own
 PROGRESS_EVERY_S = 0.25
-NICE = 10  # plans yield the CPU to the web pages
+NICE = 19  # plans yield the CPU to the web pages (and to uploads being read)
 CPU_MARGIN_S = 5  # RLIMIT_CPU backstop beyond the wall-clock limit
 
 # Children being supervised in this process, by job id (for staff tools and tests).

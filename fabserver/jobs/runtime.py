@@ -14,6 +14,7 @@ from typing import Any
 
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 
+from ..designs.bounded import preload
 from ..profiles import ProfileSet, load_profiles
 from ..registry import Registry, load_registry
 from ..store import Database, FileStore, open_database
@@ -77,6 +78,8 @@ def build_runtime(settings: Settings, registry: Registry | None = None) -> Runti
         parse_slots=threading.BoundedSemaphore(settings.parse_slots),
     )
     tasks.declare(runtime)
+    # Planning processes fork from a server that has the plugins imported already.
+    preload(sorted({type(plugin).__module__ for plugin in runtime.registry.plugins.values()}))
     return runtime
 
 

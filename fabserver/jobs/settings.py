@@ -44,7 +44,7 @@ class Settings:
     load_timeout_s: float = 60.0
     load_memory_mb: int = 2048
     max_parses: int = 0  # 0: as many as cores
-    parse_wait_s: float = 5.0
+    parse_wait_s: float = 15.0
     dispatch_retries: int = 5
     dispatch_retry_delay_s: float = 5.0
     behind_proxy: bool = False
