@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+from huey import Huey, MemoryHuey, PriorityRedisHuey, SqliteHuey
 
 from ..designs.bounded import preload
 from ..profiles import ProfileSet, load_profiles
@@ -29,7 +29,8 @@ def make_huey(settings: Settings) -> Huey:
     if settings.immediate:
         return MemoryHuey(QUEUE_NAME, immediate=True)
     if settings.redis_url:
-        return RedisHuey(QUEUE_NAME, url=settings.redis_url)
+        # The priority variant (a sorted set): light plans first, as on SQLite.
+        return PriorityRedisHuey(QUEUE_NAME, url=settings.redis_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteHuey(QUEUE_NAME, filename=str(settings.data_dir / "queue.sqlite3"))
 
