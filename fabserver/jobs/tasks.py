@@ -2,8 +2,10 @@
 
 Plan and dispatch start by *claiming* the job with a compare-and-set in the
 database, so a message delivered twice (a restart, two consumers, a re-queue)
-does the work once. Long work runs outside any database transaction. The sweep
-re-queues what a dead worker or a lost message left behind.
+does the work once. Long work runs outside any database transaction, and a plan
+runs in a bounded planning process (:mod:`.planner`) that this task only
+supervises. The sweep re-queues what a dead worker or a lost message left behind,
+once: a job that loses its worker twice is failed (:func:`.service.worker_lost`).
 """
 
 from __future__ import annotations
@@ -188,29 +190,39 @@ def _still_planning(runtime: Runtime, job_id: int, version: int) -> bool:
     return row is not None and row.state == "planning" and row.plan_version == version
 
 
-def _plan_claimed(runtime: Runtime, job_id: int, version: int, inputs: dict[str, Any]) -> None:
-    progress = _ProgressWriter(runtime, job_id, version)
-    machine = inputs["machine"]
-    limits = limits_for(machine)
-    try:
-        plugin = runtime.registry.get(inputs["plugin"])
-    except LookupError as exc:
-        _fail(runtime, job_id, version, MACHINE_UNAVAILABLE, str(exc))
-        return
+def _plan_request(
+    runtime: Runtime, job_id: int, version: int, inputs: dict[str, Any]
+) -> PlanRequest:
+    """What the planning process gets: the plugin, snapshots, options, limits, a folder."""
+    plugin = runtime.registry.get(inputs["plugin"])  # LookupError: not installed or broken
     material = material_from_snapshot(inputs["material"])
-    request = PlanRequest(
+    folder = runtime.settings.data_dir / "tmp" / f"plan-{job_id}-{version}-{os.getpid()}"
+    return PlanRequest(
         job_id=job_id,
         plugin=plugin,
         design_path=str(runtime.files.path(inputs["sha"])),
         design_name=inputs["name"],
-        machine=machine,
+        machine=inputs["machine"],
         material=inputs["material"],
         options=inputs["options"],
         policy=runtime.profiles.policy,
         materials={**runtime.profiles.materials, material.id: material},
-        out_dir=str(runtime.settings.data_dir / "tmp" / f"plan-{job_id}-{version}-{os.getpid()}"),
-        limits=limits,
+        out_dir=str(folder),
+        limits=limits_for(inputs["machine"]),
     )
+
+
+def _plan_claimed(runtime: Runtime, job_id: int, version: int, inputs: dict[str, Any]) -> None:
+    progress = _ProgressWriter(runtime, job_id, version)
+    try:
+        request = _plan_request(runtime, job_id, version, inputs)
+    except LookupError as exc:
+        _fail(runtime, job_id, version, MACHINE_UNAVAILABLE, str(exc))
+        return
+    except Exception:
+        log.exception("plan of job %s could not start", job_id)
+        _fail(runtime, job_id, version, UNEXPECTED, traceback.format_exc())
+        return
     try:
         outcome = supervise(
             request,
