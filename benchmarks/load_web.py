@@ -81,6 +81,12 @@ def heavy_state(base: str, token: str) -> str:
     return requests.get(f"{base}/api/v1/jobs/{token}", timeout=60).json()["state"]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     """Peak resident memory (VmHWM) of a process, in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -178,6 +184,7 @@ def main() -> None:
     try:
         rss_start = peak_rss_mb(server.process.pid)
         heavy_tokens = start_heavy_jobs(server.url, heavy)
+        cpu_start = cpu_seconds(server.process.pid)
         threads = [
             threading.Thread(target=maker, args=(server.url, lab, rec, done, i))
             for i in range(args.makers)
@@ -190,6 +197,8 @@ def main() -> None:
         wall = time.perf_counter() - start
         heavy_states = [heavy_state(server.url, t) for t in heavy_tokens]
         rss_peak = peak_rss_mb(server.process.pid)
+        web_cpu = cpu_seconds(server.process.pid) - cpu_start
+        load = os.getloadavg()[0]
     finally:
         server.stop()
 
@@ -200,7 +209,8 @@ def main() -> None:
         f"processes, {heavy} heavy job(s) planning meanwhile (states at the end: {heavy_states})"
     )
     print(f"web process peak memory: {rss_start:.0f} MB at start, {rss_peak:.0f} MB at the end")
-    print(f"wall time {wall:.1f} s, {total} requests, {total / wall:.1f} requests/s\n")
+    print(f"wall time {wall:.1f} s, {total} requests, {total / wall:.1f} requests/s")
+    print(f"web process CPU {web_cpu:.1f} s during the load; machine load average {load:.1f}\n")
     print(f"{'request':<14}{'count':>7}{'errors':>8}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}")
     everything: list[float] = []
     for kind in ("form", "upload", "job page", "status.json", "preview.svg"):
