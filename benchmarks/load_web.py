@@ -77,6 +77,13 @@ def start_heavy_jobs(base: str, count: int) -> list[str]:
         time.sleep(0.5)
 
 
+def warm_up(base: str, tokens: list[str]) -> None:
+    """One request per page first, as on a server that has been up for a while (the
+    first render of each template compiles it)."""
+    for path in ["/", "/api/v1/machines", *(f"/j/{t}" for t in tokens)]:
+        requests.get(base + path, timeout=60)
+
+
 def heavy_state(base: str, token: str) -> str:
     return requests.get(f"{base}/api/v1/jobs/{token}", timeout=60).json()["state"]
 
@@ -184,6 +191,7 @@ def main() -> None:
     try:
         rss_start = peak_rss_mb(server.process.pid)
         heavy_tokens = start_heavy_jobs(server.url, heavy)
+        warm_up(server.url, heavy_tokens)
         cpu_start = cpu_seconds(server.process.pid)
         threads = [
             threading.Thread(target=maker, args=(server.url, lab, rec, done, i))

@@ -38,7 +38,6 @@ from .types import Design
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MEMORY_MB = 2048
-LOAD_NICE = 5  # a parse yields the CPU to the pages being served
 
 # "__main__" first: the forkserver imports the main script once, so a child does
 # not import it again (as ``__mp_main__``) for every upload.
@@ -176,7 +175,7 @@ def load_design_bounded(
     if len(data) > max_bytes:  # refuse before copying the bytes to a child
         return load_design(data, name, max_bytes=max_bytes)
     options = {"max_bytes": max_bytes, "tolerance_mm": tolerance_mm}
-    bounds = Bounds(memory_mb=memory_mb, cpu_s=max(1, int(timeout_s) + 1), nice=LOAD_NICE)
+    bounds = Bounds(memory_mb=memory_mb, cpu_s=max(1, int(timeout_s) + 1))
     process, receiver = start_bounded(_load_child, (data, name, options), bounds)
     try:
         if not receiver.poll(timeout_s):
