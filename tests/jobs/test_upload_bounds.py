@@ -76,8 +76,9 @@ def live_app(make_runtime):
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}", runtime
-    server.close()
-    thread.join(timeout=10)
+    server.trigger.pull_trigger(server.close)  # closed from its own loop, which then ends
+    thread.join(timeout=30)
+    server.task_dispatcher.shutdown()
 
 
 def _upload(url: str, data: bytes, name: str) -> requests.Response:
