@@ -50,10 +50,10 @@ _MESSAGES: dict[str, Text] = {
         "machine's limit.",
     ),
     "crash": Text(
-        "Le calcul de ce travail s'est arrêté deux fois de suite (le processus de calcul a "
-        "été tué). Il ne sera pas relancé tout seul ; l'équipe est prévenue.",
-        "Planning this job stopped twice in a row (the planning process was killed). It "
-        "will not be started again by itself; the staff have been told.",
+        "Le calcul de ce travail s'est arrêté deux fois de suite : son processus a été tué, "
+        "le plus souvent faute de mémoire. Il ne sera pas relancé tout seul.",
+        "Planning this job stopped twice in a row: its process was killed, most often for "
+        "lack of memory. It will not be started again by itself.",
     ),
 }
 
