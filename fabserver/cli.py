@@ -133,7 +133,7 @@ def _require_writable(ctx: click.Context, data: Path) -> None:
 )
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, data: Path) -> None:
-    """Start the web server with the embedded job queue consumer."""
+    """Start the web server and its planning processes (FABSERVER_WORKERS of them)."""
     from .web.server import serve as run_server
 
     _require_writable(ctx, data)
@@ -151,10 +151,15 @@ def serve(ctx: click.Context, host: str, port: int, data: Path) -> None:
     default=Path("data"),
     show_default=True,
 )
-@click.option("--workers", default=1, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="planning processes at once [default: FABSERVER_WORKERS, else 2]",
+)
 @click.pass_context
-def worker(ctx: click.Context, data: Path, workers: int) -> None:
-    """Run queue consumers only (other hosts, with FABSERVER_REDIS_URL)."""
+def worker(ctx: click.Context, data: Path, workers: int | None) -> None:
+    """Plan and dispatch queued jobs, without the web (other hosts, with FABSERVER_REDIS_URL)."""
     from .jobs.worker import run_worker
 
     _require_writable(ctx, data)

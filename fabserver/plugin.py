@@ -275,6 +275,21 @@ class MachinePlugin(ABC):
     def check_material(self, material: MaterialProfile) -> None:
         """Validate ``material.settings``; raise ``ValueError`` naming the key. Override if needed."""
 
+    def estimate_output_bytes(
+        self,
+        design: Design,
+        machine: MachineProfile,
+        material: MaterialProfile,
+        options: Mapping[str, Any],
+    ) -> int | None:
+        """A quick, low guess of the size of the files a plan would write, or None.
+
+        Called before :meth:`plan`: the server refuses a job whose guess already
+        passes the machine's output limit, without doing the work. Override it
+        when a small file can ask for a huge output (layers × moves for a printer).
+        """
+        return None
+
     @abstractmethod
     def plan(
         self,

@@ -145,6 +145,19 @@ class Kinematics(_Strict):
         return given[0]
 
 
+class PlanLimits(_Strict):
+    """What one plan for this machine may use (``[limits]``); past one, the job fails
+    with a message rather than taking the server's memory, time or disk.
+
+    The defaults suit a lab's biggest ordinary jobs: a full-bed print at 0.2 mm
+    writes some 50 MB and plans in about a minute.
+    """
+
+    memory_mb: int = Field(default=2048, ge=64, description="memory a plan may take")
+    time_s: float = Field(default=600.0, gt=0, description="wall-clock seconds per plan")
+    output_mb: float = Field(default=100.0, gt=0, description="machine file, preview and layers")
+
+
 class MachineProfile(_Strict):
     """One physical machine, resolved (inheritance applied)."""
 
@@ -158,6 +171,7 @@ class MachineProfile(_Strict):
     timing: dict[str, float] = Field(default_factory=dict)
     connector: dict[str, Any] = Field(default_factory=lambda: {"type": "download"})
     settings: dict[str, Any] = Field(default_factory=dict)
+    limits: PlanLimits = PlanLimits()
 
     _text_name = field_validator("name", mode="before")(_as_text)
 

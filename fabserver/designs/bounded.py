@@ -1,23 +1,35 @@
-"""Load a design in a child process bounded in time and memory.
+"""Run untrusted work in a child process bounded in memory, CPU, written bytes and time.
 
 An upload is untrusted: a crafted SVG or a 10-million-triangle STL must not
-stall or starve the server. The child runs :func:`.loader.load_design` under
-``RLIMIT_AS`` (memory) and ``RLIMIT_CPU`` (a backstop to the wall-clock
-timeout); the parent waits at most ``timeout_s`` and kills it otherwise. Either
-way the caller gets the same :class:`DesignError` as for any unreadable file.
+stall or starve the server, and neither may a plan that a 684-byte file can
+make run for minutes. :func:`start_bounded` starts a child under ``RLIMIT_AS``
+(memory), ``RLIMIT_CPU`` (a backstop to the parent's wall-clock timeout) and
+optionally ``RLIMIT_FSIZE`` (output size) at a lower scheduling priority; the
+parent reads its answers from a pipe and kills it when it must. The same pipe
+is the child's lifeline: when the parent goes away (killed, crashed), the
+child ends instead of working for nobody.
 
-The child is started by a *forkserver*: forking the web server itself (with
+:func:`load_design_bounded` is the design loader run that way; the planning
+processes (``fabserver.jobs.planner``) are the other user.
+
+Children are started by a *forkserver*: forking the web server itself (with
 its threads and open sockets) is unsafe, and a fresh interpreter per upload
 would pay the imports each time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
 import resource
+import signal
 import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from ..errors import DesignError
 from ..i18n import Text
@@ -30,7 +42,16 @@ DEFAULT_MEMORY_MB = 2048
 # "__main__" first: the forkserver imports the main script once, so a child does
 # not import it again (as ``__mp_main__``) for every upload.
 _PRELOAD = ["__main__", "fabserver.designs.loader", "fabserver.designs.stl",
-            "fabserver.designs.svg", "fabserver.designs.dxf"]  # fmt: skip
+            "fabserver.designs.svg", "fabserver.designs.dxf", "fabserver.planning",
+            "fabserver.preview"]  # fmt: skip
+
+
+def preload(modules: list[str]) -> None:
+    """Import ``modules`` once in the forkserver (e.g. the machine plugins), so a child
+    does not pay their imports; effective when called before the first child starts."""
+    for name in modules:
+        if name not in _PRELOAD:
+            _PRELOAD.append(name)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -50,19 +71,82 @@ def _address_space_bytes() -> int:
         return 0
 
 
-def _child(
-    conn: multiprocessing.connection.Connection,
-    data: bytes,
-    name: str,
-    options: dict,
-    memory_mb: int,
-    cpu_s: int,
-) -> None:
+@dataclass(frozen=True)
+class Bounds:
+    """What a child may use: memory on top of what it maps at start, CPU seconds,
+    bytes per written file (None: no limit), and how much lower its priority is."""
+
+    memory_mb: int = DEFAULT_MEMORY_MB
+    cpu_s: int = int(DEFAULT_TIMEOUT_S) + 1
+    file_mb: float | None = None
+    nice: int = 0
+
+
+def _apply(bounds: Bounds) -> None:
     # The limit is on top of what the interpreter and its libraries already map,
-    # so ``memory_mb`` means "memory the parse may take", whatever numpy maps.
-    limit = _address_space_bytes() + memory_mb * 1024 * 1024
+    # so ``memory_mb`` means "memory the work may take", whatever numpy maps.
+    limit = _address_space_bytes() + bounds.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+    resource.setrlimit(resource.RLIMIT_CPU, (bounds.cpu_s, bounds.cpu_s + 1))
+    if bounds.file_mb is not None:
+        size = max(1, int(bounds.file_mb * 1024 * 1024))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        # A write past the limit then fails with EFBIG instead of killing the child.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    if bounds.nice:
+        os.nice(bounds.nice)
+
+
+def _lifeline(conn: multiprocessing.connection.Connection) -> None:
+    """End the child when the parent closes the pipe or dies (it never writes to it)."""
+    with contextlib.suppress(EOFError, OSError):
+        conn.recv()
+    os._exit(70)
+
+
+def _bounded_main(
+    conn: multiprocessing.connection.Connection,
+    bounds: Bounds,
+    target: Callable[..., None],
+    args: tuple[Any, ...],
+) -> None:
+    _apply(bounds)
+    threading.Thread(target=_lifeline, args=(conn,), name="lifeline", daemon=True).start()
+    try:
+        target(conn, *args)
+    finally:
+        conn.close()
+
+
+def start_bounded(
+    target: Callable[..., None], args: tuple[Any, ...], bounds: Bounds
+) -> tuple[multiprocessing.process.BaseProcess, multiprocessing.connection.Connection]:
+    """Start ``target(conn, *args)`` in a bounded child; return it and the parent's end.
+
+    ``target`` must be a module-level function (it is sent by name) and sends its
+    answers on ``conn``. Close the returned connection to end the child.
+    """
+    ctx = _context()
+    parent_end, child_end = ctx.Pipe(duplex=True)
+    process = ctx.Process(target=_bounded_main, args=(child_end, bounds, target, args), daemon=True)
+    process.start()
+    child_end.close()
+    return process, parent_end
+
+
+def stop_child(
+    process: multiprocessing.process.BaseProcess, conn: multiprocessing.connection.Connection
+) -> None:
+    """Close the pipe, kill the child if it still runs, and reap it."""
+    conn.close()
+    if process.is_alive():
+        process.kill()
+    process.join(timeout=5)
+
+
+def _load_child(
+    conn: multiprocessing.connection.Connection, data: bytes, name: str, options: dict
+) -> None:
     try:
         design = load_design(data, name, **options)
         conn.send(("ok", design))
@@ -72,8 +156,6 @@ def _child(
         conn.send(("error", None))
     except BaseException as exc:  # never a traceback for the maker
         conn.send(("error", (None, None, repr(exc))))
-    finally:
-        conn.close()
 
 
 def load_design_bounded(
@@ -92,15 +174,9 @@ def load_design_bounded(
     """
     if len(data) > max_bytes:  # refuse before copying the bytes to a child
         return load_design(data, name, max_bytes=max_bytes)
-    ctx = _context()
-    receiver, sender = ctx.Pipe(duplex=False)
     options = {"max_bytes": max_bytes, "tolerance_mm": tolerance_mm}
-    cpu_s = max(1, int(timeout_s) + 1)
-    process = ctx.Process(
-        target=_child, args=(sender, data, name, options, memory_mb, cpu_s), daemon=True
-    )
-    process.start()
-    sender.close()
+    bounds = Bounds(memory_mb=memory_mb, cpu_s=max(1, int(timeout_s) + 1))
+    process, receiver = start_bounded(_load_child, (data, name, options), bounds)
     try:
         if not receiver.poll(timeout_s):
             raise too_complex(detail=f"no answer within {timeout_s} s")
@@ -109,10 +185,7 @@ def load_design_bounded(
         except (EOFError, OSError) as exc:  # the child died: killed by a limit
             raise too_complex(detail=f"child ended without an answer: {exc!r}") from None
     finally:
-        receiver.close()
-        if process.is_alive():
-            process.kill()
-        process.join(timeout=5)
+        stop_child(process, receiver)
     if status == "ok":
         return payload
     if payload is None:

@@ -46,6 +46,9 @@ _ANNOTATIONS = frozenset(
      "MULTILEADER", "TOLERANCE", "VIEWPORT", "XLINE", "RAY", "WIPEOUT"}
 )  # fmt: skip
 _MAX_BLOCK_DEPTH = 16
+# Entities that block references (INSERT, MINSERT) may make in all: a depth limit alone
+# lets 12 levels of blocks inserting each other 3 times make 500 000 entities from 30 KB.
+MAX_EXPANDED = 200_000
 _BLACK: Colour = (0, 0, 0)
 
 _UNIT_NAMES = {
@@ -118,8 +121,10 @@ class _Found:
 
 
 class _Reader:
-    def __init__(self, doc: DxfDocument, tolerance: float):
+    def __init__(self, doc: DxfDocument, tolerance: float, max_expanded: int = MAX_EXPANDED):
         self.doc = doc
+        self.max_expanded = max_expanded
+        self.expanded = 0  # entities made by INSERT/MINSERT so far
         self.tolerance = tolerance  # in drawing units
         self.bezier_segments = _bezier_segments(tolerance)
         self.found = _Found()
@@ -132,6 +137,11 @@ class _Reader:
             self._layers[layer.dxf.name.lower()] = (colour, visible)
 
     def run(self) -> _Found:
+        # Counted on the block definitions first, without expanding anything: a bomb is
+        # refused at once instead of after 100 000 expansions.
+        sizes: dict[str, int] = {}
+        self._spend(sum(self._made_by(e, sizes, 0) for e in self.doc.modelspace()))
+        self.expanded = 0  # the exact count, while reading, is a second guard
         for entity in self.doc.modelspace():
             self._entity(entity, _Style(), depth=0)
         return self.found
@@ -179,13 +189,44 @@ class _Reader:
         if depth >= _MAX_BLOCK_DEPTH:
             self.found.ignored["INSERT (nested too deep)"] += 1
             return
+        # A MINSERT's grid is counted before it is expanded: 30000 × 30000 is refused at once.
+        self._spend(max(1, insert.mcount))
         references: Iterator[Insert] = (
             insert.multi_insert() if insert.mcount > 1 else iter((insert,))
         )
         for reference in references:
             for child in reference.virtual_entities():
+                self._spend(1)
                 self._entity(child, style, depth + 1)
             self.found.texts += len(reference.attribs)
+
+    def _made_by(self, entity: DXFGraphic, sizes: dict[str, int], depth: int) -> int:
+        """Entities a block reference makes once expanded, from the block definitions."""
+        if entity.dxftype() != "INSERT" or depth >= _MAX_BLOCK_DEPTH:
+            return 0
+        name = entity.dxf.get("name", "")
+        if name not in sizes:
+            sizes[name] = 0  # a block that inserts itself adds nothing (the depth stops it)
+            block = self.doc.blocks.get(name)
+            if block is not None:
+                sizes[name] = sum(1 + self._made_by(e, sizes, depth + 1) for e in block)
+        return max(1, entity.mcount) * (1 + sizes[name])
+
+    def _spend(self, count: int) -> None:
+        """Count entities made by block references against the drawing's budget: blocks
+        that insert each other a few levels deep multiply, whatever the nesting limit."""
+        self.expanded += count
+        if self.expanded > self.max_expanded:
+            limit_fr = f"{self.max_expanded:_}".replace("_", "\u202f")
+            raise design_error(
+                f"Ce DXF répète ses blocs trop de fois : plus de {limit_fr} éléments une fois "
+                "les blocs insérés. Décomposez les blocs (« décomposer » / « explode ») ou "
+                "simplifiez le dessin, puis réexportez-le.",
+                f"This DXF repeats its blocks too many times: more than {self.max_expanded:,} "
+                "entities once the blocks are inserted. Explode the blocks or simplify the "
+                "drawing, then export it again.",
+                detail=f"expanded block entities > {self.max_expanded}",
+            )
 
     def _curve(self, entity: DXFGraphic, layer: str, colour: Colour, filled: bool) -> None:
         kind = entity.dxftype()

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..designs.gcode import is_gcode
 from ..designs.types import Design
+from ..errors import FabError
 from ..i18n import Text
 from ..store.models import Design as DesignRow
 from ..store.models import Upload
@@ -46,20 +47,41 @@ def sniff_media_type(data: bytes) -> str:
     return "application/octet-stream"
 
 
-def load_bounded(runtime: Runtime, data: bytes, name: str) -> Design:
-    """Parse in a child process bounded in time and memory (an upload is untrusted)."""
-    from .. import designs
+BUSY_RETRY_AFTER_S = 60
+BUSY = Text(
+    "Le serveur est très occupé : réessayez dans une minute. Votre fichier est bien reçu, "
+    "rien n'est perdu.",
+    "The server is very busy: try again in a minute. Your file was received, nothing is lost.",
+)
 
-    bounded = getattr(designs, "load_design_bounded", None)
-    if bounded is None:  # a core without the bounded loader: parse in-process
-        return designs.load_design(data, name)
-    return bounded(
-        data,
-        name,
-        timeout_s=runtime.settings.load_timeout_s,
-        memory_mb=runtime.settings.load_memory_mb,
-        max_bytes=int(runtime.settings.max_upload_mb * 1024 * 1024),
-    )
+
+class ServerBusy(FabError):
+    """Every parse slot is taken: the maker is asked to come back (503, Retry-After)."""
+
+    retry_after_s = BUSY_RETRY_AFTER_S
+
+
+def load_bounded(runtime: Runtime, data: bytes, name: str) -> Design:
+    """Parse in a child process bounded in time and memory (an upload is untrusted).
+
+    At most ``settings.parse_slots`` parses run at once; a request that cannot get
+    a slot within ``settings.parse_wait_s`` raises :class:`ServerBusy`, so a burst of
+    heavy uploads cannot hold every web thread.
+    """
+    from ..designs.bounded import load_design_bounded
+
+    if not runtime.parse_slots.acquire(timeout=runtime.settings.parse_wait_s):
+        raise ServerBusy(BUSY, detail=f"{runtime.settings.parse_slots} parses already running")
+    try:
+        return load_design_bounded(
+            data,
+            name,
+            timeout_s=runtime.settings.load_timeout_s,
+            memory_mb=runtime.settings.load_memory_mb,
+            max_bytes=int(runtime.settings.max_upload_mb * 1024 * 1024),
+        )
+    finally:
+        runtime.parse_slots.release()
 
 
 def design_facts(design: Design) -> dict[str, Any]:

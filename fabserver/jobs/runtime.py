@@ -8,11 +8,13 @@ another host runs the same code for the same message.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+from huey import Huey, MemoryHuey, PriorityRedisHuey, SqliteHuey
 
+from ..designs.bounded import preload
 from ..profiles import ProfileSet, load_profiles
 from ..registry import Registry, check_profiles, load_registry
 from ..store import Database, FileStore, open_database
@@ -27,7 +29,8 @@ def make_huey(settings: Settings) -> Huey:
     if settings.immediate:
         return MemoryHuey(QUEUE_NAME, immediate=True)
     if settings.redis_url:
-        return RedisHuey(QUEUE_NAME, url=settings.redis_url)
+        # The priority variant (a sorted set): light plans first, as on SQLite.
+        return PriorityRedisHuey(QUEUE_NAME, url=settings.redis_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteHuey(QUEUE_NAME, filename=str(settings.data_dir / "queue.sqlite3"))
 
@@ -41,9 +44,18 @@ class Runtime:
     registry: Registry
     huey: Huey
     tasks: dict[str, Any] = field(default_factory=dict)
+    # Uploads parsed at once in this process (each parse is a child process).
+    parse_slots: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(1)
+    )
 
-    def enqueue_plan(self, job_id: int) -> None:
-        self.tasks["plan"](job_id)
+    def enqueue_plan(self, job_id: int, delay: float | None = None) -> None:
+        """Queue the job's plan message, lighter jobs first (see :mod:`.fairness`)."""
+        from .fairness import plan_priority
+
+        task = self.tasks["plan"]
+        priority = plan_priority(self, job_id)
+        self.huey.enqueue(task.s(job_id, priority=priority, delay=delay))
 
     def enqueue_dispatch(self, job_id: int) -> None:
         self.tasks["dispatch"](job_id)
@@ -73,14 +85,21 @@ def build_runtime(settings: Settings, registry: Registry | None = None) -> Runti
         profiles=profiles,
         registry=registry,
         huey=make_huey(settings),
+        parse_slots=threading.BoundedSemaphore(settings.parse_slots),
     )
     tasks.declare(runtime)
     mail.declare(runtime)
+    # Planning processes fork from a server that has the plugins imported already.
+    preload(sorted({type(plugin).__module__ for plugin in runtime.registry.plugins.values()}))
     return runtime
 
 
 def start_consumer(runtime: Runtime, workers: int | None = None):
-    """A Huey consumer on threads, started in the background; call ``.stop()`` to end it."""
+    """A Huey consumer, started in the background; call ``.stop()`` to end it.
+
+    Its threads only claim jobs and supervise them: each plan runs in its own
+    bounded planning process (:mod:`.planner`), never in this one.
+    """
     consumer = runtime.huey.create_consumer(
         workers=workers or runtime.settings.workers,
         worker_type="thread",

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from ..errors import FabError
 from ..i18n import Text
@@ -27,6 +28,7 @@ from .runtime import Runtime
 from .states import InvalidTransition, record, transition
 
 VERDICT_KINDS = ("prototype", "series")
+SYSTEM_ACTORS = ("system", "worker")  # audit actors that are not a person
 
 
 class ActionError(FabError):
@@ -346,13 +348,88 @@ def cancel(
         transition(s, job_id, "cancelled", actor=actor, reason=reason, expected=expected)
 
 
+MAX_PLAN_ATTEMPTS = 2  # a job whose planning process is killed is tried once more, no more
+
+
+def plan_attempts(session: Session, job_id: int) -> int:
+    """Claims of the job since a maker or staff last asked for a plan (the audit trail
+    keeps them; the system's own re-queues after a lost worker do not reset the count)."""
+    asked = session.scalar(
+        select(func.max(AuditEvent.id)).where(
+            AuditEvent.job_id == job_id,
+            AuditEvent.action == "transition",
+            AuditEvent.to_state == "queued",
+            AuditEvent.actor.not_in(SYSTEM_ACTORS),
+        )
+    )
+    return int(
+        session.scalar(
+            select(func.count(AuditEvent.id)).where(
+                AuditEvent.job_id == job_id,
+                AuditEvent.action == "transition",
+                AuditEvent.to_state == "planning",
+                AuditEvent.id > (asked or 0),
+            )
+        )
+        or 0
+    )
+
+
+def worker_lost(
+    runtime: Runtime, job_id: int, version: int | None, detail: str, reason: str = ""
+) -> str | None:
+    """The planning of a job stopped without an answer (its process was killed, or its
+    worker died): plan it again once; the second time the job is ``failed`` with a
+    message, so that no restart can loop on it. Returns the new state (None: the job
+    had moved on meanwhile)."""
+    from .limits import limit_detail, limit_message, limits_for
+
+    try:
+        with runtime.db.session() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                return None
+            if plan_attempts(s, job_id) >= MAX_PLAN_ATTEMPTS:
+                limits = limits_for(job.machine_snapshot)
+                message = limit_message("crash", limits, job.plugin)
+                transition(
+                    s,
+                    job_id,
+                    "failed",
+                    actor="system",
+                    expected=("planning",),
+                    if_plan_version=version,
+                    reason=message.en,
+                    error_message=message.to_dict(),
+                    error_detail=limit_detail("crash", limits, job.machine_id, detail),
+                    stage="failed",
+                )
+                return "failed"
+            transition(
+                s,
+                job_id,
+                "queued",
+                actor="system",
+                expected=("planning",),
+                if_plan_version=version,
+                reason=reason or f"planning interrupted: {detail}"[:500],
+                progress=0.0,
+                stage="",
+            )
+    except InvalidTransition:
+        return None
+    runtime.enqueue_plan(job_id)
+    return "queued"
+
+
 def requeue_stale_planning(
     runtime: Runtime,
     stale_after_s: float,
     reason: str = "planning interrupted: no news from its worker",
 ) -> list[int]:
     """Jobs 'planning' with no heartbeat for ``stale_after_s`` (their worker stopped or
-    died) go back to the queue, and their plan message is sent again."""
+    died) go back to the queue and their plan message is sent again, once: a job that
+    has already lost its worker before is ``failed`` instead."""
     limit = utcnow() - timedelta(seconds=stale_after_s)
     with runtime.db.session() as s:
         stale = s.scalars(
@@ -363,22 +440,8 @@ def requeue_stale_planning(
         ).all()
     requeued = []
     for job_id in stale:
-        try:
-            with runtime.db.session() as s:
-                transition(
-                    s,
-                    job_id,
-                    "queued",
-                    actor="system",
-                    expected=("planning",),
-                    reason=reason,
-                    progress=0.0,
-                    stage="",
-                )
-        except InvalidTransition:
-            continue
-        runtime.enqueue_plan(job_id)
-        requeued.append(job_id)
+        if worker_lost(runtime, job_id, None, "no news from its worker", reason) == "queued":
+            requeued.append(job_id)
     return requeued
 
 

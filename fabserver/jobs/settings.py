@@ -8,7 +8,10 @@ Environment variables (all optional):
                               default SQLite in the data directory
 ``FABSERVER_REDIS_URL``       ``redis://host:6379/0``: queue on Redis (several hosts);
                               default Huey on SQLite in the data directory
-``FABSERVER_WORKERS``         planning threads per consumer; default 2
+``FABSERVER_WORKERS``         planning processes run at once by ``serve`` or by one
+                              ``worker``; default 2
+``FABSERVER_MAX_PARSES``      uploads parsed at once; default the number of cores (others
+                              wait ``parse_wait_s``, then get "busy, try again")
 ``FABSERVER_MAX_UPLOAD_MB``   upload size limit; default 100
 ``FABSERVER_SECRET_KEY``      session signing key; default a random key kept in the data dir
 ``FABSERVER_BEHIND_PROXY``     ``1`` behind an HTTPS reverse proxy: trust its X-Forwarded-*
@@ -50,6 +53,8 @@ class Settings:
     stale_planning_s: float = 600.0
     load_timeout_s: float = 60.0
     load_memory_mb: int = 2048
+    max_parses: int = 0  # 0: as many as cores
+    parse_wait_s: float = 15.0
     dispatch_retries: int = 5
     dispatch_retry_delay_s: float = 5.0
     behind_proxy: bool = False
@@ -82,6 +87,7 @@ class Settings:
         }
         for key, name, kind in (
             ("workers", "FABSERVER_WORKERS", int),
+            ("max_parses", "FABSERVER_MAX_PARSES", int),
             ("max_upload_mb", "FABSERVER_MAX_UPLOAD_MB", float),
             ("stale_planning_s", "FABSERVER_STALE_PLANNING_S", float),
             ("staff_session_hours", "FABSERVER_STAFF_SESSION_HOURS", float),
@@ -94,6 +100,10 @@ class Settings:
             values["behind_proxy"] = env["FABSERVER_BEHIND_PROXY"].lower() in ("1", "true", "yes")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    @property
+    def parse_slots(self) -> int:
+        return self.max_parses if self.max_parses > 0 else (os.cpu_count() or 1)
 
     @property
     def db_url(self) -> str:

@@ -2,17 +2,17 @@
 
 Plan and dispatch start by *claiming* the job with a compare-and-set in the
 database, so a message delivered twice (a restart, two consumers, a re-queue)
-does the work once. Long work runs outside any database transaction. The sweep
-re-queues what a dead worker or a lost message left behind.
+does the work once. Long work runs outside any database transaction, and a plan
+runs in a bounded planning process (:mod:`.planner`) that this task only
+supervises. The sweep re-queues what a dead worker or a lost message left behind,
+once: a job that loses its worker twice is failed (:func:`.service.worker_lost`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
-import tempfile
 import threading
 import time
 import traceback
@@ -24,20 +24,20 @@ from typing import Any
 from huey import crontab
 from sqlalchemy import or_, select, update
 
-from ..designs import load_design
 from ..dispatch import DispatchError, TransientDispatchError, connector_for, remote_name_for
-from ..errors import FabError
 from ..i18n import Text
 from ..lab.context import planning_context
-from ..planning import PlanResult, run_plan, write_outputs
 from ..profiles import machine_from_snapshot, material_from_snapshot
 from ..stock import Piece
 from ..store.faults import STORAGE_FAULT, is_storage_fault
 from ..store.models import Artifact, Job, utcnow
+from . import fairness
 from .learning import correction_for
+from .limits import limit_detail, limit_message, limits_for
+from .planner import Outcome, PlanRequest, PlanSummary, remove_out_dir, supervise
 from .retention import collect_garbage
 from .runtime import Runtime
-from .service import sweep
+from .service import sweep, worker_lost
 from .states import InvalidTransition, record, transition
 
 log = logging.getLogger("fabserver.jobs")
@@ -47,6 +47,10 @@ UNEXPECTED = Text(
     "vous pouvez réessayer ou venir nous voir.",
     "An unexpected error stopped the planning. The staff have the details; "
     "you may try again or come and see us.",
+)
+MACHINE_UNAVAILABLE = Text(
+    "Cette machine n'est pas disponible pour l'instant ; l'équipe est prévenue.",
+    "This machine is not available right now; the staff have been told.",
 )
 DISPATCH_LEASE = timedelta(minutes=15)
 
@@ -151,7 +155,10 @@ def _heartbeat(runtime: Runtime, job_id: int, version: int, every_s: float | Non
 
 
 def plan_job(runtime: Runtime, job_id: int) -> None:
-    """Claim a queued job, plan it and store the results (or the failure)."""
+    """Claim a queued job, plan it in a bounded planning process and store the outcome."""
+    if not fairness.may_claim(runtime, job_id):
+        fairness.defer(runtime, job_id)
+        return
     try:
         with runtime.db.session() as s:
             version = (s.scalar(select(Job.plan_version).where(Job.id == job_id)) or 0) + 1
@@ -186,50 +193,110 @@ def plan_job(runtime: Runtime, job_id: int) -> None:
         _plan_claimed(runtime, job_id, version, inputs)
 
 
+def _still_planning(runtime: Runtime, job_id: int, version: int) -> bool:
+    """Is the job still in the planning run this worker claimed (not cancelled, not re-planned)?"""
+    with runtime.db.session() as s:
+        row = s.execute(select(Job.state, Job.plan_version).where(Job.id == job_id)).first()
+    return row is not None and row.state == "planning" and row.plan_version == version
+
+
+def _plan_request(
+    runtime: Runtime, job_id: int, version: int, inputs: dict[str, Any]
+) -> PlanRequest:
+    """What the planning process gets: the plugin, snapshots, options, limits, a folder."""
+    plugin = runtime.registry.get(inputs["plugin"])  # LookupError: not installed or broken
+    material = material_from_snapshot(inputs["material"])
+    folder = runtime.settings.data_dir / "tmp" / f"plan-{job_id}-{version}-{os.getpid()}"
+    with runtime.db.session() as s:  # learnt from the lab's finished jobs
+        correction = correction_for(s, str(inputs["machine"]["id"]), material.id)
+    return PlanRequest(
+        job_id=job_id,
+        plugin=plugin,
+        design_path=str(runtime.files.path(inputs["sha"])),
+        design_name=inputs["name"],
+        machine=inputs["machine"],
+        material=inputs["material"],
+        options=inputs["options"],
+        policy=runtime.profiles.policy,
+        materials={**runtime.profiles.materials, material.id: material},
+        out_dir=str(folder),
+        limits=limits_for(inputs["machine"]),
+        correction=correction,
+        offcuts=tuple(Piece.from_dict(p) for p in inputs["offcuts"]),
+        earlier_prototypes=inputs["earlier_prototypes"],
+    )
+
+
 def _plan_claimed(runtime: Runtime, job_id: int, version: int, inputs: dict[str, Any]) -> None:
     progress = _ProgressWriter(runtime, job_id, version)
     try:
-        design = load_design(runtime.files.read(inputs["sha"]), inputs["name"])
-        progress(0.05, "plan")
-        try:
-            plugin = runtime.registry.get(inputs["plugin"])
-        except LookupError as exc:
-            raise FabError(
-                Text(
-                    "Cette machine n'est pas disponible pour l'instant ; l'équipe est prévenue.",
-                    "This machine is not available right now; the staff have been told.",
-                ),
-                detail=str(exc),
-            ) from None
-        machine = machine_from_snapshot(inputs["machine"])
-        material = material_from_snapshot(inputs["material"])
-        materials = {**runtime.profiles.materials, material.id: material}
-        with runtime.db.session() as s:  # learnt from the lab's finished jobs
-            correction = correction_for(s, machine.id, material.id)
-        result = run_plan(
-            plugin,
-            design,
-            machine,
-            material,
-            inputs["options"],
-            runtime.profiles.policy,
-            materials,
-            progress=lambda done, stage="": progress(0.05 + 0.85 * float(done), stage),
-            correction=correction,
-            offcuts=[Piece.from_dict(p) for p in inputs["offcuts"]],
-            earlier_prototypes=inputs["earlier_prototypes"],
-        )
-        progress(0.92, "save")
-        artifacts = _store_artifacts(runtime, job_id, version, result)
-    except FabError as exc:
-        _fail(runtime, job_id, version, exc.message, exc.detail or traceback.format_exc())
+        request = _plan_request(runtime, job_id, version, inputs)
+    except LookupError as exc:
+        _fail(runtime, job_id, version, MACHINE_UNAVAILABLE, str(exc))
         return
+    except Exception:
+        log.exception("plan of job %s could not start", job_id)
+        _fail(runtime, job_id, version, UNEXPECTED, traceback.format_exc())
+        return
+    try:
+        outcome = supervise(
+            request,
+            progress=lambda done, stage: progress(done, stage),
+            still_mine=lambda: _still_planning(runtime, job_id, version),
+        )
+        _conclude(runtime, job_id, version, inputs, request, outcome)
     except Exception as exc:
         log.exception("plan of job %s failed", job_id)
         message = STORAGE_FAULT if is_storage_fault(exc) else UNEXPECTED
         _fail(runtime, job_id, version, message, traceback.format_exc())
+    finally:
+        remove_out_dir(request)
+
+
+def _conclude(
+    runtime: Runtime,
+    job_id: int,
+    version: int,
+    inputs: dict[str, Any],
+    request: PlanRequest,
+    outcome: Outcome,
+) -> None:
+    """Store what the planning process ended with: results, a message, or a retry."""
+    machine_id = str(inputs["machine"].get("id", ""))
+    if outcome.status == "stopped":
+        log.info("job %s changed while planning; planning process stopped", job_id)
+    elif outcome.status == "crashed":
+        log.warning("plan of job %s: %s", job_id, outcome.detail)
+        worker_lost(runtime, job_id, version, outcome.detail)
+    elif outcome.status == "limit":
+        kind = outcome.limit or "memory"
+        message = limit_message(kind, request.limits, inputs["plugin"])
+        detail = limit_detail(kind, request.limits, machine_id, outcome.detail)
+        log.info("plan of job %s: %s", job_id, detail)
+        _fail(runtime, job_id, version, message, detail)
+    elif outcome.status == "error":
+        _fail(runtime, job_id, version, outcome.message or UNEXPECTED, outcome.detail)
+    else:
+        assert outcome.summary is not None
+        _store_results(runtime, job_id, version, outcome.summary)
+
+
+def _store_results(runtime: Runtime, job_id: int, version: int, summary: PlanSummary) -> None:
+    if not _still_planning(runtime, job_id, version):
+        log.info("job %s changed while planning; results dropped", job_id)
         return
-    warnings = [*design.warnings, *result.warnings]
+    artifacts = [
+        Artifact(
+            job_id=job_id,
+            plan_version=version,
+            role=f.role,
+            sha256=runtime.files.put_file(f.path),
+            filename=f.filename,
+            media_type=f.media_type,
+            size=f.size,
+        )
+        for f in summary.files
+    ]
     try:
         with runtime.db.session() as s:
             transition(
@@ -241,64 +308,17 @@ def _plan_claimed(runtime: Runtime, job_id: int, version: int, inputs: dict[str,
                 if_plan_version=version,
                 progress=1.0,
                 stage="done",
-                estimate=result.estimate.to_dict(),
-                verdict=result.verdict.to_dict(),
+                estimate=summary.estimate,
+                verdict=summary.verdict,
                 verdict_override=None,
-                plan_facts=_jsonable(result.plan.facts),
-                warnings=[w.to_dict() for w in warnings],
-                stock=result.stock.to_dict() if result.stock else None,
+                plan_facts=summary.facts,
+                warnings=summary.warnings,
+                stock=summary.stock,
             )
             for artifact in artifacts:
                 s.add(artifact)
     except InvalidTransition as exc:
         log.info("job %s changed while planning (%s); results dropped", job_id, exc.current)
-
-
-def _store_artifacts(
-    runtime: Runtime, job_id: int, version: int, result: PlanResult
-) -> list[Artifact]:
-    """Machine files, preview SVG and per-layer data into the file store; rows to add."""
-    plan = result.plan
-    artifacts = []
-    main = next((o for o in plan.outputs if o.main), plan.outputs[0] if plan.outputs else None)
-    with tempfile.TemporaryDirectory(prefix="fabserver-plan-") as tmp:
-        if main is not None:
-            stem = f"job-{job_id}"
-            paths = write_outputs(plan, Path(tmp) / f"{stem}{main.suffix}")
-            for output, path in zip(plan.outputs, paths, strict=True):
-                artifacts.append(
-                    Artifact(
-                        job_id=job_id,
-                        plan_version=version,
-                        role="machine" if output is main else "extra",
-                        sha256=runtime.files.put_file(path),
-                        filename=path.name,
-                        media_type=output.media_type,
-                        size=path.stat().st_size,
-                    )
-                )
-    preview = result.preview
-    assert preview is not None  # run_plan draws unless told not to
-    svg = preview.svg.encode()
-    artifacts.append(_blob(runtime, job_id, version, "preview", svg, "svg", "image/svg+xml"))
-    if preview.layers is not None:
-        layers = json.dumps(preview.layers, separators=(",", ":")).encode()
-        artifacts.append(
-            _blob(runtime, job_id, version, "layers", layers, "json", "application/json")
-        )
-    return artifacts
-
-
-def _blob(runtime, job_id, version, role, data: bytes, ext: str, media: str) -> Artifact:
-    return Artifact(
-        job_id=job_id,
-        plan_version=version,
-        role=role,
-        sha256=runtime.files.put(data),
-        filename=f"job-{job_id}-{role}.{ext}",
-        media_type=media,
-        size=len(data),
-    )
 
 
 def _fail(runtime: Runtime, job_id: int, version: int, message: Text, detail: str) -> None:
@@ -318,10 +338,6 @@ def _fail(runtime: Runtime, job_id: int, version: int, message: Text, detail: st
             )
     except InvalidTransition as exc:
         log.info("job %s changed while planning (%s); failure dropped", job_id, exc.current)
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
 
 
 def dispatch_job(runtime: Runtime, job_id: int, retries_left: int = 0) -> None:

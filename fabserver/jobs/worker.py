@@ -1,4 +1,8 @@
-"""``fabserver worker``: queue consumers only, for other hosts (with ``FABSERVER_REDIS_URL``)."""
+"""``fabserver worker``: the queue without the web, for other hosts (``FABSERVER_REDIS_URL``).
+
+Like ``serve``, its consumer threads only claim jobs and supervise them; each plan
+runs in a bounded planning process (:mod:`.planner`), ``FABSERVER_WORKERS`` at once.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ log = logging.getLogger("fabserver.jobs")
 
 def run_worker(
     data_dir: Path | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     profile_dir: Path | None = None,
     registry: Registry | None = None,
 ) -> None:
@@ -28,7 +32,7 @@ def run_worker(
     consumer = runtime.huey.create_consumer(
         workers=settings.workers, worker_type="thread", periodic=True, max_delay=1.0
     )
-    log.info("worker: %d consumer thread(s) on %s", settings.workers, type(runtime.huey).__name__)
+    log.info("worker: %d planning process(es) on %s", settings.workers, type(runtime.huey).__name__)
     try:
         consumer.run()  # handles SIGTERM / SIGINT itself
     finally:

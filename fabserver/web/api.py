@@ -84,6 +84,8 @@ def create_job():
     upload = intake.receive(runtime, data, file.filename)
     try:
         design = intake.load_bounded(runtime, data, file.filename)
+    except intake.ServerBusy as exc:
+        return jsonify(error=exc.message.to_dict()), 503, {"Retry-After": str(exc.retry_after_s)}
     except DesignError as exc:
         return _error(422, exc.message)
     row = intake.record_design(runtime, upload, design)

@@ -30,6 +30,7 @@ from ..jobs import intake, service
 from ..jobs.runtime import Runtime
 from ..jobs.states import InvalidTransition
 from ..store.models import Design, Job
+from .errors import error_response
 from .i18n import current_language
 from .views import minutes, option_rows, public_job
 
@@ -147,6 +148,9 @@ def upload():
         upload = intake.receive(runtime, data, file.filename)  # on disk before any reply
         try:
             design = intake.load_bounded(runtime, data, file.filename)
+        except intake.ServerBusy as exc:
+            body, status = error_response(503, exc.message)
+            return body, status, {"Retry-After": str(exc.retry_after_s)}
         except DesignError as exc:
             return render_template(
                 "maker/broken.html", message=exc.message, filename=file.filename

@@ -347,6 +347,10 @@ def openapi_document() -> dict[str, Any]:
                     "400": ERROR,
                     "413": ERROR,
                     "422": _json(_ref("Error"), "The file cannot be read as a design"),
+                    "503": _json(
+                        _ref("Error"),
+                        "Every parse slot is busy: try again after Retry-After seconds",
+                    ),
                 },
             }
         },

@@ -1,4 +1,10 @@
-"""``fabserver serve``: waitress, the database and an in-process Huey consumer, one command."""
+"""``fabserver serve``: waitress, the database and the planning processes, one command.
+
+The Huey consumer started here has ``FABSERVER_WORKERS`` threads that claim jobs and
+supervise them; every plan runs in its own bounded planning process (memory, time
+and output limits, killed on cancel), so this process only serves pages and reads
+and writes the database and files.
+"""
 
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ from fabserver.toolpath import MoveKind
 
 from .arrange import arrange
 from .assemble import fan_speeds
+from .budget import estimated_output_bytes
 from .checks import check_fits, prepare
 from .engines import ENGINE_OPTION, engine_problem, resolve_engine
 from .engines.external import plan_with_engine, total_layers
@@ -102,6 +103,18 @@ class FdmPlugin(MachinePlugin):
 
     def check_material(self, material: MaterialProfile) -> None:
         filament_settings(material)
+
+    def estimate_output_bytes(
+        self,
+        design: Design,
+        machine: MachineProfile,
+        material: MaterialProfile,
+        options: Mapping[str, Any],
+    ) -> int | None:
+        if not isinstance(design, Mesh):
+            return None
+        settings = PrintSettings.resolve(machine, material, options)
+        return estimated_output_bytes(design, settings, int(options.get("copies", 1)))
 
     def plan(
         self,
