@@ -7,8 +7,10 @@ per path and flattened with a mask, then merged with the extrusion moves by a
 stable sort: no Python loop per move.
 
 A travel is retracted when it is long enough (``retract_before_travel``) and
-leaves the infill area of its layer (so it would cross a perimeter and ooze on
-the visible surface), and at every layer change, as PrusaSlicer does.
+leaves the quiet area of its layer: the sparse infill, away from the walls and
+from top and bridge surfaces, where an ooze or a string is never seen. So every
+travel that crosses a wall, or passes over a skin, retracts (and hops, where the
+printer lifts); and at every layer change, as PrusaSlicer does.
 
 Cooling: a layer that prints faster than ``slowdown_below_layer_time`` has its
 extrusion moves slowed (not below ``min_print_speed``) until it takes that long,
@@ -44,11 +46,14 @@ class Assembled:
 def assemble(
     paths: LayerPaths,
     z_top: np.ndarray,
-    infill_area: np.ndarray,
+    quiet_area: np.ndarray,
     s: PrintSettings,
     kin: Kinematics,
 ) -> Assembled:
-    """Build the toolpath of ``paths`` and slow down layers that print too fast."""
+    """Build the toolpath of ``paths`` and slow down layers that print too fast.
+
+    quiet_area : (L,) geometries — where a travel may run without retracting
+    """
     n_paths = len(paths.points)
     if n_paths == 0:
         return Assembled(Toolpath.empty(), np.zeros(len(z_top)), 0)
@@ -63,7 +68,7 @@ def assemble(
     prev_z = np.concatenate([[0.0], z[:-1]])
     new_layer = np.concatenate([[True], layer[1:] != layer[:-1]])
 
-    retract = _needs_retract(prev_end, starts, layer, infill_area, p.retract_before_travel)
+    retract = _needs_retract(prev_end, starts, layer, quiet_area, p.retract_before_travel)
     retract |= new_layer
     retract[0] = False
     if p.retract_length <= 0:
@@ -116,6 +121,12 @@ def assemble(
     mpath = path_of_pt[mv]
     ext_xyz = np.column_stack([pts[mv], z[mpath]])
     ext_e = seg[mv] * np.asarray(paths.e_per_mm)[mpath]
+    if paths.e_scale:
+        # Paths of varying width (gap fill): a factor per move.
+        factor = np.ones(len(pts))
+        for i, scale in paths.e_scale.items():
+            factor[first_pt[i] + 1 : first_pt[i] + counts[i]] = scale
+        ext_e *= factor[mv]
     ext_feed = np.asarray(paths.feed)[mpath]
     ext_role = np.asarray(paths.role, dtype=np.uint8)[mpath]
 
@@ -165,9 +176,9 @@ def _toolpath(xyz, kind, feed, e, layer, role, events, z_top) -> Toolpath:
 
 
 def _needs_retract(
-    a: np.ndarray, b: np.ndarray, layer: np.ndarray, infill_area: np.ndarray, min_length: float
+    a: np.ndarray, b: np.ndarray, layer: np.ndarray, quiet_area: np.ndarray, min_length: float
 ) -> np.ndarray:
-    """Travels longer than ``min_length`` that leave their layer's infill area."""
+    """Travels longer than ``min_length`` that leave their layer's quiet area."""
     length = np.linalg.norm(b - a, axis=1)
     long = length > min_length
     idx = np.flatnonzero(long)
@@ -178,7 +189,7 @@ def _needs_retract(
         np.stack([a[idx], b[idx]], axis=1).reshape(-1, 2), indices=np.repeat(np.arange(idx.size), 2)
     )
     # A little margin: infill ends touch the area's edge.
-    area = shapely.buffer(infill_area, 0.1, **MITRE)[layer[idx]]
+    area = shapely.buffer(quiet_area, 0.1, **MITRE)[layer[idx]]
     result[idx] = ~shapely.covered_by(lines, area)
     return result
 

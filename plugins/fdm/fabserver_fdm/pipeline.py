@@ -63,16 +63,22 @@ def slice_to_toolpath(
         s.top_solid_layers,
         s.bottom_solid_layers,
         s.printer.infill_overlap,
+        s.solid_infill_below_area,
     )
     support = None
     travel_area = regions.infill_area
+    # Travels run unretracted only over sparse infill, clear of its walls and of the
+    # skins (strings on a top surface show; over sparse infill they never do).
+    quiet_area = regions.sparse
     if s.support_material and keep:
         support = support_regions(sliced.polygons, sliced.height, rest.external.width)
-        travel_area = shapely.union(travel_area, shapely.union(support.body, support.interface))
+        column = shapely.union(support.body, support.interface)
+        travel_area = shapely.union(travel_area, column)
+        quiet_area = shapely.union(quiet_area, column)
     progress(0.55, "paths")
     paths = plan_layers(
         regions, sliced.polygons, sliced.top_z, sliced.height, s, support, travel_area
     )
     progress(0.8, "toolpath")
-    asm = assemble(paths, sliced.top_z, travel_area, s, kin)
+    asm = assemble(paths, sliced.top_z, quiet_area, s, kin)
     return Sliced(asm.toolpath, sliced, regions, asm.layer_time, asm.retractions, support)
