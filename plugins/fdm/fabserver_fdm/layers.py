@@ -8,6 +8,7 @@ island, as a printer does: each island's perimeters (inner ones first unless
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -44,6 +45,7 @@ ROLES = (
 ROLE = {name: i for i, name in enumerate(ROLES)}
 SMALL_PERIMETER_LENGTH = 2 * math.pi * 6.5  # mm, PrusaSlicer's threshold for small loops
 OVERHANG_MIN_LENGTH = 0.5  # mm: shorter overhanging stretches of a loop stay ordinary
+MIN_PIECE_WIDTHS = 1.2  # fill pieces shorter than this many line widths are dropped
 MIN_PATH = 1e-3  # mm: extruding moves shorter than this are merged into their neighbour
 
 
@@ -255,8 +257,23 @@ def plan_layers(
         )
     fills: list[np.ndarray] = []
     fill_layer, fill_role = [], []
+    line_width = np.array([f.solid.width for f in flows])
     for role, lines in groups:
         arrays, layer = _split(lines)
+        if arrays:
+            # Pieces hardly longer than a line is wide (slivers where two regions
+            # meet, a corner clipped) are a blob with a start and a stop of their
+            # own: the neighbouring lines' ends cover their spot.
+            counts = np.array([len(a) for a in arrays])
+            flat = np.concatenate(arrays)
+            step = np.linalg.norm(np.diff(flat, axis=0), axis=1)
+            ends = np.cumsum(counts) - 1
+            total = (
+                np.add.reduceat(np.append(step, 0.0), ends - counts + 1)
+                - np.append(step, 0.0)[ends]
+            )
+            keep = np.flatnonzero(total >= MIN_PIECE_WIDTHS * line_width[layer])
+            arrays, layer = [arrays[i] for i in keep], layer[keep]
         fills.extend(arrays)
         fill_layer.append(layer)
         fill_role.append(np.full(len(arrays), ROLE[role]))
@@ -421,14 +438,12 @@ def _overhangs(loop: np.ndarray, held: shapely.Geometry) -> list[tuple[np.ndarra
     # Runs of equal state; short overhanging runs are folded back.
     cuts = np.flatnonzero(over[1:] != over[:-1]) + 1
     bounds = np.concatenate([[0], cuts, [len(over)]])
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+    for lo, hi in itertools.pairwise(bounds):
         if over[lo] and seg[lo:hi].sum() < OVERHANG_MIN_LENGTH:
             over[lo:hi] = False
     cuts = np.flatnonzero(over[1:] != over[:-1]) + 1
     bounds = np.concatenate([[0], cuts, [len(over)]])
-    return [
-        (pts[lo : hi + 1], bool(over[lo])) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
-    ]
+    return [(pts[lo : hi + 1], bool(over[lo])) for lo, hi in itertools.pairwise(bounds)]
 
 
 def _densified(pts: np.ndarray, step: float) -> np.ndarray:

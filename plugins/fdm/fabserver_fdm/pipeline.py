@@ -69,7 +69,10 @@ def slice_to_toolpath(
     travel_area = regions.infill_area
     # Travels run unretracted only over sparse infill, clear of its walls and of the
     # skins (strings on a top surface show; over sparse infill they never do).
-    quiet_area = regions.sparse
+    # A layer with a top surface retracts on every travel: what oozes on the way is
+    # left at the next start, which may be on that surface.
+    quiet_area = regions.sparse.copy()
+    quiet_area[~shapely.is_empty(regions.top)] = shapely.Polygon()
     if s.support_material and keep:
         support = support_regions(sliced.polygons, sliced.height, rest.external.width)
         column = shapely.union(support.body, support.interface)

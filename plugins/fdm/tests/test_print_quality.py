@@ -44,7 +44,8 @@ SETTINGS = {
 MAX_INFILL_ON_WALL = 0.02  # share of the inner-perimeter length
 MAX_UNRETRACTED_ON_TOP_LAYERS = 0  # travels over 2 mm
 MAX_SHORT_PATHS_VS_PRUSA = 3.0  # non-perimeter paths under 0.5 mm, times PrusaSlicer's count
-MIN_BRIDGE_ON_WALLS = 0.25  # share of the bridge length over air layers resting on walls
+MIN_BRIDGE_ON_WALLS = 0.25  # share of a roof's bridge length resting on the walls below
+BRIDGE_SLACK = 0.05  # parts without a roof: no less anchored than PrusaSlicer's, within this
 
 NEAR = 0.15  # mm: an infill line this close to the inner perimeter's centre line lies on it
 LONG_TRAVEL = 2.0  # mm
@@ -269,18 +270,18 @@ def slice_both(path: Path, profiles, tmp_path: Path) -> tuple[Quality, Quality]:
     return mine, theirs
 
 
-MODELS = [
-    ("corpus", "stl/3DBenchy.stl"),
-    ("corpus", "stl/20mm-xyz-cube.stl"),
-    ("corpus", "stl/M3x10_screw.stl"),
-    ("samples", "fdm-step.stl"),
-    ("samples", "fdm-bracket.stl"),
+MODELS = [  # where, file, has a roof (a bridge between walls)
+    ("corpus", "stl/3DBenchy.stl", True),
+    ("corpus", "stl/20mm-xyz-cube.stl", False),
+    ("corpus", "stl/M3x10_screw.stl", False),
+    ("samples", "fdm-step.stl", False),
+    ("samples", "fdm-bracket.stl", False),
 ]
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize(("where", "name"), MODELS, ids=[n for _, n in MODELS])
-def test_print_quality_against_prusaslicer(where, name, profiles, tmp_path):
+@pytest.mark.parametrize(("where", "name", "roof"), MODELS, ids=[n for _, n, _ in MODELS])
+def test_print_quality_against_prusaslicer(where, name, roof, profiles, tmp_path):
     _require(available() is not None, "prusa-slicer is not installed (scripts/system-deps.sh)")
     root = CORPUS if where == "corpus" else SAMPLES
     _require(root.is_dir(), CORPUS_MISSING)
@@ -290,7 +291,10 @@ def test_print_quality_against_prusaslicer(where, name, profiles, tmp_path):
     assert mine.infill_on_wall <= MAX_INFILL_ON_WALL
     assert mine.unretracted_top <= MAX_UNRETRACTED_ON_TOP_LAYERS
     assert mine.short_paths <= MAX_SHORT_PATHS_VS_PRUSA * max(theirs.short_paths, 1)
-    assert mine.bridge_on_walls >= MIN_BRIDGE_ON_WALLS
+    if roof:
+        assert mine.bridge_on_walls >= MIN_BRIDGE_ON_WALLS
+    else:  # a hole's ceiling, an overhang's edge: held no worse than PrusaSlicer holds it
+        assert mine.bridge_on_walls >= theirs.bridge_on_walls - BRIDGE_SLACK
 
 
 def test_reader_sees_paths_travels_and_retractions():
