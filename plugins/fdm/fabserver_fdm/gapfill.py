@@ -16,6 +16,7 @@ import shapely
 
 SAMPLE = 0.15  # mm between boundary samples
 MIN_LENGTH = 0.8  # mm: shorter centre lines (a corner's crumb) are not printed
+SIMPLIFY = 0.005  # mm
 MAX_WIDTH = 1.0  # mm: a gap is narrower than a line and a half; clamp the rare outlier
 
 
@@ -39,7 +40,11 @@ def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list
     if len(segs) == 0:
         return [], np.zeros(0, np.int64), []
     present, dense = np.unique(seg_part, return_inverse=True)
-    merged = shapely.line_merge(shapely.multilinestrings(segs, indices=dense))
+    # Merged runs are simplified: the Voronoi edges of a straight strip come in many
+    # collinear pieces (a few microns' tolerance, far below the width's own steps).
+    merged = shapely.simplify(
+        shapely.line_merge(shapely.multilinestrings(segs, indices=dense)), SIMPLIFY
+    )
     lines, line_of = shapely.get_parts(merged, return_index=True)
     part_of = present[line_of]
     long = shapely.length(lines) >= MIN_LENGTH
