@@ -16,6 +16,7 @@ import shapely
 
 SAMPLE = 0.15  # mm between boundary samples
 MIN_LENGTH = 0.8  # mm: shorter centre lines (a corner's crumb) are not printed
+GRID = 1e-5  # mm
 SIMPLIFY = 0.005  # mm
 MAX_WIDTH = 1.0  # mm: a gap is narrower than a line and a half; clamp the rare outlier
 
@@ -35,16 +36,18 @@ def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list
     edges = shapely.voronoi_polygons(shapely.segmentize(parts, SAMPLE), only_edges=True)
     segs, seg_part = shapely.get_parts(edges, return_index=True)
     shapely.prepare(parts)
-    inside = shapely.within(segs, parts[seg_part])
+    # Co-circular samples (the two sides of a straight strip) give zero-length edges,
+    # which would cut the merged runs into pieces.
+    inside = shapely.within(segs, parts[seg_part]) & (shapely.length(segs) > 1e-9)
     segs, seg_part = segs[inside], seg_part[inside]
     if len(segs) == 0:
         return [], np.zeros(0, np.int64), []
     present, dense = np.unique(seg_part, return_inverse=True)
-    # Merged runs are simplified: the Voronoi edges of a straight strip come in many
-    # collinear pieces (a few microns' tolerance, far below the width's own steps).
-    merged = shapely.simplify(
-        shapely.line_merge(shapely.multilinestrings(segs, indices=dense)), SIMPLIFY
-    )
+    # The ends of neighbouring edges differ in the last bits (each Voronoi vertex is
+    # computed on its own): snapped to a grid they meet, and merge. Merged runs are
+    # simplified: a straight strip's edges come in many collinear pieces.
+    snapped = shapely.set_precision(shapely.multilinestrings(segs, indices=dense), GRID)
+    merged = shapely.simplify(shapely.line_merge(snapped), SIMPLIFY)
     lines, line_of = shapely.get_parts(merged, return_index=True)
     part_of = present[line_of]
     long = shapely.length(lines) >= MIN_LENGTH

@@ -30,6 +30,7 @@ EMPTY = shapely.Polygon()
 THIN_SCREEN_AREA = (
     0.05  # mm²: layers losing less than this to the external loop are not measured exactly
 )
+INSET_FIT = 0.8  # share of a spacing a loop or the infill needs across to be laid at all
 BRIDGE_ANCHOR = 3.0  # mm a bridge reaches onto its supports (PrusaSlicer's external infill margin)
 GAP_MIN_WIDTH = 0.1  # mm: narrower gaps between lines are left (less than a quarter of a line)
 
@@ -151,7 +152,12 @@ def build_regions(
 
     loops = [buffer(slices, -ext_half, **MITRE)]
     for i in range(1, perimeters):
-        loops.append(buffer(loops[-1], -(first_step if i == 1 else step), **MITRE))
+        # A loop goes only where its line fits (PrusaSlicer keeps 80 % of a spacing
+        # between its two sides): a sliver of a loop would lay two lines on one spot.
+        # What is left between is gap fill.
+        fit = INSET_FIT / 2.0 * step
+        inner = buffer(loops[-1], -(first_step if i == 1 else step) - fit, **MITRE)
+        loops.append(buffer(inner, fit, **MITRE))
     last_spacing = _per_layer(
         (first_flows.external if perimeters == 1 else first_flows.perimeter).spacing,
         (flows.external if perimeters == 1 else flows.perimeter).spacing,
@@ -159,7 +165,8 @@ def build_regions(
     )
     fill_spacing = _per_layer(first_flows.solid.spacing, flows.solid.spacing, n)
     inset = last_spacing / 2.0 + fill_spacing / 2.0 - infill_overlap * fill_spacing
-    infill_area = buffer(loops[-1], -inset, **MITRE)
+    fit = INSET_FIT / 2.0 * fill_spacing
+    infill_area = buffer(buffer(loops[-1], -inset - fit, **MITRE), fit, **MITRE)
     gaps = _gaps(loops, infill_area, first_flows, flows, n, fill_spacing)
 
     # What the external perimeter cannot reach: narrower than its width.
