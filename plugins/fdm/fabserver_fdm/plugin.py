@@ -347,8 +347,8 @@ def _floating_islands(slices: np.ndarray) -> np.ndarray:
     handle whose join is missing, a second body above the first.
     """
     islands, layer = shapely.get_parts(slices, return_index=True)
-    above_first = layer > 0
-    islands, layer = islands[above_first], layer[above_first]
+    real = (layer > 0) & ~shapely.is_empty(islands)
+    islands, layer = islands[real], layer[real]
     if len(islands) == 0:
         return np.zeros(0, dtype=np.int64)
     held = shapely.intersects(islands, slices[layer - 1])
