@@ -2,9 +2,10 @@
 
 Used by the comparison tests and by ``benchmarks/slice_fdm.py``. The config
 written here says, in PrusaSlicer's own keys, what :class:`PrintSettings` and the
-machine profile say; features fabserver does not have (gap fill, vertical shell
+machine profile say; features fabserver does not have (vertical shell
 thickening, wipe, Arachne variable widths) are switched off on PrusaSlicer's
-side so the comparison measures the same print; infill anchors are PrusaSlicer's
+side so the comparison measures the same print (gap fill and solid small areas
+are on, as in fabserver); infill anchors are PrusaSlicer's
 defaults (600 %, at most 12 mm), which fabserver also lays.
 """
 
