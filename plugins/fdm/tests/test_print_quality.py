@@ -276,6 +276,7 @@ MODELS = [  # where, file, has a roof (a bridge between walls)
     ("corpus", "stl/M3x10_screw.stl", False),
     ("samples", "fdm-step.stl", False),
     ("samples", "fdm-bracket.stl", False),
+    ("samples", "fdm-bridge.stl", True),
 ]
 
 
