@@ -83,5 +83,5 @@ def slice_to_toolpath(
         regions, sliced.polygons, sliced.top_z, sliced.height, s, support, travel_area
     )
     progress(0.8, "toolpath")
-    asm = assemble(paths, sliced.top_z, quiet_area, s, kin)
+    asm = assemble(paths, sliced.top_z, quiet_area, s, kin, sliced.polygons, regions.loops[-1])
     return Sliced(asm.toolpath, sliced, regions, asm.layer_time, asm.retractions, support)

@@ -262,3 +262,24 @@ def test_island_starting_in_mid_air_beside_the_part_is_warned_about(profiles):
     # The same block standing on the bed: no warning.
     design = _design(_box((10, 10, 10), (0, 0, 0)), _box((5, 5, 3), (20, 0, 0)))
     assert not any("mid-air" in w.en for w in _plan(design, profiles).plan.warnings)
+
+
+def test_travels_go_round_the_mouth_of_a_u_rather_than_across(profiles):
+    """Inside one island, a travel keeps inside the part when a way round exists."""
+    u = _design(
+        _box((5, 20, 3), (0, 0, 0)), _box((5, 20, 3), (15, 0, 0)), _box((20, 5, 3), (0, 0, 0))
+    )
+    tp = _plan(u, profiles).plan.toolpath
+    x0 = _part_x0(tp)
+    y0 = float(tp.xyz[_role(tp, "external_perimeter") & (tp.layer == 0), 1].min()) - 0.21
+    mouth = shapely.box(x0 + 5.5, y0 + 5.5, x0 + 14.5, y0 + 20)  # the air between the arms
+    xy = np.hypot(*(tp.xyz[:, :2] - tp.starts[:, :2]).T)
+    travel = np.flatnonzero((tp.kind == MoveKind.TRAVEL) & (tp.layer > 0) & (xy > 0))
+    # A layer's first travel comes from the last layer's end: it takes the straight way.
+    travel = np.delete(travel, np.searchsorted(tp.layer[travel], np.unique(tp.layer[travel])))
+    segments = shapely.linestrings(
+        np.stack([tp.starts[travel, :2], tp.xyz[travel, :2]], axis=1).reshape(-1, 2),
+        indices=np.repeat(np.arange(len(travel)), 2),
+    )
+    across = shapely.intersects(segments, mouth)
+    assert len(travel) > 20 and not across.any()
