@@ -7,8 +7,10 @@ per path and flattened with a mask, then merged with the extrusion moves by a
 stable sort: no Python loop per move.
 
 A travel is retracted when it is long enough (``retract_before_travel``) and
-leaves the infill area of its layer (so it would cross a perimeter and ooze on
-the visible surface), and at every layer change, as PrusaSlicer does.
+leaves the quiet area of its layer: the sparse infill, away from the walls and
+from top and bridge surfaces, where an ooze or a string is never seen. So every
+travel that crosses a wall, or passes over a skin, retracts (and hops, where the
+printer lifts); and at every layer change, as PrusaSlicer does.
 
 Cooling: a layer that prints faster than ``slowdown_below_layer_time`` has its
 extrusion moves slowed (not below ``min_print_speed``) until it takes that long,
@@ -28,6 +30,7 @@ from fabserver.profiles import Kinematics
 from fabserver.toolpath import Event, EventKind, MoveKind, Toolpath
 
 from .layers import ROLE, ROLES, LayerPaths
+from .linking import _ring_between
 from .regions import MITRE
 from .settings import PrintSettings
 
@@ -44,11 +47,19 @@ class Assembled:
 def assemble(
     paths: LayerPaths,
     z_top: np.ndarray,
-    infill_area: np.ndarray,
+    quiet_area: np.ndarray,
     s: PrintSettings,
     kin: Kinematics,
+    outline: np.ndarray | None = None,
+    walkway: np.ndarray | None = None,
 ) -> Assembled:
-    """Build the toolpath of ``paths`` and slow down layers that print too fast."""
+    """Build the toolpath of ``paths`` and slow down layers that print too fast.
+
+    quiet_area : (L,) geometries — where a travel may run without retracting
+    outline, walkway : (L,) geometries — the layer's slices, and inside them where a
+        travel may go round instead of crossing the outer wall (the innermost loop's
+        area); without them travels go straight
+    """
     n_paths = len(paths.points)
     if n_paths == 0:
         return Assembled(Toolpath.empty(), np.zeros(len(z_top)), 0)
@@ -63,13 +74,16 @@ def assemble(
     prev_z = np.concatenate([[0.0], z[:-1]])
     new_layer = np.concatenate([[True], layer[1:] != layer[:-1]])
 
-    retract = _needs_retract(prev_end, starts, layer, infill_area, p.retract_before_travel)
+    retract = _needs_retract(prev_end, starts, layer, quiet_area, p.retract_before_travel)
     retract |= new_layer
     retract[0] = False
     if p.retract_length <= 0:
         retract[:] = False
     lift = retract & (p.retract_lift > 0)
     hop = np.where(lift, p.retract_lift, 0.0)
+    detours: dict[int, np.ndarray] = {}
+    if outline is not None and walkway is not None:
+        detours = _detours(prev_end, starts, layer, retract & ~new_layer, outline, walkway)
 
     present = np.zeros((n_paths, _SLOTS), dtype=bool)
     present[:, 0] = retract
@@ -116,19 +130,43 @@ def assemble(
     mpath = path_of_pt[mv]
     ext_xyz = np.column_stack([pts[mv], z[mpath]])
     ext_e = seg[mv] * np.asarray(paths.e_per_mm)[mpath]
+    if paths.e_scale:
+        # Paths of varying width (gap fill): a factor per move.
+        factor = np.ones(len(pts))
+        for i, scale in paths.e_scale.items():
+            factor[first_pt[i] + 1 : first_pt[i] + counts[i]] = scale
+        ext_e *= factor[mv]
     ext_feed = np.asarray(paths.feed)[mpath]
     ext_role = np.asarray(paths.role, dtype=np.uint8)[mpath]
 
+    # Detour waypoints go between the lift (slot 2) and the travel to the start (slot 3).
+    way_path = np.array([i for i, w in detours.items() for _ in w], dtype=np.int64)
+    way_xy = np.concatenate(list(detours.values())) if detours else np.zeros((0, 2))
+    way_xyz = np.column_stack([way_xy, (z + hop)[way_path]])
+    n_way = len(way_path)
+
     m = present.ravel()
-    all_path = np.concatenate([path_of_slot.ravel()[m], mpath])
-    group = np.concatenate([np.zeros(int(m.sum()), np.int64), np.ones(len(mv), np.int64)])
-    order = np.argsort(all_path * 2 + group, kind="stable")
-    cat = lambda a, b: np.concatenate([a, b])[order]  # noqa: E731
-    out_xyz = cat(xyz.reshape(-1, 3)[m], ext_xyz)
-    out_kind = cat(kind.ravel()[m], np.full(len(mv), int(MoveKind.EXTRUDE), np.uint8))
-    out_feed = cat(feed.ravel()[m], ext_feed)
-    out_e = cat(e.ravel()[m], ext_e)
-    out_role = cat(role.ravel()[m], ext_role)
+    all_path = np.concatenate([path_of_slot.ravel()[m], way_path, mpath])
+    # Sort key within a path: slots 0-2, waypoints, slots 3-5, extrusion moves.
+    slot_rank = np.where(np.arange(_SLOTS) < 3, np.arange(_SLOTS), np.arange(_SLOTS) + 1)
+    sub = np.concatenate(
+        [
+            np.tile(slot_rank, n_paths)[m],
+            np.full(n_way, 3, np.int64),
+            np.full(len(mv), _SLOTS + 1, np.int64),
+        ]
+    )
+    order = np.argsort(all_path * (_SLOTS + 2) + sub, kind="stable")
+    cat = lambda a, b, c: np.concatenate([a, b, c])[order]  # noqa: E731
+    out_xyz = cat(xyz.reshape(-1, 3)[m], way_xyz, ext_xyz)
+    out_kind = cat(
+        kind.ravel()[m],
+        np.full(n_way, int(MoveKind.TRAVEL), np.uint8),
+        np.full(len(mv), int(MoveKind.EXTRUDE), np.uint8),
+    )
+    out_feed = cat(feed.ravel()[m], np.full(n_way, s.travel_speed), ext_feed)
+    out_e = cat(e.ravel()[m], np.zeros(n_way), ext_e)
+    out_role = cat(role.ravel()[m], np.full(n_way, ROLE["travel"], np.uint8), ext_role)
     out_path = all_path[order]
     out_layer = layer[out_path].astype(np.int32)
 
@@ -165,9 +203,9 @@ def _toolpath(xyz, kind, feed, e, layer, role, events, z_top) -> Toolpath:
 
 
 def _needs_retract(
-    a: np.ndarray, b: np.ndarray, layer: np.ndarray, infill_area: np.ndarray, min_length: float
+    a: np.ndarray, b: np.ndarray, layer: np.ndarray, quiet_area: np.ndarray, min_length: float
 ) -> np.ndarray:
-    """Travels longer than ``min_length`` that leave their layer's infill area."""
+    """Travels longer than ``min_length`` that leave their layer's quiet area."""
     length = np.linalg.norm(b - a, axis=1)
     long = length > min_length
     idx = np.flatnonzero(long)
@@ -178,9 +216,85 @@ def _needs_retract(
         np.stack([a[idx], b[idx]], axis=1).reshape(-1, 2), indices=np.repeat(np.arange(idx.size), 2)
     )
     # A little margin: infill ends touch the area's edge.
-    area = shapely.buffer(infill_area, 0.1, **MITRE)[layer[idx]]
+    area = shapely.buffer(quiet_area, 0.1, **MITRE)[layer[idx]]
     result[idx] = ~shapely.covered_by(lines, area)
     return result
+
+
+MAX_DETOUR = 5.0  # a way round at most this many times the straight travel
+
+
+def _detours(
+    a: np.ndarray,
+    b: np.ndarray,
+    layer: np.ndarray,
+    candidates: np.ndarray,
+    outline: np.ndarray,
+    walkway: np.ndarray,
+) -> dict[int, np.ndarray]:
+    """Ways round for travels that would cross the outer wall of their own island.
+
+    A travel from one part of an island to another (across the mouth of a C, a
+    window, a hole) leaves the part and drags ooze over its visible wall. When
+    both ends lie in one part of ``walkway`` it goes along that part's ring
+    instead (the shorter way round, at most ``MAX_DETOUR`` times as long, and only
+    when it stays inside the outline): PrusaSlicer's "avoid crossing perimeters".
+    Returns the waypoints of each travel that goes round, by path index.
+    """
+    idx = np.flatnonzero(candidates)
+    out: dict[int, np.ndarray] = {}
+    if idx.size == 0:
+        return out
+    lines = shapely.linestrings(
+        np.stack([a[idx], b[idx]], axis=1).reshape(-1, 2), indices=np.repeat(np.arange(idx.size), 2)
+    )
+    crossing = ~shapely.covered_by(lines, outline[layer[idx]])
+    idx = idx[crossing]
+    if idx.size == 0:
+        return out
+    parts, part_layer = shapely.get_parts(walkway, return_index=True)
+    tree = shapely.STRtree(parts)
+    pa, pb = shapely.points(a[idx]), shapely.points(b[idx])
+    # The part of the travel's own layer each end lies in (every layer's parts are in
+    # the one tree, stacked on the same spot).
+    part_a = np.full(idx.size, -1)
+    part_b = np.full(idx.size, -2)
+    for ends, found in ((pa, part_a), (pb, part_b)):
+        q, r = tree.query(ends, predicate="dwithin", distance=1.0)
+        mine = part_layer[r] == layer[idx[q]]
+        found[q[mine]] = r[mine]
+    same = np.flatnonzero(part_a == part_b)
+    for j in same.tolist():
+        part = parts[part_a[j]]
+        straight = float(np.linalg.norm(b[idx[j]] - a[idx[j]]))
+        # The ring the straight way cuts: the part's outside, or a hole's.
+        rings = [part.exterior, *part.interiors]
+        cut = [r for r in rings if r.intersects(lines[crossing][j])]
+        ring = cut[0] if len(cut) == 1 else part.exterior
+        total = ring.length
+        s0, s1 = ring.project(pa[j]), ring.project(pb[j])
+        forward = (s1 - s0) % total
+        coords = np.asarray(ring.coords)
+        cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(coords, axis=0), axis=1))])
+        if forward <= total - forward:
+            inner = _ring_between(coords, cum, s0, s1, total)
+        else:
+            inner = _ring_between(coords, cum, s1, s0, total)[::-1]
+        way = np.vstack(
+            [
+                shapely.get_coordinates(ring.interpolate(s0)),
+                inner,
+                shapely.get_coordinates(ring.interpolate(s1)),
+            ]
+        )
+        full = np.vstack([a[idx[j]], way, b[idx[j]]])
+        length = float(np.linalg.norm(np.diff(full, axis=0), axis=1).sum())
+        if length > MAX_DETOUR * straight:
+            continue
+        if not shapely.covered_by(shapely.LineString(full), outline[layer[idx[j]]]):
+            continue
+        out[int(idx[j])] = way
+    return out
 
 
 def _slow_down(tp: Toolpath, s: PrintSettings, kin: Kinematics, n_layers: int):

@@ -34,7 +34,11 @@ TYPE_NAMES = {
     "brim": "Skirt/Brim",
     "support": "Support material",
     "support_interface": "Support material interface",
+    "overhang_perimeter": "Overhang perimeter",
+    "gap_fill": "Gap fill",
 }
+# Roles printed in the air: the bridge fan.
+BRIDGING = ("bridge", "overhang_perimeter")
 
 _LETTERS = ("X", "Y", "Z", "E", "F")
 _FORMATS = (" X%.3f", " Y%.3f", " Z%.3f", " E%.5f", " F%.0f")
@@ -226,7 +230,7 @@ def write_gcode(out: IO[bytes], tp: Toolpath, job: GcodeJob, chunk: int = 20000)
     if work_idx.size:
         change = np.concatenate([[True], role[work_idx][1:] != role[work_idx][:-1]])
         type_at = {int(i): role_names[role[i]] for i in work_idx[change]}
-        bridge_at = {int(i): tp.roles[role[i]] == "bridge" for i in work_idx[change]}
+        bridge_at = {int(i): tp.roles[role[i]] in BRIDGING for i in work_idx[change]}
     else:
         type_at, bridge_at = {}, {}
     cuts |= set(type_at)

@@ -8,6 +8,7 @@ island, as a printer does: each island's perimeters (inner ones first unless
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -15,11 +16,12 @@ import numpy as np
 import shapely
 
 from .bridges import bridge_lines
-from .flow import Flow, e_per_mm
+from .flow import Flow, e_per_mm, filament_area
+from .gapfill import gap_fill_lines
 from .geos import buffer, union
 from .infill import hatch, infill_lines
 from .linking import add_anchors, link_lines
-from .ordering import nearest_order, rotate_loop, seam_point
+from .ordering import SeamPlacer, nearest_order, rotate_loop
 from .regions import MITRE, LayerFlows, Regions
 from .settings import PrintSettings
 from .support import BODY_SPACING, INTERFACE_SPACING, Support
@@ -37,9 +39,14 @@ ROLES = (
     "support_interface",
     "travel",
     "retract",
+    "overhang_perimeter",
+    "gap_fill",
 )
 ROLE = {name: i for i, name in enumerate(ROLES)}
 SMALL_PERIMETER_LENGTH = 2 * math.pi * 6.5  # mm, PrusaSlicer's threshold for small loops
+OVERHANG_MIN_LENGTH = 0.5  # mm: shorter overhanging stretches of a loop stay ordinary
+MIN_PIECE_WIDTHS = 1.2  # fill pieces shorter than this many line widths are dropped
+MIN_PATH = 1e-3  # mm: extruding moves shorter than this are merged into their neighbour
 
 
 @dataclass
@@ -48,6 +55,8 @@ class LayerPaths:
 
     points : list of (m, 2) float arrays, millimetres
     layer, role : (P,) int; e_per_mm, feed : (P,) float
+    e_scale : {path index: (m - 1,) float} — per-move factors on ``e_per_mm`` for
+        the paths whose width varies along them (gap fill)
     """
 
     points: list[np.ndarray] = field(default_factory=list)
@@ -55,8 +64,19 @@ class LayerPaths:
     role: list[int] = field(default_factory=list)
     e_per_mm: list[float] = field(default_factory=list)
     feed: list[float] = field(default_factory=list)
+    e_scale: dict[int, np.ndarray] = field(default_factory=dict)
 
-    def add(self, pts: np.ndarray, layer: int, role: int, epm: float, feed: float) -> None:
+    def add(
+        self,
+        pts: np.ndarray,
+        layer: int,
+        role: int,
+        epm: float,
+        feed: float,
+        scale: np.ndarray | None = None,
+    ) -> None:
+        if scale is not None:
+            self.e_scale[len(self.points)] = scale
         self.points.append(pts)
         self.layer.append(layer)
         self.role.append(role)
@@ -93,6 +113,8 @@ def _speed(s: PrintSettings, role: str, flow: Flow, first_layer: bool) -> float:
         "brim": p.skirt_speed or p.first_layer_speed,
         "support": p.support_material_speed,
         "support_interface": p.support_material_speed,
+        "overhang_perimeter": p.bridge_speed,
+        "gap_fill": p.perimeter_speed,
     }[role]
     if first_layer:
         speed = min(speed, p.first_layer_speed)
@@ -125,6 +147,19 @@ def _split(geoms: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     coords, index = shapely.get_coordinates(geoms_flat, return_index=True)
     if len(coords) == 0:
         return [], np.zeros(0, np.int64)
+    # Points closer than MIN_PATH to the previous one of their path (clipping's
+    # slivers) would be moves of a micron: they go.
+    step = np.full(len(coords), np.inf)
+    step[1:] = np.where(
+        index[1:] == index[:-1], np.linalg.norm(np.diff(coords, axis=0), axis=1), np.inf
+    )
+    keep_pt = step >= MIN_PATH
+    last_of_path = np.append(index[1:] != index[:-1], True)
+    # A closed ring keeps its closing point (its first one again), dropping the one before.
+    closing = last_of_path & ~keep_pt
+    keep_pt[closing] = True
+    keep_pt[np.flatnonzero(closing) - 1] &= step[np.flatnonzero(closing) - 1] == np.inf
+    coords, index = coords[keep_pt], index[keep_pt]
     starts = np.concatenate([[0], np.flatnonzero(np.diff(index)) + 1])
     sizes = np.diff(np.concatenate([starts, [len(index)]]))
     arrays = np.split(coords, starts[1:])
@@ -222,8 +257,23 @@ def plan_layers(
         )
     fills: list[np.ndarray] = []
     fill_layer, fill_role = [], []
+    line_width = np.array([f.solid.width for f in flows])
     for role, lines in groups:
         arrays, layer = _split(lines)
+        if arrays:
+            # Pieces hardly longer than a line is wide (slivers where two regions
+            # meet, a corner clipped) are a blob with a start and a stop of their
+            # own: the neighbouring lines' ends cover their spot.
+            counts = np.array([len(a) for a in arrays])
+            flat = np.concatenate(arrays)
+            step = np.linalg.norm(np.diff(flat, axis=0), axis=1)
+            ends = np.cumsum(counts) - 1
+            total = (
+                np.add.reduceat(np.append(step, 0.0), ends - counts + 1)
+                - np.append(step, 0.0)[ends]
+            )
+            keep = np.flatnonzero(total >= MIN_PIECE_WIDTHS * line_width[layer])
+            arrays, layer = [arrays[i] for i in keep], layer[keep]
         fills.extend(arrays)
         fill_layer.append(layer)
         fill_role.append(np.full(len(arrays), ROLE[role]))
@@ -231,6 +281,27 @@ def plan_layers(
     fill_role_a = np.concatenate(fill_role) if fill_role else np.zeros(0, np.int64)
 
     ring_island = _islands_of(np.array([r[0] for r in rings]).reshape(-1, 2), ring_layer_a, slices)
+    # Loops off the layer below by more than half a nozzle are overhangs (PrusaSlicer's
+    # rule): those stretches get bridge flow, speed and fan.
+    lower = np.empty(n, dtype=object)
+    if n:
+        lower[0] = shapely.box(-1e6, -1e6, 1e6, 1e6)  # the bed holds the first layer
+        lower[1:] = buffer(slices[:-1], s.printer.nozzle_diameter / 2.0, **MITRE)
+    shapely.prepare(lower)
+    supported = np.ones(len(rings), dtype=bool)
+    if rings:
+        ring_lines = shapely.linestrings(
+            np.concatenate(rings), indices=np.repeat(np.arange(len(rings)), [len(r) for r in rings])
+        )
+        supported = shapely.covered_by(ring_lines, lower[ring_layer_a])
+    seams = SeamPlacer(s.seam_position, slices)
+
+    # Gap fill: the centre lines of the strips no line reaches, as wide as the strip.
+    gap_lines, gap_layer, gap_width = gap_fill_lines(regions.gaps)
+    gap_island = _islands_of(
+        np.array([g[len(g) // 2] for g in gap_lines]).reshape(-1, 2), gap_layer, slices
+    )
+    gap_by_layer = _group(gap_layer, n)
     fill_mid = np.array([0.5 * (f[0] + f[-1]) for f in fills]).reshape(-1, 2)
     fill_island = _islands_of(fill_mid, fill_layer_a, slices)
 
@@ -266,15 +337,21 @@ def plan_layers(
         first = k == 0
         r_idx = ring_by_layer[k]
         f_idx = fill_by_layer[k]
-        if len(r_idx) == 0 and len(f_idx) == 0:
+        g_idx = gap_by_layer[k]
+        if len(r_idx) == 0 and len(f_idx) == 0 and len(g_idx) == 0:
             continue
-        islands = np.unique(np.concatenate([ring_island[r_idx], fill_island[f_idx]]))
+        islands = np.unique(
+            np.concatenate([ring_island[r_idx], fill_island[f_idx], gap_island[g_idx]])
+        )
         # Islands nearest first, judged by their first ring or line.
         anchors = []
         for isl in islands:
             rr = r_idx[ring_island[r_idx] == isl]
             ff = f_idx[fill_island[f_idx] == isl]
-            anchors.append(rings[rr[0]][0] if len(rr) else fills[ff[0]][0])
+            gg = g_idx[gap_island[g_idx] == isl]
+            anchors.append(
+                rings[rr[0]][0] if len(rr) else fills[ff[0]][0] if len(ff) else gap_lines[gg[0]][0]
+            )
         anchors_a = np.array(anchors).reshape(-1, 2)
         isl_order, _ = nearest_order(anchors_a, anchors_a, position, reversible=False)
         for oi in isl_order:
@@ -288,15 +365,40 @@ def plan_layers(
                 starts = np.array([rings[i][0] for i in members])
                 mo, _ = nearest_order(starts, starts, position, reversible=False)
                 for i in members[mo]:
-                    loop = rotate_loop(rings[i], seam_point(rings[i], position, s.seam_position))
+                    loop = rotate_loop(rings[i], seams.seam(rings[i], position, k))
                     role = "external_perimeter" if d == 0 else "perimeter"
                     flow = f.external if d == 0 else f.perimeter
                     length = float(np.linalg.norm(np.diff(loop, axis=0), axis=1).sum())
                     speed = _speed(s, role, flow, first)
                     if length < SMALL_PERIMETER_LENGTH:
                         speed = min(speed, s.printer.small_perimeter_speed)
-                    paths.add(loop, k, ROLE[role], epm_of(flow), speed)
+                    pieces = [(loop, False)] if supported[i] else _overhangs(loop, lower[k])
+                    for pts, over in pieces:
+                        if over:
+                            over_speed = _speed(s, "overhang_perimeter", f.bridge, first)
+                            paths.add(
+                                pts, k, ROLE["overhang_perimeter"], epm_of(f.bridge), over_speed
+                            )
+                        else:
+                            paths.add(pts, k, ROLE[role], epm_of(flow), speed)
                     position = loop[-1]
+            gg = g_idx[gap_island[g_idx] == isl]
+            if len(gg):
+                # Gap fill after the loops, as PrusaSlicer lays it: mm of filament per
+                # mm of path per mm of width, times each stretch's width.
+                per_width = (
+                    f.perimeter.height * fil.extrusion_multiplier / filament_area(fil.diameter)
+                )
+                starts = np.array([gap_lines[i][0] for i in gg])
+                ends = np.array([gap_lines[i][-1] for i in gg])
+                go, flip = nearest_order(starts, ends, position)
+                speed = _speed(s, "gap_fill", f.perimeter, first)
+                for i, rev in zip(gg[go], flip, strict=True):
+                    pts, width = gap_lines[i], gap_width[i]
+                    if rev:
+                        pts, width = pts[::-1], width[::-1]
+                    paths.add(pts, k, ROLE["gap_fill"], per_width, speed, scale=width)
+                    position = pts[-1]
             if len(ff):
                 starts = np.array([fills[i][0] for i in ff])
                 ends = np.array([fills[i][-1] for i in ff])
@@ -320,6 +422,39 @@ def plan_layers(
                     paths.add(pts, k, ROLE[role], epm_of(flow), _speed(s, role, flow, first))
                     position = pts[-1]
     return paths
+
+
+def _overhangs(loop: np.ndarray, held: shapely.Geometry) -> list[tuple[np.ndarray, bool]]:
+    """``loop`` cut where it leaves ``held``: ``[(points, overhanging)]`` in order.
+
+    The loop is walked in steps of at most half a millimetre; a stretch counts as
+    overhanging when its middle is outside ``held``. Overhanging stretches shorter
+    than ``OVERHANG_MIN_LENGTH`` stay ordinary (a corner cut by the mitre).
+    """
+    pts = _densified(loop, 0.5)
+    mid = 0.5 * (pts[1:] + pts[:-1])
+    over = ~shapely.contains_xy(held, mid[:, 0], mid[:, 1])
+    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    # Runs of equal state; short overhanging runs are folded back.
+    cuts = np.flatnonzero(over[1:] != over[:-1]) + 1
+    bounds = np.concatenate([[0], cuts, [len(over)]])
+    for lo, hi in itertools.pairwise(bounds):
+        if over[lo] and seg[lo:hi].sum() < OVERHANG_MIN_LENGTH:
+            over[lo:hi] = False
+    cuts = np.flatnonzero(over[1:] != over[:-1]) + 1
+    bounds = np.concatenate([[0], cuts, [len(over)]])
+    return [(pts[lo : hi + 1], bool(over[lo])) for lo, hi in itertools.pairwise(bounds)]
+
+
+def _densified(pts: np.ndarray, step: float) -> np.ndarray:
+    """``pts`` with points added so that no segment is longer than ``step``."""
+    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    parts = np.maximum(np.ceil(seg / step).astype(np.int64), 1)
+    t = np.arange(int(parts.sum())) - np.repeat(np.cumsum(parts) - parts, parts)
+    t = t / np.repeat(parts, parts)
+    which = np.repeat(np.arange(len(seg)), parts)
+    out = pts[which] + t[:, None] * (pts[which + 1] - pts[which])
+    return np.vstack([out, pts[-1:]])
 
 
 def _group(layer: np.ndarray, n: int) -> list[np.ndarray]:

@@ -9,6 +9,7 @@ mostly zig-zags from one line to the next.
 from __future__ import annotations
 
 import numpy as np
+import shapely
 
 SMALL_ORDER = 24
 """Below this many paths the greedy walk runs on Python floats: a numpy step costs
@@ -99,16 +100,69 @@ def rotate_loop(ring: np.ndarray, position: np.ndarray) -> np.ndarray:
     return np.vstack([rolled, rolled[:1]])
 
 
-def seam_point(ring: np.ndarray, position: np.ndarray, seam: str) -> np.ndarray:
-    """Where a loop should start: ``nearest`` the nozzle, or at the ``rear`` (largest y).
+CORNER_PULL = 1.5  # mm an aligned seam moves to sit in a sharp corner instead
+ALIGN_REACH = 3.0  # mm: a seam of the layer below farther than this is another loop's
 
-    A rear seam lines up from layer to layer at the back of the part, where it
-    shows least; ties (a flat back edge) go to the vertex nearest the nozzle.
+
+class SeamPlacer:
+    """Where each loop starts, by PrusaSlicer's ``seam_position``.
+
+    ``nearest``: the vertex nearest the nozzle. ``rear``: the vertex nearest a point
+    far behind the object's middle (PrusaSlicer's rear), so the seam runs straight
+    up the back of the part rather than jumping to wherever the loop's largest y
+    happens to be on each layer (a diagonal zipper on a hull). ``aligned``: the
+    vertex nearest the seam of the layer below, drawn into a sharp corner within
+    ``CORNER_PULL`` mm where there is one; the first layer starts at the rear.
+    Objects are the parts of the print's footprint (copies are apart on the bed).
     """
-    if seam != "rear":
-        return position
-    body = ring[:-1]
-    y = body[:, 1]
-    back = body[y >= y.max() - 0.2]
-    i = int(np.argmin(((back - position[:2]) ** 2).sum(axis=1)))
-    return back[i]
+
+    def __init__(self, mode: str, slices: np.ndarray):
+        self.mode = mode
+        self.layer = -1
+        self.previous = np.zeros((0, 2))
+        self.current: list[np.ndarray] = []
+        filled = slices[~shapely.is_empty(slices)]
+        if mode == "nearest" or len(filled) == 0:
+            self.objects = np.zeros(0, dtype=object)
+            return
+        footprint = shapely.union_all(shapely.convex_hull(filled))
+        self.objects = shapely.get_parts(footprint)
+        bounds = shapely.bounds(self.objects)
+        radius = 0.5 * np.hypot(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
+        self.rear = np.column_stack(
+            [0.5 * (bounds[:, 0] + bounds[:, 2]), bounds[:, 3] + 3.0 * radius]
+        )
+        self.tree = shapely.STRtree(self.objects)
+
+    def seam(self, ring: np.ndarray, position: np.ndarray, layer: int) -> np.ndarray:
+        """The point the loop ``ring`` (closed, ``(m, 2)``) of ``layer`` should start at."""
+        if self.mode == "nearest" or len(self.objects) == 0:
+            return position
+        if layer != self.layer:
+            if self.current:
+                self.previous = np.array(self.current)
+            self.current, self.layer = [], layer
+        body = ring[:-1]
+        which = self.tree.query_nearest(shapely.Point(body[0]), all_matches=False)
+        target = self.rear[int(which[0])] if len(which) else position[:2]
+        score = ((body - target) ** 2).sum(axis=1)
+        if self.mode == "aligned":
+            score = np.sqrt(score)
+            if len(self.previous):
+                gap = np.sqrt(((self.previous[:, None, :] - body[None, :, :]) ** 2).sum(axis=2))
+                nearest = int(np.argmin(gap.min(axis=1)))
+                if gap[nearest].min() <= ALIGN_REACH:
+                    score = gap[nearest]
+            score = score - CORNER_PULL * _sharpness(body)
+        point = body[int(np.argmin(score))]
+        self.current.append(point)
+        return point
+
+
+def _sharpness(body: np.ndarray) -> np.ndarray:
+    """How sharply a closed ring turns at each vertex: 0 straight on, 1 turned right back."""
+    ahead = np.roll(body, -1, axis=0) - body
+    behind = body - np.roll(body, 1, axis=0)
+    norm = np.linalg.norm(ahead, axis=1) * np.linalg.norm(behind, axis=1)
+    cos = np.einsum("ij,ij->i", ahead, behind) / np.maximum(norm, 1e-12)
+    return np.arccos(np.clip(cos, -1.0, 1.0)) / np.pi

@@ -63,16 +63,25 @@ def slice_to_toolpath(
         s.top_solid_layers,
         s.bottom_solid_layers,
         s.printer.infill_overlap,
+        s.solid_infill_below_area,
     )
     support = None
     travel_area = regions.infill_area
+    # Travels run unretracted only over sparse infill, clear of its walls and of the
+    # skins (strings on a top surface show; over sparse infill they never do).
+    # A layer with a top surface retracts on every travel: what oozes on the way is
+    # left at the next start, which may be on that surface.
+    quiet_area = regions.sparse.copy()
+    quiet_area[~shapely.is_empty(regions.top)] = shapely.Polygon()
     if s.support_material and keep:
         support = support_regions(sliced.polygons, sliced.height, rest.external.width)
-        travel_area = shapely.union(travel_area, shapely.union(support.body, support.interface))
+        column = shapely.union(support.body, support.interface)
+        travel_area = shapely.union(travel_area, column)
+        quiet_area = shapely.union(quiet_area, column)
     progress(0.55, "paths")
     paths = plan_layers(
         regions, sliced.polygons, sliced.top_z, sliced.height, s, support, travel_area
     )
     progress(0.8, "toolpath")
-    asm = assemble(paths, sliced.top_z, travel_area, s, kin)
+    asm = assemble(paths, sliced.top_z, quiet_area, s, kin, sliced.polygons, regions.loops[-1])
     return Sliced(asm.toolpath, sliced, regions, asm.layer_time, asm.retractions, support)

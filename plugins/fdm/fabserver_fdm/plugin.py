@@ -362,8 +362,7 @@ def _slice_warnings(sliced, s: PrintSettings) -> list[Text]:
                 "Make them thicker in the model.",
             ).format(width=width, z0=z0, z1=z1, layers=int(bad.size))
         )
-    empty = shapely.is_empty(sliced.slices.polygons)
-    floating = np.flatnonzero(~empty[1:] & empty[:-1]) + 1
+    floating = _floating_islands(sliced.slices.polygons)
     if floating.size and not s.support_material:
         z = float(sliced.slices.top_z[floating[0]] - sliced.slices.height[floating[0]])
         warnings.append(
@@ -384,6 +383,21 @@ def _slice_warnings(sliced, s: PrintSettings) -> list[Text]:
             )
         )
     return warnings
+
+
+def _floating_islands(slices: np.ndarray) -> np.ndarray:
+    """Layers (sorted) where an island starts with nothing of the layer below under it.
+
+    An island touching nothing below is printed onto air: a boss under a wing, a
+    handle whose join is missing, a second body above the first.
+    """
+    islands, layer = shapely.get_parts(slices, return_index=True)
+    real = (layer > 0) & ~shapely.is_empty(islands)
+    islands, layer = islands[real], layer[real]
+    if len(islands) == 0:
+        return np.zeros(0, dtype=np.int64)
+    held = shapely.intersects(islands, slices[layer - 1])
+    return np.unique(layer[~held])
 
 
 __all__ = ["FdmPlugin", "duration_text"]

@@ -2,9 +2,10 @@
 
 Used by the comparison tests and by ``benchmarks/slice_fdm.py``. The config
 written here says, in PrusaSlicer's own keys, what :class:`PrintSettings` and the
-machine profile say; features fabserver does not have (gap fill, vertical shell
+machine profile say; features fabserver does not have (vertical shell
 thickening, wipe, Arachne variable widths) are switched off on PrusaSlicer's
-side so the comparison measures the same print; infill anchors are PrusaSlicer's
+side so the comparison measures the same print (gap fill and solid small areas
+are on, as in fabserver); infill anchors are PrusaSlicer's
 defaults (600 %, at most 12 mm), which fabserver also lays.
 """
 
@@ -71,13 +72,13 @@ def config_ini(s: PrintSettings, machine: MachineProfile, start_gcode: str = "")
         "support_material_speed": p.support_material_speed,
         "perimeter_generator": "classic",
         "ensure_vertical_shell_thickness": 0,
-        "gap_fill_enabled": 0,
+        "gap_fill_enabled": 1,
         "thin_walls": 0,
         "extra_perimeters": 0,
         "infill_every_layers": 1,
         "infill_anchor": "600%",
         "infill_anchor_max": 12,
-        "solid_infill_below_area": 0,
+        "solid_infill_below_area": s.solid_infill_below_area,
         "infill_overlap": f"{p.infill_overlap * 100:g}%",
         "extrusion_width": p.extrusion_width,
         "perimeter_extrusion_width": p.extrusion_width,

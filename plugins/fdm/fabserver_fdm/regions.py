@@ -30,6 +30,9 @@ EMPTY = shapely.Polygon()
 THIN_SCREEN_AREA = (
     0.05  # mm²: layers losing less than this to the external loop are not measured exactly
 )
+INSET_FIT = 0.8  # share of a spacing a loop or the infill needs across to be laid at all
+BRIDGE_ANCHOR = 3.0  # mm a bridge reaches onto its supports (PrusaSlicer's external infill margin)
+GAP_MIN_WIDTH = 0.1  # mm: narrower gaps between lines are left (less than a quarter of a line)
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class Regions:
     loops : list of (L,) — area inside perimeter ``i``'s centre line (index 0 = external)
     infill_area : (L,) — inside the perimeters, where infill goes
     sparse, solid, top, bridge : (L,) — parts of ``infill_area`` by kind of infill
+    gaps : (L,) — inside the perimeters, narrower than one line: neither a loop nor the
+        infill reaches them (gap fill)
     thin_area : (L,) float, mm² — outline too narrow for one external perimeter
     """
 
@@ -60,6 +65,7 @@ class Regions:
     solid: np.ndarray
     top: np.ndarray
     bridge: np.ndarray
+    gaps: np.ndarray
     thin_area: np.ndarray
 
 
@@ -123,8 +129,18 @@ def build_regions(
     top_layers: int,
     bottom_layers: int,
     infill_overlap: float,
+    solid_below_area: float = 0.0,
+    bridge_anchor: float = BRIDGE_ANCHOR,
 ) -> Regions:
-    """Perimeter loops and infill regions of every layer of ``slices`` ((L,) geometries)."""
+    """Perimeter loops and infill regions of every layer of ``slices`` ((L,) geometries).
+
+    The infill area stops where PrusaSlicer's infill lines are linked: half a
+    perimeter spacing plus half an infill spacing inside the last loop's centre
+    line, less ``infill_overlap`` (a share of the infill spacing) so the lines'
+    ends bite into the perimeter. Sparse areas smaller than ``solid_below_area``
+    (mm²) are filled solid; bridges over air reach ``bridge_anchor`` mm onto
+    what holds them.
+    """
     n = len(slices)
     ext_half = _per_layer(first_flows.external.width, flows.external.width, n) / 2.0
     first_step = _per_layer(
@@ -136,14 +152,22 @@ def build_regions(
 
     loops = [buffer(slices, -ext_half, **MITRE)]
     for i in range(1, perimeters):
-        loops.append(buffer(loops[-1], -(first_step if i == 1 else step), **MITRE))
+        # A loop goes only where its line fits (PrusaSlicer keeps 80 % of a spacing
+        # between its two sides): a sliver of a loop would lay two lines on one spot.
+        # What is left between is gap fill.
+        fit = INSET_FIT / 2.0 * step
+        inner = buffer(loops[-1], -(first_step if i == 1 else step) - fit, **MITRE)
+        loops.append(buffer(inner, fit, **MITRE))
     last_spacing = _per_layer(
         (first_flows.external if perimeters == 1 else first_flows.perimeter).spacing,
         (flows.external if perimeters == 1 else flows.perimeter).spacing,
         n,
     )
-    inset = last_spacing / 2.0 - infill_overlap * last_spacing
-    infill_area = buffer(loops[-1], -inset, **MITRE)
+    fill_spacing = _per_layer(first_flows.solid.spacing, flows.solid.spacing, n)
+    inset = last_spacing / 2.0 + fill_spacing / 2.0 - infill_overlap * fill_spacing
+    fit = INSET_FIT / 2.0 * fill_spacing
+    infill_area = buffer(buffer(loops[-1], -inset - fit, **MITRE), fit, **MITRE)
+    gaps = _gaps(loops, infill_area, first_flows, flows, n, fill_spacing)
 
     # What the external perimeter cannot reach: narrower than its width.
     # The external loop's band is an opening of the outline (in, then out by the
@@ -175,12 +199,82 @@ def build_regions(
     bridge = difference(intersection(solid, exposed_bottom), top)
     if n:
         bridge[0] = EMPTY  # the first layer lies on the bed
+    if bridge_anchor > 0 and n > 1:
+        # Bridges over air reach onto what holds them, as PrusaSlicer's do: lines
+        # ending at the edge of the gap would sag off it.
+        held = intersection(difference(infill_area, top), _shift(slices, -1))
+        over_air = ~shapely.is_empty(bridge)
+        grown = buffer(bridge[over_air], bridge_anchor, **MITRE)
+        bridge[over_air] = union(bridge[over_air], intersection(grown, held[over_air]))
+        bridge = _by_area(bridge, 0.0)[1]  # polygons only: GEOS fails on mixed collections
+        solid = union(solid, bridge)
     internal = difference(solid, union(top, bridge))
     sparse = difference(infill_area, solid)
+    if solid_below_area > 0:
+        # Small sparse areas (a screw's shaft, a chimney, a thin wall's middle) hold
+        # one or two infill lines at most: PrusaSlicer fills them solid.
+        small, sparse = _by_area(sparse, solid_below_area)
+        internal = _by_area(union(internal, small), 0.0)[1]
     # Solid infill laid over sparse infill spans the gaps between its lines: it is
     # printed as a bridge, thick and slow, as PrusaSlicer does ("internal bridge").
     over_sparse = intersection(internal, _shift(sparse, -1))
     over_sparse = _opened(over_sparse, half)
     bridge = union(bridge, intersection(over_sparse, internal))
     internal = difference(internal, bridge)
-    return Regions(loops, infill_area, sparse, internal, top, bridge, thin_area)
+    return Regions(loops, infill_area, sparse, internal, top, bridge, gaps, thin_area)
+
+
+def _by_area(geoms: np.ndarray, max_area: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each layer's polygons smaller than ``max_area``, and the others: two ``(L,)`` arrays.
+
+    Lines and points (what an overlay leaves of a touching edge) are dropped.
+    """
+    parts, layer = shapely.get_parts(geoms, return_index=True)
+    polygons = shapely.get_type_id(parts) == 3
+    parts, layer = parts[polygons], layer[polygons]
+    small = shapely.area(parts) < max_area
+    out = []
+    for chosen in (small, ~small):
+        layers = np.full(len(geoms), EMPTY, dtype=object)
+        if chosen.any():
+            present, dense = np.unique(layer[chosen], return_inverse=True)
+            layers[present] = shapely.multipolygons(parts[chosen], indices=dense)
+        out.append(layers)
+    return out[0], out[1]
+
+
+def _gaps(
+    loops: list[np.ndarray],
+    infill_area: np.ndarray,
+    first_flows: LayerFlows,
+    flows: LayerFlows,
+    n: int,
+    fill_spacing: np.ndarray,
+) -> np.ndarray:
+    """Inside the perimeters, what neither the next loop nor the infill covers.
+
+    Where a wall is too narrow for the next loop, or the space inside the last
+    loop too narrow for the infill, a strip narrower than one line is left: it
+    gets gap fill. Each loop's line covers half its spacing on either side of its
+    centre line; the infill's lines half theirs beyond the infill area.
+    """
+    spacing = [
+        _per_layer(
+            (first_flows.external if i == 0 else first_flows.perimeter).spacing,
+            (flows.external if i == 0 else flows.perimeter).spacing,
+            n,
+        )
+        for i in range(len(loops))
+    ]
+    pieces = []
+    for i in range(len(loops)):
+        inside = buffer(loops[i], -spacing[i] / 2.0, **MITRE)
+        if i + 1 < len(loops):
+            reached = buffer(loops[i + 1], spacing[i + 1] / 2.0, **MITRE)
+        else:
+            reached = buffer(infill_area, fill_spacing / 2.0, **MITRE)
+        pieces.append(difference(inside, reached))
+    gaps = pieces[0]
+    for more in pieces[1:]:
+        gaps = union(gaps, more)
+    return _opened(gaps, GAP_MIN_WIDTH / 2.0)

@@ -162,6 +162,21 @@ OPTIONS: tuple[Option, ...] = (
         advanced=True,
     ),
     Option(
+        "solid_infill_below_area",
+        "float",
+        70.0,
+        Text("Plein sous cette surface", "Solid infill below area"),
+        Text(
+            "Les zones de remplissage plus petites sont remplies à 100 % (vis, cheminées, "
+            "parois épaisses).",
+            "Infill areas smaller than this are printed solid (screws, chimneys, thick walls).",
+        ),
+        unit="mm²",
+        min=0,
+        max=1000,
+        advanced=True,
+    ),
+    Option(
         "top_solid_layers",
         "int",
         4,
@@ -221,11 +236,17 @@ OPTIONS: tuple[Option, ...] = (
         "rear",
         Text("Position de la couture", "Seam position"),
         Text(
-            "Où chaque tour commence : à l'arrière (alignée) ou au plus près (plus rapide).",
-            "Where each loop starts: at the back (lined up) or nearest (faster).",
+            "Où chaque tour commence : alignée d'une couche à l'autre (dans un coin si "
+            "possible), à l'arrière de la pièce, ou au plus près (plus rapide).",
+            "Where each loop starts: lined up from layer to layer (in a corner where "
+            "possible), at the back of the part, or nearest (faster).",
         ),
-        choices=("rear", "nearest"),
-        choice_labels=(Text("Arrière", "Rear"), Text("Au plus près", "Nearest")),
+        choices=("aligned", "rear", "nearest"),
+        choice_labels=(
+            Text("Alignée", "Aligned"),
+            Text("Arrière", "Rear"),
+            Text("Au plus près", "Nearest"),
+        ),
         advanced=True,
     ),
     Option(
@@ -282,6 +303,7 @@ class PrintSettings:
     fill_density: float  # 0..1
     fill_pattern: str
     fill_angle: float  # degrees
+    solid_infill_below_area: float  # mm²
     top_solid_layers: int
     bottom_solid_layers: int
     skirts: int
@@ -316,6 +338,7 @@ class PrintSettings:
             fill_density=float(options.get("fill_density", 15.0)) / 100.0,
             fill_pattern=str(options.get("fill_pattern", "grid")),
             fill_angle=float(options.get("fill_angle", 45.0)),
+            solid_infill_below_area=float(options.get("solid_infill_below_area", 70.0)),
             top_solid_layers=int(options.get("top_solid_layers", 4)),
             bottom_solid_layers=int(options.get("bottom_solid_layers", 3)),
             skirts=int(options.get("skirts", 1)),
