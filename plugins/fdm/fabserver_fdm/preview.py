@@ -29,6 +29,8 @@ ROLES = {
     "support": RoleStyle("#8c564b", Text("Support", "Support")),
     "support_interface": RoleStyle("#bcbd22", Text("Interface de support", "Support interface")),
     "retract": RoleStyle("#9e9e9e", Text("Rétraction", "Retraction")),
+    "overhang_perimeter": RoleStyle("#0000ff", Text("Paroi en surplomb", "Overhang perimeter")),
+    "gap_fill": RoleStyle("#b8a000", Text("Remplissage d'interstice", "Gap fill")),
 }
 
 

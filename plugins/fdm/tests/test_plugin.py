@@ -448,3 +448,12 @@ def test_gcode_is_streamed_in_pieces(profiles, corpus):
     assert total > 2_000_000
     assert len(out.sizes) > 2
     assert max(out.sizes) < 2 * (1 << 20) + 200_000  # about 1 MiB per piece
+
+
+def test_every_extruding_role_has_a_colour_and_a_legend():
+    """The core draws what the plugin declares: a role without a style would fall back
+    to a colour and a label no maker can read."""
+    from fabserver_fdm.layers import ROLES as TOOLPATH_ROLES
+    from fabserver_fdm.preview import ROLES as STYLES
+
+    assert set(TOOLPATH_ROLES) - {"travel"} <= set(STYLES)
