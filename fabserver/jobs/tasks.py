@@ -32,6 +32,7 @@ from ..planning import PlanResult, run_plan, write_outputs
 from ..preview import layer_data, toolpath_svg
 from ..profiles import machine_from_snapshot, material_from_snapshot
 from ..store.models import Artifact, Job, utcnow
+from .follow import follow_job
 from .runtime import Runtime
 from .service import sweep
 from .states import InvalidTransition, record, transition
@@ -76,6 +77,25 @@ def declare(runtime: Runtime) -> None:
 
     runtime.tasks["plan"] = plan_task
     runtime.tasks["dispatch"] = dispatch_task
+    _declare_follow(runtime)
+
+
+def _declare_follow(runtime: Runtime) -> None:
+    """After a started dispatch: ask the machine how the job ended (its actual time),
+    again after the interval the connector gives, until it has ended."""
+
+    @runtime.huey.task(name="fabserver.follow_job")
+    def follow_task(job_id: int) -> None:
+        again = follow_job(runtime, job_id)
+        if again is not None:
+            follow_task.schedule((job_id,), delay=again)
+
+    def start(job_id: int, machine) -> None:
+        delay = connector_for(machine).follow_interval()
+        if delay is not None:
+            follow_task.schedule((job_id,), delay=delay)
+
+    runtime.tasks["follow"] = start
 
 
 class _ProgressWriter:
@@ -401,3 +421,6 @@ def dispatch_job(runtime: Runtime, job_id: int, retries_left: int = 0) -> None:
         except InvalidTransition:
             # Cancelled while sending: keep the receipt so nobody sends it again.
             s.execute(update(Job).where(Job.id == job_id).values(receipt=receipt_data))
+            return
+    if receipt_data["started"]:
+        runtime.tasks["follow"](job_id, machine)

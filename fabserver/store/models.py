@@ -105,10 +105,12 @@ class Job(Base):
     dispatch_claimed_at: Mapped[datetime | None]
     dispatch_attempts: Mapped[int] = mapped_column(default=0)
     receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # what really happened, recorded at "done"
+    # what really happened: read from the machine's host after the print ("moonraker",
+    # "octoprint") or typed by the staff at "done" ("staff")
     actual_time_s: Mapped[float | None]
     actual_material: Mapped[float | None]
     actual_material_unit: Mapped[str | None] = mapped_column(String(16))
+    actual_source: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
