@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # System packages the test suite uses as independent references or real parts:
 # PrusaSlicer (slicing reference), Chromium (browser tests), Redis (queue at
-# scale), hp2xx (HPGL renderer), PostgreSQL (database at scale). Installed when
+# scale), hp2xx (HPGL renderer), PostgreSQL (database at scale), and what the real
+# Klipper + Moonraker stack of the connector tests builds with (gcc, make, C headers,
+# python3-venv, libsodium for Moonraker; ../shared/moonraker-stack). Installed when
 # we are root with apt; otherwise the tests that need a missing one are skipped
 # with the reason.
 set -euo pipefail
-PACKAGES=(prusa-slicer chromium redis-server hp2xx postgresql)
+PACKAGES=(prusa-slicer chromium redis-server hp2xx postgresql gcc make libc6-dev python3-venv libsodium23)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
