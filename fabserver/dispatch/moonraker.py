@@ -61,6 +61,7 @@ _QUERY = (
 _HEATERS = {"heater_bed": Text("plateau", "bed"), "extruder": Text("buse", "nozzle")}
 # Klipper's heat-up waits end within 2 °C of the target (watermark) or 1 °C (PID).
 _HEATING_MARGIN_C = 2.0
+_FULL_POWER = 0.9
 # History statuses of a finished job → ours (the rest: the host stopped under it).
 _HISTORY_STATUSES = {"completed": "completed", "cancelled": "cancelled"}
 _POLL_S = 0.25
@@ -496,14 +497,22 @@ def _one_line(text: str) -> str:
 
 
 def _heating(status: dict[str, Any]) -> Text | None:
-    """Heaters still below their target (a heat-up wait in progress), in words."""
+    """Heaters still below their target (a heat-up wait in progress), in words.
+
+    A heater counts when it is below its target past Klipper's own margin and is
+    either at (nearly) full power or the print has not extruded yet: a dip of a few
+    degrees mid-print, with the regulation at work, is not a heat-up.
+    """
+    started = bool(status.get("print_stats", {}).get("print_duration"))
     cold = []
     for name, label in _HEATERS.items():
         heater = status.get(name)
         if not isinstance(heater, dict):
             continue
         target, actual = heater.get("target") or 0.0, heater.get("temperature")
-        if target > 0 and actual is not None and actual < target - _HEATING_MARGIN_C:
+        if not target or actual is None or actual >= target - _HEATING_MARGIN_C:
+            continue
+        if (heater.get("power") or 0.0) >= _FULL_POWER or not started:
             cold.append((label, f"{actual:.0f}/{target:.0f} °C"))
     if not cold:
         return None

@@ -1,9 +1,11 @@
-"""After a job has started on its machine: ask the machine's host how it ended.
+"""After a job is sent to its machine: ask the machine's host how it ended.
 
 Moonraker's history and OctoPrint's file records keep each finished print's real
 duration; reading it puts the job's actual time on record without staff typing it
-(they still mark the job done once they have checked the part). A queued Huey
-task calls :func:`follow_job` and runs again after the seconds it returns.
+(they still mark the job done once they have checked the part). A job sent
+without starting is followed too: staff may start it on the machine later. A
+queued Huey task calls :func:`follow_job` and runs again after the seconds it
+returns.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def follow_job(runtime: Runtime, job_id: int) -> float | None:
         if job is None or job.state != "dispatched" or job.actual_source is not None:
             return None
         receipt = job.receipt or {}
-        if not receipt.get("started") or not receipt.get("remote_ref"):
+        if not receipt.get("remote_ref"):
             return None
         sent_at = s.scalar(
             select(AuditEvent.at)

@@ -81,8 +81,9 @@ def declare(runtime: Runtime) -> None:
 
 
 def _declare_follow(runtime: Runtime) -> None:
-    """After a started dispatch: ask the machine how the job ended (its actual time),
-    again after the interval the connector gives, until it has ended."""
+    """After a dispatch: ask the machine how the job ended (its actual time), again after
+    the interval the connector gives, until it has ended (connectors that cannot tell
+    give no interval and are not asked)."""
 
     @runtime.huey.task(name="fabserver.follow_job")
     def follow_task(job_id: int) -> None:
@@ -422,5 +423,4 @@ def dispatch_job(runtime: Runtime, job_id: int, retries_left: int = 0) -> None:
             # Cancelled while sending: keep the receipt so nobody sends it again.
             s.execute(update(Job).where(Job.id == job_id).values(receipt=receipt_data))
             return
-    if receipt_data["started"]:
-        runtime.tasks["follow"](job_id, machine)
+    runtime.tasks["follow"](job_id, machine)  # started now or later by staff on the machine
