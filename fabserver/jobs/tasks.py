@@ -92,7 +92,8 @@ def _declare_follow(runtime: Runtime) -> None:
             follow_task.schedule((job_id,), delay=again)
 
     def start(job_id: int, machine) -> None:
-        delay = connector_for(machine).follow_interval()
+        follow_interval = getattr(connector_for(machine), "follow_interval", None)
+        delay = follow_interval() if follow_interval is not None else None
         if delay is not None:
             follow_task.schedule((job_id,), delay=delay)
 

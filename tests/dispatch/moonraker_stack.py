@@ -130,7 +130,14 @@ class Stack:
                 lambda: self.print_state() not in ("printing", "paused"), what="cancel to end"
             )
         self.gcode("CLEAR_PAUSE")
+        self.heaters_off()
+
+    def heaters_off(self) -> None:
+        """Targets to 0, and time for Klipper's verify_heater (it looks once a second) to
+        see it: otherwise a heat-up held right after counts as a heater failing to keep
+        its old target and shuts Klipper down ("not heating at expected rate")."""
         self.gcode("TURN_OFF_HEATERS")
+        time.sleep(1.5)
 
     def stop(self) -> None:
         subprocess.run(

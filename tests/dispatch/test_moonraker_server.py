@@ -24,6 +24,8 @@ from fabserver.plugin import MachinePlugin, MaterialUse, OutputFile, OutputForma
 from fabserver.registry import Registry
 from fabserver.toolpath import MoveKind, ToolpathBuilder
 
+from .moonraker_stack import tiny_gcode
+
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("moonraker")]
 
 MOVES = 8  # lines of 40 mm at 50 mm/s, 1 mm of filament each
@@ -239,3 +241,52 @@ def test_a_job_dispatched_through_the_server_prints_and_records_its_actual_time(
     assert finished.get_json()["actual"]["time_s"] == pytest.approx(entry["total_duration"])
     page = staff.get("/staff/machines").get_data(as_text=True)
     assert "moonraker" in page
+
+
+def test_the_staff_machine_page_shows_a_heat_up_in_the_browser(server, moonraker, tmp_path):
+    """The page's script fills in the live state: here a print held by its bed heat-up."""
+    import shutil
+    import sys
+    import threading
+
+    from waitress import create_server
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+    from servers import CHROMIUM, CHROMIUM_ARGS
+
+    from .moonraker_stack import unavailable
+
+    if not shutil.which(CHROMIUM):
+        unavailable(f"{CHROMIUM} not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    app, _ = server
+    moonraker.set_temperature("bed", 40.0)  # below M190 S60: the print waits for the bed
+    with open(tiny_gcode(tmp_path / "held.gcode", heat=True), "rb") as gcode:
+        moonraker.api(
+            "POST",
+            "/server/files/upload",
+            files={"file": ("held.gcode", gcode)},
+            data={"print": "true"},
+        ).raise_for_status()
+    web = create_server(app, host="127.0.0.1", port=0, threads=4)
+    threading.Thread(target=web.run, daemon=True).start()
+    base = f"http://127.0.0.1:{web.effective_port}"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(base + "/staff/login")
+            page.fill("input[name=username]", "ana")
+            page.fill("input[name=password]", STAFF_PASSWORD)
+            with page.expect_navigation():
+                page.click("button.primary")
+            page.goto(base + "/staff/machines")
+            badge = page.locator('[data-testid="live-voron-test"]')
+            badge.and_(page.locator('[data-state="heating"]')).wait_for(timeout=30_000)
+            assert badge.inner_text().startswith("Chauffe")
+            row = page.locator('tr[data-machine="voron-test"]')
+            assert "plateau 40/60 °C" in row.inner_text()
+            browser.close()
+    finally:
+        web.close()
