@@ -261,14 +261,27 @@ def test_the_staff_machine_page_shows_a_heat_up_in_the_browser(server, moonraker
     from playwright.sync_api import sync_playwright
 
     app, _ = server
-    moonraker.set_temperature("bed", 40.0)  # below M190 S60: the print waits for the bed
-    with open(tiny_gcode(tmp_path / "held.gcode", heat=True), "rb") as gcode:
-        moonraker.api(
-            "POST",
-            "/server/files/upload",
-            files={"file": ("held.gcode", gcode)},
-            data={"print": "true"},
-        ).raise_for_status()
+
+    def hold_a_print_on_its_bed() -> None:
+        """Start a print whose M190 waits (bed at 40 for 60 °C); Klipper's verify_heater
+        shuts down after about 60 s of no rise, so this comes last, once logged in."""
+        moonraker.set_temperature("bed", 40.0)
+        with open(tiny_gcode(tmp_path / "held.gcode", heat=True), "rb") as gcode:
+            moonraker.api(
+                "POST",
+                "/server/files/upload",
+                files={"file": ("held.gcode", gcode)},
+                data={"print": "true"},
+            ).raise_for_status()
+
+        def held() -> bool:
+            status = moonraker.query("print_stats", "heater_bed")
+            return status["print_stats"]["state"] == "printing" and (
+                status["heater_bed"]["target"] == 60.0
+            )
+
+        moonraker.wait(held, what="the print waiting for its bed")  # the page asks at load
+
     web = create_server(app, host="127.0.0.1", port=0, threads=4)
     threading.Thread(target=web.run, daemon=True).start()
     base = f"http://127.0.0.1:{web.effective_port}"
@@ -281,11 +294,13 @@ def test_the_staff_machine_page_shows_a_heat_up_in_the_browser(server, moonraker
             page.fill("input[name=password]", STAFF_PASSWORD)
             with page.expect_navigation():
                 page.click("button.primary")
+            hold_a_print_on_its_bed()
             page.goto(base + "/staff/machines")
             badge = page.locator('[data-testid="live-voron-test"]')
-            badge.and_(page.locator('[data-state="heating"]')).wait_for(timeout=30_000)
-            assert badge.inner_text().startswith("Chauffe")
             row = page.locator('tr[data-machine="voron-test"]')
+            badge.and_(page.locator("[data-state]")).wait_for(timeout=30_000)
+            assert badge.get_attribute("data-state") == "heating", row.inner_text()
+            assert badge.inner_text().startswith("Chauffe")
             assert "plateau 40/60 °C" in row.inner_text()
             browser.close()
     finally:
