@@ -2,11 +2,13 @@
 # System packages the test suite uses as independent references or real parts:
 # PrusaSlicer (slicing reference and FDM engine), CuraEngine with the cura
 # package's machine definitions (FDM engine), Chromium (browser tests), Redis
-# (queue at scale), hp2xx (HPGL renderer), PostgreSQL (database at scale). Installed when
+# (queue at scale), hp2xx (HPGL renderer), PostgreSQL (database at scale), and what the
+# real Klipper + Moonraker stack of the connector tests builds with (gcc, make, C headers,
+# python3-venv, libsodium for Moonraker; ../shared/moonraker-stack). Installed when
 # we are root with apt; otherwise the tests that need a missing one are skipped
 # with the reason.
 set -euo pipefail
-PACKAGES=(prusa-slicer cura-engine cura chromium redis-server hp2xx postgresql)
+PACKAGES=(prusa-slicer cura-engine cura chromium redis-server hp2xx postgresql gcc make libc6-dev python3-venv libsodium23)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

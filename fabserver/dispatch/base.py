@@ -75,6 +75,26 @@ class MachineState:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class JobOutcome:
+    """How a job the machine ran has ended, from the machine's own records.
+
+    The server records ``time_s`` (and the material, when the machine counts it) on
+    the job as its actual figures, so staff need not type them.
+    """
+
+    status: str  # "completed", "cancelled", "error"
+    time_s: float | None = None  # from start to end, as the machine measured it
+    filament_mm: float | None = None  # filament the machine fed, when it counts it
+    source: str = ""  # who measured: "moonraker", "octoprint"
+    message: Text = Text("", "")
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def completed(self) -> bool:
+        return self.status == "completed"
+
+
 class ConnectorSettings(BaseModel):
     """Base of the per-connector settings models: unknown keys are errors."""
 
@@ -120,6 +140,16 @@ class Connector(ABC):
 
     def status(self) -> MachineState | None:
         """Current machine state, or ``None`` when the connector cannot tell."""
+        return None
+
+    def follow_interval(self) -> float | None:
+        """Seconds between two ``outcome`` questions about a started job; ``None`` when
+        the machine keeps no record to ask."""
+        return None
+
+    def outcome(self, remote_ref: str, since: float | None = None) -> JobOutcome | None:
+        """How the job sent as ``remote_ref`` (and started after ``since``, a Unix time)
+        ended, or ``None`` while it runs, waits, or when the machine cannot tell."""
         return None
 
     def _fail(self, key: str, problem: str) -> ConnectorSettingsError:

@@ -30,6 +30,16 @@ class HttpSettings(ConnectorSettings):
     timeout: float = Field(default=30.0, gt=0, description="seconds without an answer")
     connect_timeout: float = Field(default=5.0, gt=0)
     verify_tls: bool = True
+    # After a job has started, how often the server asks how it ended (its real duration).
+    follow_interval: float = Field(default=60.0, gt=0, description="seconds")
+
+
+class UnreachableError(TransientDispatchError):
+    """The server could not be reached at all (refused, no route, no name)."""
+
+
+class NoAnswerError(TransientDispatchError):
+    """The request reached the server but no answer came in time (it may still act on it)."""
 
 
 class HttpConnector(Connector):
@@ -54,6 +64,11 @@ class HttpConnector(Connector):
         if not os.environ.get(name):
             raise self._fail("api_key_env", f"environment variable {name} is not set")
 
+    def follow_interval(self) -> float | None:
+        if type(self).outcome is Connector.outcome:
+            return None  # this connector cannot tell how a job ended
+        return self.config.follow_interval  # type: ignore[attr-defined]
+
     @property
     def base_url(self) -> str:
         return str(self.config.url).rstrip("/")  # type: ignore[attr-defined]
@@ -67,16 +82,31 @@ class HttpConnector(Connector):
         session.verify = config.verify_tls  # type: ignore[attr-defined]
         return session
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """One call to the API; raises the right DispatchError on any failure."""
+    def request(
+        self, method: str, path: str, read_timeout: float | None = None, **kwargs: Any
+    ) -> requests.Response:
+        """One call to the API; raises the right DispatchError on any failure.
+
+        ``read_timeout`` shortens the wait for the answer (``NoAnswerError`` past it).
+        """
         config = self.config
-        timeout = (config.connect_timeout, config.timeout)  # type: ignore[attr-defined]
+        timeout = (config.connect_timeout, read_timeout or config.timeout)  # type: ignore[attr-defined]
         url = self.base_url + path
         try:
             with self._session() as session:
                 response = session.request(method, url, timeout=timeout, **kwargs)
+        except requests.ReadTimeout as error:
+            raise NoAnswerError(
+                Text(
+                    f"{self.service} n'a pas répondu à temps à {self.base_url} ; la demande "
+                    "lui est parvenue et peut encore prendre effet.",
+                    f"{self.service} did not answer in time at {self.base_url}; the request "
+                    "reached it and may still take effect.",
+                ),
+                detail=f"{method} {url}: {error!r}",
+            ) from error
         except (requests.ConnectionError, requests.Timeout) as error:
-            raise TransientDispatchError(
+            raise UnreachableError(
                 Text(
                     f"{self.service} ne répond pas à {self.base_url} : vérifiez que la "
                     "machine et son serveur sont allumés et sur le réseau.",
@@ -97,12 +127,33 @@ class HttpConnector(Connector):
             raise self.http_error(response, method, url)
         return response
 
+    def server_says(self, response: requests.Response) -> str:
+        """The server's own words about an error (a connector may read its error format)."""
+        return _server_says(response)
+
     def http_error(self, response: requests.Response, method: str, url: str) -> DispatchError:
         status = response.status_code
-        said = _server_says(response)
+        said = self.server_says(response)
         detail = f"{method} {url}: HTTP {status}: {said}"
         if status in (401, 403):
             key = self.config.api_key_env  # type: ignore[attr-defined]
+            if key is None:
+                # No key configured (Moonraker trusting the lab's network): the server
+                # does not trust this address. Saying "check None" would help nobody.
+                return DispatchError(
+                    Text(
+                        f"{self.service} refuse la demande (HTTP {status}) : il ne fait pas "
+                        "confiance à l'adresse de ce serveur et aucune clé d'API n'est "
+                        f"réglée. Ajoutez ce serveur aux clients de confiance de "
+                        f"{self.service}, ou nommez dans « api_key_env » la variable "
+                        "d'environnement qui contient une clé.",
+                        f"{self.service} refuses the request (HTTP {status}): it does not "
+                        "trust this server's address and no API key is set. Add this server "
+                        f"to {self.service}'s trusted clients, or name in 'api_key_env' the "
+                        "environment variable holding a key.",
+                    ),
+                    detail=detail,
+                )
             return DispatchError(
                 Text(
                     f"{self.service} refuse la clé d'API (HTTP {status}) : vérifiez la "

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..i18n import Text
-from .base import DispatchError, MachineState, Receipt
+from .base import DispatchError, JobOutcome, MachineState, Receipt
 from .http import HttpConnector, HttpSettings
 
 # OctoPrint's printer flags → our states, first match wins.
@@ -120,6 +120,8 @@ class OctoPrintConnector(HttpConnector):
             "file": (job.get("job") or {}).get("file", {}).get("name"),
             "print_time_s": progress.get("printTime"),
             "print_time_left_s": progress.get("printTimeLeft"),
+            "elapsed_s": progress.get("printTime"),
+            "remaining_s": progress.get("printTimeLeft"),
             "octoprint_state": text,
             "temperatures": {
                 tool: values.get("actual")
@@ -150,6 +152,43 @@ class OctoPrintConnector(HttpConnector):
 
     def cancel(self) -> None:
         self._job_command("cancel")
+
+    def follow_interval(self) -> float | None:
+        config = self.config
+        assert isinstance(config, OctoPrintSettings)
+        # OctoPrint keeps print records for its own storage only, not the printer's card.
+        return config.follow_interval if config.location == "local" else None
+
+    def outcome(self, remote_ref: str, since: float | None = None) -> JobOutcome | None:
+        """The file's last print, from OctoPrint's records (``prints.last``): its
+        ``printTime`` from start to end, and whether it succeeded."""
+        config = self.config
+        assert isinstance(config, OctoPrintSettings)
+        current = self._job()
+        if _is_current(current, remote_ref.rsplit("/", 1)[-1], config.folder) and current.get(
+            "state", ""
+        ).startswith(("Printing", "Paused", "Pausing", "Cancelling", "Starting")):
+            return None
+        info = self.request("GET", f"/api/files/{config.location}/{remote_ref}").json()
+        last = (info.get("prints") or {}).get("last") or {}
+        if not last or (since is not None and (last.get("date") or 0.0) < since):
+            return None  # not printed (to its end) since it was sent
+        completed = bool(last.get("success"))
+        time_s = last.get("printTime")
+        return JobOutcome(
+            "completed" if completed else "cancelled",
+            time_s=float(time_s) if time_s is not None else None,
+            source="octoprint",
+            message=Text(
+                "OctoPrint : impression terminée"
+                if completed
+                else "OctoPrint : impression interrompue (annulée ou en échec)",
+                "OctoPrint: print completed"
+                if completed
+                else "OctoPrint: print not completed (cancelled or failed)",
+            ),
+            details={"last": last, "prints": info.get("prints")},
+        )
 
 
 def _state_from_text(text: str) -> str:

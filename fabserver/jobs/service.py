@@ -305,9 +305,14 @@ def mark_done(
     """Record what really happened, so the lab sees how far estimates are from reality.
 
     A job planned on an offcut uses that piece up; with ``keep_offcut`` what is left
-    of it goes back to the stock as a new offcut."""
+    of it goes back to the stock as a new offcut.
+
+    When the machine's host already reported the time (``actual_source`` set after the
+    print), staff may leave it empty; what they type replaces it (source "staff").
+    """
+    typed = actual_time_min not in (None, "")
     try:
-        minutes = float(str(actual_time_min).replace(",", "."))
+        minutes = float(str(actual_time_min).replace(",", ".")) if typed else None
         material = (
             None if actual_material in (None, "") else float(str(actual_material).replace(",", "."))
         )
@@ -315,12 +320,26 @@ def mark_done(
         raise ActionError(
             Text("Temps ou matière illisible.", "Cannot read the time or the material.")
         ) from None
-    if minutes < 0 or (material is not None and material < 0):
+    if (minutes is not None and minutes < 0) or (material is not None and material < 0):
         raise ActionError(Text("Valeurs négatives refusées.", "Negative values are refused."))
     with runtime.db.session() as s:
         job = s.get(Job, job_id)
         line = charged_material(job.estimate) if job is not None else None
+        fields: dict[str, Any] = {}
+        if minutes is not None:
+            fields.update(actual_time_s=minutes * 60.0, actual_source="staff")
+        elif job is None or job.actual_time_s is None:
+            raise ActionError(
+                Text(
+                    "Indiquez le temps machine réel : la machine ne l'a pas transmis.",
+                    "Give the actual machine time: the machine did not report it.",
+                )
+            )
         unit = line["unit"] if line else None
+        if material is not None:
+            fields.update(actual_material=material, actual_material_unit=unit)
+        elif job is None or job.actual_material is None:
+            fields.update(actual_material_unit=unit)  # left empty: what the machine counted stays
         transition(
             s,
             job_id,
@@ -328,10 +347,8 @@ def mark_done(
             actor=actor,
             reason=note,
             expected=("dispatched",),
-            actual_time_s=minutes * 60.0,
-            actual_material=material,
-            actual_material_unit=unit,
             data={"actual_time_min": minutes, "actual_material": material},
+            **fields,
         )
         stockroom.use_piece(s, job, keep_offcut)
     runtime.enqueue_mail(job_id, "done")

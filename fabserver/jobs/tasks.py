@@ -32,6 +32,7 @@ from ..stock import Piece
 from ..store.faults import STORAGE_FAULT, is_storage_fault
 from ..store.models import Artifact, Job, utcnow
 from . import fairness
+from .follow import follow_job
 from .learning import correction_for
 from .limits import limit_detail, limit_message, limits_for
 from .planner import Outcome, PlanRequest, PlanSummary, remove_out_dir, supervise
@@ -88,6 +89,27 @@ def declare(runtime: Runtime) -> None:
 
     runtime.tasks["plan"] = plan_task
     runtime.tasks["dispatch"] = dispatch_task
+    _declare_follow(runtime)
+
+
+def _declare_follow(runtime: Runtime) -> None:
+    """After a dispatch: ask the machine how the job ended (its actual time), again after
+    the interval the connector gives, until it has ended (connectors that cannot tell
+    give no interval and are not asked)."""
+
+    @runtime.huey.task(name="fabserver.follow_job")
+    def follow_task(job_id: int) -> None:
+        again = follow_job(runtime, job_id)
+        if again is not None:
+            follow_task.schedule((job_id,), delay=again)
+
+    def start(job_id: int, machine) -> None:
+        follow_interval = getattr(connector_for(machine), "follow_interval", None)
+        delay = follow_interval() if follow_interval is not None else None
+        if delay is not None:
+            follow_task.schedule((job_id,), delay=delay)
+
+    runtime.tasks["follow"] = start
 
 
 class _ProgressWriter:
@@ -435,3 +457,5 @@ def dispatch_job(runtime: Runtime, job_id: int, retries_left: int = 0) -> None:
         except InvalidTransition:
             # Cancelled while sending: keep the receipt so nobody sends it again.
             s.execute(update(Job).where(Job.id == job_id).values(receipt=receipt_data))
+            return
+    runtime.tasks["follow"](job_id, machine)  # started now or later by staff on the machine

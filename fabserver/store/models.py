@@ -110,10 +110,12 @@ class Job(Base):
     receipt: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # the offcut the plan was placed on (fabserver.stock.Placement.to_dict()), if any
     stock: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # what really happened, recorded at "done"
+    # what really happened: read from the machine's host after the print ("moonraker",
+    # "octoprint") or typed by the staff at "done" ("staff")
     actual_time_s: Mapped[float | None]
     actual_material: Mapped[float | None]
     actual_material_unit: Mapped[str | None] = mapped_column(String(16))
+    actual_source: Mapped[str | None] = mapped_column(String(16))
     # set when retention removed the job's files (its rows and audit stay)
     files_removed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -53,7 +53,8 @@ _ACTIONS = {
     ),
     "dispatch": ("Send the approved job to its machine (queued, retried)", {}, []),
     "done": (
-        "Mark done, recording the actual machine time and material",
+        "Mark done, recording the actual machine time and material "
+        "(the time may be left out when the machine's host reported it)",
         {
             "actual_time_min": {"type": "number", "minimum": 0},
             "actual_material": {"type": "number", "minimum": 0},
@@ -63,7 +64,7 @@ _ACTIONS = {
                 "description": "store what is left of the job's offcut as a new piece",
             },
         },
-        ["actual_time_min"],
+        [],
     ),
     "cancel": ("Cancel the job", {"reason": {"type": "string"}}, []),
     "note": (
@@ -514,6 +515,19 @@ def openapi_document() -> dict[str, Any]:
                                 "audit": {"type": "array", "items": {"type": "object"}},
                                 "files": {"type": "array", "items": {"type": "object"}},
                                 "error_detail": {"type": ["string", "null"]},
+                                "actual": {
+                                    "type": "object",
+                                    "description": "What really happened: read from the "
+                                    "machine's host after the print, or typed by staff at done",
+                                    "properties": {
+                                        "time_s": {"type": ["number", "null"]},
+                                        "material_quantity": {"type": ["number", "null"]},
+                                        "unit": {"type": ["string", "null"]},
+                                        "source": {
+                                            "enum": ["moonraker", "octoprint", "staff", None]
+                                        },
+                                    },
+                                },
                             },
                         },
                     ]

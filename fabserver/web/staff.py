@@ -26,7 +26,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
 
-from ..dispatch import DispatchError, connector_for
+from ..dispatch import DispatchError, MachineState, connector_for
 from ..errors import FabError
 from ..i18n import Text
 from ..jobs import learning, service
@@ -311,7 +311,8 @@ def source(job_id: int):
 @bp.get("/machines")
 @login_required
 def machines():
-    """Per machine: how far estimates were from what really happened."""
+    """Per machine: its live state when it is connected, and how far estimates were
+    from what really happened."""
     runtime = _runtime()
     with runtime.db.session() as s:
         done = (
@@ -338,6 +339,7 @@ def machines():
                 "estimate_material": est_material,
                 "actual_material": job.actual_material,
                 "unit": job.actual_material_unit or "",
+                "source": job.actual_source or "",
                 "material_ratio": (
                     job.actual_material / est_material
                     if job.actual_material is not None and est_material
@@ -377,8 +379,14 @@ def machines():
         for m in runtime.profiles.machines.values()
         if m.plugin not in runtime.registry.plugins
     ]
+    connected = [
+        {"id": m.id, "name": m.name, "type": m.connector.get("type", "download")}
+        for m in runtime.profiles.machines.values()
+        if not m.abstract and m.connector.get("type", "download") != "download"
+    ]
     return render_template(
         "staff/machines.html",
+        connected=connected,
         summary=summary,
         minutes=minutes,
         broken=list(runtime.registry.broken.values()),
@@ -387,10 +395,28 @@ def machines():
     )
 
 
+# What a machine says about itself, in words (the connectors' MachineState.state).
+MACHINE_STATES: dict[str, Text] = {
+    "idle": Text("Libre", "Idle"),
+    "queued": Text("En file d'attente", "Queued"),
+    "connecting": Text("Connexion", "Connecting"),
+    "starting": Text("Démarrage", "Starting"),
+    "heating": Text("Chauffe", "Heating"),
+    "printing": Text("En cours", "Printing"),
+    "paused": Text("En pause", "Paused"),
+    "pausing": Text("Mise en pause", "Pausing"),
+    "cancelling": Text("Annulation", "Cancelling"),
+    "error": Text("Erreur", "Error"),
+    "offline": Text("Hors ligne", "Offline"),
+    "unknown": Text("Inconnu", "Unknown"),
+}
+_RUNNING = ("printing", "heating", "paused", "pausing")
+
+
 @bp.get("/machines/<machine_id>/status.json")
 @login_required
 def machine_status(machine_id: str):
-    """What the machine says about itself, fetched by the queue page after it loads
+    """What the machine says about itself, fetched by the staff pages after they load
     (a connector may take a moment to answer; the page never waits for it)."""
     machine = _runtime().profiles.machines.get(machine_id)
     if machine is None:
@@ -398,17 +424,73 @@ def machine_status(machine_id: str):
     try:
         state = connector_for(machine).status()
     except DispatchError as exc:
-        return jsonify(state="error", progress=None, message=exc.message.to_dict())
+        return jsonify(_live_state("error", message=exc.message))
     except Exception:
         current_app.logger.exception("status of %s", machine_id)
-        return jsonify(state="unknown", progress=None, message=None)
+        return jsonify(_live_state("unknown"))
     if state is None:
         return jsonify(state=None, progress=None, message=None)
-    return jsonify(
-        state=state.state,
-        progress=state.progress,
-        message=state.message.to_dict() if (state.message.fr or state.message.en) else None,
+    message = state.message if (state.message.fr or state.message.en) else None
+    live = _live_state(state.state, state.progress, message)
+    if state.state in _RUNNING:
+        live.update(_remaining(machine_id, state))
+    live["file"] = state.details.get("file")
+    return jsonify(live)
+
+
+def _live_state(
+    state: str, progress: float | None = None, message: Text | None = None
+) -> dict[str, Any]:
+    label = MACHINE_STATES.get(state, Text(state, state))
+    return {
+        "state": state,
+        "label": label.to_dict(),
+        "progress": progress,
+        "message": message.to_dict() if message is not None else None,
+    }
+
+
+def _remaining(machine_id: str, state: MachineState) -> dict[str, Any]:
+    """The running job's remaining time: ours (the job's estimate less the time the host
+    says has passed) beside the host's own figure."""
+    details = state.details
+    file = details.get("file") or ""
+    with _runtime().db.session() as s:
+        running = s.scalars(
+            select(Job).where(Job.machine_id == machine_id, Job.state == "dispatched")
+        ).all()
+    job = next(
+        (
+            j
+            for j in running
+            if file and (j.receipt or {}).get("remote_ref") in (file, file.rsplit("/", 1)[-1])
+        ),
+        None,
     )
+    ours = None
+    estimate = (job.estimate or {}).get("machine_time_s") if job is not None else None
+    if estimate:
+        elapsed = details.get("elapsed_s")
+        if elapsed is not None:
+            ours = max(0.0, estimate - float(elapsed))
+        elif state.progress is not None:
+            ours = estimate * (1.0 - state.progress)
+    host = details.get("remaining_s")
+    parts_fr, parts_en = [], []
+    if ours is not None:
+        parts_fr.append(f"{minutes(ours)} (notre estimation)")
+        parts_en.append(f"{minutes(ours)} (our estimate)")
+    if host is not None:
+        parts_fr.append(f"{minutes(host)} (selon l'imprimante)")
+        parts_en.append(f"{minutes(host)} (the printer's)")
+    text = (
+        Text("Reste " + " · ".join(parts_fr), "Left: " + " · ".join(parts_en)) if parts_en else None
+    )
+    return {
+        "job": job.id if job is not None else None,
+        "remaining": {"ours_s": ours, "host_s": host},
+        "remaining_text": text.to_dict() if text is not None else None,
+    }
 
 
 @bp.post("/machines/<machine_id>/corrections/<material_id>/reset")

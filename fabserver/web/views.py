@@ -118,8 +118,10 @@ def staff_job(job: Job) -> dict[str, Any]:
         dispatch_attempts=job.dispatch_attempts,
         actual={
             "time_s": job.actual_time_s,
-            "material": job.actual_material,
+            "material_quantity": job.actual_material,
             "unit": job.actual_material_unit,
+            # "moonraker" / "octoprint": read from the machine's host; "staff": typed at done
+            "source": job.actual_source,
         },
         files=[
             {

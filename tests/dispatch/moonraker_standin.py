@@ -1,13 +1,12 @@
-"""A small stand-in for Moonraker, following its documented HTTP API.
+"""A stand-in for Moonraker, kept only for a fault the real stack cannot produce.
 
-Only what the connector uses: ``POST /server/files/upload`` (multipart ``file``,
-``root``, ``path``, ``checksum`` checked as SHA-256 with 422 on mismatch,
-``print="true"``; the answer is *not* wrapped in ``result``),
-``GET /printer/objects/query`` (wrapped: ``{"result": {"eventtime", "status"}}``,
-only the objects asked for) and ``POST /printer/print/{pause,resume,cancel}``.
-An ``X-Api-Key`` is required when ``api_key`` is set (401 otherwise, as Moonraker
-does when the request is not trusted). The print advances only when the test
-calls ``advance``, so nothing depends on timing.
+Everything else is tested against a real Klipper + Moonraker (``moonraker_stack``).
+What remains here: **bytes damaged on the way**. The connector sends a SHA-256
+``checksum`` with each upload and Moonraker answers 422 when the bytes it got do
+not match; on loopback nothing damages them, so this stand-in flips the last byte
+of the next upload when ``damage_next_upload`` is set. It answers like the real
+Moonraker v0.10 (error bodies with ``code``, ``message``, ``traceback``; the upload
+answer not wrapped in ``result``; an idle ``print_stats``; no job queue).
 """
 
 from __future__ import annotations
@@ -23,18 +22,9 @@ from urllib.parse import urlsplit
 
 
 class MoonrakerStandIn:
-    def __init__(self, api_key: str | None = None) -> None:
-        self.api_key = api_key
+    def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
-        self.uploads: list[dict[str, str]] = []  # form fields of each upload, for assertions
-        self.commands: list[str] = []
-        self.klippy_state = "ready"
-        self.klippy_message = "Printer is ready"
-        self.print_state = "standby"
-        self.filename = ""
-        self.progress = 0.0
         self.damage_next_upload = False
-        self.fail_next_with: int | None = None
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -44,36 +34,6 @@ class MoonrakerStandIn:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-    def advance(self, fraction: float) -> None:
-        with self.lock:
-            if self.print_state == "printing":
-                self.progress = min(1.0, self.progress + fraction)
-                if self.progress >= 1.0:
-                    self.print_state = "complete"
-
-    def start_print(self, filename: str) -> bool:
-        if self.klippy_state != "ready" or self.print_state in ("printing", "paused"):
-            return False
-        self.filename, self.print_state, self.progress = filename, "printing", 0.0
-        return True
-
-    def status(self, names: list[str]) -> dict:
-        every = {
-            "webhooks": {"state": self.klippy_state, "state_message": self.klippy_message},
-            "virtual_sdcard": {
-                "progress": self.progress,
-                "is_active": self.print_state == "printing",
-                "file_position": int(self.progress * len(self.files.get(self.filename, b""))),
-            },
-            "print_stats": {
-                "filename": self.filename,
-                "state": self.print_state,
-                "print_duration": 100.0 * self.progress,
-                "message": "",
-            },
-        }
-        return {name: every[name] for name in names if name in every}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         standin = self
@@ -90,56 +50,34 @@ class MoonrakerStandIn:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def error(self, status: int, message: str) -> None:
-                self.reply(status, {"error": {"code": status, "message": message}})
-
-            def allowed(self) -> bool:
-                if standin.fail_next_with is not None:
-                    status, standin.fail_next_with = standin.fail_next_with, None
-                    self.error(status, "Service Unavailable")
-                    return False
-                if standin.api_key and self.headers.get("X-Api-Key") != standin.api_key:
-                    self.error(401, "Unauthorized")
-                    return False
-                return True
+            def error(self, status: int, reason: str, words: str) -> None:
+                # Moonraker's shape: the reason phrase as message, the words in the traceback.
+                traceback = (
+                    "Traceback (most recent call last):\n\n"
+                    '  File "file_manager.py", line 1, in finalize_upload\n'
+                    "    raise self.server.error(words)\n\n"
+                    f"tornado.web.HTTPError: HTTP {status}: {reason} ({words})\n"
+                )
+                self.reply(
+                    status, {"error": {"code": status, "message": reason, "traceback": traceback}}
+                )
 
             def do_GET(self) -> None:
-                if not self.allowed():
-                    return
-                parts = urlsplit(self.path)
-                if parts.path != "/printer/objects/query":
-                    return self.error(404, "Not Found")
-                names = [n for n in parts.query.split("&") if n]
-                with standin.lock:
-                    status = standin.status([n.split("=")[0] for n in names])
+                if urlsplit(self.path).path != "/printer/objects/query":
+                    return self.error(404, "Not Found", "Not Found")
+                status = {
+                    "webhooks": {"state": "ready", "state_message": "Printer is ready"},
+                    "print_stats": {"filename": "", "state": "standby", "message": ""},
+                    "pause_resume": {"is_paused": False},
+                }
                 self.reply(200, {"result": {"eventtime": time.monotonic(), "status": status}})
 
             def do_POST(self) -> None:
-                if not self.allowed():
-                    return
-                path = urlsplit(self.path).path
+                if urlsplit(self.path).path != "/server/files/upload":
+                    return self.error(404, "Not Found", "Not Found")
                 length = int(self.headers.get("Content-Length", 0))
-                body = self.rfile.read(length)
-                if path == "/server/files/upload":
-                    return self.upload(body)
-                verb = path.rsplit("/", 1)[-1]
-                if path.startswith("/printer/print/") and verb in ("pause", "resume", "cancel"):
-                    with standin.lock:
-                        standin.commands.append(verb)
-                        wanted = {"pause": "printing", "resume": "paused"}.get(verb)
-                        if wanted and standin.print_state != wanted:
-                            return self.error(
-                                400, f"Cannot {verb}: printer is {standin.print_state}"
-                            )
-                        standin.print_state = {"pause": "paused", "resume": "printing"}.get(
-                            verb, "cancelled"
-                        )
-                    return self.reply(200, {"result": "ok"})
-                self.error(404, "Not Found")
-
-            def upload(self, body: bytes) -> None:
                 head = f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode()
-                message = BytesParser(policy=HTTP).parsebytes(head + body)
+                message = BytesParser(policy=HTTP).parsebytes(head + self.rfile.read(length))
                 fields: dict[str, str] = {}
                 data, filename = None, None
                 for part in message.iter_parts():
@@ -149,34 +87,22 @@ class MoonrakerStandIn:
                     else:
                         fields[name] = part.get_content().strip()
                 if data is None or not filename:
-                    return self.error(400, "No file uploaded")
-                root = fields.get("root", "gcodes")
-                if root != "gcodes":
-                    return self.error(400, f"Root '{root}' is not writable")
-                if standin.damage_next_upload:
-                    standin.damage_next_upload = False
-                    data = data[:-1] + bytes([data[-1] ^ 0xFF])
-                if "checksum" in fields and hashlib.sha256(data).hexdigest() != fields["checksum"]:
-                    return self.error(422, "File checksum mismatch")
-                stored = "/".join(p for p in (fields.get("path", "").strip("/"), filename) if p)
+                    return self.error(400, "Bad Request", "No file uploaded")
                 with standin.lock:
-                    action = "modify_file" if stored in standin.files else "create_file"
-                    standin.files[stored] = data
-                    standin.uploads.append(fields)
-                    started = fields.get("print") == "true" and standin.start_print(stored)
+                    if standin.damage_next_upload:
+                        standin.damage_next_upload = False
+                        data = data[:-1] + bytes([data[-1] ^ 0xFF])
+                if hashlib.sha256(data).hexdigest() != fields.get("checksum"):
+                    return self.error(422, "Unprocessable Entity", "File checksum mismatch")
+                with standin.lock:
+                    standin.files[filename] = data
                 self.reply(
                     201,
                     {
-                        "item": {
-                            "path": stored,
-                            "root": root,
-                            "modified": time.time(),
-                            "size": len(data),
-                            "permissions": "rw",
-                        },
-                        "print_started": started,
+                        "item": {"path": filename, "root": "gcodes", "size": len(data)},
+                        "print_started": False,
                         "print_queued": False,
-                        "action": action,
+                        "action": "create_file",
                     },
                 )
 

@@ -120,6 +120,26 @@ def test_file_arrives_print_starts_and_progress_is_read_back(octoprint, connecto
     assert wait_for(lambda: connector.status().state == "idle", timeout=60)
 
 
+def test_a_finished_print_gives_its_real_duration(octoprint, connector_to, tmp_path):
+    # Before the SD card test: after its copy to the card, the virtual printer's next
+    # print stays "Starting".
+    octoprint.connect_virtual_printer()
+    job = slow_gcode(tmp_path / "short.gcode", moves=2)
+    name = remote_name_for(44, "short.gcode")
+    connector = connector_to(start=True)
+    sent_at = time.time()
+    assert connector.send(job, name).started
+    assert connector.follow_interval() == 60.0
+    assert connector.outcome(name, since=sent_at - 5) is None, "printing: no outcome yet"
+    outcome = wait_for(lambda: connector.outcome(name, since=sent_at - 5), timeout=90)
+    assert outcome, f"OctoPrint never recorded the print: {octoprint.api('GET', '/api/job').json()}"
+    last = octoprint.api("GET", f"/api/files/local/{name}").json()["prints"]["last"]
+    assert outcome.completed and outcome.source == "octoprint"
+    assert outcome.time_s == pytest.approx(last["printTime"]) and outcome.time_s > 0
+    # A record older than the dispatch is not this dispatch's outcome.
+    assert connector.outcome(name, since=last["date"] + 1) is None
+
+
 def test_sd_card_upload_is_accepted_while_octoprint_copies_it(octoprint, connector_to, tmp_path):
     octoprint.connect_virtual_printer()
     job = slow_gcode(tmp_path / "sd.gcode", moves=2)

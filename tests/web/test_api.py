@@ -111,8 +111,11 @@ def test_staff_flow_through_the_api(client, runtime, bearer, job_token):
     assert act("done", actual_time_min=1).status_code == 409  # not dispatched yet
     assert act("approve").get_json()["state"] == "approved"
     assert act("dispatch").get_json()["state"] == "dispatched"
+    untimed = act("done")  # the download connector reports nothing: the time must be typed
+    assert untimed.status_code == 409 and "did not report" in untimed.get_json()["error"]["en"]
     done = act("done", actual_time_min=2.5, actual_material=1.2).get_json()
     assert done["state"] == "done" and done["actual"]["time_s"] == 150.0
+    assert done["actual"]["source"] == "staff" and done["actual"]["material_quantity"] == 1.2
     assert {e["actor"] for e in done["audit"]} >= {"staff:ana", "worker", "maker"}
     file_id = detail["files"][0]["id"]
     download = client.get(f"/api/v1/staff/jobs/{job_id}/files/{file_id}", headers=bearer)

@@ -293,11 +293,11 @@ def test_machine_status_endpoint(staff_client, client, monkeypatch):
             return MachineState("printing", 0.25)
 
     monkeypatch.setattr(staff_views, "connector_for", lambda machine: Printing())
-    assert staff_client.get("/staff/machines/box-1/status.json").get_json() == {
-        "state": "printing",
-        "progress": 0.25,
-        "message": None,
-    }
+    live = staff_client.get("/staff/machines/box-1/status.json").get_json()
+    assert (live["state"], live["progress"], live["message"]) == ("printing", 0.25, None)
+    assert live["label"] == {"fr": "En cours", "en": "Printing"}
+    # No dispatched job on box-1 is printing that file: no estimate of ours, no host figure.
+    assert live["job"] is None and live["remaining_text"] is None
     assert staff_client.get("/staff/machines/nope/status.json").status_code == 404
     assert client.get("/staff/machines/box-1/status.json").status_code == 403
     assert 'data-status-url="/staff/machines/box-1/status.json"' in staff_client.get(
