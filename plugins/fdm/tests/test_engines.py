@@ -121,7 +121,7 @@ def test_profiles_check_says_when_a_printers_engine_is_missing(monkeypatch, tmp_
     monkeypatch.setenv("PATH", str(tmp_path))
     result = CliRunner().invoke(main, ["--profiles", str(profiles), "profiles", "check"])
     assert result.exit_code == 1
-    assert "machines/printer-2.toml: settings: settings.engine:" in result.output
+    assert "machines/printer-2.toml: settings.engine:" in result.output
     assert "not installed" in result.output and "builtin slicer" in result.output
 
 
