@@ -35,8 +35,8 @@ from .readers import as_toolpath, read_gcode
 pytestmark = pytest.mark.reference
 
 GYROID_FILAMENT = (
-    "fabserver's gyroid lays about 8 % more filament than PrusaSlicer's at the same density "
-    "(plugins/fdm infill, not the estimate)"
+    "on the calibration cube fabserver's gyroid lays about 8 % more filament than "
+    "PrusaSlicer's at the same density (plugins/fdm infill, not the estimate)"
 )
 SUPPORT_FILAMENT = (
     "fabserver's supports on fdm-bridge use about 55 % more filament than PrusaSlicer's "
@@ -62,8 +62,6 @@ CASES = [
     pytest.param("printer-3", "corpus:20mm-xyz-cube.stl", GYROID, id="p3-cube-gyroid"),
 ]
 EXPECTED_PLAN_DIFFERENCES = {
-    "p1-gyroid": GYROID_FILAMENT,
-    "p3-gyroid": GYROID_FILAMENT,
     "p1-cube-gyroid": GYROID_FILAMENT,
     "p1-supports": SUPPORT_FILAMENT,
     "p3-supports": SUPPORT_FILAMENT,
