@@ -244,13 +244,35 @@ def machines(ctx: click.Context, as_json: bool) -> None:
                 "name": m.name.get(lang),
                 "plugin": m.plugin,
                 "model": m.model,
+                "site": m.site,
                 "work_area_mm": [m.work_area.x, m.work_area.y, m.work_area.z],
                 "materials": [mat.id for mat in ps.materials_for(m)],
                 "connector": m.connector.get("type", "download"),
             }
             for m in ps.machines.values()
         ],
-        ["id", "name", "plugin", "work_area_mm", "materials"],
+        ["id", "name", "site", "plugin", "work_area_mm", "materials"],
+    )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def sites(ctx: click.Context, as_json: bool) -> None:
+    """List the lab's sites and the machines at each."""
+    _profile_listing(
+        ctx,
+        as_json,
+        lambda ps, lang: [
+            {
+                "id": site.id,
+                "name": site.name.get(lang),
+                "address": site.address,
+                "machines": [m.id for m in ps.machines_at(site.id)],
+            }
+            for site in ps.sites.values()
+        ],
+        ["id", "name", "address", "machines"],
     )
 
 

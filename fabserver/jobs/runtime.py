@@ -23,13 +23,13 @@ log = logging.getLogger("fabserver.jobs")
 QUEUE_NAME = "fabserver"
 
 
-def make_huey(settings: Settings) -> Huey:
+def make_huey(settings: Settings, name: str = QUEUE_NAME) -> Huey:
     if settings.immediate:
-        return MemoryHuey(QUEUE_NAME, immediate=True)
+        return MemoryHuey(name, immediate=True)
     if settings.redis_url:
-        return RedisHuey(QUEUE_NAME, url=settings.redis_url)
+        return RedisHuey(name, url=settings.redis_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey(QUEUE_NAME, filename=str(settings.data_dir / "queue.sqlite3"))
+    return SqliteHuey(name, filename=str(settings.data_dir / "queue.sqlite3"))
 
 
 @dataclass
@@ -41,12 +41,16 @@ class Runtime:
     registry: Registry
     huey: Huey
     tasks: dict[str, Any] = field(default_factory=dict)
+    #: one dispatch queue per site when the lab has several (fabserver.jobs.sites)
+    site_hueys: dict[str, Huey] = field(default_factory=dict)
 
     def enqueue_plan(self, job_id: int) -> None:
         self.tasks["plan"](job_id)
 
     def enqueue_dispatch(self, job_id: int) -> None:
-        self.tasks["dispatch"](job_id)
+        from .sites import dispatch_task_for
+
+        dispatch_task_for(self, job_id)(job_id)
 
     def enqueue_mail(self, job_id: int, event: str, note: str = "") -> None:
         """An e-mail to the job's maker, sent by the queue (see fabserver.lab.mail)."""
@@ -59,7 +63,7 @@ class Runtime:
 def build_runtime(settings: Settings, registry: Registry | None = None) -> Runtime:
     """Open the store (migrating it), load profiles and plugins, declare the tasks."""
     from ..lab import mail
-    from . import tasks
+    from . import sites, tasks
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     runtime = Runtime(
@@ -72,11 +76,18 @@ def build_runtime(settings: Settings, registry: Registry | None = None) -> Runti
     )
     tasks.declare(runtime)
     mail.declare(runtime)
+    sites.declare_site_queues(runtime)
+    sites.place_unplaced(runtime)
     return runtime
 
 
 def start_consumer(runtime: Runtime, workers: int | None = None):
-    """A Huey consumer on threads, started in the background; call ``.stop()`` to end it."""
+    """A Huey consumer on threads, started in the background; call ``.stop()`` to end it.
+
+    It also takes the dispatch tasks of the sites ``FABSERVER_DISPATCH_SITES`` names
+    (all by default), when the lab has several."""
+    from .sites import SiteConsumers, dispatch_hueys
+
     consumer = runtime.huey.create_consumer(
         workers=workers or runtime.settings.workers,
         worker_type="thread",
@@ -84,4 +95,5 @@ def start_consumer(runtime: Runtime, workers: int | None = None):
         max_delay=1.0,  # an idle SQLite queue is polled at least every second
     )
     consumer.start()
-    return consumer
+    sites = dispatch_hueys(runtime, runtime.settings.dispatch_site_list)
+    return SiteConsumers.start(consumer, sites) if sites else consumer

@@ -21,7 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from huey import crontab
+from huey import Huey, crontab
 from sqlalchemy import or_, select, update
 
 from ..designs import load_design
@@ -64,16 +64,7 @@ def declare(runtime: Runtime) -> None:
     def plan_task(job_id: int) -> None:
         plan_job(runtime, job_id)
 
-    @huey.task(
-        name="fabserver.dispatch_job",
-        retries=runtime.settings.dispatch_retries,
-        retry_delay=runtime.settings.dispatch_retry_delay_s,
-        retry_backoff=2.0,
-        context=True,
-    )
-    def dispatch_task(job_id: int, task=None) -> None:
-        retries_left = task.retries if task is not None else 0
-        dispatch_job(runtime, job_id, retries_left=retries_left)
+    dispatch_task = declare_dispatch(runtime, huey)
 
     @huey.periodic_task(crontab(minute="*"), name="fabserver.sweep")
     def sweep_task() -> None:
@@ -85,6 +76,23 @@ def declare(runtime: Runtime) -> None:
 
     runtime.tasks["plan"] = plan_task
     runtime.tasks["dispatch"] = dispatch_task
+
+
+def declare_dispatch(runtime: Runtime, huey: Huey) -> Any:
+    """The dispatch task on ``huey``: the shared queue, or a site's (fabserver.jobs.sites)."""
+
+    @huey.task(
+        name="fabserver.dispatch_job",
+        retries=runtime.settings.dispatch_retries,
+        retry_delay=runtime.settings.dispatch_retry_delay_s,
+        retry_backoff=2.0,
+        context=True,
+    )
+    def dispatch_task(job_id: int, task=None) -> None:
+        retries_left = task.retries if task is not None else 0
+        dispatch_job(runtime, job_id, retries_left=retries_left)
+
+    return dispatch_task
 
 
 class _ProgressWriter:
@@ -178,7 +186,7 @@ def plan_job(runtime: Runtime, job_id: int) -> None:
                 "options": {**job.options, "copies": job.copies},
                 "sha": job.design.upload.sha256,
                 "name": job.design.upload.original_name,
-                **planning_context(s, job, runtime.profiles.policy),
+                **planning_context(s, job, runtime.profiles.policy_for(job.site)),
             }
     except (InvalidTransition, LookupError) as exc:
         log.info("plan of job %s skipped: %s", job_id, exc)
@@ -213,7 +221,7 @@ def _plan_claimed(runtime: Runtime, job_id: int, version: int, inputs: dict[str,
             machine,
             material,
             inputs["options"],
-            runtime.profiles.policy,
+            runtime.profiles.policy_for(machine.site),
             materials,
             progress=lambda done, stage="": progress(0.05 + 0.85 * float(done), stage),
             correction=correction,
