@@ -148,13 +148,28 @@ def serve(ctx: click.Context, host: str, port: int, data: Path) -> None:
     show_default=True,
 )
 @click.option("--workers", default=1, show_default=True, type=int)
+@click.option(
+    "--site",
+    "sites",
+    multiple=True,
+    metavar="ID",
+    help="Also send this site's jobs to its machines (repeatable; see `fabserver sites`).",
+)
 @click.pass_context
-def worker(ctx: click.Context, data: Path, workers: int) -> None:
+def worker(ctx: click.Context, data: Path, workers: int, sites: tuple[str, ...]) -> None:
     """Run queue consumers only (other hosts, with FABSERVER_REDIS_URL)."""
     from .jobs.worker import run_worker
 
     _require_writable(ctx, data)
-    run_worker(data_dir=data, workers=workers, profile_dir=ctx.obj.get("profiles"))
+    try:
+        run_worker(
+            data_dir=data,
+            workers=workers,
+            profile_dir=ctx.obj.get("profiles"),
+            sites=list(sites) or None,
+        )
+    except LookupError as exc:
+        raise click.ClickException(str(exc.args[0])) from None
 
 
 @main.command("gc")

@@ -136,7 +136,8 @@ class SiteConsumers:
     def stop(self, graceful: bool = False) -> None:
         for consumer in self.sites:
             consumer.stop(graceful=graceful)
-        self.main.stop(graceful=graceful)
+        if self.main is not None:
+            self.main.stop(graceful=graceful)
 
 
 def site_consumer(huey: Huey, workers: int = 1) -> Any:
@@ -145,3 +146,18 @@ def site_consumer(huey: Huey, workers: int = 1) -> Any:
     return huey.create_consumer(
         workers=workers, worker_type="thread", periodic=False, max_delay=1.0
     )
+
+
+def start_site_dispatch(runtime: Runtime, sites: list[str] | None) -> list[Any]:
+    """Consumers of the dispatch queues of ``sites`` (none when None), started; a lab with a
+    single site has no such queue: its dispatch runs on the shared one."""
+    if not sites:
+        return []
+    if not has_site_queues(runtime):
+        unknown = [s for s in sites if s not in runtime.profiles.sites]
+        if unknown:
+            raise LookupError(
+                f"no site '{unknown[0]}' (known: {', '.join(runtime.profiles.sites)})"
+            )
+        return []
+    return SiteConsumers.start(None, dispatch_hueys(runtime, sites)).sites

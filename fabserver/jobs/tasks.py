@@ -388,6 +388,7 @@ def dispatch_job(runtime: Runtime, job_id: int, retries_left: int = 0) -> None:
                 data={
                     "attempt": attempt,
                     "ok": False,
+                    "worker": worker_identity(),
                     "transient": transient,
                     "message": exc.message.to_dict(),
                     "retry": transient and retries_left > 0,
@@ -411,7 +412,7 @@ def dispatch_job(runtime: Runtime, job_id: int, retries_left: int = 0) -> None:
             "dispatch-attempt",
             actor="worker",
             reason=receipt.message.en,
-            data={"attempt": attempt, "ok": True, **receipt_data},
+            data={"attempt": attempt, "ok": True, "worker": worker_identity(), **receipt_data},
         )
         try:
             transition(
