@@ -9,7 +9,6 @@ others send theirs); a staff token of one site gets 403 on another site's job.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -20,39 +19,9 @@ from sqlalchemy import select
 
 from fabserver.testing import postgres_server, redis_server
 
+SITES = fab_testplugins.SITES
+
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("redis")]
-
-SITES = {"saint-omer": "box-1", "boulogne": "box-2", "arras": "box-3"}
-
-
-def three_site_profiles(root: Path, outbox: Path) -> Path:
-    """The test lab's profiles spread over three sites, each printer sending to a folder of
-    its own site."""
-    shutil.copytree(fab_testplugins.PROFILES, root)
-    names = {"saint-omer": "Saint-Omer", "boulogne": "Boulogne-sur-Mer", "arras": "Arras"}
-    (root / "sites").mkdir()
-    for site, name in names.items():
-        (root / "sites" / f"{site}.toml").write_text(
-            f'name = {{ fr = "{name}", en = "{name}" }}\naddress = "{name}"\n'
-        )
-    box = (root / "machines" / "box-1.toml").read_text()
-    (root / "machines" / "box-3.toml").write_text(
-        box.replace("Imprimante d'essai 1", "Imprimante d'essai 3").replace(
-            "Test printer 1", "Test printer 3"
-        )
-    )
-    for site, machine in SITES.items():
-        path = root / "machines" / f"{machine}.toml"
-        head, _, tables = path.read_text().partition("\n[")
-        path.write_text(
-            f'{head}\nsite = "{site}"\n'
-            f'connector = {{ type = "folder", path = "{outbox / site}", create = true }}\n'
-            f"\n[{tables}"
-        )
-    for machine, site in (("cutter", "saint-omer"), ("boom", "arras")):
-        path = root / "machines" / f"{machine}.toml"
-        path.write_text(f'site = "{site}"\n' + path.read_text())
-    return root
 
 
 def _wait_for(predicate, timeout_s: float, what: str) -> None:
@@ -92,7 +61,7 @@ def test_each_site_dispatches_its_own_jobs_and_staff_see_only_theirs(tmp_path):
     from fabserver.web.auth import create_staff, issue_token
 
     outbox = tmp_path / "outbox"
-    profiles = three_site_profiles(tmp_path / "profiles", outbox)
+    profiles = fab_testplugins.three_site_profiles(tmp_path / "profiles", outbox)
     data = tmp_path / "data"
     entry_points = fab_testplugins.write_entry_points(tmp_path / "entry-points")
     with postgres_server() as database_url, redis_server(tmp_path) as redis_url:
