@@ -212,7 +212,8 @@ def check(database_url: str, workers: dict, outbox: Path, makers: int) -> dict[s
 
     def states() -> Counter:
         with Session(engine) as s:
-            return Counter(dict(s.execute(select(Job.state, func.count()).group_by(Job.state))))
+            rows = s.execute(select(Job.state, func.count()).group_by(Job.state)).all()
+        return Counter({state: count for state, count in rows})
 
     try:
         wait_for(lambda: states().get("dispatched", 0) >= makers, 300, "every job sent")

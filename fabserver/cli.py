@@ -526,7 +526,7 @@ def _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_
         ps = _profiles(parent)
         try:
             machine = ps.machine(machine_id)
-            material = ps.material(material_id)
+            material = ps.priced_for(ps.material(material_id), machine.site)
         except KeyError as exc:
             raise FabError(Text(str(exc.args[0]), str(exc.args[0]))) from None
         reg = load_registry(only=machine.plugin)
@@ -551,7 +551,14 @@ def _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_
             options["copies"] = copies
         with _Bar(sys.stdout.isatty() and not as_json) as bar:
             result = run_plan(
-                plugin, design, machine, material, options, ps.policy, ps.materials, progress=bar
+                plugin,
+                design,
+                machine,
+                material,
+                options,
+                ps.policy_for(machine.site),
+                {**ps.materials, material.id: material},  # with the site's prices
+                progress=bar,
             )
         output.parent.mkdir(parents=True, exist_ok=True)
         written = write_outputs(result.plan, output)
