@@ -241,9 +241,12 @@ def _job(token: str) -> Job:
 @bp.get("/j/<token>")
 def job_page(token: str):
     job = _job(token)
+    sites = _runtime().profiles.sites
     return render_template(
         "maker/job.html",
         job=public_job(job),
+        # where to collect it, when the lab has several sites
+        site=sites.get(job.site) if len(sites) > 1 else None,
         settings=option_rows(_runtime().registry, job),
         minutes=minutes,
     )

@@ -307,3 +307,5 @@ def test_makers_choose_a_site_and_the_form_remembers_it(sites_app, block_stl):
     assert "fabserver_site=arras" in answer.headers["Set-Cookie"]
     again = client.get("/").get_data(as_text=True)
     assert '<option value="arras" selected>' in again
+    job_page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Site : Arras" in job_page
