@@ -157,16 +157,30 @@ def serve(ctx: click.Context, host: str, port: int, data: Path) -> None:
     type=click.IntRange(min=1),
     help="planning processes at once [default: FABSERVER_WORKERS, else 2]",
 )
+@click.option(
+    "--site",
+    "sites",
+    multiple=True,
+    metavar="ID",
+    help="Also send this site's jobs to its machines (repeatable; see `fabserver sites`).",
+)
 @click.pass_context
-def worker(ctx: click.Context, data: Path, workers: int | None) -> None:
+def worker(ctx: click.Context, data: Path, workers: int | None, sites: tuple[str, ...]) -> None:
     """Plan and dispatch queued jobs, without the web (other hosts, with FABSERVER_REDIS_URL)."""
     from .jobs.worker import run_worker
 
     _require_writable(ctx, data)
     try:
-        run_worker(data_dir=data, workers=workers, profile_dir=ctx.obj.get("profiles"))
+        run_worker(
+            data_dir=data,
+            workers=workers,
+            profile_dir=ctx.obj.get("profiles"),
+            sites=list(sites) or None,
+        )
     except FabError as exc:
         _fail(ctx, exc)
+    except LookupError as exc:
+        raise click.ClickException(str(exc.args[0])) from None
 
 
 @main.command("gc")
@@ -256,13 +270,35 @@ def machines(ctx: click.Context, as_json: bool) -> None:
                 "name": m.name.get(lang),
                 "plugin": m.plugin,
                 "model": m.model,
+                "site": m.site,
                 "work_area_mm": [m.work_area.x, m.work_area.y, m.work_area.z],
                 "materials": [mat.id for mat in ps.materials_for(m)],
                 "connector": m.connector.get("type", "download"),
             }
             for m in ps.machines.values()
         ],
-        ["id", "name", "plugin", "work_area_mm", "materials"],
+        ["id", "name", "site", "plugin", "work_area_mm", "materials"],
+    )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def sites(ctx: click.Context, as_json: bool) -> None:
+    """List the lab's sites and the machines at each."""
+    _profile_listing(
+        ctx,
+        as_json,
+        lambda ps, lang: [
+            {
+                "id": site.id,
+                "name": site.name.get(lang),
+                "address": site.address,
+                "machines": [m.id for m in ps.machines_at(site.id)],
+            }
+            for site in ps.sites.values()
+        ],
+        ["id", "name", "address", "machines"],
     )
 
 
@@ -488,7 +524,7 @@ def _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_
         ps = _profiles(parent)
         try:
             machine = ps.machine(machine_id)
-            material = ps.material(material_id)
+            material = ps.priced_for(ps.material(material_id), machine.site)
         except KeyError as exc:
             raise FabError(Text(str(exc.args[0]), str(exc.args[0]))) from None
         reg = load_registry(only=machine.plugin)
@@ -513,9 +549,16 @@ def _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_
             options["copies"] = copies
         with _Bar(sys.stdout.isatty() and not as_json) as bar:
             result = run_plan(
-                plugin, design, machine, material, options, ps.policy, ps.materials, bar,
+                plugin,
+                design,
+                machine,
+                material,
+                options,
+                ps.policy_for(machine.site),
+                {**ps.materials, material.id: material},  # with the site's prices
+                progress=bar,
                 draw=preview is not None,
-            )  # fmt: skip
+            )
         output.parent.mkdir(parents=True, exist_ok=True)
         written = write_outputs(result.plan, output)
         if preview and result.preview:

@@ -2,7 +2,9 @@
 
 ``machines/*.toml`` describe one physical machine each (``inherits`` names a
 shared model file, often ``abstract = true``); ``materials/*.toml`` the stock the
-lab sells or gives; ``policy.toml`` the prototype-or-series rule. Everything is
+lab sells or gives; ``policy.toml`` the prototype-or-series rule; ``sites/*.toml``
+the lab's sites (a network of sister labs on one server), each machine naming
+its ``site``. A lab without site files is one default site. Everything is
 validated at load time and a bad file is a :class:`ProfileError` naming the file
 and the key. A resolved profile stands alone (``snapshot()``), so a job can keep
 it and be re-planned identically after the files change.
@@ -166,6 +168,9 @@ class MachineProfile(_Strict):
     plugin: str
     model: str = ""
     abstract: bool = False
+    #: The site the machine stands at (``sites/<id>.toml``); filled in at load time
+    #: when the lab has a single site.
+    site: str = ""
     work_area: WorkArea
     kinematics: Kinematics
     timing: dict[str, float] = Field(default_factory=dict)
@@ -241,6 +246,60 @@ class Policy(_Strict):
         return self.plugins.get(plugin, self.prototype)
 
 
+#: The site of a lab that has no ``sites/`` files.
+DEFAULT_SITE_ID = "lab"
+
+
+class SiteProfile(_Strict):
+    """One site of the lab's network: where its machines stand, who to reach, its own rules.
+
+    ``policy`` holds keys of ``policy.toml`` this site changes (merged over the lab's);
+    ``prices`` gives the site's own prices of materials it sells differently, as
+    ``{material id: {unit: € per unit}}``.
+    """
+
+    id: str
+    name: LocalName
+    address: str = ""
+    opening_hours: LocalName | None = None
+    contact: dict[str, str] = Field(default_factory=dict)
+    policy: dict[str, Any] = Field(default_factory=dict)
+    prices: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    _text_name = field_validator("name", "opening_hours", mode="before")(_as_text)
+
+    @field_validator("contact")
+    @classmethod
+    def _known_contact(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - {"email", "phone", "url"}
+        if unknown:
+            raise ValueError(f"unknown contact '{sorted(unknown)[0]}' (known: email, phone, url)")
+        return value
+
+    @field_validator("prices")
+    @classmethod
+    def _positive(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for material, prices in value.items():
+            for unit, price in prices.items():
+                if price < 0:
+                    raise ValueError(f"{material}: price per '{unit}' must not be negative")
+        return value
+
+    def public(self) -> dict[str, Any]:
+        """What makers and the API are told about the site."""
+        return {
+            "id": self.id,
+            "name": self.name.text().to_dict(),
+            "address": self.address,
+            "opening_hours": self.opening_hours.text().to_dict() if self.opening_hours else None,
+            "contact": dict(self.contact),
+        }
+
+
+def default_site() -> SiteProfile:
+    return SiteProfile(id=DEFAULT_SITE_ID, name=LocalName(fr="Le lab", en="The lab"))
+
+
 @dataclass
 class ProfileSet:
     """All profiles of one lab, resolved and validated."""
@@ -249,6 +308,30 @@ class ProfileSet:
     materials: dict[str, MaterialProfile]
     policy: Policy
     root: Path = field(default=DEFAULT_PROFILE_DIR)
+    sites: dict[str, SiteProfile] = field(default_factory=lambda: {DEFAULT_SITE_ID: default_site()})
+    #: Each site's policy: the lab's with the site's overrides merged in.
+    site_policies: dict[str, Policy] = field(default_factory=dict)
+
+    def site(self, site_id: str) -> SiteProfile:
+        try:
+            return self.sites[site_id]
+        except KeyError:
+            raise KeyError(f"no site '{site_id}' (known: {', '.join(self.sites)})") from None
+
+    def machines_at(self, site_id: str) -> list[MachineProfile]:
+        return [m for m in self.machines.values() if m.site == site_id]
+
+    def policy_for(self, site_id: str | None) -> Policy:
+        """The rule that applies at a site (the lab's when the site changes nothing)."""
+        return self.site_policies.get(site_id or "", self.policy)
+
+    def priced_for(self, material: MaterialProfile, site_id: str | None) -> MaterialProfile:
+        """The material with the site's own prices, where the site sets some."""
+        site = self.sites.get(site_id or "")
+        prices = site.prices.get(material.id) if site else None
+        if not prices:
+            return material
+        return material.model_copy(update={"prices": {**material.prices, **prices}})
 
     def machine(self, machine_id: str) -> MachineProfile:
         try:
@@ -383,7 +466,72 @@ def load_profiles(root: Path | str | None = None) -> ProfileSet:
                 raise ProfileError(
                     f"materials/{material.id}.toml", "machines", f"no machine '{machine_id}'"
                 )
-    return ProfileSet(machines=machines, materials=materials, policy=policy, root=root)
+    sites, site_policies = _load_sites(root, policy, materials)
+    machines = _place_machines(machines, sites)
+    return ProfileSet(
+        machines=machines,
+        materials=materials,
+        policy=policy,
+        root=root,
+        sites=sites,
+        site_policies=site_policies,
+    )
+
+
+def _load_sites(
+    root: Path, policy: Policy, materials: dict[str, MaterialProfile]
+) -> tuple[dict[str, SiteProfile], dict[str, Policy]]:
+    """``sites/*.toml`` validated, with each site's merged policy; one default site when
+    the folder holds none."""
+    files = sorted((root / "sites").glob("*.toml"))
+    if not files:
+        return {DEFAULT_SITE_ID: default_site()}, {}
+    sites: dict[str, SiteProfile] = {}
+    policies: dict[str, Policy] = {}
+    for path in files:
+        file = f"sites/{path.stem}.toml"
+        data = _read_toml(path, root)
+        data.setdefault("id", path.stem)
+        try:
+            site = SiteProfile.model_validate(data)
+        except ValidationError as exc:
+            _raise_validation(file, exc)
+        if site.id in sites:
+            raise ProfileError(file, "id", f"'{site.id}' is used by another file")
+        for material_id in site.prices:
+            if material_id not in materials:
+                raise ProfileError(file, f"prices.{material_id}", f"no material '{material_id}'")
+        if site.policy:
+            merged = _deep_merge(policy.model_dump(mode="json"), site.policy)
+            try:
+                policies[site.id] = Policy.model_validate(merged)
+            except ValidationError as exc:
+                key, problem = _first_error(exc)
+                raise ProfileError(file, f"policy.{key}", problem) from None
+        sites[site.id] = site
+    return sites, policies
+
+
+def _place_machines(
+    machines: dict[str, MachineProfile], sites: dict[str, SiteProfile]
+) -> dict[str, MachineProfile]:
+    """Every machine at a known site; with a single site, a machine may leave it out."""
+    only = next(iter(sites)) if len(sites) == 1 else None
+    placed: dict[str, MachineProfile] = {}
+    for machine_id, machine in machines.items():
+        file = f"machines/{machine_id}.toml"
+        if not machine.site:
+            if only is None:
+                raise ProfileError(
+                    file, "site", f"say which site the machine is at ({', '.join(sites)})"
+                )
+            machine = machine.model_copy(update={"site": only})
+        elif machine.site not in sites:
+            raise ProfileError(
+                file, "site", f"no site '{machine.site}' in sites/ (known: {', '.join(sites)})"
+            )
+        placed[machine_id] = machine
+    return placed
 
 
 def machine_from_snapshot(data: dict[str, Any]) -> MachineProfile:

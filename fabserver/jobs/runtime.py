@@ -25,14 +25,14 @@ log = logging.getLogger("fabserver.jobs")
 QUEUE_NAME = "fabserver"
 
 
-def make_huey(settings: Settings) -> Huey:
+def make_huey(settings: Settings, name: str = QUEUE_NAME) -> Huey:
     if settings.immediate:
-        return MemoryHuey(QUEUE_NAME, immediate=True)
+        return MemoryHuey(name, immediate=True)
     if settings.redis_url:
         # The priority variant (a sorted set): light plans first, as on SQLite.
-        return PriorityRedisHuey(QUEUE_NAME, url=settings.redis_url)
+        return PriorityRedisHuey(name, url=settings.redis_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey(QUEUE_NAME, filename=str(settings.data_dir / "queue.sqlite3"))
+    return SqliteHuey(name, filename=str(settings.data_dir / "queue.sqlite3"))
 
 
 @dataclass
@@ -48,6 +48,8 @@ class Runtime:
     parse_slots: threading.BoundedSemaphore = field(
         default_factory=lambda: threading.BoundedSemaphore(1)
     )
+    #: one dispatch queue per site when the lab has several (fabserver.jobs.sites)
+    site_hueys: dict[str, Huey] = field(default_factory=dict)
 
     def enqueue_plan(self, job_id: int, delay: float | None = None) -> None:
         """Queue the job's plan message, lighter jobs first (see :mod:`.fairness`)."""
@@ -58,7 +60,9 @@ class Runtime:
         self.huey.enqueue(task.s(job_id, priority=priority, delay=delay))
 
     def enqueue_dispatch(self, job_id: int) -> None:
-        self.tasks["dispatch"](job_id)
+        from .sites import dispatch_task_for
+
+        dispatch_task_for(self, job_id)(job_id)
 
     def enqueue_mail(self, job_id: int, event: str, note: str = "") -> None:
         """An e-mail to the job's maker, sent by the queue (see fabserver.lab.mail)."""
@@ -72,7 +76,7 @@ def build_runtime(settings: Settings, registry: Registry | None = None) -> Runti
     """Load profiles and plugins and check them together, open the store (migrating it),
     declare the tasks."""
     from ..lab import mail
-    from . import tasks
+    from . import sites, tasks
 
     profiles = load_profiles(settings.profile_dir)
     registry = registry if registry is not None else load_registry()
@@ -89,6 +93,8 @@ def build_runtime(settings: Settings, registry: Registry | None = None) -> Runti
     )
     tasks.declare(runtime)
     mail.declare(runtime)
+    sites.declare_site_queues(runtime)
+    sites.place_unplaced(runtime)
     # Planning processes fork from a server that has the plugins imported already.
     preload(sorted({type(plugin).__module__ for plugin in runtime.registry.plugins.values()}))
     return runtime
@@ -100,6 +106,8 @@ def start_consumer(runtime: Runtime, workers: int | None = None):
     Its threads only claim jobs and supervise them: each plan runs in its own
     bounded planning process (:mod:`.planner`), never in this one.
     """
+    from .sites import SiteConsumers, dispatch_hueys
+
     consumer = runtime.huey.create_consumer(
         workers=workers or runtime.settings.workers,
         worker_type="thread",
@@ -107,4 +115,5 @@ def start_consumer(runtime: Runtime, workers: int | None = None):
         max_delay=1.0,  # an idle SQLite queue is polled at least every second
     )
     consumer.start()
-    return consumer
+    sites = dispatch_hueys(runtime, runtime.settings.dispatch_site_list)
+    return SiteConsumers.start(consumer, sites) if sites else consumer

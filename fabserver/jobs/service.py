@@ -103,7 +103,7 @@ def machine_choice(
                 f"Choose a material for '{machine.name.en}': {', '.join(n.en for n in names)}.",
             )
         )
-    return machine, material
+    return machine, profiles.priced_for(material, machine.site)
 
 
 def _accepts(runtime: Runtime, machine: MachineProfile, kind: str) -> bool:
@@ -169,6 +169,7 @@ def submit(
         design_id=design.id,
         plugin=machine.plugin,
         machine_id=machine.id,
+        site=machine.site,
         machine_snapshot=machine.snapshot(),
         material_id=material.id,
         material_snapshot=material.snapshot(),

@@ -29,6 +29,9 @@ Environment variables (all optional):
 ``FABSERVER_SMTP_URL``        ``smtp://host:port`` or ``smtps://user:pass@host:port``; without
                               it e-mails are written to ``outbox/`` in the data directory
 ``FABSERVER_MAIL_FROM``       the e-mails' sender address
+``FABSERVER_DISPATCH_SITES``  the sites whose machines ``serve`` sends files to, when the lab
+                              has several: ``all`` (default), ``none`` (a ``worker --site``
+                              at each site does it) or site ids separated by commas
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class Settings:
     mail_retries: int = 8
     mail_retry_delay_s: float = 30.0
     immediate: bool = False  # run tasks at once, in the caller (tests)
+    dispatch_sites: str = "all"  # FABSERVER_DISPATCH_SITES (fabserver.jobs.sites)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -84,6 +88,7 @@ class Settings:
             "redis_url": env.get("FABSERVER_REDIS_URL") or None,
             "secret_key": env.get("FABSERVER_SECRET_KEY") or None,
             "public_url": env.get("FABSERVER_PUBLIC_URL") or None,
+            "dispatch_sites": env.get("FABSERVER_DISPATCH_SITES") or "all",
         }
         for key, name, kind in (
             ("workers", "FABSERVER_WORKERS", int),
@@ -104,6 +109,12 @@ class Settings:
     @property
     def parse_slots(self) -> int:
         return self.max_parses if self.max_parses > 0 else (os.cpu_count() or 1)
+
+    def dispatch_site_list(self) -> list[str] | None:
+        """The sites this process dispatches for; None for all."""
+        from .sites import parse_dispatch_sites
+
+        return parse_dispatch_sites(self.dispatch_sites)
 
     @property
     def db_url(self) -> str:

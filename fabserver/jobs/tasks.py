@@ -21,7 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from huey import crontab
+from huey import Huey, crontab
 from sqlalchemy import or_, select, update
 
 from ..dispatch import DispatchError, TransientDispatchError, connector_for, remote_name_for
@@ -68,16 +68,7 @@ def declare(runtime: Runtime) -> None:
     def plan_task(job_id: int) -> None:
         plan_job(runtime, job_id)
 
-    @huey.task(
-        name="fabserver.dispatch_job",
-        retries=runtime.settings.dispatch_retries,
-        retry_delay=runtime.settings.dispatch_retry_delay_s,
-        retry_backoff=2.0,
-        context=True,
-    )
-    def dispatch_task(job_id: int, task=None) -> None:
-        retries_left = task.retries if task is not None else 0
-        dispatch_job(runtime, job_id, retries_left=retries_left)
+    dispatch_task = declare_dispatch(runtime, huey)
 
     @huey.periodic_task(crontab(minute="*"), name="fabserver.sweep")
     def sweep_task() -> None:
@@ -110,6 +101,23 @@ def _declare_follow(runtime: Runtime) -> None:
             follow_task.schedule((job_id,), delay=delay)
 
     runtime.tasks["follow"] = start
+
+
+def declare_dispatch(runtime: Runtime, huey: Huey) -> Any:
+    """The dispatch task on ``huey``: the shared queue, or a site's (fabserver.jobs.sites)."""
+
+    @huey.task(
+        name="fabserver.dispatch_job",
+        retries=runtime.settings.dispatch_retries,
+        retry_delay=runtime.settings.dispatch_retry_delay_s,
+        retry_backoff=2.0,
+        context=True,
+    )
+    def dispatch_task(job_id: int, task=None) -> None:
+        retries_left = task.retries if task is not None else 0
+        dispatch_job(runtime, job_id, retries_left=retries_left)
+
+    return dispatch_task
 
 
 class _ProgressWriter:
@@ -206,7 +214,7 @@ def plan_job(runtime: Runtime, job_id: int) -> None:
                 "options": {**job.options, "copies": job.copies},
                 "sha": job.design.upload.sha256,
                 "name": job.design.upload.original_name,
-                **planning_context(s, job, runtime.profiles.policy),
+                **planning_context(s, job, runtime.profiles.policy_for(job.site)),
             }
     except (InvalidTransition, LookupError) as exc:
         log.info("plan of job %s skipped: %s", job_id, exc)
@@ -239,7 +247,7 @@ def _plan_request(
         machine=inputs["machine"],
         material=inputs["material"],
         options=inputs["options"],
-        policy=runtime.profiles.policy,
+        policy=runtime.profiles.policy_for(machine_from_snapshot(inputs["machine"]).site),
         materials={**runtime.profiles.materials, material.id: material},
         out_dir=str(folder),
         limits=limits_for(inputs["machine"]),
@@ -419,6 +427,7 @@ def dispatch_job(runtime: Runtime, job_id: int, retries_left: int = 0) -> None:
                 data={
                     "attempt": attempt,
                     "ok": False,
+                    "worker": worker_identity(),
                     "transient": transient,
                     "message": exc.message.to_dict(),
                     "retry": transient and retries_left > 0,
@@ -442,7 +451,7 @@ def dispatch_job(runtime: Runtime, job_id: int, retries_left: int = 0) -> None:
             "dispatch-attempt",
             actor="worker",
             reason=receipt.message.en,
-            data={"attempt": attempt, "ok": True, **receipt_data},
+            data={"attempt": attempt, "ok": True, "worker": worker_identity(), **receipt_data},
         )
         try:
             transition(

@@ -13,6 +13,7 @@ from ..registry import Registry
 from .runtime import build_runtime
 from .service import requeue_unfinished
 from .settings import Settings
+from .sites import start_site_dispatch
 
 log = logging.getLogger("fabserver.jobs")
 
@@ -22,8 +23,12 @@ def run_worker(
     workers: int | None = None,
     profile_dir: Path | None = None,
     registry: Registry | None = None,
+    sites: list[str] | None = None,
 ) -> None:
-    """Run consumers until SIGINT/SIGTERM. Several workers may share one Redis and database."""
+    """Run consumers until SIGINT/SIGTERM. Several workers may share one Redis and database.
+
+    With ``sites``, the worker also sends those sites' jobs to their machines (it runs on
+    their network); planning runs on every worker."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings.from_env(data_dir, profile_dir=profile_dir, workers=workers)
     runtime = build_runtime(settings, registry)
@@ -33,7 +38,10 @@ def run_worker(
         workers=settings.workers, worker_type="thread", periodic=True, max_delay=1.0
     )
     log.info("worker: %d planning process(es) on %s", settings.workers, type(runtime.huey).__name__)
+    dispatchers = start_site_dispatch(runtime, sites)
     try:
         consumer.run()  # handles SIGTERM / SIGINT itself
     finally:
+        for dispatcher in dispatchers:
+            dispatcher.stop(graceful=True)
         runtime.close()

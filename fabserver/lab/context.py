@@ -18,6 +18,8 @@ def planning_context(session: Session, job: Job, policy: Policy) -> dict[str, An
     if policy.max_prototypes_per_maker is not None:
         earlier = history.earlier_prototypes(session, job, policy.window_days, utcnow())
     return {
-        "offcuts": stockroom.available(session, job.material_id, exclude_job=job.id),
+        "offcuts": stockroom.available(
+            session, job.material_id, exclude_job=job.id, site=job.site or None
+        ),
         "earlier_prototypes": earlier,
     }

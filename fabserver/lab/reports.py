@@ -84,12 +84,16 @@ def _maker_key(job: Job) -> str:
     return job.contact_email or job.contact_phone or f"name:{job.maker_name.strip().lower()}"
 
 
-def build_report(session: Session, period: Period) -> dict[str, Any]:
-    """``{from, to, rows: [...], totals: {...}, rejections: [...]}`` (see the API)."""
+def build_report(
+    session: Session, period: Period, sites: list[str] | None = None
+) -> dict[str, Any]:
+    """``{from, to, sites, rows: [...], totals: {...}, by_site: {...}, rejections: [...]}``
+    (see the API), for ``sites`` or the whole network (None)."""
     start, end = period.bounds
-    jobs = session.scalars(
-        select(Job).where(Job.created_at >= start, Job.created_at < end).order_by(Job.id)
-    ).unique()
+    query = select(Job).where(Job.created_at >= start, Job.created_at < end).order_by(Job.id)
+    if sites is not None:
+        query = query.where(Job.site.in_(sites))
+    jobs = session.scalars(query).unique()
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     rejections = []
     makers = set()
@@ -100,6 +104,7 @@ def build_report(session: Session, period: Period) -> dict[str, Any]:
             (job.machine_id, job.material_id, unit),
             {
                 "machine": job.machine_id,
+                "site": job.site,
                 "material": job.material_id,
                 "jobs": 0,
                 "prototypes": 0,
@@ -144,11 +149,18 @@ def build_report(session: Session, period: Period) -> dict[str, Any]:
     for key in ("machine_time_s", "actual_time_s", "free_value_eur"):
         totals[key] = round(totals[key], 2)
     totals["makers"] = len(makers)
+    by_site: dict[str, dict[str, float]] = {}
+    for row in ordered:
+        site = by_site.setdefault(row["site"], dict.fromkeys(TOTAL_FIELDS, 0))
+        for key in TOTAL_FIELDS:
+            site[key] = round(site[key] + row[key], 2)
     return {
         "from": period.start.isoformat(),
         "to": period.end.isoformat(),
+        "sites": sites,
         "rows": ordered,
         "totals": totals,
+        "by_site": by_site,
         "rejections": rejections,
     }
 

@@ -37,6 +37,7 @@ def piece_dict(piece: StockPiece) -> dict[str, Any]:
     return {
         "id": piece.id,
         "material": piece.material_id,
+        "site": piece.site,
         "width_mm": piece.width_mm,
         "height_mm": piece.height_mm,
         "outline_mm": piece.outline_mm,
@@ -47,10 +48,15 @@ def piece_dict(piece: StockPiece) -> dict[str, Any]:
     }
 
 
-def list_pieces(session: Session, material: str | None = None) -> list[StockPiece]:
+def list_pieces(
+    session: Session, material: str | None = None, sites: list[str] | None = None
+) -> list[StockPiece]:
+    """Pieces of ``material`` (all when None) on the shelves of ``sites`` (all when None)."""
     query = select(StockPiece).order_by(StockPiece.material_id, StockPiece.id)
     if material:
         query = query.where(StockPiece.material_id == material)
+    if sites is not None:
+        query = query.where(StockPiece.site.in_(sites))
     return list(session.scalars(query))
 
 
@@ -100,8 +106,15 @@ def _outline(value: Any) -> list[list[float]]:
     return points
 
 
-def add_piece(session: Session, profiles: ProfileSet, data: dict[str, Any]) -> StockPiece:
-    """Record ``{material, width_mm, height_mm | outline_mm, count, note}``."""
+def add_piece(
+    session: Session,
+    profiles: ProfileSet,
+    data: dict[str, Any],
+    allowed_sites: list[str] | None = None,
+) -> StockPiece:
+    """Record ``{material, width_mm, height_mm | outline_mm, count, note, site}``; ``site``
+    may be left out when the lab (or the staff member, ``allowed_sites``) has only one."""
+    site = _site_of_piece(profiles, str(data.get("site") or ""), allowed_sites)
     material = profiles.materials.get(str(data.get("material") or ""))
     if material is None or material.kind not in OFFCUT_KINDS:
         names = ", ".join(m.id for m in profiles.materials.values() if m.kind in OFFCUT_KINDS)
@@ -138,15 +151,33 @@ def add_piece(session: Session, profiles: ProfileSet, data: dict[str, Any]) -> S
         outline_mm=points,
         count=count,
         note=str(data.get("note") or "").strip()[:200],
+        site=site,
     )
     session.add(piece)
     session.flush()
     return piece
 
 
-def delete_piece(session: Session, piece_id: int) -> bool:
+def _site_of_piece(profiles: ProfileSet, given: str, allowed: list[str] | None) -> str:
+    choices = [s for s in profiles.sites if allowed is None or s in allowed]
+    if not given and len(choices) == 1:
+        return choices[0]
+    if given not in choices:
+        names = ", ".join(profiles.sites[s].name.fr for s in choices)
+        names_en = ", ".join(profiles.sites[s].name.en for s in choices)
+        raise StockError(
+            Text(
+                f"Choisissez le site où la pièce est rangée : {names}.",
+                f"Choose the site where the piece is kept: {names_en}.",
+            )
+        )
+    return given
+
+
+def delete_piece(session: Session, piece_id: int, sites: list[str] | None = None) -> bool:
+    """Remove a piece (of one of ``sites``, when given); False when there is no such piece."""
     piece = session.get(StockPiece, piece_id)
-    if piece is None:
+    if piece is None or (sites is not None and piece.site not in sites):
         return False
     session.delete(piece)
     return True
@@ -160,10 +191,14 @@ def _held(session: Session, exclude_job: int | None) -> Counter[int]:
     return Counter(stock["piece_id"] for job_id, stock in rows if stock and job_id != exclude_job)
 
 
-def available(session: Session, material: str, exclude_job: int | None = None) -> list[dict]:
-    """Pieces of ``material`` not held by another unfinished job, for the planner."""
+def available(
+    session: Session, material: str, exclude_job: int | None = None, site: str | None = None
+) -> list[dict]:
+    """Pieces of ``material`` (at ``site``, when given) not held by another unfinished job,
+    for the planner."""
     held = _held(session, exclude_job)
-    return [piece_dict(p) for p in list_pieces(session, material) if p.count > held.get(p.id, 0)]
+    pieces = list_pieces(session, material, None if site is None else [site])
+    return [piece_dict(p) for p in pieces if p.count > held.get(p.id, 0)]
 
 
 def use_piece(session: Session, job: Job, keep_leftover: bool) -> StockPiece | None:
@@ -190,6 +225,7 @@ def use_piece(session: Session, job: Job, keep_leftover: bool) -> StockPiece | N
         count=1,
         note=note,
         source_job_id=job.id,
+        site=job.site,
     )
     session.add(new)
     session.flush()

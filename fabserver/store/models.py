@@ -74,6 +74,8 @@ class Job(Base):
     design_id: Mapped[int] = mapped_column(ForeignKey("designs.id"), index=True)
     plugin: Mapped[str] = mapped_column(String(64))
     machine_id: Mapped[str] = mapped_column(String(64))
+    # the site the machine stands at (staff of that site see the job; its worker dispatches)
+    site: Mapped[str] = mapped_column(String(64), default="", index=True)
     machine_snapshot: Mapped[dict[str, Any]]
     material_id: Mapped[str] = mapped_column(String(64))
     material_snapshot: Mapped[dict[str, Any]]
@@ -182,7 +184,14 @@ class StaffUser(Base):
     display_name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
+    # the sites whose jobs, queue and stock this account works on; all of them for
+    # the network's administrators
+    all_sites: Mapped[bool] = mapped_column(default=True)
+    sites: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def works_at(self, site: str) -> bool:
+        return self.all_sites or site in (self.sites or [])
 
     # Flask-Login's user protocol, kept here so the web layer needs no wrapper
     @property
@@ -274,6 +283,8 @@ class StockPiece(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     material_id: Mapped[str] = mapped_column(String(64), index=True)
+    # the site whose shelves hold it; only that site's jobs are planned on it
+    site: Mapped[str] = mapped_column(String(64), default="", index=True)
     width_mm: Mapped[float | None]
     height_mm: Mapped[float | None]
     outline_mm: Mapped[list[Any] | None] = mapped_column(JSON)

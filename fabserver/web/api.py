@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
 
 from ..errors import DesignError, FabError
@@ -17,8 +17,9 @@ from ..i18n import Text
 from ..jobs import intake, service
 from ..jobs.runtime import Runtime
 from ..lab import reports, stockroom
+from ..lab.sites import site_queues
 from ..store.models import JOB_STATES, Artifact, Design, Job
-from .auth import staff_actor, token_required
+from .auth import staff_actor, staff_sites, token_required
 from .errors import csrf
 from .openapi import openapi_document
 from .views import public_job, staff_job
@@ -40,16 +41,46 @@ def openapi():
     return jsonify(openapi_document())
 
 
+def _unknown_site(site: str):
+    known = ", ".join(_runtime().profiles.sites)
+    return _error(
+        400, Text(f"Site inconnu : {site} (sites : {known}).", f"Unknown site: {site} ({known}).")
+    )
+
+
+@bp.get("/sites")
+def sites():
+    """The lab's sites, their machines and how much work waits at each."""
+    runtime = _runtime()
+    with runtime.db.session() as s:
+        queues = site_queues(s)
+    out = [
+        {
+            **site.public(),
+            "machines": [m.id for m in runtime.profiles.machines_at(site.id)],
+            "queue": queues.get(site.id, {"jobs": 0, "machine_time_s": 0.0}),
+        }
+        for site in runtime.profiles.sites.values()
+    ]
+    return jsonify(sites=out)
+
+
 @bp.get("/machines")
 def machines():
     runtime = _runtime()
+    site = request.args.get("site") or None
+    if site is not None and site not in runtime.profiles.sites:
+        return _unknown_site(site)
     out = []
     for machine in service.machines_for_kind(runtime):
+        if site is not None and machine.site != site:
+            continue
         plugin = runtime.registry.plugins[machine.plugin]
         out.append(
             {
                 "id": machine.id,
                 "name": machine.name.text().to_dict(),
+                "site": machine.site,
                 "plugin": machine.plugin,
                 "accepts": sorted(plugin.accepts),
                 "work_area_mm": [machine.work_area.x, machine.work_area.y, machine.work_area.z],
@@ -140,20 +171,55 @@ def job_status(token: str):
 
 
 def _by_id(job_id: int) -> Job:
+    """A job of one of the token holder's sites: 404 when there is none, 403 when it is
+    another site's."""
     with _runtime().db.session() as s:
         job = s.get(Job, job_id)
         if job is None:
             abort(404)
+        if job.site not in _my_sites():
+            abort(403)
         job.artifacts  # noqa: B018
         job.events  # noqa: B018
         return job
+
+
+def _my_sites() -> list[str]:
+    return staff_sites(g.api_user, _runtime())
+
+
+def _sites_asked() -> list[str] | None:
+    """The sites a staff request is about: its ``site`` argument, or all of the holder's.
+    None when it names a site the holder does not work at."""
+    mine = _my_sites()
+    asked = request.args.get("site")
+    if not asked:
+        return mine
+    return [asked] if asked in mine else None
+
+
+def _not_your_site():
+    return _error(
+        403,
+        Text(
+            "Ce site n'est pas le vôtre : votre compte travaille sur "
+            + (", ".join(_my_sites()) or "aucun site")
+            + ".",
+            "This is not your site: your account works on "
+            + (", ".join(_my_sites()) or "no site")
+            + ".",
+        ),
+    )
 
 
 @bp.get("/staff/jobs")
 @token_required
 def staff_jobs():
     runtime = _runtime()
-    query = select(Job).order_by(Job.id)
+    sites = _sites_asked()
+    if sites is None:
+        return _not_your_site()
+    query = select(Job).where(Job.site.in_(sites)).order_by(Job.id)
     state = request.args.get("state")
     if state:
         if state not in JOB_STATES:
@@ -169,6 +235,7 @@ def staff_jobs():
                 "token": j.token,
                 "state": j.state,
                 "machine": j.machine_id,
+                "site": j.site,
                 "material": j.material_id,
                 "copies": j.copies,
                 "maker": j.maker_name,
@@ -252,6 +319,7 @@ _register_actions()
 @bp.get("/staff/jobs/<int:job_id>/files/<int:artifact_id>")
 @token_required
 def staff_file(job_id: int, artifact_id: int):
+    _by_id(job_id)
     with _runtime().db.session() as s:
         artifact = s.get(Artifact, artifact_id)
         if artifact is None or artifact.job_id != job_id:
@@ -265,8 +333,11 @@ def staff_file(job_id: int, artifact_id: int):
 @bp.get("/staff/stock")
 @token_required
 def stock_list():
+    sites = _sites_asked()
+    if sites is None:
+        return _not_your_site()
     with _runtime().db.session() as s:
-        pieces = stockroom.list_pieces(s, request.args.get("material") or None)
+        pieces = stockroom.list_pieces(s, request.args.get("material") or None, sites)
         return jsonify(pieces=[stockroom.piece_dict(p) for p in pieces])
 
 
@@ -276,7 +347,7 @@ def stock_add():
     runtime = _runtime()
     try:
         with runtime.db.session() as s:
-            piece = stockroom.add_piece(s, runtime.profiles, _body())
+            piece = stockroom.add_piece(s, runtime.profiles, _body(), _my_sites())
             answer = stockroom.piece_dict(piece)
     except FabError as exc:
         return _error(400, exc.message)
@@ -287,7 +358,7 @@ def stock_add():
 @token_required
 def stock_delete(piece_id: int):
     with _runtime().db.session() as s:
-        if not stockroom.delete_piece(s, piece_id):
+        if not stockroom.delete_piece(s, piece_id, _my_sites()):
             return _error(404, Text("Pièce inconnue.", "Unknown piece."))
     return "", 204
 
@@ -305,8 +376,11 @@ def staff_reports():
     fmt = request.args.get("format", "json")
     if fmt not in ("json", "csv"):
         return _error(400, Text("format : json ou csv.", "format: json or csv."))
+    sites = _sites_asked()
+    if sites is None:
+        return _not_your_site()
     with _runtime().db.session() as s:
-        report = reports.build_report(s, period)
+        report = reports.build_report(s, period, sites=sites)
     if fmt == "csv":
         return csv_response(report, french=request.args.get("dialect", "fr") != "standard")
     return jsonify(report)

@@ -85,9 +85,17 @@ def _check_password_length(password: str) -> None:
 
 
 def create_staff(
-    runtime: Runtime, username: str, password: str, display_name: str = ""
+    runtime: Runtime,
+    username: str,
+    password: str,
+    display_name: str = "",
+    sites: list[str] | None = None,
+    all_sites: bool = False,
 ) -> StaffUser:
+    """A new account working on ``sites`` or, with ``all_sites``, the whole network. A lab
+    with a single site needs neither."""
     _check_password_length(password)
+    sites = _check_sites(runtime, sites or [], all_sites)
     with runtime.db.session() as s:
         if s.scalar(select(StaffUser).where(StaffUser.username == username)):
             raise ValueError(f"staff user '{username}' already exists")
@@ -95,9 +103,35 @@ def create_staff(
             username=username,
             display_name=display_name or username,
             password_hash=generate_password_hash(password),
+            all_sites=not sites,
+            sites=sites,
         )
         s.add(user)
     return user
+
+
+def _check_sites(runtime: Runtime, sites: list[str], all_sites: bool) -> list[str]:
+    """The account's sites, checked against the profiles; [] for every site."""
+    known = runtime.profiles.sites
+    if all_sites and sites:
+        raise ValueError("give either --site or --all-sites, not both")
+    unknown = [s for s in sites if s not in known]
+    if unknown:
+        raise ValueError(f"no site '{unknown[0]}' (known: {', '.join(known)})")
+    if not sites and not all_sites and len(known) > 1:
+        raise ValueError(
+            f"say which site(s) the account works at with --site ({', '.join(known)}), "
+            "or --all-sites for a network administrator"
+        )
+    return list(dict.fromkeys(sites))
+
+
+def staff_sites(user: StaffUser, runtime: Runtime | None = None) -> list[str]:
+    """The sites a staff member works on (every site of the profiles for an administrator)."""
+    runtime = runtime or _runtime()
+    if user.all_sites:
+        return list(runtime.profiles.sites)
+    return [s for s in user.sites or [] if s in runtime.profiles.sites]
 
 
 def set_password(runtime: Runtime, username: str, password: str) -> int:

@@ -37,20 +37,39 @@ def _runtime(ctx: click.Context, data: Path):
     help="At least 8 characters (prompted when not given).",
 )
 @click.option("--api-token", is_flag=True, help="Also print a new API token for this account.")
+@click.option(
+    "--site",
+    "sites",
+    multiple=True,
+    metavar="ID",
+    help="A site whose jobs and stock this account works on (repeatable; see `fabserver sites`).",
+)
+@click.option("--all-sites", is_flag=True, help="Every site: a network administrator.")
 @_data_option
 @click.pass_context
 def add_staff(
-    ctx: click.Context, username: str, display_name: str, password: str, api_token: bool, data: Path
+    ctx: click.Context,
+    username: str,
+    display_name: str,
+    password: str,
+    api_token: bool,
+    sites: tuple[str, ...],
+    all_sites: bool,
+    data: Path,
 ) -> None:
     """Create a staff account that can log in to /staff."""
     from .auth import create_staff, issue_token
 
     runtime = _runtime(ctx, data)
     try:
-        user = create_staff(runtime, username, password, display_name)
+        user = create_staff(
+            runtime, username, password, display_name, sites=list(sites), all_sites=all_sites
+        )
     except ValueError as exc:
+        runtime.close()
         raise click.ClickException(str(exc)) from None
-    click.echo(f"staff account '{user.username}' created")
+    where = "every site" if user.all_sites else "site(s) " + ", ".join(user.sites)
+    click.echo(f"staff account '{user.username}' created ({where})")
     if api_token:
         click.echo(f"API token (shown once): {issue_token(runtime, user.id, 'add-staff')}")
     runtime.close()

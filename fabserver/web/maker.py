@@ -29,6 +29,7 @@ from ..i18n import Text
 from ..jobs import intake, service
 from ..jobs.runtime import Runtime
 from ..jobs.states import InvalidTransition
+from ..lab.sites import machine_queues
 from ..store.models import Design, Job
 from .errors import error_response
 from .i18n import current_language
@@ -53,10 +54,40 @@ def _signer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="design-ref")
 
 
+#: The cookie that remembers the site a maker chose on the form.
+SITE_COOKIE = "fabserver_site"
+
+
+def _site_choices(runtime: Runtime, queues: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each site with the work waiting there, when the lab has several (none otherwise)."""
+    if len(runtime.profiles.sites) < 2:
+        return []
+    out = []
+    for site in runtime.profiles.sites.values():
+        waiting = [q for q in queues.values() if q["site"] == site.id]
+        out.append(
+            {
+                "id": site.id,
+                "name": site.name,
+                "jobs": sum(q["jobs"] for q in waiting),
+                "time_s": sum(q["machine_time_s"] for q in waiting),
+                "opening_hours": site.opening_hours,
+            }
+        )
+    return out
+
+
 def form_context(runtime: Runtime) -> dict[str, Any]:
-    """Machines, materials and each plugin's options, for the form and its script."""
+    """Machines, materials and each plugin's options, for the form and its script; with
+    several sites, each site and machine with the work waiting there."""
     registry = runtime.registry
     machines = service.machines_for_kind(runtime)
+    with runtime.db.session() as s:
+        queues = machine_queues(s)
+    sites = _site_choices(runtime, queues)
+    chosen = (
+        request.form.get("site") or request.args.get("site") or request.cookies.get(SITE_COOKIE)
+    )
     plugins = []
     for plugin_id in dict.fromkeys(m.plugin for m in machines):
         plugin = registry.plugins[plugin_id]
@@ -75,9 +106,13 @@ def form_context(runtime: Runtime) -> dict[str, Any]:
                 "plugin": m.plugin,
                 "accepts": sorted(registry.plugins[m.plugin].accepts),
                 "work_area": m.work_area,
+                "site": m.site,
+                "queue": queues.get(m.id, {"jobs": 0, "machine_time_s": 0.0}),
             }
             for m in machines
         ],
+        "sites": sites,
+        "chosen_site": chosen if any(site["id"] == chosen for site in sites) else "",
         "materials": materials,
         "plugins": plugins,
         "suffix_kinds": intake.SUFFIX_KINDS,
@@ -94,6 +129,7 @@ def _render_form(errors: list[Text], status: int = 200, design: Design | None = 
             values=request.form,
             kept_design=design,
             design_ref=_signer().dumps(design.id) if design is not None else "",
+            minutes=minutes,
             **form_context(runtime),
             **extra,
         ),
@@ -186,7 +222,12 @@ def upload():
         )
     except service.ActionError as exc:
         return _render_form([exc.message], 400, design_row)
-    return redirect(url_for("maker.job_page", token=job.token), code=303)
+    response = redirect(url_for("maker.job_page", token=job.token), code=303)
+    if len(runtime.profiles.sites) > 1:  # the next visit starts at the same site
+        response.set_cookie(
+            SITE_COOKIE, job.site, max_age=365 * 24 * 3600, samesite="Lax", httponly=True
+        )
+    return response
 
 
 def _job(token: str) -> Job:
@@ -204,9 +245,12 @@ def _job(token: str) -> Job:
 @bp.get("/j/<token>")
 def job_page(token: str):
     job = _job(token)
+    sites = _runtime().profiles.sites
     return render_template(
         "maker/job.html",
         job=public_job(job),
+        # where to collect it, when the lab has several sites
+        site=sites.get(job.site) if len(sites) > 1 else None,
         settings=option_rows(_runtime().registry, job),
         minutes=minutes,
     )

@@ -29,6 +29,13 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 ERROR = _json(_ref("Error"), "Error, with a message for people")
 STAFF = [{"bearerAuth": []}]
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+SITE = {
+    "name": "site",
+    "in": "query",
+    "description": "a site id (`GET /sites`); staff may only name their own sites",
+    "schema": {"type": "string"},
+}
+FORBIDDEN = _json(_ref("Error"), "The job or site is another site's than the token holder's")
 
 _ACTIONS = {
     "approve": ("Approve a job in review", {"note": {"type": "string"}}, []),
@@ -274,6 +281,38 @@ def _lab_schemas() -> dict[str, Any]:
     }
 
 
+def _sites_path() -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": "sites",
+            "summary": "The lab's sites, their machines and the work waiting at each",
+            "tags": ["maker"],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {"sites": {"type": "array", "items": _ref("Site")}},
+                    }
+                )
+            },
+        }
+    }
+
+
+def _add_site_rules(paths: dict[str, Any]) -> None:
+    """Lists take a ``site`` filter; a staff route on a job or a site may answer 403."""
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            params = operation.setdefault("parameters", [])
+            listing = method == "get" and path in ("/machines", "/staff/jobs", "/staff/stock")
+            if listing or path == "/staff/reports":
+                params.append(SITE)
+            if "security" in operation and (JOB_ID in params or SITE in params):
+                operation["responses"]["403"] = FORBIDDEN
+            if not params:
+                del operation["parameters"]
+
+
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/openapi.json": {
@@ -435,6 +474,8 @@ def openapi_document() -> dict[str, Any]:
     for name in _ACTIONS:
         paths[f"/staff/jobs/{{job_id}}/{name}"] = _action_path(name)
     paths.update(_lab_paths())
+    paths["/sites"] = _sites_path()
+    _add_site_rules(paths)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -461,6 +502,7 @@ def openapi_document() -> dict[str, Any]:
                     "properties": {
                         "id": {"type": "string"},
                         "name": _ref("Text"),
+                        "site": {"type": "string"},
                         "plugin": {"type": "string"},
                         "accepts": {"type": "array", "items": {"type": "string"}},
                         "work_area_mm": {"type": "array", "items": {"type": "number"}},
@@ -468,10 +510,31 @@ def openapi_document() -> dict[str, Any]:
                         "options": {"type": "array", "items": {"type": "object"}},
                     },
                 },
+                "Site": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "name": _ref("Text"),
+                        "address": {"type": "string"},
+                        "opening_hours": {"oneOf": [_ref("Text"), {"type": "null"}]},
+                        "contact": {"type": "object"},
+                        "machines": {"type": "array", "items": {"type": "string"}},
+                        "queue": {
+                            "type": "object",
+                            "description": "jobs not done yet and their estimated machine time",
+                            "properties": {
+                                "jobs": {"type": "integer"},
+                                "machine_time_s": {"type": "number"},
+                            },
+                        },
+                    },
+                    "required": ["id", "name", "machines"],
+                },
                 "PublicJob": {
                     "type": "object",
                     "properties": {
                         "token": {"type": "string"},
+                        "site": {"type": "string", "description": "the site of the machine"},
                         "state": {"type": "string", "enum": list(JOB_STATES)},
                         "state_label": _ref("Text"),
                         "progress": {"type": "number", "minimum": 0, "maximum": 1},

@@ -44,6 +44,7 @@ from .auth import (
     issue_token,
     open_session,
     staff_actor,
+    staff_sites,
 )
 from .i18n import current_language, safe_next
 from .views import minutes, option_rows, staff_job
@@ -123,14 +124,16 @@ def _totals(jobs: list[Job]) -> dict[str, Any]:
 def queue():
     runtime = _runtime()
     show_all = request.args.get("all") == "1"
+    sites = _my_sites()
     with runtime.db.session() as s:
-        query = select(Job).order_by(Job.created_at)
+        query = select(Job).where(Job.site.in_(sites)).order_by(Job.created_at)
         if not show_all:
             query = query.where(Job.state.in_(ACTIVE_STATES))
         jobs = s.scalars(query).unique().all()
     by_machine: dict[str, dict[str, list[Job]]] = {}
-    for machine_id in runtime.profiles.machines:
-        by_machine[machine_id] = {}
+    for machine in runtime.profiles.machines.values():
+        if machine.site in sites:
+            by_machine[machine.id] = {}
     for job in jobs:
         by_machine.setdefault(job.machine_id, {}).setdefault(job.state, []).append(job)
     sections = []
@@ -142,6 +145,7 @@ def queue():
             {
                 "id": machine_id,
                 "name": machine.name if machine else machine_id,
+                "site": _site_label(machine.site if machine else ""),
                 "states": [(st, states[st]) for st in STATE_LABELS if st in states],
                 "totals": _totals(pending),
                 "count": len(all_jobs),
@@ -149,6 +153,7 @@ def queue():
         )
     return render_template(
         "staff/queue.html",
+        sites=_sites_line(sites),
         sections=sections,
         show_all=show_all,
         minutes=minutes,
@@ -156,11 +161,30 @@ def queue():
     )
 
 
+def _my_sites() -> list[str]:
+    return staff_sites(current_user, _runtime())
+
+
+def _site_label(site_id: str) -> Any:
+    """The site's name where the lab has several sites (nothing to say otherwise)."""
+    sites = _runtime().profiles.sites
+    return sites[site_id].name if len(sites) > 1 and site_id in sites else None
+
+
+def _sites_line(site_ids: list[str]) -> list[Any]:
+    """The names of the staff member's sites, for the page header (several sites only)."""
+    return [label for label in map(_site_label, site_ids) if label is not None]
+
+
 def _load(job_id: int) -> Job:
+    """A job of one of the staff member's sites: 404 when there is none, 403 when it is
+    another site's."""
     with _runtime().db.session() as s:
         job = s.get(Job, job_id)
         if job is None:
             abort(404)
+        if job.site not in _my_sites():
+            abort(403)
         job.artifacts  # noqa: B018 - load while the session is open
         job.events  # noqa: B018
         return job
@@ -318,7 +342,9 @@ def machines():
         done = (
             s.scalars(
                 select(Job)
-                .where(Job.state == "done", Job.actual_time_s.is_not(None))
+                .where(
+                    Job.state == "done", Job.actual_time_s.is_not(None), Job.site.in_(_my_sites())
+                )
                 .order_by(Job.id)
             )
             .unique()
@@ -352,7 +378,8 @@ def machines():
             s, {(j.machine_id, j.material_id) for j in done}
         )
     summary = []
-    for machine_id in dict.fromkeys([*runtime.profiles.machines, *rows]):
+    mine = [m.id for m in runtime.profiles.machines.values() if m.site in _my_sites()]
+    for machine_id in dict.fromkeys([*mine, *rows]):
         items = rows.get(machine_id, [])
         ratios = [r["time_ratio"] for r in items if r["time_ratio"] is not None]
         mratios = [r["material_ratio"] for r in items if r["material_ratio"] is not None]
@@ -419,7 +446,7 @@ def machine_status(machine_id: str):
     """What the machine says about itself, fetched by the staff pages after they load
     (a connector may take a moment to answer; the page never waits for it)."""
     machine = _runtime().profiles.machines.get(machine_id)
-    if machine is None:
+    if machine is None or machine.site not in _my_sites():
         abort(404)
     try:
         state = connector_for(machine).status()
@@ -514,12 +541,16 @@ def new_token():
 def stock():
     """Pieces kept per material (offcuts, remnants), with a form to record more."""
     runtime = _runtime()
+    sites = _my_sites()
     with runtime.db.session() as s:
-        pieces = [stockroom.piece_dict(p) for p in stockroom.list_pieces(s)]
+        pieces = [stockroom.piece_dict(p) for p in stockroom.list_pieces(s, None, sites)]
     materials = [m for m in runtime.profiles.materials.values() if m.kind in OFFCUT_KINDS]
     names = {m.id: m.name for m in runtime.profiles.materials.values()}
     return render_template(
         "staff/stock.html",
+        sites=_sites_line(sites),
+        site_choices=[(site, _site_label(site)) for site in sites] if len(sites) > 1 else [],
+        site_label=_site_label,
         pieces=pieces,
         materials=materials,
         names=names,
@@ -533,7 +564,7 @@ def stock_add():
     runtime = _runtime()
     try:
         with runtime.db.session() as s:
-            piece = stockroom.add_piece(s, runtime.profiles, request.form.to_dict())
+            piece = stockroom.add_piece(s, runtime.profiles, request.form.to_dict(), _my_sites())
             label = Text(f"Pièce n° {piece.id} enregistrée.", f"Piece no. {piece.id} recorded.")
     except FabError as exc:
         flash(exc.message.to_dict(), "error")
@@ -546,7 +577,7 @@ def stock_add():
 @login_required
 def stock_delete(piece_id: int):
     with _runtime().db.session() as s:
-        if not stockroom.delete_piece(s, piece_id):
+        if not stockroom.delete_piece(s, piece_id, _my_sites()):
             abort(404)
     flash(Text(f"Pièce n° {piece_id} retirée.", f"Piece no. {piece_id} removed.").to_dict(), "ok")
     return redirect(url_for("staff.stock"), code=303)
@@ -561,8 +592,14 @@ def _report_for_request() -> tuple[dict[str, Any], Text | None]:
     except FabError as exc:
         problem = exc.message
         period = reports.Period.parse(None, None)
+    sites = _my_sites()
+    asked = request.args.get("site")
+    if asked:
+        if asked not in sites:
+            abort(403)
+        sites = [asked]
     with _runtime().db.session() as s:
-        return reports.build_report(s, period), problem
+        return reports.build_report(s, period, sites=sites), problem
 
 
 def _by_machine(report: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -634,6 +671,10 @@ def reports_page():
     return render_template(
         "staff/reports.html",
         report=report,
+        site_label=_site_label,
+        site_choices=[(site, _site_label(site)) for site in _my_sites()]
+        if len(profiles.sites) > 1
+        else [],
         charts=_report_charts(report, current_language()),
         machine_names={k: m.name for k, m in profiles.machines.items()},
         material_names={k: m.name for k, m in profiles.materials.items()},

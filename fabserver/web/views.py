@@ -62,6 +62,7 @@ def public_job(job: Job) -> dict[str, Any]:
         "progress": round(job.progress, 3),
         "stage": job.stage,
         "machine": {"id": job.machine_id, "name": job.machine_snapshot["name"]},
+        "site": job.site,
         "material": {"id": job.material_id, "name": job.material_snapshot["name"]},
         "copies": job.copies,
         "options": job.options,

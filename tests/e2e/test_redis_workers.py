@@ -8,16 +8,15 @@ once, and both processes taking a share of the work.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from collections import Counter
 
 import pytest
-from servers import ROOT, fab_testplugins, fabserver_command, free_port
+from servers import ROOT, fab_testplugins, fabserver_command
 from sqlalchemy import select
 
-from fabserver.testing import require
+from fabserver.testing import redis_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("redis")]
 
@@ -26,27 +25,8 @@ JOBS = 20
 
 @pytest.fixture
 def redis_url(tmp_path):
-    binary = shutil.which("redis-server")
-    require(binary, "redis-server not installed (apt-get install redis-server)")
-    import redis
-
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(timeout=10)
+    with redis_server(tmp_path) as url:
+        yield url
 
 
 def _start_worker(env, log):

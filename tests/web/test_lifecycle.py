@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 from pathlib import Path
 
@@ -179,6 +180,8 @@ def test_dispatch_gives_up_on_a_permanent_error(runtime, approved_job, monkeypat
     monkeypatch.setattr(tasks, "connector_for", lambda machine: _CountingConnector([refused]))
     tasks.dispatch_job(runtime, approved_job, retries_left=5)  # no exception: no retry
     attempts = _attempts(runtime, approved_job)
+    # the audit names the process that tried (a site's worker, with several sites)
+    assert attempts[0].pop("worker").split(":")[1] == str(os.getpid())
     assert attempts == [
         {
             "attempt": 1,

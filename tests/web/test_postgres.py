@@ -2,78 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
-import time
-from pathlib import Path
 
 import pytest
 from web_helpers import csrf_token, job_id_of, make_app, staff_post, upload_form
 
-from fabserver.testing import require, require_module
+from fabserver.testing import postgres_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("postgres")]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
-    return str(candidates[-1]) if candidates else None
-
-
 @pytest.fixture(scope="module")
 def postgres_url():
-    require_module("psycopg", "psycopg not installed (pip install fabserver[postgres])")
-    initdb, postgres = _pg_bin("initdb"), _pg_bin("postgres")
-    require(initdb and postgres, "PostgreSQL server not installed (apt-get install postgresql)")
-    import psycopg
-
-    root = Path(tempfile.mkdtemp(prefix="fabserver-pg-"))
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        shutil.chown(root, "postgres", "postgres")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data = root / "cluster"
-    subprocess.run(
-        [*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "fab", "--no-sync"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            *prefix,
-            postgres,
-            *("-D", str(data), "-p", str(port), "-k", str(root), "-F"),
-            *("-c", "listen_addresses=127.0.0.1"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"postgresql+psycopg://fab@127.0.0.1:{port}/postgres"
-    for _ in range(200):
-        try:
-            psycopg.connect(f"host=127.0.0.1 port={port} user=fab dbname=postgres").close()
-            break
-        except psycopg.OperationalError:
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
-    shutil.rmtree(root, ignore_errors=True)
+    with postgres_server() as url:
+        yield url
 
 
 @pytest.fixture

@@ -90,6 +90,7 @@ def _expected_box_row(month: dict) -> dict:
     ]
     return {
         "machine": "box-1",
+        "site": "lab",  # the default site of a lab without site files
         "material": "test-pla",
         "jobs": 4,  # two done, the rejected one, the series
         "prototypes": 2,

@@ -1,5 +1,5 @@
 // Improves the upload form; the form works without it (the server re-checks everything).
-// Machines are filtered by the file's type, materials and settings by the machine.
+// Machines are filtered by the file's type (and the site), materials and settings by the machine.
 (function () {
   "use strict";
   var form = document.getElementById("upload-form");
@@ -10,6 +10,7 @@
   var material = document.getElementById("material");
   var hint = document.getElementById("machine-hint");
   var kept = document.getElementById("kept-design");
+  var site = document.getElementById("site");  // only when the lab has several sites
 
   function designKind() {
     if (file.files && file.files.length) {
@@ -30,7 +31,8 @@
     var kind = designKind();
     Array.prototype.forEach.call(machine.options, function (o) {
       if (!o.value) return;
-      showOption(o, !kind || o.dataset.accepts.split(" ").indexOf(kind) >= 0);
+      var atSite = !site || !site.value || o.dataset.site === site.value;
+      showOption(o, atSite && (!kind || o.dataset.accepts.split(" ").indexOf(kind) >= 0));
     });
     hint.hidden = !kind;
     filterMaterials();
@@ -55,5 +57,6 @@
 
   file.addEventListener("change", filterMachines);
   machine.addEventListener("change", filterMaterials);
+  if (site) site.addEventListener("change", filterMachines);
   filterMachines();
 })();

@@ -9,6 +9,7 @@ subprocess, through a ``fabserver.plugins`` entry point written by
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -155,3 +156,37 @@ def write_entry_points(target: Path) -> Path:
     lines = ["[fabserver.plugins]"] + [f"{c.id} = fab_testplugins:{c.__name__}" for c in PLUGINS]
     (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
     return target
+
+
+#: The test lab spread over three sites: site → its printer (``three_site_profiles``).
+SITES = {"saint-omer": "box-1", "boulogne": "box-2", "arras": "box-3"}
+
+
+def three_site_profiles(root: Path, outbox: Path) -> Path:
+    """The test lab's profiles spread over three sites, each printer sending to a folder of
+    its own site."""
+    shutil.copytree(PROFILES, root)
+    names = {"saint-omer": "Saint-Omer", "boulogne": "Boulogne-sur-Mer", "arras": "Arras"}
+    (root / "sites").mkdir()
+    for site, name in names.items():
+        (root / "sites" / f"{site}.toml").write_text(
+            f'name = {{ fr = "{name}", en = "{name}" }}\naddress = "{name}"\n'
+        )
+    box = (root / "machines" / "box-1.toml").read_text()
+    (root / "machines" / "box-3.toml").write_text(
+        box.replace("Imprimante d'essai 1", "Imprimante d'essai 3").replace(
+            "Test printer 1", "Test printer 3"
+        )
+    )
+    for site, machine in SITES.items():
+        path = root / "machines" / f"{machine}.toml"
+        head, _, tables = path.read_text().partition("\n[")
+        path.write_text(
+            f'{head}\nsite = "{site}"\n'
+            f'connector = {{ type = "folder", path = "{outbox / site}", create = true }}\n'
+            f"\n[{tables}"
+        )
+    for machine, site in (("cutter", "saint-omer"), ("boom", "arras")):
+        path = root / "machines" / f"{machine}.toml"
+        path.write_text(f'site = "{site}"\n' + path.read_text())
+    return root
