@@ -104,7 +104,9 @@ def start_consumer(runtime: Runtime, workers: int | None = None):
     """A Huey consumer, started in the background; call ``.stop()`` to end it.
 
     Its threads only claim jobs and supervise them: each plan runs in its own
-    bounded planning process (:mod:`.planner`), never in this one.
+    bounded planning process (:mod:`.planner`), never in this one. It also takes the
+    dispatch tasks of the sites ``FABSERVER_DISPATCH_SITES`` names (all by default),
+    when the lab has several.
     """
     from .sites import SiteConsumers, dispatch_hueys
 

@@ -110,6 +110,7 @@ class Settings:
     def parse_slots(self) -> int:
         return self.max_parses if self.max_parses > 0 else (os.cpu_count() or 1)
 
+    @property
     def dispatch_site_list(self) -> list[str] | None:
         """The sites this process dispatches for; None for all."""
         from .sites import parse_dispatch_sites
