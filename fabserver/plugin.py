@@ -48,6 +48,8 @@ class Option:
     choices: tuple[str, ...] = ()
     choice_labels: tuple[Text, ...] = ()
     advanced: bool = False
+    #: What the value 0 stands for when it means "the profile's own" (shown instead of 0).
+    zero_label: Text | None = None
 
     def parse(self, value: Any) -> Any:
         """Convert and check a value (a string from a form or ``--set``); raise :class:`OptionError`."""
@@ -129,6 +131,7 @@ class Option:
             "choices": list(self.choices),
             "choice_labels": [c.to_dict() for c in self.choice_labels],
             "advanced": self.advanced,
+            "zero_label": self.zero_label.to_dict() if self.zero_label else None,
         }
 
 

@@ -255,6 +255,7 @@ OPTIONS: tuple[Option, ...] = (
         min=0,
         max=300,
         advanced=True,
+        zero_label=Text("celle du filament", "the filament's"),
     ),
     Option(
         "bed_temperature",
@@ -266,6 +267,7 @@ OPTIONS: tuple[Option, ...] = (
         min=0,
         max=120,
         advanced=True,
+        zero_label=Text("celle du filament", "the filament's"),
     ),
 )
 
