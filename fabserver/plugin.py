@@ -68,9 +68,15 @@ class Option:
         ):
             raise OptionError(
                 Text(
-                    "Option « {name} » : {value} est hors des bornes [{min} ; {max}] {unit}.",
-                    "Option '{name}': {value} is outside [{min}, {max}] {unit}.",
-                ).format(name=self.name, value=value, min=self.min, max=self.max, unit=self.unit)
+                    "Option « {name} » : {value} est hors des bornes [{min} ; {max}]{unit}.",
+                    "Option '{name}': {value} is outside [{min}, {max}]{unit}.",
+                ).format(
+                    name=self.name,
+                    value=value,
+                    min=self.min,
+                    max=self.max,
+                    unit=f" {self.unit}" if self.unit else "",
+                )
             )
         if self.type == "choice" and parsed not in self.choices:
             raise OptionError(

@@ -18,6 +18,9 @@ from babel.messages.pofile import read_po
 ROOT = Path(__file__).resolve().parents[3]
 CATALOGUES = ROOT / "fabserver" / "web" / "translations"
 WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
+SYNTAX = re.compile(r"[#\w]=[#\w]")
+#: A single word in quotes is a name or a value (« copies », 'flat-2'), not prose.
+QUOTED_NAME = re.compile(r"«\s*[^\s»]+\s*»|(?<!\w)'[^\s']+'(?!\w)")
 IDENTIFIER = re.compile(r"\w[-._@/+]\w|\d")
 FRENCH_LETTERS = re.compile(r"[éèêëàâîïôûùüçœÉÈÊÀÂÎÔÛÇŒ]")
 
@@ -152,6 +155,7 @@ def words(text: str) -> set[str]:
     """Words of a text; placeholders (%(name)s, {name}) and identifiers (job-1.gcode,
     flat-3.175, c@example.org) belong to no language."""
     text = re.sub(r"%\(\w+\)s|\{\w*\}", " ", text)
+    text = QUOTED_NAME.sub(" ", text)
     found: set[str] = set()
     for token in text.split():
         token = token.strip(".,;:!?()[]«»\"'“”‘’…—–-")
@@ -195,23 +199,27 @@ class _Visible(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__()
-        self.parts: list[str] = []
-        self._stack: list[tuple[str, bool]] = []  # (tag, hides its text)
+        self.parts: list[tuple[str, str | None]] = []  # (text, its lang attribute)
+        self._stack: list[tuple[str, bool, str | None]] = []  # (tag, hides its text, lang)
 
     def _hidden(self) -> bool:
-        return any(hides for _, hides in self._stack)
+        return any(hides for _, hides, _ in self._stack)
+
+    def _lang(self) -> str | None:
+        return next((lang for _, _, lang in reversed(self._stack) if lang), None)
 
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
         hides = tag in ("script", "style") or attributes.get("translate") == "no"
+        lang = attributes.get("lang") or self._lang()
         if not (hides or self._hidden()):
             for name in self.SHOWN_ATTRIBUTES:
                 if attributes.get(name):
-                    self.parts.append(attributes[name])
+                    self.parts.append((attributes[name], lang))
             if tag == "input" and attributes.get("type") in ("submit", "button"):
-                self.parts.append(attributes.get("value") or "")
+                self.parts.append((attributes.get("value") or "", lang))
         if tag not in self.VOID:
-            self._stack.append((tag, hides))
+            self._stack.append((tag, hides, attributes.get("lang")))
 
     def handle_startendtag(self, tag, attrs):
         self.handle_starttag(tag, attrs)
@@ -227,24 +235,35 @@ class _Visible(HTMLParser):
 
     def handle_data(self, data):
         if not self._hidden():
-            self.parts.append(data)
+            self.parts.append((data, self._lang()))
+
+
+def visible_parts(html: str) -> list[tuple[str, str | None]]:
+    """(text, language it is marked with) of every visible piece of a page."""
+    parser = _Visible()
+    parser.feed(html)
+    return [(text.strip(), lang) for text, lang in parser.parts if text.strip()]
 
 
 def visible_text(html: str) -> str:
-    parser = _Visible()
-    parser.feed(html)
-    return "\n".join(p.strip() for p in parser.parts if p.strip())
+    return "\n".join(text for text, _ in visible_parts(html))
 
 
 def foreign_words(
-    html: str, lang: str, tells: dict[str, set[str]], allowed: set[str] = frozenset()
+    html: str, lang: str, tells: dict[str, set[str]], allowed: frozenset[str] = frozenset()
 ) -> list[tuple[str, str]]:
     """(word, its line) for every word of the other language on a page in ``lang``;
-    on an English page, any French accented word counts too."""
-    other = tells["en" if lang == "fr" else "fr"]
+    on an English page, any French accented word counts too. Text marked with its own
+    ``lang`` (a mail sent in the maker's language) is checked against that language;
+    a line that teaches a typed syntax (``colour_map=#00aa00=cut``) is left out, its
+    keywords are what the maker types."""
     found = []
-    for line in visible_text(html).splitlines():
+    for line, marked in visible_parts(html):
+        expected = marked or lang
+        other = tells["en" if expected == "fr" else "fr"]
+        if SYNTAX.search(line):
+            continue
         for word in words(line) - allowed:
-            if word in other or (lang == "en" and FRENCH_LETTERS.search(word)):
+            if word in other or (expected == "en" and FRENCH_LETTERS.search(word)):
                 found.append((word, line))
     return found
