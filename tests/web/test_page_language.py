@@ -319,3 +319,11 @@ def test_the_mills_choices_and_the_audit_are_in_words(pages):
     done = _text(pages["fr"]["staff-job-done-laser"])
     assert "Fichier prêt à télécharger" in done and "File ready" not in done
     assert "Ready" not in done
+
+
+def test_progress_is_announced_to_screen_readers(pages):
+    for page in ("job-queued", "job-planning"):
+        html = pages["fr"][page]
+        progress = html.split('data-testid="progress"')[1].split(">")[0]
+        assert 'role="status"' in progress and 'aria-live="polite"' in progress
+        assert 'aria-label="Avancement"' in html
