@@ -37,18 +37,17 @@ OVERFLOW_JS = """() => {
     }
     return false;
   };
-  const out = [];
+  const out = [], anywhere = [];
   for (const el of document.body.querySelectorAll("*")) {
     const r = el.getBoundingClientRect();
-    if (!r.width || !r.height || inScroller(el)) continue;
+    if (!r.width || !r.height || el.classList.contains("skip")) continue;  // skip link: off screen
     if (r.right > width + 1 || r.left < -1) {
-      if (el.classList.contains("skip")) continue;  // the skip link waits off screen
-      out.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+      (inScroller(el) ? anywhere : out).push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
         (el.className && typeof el.className === "string" ? "." + el.className.split(" ").join(".") : "") +
         " " + Math.round(r.left) + "→" + Math.round(r.right));
     }
   }
-  return {out, scrollWidth: document.documentElement.scrollWidth, width};
+  return {out, anywhere, scrollWidth: document.documentElement.scrollWidth, width};
 }"""
 
 
@@ -123,6 +122,7 @@ def _context(browser, width: int):
         device_scale_factor=1,
         is_mobile=width < 600,
         has_touch=width < 600,
+        locale="fr-FR",
     )
     context.set_default_timeout(60_000)
     return context
@@ -142,7 +142,9 @@ def _check(page, shots: Path, name: str, width: int) -> None:
     page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
     found = page.evaluate(OVERFLOW_JS)
     assert found["out"] == [], f"{name} at {width} px: {found['out'][:10]}"
-    assert found["scrollWidth"] <= found["width"], f"{name} scrolls sideways at {width} px"
+    assert found["scrollWidth"] <= found["width"], (
+        f"{name} scrolls sideways at {width} px: {found['anywhere'][:10]}"
+    )
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -208,4 +210,18 @@ def test_staff_fields_have_labels_and_focus_is_visible(browser, server, lab_jobs
     assert _contrast(_rgb(style[2]), (255, 255, 255)) >= 3, style
     page.goto(server.url + "/staff/machines")
     assert page.get_by_label("À quoi il sert", exact=True).count() == 1
+    context.close()
+
+
+def test_the_width_check_catches_an_element_wider_than_a_phone(browser, server, shots):
+    context = _context(browser, 390)
+    page = context.new_page()
+    page.goto(server.url + "/")
+    _check(page, shots, "form-before-plant", 390)
+    page.evaluate(
+        "document.querySelector('main .card').insertAdjacentHTML('beforeend',"
+        " '<div id=planted style=\"white-space: nowrap\">' + 'x'.repeat(200) + '</div>')"
+    )
+    with pytest.raises(AssertionError, match="planted"):
+        _check(page, shots, "form-planted", 390)
     context.close()
