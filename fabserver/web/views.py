@@ -34,9 +34,7 @@ ACTORS = {
 }
 
 
-def reason_text(
-    action: str, reason: str | None, data: dict | None, job: Job
-) -> dict[str, str] | None:
+def reason_text(reason: str | None, data: dict | None, job: Job) -> dict[str, str] | None:
     """The words of an audit reason the server wrote, in both languages (``None`` for a
     person's own words, shown as typed). Older rows kept only the English text; the
     message it came from is found again in the row's data or the job."""
@@ -104,7 +102,7 @@ def public_job(job: Job) -> dict[str, Any]:
                 if e.action == "maker-note" or e.to_state in ("rejected", "cancelled")
                 else ""
             ),
-            "reason_text": reason_text(e.action, e.reason, e.data, job)
+            "reason_text": reason_text(e.reason, e.data, job)
             if e.action == "maker-note" or e.to_state in ("rejected", "cancelled")
             else None,
         }
@@ -195,7 +193,7 @@ def staff_job(job: Job) -> dict[str, Any]:
                 "from": e.from_state,
                 "to": e.to_state,
                 "reason": e.reason,
-                "reason_text": reason_text(e.action, e.reason, e.data, job),
+                "reason_text": reason_text(e.reason, e.data, job),
                 "actor_text": actor_text(e.actor),
                 "data": e.data,
             }
