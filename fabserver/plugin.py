@@ -50,6 +50,8 @@ class Option:
     choices: tuple[str, ...] = ()
     choice_labels: tuple[Text, ...] = ()
     advanced: bool = False
+    #: What the value 0 stands for when it means "the profile's own" (shown instead of 0).
+    zero_label: Text | None = None
 
     def parse(self, value: Any) -> Any:
         """Convert and check a value (a string from a form or ``--set``); raise :class:`OptionError`."""
@@ -68,9 +70,15 @@ class Option:
         ):
             raise OptionError(
                 Text(
-                    "Option « {name} » : {value} est hors des bornes [{min} ; {max}] {unit}.",
-                    "Option '{name}': {value} is outside [{min}, {max}] {unit}.",
-                ).format(name=self.name, value=value, min=self.min, max=self.max, unit=self.unit)
+                    "Option « {name} » : {value} est hors des bornes [{min} ; {max}]{unit}.",
+                    "Option '{name}': {value} is outside [{min}, {max}]{unit}.",
+                ).format(
+                    name=self.name,
+                    value=value,
+                    min=self.min,
+                    max=self.max,
+                    unit=f" {self.unit}" if self.unit else "",
+                )
             )
         if self.type == "choice" and parsed not in self.choices:
             raise OptionError(
@@ -131,6 +139,7 @@ class Option:
             "choices": list(self.choices),
             "choice_labels": [c.to_dict() for c in self.choice_labels],
             "advanced": self.advanced,
+            "zero_label": self.zero_label.to_dict() if self.zero_label else None,
         }
 
 

@@ -209,7 +209,10 @@ def approve(runtime: Runtime, job_id: int, actor: str, note: str = "") -> None:
 def reject(runtime: Runtime, job_id: int, actor: str, reason: str) -> None:
     if not reason.strip():
         raise ActionError(
-            Text("Donnez la raison du refus au maker.", "Give the maker the reason for rejecting.")
+            Text(
+                "Donnez la raison du refus au demandeur.",
+                "Give the maker the reason for rejecting.",
+            )
         )
     with runtime.db.session() as s:
         transition(

@@ -17,7 +17,17 @@ import secrets
 from datetime import datetime, timedelta
 from functools import wraps
 
-from flask import Flask, current_app, g, jsonify, render_template, request, session
+from flask import (
+    Flask,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import LoginManager, current_user
 from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -67,7 +77,11 @@ def load_user(user_id: str) -> StaffUser | None:
 
 @login_manager.unauthorized_handler
 def unauthorized():
-    # Makers who wander onto staff pages get a clear 403 with the way to log in.
+    # A staff page opened without a session leads to the login form, which brings the
+    # person back afterwards; forms posted and JSON answers get a clear 403 instead
+    # (a redirect would lose what was posted, or hand a script an HTML page).
+    if request.method == "GET" and not request.path.endswith(".json"):
+        return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
     return render_template("forbidden.html"), 403
 
 

@@ -54,14 +54,14 @@ bp = Blueprint("staff", __name__)
 DONE_MESSAGES = {
     "approve": Text("Demande validée.", "Job approved."),
     "reject": Text(
-        "Demande refusée ; le maker voit la raison.", "Job rejected; the maker sees why."
+        "Demande refusée ; le demandeur voit la raison.", "Job rejected; the maker sees why."
     ),
     "override": Text("Verdict modifié.", "Verdict overridden."),
     "replan": Text("Nouveau calcul en file d'attente.", "Re-planning queued."),
     "dispatch": Text("Envoi à la machine demandé.", "Sending to the machine."),
     "done": Text("Demande terminée ; temps réel enregistré.", "Job done; actual time recorded."),
     "cancel": Text("Demande annulée.", "Job cancelled."),
-    "note": Text("Message envoyé au maker.", "Note sent to the maker."),
+    "note": Text("Message envoyé au demandeur.", "Note sent to the maker."),
 }
 
 
@@ -233,7 +233,7 @@ AUDIT_ACTIONS: dict[str, Text] = {
     "dispatch-requested": Text("envoi demandé", "dispatch requested"),
     "dispatch-attempt": Text("tentative d'envoi", "dispatch attempt"),
     "files-removed": Text("fichiers supprimés (conservation)", "files removed (retention)"),
-    "maker-note": Text("message au maker", "note to the maker"),
+    "maker-note": Text("message au demandeur", "note to the maker"),
     "mail": Text("e-mail envoyé", "e-mail sent"),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import url_for
@@ -13,6 +14,56 @@ from ..store.models import Job
 # Audit actions a maker sees in the history (staff see all of them).
 _PUBLIC_ACTIONS = ("transition", "maker-note")
 NOTE_LABEL = Text("Message de l'équipe", "Note from the staff")
+
+
+#: Reasons the server itself writes in the audit (stored as plain words), for people to read.
+SYSTEM_REASONS = {
+    "upload": Text("dépôt du fichier", "file uploaded"),
+    "re-plan": Text("nouveau calcul", "planned again"),
+    "cancelled by the maker": Text("annulée par le demandeur", "cancelled by the maker"),
+    "restart: planning interrupted": Text(
+        "redémarrage : calcul interrompu, relancé", "restart: planning interrupted, queued again"
+    ),
+}
+_FILES_REMOVED = re.compile(r"files removed (\d+) days after the job finished")
+#: Who acted, when it is not a staff member.
+ACTORS = {
+    "maker": Text("demandeur", "maker"),
+    "worker": Text("serveur (calcul)", "server (planning)"),
+    "system": Text("serveur", "server"),
+}
+
+
+def reason_text(reason: str | None, data: dict | None, job: Job) -> dict[str, str] | None:
+    """The words of an audit reason the server wrote, in both languages (``None`` for a
+    person's own words, shown as typed). Older rows kept only the English text; the
+    message it came from is found again in the row's data or the job."""
+    if not reason:
+        return None
+    if reason in SYSTEM_REASONS:
+        return SYSTEM_REASONS[reason].to_dict()
+    if match := _FILES_REMOVED.fullmatch(reason):
+        days = match.group(1)
+        return Text(
+            f"fichiers supprimés {days} jours après la fin de la demande",
+            f"files removed {days} days after the job finished",
+        ).to_dict()
+    for source in (
+        (data or {}).get("message"),
+        (job.receipt or {}).get("message"),
+        job.error_message,
+    ):
+        if isinstance(source, dict) and source.get("en") == reason:
+            return source
+    return None
+
+
+def actor_text(actor: str) -> dict[str, str]:
+    """``staff:ana`` → ana; the server's own actors in words."""
+    if actor.startswith("staff:"):
+        name = actor.removeprefix("staff:")
+        return {"fr": name, "en": name}
+    return ACTORS.get(actor, Text(actor, actor)).to_dict()
 
 
 def state_label(state: str) -> dict[str, str]:
@@ -51,6 +102,9 @@ def public_job(job: Job) -> dict[str, Any]:
                 if e.action == "maker-note" or e.to_state in ("rejected", "cancelled")
                 else ""
             ),
+            "reason_text": reason_text(e.reason, e.data, job)
+            if e.action == "maker-note" or e.to_state in ("rejected", "cancelled")
+            else None,
         }
         for e in job.events
         if e.action in _PUBLIC_ACTIONS
@@ -142,6 +196,8 @@ def staff_job(job: Job) -> dict[str, Any]:
                 "from": e.from_state,
                 "to": e.to_state,
                 "reason": e.reason,
+                "reason_text": reason_text(e.reason, e.data, job),
+                "actor_text": actor_text(e.actor),
                 "data": e.data,
             }
             for e in job.events
@@ -159,6 +215,9 @@ def option_rows(registry, job: Job) -> list[dict[str, Any]]:
     for option in plugin.option_schema():
         if option.name in job.options:
             value = job.options[option.name]
+            if option.zero_label is not None and value == 0 and not isinstance(value, bool):
+                rows.append({"label": option.label, "value": option.zero_label, "unit": ""})
+                continue
             if option.type == "choice" and option.choice_labels and value in option.choices:
                 value = option.choice_labels[option.choices.index(value)]
             elif option.type == "bool":
@@ -169,8 +228,12 @@ def option_rows(registry, job: Job) -> list[dict[str, Any]]:
 
 
 def minutes(seconds: float | None) -> str:
+    """A duration people read at a glance (non-breaking spaces: a figure never wraps);
+    under a minute in seconds, so a short job does not read "0 min"."""
     if seconds is None:
         return "—"
+    if 0 < seconds < 59.5:
+        return f"{max(1, round(seconds))}\u00a0s"
     total = round(seconds / 60)
     hours, mins = divmod(total, 60)
-    return f"{hours} h {mins:02d}" if hours else f"{mins} min"
+    return f"{hours}\u00a0h\u00a0{mins:02d}" if hours else f"{mins}\u00a0min"

@@ -116,4 +116,4 @@ def test_staff_see_the_makers_earlier_jobs(staff_client, client, runtime):
     history = history[: history.index("</table>")]
     assert f'/staff/jobs/{first_id}"' in history and f'/staff/jobs/{other_id}"' not in history
     first_page = html.unescape(staff_client.get(f"/staff/jobs/{first_id}").get_data(as_text=True))
-    assert "Première demande de ce maker" in first_page
+    assert "Première demande de cette personne" in first_page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from web_helpers import (
     STAFF_USER,
     csrf_token,
     job_id_of,
+    sent_to_login,
     staff_post,
     upload_form,
 )
@@ -40,11 +42,13 @@ def _audit(runtime, job_id: int) -> list[AuditEvent]:
 
 
 @pytest.mark.parametrize("path", STAFF_GETS)
-def test_makers_get_403_on_staff_pages(client, runtime, job_token, path):
-    response = client.get(path.format(id=job_id_of(runtime, job_token)))
-    assert response.status_code == 403
-    html = response.get_data(as_text=True)
-    assert "Réservé à l'équipe" in html and "/staff/login" in html
+def test_makers_are_sent_to_the_login_form_from_staff_pages(client, runtime, job_token, path):
+    target = path.format(id=job_id_of(runtime, job_token))
+    response = client.get(target)
+    assert sent_to_login(response)
+    assert parse_qs(urlsplit(response.headers["Location"]).query)["next"] == [target]
+    login = client.get(response.headers["Location"])
+    assert login.status_code == 200 and 'id="username"' in login.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("action", STAFF_POSTS)
@@ -63,7 +67,7 @@ def test_login_rejects_a_wrong_password(app, staff):
         "/staff/login", data={"csrf_token": token, "username": STAFF_USER, "password": "nope"}
     )
     assert response.status_code == 401
-    assert c.get("/staff/").status_code == 403
+    assert sent_to_login(c.get("/staff/"))
     response = c.post(
         "/staff/login",
         data={"csrf_token": token, "username": STAFF_USER, "password": STAFF_PASSWORD},
@@ -95,9 +99,10 @@ def test_queue_groups_by_machine_and_state_with_totals(staff_client, client, run
     estimates = [client.get(f"/api/v1/jobs/{t}").get_json()["estimate"] for t in tokens]
     grams = sum(e["materials"][0]["quantity"] for e in estimates)
     totals = box1.split('data-testid="totals-box-1"')[1].split("</p>")[0]
-    assert f"{grams:.1f}".replace(".", ",") + " g" in totals
+    # figures keep their unit on the same line (no-break space)
+    assert f"{grams:.1f}".replace(".", ",") + "\u00a0g" in totals
     minutes = round(sum(e["machine_time_s"] for e in estimates) / 60)
-    assert f"{minutes} min" in totals
+    assert f"{minutes}\u00a0min" in totals
 
 
 def test_full_review_dispatch_done_flow(staff_client, client, runtime, job_token):
@@ -255,7 +260,7 @@ def test_api_token_page(staff_client, runtime):
 def test_logout(staff_client):
     token = csrf_token(staff_client, "/staff/")
     assert staff_client.post("/staff/logout", data={"csrf_token": token}).status_code == 302
-    assert staff_client.get("/staff/").status_code == 403
+    assert sent_to_login(staff_client.get("/staff/"))
 
 
 def test_add_staff_command(tmp_path):

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
-from web_helpers import STAFF_PASSWORD, STAFF_USER, csrf_token
+from web_helpers import STAFF_PASSWORD, STAFF_USER, csrf_token, sent_to_login
 
 from fabserver.store.models import LoginAttempt, StaffSession
 from fabserver.web import auth
@@ -31,7 +31,7 @@ def test_repeated_wrong_passwords_get_429_even_for_the_right_one(app, runtime, s
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
     assert "Trop de tentatives" in response.get_data(as_text=True)
-    assert client.get("/staff/").status_code == 403
+    assert sent_to_login(client.get("/staff/"))
 
 
 def test_the_429_page_speaks_english_on_request(app, runtime, staff):
@@ -119,8 +119,8 @@ def test_a_cookie_from_before_logout_is_refused(app, staff_client):
     assert stolen.get("/staff/").status_code == 200
     token = csrf_token(staff_client, "/staff/")
     assert staff_client.post("/staff/logout", data={"csrf_token": token}).status_code == 302
-    assert staff_client.get("/staff/").status_code == 403
-    assert stolen.get("/staff/").status_code == 403
+    assert sent_to_login(staff_client.get("/staff/"))
+    assert sent_to_login(stolen.get("/staff/"))
 
 
 def test_a_password_change_ends_every_session(app, runtime, staff, staff_client):
@@ -128,8 +128,8 @@ def test_a_password_change_ends_every_session(app, runtime, staff, staff_client)
     assert _login(other).status_code == 302
     assert auth.active_sessions(runtime, staff.id) == 2
     assert auth.set_password(runtime, STAFF_USER, "a new long password") == 2
-    assert staff_client.get("/staff/").status_code == 403
-    assert other.get("/staff/").status_code == 403
+    assert sent_to_login(staff_client.get("/staff/"))
+    assert sent_to_login(other.get("/staff/"))
     assert _login(app.test_client()).status_code == 401
     assert _login(app.test_client(), password="a new long password").status_code == 302
 
@@ -151,7 +151,7 @@ def test_the_password_command_ends_sessions(app, runtime, staff, staff_client):
     )
     assert result.exit_code == 0, result.output
     assert "1 open session(s) ended" in result.output
-    assert staff_client.get("/staff/").status_code == 403
+    assert sent_to_login(staff_client.get("/staff/"))
 
 
 def test_sessions_end_after_their_lifetime(app, runtime, staff_client):
@@ -161,7 +161,7 @@ def test_sessions_end_after_their_lifetime(app, runtime, staff_client):
         row = s.scalar(select(StaffSession))
         assert row.expires_at - row.created_at == timedelta(hours=12)
         row.expires_at = row.created_at - timedelta(seconds=1)
-    assert staff_client.get("/staff/").status_code == 403
+    assert sent_to_login(staff_client.get("/staff/"))
 
 
 def test_the_cookie_holds_no_user_data_only_a_random_id(runtime, staff_client):

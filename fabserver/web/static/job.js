@@ -15,7 +15,9 @@
           if (!s) return;
           if (s.state !== state) { window.location.reload(); return; }
           if (bar) { bar.value = s.progress; }
-          if (stage) { stage.textContent = Math.round(s.progress * 100) + " %"; }
+          // The figure is read aloud (aria-live): in steps of 10 %, not at every poll.
+          var step = Math.floor(s.progress * 10) * 10 + " %";
+          if (stage && stage.textContent !== step) { stage.textContent = step; }
         })
         .catch(function () {})
         .then(function () {

@@ -58,9 +58,17 @@ OPTIONS = (
         "machine",
         Text("Format de fichier", "File format"),
         Text(
-            "« machine » : celui que la brodeuse attend.", "'machine': the one the machine expects."
+            "« Celui de la machine » : celui que la brodeuse attend.",
+            "'The machine's own': the one the machine expects.",
         ),
         choices=("machine", "dst", "pes", "jef", "exp"),
+        choice_labels=(
+            Text("celui de la machine", "the machine's own"),
+            Text("DST (Tajima)", "DST (Tajima)"),
+            Text("PES (Brother)", "PES (Brother)"),
+            Text("JEF (Janome)", "JEF (Janome)"),
+            Text("EXP (Melco)", "EXP (Melco)"),
+        ),
     ),
     Option(
         "fill_direction",

@@ -276,6 +276,7 @@ OPTIONS: tuple[Option, ...] = (
         min=0,
         max=300,
         advanced=True,
+        zero_label=Text("celle du filament", "the filament's"),
     ),
     Option(
         "bed_temperature",
@@ -287,6 +288,7 @@ OPTIONS: tuple[Option, ...] = (
         min=0,
         max=120,
         advanced=True,
+        zero_label=Text("celle du filament", "the filament's"),
     ),
 )
 

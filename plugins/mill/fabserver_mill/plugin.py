@@ -18,6 +18,14 @@ from .preview import ROLES
 from .settings import OPERATIONS, machine_settings, material_settings
 
 _OP_CHOICES = ("auto", *OPERATIONS, "ignore")
+_OP_LABELS = {
+    "auto": Text("automatique", "automatic"),
+    "engrave": Text("graver", "engrave"),
+    "pocket": Text("poche", "pocket"),
+    "inside": Text("découpe intérieure", "cut inside"),
+    "outside": Text("découpe extérieure", "cut outside"),
+    "ignore": Text("ignorer", "ignore"),
+}
 
 
 def _opt(name, type_, default, fr, en, help_fr="", help_en="", **kw) -> Option:
@@ -42,9 +50,10 @@ OPTIONS = (
         "auto",
         "Tracés sans opération",
         "Paths without an operation",
-        "auto : contours fermés découpés (trous à l'intérieur), tracés ouverts gravés.",
-        "auto: closed outlines cut out (holes inside them), open paths engraved.",
+        "Automatique : contours fermés découpés (trous à l'intérieur), tracés ouverts gravés.",
+        "Automatic: closed outlines cut out (holes inside them), open paths engraved.",
         choices=_OP_CHOICES,
+        choice_labels=tuple(_OP_LABELS[c] for c in _OP_CHOICES),
     ),
     _opt(
         "tool",
@@ -125,9 +134,10 @@ OPTIONS = (
         "climb",
         "Sens de coupe",
         "Cutting direction",
-        "En avalant (climb) ou en opposition (conventional).",
+        "En avalant ou en opposition.",
         "Climb or conventional milling.",
         choices=("climb", "conventional"),
+        choice_labels=(Text("en avalant", "climb"), Text("en opposition", "conventional")),
     ),
     _opt(
         "entry",
@@ -136,6 +146,7 @@ OPTIONS = (
         "Entrée dans la matière",
         "Entry into the material",
         choices=("ramp", "plunge"),
+        choice_labels=(Text("en rampe", "ramp"), Text("en plongée", "plunge")),
     ),
     _opt(
         "ramp_angle",
@@ -193,6 +204,11 @@ OPTIONS = (
         "Stratégie 3D",
         "3D strategy",
         choices=("rough+finish", "rough", "finish"),
+        choice_labels=(
+            Text("ébauche et finition", "roughing and finishing"),
+            Text("ébauche seule", "roughing only"),
+            Text("finition seule", "finishing only"),
+        ),
     ),
     _opt(
         "orientation",
@@ -200,9 +216,11 @@ OPTIONS = (
         "auto",
         "Orientation 3D",
         "3D orientation",
-        "auto : la face la plus accessible vers le haut ; as_is : Z du fichier vers le haut.",
-        "auto: the most reachable side up; as_is: the file's Z up.",
+        "Automatique : la face la plus accessible vers le haut ; telle quelle : Z du fichier "
+        "vers le haut.",
+        "Automatic: the most reachable side up; as in the file: the file's Z up.",
         choices=("auto", "as_is"),
+        choice_labels=(Text("automatique", "automatic"), Text("telle quelle", "as in the file")),
     ),
 )
 

@@ -63,3 +63,8 @@ def job_id_of(runtime, token: str) -> int:
 def staff_post(client, job_id: int, action: str, **fields):
     token = csrf_token(client, f"/staff/jobs/{job_id}")
     return client.post(f"/staff/jobs/{job_id}/{action}", data={"csrf_token": token, **fields})
+
+
+def sent_to_login(response) -> bool:
+    """A staff page opened without a session answers with the login form's address."""
+    return response.status_code == 302 and response.headers["Location"].startswith("/staff/login")
