@@ -47,7 +47,7 @@ from .auth import (
     staff_sites,
 )
 from .i18n import current_language, safe_next
-from .views import minutes, option_rows, staff_job
+from .views import ACTUAL_SOURCES, minutes, option_rows, staff_job
 
 bp = Blueprint("staff", __name__)
 
@@ -224,6 +224,7 @@ def job_detail(job_id: int):
         minutes=minutes,
         state_labels=STATE_LABELS,
         action_labels=AUDIT_ACTIONS,
+        actual_sources=ACTUAL_SOURCES,
     )
 
 
@@ -365,7 +366,7 @@ def machines():
                 "estimate_material": est_material,
                 "actual_material": job.actual_material,
                 "unit": job.actual_material_unit or "",
-                "source": job.actual_source or "",
+                "source": ACTUAL_SOURCES.get(job.actual_source or ""),
                 "material_ratio": (
                     job.actual_material / est_material
                     if job.actual_material is not None and est_material

@@ -32,6 +32,12 @@ ACTORS = {
     "worker": Text("serveur (calcul)", "server (planning)"),
     "system": Text("serveur", "server"),
 }
+#: Who recorded a job's actual time: the machine's host, or the staff at "done".
+ACTUAL_SOURCES = {
+    "staff": Text("l'équipe", "the staff"),
+    "moonraker": Text("Moonraker (Klipper)", "Moonraker (Klipper)"),
+    "octoprint": Text("OctoPrint", "OctoPrint"),
+}
 
 
 def reason_text(reason: str | None, data: dict | None, job: Job) -> dict[str, str] | None:
