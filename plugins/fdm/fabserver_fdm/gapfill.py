@@ -16,9 +16,6 @@ import itertools
 
 import numpy as np
 import shapely
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import Delaunay
 
 from .geos import _get_pool
 
@@ -97,6 +94,11 @@ def _voronoi_edges(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with one circumcentre, give or take rounding, and those centres are merged
     into one vertex here, so the runs still share their vertices exactly.
     """
+    # scipy only here: a part without gaps slices without loading it.
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import Delaunay
+
     rings, ring_part = shapely.get_rings(shapely.segmentize(parts, SAMPLE), return_index=True)
     coords, ring_of = shapely.get_coordinates(rings, return_index=True)
     last = np.append(ring_of[1:] != ring_of[:-1], True)  # the closing repeat of the first
