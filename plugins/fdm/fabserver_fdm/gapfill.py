@@ -57,8 +57,24 @@ def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list
     present, dense = np.unique(seg_part, return_inverse=True)
     # Merged runs are simplified: a straight strip's edges come in many collinear pieces.
     merged = shapely.line_merge(shapely.multilinestrings(segs, indices=dense))
-    merged = shapely.simplify(merged, SIMPLIFY)
     lines, line_of = shapely.get_parts(merged, return_index=True)
+    # Which way a run comes out of line_merge depends on the order of the edges
+    # (the triangulation's): each open run is turned to start at its lower end, so
+    # the simplification (which keeps the first of equally far vertices) and the
+    # lines do not change with the grouping or the version of Qhull.
+    first = shapely.get_coordinates(shapely.get_point(lines, 0))
+    last = shapely.get_coordinates(shapely.get_point(lines, -1))
+    flip = (last[:, 0] < first[:, 0]) | ((last[:, 0] == first[:, 0]) & (last[:, 1] < first[:, 1]))
+    lines[flip] = shapely.reverse(lines[flip])
+    # A closed run (round an annular gap) starts at its lowest vertex, anticlockwise.
+    for i in np.flatnonzero((first == last).all(axis=1)).tolist():
+        ring = shapely.get_coordinates(lines[i])[:-1]
+        ring = np.roll(ring, -int(np.lexsort((ring[:, 1], ring[:, 0]))[0]), axis=0)
+        x, y = ring[:, 0], ring[:, 1]
+        if np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y) < 0:
+            ring = np.vstack([ring[:1], ring[:0:-1]])
+        lines[i] = shapely.LineString(np.vstack([ring, ring[:1]]))
+    lines = shapely.simplify(lines, SIMPLIFY)
     part_of = present[line_of]
     long = shapely.length(lines) >= MIN_LENGTH
     lines, part_of = lines[long], part_of[long]
