@@ -259,41 +259,63 @@ def _detours(
     # the one tree, stacked on the same spot).
     part_a = np.full(idx.size, -1)
     part_b = np.full(idx.size, -2)
+    # Every layer's parts are in the one tree, stacked on the same spot: the boxes
+    # are matched first, those of other layers dropped, and only then the distance
+    # measured (the tree's own distance test would measure every layer's parts).
     for ends, found in ((pa, part_a), (pb, part_b)):
-        q, r = tree.query(ends, predicate="dwithin", distance=1.0)
+        xy = shapely.get_coordinates(ends)
+        q, r = tree.query(shapely.box(*(xy - 1.0).T, *(xy + 1.0).T))
         mine = part_layer[r] == layer[idx[q]]
-        found[q[mine]] = r[mine]
+        q, r = q[mine], r[mine]
+        near = shapely.dwithin(parts[r], ends[q], 1.0)
+        found[q[near]] = r[near]
     same = np.flatnonzero(part_a == part_b)
-    for j in same.tolist():
-        part = parts[part_a[j]]
+    if same.size == 0:
+        return out
+    # The ring each travel cuts (the part's outside, or a hole's; the outside when
+    # it cuts several), and where its ends fall along it: shapely over all travels.
+    rings, ring_of = shapely.get_rings(parts[part_a[same]], return_index=True)
+    cuts = shapely.intersects(rings, lines[crossing][same][ring_of])
+    n_cut = np.bincount(ring_of, weights=cuts, minlength=same.size)
+    first_ring = np.searchsorted(ring_of, np.arange(same.size))  # the exterior
+    cut_ring = np.full(same.size, -1)
+    cut_ring[ring_of[cuts][::-1]] = np.flatnonzero(cuts)[::-1]  # the first ring cut
+    ring_idx = np.where(n_cut == 1, cut_ring, first_ring)
+    ring = rings[ring_idx]
+    total = shapely.length(ring)
+    s0 = shapely.line_locate_point(ring, pa[same])
+    s1 = shapely.line_locate_point(ring, pb[same])
+    at0 = shapely.get_coordinates(shapely.line_interpolate_point(ring, s0))
+    at1 = shapely.get_coordinates(shapely.line_interpolate_point(ring, s1))
+    coords_all, coord_ring = shapely.get_coordinates(ring, return_index=True)
+    ring_start = np.searchsorted(coord_ring, np.arange(same.size + 1))
+    candidates_way: list[tuple[int, np.ndarray, np.ndarray]] = []
+    for k, j in enumerate(same.tolist()):
         straight = float(np.linalg.norm(b[idx[j]] - a[idx[j]]))
-        # The ring the straight way cuts: the part's outside, or a hole's.
-        rings = [part.exterior, *part.interiors]
-        cut = [r for r in rings if r.intersects(lines[crossing][j])]
-        ring = cut[0] if len(cut) == 1 else part.exterior
-        total = ring.length
-        s0, s1 = ring.project(pa[j]), ring.project(pb[j])
-        forward = (s1 - s0) % total
-        coords = np.asarray(ring.coords)
+        coords = coords_all[ring_start[k] : ring_start[k + 1]]
         cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(coords, axis=0), axis=1))])
-        if forward <= total - forward:
-            inner = _ring_between(coords, cum, s0, s1, total)
+        forward = (s1[k] - s0[k]) % total[k]
+        if forward <= total[k] - forward:
+            inner = _ring_between(coords, cum, s0[k], s1[k], total[k])
         else:
-            inner = _ring_between(coords, cum, s1, s0, total)[::-1]
-        way = np.vstack(
-            [
-                shapely.get_coordinates(ring.interpolate(s0)),
-                inner,
-                shapely.get_coordinates(ring.interpolate(s1)),
-            ]
-        )
+            inner = _ring_between(coords, cum, s1[k], s0[k], total[k])[::-1]
+        way = np.vstack([at0[k : k + 1], inner, at1[k : k + 1]])
         full = np.vstack([a[idx[j]], way, b[idx[j]]])
         length = float(np.linalg.norm(np.diff(full, axis=0), axis=1).sum())
         if length > MAX_DETOUR * straight:
             continue
-        if not shapely.covered_by(shapely.LineString(full), outline[layer[idx[j]]]):
-            continue
-        out[int(idx[j])] = way
+        candidates_way.append((int(idx[j]), way, full))
+    if not candidates_way:
+        return out
+    fulls = shapely.linestrings(
+        np.concatenate([f for _, _, f in candidates_way]),
+        indices=np.repeat(np.arange(len(candidates_way)), [len(f) for _, _, f in candidates_way]),
+    )
+    which = np.array([i for i, _, _ in candidates_way])
+    inside = shapely.covered_by(fulls, outline[layer[which]])
+    for (i, way, _), ok in zip(candidates_way, inside, strict=True):
+        if ok:
+            out[i] = way
     return out
 
 

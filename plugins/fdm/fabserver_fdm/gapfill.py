@@ -6,8 +6,8 @@ lying wholly inside the gap are the ones between its two sides (edges between
 neighbouring samples of one side cross the boundary). Their merged runs are the
 centre lines; each stretch is as wide as twice its distance to the boundary, so
 the line's plastic fills the strip (PrusaSlicer's gap fill, classic generator).
-The diagram of all gaps of all layers is one Qhull run (scipy): GEOS's Voronoi,
-one per gap, took ten times longer on 3DBenchy.
+The diagrams of all gaps of all layers come from Qhull (scipy), in groups of
+whole gaps: GEOS's Voronoi, one per gap, took ten times longer on 3DBenchy.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import itertools
 
 import numpy as np
 import shapely
-from scipy.spatial import Voronoi
 
 from .geos import _get_pool
 
 SAMPLE = 0.2  # mm between boundary samples
 MIN_LENGTH = 0.8  # mm: shorter centre lines (a corner's crumb) are not printed
 SIMPLIFY = 0.005  # mm
-GROUP_POINTS = 8000  # boundary samples per Qhull run
+GROUP_POINTS = 1000  # boundary samples per Qhull run (bigger groups cost more per sample)
+VERTEX_MERGE = 1e-9  # mm: Voronoi vertices closer than this are one (rounding)
 MAX_WIDTH = 1.0  # mm: a gap is narrower than a line and a half; clamp the rare outlier
 
 
@@ -39,8 +39,17 @@ def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list
     parts, layer = parts[keep], layer[keep]
     if len(parts) == 0:
         return [], np.zeros(0, np.int64), []
-    segs, seg_part = _voronoi_edges(parts)
+    ends, seg_part = _voronoi_edges(parts)
+    # An edge lies inside its gap only if both its ends do: that cheap test
+    # (bounds, then points) leaves the exact one a fraction of the edges.
+    box = shapely.bounds(parts)[seg_part]
+    near = ((ends >= box[:, None, :2]) & (ends <= box[:, None, 2:])).all(axis=(1, 2))
+    ends, seg_part = ends[near], seg_part[near]
     shapely.prepare(parts)
+    near = shapely.intersects_xy(parts[seg_part], ends[:, 0, 0], ends[:, 0, 1])
+    near[near] = shapely.intersects_xy(parts[seg_part[near]], ends[near, 1, 0], ends[near, 1, 1])
+    ends, seg_part = ends[near], seg_part[near]
+    segs = shapely.linestrings(ends.reshape(-1, 2), indices=np.repeat(np.arange(len(ends)), 2))
     inside = shapely.within(segs, parts[seg_part])
     segs, seg_part = segs[inside], seg_part[inside]
     if len(segs) == 0:
@@ -48,8 +57,24 @@ def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list
     present, dense = np.unique(seg_part, return_inverse=True)
     # Merged runs are simplified: a straight strip's edges come in many collinear pieces.
     merged = shapely.line_merge(shapely.multilinestrings(segs, indices=dense))
-    merged = shapely.simplify(merged, SIMPLIFY)
     lines, line_of = shapely.get_parts(merged, return_index=True)
+    # Which way a run comes out of line_merge depends on the order of the edges
+    # (the triangulation's): each open run is turned to start at its lower end, so
+    # the simplification (which keeps the first of equally far vertices) and the
+    # lines do not change with the grouping or the version of Qhull.
+    first = shapely.get_coordinates(shapely.get_point(lines, 0))
+    last = shapely.get_coordinates(shapely.get_point(lines, -1))
+    flip = (last[:, 0] < first[:, 0]) | ((last[:, 0] == first[:, 0]) & (last[:, 1] < first[:, 1]))
+    lines[flip] = shapely.reverse(lines[flip])
+    # A closed run (round an annular gap) starts at its lowest vertex, anticlockwise.
+    for i in np.flatnonzero((first == last).all(axis=1)).tolist():
+        ring = shapely.get_coordinates(lines[i])[:-1]
+        ring = np.roll(ring, -int(np.lexsort((ring[:, 1], ring[:, 0]))[0]), axis=0)
+        x, y = ring[:, 0], ring[:, 1]
+        if np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y) < 0:
+            ring = np.vstack([ring[:1], ring[:0:-1]])
+        lines[i] = shapely.LineString(np.vstack([ring, ring[:1]]))
+    lines = shapely.simplify(lines, SIMPLIFY)
     part_of = present[line_of]
     long = shapely.length(lines) >= MIN_LENGTH
     lines, part_of = lines[long], part_of[long]
@@ -69,15 +94,27 @@ def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list
 
 
 def _voronoi_edges(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Finite Voronoi edges between boundary samples of one part: segments and their part.
+    """Finite Voronoi edges between boundary samples of one part: ends ((e, 2, 2)), part.
 
     Qhull (scipy) over the samples of many parts at a time, each part moved to a
     cell of its own so that no two interact; edges are kept when both samples
-    that make them belong to the same part. Neighbouring edges share their
-    Voronoi vertex exactly, so the runs merge without snapping. The parts are
-    cut into groups of about ``GROUP_POINTS`` samples run on the GEOS pool's
-    threads (Qhull releases Python's lock). Sorted by part.
+    that make them belong to the same part. The parts are cut into groups of
+    about ``GROUP_POINTS`` samples run on the GEOS pool's threads (Qhull releases
+    Python's lock). Sorted by part.
+
+    The diagram is read off the Delaunay triangulation (its dual): each edge joins
+    the circumcentres of two neighbouring triangles and lies between the two
+    samples they share. Qhull's own Voronoi is several times slower on these
+    samples (rows of cocircular points along a strip's straight sides, which it
+    merges facet by facet); the triangulation splits such a set into triangles
+    with one circumcentre, give or take rounding, and those centres are merged
+    into one vertex here, so the runs still share their vertices exactly.
     """
+    # scipy only here: a part without gaps slices without loading it.
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import Delaunay
+
     rings, ring_part = shapely.get_rings(shapely.segmentize(parts, SAMPLE), return_index=True)
     coords, ring_of = shapely.get_coordinates(rings, return_index=True)
     last = np.append(ring_of[1:] != ring_of[:-1], True)  # the closing repeat of the first
@@ -97,11 +134,26 @@ def _voronoi_edges(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     jobs = [(int(lo), int(hi)) for lo, hi in itertools.pairwise(bounds_idx) if hi - lo >= 4]
 
     def edges(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        vor = Voronoi(points[lo:hi])
-        ridge = np.asarray(vor.ridge_vertices)
-        pair = vor.ridge_points + lo
-        ok = (ridge >= 0).all(axis=1) & (part[pair[:, 0]] == part[pair[:, 1]])
-        return vor.vertices[ridge[ok]], part[pair[ok, 0]]
+        tri = Delaunay(points[lo:hi])
+        simplices, neighbours = tri.simplices, tri.neighbors
+        centre = _circumcentres(points[lo:hi][simplices])
+        # Each pair of neighbouring triangles once; vertex j's opposite side is shared.
+        t, j = np.nonzero(neighbours > np.arange(len(simplices))[:, None])
+        u = neighbours[t, j]
+        a = part[simplices[t, (j + 1) % 3] + lo]
+        b = part[simplices[t, (j + 2) % 3] + lo]
+        # Triangles on one circle: one Voronoi vertex (the edges between them are
+        # rounding), named after the component's first triangle.
+        short = np.linalg.norm(centre[t] - centre[u], axis=1) <= VERTEX_MERGE
+        graph = coo_matrix(
+            (np.ones(int(short.sum())), (t[short], u[short])), shape=(len(simplices),) * 2
+        )
+        _, label = connected_components(graph, directed=False)
+        first = np.full(label.max() + 1, len(simplices))
+        np.minimum.at(first, label, np.arange(len(simplices)))
+        vertex = centre[first[label]]
+        ok = (a == b) & ~short & (label[t] != label[u])
+        return np.stack([vertex[t[ok]], vertex[u[ok]]], axis=1), a[ok]
 
     pool = _get_pool()
     results = (
@@ -110,12 +162,29 @@ def _voronoi_edges(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         else [edges(lo, hi) for lo, hi in jobs]
     )
     if not results:
-        return np.zeros(0, dtype=object), np.zeros(0, np.int64)
-    ends = np.concatenate([r[0] for r in results]).reshape(-1, 2, 2)  # (e, 2, 2)
+        return np.zeros((0, 2, 2)), np.zeros(0, np.int64)
+    ends = np.concatenate([r[0] for r in results])  # (e, 2, 2)
     owner = np.concatenate([r[1] for r in results])
     ends -= shift[owner][:, None, :]
-    long = np.linalg.norm(ends[:, 1] - ends[:, 0], axis=1) > 1e-9
+    long = np.linalg.norm(ends[:, 1] - ends[:, 0], axis=1) > VERTEX_MERGE
     order = np.argsort(owner[long], kind="stable")
     ends, owner = ends[long][order], owner[long][order]
-    segs = shapely.linestrings(ends.reshape(-1, 2), indices=np.repeat(np.arange(len(ends)), 2))
-    return segs, owner
+    return ends, owner
+
+
+def _circumcentres(tri: np.ndarray) -> np.ndarray:
+    """Centres of the circles through each triangle's corners: (t, 3, 2) -> (t, 2).
+
+    Worked out from the first corner (small numbers, little rounding); a flat
+    triangle's centre is at infinity, which no gap contains.
+    """
+    b = tri[:, 1] - tri[:, 0]
+    c = tri[:, 2] - tri[:, 0]
+    d = 2.0 * (b[:, 0] * c[:, 1] - b[:, 1] * c[:, 0])
+    bb = (b * b).sum(axis=1)
+    cc = (c * c).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = (c[:, 1] * bb - b[:, 1] * cc) / d
+        y = (b[:, 0] * cc - c[:, 0] * bb) / d
+    centre = tri[:, 0] + np.column_stack([x, y])
+    return np.where(np.isfinite(centre), centre, 1e12)
