@@ -2,11 +2,12 @@
 # System packages the test suite uses as independent references or real parts:
 # PrusaSlicer (slicing reference and FDM engine), CuraEngine with the cura
 # package's machine definitions (FDM engine), Chromium (browser tests), Redis
-# (queue at scale), hp2xx (HPGL renderer), PostgreSQL (database at scale). Installed when
+# (queue at scale), hp2xx (HPGL renderer), PostgreSQL (database at scale), npm (three.js
+# for the 3D view, `make vendor`). Installed when
 # we are root with apt; otherwise the tests that need a missing one are skipped
 # with the reason.
 set -euo pipefail
-PACKAGES=(prusa-slicer cura-engine cura chromium redis-server hp2xx postgresql)
+PACKAGES=(prusa-slicer cura-engine cura chromium redis-server hp2xx postgresql npm)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
