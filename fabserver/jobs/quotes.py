@@ -180,6 +180,15 @@ def view(runtime: Runtime, quote: Quote) -> dict[str, Any]:
             "max_prototypes_per_maker": policy.max_prototypes_per_maker,
             "window_days": policy.window_days,
         },
+        "rules": [
+            {
+                "plugin": plugin_id,
+                "name": runtime.registry.plugins[plugin_id].name.to_dict(),
+                **policy.rule_for(plugin_id).model_dump(),
+            }
+            for plugin_id in dict.fromkeys(p.plugin for p in quote.plans)
+            if plugin_id in runtime.registry.plugins
+        ],
     }
 
 

@@ -42,7 +42,7 @@ function quantity(line) {
 }
 
 function limitOf(plan) {
-  const rule = quote.limits[machines[plan.machine] ? machines[plan.machine].plugin : ""] || quote.limits.default;
+  const rule = quote.rules.find((r) => r.plugin === plan.plugin) || quote.limits.default;
   return rule.max_copies;
 }
 
@@ -156,7 +156,7 @@ function legend(plan) {
     (groups[op] = groups[op] || []).push(c);
   });
   Object.entries(groups).forEach(([op, colours]) => {
-    const item = el("li", { "data-operation": op }, el("strong", { text: opLabel(op) + " : " }));
+    const item = el("li", { "data-operation": op }, el("strong", { text: opLabel(op) + " — " }));
     colours.forEach((c) => {
       const s = el("span", { class: "swatch", "aria-hidden": "true" });
       if (c.swatch) s.style.backgroundColor = c.swatch;
