@@ -207,3 +207,26 @@ def test_a_mesh_quote_offers_its_model_for_the_3d_view(lab):
     assert any(p["machine"].startswith("printer") for p in quote["plans"])
     model = lab.get(f"/q/{quote['id']}/model.stl")
     assert model.status_code == 200 and len(model.data) == 84 + 50 * 12
+
+
+def test_retention_keeps_a_live_quote_files_and_removes_an_old_quote(client, runtime):
+    from datetime import timedelta
+
+    from fabserver.jobs.retention import collect_garbage
+    from fabserver.store.models import Quote, QuotePlan, utcnow
+
+    quote = _quote(client, (SAMPLES / "web-block.stl").read_bytes(), "block.stl")
+    with runtime.db.session() as s:
+        row = s.scalar(select(Quote).where(Quote.token == quote["id"]))
+        kept = {row.extras["model_sha"]}
+        kept |= {f["sha256"] for p in s.scalars(select(QuotePlan)) for f in p.files}
+    assert len(kept) > 1 and all(runtime.files.exists(f) for f in kept)
+    soon = utcnow() + timedelta(days=runtime.settings.upload_retention_days / 2)
+    collect_garbage(runtime, now=soon)
+    assert all(runtime.files.exists(f) for f in kept)  # the quote is still open
+    later = utcnow() + timedelta(days=runtime.settings.upload_retention_days + 1)
+    assert collect_garbage(runtime, now=later).uploads_removed == 1
+    with runtime.db.session() as s:
+        assert s.scalar(select(Quote)) is None and s.scalar(select(QuotePlan)) is None
+    assert not any(runtime.files.exists(f) for f in kept)
+    assert client.get(f"/api/v1/quotes/{quote['id']}").status_code == 404
