@@ -19,7 +19,7 @@ import numpy as np
 
 from .designs.types import Design, Drawing, DrawingPath
 from .i18n import Text
-from .operations import IGNORE, OperationMap, report, resolve
+from .operations import IGNORE, report, resolve
 from .plugin import MachinePlugin
 from .profiles import MachineProfile, MaterialProfile, ProfileSet
 
@@ -81,33 +81,35 @@ def looks_like_boxes(paths: Sequence[DrawingPath]) -> bool:
     return bool(blue and black) and all(p.fill is None for p in blue + black)
 
 
-def _makes_something(paths: Sequence[DrawingPath], cmap: OperationMap) -> bool:
-    return any(r.rule is not None and r.rule.operation != IGNORE for r in resolve(paths, cmap))
-
-
 def propose(target: Target, design: Design) -> tuple[str, Text | None]:
     """The operations map a draft starts with on ``target`` and the notice that says why.
 
-    Nothing is proposed when the machine's convention already makes something of
-    the drawing. Otherwise a Boxes.py drawing gets the machine's ``boxes`` preset,
-    and a drawing in one colour or layer is cut (on machines that cut), instead of
-    a plan that would make nothing.
+    A drawing in Boxes.py's colours whose black outlines the machine's convention
+    leaves out gets the machine's ``boxes`` preset; a drawing in one colour or layer
+    that the convention leaves out entirely is cut (on machines that cut), instead
+    of a plan that would make nothing. Otherwise nothing is proposed.
     """
     plugin, machine = target.plugin, target.machine
     if not isinstance(design, Drawing) or plugin.operations_option is None:
         return "", None
     cmap = plugin.operation_map(machine, "")
-    if cmap is None or _makes_something(design.paths, cmap):
+    if cmap is None:
         return "", None
-    if BOXES_PRESET in plugin.operation_presets(machine) and looks_like_boxes(design.paths):
+    found = report(design.paths, resolve(design.paths, cmap))
+    left_out = {f.key for f in found if f.operation is None}
+    if (
+        "stroke:#000000" in left_out
+        and BOXES_PRESET in plugin.operation_presets(machine)
+        and looks_like_boxes(design.paths)
+    ):
         return BOXES_PRESET, Text(
             "Dessin Boxes.py reconnu : le préréglage « boxes » est appliqué (noir et bleu "
             "découpés, étiquettes rouges ignorées). Changez les opérations ci-dessous si besoin.",
             "Boxes.py drawing recognised: the 'boxes' preset is applied (black and blue cut, "
             "red labels ignored). Change the operations below if needed.",
         )
-    found = report(design.paths, resolve(design.paths, cmap))
-    if len(found) == 1 and "cut" in cmap.operations.names:
+    made = any(f.operation not in (None, IGNORE) for f in found)
+    if not made and len(found) == 1 and "cut" in cmap.operations.names:
         key = found[0].key
         label = colour_label(key)
         return f"{key}=cut", Text(
