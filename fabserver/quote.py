@@ -166,6 +166,22 @@ def operation_choices(target: Target) -> list[str]:
     return [] if cmap is None else list(cmap.operations.allowed)
 
 
+AREA_PATHS_LIMIT = 20_000  # beyond this, the union would keep the maker waiting: no area shown
+
+
+def drawing_area_mm2(design: Drawing) -> float | None:
+    """The area the drawing's closed paths cover (their union), for the maker's facts."""
+    import shapely
+
+    rings = [p.points for p in design.paths if p.closed and len(p.points) >= 3]
+    if not rings or len(rings) > AREA_PATHS_LIMIT:
+        return None
+    polygons = shapely.make_valid(shapely.polygons(rings)) if len(rings) > 1 else None
+    if polygons is None:
+        return float(shapely.area(shapely.make_valid(shapely.Polygon(rings[0]))))
+    return float(shapely.area(shapely.union_all(polygons)))
+
+
 def drawing_svg(design: Drawing) -> str:
     """The drawing itself as the maker drew it, in mm, y up (what the server read)."""
     (x0, y0), (x1, y1) = np.asarray(design.bounds, dtype=float)

@@ -81,3 +81,12 @@ def test_the_maker_edits_go_over_the_map():
 def test_the_drawing_is_drawn_as_read():
     svg = quote.drawing_svg(_drawing(DrawingPath(SQUARE, True, stroke=(255, 0, 0))))
     assert svg.startswith("<svg") and 'stroke="#ff0000"' in svg and 'width="50.00mm"' in svg
+
+
+def test_the_area_is_the_union_of_closed_paths():
+    plate = _drawing(
+        DrawingPath(SQUARE, True, stroke=(255, 0, 0)),
+        DrawingPath(SQUARE + 25, True, stroke=(255, 0, 0)),
+    )
+    assert quote.drawing_area_mm2(plate) == pytest.approx(2 * 2500 - 625)
+    assert quote.drawing_area_mm2(_drawing(DrawingPath(SQUARE, False))) is None

@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 
 from .. import quote as core
 from ..designs.types import Design as ParsedDesign
-from ..designs.types import Mesh
+from ..designs.types import Drawing, Mesh
 from ..i18n import Text
 from ..lab import history, stockroom
 from ..lab.history import contact_keys
@@ -112,8 +112,11 @@ def _extras(runtime: Runtime, design: ParsedDesign) -> dict[str, Any]:
     if isinstance(design, Mesh):
         data = design.mesh.export(file_type="stl")
         return {"model_sha": runtime.files.put(data)}
-    if design.kind == "drawing":
-        return {"drawing_sha": runtime.files.put(core.drawing_svg(design).encode("utf-8"))}
+    if isinstance(design, Drawing):
+        return {
+            "drawing_sha": runtime.files.put(core.drawing_svg(design).encode("utf-8")),
+            "area_mm2": core.drawing_area_mm2(design),
+        }
     return {}
 
 
@@ -170,6 +173,7 @@ def view(runtime: Runtime, quote: Quote) -> dict[str, Any]:
             "size_mm": facts.get("size_mm"),
             "units": facts.get("units"),
             "volume_mm3": facts.get("volume_mm3"),
+            "area_mm2": quote.extras.get("area_mm2"),
             "warnings": facts.get("warnings", []),
             "colours": quote.colours,
         },
