@@ -44,7 +44,7 @@ def _no_overflow(page) -> None:
 def _drop(page, server, sample: str) -> None:
     page.goto(server.url + "/")
     page.set_input_files("#quote-file", str(ROOT / "samples" / sample))  # sent at once
-    page.wait_for_url("**/q/*")
+    page.wait_for_url("**/q/*", timeout=PLAN_TIMEOUT_MS)
 
 
 def test_mesh_quote_3d_view_table_and_series_without_reload(lab_server, browser):
@@ -111,7 +111,7 @@ def test_drawing_quote_operations_send_and_revise(lab_server, browser):
     page.fill("#email", "camille@example.org")
     page.check("input[name=consent]")
     page.click("#send")
-    page.wait_for_url("**/j/*")
+    page.wait_for_url("**/j/*", timeout=PLAN_TIMEOUT_MS)
     page.wait_for_selector("[data-testid=state][data-state=review]", timeout=PLAN_TIMEOUT_MS)
     assert "stroke:#ff0000=score" in page.text_content("[data-testid=settings]")  # kept
 
