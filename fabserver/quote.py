@@ -176,9 +176,7 @@ def drawing_area_mm2(design: Drawing) -> float | None:
     rings = [p.points for p in design.paths if p.closed and len(p.points) >= 3]
     if not rings or len(rings) > AREA_PATHS_LIMIT:
         return None
-    polygons = shapely.make_valid(shapely.polygons(rings)) if len(rings) > 1 else None
-    if polygons is None:
-        return float(shapely.area(shapely.make_valid(shapely.Polygon(rings[0]))))
+    polygons = shapely.make_valid(np.array([shapely.Polygon(r) for r in rings], dtype=object))
     return float(shapely.area(shapely.union_all(polygons)))
 
 

@@ -87,6 +87,7 @@ def test_the_area_is_the_union_of_closed_paths():
     plate = _drawing(
         DrawingPath(SQUARE, True, stroke=(255, 0, 0)),
         DrawingPath(SQUARE + 25, True, stroke=(255, 0, 0)),
+        DrawingPath(np.array([[100, 0], [110, 0], [105, 10]], dtype=float), True),
     )
-    assert quote.drawing_area_mm2(plate) == pytest.approx(2 * 2500 - 625)
+    assert quote.drawing_area_mm2(plate) == pytest.approx(2 * 2500 - 625 + 50)
     assert quote.drawing_area_mm2(_drawing(DrawingPath(SQUARE, False))) is None
