@@ -431,6 +431,57 @@ def inspect(ctx: click.Context, file: Path, as_json: bool) -> None:
             click.echo(f"{key}: {value}")
 
 
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def quote(ctx: click.Context, file: Path, as_json: bool) -> None:
+    """Plan FILE on every machine that takes it, on its default material (the quote's table)."""
+    from . import quote as core
+    from .designs import load_design
+    from .registry import load_registry
+
+    parent = ctx.find_root()
+    try:
+        design = load_design(file.read_bytes(), file.name)
+    except FabError as exc:
+        _fail(parent, exc, as_json)
+        return
+    rows = core.plan_offline(design, _profiles(parent), load_registry().plugins)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"design": _design_summary(design), "plans": rows}, ensure_ascii=False, indent=2
+            )
+        )
+        return
+    lang = _lang(parent)
+
+    def number(value: float, digits: int) -> str:
+        return french_number(value, f".{digits}f") if lang == "fr" else f"{value:.{digits}f}"
+
+    table = []
+    for row in rows:
+        done = row["state"] == "done"
+        line = next((m for m in row.get("materials", []) if m.get("cost_eur") is not None), None)
+        table.append(
+            {
+                "machine": row["machine"],
+                "material": row["material"],
+                "time": f"{number(row['machine_time_s'] / 60, 1)} min" if done else "—",
+                "quantity": f"{number(line['quantity'], 3)} {line['unit']}" if line else "",
+                "cost": f"{number(row['cost_eur'], 2)} €" if done else "",
+                "verdict": row["verdict"]["kind"]
+                if done
+                else Text.from_dict(row["error"]).get(lang),
+            }
+        )
+    _table(table, ["machine", "material", "time", "quantity", "cost", "verdict"])
+    for row in rows:
+        for notice in row["notices"]:
+            click.echo(f"{row['machine']}: {Text.from_dict(notice).get(lang)}")
+
+
 def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
     out = {}
     for item in values:

@@ -19,7 +19,7 @@ from typing import IO, Any, ClassVar, Literal, Protocol
 from .designs.types import Design, DesignKind
 from .errors import FabError
 from .i18n import Text
-from .operations import Found
+from .operations import Found, OperationMap
 from .preview import Preview, RoleStyle
 from .profiles import MachineProfile, MaterialProfile
 from .toolpath import Toolpath
@@ -273,6 +273,8 @@ class MachinePlugin(ABC):
     formats: ClassVar[tuple[OutputFormat, ...]]
     options: ClassVar[tuple[Option, ...]] = ()
     roles: ClassVar[Mapping[str, RoleStyle]] = {}
+    operations_option: ClassVar[str | None] = None
+    """Drawings: the option holding a job's operations map (``colour_map``…), None without."""
 
     @classmethod
     def option_schema(cls) -> tuple[Option, ...]:
@@ -283,6 +285,16 @@ class MachinePlugin(ABC):
 
     def check_material(self, material: MaterialProfile) -> None:
         """Validate ``material.settings``; raise ``ValueError`` naming the key. Override if needed."""
+
+    def operation_map(self, machine: MachineProfile, job_map: str = "") -> OperationMap | None:
+        """The machine's convention with the job's ``job_map`` on top, for the maker's colour
+        table before any plan (None: the plugin maps no colours). Override with
+        :attr:`operations_option`."""
+        return None
+
+    def operation_presets(self, machine: MachineProfile) -> Mapping[str, str]:
+        """Named maps a job may ask for on this machine (``boxes`` for Boxes.py files)."""
+        return {}
 
     def estimate_output_bytes(
         self,

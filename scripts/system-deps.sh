@@ -2,9 +2,10 @@
 # System packages the test suite uses as independent references or real parts:
 # PrusaSlicer (slicing reference and FDM engine), CuraEngine with the cura
 # package's machine definitions (FDM engine), Chromium (browser tests), Redis
-# (queue at scale), hp2xx (HPGL renderer), PostgreSQL (database at scale), and what the
-# real Klipper + Moonraker stack of the connector tests builds with (gcc, make, C headers,
-# python3-venv, libsodium for Moonraker; ../shared/moonraker-stack). Installed when
+# (queue at scale), hp2xx (HPGL renderer), PostgreSQL (database at scale), npm (three.js
+# for the 3D view, `make vendor`), and what the real Klipper + Moonraker stack of the
+# connector tests builds with (gcc, make, C headers, python3-venv, libsodium for Moonraker;
+# ../shared/moonraker-stack). Installed when
 # we are root with apt; otherwise the tests that need a missing one are skipped
 # with the reason.
 set -euo pipefail
@@ -13,6 +14,8 @@ missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+# npm may come from Debian or with Node.js from elsewhere: any npm on the PATH will do.
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -98,6 +98,7 @@ class PlanSummary:
     warnings: list[dict[str, str]]
     files: list[PlanFile] = field(default_factory=list)
     stock: dict[str, Any] | None = None  # the offcut the parts go on, when one takes them
+    operations: list[dict[str, Any]] = field(default_factory=list)  # drawings: colour rows
 
 
 @dataclass
@@ -191,6 +192,7 @@ def _plan_and_write(request: PlanRequest, progress: Callable[..., None]) -> Plan
         warnings=[w.to_dict() for w in warnings],
         files=files,
         stock=result.stock.to_dict() if result.stock else None,
+        operations=[f.to_dict() for f in result.plan.operations],
     )
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from ..store.models import Artifact, Design, Job, Upload, utcnow
+from ..store.models import Artifact, Design, Job, Quote, QuotePlan, Upload, utcnow
 from .runtime import Runtime
 from .states import FINAL_STATES, record
 
@@ -75,6 +75,11 @@ def collect_garbage(runtime: Runtime, now: datetime | None = None) -> GcReport:
             select(Upload.id).where(Upload.created_at < upload_cutoff, Upload.id.not_in(with_job))
         ).all()
         if stale:
+            # A quote lives as long as its upload: its drafts and files go with it.
+            quotes = select(Quote.id).join(Design, Design.id == Quote.design_id)
+            quotes = quotes.where(Design.upload_id.in_(stale))
+            s.execute(delete(QuotePlan).where(QuotePlan.quote_id.in_(quotes)))
+            s.execute(delete(Quote).where(Quote.id.in_(quotes)))
             s.execute(delete(Design).where(Design.upload_id.in_(stale)))
             s.execute(delete(Upload).where(Upload.id.in_(stale)))
         finished = s.scalars(
@@ -129,6 +134,10 @@ def _referenced(runtime: Runtime) -> set[str]:
                 .where(Job.files_removed_at.is_(None))
             )
         )
+        for extras in s.scalars(select(Quote.extras)):  # the quotes still kept
+            keep.update(v for k, v in (extras or {}).items() if k.endswith("_sha"))
+        for files in s.scalars(select(QuotePlan.files)):
+            keep.update(f["sha256"] for f in files or ())
     return keep
 
 

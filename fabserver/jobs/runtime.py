@@ -76,7 +76,7 @@ def build_runtime(settings: Settings, registry: Registry | None = None) -> Runti
     """Load profiles and plugins and check them together, open the store (migrating it),
     declare the tasks."""
     from ..lab import mail
-    from . import sites, tasks
+    from . import quotes, sites, tasks
 
     profiles = load_profiles(settings.profile_dir)
     registry = registry if registry is not None else load_registry()
@@ -95,6 +95,7 @@ def build_runtime(settings: Settings, registry: Registry | None = None) -> Runti
     mail.declare(runtime)
     sites.declare_site_queues(runtime)
     sites.place_unplaced(runtime)
+    quotes.declare(runtime)
     # Planning processes fork from a server that has the plugins imported already.
     preload(sorted({type(plugin).__module__ for plugin in runtime.registry.plugins.values()}))
     return runtime

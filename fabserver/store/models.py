@@ -292,3 +292,69 @@ class StockPiece(Base):
     note: Mapped[str] = mapped_column(String(200), default="")
     source_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Quote(Base):
+    """A design uploaded before any machine is chosen, and what every machine answers.
+
+    ``token`` is the quote's unguessable address (no account: whoever holds the link
+    steers it); ``colours`` is the maker's colour table, with each drawing machine's
+    operation; ``extras`` holds what the page needs beside (the 3D model's or the
+    drawing's file, the proposals made to each machine).
+    """
+
+    __tablename__ = "quotes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    design_id: Mapped[int] = mapped_column(ForeignKey("designs.id"), index=True)
+    colours: Mapped[list[Any]] = mapped_column(default=list)
+    extras: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    design: Mapped[Design] = relationship(lazy="joined")
+    plans: Mapped[list[QuotePlan]] = relationship(
+        back_populates="quote", order_by="QuotePlan.id", cascade="all, delete-orphan"
+    )
+
+
+class QuotePlan(Base):
+    """One machine's draft for a quote: the maker's choices and, once planned, the answer.
+
+    States: ``queued`` → ``planning`` → ``done`` or ``failed``; a change by the maker
+    bumps ``version`` and queues it again (a planning process of an older version
+    is stopped and its results dropped). ``files`` lists the plan's files in the
+    file store, so a submitted job keeps exactly this plan.
+    """
+
+    __tablename__ = "quote_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id"), index=True)
+    machine_id: Mapped[str] = mapped_column(String(64))
+    plugin: Mapped[str] = mapped_column(String(64))
+    machine_snapshot: Mapped[dict[str, Any]]
+    material_id: Mapped[str] = mapped_column(String(64))
+    material_snapshot: Mapped[dict[str, Any]]
+    copies: Mapped[int] = mapped_column(default=1)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    operations: Mapped[dict[str, Any]] = mapped_column(default=dict)  # colour key → operation
+    notices: Mapped[list[Any]] = mapped_column(default=list)  # what the server chose, and why
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    version: Mapped[int] = mapped_column(default=1)
+    attempts: Mapped[int] = mapped_column(default=0)
+    progress: Mapped[float] = mapped_column(default=0.0)
+    heartbeat_at: Mapped[datetime | None]
+    estimate: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    verdict: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    plan_facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    found: Mapped[list[Any] | None] = mapped_column(JSON)  # the plan's colour rows
+    warnings: Mapped[list[Any]] = mapped_column(default=list)
+    stock: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    files: Mapped[list[Any]] = mapped_column(default=list)
+    error_message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    quote: Mapped[Quote] = relationship(back_populates="plans")

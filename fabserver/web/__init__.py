@@ -46,7 +46,7 @@ def create_app(
 
     from ..jobs.runtime import build_runtime
     from ..jobs.settings import Settings
-    from . import api, auth, errors, i18n, maker, staff
+    from . import api, auth, errors, i18n, maker, quotes, staff
 
     config = dict(config or {})
     if runtime is None:
@@ -77,6 +77,7 @@ def create_app(
     auth.init_app(app)
     errors.init_app(app)
     app.register_blueprint(maker.bp)
+    app.register_blueprint(quotes.bp)
     app.register_blueprint(staff.bp, url_prefix="/staff")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     return app

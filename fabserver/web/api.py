@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from ..errors import DesignError, FabError
 from ..i18n import Text
-from ..jobs import intake, service
+from ..jobs import intake, quotes, service
 from ..jobs.runtime import Runtime
 from ..lab import reports, stockroom
 from ..lab.sites import site_queues
@@ -384,3 +384,86 @@ def staff_reports():
     if fmt == "csv":
         return csv_response(report, french=request.args.get("dialect", "fr") != "standard")
     return jsonify(report)
+
+
+# --- quotes: upload first, every machine answers, the maker steers, then sends ----------
+
+
+def _quote_or_404(token: str):
+    try:
+        return quotes.load(_runtime(), token)
+    except quotes.QuoteNotFound:
+        abort(404)
+
+
+@bp.post("/quotes")
+def create_quote():
+    """A design without a machine: a draft plan is queued for every machine that takes it."""
+    runtime = _runtime()
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        return _error(
+            400, Text("Fichier manquant (champ « file »).", "Missing file ('file' field).")
+        )
+    try:
+        quote = quotes.from_upload(runtime, file.read(), file.filename)
+    except intake.ServerBusy as exc:
+        return jsonify(error=exc.message.to_dict()), 503, {"Retry-After": str(exc.retry_after_s)}
+    except DesignError as exc:
+        return _error(422, exc.message)
+    return jsonify(quotes.view(runtime, quotes.load(runtime, quote.token))), 201
+
+
+@bp.get("/quotes/<token>")
+def quote_status(token: str):
+    response = jsonify(quotes.view(_runtime(), _quote_or_404(token)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/quotes/<token>/plans")
+def quote_replan(token: str):
+    """Plan one machine's row again with the maker's choice (queued; poll the quote)."""
+    _quote_or_404(token)
+    runtime = _runtime()
+    try:
+        plan = quotes.replan_row(runtime, token, _body())
+    except FabError as exc:
+        return _error(400, exc.message)
+    return jsonify(quotes.plan_view(runtime, plan)), 202
+
+
+@bp.post("/quotes/<token>/submit")
+def quote_submit(token: str):
+    """Send the chosen row: the job keeps its plan and goes to review."""
+    _quote_or_404(token)
+    body = _body()
+    if str(body.get("consent", "")).lower() not in ("1", "true", "yes", "on"):
+        return _error(
+            400,
+            Text("Il faut accepter les règles du lab (consent).", "Consent is required (consent)."),
+        )
+    maker = service.Maker(
+        name=str(body.get("name", "")),
+        email=str(body.get("email", "")),
+        phone=str(body.get("phone", "")),
+        locale=str(body.get("locale", "fr")),
+    )
+    try:
+        job = quotes.submit(_runtime(), token, body, maker)
+    except FabError as exc:
+        return _error(400, exc.message)
+    url = url_for("maker.job_page", token=job.token, _external=True)
+    return jsonify(token=job.token, url=url, state=job.state), 201
+
+
+@bp.post("/jobs/<token>/revise")
+def job_revise(token: str):
+    """The maker changes a job before it is approved: it is planned again."""
+    try:
+        job = quotes.revise(_runtime(), token, _body())
+    except LookupError:
+        abort(404)
+    except FabError as exc:
+        return _error(409, exc.message)
+    return jsonify(token=job.token, state=job.state), 202

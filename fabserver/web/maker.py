@@ -253,7 +253,20 @@ def job_page(token: str):
         site=sites.get(job.site) if len(sites) > 1 else None,
         settings=option_rows(_runtime().registry, job),
         minutes=minutes,
+        revise_machines=_revise_choices(_runtime(), job.design.kind),
     )
+
+
+def _revise_choices(runtime: Runtime, kind: str) -> list[dict[str, Any]]:
+    """The machines (and their materials) a job of this kind may move to before approval."""
+    return [
+        {
+            "id": m.id,
+            "name": m.name,
+            "materials": [{"id": x.id, "name": x.name} for x in runtime.profiles.materials_for(m)],
+        }
+        for m in service.machines_for_kind(runtime, kind)
+    ]
 
 
 @bp.get("/j/<token>/status.json")

@@ -476,6 +476,7 @@ def openapi_document() -> dict[str, Any]:
     paths.update(_lab_paths())
     paths["/sites"] = _sites_path()
     _add_site_rules(paths)
+    paths.update(_quote_paths())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -492,6 +493,7 @@ def openapi_document() -> dict[str, Any]:
             "schemas": {
                 "Text": TEXT,
                 **_lab_schemas(),
+                **_quote_schemas(),
                 "Error": {
                     "type": "object",
                     "properties": {"error": _ref("Text")},
@@ -596,5 +598,228 @@ def openapi_document() -> dict[str, Any]:
                     ]
                 },
             },
+        },
+    }
+
+
+QUOTE_ID = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+_CHOICE = {
+    "machine": {"type": "string"},
+    "material": {"type": "string", "description": "the machine's first material when left out"},
+    "copies": {"type": "integer", "minimum": 1},
+    "options": {"type": "object", "description": "the machine's plugin options"},
+    "operations": {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "description": "colour key (stroke:#ff0000, fill:#000000, layer:NAME, none) → operation",
+    },
+}
+
+
+def _quote_paths() -> dict[str, Any]:
+    return {
+        "/quotes": {
+            "post": {
+                "operationId": "create_quote",
+                "summary": "Upload a design without choosing a machine: every machine that "
+                "takes it gets a draft plan (queued; poll the quote)",
+                "tags": ["maker"],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"file": {"type": "string", "format": "binary"}},
+                                "required": ["file"],
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": _json(_ref("Quote"), "The quote, its design and its drafts"),
+                    "400": ERROR,
+                    "422": ERROR,
+                    "503": ERROR,
+                },
+            }
+        },
+        "/quotes/{token}": {
+            "get": {
+                "operationId": "quote_status",
+                "summary": "A quote: what the server read and every machine's draft",
+                "tags": ["maker"],
+                "parameters": [QUOTE_ID],
+                "responses": {"200": _json(_ref("Quote")), "404": ERROR},
+            }
+        },
+        "/quotes/{token}/plans": {
+            "post": {
+                "operationId": "quote_replan",
+                "summary": "Plan one machine's row again with another material, copies, "
+                "options or operations (queued; poll the quote)",
+                "tags": ["maker"],
+                "parameters": [QUOTE_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": _CHOICE,
+                                "required": ["machine"],
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": _json(_ref("QuotePlan"), "The row, queued"),
+                    "400": ERROR,
+                    "404": ERROR,
+                },
+            }
+        },
+        "/quotes/{token}/submit": {
+            "post": {
+                "operationId": "quote_submit",
+                "summary": "Send a row as a job: it keeps the draft's plan and goes to review",
+                "tags": ["maker"],
+                "parameters": [QUOTE_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    **_CHOICE,
+                                    "name": {"type": "string"},
+                                    "email": {"type": "string"},
+                                    "phone": {"type": "string"},
+                                    "locale": {"type": "string", "enum": ["fr", "en"]},
+                                    "consent": {"type": ["boolean", "string"]},
+                                },
+                                "required": ["machine", "name", "consent"],
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "token": {"type": "string"},
+                                "url": {"type": "string"},
+                                "state": {"type": "string"},
+                            },
+                            "required": ["token", "url", "state"],
+                        },
+                        "The job",
+                    ),
+                    "400": ERROR,
+                    "404": ERROR,
+                },
+            }
+        },
+        "/jobs/{token}/revise": {
+            "post": {
+                "operationId": "job_revise",
+                "summary": "Change a job not yet approved (machine, material, copies, "
+                "options): it is planned again",
+                "tags": ["maker"],
+                "parameters": [
+                    {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    k: v for k, v in _CHOICE.items() if k != "operations"
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "token": {"type": "string"},
+                                "state": {"type": "string"},
+                            },
+                        },
+                        "The job, queued",
+                    ),
+                    "404": ERROR,
+                    "409": ERROR,
+                },
+            }
+        },
+    }
+
+
+def _quote_schemas() -> dict[str, Any]:
+    text = {"type": "object", "additionalProperties": {"type": "string"}}
+    return {
+        "QuotePlan": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "machine": {"type": "string"},
+                "material": {"type": "string"},
+                "copies": {"type": "integer"},
+                "options": {"type": "object"},
+                "operations": {"type": "object", "additionalProperties": {"type": "string"}},
+                "state": {"type": "string", "enum": ["queued", "planning", "done", "failed"]},
+                "machine_time_s": {"type": ["number", "null"]},
+                "materials": {"type": "array", "items": {"type": "object"}},
+                "cost_eur": {"type": ["number", "null"]},
+                "verdict": {"type": ["object", "null"]},
+                "warnings": {"type": "array", "items": text},
+                "error": {"type": ["object", "null"]},
+            },
+            "required": ["machine", "material", "copies", "options", "operations", "state"],
+        },
+        "Quote": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "design": {
+                    "type": "object",
+                    "properties": {
+                        "kind": {"type": "string"},
+                        "size_mm": {"type": "array", "items": {"type": "number"}},
+                        "units": {"type": ["string", "null"]},
+                        "warnings": {"type": "array", "items": text},
+                        "colours": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "key": {"type": "string"},
+                                    "label": text,
+                                    "swatch": {"type": ["string", "null"]},
+                                    "length_mm": {"type": "number"},
+                                    "area_mm2": {"type": "number"},
+                                    "operations": {
+                                        "type": "object",
+                                        "additionalProperties": {"type": "string"},
+                                        "description": "machine id → operation",
+                                    },
+                                },
+                            },
+                        },
+                    },
+                    "required": ["kind", "size_mm", "warnings", "colours"],
+                },
+                "plans": {"type": "array", "items": _ref("QuotePlan")},
+                "limits": {"type": "object"},
+            },
+            "required": ["id", "design", "plans"],
         },
     }

@@ -224,6 +224,12 @@ class EmbroideryPlugin(MachinePlugin):
     roles = ROLES
     formats = tuple(f.output for f in FORMATS.values())
     options = OPTIONS
+    operations_option = "stitch_map"
+
+    def operation_map(self, machine: MachineProfile, job_map: str = "") -> OperationMap:
+        return OperationMap.of_machine(
+            STITCHES, _machine_settings(machine).stitch_map, job_map=job_map
+        )
 
     def check_machine(self, machine: MachineProfile) -> None:
         check_map(STITCHES, _machine_settings(machine).stitch_map, "stitch_map")

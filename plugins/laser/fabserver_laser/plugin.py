@@ -47,6 +47,7 @@ class LaserPlugin(MachinePlugin):
     roles = ROLES
     material_kinds = frozenset({"sheet"})
     formats = (GCODE, SVG)
+    operations_option = "colour_map"
     options = (
         Option(
             "colour_map",
@@ -121,6 +122,12 @@ class LaserPlugin(MachinePlugin):
 
     def check_material(self, material: MaterialProfile) -> None:
         material_settings(material.settings)
+
+    def operation_map(self, machine: MachineProfile, job_map: str = "") -> OperationMap:
+        return colour_map(machine_settings(machine.settings), job_map)
+
+    def operation_presets(self, machine: MachineProfile) -> Mapping[str, str]:
+        return machine_settings(machine.settings).presets
 
     def plan(
         self,

@@ -8,6 +8,7 @@ from typing import Any
 from fabserver.designs.types import Design, Drawing, Mesh
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
+from fabserver.operations import OperationMap
 from fabserver.plugin import MachinePlugin, Option, Plan, Progress, no_progress
 from fabserver.profiles import MachineProfile, MaterialProfile
 
@@ -15,6 +16,7 @@ from .outputs import GCODE, RML
 from .plan2d import plan_drawing_job
 from .plan3d import plan_mesh
 from .preview import ROLES
+from .regions import operation_map
 from .settings import OPERATIONS, machine_settings, material_settings
 
 _OP_CHOICES = ("auto", *OPERATIONS, "ignore")
@@ -235,6 +237,11 @@ class MillPlugin(MachinePlugin):
     roles = ROLES
     formats = (GCODE, RML)
     options = OPTIONS
+    operations_option = "operation_map"
+
+    def operation_map(self, machine: MachineProfile, job_map: str = "") -> OperationMap:
+        ms = machine_settings(machine.settings)
+        return operation_map(ms.colour_map, ms.layer_map, job_map)
 
     def check_machine(self, machine: MachineProfile) -> None:
         ms = machine_settings(machine.settings)

@@ -163,6 +163,12 @@ class VinylPlugin(MachinePlugin):
         ),
     )
 
+    operations_option = "colour_map"
+
+    def operation_map(self, machine: MachineProfile, job_map: str = "") -> OperationMap:
+        cutter: MachineSettings = parse_settings(MachineSettings, machine.settings)
+        return OperationMap.of_machine(OPERATIONS, cutter.colour_map, job_map=job_map)
+
     def check_machine(self, machine: MachineProfile) -> None:
         check_map(
             OPERATIONS, parse_settings(MachineSettings, machine.settings).colour_map, "colour_map"

@@ -1,0 +1,207 @@
+"""The quote pages: drop a file, see every machine's answer, steer a row, send it; revise
+a sent job from its page.
+
+The page is drawn by the server with what it already knows; its script fills the
+table as drafts finish, through the JSON API (``/api/v1/quotes``), and re-plans a
+row when the maker changes it. Sending is a plain form post too.
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from ..errors import DesignError, FabError
+from ..i18n import Text
+from ..jobs import intake, quotes, service
+from ..jobs.runtime import Runtime
+from .errors import error_response
+from .i18n import current_language
+from .maker import NO_CONSENT, NO_FILE, _option_values, form_context
+
+bp = Blueprint("quote", __name__)
+
+
+def _runtime() -> Runtime:
+    return current_app.extensions["fabserver"]
+
+
+def _quote(token: str):
+    try:
+        return quotes.load(_runtime(), token)
+    except quotes.QuoteNotFound:
+        abort(404)
+
+
+@bp.post("/quote")
+def start():
+    """The dropped file: stored, read, and a quote opened on it."""
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        body, status = error_response(400, NO_FILE)
+        return body, status
+    try:
+        quote = quotes.from_upload(_runtime(), file.read(), file.filename)
+    except intake.ServerBusy as exc:
+        body, status = error_response(503, exc.message)
+        return body, status, {"Retry-After": str(exc.retry_after_s)}
+    except DesignError as exc:
+        return render_template(
+            "maker/broken.html", message=exc.message, filename=file.filename
+        ), 422
+    return redirect(url_for("quote.page", token=quote.token), code=303)
+
+
+def _machine_rows(runtime: Runtime, kind: str) -> list[dict]:
+    """Each machine that takes the design: its materials, options and operations."""
+    from .. import quote as core
+
+    context = form_context(runtime)
+    options = {p["id"]: p["options"] for p in context["plugins"]}
+    rows = []
+    for target in core.targets(runtime.profiles, runtime.registry.plugins, kind):
+        machine = target.machine
+        rows.append(
+            {
+                "id": machine.id,
+                "name": machine.name.text().to_dict(),
+                "plugin": target.plugin.id,
+                "work_area": [machine.work_area.x, machine.work_area.y, machine.work_area.z],
+                "materials": [
+                    {"id": m.id, "name": m.name.text().to_dict()}
+                    for m in runtime.profiles.materials_for(machine)
+                ],
+                "options": [
+                    o
+                    for o in options.get(target.plugin.id, [])
+                    if o["name"] != target.plugin.operations_option
+                ],
+                "operations_option": target.plugin.operations_option,
+                "operations": core.operation_choices(target),
+            }
+        )
+    return rows
+
+
+@bp.get("/q/<token>")
+def page(token: str):
+    runtime = _runtime()
+    quote = _quote(token)
+    return render_template(
+        "maker/quote.html",
+        quote=quotes.view(runtime, quote),
+        machines=_machine_rows(runtime, quote.design.kind),
+        has_model="model_sha" in quote.extras,
+        has_drawing="drawing_sha" in quote.extras,
+        errors=[],
+    )
+
+
+@bp.post("/q/<token>/send")
+def send(token: str):
+    """The form's send button: the chosen row with the maker's name and contact."""
+    runtime = _runtime()
+    quote = _quote(token)
+    machine_id = request.form.get("machine", "")
+    errors: list[Text] = []
+    if not request.form.get("consent"):
+        errors.append(NO_CONSENT)
+    body = {
+        "machine": machine_id,
+        "material": request.form.get("material", ""),
+        "copies": request.form.get("copies", "1") or "1",
+        "options": _option_values(runtime, machine_id),
+        "operations": {
+            key[len("op-") :]: value
+            for key, value in request.form.items()
+            if key.startswith("op-") and value
+        },
+    }
+    maker = service.Maker(
+        name=request.form.get("name", ""),
+        email=request.form.get("email", ""),
+        phone=request.form.get("phone", ""),
+        locale=current_language(),
+    )
+    if not errors:
+        try:
+            job = quotes.submit(runtime, token, body, maker)
+            return redirect(url_for("maker.job_page", token=job.token), code=303)
+        except FabError as exc:
+            errors.append(exc.message)
+    return render_template(
+        "maker/quote.html",
+        quote=quotes.view(runtime, quote),
+        machines=_machine_rows(runtime, quote.design.kind),
+        has_model="model_sha" in quote.extras,
+        has_drawing="drawing_sha" in quote.extras,
+        errors=errors,
+        values=request.form,
+    ), 400
+
+
+def _file(sha: str, media_type: str) -> Response:
+    response = Response(_runtime().files.read(sha), mimetype=media_type)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/q/<token>/model.stl")
+def model(token: str):
+    sha = _quote(token).extras.get("model_sha")
+    if not sha:
+        abort(404)
+    return _file(sha, "model/stl")
+
+
+@bp.get("/q/<token>/drawing.svg")
+def drawing(token: str):
+    sha = _quote(token).extras.get("drawing_sha")
+    if not sha:
+        abort(404)
+    return _file(sha, "image/svg+xml")
+
+
+@bp.get("/q/<token>/plans/<int:plan_id>/preview.svg")
+def preview(token: str, plan_id: int):
+    try:
+        plan = quotes.plan_by_id(_runtime(), token, plan_id)
+    except quotes.QuoteNotFound:
+        abort(404)
+    found = quotes.file_of(plan, "preview")
+    if found is None:
+        abort(404)
+    return _file(found["sha256"], "image/svg+xml")
+
+
+@bp.post("/j/<token>/revise")
+def revise(token: str):
+    """The job page's form: another machine, material, copies or options; planned again."""
+    runtime = _runtime()
+    machine_id = request.form.get("machine", "")
+    body = {
+        "machine": machine_id,
+        "material": request.form.get("material", ""),
+        "copies": request.form.get("copies", ""),
+    }
+    given = _option_values(runtime, machine_id)
+    if given:
+        body["options"] = given
+    try:
+        quotes.revise(runtime, token, body)
+    except LookupError:
+        abort(404)
+    except FabError as exc:
+        body, status = error_response(409, exc.message)
+        return body, status
+    return redirect(url_for("maker.job_page", token=token), code=303)
