@@ -57,7 +57,7 @@ def read_3mf(data: bytes) -> ThreeMF:
         archive = zipfile.ZipFile(io.BytesIO(data))
         root_part = _root_model_part(archive)
         models: dict[str, tuple[dict[str, _Object], list[tuple[str, np.ndarray]], str]] = {}
-        root_objects, build, unit = _model(archive, root_part, models)
+        _, build, unit = _model(archive, root_part, models)
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, ValueError) as exc:
         raise design_error(
             "Ce fichier 3MF est illisible (archive ou XML endommagé). Exportez-le à nouveau,"
