@@ -14,7 +14,7 @@ import numpy as np
 from .designs.indexed import connected_components as _roots
 
 
-class coo_matrix:  # noqa: N801  (scipy's name, so callers keep their code)
+class coo_matrix:
     """The edges of a sparse graph (its values are ignored: any stored entry is an edge)."""
 
     def __init__(self, entries: tuple, shape: tuple[int, int]) -> None:

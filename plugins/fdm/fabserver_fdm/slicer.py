@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from fabserver.graphs import coo_matrix, connected_components  # scipy's calls, without scipy
+from fabserver.graphs import connected_components, coo_matrix  # scipy's calls, without scipy
 
 from .geos import buffer
 
