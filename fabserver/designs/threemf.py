@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import posixpath
+import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from xml.etree import ElementTree
@@ -23,6 +25,9 @@ _RELS = "_rels/.rels"
 _MODEL_TYPE = "http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"
 _DEFAULT_MODEL = "3D/3dmodel.model"
 _PRODUCTION_PATH = "{http://schemas.microsoft.com/3dmanufacturing/production/2015/06}path"
+
+_MESH_OPEN = re.compile(rb"<((?:[\w.-]+:)?)mesh\b([^>]*?)(/?)>")
+_BLOCK = "fabserver-mesh-block"
 
 UNIT_TO_MM = {
     "micron": 0.001,
@@ -126,8 +131,13 @@ def _model(
     part: str,
     models: dict[str, tuple[dict[str, _Object], list[tuple[str, np.ndarray]], str]],
 ) -> tuple[dict[str, _Object], list[tuple[str, np.ndarray]], str]:
-    """Objects, build items and unit of one model part (cached in ``models``)."""
-    root = ElementTree.fromstring(archive.read(part))
+    """Objects, build items and unit of one model part (cached in ``models``).
+
+    The mesh elements, nearly all of the file, are cut out before ElementTree sees
+    it and read by regular expressions straight into arrays (:func:`_mesh_arrays`):
+    building an element per vertex and triangle took seconds and hundreds of MiB.
+    """
+    root = ElementTree.fromstring(_without_meshes(archive.read(part), blocks := []))
     namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
     unit = root.get("unit", "millimeter")
     objects: dict[str, _Object] = {}
@@ -136,7 +146,7 @@ def _model(
         found = _Object()
         mesh = element.find(f"{namespace}mesh")
         if mesh is not None:
-            found.vertices, found.faces = _mesh_arrays(mesh, namespace)
+            found.vertices, found.faces = _mesh_arrays(blocks[int(mesh.get(_BLOCK, -1))])
         for component in element.iter(f"{namespace}component"):
             target = component.get(_PRODUCTION_PATH)
             comp_part = posixpath.normpath(target.lstrip("/")) if target else part
@@ -153,15 +163,96 @@ def _model(
     return objects, build, unit
 
 
-def _mesh_arrays(mesh: ElementTree.Element, namespace: str) -> tuple[np.ndarray, np.ndarray]:
-    vertex_tag, triangle_tag = f"{namespace}vertex", f"{namespace}triangle"
-    xyz = [(v.get("x"), v.get("y"), v.get("z")) for v in mesh.iter(vertex_tag)]
-    corners = [(t.get("v1"), t.get("v2"), t.get("v3")) for t in mesh.iter(triangle_tag)]
+def _without_meshes(text: bytes, blocks: list[bytes]) -> bytes:
+    """``text`` with each mesh element's inside moved to ``blocks`` (the element keeps its index)."""
+    kept: list[bytes] = []
+    position = 0
+    while found := _MESH_OPEN.search(text, position):
+        prefix, attributes, empty = found.groups()
+        if empty:
+            body, after = b"", found.end()
+        else:
+            close = b"</" + prefix + b"mesh"
+            end = text.find(close, found.end())
+            if end < 0:
+                raise ValueError("a mesh element is not closed")
+            body, after = text[found.end() : end], text.index(b">", end) + 1
+        kept += [
+            text[position : found.start()],
+            b'<%smesh%s %s="%d"/>' % (prefix, attributes, _BLOCK.encode(), len(blocks)),
+        ]
+        blocks.append(body)
+        position = after
+    kept.append(text[position:])
+    return b"".join(kept)
+
+
+def _mesh_arrays(block: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices and faces of the inside of one ``mesh`` element.
+
+    Exporters write ``<vertex x=".." y=".." z=".."/>`` and ``<triangle v1=".."
+    v2=".." v3=".."/>``: with the tag and attribute names blanked out, what remains
+    is a list of numbers numpy parses in one call. Anything else in the element
+    (other attributes, prefixes, single quotes) is read element by element.
+    """
+    vertex_tags = _tag_count(block, b"vertex")  # ("vertices" is not "vertex"…)
+    triangle_tags = _tag_count(block, b"triangle") - _tag_count(block, b"triangles")  # …is
+    split = block.find(b"</vertices>")
+    vertices = _numbers(block[:split], (b"<vertices>", b"<vertex", b"x=", b"y=", b"z="))
+    faces = _numbers(
+        block[split + 11 :], (b"<triangles>", b"<triangle", b"v1=", b"v2=", b"v3="), np.int64
+    )
+    if (
+        split < 0
+        or vertices is None
+        or faces is None
+        or len(vertices) != 3 * vertex_tags
+        or len(faces) != 3 * triangle_tags
+    ):
+        return _mesh_arrays_by_element(block)
+    return vertices.reshape(-1, 3), _checked(faces.reshape(-1, 3), vertex_tags)
+
+
+_BLANKS = bytes.maketrans(b'"/<>\t\r\n', b"       ")
+
+
+def _numbers(text: bytes, names: tuple[bytes, ...], dtype: type = np.float64) -> np.ndarray | None:
+    """The numbers of ``text`` once ``names`` and markup are blanked; None if anything else is left."""
+    for name in names:
+        text = text.replace(name, b" ")
+    text = text.replace(b"</vertices", b" ").replace(b"</triangles", b" ").translate(_BLANKS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            return np.fromstring(text, dtype=dtype, sep=" ")
+        except (ValueError, DeprecationWarning):
+            return None
+
+
+def _mesh_arrays_by_element(block: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_mesh_arrays` for unusual writers: any attribute order, quotes, prefixes."""
+    xyz, corners = [], []
+    for _, element in ElementTree.iterparse(io.BytesIO(b"<mesh>" + block + b"</mesh>")):
+        name = element.tag.rpartition("}")[2].rpartition(":")[2]
+        if name == "vertex":
+            xyz.append((element.get("x"), element.get("y"), element.get("z")))
+        elif name == "triangle":
+            corners.append((element.get("v1"), element.get("v2"), element.get("v3")))
+        element.clear()
     vertices = np.array(xyz, dtype=np.float64).reshape(-1, 3)
     faces = np.array(corners, dtype=np.int64).reshape(-1, 3)
-    if len(faces) and (faces.min() < 0 or faces.max() >= len(vertices)):
+    return vertices, _checked(faces, len(vertices))
+
+
+def _tag_count(block: bytes, name: bytes) -> int:
+    """Elements named ``name`` (or starting so), with or without a namespace prefix."""
+    return block.count(b"<" + name) + block.count(b":" + name)
+
+
+def _checked(faces: np.ndarray, n_vertices: int) -> np.ndarray:
+    if len(faces) and (faces.min() < 0 or faces.max() >= n_vertices):
         raise ValueError("a triangle refers to a vertex that does not exist")
-    return vertices, faces
+    return faces
 
 
 def _matrix(transform: str | None) -> np.ndarray:
