@@ -93,12 +93,25 @@ class IndexedMesh:
             self._facts["bodies"] = int(np.count_nonzero(labels == np.arange(len(labels))))
         return self._facts["bodies"]
 
+    def forget_edge_tables(self) -> None:
+        """Keep the facts the edge tables gave, drop the tables (a kept design stays small)."""
+        self._edge_facts()
+        _ = self.body_count
+        self._facts.pop("edge_pairs", None)
+
     def _edge_facts(self) -> tuple[bool, bool]:
-        if "edges" not in self._facts:
-            pairs, opposed, n_keys = edge_pairs(self.faces, len(self.vertices))
-            watertight = 2 * len(pairs) == n_keys and n_keys > 0
-            self._facts["edges"] = (bool(watertight), bool(opposed.all()))
-        return self._facts["edges"]
+        if "edge_facts" not in self._facts:
+            pairs, opposed, _, n_sides = self.edges
+            watertight = 2 * len(pairs) == n_sides and n_sides > 0
+            self._facts["edge_facts"] = (bool(watertight), bool(opposed.all()))
+        return self._facts["edge_facts"]
+
+    @property
+    def edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """:func:`edge_pairs` of the faces, computed once (one sort serves every check)."""
+        if "edge_pairs" not in self._facts:
+            self._facts["edge_pairs"] = edge_pairs(self.faces, len(self.vertices))
+        return self._facts["edge_pairs"]
 
 
 def sides(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,25 +119,32 @@ def sides(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return faces, faces[:, [1, 2, 0]]
 
 
-def edge_pairs(faces: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Sides shared by exactly two faces: ``(pairs (p, 2) side index, opposed (p,) bool, sides)``.
+def edge_pairs(
+    faces: np.ndarray, n_vertices: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Sides by how many faces share them: ``(pairs, opposed, single, sides)``.
 
-    A side index ``i`` is face ``i // 3``, side ``i % 3``. ``opposed`` says the two
-    faces run the shared edge in opposite directions (consistent winding).
+    ``pairs (p, 2)``: the two sides of each edge shared by exactly two faces;
+    ``opposed (p,)``: the two faces run it in opposite directions (consistent
+    winding); ``single``: sides no other face shares (the rims of holes); ``sides``:
+    ``3 × faces``. A side index ``i`` is face ``i // 3``, side ``i % 3``.
     """
     start, end = sides(faces)
     start, end = start.ravel(), end.ravel()
     keys = np.minimum(start, end) * np.int64(max(n_vertices, 1)) + np.maximum(start, end)
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(keys)  # equal keys only need to be adjacent: no stable sort
     ordered = keys[order]
-    starts_run = np.ones(len(keys), dtype=bool)
-    starts_run[1:] = ordered[1:] != ordered[:-1]
+    del keys
+    starts_run = np.ones(len(ordered), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=starts_run[1:])
+    del ordered
     run_starts = np.flatnonzero(starts_run)
-    run_length = np.diff(np.append(run_starts, len(keys)))
+    run_length = np.diff(np.append(run_starts, len(order)))
     twice = run_starts[run_length == 2]
     pairs = np.stack([order[twice], order[twice + 1]], axis=1)
     opposed = start[pairs[:, 0]] == end[pairs[:, 1]]
-    return pairs, opposed, len(keys)
+    single = order[run_starts[run_length == 1]]
+    return pairs, opposed, single, len(order)
 
 
 def connected_components(n: int, first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -143,7 +163,8 @@ def connected_components(n: int, first: np.ndarray, second: np.ndarray) -> np.nd
         differ = a != b
         if not differ.any():
             return labels
-        a, b = a[differ], b[differ]
+        # an edge inside one group stays inside it: only the others are looked at again
+        first, second, a, b = first[differ], second[differ], a[differ], b[differ]
         low = np.minimum(a, b)
         np.minimum.at(labels, np.maximum(a, b), low)
         while True:  # every node straight to its root
@@ -212,7 +233,7 @@ def fix_inversion(mesh: IndexedMesh) -> IndexedMesh:
     fewer than four faces are left alone.
     """
     faces = mesh.faces
-    pairs, opposed, _ = edge_pairs(faces, len(mesh.vertices))
+    pairs, opposed, _, _ = mesh.edges
     face_a, face_b = pairs[:, 0] // 3, pairs[:, 1] // 3
     labels = connected_components(len(faces), face_a, face_b)
     roots, group = np.unique(labels, return_inverse=True)
@@ -225,4 +246,10 @@ def fix_inversion(mesh: IndexedMesh) -> IndexedMesh:
         return mesh
     fixed = faces.copy()
     fixed[flip] = fixed[flip][:, ::-1]
-    return IndexedMesh(mesh.vertices, fixed)
+    turned = IndexedMesh(mesh.vertices, fixed)
+    # the same edges join the same sides; only their directions are read again
+    pairs, _, single, n_sides = mesh.edges
+    start, end = sides(fixed)
+    opposed = start.ravel()[pairs[:, 0]] == end.ravel()[pairs[:, 1]]
+    turned._facts["edge_pairs"] = (pairs, opposed, single, n_sides)
+    return turned

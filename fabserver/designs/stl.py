@@ -301,6 +301,7 @@ def mesh_from_triangles(
                 " looks wrong (PrusaSlicer: 'Fix model', Meshmixer).",
             )
         )
+    mesh.forget_edge_tables()  # the checks above were the last to need them
 
     size_notes, size_details = size_warnings(mesh.extents, units_known=units is not None)
     warnings.extend(size_notes)
@@ -424,46 +425,22 @@ def _opposed_normals(triangles: np.ndarray, stored: np.ndarray) -> int:
     return int((np.isfinite(dots) & (dots < 0)).sum())
 
 
-def _side_use(mesh: IndexedMesh) -> np.ndarray:
-    """How many triangles use each side of each triangle: ``(n, 3) int``.
-
-    One sort of 64-bit keys (smaller vertex index × vertex count + larger),
-    instead of trimesh's face adjacency or row grouping, which hash the edge rows
-    and keep several edge-sized tables in its cache.
-    """
-    faces = np.asarray(mesh.faces, dtype=np.int64)
-    first = faces
-    second = faces[:, [1, 2, 0]]
-    keys = (np.minimum(first, second) * len(mesh.vertices) + np.maximum(first, second)).ravel()
-    order = np.argsort(keys)  # equal keys only need to be adjacent: no stable sort
-    ordered = keys[order]
-    starts_run = np.concatenate([[True], ordered[1:] != ordered[:-1]])
-    starts = np.flatnonzero(starts_run)
-    run_length = np.diff(np.append(starts, len(keys)))
-    use = np.empty(len(keys), dtype=np.int64)
-    use[order] = np.repeat(run_length, run_length)
-    return use.reshape(-1, 3)
-
-
 def _isolated_face_fraction(mesh: IndexedMesh) -> float:
     """Share of triangles that share no edge with any other triangle.
 
     As trimesh's ``face_adjacency`` counts it: a side shared by exactly two
     triangles joins them (degenerate triangles are already gone).
     """
-    touched = (_side_use(mesh) == 2).any(axis=1)
-    return float(1.0 - touched.mean()) if len(touched) else 1.0
+    if len(mesh.faces) == 0:
+        return 1.0
+    touched = np.zeros(len(mesh.faces), dtype=bool)
+    touched[mesh.edges[0].ravel() // 3] = True
+    return float(1.0 - touched.mean())
 
 
 def _open_edge_count(mesh: IndexedMesh) -> int:
-    """Edges used by one triangle only (the rims of the holes): one in-place sort."""
-    faces = np.asarray(mesh.faces, dtype=np.int64)
-    second = faces[:, [1, 2, 0]]
-    keys = np.minimum(faces, second) * len(mesh.vertices) + np.maximum(faces, second)
-    keys = keys.ravel()
-    keys.sort()
-    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
-    return int((np.diff(np.append(starts, len(keys))) == 1).sum())
+    """Edges used by one triangle only (the rims of the holes)."""
+    return len(mesh.edges[2])
 
 
 def _no_volume(why: str):
