@@ -15,6 +15,7 @@ from fabserver.designs import load_design
 from fabserver.designs.indexed import (
     IndexedMesh,
     connected_components,
+    edge_pairs,
     fix_inversion,
     nondegenerate,
     unique_faces,
@@ -63,6 +64,13 @@ def test_inside_out_body_turned_like_trimesh():
     trimesh.repair.fix_inversion(reference, multibody=True)
     np.testing.assert_array_equal(ours.faces, reference.faces)
     assert ours.volume > 0
+    # the edge table carried over from before the flip is the one the flipped faces give
+    carried = ours.edges
+    fresh = edge_pairs(ours.faces, len(ours.vertices))
+    assert {tuple(p) for p in np.sort(carried[0], axis=1)} == {
+        tuple(p) for p in np.sort(fresh[0], axis=1)
+    }
+    assert ours.is_winding_consistent and ours.is_watertight
     already_right = IndexedMesh(reference.vertices, reference.faces)
     assert fix_inversion(already_right) is already_right
 

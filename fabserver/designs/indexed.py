@@ -247,9 +247,23 @@ def fix_inversion(mesh: IndexedMesh) -> IndexedMesh:
     fixed = faces.copy()
     fixed[flip] = fixed[flip][:, ::-1]
     turned = IndexedMesh(mesh.vertices, fixed)
-    # the same edges join the same sides; only their directions are read again
-    pairs, _, single, n_sides = mesh.edges
-    start, end = sides(fixed)
-    opposed = start.ravel()[pairs[:, 0]] == end.ravel()[pairs[:, 1]]
-    turned._facts["edge_pairs"] = (pairs, opposed, single, n_sides)
+    # The same edges join the same faces. A flipped face [a, b, c] → [c, b, a] runs
+    # its sides 0 and 1 as its new sides 1 and 0; both faces of a pair belong to the
+    # same body, so they flip together and their winding still agrees.
+    pairs, opposed, single, n_sides = mesh.edges
+    turned._facts["edge_pairs"] = (
+        _flipped_sides(pairs, flip),
+        opposed,
+        _flipped_sides(single, flip),
+        n_sides,
+    )
     return turned
+
+
+_SIDE_OF_FLIPPED = np.array([1, 0, 2])
+
+
+def _flipped_sides(side_index: np.ndarray, flip: np.ndarray) -> np.ndarray:
+    """Side indices after the faces in ``flip`` were reversed."""
+    face, side = np.divmod(side_index, 3)
+    return np.where(flip[face], face * 3 + _SIDE_OF_FLIPPED[side], side_index)

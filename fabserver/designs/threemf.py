@@ -65,9 +65,9 @@ def read_3mf(data: bytes) -> ThreeMF:
         _, build, unit = _model(archive, root_part, models)
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, ValueError) as exc:
         raise design_error(
-            "Ce fichier 3MF est illisible (archive ou XML endommagé). Exportez-le à nouveau,"
+            "Ce fichier 3MF n'a pas pu être lu (archive ou XML endommagé). Exportez-le à nouveau,"
             " ou en STL.",
-            "This 3MF file cannot be read (damaged archive or XML). Export it again, or as STL.",
+            "This 3MF file could not be read (damaged archive or XML). Export it again, or as STL.",
             detail=f"{type(exc).__name__}: {exc}",
         ) from None
     pieces: list[np.ndarray] = []
