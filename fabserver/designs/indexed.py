@@ -32,12 +32,6 @@ class IndexedMesh:
         self.faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
         self._facts: dict[str, Any] = {}
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"vertices": self.vertices, "faces": self.faces, "_facts": self._facts}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-
     def copy(self) -> IndexedMesh:
         return IndexedMesh(self.vertices.copy(), self.faces.copy())
 
