@@ -387,7 +387,7 @@ def _design_summary(design) -> dict[str, Any]:
     }
     if design.kind == "mesh":
         info.update(
-            triangles=len(design.mesh.faces),
+            triangles=design.face_count,
             watertight=design.watertight,
             volume_mm3=round(design.volume_mm3, 3),
             bodies=int(design.facts.details.get("bodies", 1)),

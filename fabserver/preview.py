@@ -22,14 +22,23 @@ import struct
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from html import escape as _escape_html
 from typing import Any
-from xml.sax.saxutils import escape
 
 import numpy as np
 import shapely
 
 from .i18n import Text
 from .toolpath import MoveKind, Toolpath
+
+
+def escape(text: str) -> str:
+    """``&``, ``<`` and ``>`` escaped, as ``xml.sax.saxutils.escape`` does.
+
+    (The standard library's html module rather than xml.sax, whose import pulls in
+    urllib, http.client and ssl: a tenth of a small print's start-up.)
+    """
+    return _escape_html(text, quote=False)
 
 
 @dataclass(frozen=True)

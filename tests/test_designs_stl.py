@@ -54,7 +54,7 @@ def test_binary_stl_matches_trimesh(corpus, name):
     ours = load_design(path.read_bytes(), name)
     reference = trimesh.load(path)
     np.testing.assert_allclose(ours.bounds, reference.bounds, atol=1e-6)
-    assert ours.mesh.area == pytest.approx(reference.area, rel=1e-9)
+    assert ours.trimesh.area == pytest.approx(reference.area, rel=1e-9)
     if reference.is_watertight:
         assert ours.volume_mm3 == pytest.approx(abs(reference.volume), rel=1e-9)
 
@@ -95,7 +95,7 @@ def test_nonstandard_ascii_normals_and_junk(corpus):
 def test_multisolid_ascii_each_body_outward(corpus):
     design = load_design((corpus / "stl" / "multibody.stl").read_bytes())
     assert design.facts.details["solids"] == 2
-    volumes = [body.volume for body in design.mesh.split(only_watertight=False)]
+    volumes = [body.volume for body in design.trimesh.split(only_watertight=False)]
     assert len(volumes) == 2 and all(v > 0 for v in volumes)
     assert design.mesh.is_winding_consistent
 

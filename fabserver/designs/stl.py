@@ -3,7 +3,7 @@
 Binary STL is read as a numpy view of its bytes (no per-triangle Python), ASCII
 STL by one regular expression over the ``vertex`` lines, which also makes it
 indifferent to the junk some exporters leave after ``endloop`` or in normals.
-3MF and OBJ go through trimesh. Every mesh then goes through the same checks and
+3MF is read with the standard library (:mod:`.threemf`), OBJ through trimesh. Every mesh then goes through the same checks and
 repairs (:func:`mesh_from_triangles`), whose outcome is kept as facts for the
 maker and the staff.
 """
@@ -14,9 +14,9 @@ import io
 import re
 
 import numpy as np
-import trimesh
 
 from ..i18n import Text
+from .indexed import IndexedMesh, fix_inversion, nondegenerate, unique_faces, without_unreferenced
 from .loader import design_error
 from .types import Mesh, SourceFacts
 from .units import size_warnings
@@ -102,17 +102,24 @@ def load_stl_ascii(data: bytes, name: str = "", **_: object) -> Mesh:
 
 def load_3mf(data: bytes, name: str = "", **_: object) -> Mesh:
     """3MF: a ZIP of XML; units are declared in the model and honoured."""
-    try:
-        import lxml  # noqa: F401  (trimesh's 3MF reader needs it)
-    except ImportError:
+    from .threemf import UNIT_TO_MM, read_3mf
+
+    model = read_3mf(data)
+    scale = UNIT_TO_MM.get(model.unit)
+    if scale is None:
         raise design_error(
-            "Ce serveur ne sait pas encore lire le 3MF. Exportez le modèle en STL depuis"
-            " votre trancheur ou votre logiciel de CAO.",
-            "This server cannot read 3MF yet. Export the model as STL from your slicer or"
-            " CAD software.",
-            detail="lxml is not installed",
-        ) from None
-    return _load_with_trimesh(data, "3mf")
+            f"Ce fichier 3MF déclare l'unité « {model.unit} », que la norme 3MF ne connaît pas."
+            " Exportez-le à nouveau en millimètres.",
+            f"This 3MF file declares the unit '{model.unit}', which the 3MF standard does not"
+            " define. Export it again in millimetres.",
+        )
+    return mesh_from_triangles(
+        model.triangles * scale,
+        "3mf",
+        units=_canonical_unit(model.unit),
+        scale_to_mm=scale,
+        details={"objects": model.objects},
+    )
 
 
 def load_obj(data: bytes, name: str = "", **_: object) -> Mesh:
@@ -121,6 +128,8 @@ def load_obj(data: bytes, name: str = "", **_: object) -> Mesh:
 
 
 def _load_with_trimesh(data: bytes, file_type: str) -> Mesh:
+    import trimesh
+
     loaded = trimesh.load(io.BytesIO(data), file_type=file_type, process=False, force="scene")
     units_name = getattr(loaded, "units", None)
     meshes = [g for g in loaded.dump() if isinstance(g, trimesh.Trimesh) and len(g.faces)]
@@ -228,30 +237,29 @@ def mesh_from_triangles(
             )
 
     vertices, faces = merge_vertices(triangles)
-    mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
     details["vertices_merged"] = 3 * n_raw - len(vertices)
 
-    degenerate = ~mesh.nondegenerate_faces()
-    if degenerate.any():
-        mesh.update_faces(~degenerate)
+    kept = nondegenerate(vertices[faces])
+    if not kept.all():
+        faces = faces[kept]
         repairs.append(
             Text(
-                f"{int(degenerate.sum())} triangle(s) sans surface retiré(s).",
-                f"{int(degenerate.sum())} zero-area triangle(s) removed.",
+                f"{int((~kept).sum())} triangle(s) sans surface retiré(s).",
+                f"{int((~kept).sum())} zero-area triangle(s) removed.",
             )
         )
-    unique = mesh.unique_faces()
-    if len(mesh.faces) and (duplicates := len(mesh.faces) - int(unique.sum())):
-        mesh.update_faces(unique)
+    unique = unique_faces(faces, len(vertices))
+    if len(faces) and (duplicates := len(faces) - int(unique.sum())):
+        faces = faces[unique]
         repairs.append(
             Text(
                 f"{duplicates} triangle(s) en double retiré(s).",
                 f"{duplicates} duplicate triangle(s) removed.",
             )
         )
-    if len(mesh.faces) == 0:
+    if len(faces) == 0:
         raise _no_volume("flat")
-    mesh.remove_unreferenced_vertices()
+    mesh = IndexedMesh(*without_unreferenced(vertices, faces))
 
     extents = mesh.extents
     if float(extents.min()) <= 1e-9 * max(float(extents.max()), 1e-12):
@@ -261,33 +269,14 @@ def mesh_from_triangles(
     if isolated > 0.5:
         raise _no_volume("soup")
 
-    if not mesh.is_winding_consistent:
-        before = mesh.faces.copy()
-        trimesh.repair.fix_winding(mesh)
-        flipped = int((mesh.faces != before).any(axis=1).sum())
-        if flipped:
-            repairs.append(
-                Text(
-                    f"Orientation de {flipped} triangle(s) corrigée (sens des sommets incohérent).",
-                    f"Orientation of {flipped} triangle(s) fixed (inconsistent winding).",
-                )
-            )
-    if not mesh.is_watertight:
-        n_before = len(mesh.faces)
-        trimesh.repair.fill_holes(mesh)
-        added = len(mesh.faces) - n_before
-        if added:
-            repairs.append(
-                Text(
-                    f"{added} petit(s) trou(s) bouché(s).",
-                    f"{added} small hole(s) filled.",
-                )
-            )
+    if not mesh.is_winding_consistent or not mesh.is_watertight:
+        mesh, more_repairs = _repaired_with_trimesh(mesh)
+        repairs.extend(more_repairs)
     if mesh.is_watertight:
-        before = mesh.faces.copy()
         # per body: one shell of an assembly may be inside out and the others not
-        trimesh.repair.fix_inversion(mesh, multibody=True)
-        if len(mesh.faces) == len(before) and (mesh.faces != before).any():
+        turned = fix_inversion(mesh)
+        if turned is not mesh:
+            mesh = turned
             repairs.append(
                 Text(
                     "Un solide au moins était retourné (intérieur vers l'extérieur) : remis à"
@@ -298,7 +287,6 @@ def mesh_from_triangles(
 
     bodies = int(mesh.body_count)
     details["bodies"] = bodies
-    _drop_edge_tables(mesh)  # the checks above were the last to need them
     details["triangles_in_file"] = n_raw
     if not mesh.is_watertight:
         open_edges = _open_edge_count(mesh)
@@ -313,6 +301,7 @@ def mesh_from_triangles(
                 " looks wrong (PrusaSlicer: 'Fix model', Meshmixer).",
             )
         )
+    mesh.forget_edge_tables()  # the checks above were the last to need them
 
     size_notes, size_details = size_warnings(mesh.extents, units_known=units is not None)
     warnings.extend(size_notes)
@@ -373,26 +362,35 @@ def merge_vertices(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return corners[first].astype(np.float64), inverse.reshape(-1, 3).astype(np.int64)
 
 
-_EDGE_TABLES = (
-    "edges",
-    "edges_sorted",
-    "edges_face",
-    "edges_sparse",
-    "face_adjacency",
-    "face_adjacency_edges",
-)
-"""Per-edge arrays trimesh cached during the checks: 40 MB for 225k triangles."""
+def _repaired_with_trimesh(mesh: IndexedMesh) -> tuple[IndexedMesh, list[Text]]:
+    """Consistent winding and small holes filled, by trimesh (imported only for open meshes)."""
+    import trimesh
 
-
-def _drop_edge_tables(mesh: trimesh.Trimesh) -> None:
-    """Forget the per-edge arrays the checks left in trimesh's cache.
-
-    The facts they gave (watertight, winding, bodies) stay cached; the arrays
-    are rebuilt on demand by whoever needs them, and a design kept in memory
-    (the planning queue holds several) no longer carries them.
-    """
-    for key in _EDGE_TABLES:
-        mesh._cache.delete(key)
+    repairs: list[Text] = []
+    work = mesh.to_trimesh()
+    if not mesh.is_winding_consistent:
+        before = work.faces.copy()
+        trimesh.repair.fix_winding(work)
+        flipped = int((work.faces != before).any(axis=1).sum())
+        if flipped:
+            repairs.append(
+                Text(
+                    f"Orientation de {flipped} triangle(s) corrigée (sens des sommets incohérent).",
+                    f"Orientation of {flipped} triangle(s) fixed (inconsistent winding).",
+                )
+            )
+    if not work.is_watertight:
+        n_before = len(work.faces)
+        trimesh.repair.fill_holes(work)
+        added = len(work.faces) - n_before
+        if added:
+            repairs.append(
+                Text(
+                    f"{added} petit(s) trou(s) bouché(s).",
+                    f"{added} small hole(s) filled.",
+                )
+            )
+    return IndexedMesh(np.asarray(work.vertices), np.asarray(work.faces)), repairs
 
 
 def _first_and_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -427,46 +425,22 @@ def _opposed_normals(triangles: np.ndarray, stored: np.ndarray) -> int:
     return int((np.isfinite(dots) & (dots < 0)).sum())
 
 
-def _side_use(mesh: trimesh.Trimesh) -> np.ndarray:
-    """How many triangles use each side of each triangle: ``(n, 3) int``.
-
-    One sort of 64-bit keys (smaller vertex index × vertex count + larger),
-    instead of trimesh's face adjacency or row grouping, which hash the edge rows
-    and keep several edge-sized tables in its cache.
-    """
-    faces = np.asarray(mesh.faces, dtype=np.int64)
-    first = faces
-    second = faces[:, [1, 2, 0]]
-    keys = (np.minimum(first, second) * len(mesh.vertices) + np.maximum(first, second)).ravel()
-    order = np.argsort(keys)  # equal keys only need to be adjacent: no stable sort
-    ordered = keys[order]
-    starts_run = np.concatenate([[True], ordered[1:] != ordered[:-1]])
-    starts = np.flatnonzero(starts_run)
-    run_length = np.diff(np.append(starts, len(keys)))
-    use = np.empty(len(keys), dtype=np.int64)
-    use[order] = np.repeat(run_length, run_length)
-    return use.reshape(-1, 3)
-
-
-def _isolated_face_fraction(mesh: trimesh.Trimesh) -> float:
+def _isolated_face_fraction(mesh: IndexedMesh) -> float:
     """Share of triangles that share no edge with any other triangle.
 
     As trimesh's ``face_adjacency`` counts it: a side shared by exactly two
     triangles joins them (degenerate triangles are already gone).
     """
-    touched = (_side_use(mesh) == 2).any(axis=1)
-    return float(1.0 - touched.mean()) if len(touched) else 1.0
+    if len(mesh.faces) == 0:
+        return 1.0
+    touched = np.zeros(len(mesh.faces), dtype=bool)
+    touched[mesh.edges[0].ravel() // 3] = True
+    return float(1.0 - touched.mean())
 
 
-def _open_edge_count(mesh: trimesh.Trimesh) -> int:
-    """Edges used by one triangle only (the rims of the holes): one in-place sort."""
-    faces = np.asarray(mesh.faces, dtype=np.int64)
-    second = faces[:, [1, 2, 0]]
-    keys = np.minimum(faces, second) * len(mesh.vertices) + np.maximum(faces, second)
-    keys = keys.ravel()
-    keys.sort()
-    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
-    return int((np.diff(np.append(starts, len(keys))) == 1).sum())
+def _open_edge_count(mesh: IndexedMesh) -> int:
+    """Edges used by one triangle only (the rims of the holes)."""
+    return len(mesh.edges[2])
 
 
 def _no_volume(why: str):

@@ -19,6 +19,8 @@ from ..toolpath import MoveKind, Toolpath
 if TYPE_CHECKING:
     import trimesh
 
+    from .indexed import IndexedMesh
+
 DesignKind = Literal["mesh", "drawing", "gcode"]
 Colour = tuple[int, int, int]
 
@@ -46,11 +48,13 @@ class SourceFacts:
 class Mesh:
     """A triangle mesh in millimetres, with the facts of its source.
 
-    ``mesh`` is a trimesh object; treat it as read-only (trimesh caches derived
-    data and mutating it in place leads to stale caches).
+    ``mesh`` is an :class:`~.indexed.IndexedMesh` (what the loaders give: arrays
+    and the facts planning needs, without importing trimesh) or a trimesh object;
+    treat it as read-only (both cache derived facts). :attr:`trimesh` gives a
+    trimesh object for plugins that need its operations.
     """
 
-    mesh: trimesh.Trimesh
+    mesh: IndexedMesh | trimesh.Trimesh
     facts: SourceFacts
     kind: DesignKind = "mesh"
 
@@ -58,6 +62,22 @@ class Mesh:
     def triangles(self) -> np.ndarray:
         """``(n, 3, 3) float`` vertex coordinates, millimetres."""
         return self.mesh.triangles
+
+    @property
+    def face_count(self) -> int:
+        return len(self.mesh.faces)
+
+    @property
+    def trimesh(self) -> trimesh.Trimesh:
+        """The mesh as a ``trimesh.Trimesh`` (built, and trimesh imported, on first use)."""
+        to_trimesh = getattr(self.mesh, "to_trimesh", None)
+        if to_trimesh is None:
+            return self.mesh
+        cached = self.__dict__.get("_trimesh")
+        if cached is None:
+            cached = to_trimesh()
+            object.__setattr__(self, "_trimesh", cached)
+        return cached
 
     @property
     def bounds(self) -> np.ndarray:

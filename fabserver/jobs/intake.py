@@ -99,7 +99,7 @@ def design_facts(design: Design) -> dict[str, Any]:
     }
     if design.kind == "mesh":
         facts.update(
-            triangles=len(design.mesh.faces),
+            triangles=design.face_count,
             watertight=bool(design.watertight),
             volume_mm3=round(float(design.volume_mm3), 2),
         )

@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import trimesh
 
 from fabserver.designs.types import Mesh
 from fabserver.errors import PlanError
@@ -77,6 +76,8 @@ def prepare(design: Mesh, report_open: bool = True, supported: bool = False) -> 
         repeated = (f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 0] == f[:, 2])
         if repeated.any():
             mesh.update_faces(~repeated)
+        import trimesh  # only for meshes no loader repaired: trimesh brings scipy
+
         if not mesh.is_winding_consistent:
             trimesh.repair.fix_winding(mesh)
         if not watertight:

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+
+from fabserver.graphs import connected_components, coo_matrix  # scipy's calls, without scipy
 
 from .geos import buffer
 

@@ -14,7 +14,6 @@ from fabserver.profiles import MachineProfile, MaterialProfile
 
 from .outputs import GCODE, RML
 from .plan2d import plan_drawing_job
-from .plan3d import plan_mesh
 from .preview import ROLES
 from .regions import operation_map
 from .settings import OPERATIONS, machine_settings, material_settings
@@ -264,5 +263,7 @@ class MillPlugin(MachinePlugin):
         if isinstance(design, Drawing):
             return plan_drawing_job(design, machine, material, ms, mat, options, progress)
         if isinstance(design, Mesh):
+            from .plan3d import plan_mesh  # 3D only: it brings trimesh (and scipy)
+
             return plan_mesh(design, machine, material, ms, mat, options, progress)
         raise PlanError(Text("Type de fichier non pris en charge.", "Unsupported design type."))

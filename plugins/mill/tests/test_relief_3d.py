@@ -23,7 +23,7 @@ GOUGE_TOLERANCE = 0.01
 
 def corpus_mesh(corpus, name: str) -> trimesh.Trimesh:
     design = load_design((corpus / "stl" / name).read_bytes(), name)
-    mesh = design.mesh.copy()
+    mesh = design.trimesh.copy()
     if max(design.size) < 1.0:  # octagonal_pocket.stl is in metres (the loader warns)
         mesh.apply_scale(1000.0)
     elif name == "idler_riser.STL":  # in inches

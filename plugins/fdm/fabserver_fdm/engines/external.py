@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import trimesh
 
 from fabserver.designs.gcode import load_gcode
 from fabserver.errors import DesignError, PlanError
@@ -41,6 +40,8 @@ def plan_with_engine(
     """Slice the plate (``vertices``/``faces``: every copy, placed on the bed) with ``engine``."""
     start = fill_placeholders(s.printer.start_gcode, placeholders)
     end = fill_placeholders(s.printer.end_gcode, placeholders)
+    import trimesh  # only when an external engine slices: trimesh brings scipy
+
     with tempfile.TemporaryDirectory(prefix=f"fabserver-{engine.id}-") as tmp:
         workdir = Path(tmp)
         model = workdir / "plate.stl"

@@ -1,0 +1,263 @@
+"""An indexed triangle mesh held as two numpy arrays, with the facts planning asks of it.
+
+trimesh is a fine library, but importing it brings scipy, networkx and lxml
+(about half a second and 60 MiB in every process) and a print of a clean STL
+only needs arrays, closedness, winding, volume and the number of bodies. Those
+few facts are computed here with one sort of edge keys each, the way trimesh
+computes them, so the answers are the same; a plugin that needs trimesh's
+richer operations asks for :meth:`IndexedMesh.to_trimesh`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import trimesh
+
+MERGE_TOLERANCE = 1e-8
+"""trimesh's ``tol.merge``: a triangle side shorter than this is no side."""
+
+
+class IndexedMesh:
+    """``vertices (v, 3) float64`` and ``faces (f, 3) int64``, read-only by convention.
+
+    The derived facts are computed on first use and kept, like trimesh's cache.
+    """
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray) -> None:
+        self.vertices = np.asarray(vertices, dtype=np.float64)
+        self.faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+        self._facts: dict[str, Any] = {}
+
+    def copy(self) -> IndexedMesh:
+        return IndexedMesh(self.vertices.copy(), self.faces.copy())
+
+    def to_trimesh(self) -> trimesh.Trimesh:
+        """The same mesh as a ``trimesh.Trimesh`` (imports trimesh)."""
+        import trimesh
+
+        return trimesh.Trimesh(
+            vertices=self.vertices, faces=self.faces, process=False, validate=False
+        )
+
+    @property
+    def triangles(self) -> np.ndarray:
+        return self.vertices[self.faces]
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """``(2, 3)`` corners of the vertices faces use (as trimesh's ``bounds``)."""
+        if "bounds" not in self._facts:
+            if len(self.faces) == 0:
+                return np.zeros((2, 3))
+            used = np.zeros(len(self.vertices), dtype=bool)
+            used[self.faces.ravel()] = True
+            points = self.vertices if used.all() else self.vertices[used]
+            self._facts["bounds"] = np.array([points.min(axis=0), points.max(axis=0)])
+        return self._facts["bounds"]
+
+    @property
+    def extents(self) -> np.ndarray:
+        lo, hi = self.bounds
+        return hi - lo
+
+    @property
+    def is_watertight(self) -> bool:
+        return self._edge_facts()[0]
+
+    @property
+    def is_winding_consistent(self) -> bool:
+        return len(self.faces) > 0 and self._edge_facts()[1]
+
+    @property
+    def volume(self) -> float:
+        if "volume" not in self._facts:
+            self._facts["volume"] = float(face_volumes(self.vertices, self.faces).sum())
+        return self._facts["volume"]
+
+    @property
+    def body_count(self) -> int:
+        """Connected groups of vertices (trimesh's ``body_count``)."""
+        if "bodies" not in self._facts:
+            first, second = sides(self.faces)
+            labels = connected_components(len(self.vertices), first.ravel(), second.ravel())
+            self._facts["bodies"] = int(np.count_nonzero(labels == np.arange(len(labels))))
+        return self._facts["bodies"]
+
+    def forget_edge_tables(self) -> None:
+        """Keep the facts the edge tables gave, drop the tables (a kept design stays small)."""
+        self._edge_facts()
+        _ = self.body_count
+        self._facts.pop("edge_pairs", None)
+
+    def _edge_facts(self) -> tuple[bool, bool]:
+        if "edge_facts" not in self._facts:
+            pairs, opposed, _, n_sides = self.edges
+            watertight = 2 * len(pairs) == n_sides and n_sides > 0
+            self._facts["edge_facts"] = (bool(watertight), bool(opposed.all()))
+        return self._facts["edge_facts"]
+
+    @property
+    def edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """:func:`edge_pairs` of the faces, computed once (one sort serves every check)."""
+        if "edge_pairs" not in self._facts:
+            self._facts["edge_pairs"] = edge_pairs(self.faces, len(self.vertices))
+        return self._facts["edge_pairs"]
+
+
+def sides(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The start and end vertex of each side of each face, ``(f, 3)`` each, in winding order."""
+    return faces, faces[:, [1, 2, 0]]
+
+
+def edge_pairs(
+    faces: np.ndarray, n_vertices: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Sides by how many faces share them: ``(pairs, opposed, single, sides)``.
+
+    ``pairs (p, 2)``: the two sides of each edge shared by exactly two faces;
+    ``opposed (p,)``: the two faces run it in opposite directions (consistent
+    winding); ``single``: sides no other face shares (the rims of holes); ``sides``:
+    ``3 × faces``. A side index ``i`` is face ``i // 3``, side ``i % 3``.
+    """
+    start, end = sides(faces)
+    start, end = start.ravel(), end.ravel()
+    keys = np.minimum(start, end) * np.int64(max(n_vertices, 1)) + np.maximum(start, end)
+    order = np.argsort(keys)  # equal keys only need to be adjacent: no stable sort
+    ordered = keys[order]
+    del keys
+    starts_run = np.ones(len(ordered), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=starts_run[1:])
+    del ordered
+    run_starts = np.flatnonzero(starts_run)
+    run_length = np.diff(np.append(run_starts, len(order)))
+    twice = run_starts[run_length == 2]
+    pairs = np.stack([order[twice], order[twice + 1]], axis=1)
+    opposed = start[pairs[:, 0]] == end[pairs[:, 1]]
+    single = order[run_starts[run_length == 1]]
+    return pairs, opposed, single, len(order)
+
+
+def connected_components(n: int, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Label of each of ``n`` nodes joined by edges ``first[i]–second[i]``: its group's smallest node.
+
+    Hooking and pointer jumping over the whole edge list (a few dozen array passes
+    even for millions of nodes), in place of scipy's ``connected_components``.
+    """
+    labels = np.arange(n, dtype=np.int64)
+    if len(first) == 0:
+        return labels
+    first = np.asarray(first, dtype=np.int64)
+    second = np.asarray(second, dtype=np.int64)
+    while True:
+        a, b = labels[first], labels[second]
+        differ = a != b
+        if not differ.any():
+            return labels
+        # an edge inside one group stays inside it: only the others are looked at again
+        first, second, a, b = first[differ], second[differ], a[differ], b[differ]
+        low = np.minimum(a, b)
+        np.minimum.at(labels, np.maximum(a, b), low)
+        while True:  # every node straight to its root
+            jumped = labels[labels]
+            if np.array_equal(jumped, labels):
+                break
+            labels = jumped
+
+
+def face_volumes(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Signed volume each face contributes, as trimesh's ``mass_properties`` sums it."""
+    tri = vertices[faces]
+    crosses = triangle_crosses(tri)
+    return crosses[:, 0] * tri[:, :, 0].sum(axis=1) / 6.0
+
+
+def triangle_crosses(tri: np.ndarray) -> np.ndarray:
+    """Cross product of each triangle's first two sides (trimesh's ``triangles.cross``)."""
+    vectors = np.diff(tri, axis=1)
+    return np.cross(vectors[:, 0], vectors[:, 1])
+
+
+def nondegenerate(tri: np.ndarray, height: float = MERGE_TOLERANCE) -> np.ndarray:
+    """Triangles whose two heights both exceed ``height`` (trimesh's ``nondegenerate``)."""
+    tri = np.asarray(tri, dtype=np.float64)
+    areas = np.sqrt((triangle_crosses(tri) ** 2).sum(axis=1)) / 2.0
+    box = np.zeros((len(tri), 2))
+    for column, (i, j) in enumerate(((1, 0), (2, 0))):
+        length = np.sqrt(((tri[:, i] - tri[:, j]) ** 2).sum(axis=1))
+        long_enough = length > MERGE_TOLERANCE
+        box[long_enough, column] = areas[long_enough] * 2 / length[long_enough]
+    return (box > height).all(axis=1)
+
+
+def unique_faces(faces: np.ndarray, n_vertices: int) -> np.ndarray:
+    """Mask of the first occurrence of each face, whatever the order of its corners."""
+    ordered = np.sort(faces, axis=1)
+    n = np.int64(max(n_vertices, 1))
+    if len(faces) == 0:
+        return np.zeros(0, dtype=bool)
+    if float(n) ** 3 < 2**62:
+        keys = (ordered[:, 0] * n + ordered[:, 1]) * n + ordered[:, 2]
+        _, first = np.unique(keys, return_index=True)
+    else:
+        _, first = np.unique(ordered, axis=0, return_index=True)
+    mask = np.zeros(len(faces), dtype=bool)
+    mask[first] = True
+    return mask
+
+
+def without_unreferenced(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop vertices no face uses, keeping the order of the others (as trimesh does)."""
+    used = np.zeros(len(vertices), dtype=bool)
+    used[faces.ravel()] = True
+    if used.all():
+        return vertices, faces
+    new_index = np.cumsum(used) - 1
+    return vertices[used], new_index[faces]
+
+
+def fix_inversion(mesh: IndexedMesh) -> IndexedMesh:
+    """Turn each closed, consistently wound body with a negative volume the right way out.
+
+    trimesh's ``repair.fix_inversion(multibody=True)`` for a watertight mesh: bodies
+    are groups of faces joined by sides shared by exactly two faces; bodies of
+    fewer than four faces are left alone.
+    """
+    faces = mesh.faces
+    pairs, opposed, _, _ = mesh.edges
+    face_a, face_b = pairs[:, 0] // 3, pairs[:, 1] // 3
+    labels = connected_components(len(faces), face_a, face_b)
+    roots, group = np.unique(labels, return_inverse=True)
+    size = np.bincount(group, minlength=len(roots))
+    badly_wound = np.bincount(group[face_a[~opposed]], minlength=len(roots)) > 0
+    volume = np.bincount(group, weights=face_volumes(mesh.vertices, faces), minlength=len(roots))
+    flip_group = (size >= 4) & ~badly_wound & (volume < 0.0)
+    flip = flip_group[group]
+    if not flip.any():
+        return mesh
+    fixed = faces.copy()
+    fixed[flip] = fixed[flip][:, ::-1]
+    turned = IndexedMesh(mesh.vertices, fixed)
+    # The same edges join the same faces. A flipped face [a, b, c] → [c, b, a] runs
+    # its sides 0 and 1 as its new sides 1 and 0; both faces of a pair belong to the
+    # same body, so they flip together and their winding still agrees.
+    pairs, opposed, single, n_sides = mesh.edges
+    turned._facts["edge_pairs"] = (
+        _flipped_sides(pairs, flip),
+        opposed,
+        _flipped_sides(single, flip),
+        n_sides,
+    )
+    return turned
+
+
+_SIDE_OF_FLIPPED = np.array([1, 0, 2])
+
+
+def _flipped_sides(side_index: np.ndarray, flip: np.ndarray) -> np.ndarray:
+    """Side indices after the faces in ``flip`` were reversed."""
+    face, side = np.divmod(side_index, 3)
+    return np.where(flip[face], face * 3 + _SIDE_OF_FLIPPED[side], side_index)

@@ -1,0 +1,271 @@
+"""3MF → triangles in millimetres, with the standard library's zipfile and ElementTree.
+
+A 3MF is a ZIP holding plain XML (3MF core specification): objects with a mesh
+(``vertex`` and ``triangle`` elements) or components (other objects placed by a
+transform), and build items placing objects on the plate. Reading that takes a
+hand-written page here; trimesh's reader needs lxml, networkx and a scene graph
+and took most of a second more than the same model as STL.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import re
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from xml.etree import ElementTree
+
+import numpy as np
+
+from .loader import design_error
+
+_RELS = "_rels/.rels"
+_MODEL_TYPE = "http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"
+_DEFAULT_MODEL = "3D/3dmodel.model"
+_PRODUCTION_PATH = "{http://schemas.microsoft.com/3dmanufacturing/production/2015/06}path"
+
+_MESH_OPEN = re.compile(rb"<((?:[\w.-]+:)?)mesh\b([^>]*?)(/?)>")
+_BLOCK = "fabserver-mesh-block"
+
+UNIT_TO_MM = {
+    "micron": 0.001,
+    "millimeter": 1.0,
+    "centimeter": 10.0,
+    "inch": 25.4,
+    "foot": 304.8,
+    "meter": 1000.0,
+}
+"""The units the 3MF core specification allows, to millimetres."""
+
+
+@dataclass
+class _Object:
+    vertices: np.ndarray | None = None
+    faces: np.ndarray | None = None
+    components: list[tuple[str, str, np.ndarray]] = field(default_factory=list)
+
+
+@dataclass
+class ThreeMF:
+    """What the file holds: triangles of every build item, already placed; the unit."""
+
+    triangles: np.ndarray
+    unit: str
+    objects: int
+
+
+def read_3mf(data: bytes) -> ThreeMF:
+    """Triangles of every build item, placed by its transforms, in the file's unit."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        root_part = _root_model_part(archive)
+        models: dict[str, tuple[dict[str, _Object], list[tuple[str, np.ndarray]], str]] = {}
+        _, build, unit = _model(archive, root_part, models)
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, ValueError) as exc:
+        raise design_error(
+            "Ce fichier 3MF n'a pas pu être lu (archive ou XML endommagé). Exportez-le à nouveau,"
+            " ou en STL.",
+            "This 3MF file could not be read (damaged archive or XML). Export it again, or as STL.",
+            detail=f"{type(exc).__name__}: {exc}",
+        ) from None
+    pieces: list[np.ndarray] = []
+
+    def place(part: str, object_id: str, matrix: np.ndarray, depth: int = 0) -> None:
+        if depth > 32:
+            raise design_error(
+                "Ce fichier 3MF a des composants qui s'incluent eux-mêmes.",
+                "This 3MF file has components that include themselves.",
+            )
+        objects = models[part][0]
+        if object_id not in objects:
+            raise design_error(
+                f"Ce fichier 3MF place l'objet {object_id}, qu'il ne définit pas. Exportez-le"
+                " à nouveau.",
+                f"This 3MF file places object {object_id}, which it does not define. Export it"
+                " again.",
+            )
+        found = objects[object_id]
+        if found.faces is not None and len(found.faces):
+            corners = found.vertices @ matrix[:3, :3] + matrix[3, :3]
+            pieces.append(corners[found.faces])
+        for comp_part, comp_id, comp_matrix in found.components:
+            if comp_part not in models:
+                _model(archive, comp_part, models)
+            place(comp_part, comp_id, _compose(comp_matrix, matrix), depth + 1)
+
+    try:
+        for object_id, matrix in build:
+            place(root_part, object_id, matrix)
+    except (KeyError, ElementTree.ParseError, ValueError, IndexError) as exc:
+        raise design_error(
+            "Ce fichier 3MF est incohérent (un composant ou un triangle renvoie à ce qui"
+            " n'existe pas). Exportez-le à nouveau, ou en STL.",
+            "This 3MF file is inconsistent (a component or triangle refers to something"
+            " missing). Export it again, or as STL.",
+            detail=f"{type(exc).__name__}: {exc}",
+        ) from None
+    if not pieces:
+        raise design_error(
+            "Ce fichier 3MF ne contient aucun triangle.",
+            "This 3MF file contains no triangles.",
+        )
+    return ThreeMF(np.concatenate(pieces), unit, len(pieces))
+
+
+def _root_model_part(archive: zipfile.ZipFile) -> str:
+    """The model part the package relationships name, else the usual one."""
+    try:
+        rels = ElementTree.fromstring(archive.read(_RELS))
+    except KeyError:
+        return _DEFAULT_MODEL
+    for rel in rels:
+        if rel.get("Type") == _MODEL_TYPE and rel.get("Target"):
+            return rel.get("Target", "").lstrip("/")
+    return _DEFAULT_MODEL
+
+
+def _model(
+    archive: zipfile.ZipFile,
+    part: str,
+    models: dict[str, tuple[dict[str, _Object], list[tuple[str, np.ndarray]], str]],
+) -> tuple[dict[str, _Object], list[tuple[str, np.ndarray]], str]:
+    """Objects, build items and unit of one model part (cached in ``models``).
+
+    The mesh elements, nearly all of the file, are cut out before ElementTree sees
+    it and read by regular expressions straight into arrays (:func:`_mesh_arrays`):
+    building an element per vertex and triangle took seconds and hundreds of MiB.
+    """
+    root = ElementTree.fromstring(_without_meshes(archive.read(part), blocks := []))
+    namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    unit = root.get("unit", "millimeter")
+    objects: dict[str, _Object] = {}
+    resources = root.find(f"{namespace}resources")
+    for element in resources.iter(f"{namespace}object") if resources is not None else ():
+        found = _Object()
+        mesh = element.find(f"{namespace}mesh")
+        if mesh is not None:
+            found.vertices, found.faces = _mesh_arrays(blocks[int(mesh.get(_BLOCK, -1))])
+        for component in element.iter(f"{namespace}component"):
+            target = component.get(_PRODUCTION_PATH)
+            comp_part = posixpath.normpath(target.lstrip("/")) if target else part
+            found.components.append(
+                (comp_part, component.get("objectid", ""), _matrix(component.get("transform")))
+            )
+        objects[element.get("id", "")] = found
+    build = [
+        (item.get("objectid", ""), _matrix(item.get("transform")))
+        for item in root.iter(f"{namespace}item")
+        if item.get(_PRODUCTION_PATH) in (None, "", f"/{part}")
+    ]
+    models[part] = (objects, build, unit)
+    return objects, build, unit
+
+
+def _without_meshes(text: bytes, blocks: list[bytes]) -> bytes:
+    """``text`` with each mesh element's inside moved to ``blocks`` (the element keeps its index)."""
+    kept: list[bytes] = []
+    position = 0
+    while found := _MESH_OPEN.search(text, position):
+        prefix, attributes, empty = found.groups()
+        if empty:
+            body, after = b"", found.end()
+        else:
+            close = b"</" + prefix + b"mesh"
+            end = text.find(close, found.end())
+            if end < 0:
+                raise ValueError("a mesh element is not closed")
+            body, after = text[found.end() : end], text.index(b">", end) + 1
+        kept += [
+            text[position : found.start()],
+            b'<%smesh%s %s="%d"/>' % (prefix, attributes, _BLOCK.encode(), len(blocks)),
+        ]
+        blocks.append(body)
+        position = after
+    kept.append(text[position:])
+    return b"".join(kept)
+
+
+def _mesh_arrays(block: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices and faces of the inside of one ``mesh`` element.
+
+    Exporters write ``<vertex x=".." y=".." z=".."/>`` and ``<triangle v1=".."
+    v2=".." v3=".."/>``: with the tag and attribute names blanked out, what remains
+    is a list of numbers numpy parses in one call. Anything else in the element
+    (other attributes, prefixes, single quotes) is read element by element.
+    """
+    vertex_tags = _tag_count(block, b"vertex")  # ("vertices" is not "vertex"…)
+    triangle_tags = _tag_count(block, b"triangle") - _tag_count(block, b"triangles")  # …is
+    split = block.find(b"</vertices>")
+    vertices = _numbers(block[:split], (b"<vertices>", b"<vertex", b"x=", b"y=", b"z="))
+    faces = _numbers(
+        block[split + 11 :], (b"<triangles>", b"<triangle", b"v1=", b"v2=", b"v3="), np.int64
+    )
+    if (
+        split < 0
+        or vertices is None
+        or faces is None
+        or len(vertices) != 3 * vertex_tags
+        or len(faces) != 3 * triangle_tags
+    ):
+        return _mesh_arrays_by_element(block)
+    return vertices.reshape(-1, 3), _checked(faces.reshape(-1, 3), vertex_tags)
+
+
+_BLANKS = bytes.maketrans(b'"/<>\t\r\n', b"       ")
+
+
+def _numbers(text: bytes, names: tuple[bytes, ...], dtype: type = np.float64) -> np.ndarray | None:
+    """The numbers of ``text`` once ``names`` and markup are blanked; None if anything else is left."""
+    for name in names:
+        text = text.replace(name, b" ")
+    text = text.replace(b"</vertices", b" ").replace(b"</triangles", b" ").translate(_BLANKS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            return np.fromstring(text, dtype=dtype, sep=" ")
+        except (ValueError, DeprecationWarning):
+            return None
+
+
+def _mesh_arrays_by_element(block: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_mesh_arrays` for unusual writers: any attribute order, quotes, prefixes."""
+    xyz, corners = [], []
+    for _, element in ElementTree.iterparse(io.BytesIO(b"<mesh>" + block + b"</mesh>")):
+        name = element.tag.rpartition("}")[2].rpartition(":")[2]
+        if name == "vertex":
+            xyz.append((element.get("x"), element.get("y"), element.get("z")))
+        elif name == "triangle":
+            corners.append((element.get("v1"), element.get("v2"), element.get("v3")))
+        element.clear()
+    vertices = np.array(xyz, dtype=np.float64).reshape(-1, 3)
+    faces = np.array(corners, dtype=np.int64).reshape(-1, 3)
+    return vertices, _checked(faces, len(vertices))
+
+
+def _tag_count(block: bytes, name: bytes) -> int:
+    """Elements named ``name`` (or starting so), with or without a namespace prefix."""
+    return block.count(b"<" + name) + block.count(b":" + name)
+
+
+def _checked(faces: np.ndarray, n_vertices: int) -> np.ndarray:
+    if len(faces) and (faces.min() < 0 or faces.max() >= n_vertices):
+        raise ValueError("a triangle refers to a vertex that does not exist")
+    return faces
+
+
+def _matrix(transform: str | None) -> np.ndarray:
+    """A 3MF ``transform`` (12 numbers, row vectors) as a 4×4 matrix acting on rows."""
+    matrix = np.eye(4)
+    if transform:
+        values = np.array(transform.split(), dtype=np.float64)
+        if values.shape != (12,):
+            raise ValueError(f"a transform has {len(values)} numbers, not 12")
+        matrix[:, :3] = values.reshape(4, 3)
+    return matrix
+
+
+def _compose(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
+    """``inner`` then ``outer``, for row vectors."""
+    return inner @ outer

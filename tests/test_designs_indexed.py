@@ -1,0 +1,187 @@
+"""The loader's own mesh facts, 3MF reader and graph components agree with trimesh and scipy."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import trimesh
+
+from fabserver.designs import load_design
+from fabserver.designs.indexed import (
+    IndexedMesh,
+    connected_components,
+    edge_pairs,
+    fix_inversion,
+    nondegenerate,
+    unique_faces,
+)
+from fabserver.designs.threemf import read_3mf
+from fabserver.graphs import connected_components as weak_components
+from fabserver.graphs import coo_matrix
+from fabserver.testing import require_module
+
+MESHES = ["M3x10_screw.stl", "multibody.stl", "teapot.stl", "counter.unitsmm.STL"]
+
+
+def _two_bodies_one_inside_out() -> trimesh.Trimesh:
+    outward = trimesh.creation.box((10, 10, 10))
+    inverted = trimesh.creation.icosphere(subdivisions=2, radius=3)
+    inverted.apply_translation((20, 0, 0))
+    inverted.invert()
+    return trimesh.util.concatenate([outward, inverted])
+
+
+@pytest.mark.parametrize("name", MESHES)
+def test_facts_match_trimesh(corpus, name):
+    reference = trimesh.load(corpus / "stl" / name, process=True, force="mesh")
+    ours = IndexedMesh(reference.vertices, reference.faces)
+    assert ours.is_watertight == reference.is_watertight
+    assert ours.is_winding_consistent == reference.is_winding_consistent
+    assert ours.body_count == reference.body_count
+    assert ours.volume == pytest.approx(reference.volume, rel=1e-9, abs=1e-9)
+    np.testing.assert_array_equal(ours.bounds, reference.bounds)
+
+
+def test_open_and_badly_wound_meshes_are_seen():
+    box = trimesh.creation.box((1, 1, 1))
+    opened = IndexedMesh(box.vertices, box.faces[1:])
+    assert not opened.is_watertight
+    flipped = box.faces.copy()
+    flipped[0] = flipped[0][::-1]
+    badly_wound = IndexedMesh(box.vertices, flipped)
+    assert badly_wound.is_watertight and not badly_wound.is_winding_consistent
+
+
+def test_inside_out_body_turned_like_trimesh():
+    mesh = _two_bodies_one_inside_out()
+    ours = fix_inversion(IndexedMesh(mesh.vertices, mesh.faces))
+    reference = mesh.copy()
+    trimesh.repair.fix_inversion(reference, multibody=True)
+    np.testing.assert_array_equal(ours.faces, reference.faces)
+    assert ours.volume > 0
+    # the edge table carried over from before the flip is the one the flipped faces give
+    carried = ours.edges
+    fresh = edge_pairs(ours.faces, len(ours.vertices))
+    assert {tuple(p) for p in np.sort(carried[0], axis=1)} == {
+        tuple(p) for p in np.sort(fresh[0], axis=1)
+    }
+    assert ours.is_winding_consistent and ours.is_watertight
+    already_right = IndexedMesh(reference.vertices, reference.faces)
+    assert fix_inversion(already_right) is already_right
+
+
+def test_degenerate_and_duplicate_faces_like_trimesh():
+    box = trimesh.creation.box((2, 2, 2))
+    vertices = np.vstack([box.vertices, [[0, 0, 0], [1e-10, 0, 0], [5, 5, 5]]])
+    n = len(box.vertices)
+    faces = np.vstack([box.faces, box.faces[[3]][:, [1, 2, 0]], [[n, n + 1, n + 2], [0, 0, 1]]])
+    reference = trimesh.Trimesh(vertices, faces, process=False, validate=False)
+    kept = nondegenerate(vertices[faces])
+    np.testing.assert_array_equal(kept, reference.nondegenerate_faces())
+    assert not kept[-1] and not kept[-2]
+    np.testing.assert_array_equal(unique_faces(faces, len(vertices)), reference.unique_faces())
+
+
+def test_components_match_scipy():
+    sparse = require_module("scipy.sparse", "scipy is the reference for components")
+    csgraph = require_module("scipy.sparse.csgraph", "scipy is the reference for components")
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 10, 500, 5000):
+        edges = rng.integers(0, max(n, 1), size=(n // 2, 2)) if n else np.zeros((0, 2), int)
+        ones = np.ones(len(edges))
+        count, labels = weak_components(
+            coo_matrix((ones, (edges[:, 0], edges[:, 1])), shape=(n, n)), directed=True
+        )
+        graph = sparse.coo_matrix((ones, (edges[:, 0], edges[:, 1])), shape=(n, n))
+        ref_count, ref_labels = csgraph.connected_components(graph, connection="weak")
+        assert count == ref_count
+        np.testing.assert_array_equal(labels, ref_labels)
+    # one long chain visited in scrambled order still ends in one component
+    order = rng.permutation(10_000)
+    roots = connected_components(10_000, order[:-1], order[1:])
+    assert (roots == 0).all()
+
+
+def test_3mf_benchy_matches_trimesh_reader(corpus):
+    require_module("lxml", "trimesh's 3MF reader, the reference, needs lxml")
+    data = (corpus / "stl" / "3DBenchy.3mf").read_bytes()
+    model = read_3mf(data)
+    scene = trimesh.load(io.BytesIO(data), file_type="3mf", process=False, force="scene")
+    np.testing.assert_array_equal(
+        model.triangles, np.concatenate([g.triangles for g in scene.dump()])
+    )
+    assert model.unit == "millimeter"
+
+
+def _model_3mf(model: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("3D/3dmodel.model", model)
+    return buffer.getvalue()
+
+
+TETRA = """<vertices>{vertices}</vertices><triangles>{triangles}</triangles>"""
+
+
+def _tetra(quote: str = '"') -> str:
+    q = quote
+    points = [(0, 0, 0), (10, 0, 0), (0, 10, 0), (0, 0, 10)]
+    vertices = "".join(f"<vertex x={q}{x}{q} y={q}{y}{q} z={q}{z}{q}/>" for x, y, z in points)
+    corners = [(0, 2, 1), (0, 1, 3), (0, 3, 2), (1, 2, 3)]
+    triangles = "".join(
+        f"<triangle v1={q}{a}{q} v2={q}{b}{q} v3={q}{c}{q}/>" for a, b, c in corners
+    )
+    return TETRA.format(vertices=vertices, triangles=triangles)
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_3mf_components_transforms_and_units(quote):
+    model = f"""<?xml version="1.0"?>
+<model unit="centimeter" xmlns="http://schemas.microsoft.com/3dmanufacturing/core/2015/02">
+ <resources>
+  <object id="1" type="model"><mesh>{_tetra(quote)}</mesh></object>
+  <object id="2" type="model"><components>
+   <component objectid="1" transform="1 0 0 0 1 0 0 0 1 100 0 0"/>
+  </components></object>
+ </resources>
+ <build><item objectid="1"/><item objectid="2" transform="1 0 0 0 1 0 0 0 1 0 50 0"/></build>
+</model>"""
+    read = read_3mf(_model_3mf(model))
+    assert read.unit == "centimeter" and read.objects == 2
+    assert read.triangles.shape == (8, 3, 3)
+    np.testing.assert_allclose(read.triangles[4:] - read.triangles[:4], [[[100, 50, 0]] * 3] * 4)
+    design = load_design(_model_3mf(model), "parts.3mf")
+    assert design.facts.units == "cm" and design.facts.scale_to_mm == 10.0
+    np.testing.assert_allclose(design.bounds, [[0, 0, 0], [1100, 600, 100]])
+
+
+def test_3mf_pointing_at_a_missing_vertex_is_refused():
+    model = f"""<model xmlns="http://schemas.microsoft.com/3dmanufacturing/core/2015/02">
+ <resources><object id="1"><mesh>{_tetra().replace('v3="3"', 'v3="9"')}</mesh></object></resources>
+ <build><item objectid="1"/></build></model>"""
+    with pytest.raises(Exception, match="3MF"):
+        load_design(_model_3mf(model), "bad.3mf")
+
+
+def test_planning_an_stl_print_imports_no_heavy_library(samples):
+    script = f"""
+import sys
+from fabserver.designs import load_design
+from fabserver.planning import run_plan
+from fabserver.profiles import load_profiles
+from fabserver.registry import load_registry
+profiles = load_profiles()
+design = load_design(open({str(samples / "fdm-bracket.stl")!r}, "rb").read(), "bracket.stl")
+plugin = load_registry(only="fdm").get("fdm")
+run_plan(plugin, design, profiles.machine("printer-1"), profiles.material("pla-1.75"),
+         {{}}, profiles.policy)
+print(sorted(m for m in ("scipy", "networkx", "lxml", "trimesh") if m in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
