@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import subprocess
 import sys
@@ -168,7 +169,7 @@ def test_3mf_pointing_at_a_missing_vertex_is_refused():
         load_design(_model_3mf(model), "bad.3mf")
 
 
-def test_planning_an_stl_print_imports_no_heavy_library(samples):
+def _heavy_imports_of_a_plan(sample) -> list[str]:
     script = f"""
 import sys
 from fabserver.designs import load_design
@@ -176,7 +177,7 @@ from fabserver.planning import run_plan
 from fabserver.profiles import load_profiles
 from fabserver.registry import load_registry
 profiles = load_profiles()
-design = load_design(open({str(samples / "fdm-bracket.stl")!r}, "rb").read(), "bracket.stl")
+design = load_design(open({str(sample)!r}, "rb").read(), "part.stl")
 plugin = load_registry(only="fdm").get("fdm")
 run_plan(plugin, design, profiles.machine("printer-1"), profiles.material("pla-1.75"),
          {{}}, profiles.policy)
@@ -184,4 +185,14 @@ print(sorted(m for m in ("scipy", "networkx", "lxml", "trimesh") if m in sys.mod
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    return ast.literal_eval(done.stdout.strip().splitlines()[-1])
+
+
+def test_planning_an_stl_print_imports_no_heavy_library(samples):
+    assert _heavy_imports_of_a_plan(samples / "web-block.stl") == []
+
+
+def test_gap_fill_is_the_only_reason_to_import_scipy(samples):
+    """The bracket's thin walls get gap fill, whose medial axis comes from Qhull (scipy);
+    nothing else a print needs brings scipy, networkx, lxml or trimesh."""
+    assert _heavy_imports_of_a_plan(samples / "fdm-bracket.stl") == ["scipy"]

@@ -216,3 +216,15 @@ def test_zero_count_in_header_reads_the_records():
     design = load_design(bytes(data))
     assert design.volume_mm3 == pytest.approx(120.0)
     assert any("declared 0 triangles" in r.en for r in design.facts.repairs)
+
+
+def test_binary_stl_written_by_the_core_reads_back_as_the_same_mesh(samples):
+    """The quote page's 3D view is served this file: it must be the mesh that was read."""
+    from fabserver.designs import load_design
+    from fabserver.designs.stl import binary_stl
+
+    design = load_design((samples / "fdm-bracket.stl").read_bytes(), "fdm-bracket.stl")
+    again = load_design(binary_stl(design.triangles), "again.stl")
+    np.testing.assert_allclose(again.bounds, design.bounds, atol=1e-4)
+    assert again.face_count == design.face_count
+    assert again.volume_mm3 == pytest.approx(design.volume_mm3, rel=1e-5) and again.watertight

@@ -31,6 +31,18 @@ MAX_TRIANGLES = 20_000_000
 """Beyond this no slicer in the lab finishes in reasonable time."""
 
 
+def binary_stl(triangles: np.ndarray, header: bytes = b"fabserver") -> bytes:
+    """A binary STL of ``triangles`` ((n, 3, 3) float, mm), with their unit normals."""
+    tri = np.asarray(triangles, dtype=np.float64).reshape(-1, 3, 3)
+    records = np.zeros(len(tri), dtype=_RECORD)
+    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    length = np.linalg.norm(normal, axis=1, keepdims=True)
+    records["normal"] = np.divide(normal, length, out=np.zeros_like(normal), where=length > 0)
+    records["vertices"] = tri
+    head = header[:80].ljust(80, b" ") + np.uint32(len(tri)).astype("<u4").tobytes()
+    return head + records.tobytes()
+
+
 def load_stl_binary(data: bytes, name: str = "", **_: object) -> Mesh:
     """Binary STL: an 80-byte header, a uint32 count, then 50-byte records."""
     count = int(np.frombuffer(data, dtype="<u4", count=1, offset=80)[0])

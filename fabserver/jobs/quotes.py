@@ -24,6 +24,7 @@ from huey import crontab
 from sqlalchemy import select, update
 
 from .. import quote as core
+from ..designs.stl import binary_stl
 from ..designs.types import Design as ParsedDesign
 from ..designs.types import Drawing, Mesh
 from ..i18n import Text
@@ -112,8 +113,7 @@ def create(runtime: Runtime, row: DesignRow, design: ParsedDesign) -> Quote:
 def _extras(runtime: Runtime, design: ParsedDesign) -> dict[str, Any]:
     """What the quote page draws beside the table: the drawing, or the mesh for the 3D view."""
     if isinstance(design, Mesh):
-        data = design.mesh.export(file_type="stl")
-        return {"model_sha": runtime.files.put(data)}
+        return {"model_sha": runtime.files.put(binary_stl(design.triangles))}
     if isinstance(design, Drawing):
         return {
             "drawing_sha": runtime.files.put(core.drawing_svg(design).encode("utf-8")),
