@@ -39,6 +39,8 @@ JOBS = {
 }
 PAGES = (
     "form",
+    "quote-drawing",
+    "quote-mesh",
     "form-errors",
     "broken-file",
     "job-queued",
@@ -124,6 +126,17 @@ def pages(tmp_path_factory) -> dict[str, dict[str, str]]:
     maker, staff = lab.test_client(), _login(lab)
     urls: dict[str, str] = {}
     staff_urls: dict[str, str] = {}
+    for name, sample in (("quote-drawing", "laser-keyring.svg"), ("quote-mesh", "web-block.stl")):
+        response = maker.post(
+            "/quote",
+            data={
+                "csrf_token": csrf_token(maker, "/"),
+                "file": (io.BytesIO(_sample(sample)), sample),
+            },
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 303, (name, response.get_data(as_text=True)[-2000:])
+        urls[name] = response.headers["Location"]
     for name, (machine, sample) in JOBS.items():
         response = _upload(maker, machine, sample)
         assert response.status_code == 303, (name, response.get_data(as_text=True)[-2000:])
