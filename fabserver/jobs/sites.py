@@ -31,8 +31,9 @@ def has_site_queues(runtime: Runtime) -> bool:
 
 
 def declare_site_queues(runtime: Runtime) -> None:
-    """A Huey instance per site, each with the dispatch task (same name as the shared one)."""
-    from .tasks import declare_dispatch
+    """A Huey instance per site, each with the dispatch and follow-up tasks (same names as
+    the shared ones)."""
+    from .tasks import declare_dispatch, declare_follow
 
     if not has_site_queues(runtime):
         return
@@ -40,6 +41,7 @@ def declare_site_queues(runtime: Runtime) -> None:
         huey = make_huey(runtime.settings, site_queue_name(site_id))
         runtime.site_hueys[site_id] = huey
         runtime.tasks[f"dispatch@{site_id}"] = declare_dispatch(runtime, huey)
+        runtime.tasks[f"follow@{site_id}"] = declare_follow(runtime, huey)
 
 
 def job_site(runtime: Runtime, job_id: int) -> str:

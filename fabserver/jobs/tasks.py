@@ -86,21 +86,32 @@ def declare(runtime: Runtime) -> None:
 def _declare_follow(runtime: Runtime) -> None:
     """After a dispatch: ask the machine how the job ended (its actual time), again after
     the interval the connector gives, until it has ended (connectors that cannot tell
-    give no interval and are not asked)."""
+    give no interval and are not asked). The question goes to the queue of the machine's
+    site, whose worker is on the machine's network (the shared queue for a single site)."""
+    runtime.tasks["follow@"] = declare_follow(runtime, runtime.huey)
 
-    @runtime.huey.task(name="fabserver.follow_job")
+    def start(job_id: int, machine) -> None:
+        follow_interval = getattr(connector_for(machine), "follow_interval", None)
+        delay = follow_interval() if follow_interval is not None else None
+        if delay is None:
+            return
+        site = machine.site if runtime.site_hueys else ""
+        task = runtime.tasks.get(f"follow@{site}", runtime.tasks["follow@"])
+        task.schedule((job_id,), delay=delay)
+
+    runtime.tasks["follow"] = start
+
+
+def declare_follow(runtime: Runtime, huey: Huey) -> Any:
+    """The follow-up task on ``huey``: the shared queue, or a site's (fabserver.jobs.sites)."""
+
+    @huey.task(name="fabserver.follow_job")
     def follow_task(job_id: int) -> None:
         again = follow_job(runtime, job_id)
         if again is not None:
             follow_task.schedule((job_id,), delay=again)
 
-    def start(job_id: int, machine) -> None:
-        follow_interval = getattr(connector_for(machine), "follow_interval", None)
-        delay = follow_interval() if follow_interval is not None else None
-        if delay is not None:
-            follow_task.schedule((job_id,), delay=delay)
-
-    runtime.tasks["follow"] = start
+    return follow_task
 
 
 def declare_dispatch(runtime: Runtime, huey: Huey) -> Any:

@@ -177,6 +177,30 @@ def test_dispatch_goes_to_the_queue_of_the_jobs_site(sites_app, block_stl):
     }
 
 
+def test_a_printers_follow_up_is_asked_from_its_own_site(sites_app, monkeypatch):
+    """The question "how did the print end?" goes to the host on the site's network, so it
+    is queued on that site's queue, like the dispatch."""
+    from types import SimpleNamespace
+
+    from fabserver.jobs import tasks
+
+    runtime = sites_app.extensions["fabserver"]
+    monkeypatch.setattr(
+        tasks, "connector_for", lambda machine: SimpleNamespace(follow_interval=lambda: 60.0)
+    )
+    machine = runtime.profiles.machine("box-3")
+    before = {site: huey.pending_count() for site, huey in runtime.site_hueys.items()}
+    shared = runtime.huey.pending_count()
+    runtime.tasks["follow"](12345, machine)
+    after = {site: huey.pending_count() for site, huey in runtime.site_hueys.items()}
+    assert {site: after[site] - before[site] for site in SITES} == {
+        "saint-omer": 0,
+        "boulogne": 0,
+        machine.site: 1,
+    }
+    assert runtime.huey.pending_count() == shared
+
+
 def test_a_single_site_lab_dispatches_on_the_shared_queue(app, runtime):
     assert runtime.site_hueys == {}
 
