@@ -13,6 +13,7 @@ import io
 import math
 import re
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -120,8 +121,9 @@ def poll(predicate, timeout: float, what: str):
         time.sleep(0.25)
 
 
-@pytest.fixture
-def server(moonraker, tmp_path):
+@contextmanager
+def serving(stack, tmp_path: Path):
+    """The app, with a real queue consumer, on the profiles of a printer at ``stack``."""
     from fabserver.jobs.runtime import start_consumer
     from fabserver.web import create_app
     from fabserver.web.auth import create_staff, issue_token
@@ -131,7 +133,7 @@ def server(moonraker, tmp_path):
     app = create_app(
         {
             "DATA_DIR": tmp_path / "data",
-            "PROFILE_DIR": write_profiles(tmp_path / "profiles", moonraker.url),
+            "PROFILE_DIR": write_profiles(tmp_path / "profiles", stack.url),
             "QUEUE_IMMEDIATE": False,
             "TESTING": True,
         },
@@ -145,6 +147,12 @@ def server(moonraker, tmp_path):
     finally:
         consumer.stop(graceful=True)
         runtime.close()
+
+
+@pytest.fixture
+def server(moonraker, tmp_path):
+    with serving(moonraker, tmp_path) as served:
+        yield served
 
 
 def logged_in(app):
@@ -243,8 +251,9 @@ def test_a_job_dispatched_through_the_server_prints_and_records_its_actual_time(
     assert "moonraker" in page
 
 
-def test_the_staff_machine_page_shows_a_heat_up_in_the_browser(server, moonraker, tmp_path):
-    """The page's script fills in the live state: here a print held by its bed heat-up."""
+def test_the_staff_machine_page_shows_a_heat_up_in_the_browser(own_moonraker, tmp_path):
+    """The page's script fills in the live state: here a print held by its bed heat-up,
+    on a stack of its own that no earlier test has touched."""
     import shutil
     import sys
     import threading
@@ -261,53 +270,56 @@ def test_the_staff_machine_page_shows_a_heat_up_in_the_browser(server, moonraker
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
-    app, _ = server
+    moonraker = own_moonraker()
+    with serving(moonraker, tmp_path) as (app, _):
 
-    def hold_a_print_on_its_bed() -> None:
-        """Start a print whose M190 waits (bed at 40 for 60 °C); Klipper's verify_heater
-        shuts down after about 60 s of no rise, so this comes last, once logged in."""
-        moonraker.set_temperature("bed", 40.0)
-        with open(tiny_gcode(tmp_path / "held.gcode", heat=True), "rb") as gcode:
-            moonraker.api(
-                "POST",
-                "/server/files/upload",
-                files={"file": ("held.gcode", gcode)},
-                data={"print": "true"},
-            ).raise_for_status()
+        def hold_a_print_on_its_bed() -> None:
+            """Start a print whose M190 waits (bed at 40 for 60 °C); Klipper's verify_heater
+            shuts down after about 60 s of no rise, so this comes last, once logged in."""
+            moonraker.set_temperature("bed", 40.0)
+            with open(tiny_gcode(tmp_path / "held.gcode", heat=True), "rb") as gcode:
+                moonraker.api(
+                    "POST",
+                    "/server/files/upload",
+                    files={"file": ("held.gcode", gcode)},
+                    data={"print": "true"},
+                ).raise_for_status()
 
-        def held() -> bool:
-            status = moonraker.query("print_stats", "heater_bed")
-            return status["print_stats"]["state"] == "printing" and (
-                status["heater_bed"]["target"] == 60.0
-            )
+            def held() -> bool:
+                status = moonraker.query("print_stats", "heater_bed")
+                return status["print_stats"]["state"] == "printing" and (
+                    status["heater_bed"]["target"] == 60.0
+                )
 
-        moonraker.wait(held, what="the print waiting for its bed")  # the page asks at load
+            moonraker.wait(held, what="the print waiting for its bed")  # the page asks at load
 
-    web = create_server(app, host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=web.run, daemon=True).start()
-    base = f"http://127.0.0.1:{web.effective_port}"
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            page.goto(base + "/staff/login")
-            page.fill("input[name=username]", "ana")
-            page.fill("input[name=password]", STAFF_PASSWORD)
-            with page.expect_navigation():
-                page.click("button.primary")
-            hold_a_print_on_its_bed()
-            page.goto(base + "/staff/machines")
-            badge = page.locator('[data-testid="live-voron-test"]')
-            row = page.locator('tr[data-machine="voron-test"]')
-            badge.and_(page.locator("[data-state]")).wait_for(timeout=30_000)
-            # The page polls the host: until Klipper's regulation reaches full power the
-            # wait may first read as printing; the heat-up must show within 30 s.
-            try:
-                badge.and_(page.locator('[data-state="heating"]')).wait_for(timeout=30_000)
-            except PlaywrightTimeout:
-                raise AssertionError(row.inner_text()) from None
-            assert badge.inner_text().startswith("Chauffe")
-            assert "plateau 40/60 °C" in row.inner_text()
-            browser.close()
-    finally:
-        web.close()
+        web = create_server(app, host="127.0.0.1", port=0, threads=4)
+        threading.Thread(target=web.run, daemon=True).start()
+        base = f"http://127.0.0.1:{web.effective_port}"
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page()
+                page.goto(base + "/staff/login")
+                page.fill("input[name=username]", "ana")
+                page.fill("input[name=password]", STAFF_PASSWORD)
+                with page.expect_navigation():
+                    page.click("button.primary")
+                hold_a_print_on_its_bed()
+                page.goto(base + "/staff/machines")
+                badge = page.locator('[data-testid="live-voron-test"]')
+                row = page.locator('tr[data-machine="voron-test"]')
+                badge.and_(page.locator("[data-state]")).wait_for(timeout=30_000)
+                # The page polls the host: until Klipper's regulation reaches full power the
+                # wait may first read as printing; the heat-up must show within 30 s.
+                try:
+                    badge.and_(page.locator('[data-state="heating"]')).wait_for(timeout=30_000)
+                except PlaywrightTimeout:
+                    raise AssertionError(
+                        f"{row.inner_text()}: {moonraker.query('print_stats', 'heater_bed')}"
+                    ) from None
+                assert badge.inner_text().startswith("Chauffe")
+                assert "plateau 40/60 °C" in row.inner_text()
+                browser.close()
+        finally:
+            web.close()

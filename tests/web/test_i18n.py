@@ -21,7 +21,7 @@ def _template_messages() -> set[str]:
 
 def _catalogue(lang: str):
     with (WEB / "translations" / lang / "LC_MESSAGES" / "messages.po").open("rb") as f:
-        return read_po(f, locale=lang)
+        return read_po(f, locale=lang, abort_invalid=True)  # a broken entry fails here
 
 
 def test_every_template_text_is_translated_to_french():
