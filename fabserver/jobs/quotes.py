@@ -31,14 +31,12 @@ from ..i18n import Text
 from ..lab import history, stockroom
 from ..lab.history import contact_keys
 from ..policy import decide
-from ..profiles import machine_from_snapshot, material_from_snapshot
-from ..stock import Piece
+from ..profiles import machine_from_snapshot
 from ..store.faults import STORAGE_FAULT, is_storage_fault
 from ..store.models import Artifact, AuditEvent, Job, Quote, QuotePlan, utcnow
 from ..store.models import Design as DesignRow
 from .fairness import TOP_PRIORITY
-from .learning import correction_for
-from .limits import limit_message, limits_for
+from .limits import limit_message
 from .planner import Outcome, PlanRequest, remove_out_dir, supervise
 from .runtime import Runtime
 from .service import (
@@ -50,6 +48,7 @@ from .service import (
     parse_options,
 )
 from .states import transition
+from .tasks import plan_request
 
 log = logging.getLogger("fabserver.jobs")
 
@@ -394,27 +393,7 @@ def plan_draft(runtime: Runtime, plan_id: int, version: int) -> None:
     if inputs is None:
         return
     try:
-        plugin = runtime.registry.get(inputs["plugin"])
-        material = material_from_snapshot(inputs["material"])
-        with runtime.db.session() as s:
-            correction = correction_for(s, str(inputs["machine"]["id"]), material.id)
-        request = PlanRequest(
-            job_id=-plan_id,
-            plugin=plugin,
-            design_path=str(runtime.files.path(inputs["sha"])),
-            design_name=inputs["name"],
-            machine=inputs["machine"],
-            material=inputs["material"],
-            options=inputs["options"],
-            policy=runtime.profiles.policy_for(machine_from_snapshot(inputs["machine"]).site),
-            materials={**runtime.profiles.materials, material.id: material},
-            out_dir=str(
-                runtime.settings.data_dir / "tmp" / f"quote-{plan_id}-{version}-{os.getpid()}"
-            ),
-            limits=limits_for(inputs["machine"]),
-            correction=correction,
-            offcuts=tuple(Piece.from_dict(p) for p in inputs["offcuts"]),
-        )
+        request = plan_request(runtime, -plan_id, f"quote-{plan_id}-{version}", inputs)
     except Exception:
         log.exception("draft %s could not start", plan_id)
         _finish(runtime, plan_id, version, error=UNEXPECTED, detail=traceback.format_exc())

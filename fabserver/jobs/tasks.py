@@ -241,17 +241,17 @@ def _still_planning(runtime: Runtime, job_id: int, version: int) -> bool:
     return row is not None and row.state == "planning" and row.plan_version == version
 
 
-def _plan_request(
-    runtime: Runtime, job_id: int, version: int, inputs: dict[str, Any]
+def plan_request(
+    runtime: Runtime, request_id: int, folder: str, inputs: dict[str, Any]
 ) -> PlanRequest:
-    """What the planning process gets: the plugin, snapshots, options, limits, a folder."""
+    """What the planning process gets: the plugin, snapshots, options, limits, a folder
+    (``folder`` names it under the data directory's ``tmp``); for a job or a quote's draft."""
     plugin = runtime.registry.get(inputs["plugin"])  # LookupError: not installed or broken
     material = material_from_snapshot(inputs["material"])
-    folder = runtime.settings.data_dir / "tmp" / f"plan-{job_id}-{version}-{os.getpid()}"
     with runtime.db.session() as s:  # learnt from the lab's finished jobs
         correction = correction_for(s, str(inputs["machine"]["id"]), material.id)
     return PlanRequest(
-        job_id=job_id,
+        job_id=request_id,
         plugin=plugin,
         design_path=str(runtime.files.path(inputs["sha"])),
         design_name=inputs["name"],
@@ -260,18 +260,18 @@ def _plan_request(
         options=inputs["options"],
         policy=runtime.profiles.policy_for(machine_from_snapshot(inputs["machine"]).site),
         materials={**runtime.profiles.materials, material.id: material},
-        out_dir=str(folder),
+        out_dir=str(runtime.settings.data_dir / "tmp" / f"{folder}-{os.getpid()}"),
         limits=limits_for(inputs["machine"]),
         correction=correction,
         offcuts=tuple(Piece.from_dict(p) for p in inputs["offcuts"]),
-        earlier_prototypes=inputs["earlier_prototypes"],
+        earlier_prototypes=inputs.get("earlier_prototypes"),
     )
 
 
 def _plan_claimed(runtime: Runtime, job_id: int, version: int, inputs: dict[str, Any]) -> None:
     progress = _ProgressWriter(runtime, job_id, version)
     try:
-        request = _plan_request(runtime, job_id, version, inputs)
+        request = plan_request(runtime, job_id, f"plan-{job_id}-{version}", inputs)
     except LookupError as exc:
         _fail(runtime, job_id, version, MACHINE_UNAVAILABLE, str(exc))
         return
