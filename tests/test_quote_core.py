@@ -10,6 +10,7 @@ from fabserver import quote
 from fabserver.designs.types import Drawing, DrawingPath, SourceFacts
 from fabserver.profiles import load_profiles
 from fabserver.registry import load_registry
+from fabserver.testing import require
 
 SQUARE = np.array([[0, 0], [50, 0], [50, 50], [0, 50]], dtype=float)
 HOLE = np.array([[20, 20], [30, 20], [30, 30], [20, 30]], dtype=float)
@@ -23,8 +24,7 @@ def _drawing(*paths: DrawingPath) -> Drawing:
 def lab():
     registry = load_registry()
     for needed in ("laser", "vinyl"):
-        if needed not in registry.plugins:
-            pytest.skip(f"plugin {needed} not installed")
+        require(needed in registry.plugins, f"plugin {needed} not installed")
     profiles = load_profiles()
     return {t.machine.id: t for t in quote.targets(profiles, registry.plugins, "drawing")}
 
@@ -60,8 +60,8 @@ def test_boxes_colours_get_the_boxes_preset(lab):
     boxes = _drawing(
         DrawingPath(SQUARE, True, stroke=(0, 0, 0)), DrawingPath(HOLE, True, stroke=(0, 0, 255))
     )
-    if quote.BOXES_PRESET not in lab["laser"].plugin.operation_presets(lab["laser"].machine):
-        pytest.skip("the laser profile has no boxes preset")
+    # The lab's laser profile ships the Boxes.py preset: without it this proposal is lost.
+    assert quote.BOXES_PRESET in lab["laser"].plugin.operation_presets(lab["laser"].machine)
     text, notice = quote.propose(lab["laser"], boxes)
     assert text == "boxes" and "Boxes.py" in notice.en
     table = quote.colour_table(boxes, {"laser": (lab["laser"], text)})

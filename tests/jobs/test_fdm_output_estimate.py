@@ -14,14 +14,15 @@ from fabserver.planning import run_plan, write_outputs
 from fabserver.preview import layer_data
 from fabserver.profiles import load_profiles
 from fabserver.registry import load_registry
-from fabserver.testing import SAMPLES
+from fabserver.testing import SAMPLES, require
 
 
 @pytest.fixture(scope="module")
 def fdm():
     registry = load_registry("fdm")
-    if "fdm" not in registry.plugins:
-        pytest.skip("the FDM plugin is not installed (pip install -e plugins/fdm)")
+    require(
+        "fdm" in registry.plugins, "the FDM plugin is not installed (pip install -e plugins/fdm)"
+    )
     profiles = load_profiles()
     return registry.get("fdm"), profiles
 

@@ -23,6 +23,7 @@ from servers import start_server
 
 from fabserver.profiles import DEFAULT_PROFILE_DIR
 from fabserver.registry import load_registry
+from fabserver.testing import require
 
 HUGE_OPTIONS = {"layer_height": 0.05, "first_layer_height": 0.1, "fill_density": 100}
 FLAT_MB = 60  # what the web process may grow by: requests, not plans
@@ -44,8 +45,10 @@ def peak_rss_mb(pid: int) -> float:
 
 @pytest.fixture
 def fdm_installed():
-    if "fdm" not in load_registry("fdm").plugins:
-        pytest.skip("the FDM plugin is not installed (pip install -e plugins/fdm)")
+    require(
+        "fdm" in load_registry("fdm").plugins,
+        "the FDM plugin is not installed (pip install -e plugins/fdm)",
+    )
 
 
 @pytest.mark.slow
