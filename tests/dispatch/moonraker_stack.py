@@ -100,6 +100,23 @@ class Stack:
         """What the heater's sensor reads (``extruder`` or ``bed``)."""
         (self.folder / f"{heater}_temp").write_text(f"{round(celsius * 1000)}\n")
 
+    def settle_temperature(self, heater: str, celsius: float) -> None:
+        """Set the sensor and wait until Klipper's smoothed reading follows: a heat-up wait
+        started while the reading still decays from the old value returns at once."""
+        self.set_temperature(heater, celsius)
+        name = "heater_bed" if heater == "bed" else heater
+        self.wait(
+            lambda: abs(self.query(name)[name]["temperature"] - celsius) < 1.0,
+            what=f"{name} reading {celsius} °C",
+        )
+
+    def klippy_log_tail(self, lines: int = 40) -> str:
+        """The end of Klipper's log, for a failure message."""
+        log = self.folder / "printer_data" / "logs" / "klippy.log"
+        if not log.exists():
+            return f"(no {log})"
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
     def gcode(self, script: str) -> None:
         self.api("POST", "/printer/gcode/script", params={"script": script}).raise_for_status()
 

@@ -135,7 +135,7 @@ def test_pause_and_cancel_during_a_heat_up_are_sent_and_confirmed_by_polling(
     machine_with, moonraker, tmp_path
 ):
     connector = connect(machine_with, moonraker.url, start=True)
-    moonraker.set_temperature("bed", 40.0)  # below M190 S60: the wait holds
+    moonraker.settle_temperature("bed", 40.0)  # below M190 S60: the wait holds
     connector.send(tiny_gcode(tmp_path / "h.gcode", heat=True), "J3-heat.gcode")
     heating = moonraker.wait(
         lambda: (s := connector.status()).state == "heating" and s, what="heating"
@@ -151,7 +151,7 @@ def test_pause_and_cancel_during_a_heat_up_are_sent_and_confirmed_by_polling(
     assert moonraker.query("pause_resume")["pause_resume"]["is_paused"] is False
 
     moonraker.heaters_off()
-    moonraker.set_temperature("bed", 40.0)
+    moonraker.settle_temperature("bed", 40.0)
     connector.send(tiny_gcode(tmp_path / "h2.gcode", heat=True), "J4-heat.gcode")
     moonraker.wait(lambda: connector.status().state == "heating", what="heating again")
     said = connector.cancel()

@@ -276,7 +276,7 @@ def test_the_staff_machine_page_shows_a_heat_up_in_the_browser(own_moonraker, tm
         def hold_a_print_on_its_bed() -> None:
             """Start a print whose M190 waits (bed at 40 for 60 °C); Klipper's verify_heater
             shuts down after about 60 s of no rise, so this comes last, once logged in."""
-            moonraker.set_temperature("bed", 40.0)
+            moonraker.settle_temperature("bed", 40.0)
             with open(tiny_gcode(tmp_path / "held.gcode", heat=True), "rb") as gcode:
                 moonraker.api(
                     "POST",
@@ -286,9 +286,12 @@ def test_the_staff_machine_page_shows_a_heat_up_in_the_browser(own_moonraker, tm
                 ).raise_for_status()
 
             def held() -> bool:
+                """Printing, the bed's target set, and no filament yet: inside the M190."""
                 status = moonraker.query("print_stats", "heater_bed")
-                return status["print_stats"]["state"] == "printing" and (
-                    status["heater_bed"]["target"] == 60.0
+                return (
+                    status["print_stats"]["state"] == "printing"
+                    and status["heater_bed"]["target"] == 60.0
+                    and status["print_stats"]["filament_used"] == 0.0
                 )
 
             moonraker.wait(held, what="the print waiting for its bed")  # the page asks at load
@@ -316,7 +319,8 @@ def test_the_staff_machine_page_shows_a_heat_up_in_the_browser(own_moonraker, tm
                     badge.and_(page.locator('[data-state="heating"]')).wait_for(timeout=30_000)
                 except PlaywrightTimeout:
                     raise AssertionError(
-                        f"{row.inner_text()}: {moonraker.query('print_stats', 'heater_bed')}"
+                        f"{row.inner_text()}: {moonraker.query('print_stats', 'heater_bed')}\n"
+                        f"klippy.log:\n{moonraker.klippy_log_tail()}"
                     ) from None
                 assert badge.inner_text().startswith("Chauffe")
                 assert "plateau 40/60 °C" in row.inner_text()
