@@ -145,6 +145,13 @@ def test_plan_matches_prusaslicer(request, profiles, tmp_path, machine_id, name,
 
 
 CURA_CASES = [c for c in CASES if "copies" not in c.id and "cube" not in c.id]
+CURA_SUPPORTS = (
+    "CuraEngine supports bridges too and lays its supports by its own rules (density, "
+    "interface, distances); fabserver follows PrusaSlicer's (the lab's reference)"
+)
+CURA_PLAN_DIFFERENCES = {
+    case.id: CURA_SUPPORTS for case in CURA_CASES if "supports" in case.id or "shelf" in case.id
+}
 
 
 @pytest.mark.parametrize(("machine_id", "name", "options"), CURA_CASES)
@@ -162,7 +169,10 @@ def test_curaengine_file_timed_by_our_estimator(profiles, tmp_path, machine_id, 
 
 
 @pytest.mark.parametrize(("machine_id", "name", "options"), CURA_CASES)
-def test_plan_within_curaengine_bounds(profiles, tmp_path, machine_id, name, options):
+def test_plan_within_curaengine_bounds(request, profiles, tmp_path, machine_id, name, options):
+    why = CURA_PLAN_DIFFERENCES.get(request.node.callspec.id)
+    if why:
+        request.applymarker(pytest.mark.xfail(reason=why, strict=True))
     require(cura.available(), "CuraEngine or Cura's definitions not installed (cura-engine, cura)")
     path, machine, settings, result, filament = our_plan(profiles, machine_id, name, options)
     ref = cura.run_cura(path, settings, machine, tmp_path)
