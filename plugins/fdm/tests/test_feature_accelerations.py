@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from fabserver_fdm.gcode import acceleration_changes
 from fabserver_fdm.settings import printer_settings
 
