@@ -30,8 +30,12 @@ The firmware models, and where each comes from (read, not copied):
   ``scv²(√2−1)/accel``, also capped by the "approximated centripetal velocity"
   of a circle touching both moves no further than their middles, and by the
   extruder's ``instantaneous_corner_velocity`` over the change of extrusion per
-  mm. *Minimum cruise ratio* (smoothed look-ahead): a second look-ahead runs
-  with the acceleration scaled by ``1 − minimum_cruise_ratio``; a run of moves
+  mm. Per-feature accelerations (``[settings]`` ``perimeter_acceleration``…,
+  :func:`move_accelerations`): the file changes ``ACCEL`` before each feature
+  that has its own, and each move keeps the acceleration, junction deviation
+  and smoothed acceleration of the ``ACCEL`` it was queued with, as Klipper's
+  ``Move`` does. *Minimum cruise ratio* (smoothed look-ahead): a second
+  look-ahead runs with the acceleration scaled by ``1 − minimum_cruise_ratio``; a run of moves
   that rises and falls (a "hill") never cruises faster than the peak of that
   smoothed profile, so short zig-zags never reach their full speed. Moves of the
   extruder alone are planned apart (``max_extrude_only_*``) and stop around them.
@@ -60,6 +64,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -79,6 +84,35 @@ _STOP_EVENTS = {
     EventKind.PAUSE,
     EventKind.HEAT,
 }
+#: Per-feature accelerations a Klipper printer's ``[settings]`` may give, mm/s² (PrusaSlicer's
+#: names; 0 or absent: ``kinematics.accel``).
+FEATURE_ACCELERATIONS = (
+    "external_perimeter_acceleration",
+    "perimeter_acceleration",
+    "top_solid_infill_acceleration",
+    "solid_infill_acceleration",
+    "infill_acceleration",
+    "bridge_acceleration",
+    "first_layer_acceleration",
+    "travel_acceleration",
+)
+#: The keys each toolpath role takes its acceleration from, the first non-zero one
+#: winning (PrusaSlicer's order: an overhang is a bridge, top solid infill is solid infill,
+#: solid infill is infill, an external perimeter is a perimeter).
+_ROLE_ACCELERATIONS = {
+    "external_perimeter": ("external_perimeter_acceleration", "perimeter_acceleration"),
+    "perimeter": ("perimeter_acceleration",),
+    "overhang_perimeter": ("bridge_acceleration", "perimeter_acceleration"),
+    "bridge": ("bridge_acceleration",),
+    "top_solid_infill": (
+        "top_solid_infill_acceleration",
+        "solid_infill_acceleration",
+        "infill_acceleration",
+    ),
+    "solid_infill": ("solid_infill_acceleration", "infill_acceleration"),
+    "gap_fill": ("solid_infill_acceleration", "infill_acceleration"),
+    "infill": ("infill_acceleration",),
+}
 #: Marlin's JD_HANDLE_SMALL_SEGMENTS: moves shorter than this (mm) turning by less than 45°.
 _MARLIN_SMALL_SEGMENT = 1.0
 
@@ -94,10 +128,50 @@ class _Moves:
     e_per_mm: np.ndarray  # (m,) extrusion per mm of xyz (0 for e-only moves)
     accel: np.ndarray  # (m,) mm/s² after the axis limits
     base_accel: np.ndarray  # (m,) mm/s² the firmware was told for this kind of move
+    queued_accel: np.ndarray  # (m,) mm/s²: the toolhead's ACCEL when the move was queued
     v_nom: np.ndarray  # (m,) mm/s after the axis limits
 
 
-def _moves(toolpath: Toolpath, kin: Kinematics) -> _Moves | None:
+def move_accelerations(
+    toolpath: Toolpath, kin: Kinematics, settings: Mapping[str, Any]
+) -> np.ndarray | None:
+    """``(n,)`` acceleration each move is queued with, from a Klipper printer's per-feature
+    accelerations (:data:`FEATURE_ACCELERATIONS` in ``settings``); ``None`` when it gives none.
+
+    The writer sets ``ACCEL`` where this changes and the estimator plans each move with
+    it, so the file and the claim cannot disagree. Travels take ``travel_acceleration``,
+    every move of the first layer ``first_layer_acceleration``. Moves of the extruder
+    alone keep the value before them: Klipper plans them with ``max_extrude_only_accel``
+    whatever ``ACCEL`` says, so they need no change of their own.
+    """
+    given = {key: float(settings.get(key) or 0.0) for key in FEATURE_ACCELERATIONS}
+    if kin.firmware != "klipper" or not any(given.values()) or len(toolpath) == 0:
+        return None
+    default = float(kin.work_accel)
+    by_role = np.array(
+        [
+            next((given[k] for k in _ROLE_ACCELERATIONS.get(role, ()) if given[k]), default)
+            for role in toolpath.roles
+        ]
+        or [default]
+    )
+    kind = np.asarray(toolpath.kind)
+    accel = by_role[np.asarray(toolpath.role, dtype=np.int64)]
+    travel = (kind == MoveKind.TRAVEL) | (kind == MoveKind.JUMP)
+    accel[travel] = given["travel_acceleration"] or default
+    if given["first_layer_acceleration"]:
+        accel[np.asarray(toolpath.layer) == 0] = given["first_layer_acceleration"]
+    # Extruder-only moves carry the value of the move before them (forward fill).
+    carried = np.flatnonzero(kind != MoveKind.RETRACT)
+    if carried.size == 0:
+        return None
+    last = np.maximum.accumulate(np.where(kind != MoveKind.RETRACT, np.arange(len(kind)), -1))
+    return np.where(last >= 0, accel[np.maximum(last, 0)], accel[carried[0]])
+
+
+def _moves(
+    toolpath: Toolpath, kin: Kinematics, move_accel: np.ndarray | None = None
+) -> _Moves | None:
     delta = toolpath.xyz - toolpath.starts
     cart = np.linalg.norm(delta, axis=1)
     de = np.asarray(toolpath.e, dtype=float)
@@ -140,11 +214,15 @@ def _moves(toolpath: Toolpath, kin: Kinematics) -> _Moves | None:
     else:
         base = np.full(idx.size, float(kin.accel or 0.0))
         base[travel] = kin.travel_accel or kin.accel
+        if move_accel is not None:
+            base = np.asarray(move_accel, dtype=float)[idx].copy()
+    queued = base.copy()
+    if kin.firmware != "grbl":
         base[kind == MoveKind.RETRACT] = kin.retract_accel or kin.max_accel.e
     accel = np.minimum(base, accel_cap)
     v_nom = np.minimum(np.asarray(toolpath.feed, dtype=float)[idx], speed_cap)
     v_nom = np.maximum(v_nom, kin.minimum_feed)
-    return _Moves(idx, L, unit, e_only, e_per_mm, accel, base, v_nom)
+    return _Moves(idx, L, unit, e_only, e_per_mm, accel, base, queued, v_nom)
 
 
 def _look_ahead(limit: np.ndarray, D: np.ndarray) -> np.ndarray:
@@ -176,11 +254,17 @@ def _hill_peaks(smooth: np.ndarray, Ds: np.ndarray, v_nom_sq: np.ndarray) -> np.
     return np.maximum.reduceat(peak, starts)[hill]
 
 
-def move_times(toolpath: Toolpath, kin: Kinematics) -> np.ndarray:
-    """Seconds spent on each move: ``(n,) float``, events not included."""
+def move_times(
+    toolpath: Toolpath, kin: Kinematics, move_accel: np.ndarray | None = None
+) -> np.ndarray:
+    """Seconds spent on each move: ``(n,) float``, events not included.
+
+    ``move_accel``: the acceleration each move is queued with, where the file
+    changes it per feature (:func:`move_accelerations`); else the profile's.
+    """
     n = len(toolpath)
     times = np.zeros(n)
-    mv = _moves(toolpath, kin) if n else None
+    mv = _moves(toolpath, kin, move_accel) if n else None
     if mv is None:
         return times
     m = mv.idx.size
@@ -207,7 +291,8 @@ def move_times(toolpath: Toolpath, kin: Kinematics) -> np.ndarray:
 
     v_nom_sq = v_nom**2
     if kin.firmware == "klipper" and kin.minimum_cruise_ratio > 0:
-        pseudo = (kin.accel or 0.0) * (1.0 - kin.minimum_cruise_ratio)
+        # Each move keeps the smoothed acceleration of the ACCEL it was queued with.
+        pseudo = mv.queued_accel * (1.0 - kin.minimum_cruise_ratio)
         Ds = np.minimum(2.0 * pseudo * L, D)
         cap = _hill_peaks(_look_ahead(limit, Ds), Ds, v_nom_sq)
         v_nom_sq = np.minimum(v_nom_sq, cap)
@@ -496,7 +581,8 @@ def estimate_plan(
     toolpath is run ``plan.runs`` times (plates, sheets).
     """
     tp = plan.toolpath
-    per_move = move_times(tp, machine.kinematics)
+    kin = machine.kinematics
+    per_move = move_times(tp, kin, move_accelerations(tp, kin, machine.settings))
     motion = float(per_move.sum())
     events = event_seconds(tp, machine)
     by_role: dict[str, float] = {}

@@ -200,18 +200,21 @@ def klipper_time(
 ) -> float:
     """Klipper's toolhead look-ahead with minimum cruise ratio, over the whole file.
 
-    ``limits``: ``SET_VELOCITY_LIMIT`` from the file; ``config``: the printer.cfg
+    ``limits``: ``SET_VELOCITY_LIMIT`` from the file's start, each move's ``accel`` the
+    ``ACCEL`` set before it (per-feature accelerations); ``config``: the printer.cfg
     values it cannot set (max_z_velocity, max_z_accel, max_extrude_only_velocity,
     max_extrude_only_accel, instantaneous_corner_velocity).
     """
-    velocity, accel = limits["VELOCITY"], limits["ACCEL"]
+    velocity = limits["VELOCITY"]
     scv, mcr = limits["SQUARE_CORNER_VELOCITY"], limits["MINIMUM_CRUISE_RATIO"]
-    deviation = scv * scv * (math.sqrt(2.0) - 1.0) / accel
-    pseudo = accel * (1.0 - mcr)
     rows, stops = _moving(moves, stops)
     n = len(rows)
-    L, A, cruise2, delta, mcr_delta, max_start, max_mcr = [], [], [], [], [], [], []
+    L, A, cruise2, delta, mcr_delta, max_start, max_mcr, jd = [], [], [], [], [], [], [], []
     for i, (m, unit, length, e_only) in enumerate(rows):
+        # Each move keeps the ACCEL in effect when it was queued, and what follows from it.
+        accel = m.accel or limits["ACCEL"]
+        jd.append(scv * scv * (math.sqrt(2.0) - 1.0) / accel)
+        pseudo = accel * (1.0 - mcr)
         if e_only:
             a = config["max_extrude_only_accel"]
             v = min(m.feed, config["max_extrude_only_velocity"])
@@ -240,8 +243,8 @@ def klipper_time(
                 quarter_tan = 0.25 * sin_half / cos_half
                 start = min(
                     start,
-                    r * deviation * a,
-                    r * deviation * A[i - 1],
+                    r * jd[i] * a,
+                    r * jd[i - 1] * A[i - 1],
                     delta[i] * quarter_tan,
                     delta[i - 1] * quarter_tan,
                 )

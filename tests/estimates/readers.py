@@ -23,6 +23,7 @@ class Move:
     feed: float  # mm/s requested; math.inf for Grbl rapids (G0 runs at the axes' max rate)
     rapid: bool
     power: float = 0.0  # laser S while moving
+    accel: float | None = None  # Klipper: the ACCEL in effect (SET_VELOCITY_LIMIT), if set
 
     @property
     def length(self) -> float:
@@ -32,6 +33,7 @@ class Move:
 @dataclass
 class MachineFile:
     moves: list[Move] = field(default_factory=list)
+    #: The limits the file states first (Klipper's later ``ACCEL`` changes are on the moves).
     limits: dict[str, float] = field(default_factory=dict)
     dwell_s: float = 0.0
     #: Index into ``moves`` where a marker comment (e.g. ``;LAYER_CHANGE``) first appeared.
@@ -63,6 +65,7 @@ def read_gcode(path: Path, markers: tuple[str, ...] = (";LAYER_CHANGE",)) -> Mac
     feed = 0.0  # mm/min
     motion = "G0"
     power = 0.0
+    accel: float | None = None
     for raw in path.read_text(encoding="ascii", errors="replace").splitlines():
         line = raw.strip()
         for marker in markers:
@@ -82,7 +85,9 @@ def read_gcode(path: Path, markers: tuple[str, ...] = (";LAYER_CHANGE",)) -> Mac
             continue
         if line.startswith("SET_VELOCITY_LIMIT"):
             for key, value in _KEY_VALUE.findall(line):
-                out.limits[key] = float(value)
+                out.limits.setdefault(key, float(value))
+                if key == "ACCEL":
+                    accel = float(value)
             continue
         words = _WORD.findall(line)
         letters = {k: float(v) for k, v in words}
@@ -138,7 +143,7 @@ def read_gcode(path: Path, markers: tuple[str, ...] = (";LAYER_CHANGE",)) -> Mac
                 de = letters["E"] - e_abs
                 e_abs = letters["E"]
         rapid = motion == "G0"
-        out.moves.append(Move(tuple(pos), tuple(end), de, feed / 60.0, rapid, power))
+        out.moves.append(Move(tuple(pos), tuple(end), de, feed / 60.0, rapid, power, accel))
         pos = end
     return out
 

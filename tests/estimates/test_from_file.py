@@ -72,6 +72,7 @@ FDM_CASES = [
     ("printer-1", "fdm-step.stl"),
     ("printer-3", "fdm-bracket.stl"),
     ("printer-3", "fdm-step.stl"),
+    ("printer-4", "fdm-bracket.stl"),  # per-feature accelerations
 ]
 
 
@@ -102,6 +103,11 @@ def test_fdm_gcode_read_back(profiles, tmp_path, machine, sample):
         text = path.read_text()
         for key, value in printer_cfg.items():
             assert f"{key}: {value:g}" in text
+        # Where the profile gives per-feature accelerations, the file sets each of them.
+        feature = {
+            v for k, v in profiles.machine(machine).settings.items() if k.endswith("_acceleration")
+        }
+        assert {m.accel for m in body} >= feature
         measured = klipper_time(body, read.limits, printer_cfg)
     filament_file = sum(m.e for m in body)
     filament_claimed = next(u.quantity for u in result.plan.material_uses if u.unit == "m") * 1000

@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from fabserver.estimate import firmware_start_lines, grbl_settings, move_times
+from fabserver.estimate import (
+    firmware_start_lines,
+    grbl_settings,
+    move_accelerations,
+    move_times,
+)
 from fabserver.profiles import Kinematics
 from fabserver.toolpath import MoveKind, ToolpathBuilder
 
@@ -114,6 +119,74 @@ def test_klipper_random_paths_equal_the_per_move_planner(mcr):
     limits["MINIMUM_CRUISE_RATIO"] = mcr
     reference = klipper_time(as_moves(tp), limits, config)
     assert move_times(tp, kin).sum() == pytest.approx(reference, rel=2e-3)
+
+
+KLIPPER_CFG = {
+    "max_z_velocity": 15,
+    "max_z_accel": 350,
+    "max_extrude_only_velocity": 120,
+    "max_extrude_only_accel": 3000,
+    "instantaneous_corner_velocity": 1.0,
+}
+FEATURE_ACCELS = {
+    "external_perimeter_acceleration": 1500,
+    "perimeter_acceleration": 2000,
+    "infill_acceleration": 5000,
+    "travel_acceleration": 4000,
+}
+
+
+def features_toolpath():
+    """Two layers of perimeter, external perimeter, infill, a retraction and travels."""
+    rng = np.random.default_rng(9)
+    b = ToolpathBuilder()
+    for layer, z in enumerate((0.2, 0.4)):
+        b.new_layer(z, layer)
+        for role in ("perimeter", "external_perimeter", "infill", "gap_fill"):
+            pts = np.cumsum(rng.uniform(-6, 6, size=(60, 2)), axis=0) + 60
+            b.add_path(pts[:1], MoveKind.TRAVEL, 250.0, z=z)
+            e = rng.uniform(0.01, 0.1, size=59)
+            b.add_path(pts[1:], MoveKind.EXTRUDE, rng.uniform(30, 200, 59), role=role, e=e, z=z)
+            b.retract(0.5, 40.0)
+    return b.build()
+
+
+def test_per_feature_accelerations_follow_the_roles():
+    tp = features_toolpath()
+    kin = klipper()
+    accel = move_accelerations(tp, kin, FEATURE_ACCELS | {"first_layer_acceleration": 800})
+    role = np.array(tp.roles)[tp.role]
+    work = tp.kind == MoveKind.EXTRUDE
+    second = tp.layer == 1
+    assert set(accel[work & second & (role == "external_perimeter")]) == {1500}
+    assert set(accel[work & second & (role == "perimeter")]) == {2000}
+    assert set(accel[work & second & (role == "infill")]) == {5000}
+    assert set(accel[work & second & (role == "gap_fill")]) == {5000}  # infill's, by fallback
+    assert set(accel[(tp.kind == MoveKind.TRAVEL) & second]) == {4000}
+    assert set(accel[tp.layer == 0]) == {800}
+    # A retraction keeps the acceleration of the move before it: no change of its own.
+    retract = np.flatnonzero((tp.kind == MoveKind.RETRACT) & second)
+    assert (accel[retract] == accel[retract - 1]).all()
+    # None where nothing is given, or on a firmware the file does not set them for.
+    assert move_accelerations(tp, kin, {}) is None
+    assert move_accelerations(tp, marlin(), FEATURE_ACCELS) is None
+
+
+def test_per_feature_accelerations_equal_the_per_move_planner():
+    # The independent planner reads each move's ACCEL as the file sets it.
+    tp = features_toolpath()
+    kin = klipper()
+    accel = move_accelerations(tp, kin, FEATURE_ACCELS)
+    moves = as_moves(tp)
+    for move, a in zip(moves, accel, strict=True):
+        move.accel = float(a)
+    limits = {"VELOCITY": 300, "ACCEL": 3000, "SQUARE_CORNER_VELOCITY": 5.0}
+    limits["MINIMUM_CRUISE_RATIO"] = 0.5
+    claimed = move_times(tp, kin, accel).sum()
+    assert claimed == pytest.approx(klipper_time(moves, limits, KLIPPER_CFG), rel=2e-3)
+    # Slower walls than the profile's 3000 mm/s² take longer than one acceleration for all.
+    slow = move_accelerations(tp, kin, {"perimeter_acceleration": 500})
+    assert move_times(tp, kin, slow).sum() > 1.05 * move_times(tp, kin).sum()
 
 
 def test_marlin_classic_jerk_lets_an_axis_reverse_at_its_jerk():

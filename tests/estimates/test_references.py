@@ -34,17 +34,16 @@ from .readers import as_toolpath, read_gcode
 
 pytestmark = pytest.mark.reference
 
-GYROID_FILAMENT = (
-    "on the calibration cube fabserver's gyroid lays about 8 % more filament than "
-    "PrusaSlicer's at the same density (plugins/fdm infill, not the estimate)"
+CUBE_SLOWDOWN = (
+    "every layer of the 20 mm cube is under slowdown_below_layer_time (15 s): PrusaSlicer "
+    "slows its layers until their time without accelerations reaches 15 s (16 s with them), "
+    "fabserver's slowdown (plugins/fdm assemble.py) stops at about 12.5 s on printer-3's "
+    "short, acceleration-bound moves: 17 % less time, filament within 3 %"
 )
-SUPPORT_FILAMENT = (
-    "fabserver's supports on fdm-bridge use about 55 % more filament than PrusaSlicer's "
-    "(plugins/fdm supports, not the estimate)"
-)
-CUBE_KLIPPER = (
-    "on the calibration cube fabserver's paths take 17 % less time than PrusaSlicer's on "
-    "printer-3 and 8 % more filament (plugins/fdm paths; the same-file check is within 2 %)"
+SUPPORT_LAYERS = (
+    "PrusaSlicer prints the support body in layers of its own up to 0.3 mm thick "
+    "(support_material_synchronize_layers off), fabserver at every 0.2 mm layer of the part: "
+    "the same plastic within 1 %, about 15 % more time (plugins/fdm layers, not the estimate)"
 )
 
 GRID = {"fill_pattern": "grid", "fill_density": "20%"}
@@ -53,19 +52,20 @@ CASES = [
     pytest.param("printer-1", "fdm-bracket.stl", GRID, id="p1-grid"),
     pytest.param("printer-1", "fdm-bracket.stl", GYROID, id="p1-gyroid"),
     pytest.param("printer-1", "fdm-bridge.stl", {"support_material": True}, id="p1-supports"),
+    pytest.param("printer-1", "fdm-bracket.stl", {"support_material": True}, id="p1-shelf"),
     pytest.param("printer-1", "fdm-bracket.stl", {"copies": 2}, id="p1-copies"),
     pytest.param("printer-1", "corpus:20mm-xyz-cube.stl", GYROID, id="p1-cube-gyroid"),
     pytest.param("printer-3", "fdm-bracket.stl", GRID, id="p3-grid"),
     pytest.param("printer-3", "fdm-bracket.stl", GYROID, id="p3-gyroid"),
     pytest.param("printer-3", "fdm-bridge.stl", {"support_material": True}, id="p3-supports"),
+    pytest.param("printer-3", "fdm-bracket.stl", {"support_material": True}, id="p3-shelf"),
     pytest.param("printer-3", "fdm-bracket.stl", {"copies": 2}, id="p3-copies"),
     pytest.param("printer-3", "corpus:20mm-xyz-cube.stl", GYROID, id="p3-cube-gyroid"),
 ]
 EXPECTED_PLAN_DIFFERENCES = {
-    "p1-cube-gyroid": GYROID_FILAMENT,
-    "p1-supports": SUPPORT_FILAMENT,
-    "p3-supports": SUPPORT_FILAMENT,
-    "p3-cube-gyroid": CUBE_KLIPPER,
+    "p1-shelf": SUPPORT_LAYERS,
+    "p3-shelf": SUPPORT_LAYERS,
+    "p3-cube-gyroid": CUBE_SLOWDOWN,
 }
 
 
@@ -145,6 +145,13 @@ def test_plan_matches_prusaslicer(request, profiles, tmp_path, machine_id, name,
 
 
 CURA_CASES = [c for c in CASES if "copies" not in c.id and "cube" not in c.id]
+CURA_SUPPORTS = (
+    "CuraEngine supports bridges too and lays its supports by its own rules (density, "
+    "interface, distances); fabserver follows PrusaSlicer's (the lab's reference)"
+)
+CURA_PLAN_DIFFERENCES = {
+    case.id: CURA_SUPPORTS for case in CURA_CASES if "supports" in case.id or "shelf" in case.id
+}
 
 
 @pytest.mark.parametrize(("machine_id", "name", "options"), CURA_CASES)
@@ -162,7 +169,10 @@ def test_curaengine_file_timed_by_our_estimator(profiles, tmp_path, machine_id, 
 
 
 @pytest.mark.parametrize(("machine_id", "name", "options"), CURA_CASES)
-def test_plan_within_curaengine_bounds(profiles, tmp_path, machine_id, name, options):
+def test_plan_within_curaengine_bounds(request, profiles, tmp_path, machine_id, name, options):
+    why = CURA_PLAN_DIFFERENCES.get(request.node.callspec.id)
+    if why:
+        request.applymarker(pytest.mark.xfail(reason=why, strict=True))
     require(cura.available(), "CuraEngine or Cura's definitions not installed (cura-engine, cura)")
     path, machine, settings, result, filament = our_plan(profiles, machine_id, name, options)
     ref = cura.run_cura(path, settings, machine, tmp_path)

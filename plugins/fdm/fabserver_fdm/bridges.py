@@ -54,6 +54,22 @@ def _best_angles(
     parts: np.ndarray, layer: np.ndarray, below: np.ndarray, spacing: np.ndarray, usual: np.ndarray
 ) -> np.ndarray:
     """Per part, the direction whose lines rest on ``below`` at both ends (``usual`` on a tie)."""
+    score = anchored_share(parts, layer, below, spacing)
+    best = ANGLES[np.argmax(score, axis=1)]
+    nearest_usual = np.argmin(np.abs(ANGLES[None, :] - np.mod(usual, 180.0)[:, None]), axis=1)
+    keep_usual = score[np.arange(len(parts)), nearest_usual] >= score.max(axis=1) - TIE
+    return np.where(keep_usual, usual, best)
+
+
+def anchored_share(
+    parts: np.ndarray,
+    layer: np.ndarray,
+    below: np.ndarray,
+    spacing: np.ndarray,
+    reach: float = ANCHOR_REACH,
+) -> np.ndarray:
+    """``(p, len(ANGLES))``: per part and direction, the share of the length of lines
+    across it that rest on ``below[layer]`` at both ends (within ``reach``)."""
     k = len(ANGLES)
     cand_layer = np.repeat(layer, k)
     cand_angle = np.tile(ANGLES, len(parts))
@@ -65,18 +81,14 @@ def _best_angles(
             [shapely.get_point(segs, 0), shapely.get_point(segs, -1)], axis=1
         )  # (s, 2) points
         support = below[cand_layer[seg_cand]]
-        held = shapely.dwithin(ends[:, 0], support, ANCHOR_REACH) & shapely.dwithin(
-            ends[:, 1], support, ANCHOR_REACH
+        held = shapely.dwithin(ends[:, 0], support, reach) & shapely.dwithin(
+            ends[:, 1], support, reach
         )
         length = shapely.length(segs)
         anchored = np.bincount(seg_cand, weights=length * held, minlength=len(score))
         total = np.bincount(seg_cand, weights=length, minlength=len(score))
         score = np.divide(anchored, total, out=np.zeros_like(total), where=total > 0)
-    score = score.reshape(len(parts), k)
-    best = ANGLES[np.argmax(score, axis=1)]
-    nearest_usual = np.argmin(np.abs(ANGLES[None, :] - np.mod(usual, 180.0)[:, None]), axis=1)
-    keep_usual = score[np.arange(len(parts)), nearest_usual] >= score.max(axis=1) - TIE
-    return np.where(keep_usual, usual, best)
+    return score.reshape(len(parts), k)
 
 
 def _lines_of(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

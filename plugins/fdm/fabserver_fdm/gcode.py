@@ -172,6 +172,19 @@ class GcodeJob:
     layer_time: np.ndarray  # (L,) s, for the printer's progress display (M73)
     header: tuple[str, ...]  # comment lines (without ';')
     footer: tuple[str, ...]
+    #: (n,) acceleration of each move where the printer's features have their own
+    #: (``fabserver.estimate.move_accelerations``, Klipper); ``None``: the start code's.
+    move_accel: np.ndarray | None = None
+
+
+def acceleration_changes(move_accel: np.ndarray | None) -> dict[int, str]:
+    """``SET_VELOCITY_LIMIT ACCEL=…`` before each move whose acceleration differs from the
+    move before (and before the first): what the estimate planned each move with."""
+    if move_accel is None or len(move_accel) == 0:
+        return {}
+    accel = np.asarray(move_accel, dtype=float)
+    changes = np.flatnonzero(np.concatenate([[True], accel[1:] != accel[:-1]]))
+    return {int(i): f"SET_VELOCITY_LIMIT ACCEL={accel[i]:g}\n" for i in changes}
 
 
 class _MoveWords:
@@ -234,6 +247,8 @@ def write_gcode(out: IO[bytes], tp: Toolpath, job: GcodeJob, chunk: int = 20000)
     else:
         type_at, bridge_at = {}, {}
     cuts |= set(type_at)
+    accel_at = acceleration_changes(job.move_accel)
+    cuts |= set(accel_at)
     bounds = sorted(c for c in cuts if 0 <= c <= n)
     # Time left at the start of each layer, for M73 (percent done, minutes left).
     layer_time = np.asarray(job.layer_time, dtype=float)
@@ -275,6 +290,8 @@ def write_gcode(out: IO[bytes], tp: Toolpath, job: GcodeJob, chunk: int = 20000)
                 fan = want
         if type_at.get(lo):
             buf.append(f";TYPE:{type_at[lo]}\n")
+        if lo in accel_at:
+            buf.append(accel_at[lo])
         text = words.text(lo, hi)
         buf.append(text)
         size += len(text)

@@ -16,6 +16,8 @@ import shapely
 from .geos import intersection
 from .regions import EMPTY
 
+#: PrusaSlicer's ``FillGyroid::DensityAdjust``: gyroid units per line spacing.
+GYROID_DENSITY_ADJUST = 2.44
 MIN_PIECE = 1e-9  # mm: shorter stretches of a line inside a region are a touched vertex
 
 
@@ -115,6 +117,10 @@ def gyroid(regions: np.ndarray, spacing: np.ndarray, z: np.ndarray, angle_deg: f
     is, solved for y, ``y = asin(-sin z cos x / R) - atan2(sin x, cos z)`` with
     ``R = hypot(sin x, cos z)`` (and the mirror branch), repeating every 2π;
     where ``sin z`` dominates the roles of x and y swap.
+
+    Wavy lines are longer than straight ones: as PrusaSlicer does, one gyroid unit
+    is ``spacing / GYROID_DENSITY_ADJUST`` (neighbouring waves π units apart, so
+    ``π / 2.44 ≈ 1.29`` spacings), which lays the plastic of the asked density.
     """
     n = len(regions)
     bounds = shapely.bounds(regions)
@@ -124,7 +130,7 @@ def gyroid(regions: np.ndarray, spacing: np.ndarray, z: np.ndarray, angle_deg: f
     rot = np.radians(angle_deg)
     c, s = np.cos(rot), np.sin(rot)
     for i in np.flatnonzero(ok):
-        scale = spacing[i] / np.pi  # mm per gyroid unit: neighbouring waves π apart
+        scale = spacing[i] / GYROID_DENSITY_ADJUST  # mm per gyroid unit
         zz = z[i] / scale
         x0, y0, x1, y1 = bounds[i]
         # Work in a frame rotated by the fill angle; cover the region's bounds.

@@ -11,7 +11,7 @@ import shapely
 
 from fabserver.designs.types import Design, Gcode, Mesh
 from fabserver.errors import PlanError
-from fabserver.estimate import event_seconds, firmware_start_lines
+from fabserver.estimate import event_seconds, firmware_start_lines, move_accelerations
 from fabserver.i18n import Text
 from fabserver.plugin import (
     MachinePlugin,
@@ -316,6 +316,7 @@ def _gcode_job(s: PrintSettings, machine, material, sliced, on_plate, extruded_m
         layer_time=sliced.layer_time,
         header=header,
         footer=footer,
+        move_accel=move_accelerations(sliced.toolpath, machine.kinematics, machine.settings),
     )
 
 

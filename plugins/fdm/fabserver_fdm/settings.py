@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from fabserver.estimate import FEATURE_ACCELERATIONS
 from fabserver.i18n import Text
 from fabserver.plugin import Option
 from fabserver.profiles import MachineProfile, MaterialProfile
@@ -57,6 +58,25 @@ class PrinterSettings(_Settings):
     skirt_speed: float = Field(default=0, ge=0, description="0: first_layer_speed")
     support_material_speed: float = Field(default=50, gt=0)
     infill_overlap: float = Field(default=0.25, ge=0, le=1, description="share of a width")
+    # Per-feature accelerations, mm/s² (Klipper; 0: kinematics.accel). See fabserver.estimate.
+    external_perimeter_acceleration: float = Field(default=0, ge=0, le=100000)
+    perimeter_acceleration: float = Field(default=0, ge=0, le=100000)
+    top_solid_infill_acceleration: float = Field(default=0, ge=0, le=100000)
+    solid_infill_acceleration: float = Field(default=0, ge=0, le=100000)
+    infill_acceleration: float = Field(default=0, ge=0, le=100000)
+    bridge_acceleration: float = Field(default=0, ge=0, le=100000)
+    first_layer_acceleration: float = Field(default=0, ge=0, le=100000)
+    travel_acceleration: float = Field(default=0, ge=0, le=100000)
+
+    @model_validator(mode="after")
+    def _accelerations_written(self) -> PrinterSettings:
+        given = [k for k in FEATURE_ACCELERATIONS if getattr(self, k)]
+        if given and (self.flavour != "klipper" or self.engine != "builtin"):
+            raise ValueError(
+                f"{given[0]}: per-feature accelerations are written for Klipper by the "
+                "builtin engine only (flavour = klipper, engine = builtin)"
+            )
+        return self
 
 
 class FilamentSettings(_Settings):

@@ -296,28 +296,55 @@ def test_klipper_printer_lifts_the_nozzle_on_retracted_travels(profiles):
 
 
 def test_support_under_the_shelf_only_and_clear_of_the_part(profiles, samples):
+    from fabserver_fdm.support import SUPPORT_MARGIN
+
     from fabserver.toolpath import MoveKind
 
     design = load_design((samples / "fdm-bracket.stl").read_bytes(), "fdm-bracket.stl")
     without = plan(design, profiles)
     result = plan(design, profiles, support_material=True)
     tp = result.plan.toolpath
-    sup = (tp.role_mask("support") | tp.role_mask("support_interface")) & (
-        tp.kind == MoveKind.EXTRUDE
-    )
-    assert sup.any()
-    assert not (without.plan.toolpath.role_mask("support")).any()
-    pts = np.vstack([tp.starts[sup], tp.xyz[sup]])
-    # The bracket is centred on the bed: its shelf spans x in [-8, 4] mm around the centre.
+    extruding = tp.kind == MoveKind.EXTRUDE
     centre = profiles.machine("printer-1").work_area
-    x = pts[:, 0] - centre.x / 2
-    y = pts[:, 1] - centre.y / 2
-    assert x.min() > -8.0 and x.max() < 4.0 + 0.5
-    assert np.abs(y).max() <= 5.0 + 1e-6
-    # Clear of the wall (x < -8) and of the 0.3 mm fin at x = 6; one empty layer under the shelf.
-    assert pts[:, 2].max() <= 13.0 - 0.2 + 1e-6
+
+    def points(*roles: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Points every tenth of the way along the support lines, part-centred."""
+        mask = np.any([tp.role_mask(role) for role in roles], axis=0) & extruding
+        share = np.linspace(0.0, 1.0, 11)[:, None, None]
+        pts = (tp.starts[mask][None] * (1 - share) + tp.xyz[mask][None] * share).reshape(-1, 3)
+        return pts[:, 0] - centre.x / 2, pts[:, 1] - centre.y / 2, pts[:, 2]
+
+    assert not (without.plan.toolpath.role_mask("support")).any()
+    x, y, z = points("support", "support_interface")
+    assert x.size
+    # The bracket is centred on the bed: a 2 mm plate (x in [-10, 10], |y| <= 5), a wall at
+    # x < -8 and a shelf at z = 13 over x in [-8, 4]. Support under the shelf, reaching
+    # PrusaSlicer's margin around it (a line's half width more), nowhere else.
+    reach = SUPPORT_MARGIN + 0.3
+    assert x.min() > -8.0 - reach and x.max() < 4.0 + reach
+    assert np.abs(y).max() < 5.0 + reach
+    # Clear of the part: beside the plate, not in it; beside the wall above it.
+    assert (np.abs(y[z <= 2.0 + 1e-6]) > 5.0).all()
+    assert ((x[z > 2.0] > -8.0) | (np.abs(y[z > 2.0]) > 5.0)).all()
+    # One empty layer under the shelf, and over the plate where the support stands on it.
+    assert z.max() <= 13.0 - 0.2 + 1e-6
+    over_plate = (np.abs(y) < 4.5) & (x > -7.5) & (x < 3.5)
+    assert z[over_plate].min() == pytest.approx(2.4)
+    # Interface: three layers under the shelf and three over the plate (bottom interface).
+    xi, yi, zi = points("support_interface")
+    layers = np.unique(np.round(zi[(np.abs(yi) < 4.5) & (xi > -7.5) & (xi < 3.5)], 2))
+    assert layers.tolist() == [2.4, 2.6, 2.8, 12.4, 12.6, 12.8]
     assert result.plan.material_uses[1].quantity > without.plan.material_uses[1].quantity
     assert any("supports are added" in w.en for w in result.plan.warnings)
+
+
+def test_a_bridge_gets_no_support(profiles, samples):
+    """fdm-bridge's span rests on its two piers at both ends: it is bridged, as PrusaSlicer
+    does (``dont_support_bridges``), not held up by a block of support."""
+    design = load_design((samples / "fdm-bridge.stl").read_bytes(), "fdm-bridge.stl")
+    tp = plan(design, profiles, support_material=True).plan.toolpath
+    assert not (tp.role_mask("support") | tp.role_mask("support_interface")).any()
+    assert tp.role_mask("bridge").any()
 
 
 def test_step_top_is_solid_in_the_gcode(profiles, samples):

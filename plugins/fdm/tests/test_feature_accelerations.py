@@ -1,0 +1,41 @@
+"""Klipper per-feature accelerations: the printer's settings are checked, and the writer
+sets ``ACCEL`` exactly where the estimate's per-move accelerations change."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fabserver_fdm.gcode import acceleration_changes
+from fabserver_fdm.settings import printer_settings
+
+
+def test_per_feature_accelerations_are_read_from_the_printer(profiles):
+    settings = printer_settings(profiles.machine("printer-4"))
+    assert settings.external_perimeter_acceleration > 0
+    assert printer_settings(profiles.machine("printer-3")).perimeter_acceleration == 0
+
+
+@pytest.mark.parametrize(
+    ("machine", "extra", "message"),
+    [
+        ("printer-1", {"perimeter_acceleration": 800}, "Klipper"),
+        ("printer-4", {"engine": "prusaslicer"}, "builtin engine"),
+        ("printer-4", {"bridge_acceleration": -5}, "bridge_acceleration"),
+    ],
+)
+def test_accelerations_the_file_cannot_carry_are_refused(profiles, machine, extra, message):
+    profile = profiles.machine(machine)
+    bad = profile.model_copy(update={"settings": {**profile.settings, **extra}})
+    with pytest.raises(ValueError, match=message):
+        printer_settings(bad)
+
+
+def test_acceleration_is_set_only_where_it_changes():
+    lines = acceleration_changes(np.array([1000.0, 1000, 2500, 2500, 2500, 5000, 2500]))
+    assert lines == {
+        0: "SET_VELOCITY_LIMIT ACCEL=1000\n",
+        2: "SET_VELOCITY_LIMIT ACCEL=2500\n",
+        5: "SET_VELOCITY_LIMIT ACCEL=5000\n",
+        6: "SET_VELOCITY_LIMIT ACCEL=2500\n",
+    }
+    assert acceleration_changes(None) == {}
