@@ -47,12 +47,13 @@ def connector_to(octoprint, machine_with, monkeypatch):
     return make
 
 
-def slow_gcode(path: Path, moves: int = 20) -> Path:
-    """A print of about a minute on the virtual printer (it times moves by feed rate)."""
-    lines = ["; fabserver test print", "G21", "G90", "G28", "G1 Z0.3 F600"]
+def slow_gcode(path: Path, moves: int = 20, feed: int = 600) -> Path:
+    """A print the virtual printer takes time over: it sleeps a tenth of each move's
+    duration at its feed rate (20 moves at F600: about 3 s; each F60 move 30 mm long: 3 s)."""
+    lines = ["; fabserver test print", "G21", "G90", "G28", f"G1 Z0.3 F{feed}"]
     for i in range(moves):
-        lines.append(f"G1 X{20 + (i % 2) * 30} Y{20 + i} F600 ; 3 s at 10 mm/s")
-    lines += ["G1 Z10 F600", "M84"]
+        lines.append(f"G1 X{20 + (i % 2) * 30} Y{20 + i} F{feed}")
+    lines += [f"G1 Z10 F{feed}", "M84"]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -124,7 +125,7 @@ def test_a_finished_print_gives_its_real_duration(octoprint, connector_to, tmp_p
     # Before the SD card test: after its copy to the card, the virtual printer's next
     # print stays "Starting".
     octoprint.connect_virtual_printer()
-    job = slow_gcode(tmp_path / "short.gcode", moves=2)
+    job = slow_gcode(tmp_path / "short.gcode", moves=2, feed=60)  # about 6 s
     name = remote_name_for(44, "short.gcode")
     connector = connector_to(start=True)
     sent_at = time.time()
