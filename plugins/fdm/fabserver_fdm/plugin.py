@@ -11,7 +11,7 @@ import shapely
 
 from fabserver.designs.types import Design, Gcode, Mesh
 from fabserver.errors import PlanError
-from fabserver.estimate import event_seconds, firmware_start_lines
+from fabserver.estimate import event_seconds
 from fabserver.i18n import Text
 from fabserver.plugin import (
     MachinePlugin,
@@ -24,6 +24,14 @@ from fabserver.plugin import (
 )
 from fabserver.profiles import MachineProfile, MaterialProfile
 from fabserver.toolpath import MoveKind
+from fabserver.writers.printer import (
+    DIALECTS,
+    PrintProgram,
+    check_lines,
+    fill_placeholders,
+    placeholders_in,
+    write_print,
+)
 
 from .arrange import arrange
 from .assemble import fan_speeds
@@ -32,7 +40,6 @@ from .checks import check_fits, prepare
 from .engines import ENGINE_OPTION, engine_problem, resolve_engine
 from .engines.external import plan_with_engine, total_layers
 from .flow import filament_area
-from .gcode import FLAVOURS, GcodeJob, check_line, fill_placeholders, placeholders_in, write_gcode
 from .pipeline import slice_to_toolpath
 from .preview import ROLES, top_view
 from .settings import OPTIONS, PrintSettings, filament_settings, printer_settings
@@ -84,7 +91,7 @@ class FdmPlugin(MachinePlugin):
 
     def check_machine(self, machine: MachineProfile) -> None:
         settings = printer_settings(machine)
-        flavour = FLAVOURS[settings.flavour]
+        dialect = DIALECTS[settings.flavour]
         for key in ("start_gcode", "end_gcode"):
             text = getattr(settings, key)
             unknown = placeholders_in(text) - set(PLACEHOLDERS)
@@ -93,10 +100,10 @@ class FdmPlugin(MachinePlugin):
                     f"settings.{key}: unknown placeholder {{{sorted(unknown)[0]}}} "
                     f"(known: {', '.join(PLACEHOLDERS)})"
                 )
-            for number, line in enumerate(text.splitlines(), 1):
-                problem = check_line(fill_placeholders(line, _dummy_values()), flavour)
-                if problem:
-                    raise ValueError(f"settings.{key}, line {number}: {problem}")
+            problems = check_lines(fill_placeholders(text, _dummy_values()), dialect)
+            if problems:
+                number, problem = problems[0]
+                raise ValueError(f"settings.{key}, line {number}: {problem}")
         missing = engine_problem(settings.engine)
         if missing:
             raise ValueError(f"settings.engine: {missing}")
@@ -215,10 +222,10 @@ class FdmPlugin(MachinePlugin):
         total_mm = per_copy_mm * copies
         grams = total_mm * filament_area(s.filament.diameter) * s.filament.density / 1000.0
         plate_time = float(sliced.layer_time.sum()) + event_seconds(tp, machine)
-        job = _gcode_job(s, machine, material, sliced, on_plate, extruded, plate_time)
+        program = _print_program(s, machine, material, sliced, on_plate, extruded, plate_time)
 
         def write(out) -> None:
-            write_gcode(out, tp, job)
+            write_print(out, tp, program)
 
         facts: dict[str, Any] = {
             "layer_count": len(sliced.slices.top_z),
@@ -275,7 +282,9 @@ def _without_skirt_and_brim(s: PrintSettings) -> PrintSettings:
     return replace(s, skirts=0, brim_width=0.0)
 
 
-def _gcode_job(s: PrintSettings, machine, material, sliced, on_plate, extruded_mm, plate_time):
+def _print_program(
+    s: PrintSettings, machine, material, sliced, on_plate, extruded_mm, plate_time
+) -> PrintProgram:
     """What the writer needs: filled start/end code, fan and progress per layer, comments."""
     top = float(sliced.slices.top_z[-1]) if len(sliced.slices.top_z) else 0.0
     values = _placeholder_values(s, top, len(sliced.slices.top_z))
@@ -296,15 +305,11 @@ def _gcode_job(s: PrintSettings, machine, material, sliced, on_plate, extruded_m
         f"filament used [g] = {cm3 * s.filament.density:.2f}",
         f"estimated printing time (normal mode) = {duration_text(plate_time)}",
     )
-    return GcodeJob(
-        flavour=s.printer.flavour,
-        # The firmware's limits first, so the printer runs at what the estimate assumed.
-        start_gcode="\n".join(
-            [
-                *firmware_start_lines(machine.kinematics),
-                fill_placeholders(s.printer.start_gcode, values),
-            ]
-        ),
+    return PrintProgram(
+        dialect=s.printer.flavour,
+        # The writer sets these limits first, so the printer runs at what the estimate assumed.
+        kinematics=machine.kinematics,
+        start_gcode=fill_placeholders(s.printer.start_gcode, values),
         end_gcode=fill_placeholders(s.printer.end_gcode, values),
         temperature=s.temperature,
         bed_temperature=s.bed_temperature,

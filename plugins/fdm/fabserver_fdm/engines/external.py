@@ -14,8 +14,8 @@ from fabserver.errors import DesignError, PlanError
 from fabserver.i18n import Text
 from fabserver.plugin import Plan, Progress
 from fabserver.profiles import MachineProfile, MaterialProfile
+from fabserver.writers.printer import fill_placeholders
 
-from ..gcode import fill_placeholders
 from ..settings import PrintSettings
 from ..sliced import SlicedFile, check_gcode, gcode_plan
 from .base import ExternalEngine
