@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from fabserver.i18n import Text
 from fabserver.plugin import Option
-from fabserver.profiles import MachineProfile, MaterialProfile
+from fabserver.profiles import MachineProfile, MaterialProfile, parse_settings
 
 FILL_PATTERNS = ("rectilinear", "grid", "triangles", "gyroid")
 
@@ -80,22 +80,12 @@ class FilamentSettings(_Settings):
     bridge_fan_speed: int = Field(default=100, ge=0, le=100)
 
 
-def _checked(model: type[_Settings], data: Mapping[str, Any]) -> Any:
-    """Validate ``data``; a ``ValueError`` names the first bad key (for ``profiles check``)."""
-    try:
-        return model.model_validate(dict(data))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = "settings." + ".".join(str(p) for p in err["loc"])
-        raise ValueError(f"{key}: {err['msg']}") from None
-
-
 def printer_settings(machine: MachineProfile) -> PrinterSettings:
-    return _checked(PrinterSettings, machine.settings)
+    return parse_settings(PrinterSettings, machine.settings)
 
 
 def filament_settings(material: MaterialProfile) -> FilamentSettings:
-    return _checked(FilamentSettings, material.settings)
+    return parse_settings(FilamentSettings, material.settings)
 
 
 OPTIONS: tuple[Option, ...] = (
