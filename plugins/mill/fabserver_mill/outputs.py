@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import IO, Any
 
 from fabserver.estimate import grbl_settings
 from fabserver.i18n import Text
 from fabserver.operations import Found
-from fabserver.plugin import MaterialUse, OutputFile, OutputFormat, Plan
+from fabserver.plugin import MaterialUse, OutputFile, OutputFormat, Plan, Progress
 from fabserver.preview import Preview
-from fabserver.profiles import Kinematics, MaterialProfile
+from fabserver.profiles import Kinematics, MachineProfile, MaterialProfile
 from fabserver.toolpath import MoveKind, Toolpath
 from fabserver.writers.gcode import ToolChange, write_grbl_mill
 
 from . import messages
-from .assemble import Assembly, ToolUse
+from .assemble import Assembly, Cut, Machine, ToolUse, assemble
+from .limits import check_work_area
 from .rml import tool_ranges, write_rml
-from .settings import MachineSettings
+from .settings import MachineSettings, MaterialSettings
 
 GCODE = OutputFormat(
     ".nc", "text/x-gcode", Text("G-code (GRBL, LinuxCNC)", "G-code (GRBL, LinuxCNC)")
@@ -26,6 +29,35 @@ RML = OutputFormat(".rml", "application/x-rml", Text("Roland RML-1", "Roland RML
 
 WORK_KINDS = (MoveKind.CUT, MoveKind.ENGRAVE, MoveKind.PLUNGE)
 """Moves that remove material (for the cut length in the facts)."""
+
+
+@dataclass(frozen=True)
+class MillJob:
+    """One job as both planners (2.5D drawings, 3D meshes) take it: the profiles, their
+    validated settings and the maker's options."""
+
+    machine: MachineProfile
+    material: MaterialProfile
+    ms: MachineSettings
+    mat: MaterialSettings
+    options: Mapping[str, Any]
+    progress: Progress
+
+    def toolpath(self, cuts: Sequence[Cut], sx: float, sy: float) -> tuple[Assembly, Toolpath]:
+        """The cuts linked into one toolpath, checked inside the machine's travel over the
+        ``sx`` × ``sy`` mm block."""
+        assembly = assemble(list(cuts), Machine.from_profiles(self.machine, self.ms, self.mat))
+        tp = assembly.builder.build()
+        check_work_area(tp, self.machine, self.ms, sx, sy)
+        return assembly, tp
+
+
+def tools_facts(assembly: Assembly) -> list[dict[str, Any]]:
+    """Each tool the job uses, its spindle speed and description, for the plan's facts."""
+    return [
+        {"tool": u.tool_id, "rpm": u.rpm, "description": u.tool.describe().to_dict()}
+        for u in assembly.tool_uses
+    ]
 
 
 def make_plan(

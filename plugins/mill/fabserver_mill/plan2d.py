@@ -19,14 +19,13 @@ from fabserver.designs.types import Drawing
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
 from fabserver.operations import Found, report, resolve
-from fabserver.plugin import Plan, Progress
-from fabserver.profiles import MachineProfile, MaterialProfile
+from fabserver.plugin import Plan
 from fabserver.toolpath import MoveKind
 
 from . import messages, offsets
-from .assemble import Cut, Machine, Tabs, assemble
-from .limits import check_height, check_work_area, too_big
-from .outputs import WORK_KINDS, make_plan
+from .assemble import Cut, Tabs
+from .limits import check_height, too_big
+from .outputs import WORK_KINDS, MillJob, make_plan, tools_facts
 from .passes import step_levels, tab_spans
 from .preview import mill_preview
 from .regions import assign, operation_map
@@ -289,16 +288,10 @@ def quarter_turn(drawing: Drawing) -> Drawing:
     )
 
 
-def plan_drawing_job(
-    design: Drawing,
-    machine: MachineProfile,
-    material: MaterialProfile,
-    ms: MachineSettings,
-    mat: MaterialSettings,
-    options: Mapping[str, Any],
-    progress: Progress,
-) -> Plan:
+def plan_drawing_job(design: Drawing, job: MillJob) -> Plan:
     """The 2.5D job: cuts of one copy, copies side by side on the block, files and facts."""
+    machine, material, ms, mat = job.machine, job.material, job.ms, job.mat
+    options, progress = job.options, job.progress
     opts = JobOptions2D.from_options(options)
     progress(0.05, "operations")
     margin = options.get("stock_margin", 5.0)
@@ -327,9 +320,7 @@ def plan_drawing_job(
         stage_cuts = [c for c in work.cuts if c.stage == stage]
         for k, (dx, dy) in enumerate(shifts):
             cuts.extend(c.translated(dx, dy, k * n_groups) for c in stage_cuts)
-    assembly = assemble(cuts, Machine.from_profiles(machine, ms, mat))
-    tp = assembly.builder.build()
-    check_work_area(tp, machine, ms, per_x * sx, per_y * sy)
+    assembly, tp = job.toolpath(cuts, per_x * sx, per_y * sy)
     progress(0.8, "outputs")
     volume_cm3 = sx * sy * thickness / 1000.0
     warnings = [*work.warnings, *too_small_messages(work.too_small, work.offset)]
@@ -347,10 +338,7 @@ def plan_drawing_job(
         "turned": turned,
         "operations": {op: round(d, 3) for op, d in work.depths.items()},
         "engrave_width_mm": None if work.engrave_width is None else round(work.engrave_width, 3),
-        "tools": [
-            {"tool": u.tool_id, "rpm": u.rpm, "description": u.tool.describe().to_dict()}
-            for u in assembly.tool_uses
-        ],
+        "tools": tools_facts(assembly),
         "stock_mm": [round(sx, 2), round(sy, 2), round(thickness, 2)],
         "origin_mm": [round(float(v), 4) for v in work.offset],
         "stock_cm3_per_copy": round(volume_cm3, 3),
