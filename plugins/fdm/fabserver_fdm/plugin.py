@@ -15,7 +15,6 @@ from fabserver.estimate import event_seconds
 from fabserver.i18n import Text
 from fabserver.plugin import (
     MachinePlugin,
-    MaterialUse,
     OutputFile,
     OutputFormat,
     Plan,
@@ -43,7 +42,7 @@ from .flow import filament_area
 from .pipeline import slice_to_toolpath
 from .preview import ROLES, top_view
 from .settings import OPTIONS, PrintSettings, filament_settings, printer_settings
-from .sliced import plan_uploaded
+from .sliced import FilamentUse, plan_uploaded
 
 PLACEHOLDERS = (
     "first_layer_temperature",
@@ -217,12 +216,11 @@ class FdmPlugin(MachinePlugin):
             )
 
         on_plate = len(layout.offsets)
-        extruded = float(tp.e[tp.kind == MoveKind.EXTRUDE].sum())
-        per_copy_mm = extruded / on_plate
-        total_mm = per_copy_mm * copies
-        grams = total_mm * filament_area(s.filament.diameter) * s.filament.density / 1000.0
+        filament = FilamentUse.of(tp, s, on_plate, copies)
         plate_time = float(sliced.layer_time.sum()) + event_seconds(tp, machine)
-        program = _print_program(s, machine, material, sliced, on_plate, extruded, plate_time)
+        program = _print_program(
+            s, machine, material, sliced, on_plate, filament.extruded_mm, plate_time
+        )
 
         def write(out) -> None:
             write_print(out, tp, program)
@@ -234,8 +232,8 @@ class FdmPlugin(MachinePlugin):
             "layer_height_mm": s.layer_height,
             "copies_per_plate": on_plate,
             "plates": layout.plates,
-            "filament_mm_per_copy": round(per_copy_mm, 1),
-            "filament_g_per_copy": round(grams / copies, 2),
+            "filament_mm_per_copy": round(filament.per_copy_mm, 1),
+            "filament_g_per_copy": round(filament.grams / copies, 2),
             "plate_time_s": round(plate_time, 1),
             "retractions": sliced.retractions,
             "slowed_layers": int(
@@ -255,21 +253,7 @@ class FdmPlugin(MachinePlugin):
         return Plan(
             toolpath=tp,
             outputs=(OutputFile(".gcode", "text/x-gcode", write, Text("G-code", "G-code")),),
-            material_uses=(
-                MaterialUse(
-                    material.id,
-                    round(total_mm / 1000.0, 3),
-                    "m",
-                    Text("Filament (longueur)", "Filament (length)"),
-                    priced=False,
-                ),
-                MaterialUse(
-                    material.id,
-                    round(grams, 3),
-                    "g",
-                    Text("Filament (masse)", "Filament (mass)"),
-                ),
-            ),
+            material_uses=filament.material_uses(material.id),
             warnings=tuple(warnings),
             copies=copies,
             runs=layout.plates,

@@ -21,7 +21,7 @@ from fabserver.errors import PlanError
 from fabserver.i18n import Text, french_number
 from fabserver.plugin import MaterialUse, OutputFile, Plan
 from fabserver.profiles import MachineProfile, MaterialProfile
-from fabserver.toolpath import MoveKind
+from fabserver.toolpath import MoveKind, Toolpath
 
 from .flow import filament_area
 from .preview import top_view
@@ -57,6 +57,40 @@ FLAVOUR_FAMILIES = {
 }
 # Firmware families each printer flavour runs as they are (Klipper runs Marlin's G-code).
 RUNS = {"marlin2": {"marlin"}, "klipper": {"klipper", "marlin"}}
+
+
+@dataclass(frozen=True)
+class FilamentUse:
+    """The filament a plan lays down, per copy and for the whole job."""
+
+    extruded_mm: float  # on one plate
+    per_copy_mm: float
+    total_mm: float
+    grams: float
+
+    @classmethod
+    def of(cls, tp: Toolpath, s: PrintSettings, on_plate: int, copies: int) -> FilamentUse:
+        """From the extrusions of a plate of ``on_plate`` copies, for ``copies`` copies."""
+        extruded = float(tp.e[tp.kind == MoveKind.EXTRUDE].sum())
+        per_copy_mm = extruded / max(on_plate, 1)
+        total_mm = per_copy_mm * copies
+        grams = total_mm * filament_area(s.filament.diameter) * s.filament.density / 1000.0
+        return cls(extruded, per_copy_mm, total_mm, grams)
+
+    def material_uses(self, material_id: str) -> tuple[MaterialUse, MaterialUse]:
+        """The length (not priced: the mass is) and the mass."""
+        return (
+            MaterialUse(
+                material_id,
+                round(self.total_mm / 1000.0, 3),
+                "m",
+                Text("Filament (longueur)", "Filament (length)"),
+                priced=False,
+            ),
+            MaterialUse(
+                material_id, round(self.grams, 3), "g", Text("Filament (masse)", "Filament (mass)")
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -278,10 +312,7 @@ def gcode_plan(
 ) -> Plan:
     """A plan that prints ``design`` ``runs`` times, ``on_plate`` copies each time."""
     tp = design.toolpath
-    extruded = float(tp.e[tp.kind == MoveKind.EXTRUDE].sum())
-    per_copy_mm = extruded / max(on_plate, 1)
-    total_mm = per_copy_mm * copies
-    grams = total_mm * filament_area(s.filament.diameter) * s.filament.density / 1000.0
+    filament = FilamentUse.of(tp, s, on_plate, copies)
     size = design.size
     data = design.data
 
@@ -297,8 +328,8 @@ def gcode_plan(
         "size_mm": [round(float(v), 2) for v in size],
         "copies_per_plate": on_plate,
         "plates": runs,
-        "filament_mm_per_copy": round(per_copy_mm, 1),
-        "filament_g_per_copy": round(grams / max(copies, 1), 2),
+        "filament_mm_per_copy": round(filament.per_copy_mm, 1),
+        "filament_g_per_copy": round(filament.grams / max(copies, 1), 2),
         "slicer_time_s": design.info.declared_time_s,
         "moves": len(tp),
         **(facts or {}),
@@ -306,18 +337,7 @@ def gcode_plan(
     return Plan(
         toolpath=tp,
         outputs=(OutputFile(".gcode", "text/x-gcode", write, origin.label),),
-        material_uses=(
-            MaterialUse(
-                material.id,
-                round(total_mm / 1000.0, 3),
-                "m",
-                Text("Filament (longueur)", "Filament (length)"),
-                priced=False,
-            ),
-            MaterialUse(
-                material.id, round(grams, 3), "g", Text("Filament (masse)", "Filament (mass)")
-            ),
-        ),
+        material_uses=filament.material_uses(material.id),
         warnings=tuple(warnings),
         copies=copies,
         runs=runs,
