@@ -11,7 +11,7 @@ a pydantic model, so a typo is an error naming the key.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -319,27 +319,15 @@ class PrintSettings:
     ) -> PrintSettings:
         printer = printer_settings(machine)
         filament = filament_settings(material)
-        temp = int(options.get("temperature", 0) or 0)
-        bed = int(options.get("bed_temperature", 0) or 0)
+        # Parsed by the options' schema (again, when run_plan has: it gives the same values).
+        chosen = {opt.name: opt.parse(options.get(opt.name, opt.default)) for opt in OPTIONS}
+        temp, bed = chosen["temperature"], chosen["bed_temperature"]
         return cls(
             printer=printer,
             filament=filament,
-            layer_height=float(options.get("layer_height", 0.2)),
-            first_layer_height=float(options.get("first_layer_height", 0.2)),
-            perimeters=int(options.get("perimeters", 2)),
-            fill_density=float(options.get("fill_density", 15.0)) / 100.0,
-            fill_pattern=str(options.get("fill_pattern", "grid")),
-            fill_angle=float(options.get("fill_angle", 45.0)),
-            solid_infill_below_area=float(options.get("solid_infill_below_area", 70.0)),
-            top_solid_layers=int(options.get("top_solid_layers", 4)),
-            bottom_solid_layers=int(options.get("bottom_solid_layers", 3)),
-            skirts=int(options.get("skirts", 1)),
-            skirt_distance=float(options.get("skirt_distance", 2.0)),
+            **{name: chosen[name] for name in _AS_CHOSEN},
+            fill_density=chosen["fill_density"] / 100.0,
             skirt_height=1,
-            brim_width=float(options.get("brim_width", 0.0)),
-            external_perimeters_first=bool(options.get("external_perimeters_first", False)),
-            support_material=bool(options.get("support_material", False)),
-            seam_position=str(options.get("seam_position", "rear")),
             temperature=temp or filament.temperature,
             first_layer_temperature=temp or filament.first_layer_temperature,
             bed_temperature=bed or filament.bed_temperature,
@@ -348,3 +336,12 @@ class PrintSettings:
             max_height=machine.work_area.z,
             travel_speed=machine.kinematics.travel_feed,
         )
+
+
+_AS_CHOSEN = tuple(
+    f.name
+    for f in fields(PrintSettings)
+    if f.name in {opt.name for opt in OPTIONS}
+    and f.name not in ("fill_density", "temperature", "bed_temperature")
+)
+"""Settings that are the maker's options as the schema parsed them (defaults included)."""
