@@ -372,3 +372,45 @@ def report(paths: Sequence[DrawingPath], rules: Sequence[PathRules]) -> tuple[Fo
         )
         for key, (n, length, area, rule) in rows.items()
     )
+
+
+CHOOSE_ON_QUOTE = Text(
+    "Choisissez l'opération de chaque couleur dans le tableau « Opérations par couleur » de la "
+    "page de devis.",
+    "Choose each colour's operation in the 'Operations by colour' table of the quote page.",
+)
+"""Where a maker changes what a colour gets (the quote page's table, built on :func:`report`)."""
+NO_OPERATION = Text("rien (non réalisé)", "nothing (not made)")
+IGNORED = Text("ignoré", "ignored")
+
+
+def found_key_words(key: str) -> Text:
+    """A :class:`Found` key in words: ``stroke:#ff0000`` → « trait #ff0000 »."""
+    part, _, rest = key.partition(":")
+    if part == "layer":
+        return Text(f"calque « {rest} »", f"layer '{rest}'")
+    if part == "stroke":
+        return Text(f"trait {rest}", f"{rest} stroke")
+    if part == "fill":
+        return Text(f"remplissage {rest}", f"{rest} fill")
+    return Text("tracés sans couleur", "paths without colour")
+
+
+def found_listing(found: Sequence[Found], words: Mapping[str, Text]) -> Text:
+    """What the drawing holds and what each colour or layer got, in plain words for a
+    maker (``words``: the plugin's name of each operation), e.g. « trait #ff0000 :
+    découpe (3 tracés, 120 mm) ; trait #00ff00 : rien (non réalisé) (1 tracé, 40 mm) »."""
+    fr, en = [], []
+    for f in found:
+        if f.operation is None:
+            got = NO_OPERATION
+        elif f.operation == IGNORE:
+            got = IGNORED
+        else:
+            got = words.get(f.operation, Text(f.operation, f.operation))
+            if f.value is not None:
+                got = Text(f"{got.fr} {f.value:g} mm".replace(".", ","), f"{got.en} {f.value:g} mm")
+        key = found_key_words(f.key)
+        fr.append(f"{key.fr} : {got.fr} ({f.paths} tracé(s), {f.length_mm:.0f} mm)")
+        en.append(f"{key.en}: {got.en} ({f.paths} path(s), {f.length_mm:.0f} mm)")
+    return Text(" ; ".join(fr), "; ".join(en))

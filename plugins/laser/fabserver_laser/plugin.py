@@ -147,10 +147,10 @@ class LaserPlugin(MachinePlugin):
         classified = classify(design.paths, cmap)
         if classified.empty:
             raise nothing_mapped_error(
-                classified.unmapped, looks_like_boxes(design.paths, classified.unmapped)
+                classified.found, looks_like_boxes(design.paths, classified.unmapped)
             )
         if classified.unmapped:
-            warnings.append(unmapped_warning(classified.unmapped))
+            warnings.append(unmapped_warning(classified.found))
             if looks_like_boxes(design.paths, classified.unmapped):
                 warnings.append(boxes_hint())
         progress(0.1, "contours")
