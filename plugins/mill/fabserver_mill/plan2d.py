@@ -130,7 +130,7 @@ def plan_drawing(
     groups = assign(drawing, rules, opts.unassigned)
     groups = [g for g in groups if g.areas or g.lines]
     if not groups:
-        raise PlanError(messages.NOTHING_TO_MILL)
+        raise PlanError(messages.nothing_to_mill(report(drawing.paths, rules)))
     groups.sort(key=lambda g: OPERATIONS.index(g.operation))
     warnings: list[Text] = []
     tools_used: dict[str, None] = {}
