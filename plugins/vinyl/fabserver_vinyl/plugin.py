@@ -398,8 +398,8 @@ def _preview(sequence: list[order.Piece], roll: layout.Roll, length: float) -> P
     return Preview(
         toolpath=Toolpath.empty(),
         overlays=(Frames("roll", used.reshape(1, 4)), *lines),
-        bounds=used,
         show_travel=False,
+        frame_work=True,
     )
 
 
