@@ -384,22 +384,23 @@ NO_OPERATION = Text("rien (non réalisé)", "nothing (not made)")
 IGNORED = Text("ignoré", "ignored")
 
 
-def found_key_words(key: str) -> Text:
-    """A :class:`Found` key in words: ``stroke:#ff0000`` → « trait #ff0000 »."""
-    part, _, rest = key.partition(":")
-    if part == "layer":
-        return Text(f"calque « {rest} »", f"layer '{rest}'")
-    if part == "stroke":
-        return Text(f"trait {rest}", f"{rest} stroke")
-    if part == "fill":
-        return Text(f"remplissage {rest}", f"{rest} fill")
-    return Text("tracés sans couleur", "paths without colour")
+def colour_label(key: str) -> Text:
+    """What a maker reads for a colour table key (``stroke:#ff0000``, ``layer:CUT``…)."""
+    kind, _, value = key.partition(":")
+    if kind == "layer":
+        return Text(f"Calque « {value} »", f"Layer '{value}'")
+    if kind == "stroke":
+        return Text(f"Trait {value}", f"Stroke {value}")
+    if kind == "fill":
+        return Text(f"Remplissage {value}", f"Fill {value}")
+    return Text("Sans couleur", "No colour")
 
 
 def found_listing(found: Sequence[Found], words: Mapping[str, Text]) -> Text:
     """What the drawing holds and what each colour or layer got, in plain words for a
-    maker (``words``: the plugin's name of each operation), e.g. « trait #ff0000 :
-    découpe (3 tracés, 120 mm) ; trait #00ff00 : rien (non réalisé) (1 tracé, 40 mm) »."""
+    maker (``words``: the plugin's name of each operation), as the quote page's table
+    names them: « Trait #ff0000 : découpe (3 tracé(s), 120 mm) ; Trait #00ff00 : rien
+    (non réalisé) (1 tracé(s), 40 mm) »."""
     fr, en = [], []
     for f in found:
         if f.operation is None:
@@ -410,7 +411,7 @@ def found_listing(found: Sequence[Found], words: Mapping[str, Text]) -> Text:
             got = words.get(f.operation, Text(f.operation, f.operation))
             if f.value is not None:
                 got = Text(f"{got.fr} {f.value:g} mm".replace(".", ","), f"{got.en} {f.value:g} mm")
-        key = found_key_words(f.key)
+        key = colour_label(f.key)
         fr.append(f"{key.fr} : {got.fr} ({f.paths} tracé(s), {f.length_mm:.0f} mm)")
         en.append(f"{key.en}: {got.en} ({f.paths} path(s), {f.length_mm:.0f} mm)")
     return Text(" ; ".join(fr), "; ".join(en))

@@ -19,7 +19,7 @@ import numpy as np
 
 from .designs.types import Design, Drawing, DrawingPath
 from .i18n import Text
-from .operations import IGNORE, report, resolve
+from .operations import IGNORE, colour_label, report, resolve
 from .plugin import MachinePlugin
 from .profiles import MachineProfile, MaterialProfile, ProfileSet
 
@@ -54,18 +54,6 @@ def _first_price(material: MaterialProfile) -> float:
     likely uses); the materials of one machine are priced in the same unit."""
     prices = list(material.prices.values())
     return float(prices[0]) if prices else float("inf")
-
-
-def colour_label(key: str) -> Text:
-    """What a maker reads for a colour table key (``stroke:#ff0000``, ``layer:CUT``…)."""
-    kind, _, value = key.partition(":")
-    if kind == "layer":
-        return Text(f"Calque « {value} »", f"Layer '{value}'")
-    if kind == "stroke":
-        return Text(f"Trait {value}", f"Stroke {value}")
-    if kind == "fill":
-        return Text(f"Remplissage {value}", f"Fill {value}")
-    return Text("Sans couleur", "No colour")
 
 
 def swatch(key: str) -> str | None:

@@ -114,8 +114,8 @@ def test_nothing_mapped_is_a_maker_error(corpus, plan_file):
         plan_file(corpus / "svg" / "ClosedBox.svg")
     message = err.value.message
     # What was found and what it got, in words, and where to change it: no map syntax.
-    assert "trait #000000 : rien (non réalisé)" in message.fr
-    assert "#000000 stroke: nothing (not made)" in message.en
+    assert "Trait #000000 : rien (non réalisé)" in message.fr
+    assert "Stroke #000000: nothing (not made)" in message.en
     assert "'Operations by colour' table of the quote page" in message.en
     assert "colour_map" not in message.en and "=cut" not in message.fr
 
@@ -126,8 +126,8 @@ def test_boxes_files_by_default_and_with_the_preset(corpus, plan_file, gcode_of)
     assert default.plan.facts["cut_length_mm"] == 0
     assert "#000000" in [u["colour"] for u in default.plan.facts["unmapped_colours"]]
     unmapped = next(w for w in default.plan.warnings if "will NOT be made" in w.en)
-    assert "#0000ff stroke: score" in unmapped.en and "trait #0000ff : marquage" in unmapped.fr
-    assert "#000000 stroke: nothing (not made)" in unmapped.en
+    assert "Stroke #0000ff: score" in unmapped.en and "Trait #0000ff : marquage" in unmapped.fr
+    assert "Stroke #000000: nothing (not made)" in unmapped.en
     assert any("choose 'Cut' for black and blue" in w.en for w in default.plan.warnings)
     # With the preset, black and blue are cut; the red label is ignored. Without
     # kerf compensation the beam follows every drawn path, corner loops included.

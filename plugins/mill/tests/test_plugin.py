@@ -103,6 +103,6 @@ def test_nothing_to_mill_says_what_each_colour_got(plan_with, make):
     with pytest.raises(PlanError) as caught:
         plan_with(design, operation_map="#000000=ignore", unassigned="ignore")
     message = caught.value.message
-    assert "trait #000000 : ignoré (1 tracé(s), 140 mm)" in message.fr
-    assert "#000000 stroke: ignored (1 path(s), 140 mm)" in message.en
+    assert "Trait #000000 : ignoré (1 tracé(s), 140 mm)" in message.fr
+    assert "Stroke #000000: ignored (1 path(s), 140 mm)" in message.en
     assert "'Operations by colour' table of the quote page" in message.en
