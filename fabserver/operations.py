@@ -384,6 +384,17 @@ NO_OPERATION = Text("rien (non réalisé)", "nothing (not made)")
 IGNORED = Text("ignoré", "ignored")
 
 
+BOXES_OUTER, BOXES_INNER = (0, 0, 0), (0, 0, 255)
+"""Boxes.py's colours: black outer cuts, blue inner cuts (red labels)."""
+
+
+def looks_like_boxes(paths: Sequence[DrawingPath]) -> bool:
+    """Boxes.py's colours: black closed outlines with blue closed contours, no fills."""
+    blue = [p for p in paths if p.stroke == BOXES_INNER and p.closed]
+    black = [p for p in paths if p.stroke == BOXES_OUTER and p.closed]
+    return bool(blue and black) and all(p.fill is None for p in blue + black)
+
+
 def colour_label(key: str) -> Text:
     """What a maker reads for a colour table key (``stroke:#ff0000``, ``layer:CUT``…)."""
     kind, _, value = key.partition(":")

@@ -18,11 +18,13 @@ from fabserver.designs.types import DrawingPath, colour_hex
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
 from fabserver.operations import (
+    BOXES_OUTER,
     CHOOSE_ON_QUOTE,
     Found,
     OperationMap,
     Operations,
     found_listing,
+    looks_like_boxes,
     report,
     resolve,
 )
@@ -138,16 +140,9 @@ def nothing_mapped_error(found: Sequence[Found], boxes: bool = False) -> PlanErr
     return PlanError(message)
 
 
-BOXES_OUTER, BOXES_INNER = (0, 0, 0), (0, 0, 255)
-
-
-def looks_like_boxes(paths: Sequence[DrawingPath], unmapped: Sequence[Unmapped]) -> bool:
-    """Black outlines left out and blue closed contours inside them: Boxes.py's colours."""
-    if colour_hex(BOXES_OUTER) not in {u.colour for u in unmapped}:
-        return False
-    blue = [p for p in paths if p.stroke == BOXES_INNER and p.closed]
-    black = [p for p in paths if p.stroke == BOXES_OUTER and p.closed]
-    return bool(blue and black) and all(p.fill is None for p in blue + black)
+def boxes_left_out(paths: Sequence[DrawingPath], unmapped: Sequence[Unmapped]) -> bool:
+    """A Boxes.py drawing whose black outlines the map left out."""
+    return colour_hex(BOXES_OUTER) in {u.colour for u in unmapped} and looks_like_boxes(paths)
 
 
 def boxes_hint() -> Text:
