@@ -51,6 +51,38 @@ class MillJob:
         check_work_area(tp, self.machine, self.ms, sx, sy)
         return assembly, tp
 
+    def plan(
+        self,
+        tp: Toolpath,
+        assembly: Assembly,
+        runs: int,
+        volume_cm3: float,
+        warnings: list[Text],
+        facts: dict[str, Any],
+        preview: Preview,
+        mode: str,
+        stock: tuple[float, float, float],
+        operations: tuple[Found, ...] = (),
+    ) -> Plan:
+        """The plan of ``runs`` runs of the program using ``volume_cm3`` of stock in all;
+        ``mode`` (2.5D, 3D) and ``stock`` (one run's block, mm) for the operator's notes."""
+        return make_plan(
+            tp,
+            assembly,
+            self.ms,
+            self.material,
+            int(self.options.get("copies", 1)),
+            runs,
+            volume_cm3,
+            warnings,
+            facts,
+            preview,
+            title=f"fabserver mill {mode}, {self.material.id}",
+            stock=stock,
+            kinematics=self.machine.kinematics,
+            operations=operations,
+        )
+
 
 def tools_facts(assembly: Assembly) -> list[dict[str, Any]]:
     """Each tool the job uses, its spindle speed and description, for the plan's facts."""

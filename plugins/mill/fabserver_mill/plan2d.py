@@ -25,7 +25,7 @@ from fabserver.toolpath import MoveKind
 from . import messages, offsets
 from .assemble import Cut, Tabs
 from .limits import check_height, too_big
-from .outputs import WORK_KINDS, MillJob, make_plan, tools_facts
+from .outputs import WORK_KINDS, MillJob, tools_facts
 from .passes import step_levels, tab_spans
 from .preview import mill_preview
 from .regions import assign, operation_map
@@ -290,7 +290,7 @@ def quarter_turn(drawing: Drawing) -> Drawing:
 
 def plan_drawing_job(design: Drawing, job: MillJob) -> Plan:
     """The 2.5D job: cuts of one copy, copies side by side on the block, files and facts."""
-    machine, material, ms, mat = job.machine, job.material, job.ms, job.mat
+    machine, ms, mat = job.machine, job.ms, job.mat
     options, progress = job.options, job.progress
     opts = JobOptions2D.from_options(options)
     progress(0.05, "operations")
@@ -355,24 +355,11 @@ def plan_drawing_job(design: Drawing, job: MillJob) -> Plan:
         ],
         "cut_length_m": round(tp.length_of(*WORK_KINDS) / 1000.0, 3),
     }
-    return make_plan(
-        tp,
-        assembly,
-        ms,
-        material,
-        copies,
-        runs,
-        volume_cm3 * copies,
-        warnings,
-        facts,
-        mill_preview(
-            (min(in_run, per_x) * sx, math.ceil(in_run / per_x) * sy),
-            unreachable,
-            tabs=tab_centres([c for c in cuts if c.tabs is not None]),
-            tab_size=opts.tab_width,
-        ),
-        title=f"fabserver mill 2.5D, {material.id}",
-        stock=(min(in_run, per_x) * sx, math.ceil(in_run / per_x) * sy, thickness),
-        kinematics=machine.kinematics,
-        operations=work.operations,
+    used = (min(in_run, per_x) * sx, math.ceil(in_run / per_x) * sy)
+    tabs = tab_centres([c for c in cuts if c.tabs is not None])
+    preview = mill_preview(used, unreachable, tabs=tabs, tab_size=opts.tab_width)
+    stock = (*used, thickness)
+    volume = volume_cm3 * copies
+    return job.plan(
+        tp, assembly, runs, volume, warnings, facts, preview, "2.5D", stock, work.operations
     )

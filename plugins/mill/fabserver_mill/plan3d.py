@@ -17,7 +17,7 @@ from fabserver.plugin import Plan
 from . import messages
 from .assemble import Cut
 from .limits import check_height, too_big
-from .outputs import WORK_KINDS, MillJob, make_plan, tools_facts
+from .outputs import WORK_KINDS, MillJob, tools_facts
 from .preview import relief_preview
 from .strategies3d import (
     choose_up,
@@ -90,7 +90,7 @@ def _cells_polygon(mask: np.ndarray, grid) -> object:
 
 def plan_mesh(design: Mesh, job: MillJob) -> Plan:
     """The 3D job: a height map of the part, roughing and finishing, files and facts."""
-    machine, material, ms, mat = job.machine, job.material, job.ms, job.mat
+    machine, ms, mat = job.machine, job.ms, job.mat
     options, progress = job.options, job.progress
     strategy = options.get("strategy", "rough+finish")
     res = float(options.get("resolution", 0.2))
@@ -174,18 +174,7 @@ def plan_mesh(design: Mesh, job: MillJob) -> Plan:
     preview = relief_preview(
         surface, relief.grid.res, (sx, sy), [_cells_polygon(missed, relief.grid)]
     )
-    return make_plan(
-        tp,
-        assembly,
-        ms,
-        material,
-        copies,
-        copies,  # one block per copy: the program runs once for each
-        volume_cm3 * copies,
-        warnings,
-        facts,
-        preview,
-        title=f"fabserver mill 3D, {material.id}",
-        stock=(sx, sy, sz),
-        kinematics=machine.kinematics,
+    # One block per copy: the program runs once for each.
+    return job.plan(
+        tp, assembly, copies, volume_cm3 * copies, warnings, facts, preview, "3D", (sx, sy, sz)
     )
