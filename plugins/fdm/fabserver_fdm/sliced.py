@@ -20,7 +20,7 @@ from fabserver.designs.types import Gcode
 from fabserver.errors import PlanError
 from fabserver.i18n import Text, french_number
 from fabserver.plugin import MaterialUse, OutputFile, Plan
-from fabserver.profiles import MachineProfile, MaterialProfile
+from fabserver.profiles import LocalName, MachineProfile, MaterialProfile
 from fabserver.toolpath import MoveKind, Toolpath
 
 from .flow import filament_area
@@ -108,41 +108,43 @@ def check_gcode(design: Gcode, machine: MachineProfile, s: PrintSettings) -> lis
     name = machine.name
     _check_flavour(design, machine, s)
     _check_bounds(design, machine)
-    if info.filament_diameter is not None and (
-        abs(info.filament_diameter - s.filament.diameter) > DIAMETER_TOLERANCE_MM
-    ):
-        raise PlanError(
-            Text(
-                "Ce G-code est tranché pour du filament de {file} mm ; « {name_fr} » utilise "
-                "du {ours} mm. Tranchez-le à nouveau avec un diamètre de {ours} mm.",
-                "This G-code is sliced for {file} mm filament; '{name_en}' uses {ours} mm. "
-                "Slice it again with a {ours} mm diameter.",
-            ).format(
-                file=f"{info.filament_diameter:g}",
-                ours=f"{s.filament.diameter:g}",
-                name_fr=name.fr,
-                name_en=name.en,
-            )
-        )
-    if info.nozzle_diameter is not None and (
-        abs(info.nozzle_diameter - s.printer.nozzle_diameter) > NOZZLE_TOLERANCE_MM
-    ):
-        raise PlanError(
-            Text(
-                "Ce G-code est tranché pour une buse de {file} mm ; « {name_fr} » a une buse "
-                "de {ours} mm. Tranchez-le à nouveau avec le profil de cette imprimante.",
-                "This G-code is sliced for a {file} mm nozzle; '{name_en}' has a {ours} mm "
-                "nozzle. Slice it again with this printer's profile.",
-            ).format(
-                file=f"{info.nozzle_diameter:g}",
-                ours=f"{s.printer.nozzle_diameter:g}",
-                name_fr=name.fr,
-                name_en=name.en,
-            )
-        )
+    _check_size(
+        info.filament_diameter,
+        s.filament.diameter,
+        DIAMETER_TOLERANCE_MM,
+        name,
+        Text(
+            "Ce G-code est tranché pour du filament de {file} mm ; « {name_fr} » utilise "
+            "du {ours} mm. Tranchez-le à nouveau avec un diamètre de {ours} mm.",
+            "This G-code is sliced for {file} mm filament; '{name_en}' uses {ours} mm. "
+            "Slice it again with a {ours} mm diameter.",
+        ),
+    )
+    _check_size(
+        info.nozzle_diameter,
+        s.printer.nozzle_diameter,
+        NOZZLE_TOLERANCE_MM,
+        name,
+        Text(
+            "Ce G-code est tranché pour une buse de {file} mm ; « {name_fr} » a une buse "
+            "de {ours} mm. Tranchez-le à nouveau avec le profil de cette imprimante.",
+            "This G-code is sliced for a {file} mm nozzle; '{name_en}' has a {ours} mm "
+            "nozzle. Slice it again with this printer's profile.",
+        ),
+    )
     warnings.extend(_check_temperatures(design, s))
     warnings.extend(_limit_warnings(design, machine))
     return warnings
+
+
+def _check_size(
+    file: float | None, ours: float, tolerance: float, name: LocalName, why: Text
+) -> None:
+    """Refuse a file sliced for another filament or nozzle size (``file``: what it declares)."""
+    if file is not None and abs(file - ours) > tolerance:
+        raise PlanError(
+            why.format(file=f"{file:g}", ours=f"{ours:g}", name_fr=name.fr, name_en=name.en)
+        )
 
 
 LIMIT_SLACK = 1.05  # limits within 5 % of the profile's are the same for the estimate
