@@ -14,20 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from fabserver.i18n import Text
 from fabserver.plugin import Option
-from fabserver.profiles import MachineProfile, MaterialProfile, parse_settings
+from fabserver.profiles import MachineProfile, MaterialProfile, PluginSettings, parse_settings
 
 FILL_PATTERNS = ("rectilinear", "grid", "triangles", "gyroid")
 
 
-class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PrinterSettings(_Settings):
+class PrinterSettings(PluginSettings):
     """``[settings]`` of an FDM machine profile. Speeds in mm/s, lengths in mm."""
 
     flavour: Literal["marlin2", "klipper"]
@@ -59,7 +55,7 @@ class PrinterSettings(_Settings):
     infill_overlap: float = Field(default=0.25, ge=0, le=1, description="share of a width")
 
 
-class FilamentSettings(_Settings):
+class FilamentSettings(PluginSettings):
     """``[settings]`` of a filament material profile."""
 
     type: str = "PLA"
