@@ -230,9 +230,10 @@ class PrinterDialect:
         """PrusaSlicer's layer comments, which its viewer and Moonraker read."""
         return f";LAYER_CHANGE\n;Z:{z:.3f}\n;HEIGHT:{height:.3f}\n"
 
-    def feature(self, role: str) -> str:
+    def feature(self, role: str, job: PrintProgram) -> str:
         """What comes before the moves of a feature (``role``): PrusaSlicer's ``;TYPE:``
-        comment. The place for per-feature firmware settings (e.g. accelerations)."""
+        comment. The place for per-feature firmware settings the program carries
+        (e.g. a feature's acceleration)."""
         name = TYPE_NAMES.get(role, "")
         return f";TYPE:{name}\n" if name else ""
 
@@ -287,7 +288,7 @@ class PrinterDialect:
                     buf.append("M107\n" if want <= 0 else f"M106 S{round(want * 2.55)}\n")
                     fan = want
             if lo in role_at:
-                buf.append(self.feature(role_at[lo]))
+                buf.append(self.feature(role_at[lo], job))
             text = words.text(lo, hi)
             buf.append(text)
             size += len(text)
