@@ -12,7 +12,7 @@ from fabserver.i18n import Text
 from fabserver.operations import Found
 from fabserver.plugin import MaterialUse, OutputFile, OutputFormat, Plan, Progress
 from fabserver.preview import Preview
-from fabserver.profiles import Kinematics, MachineProfile, MaterialProfile
+from fabserver.profiles import MachineProfile, MaterialProfile
 from fabserver.toolpath import MoveKind, Toolpath
 from fabserver.writers.gcode import ToolChange, write_grbl_mill
 
@@ -64,22 +64,61 @@ class MillJob:
         stock: tuple[float, float, float],
         operations: tuple[Found, ...] = (),
     ) -> Plan:
-        """The plan of ``runs`` runs of the program using ``volume_cm3`` of stock in all;
-        ``mode`` (2.5D, 3D) and ``stock`` (one run's block, mm) for the operator's notes."""
-        return make_plan(
-            tp,
-            assembly,
-            self.ms,
-            self.material,
-            int(self.options.get("copies", 1)),
-            runs,
-            volume_cm3,
-            warnings,
-            facts,
-            preview,
-            title=f"fabserver mill {mode}, {self.material.id}",
-            stock=stock,
-            kinematics=self.machine.kinematics,
+        """The plan of ``runs`` runs of the program using ``volume_cm3`` of stock in all:
+        files in both dialects (the profile's first) and the stock used. ``mode`` (2.5D,
+        3D) and ``stock`` (one run's block, mm) go into the operator's notes."""
+        ms, material, kinematics = self.ms, self.material, self.machine.kinematics
+        copies = int(self.options.get("copies", 1))
+        title = f"fabserver mill {mode}, {material.id}"
+        tool_uses = assembly.tool_uses
+        gcode_file = OutputFile(
+            GCODE.suffix,
+            GCODE.media_type,
+            partial(
+                write_grbl_mill,
+                tp=tp,
+                tool_changes=tool_changes(tool_uses),
+                safe_z=ms.safe_z,
+                start=ms.gcode_start,
+                end=ms.gcode_end,
+                notes=[
+                    *operator_notes(title, stock, tool_uses),
+                    # What the time estimate assumed the controller is set to.
+                    *grbl_settings(kinematics, ms.spindle_max_rpm, False),
+                ],
+            ),
+            GCODE.label,
+            main=ms.dialect == "gcode",
+        )
+        rml_files = []
+        for k, (use, first, end) in enumerate(tool_ranges(tp, tool_uses)):
+            suffix = RML.suffix if k == 0 else f".{k + 1}-{use.tool_id}{RML.suffix}"
+            label = Text(
+                f"Roland RML-1, outil {k + 1} : {use.tool_id}",
+                f"Roland RML-1, tool {k + 1}: {use.tool_id}",
+            )
+            rml_files.append(
+                OutputFile(
+                    suffix,
+                    RML.media_type,
+                    partial(_write_rml, tp=tp, use=use, first=first, end=end, safe_z=ms.safe_z),
+                    label,
+                    main=ms.dialect == "rml" and k == 0,
+                )
+            )
+        outputs = (gcode_file, *rml_files) if ms.dialect == "gcode" else (*rml_files, gcode_file)
+        if ms.dialect == "rml" and len(rml_files) > 1:
+            warnings.append(messages.rml_files(len(rml_files)))
+        uses = (MaterialUse(material.id, round(volume_cm3, 3), "cm3", Text("Brut", "Stock")),)
+        return Plan(
+            toolpath=tp,
+            outputs=outputs,
+            material_uses=uses,
+            warnings=tuple(warnings),
+            copies=copies,
+            runs=runs,
+            facts=facts,
+            preview=preview,
             operations=operations,
         )
 
@@ -90,83 +129,6 @@ def tools_facts(assembly: Assembly) -> list[dict[str, Any]]:
         {"tool": u.tool_id, "rpm": u.rpm, "description": u.tool.describe().to_dict()}
         for u in assembly.tool_uses
     ]
-
-
-def make_plan(
-    tp: Toolpath,
-    assembly: Assembly,
-    ms: MachineSettings,
-    material: MaterialProfile,
-    copies: int,
-    runs: int,
-    volume_cm3: float,
-    warnings: list[Text],
-    facts: dict[str, Any],
-    preview: Preview,
-    title: str,
-    stock: tuple[float, float, float],
-    kinematics: Kinematics | None = None,
-    operations: tuple[Found, ...] = (),
-) -> Plan:
-    """Outputs in both dialects (the profile's first), stock use and the plan."""
-    tool_uses = assembly.tool_uses
-    gcode_file = OutputFile(
-        GCODE.suffix,
-        GCODE.media_type,
-        partial(
-            write_grbl_mill,
-            tp=tp,
-            tool_changes=tool_changes(tool_uses),
-            safe_z=ms.safe_z,
-            start=ms.gcode_start,
-            end=ms.gcode_end,
-            notes=[
-                *operator_notes(title, stock, tool_uses),
-                # What the time estimate assumed the controller is set to.
-                *(grbl_settings(kinematics, ms.spindle_max_rpm, False) if kinematics else ()),
-            ],
-        ),
-        GCODE.label,
-        main=ms.dialect == "gcode",
-    )
-    rml_files = []
-    for k, (use, first, end) in enumerate(tool_ranges(tp, tool_uses)):
-        suffix = RML.suffix if k == 0 else f".{k + 1}-{use.tool_id}{RML.suffix}"
-        label = Text(
-            f"Roland RML-1, outil {k + 1} : {use.tool_id}",
-            f"Roland RML-1, tool {k + 1}: {use.tool_id}",
-        )
-        rml_files.append(
-            OutputFile(
-                suffix,
-                RML.media_type,
-                partial(_write_rml, tp=tp, use=use, first=first, end=end, safe_z=ms.safe_z),
-                label,
-                main=ms.dialect == "rml" and k == 0,
-            )
-        )
-    outputs = (gcode_file, *rml_files) if ms.dialect == "gcode" else (*rml_files, gcode_file)
-    if ms.dialect == "rml" and len(rml_files) > 1:
-        warnings.append(messages.rml_files(len(rml_files)))
-    uses = (
-        MaterialUse(
-            material.id,
-            round(volume_cm3, 3),
-            "cm3",
-            Text("Brut", "Stock"),
-        ),
-    )
-    return Plan(
-        toolpath=tp,
-        outputs=outputs,
-        material_uses=uses,
-        warnings=tuple(warnings),
-        copies=copies,
-        runs=runs,
-        facts=facts,
-        preview=preview,
-        operations=operations,
-    )
 
 
 def tool_changes(tool_uses: list[ToolUse]) -> list[ToolChange]:
