@@ -142,7 +142,7 @@ def print_job():
 
 def print_program(dialect: str):
     from fabserver.profiles import load_profiles
-    from fabserver.writers.printer import PrintProgram
+    from fabserver.writers.printer import PrintFigures, PrintProgram
 
     machine = load_profiles().machine("printer-1" if dialect == "marlin2" else "printer-3")
     return PrintProgram(
@@ -159,7 +159,7 @@ def print_program(dialect: str):
         layer_height=np.array([0.2, 0.2]),
         layer_time=np.array([60.0, 60.0]),
         header=("made by a test",),
-        footer=("filament used [mm] = 3.20",),
+        figures=PrintFigures(3.2, 0.0077, 0.0095, 3725.0),
     )
 
 
@@ -170,7 +170,14 @@ def test_printer_dialects_write_limits_layers_features_and_progress(dialect):
     out = io.BytesIO()
     write_print(out, print_job(), print_program(dialect))
     lines = out.getvalue().decode().splitlines()
-    assert lines[0] == "; made by a test" and lines[-1] == "; filament used [mm] = 3.20"
+    assert lines[0] == "; made by a test"
+    # PrusaSlicer's closing comments, as OctoPrint and Moonraker read them.
+    assert lines[-4:] == [
+        "; filament used [mm] = 3.20",
+        "; filament used [cm3] = 0.01",
+        "; filament used [g] = 0.01",
+        "; estimated printing time (normal mode) = 1h 2m 5s",
+    ]
     # The firmware's limits before the profile's start code.
     limits = "M201" if dialect == "marlin2" else "SET_VELOCITY_LIMIT"
     first_limit = next(i for i, line in enumerate(lines) if line.startswith(limits))

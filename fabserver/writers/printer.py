@@ -108,6 +108,31 @@ def placeholders_in(template: str) -> set[str]:
     return set(_PLACEHOLDER.findall(template))
 
 
+def duration_text(seconds: float) -> str:
+    """PrusaSlicer's form: ``1h 2m 3s``."""
+    s = round(seconds)
+    d, s = divmod(s, 86400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    parts = [f"{d}d"] if d else []
+    if d or h:
+        parts.append(f"{h}h")
+    if d or h or m:
+        parts.append(f"{m}m")
+    parts.append(f"{s}s")
+    return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class PrintFigures:
+    """What a plate uses and takes, for PrusaSlicer's closing comments."""
+
+    filament_mm: float
+    filament_cm3: float
+    filament_g: float
+    time_s: float
+
+
 @dataclass(frozen=True)
 class PrintProgram:
     """What a printer's file needs besides the toolpath: the profile's code, the
@@ -126,7 +151,7 @@ class PrintProgram:
     layer_height: np.ndarray  # (L,) mm
     layer_time: np.ndarray  # (L,) s, for the printer's progress display (M73)
     header: tuple[str, ...]  # comment lines (without ';')
-    footer: tuple[str, ...]
+    figures: PrintFigures
 
 
 class _MoveWords:
@@ -230,6 +255,16 @@ class PrinterDialect:
         """PrusaSlicer's layer comments, which its viewer and Moonraker read."""
         return f";LAYER_CHANGE\n;Z:{z:.3f}\n;HEIGHT:{height:.3f}\n"
 
+    def closing_comments(self, figures: PrintFigures) -> str:
+        """PrusaSlicer's figures at the end of the file, which OctoPrint and Moonraker read."""
+        lines = (
+            f"filament used [mm] = {figures.filament_mm:.2f}",
+            f"filament used [cm3] = {figures.filament_cm3:.2f}",
+            f"filament used [g] = {figures.filament_g:.2f}",
+            f"estimated printing time (normal mode) = {duration_text(figures.time_s)}",
+        )
+        return "".join(f"; {line}\n" for line in lines)
+
     def feature(self, role: str, job: PrintProgram) -> str:
         """What comes before the moves of a feature (``role``): PrusaSlicer's ``;TYPE:``
         comment. The place for per-feature firmware settings the program carries
@@ -298,7 +333,7 @@ class PrinterDialect:
         buf.append(self.progress(100.0, 0.0))
         w("".join(buf))
         w(job.end_gcode.rstrip("\n") + "\n")
-        w("".join(f"; {line}\n" for line in job.footer))
+        w(self.closing_comments(job.figures))
 
 
 class KlipperDialect(PrinterDialect):

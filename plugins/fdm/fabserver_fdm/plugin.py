@@ -25,6 +25,7 @@ from fabserver.profiles import MachineProfile, MaterialProfile
 from fabserver.toolpath import MoveKind
 from fabserver.writers.printer import (
     DIALECTS,
+    PrintFigures,
     PrintProgram,
     check_lines,
     fill_placeholders,
@@ -62,21 +63,6 @@ PLACEHOLDERS = (
     "total_layers",
 )
 THIN_WALL_MIN_AREA = 0.5  # mm² per layer lost before the thin-wall warning
-
-
-def duration_text(seconds: float) -> str:
-    """PrusaSlicer's form: ``1h 2m 3s``."""
-    s = round(seconds)
-    d, s = divmod(s, 86400)
-    h, s = divmod(s, 3600)
-    m, s = divmod(s, 60)
-    parts = [f"{d}d"] if d else []
-    if d or h:
-        parts.append(f"{h}h")
-    if d or h or m:
-        parts.append(f"{m}m")
-    parts.append(f"{s}s")
-    return " ".join(parts)
 
 
 class FdmPlugin(MachinePlugin):
@@ -282,13 +268,7 @@ def _print_program(
         f"copies on this plate = {on_plate}",
     )
     cm3 = extruded_mm * filament_area(s.filament.diameter) / 1000.0
-    # PrusaSlicer's closing comments, which OctoPrint and Moonraker read.
-    footer = (
-        f"filament used [mm] = {extruded_mm:.2f}",
-        f"filament used [cm3] = {cm3:.2f}",
-        f"filament used [g] = {cm3 * s.filament.density:.2f}",
-        f"estimated printing time (normal mode) = {duration_text(plate_time)}",
-    )
+    figures = PrintFigures(extruded_mm, cm3, cm3 * s.filament.density, plate_time)
     return PrintProgram(
         dialect=s.printer.flavour,
         # The writer sets these limits first, so the printer runs at what the estimate assumed.
@@ -304,7 +284,7 @@ def _print_program(
         layer_height=sliced.slices.height,
         layer_time=sliced.layer_time,
         header=header,
-        footer=footer,
+        figures=figures,
     )
 
 
@@ -389,4 +369,4 @@ def _floating_islands(slices: np.ndarray) -> np.ndarray:
     return np.unique(layer[~held])
 
 
-__all__ = ["FdmPlugin", "duration_text"]
+__all__ = ["FdmPlugin"]
