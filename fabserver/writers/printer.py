@@ -194,28 +194,14 @@ class _MoveWords:
 
 
 class PrinterDialect:
-    """Marlin 2, plus the Prusa firmware words the MK3S start code uses (G80 mesh
-    levelling, G28 W, M862.x printer checks, M900 linear advance). Subclasses change
-    the hooks a firmware needs."""
+    """What the Marlin and Klipper dialects share: the moves, PrusaSlicer's comments,
+    temperatures and fan; a subclass sets the firmware's commands and hooks."""
 
-    name: ClassVar[str] = "marlin2"
-    commands: ClassVar[Mapping[str, str | None]] = {
-        **_COMMON,
-        "G28": "XYZW",
-        "G29": "",
-        "G80": "",
-        "G21": "",
-        "M201": "XYZE",
-        "M203": "XYZE",
-        "M205": "XYZEBSTJ",
-        "M862.1": "P",
-        "M862.3": "P",
-        "M900": "K",
-        "M907": "XYZE",
-    }
+    name: ClassVar[str]
+    commands: ClassVar[Mapping[str, str | None]] = _COMMON
     """Commands the firmware accepts, with their parameter letters (``None``: free text)."""
     extended_commands: ClassVar[bool] = False  # Klipper: NAME KEY=VALUE macros
-    shows_progress: ClassVar[bool] = True  # M73 on the printer's screen
+    shows_progress: ClassVar[bool] = False  # M73 on the printer's screen
 
     def check_line(self, line: str) -> str | None:
         """Why ``line`` is not a command this firmware takes (``None`` when it is)."""
@@ -336,17 +322,37 @@ class PrinterDialect:
         w(self.closing_comments(job.figures))
 
 
+class MarlinDialect(PrinterDialect):
+    """Marlin 2, plus the Prusa firmware words the MK3S start code uses (G80 mesh
+    levelling, G28 W, M862.x printer checks, M900 linear advance); ``M73`` progress."""
+
+    name: ClassVar[str] = "marlin2"
+    commands: ClassVar[Mapping[str, str | None]] = {
+        **_COMMON,
+        "G28": "XYZW",
+        "G29": "",
+        "G80": "",
+        "G21": "",
+        "M201": "XYZE",
+        "M203": "XYZE",
+        "M205": "XYZEBSTJ",
+        "M862.1": "P",
+        "M862.3": "P",
+        "M900": "K",
+        "M907": "XYZE",
+    }
+    shows_progress: ClassVar[bool] = True
+
+
 class KlipperDialect(PrinterDialect):
     """Klipper: the common G-code plus its ``NAME KEY=VALUE`` macros (``PRINT_START``,
     ``SET_VELOCITY_LIMIT``); no ``M73``, which it shows only with a display section."""
 
     name: ClassVar[str] = "klipper"
-    commands: ClassVar[Mapping[str, str | None]] = dict(_COMMON)
     extended_commands: ClassVar[bool] = True
-    shows_progress: ClassVar[bool] = False
 
 
-DIALECTS: Mapping[str, PrinterDialect] = {d.name: d for d in (PrinterDialect(), KlipperDialect())}
+DIALECTS: Mapping[str, PrinterDialect] = {d.name: d for d in (MarlinDialect(), KlipperDialect())}
 """The printer dialects by the name a profile's ``flavour`` gives."""
 
 
