@@ -372,3 +372,57 @@ def report(paths: Sequence[DrawingPath], rules: Sequence[PathRules]) -> tuple[Fo
         )
         for key, (n, length, area, rule) in rows.items()
     )
+
+
+CHOOSE_ON_QUOTE = Text(
+    "Choisissez l'opération de chaque couleur dans le tableau « Opérations par couleur » de la "
+    "page de devis.",
+    "Choose each colour's operation in the 'Operations by colour' table of the quote page.",
+)
+"""Where a maker changes what a colour gets (the quote page's table, built on :func:`report`)."""
+NO_OPERATION = Text("rien (non réalisé)", "nothing (not made)")
+IGNORED = Text("ignoré", "ignored")
+
+
+BOXES_OUTER, BOXES_INNER = (0, 0, 0), (0, 0, 255)
+"""Boxes.py's colours: black outer cuts, blue inner cuts (red labels)."""
+
+
+def looks_like_boxes(paths: Sequence[DrawingPath]) -> bool:
+    """Boxes.py's colours: black closed outlines with blue closed contours, no fills."""
+    blue = [p for p in paths if p.stroke == BOXES_INNER and p.closed]
+    black = [p for p in paths if p.stroke == BOXES_OUTER and p.closed]
+    return bool(blue and black) and all(p.fill is None for p in blue + black)
+
+
+def colour_label(key: str) -> Text:
+    """What a maker reads for a colour table key (``stroke:#ff0000``, ``layer:CUT``…)."""
+    kind, _, value = key.partition(":")
+    if kind == "layer":
+        return Text(f"Calque « {value} »", f"Layer '{value}'")
+    if kind == "stroke":
+        return Text(f"Trait {value}", f"Stroke {value}")
+    if kind == "fill":
+        return Text(f"Remplissage {value}", f"Fill {value}")
+    return Text("Sans couleur", "No colour")
+
+
+def found_listing(found: Sequence[Found], words: Mapping[str, Text]) -> Text:
+    """What the drawing holds and what each colour or layer got, in plain words for a
+    maker (``words``: the plugin's name of each operation), as the quote page's table
+    names them: « Trait #ff0000 : découpe (3 tracé(s), 120 mm) ; Trait #00ff00 : rien
+    (non réalisé) (1 tracé(s), 40 mm) »."""
+    fr, en = [], []
+    for f in found:
+        if f.operation is None:
+            got = NO_OPERATION
+        elif f.operation == IGNORE:
+            got = IGNORED
+        else:
+            got = words.get(f.operation, Text(f.operation, f.operation))
+            if f.value is not None:
+                got = Text(f"{got.fr} {f.value:g} mm".replace(".", ","), f"{got.en} {f.value:g} mm")
+        key = colour_label(f.key)
+        fr.append(f"{key.fr} : {got.fr} ({f.paths} tracé(s), {f.length_mm:.0f} mm)")
+        en.append(f"{key.en}: {got.en} ({f.paths} path(s), {f.length_mm:.0f} mm)")
+    return Text(" ; ".join(fr), "; ".join(en))

@@ -111,7 +111,9 @@ class Preview:
     ``toolpath``: the moves to draw (``None``: the plan's own; ``Toolpath.empty()``
     to draw overlays only). ``bounds``: ``(2, 2)`` region shown, mm (``None``:
     everything drawn). ``styles``: roles styled only at plan time; they win over
-    the plugin's declared ``roles``.
+    the plugin's declared ``roles``. ``frame_work``: show what is made rather than
+    the whole sheet or roll (:class:`Frames`) it sits on, reaching out to the sheet's
+    edges near it, so a small part in a corner of a large sheet is seen, on its sheet.
     """
 
     toolpath: Toolpath | None = None
@@ -119,6 +121,7 @@ class Preview:
     bounds: np.ndarray | None = None
     show_travel: bool = True
     styles: Mapping[str, RoleStyle] = field(default_factory=dict)
+    frame_work: bool = False
 
 
 @dataclass(frozen=True)
@@ -191,13 +194,44 @@ def _bounds(preview: Preview, tp: Toolpath) -> np.ndarray:
     if preview.bounds is not None:
         b = np.asarray(preview.bounds, dtype=float)[:, :2]
     else:
+        sheets = (
+            [o for o in preview.overlays if isinstance(o, Frames)] if preview.frame_work else []
+        )
         boxes = [tp.work_bounds[:, :2]] if len(tp) and _has_work(tp) else []
-        boxes += [_overlay_bounds(o) for o in preview.overlays]
+        boxes += [_overlay_bounds(o) for o in preview.overlays if not any(o is f for f in sheets)]
         boxes = [b for b in boxes if b is not None]
+        if not boxes:  # nothing but sheets: show them
+            boxes = [_overlay_bounds(o) for o in sheets]
+            boxes = [b for b in boxes if b is not None]
+            sheets = []
         b = np.vstack(boxes) if boxes else np.zeros((2, 2))
         b = np.array([b.min(axis=0), b.max(axis=0)])
+        for sheet in sheets:
+            b = _reach_edges(b, np.asarray(sheet.boxes, dtype=float).reshape(-1, 4))
     margin = max(1.0, 0.02 * float(np.max(b[1] - b[0])))
     return np.array([b[0] - margin, b[1] + margin])
+
+
+EDGE_REACH = 0.25
+"""How far, as a share of what is made (at least ``EDGE_REACH_MM``), the view reaches out
+to show the edges of the sheet it sits on."""
+EDGE_REACH_MM = 20.0
+
+
+def _reach_edges(b: np.ndarray, sheets: np.ndarray) -> np.ndarray:
+    """``b`` grown to the edges of ``sheets`` (``(k, 4)``: x0, y0, x1, y1) that lie within
+    reach of it, so the part is seen where it sits on its sheet."""
+    reach = max(EDGE_REACH_MM, EDGE_REACH * float(np.max(b[1] - b[0])))
+    lo, hi = b[0].copy(), b[1].copy()
+    for x0, y0, x1, y1 in sheets:
+        if x1 < b[0, 0] or x0 > b[1, 0] or y1 < b[0, 1] or y0 > b[1, 1]:
+            continue  # another sheet
+        for axis, (s0, s1) in enumerate(((x0, x1), (y0, y1))):
+            if 0.0 <= b[0, axis] - s0 <= reach:
+                lo[axis] = min(lo[axis], s0)
+            if 0.0 <= s1 - b[1, axis] <= reach:
+                hi[axis] = max(hi[axis], s1)
+    return np.array([lo, hi])
 
 
 def _has_work(tp: Toolpath) -> bool:

@@ -39,6 +39,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class PluginSettings(_Strict):
+    """The base of a plugin's ``[settings]`` models (see :func:`parse_settings`): an
+    unknown key is an error naming it, so a typo is found, and values are frozen."""
+
+
 def _as_text(value: Any) -> Any:
     if isinstance(value, str):
         return {"fr": value, "en": value}

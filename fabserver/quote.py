@@ -11,20 +11,20 @@ and the whole table offline for ``fabserver quote``.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .designs.types import Design, Drawing, DrawingPath
+from .designs.types import Design, Drawing
 from .i18n import Text
-from .operations import IGNORE, report, resolve
+from .operations import IGNORE, colour_label, looks_like_boxes, report, resolve
 from .plugin import MachinePlugin
 from .profiles import MachineProfile, MaterialProfile, ProfileSet
 
 BOXES_PRESET = "boxes"
-BLACK, BLUE = (0, 0, 0), (0, 0, 255)
+BLACK = (0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -56,29 +56,10 @@ def _first_price(material: MaterialProfile) -> float:
     return float(prices[0]) if prices else float("inf")
 
 
-def colour_label(key: str) -> Text:
-    """What a maker reads for a colour table key (``stroke:#ff0000``, ``layer:CUT``…)."""
-    kind, _, value = key.partition(":")
-    if kind == "layer":
-        return Text(f"Calque « {value} »", f"Layer '{value}'")
-    if kind == "stroke":
-        return Text(f"Trait {value}", f"Stroke {value}")
-    if kind == "fill":
-        return Text(f"Remplissage {value}", f"Fill {value}")
-    return Text("Sans couleur", "No colour")
-
-
 def swatch(key: str) -> str | None:
     """The ``#rrggbb`` colour of a key, for the page's swatch (None for layers)."""
     kind, _, value = key.partition(":")
     return value if kind in ("stroke", "fill") else None
-
-
-def looks_like_boxes(paths: Sequence[DrawingPath]) -> bool:
-    """Boxes.py's colours: black closed outlines with blue closed contours, no fills."""
-    blue = [p for p in paths if p.stroke == BLUE and p.closed]
-    black = [p for p in paths if p.stroke == BLACK and p.closed]
-    return bool(blue and black) and all(p.fill is None for p in blue + black)
 
 
 def propose(target: Target, design: Design) -> tuple[str, Text | None]:

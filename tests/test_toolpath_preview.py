@@ -75,3 +75,35 @@ def test_layer_data_for_the_slider():
     role, flat = data["layers"][1]["paths"][0]
     assert data["roles"][role] == "infill"
     assert np.allclose(flat, [20, 20, 30, 20, 30, 30])
+
+
+def _view_box(svg: str) -> list[float]:
+    return [float(v) for v in ET.fromstring(svg).get("viewBox").split()]
+
+
+@pytest.mark.parametrize(
+    "part,expected",
+    [
+        # In the corner of a 600 × 400 mm sheet: the part and the sheet's two edges by it.
+        ((5.0, 5.0, 45.0, 25.0), (0.0, 0.0, 45.0, 25.0)),
+        # In the middle: the part alone (the sheet's edges are out of reach).
+        ((280.0, 190.0, 320.0, 210.0), (280.0, 190.0, 320.0, 210.0)),
+    ],
+)
+def test_a_small_part_is_framed_on_its_sheet(part, expected):
+    from fabserver.preview import Frames, Lines, Preview, render
+    from fabserver.toolpath import Toolpath
+
+    x0, y0, x1, y1 = part
+    outline = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    sheet = Frames("sheet", np.array([[0.0, 0.0, 600.0, 400.0]]))
+    preview = Preview(Toolpath.empty(), (sheet, Lines("cut", [outline], [True])), frame_work=True)
+    vx, vy, vw, vh = _view_box(render(preview, Toolpath.empty(), {}).svg)
+    ex0, ey0, ex1, ey1 = expected
+    margin = max(1.0, 0.02 * max(ex1 - ex0, ey1 - ey0))
+    assert (vx, -vy - vh, vx + vw, -vy) == pytest.approx(
+        (ex0 - margin, ey0 - margin, ex1 + margin, ey1 + margin), abs=0.01
+    )
+    # Without it, the whole sheet is shown.
+    whole = Preview(Toolpath.empty(), preview.overlays)
+    assert _view_box(render(whole, Toolpath.empty(), {}).svg)[2] == pytest.approx(600.0 * 1.04)

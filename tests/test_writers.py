@@ -1,4 +1,5 @@
-"""The core's G-code writers: GRBL laser (M4, S per run) and GRBL / LinuxCNC mill (M0 tool changes)."""
+"""The core's G-code writers: GRBL laser (M4, S per run), GRBL / LinuxCNC mill (M0 tool changes),
+Marlin and Klipper printers (limits, PrusaSlicer's comments, progress, per-feature hook)."""
 
 from __future__ import annotations
 
@@ -124,3 +125,89 @@ def test_vector_svg_flips_y_into_millimetres_and_skips_empty_groups():
     assert ids == ["engrave", "cut"]  # no empty score group
     assert 'd="M10.000 40.000L30.000 40.000L30.000 30.000L10.000 30.000Z"' in svg  # y down
     assert svg.count("Z") == 3  # the square, the engraved area's shell and its hole
+
+
+def print_job():
+    """Two layers: a skirt and a bridge on the first, infill on the second."""
+    b = ToolpathBuilder()
+    b.new_layer(0.2)
+    b.move_to(10, 10, 0.2, feed=100)
+    b.add_path([[30, 10]], MoveKind.EXTRUDE, 20, role="skirt", e=[0.8], z=0.2)
+    b.add_path([[30, 30]], MoveKind.EXTRUDE, 20, role="bridge", e=[0.8], z=0.2)
+    b.new_layer(0.4)
+    b.move_to(10, 10, 0.4, feed=100)
+    b.add_path([[30, 10], [30, 30]], MoveKind.EXTRUDE, 40, role="infill", e=[0.8, 0.8], z=0.4)
+    return b.build()
+
+
+def print_program(dialect: str):
+    from fabserver.profiles import load_profiles
+    from fabserver.writers.printer import PrintFigures, PrintProgram
+
+    machine = load_profiles().machine("printer-1" if dialect == "marlin2" else "printer-3")
+    return PrintProgram(
+        dialect=dialect,
+        kinematics=machine.kinematics,
+        start_gcode="G28",
+        end_gcode="M84",
+        temperature=210,
+        bed_temperature=60,
+        first_layer_temperature=215,
+        first_layer_bed_temperature=60,
+        layer_fan=np.array([0, 100]),
+        bridge_fan=100,
+        layer_height=np.array([0.2, 0.2]),
+        layer_time=np.array([60.0, 60.0]),
+        header=("made by a test",),
+        figures=PrintFigures(3.2, 0.0077, 0.0095, 3725.0),
+    )
+
+
+@pytest.mark.parametrize("dialect", ["marlin2", "klipper"])
+def test_printer_dialects_write_limits_layers_features_and_progress(dialect):
+    from fabserver.writers.printer import DIALECTS, write_print
+
+    out = io.BytesIO()
+    write_print(out, print_job(), print_program(dialect))
+    lines = out.getvalue().decode().splitlines()
+    assert lines[0] == "; made by a test"
+    # PrusaSlicer's closing comments, as OctoPrint and Moonraker read them.
+    assert lines[-4:] == [
+        "; filament used [mm] = 3.20",
+        "; filament used [cm3] = 0.01",
+        "; filament used [g] = 0.01",
+        "; estimated printing time (normal mode) = 1h 2m 5s",
+    ]
+    # The firmware's limits before the profile's start code.
+    limits = "M201" if dialect == "marlin2" else "SET_VELOCITY_LIMIT"
+    first_limit = next(i for i, line in enumerate(lines) if line.startswith(limits))
+    assert first_limit < lines.index("G28") < lines.index("M83 ; relative extrusion")
+    assert lines.count(";LAYER_CHANGE") == 2 and ";Z:0.400" in lines
+    types = [line for line in lines if line.startswith(";TYPE:")]
+    assert types == [";TYPE:Skirt/Brim", ";TYPE:Bridge infill", ";TYPE:Internal infill"]
+    # Second layer: the nozzle's own temperature.
+    assert lines.index("M104 S210") > lines.index(";Z:0.400")
+    progress = [line for line in lines if line.startswith("M73")]
+    if dialect == "marlin2":
+        assert progress == ["M73 P0 R2", "M73 P50 R1", "M73 P100 R0"]
+    else:
+        assert progress == []  # Klipper shows it only with a display section
+    # Every line is a command the firmware takes.
+    assert not [line for line in lines if DIALECTS[dialect].check_line(line)]
+
+
+def test_a_dialect_may_add_lines_before_each_feature():
+    from fabserver.writers.printer import KlipperDialect
+
+    class Accelerations(KlipperDialect):
+        def feature(self, role, job):
+            return f"SET_VELOCITY_LIMIT ACCEL={1000 if role == 'bridge' else 3000}\n" + (
+                super().feature(role, job)
+            )
+
+    out = io.BytesIO()
+    Accelerations().write(out, print_job(), print_program("klipper"))
+    lines = out.getvalue().decode().splitlines()
+    bridge = lines.index(";TYPE:Bridge infill")
+    assert lines[bridge - 1] == "SET_VELOCITY_LIMIT ACCEL=1000"
+    assert lines.count("SET_VELOCITY_LIMIT ACCEL=3000") == 2

@@ -44,8 +44,28 @@ class SourceFacts:
     details: dict[str, object] = field(default_factory=dict)
 
 
+class _Design:
+    """What every design answers from its ``bounds`` and its source ``facts``."""
+
+    facts: SourceFacts
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """``(2, d) float``: min and max corners, millimetres."""
+        raise NotImplementedError
+
+    @property
+    def size(self) -> np.ndarray:
+        return self.bounds[1] - self.bounds[0]
+
+    @property
+    def warnings(self) -> tuple[Text, ...]:
+        """What the loader found doubtful, for the maker."""
+        return self.facts.warnings
+
+
 @dataclass(frozen=True)
-class Mesh:
+class Mesh(_Design):
     """A triangle mesh in millimetres, with the facts of its source.
 
     ``mesh`` is an :class:`~.indexed.IndexedMesh` (what the loaders give: arrays
@@ -85,20 +105,12 @@ class Mesh:
         return np.asarray(self.mesh.bounds, dtype=float)
 
     @property
-    def size(self) -> np.ndarray:
-        return self.bounds[1] - self.bounds[0]
-
-    @property
     def watertight(self) -> bool:
         return bool(self.mesh.is_watertight)
 
     @property
     def volume_mm3(self) -> float:
         return float(abs(self.mesh.volume)) if self.watertight else 0.0
-
-    @property
-    def warnings(self) -> tuple[Text, ...]:
-        return self.facts.warnings
 
 
 @dataclass(frozen=True)
@@ -138,7 +150,7 @@ class DrawingPath:
 
 
 @dataclass(frozen=True)
-class Drawing:
+class Drawing(_Design):
     """Closed and open 2D paths in millimetres, with colours and layers."""
 
     paths: tuple[DrawingPath, ...]
@@ -152,14 +164,6 @@ class Drawing:
             return np.zeros((2, 2))
         allpts = np.vstack([p.points for p in self.paths])
         return np.array([allpts.min(axis=0), allpts.max(axis=0)])
-
-    @property
-    def size(self) -> np.ndarray:
-        return self.bounds[1] - self.bounds[0]
-
-    @property
-    def warnings(self) -> tuple[Text, ...]:
-        return self.facts.warnings
 
     def colours(self) -> list[Colour]:
         """Distinct stroke/fill colours, in order of first use."""
@@ -205,7 +209,7 @@ class GcodeInfo:
 
 
 @dataclass(frozen=True)
-class Gcode:
+class Gcode(_Design):
     """An uploaded G-code file: its moves as a toolpath, what it declares, and its bytes.
 
     The bytes are what the printer receives, unchanged; the toolpath is what
@@ -234,14 +238,6 @@ class Gcode:
             return np.zeros((2, 3))
         pts = np.vstack([self.toolpath.xyz[mask], self.toolpath.starts[mask]])
         return np.array([pts.min(axis=0), pts.max(axis=0)])
-
-    @property
-    def size(self) -> np.ndarray:
-        return self.bounds[1] - self.bounds[0]
-
-    @property
-    def warnings(self) -> tuple[Text, ...]:
-        return self.facts.warnings
 
 
 Design = Mesh | Drawing | Gcode

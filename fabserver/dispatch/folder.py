@@ -17,6 +17,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from ..durable import fsync_dir
 from ..i18n import Text
 from .base import (
     Connector,
@@ -103,7 +104,7 @@ class FolderConnector(Connector):
             with contextlib.suppress(OSError):
                 temp.unlink()
             raise _os_error(error, folder) from error
-        _fsync_dir(folder)
+        fsync_dir(folder)
         if already:
             message = Text(
                 f"Déjà déposé dans {folder} : {remote_name}",
@@ -174,20 +175,6 @@ class FolderConnector(Connector):
             ),
             details={"waiting": waiting},
         )
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename durable (POSIX); harmless where directories cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _os_error(error: OSError, folder: Path) -> DispatchError:

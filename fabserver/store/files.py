@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
+from ..durable import fsync_dir
+
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
 
@@ -84,22 +86,10 @@ class FileStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
 
 
 def _copy(source: Path | str, out: BinaryIO) -> None:
     with open(source, "rb") as f:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
             out.write(chunk)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

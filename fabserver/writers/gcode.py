@@ -1,5 +1,7 @@
 """G-code from a toolpath: the GRBL laser dialect (``M4`` dynamic power, ``S`` per run) and
-the GRBL / LinuxCNC mill dialect (``M3``, ``M0`` with a message at tool changes).
+the GRBL / LinuxCNC mill dialect (``M3``, ``M0`` with a message at tool changes); the
+printers' Marlin and Klipper dialects, in :mod:`.printer`, share its number formatting and
+run splitting.
 
 Moves are written in runs over which the command and its words (feed, power)
 stay the same; each run is formatted with one ``%`` over its coordinates (no
@@ -21,6 +23,8 @@ from ..toolpath import EventKind, MoveKind, Toolpath
 
 CHUNK = 50_000
 """Moves formatted per write."""
+COORDINATE = "%.3f"
+"""A coordinate's number: micrometres, as every dialect writes them (see :func:`coordinates`)."""
 
 
 def ascii_text(text: str) -> str:
@@ -70,7 +74,7 @@ def write_runs(
     run's first omit the ``G`` word (mills); otherwise every line repeats it.
     """
     axes = "XYZ"[: xyz.shape[1]]
-    point = " ".join(f"{a}%.3f" for a in axes) + "\n"
+    point = " ".join(f"{a}{COORDINATE}" for a in axes) + "\n"
     flat_xyz = coordinates(xyz)
     buf: list[str] = []
     for a, b in itertools.pairwise(starts.tolist()):

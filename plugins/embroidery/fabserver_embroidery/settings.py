@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from fabserver.profiles import PluginSettings
 
 FormatName = Literal["dst", "pes", "jef", "exp"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Hoop(_Strict):
+class Hoop(PluginSettings):
     """A hoop's sewing field in millimetres (x across the machine, y front to back)."""
 
     name: str
@@ -30,7 +28,7 @@ class Hoop(_Strict):
         return self.width * self.height
 
 
-class MachineSettings(_Strict):
+class MachineSettings(PluginSettings):
     hoops: tuple[Hoop, ...] = Field(min_length=1)
     stitch_rate_spm: float = Field(default=650.0, gt=0, description="needle cycles per minute")
     default_format: FormatName = "dst"
@@ -61,7 +59,7 @@ class MachineSettings(_Strict):
         return self
 
 
-class MaterialSettings(_Strict):
+class MaterialSettings(PluginSettings):
     catalogue: Literal["brother-pec", "janome-jef"] = "brother-pec"
     take_up_factor: float = Field(
         default=1.4, ge=1.0, le=3.0, description="top thread per mm of stitch (loops, tension)"

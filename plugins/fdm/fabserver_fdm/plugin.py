@@ -11,11 +11,10 @@ import shapely
 
 from fabserver.designs.types import Design, Gcode, Mesh
 from fabserver.errors import PlanError
-from fabserver.estimate import event_seconds, firmware_start_lines, move_accelerations
+from fabserver.estimate import event_seconds, move_accelerations
 from fabserver.i18n import Text
 from fabserver.plugin import (
     MachinePlugin,
-    MaterialUse,
     OutputFile,
     OutputFormat,
     Plan,
@@ -24,6 +23,15 @@ from fabserver.plugin import (
 )
 from fabserver.profiles import MachineProfile, MaterialProfile
 from fabserver.toolpath import MoveKind
+from fabserver.writers.printer import (
+    DIALECTS,
+    PrintFigures,
+    PrintProgram,
+    check_lines,
+    fill_placeholders,
+    placeholders_in,
+    write_print,
+)
 
 from .arrange import arrange
 from .assemble import fan_speeds
@@ -32,11 +40,10 @@ from .checks import check_fits, prepare
 from .engines import ENGINE_OPTION, engine_problem, resolve_engine
 from .engines.external import plan_with_engine, total_layers
 from .flow import filament_area
-from .gcode import FLAVOURS, GcodeJob, check_line, fill_placeholders, placeholders_in, write_gcode
 from .pipeline import slice_to_toolpath
 from .preview import ROLES, top_view
 from .settings import OPTIONS, PrintSettings, filament_settings, printer_settings
-from .sliced import plan_uploaded
+from .sliced import FilamentUse, plan_uploaded
 
 PLACEHOLDERS = (
     "first_layer_temperature",
@@ -58,21 +65,6 @@ PLACEHOLDERS = (
 THIN_WALL_MIN_AREA = 0.5  # mm² per layer lost before the thin-wall warning
 
 
-def duration_text(seconds: float) -> str:
-    """PrusaSlicer's form: ``1h 2m 3s``."""
-    s = round(seconds)
-    d, s = divmod(s, 86400)
-    h, s = divmod(s, 3600)
-    m, s = divmod(s, 60)
-    parts = [f"{d}d"] if d else []
-    if d or h:
-        parts.append(f"{h}h")
-    if d or h or m:
-        parts.append(f"{m}m")
-    parts.append(f"{s}s")
-    return " ".join(parts)
-
-
 class FdmPlugin(MachinePlugin):
     id = "fdm"
     name = Text("Impression 3D (FDM)", "3D printing (FDM)")
@@ -84,7 +76,7 @@ class FdmPlugin(MachinePlugin):
 
     def check_machine(self, machine: MachineProfile) -> None:
         settings = printer_settings(machine)
-        flavour = FLAVOURS[settings.flavour]
+        dialect = DIALECTS[settings.flavour]
         for key in ("start_gcode", "end_gcode"):
             text = getattr(settings, key)
             unknown = placeholders_in(text) - set(PLACEHOLDERS)
@@ -93,10 +85,10 @@ class FdmPlugin(MachinePlugin):
                     f"settings.{key}: unknown placeholder {{{sorted(unknown)[0]}}} "
                     f"(known: {', '.join(PLACEHOLDERS)})"
                 )
-            for number, line in enumerate(text.splitlines(), 1):
-                problem = check_line(fill_placeholders(line, _dummy_values()), flavour)
-                if problem:
-                    raise ValueError(f"settings.{key}, line {number}: {problem}")
+            problems = check_lines(fill_placeholders(text, _dummy_values()), dialect)
+            if problems:
+                number, problem = problems[0]
+                raise ValueError(f"settings.{key}, line {number}: {problem}")
         missing = engine_problem(settings.engine)
         if missing:
             raise ValueError(f"settings.engine: {missing}")
@@ -210,15 +202,14 @@ class FdmPlugin(MachinePlugin):
             )
 
         on_plate = len(layout.offsets)
-        extruded = float(tp.e[tp.kind == MoveKind.EXTRUDE].sum())
-        per_copy_mm = extruded / on_plate
-        total_mm = per_copy_mm * copies
-        grams = total_mm * filament_area(s.filament.diameter) * s.filament.density / 1000.0
+        filament = FilamentUse.of(tp, s, on_plate, copies)
         plate_time = float(sliced.layer_time.sum()) + event_seconds(tp, machine)
-        job = _gcode_job(s, machine, material, sliced, on_plate, extruded, plate_time)
+        program = _print_program(
+            s, machine, material, sliced, on_plate, filament.extruded_mm, plate_time
+        )
 
         def write(out) -> None:
-            write_gcode(out, tp, job)
+            write_print(out, tp, program)
 
         facts: dict[str, Any] = {
             "layer_count": len(sliced.slices.top_z),
@@ -227,8 +218,8 @@ class FdmPlugin(MachinePlugin):
             "layer_height_mm": s.layer_height,
             "copies_per_plate": on_plate,
             "plates": layout.plates,
-            "filament_mm_per_copy": round(per_copy_mm, 1),
-            "filament_g_per_copy": round(grams / copies, 2),
+            "filament_mm_per_copy": round(filament.per_copy_mm, 1),
+            "filament_g_per_copy": round(filament.grams / copies, 2),
             "plate_time_s": round(plate_time, 1),
             "retractions": sliced.retractions,
             "slowed_layers": int(
@@ -248,21 +239,7 @@ class FdmPlugin(MachinePlugin):
         return Plan(
             toolpath=tp,
             outputs=(OutputFile(".gcode", "text/x-gcode", write, Text("G-code", "G-code")),),
-            material_uses=(
-                MaterialUse(
-                    material.id,
-                    round(total_mm / 1000.0, 3),
-                    "m",
-                    Text("Filament (longueur)", "Filament (length)"),
-                    priced=False,
-                ),
-                MaterialUse(
-                    material.id,
-                    round(grams, 3),
-                    "g",
-                    Text("Filament (masse)", "Filament (mass)"),
-                ),
-            ),
+            material_uses=filament.material_uses(material.id),
             warnings=tuple(warnings),
             copies=copies,
             runs=layout.plates,
@@ -275,7 +252,9 @@ def _without_skirt_and_brim(s: PrintSettings) -> PrintSettings:
     return replace(s, skirts=0, brim_width=0.0)
 
 
-def _gcode_job(s: PrintSettings, machine, material, sliced, on_plate, extruded_mm, plate_time):
+def _print_program(
+    s: PrintSettings, machine, material, sliced, on_plate, extruded_mm, plate_time
+) -> PrintProgram:
     """What the writer needs: filled start/end code, fan and progress per layer, comments."""
     top = float(sliced.slices.top_z[-1]) if len(sliced.slices.top_z) else 0.0
     values = _placeholder_values(s, top, len(sliced.slices.top_z))
@@ -289,22 +268,12 @@ def _gcode_job(s: PrintSettings, machine, material, sliced, on_plate, extruded_m
         f"copies on this plate = {on_plate}",
     )
     cm3 = extruded_mm * filament_area(s.filament.diameter) / 1000.0
-    # PrusaSlicer's closing comments, which OctoPrint and Moonraker read.
-    footer = (
-        f"filament used [mm] = {extruded_mm:.2f}",
-        f"filament used [cm3] = {cm3:.2f}",
-        f"filament used [g] = {cm3 * s.filament.density:.2f}",
-        f"estimated printing time (normal mode) = {duration_text(plate_time)}",
-    )
-    return GcodeJob(
-        flavour=s.printer.flavour,
-        # The firmware's limits first, so the printer runs at what the estimate assumed.
-        start_gcode="\n".join(
-            [
-                *firmware_start_lines(machine.kinematics),
-                fill_placeholders(s.printer.start_gcode, values),
-            ]
-        ),
+    figures = PrintFigures(extruded_mm, cm3, cm3 * s.filament.density, plate_time)
+    return PrintProgram(
+        dialect=s.printer.flavour,
+        # The writer sets these limits first, so the printer runs at what the estimate assumed.
+        kinematics=machine.kinematics,
+        start_gcode=fill_placeholders(s.printer.start_gcode, values),
         end_gcode=fill_placeholders(s.printer.end_gcode, values),
         temperature=s.temperature,
         bed_temperature=s.bed_temperature,
@@ -315,7 +284,7 @@ def _gcode_job(s: PrintSettings, machine, material, sliced, on_plate, extruded_m
         layer_height=sliced.slices.height,
         layer_time=sliced.layer_time,
         header=header,
-        footer=footer,
+        figures=figures,
         move_accel=move_accelerations(sliced.toolpath, machine.kinematics, machine.settings),
     )
 
@@ -401,4 +370,4 @@ def _floating_islands(slices: np.ndarray) -> np.ndarray:
     return np.unique(layer[~held])
 
 
-__all__ = ["FdmPlugin", "duration_text"]
+__all__ = ["FdmPlugin"]

@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from fabserver.profiles import MachineProfile
+from fabserver.profiles import Kinematics, MachineProfile
 
 from .settings import PrintSettings
 
@@ -28,6 +28,16 @@ PRUSA_SLICER = "prusa-slicer"
 def available() -> str | None:
     """Path of the PrusaSlicer binary, or ``None``."""
     return shutil.which(PRUSA_SLICER)
+
+
+def axis_limits(k: Kinematics) -> dict[str, float]:
+    """The printer's speed and acceleration limits per axis, under the names PrusaSlicer and
+    CuraEngine share (``machine_max_feedrate_x``…)."""
+    return {
+        f"machine_max_{name}_{axis}": getattr(limits, axis)
+        for name, limits in (("feedrate", k.max_feed), ("acceleration", k.max_accel))
+        for axis in "xyze"
+    }
 
 
 def config_ini(s: PrintSettings, machine: MachineProfile, start_gcode: str = "") -> str:
@@ -116,14 +126,7 @@ def config_ini(s: PrintSettings, machine: MachineProfile, start_gcode: str = "")
         "slowdown_below_layer_time": f.slowdown_below_layer_time,
         "min_print_speed": f.min_print_speed,
         "machine_limits_usage": "time_estimate_only",
-        "machine_max_feedrate_x": k.max_feed.x,
-        "machine_max_feedrate_y": k.max_feed.y,
-        "machine_max_feedrate_z": k.max_feed.z,
-        "machine_max_feedrate_e": k.max_feed.e,
-        "machine_max_acceleration_x": k.max_accel.x,
-        "machine_max_acceleration_y": k.max_accel.y,
-        "machine_max_acceleration_z": k.max_accel.z,
-        "machine_max_acceleration_e": k.max_accel.e,
+        **axis_limits(k),
         "machine_max_acceleration_extruding": k.accel,
         "machine_max_acceleration_retracting": k.retract_accel or k.max_accel.e,
         "machine_max_acceleration_travel": k.travel_accel or k.accel,

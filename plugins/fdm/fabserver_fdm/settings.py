@@ -11,24 +11,20 @@ a pydantic model, so a typo is an error naming the key.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from fabserver.estimate import FEATURE_ACCELERATIONS
 from fabserver.i18n import Text
 from fabserver.plugin import Option
-from fabserver.profiles import MachineProfile, MaterialProfile
+from fabserver.profiles import MachineProfile, MaterialProfile, PluginSettings, parse_settings
 
 FILL_PATTERNS = ("rectilinear", "grid", "triangles", "gyroid")
 
 
-class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PrinterSettings(_Settings):
+class PrinterSettings(PluginSettings):
     """``[settings]`` of an FDM machine profile. Speeds in mm/s, lengths in mm."""
 
     flavour: Literal["marlin2", "klipper"]
@@ -79,7 +75,7 @@ class PrinterSettings(_Settings):
         return self
 
 
-class FilamentSettings(_Settings):
+class FilamentSettings(PluginSettings):
     """``[settings]`` of a filament material profile."""
 
     type: str = "PLA"
@@ -100,22 +96,12 @@ class FilamentSettings(_Settings):
     bridge_fan_speed: int = Field(default=100, ge=0, le=100)
 
 
-def _checked(model: type[_Settings], data: Mapping[str, Any]) -> Any:
-    """Validate ``data``; a ``ValueError`` names the first bad key (for ``profiles check``)."""
-    try:
-        return model.model_validate(dict(data))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = "settings." + ".".join(str(p) for p in err["loc"])
-        raise ValueError(f"{key}: {err['msg']}") from None
-
-
 def printer_settings(machine: MachineProfile) -> PrinterSettings:
-    return _checked(PrinterSettings, machine.settings)
+    return parse_settings(PrinterSettings, machine.settings)
 
 
 def filament_settings(material: MaterialProfile) -> FilamentSettings:
-    return _checked(FilamentSettings, material.settings)
+    return parse_settings(FilamentSettings, material.settings)
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -349,27 +335,15 @@ class PrintSettings:
     ) -> PrintSettings:
         printer = printer_settings(machine)
         filament = filament_settings(material)
-        temp = int(options.get("temperature", 0) or 0)
-        bed = int(options.get("bed_temperature", 0) or 0)
+        # Parsed by the options' schema (again, when run_plan has: it gives the same values).
+        chosen = {opt.name: opt.parse(options.get(opt.name, opt.default)) for opt in OPTIONS}
+        temp, bed = chosen["temperature"], chosen["bed_temperature"]
         return cls(
             printer=printer,
             filament=filament,
-            layer_height=float(options.get("layer_height", 0.2)),
-            first_layer_height=float(options.get("first_layer_height", 0.2)),
-            perimeters=int(options.get("perimeters", 2)),
-            fill_density=float(options.get("fill_density", 15.0)) / 100.0,
-            fill_pattern=str(options.get("fill_pattern", "grid")),
-            fill_angle=float(options.get("fill_angle", 45.0)),
-            solid_infill_below_area=float(options.get("solid_infill_below_area", 70.0)),
-            top_solid_layers=int(options.get("top_solid_layers", 4)),
-            bottom_solid_layers=int(options.get("bottom_solid_layers", 3)),
-            skirts=int(options.get("skirts", 1)),
-            skirt_distance=float(options.get("skirt_distance", 2.0)),
+            **{name: chosen[name] for name in _AS_CHOSEN},
+            fill_density=chosen["fill_density"] / 100.0,
             skirt_height=1,
-            brim_width=float(options.get("brim_width", 0.0)),
-            external_perimeters_first=bool(options.get("external_perimeters_first", False)),
-            support_material=bool(options.get("support_material", False)),
-            seam_position=str(options.get("seam_position", "rear")),
             temperature=temp or filament.temperature,
             first_layer_temperature=temp or filament.first_layer_temperature,
             bed_temperature=bed or filament.bed_temperature,
@@ -378,3 +352,12 @@ class PrintSettings:
             max_height=machine.work_area.z,
             travel_speed=machine.kinematics.travel_feed,
         )
+
+
+_AS_CHOSEN = tuple(
+    f.name
+    for f in fields(PrintSettings)
+    if f.name in {opt.name for opt in OPTIONS}
+    and f.name not in ("fill_density", "temperature", "bed_temperature")
+)
+"""Settings that are the maker's options as the schema parsed them (defaults included)."""

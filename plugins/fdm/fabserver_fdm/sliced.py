@@ -20,8 +20,8 @@ from fabserver.designs.types import Gcode
 from fabserver.errors import PlanError
 from fabserver.i18n import Text, french_number
 from fabserver.plugin import MaterialUse, OutputFile, Plan
-from fabserver.profiles import MachineProfile, MaterialProfile
-from fabserver.toolpath import MoveKind
+from fabserver.profiles import LocalName, MachineProfile, MaterialProfile
+from fabserver.toolpath import MoveKind, Toolpath
 
 from .flow import filament_area
 from .preview import top_view
@@ -60,6 +60,40 @@ RUNS = {"marlin2": {"marlin"}, "klipper": {"klipper", "marlin"}}
 
 
 @dataclass(frozen=True)
+class FilamentUse:
+    """The filament a plan lays down, per copy and for the whole job."""
+
+    extruded_mm: float  # on one plate
+    per_copy_mm: float
+    total_mm: float
+    grams: float
+
+    @classmethod
+    def of(cls, tp: Toolpath, s: PrintSettings, on_plate: int, copies: int) -> FilamentUse:
+        """From the extrusions of a plate of ``on_plate`` copies, for ``copies`` copies."""
+        extruded = float(tp.e[tp.kind == MoveKind.EXTRUDE].sum())
+        per_copy_mm = extruded / max(on_plate, 1)
+        total_mm = per_copy_mm * copies
+        grams = total_mm * filament_area(s.filament.diameter) * s.filament.density / 1000.0
+        return cls(extruded, per_copy_mm, total_mm, grams)
+
+    def material_uses(self, material_id: str) -> tuple[MaterialUse, MaterialUse]:
+        """The length (not priced: the mass is) and the mass."""
+        return (
+            MaterialUse(
+                material_id,
+                round(self.total_mm / 1000.0, 3),
+                "m",
+                Text("Filament (longueur)", "Filament (length)"),
+                priced=False,
+            ),
+            MaterialUse(
+                material_id, round(self.grams, 3), "g", Text("Filament (masse)", "Filament (mass)")
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class SlicedFile:
     """Where a G-code came from, for the plan's facts and file name."""
 
@@ -74,41 +108,43 @@ def check_gcode(design: Gcode, machine: MachineProfile, s: PrintSettings) -> lis
     name = machine.name
     _check_flavour(design, machine, s)
     _check_bounds(design, machine)
-    if info.filament_diameter is not None and (
-        abs(info.filament_diameter - s.filament.diameter) > DIAMETER_TOLERANCE_MM
-    ):
-        raise PlanError(
-            Text(
-                "Ce G-code est tranché pour du filament de {file} mm ; « {name_fr} » utilise "
-                "du {ours} mm. Tranchez-le à nouveau avec un diamètre de {ours} mm.",
-                "This G-code is sliced for {file} mm filament; '{name_en}' uses {ours} mm. "
-                "Slice it again with a {ours} mm diameter.",
-            ).format(
-                file=f"{info.filament_diameter:g}",
-                ours=f"{s.filament.diameter:g}",
-                name_fr=name.fr,
-                name_en=name.en,
-            )
-        )
-    if info.nozzle_diameter is not None and (
-        abs(info.nozzle_diameter - s.printer.nozzle_diameter) > NOZZLE_TOLERANCE_MM
-    ):
-        raise PlanError(
-            Text(
-                "Ce G-code est tranché pour une buse de {file} mm ; « {name_fr} » a une buse "
-                "de {ours} mm. Tranchez-le à nouveau avec le profil de cette imprimante.",
-                "This G-code is sliced for a {file} mm nozzle; '{name_en}' has a {ours} mm "
-                "nozzle. Slice it again with this printer's profile.",
-            ).format(
-                file=f"{info.nozzle_diameter:g}",
-                ours=f"{s.printer.nozzle_diameter:g}",
-                name_fr=name.fr,
-                name_en=name.en,
-            )
-        )
+    _check_size(
+        info.filament_diameter,
+        s.filament.diameter,
+        DIAMETER_TOLERANCE_MM,
+        name,
+        Text(
+            "Ce G-code est tranché pour du filament de {file} mm ; « {name_fr} » utilise "
+            "du {ours} mm. Tranchez-le à nouveau avec un diamètre de {ours} mm.",
+            "This G-code is sliced for {file} mm filament; '{name_en}' uses {ours} mm. "
+            "Slice it again with a {ours} mm diameter.",
+        ),
+    )
+    _check_size(
+        info.nozzle_diameter,
+        s.printer.nozzle_diameter,
+        NOZZLE_TOLERANCE_MM,
+        name,
+        Text(
+            "Ce G-code est tranché pour une buse de {file} mm ; « {name_fr} » a une buse "
+            "de {ours} mm. Tranchez-le à nouveau avec le profil de cette imprimante.",
+            "This G-code is sliced for a {file} mm nozzle; '{name_en}' has a {ours} mm "
+            "nozzle. Slice it again with this printer's profile.",
+        ),
+    )
     warnings.extend(_check_temperatures(design, s))
     warnings.extend(_limit_warnings(design, machine))
     return warnings
+
+
+def _check_size(
+    file: float | None, ours: float, tolerance: float, name: LocalName, why: Text
+) -> None:
+    """Refuse a file sliced for another filament or nozzle size (``file``: what it declares)."""
+    if file is not None and abs(file - ours) > tolerance:
+        raise PlanError(
+            why.format(file=f"{file:g}", ours=f"{ours:g}", name_fr=name.fr, name_en=name.en)
+        )
 
 
 LIMIT_SLACK = 1.05  # limits within 5 % of the profile's are the same for the estimate
@@ -278,10 +314,7 @@ def gcode_plan(
 ) -> Plan:
     """A plan that prints ``design`` ``runs`` times, ``on_plate`` copies each time."""
     tp = design.toolpath
-    extruded = float(tp.e[tp.kind == MoveKind.EXTRUDE].sum())
-    per_copy_mm = extruded / max(on_plate, 1)
-    total_mm = per_copy_mm * copies
-    grams = total_mm * filament_area(s.filament.diameter) * s.filament.density / 1000.0
+    filament = FilamentUse.of(tp, s, on_plate, copies)
     size = design.size
     data = design.data
 
@@ -297,8 +330,8 @@ def gcode_plan(
         "size_mm": [round(float(v), 2) for v in size],
         "copies_per_plate": on_plate,
         "plates": runs,
-        "filament_mm_per_copy": round(per_copy_mm, 1),
-        "filament_g_per_copy": round(grams / max(copies, 1), 2),
+        "filament_mm_per_copy": round(filament.per_copy_mm, 1),
+        "filament_g_per_copy": round(filament.grams / max(copies, 1), 2),
         "slicer_time_s": design.info.declared_time_s,
         "moves": len(tp),
         **(facts or {}),
@@ -306,18 +339,7 @@ def gcode_plan(
     return Plan(
         toolpath=tp,
         outputs=(OutputFile(".gcode", "text/x-gcode", write, origin.label),),
-        material_uses=(
-            MaterialUse(
-                material.id,
-                round(total_mm / 1000.0, 3),
-                "m",
-                Text("Filament (longueur)", "Filament (length)"),
-                priced=False,
-            ),
-            MaterialUse(
-                material.id, round(grams, 3), "g", Text("Filament (masse)", "Filament (mass)")
-            ),
-        ),
+        material_uses=filament.material_uses(material.id),
         warnings=tuple(warnings),
         copies=copies,
         runs=runs,

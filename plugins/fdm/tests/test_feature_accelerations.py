@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fabserver_fdm.gcode import acceleration_changes
 from fabserver_fdm.settings import printer_settings
+
+from fabserver.writers.printer import KlipperDialect, MarlinDialect
 
 
 def test_per_feature_accelerations_are_read_from_the_printer(profiles):
@@ -31,6 +32,7 @@ def test_accelerations_the_file_cannot_carry_are_refused(profiles, machine, extr
 
 
 def test_acceleration_is_set_only_where_it_changes():
+    acceleration_changes = KlipperDialect().acceleration_changes
     lines = acceleration_changes(np.array([1000.0, 1000, 2500, 2500, 2500, 5000, 2500]))
     assert lines == {
         0: "SET_VELOCITY_LIMIT ACCEL=1000\n",
@@ -39,3 +41,5 @@ def test_acceleration_is_set_only_where_it_changes():
         6: "SET_VELOCITY_LIMIT ACCEL=2500\n",
     }
     assert acceleration_changes(None) == {}
+    # Marlin's files carry no per-feature accelerations (the settings refuse them there).
+    assert MarlinDialect().acceleration_changes(np.array([1000.0, 2500])) == {}

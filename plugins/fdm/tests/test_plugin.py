@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import trimesh
 from fabserver_fdm import FdmPlugin
-from fabserver_fdm.gcode import FLAVOURS, check_line
 from fabserver_fdm.readback import read_gcode
 
 from fabserver.designs import load_design
@@ -17,6 +16,7 @@ from fabserver.designs.types import Mesh, SourceFacts
 from fabserver.errors import DesignError, PlanError
 from fabserver.planning import run_plan
 from fabserver.testing import SAMPLES, corpus_files
+from fabserver.writers.printer import DIALECTS
 
 PLUGIN = FdmPlugin()
 # Corpus files that cannot be printed, and why (each must fail with a maker's message).
@@ -60,7 +60,7 @@ def assert_valid_print(text: str, machine, flavour: str) -> None:
     bad = [
         (i, line, why)
         for i, line in enumerate(text.splitlines(), 1)
-        if (why := check_line(line, FLAVOURS[flavour]))
+        if (why := DIALECTS[flavour].check_line(line))
     ]
     assert not bad, bad[:5]
     back = read_gcode(text)
@@ -129,14 +129,14 @@ def test_both_flavours_write_valid_gcode(profiles, machine, flavour):
 
 
 def test_validator_rejects_what_firmware_would_not_take():
-    marlin, klipper = FLAVOURS["marlin2"], FLAVOURS["klipper"]
-    assert check_line("G1 X10 Y5.5 E.2 F1200", marlin) is None
-    assert check_line("G1 X10 Q5", marlin) is not None
-    assert check_line("M999", marlin) is not None
-    assert check_line("PRINT_START EXTRUDER=215", marlin) is not None
-    assert check_line("PRINT_START EXTRUDER=215 BED=60", klipper) is None
-    assert check_line("G80", klipper) is not None
-    assert check_line("; just a comment", klipper) is None
+    marlin, klipper = DIALECTS["marlin2"], DIALECTS["klipper"]
+    assert marlin.check_line("G1 X10 Y5.5 E.2 F1200") is None
+    assert marlin.check_line("G1 X10 Q5") is not None
+    assert marlin.check_line("M999") is not None
+    assert marlin.check_line("PRINT_START EXTRUDER=215") is not None
+    assert klipper.check_line("PRINT_START EXTRUDER=215 BED=60") is None
+    assert klipper.check_line("G80") is not None
+    assert klipper.check_line("; just a comment") is None
 
 
 def test_temperatures_and_fan_follow_the_material(profiles):

@@ -17,7 +17,17 @@ from dataclasses import dataclass
 from fabserver.designs.types import DrawingPath, colour_hex
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
-from fabserver.operations import Found, OperationMap, Operations, report, resolve
+from fabserver.operations import (
+    BOXES_OUTER,
+    CHOOSE_ON_QUOTE,
+    Found,
+    OperationMap,
+    Operations,
+    found_listing,
+    looks_like_boxes,
+    report,
+    resolve,
+)
 
 OPERATIONS = Operations(
     ("cut", "score", "engrave"),
@@ -92,32 +102,37 @@ def classify(paths: Sequence[DrawingPath], cmap: OperationMap) -> Classified:
     )
 
 
-def unmapped_warning(unmapped: Sequence[Unmapped]) -> Text:
-    """Which colours were left out, and how to have them made."""
-    listing = ", ".join(f"{u.colour} ({u.paths}, {u.length_mm:.0f} mm)" for u in unmapped)
-    example = ",".join(f"{u.colour}=cut" for u in unmapped[:2] if u.colour != "none")
-    example = example or "none=cut"
+OPERATION_WORDS = {
+    "cut": Text("découpe", "cut"),
+    "score": Text("marquage", "score"),
+    "engrave": Text("gravure", "engrave"),
+}
+"""The operations in a sentence (the quote page's table names them the same)."""
+
+
+def unmapped_warning(found: Sequence[Found]) -> Text:
+    """Which colours were left out, what every colour got, and where to change it."""
+    listing = found_listing(found, OPERATION_WORDS)
     return Text(
-        f"Couleurs sans opération, tracés NON réalisés : {listing}. Pour les découper, "
-        f"ajoutez par ex. l'option colour_map={example} (opérations : cut, score, engrave, "
-        "ignore ; préréglage « boxes » pour les fichiers Boxes.py).",
-        f"Colours with no operation, paths NOT made: {listing}. To cut them, add e.g. the "
-        f"option colour_map={example} (operations: cut, score, engrave, ignore; preset "
-        "'boxes' for Boxes.py files).",
+        "Des couleurs du dessin n'ont pas d'opération : leurs tracés ne seront PAS réalisés. "
+        f"Couleurs trouvées : {listing.fr}. {CHOOSE_ON_QUOTE.fr}",
+        "Some colours of the drawing have no operation: their paths will NOT be made. "
+        f"Colours found: {listing.en}. {CHOOSE_ON_QUOTE.en}",
     )
 
 
-def nothing_mapped_error(unmapped: Sequence[Unmapped], boxes: bool = False) -> PlanError:
-    listing = ", ".join(f"{u.colour} ({u.paths})" for u in unmapped) or "—"
+def nothing_mapped_error(found: Sequence[Found], boxes: bool = False) -> PlanError:
+    """No path has an operation: what the drawing holds, the lab's convention, what to do."""
+    listing = found_listing(found, OPERATION_WORDS)
     message = Text(
         f"Rien à faire : aucune couleur du dessin n'a d'opération (couleurs trouvées : "
-        f"{listing}). Convention du labo : trait rouge = découpe, trait bleu = marquage, "
-        "remplissage noir = gravure. Recolorez le dessin ou donnez l'option colour_map, "
-        "par ex. colour_map=#000000=cut (ou colour_map=boxes pour Boxes.py).",
+        f"{listing.fr or '—'}). Convention du labo : trait rouge = découpe, trait bleu = "
+        f"marquage, remplissage noir = gravure. Recolorez le dessin, ou {CHOOSE_ON_QUOTE.fr[0].lower()}"
+        f"{CHOOSE_ON_QUOTE.fr[1:]}",
         f"Nothing to do: no colour of the drawing has an operation (colours found: "
-        f"{listing}). Lab convention: red stroke = cut, blue stroke = score, black fill = "
-        "engrave. Recolour the drawing or set the colour_map option, e.g. "
-        "colour_map=#000000=cut (or colour_map=boxes for Boxes.py files).",
+        f"{listing.en or '—'}). Lab convention: red stroke = cut, blue stroke = score, black "
+        f"fill = engrave. Recolour the drawing, or {CHOOSE_ON_QUOTE.en[0].lower()}"
+        f"{CHOOSE_ON_QUOTE.en[1:]}",
     )
     if boxes:
         hint = boxes_hint()
@@ -125,23 +140,18 @@ def nothing_mapped_error(unmapped: Sequence[Unmapped], boxes: bool = False) -> P
     return PlanError(message)
 
 
-BOXES_OUTER, BOXES_INNER = (0, 0, 0), (0, 0, 255)
-
-
-def looks_like_boxes(paths: Sequence[DrawingPath], unmapped: Sequence[Unmapped]) -> bool:
-    """Black outlines left out and blue closed contours inside them: Boxes.py's colours."""
-    if colour_hex(BOXES_OUTER) not in {u.colour for u in unmapped}:
-        return False
-    blue = [p for p in paths if p.stroke == BOXES_INNER and p.closed]
-    black = [p for p in paths if p.stroke == BOXES_OUTER and p.closed]
-    return bool(blue and black) and all(p.fill is None for p in blue + black)
+def boxes_left_out(paths: Sequence[DrawingPath], unmapped: Sequence[Unmapped]) -> bool:
+    """A Boxes.py drawing whose black outlines the map left out."""
+    return colour_hex(BOXES_OUTER) in {u.colour for u in unmapped} and looks_like_boxes(paths)
 
 
 def boxes_hint() -> Text:
     return Text(
         "Ce dessin ressemble à un fichier Boxes.py (noir = découpe extérieure, bleu = découpe "
-        "intérieure) : avec l'option colour_map=boxes, les deux sont découpés et les "
-        "étiquettes rouges ignorées.",
-        "This drawing looks like a Boxes.py file (black = outer cut, blue = inner cut): with "
-        "the option colour_map=boxes, both are cut and the red labels ignored.",
+        "intérieure, rouge = étiquettes) : dans le tableau « Opérations par couleur » de la page "
+        "de devis, choisissez « Découpe » pour le noir et le bleu, et « Ignorer » pour le rouge "
+        "(le préréglage « boxes » fait de même).",
+        "This drawing looks like a Boxes.py file (black = outer cut, blue = inner cut, red = "
+        "labels): in the 'Operations by colour' table of the quote page, choose 'Cut' for black "
+        "and blue and 'Ignore' for red (the 'boxes' preset does the same).",
     )

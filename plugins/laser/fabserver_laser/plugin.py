@@ -15,8 +15,8 @@ from fabserver.profiles import MachineProfile, MaterialProfile
 from .colours import (
     OPERATIONS,
     boxes_hint,
+    boxes_left_out,
     classify,
-    looks_like_boxes,
     nothing_mapped_error,
     unmapped_warning,
 )
@@ -147,11 +147,11 @@ class LaserPlugin(MachinePlugin):
         classified = classify(design.paths, cmap)
         if classified.empty:
             raise nothing_mapped_error(
-                classified.unmapped, looks_like_boxes(design.paths, classified.unmapped)
+                classified.found, boxes_left_out(design.paths, classified.unmapped)
             )
         if classified.unmapped:
-            warnings.append(unmapped_warning(classified.unmapped))
-            if looks_like_boxes(design.paths, classified.unmapped):
+            warnings.append(unmapped_warning(classified.found))
+            if boxes_left_out(design.paths, classified.unmapped):
                 warnings.append(boxes_hint())
         progress(0.1, "contours")
 

@@ -8,19 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from fabserver.profiles import parse_settings
+from fabserver.profiles import PluginSettings, parse_settings
 
 OPERATIONS = ("engrave", "score", "cut")
 """What a laser does with a path, in the order a sheet is processed."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MachineSettings(_Strict):
+class MachineSettings(PluginSettings):
     """``[settings]`` of a laser machine profile."""
 
     s_max: float = Field(
@@ -47,12 +43,12 @@ class MachineSettings(_Strict):
     )
 
 
-class SheetSize(_Strict):
+class SheetSize(PluginSettings):
     x: float = Field(gt=0)
     y: float = Field(gt=0)
 
 
-class OperationSettings(_Strict):
+class OperationSettings(PluginSettings):
     """How one operation is run on one material."""
 
     power: float = Field(gt=0, le=100, description="% of the laser's maximum")
@@ -64,7 +60,7 @@ class OperationSettings(_Strict):
     )
 
 
-class MaterialSettings(_Strict):
+class MaterialSettings(PluginSettings):
     """``[settings]`` of a sheet material used on the laser."""
 
     thickness: float = Field(gt=0, description="mm")

@@ -86,4 +86,5 @@ def preview(works: list[SheetWork], size: tuple[float, float], max_sheets: int =
         toolpath=Toolpath.empty(),
         overlays=(frames, Area("engrave", shapely.union_all(engraved), 0.7), *lines),
         show_travel=False,
+        frame_work=True,
     )

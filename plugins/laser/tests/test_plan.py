@@ -112,7 +112,12 @@ def test_unmapped_colours_are_listed_not_cut(keyring, gcode_of):
 def test_nothing_mapped_is_a_maker_error(corpus, plan_file):
     with pytest.raises(PlanError) as err:
         plan_file(corpus / "svg" / "ClosedBox.svg")
-    assert "#000000" in err.value.message.fr and "colour_map" in err.value.message.en
+    message = err.value.message
+    # What was found and what it got, in words, and where to change it: no map syntax.
+    assert "Trait #000000 : rien (non réalisé)" in message.fr
+    assert "Stroke #000000: nothing (not made)" in message.en
+    assert "'Operations by colour' table of the quote page" in message.en
+    assert "colour_map" not in message.en and "=cut" not in message.fr
 
 
 def test_boxes_files_by_default_and_with_the_preset(corpus, plan_file, gcode_of):
@@ -120,7 +125,10 @@ def test_boxes_files_by_default_and_with_the_preset(corpus, plan_file, gcode_of)
     _, default = plan_file(corpus / "svg" / "ABox.svg")
     assert default.plan.facts["cut_length_mm"] == 0
     assert "#000000" in [u["colour"] for u in default.plan.facts["unmapped_colours"]]
-    assert any("colour_map=boxes" in w.en for w in default.plan.warnings)
+    unmapped = next(w for w in default.plan.warnings if "will NOT be made" in w.en)
+    assert "Stroke #0000ff: score" in unmapped.en and "Trait #0000ff : marquage" in unmapped.fr
+    assert "Stroke #000000: nothing (not made)" in unmapped.en
+    assert any("choose 'Cut' for black and blue" in w.en for w in default.plan.warnings)
     # With the preset, black and blue are cut; the red label is ignored. Without
     # kerf compensation the beam follows every drawn path, corner loops included.
     design, boxed = plan_file(

@@ -5,9 +5,10 @@ Numbers go through :meth:`Text.format`, so French gets decimal commas.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from fabserver.i18n import Text
+from fabserver.operations import CHOOSE_ON_QUOTE, Found, found_listing
 
 OPERATION_NAMES = {
     "outside": Text("contour extérieur", "outside profile"),
@@ -66,10 +67,17 @@ VBIT_ONLY_ENGRAVES = Text(
     "A V-bit is only for engraving: choose a flat end mill to cut out or clear pockets.",
 )
 
-NOTHING_TO_MILL = Text(
-    "Rien à fraiser : aucun tracé n'a reçu d'opération (vérifiez couleurs et calques).",
-    "Nothing to mill: no path was given an operation (check colours and layers).",
-)
+
+def nothing_to_mill(found: Sequence[Found]) -> Text:
+    """No path got an operation: what each colour or layer got, and where to change it."""
+    listing = found_listing(found, OPERATION_NAMES)
+    return Text(
+        f"Rien à fraiser : aucun tracé n'a reçu d'opération (trouvé : {listing.fr or '—'}). "
+        f"{CHOOSE_ON_QUOTE.fr}",
+        f"Nothing to mill: no path was given an operation (found: {listing.en or '—'}). "
+        f"{CHOOSE_ON_QUOTE.en}",
+    )
+
 
 LEAVES_WORK_AREA = Text(
     "Le parcours d'outil sort de la zone de travail : signalez ce fichier à l'équipe.",

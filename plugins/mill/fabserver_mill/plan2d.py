@@ -19,14 +19,13 @@ from fabserver.designs.types import Drawing
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
 from fabserver.operations import Found, report, resolve
-from fabserver.plugin import Plan, Progress
-from fabserver.profiles import MachineProfile, MaterialProfile
+from fabserver.plugin import Plan
 from fabserver.toolpath import MoveKind
 
 from . import messages, offsets
-from .assemble import Cut, Machine, Tabs, assemble
-from .limits import check_height, check_work_area, too_big
-from .outputs import WORK_KINDS, make_plan
+from .assemble import Cut, Tabs
+from .limits import check_height, too_big
+from .outputs import WORK_KINDS, MillJob, tools_facts
 from .passes import step_levels, tab_spans
 from .preview import mill_preview
 from .regions import assign, operation_map
@@ -131,7 +130,7 @@ def plan_drawing(
     groups = assign(drawing, rules, opts.unassigned)
     groups = [g for g in groups if g.areas or g.lines]
     if not groups:
-        raise PlanError(messages.NOTHING_TO_MILL)
+        raise PlanError(messages.nothing_to_mill(report(drawing.paths, rules)))
     groups.sort(key=lambda g: OPERATIONS.index(g.operation))
     warnings: list[Text] = []
     tools_used: dict[str, None] = {}
@@ -289,16 +288,10 @@ def quarter_turn(drawing: Drawing) -> Drawing:
     )
 
 
-def plan_drawing_job(
-    design: Drawing,
-    machine: MachineProfile,
-    material: MaterialProfile,
-    ms: MachineSettings,
-    mat: MaterialSettings,
-    options: Mapping[str, Any],
-    progress: Progress,
-) -> Plan:
+def plan_drawing_job(design: Drawing, job: MillJob) -> Plan:
     """The 2.5D job: cuts of one copy, copies side by side on the block, files and facts."""
+    machine, ms, mat = job.machine, job.ms, job.mat
+    options, progress = job.options, job.progress
     opts = JobOptions2D.from_options(options)
     progress(0.05, "operations")
     margin = options.get("stock_margin", 5.0)
@@ -327,9 +320,7 @@ def plan_drawing_job(
         stage_cuts = [c for c in work.cuts if c.stage == stage]
         for k, (dx, dy) in enumerate(shifts):
             cuts.extend(c.translated(dx, dy, k * n_groups) for c in stage_cuts)
-    assembly = assemble(cuts, Machine.from_profiles(machine, ms, mat))
-    tp = assembly.builder.build()
-    check_work_area(tp, machine, ms, per_x * sx, per_y * sy)
+    assembly, tp = job.toolpath(cuts, per_x * sx, per_y * sy)
     progress(0.8, "outputs")
     volume_cm3 = sx * sy * thickness / 1000.0
     warnings = [*work.warnings, *too_small_messages(work.too_small, work.offset)]
@@ -347,10 +338,7 @@ def plan_drawing_job(
         "turned": turned,
         "operations": {op: round(d, 3) for op, d in work.depths.items()},
         "engrave_width_mm": None if work.engrave_width is None else round(work.engrave_width, 3),
-        "tools": [
-            {"tool": u.tool_id, "rpm": u.rpm, "description": u.tool.describe().to_dict()}
-            for u in assembly.tool_uses
-        ],
+        "tools": tools_facts(assembly),
         "stock_mm": [round(sx, 2), round(sy, 2), round(thickness, 2)],
         "origin_mm": [round(float(v), 4) for v in work.offset],
         "stock_cm3_per_copy": round(volume_cm3, 3),
@@ -367,24 +355,11 @@ def plan_drawing_job(
         ],
         "cut_length_m": round(tp.length_of(*WORK_KINDS) / 1000.0, 3),
     }
-    return make_plan(
-        tp,
-        assembly,
-        ms,
-        material,
-        copies,
-        runs,
-        volume_cm3 * copies,
-        warnings,
-        facts,
-        mill_preview(
-            (min(in_run, per_x) * sx, math.ceil(in_run / per_x) * sy),
-            unreachable,
-            tabs=tab_centres([c for c in cuts if c.tabs is not None]),
-            tab_size=opts.tab_width,
-        ),
-        title=f"fabserver mill 2.5D, {material.id}",
-        stock=(min(in_run, per_x) * sx, math.ceil(in_run / per_x) * sy, thickness),
-        kinematics=machine.kinematics,
-        operations=work.operations,
+    used = (min(in_run, per_x) * sx, math.ceil(in_run / per_x) * sy)
+    tabs = tab_centres([c for c in cuts if c.tabs is not None])
+    preview = mill_preview(used, unreachable, tabs=tabs, tab_size=opts.tab_width)
+    stock = (*used, thickness)
+    volume = volume_cm3 * copies
+    return job.plan(
+        tp, assembly, runs, volume, warnings, facts, preview, "2.5D", stock, work.operations
     )

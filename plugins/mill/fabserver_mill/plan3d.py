@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -13,15 +12,13 @@ import trimesh
 from fabserver.designs.types import Mesh
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
-from fabserver.plugin import Plan, Progress
-from fabserver.profiles import MachineProfile, MaterialProfile
+from fabserver.plugin import Plan
 
 from . import messages
-from .assemble import Cut, Machine, assemble
-from .limits import check_height, check_work_area, too_big
-from .outputs import WORK_KINDS, make_plan
+from .assemble import Cut
+from .limits import check_height, too_big
+from .outputs import WORK_KINDS, MillJob, tools_facts
 from .preview import relief_preview
-from .settings import MachineSettings, MaterialSettings
 from .strategies3d import (
     choose_up,
     finishing_path,
@@ -91,15 +88,10 @@ def _cells_polygon(mask: np.ndarray, grid) -> object:
     return shapely.coverage_union_all(shapely.box(x - half, y - half, x + half, y + half))
 
 
-def plan_mesh(
-    design: Mesh,
-    machine: MachineProfile,
-    material: MaterialProfile,
-    ms: MachineSettings,
-    mat: MaterialSettings,
-    options: Mapping[str, Any],
-    progress: Progress,
-) -> Plan:
+def plan_mesh(design: Mesh, job: MillJob) -> Plan:
+    """The 3D job: a height map of the part, roughing and finishing, files and facts."""
+    machine, ms, mat = job.machine, job.ms, job.mat
+    options, progress = job.options, job.progress
     strategy = options.get("strategy", "rough+finish")
     res = float(options.get("resolution", 0.2))
     margin = float(options.get("stock_margin", 5.0))
@@ -157,9 +149,7 @@ def plan_mesh(
         if strategy == "finish" and depth > data.step_down:
             warnings.append(messages.finish_only(depth))
     progress(0.75, "toolpath")
-    assembly = assemble(cuts, Machine.from_profiles(machine, ms, mat))
-    tp = assembly.builder.build()
-    check_work_area(tp, machine, ms, sx, sy)
+    assembly, tp = job.toolpath(cuts, sx, sy)
 
     missed, surface = unreached(relief, tips, finish_tool)
     count, area, centres = mask_regions(missed, relief.grid)
@@ -172,10 +162,7 @@ def plan_mesh(
             "stock_mm": [round(float(v), 2) for v in (sx, sy, sz)],
             "stock_cm3_per_copy": round(float(volume_cm3), 3),
             "grid": [relief.grid.nx, relief.grid.ny],
-            "tools": [
-                {"tool": u.tool_id, "rpm": u.rpm, "description": u.tool.describe().to_dict()}
-                for u in assembly.tool_uses
-            ],
+            "tools": tools_facts(assembly),
             "too_small": [{"tool": finish_id, "area_mm2": round(area, 2), "count": count}]
             if count
             else [],
@@ -187,18 +174,7 @@ def plan_mesh(
     preview = relief_preview(
         surface, relief.grid.res, (sx, sy), [_cells_polygon(missed, relief.grid)]
     )
-    return make_plan(
-        tp,
-        assembly,
-        ms,
-        material,
-        copies,
-        copies,  # one block per copy: the program runs once for each
-        volume_cm3 * copies,
-        warnings,
-        facts,
-        preview,
-        title=f"fabserver mill 3D, {material.id}",
-        stock=(sx, sy, sz),
-        kinematics=machine.kinematics,
+    # One block per copy: the program runs once for each.
+    return job.plan(
+        tp, assembly, copies, volume_cm3 * copies, warnings, facts, preview, "3D", (sx, sy, sz)
     )

@@ -12,7 +12,7 @@ from fabserver.operations import OperationMap
 from fabserver.plugin import MachinePlugin, Option, Plan, Progress, no_progress
 from fabserver.profiles import MachineProfile, MaterialProfile
 
-from .outputs import GCODE, RML
+from .outputs import GCODE, RML, MillJob
 from .plan2d import plan_drawing_job
 from .preview import ROLES
 from .regions import operation_map
@@ -260,10 +260,11 @@ class MillPlugin(MachinePlugin):
     ) -> Plan:
         ms = machine_settings(machine.settings)
         mat = material_settings(material.settings)
+        job = MillJob(machine, material, ms, mat, options, progress)
         if isinstance(design, Drawing):
-            return plan_drawing_job(design, machine, material, ms, mat, options, progress)
+            return plan_drawing_job(design, job)
         if isinstance(design, Mesh):
             from .plan3d import plan_mesh  # 3D only: it brings trimesh (and scipy)
 
-            return plan_mesh(design, machine, material, ms, mat, options, progress)
+            return plan_mesh(design, job)
         raise PlanError(Text("Type de fichier non pris en charge.", "Unsupported design type."))

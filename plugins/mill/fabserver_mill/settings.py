@@ -11,20 +11,16 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from fabserver.i18n import Text
-from fabserver.profiles import parse_settings
+from fabserver.profiles import PluginSettings, parse_settings
 
 OPERATIONS = ("engrave", "pocket", "inside", "outside")
 """2.5D operations in the order a sheet is machined: cut-outs last, so the part stays held."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Tool(_Strict):
+class Tool(PluginSettings):
     """A cutter the operator can mount; the profile's table key is its id."""
 
     shape: Literal["flat", "ball", "vbit"]
@@ -60,14 +56,14 @@ class Tool(_Strict):
         )
 
 
-class OperationDefaults(_Strict):
+class OperationDefaults(PluginSettings):
     """Default tool and depth of one 2.5D operation (depth 0: through the stock)."""
 
     tool: str
     depth: float = Field(default=0.0, ge=0, description="mm below the stock top; 0 = through")
 
 
-class MachineSettings(_Strict):
+class MachineSettings(PluginSettings):
     """``[settings]`` of a milling machine profile."""
 
     dialect: Literal["gcode", "rml"] = Field(default="gcode", description="main output file")
@@ -112,7 +108,7 @@ class MachineSettings(_Strict):
         return self
 
 
-class CuttingData(_Strict):
+class CuttingData(PluginSettings):
     """What one tool may do in one stock material."""
 
     feed: float = Field(gt=0, description="mm/min along the cut")
@@ -127,7 +123,7 @@ class CuttingData(_Strict):
     spindle: float = Field(gt=0, description="rpm")
 
 
-class MaterialSettings(_Strict):
+class MaterialSettings(PluginSettings):
     """``[settings]`` of a stock material used on the mill."""
 
     thickness: float = Field(gt=0, description="mm, stock for 2.5D work")

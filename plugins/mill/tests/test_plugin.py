@@ -96,3 +96,13 @@ def test_relief_preview_is_a_valid_png(plan_with, samples, profiles):
         pos += 12 + length
     w, h = struct.unpack(">II", chunks[b"IHDR"][:8])
     assert len(zlib.decompress(chunks[b"IDAT"])) == h * (w + 1)
+
+
+def test_nothing_to_mill_says_what_each_colour_got(plan_with, make):
+    design = make.drawing((make.rect(0, 0, 40, 30), make.BLACK, True))
+    with pytest.raises(PlanError) as caught:
+        plan_with(design, operation_map="#000000=ignore", unassigned="ignore")
+    message = caught.value.message
+    assert "Trait #000000 : ignoré (1 tracé(s), 140 mm)" in message.fr
+    assert "Stroke #000000: ignored (1 path(s), 140 mm)" in message.en
+    assert "'Operations by colour' table of the quote page" in message.en

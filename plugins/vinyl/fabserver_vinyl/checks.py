@@ -129,9 +129,13 @@ def small_details_warning(
     fr_places, en_places = [], []
     for i in small[:LISTED]:
         x, y = paths[i].points.mean(axis=0)
-        name = f" {paths[i].source}" if paths[i].source else ""
-        fr_places.append(f"({x:.1f} ; {y:.1f})".replace(".", ",") + name)
-        en_places.append(f"({x:.1f}, {y:.1f}){name}")
+        # The element's id in the maker's file, named as such (it is no word of the message).
+        source = paths[i].source
+        fr_places.append(
+            f"({x:.1f} ; {y:.1f})".replace(".", ",")
+            + (f" (élément « {source} »)" if source else "")
+        )
+        en_places.append(f"({x:.1f}, {y:.1f})" + (f" (element '{source}')" if source else ""))
     fr, en = _listed(fr_places, en_places, small.size)
     return Text(
         "{count} détail(s) trop petit(s) pour la lame (moins de {detail:g} mm ou {area:g} mm²), "

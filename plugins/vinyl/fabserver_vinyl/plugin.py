@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from fabserver.designs import Design, Drawing, DrawingPath
 from fabserver.errors import PlanError
@@ -40,7 +40,7 @@ from fabserver.plugin import (
     no_progress,
 )
 from fabserver.preview import Frames, Lines, Preview, RoleStyle
-from fabserver.profiles import MachineProfile, MaterialProfile, parse_settings
+from fabserver.profiles import MachineProfile, MaterialProfile, PluginSettings, parse_settings
 from fabserver.toolpath import EventKind, MoveKind, Toolpath, ToolpathBuilder
 from fabserver.writers.hpgl import PenSetup, write_hpgl
 
@@ -52,10 +52,8 @@ OPERATIONS = Operations(("cut",), example="*=cut,#0000ff=ignore")
 """A path is cut or left out."""
 
 
-class MachineSettings(BaseModel):
+class MachineSettings(PluginSettings):
     """``[settings]`` of a vinyl cutter's machine profile (lengths in mm)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     units_per_mm: float = Field(40.0, gt=0, description="HPGL plotter units per millimetre")
     feed_axis: Literal["x", "y"] = Field("x", description="plotter axis along the roll")
@@ -70,10 +68,8 @@ class MachineSettings(BaseModel):
     colour_map: str = Field("*=cut", description="colour or layer → cut / ignore")
 
 
-class MaterialSettings(BaseModel):
+class MaterialSettings(PluginSettings):
     """``[settings]`` of a vinyl material profile."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     roll_width: float = Field(gt=0, description="mm")
     force: float = Field(gt=0, description="blade force, FS value (gram-force on Roland)")
@@ -398,8 +394,8 @@ def _preview(sequence: list[order.Piece], roll: layout.Roll, length: float) -> P
     return Preview(
         toolpath=Toolpath.empty(),
         overlays=(Frames("roll", used.reshape(1, 4)), *lines),
-        bounds=used,
         show_travel=False,
+        frame_work=True,
     )
 
 

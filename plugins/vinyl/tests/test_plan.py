@@ -203,8 +203,9 @@ def test_details_too_small_for_the_blade_are_listed(profiles, tools):
     result, _, _ = tools.plan_job(design, profiles)
     (warning,) = [w for w in result.plan.warnings if "blade" in w.en]
     assert warning.en.startswith("2 detail(s)")
-    assert "(50.0, 120.0) p1" in warning.en and "(0.2, 130.0) p2" in warning.en
-    assert "(50,0 ; 120,0) p1" in warning.fr
+    assert "(50.0, 120.0) (element 'p1')" in warning.en
+    assert "(0.2, 130.0) (element 'p2')" in warning.en
+    assert "(50,0 ; 120,0) (élément « p1 »)" in warning.fr
 
 
 def test_heat_transfer_vinyl_reminds_to_mirror(profiles, tools):

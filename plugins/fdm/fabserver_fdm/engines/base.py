@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 
 from fabserver.errors import PlanError
@@ -14,6 +15,20 @@ from fabserver.profiles import MachineProfile
 from ..settings import PrintSettings
 
 TIMEOUT_S = 900  # a big model at fine layers takes minutes; a hung engine must not block a worker
+
+
+@dataclass(frozen=True)
+class EngineRun:
+    """One slicing run: the plate's model, where the G-code goes, the job's settings and
+    the profile's start and end code (placeholders filled), in a scratch folder."""
+
+    model: Path
+    output: Path
+    s: PrintSettings
+    machine: MachineProfile
+    start_gcode: str
+    end_gcode: str
+    workdir: Path
 
 
 class ExternalEngine(ABC):
@@ -39,36 +54,19 @@ class ExternalEngine(ABC):
         return None
 
     @abstractmethod
-    def command(
-        self,
-        model: Path,
-        output: Path,
-        s: PrintSettings,
-        machine: MachineProfile,
-        start_gcode: str,
-        end_gcode: str,
-        workdir: Path,
-    ) -> list[str]:
-        """The command line slicing ``model`` into ``output`` with the job's settings."""
+    def command(self, run: EngineRun) -> list[str]:
+        """The command line slicing ``run.model`` into ``run.output`` with the job's settings."""
 
-    def slice(
-        self,
-        model: Path,
-        output: Path,
-        s: PrintSettings,
-        machine: MachineProfile,
-        start_gcode: str,
-        end_gcode: str,
-        workdir: Path,
-    ) -> None:
+    def slice(self, run: EngineRun) -> None:
         """Run the engine; a failure is a :class:`PlanError` (its output goes to ``detail``)."""
-        args = self.command(model, output, s, machine, start_gcode, end_gcode, workdir)
+        args = self.command(run)
         try:
             done = subprocess.run(
-                args, cwd=workdir, capture_output=True, timeout=TIMEOUT_S, check=False
+                args, cwd=run.workdir, capture_output=True, timeout=TIMEOUT_S, check=False
             )
         except subprocess.TimeoutExpired:
             raise self._failed(f"{self.id} timed out after {TIMEOUT_S} s") from None
+        output = run.output
         if done.returncode != 0 or not output.is_file() or output.stat().st_size == 0:
             tail = (done.stderr or done.stdout or b"")[-2000:].decode("utf-8", "replace")
             raise self._failed(f"{self.id} exited with {done.returncode}: {tail}")

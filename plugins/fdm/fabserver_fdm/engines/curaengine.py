@@ -14,8 +14,9 @@ from pathlib import Path
 
 from fabserver.profiles import MachineProfile
 
+from ..reference import axis_limits
 from ..settings import PrintSettings
-from .base import ExternalEngine
+from .base import EngineRun, ExternalEngine
 
 DEFINITIONS = (
     Path("/usr/share/cura/resources/definitions"),
@@ -148,14 +149,7 @@ def settings(
         "cool_min_layer_time": f.slowdown_below_layer_time,
         "cool_min_layer_time_fan_speed_max": f.fan_below_layer_time,
         "cool_min_speed": f.min_print_speed,
-        "machine_max_feedrate_x": k.max_feed.x,
-        "machine_max_feedrate_y": k.max_feed.y,
-        "machine_max_feedrate_z": k.max_feed.z,
-        "machine_max_feedrate_e": k.max_feed.e,
-        "machine_max_acceleration_x": k.max_accel.x,
-        "machine_max_acceleration_y": k.max_accel.y,
-        "machine_max_acceleration_z": k.max_accel.z,
-        "machine_max_acceleration_e": k.max_accel.e,
+        **axis_limits(k),
         "machine_acceleration": k.accel,
         "machine_max_jerk_xy": jerk.x if jerk else 8,
         "machine_max_jerk_z": jerk.z if jerk else 0.4,
@@ -184,19 +178,10 @@ class CuraEngine(ExternalEngine):
         found = super().binary()
         return found if found and definitions_dir() is not None else None
 
-    def command(
-        self,
-        model: Path,
-        output: Path,
-        s: PrintSettings,
-        machine: MachineProfile,
-        start_gcode: str,
-        end_gcode: str,
-        workdir: Path,
-    ) -> list[str]:
+    def command(self, run: EngineRun) -> list[str]:
         folder = definitions_dir()
         assert folder is not None  # binary() said it is installed
-        glob, extruder = settings(s, machine, start_gcode, end_gcode)
+        glob, extruder = settings(run.s, run.machine, run.start_gcode, run.end_gcode)
         args = [
             self.binary() or self.executable,
             "slice",
@@ -208,7 +193,7 @@ class CuraEngine(ExternalEngine):
         args.append("-e0")
         for key, value in extruder.items():
             args += ["-s", f"{key}={value}"]
-        args += ["-l", str(model), "-o", str(output)]
+        args += ["-l", str(run.model), "-o", str(run.output)]
         return args
 
 

@@ -14,11 +14,11 @@ from fabserver.errors import DesignError, PlanError
 from fabserver.i18n import Text
 from fabserver.plugin import Plan, Progress
 from fabserver.profiles import MachineProfile, MaterialProfile
+from fabserver.writers.printer import fill_placeholders
 
-from ..gcode import fill_placeholders
 from ..settings import PrintSettings
 from ..sliced import SlicedFile, check_gcode, gcode_plan
-from .base import ExternalEngine
+from .base import EngineRun, ExternalEngine
 
 
 def plan_with_engine(
@@ -50,7 +50,7 @@ def plan_with_engine(
         trimesh.Trimesh(vertices=vertices, faces=faces, process=False).export(model)
         output = workdir / "plate.gcode"
         progress(0.1, engine.id)
-        engine.slice(model, output, s, machine, start, end, workdir)
+        engine.slice(EngineRun(model, output, s, machine, start, end, workdir))
         data = output.read_bytes()
     progress(0.8, "read")
     try:

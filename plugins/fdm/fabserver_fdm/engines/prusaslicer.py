@@ -11,13 +11,11 @@ G-code (``M201``–``M205``), the ones the estimate assumes.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fabserver.profiles import MachineProfile
 
 from ..reference import config_ini
 from ..settings import PrintSettings
-from .base import ExternalEngine
+from .base import EngineRun, ExternalEngine
 
 PRODUCTION = {
     "perimeter_generator": "arachne",
@@ -58,18 +56,9 @@ class PrusaSlicer(ExternalEngine):
     package = "prusa-slicer"
     executable = "prusa-slicer"
 
-    def command(
-        self,
-        model: Path,
-        output: Path,
-        s: PrintSettings,
-        machine: MachineProfile,
-        start_gcode: str,
-        end_gcode: str,
-        workdir: Path,
-    ) -> list[str]:
-        ini = workdir / "prusaslicer.ini"
-        values = config_values(s, machine, start_gcode, end_gcode)
+    def command(self, run: EngineRun) -> list[str]:
+        ini = run.workdir / "prusaslicer.ini"
+        values = config_values(run.s, run.machine, run.start_gcode, run.end_gcode)
         ini.write_text("".join(f"{k} = {v}\n" for k, v in values.items()))
         # --dont-arrange: the copies are already placed by fabserver's arrangement.
         return [
@@ -79,8 +68,8 @@ class PrusaSlicer(ExternalEngine):
             str(ini),
             "--dont-arrange",
             "--output",
-            str(output),
-            str(model),
+            str(run.output),
+            str(run.model),
         ]
 
 

@@ -1,0 +1,391 @@
+"""G-code for 3D printers from a toolpath: the Marlin 2 and Klipper dialects.
+
+Relative extrusion (``M83``) throughout, as both firmwares prefer for long prints.
+Moves are formatted in bulk: each move gets one of 32 line templates (which of
+X, Y, Z, E and F changed), the changed values are gathered with a mask, and one
+``%`` formatting per chunk turns them into text; no f-string per move. The file
+is streamed a piece at a time, cut at layer changes, feature changes and chunk
+bounds (:func:`~fabserver.writers.gcode.run_starts`, as the GRBL dialects cut theirs).
+
+The file carries PrusaSlicer's comments (``;LAYER_CHANGE``, ``;Z:``,
+``;HEIGHT:``, ``;TYPE:``, the estimates at the end), so PrusaSlicer's G-code
+viewer, OctoPrint and Moonraker read its layers and figures. What differs
+between firmwares is a :class:`PrinterDialect`'s hooks: the commands it accepts
+(to check a profile's start and end code), the planner limits at the top, the
+progress display (``M73``), and the lines before each feature.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, ClassVar
+
+import numpy as np
+
+from ..estimate import firmware_start_lines
+from ..profiles import Kinematics
+from ..toolpath import EventKind, MoveKind, Toolpath
+from .gcode import COORDINATE, coordinates, run_starts
+
+# What PrusaSlicer's viewer calls each role.
+TYPE_NAMES = {
+    "external_perimeter": "External perimeter",
+    "perimeter": "Perimeter",
+    "infill": "Internal infill",
+    "solid_infill": "Solid infill",
+    "top_solid_infill": "Top solid infill",
+    "bridge": "Bridge infill",
+    "skirt": "Skirt/Brim",
+    "brim": "Skirt/Brim",
+    "support": "Support material",
+    "support_interface": "Support material interface",
+    "overhang_perimeter": "Overhang perimeter",
+    "gap_fill": "Gap fill",
+}
+# Roles printed in the air: the bridge fan.
+BRIDGING = ("bridge", "overhang_perimeter")
+
+_FORMATS = (*(f" {axis}{COORDINATE}" for axis in "XYZ"), " E%.5f", " F%.0f")
+# Line template for every combination of changed words (bit i: X, Y, Z, E, F).
+_TEMPLATES = np.array(
+    [
+        ("G1" + "".join(f for i, f in enumerate(_FORMATS) if code >> i & 1) + "\n") if code else ""
+        for code in range(32)
+    ],
+    dtype=object,
+)
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_WORD = re.compile(r'([A-Z])(?:\s*"[^"]*"|[-+]?(?:\d+\.?\d*|\.\d+))?')
+_EXTENDED = re.compile(r"[A-Z_][A-Z0-9_]*(\s+[A-Z_][A-Z0-9_]*=\S+)*")
+PIECE_BYTES = 1 << 20
+"""Text gathered before a write."""
+
+_COMMON = {
+    "G0": "XYZEF",
+    "G1": "XYZEF",
+    "G4": "PS",
+    "G28": "XYZ",
+    "G90": "",
+    "G91": "",
+    "G92": "XYZE",
+    "M17": "",
+    "M18": "XYZE",
+    "M73": "PRQS",
+    "M82": "",
+    "M83": "",
+    "M84": "XYZES",
+    "M104": "ST",
+    "M105": "",
+    "M106": "SP",
+    "M107": "P",
+    "M109": "SRT",
+    "M114": "",
+    "M117": None,
+    "M140": "S",
+    "M190": "SR",
+    "M204": "PRTS",
+    "M220": "S",
+    "M221": "S",
+    "M400": "",
+}
+
+
+def fill_placeholders(template: str, values: Mapping[str, object]) -> str:
+    """Replace ``{name}`` with ``values[name]``; unknown names raise ``KeyError``."""
+
+    def sub(m: re.Match) -> str:
+        value = values[m.group(1)]
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    return _PLACEHOLDER.sub(sub, template)
+
+
+def placeholders_in(template: str) -> set[str]:
+    """The ``{name}`` placeholders a profile's start or end code uses."""
+    return set(_PLACEHOLDER.findall(template))
+
+
+def duration_text(seconds: float) -> str:
+    """PrusaSlicer's form: ``1h 2m 3s``."""
+    s = round(seconds)
+    d, s = divmod(s, 86400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    parts = [f"{d}d"] if d else []
+    if d or h:
+        parts.append(f"{h}h")
+    if d or h or m:
+        parts.append(f"{m}m")
+    parts.append(f"{s}s")
+    return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class PrintFigures:
+    """What a plate uses and takes, for PrusaSlicer's closing comments."""
+
+    filament_mm: float
+    filament_cm3: float
+    filament_g: float
+    time_s: float
+
+
+@dataclass(frozen=True)
+class PrintProgram:
+    """What a printer's file needs besides the toolpath: the profile's code, the
+    material's temperatures and fan, per-layer figures and PrusaSlicer's comments."""
+
+    dialect: str  # a key of DIALECTS
+    kinematics: Kinematics  # the limits the estimate assumed, set at the top
+    start_gcode: str  # placeholders already filled
+    end_gcode: str
+    temperature: int
+    bed_temperature: int
+    first_layer_temperature: int
+    first_layer_bed_temperature: int
+    layer_fan: np.ndarray  # (L,) percent
+    bridge_fan: int  # percent while bridging (layers where the fan may run)
+    layer_height: np.ndarray  # (L,) mm
+    layer_time: np.ndarray  # (L,) s, for the printer's progress display (M73)
+    header: tuple[str, ...]  # comment lines (without ';')
+    figures: PrintFigures
+    #: (n,) acceleration of each move where the printer's features have their own
+    #: (``fabserver.estimate.move_accelerations``, Klipper); ``None``: the start code's.
+    move_accel: np.ndarray | None = None
+
+
+class _MoveWords:
+    """The words of every move, worked out in one pass over the whole toolpath.
+
+    ``code`` : (n,) int — which words each line has (bit i: X, Y, Z, E, F)
+    ``values`` : (m,) float — the numbers of all lines, in order
+    ``offset`` : (n + 1,) int — where each line's numbers start in ``values``
+
+    A coordinate only when it changes, F only when it differs from the last F
+    written. The numpy work is done once, not at every layer or feature change;
+    only the text is made piece by piece.
+    """
+
+    def __init__(self, tp: Toolpath):
+        n = len(tp)
+        xyz = coordinates(tp.xyz)
+        e = np.round(tp.e, 5)
+        f = np.round(tp.feed * 60.0)
+        before = np.empty_like(xyz)
+        before[:1] = coordinates(np.asarray(tp.start, dtype=float))
+        before[1:] = xyz[:-1]
+        changed = np.empty((n, 5), dtype=bool)
+        changed[:, :3] = xyz != before
+        changed[:, 3] = e != 0
+        moving = changed[:, :4].any(axis=1)
+        f_idx = np.flatnonzero(moving)
+        fm = f[f_idx]
+        last = np.concatenate([[-1.0], fm[:-1]])
+        changed[:, 4] = False
+        changed[f_idx, 4] = fm != last
+        self.code = changed @ (1 << np.arange(5))
+        self.values = np.column_stack([xyz, e, f])[changed]
+        self.offset = np.concatenate([[0], np.cumsum(changed.sum(axis=1))])
+
+    def text(self, lo: int, hi: int) -> str:
+        """G-code lines of moves ``lo:hi``."""
+        words = self.values[self.offset[lo] : self.offset[hi]].tolist()
+        return "".join(_TEMPLATES[self.code[lo:hi]].tolist()) % tuple(words)
+
+
+class PrinterDialect:
+    """What the Marlin and Klipper dialects share: the moves, PrusaSlicer's comments,
+    temperatures and fan; a subclass sets the firmware's commands and hooks."""
+
+    name: ClassVar[str]
+    commands: ClassVar[Mapping[str, str | None]] = _COMMON
+    """Commands the firmware accepts, with their parameter letters (``None``: free text)."""
+    extended_commands: ClassVar[bool] = False  # Klipper: NAME KEY=VALUE macros
+    shows_progress: ClassVar[bool] = False  # M73 on the printer's screen
+
+    def check_line(self, line: str) -> str | None:
+        """Why ``line`` is not a command this firmware takes (``None`` when it is)."""
+        code = line.split(";", 1)[0].strip()
+        if not code:
+            return None
+        head, _, rest = code.partition(" ")
+        head = head.upper()
+        if head in self.commands:
+            letters = self.commands[head]
+            if letters is None:
+                return None
+            for word in re.findall(r'[A-Z]\s*"[^"]*"|\S+', rest.upper()):
+                m = _WORD.fullmatch(word)
+                if not m:
+                    return f"unreadable parameter {word!r} of {head}"
+                if m.group(1) not in letters:
+                    return f"{head} takes no parameter {m.group(1)}"
+            return None
+        numbered = re.fullmatch(r"[GMT]\d+(\.\d+)?", head)
+        if self.extended_commands and not numbered and _EXTENDED.fullmatch(code):
+            return None
+        return f"{head} is not a {self.name} command"
+
+    def limits(self, kinematics: Kinematics) -> list[str]:
+        """The planner limits the estimate assumed, before the profile's start code (the
+        kinematics name the firmware they model: ``M201``–``M205`` or ``SET_VELOCITY_LIMIT``)."""
+        return firmware_start_lines(kinematics)
+
+    def progress(self, done_percent: float, minutes_left: float) -> str:
+        """The progress display at a layer change (empty: none)."""
+        if not self.shows_progress:
+            return ""
+        return f"M73 P{int(done_percent)} R{minutes_left:.0f}\n"
+
+    def layer_comment(self, z: float, height: float) -> str:
+        """PrusaSlicer's layer comments, which its viewer and Moonraker read."""
+        return f";LAYER_CHANGE\n;Z:{z:.3f}\n;HEIGHT:{height:.3f}\n"
+
+    def closing_comments(self, figures: PrintFigures) -> str:
+        """PrusaSlicer's figures at the end of the file, which OctoPrint and Moonraker read."""
+        lines = (
+            f"filament used [mm] = {figures.filament_mm:.2f}",
+            f"filament used [cm3] = {figures.filament_cm3:.2f}",
+            f"filament used [g] = {figures.filament_g:.2f}",
+            f"estimated printing time (normal mode) = {duration_text(figures.time_s)}",
+        )
+        return "".join(f"; {line}\n" for line in lines)
+
+    def feature(self, role: str, job: PrintProgram) -> str:
+        """What comes before the moves of a feature (``role``): PrusaSlicer's ``;TYPE:``
+        comment. The place for per-feature firmware settings the program carries
+        (e.g. a feature's acceleration)."""
+        name = TYPE_NAMES.get(role, "")
+        return f";TYPE:{name}\n" if name else ""
+
+    def acceleration_changes(self, move_accel: np.ndarray | None) -> dict[int, str]:
+        """The line setting the acceleration before each move whose acceleration differs
+        from the move before (and before the first): what the estimate planned each move
+        with. A firmware without such a command writes none (its profile cannot give
+        per-feature accelerations: the FDM settings refuse them)."""
+        return {}
+
+    def write(self, out: IO[bytes], tp: Toolpath, job: PrintProgram, chunk: int = 20000) -> None:
+        """Stream the whole file to ``out`` (a binary file object)."""
+        w = lambda text: out.write(text.encode("utf-8"))  # noqa: E731
+        w("".join(f"; {line}\n" for line in job.header))
+        start = "\n".join([*self.limits(job.kinematics), job.start_gcode])
+        w(start.rstrip("\n") + "\n")
+        w("G90\nM83 ; relative extrusion\nM107\n")
+        layer_starts = {ev.index: ev.value for ev in tp.events if ev.kind == EventKind.LAYER_CHANGE}
+        # Cut points: every layer start, every role change of work moves, and chunk bounds.
+        n = len(tp)
+        role = tp.role.astype(np.int64)
+        work_idx = np.flatnonzero(tp.kind == MoveKind.EXTRUDE)
+        feature_starts = work_idx[run_starts(work_idx.size, role[work_idx])[:-1]]
+        role_at = {int(i): tp.roles[role[i]] for i in feature_starts}
+        accel_at = self.acceleration_changes(job.move_accel)
+        cuts = set(layer_starts) | set(range(0, n, chunk)) | {n} | set(role_at) | set(accel_at)
+        bounds = sorted(c for c in cuts if 0 <= c <= n)
+        # Time left at the start of each layer, for the progress display.
+        remaining = np.cumsum(np.asarray(job.layer_time, dtype=float)[::-1])[::-1]
+        total_time = float(remaining[0]) if len(remaining) else 0.0
+        words = _MoveWords(tp)
+        layer = -1
+        temperatures_set = False
+        fan = -1
+        layer_fan = 0
+        buf: list[str] = []
+        size = 0
+        for lo, hi in itertools.pairwise(bounds):
+            if lo in layer_starts:
+                # The layer's own index (a layer with nothing to print has no event).
+                first_layer_done = layer >= 0
+                layer = int(tp.layer[lo]) if lo < n else layer + 1
+                height = job.layer_height[layer] if layer < len(job.layer_height) else 0.0
+                buf.append(self.layer_comment(layer_starts[lo], height))
+                if layer < len(remaining):
+                    done = 100.0 * (1.0 - remaining[layer] / total_time) if total_time > 0 else 0.0
+                    buf.append(self.progress(done, remaining[layer] / 60.0))
+                if first_layer_done and not temperatures_set:
+                    temperatures_set = True
+                    if job.temperature != job.first_layer_temperature:
+                        buf.append(f"M104 S{job.temperature}\n")
+                    if job.bed_temperature != job.first_layer_bed_temperature:
+                        buf.append(f"M140 S{job.bed_temperature}\n")
+                layer_fan = int(job.layer_fan[layer]) if layer < len(job.layer_fan) else fan
+            if lo in role_at or lo in layer_starts:
+                # Bridges get the bridge fan (where the layer's fan may run at all).
+                bridging = role_at.get(lo) in BRIDGING and layer_fan > 0
+                want = job.bridge_fan if bridging else layer_fan
+                if want != fan:
+                    buf.append("M107\n" if want <= 0 else f"M106 S{round(want * 2.55)}\n")
+                    fan = want
+            if lo in role_at:
+                buf.append(self.feature(role_at[lo], job))
+            if lo in accel_at:
+                buf.append(accel_at[lo])
+            text = words.text(lo, hi)
+            buf.append(text)
+            size += len(text)
+            if size > PIECE_BYTES:
+                w("".join(buf))
+                buf, size = [], 0
+        buf.append(self.progress(100.0, 0.0))
+        w("".join(buf))
+        w(job.end_gcode.rstrip("\n") + "\n")
+        w(self.closing_comments(job.figures))
+
+
+class MarlinDialect(PrinterDialect):
+    """Marlin 2, plus the Prusa firmware words the MK3S start code uses (G80 mesh
+    levelling, G28 W, M862.x printer checks, M900 linear advance); ``M73`` progress."""
+
+    name: ClassVar[str] = "marlin2"
+    commands: ClassVar[Mapping[str, str | None]] = {
+        **_COMMON,
+        "G28": "XYZW",
+        "G29": "",
+        "G80": "",
+        "G21": "",
+        "M201": "XYZE",
+        "M203": "XYZE",
+        "M205": "XYZEBSTJ",
+        "M862.1": "P",
+        "M862.3": "P",
+        "M900": "K",
+        "M907": "XYZE",
+    }
+    shows_progress: ClassVar[bool] = True
+
+
+class KlipperDialect(PrinterDialect):
+    """Klipper: the common G-code plus its ``NAME KEY=VALUE`` macros (``PRINT_START``,
+    ``SET_VELOCITY_LIMIT``); no ``M73``, which it shows only with a display section."""
+
+    name: ClassVar[str] = "klipper"
+    extended_commands: ClassVar[bool] = True
+
+    def acceleration_changes(self, move_accel: np.ndarray | None) -> dict[int, str]:
+        """``SET_VELOCITY_LIMIT ACCEL=…`` where the acceleration changes."""
+        if move_accel is None or len(move_accel) == 0:
+            return {}
+        accel = np.asarray(move_accel, dtype=float)
+        changes = np.flatnonzero(np.concatenate([[True], accel[1:] != accel[:-1]]))
+        return {int(i): f"SET_VELOCITY_LIMIT ACCEL={accel[i]:g}\n" for i in changes}
+
+
+DIALECTS: Mapping[str, PrinterDialect] = {d.name: d for d in (MarlinDialect(), KlipperDialect())}
+"""The printer dialects by the name a profile's ``flavour`` gives."""
+
+
+def write_print(out: IO[bytes], tp: Toolpath, job: PrintProgram) -> None:
+    """A printer's G-code file in ``job``'s dialect."""
+    DIALECTS[job.dialect].write(out, tp, job)
+
+
+def check_lines(text: str, dialect: PrinterDialect) -> Sequence[tuple[int, str]]:
+    """``(line number, why)`` of each line of ``text`` the firmware would not take."""
+    return [
+        (number, problem)
+        for number, line in enumerate(text.splitlines(), 1)
+        if (problem := dialect.check_line(line))
+    ]
