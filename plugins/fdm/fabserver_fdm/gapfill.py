@@ -17,7 +17,9 @@ import itertools
 import numpy as np
 import shapely
 
-from .geos import _get_pool
+from fabserver.designs.indexed import connected_components
+
+from .geos import _get_pool, elementwise
 
 SAMPLE = 0.2  # mm between boundary samples
 MIN_LENGTH = 0.8  # mm: shorter centre lines (a corner's crumb) are not printed
@@ -50,13 +52,13 @@ def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list
     near[near] = shapely.intersects_xy(parts[seg_part[near]], ends[near, 1, 0], ends[near, 1, 1])
     ends, seg_part = ends[near], seg_part[near]
     segs = shapely.linestrings(ends.reshape(-1, 2), indices=np.repeat(np.arange(len(ends)), 2))
-    inside = shapely.within(segs, parts[seg_part])
+    inside = elementwise(shapely.within, segs, parts[seg_part])
     segs, seg_part = segs[inside], seg_part[inside]
     if len(segs) == 0:
         return [], np.zeros(0, np.int64), []
     present, dense = np.unique(seg_part, return_inverse=True)
     # Merged runs are simplified: a straight strip's edges come in many collinear pieces.
-    merged = shapely.line_merge(shapely.multilinestrings(segs, indices=dense))
+    merged = elementwise(shapely.line_merge, shapely.multilinestrings(segs, indices=dense))
     lines, line_of = shapely.get_parts(merged, return_index=True)
     # Which way a run comes out of line_merge depends on the order of the edges
     # (the triangulation's): each open run is turned to start at its lower end, so
@@ -74,7 +76,7 @@ def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list
         if np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y) < 0:
             ring = np.vstack([ring[:1], ring[:0:-1]])
         lines[i] = shapely.LineString(np.vstack([ring, ring[:1]]))
-    lines = shapely.simplify(lines, SIMPLIFY)
+    lines = elementwise(shapely.simplify, lines, SIMPLIFY)
     part_of = present[line_of]
     long = shapely.length(lines) >= MIN_LENGTH
     lines, part_of = lines[long], part_of[long]
@@ -84,7 +86,9 @@ def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list
     same = index[1:] == index[:-1]
     mid = 0.5 * (coords[1:] + coords[:-1])[same]
     mid_part = part_of[index[:-1][same]]
-    width = 2.0 * shapely.distance(shapely.points(mid), shapely.boundary(parts)[mid_part])
+    width = 2.0 * elementwise(
+        shapely.distance, shapely.points(mid), shapely.boundary(parts)[mid_part]
+    )
     width = np.minimum(width, MAX_WIDTH)
     starts = np.concatenate([[0], np.flatnonzero(~same) + 1])
     points = np.split(coords, starts[1:])
@@ -111,8 +115,6 @@ def _voronoi_edges(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     into one vertex here, so the runs still share their vertices exactly.
     """
     # scipy only here: a part without gaps slices without loading it.
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
     from scipy.spatial import Delaunay
 
     rings, ring_part = shapely.get_rings(shapely.segmentize(parts, SAMPLE), return_index=True)
@@ -145,13 +147,9 @@ def _voronoi_edges(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # Triangles on one circle: one Voronoi vertex (the edges between them are
         # rounding), named after the component's first triangle.
         short = np.linalg.norm(centre[t] - centre[u], axis=1) <= VERTEX_MERGE
-        graph = coo_matrix(
-            (np.ones(int(short.sum())), (t[short], u[short])), shape=(len(simplices),) * 2
-        )
-        _, label = connected_components(graph, directed=False)
-        first = np.full(label.max() + 1, len(simplices))
-        np.minimum.at(first, label, np.arange(len(simplices)))
-        vertex = centre[first[label]]
+        # label: the smallest triangle of each group, whose centre stands for the group
+        label = connected_components(len(simplices), t[short], u[short])
+        vertex = centre[label]
         ok = (a == b) & ~short & (label[t] != label[u])
         return np.stack([vertex[t[ok]], vertex[u[ok]]], axis=1), a[ok]
 
