@@ -6,8 +6,11 @@ lying wholly inside the gap are the ones between its two sides (edges between
 neighbouring samples of one side cross the boundary). Their merged runs are the
 centre lines; each stretch is as wide as twice its distance to the boundary, so
 the line's plastic fills the strip (PrusaSlicer's gap fill, classic generator).
-The diagrams of all gaps of all layers come from Qhull (scipy), in groups of
-whole gaps: GEOS's Voronoi, one per gap, took ten times longer on 3DBenchy.
+The diagrams of all gaps of all layers are read off GEOS's Delaunay
+triangulation, in groups of whole gaps (GEOS's own Voronoi, one per gap, took
+ten times longer on 3DBenchy; scipy's Qhull, used before, gave the same lines
+but 3 of 1206 on 3DBenchy, where near-cocircular samples are triangulated the
+other way, and cost 0.3 s and 40 MiB to import).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from .geos import _get_pool, elementwise
 SAMPLE = 0.2  # mm between boundary samples
 MIN_LENGTH = 0.8  # mm: shorter centre lines (a corner's crumb) are not printed
 SIMPLIFY = 0.005  # mm
-GROUP_POINTS = 1000  # boundary samples per Qhull run (bigger groups cost more per sample)
+GROUP_POINTS = 1000  # boundary samples per triangulation (bigger groups cost more per sample)
 VERTEX_MERGE = 1e-9  # mm: Voronoi vertices closer than this are one (rounding)
 MAX_WIDTH = 1.0  # mm: a gap is narrower than a line and a half; clamp the rare outlier
 
@@ -63,7 +66,7 @@ def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list
     # Which way a run comes out of line_merge depends on the order of the edges
     # (the triangulation's): each open run is turned to start at its lower end, so
     # the simplification (which keeps the first of equally far vertices) and the
-    # lines do not change with the grouping or the version of Qhull.
+    # lines do not change with the grouping or the triangulation's order.
     first = shapely.get_coordinates(shapely.get_point(lines, 0))
     last = shapely.get_coordinates(shapely.get_point(lines, -1))
     flip = (last[:, 0] < first[:, 0]) | ((last[:, 0] == first[:, 0]) & (last[:, 1] < first[:, 1]))
@@ -100,28 +103,25 @@ def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list
 def _voronoi_edges(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Finite Voronoi edges between boundary samples of one part: ends ((e, 2, 2)), part.
 
-    Qhull (scipy) over the samples of many parts at a time, each part moved to a
-    cell of its own so that no two interact; edges are kept when both samples
+    One triangulation over the samples of many parts at a time, each part moved to
+    a cell of its own so that no two interact; edges are kept when both samples
     that make them belong to the same part. The parts are cut into groups of
-    about ``GROUP_POINTS`` samples run on the GEOS pool's threads (Qhull releases
+    about ``GROUP_POINTS`` samples run on the GEOS pool's threads (GEOS releases
     Python's lock). Sorted by part.
 
     The diagram is read off the Delaunay triangulation (its dual): each edge joins
     the circumcentres of two neighbouring triangles and lies between the two
-    samples they share. Qhull's own Voronoi is several times slower on these
-    samples (rows of cocircular points along a strip's straight sides, which it
-    merges facet by facet); the triangulation splits such a set into triangles
+    samples they share. A Voronoi diagram is several times slower on these
+    samples (rows of cocircular points along a strip's straight sides, which
+    Qhull merges facet by facet); the triangulation splits such a set into triangles
     with one circumcentre, give or take rounding, and those centres are merged
     into one vertex here, so the runs still share their vertices exactly.
     """
-    # scipy only here: a part without gaps slices without loading it.
-    from scipy.spatial import Delaunay
-
     rings, ring_part = shapely.get_rings(shapely.segmentize(parts, SAMPLE), return_index=True)
     coords, ring_of = shapely.get_coordinates(rings, return_index=True)
     last = np.append(ring_of[1:] != ring_of[:-1], True)  # the closing repeat of the first
     coords, part = coords[~last], ring_part[ring_of[~last]]
-    # Parts side by side on a square grid of cells (a long row makes Qhull slow).
+    # Parts side by side on a square grid of cells (compact groups triangulate faster).
     bounds = shapely.bounds(parts)
     cell = (bounds[:, 2:] - bounds[:, :2]).max(axis=0) + 10.0
     cols = int(np.ceil(np.sqrt(len(parts))))
@@ -136,8 +136,7 @@ def _voronoi_edges(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     jobs = [(int(lo), int(hi)) for lo, hi in itertools.pairwise(bounds_idx) if hi - lo >= 4]
 
     def edges(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        tri = Delaunay(points[lo:hi])
-        simplices, neighbours = tri.simplices, tri.neighbors
+        simplices, neighbours = _delaunay(points[lo:hi])
         centre = _circumcentres(points[lo:hi][simplices])
         # Each pair of neighbouring triangles once; vertex j's opposite side is shared.
         t, j = np.nonzero(neighbours > np.arange(len(simplices))[:, None])
@@ -168,6 +167,36 @@ def _voronoi_edges(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(owner[long], kind="stable")
     ends, owner = ends[long][order], owner[long][order]
     return ends, owner
+
+
+def _delaunay(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Delaunay triangulation of ``(n, 2)`` points by GEOS: ``simplices`` and ``neighbours``.
+
+    As scipy's ``Delaunay`` gives them: ``simplices (t, 3)`` index ``points``;
+    ``neighbours[i, j]`` is the triangle across the side opposite corner ``j`` of
+    triangle ``i`` (-1 on the hull). GEOS returns triangles as polygons of the
+    input coordinates, exactly: corners are found back by value (one sort), the
+    sides shared by two triangles by one sort of side keys.
+    """
+    triangles = shapely.get_parts(shapely.delaunay_triangles(shapely.multipoints(points)))
+    if len(triangles) == 0:
+        return np.zeros((0, 3), np.int64), np.zeros((0, 3), np.int64)
+    corners = shapely.get_coordinates(triangles).reshape(-1, 4, 2)[:, :3]
+    # x + iy: complex numbers sort by x, then y
+    keys = points[:, 0] + 1j * points[:, 1]
+    order = np.argsort(keys)
+    at = np.searchsorted(keys[order], corners[..., 0] + 1j * corners[..., 1])
+    simplices = order[at]
+    # Side opposite corner j: corners j + 1 and j + 2.
+    a, b = simplices[:, [1, 2, 0]], simplices[:, [2, 0, 1]]
+    side = (np.minimum(a, b) * np.int64(len(points)) + np.maximum(a, b)).ravel()
+    by_side = np.argsort(side, kind="stable")
+    same = np.flatnonzero(side[by_side[1:]] == side[by_side[:-1]])
+    one, other = by_side[same], by_side[same + 1]
+    neighbours = np.full(side.shape, -1, np.int64)
+    neighbours[one] = other // 3
+    neighbours[other] = one // 3
+    return simplices, neighbours.reshape(-1, 3)
 
 
 def _circumcentres(tri: np.ndarray) -> np.ndarray:
