@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -52,6 +54,37 @@ def elementwise(func, *args: Any, **kwargs: Any) -> np.ndarray:
 
     futures = [pool.submit(part, lo, hi) for lo, hi in itertools.pairwise(bounds)]
     return np.concatenate([f.result() for f in futures])
+
+
+def in_background(func, *args: Any) -> Callable[[], Any]:
+    """Start ``func(*args)`` on a thread of its own; the returned call waits for its result.
+
+    For a stage whose inputs are ready long before its output is needed (gap fill,
+    from the regions, while the infill is laid out): its GEOS work, which releases
+    Python's lock, runs beside the caller's. The result is the same as a direct
+    call; an exception is raised again by the waiting call.
+    """
+    if WORKERS < 2:
+        value = func(*args)
+        return lambda: value
+    done: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            done["value"] = func(*args)
+        except BaseException as exc:  # handed to the waiting caller
+            done["error"] = exc
+
+    thread = threading.Thread(target=run, name="geos-background", daemon=True)
+    thread.start()
+
+    def wait() -> Any:
+        thread.join()
+        if "error" in done:
+            raise done["error"]
+        return done["value"]
+
+    return wait
 
 
 def intersection(a, b):

@@ -18,7 +18,7 @@ import shapely
 from .bridges import bridge_lines
 from .flow import Flow, e_per_mm, filament_area
 from .gapfill import gap_fill_lines
-from .geos import buffer, union
+from .geos import buffer, in_background, union
 from .infill import hatch, infill_lines
 from .linking import add_anchors, link_lines
 from .ordering import SeamPlacer, nearest_order, rotate_loop
@@ -208,6 +208,8 @@ def plan_layers(
     flows = [first_flows if k == 0 else rest_flows for k in range(n)]
     fil = s.filament
     epm_of = lambda f: e_per_mm(f, fil.diameter, fil.extrusion_multiplier)  # noqa: E731
+    # Gap fill needs only the regions: it runs beside the infill and loops below.
+    gap_fill = in_background(gap_fill_lines, regions.gaps)
 
     # Perimeter rings, one entry per ring: points, layer, perimeter index.
     rings: list[np.ndarray] = []
@@ -297,7 +299,7 @@ def plan_layers(
     seams = SeamPlacer(s.seam_position, slices)
 
     # Gap fill: the centre lines of the strips no line reaches, as wide as the strip.
-    gap_lines, gap_layer, gap_width = gap_fill_lines(regions.gaps)
+    gap_lines, gap_layer, gap_width = gap_fill()
     gap_island = _islands_of(
         np.array([g[len(g) // 2] for g in gap_lines]).reshape(-1, 2), gap_layer, slices
     )
