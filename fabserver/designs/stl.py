@@ -17,6 +17,7 @@ import re
 import numpy as np
 
 from ..i18n import Text
+from ..memory import release_freed_memory
 from .indexed import (
     IndexedMesh,
     connected_components,
@@ -323,6 +324,7 @@ def mesh_from_triangles(
             )
         )
     mesh.forget_edge_tables()  # the checks above were the last to need them
+    release_freed_memory()  # the merging's temporaries: off the peak of what follows
 
     size_notes, size_details = size_warnings(mesh.extents, units_known=units is not None)
     warnings.extend(size_notes)
