@@ -297,6 +297,7 @@ def plan_layers(
         )
         supported = shapely.covered_by(ring_lines, lower[ring_layer_a])
     seams = SeamPlacer(s.seam_position, slices)
+    rear_seams = seams.rear_seams(rings)
 
     # Gap fill: the centre lines of the strips no line reaches, as wide as the strip.
     gap_lines, gap_layer, gap_width = gap_fill()
@@ -367,7 +368,12 @@ def plan_layers(
                 starts = np.array([rings[i][0] for i in members])
                 mo, _ = nearest_order(starts, starts, position, reversible=False)
                 for i in members[mo]:
-                    loop = rotate_loop(rings[i], seams.seam(rings[i], position, k))
+                    seam = (
+                        rear_seams[i]
+                        if rear_seams is not None
+                        else seams.seam(rings[i], position, k)
+                    )
+                    loop = rotate_loop(rings[i], seam)
                     role = "external_perimeter" if d == 0 else "perimeter"
                     flow = f.external if d == 0 else f.perimeter
                     length = float(np.linalg.norm(np.diff(loop, axis=0), axis=1).sum())
