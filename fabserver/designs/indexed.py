@@ -168,11 +168,18 @@ def connected_components(n: int, first: np.ndarray, second: np.ndarray) -> np.nd
             labels = jumped
 
 
+FACES_PER_PASS = 1 << 18
+"""Faces gathered at a time into ``(k, 3, 3)`` corners: a few MiB of temporaries."""
+
+
 def face_volumes(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Signed volume each face contributes, as trimesh's ``mass_properties`` sums it."""
-    tri = vertices[faces]
-    crosses = triangle_crosses(tri)
-    return crosses[:, 0] * tri[:, :, 0].sum(axis=1) / 6.0
+    out = np.empty(len(faces))
+    for lo in range(0, len(faces), FACES_PER_PASS):
+        tri = vertices[faces[lo : lo + FACES_PER_PASS]]
+        crosses = triangle_crosses(tri)
+        out[lo : lo + FACES_PER_PASS] = crosses[:, 0] * tri[:, :, 0].sum(axis=1) / 6.0
+    return out
 
 
 def triangle_crosses(tri: np.ndarray) -> np.ndarray:

@@ -77,7 +77,7 @@ def detect_format(data: bytes) -> str:
     ``"svg"``, ``"dxf"``, ``"dxf-binary"``, ``"gcode"``; raises :class:`DesignError` with a
     message saying what the file is when it is something else.
     """
-    if not data.strip():
+    if not data or data.isspace():  # (no stripped copy of a large file)
         raise design_error(
             "Le fichier est vide. Vérifiez l'export depuis votre logiciel et envoyez-le à nouveau.",
             "The file is empty. Check the export from your software and upload it again.",
