@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import shapely
 from fabserver_fdm.gapfill import _delaunay, gap_fill_lines
+
+from fabserver.testing import require_module
 
 
 def _canonical(simplices: np.ndarray, neighbours: np.ndarray) -> set:
@@ -19,7 +20,7 @@ def _canonical(simplices: np.ndarray, neighbours: np.ndarray) -> set:
 
 
 def test_triangles_and_neighbours_as_qhull_gives_them():
-    spatial = pytest.importorskip("scipy.spatial")
+    spatial = require_module("scipy.spatial", "scipy's Qhull is the reference triangulation")
     points = np.random.default_rng(7).random((400, 2)) * 50.0
     simplices, neighbours = _delaunay(points)
     qhull = spatial.Delaunay(points)
