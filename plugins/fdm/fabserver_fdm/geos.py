@@ -21,6 +21,7 @@ MIN_SPLIT = 32  # fewer elements than this: not worth a thread
 SLICES_PER_WORKER = 4
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = -1
+_pool_lock = threading.Lock()
 
 
 def _get_pool() -> ThreadPoolExecutor | None:
@@ -28,10 +29,11 @@ def _get_pool() -> ThreadPoolExecutor | None:
     global _pool, _pool_pid
     if WORKERS < 2:
         return None
-    if _pool is None or _pool_pid != os.getpid():
-        _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="geos")
-        _pool_pid = os.getpid()
-    return _pool
+    with _pool_lock:  # gap fill's thread and the caller's may ask at once
+        if _pool is None or _pool_pid != os.getpid():
+            _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="geos")
+            _pool_pid = os.getpid()
+        return _pool
 
 
 def elementwise(func, *args: Any, **kwargs: Any) -> np.ndarray:
