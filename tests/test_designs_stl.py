@@ -256,3 +256,15 @@ def test_binary_stl_written_by_the_core_reads_back_as_the_same_mesh(samples):
     np.testing.assert_allclose(again.bounds, design.bounds, atol=1e-4)
     assert again.face_count == design.face_count
     assert again.volume_mm3 == pytest.approx(design.volume_mm3, rel=1e-5) and again.watertight
+
+
+def test_design_kind_from_the_first_bytes(samples):
+    from fabserver.designs.loader import design_kind
+
+    assert design_kind((samples / "fdm-step.stl").read_bytes()) == "mesh"
+    assert design_kind((samples / "laser-keyring.svg").read_bytes()) == "drawing"
+    assert design_kind((samples / "design-plate-inches.dxf").read_bytes()) == "drawing"
+    assert design_kind(b"G28\nG1 X10 Y10 E1 F1200\nG1 X20 Y10 E2\n" * 10) == "gcode"
+    assert design_kind(b"\x1f\x8b\x08\x00rest") is None  # compressed: known once unpacked
+    with pytest.raises(DesignError):
+        design_kind(b"   \n")

@@ -237,7 +237,7 @@ def design_kind(data: bytes) -> DesignKind | None:
     """
     if bytes(data[:2]) == _GZIP_MAGIC:
         return None
-    return _FORMAT_KINDS[detect_format(data)]
+    return _FORMAT_KINDS.get(detect_format(data))  # a format added later: known once loaded
 
 
 def _reader(fmt: str) -> Callable[..., Design]:
