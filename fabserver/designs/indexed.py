@@ -82,8 +82,13 @@ class IndexedMesh:
     def body_count(self) -> int:
         """Connected groups of vertices (trimesh's ``body_count``)."""
         if "bodies" not in self._facts:
-            first, second = sides(self.faces)
-            labels = connected_components(len(self.vertices), first.ravel(), second.ravel())
+            # Two sides of each face join its three corners as well as three do.
+            faces = self.faces
+            labels = connected_components(
+                len(self.vertices),
+                np.concatenate([faces[:, 0], faces[:, 1]]),
+                np.concatenate([faces[:, 1], faces[:, 2]]),
+            )
             self._facts["bodies"] = int(np.count_nonzero(labels == np.arange(len(labels))))
         return self._facts["bodies"]
 
