@@ -245,10 +245,13 @@ def fix_inversion(mesh: IndexedMesh) -> IndexedMesh:
     roots, group = np.unique(labels, return_inverse=True)
     size = np.bincount(group, minlength=len(roots))
     badly_wound = np.bincount(group[face_a[~opposed]], minlength=len(roots)) > 0
-    volume = np.bincount(group, weights=face_volumes(mesh.vertices, faces), minlength=len(roots))
+    volumes = face_volumes(mesh.vertices, faces)
+    volume = np.bincount(group, weights=volumes, minlength=len(roots))
     flip_group = (size >= 4) & ~badly_wound & (volume < 0.0)
     flip = flip_group[group]
     if not flip.any():
+        # kept, as :attr:`IndexedMesh.volume` would sum it (the checks ask for it next)
+        mesh._facts.setdefault("volume", float(volumes.sum()))
         return mesh
     fixed = faces.copy()
     fixed[flip] = fixed[flip][:, ::-1]
