@@ -45,6 +45,20 @@ class PlanResult:
         return self.plan.warnings
 
 
+def check_accepts(plugin: MachinePlugin, machine: MachineProfile, kind: str) -> None:
+    """Refuse a kind of design the machine does not take (also before loading the file)."""
+    if kind not in plugin.accepts:
+        takes = [_DESIGN_KIND_WORDS[k] for k in sorted(plugin.accepts)]
+        raise PlanError(
+            Text(
+                f"La machine « {machine.name.fr} » ne prend pas ce type de fichier : "
+                f"elle prend {' ou '.join(t.fr for t in takes)}.",
+                f"Machine '{machine.name.en}' does not take this kind of file: "
+                f"it takes {' or '.join(t.en for t in takes)}.",
+            )
+        )
+
+
 def run_plan(
     plugin: MachinePlugin,
     design: Design,
@@ -69,16 +83,7 @@ def run_plan(
     (``fabserver.learning``), and the verdict is decided on the corrected time. The
     caller reads all three from the database; this function does not.
     """
-    if design.kind not in plugin.accepts:
-        takes = [_DESIGN_KIND_WORDS[kind] for kind in sorted(plugin.accepts)]
-        raise PlanError(
-            Text(
-                f"La machine « {machine.name.fr} » ne prend pas ce type de fichier : "
-                f"elle prend {' ou '.join(t.fr for t in takes)}.",
-                f"Machine '{machine.name.en}' does not take this kind of file: "
-                f"it takes {' or '.join(t.en for t in takes)}.",
-            )
-        )
+    check_accepts(plugin, machine, design.kind)
     if not material.fits(machine):
         raise PlanError(
             Text(

@@ -74,3 +74,17 @@ def test_a_broken_design_is_a_message_without_trace(tmp_path, samples):
     )
     assert result.returncode != 0
     assert result.stderr.strip() and "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_drawing_on_a_printer_is_refused_before_it_is_read(tmp_path):
+    """The kind of file is known from its first bytes: a DXF the loader could not even
+    parse gets the machine's refusal, not a parsing error."""
+    broken = tmp_path / "broken.dxf"
+    broken.write_text("0\nSECTION\n2\nENTITIES\n0\nLINE\n10\nnot-a-number\n")
+    result = _plan(
+        "--lang", "en", "plan", str(broken), "--machine", "printer-1",
+        "--material", "pla-1.75", "-o", str(tmp_path / "out.gcode"),
+    )  # fmt: skip
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "does not take this kind of file" in result.stdout + result.stderr
+    assert not (tmp_path / "out.gcode").exists()

@@ -165,6 +165,34 @@ def test_inconsistent_winding_and_small_hole_repaired():
     assert "1 small hole" in repairs and "Orientation of 1 triangle" in repairs
 
 
+def test_small_hole_in_a_consistently_wound_mesh_filled():
+    box = trimesh.creation.box(extents=[10, 10, 10])
+    design = load_design(_binary_stl(box.triangles[:-1]))
+    assert design.watertight and design.volume_mm3 == pytest.approx(1000.0)
+    assert "1 small hole" in " ".join(r.en for r in design.facts.repairs)
+
+
+def test_flat_rim_left_as_trimesh_leaves_it():
+    """A T-junction (a corner on the middle of a neighbour's side) opens three edges on
+    one line; trimesh's hole filling adds nothing there, and the mesh is kept as read."""
+    from fabserver.designs.indexed import IndexedMesh
+    from fabserver.designs.stl import _trimesh_fills_holes, merge_vertices
+
+    box = trimesh.creation.box(extents=[10, 10, 10])
+    a, b, c = box.triangles[0]
+    middle = (a + b) / 2
+    triangles = np.concatenate([box.triangles[1:], [[a, middle, c], [middle, b, c]]])
+    design = load_design(_binary_stl(triangles))
+    assert not design.watertight and design.facts.details["open_edges"] == 3
+    assert not any("hole" in r.en for r in design.facts.repairs)
+    mesh = IndexedMesh(*merge_vertices(triangles))
+    assert not _trimesh_fills_holes(mesh)
+    work = mesh.to_trimesh()
+    trimesh.repair.fill_holes(work)
+    assert len(work.faces) == len(mesh.faces)  # trimesh agrees: nothing to fill
+    assert _trimesh_fills_holes(IndexedMesh(*merge_vertices(box.triangles[:-1])))
+
+
 def test_degenerate_and_duplicate_triangles_dropped():
     box = trimesh.creation.box(extents=[10, 10, 10])
     degenerate = np.array([[[0, 0, 0], [1, 1, 1], [2, 2, 2]]], dtype=float)
@@ -228,3 +256,15 @@ def test_binary_stl_written_by_the_core_reads_back_as_the_same_mesh(samples):
     np.testing.assert_allclose(again.bounds, design.bounds, atol=1e-4)
     assert again.face_count == design.face_count
     assert again.volume_mm3 == pytest.approx(design.volume_mm3, rel=1e-5) and again.watertight
+
+
+def test_design_kind_from_the_first_bytes(samples):
+    from fabserver.designs.loader import design_kind
+
+    assert design_kind((samples / "fdm-step.stl").read_bytes()) == "mesh"
+    assert design_kind((samples / "laser-keyring.svg").read_bytes()) == "drawing"
+    assert design_kind((samples / "design-plate-inches.dxf").read_bytes()) == "drawing"
+    assert design_kind(b"G28\nG1 X10 Y10 E1 F1200\nG1 X20 Y10 E2\n" * 10) == "gcode"
+    assert design_kind(b"\x1f\x8b\x08\x00rest") is None  # compressed: known once unpacked
+    with pytest.raises(DesignError):
+        design_kind(b"   \n")

@@ -82,8 +82,13 @@ class IndexedMesh:
     def body_count(self) -> int:
         """Connected groups of vertices (trimesh's ``body_count``)."""
         if "bodies" not in self._facts:
-            first, second = sides(self.faces)
-            labels = connected_components(len(self.vertices), first.ravel(), second.ravel())
+            # Two sides of each face join its three corners as well as three do.
+            faces = self.faces
+            labels = connected_components(
+                len(self.vertices),
+                np.concatenate([faces[:, 0], faces[:, 1]]),
+                np.concatenate([faces[:, 1], faces[:, 2]]),
+            )
             self._facts["bodies"] = int(np.count_nonzero(labels == np.arange(len(labels))))
         return self._facts["bodies"]
 
@@ -168,11 +173,18 @@ def connected_components(n: int, first: np.ndarray, second: np.ndarray) -> np.nd
             labels = jumped
 
 
+FACES_PER_PASS = 1 << 18
+"""Faces gathered at a time into ``(k, 3, 3)`` corners: a few MiB of temporaries."""
+
+
 def face_volumes(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Signed volume each face contributes, as trimesh's ``mass_properties`` sums it."""
-    tri = vertices[faces]
-    crosses = triangle_crosses(tri)
-    return crosses[:, 0] * tri[:, :, 0].sum(axis=1) / 6.0
+    out = np.empty(len(faces))
+    for lo in range(0, len(faces), FACES_PER_PASS):
+        tri = vertices[faces[lo : lo + FACES_PER_PASS]]
+        crosses = triangle_crosses(tri)
+        out[lo : lo + FACES_PER_PASS] = crosses[:, 0] * tri[:, :, 0].sum(axis=1) / 6.0
+    return out
 
 
 def triangle_crosses(tri: np.ndarray) -> np.ndarray:
@@ -233,10 +245,13 @@ def fix_inversion(mesh: IndexedMesh) -> IndexedMesh:
     roots, group = np.unique(labels, return_inverse=True)
     size = np.bincount(group, minlength=len(roots))
     badly_wound = np.bincount(group[face_a[~opposed]], minlength=len(roots)) > 0
-    volume = np.bincount(group, weights=face_volumes(mesh.vertices, faces), minlength=len(roots))
+    volumes = face_volumes(mesh.vertices, faces)
+    volume = np.bincount(group, weights=volumes, minlength=len(roots))
     flip_group = (size >= 4) & ~badly_wound & (volume < 0.0)
     flip = flip_group[group]
     if not flip.any():
+        # kept, as :attr:`IndexedMesh.volume` would sum it (the checks ask for it next)
+        mesh._facts.setdefault("volume", float(volumes.sum()))
         return mesh
     fixed = faces.copy()
     fixed[flip] = fixed[flip][:, ::-1]

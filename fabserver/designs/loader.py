@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import DesignError
 from ..i18n import Text, french_number
 from .gcode import BGCODE_MAGIC, binary_gcode_error, is_gcode
-from .types import Design
+from .types import Design, DesignKind
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def detect_format(data: bytes) -> str:
     ``"svg"``, ``"dxf"``, ``"dxf-binary"``, ``"gcode"``; raises :class:`DesignError` with a
     message saying what the file is when it is something else.
     """
-    if not data.strip():
+    if not data or data.isspace():  # (no stripped copy of a large file)
         raise design_error(
             "Le fichier est vide. Vérifiez l'export depuis votre logiciel et envoyez-le à nouveau.",
             "The file is empty. Check the export from your software and upload it again.",
@@ -214,6 +214,30 @@ _READERS: dict[str, tuple[str, str]] = {
     "dxf-binary": ("dxf", "load_dxf"),
     "gcode": ("gcode", "load_gcode"),
 }
+
+
+_FORMAT_KINDS: dict[str, DesignKind] = {
+    "stl-binary": "mesh",
+    "stl-ascii": "mesh",
+    "3mf": "mesh",
+    "obj": "mesh",
+    "svg": "drawing",
+    "dxf": "drawing",
+    "dxf-binary": "drawing",
+    "gcode": "gcode",
+}
+
+
+def design_kind(data: bytes) -> DesignKind | None:
+    """What kind of design ``data`` holds, from its first bytes, without reading it.
+
+    Lets a plan refuse a file its machine does not take (a DXF on a printer) before
+    parsing the whole file. None for a compressed file (known once unpacked).
+    Raises :class:`DesignError` for what is no design at all, as loading would.
+    """
+    if bytes(data[:2]) == _GZIP_MAGIC:
+        return None
+    return _FORMAT_KINDS.get(detect_format(data))  # a format added later: known once loaded
 
 
 def _reader(fmt: str) -> Callable[..., Design]:

@@ -11,12 +11,22 @@ maker and the staff.
 from __future__ import annotations
 
 import io
+import itertools
 import re
 
 import numpy as np
 
 from ..i18n import Text
-from .indexed import IndexedMesh, fix_inversion, nondegenerate, unique_faces, without_unreferenced
+from ..memory import release_freed_memory
+from .indexed import (
+    IndexedMesh,
+    connected_components,
+    fix_inversion,
+    nondegenerate,
+    triangle_crosses,
+    unique_faces,
+    without_unreferenced,
+)
 from .loader import design_error
 from .types import Mesh, SourceFacts
 from .units import size_warnings
@@ -251,7 +261,9 @@ def mesh_from_triangles(
     vertices, faces = merge_vertices(triangles)
     details["vertices_merged"] = 3 * n_raw - len(vertices)
 
-    kept = nondegenerate(vertices[faces])
+    kept = np.concatenate(
+        [nondegenerate(vertices[faces[lo:hi]]) for lo, hi in _slices(len(faces), CHUNK_FACES)]
+    )
     if not kept.all():
         faces = faces[kept]
         repairs.append(
@@ -314,6 +326,7 @@ def mesh_from_triangles(
             )
         )
     mesh.forget_edge_tables()  # the checks above were the last to need them
+    release_freed_memory()  # the merging's temporaries: off the peak of what follows
 
     size_notes, size_details = size_warnings(mesh.extents, units_known=units is not None)
     warnings.extend(size_notes)
@@ -345,14 +358,47 @@ def merge_vertices(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ``MERGE_GRID_MM`` grid, which also joins the ±1e-9 noise CAD exporters leave
     around zero, then merged with one 64-bit hash per vertex and one sort of the
     hashes: several times faster than sorting rows (``np.unique(axis=0)``). A
-    hash collision is detected and falls back to the row sort.
+    hash collision is detected and falls back to the row sort. The grid cells are
+    worked out slice by slice (``CHUNK_FACES`` triangles' corners at a time) and
+    not kept: on a 1.3-million-triangle mesh they were 200 MiB of the peak.
     """
     corners = triangles.reshape(-1, 3)  # a view: float32 stays float32 until indexed below
+    keys = np.empty(len(corners), dtype=np.uint64)
+    for lo, hi in _slices(len(corners), 3 * CHUNK_FACES):
+        keys[lo:hi] = _cell_hashes(_grid_cells(corners[lo:hi]))
+    first, inverse = _first_and_inverse(keys)
+    del keys
+    # Every corner must have its representative's cell.
+    cells = _grid_cells(corners[first])
+    collided = any(
+        not np.array_equal(cells[inverse[lo:hi]], _grid_cells(corners[lo:hi]))
+        for lo, hi in _slices(len(corners), 3 * CHUNK_FACES)
+    )
+    if collided:  # a collision: exact but slower
+        _, first, inverse = np.unique(
+            _grid_cells(corners), axis=0, return_index=True, return_inverse=True
+        )
+    return corners[first].astype(np.float64), inverse.reshape(-1, 3).astype(np.int64)
+
+
+CHUNK_FACES = 1 << 18
+"""Triangles per pass over per-triangle temporaries (a few MiB each, whatever the mesh)."""
+
+
+def _slices(n: int, size: int) -> list[tuple[int, int]]:
+    return [(lo, min(lo + size, n)) for lo in range(0, n, size)] or [(0, 0)]
+
+
+def _grid_cells(corners: np.ndarray) -> np.ndarray:
+    """``(k, 3) uint64``: the ``MERGE_GRID_MM`` cell of each corner (as bits of int64)."""
     # One float64 temporary, rounded in place (np.rint is what np.round does at 0 decimals).
     snapped = np.divide(corners, MERGE_GRID_MM, dtype=np.float64)
     np.rint(snapped, out=snapped)
-    grid = snapped.astype(np.int64).view(np.uint64)
-    del snapped
+    return snapped.astype(np.int64).view(np.uint64)
+
+
+def _cell_hashes(grid: np.ndarray) -> np.ndarray:
+    """One 64-bit hash per cell row."""
     with np.errstate(over="ignore"):
         # Polynomial in the three coordinates, then splitmix64's finaliser. (A plain
         # XOR of the three products collides on every pair (a, b, c), (-a, -b, c)
@@ -363,19 +409,18 @@ def merge_vertices(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keys ^= keys >> np.uint64(27)
         keys *= np.uint64(0x94D049BB133111EB)
         keys ^= keys >> np.uint64(31)
-    first, inverse = _first_and_inverse(keys)
-    # Every corner must have its representative's cell (one column at a time: a
-    # 1-D take is several times faster than gathering rows).
-    collided = not all(
-        np.array_equal(np.take(grid[first, c], inverse), grid[:, c]) for c in range(3)
-    )
-    if collided:  # a collision: exact but slower
-        _, first, inverse = np.unique(grid, axis=0, return_index=True, return_inverse=True)
-    return corners[first].astype(np.float64), inverse.reshape(-1, 3).astype(np.int64)
+    return keys
 
 
 def _repaired_with_trimesh(mesh: IndexedMesh) -> tuple[IndexedMesh, list[Text]]:
-    """Consistent winding and small holes filled, by trimesh (imported only for open meshes)."""
+    """Consistent winding and small holes filled, by trimesh (imported only when it has work).
+
+    A consistently wound mesh whose holes trimesh would leave as they are
+    (3DBenchy's 29 open edges, round nine flat slivers) is kept as it is, without
+    the import of trimesh, scipy and networkx (0.7 s, 60 MiB).
+    """
+    if mesh.is_winding_consistent and not _trimesh_fills_holes(mesh):
+        return mesh, []
     import trimesh
 
     repairs: list[Text] = []
@@ -405,6 +450,44 @@ def _repaired_with_trimesh(mesh: IndexedMesh) -> tuple[IndexedMesh, list[Text]]:
     return IndexedMesh(np.asarray(work.vertices), np.asarray(work.faces)), repairs
 
 
+RIM_CHECK_MAX_EDGES = 20_000
+"""Above this many open edges the rims go to trimesh without being looked at first."""
+_TRIMESH_TOL_ZERO = float(np.finfo(np.float64).resolution * 100)  # trimesh's util.TOL_ZERO
+
+
+def _trimesh_fills_holes(mesh: IndexedMesh) -> bool:
+    """Whether trimesh's ``fill_holes`` could add a face to this mesh.
+
+    It fills the cycles of three or four open edges with triangles, and drops
+    those of zero area. When every rim vertex joins exactly two open edges, the
+    rims are separate simple cycles (the cycle basis trimesh takes); a rim of
+    three or four vertices on one line (3DBenchy's nine) gives only flat
+    triangles, whichever diagonal is taken. Anything else (branching rims, too
+    many open edges, a real hole): True, trimesh decides.
+    """
+    single = mesh.edges[2]
+    if len(single) > RIM_CHECK_MAX_EDGES:
+        return True
+    face, side = np.divmod(single, 3)
+    start = mesh.faces[face, side]
+    end = mesh.faces[face, (side + 1) % 3]
+    rim, local = np.unique(np.concatenate([start, end]), return_inverse=True)
+    first, second = np.split(local, 2)
+    if not (np.bincount(local, minlength=len(rim)) == 2).all():
+        return True
+    labels = connected_components(len(rim), first, second)
+    _, group, size = np.unique(labels, return_inverse=True, return_counts=True)
+    for g in np.flatnonzero(size <= 4).tolist():
+        corners = mesh.vertices[rim[group == g]]
+        # every order of every three corners, computed as trimesh computes a
+        # triangle's cross product ((b - a) × (c - b)): trimesh's is one of them
+        tri = corners[np.array(list(itertools.permutations(range(len(corners)), 3)))]
+        crosses = triangle_crosses(tri)
+        if (np.sqrt((crosses**2).sum(axis=1)) > 0.5 * _TRIMESH_TOL_ZERO).any():
+            return True
+    return False
+
+
 def _first_and_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(keys, return_index=True, return_inverse=True)[1:]``, about twice as fast.
 
@@ -431,10 +514,14 @@ def _opposed_normals(triangles: np.ndarray, stored: np.ndarray) -> int:
     ``triangles`` : ``(n, 3, 3) float``; ``stored`` : ``(n, 3) float``. Zero or
     non-finite stored normals (allowed by the format) are not counted.
     """
-    winding = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
-    with np.errstate(invalid="ignore"):
-        dots = np.einsum("ij,ij->i", winding, stored)
-    return int((np.isfinite(dots) & (dots < 0)).sum())
+    count = 0
+    for lo, hi in _slices(len(triangles), CHUNK_FACES):
+        tri = triangles[lo:hi]
+        winding = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        with np.errstate(invalid="ignore"):
+            dots = np.einsum("ij,ij->i", winding, stored[lo:hi])
+        count += int((np.isfinite(dots) & (dots < 0)).sum())
+    return count
 
 
 def _isolated_face_fraction(mesh: IndexedMesh) -> float:

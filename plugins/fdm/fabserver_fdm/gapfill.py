@@ -6,8 +6,11 @@ lying wholly inside the gap are the ones between its two sides (edges between
 neighbouring samples of one side cross the boundary). Their merged runs are the
 centre lines; each stretch is as wide as twice its distance to the boundary, so
 the line's plastic fills the strip (PrusaSlicer's gap fill, classic generator).
-The diagrams of all gaps of all layers come from Qhull (scipy), in groups of
-whole gaps: GEOS's Voronoi, one per gap, took ten times longer on 3DBenchy.
+The diagrams of all gaps of all layers are read off GEOS's Delaunay
+triangulation, in groups of whole gaps (GEOS's own Voronoi, one per gap, took
+ten times longer on 3DBenchy; scipy's Qhull, used before, gave the same lines
+but 3 of 1206 on 3DBenchy, where near-cocircular samples are triangulated the
+other way, and cost 0.3 s and 40 MiB to import).
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ import itertools
 import numpy as np
 import shapely
 
-from .geos import _get_pool
+from fabserver.designs.indexed import connected_components
+
+from .geos import _get_pool, elementwise
 
 SAMPLE = 0.2  # mm between boundary samples
 MIN_LENGTH = 0.8  # mm: shorter centre lines (a corner's crumb) are not printed
 SIMPLIFY = 0.005  # mm
-GROUP_POINTS = 1000  # boundary samples per Qhull run (bigger groups cost more per sample)
+GROUP_POINTS = 1000  # boundary samples per triangulation (bigger groups cost more per sample)
 VERTEX_MERGE = 1e-9  # mm: Voronoi vertices closer than this are one (rounding)
 MAX_WIDTH = 1.0  # mm: a gap is narrower than a line and a half; clamp the rare outlier
 
@@ -49,19 +54,19 @@ def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list
     near = shapely.intersects_xy(parts[seg_part], ends[:, 0, 0], ends[:, 0, 1])
     near[near] = shapely.intersects_xy(parts[seg_part[near]], ends[near, 1, 0], ends[near, 1, 1])
     ends, seg_part = ends[near], seg_part[near]
+    inside = elementwise(_segments_within, np.arange(len(ends)), ends, parts[seg_part])
+    ends, seg_part = ends[inside], seg_part[inside]
     segs = shapely.linestrings(ends.reshape(-1, 2), indices=np.repeat(np.arange(len(ends)), 2))
-    inside = shapely.within(segs, parts[seg_part])
-    segs, seg_part = segs[inside], seg_part[inside]
     if len(segs) == 0:
         return [], np.zeros(0, np.int64), []
     present, dense = np.unique(seg_part, return_inverse=True)
     # Merged runs are simplified: a straight strip's edges come in many collinear pieces.
-    merged = shapely.line_merge(shapely.multilinestrings(segs, indices=dense))
+    merged = elementwise(shapely.line_merge, shapely.multilinestrings(segs, indices=dense))
     lines, line_of = shapely.get_parts(merged, return_index=True)
     # Which way a run comes out of line_merge depends on the order of the edges
     # (the triangulation's): each open run is turned to start at its lower end, so
     # the simplification (which keeps the first of equally far vertices) and the
-    # lines do not change with the grouping or the version of Qhull.
+    # lines do not change with the grouping or the triangulation's order.
     first = shapely.get_coordinates(shapely.get_point(lines, 0))
     last = shapely.get_coordinates(shapely.get_point(lines, -1))
     flip = (last[:, 0] < first[:, 0]) | ((last[:, 0] == first[:, 0]) & (last[:, 1] < first[:, 1]))
@@ -74,7 +79,7 @@ def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list
         if np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y) < 0:
             ring = np.vstack([ring[:1], ring[:0:-1]])
         lines[i] = shapely.LineString(np.vstack([ring, ring[:1]]))
-    lines = shapely.simplify(lines, SIMPLIFY)
+    lines = elementwise(shapely.simplify, lines, SIMPLIFY)
     part_of = present[line_of]
     long = shapely.length(lines) >= MIN_LENGTH
     lines, part_of = lines[long], part_of[long]
@@ -84,7 +89,9 @@ def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list
     same = index[1:] == index[:-1]
     mid = 0.5 * (coords[1:] + coords[:-1])[same]
     mid_part = part_of[index[:-1][same]]
-    width = 2.0 * shapely.distance(shapely.points(mid), shapely.boundary(parts)[mid_part])
+    width = 2.0 * elementwise(
+        shapely.distance, shapely.points(mid), shapely.boundary(parts)[mid_part]
+    )
     width = np.minimum(width, MAX_WIDTH)
     starts = np.concatenate([[0], np.flatnonzero(~same) + 1])
     points = np.split(coords, starts[1:])
@@ -93,33 +100,39 @@ def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list
     return points, layer[part_of], widths
 
 
+def _segments_within(rows: np.ndarray, ends: np.ndarray, parts: np.ndarray) -> np.ndarray:
+    """Whether the segments ``ends[rows]`` lie within ``parts`` (one slice of the edges).
+
+    The segments are made slice by slice and dropped at once: the candidate
+    edges of 3DBenchy, as GEOS geometries all together, were 40 MiB of the peak.
+    """
+    chosen = ends[rows].reshape(-1, 2)
+    segs = shapely.linestrings(chosen, indices=np.repeat(np.arange(len(rows)), 2))
+    return shapely.within(segs, parts)
+
+
 def _voronoi_edges(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Finite Voronoi edges between boundary samples of one part: ends ((e, 2, 2)), part.
 
-    Qhull (scipy) over the samples of many parts at a time, each part moved to a
-    cell of its own so that no two interact; edges are kept when both samples
+    One triangulation over the samples of many parts at a time, each part moved to
+    a cell of its own so that no two interact; edges are kept when both samples
     that make them belong to the same part. The parts are cut into groups of
-    about ``GROUP_POINTS`` samples run on the GEOS pool's threads (Qhull releases
+    about ``GROUP_POINTS`` samples run on the GEOS pool's threads (GEOS releases
     Python's lock). Sorted by part.
 
     The diagram is read off the Delaunay triangulation (its dual): each edge joins
     the circumcentres of two neighbouring triangles and lies between the two
-    samples they share. Qhull's own Voronoi is several times slower on these
-    samples (rows of cocircular points along a strip's straight sides, which it
-    merges facet by facet); the triangulation splits such a set into triangles
+    samples they share. A Voronoi diagram is several times slower on these
+    samples (rows of cocircular points along a strip's straight sides, which
+    Qhull merges facet by facet); the triangulation splits such a set into triangles
     with one circumcentre, give or take rounding, and those centres are merged
     into one vertex here, so the runs still share their vertices exactly.
     """
-    # scipy only here: a part without gaps slices without loading it.
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-    from scipy.spatial import Delaunay
-
     rings, ring_part = shapely.get_rings(shapely.segmentize(parts, SAMPLE), return_index=True)
     coords, ring_of = shapely.get_coordinates(rings, return_index=True)
     last = np.append(ring_of[1:] != ring_of[:-1], True)  # the closing repeat of the first
     coords, part = coords[~last], ring_part[ring_of[~last]]
-    # Parts side by side on a square grid of cells (a long row makes Qhull slow).
+    # Parts side by side on a square grid of cells (compact groups triangulate faster).
     bounds = shapely.bounds(parts)
     cell = (bounds[:, 2:] - bounds[:, :2]).max(axis=0) + 10.0
     cols = int(np.ceil(np.sqrt(len(parts))))
@@ -134,8 +147,7 @@ def _voronoi_edges(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     jobs = [(int(lo), int(hi)) for lo, hi in itertools.pairwise(bounds_idx) if hi - lo >= 4]
 
     def edges(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        tri = Delaunay(points[lo:hi])
-        simplices, neighbours = tri.simplices, tri.neighbors
+        simplices, neighbours = _delaunay(points[lo:hi])
         centre = _circumcentres(points[lo:hi][simplices])
         # Each pair of neighbouring triangles once; vertex j's opposite side is shared.
         t, j = np.nonzero(neighbours > np.arange(len(simplices))[:, None])
@@ -145,13 +157,9 @@ def _voronoi_edges(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # Triangles on one circle: one Voronoi vertex (the edges between them are
         # rounding), named after the component's first triangle.
         short = np.linalg.norm(centre[t] - centre[u], axis=1) <= VERTEX_MERGE
-        graph = coo_matrix(
-            (np.ones(int(short.sum())), (t[short], u[short])), shape=(len(simplices),) * 2
-        )
-        _, label = connected_components(graph, directed=False)
-        first = np.full(label.max() + 1, len(simplices))
-        np.minimum.at(first, label, np.arange(len(simplices)))
-        vertex = centre[first[label]]
+        # label: the smallest triangle of each group, whose centre stands for the group
+        label = connected_components(len(simplices), t[short], u[short])
+        vertex = centre[label]
         ok = (a == b) & ~short & (label[t] != label[u])
         return np.stack([vertex[t[ok]], vertex[u[ok]]], axis=1), a[ok]
 
@@ -170,6 +178,36 @@ def _voronoi_edges(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(owner[long], kind="stable")
     ends, owner = ends[long][order], owner[long][order]
     return ends, owner
+
+
+def _delaunay(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Delaunay triangulation of ``(n, 2)`` points by GEOS: ``simplices`` and ``neighbours``.
+
+    As scipy's ``Delaunay`` gives them: ``simplices (t, 3)`` index ``points``;
+    ``neighbours[i, j]`` is the triangle across the side opposite corner ``j`` of
+    triangle ``i`` (-1 on the hull). GEOS returns triangles as polygons of the
+    input coordinates, exactly: corners are found back by value (one sort), the
+    sides shared by two triangles by one sort of side keys.
+    """
+    triangles = shapely.get_parts(shapely.delaunay_triangles(shapely.multipoints(points)))
+    if len(triangles) == 0:
+        return np.zeros((0, 3), np.int64), np.zeros((0, 3), np.int64)
+    corners = shapely.get_coordinates(triangles).reshape(-1, 4, 2)[:, :3]
+    # x + iy: complex numbers sort by x, then y
+    keys = points[:, 0] + 1j * points[:, 1]
+    order = np.argsort(keys)
+    at = np.searchsorted(keys[order], corners[..., 0] + 1j * corners[..., 1])
+    simplices = order[at]
+    # Side opposite corner j: corners j + 1 and j + 2.
+    a, b = simplices[:, [1, 2, 0]], simplices[:, [2, 0, 1]]
+    side = (np.minimum(a, b) * np.int64(len(points)) + np.maximum(a, b)).ravel()
+    by_side = np.argsort(side, kind="stable")
+    same = np.flatnonzero(side[by_side[1:]] == side[by_side[:-1]])
+    one, other = by_side[same], by_side[same + 1]
+    neighbours = np.full(side.shape, -1, np.int64)
+    neighbours[one] = other // 3
+    neighbours[other] = one // 3
+    return simplices, neighbours.reshape(-1, 3)
 
 
 def _circumcentres(tri: np.ndarray) -> np.ndarray:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,6 +21,7 @@ MIN_SPLIT = 32  # fewer elements than this: not worth a thread
 SLICES_PER_WORKER = 4
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = -1
+_pool_lock = threading.Lock()
 
 
 def _get_pool() -> ThreadPoolExecutor | None:
@@ -26,10 +29,11 @@ def _get_pool() -> ThreadPoolExecutor | None:
     global _pool, _pool_pid
     if WORKERS < 2:
         return None
-    if _pool is None or _pool_pid != os.getpid():
-        _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="geos")
-        _pool_pid = os.getpid()
-    return _pool
+    with _pool_lock:  # gap fill's thread and the caller's may ask at once
+        if _pool is None or _pool_pid != os.getpid():
+            _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="geos")
+            _pool_pid = os.getpid()
+        return _pool
 
 
 def elementwise(func, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -52,6 +56,37 @@ def elementwise(func, *args: Any, **kwargs: Any) -> np.ndarray:
 
     futures = [pool.submit(part, lo, hi) for lo, hi in itertools.pairwise(bounds)]
     return np.concatenate([f.result() for f in futures])
+
+
+def in_background(func, *args: Any) -> Callable[[], Any]:
+    """Start ``func(*args)`` on a thread of its own; the returned call waits for its result.
+
+    For a stage whose inputs are ready long before its output is needed (gap fill,
+    from the regions, while the infill is laid out): its GEOS work, which releases
+    Python's lock, runs beside the caller's. The result is the same as a direct
+    call; an exception is raised again by the waiting call.
+    """
+    if WORKERS < 2:
+        value = func(*args)
+        return lambda: value
+    done: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            done["value"] = func(*args)
+        except BaseException as exc:  # handed to the waiting caller
+            done["error"] = exc
+
+    thread = threading.Thread(target=run, name="geos-background", daemon=True)
+    thread.start()
+
+    def wait() -> Any:
+        thread.join()
+        if "error" in done:
+            raise done["error"]
+        return done["value"]
+
+    return wait
 
 
 def intersection(a, b):

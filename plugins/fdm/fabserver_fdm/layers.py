@@ -18,7 +18,7 @@ import shapely
 from .bridges import bridge_lines
 from .flow import Flow, e_per_mm, filament_area
 from .gapfill import gap_fill_lines
-from .geos import buffer, union
+from .geos import buffer, in_background, union
 from .infill import hatch, infill_lines
 from .linking import add_anchors, link_lines
 from .ordering import SeamPlacer, nearest_order, rotate_loop
@@ -208,6 +208,8 @@ def plan_layers(
     flows = [first_flows if k == 0 else rest_flows for k in range(n)]
     fil = s.filament
     epm_of = lambda f: e_per_mm(f, fil.diameter, fil.extrusion_multiplier)  # noqa: E731
+    # Gap fill needs only the regions: it runs beside the infill and loops below.
+    gap_fill = in_background(gap_fill_lines, regions.gaps)
 
     # Perimeter rings, one entry per ring: points, layer, perimeter index.
     rings: list[np.ndarray] = []
@@ -295,9 +297,10 @@ def plan_layers(
         )
         supported = shapely.covered_by(ring_lines, lower[ring_layer_a])
     seams = SeamPlacer(s.seam_position, slices)
+    rear_seams = seams.rear_seams(rings)
 
     # Gap fill: the centre lines of the strips no line reaches, as wide as the strip.
-    gap_lines, gap_layer, gap_width = gap_fill_lines(regions.gaps)
+    gap_lines, gap_layer, gap_width = gap_fill()
     gap_island = _islands_of(
         np.array([g[len(g) // 2] for g in gap_lines]).reshape(-1, 2), gap_layer, slices
     )
@@ -365,7 +368,12 @@ def plan_layers(
                 starts = np.array([rings[i][0] for i in members])
                 mo, _ = nearest_order(starts, starts, position, reversible=False)
                 for i in members[mo]:
-                    loop = rotate_loop(rings[i], seams.seam(rings[i], position, k))
+                    seam = (
+                        rear_seams[i]
+                        if rear_seams is not None
+                        else seams.seam(rings[i], position, k)
+                    )
+                    loop = rotate_loop(rings[i], seam)
                     role = "external_perimeter" if d == 0 else "perimeter"
                     flow = f.external if d == 0 else f.perimeter
                     length = float(np.linalg.norm(np.diff(loop, axis=0), axis=1).sum())

@@ -134,6 +134,29 @@ class SeamPlacer:
         )
         self.tree = shapely.STRtree(self.objects)
 
+    def rear_seams(self, rings: list[np.ndarray]) -> np.ndarray | None:
+        """``rear``: every loop's seam ``(n, 2)`` at once, as :meth:`seam` finds it one by one.
+
+        A rear seam depends on its loop only (not on the nozzle or the layer below),
+        so the whole print's are found in a few array passes instead of a tree query
+        and a scan per loop. None in the other modes.
+        """
+        if self.mode != "rear" or len(self.objects) == 0 or not rings:
+            return None
+        counts = np.array([len(r) - 1 for r in rings])
+        if (counts < 1).any():
+            return None
+        bodies = np.concatenate([r[:-1] for r in rings])
+        starts = np.cumsum(counts) - counts
+        found, which = self.tree.query_nearest(shapely.points(bodies[starts]), all_matches=False)
+        if len(found) != len(rings):
+            return None
+        ring_of = np.repeat(np.arange(len(rings)), counts)
+        score = ((bodies - self.rear[which[np.argsort(found)]][ring_of]) ** 2).sum(axis=1)
+        # The first vertex of each loop with its loop's lowest score (np.argmin's choice).
+        hit = np.flatnonzero(score == np.minimum.reduceat(score, starts)[ring_of])
+        return bodies[hit[np.searchsorted(ring_of[hit], np.arange(len(rings)))]]
+
     def seam(self, ring: np.ndarray, position: np.ndarray, layer: int) -> np.ndarray:
         """The point the loop ``ring`` (closed, ``(m, 2)``) of ``layer`` should start at."""
         if self.mode == "nearest" or len(self.objects) == 0:

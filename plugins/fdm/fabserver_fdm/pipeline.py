@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from fabserver.memory import release_freed_memory
 from fabserver.profiles import Kinematics
 from fabserver.toolpath import Toolpath
 
@@ -42,6 +43,7 @@ def slice_to_toolpath(
 
     vertices : (v, 3) float, millimetres; faces : (f, 3) int
     """
+    release_freed_memory()  # the checks' and the arrangement's temporaries
     height = float(vertices[:, 2].max())
     tops = layer_tops(height, s.first_layer_height, s.layer_height)
     progress(0.05, "slice")
@@ -52,6 +54,7 @@ def slice_to_toolpath(
     sliced = SliceResult(
         sliced.polygons[:keep], sliced.top_z[:keep], sliced.height[:keep], sliced.open_chains
     )
+    release_freed_memory()  # the crossings' temporaries: off the peaks that follow
     progress(0.3, "regions")
     first = layer_flows(s, float(sliced.height[0]) if keep else s.first_layer_height, True)
     rest = layer_flows(s, s.layer_height, False)
@@ -78,10 +81,12 @@ def slice_to_toolpath(
         column = shapely.union(support.body, support.interface)
         travel_area = shapely.union(travel_area, column)
         quiet_area = shapely.union(quiet_area, column)
+    release_freed_memory()
     progress(0.55, "paths")
     paths = plan_layers(
         regions, sliced.polygons, sliced.top_z, sliced.height, s, support, travel_area
     )
+    release_freed_memory()  # gap fill's, freed on a thread (an arena of its own)
     progress(0.8, "toolpath")
     asm = assemble(paths, sliced.top_z, quiet_area, s, kin, sliced.polygons, regions.loops[-1])
     return Sliced(asm.toolpath, sliced, regions, asm.layer_time, asm.retractions, support)

@@ -104,6 +104,16 @@ def plan_mesh(design: Mesh, job: MillJob) -> Plan:
     rough_tool, finish_tool = ms.tools[rough_id], ms.tools[finish_id]
     margin = max(margin, rough_tool.diameter, finish_tool.diameter)
 
+    # A part taller than the tools reach on every side it could lie on is refused
+    # before the orientation is chosen (six height maps: seconds on a large mesh).
+    lo, hi = design.mesh.bounds
+    lowest = float(
+        (hi - lo).min() if options.get("orientation", "auto") == "auto" else hi[2] - lo[2]
+    )
+    for tool_id, tool in ((rough_id, rough_tool), (finish_id, finish_tool)):
+        if STOCK_TOP + lowest > tool.flute_length:
+            raise PlanError(messages.part_too_tall_for_tool(lowest, tool_id, tool.flute_length))
+
     warnings_before: list[Text] = []
     progress(0.05, "orientation")
     up, triangles = oriented(design.mesh, options.get("orientation", "auto"))
@@ -115,16 +125,18 @@ def plan_mesh(design: Mesh, job: MillJob) -> Plan:
     if coarser > res:
         warnings_before.append(messages.resolution_raised(res, coarser))
         res = coarser
+    # The tools' reach needs only the height: a part too tall is refused before the
+    # height map (seconds on a large mesh) is computed.
+    depth = STOCK_TOP + height
+    for tool_id, tool in ((rough_id, rough_tool), (finish_id, finish_tool)):
+        if depth > tool.flute_length:
+            raise PlanError(messages.part_too_tall_for_tool(height, tool_id, tool.flute_length))
     progress(0.15, "height map")
     relief = place(triangles, margin, STOCK_TOP, bottom, res)
     sx, sy, sz = relief.stock
     if sx > machine.work_area.x or sy > machine.work_area.y:
         raise too_big(sx, sy, machine)
     check_height(machine, ms, sz)
-    depth = STOCK_TOP + height
-    for tool_id, tool in ((rough_id, rough_tool), (finish_id, finish_tool)):
-        if depth > tool.flute_length:
-            raise PlanError(messages.part_too_tall_for_tool(height, tool_id, tool.flute_length))
 
     cuts: list[Cut] = []
     warnings: list[Text] = [*warnings_before, *([messages.TURNED] if turned else [])]

@@ -81,6 +81,13 @@ def test_mesh_too_big_for_the_mill_is_a_message(plan_with, corpus, profiles):
     assert "does not fit" in err.value.message.en
 
 
+def test_part_too_tall_on_every_side_is_a_message(plan_with, profiles):
+    cube = trimesh.creation.box(extents=[30.0, 30.0, 30.0])
+    with pytest.raises(PlanError) as err:
+        plan_with(Mesh(cube, SourceFacts("stl-binary", "mm")), profiles.material("wax"))
+    assert "30.0 mm tall" in err.value.message.en and "only cuts" in err.value.message.en
+
+
 def test_relief_preview_is_a_valid_png(plan_with, samples, profiles):
     design = load_design((samples / "mill-relief.stl").read_bytes(), "mill-relief.stl")
     svg = plan_with(design, profiles.material("wax")).preview.svg

@@ -1,0 +1,51 @@
+"""Gap fill's Delaunay triangulation (GEOS) gives what scipy's Qhull gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from fabserver_fdm.gapfill import _delaunay, gap_fill_lines
+
+from fabserver.testing import require_module
+
+
+def _canonical(simplices: np.ndarray, neighbours: np.ndarray) -> set:
+    """Each triangle's corners, each side's neighbour, whatever the numbering."""
+    out = set()
+    for i, corners in enumerate(simplices.tolist()):
+        for j in range(3):
+            nb = int(neighbours[i, j])
+            out.add((frozenset(corners), corners[j], frozenset(simplices[nb]) if nb >= 0 else None))
+    return out
+
+
+def test_triangles_and_neighbours_as_qhull_gives_them():
+    spatial = require_module("scipy.spatial", "scipy's Qhull is the reference triangulation")
+    points = np.random.default_rng(7).random((400, 2)) * 50.0
+    simplices, neighbours = _delaunay(points)
+    qhull = spatial.Delaunay(points)
+    assert len(simplices) == len(qhull.simplices)
+    assert _canonical(simplices, neighbours) == _canonical(qhull.simplices, qhull.neighbors)
+
+
+def test_cocircular_rows_give_a_consistent_triangulation():
+    """A strip's sides are rows of cocircular samples: each side of a triangle is
+    shared with the neighbour named for it."""
+    x = np.arange(0.0, 10.0, 0.2)
+    points = np.concatenate(
+        [np.column_stack([x, np.zeros_like(x)]), np.column_stack([x, np.ones_like(x)])]
+    )
+    simplices, neighbours = _delaunay(points)
+    assert len(simplices) == 2 * len(x) - 2  # a convex strip of 2n points: 2n - 2 triangles
+    for i, j in zip(*np.nonzero(neighbours >= 0), strict=True):
+        side = set(simplices[i].tolist()) - {int(simplices[i, j])}
+        assert side <= set(simplices[neighbours[i, j]].tolist())
+        assert i in neighbours[neighbours[i, j]]
+
+
+def test_a_strip_gets_one_centre_line_as_wide_as_the_strip():
+    strip = shapely.box(0.0, 0.0, 10.0, 0.6)
+    lines, layer, widths = gap_fill_lines(np.array([strip]))
+    assert len(lines) == 1 and layer.tolist() == [0]
+    assert np.allclose(lines[0][:, 1], 0.3)
+    assert np.allclose(widths[0], 0.6)
