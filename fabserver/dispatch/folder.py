@@ -40,7 +40,7 @@ class FolderSettings(ConnectorSettings):
     create: bool = False  # create ``path`` when missing (never the mount point itself)
 
 
-class FolderConnector(Connector):
+class FolderConnector(Connector[FolderSettings]):
     type = "folder"
     description = Text("Dépôt dans un dossier surveillé", "Drop into a watched folder")
     Settings = FolderSettings
@@ -48,7 +48,6 @@ class FolderConnector(Connector):
     def check(self) -> None:
         super().check()
         config = self.config
-        assert isinstance(config, FolderSettings)
         if not config.path.is_absolute():
             raise self._fail("path", "give an absolute path")
         mount = config.mount_point
@@ -57,11 +56,10 @@ class FolderConnector(Connector):
 
     @property
     def folder(self) -> Path:
-        return self.config.path  # type: ignore[attr-defined]
+        return self.config.path
 
     def _ready_folder(self) -> Path:
         config = self.config
-        assert isinstance(config, FolderSettings)
         folder = config.path
         mount = config.mount_point
         if mount is not None and not os.path.ismount(mount):
@@ -117,7 +115,7 @@ class FolderConnector(Connector):
 
     def _publish(self, temp: Path, target: Path) -> bool:
         """Rename ``temp`` to ``target``; True when an identical file was already there."""
-        if self.config.overwrite:  # type: ignore[attr-defined]
+        if self.config.overwrite:
             os.replace(temp, target)
             return False
         try:
