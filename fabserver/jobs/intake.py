@@ -12,7 +12,7 @@ from ..errors import FabError
 from ..i18n import Text
 from ..store.models import Design as DesignRow
 from ..store.models import Upload
-from .runtime import Runtime
+from .context import Runtime
 
 # Client-side hints only (the browser sees names, not content); the server decides by content.
 SUFFIX_KINDS = {
@@ -137,12 +137,3 @@ def record_design(runtime: Runtime, upload: Upload, design: Design) -> DesignRow
         )
         s.add(row)
     return row
-
-
-def upload_too_large(size_mb: float) -> Text:
-    return Text(
-        f"Fichier trop gros : la limite est de {size_mb:.0f} Mo. "
-        "Simplifiez le modèle (moins de triangles) ou demandez à l'équipe.",
-        f"File too large: the limit is {size_mb:.0f} MB. "
-        "Simplify the model (fewer triangles) or ask the staff.",
-    )

@@ -20,7 +20,6 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from huey import crontab
 from sqlalchemy import select, update
 
 from .. import quote as core
@@ -35,10 +34,10 @@ from ..profiles import machine_from_snapshot
 from ..store.faults import STORAGE_FAULT, is_storage_fault
 from ..store.models import Artifact, AuditEvent, Job, Quote, QuotePlan, utcnow
 from ..store.models import Design as DesignRow
+from .context import Runtime
 from .fairness import TOP_PRIORITY
 from .limits import limit_message
 from .planner import Outcome, PlanRequest, remove_out_dir, supervise
-from .runtime import Runtime
 from .service import (
     ActionError,
     Maker,
@@ -315,21 +314,8 @@ def plan_options(runtime: Runtime, plan: QuotePlan) -> dict[str, Any]:
 # --- planning ---------------------------------------------------------------------------
 
 
-def declare(runtime: Runtime) -> None:
-    @runtime.huey.task(name="fabserver.plan_quote")
-    def plan_quote_task(plan_id: int, version: int) -> None:
-        plan_draft(runtime, plan_id, version)
-
-    @runtime.huey.periodic_task(crontab(minute="*"), name="fabserver.sweep_quotes")
-    def sweep_quotes_task() -> None:
-        sweep(runtime)
-
-    runtime.tasks["quote"] = plan_quote_task
-
-
 def enqueue(runtime: Runtime, plan_id: int, version: int) -> None:
-    task = runtime.tasks["quote"]
-    runtime.huey.enqueue(task.s(plan_id, version, priority=QUOTE_PRIORITY))
+    runtime.queue.quote(plan_id, version, QUOTE_PRIORITY)
 
 
 def _claim(runtime: Runtime, plan_id: int, version: int) -> dict[str, Any] | None:

@@ -1,0 +1,116 @@
+"""The modules of ``fabserver`` import each other without a circle.
+
+Every import counts, at the top of a module or inside a function (a lazy import
+still makes the two modules depend on each other); only imports under
+``if TYPE_CHECKING:`` are left out, as they never run.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import fabserver
+
+ROOT = Path(fabserver.__file__).parent
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in ROOT.rglob("*.py"):
+        parts = ["fabserver", *path.relative_to(ROOT).with_suffix("").parts]
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """The import statements that run: all but those under ``if TYPE_CHECKING``."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            found.extend(_imports(ast.Module(body=node.orelse, type_ignores=[])))
+            continue
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append(node)
+        found.extend(_imports(node))
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the ``fabserver`` modules it imports (a package's ``__init__`` included)."""
+    modules = _modules()
+
+    def known(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                bases = [alias.name for alias in node.names]
+            else:
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join([*anchor, *([base] if base else [])])
+                # ``from pkg import mod`` imports pkg.mod; ``from mod import name`` imports mod.
+                bases = [f"{base}.{alias.name}" for alias in node.names]
+                bases = [b if b in modules else base for b in bases]
+            for base in bases:
+                target = known(base)
+                if target is None or not target.startswith("fabserver"):
+                    continue
+                # Importing a.b.c runs a.b's __init__ too (not for a module inside a.b).
+                parts = target.split(".")
+                for i in range(2, len(parts) + 1):
+                    parent = ".".join(parts[:i])
+                    if parent in modules and not name.startswith(parent + "."):
+                        targets.add(parent)
+        graph[name] = targets - {name}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One circle of the graph (its modules, the first repeated at the end), or []."""
+    state: dict[str, str] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = "open"
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == "open":
+                return [*stack[stack.index(target) :], target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        stack.pop()
+        state[node] = "done"
+        return []
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return []
+
+
+def test_find_cycle_finds_a_circle_and_only_a_circle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_the_graph_sees_relative_lazy_and_package_imports():
+    graph = import_graph()
+    assert "fabserver.jobs.context" in graph["fabserver.jobs.tasks"]  # from .context import
+    assert "fabserver.jobs.tasks" in graph["fabserver.jobs.runtime"]  # from . import tasks
+    assert "fabserver.dispatch" in graph["fabserver.jobs.tasks"]  # from ..dispatch import
+
+
+def test_fabserver_has_no_import_circle():
+    cycle = find_cycle(import_graph())
+    assert not cycle, "import circle: " + " -> ".join(cycle)
