@@ -15,10 +15,10 @@ import fabserver
 ROOT = Path(fabserver.__file__).parent
 
 
-def _modules() -> dict[str, Path]:
+def _modules(root: Path) -> dict[str, Path]:
     found = {}
-    for path in ROOT.rglob("*.py"):
-        parts = ["fabserver", *path.relative_to(ROOT).with_suffix("").parts]
+    for path in root.rglob("*.py"):
+        parts = [root.name, *path.relative_to(root).with_suffix("").parts]
         if parts[-1] == "__init__":
             parts = parts[:-1]
         found[".".join(parts)] = path
@@ -38,9 +38,9 @@ def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
     return found
 
 
-def import_graph() -> dict[str, set[str]]:
-    """Module -> the ``fabserver`` modules it imports (a package's ``__init__`` included)."""
-    modules = _modules()
+def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """Module -> the modules of the package at ``root`` it imports (``__init__`` included)."""
+    modules = _modules(root)
 
     def known(name: str) -> str | None:
         while name and name not in modules:
@@ -64,11 +64,13 @@ def import_graph() -> dict[str, set[str]]:
                 bases = [b if b in modules else base for b in bases]
             for base in bases:
                 target = known(base)
-                if target is None or not target.startswith("fabserver"):
+                if target is None:
                     continue
-                # Importing a.b.c runs a.b's __init__ too (not for a module inside a.b).
+                targets.add(target)
+                # Importing a.b.c runs a.b's __init__ too (a module inside a.b needs it
+                # loaded already: that edge is implied, not a choice of the module).
                 parts = target.split(".")
-                for i in range(2, len(parts) + 1):
+                for i in range(2, len(parts)):
                     parent = ".".join(parts[:i])
                     if parent in modules and not name.startswith(parent + "."):
                         targets.add(parent)
@@ -109,6 +111,21 @@ def test_the_graph_sees_relative_lazy_and_package_imports():
     assert "fabserver.jobs.context" in graph["fabserver.jobs.tasks"]  # from .context import
     assert "fabserver.jobs.tasks" in graph["fabserver.jobs.runtime"]  # from . import tasks
     assert "fabserver.dispatch" in graph["fabserver.jobs.tasks"]  # from ..dispatch import
+
+
+def test_a_lazy_import_of_a_package_s_own_module_closes_a_circle(tmp_path):
+    """``pkg/__init__`` importing ``pkg.views`` in a function, and ``pkg.views`` taking a
+    helper from ``pkg``: a circle, even though Python loads it."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "def helper():\n    pass\n\ndef build():\n    from . import views\n"
+    )
+    (package / "views.py").write_text("from . import helper\n")
+    assert find_cycle(import_graph(package)) == ["pkg", "pkg.views", "pkg"]
+    (package / "views.py").write_text("from .tools import helper\n")
+    (package / "tools.py").write_text("def helper():\n    pass\n")
+    assert find_cycle(import_graph(package)) == []
 
 
 def test_fabserver_has_no_import_circle():
