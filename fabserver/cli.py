@@ -11,8 +11,9 @@ import importlib
 import json
 import os
 import sys
+from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import click
 import numpy as np
@@ -37,7 +38,7 @@ def _profiles(ctx: click.Context):
     return load_profiles(ctx.obj.get("profiles"))
 
 
-def _fail(ctx: click.Context, error: FabError, as_json: bool = False, status: int = 2) -> None:
+def _fail(ctx: click.Context, error: FabError, as_json: bool = False, status: int = 2) -> NoReturn:
     if as_json:
         click.echo(json.dumps({"error": error.message.to_dict()}, ensure_ascii=False))
     else:
@@ -371,6 +372,21 @@ def profiles_check(ctx: click.Context) -> None:
     )
 
 
+def _read_design(ctx: click.Context, file: Path, as_json: bool):
+    """The design in FILE; a file that cannot be read ends the command with its message."""
+    from .designs import load_design
+
+    try:
+        return load_design(file.read_bytes(), file.name)
+    except FabError as exc:
+        _fail(ctx, exc, as_json)
+
+
+def _number(lang: str, value: float, digits: int) -> str:
+    """A figure as people of ``lang`` write it (a decimal comma in French)."""
+    return french_number(value, f".{digits}f") if lang == "fr" else f"{value:.{digits}f}"
+
+
 def _design_summary(design) -> dict[str, Any]:
     from .designs.types import colour_hex
 
@@ -410,14 +426,8 @@ def _design_summary(design) -> dict[str, Any]:
 @click.pass_context
 def inspect(ctx: click.Context, file: Path, as_json: bool) -> None:
     """Show what the server sees in a design file."""
-    from .designs import load_design
-
     parent = ctx.find_root()
-    try:
-        design = load_design(file.read_bytes(), file.name)
-    except FabError as exc:
-        _fail(parent, exc, as_json)
-        return
+    design = _read_design(parent, file, as_json)
     info = _design_summary(design)
     if as_json:
         click.echo(json.dumps(info, ensure_ascii=False, indent=2))
@@ -438,15 +448,10 @@ def inspect(ctx: click.Context, file: Path, as_json: bool) -> None:
 def quote(ctx: click.Context, file: Path, as_json: bool) -> None:
     """Plan FILE on every machine that takes it, on its default material (the quote's table)."""
     from . import quote as core
-    from .designs import load_design
     from .registry import load_registry
 
     parent = ctx.find_root()
-    try:
-        design = load_design(file.read_bytes(), file.name)
-    except FabError as exc:
-        _fail(parent, exc, as_json)
-        return
+    design = _read_design(parent, file, as_json)
     rows = core.plan_offline(design, _profiles(parent), load_registry().plugins)
     if as_json:
         click.echo(
@@ -457,9 +462,7 @@ def quote(ctx: click.Context, file: Path, as_json: bool) -> None:
         return
     lang = _lang(parent)
 
-    def number(value: float, digits: int) -> str:
-        return french_number(value, f".{digits}f") if lang == "fr" else f"{value:.{digits}f}"
-
+    number = partial(_number, lang)
     table = []
     for row in rows:
         done = row["state"] == "done"
@@ -631,16 +634,15 @@ def _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_
         }
         click.echo(json.dumps(out, ensure_ascii=False, indent=2, default=str))
         return
-    number = french_number if lang == "fr" else format  # decimal comma in French
     minutes = est.machine_time_s / 60
     click.echo(
-        f"{'Temps machine' if lang == 'fr' else 'Machine time'}: {number(minutes, '.1f')} min"
+        f"{'Temps machine' if lang == 'fr' else 'Machine time'}: {_number(lang, minutes, 1)} min"
     )
     for line in est.materials:
-        cost = "" if line.cost_eur is None else f"  {number(line.cost_eur, '.2f')} €"
-        quantity = number(line.quantity, ".2f")
+        cost = "" if line.cost_eur is None else f"  {_number(lang, line.cost_eur, 2)} €"
+        quantity = _number(lang, line.quantity, 2)
         click.echo(f"  {line.label.get(lang)}: {quantity} {line.unit}{cost}")
-    total = number(est.cost_eur, ".2f")
+    total = _number(lang, est.cost_eur, 2)
     click.echo(f"{'Coût matière' if lang == 'fr' else 'Material cost'}: {total} €")
     click.echo(f"{result.verdict.label.get(lang)}")
     for reason in result.verdict.reasons:
