@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -137,3 +138,27 @@ def record_design(runtime: Runtime, upload: Upload, design: Design) -> DesignRow
         )
         s.add(row)
     return row
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A design received: its stored row (with its upload loaded) and what was read."""
+
+    row: DesignRow
+    design: Design
+
+
+def accept_design(runtime: Runtime, data: bytes, name: str) -> Accepted:
+    """The one intake of every door (form, quote page, API): store the bytes before
+    anything can fail, read them bounded, record the design.
+
+    Raises :class:`ServerBusy` and :class:`~fabserver.errors.DesignError`; the bytes
+    are kept either way."""
+    upload = receive(runtime, data, name)
+    design = load_bounded(runtime, data, name)
+    recorded = record_design(runtime, upload, design)
+    with runtime.db.session() as s:
+        row = s.get(DesignRow, recorded.id)
+        assert row is not None  # recorded just above
+        row.upload  # noqa: B018 - load while the session is open
+    return Accepted(row, design)

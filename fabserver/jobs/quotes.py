@@ -697,7 +697,5 @@ def from_upload(runtime: Runtime, data: bytes, name: str) -> Quote:
     (the bytes are kept either way)."""
     from . import intake
 
-    upload = intake.receive(runtime, data, name)
-    design = intake.load_bounded(runtime, data, name)
-    row = intake.record_design(runtime, upload, design)
-    return create(runtime, row, design)
+    accepted = intake.accept_design(runtime, data, name)
+    return create(runtime, accepted.row, accepted.design)

@@ -8,35 +8,24 @@ row when the maker changes it. Sending is a plain form post too.
 
 from __future__ import annotations
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    current_app,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
-from ..errors import DesignError, FabError
+from ..errors import FabError
 from ..i18n import Text
-from ..jobs import intake, quotes, service
-from ..jobs.runtime import Runtime
+from ..jobs import quotes
+from ..jobs.context import Runtime
+from .context import runtime_of
 from .errors import error_response
+from .fields import NO_CONSENT, NO_FILE, consented, machine_form_options, maker_from
 from .i18n import current_language
-from .maker import NO_CONSENT, NO_FILE, _option_values, form_context
+from .maker import form_context
 
 bp = Blueprint("quote", __name__)
 
 
-def _runtime() -> Runtime:
-    return current_app.extensions["fabserver"]
-
-
 def _quote(token: str):
     try:
-        return quotes.load(_runtime(), token)
+        return quotes.load(runtime_of(), token)
     except quotes.QuoteNotFound:
         abort(404)
 
@@ -48,15 +37,8 @@ def start():
     if file is None or not file.filename:
         body, status = error_response(400, NO_FILE)
         return body, status
-    try:
-        quote = quotes.from_upload(_runtime(), file.read(), file.filename)
-    except intake.ServerBusy as exc:
-        body, status = error_response(503, exc.message)
-        return body, status, {"Retry-After": str(exc.retry_after_s)}
-    except DesignError as exc:
-        return render_template(
-            "maker/broken.html", message=exc.message, filename=file.filename
-        ), 422
+    # ServerBusy and DesignError are answered by the app's error handlers (503, 422).
+    quote = quotes.from_upload(runtime_of(), file.read(), file.filename)
     return redirect(url_for("quote.page", token=quote.token), code=303)
 
 
@@ -93,7 +75,7 @@ def _machine_rows(runtime: Runtime, kind: str) -> list[dict]:
 
 @bp.get("/q/<token>")
 def page(token: str):
-    runtime = _runtime()
+    runtime = runtime_of()
     quote = _quote(token)
     return render_template(
         "maker/quote.html",
@@ -108,29 +90,24 @@ def page(token: str):
 @bp.post("/q/<token>/send")
 def send(token: str):
     """The form's send button: the chosen row with the maker's name and contact."""
-    runtime = _runtime()
+    runtime = runtime_of()
     quote = _quote(token)
     machine_id = request.form.get("machine", "")
     errors: list[Text] = []
-    if not request.form.get("consent"):
+    if not consented(request.form):
         errors.append(NO_CONSENT)
     body = {
         "machine": machine_id,
         "material": request.form.get("material", ""),
         "copies": request.form.get("copies", "1") or "1",
-        "options": _option_values(runtime, machine_id),
+        "options": machine_form_options(runtime, request.form, machine_id),
         "operations": {
             key[len("op-") :]: value
             for key, value in request.form.items()
             if key.startswith("op-") and value
         },
     }
-    maker = service.Maker(
-        name=request.form.get("name", ""),
-        email=request.form.get("email", ""),
-        phone=request.form.get("phone", ""),
-        locale=current_language(),
-    )
+    maker = maker_from(request.form, current_language())
     if not errors:
         try:
             job = quotes.submit(runtime, token, body, maker)
@@ -149,7 +126,7 @@ def send(token: str):
 
 
 def _file(sha: str, media_type: str) -> Response:
-    response = Response(_runtime().files.read(sha), mimetype=media_type)
+    response = Response(runtime_of().files.read(sha), mimetype=media_type)
     response.headers["Cache-Control"] = "private, max-age=3600"
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -175,7 +152,7 @@ def drawing(token: str):
 @bp.get("/q/<token>/plans/<int:plan_id>/preview.svg")
 def preview(token: str, plan_id: int):
     try:
-        plan = quotes.plan_by_id(_runtime(), token, plan_id)
+        plan = quotes.plan_by_id(runtime_of(), token, plan_id)
     except quotes.QuoteNotFound:
         abort(404)
     found = quotes.file_of(plan, "preview")
@@ -187,14 +164,14 @@ def preview(token: str, plan_id: int):
 @bp.post("/j/<token>/revise")
 def revise(token: str):
     """The job page's form: another machine, material, copies or options; planned again."""
-    runtime = _runtime()
+    runtime = runtime_of()
     machine_id = request.form.get("machine", "")
     body = {
         "machine": machine_id,
         "material": request.form.get("material", ""),
         "copies": request.form.get("copies", ""),
     }
-    given = _option_values(runtime, machine_id)
+    given = machine_form_options(runtime, request.form, machine_id)
     if given:
         body["options"] = given
     try:
