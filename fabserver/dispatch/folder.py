@@ -122,34 +122,14 @@ class FolderConnector(Connector[FolderSettings]):
             # link() fails if the target exists: an atomic "create, never replace".
             os.link(temp, target)
         except FileExistsError:
-            same = filecmp.cmp(temp, target, shallow=False)
-            temp.unlink()
-            if same:
-                return True
-            raise DispatchError(
-                Text(
-                    f"Un autre fichier nommé {target.name} attend déjà dans {target.parent} ; "
-                    "retirez-le ou activez « overwrite ».",
-                    f"A different file named {target.name} is already waiting in "
-                    f"{target.parent}; remove it or set 'overwrite'.",
-                )
-            ) from None
+            return _same_as_waiting(temp, target)
         except OSError as error:
             # Some file systems (FAT on USB sticks, some SMB shares) have no hard
             # links: fall back to check-then-rename, racy only against other writers.
             if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
                 raise
             if target.exists():
-                same = filecmp.cmp(temp, target, shallow=False)
-                temp.unlink()
-                if same:
-                    return True
-                raise DispatchError(
-                    Text(
-                        f"Un autre fichier nommé {target.name} attend déjà.",
-                        f"A different file named {target.name} is already waiting.",
-                    )
-                ) from None
+                return _same_as_waiting(temp, target)
             os.replace(temp, target)
             return False
         temp.unlink()
@@ -172,6 +152,23 @@ class FolderConnector(Connector[FolderSettings]):
             ),
             details={"waiting": waiting},
         )
+
+
+def _same_as_waiting(temp: Path, target: Path) -> bool:
+    """True when the file already waiting under the name is this one (a resend); the
+    temporary copy goes either way. A different file there is an error to fix."""
+    same = filecmp.cmp(temp, target, shallow=False)
+    temp.unlink()
+    if same:
+        return True
+    raise DispatchError(
+        Text(
+            f"Un autre fichier nommé {target.name} attend déjà dans {target.parent} ; "
+            "retirez-le ou activez « overwrite ».",
+            f"A different file named {target.name} is already waiting in "
+            f"{target.parent}; remove it or set 'overwrite'.",
+        )
+    )
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -15,12 +15,11 @@ import logging
 import os
 import secrets
 import traceback
-import uuid
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 
 from .. import quote as core
 from ..designs.stl import binary_stl
@@ -28,7 +27,6 @@ from ..designs.types import Design as ParsedDesign
 from ..designs.types import Drawing, Mesh
 from ..i18n import Text
 from ..lab import history, stockroom
-from ..lab.history import contact_keys
 from ..policy import decide
 from ..profiles import machine_from_snapshot
 from ..store.faults import STORAGE_FAULT, is_storage_fault
@@ -43,6 +41,7 @@ from .service import (
     Maker,
     check_maker,
     machine_choice,
+    new_job_fields,
     parse_copies,
     parse_options,
 )
@@ -318,15 +317,17 @@ def enqueue(runtime: Runtime, plan_id: int, version: int) -> None:
     runtime.queue.quote(plan_id, version, QUOTE_PRIORITY)
 
 
+def _draft_is(plan_id: int, version: int, state: str) -> ColumnElement[bool]:
+    """SQL condition: the draft is still at this version and in this state (the compare
+    of a compare-and-set, so a stale worker changes nothing)."""
+    return and_(QuotePlan.id == plan_id, QuotePlan.version == version, QuotePlan.state == state)
+
+
 def _claim(runtime: Runtime, plan_id: int, version: int) -> dict[str, Any] | None:
     with runtime.db.session() as s:
         claimed = s.execute(
             update(QuotePlan)
-            .where(
-                QuotePlan.id == plan_id,
-                QuotePlan.version == version,
-                QuotePlan.state == "queued",
-            )
+            .where(_draft_is(plan_id, version, "queued"))
             .values(
                 state="planning",
                 attempts=QuotePlan.attempts + 1,
@@ -454,15 +455,7 @@ def _finish(
     if error is not None:
         values.update(state="failed", error_message=error.to_dict(), error_detail=detail)
     with runtime.db.session() as s:
-        s.execute(
-            update(QuotePlan)
-            .where(
-                QuotePlan.id == plan_id,
-                QuotePlan.version == version,
-                QuotePlan.state == "planning",
-            )
-            .values(**values)
-        )
+        s.execute(update(QuotePlan).where(_draft_is(plan_id, version, "planning")).values(**values))
 
 
 def sweep(runtime: Runtime) -> None:
@@ -480,11 +473,7 @@ def sweep(runtime: Runtime) -> None:
         with runtime.db.session() as s:
             changed = s.execute(
                 update(QuotePlan)
-                .where(
-                    QuotePlan.id == plan_id,
-                    QuotePlan.version == version,
-                    QuotePlan.state == "planning",
-                )
+                .where(_draft_is(plan_id, version, "planning"))
                 .values(
                     state="failed" if lost else "queued",
                     error_message=UNEXPECTED.to_dict() if lost else None,
@@ -510,7 +499,6 @@ def submit(runtime: Runtime, token: str, body: dict[str, Any], maker: Maker) -> 
         plan = next(p for p in quote.plans if p.machine_id == str(body.get("machine")))
     options = plan_options(runtime, plan)
     job = Job(
-        token=secrets.token_urlsafe(24),
         design_id=quote.design_id,
         plugin=plan.plugin,
         machine_id=plan.machine_id,
@@ -520,14 +508,7 @@ def submit(runtime: Runtime, token: str, body: dict[str, Any], maker: Maker) -> 
         site=machine_from_snapshot(plan.machine_snapshot).site,
         options=options,
         copies=plan.copies,
-        state="queued",
-        maker_name=maker.name.strip()[:200],
-        maker_email=maker.email.strip()[:200],
-        maker_phone=maker.phone.strip()[:50],
-        maker_locale=maker.locale if maker.locale in ("fr", "en") else "fr",
-        **contact_keys(maker.email, maker.phone),
-        consent_at=utcnow(),
-        dispatch_key=uuid.uuid4().hex,
+        **new_job_fields(maker),
     )
     keep = plan.state == "done"
     with runtime.db.session() as s:

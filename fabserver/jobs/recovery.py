@@ -17,7 +17,7 @@ from ..store.models import AuditEvent, Job, utcnow
 from .context import Runtime
 from .limits import limit_detail, limit_message, limits_for
 from .service import SYSTEM_ACTORS
-from .states import InvalidTransition, transition
+from .states import InvalidTransition, end_planning, fail_planning
 
 MAX_PLAN_ATTEMPTS = 2  # a job whose planning process is killed is tried once more, no more
 
@@ -61,26 +61,21 @@ def worker_lost(
             if plan_attempts(s, job_id) >= MAX_PLAN_ATTEMPTS:
                 limits = limits_for(job.machine_snapshot)
                 message = limit_message("crash", limits, job.plugin)
-                transition(
+                fail_planning(
                     s,
                     job_id,
-                    "failed",
+                    version,
+                    message,
+                    limit_detail("crash", limits, job.machine_id, detail),
                     actor="system",
-                    expected=("planning",),
-                    if_plan_version=version,
-                    reason=message.en,
-                    error_message=message.to_dict(),
-                    error_detail=limit_detail("crash", limits, job.machine_id, detail),
-                    stage="failed",
                 )
                 return "failed"
-            transition(
+            end_planning(
                 s,
                 job_id,
+                version,
                 "queued",
                 actor="system",
-                expected=("planning",),
-                if_plan_version=version,
                 reason=reason or f"planning interrupted: {detail}"[:500],
                 progress=0.0,
                 stage="",

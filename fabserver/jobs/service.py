@@ -147,6 +147,22 @@ def parse_copies(value: Any) -> int:
         raise ActionError(exc.message) from None
 
 
+def new_job_fields(maker: Maker) -> dict[str, Any]:
+    """The columns of a new, queued job that come from its maker, and its fresh secrets
+    (the token of the maker's link, the key that makes a resend land on the same file)."""
+    return {
+        "token": secrets.token_urlsafe(24),
+        "state": "queued",
+        "maker_name": maker.name.strip()[:200],
+        "maker_email": maker.email.strip()[:200],
+        "maker_phone": maker.phone.strip()[:50],
+        "maker_locale": maker.locale if maker.locale in ("fr", "en") else "fr",
+        **contact_keys(maker.email, maker.phone),
+        "consent_at": utcnow(),
+        "dispatch_key": uuid.uuid4().hex,
+    }
+
+
 def submit(
     runtime: Runtime,
     design: Design,
@@ -161,7 +177,6 @@ def submit(
     machine, material = machine_choice(runtime, design.kind, machine_id, material_id)
     values = parse_options(runtime, machine, options)
     job = Job(
-        token=secrets.token_urlsafe(24),
         design_id=design.id,
         plugin=machine.plugin,
         machine_id=machine.id,
@@ -171,14 +186,7 @@ def submit(
         material_snapshot=material.snapshot(),
         options=values,
         copies=parse_copies(copies),
-        state="queued",
-        maker_name=maker.name.strip()[:200],
-        maker_email=maker.email.strip()[:200],
-        maker_phone=maker.phone.strip()[:50],
-        maker_locale=maker.locale if maker.locale in ("fr", "en") else "fr",
-        **contact_keys(maker.email, maker.phone),
-        consent_at=utcnow(),
-        dispatch_key=uuid.uuid4().hex,
+        **new_job_fields(maker),
     )
     with runtime.db.session() as s:
         s.add(job)

@@ -36,7 +36,7 @@ from .learning import correction_for
 from .limits import limit_detail, limit_message, limits_for
 from .planner import Outcome, PlanRequest, PlanSummary, remove_out_dir, supervise
 from .recovery import worker_lost
-from .states import InvalidTransition, record, transition
+from .states import InvalidTransition, end_planning, fail_planning, record, transition
 
 log = logging.getLogger("fabserver.jobs")
 
@@ -277,13 +277,12 @@ def _store_results(runtime: Runtime, job_id: int, version: int, summary: PlanSum
     ]
     try:
         with runtime.db.session() as s:
-            transition(
+            end_planning(
                 s,
                 job_id,
+                version,
                 "review",
                 actor="worker",
-                expected=("planning",),
-                if_plan_version=version,
                 progress=1.0,
                 stage="done",
                 estimate=summary.estimate,
@@ -302,18 +301,7 @@ def _store_results(runtime: Runtime, job_id: int, version: int, summary: PlanSum
 def _fail(runtime: Runtime, job_id: int, version: int, message: Text, detail: str) -> None:
     try:
         with runtime.db.session() as s:
-            transition(
-                s,
-                job_id,
-                "failed",
-                actor="worker",
-                expected=("planning",),
-                if_plan_version=version,
-                reason=message.en,
-                error_message=message.to_dict(),
-                error_detail=detail,
-                stage="failed",
-            )
+            fail_planning(s, job_id, version, message, detail, actor="worker")
     except InvalidTransition as exc:
         log.info("job %s changed while planning (%s); failure dropped", job_id, exc.current)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, abort, g, jsonify, request, url_for
+from flask import Blueprint, abort, g, jsonify, request, url_for
 
 from ..errors import FabError
 from ..i18n import Text
@@ -18,16 +18,14 @@ from ..lab import reports, stockroom
 from ..lab.sites import site_queues
 from ..store.models import JOB_STATES, Job
 from .auth import staff_actor, staff_sites, token_required
-from .context import runtime_of
+from .context import attachment, runtime_of, site_job
 from .errors import csrf
-from .fields import consented, maker_from
+from .fields import MISSING_FILE, consented, maker_from, uploaded_file
 from .openapi import openapi_document
 from .views import public_job, staff_job
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
-
-MISSING_FILE = Text("Fichier manquant (champ « file »).", "Missing file ('file' field).")
 
 
 def _error(status: int, message: Text):
@@ -96,9 +94,7 @@ def machines():
 def create_job():
     """A maker's upload without the form (multipart: file + fields, options as JSON)."""
     runtime = runtime_of()
-    file = request.files.get("file")
-    if file is None or not file.filename:
-        return _error(400, MISSING_FILE)
+    file = uploaded_file(MISSING_FILE)
     if not consented(request.form):
         return _error(
             400,
@@ -149,15 +145,7 @@ def job_status(token: str):
 
 
 def _by_id(job_id: int) -> Job:
-    """A job of one of the token holder's sites: 404 when there is none, 403 when it is
-    another site's."""
-    try:
-        job = queries.job_by_id(runtime_of(), job_id, _my_sites())
-    except queries.NotYourSite:
-        abort(403)
-    if job is None:
-        abort(404)
-    return job
+    return site_job(job_id, _my_sites())
 
 
 def _my_sites() -> list[str]:
@@ -294,10 +282,7 @@ def staff_file(job_id: int, artifact_id: int):
     artifact = queries.job_artifact(runtime_of(), job_id, artifact_id)
     if artifact is None:
         abort(404)
-    data = runtime_of().files.read(artifact.sha256)
-    response = Response(data, mimetype=artifact.media_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{artifact.filename}"'
-    return response
+    return attachment(artifact.sha256, artifact.filename, artifact.media_type)
 
 
 @bp.get("/staff/stock")
@@ -370,10 +355,8 @@ def _quote_or_404(token: str):
 def create_quote():
     """A design without a machine: a draft plan is queued for every machine that takes it."""
     runtime = runtime_of()
-    file = request.files.get("file")
-    if file is None or not file.filename:
-        return _error(400, MISSING_FILE)
-    # ServerBusy and DesignError are answered by the app's error handlers (503, 422).
+    # MissingFile, ServerBusy, DesignError: answered by the app's handlers (400, 503, 422).
+    file = uploaded_file(MISSING_FILE)
     quote = quotes.from_upload(runtime, file.read(), file.filename)
     return jsonify(quotes.view(runtime, quotes.load(runtime, quote.token))), 201
 

@@ -4,12 +4,46 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import Flask, current_app
+from flask import Flask, Response, abort, current_app
+
+from ..jobs import queries
 
 if TYPE_CHECKING:
     from ..jobs.context import Runtime
+    from ..store.models import Job
 
 
 def runtime_of(app: Flask | None = None) -> Runtime:
     """The app's runtime; the current request's app by default."""
     return (app or current_app).extensions["fabserver"]
+
+
+def site_job(job_id: int, sites: list[str]) -> Job:
+    """A job of one of ``sites`` (the staff member's): 404 when there is none, 403 when it
+    is another site's."""
+    try:
+        job = queries.job_by_id(runtime_of(), job_id, sites)
+    except queries.NotYourSite:
+        abort(403)
+    if job is None:
+        abort(404)
+    return job
+
+
+def inline_file(sha256: str, media_type: str) -> Response:
+    """A stored file shown in the page (a preview, a layer list, a design), with a
+    policy that forbids scripts even in our own SVG."""
+    response = Response(runtime_of().files.read(sha256), mimetype=media_type)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def attachment(sha256: str, filename: str, media_type: str) -> Response:
+    """A stored file to download; ``filename`` is one we generate (ASCII), never the
+    maker's, so it is never a path."""
+    response = Response(runtime_of().files.read(sha256), mimetype=media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -14,6 +14,7 @@ from ..i18n import Text
 from ..jobs.intake import ServerBusy
 from ..store.faults import STORAGE_FAULT, is_storage_fault
 from ..store.files import StoredFileMissing
+from .fields import MissingFile
 
 csrf = CSRFProtect()
 
@@ -82,6 +83,10 @@ def init_app(app: Flask) -> None:
     def http_error(exc: HTTPException):
         code = exc.code or 500
         return error_response(code, MESSAGES.get(code, Text(exc.name, exc.name)))
+
+    @app.errorhandler(MissingFile)
+    def no_file(exc: MissingFile):
+        return error_response(400, exc.message)
 
     @app.errorhandler(ServerBusy)
     def busy(exc: ServerBusy):

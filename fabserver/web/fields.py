@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from werkzeug.datastructures import MultiDict
+from flask import request
+from werkzeug.datastructures import FileStorage, MultiDict
 
+from ..errors import FabError
 from ..i18n import Text
 from ..jobs.context import Runtime
 from ..jobs.service import Maker
@@ -19,6 +21,7 @@ from ..plugin import MachinePlugin
 
 CONSENT_WORDS = ("1", "true", "yes", "on")
 NO_FILE = Text("Choisissez un fichier à envoyer.", "Choose a file to upload.")
+MISSING_FILE = Text("Fichier manquant (champ « file »).", "Missing file ('file' field).")
 NO_CONSENT = Text(
     "Merci d'accepter les règles du lab pour envoyer votre demande.",
     "Please accept the lab's rules to send your request.",
@@ -60,3 +63,15 @@ def maker_from(fields: Mapping[str, Any], locale: str) -> Maker:
 
 def consented(fields: Mapping[str, Any]) -> bool:
     return str(fields.get("consent", "")).lower() in CONSENT_WORDS
+
+
+class MissingFile(FabError):
+    """The request has no file in its ``file`` field; answered 400 by the app."""
+
+
+def uploaded_file(message: Text = NO_FILE) -> FileStorage:
+    """The request's ``file``; :class:`MissingFile` with ``message`` when there is none."""
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        raise MissingFile(message)
+    return file

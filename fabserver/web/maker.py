@@ -29,7 +29,7 @@ from ..jobs.context import Runtime
 from ..jobs.states import InvalidTransition
 from ..lab.sites import machine_queues
 from ..store.models import Design, Job
-from .context import runtime_of
+from .context import inline_file, runtime_of
 from .fields import NO_CONSENT, NO_FILE, consented, machine_form_options, maker_from
 from .i18n import current_language
 from .views import current_artifacts, minutes, option_rows, public_job
@@ -228,13 +228,7 @@ def _artifact_response(job: Job, role: str) -> Response:
     artifact = current_artifacts(job).get(role)
     if artifact is None:
         abort(404)
-    data = runtime_of().files.read(artifact.sha256)
-    response = Response(data, mimetype=artifact.media_type)
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    # Our own SVG, but served with a policy that forbids scripts anyway.
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return inline_file(artifact.sha256, artifact.media_type)
 
 
 @bp.get("/j/<token>/preview.svg")

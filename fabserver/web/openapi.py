@@ -235,6 +235,16 @@ def _lab_schemas() -> dict[str, Any]:
     }
     count = {"type": "integer", "minimum": 0}
     seconds = {"type": "number", "minimum": 0}
+    # What a report counts, per machine and material and in total.
+    activity = {
+        "jobs": count,
+        "prototypes": count,
+        "series": count,
+        "rejected": count,
+        "machine_time_s": seconds,
+        "actual_time_s": seconds,
+        "free_value_eur": {"type": "number"},
+    }
     return {
         "NewPiece": {
             "type": "object",
@@ -274,30 +284,15 @@ def _lab_schemas() -> dict[str, Any]:
                         "properties": {
                             "machine": {"type": "string"},
                             "material": {"type": "string"},
-                            "jobs": count,
-                            "prototypes": count,
-                            "series": count,
-                            "rejected": count,
-                            "machine_time_s": seconds,
-                            "actual_time_s": seconds,
+                            **activity,
                             "material_quantity": {"type": "number"},
                             "unit": {"type": "string"},
-                            "free_value_eur": {"type": "number"},
                         },
                     },
                 },
                 "totals": {
                     "type": "object",
-                    "properties": {
-                        "jobs": count,
-                        "prototypes": count,
-                        "series": count,
-                        "rejected": count,
-                        "machine_time_s": seconds,
-                        "actual_time_s": seconds,
-                        "free_value_eur": {"type": "number"},
-                        "makers": count,
-                    },
+                    "properties": {**activity, "makers": count},
                 },
                 "rejections": {"type": "array", "items": {"type": "object"}},
             },

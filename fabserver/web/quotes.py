@@ -8,15 +8,17 @@ row when the maker changes it. Sending is a plain form post too.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
 from ..errors import FabError
 from ..i18n import Text
 from ..jobs import quotes
 from ..jobs.context import Runtime
-from .context import runtime_of
+from .context import inline_file, runtime_of
 from .errors import error_response
-from .fields import NO_CONSENT, NO_FILE, consented, machine_form_options, maker_from
+from .fields import NO_CONSENT, consented, machine_form_options, maker_from, uploaded_file
 from .i18n import current_language
 from .maker import form_context
 
@@ -33,11 +35,7 @@ def _quote(token: str):
 @bp.post("/quote")
 def start():
     """The dropped file: stored, read, and a quote opened on it."""
-    file = request.files.get("file")
-    if file is None or not file.filename:
-        body, status = error_response(400, NO_FILE)
-        return body, status
-    # ServerBusy and DesignError are answered by the app's error handlers (503, 422).
+    file = uploaded_file()  # MissingFile, ServerBusy, DesignError: the app's handlers answer
     quote = quotes.from_upload(runtime_of(), file.read(), file.filename)
     return redirect(url_for("quote.page", token=quote.token), code=303)
 
@@ -73,18 +71,23 @@ def _machine_rows(runtime: Runtime, kind: str) -> list[dict]:
     return rows
 
 
-@bp.get("/q/<token>")
-def page(token: str):
-    runtime = runtime_of()
-    quote = _quote(token)
+def _quote_page(runtime: Runtime, quote: Any, errors: list[Text] | None = None, **extra) -> str:
     return render_template(
         "maker/quote.html",
         quote=quotes.view(runtime, quote),
         machines=_machine_rows(runtime, quote.design.kind),
         has_model="model_sha" in quote.extras,
         has_drawing="drawing_sha" in quote.extras,
-        errors=[],
+        errors=errors or [],
+        **extra,
     )
+
+
+@bp.get("/q/<token>")
+def page(token: str):
+    runtime = runtime_of()
+    quote = _quote(token)
+    return _quote_page(runtime, quote)
 
 
 @bp.post("/q/<token>/send")
@@ -114,39 +117,25 @@ def send(token: str):
             return redirect(url_for("maker.job_page", token=job.token), code=303)
         except FabError as exc:
             errors.append(exc.message)
-    return render_template(
-        "maker/quote.html",
-        quote=quotes.view(runtime, quote),
-        machines=_machine_rows(runtime, quote.design.kind),
-        has_model="model_sha" in quote.extras,
-        has_drawing="drawing_sha" in quote.extras,
-        errors=errors,
-        values=request.form,
-    ), 400
+    return _quote_page(runtime, quote, errors, values=request.form), 400
 
 
-def _file(sha: str, media_type: str) -> Response:
-    response = Response(runtime_of().files.read(sha), mimetype=media_type)
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+def _design_file(token: str, key: str, media_type: str) -> Response:
+    """A view of the quote's design kept beside it (``model_sha``, ``drawing_sha``)."""
+    sha = _quote(token).extras.get(key)
+    if not sha:
+        abort(404)
+    return inline_file(sha, media_type)
 
 
 @bp.get("/q/<token>/model.stl")
 def model(token: str):
-    sha = _quote(token).extras.get("model_sha")
-    if not sha:
-        abort(404)
-    return _file(sha, "model/stl")
+    return _design_file(token, "model_sha", "model/stl")
 
 
 @bp.get("/q/<token>/drawing.svg")
 def drawing(token: str):
-    sha = _quote(token).extras.get("drawing_sha")
-    if not sha:
-        abort(404)
-    return _file(sha, "image/svg+xml")
+    return _design_file(token, "drawing_sha", "image/svg+xml")
 
 
 @bp.get("/q/<token>/plans/<int:plan_id>/preview.svg")
@@ -158,7 +147,7 @@ def preview(token: str, plan_id: int):
     found = quotes.file_of(plan, "preview")
     if found is None:
         abort(404)
-    return _file(found["sha256"], "image/svg+xml")
+    return inline_file(found["sha256"], "image/svg+xml")
 
 
 @bp.post("/j/<token>/revise")

@@ -44,7 +44,7 @@ from .auth import (
     staff_actor,
     staff_sites,
 )
-from .context import runtime_of
+from .context import attachment, runtime_of, site_job
 from .fields import form_options
 from .i18n import current_language, safe_next
 from .views import ACTUAL_SOURCES, minutes, option_rows, staff_job
@@ -150,15 +150,7 @@ def _sites_line(site_ids: list[str]) -> list[Any]:
 
 
 def _load(job_id: int) -> Job:
-    """A job of one of the staff member's sites: 404 when there is none, 403 when it is
-    another site's."""
-    try:
-        job = queries.job_by_id(runtime_of(), job_id, _my_sites())
-    except queries.NotYourSite:
-        abort(403)
-    if job is None:
-        abort(404)
-    return job
+    return site_job(job_id, _my_sites())
 
 
 @bp.get("/jobs/<int:job_id>")
@@ -264,22 +256,13 @@ def job_action(job_id: int, action: str):
     return redirect(url_for("staff.job_detail", job_id=job_id), code=303)
 
 
-def _download(sha256: str, filename: str, media_type: str) -> Response:
-    data = runtime_of().files.read(sha256)
-    response = Response(data, mimetype=media_type)
-    # Generated ASCII names only (job-12.gcode); the maker's name is never a path.
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 @bp.get("/jobs/<int:job_id>/files/<int:artifact_id>")
 @login_required
 def download(job_id: int, artifact_id: int):
     artifact = queries.job_artifact(runtime_of(), job_id, artifact_id)
     if artifact is None:
         abort(404)
-    return _download(artifact.sha256, artifact.filename, artifact.media_type)
+    return attachment(artifact.sha256, artifact.filename, artifact.media_type)
 
 
 @bp.get("/jobs/<int:job_id>/source")
@@ -293,7 +276,7 @@ def source(job_id: int):
         "image/vnd.dxf": ".dxf",
         "text/x-gcode": ".gcode",
     }.get(upload.media_type, ".bin")
-    return _download(upload.sha256, f"job-{job_id}-source{suffix}", "application/octet-stream")
+    return attachment(upload.sha256, f"job-{job_id}-source{suffix}", "application/octet-stream")
 
 
 @bp.get("/machines")
