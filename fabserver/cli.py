@@ -257,74 +257,6 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
         _table(rows, ["id", "name", "accepts", "formats", "status"])
 
 
-@main.command()
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def machines(ctx: click.Context, as_json: bool) -> None:
-    """List the lab's machines."""
-    _profile_listing(
-        ctx,
-        as_json,
-        lambda ps, lang: [
-            {
-                "id": m.id,
-                "name": m.name.get(lang),
-                "plugin": m.plugin,
-                "model": m.model,
-                "site": m.site,
-                "work_area_mm": [m.work_area.x, m.work_area.y, m.work_area.z],
-                "materials": [mat.id for mat in ps.materials_for(m)],
-                "connector": m.connector.get("type", "download"),
-            }
-            for m in ps.machines.values()
-        ],
-        ["id", "name", "site", "plugin", "work_area_mm", "materials"],
-    )
-
-
-@main.command()
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def sites(ctx: click.Context, as_json: bool) -> None:
-    """List the lab's sites and the machines at each."""
-    _profile_listing(
-        ctx,
-        as_json,
-        lambda ps, lang: [
-            {
-                "id": site.id,
-                "name": site.name.get(lang),
-                "address": site.address,
-                "machines": [m.id for m in ps.machines_at(site.id)],
-            }
-            for site in ps.sites.values()
-        ],
-        ["id", "name", "address", "machines"],
-    )
-
-
-@main.command()
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def materials(ctx: click.Context, as_json: bool) -> None:
-    """List the materials and the machines that take them."""
-    _profile_listing(
-        ctx,
-        as_json,
-        lambda ps, lang: [
-            {
-                "id": m.id,
-                "name": m.name.get(lang),
-                "kind": m.kind,
-                "machines": [mach.id for mach in ps.machines_for(m)],
-                "prices_eur": m.prices,
-            }
-            for m in ps.materials.values()
-        ],
-        ["id", "name", "kind", "machines", "prices_eur"],
-    )
-
-
 def _profile_listing(ctx: click.Context, as_json: bool, rows_of, columns: list[str]) -> None:
     """Rows built from the profiles, as JSON or as a table; a bad profile is reported."""
     try:
@@ -337,6 +269,69 @@ def _profile_listing(ctx: click.Context, as_json: bool, rows_of, columns: list[s
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
         _table(rows, columns)
+
+
+def _listing(columns: list[str]):
+    """A ``fabserver`` command listing what the profiles hold: the decorated function
+    gives the rows (from the profiles and the language), its docstring the help."""
+
+    def register(rows_of):
+        @main.command(name=rows_of.__name__, help=rows_of.__doc__)
+        @click.option("--json", "as_json", is_flag=True)
+        @click.pass_context
+        def command(ctx: click.Context, as_json: bool) -> None:
+            _profile_listing(ctx, as_json, rows_of, columns)
+
+        return command
+
+    return register
+
+
+@_listing(["id", "name", "site", "plugin", "work_area_mm", "materials"])
+def machines(ps, lang: str) -> list[dict[str, Any]]:
+    """List the lab's machines."""
+    return [
+        {
+            "id": m.id,
+            "name": m.name.get(lang),
+            "plugin": m.plugin,
+            "model": m.model,
+            "site": m.site,
+            "work_area_mm": [m.work_area.x, m.work_area.y, m.work_area.z],
+            "materials": [mat.id for mat in ps.materials_for(m)],
+            "connector": m.connector.get("type", "download"),
+        }
+        for m in ps.machines.values()
+    ]
+
+
+@_listing(["id", "name", "address", "machines"])
+def sites(ps, lang: str) -> list[dict[str, Any]]:
+    """List the lab's sites and the machines at each."""
+    return [
+        {
+            "id": site.id,
+            "name": site.name.get(lang),
+            "address": site.address,
+            "machines": [m.id for m in ps.machines_at(site.id)],
+        }
+        for site in ps.sites.values()
+    ]
+
+
+@_listing(["id", "name", "kind", "machines", "prices_eur"])
+def materials(ps, lang: str) -> list[dict[str, Any]]:
+    """List the materials and the machines that take them."""
+    return [
+        {
+            "id": m.id,
+            "name": m.name.get(lang),
+            "kind": m.kind,
+            "machines": [mach.id for mach in ps.machines_for(m)],
+            "prices_eur": m.prices,
+        }
+        for m in ps.materials.values()
+    ]
 
 
 @main.group()

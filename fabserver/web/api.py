@@ -18,7 +18,7 @@ from ..lab import reports, stockroom
 from ..lab.sites import site_queues
 from ..store.models import JOB_STATES, Job
 from .auth import staff_actor, staff_sites, token_required
-from .context import attachment, runtime_of, site_job
+from .context import artifact_download, quote_or_404, runtime_of, site_job, token_job
 from .errors import csrf
 from .fields import MISSING_FILE, consented, maker_from, uploaded_file
 from .openapi import openapi_document
@@ -132,16 +132,9 @@ def create_job():
     return jsonify(token=job.token, url=url, state=job.state), 201
 
 
-def _by_token(token: str) -> Job:
-    job = queries.job_by_token(runtime_of(), token)
-    if job is None:
-        abort(404)
-    return job
-
-
 @bp.get("/jobs/<token>")
 def job_status(token: str):
-    return jsonify(public_job(_by_token(token)))
+    return jsonify(public_job(token_job(token)))
 
 
 def _by_id(job_id: int) -> Job:
@@ -279,10 +272,7 @@ _register_actions()
 @token_required
 def staff_file(job_id: int, artifact_id: int):
     _by_id(job_id)
-    artifact = queries.job_artifact(runtime_of(), job_id, artifact_id)
-    if artifact is None:
-        abort(404)
-    return attachment(artifact.sha256, artifact.filename, artifact.media_type)
+    return artifact_download(job_id, artifact_id)
 
 
 @bp.get("/staff/stock")
@@ -344,13 +334,6 @@ def staff_reports():
 # --- quotes: upload first, every machine answers, the maker steers, then sends ----------
 
 
-def _quote_or_404(token: str):
-    try:
-        return quotes.load(runtime_of(), token)
-    except quotes.QuoteNotFound:
-        abort(404)
-
-
 @bp.post("/quotes")
 def create_quote():
     """A design without a machine: a draft plan is queued for every machine that takes it."""
@@ -363,7 +346,7 @@ def create_quote():
 
 @bp.get("/quotes/<token>")
 def quote_status(token: str):
-    response = jsonify(quotes.view(runtime_of(), _quote_or_404(token)))
+    response = jsonify(quotes.view(runtime_of(), quote_or_404(token)))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -371,7 +354,7 @@ def quote_status(token: str):
 @bp.post("/quotes/<token>/plans")
 def quote_replan(token: str):
     """Plan one machine's row again with the maker's choice (queued; poll the quote)."""
-    _quote_or_404(token)
+    quote_or_404(token)
     runtime = runtime_of()
     try:
         plan = quotes.replan_row(runtime, token, _body())
@@ -383,7 +366,7 @@ def quote_replan(token: str):
 @bp.post("/quotes/<token>/submit")
 def quote_submit(token: str):
     """Send the chosen row: the job keeps its plan and goes to review."""
-    _quote_or_404(token)
+    quote_or_404(token)
     body = _body()
     if not consented(body):
         return _error(

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, Response, abort, current_app
 
-from ..jobs import queries
+from ..jobs import queries, quotes
 
 if TYPE_CHECKING:
     from ..jobs.context import Runtime
-    from ..store.models import Job
+    from ..store.models import Job, Quote
 
 
 def runtime_of(app: Flask | None = None) -> Runtime:
@@ -47,3 +47,27 @@ def attachment(sha256: str, filename: str, media_type: str) -> Response:
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def quote_or_404(token: str) -> Quote:
+    """The quote its link names (404 when there is none)."""
+    try:
+        return quotes.load(runtime_of(), token)
+    except quotes.QuoteNotFound:
+        abort(404)
+
+
+def token_job(token: str) -> Job:
+    """The maker's job its private link names (404 when there is none)."""
+    job = queries.job_by_token(runtime_of(), token)
+    if job is None:
+        abort(404)
+    return job
+
+
+def artifact_download(job_id: int, artifact_id: int) -> Response:
+    """One of the job's files as a download (404 when it is not the job's)."""
+    artifact = queries.job_artifact(runtime_of(), job_id, artifact_id)
+    if artifact is None:
+        abort(404)
+    return attachment(artifact.sha256, artifact.filename, artifact.media_type)

@@ -29,7 +29,7 @@ from ..jobs.context import Runtime
 from ..jobs.states import InvalidTransition
 from ..lab.sites import machine_queues
 from ..store.models import Design, Job
-from .context import inline_file, runtime_of
+from .context import inline_file, runtime_of, token_job
 from .fields import NO_CONSENT, NO_FILE, consented, machine_form_options, maker_from
 from .i18n import current_language
 from .views import current_artifacts, minutes, option_rows, public_job
@@ -179,16 +179,9 @@ def upload():
     return response
 
 
-def _job(token: str) -> Job:
-    job = queries.job_by_token(runtime_of(), token)
-    if job is None:
-        abort(404)
-    return job
-
-
 @bp.get("/j/<token>")
 def job_page(token: str):
-    job = _job(token)
+    job = token_job(token)
     runtime = runtime_of()
     sites = runtime.profiles.sites
     return render_template(
@@ -216,7 +209,7 @@ def _revise_choices(runtime: Runtime, kind: str) -> list[dict[str, Any]]:
 
 @bp.get("/j/<token>/status.json")
 def status(token: str):
-    job = _job(token)
+    job = token_job(token)
     view = public_job(job)
     keys = ("state", "state_label", "progress", "stage", "updated_at", "error")
     response = jsonify({k: view[k] for k in keys})
@@ -233,17 +226,17 @@ def _artifact_response(job: Job, role: str) -> Response:
 
 @bp.get("/j/<token>/preview.svg")
 def preview(token: str):
-    return _artifact_response(_job(token), "preview")
+    return _artifact_response(token_job(token), "preview")
 
 
 @bp.get("/j/<token>/layers.json")
 def layers(token: str):
-    return _artifact_response(_job(token), "layers")
+    return _artifact_response(token_job(token), "layers")
 
 
 @bp.post("/j/<token>/cancel")
 def cancel(token: str):
-    job = _job(token)
+    job = token_job(token)
     # Already further along: nothing to do, the page shows the current state.
     with contextlib.suppress(InvalidTransition):
         service.cancel(

@@ -16,20 +16,13 @@ from ..errors import FabError
 from ..i18n import Text
 from ..jobs import quotes
 from ..jobs.context import Runtime
-from .context import inline_file, runtime_of
+from .context import inline_file, quote_or_404, runtime_of
 from .errors import error_response
 from .fields import NO_CONSENT, consented, machine_form_options, maker_from, uploaded_file
 from .i18n import current_language
 from .maker import form_context
 
 bp = Blueprint("quote", __name__)
-
-
-def _quote(token: str):
-    try:
-        return quotes.load(runtime_of(), token)
-    except quotes.QuoteNotFound:
-        abort(404)
 
 
 @bp.post("/quote")
@@ -86,7 +79,7 @@ def _quote_page(runtime: Runtime, quote: Any, errors: list[Text] | None = None, 
 @bp.get("/q/<token>")
 def page(token: str):
     runtime = runtime_of()
-    quote = _quote(token)
+    quote = quote_or_404(token)
     return _quote_page(runtime, quote)
 
 
@@ -94,7 +87,7 @@ def page(token: str):
 def send(token: str):
     """The form's send button: the chosen row with the maker's name and contact."""
     runtime = runtime_of()
-    quote = _quote(token)
+    quote = quote_or_404(token)
     machine_id = request.form.get("machine", "")
     errors: list[Text] = []
     if not consented(request.form):
@@ -122,7 +115,7 @@ def send(token: str):
 
 def _design_file(token: str, key: str, media_type: str) -> Response:
     """A view of the quote's design kept beside it (``model_sha``, ``drawing_sha``)."""
-    sha = _quote(token).extras.get(key)
+    sha = quote_or_404(token).extras.get(key)
     if not sha:
         abort(404)
     return inline_file(sha, media_type)

@@ -44,7 +44,7 @@ from .auth import (
     staff_actor,
     staff_sites,
 )
-from .context import attachment, runtime_of, site_job
+from .context import artifact_download, attachment, runtime_of, site_job
 from .fields import form_options
 from .i18n import current_language, safe_next
 from .views import ACTUAL_SOURCES, minutes, option_rows, staff_job
@@ -259,10 +259,8 @@ def job_action(job_id: int, action: str):
 @bp.get("/jobs/<int:job_id>/files/<int:artifact_id>")
 @login_required
 def download(job_id: int, artifact_id: int):
-    artifact = queries.job_artifact(runtime_of(), job_id, artifact_id)
-    if artifact is None:
-        abort(404)
-    return attachment(artifact.sha256, artifact.filename, artifact.media_type)
+    _load(job_id)  # another site's job: 403, as its page
+    return artifact_download(job_id, artifact_id)
 
 
 @bp.get("/jobs/<int:job_id>/source")
