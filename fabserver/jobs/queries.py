@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ..lab import history
+from ..lab.sites import machine_queues, site_queues
 from ..store.models import Artifact, Design, Job, Upload
 from . import learning
 from .context import Runtime
@@ -230,3 +232,31 @@ def dispatched_job_running(runtime: Runtime, machine_id: str, file: str) -> Job 
             select(Job).where(Job.machine_id == machine_id, Job.state == "dispatched")
         ).all()
     return next((j for j in running if (j.receipt or {}).get("remote_ref") in names), None)
+
+
+def earlier_jobs(runtime: Runtime, job: Job) -> list[dict[str, Any]]:
+    """The maker's jobs before this one, newest first, as the staff page lists them."""
+    with runtime.db.session() as s:
+        return [
+            {
+                "id": j.id,
+                "created_at": j.created_at,
+                "machine": j.machine_snapshot["name"],
+                "design": j.design.upload.original_name,
+                "state": j.state,
+                "verdict": (j.effective_verdict or {}).get("kind"),
+            }
+            for j in history.earlier_jobs(s, job)
+        ]
+
+
+def waiting_by_machine(runtime: Runtime) -> dict[str, dict[str, Any]]:
+    """``{machine id: {site, jobs, machine_time_s}}`` over the jobs still waiting."""
+    with runtime.db.session() as s:
+        return machine_queues(s)
+
+
+def waiting_by_site(runtime: Runtime) -> dict[str, dict[str, Any]]:
+    """``{site id: {jobs, machine_time_s}}`` over the jobs still waiting."""
+    with runtime.db.session() as s:
+        return site_queues(s)

@@ -32,6 +32,7 @@ from ..profiles import machine_from_snapshot
 from ..store.faults import STORAGE_FAULT, is_storage_fault
 from ..store.models import Artifact, AuditEvent, Job, Quote, QuotePlan, utcnow
 from ..store.models import Design as DesignRow
+from . import intake
 from .context import Runtime
 from .fairness import TOP_PRIORITY
 from .limits import limit_message
@@ -676,7 +677,5 @@ def from_upload(runtime: Runtime, data: bytes, name: str) -> Quote:
 
     Raises :class:`.intake.ServerBusy` and :class:`~fabserver.errors.DesignError`
     (the bytes are kept either way)."""
-    from . import intake
-
     accepted = intake.accept_design(runtime, data, name)
     return create(runtime, accepted.row, accepted.design)

@@ -15,7 +15,6 @@ from ..errors import FabError
 from ..i18n import Text
 from ..jobs import intake, queries, quotes, service
 from ..lab import reports, stockroom
-from ..lab.sites import site_queues
 from ..store.models import JOB_STATES, Job
 from .auth import staff_actor, staff_sites, token_required
 from .context import artifact_download, quote_or_404, runtime_of, site_job, token_job
@@ -48,8 +47,7 @@ def _unknown_site(site: str):
 def sites():
     """The lab's sites, their machines and how much work waits at each."""
     runtime = runtime_of()
-    with runtime.db.session() as s:
-        queues = site_queues(s)
+    queues = queries.waiting_by_site(runtime)
     out = [
         {
             **site.public(),

@@ -27,7 +27,6 @@ from ..i18n import Text
 from ..jobs import intake, queries, service
 from ..jobs.context import Runtime
 from ..jobs.states import InvalidTransition
-from ..lab.sites import machine_queues
 from ..store.models import Design, Job
 from .context import inline_file, runtime_of, token_job
 from .fields import NO_CONSENT, NO_FILE, consented, machine_form_options, maker_from
@@ -71,8 +70,7 @@ def form_context(runtime: Runtime) -> dict[str, Any]:
     several sites, each site and machine with the work waiting there."""
     registry = runtime.registry
     machines = service.machines_for_kind(runtime)
-    with runtime.db.session() as s:
-        queues = machine_queues(s)
+    queues = queries.waiting_by_machine(runtime)
     sites = _site_choices(runtime, queues)
     chosen = (
         request.form.get("site") or request.args.get("site") or request.cookies.get(SITE_COOKIE)

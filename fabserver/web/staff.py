@@ -31,7 +31,7 @@ from ..i18n import Text
 from ..jobs import learning, queries, service
 from ..jobs.retention import disk_use
 from ..jobs.states import STATE_LABELS
-from ..lab import charts, history, reports, stockroom
+from ..lab import charts, reports, stockroom
 from ..stock import OFFCUT_KINDS
 from ..store.models import Job
 from .auth import (
@@ -162,18 +162,7 @@ def job_detail(job_id: int):
     options = [o.describe() for o in plugin.option_schema() if o.name != "copies"] if plugin else []
     machine = runtime.profiles.machines.get(job.machine_id)
     materials = runtime.profiles.materials_for(machine) if machine else []
-    with runtime.db.session() as s:
-        earlier = [
-            {
-                "id": j.id,
-                "created_at": j.created_at,
-                "machine": j.machine_snapshot["name"],
-                "design": j.design.upload.original_name,
-                "state": j.state,
-                "verdict": (j.effective_verdict or {}).get("kind"),
-            }
-            for j in history.earlier_jobs(s, job)
-        ]
+    earlier = queries.earlier_jobs(runtime, job)
     rest = (job.stock or {}).get("leftover")
     return render_template(
         "staff/job.html",
