@@ -415,14 +415,25 @@ def _design_summary(design) -> dict[str, Any]:
     return info
 
 
-@main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def inspect(ctx: click.Context, file: Path, as_json: bool) -> None:
+def _design_command(show):
+    """A ``fabserver`` command on one design FILE (``--json`` for a program): the decorated
+    function gets the root context, the design read and ``as_json``; its docstring is
+    the help."""
+
+    @main.command(name=show.__name__, help=show.__doc__)
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_context
+    def command(ctx: click.Context, file: Path, as_json: bool) -> None:
+        parent = ctx.find_root()
+        show(parent, _read_design(parent, file, as_json), as_json)
+
+    return command
+
+
+@_design_command
+def inspect(parent: click.Context, design, as_json: bool) -> None:
     """Show what the server sees in a design file."""
-    parent = ctx.find_root()
-    design = _read_design(parent, file, as_json)
     info = _design_summary(design)
     if as_json:
         click.echo(json.dumps(info, ensure_ascii=False, indent=2))
@@ -436,17 +447,12 @@ def inspect(ctx: click.Context, file: Path, as_json: bool) -> None:
             click.echo(f"{key}: {value}")
 
 
-@main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def quote(ctx: click.Context, file: Path, as_json: bool) -> None:
+@_design_command
+def quote(parent: click.Context, design, as_json: bool) -> None:
     """Plan FILE on every machine that takes it, on its default material (the quote's table)."""
     from . import quote as core
     from .registry import load_registry
 
-    parent = ctx.find_root()
-    design = _read_design(parent, file, as_json)
     rows = core.plan_offline(design, _profiles(parent), load_registry().plugins)
     if as_json:
         click.echo(
