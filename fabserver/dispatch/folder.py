@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 from ..i18n import Text
+from ..store.files import fsync_dir
 from .base import (
     Connector,
     ConnectorSettings,
@@ -101,7 +102,7 @@ class FolderConnector(Connector[FolderSettings]):
             with contextlib.suppress(OSError):
                 temp.unlink()
             raise _os_error(error, folder) from error
-        _fsync_dir(folder)
+        fsync_dir(folder)
         if already:
             message = Text(
                 f"Déjà déposé dans {folder} : {remote_name}",
@@ -169,20 +170,6 @@ def _same_as_waiting(temp: Path, target: Path) -> bool:
             f"{target.parent}; remove it or set 'overwrite'.",
         )
     )
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename durable (POSIX); harmless where directories cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _os_error(error: OSError, folder: Path) -> DispatchError:

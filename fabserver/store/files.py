@@ -84,7 +84,7 @@ class FileStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
 
 
 def _copy(source: Path | str, out: BinaryIO) -> None:
@@ -93,13 +93,16 @@ def _copy(source: Path | str, out: BinaryIO) -> None:
             out.write(chunk)
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
+def fsync_dir(folder: Path) -> None:
+    """Make a rename into ``folder`` durable (POSIX); a no-op where folders cannot be
+    opened or synced (some network shares and FAT file systems refuse)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
         return
     try:
         os.fsync(fd)
+    except OSError:
+        pass
     finally:
         os.close(fd)
