@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from ..lab import history
 from ..lab.sites import machine_queues, site_queues
+from ..learning import Correction
 from ..store.models import Artifact, Design, Job, Upload
 from . import learning
 from .context import Runtime
@@ -156,7 +157,7 @@ class MachineAccuracy:
     jobs: list[dict[str, Any]]
     mean_time_ratio: float | None
     mean_material_ratio: float | None
-    corrections: list[tuple[str, float]]  # (material id, the time correction learnt)
+    corrections: list[tuple[str, Correction | None]]  # (material id, what was learnt)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -181,6 +182,7 @@ def estimate_accuracy(runtime: Runtime, sites: list[str]) -> list[MachineAccurac
         )
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for job in done:
+        actual_s = job.actual_time_s or 0.0  # never None here: the query asks for it
         estimate = job.estimate or {}
         est_time = estimate.get("raw_machine_time_s") or estimate.get("machine_time_s") or 0.0
         line = charged_material(estimate)
@@ -190,7 +192,7 @@ def estimate_accuracy(runtime: Runtime, sites: list[str]) -> list[MachineAccurac
                 "id": job.id,
                 "estimate_s": est_time,
                 "actual_s": job.actual_time_s,
-                "time_ratio": (job.actual_time_s / est_time) if est_time else None,
+                "time_ratio": (actual_s / est_time) if est_time else None,
                 "estimate_material": est_material,
                 "actual_material": job.actual_material,
                 "unit": job.actual_material_unit or "",

@@ -47,9 +47,10 @@ class QueueWork:
     follow: Callable[[int], float | None]  # job id -> seconds before asking again, or None
     mail: Callable[[int, str, str, str | None], None]  # job id, event, note, base URL
     quote: Callable[[int, int], None]  # draft plan id, version
-    sweep: Callable[[], None]  # jobs left behind by a dead worker or a lost message
-    sweep_quotes: Callable[[], None]
-    collect_garbage: Callable[[], None]
+    # Periodic (what they return is not used):
+    sweep: Callable[[], object]  # jobs left behind by a dead worker or a lost message
+    sweep_quotes: Callable[[], object]
+    collect_garbage: Callable[[], object]  # files past their retention
     plan_priority: Callable[[int], int]  # job id -> Huey priority, higher first
     job_site: Callable[[int], str]  # job id -> its site (LookupError when unknown)
 
