@@ -56,7 +56,7 @@ def build_runtime(settings: Settings, registry: Registry | None = None) -> Runti
         files=FileStore(settings.data_dir / "files"),
         profiles=profiles,
         registry=registry,
-        queue=JobQueue(settings, work, sites=profiles.sites if len(profiles.sites) > 1 else ()),
+        queue=JobQueue(settings, work, sites=sites.queued_sites(profiles)),
         parse_slots=threading.BoundedSemaphore(settings.parse_slots),
     )
     sites.place_unplaced(runtime)

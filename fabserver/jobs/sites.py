@@ -15,15 +15,21 @@ from typing import Any
 from huey import Huey
 from sqlalchemy import select, update
 
+from ..profiles import ProfileSet
 from ..store.models import Job, StockPiece
 from .context import Runtime
 
 log = logging.getLogger("fabserver.jobs")
 
 
+def queued_sites(profiles: ProfileSet) -> list[str]:
+    """The sites with a dispatch queue of their own: all of them when the lab has several,
+    none for a single site (its dispatch runs on the shared queue)."""
+    return list(profiles.sites) if len(profiles.sites) > 1 else []
+
+
 def has_site_queues(runtime: Runtime) -> bool:
-    """Dispatch goes through per-site queues only when the lab has several sites."""
-    return len(runtime.profiles.sites) > 1
+    return bool(queued_sites(runtime.profiles))
 
 
 def job_site(runtime: Runtime, job_id: int) -> str:

@@ -17,7 +17,7 @@ def _data_option(function):
     )(function)
 
 
-def _runtime(ctx: click.Context, data: Path):
+def _build_runtime(ctx: click.Context, data: Path):
     from ..jobs.runtime import build_runtime
     from ..jobs.settings import Settings
 
@@ -60,7 +60,7 @@ def add_staff(
     """Create a staff account that can log in to /staff."""
     from .auth import create_staff, issue_token
 
-    runtime = _runtime(ctx, data)
+    runtime = _build_runtime(ctx, data)
     try:
         user = create_staff(
             runtime, username, password, display_name, sites=list(sites), all_sites=all_sites
@@ -91,7 +91,7 @@ def staff_password(ctx: click.Context, username: str, password: str, data: Path)
     """Change a staff member's password; every page session they have open ends."""
     from .auth import set_password
 
-    runtime = _runtime(ctx, data)
+    runtime = _build_runtime(ctx, data)
     try:
         ended = set_password(runtime, username, password)
     except (ValueError, LookupError) as exc:
