@@ -45,7 +45,11 @@ def test_cancel_kills_the_running_plan(consumer_runtime, block_stl):
     cancelled = job(runtime, created.id)
     assert cancelled.state == "cancelled"
     assert not cancelled.artifacts
-    assert not any((runtime.settings.data_dir / "tmp").glob("plan-*"))
+    # The task removes the plan's folder once its supervisor has let go (just after).
+    wait_for(
+        lambda: not any((runtime.settings.data_dir / "tmp").glob("plan-*")),
+        what="the plan's folder to be removed",
+    )
 
 
 def _claims(runtime, job_id: int) -> int:
