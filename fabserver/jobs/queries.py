@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..lab import history
+from ..lab import history, reports, stockroom
 from ..lab.sites import machine_queues, site_queues
 from ..learning import Correction
 from ..store.models import Artifact, Design, Job, Upload
@@ -262,3 +262,15 @@ def waiting_by_site(runtime: Runtime) -> dict[str, dict[str, Any]]:
     """``{site id: {jobs, machine_time_s}}`` over the jobs still waiting."""
     with runtime.db.session() as s:
         return site_queues(s)
+
+
+def stock_pieces(runtime: Runtime, sites: list[str], material_id: str | None = None):
+    """The pieces kept at ``sites`` (of one material when given), JSON-ready."""
+    with runtime.db.session() as s:
+        return [stockroom.piece_dict(p) for p in stockroom.list_pieces(s, material_id, sites)]
+
+
+def lab_report(runtime: Runtime, period: reports.Period, sites: list[str]) -> dict[str, Any]:
+    """The lab's activity at ``sites`` over ``period`` (see :mod:`fabserver.lab.reports`)."""
+    with runtime.db.session() as s:
+        return reports.build_report(s, period, sites=sites)

@@ -20,6 +20,7 @@ from ..plugin import OptionError, resolve_options
 from ..policy import Verdict, override
 from ..profiles import MachineProfile, MaterialProfile
 from ..store.models import AuditEvent, Design, Job, utcnow
+from . import learning
 from .context import Runtime
 from .states import InvalidTransition, record, transition
 
@@ -371,3 +372,22 @@ def cancel(
 ) -> None:
     with runtime.db.session() as s:
         transition(s, job_id, "cancelled", actor=actor, reason=reason, expected=expected)
+
+
+def add_stock_piece(runtime: Runtime, fields: dict[str, Any], sites: list[str]) -> dict[str, Any]:
+    """Record an offcut or a remnant from a form or a JSON body (``FabError`` says what is
+    wrong); returns the piece, JSON-ready."""
+    with runtime.db.session() as s:
+        return stockroom.piece_dict(stockroom.add_piece(s, runtime.profiles, fields, sites))
+
+
+def remove_stock_piece(runtime: Runtime, piece_id: int, sites: list[str]) -> bool:
+    """False when there is no such piece at ``sites``."""
+    with runtime.db.session() as s:
+        return stockroom.delete_piece(s, piece_id, sites)
+
+
+def reset_correction(runtime: Runtime, machine_id: str, material_id: str, actor: str) -> None:
+    """Learn the machine × material time correction afresh (after a repair, new settings)."""
+    with runtime.db.session() as s:
+        learning.reset_correction(s, machine_id, material_id, actor)

@@ -14,7 +14,7 @@ from flask import Blueprint, abort, g, jsonify, request, url_for
 from ..errors import FabError
 from ..i18n import Text
 from ..jobs import intake, queries, quotes, service
-from ..lab import reports, stockroom
+from ..lab import reports
 from ..store.models import JOB_STATES, Job
 from .auth import staff_actor, staff_sites, token_required
 from .context import artifact_download, quote_or_404, runtime_of, site_job, token_job
@@ -279,9 +279,8 @@ def stock_list():
     sites = _sites_asked()
     if sites is None:
         return _not_your_site()
-    with runtime_of().db.session() as s:
-        pieces = stockroom.list_pieces(s, request.args.get("material") or None, sites)
-        return jsonify(pieces=[stockroom.piece_dict(p) for p in pieces])
+    pieces = queries.stock_pieces(runtime_of(), sites, request.args.get("material") or None)
+    return jsonify(pieces=pieces)
 
 
 @bp.post("/staff/stock")
@@ -289,9 +288,7 @@ def stock_list():
 def stock_add():
     runtime = runtime_of()
     try:
-        with runtime.db.session() as s:
-            piece = stockroom.add_piece(s, runtime.profiles, _body(), _my_sites())
-            answer = stockroom.piece_dict(piece)
+        answer = service.add_stock_piece(runtime, _body(), _my_sites())
     except FabError as exc:
         return _error(400, exc.message)
     return jsonify(answer), 201
@@ -300,9 +297,8 @@ def stock_add():
 @bp.delete("/staff/stock/<int:piece_id>")
 @token_required
 def stock_delete(piece_id: int):
-    with runtime_of().db.session() as s:
-        if not stockroom.delete_piece(s, piece_id, _my_sites()):
-            return _error(404, Text("Pièce inconnue.", "Unknown piece."))
+    if not service.remove_stock_piece(runtime_of(), piece_id, _my_sites()):
+        return _error(404, Text("Pièce inconnue.", "Unknown piece."))
     return "", 204
 
 
@@ -322,8 +318,7 @@ def staff_reports():
     sites = _sites_asked()
     if sites is None:
         return _not_your_site()
-    with runtime_of().db.session() as s:
-        report = reports.build_report(s, period, sites=sites)
+    report = queries.lab_report(runtime_of(), period, sites)
     if fmt == "csv":
         return csv_response(report, french=request.args.get("dialect", "fr") != "standard")
     return jsonify(report)

@@ -28,7 +28,7 @@ from markupsafe import Markup
 from ..dispatch import DispatchError, MachineState, connector_for
 from ..errors import FabError
 from ..i18n import Text
-from ..jobs import learning, queries, service
+from ..jobs import queries, service
 from ..jobs.retention import disk_use
 from ..jobs.states import STATE_LABELS
 from ..lab import charts, reports, stockroom
@@ -402,8 +402,7 @@ def _remaining(machine_id: str, state: MachineState) -> dict[str, Any]:
 @login_required
 def reset_correction(machine_id: str, material_id: str):
     """Learn this machine × material's time correction afresh (after a repair, new settings)."""
-    with runtime_of().db.session() as s:
-        learning.reset_correction(s, machine_id, material_id, staff_actor())
+    service.reset_correction(runtime_of(), machine_id, material_id, staff_actor())
     return redirect(url_for("staff.machines"), code=303)
 
 
@@ -420,8 +419,7 @@ def stock():
     """Pieces kept per material (offcuts, remnants), with a form to record more."""
     runtime = runtime_of()
     sites = _my_sites()
-    with runtime.db.session() as s:
-        pieces = [stockroom.piece_dict(p) for p in stockroom.list_pieces(s, None, sites)]
+    pieces = queries.stock_pieces(runtime, sites)
     materials = [m for m in runtime.profiles.materials.values() if m.kind in OFFCUT_KINDS]
     names = {m.id: m.name for m in runtime.profiles.materials.values()}
     return render_template(
@@ -441,9 +439,8 @@ def stock():
 def stock_add():
     runtime = runtime_of()
     try:
-        with runtime.db.session() as s:
-            piece = stockroom.add_piece(s, runtime.profiles, request.form.to_dict(), _my_sites())
-            label = Text(f"Pièce n° {piece.id} enregistrée.", f"Piece no. {piece.id} recorded.")
+        piece = service.add_stock_piece(runtime, request.form.to_dict(), _my_sites())
+        label = Text(f"Pièce n° {piece['id']} enregistrée.", f"Piece no. {piece['id']} recorded.")
     except FabError as exc:
         flash(exc.message.to_dict(), "error")
     else:
@@ -454,9 +451,8 @@ def stock_add():
 @bp.post("/stock/<int:piece_id>/delete")
 @login_required
 def stock_delete(piece_id: int):
-    with runtime_of().db.session() as s:
-        if not stockroom.delete_piece(s, piece_id, _my_sites()):
-            abort(404)
+    if not service.remove_stock_piece(runtime_of(), piece_id, _my_sites()):
+        abort(404)
     flash(Text(f"Pièce n° {piece_id} retirée.", f"Piece no. {piece_id} removed.").to_dict(), "ok")
     return redirect(url_for("staff.stock"), code=303)
 
@@ -476,8 +472,7 @@ def _report_for_request() -> tuple[dict[str, Any], Text | None]:
         if asked not in sites:
             abort(403)
         sites = [asked]
-    with runtime_of().db.session() as s:
-        return reports.build_report(s, period, sites=sites), problem
+    return queries.lab_report(runtime_of(), period, sites), problem
 
 
 def _by_machine(report: dict[str, Any]) -> dict[str, dict[str, float]]:
