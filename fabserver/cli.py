@@ -56,6 +56,18 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     Console().print(table)
 
 
+def data_option(function):
+    """``--data``: the data directory, for every command that opens the lab's store."""
+    return click.option(
+        "--data",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="FABSERVER_DATA",
+        default=Path("data"),
+        show_default=True,
+        help="Data directory (or FABSERVER_DATA).",
+    )(function)
+
+
 class _LazyGroup(click.Group):
     """A group whose server-side commands are imported only when run or listed.
 
@@ -124,14 +136,7 @@ def _require_writable(ctx: click.Context, data: Path) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="FABSERVER_DATA",
-    default=Path("data"),
-    show_default=True,
-    help="Data directory (or FABSERVER_DATA).",
-)
+@data_option
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, data: Path) -> None:
     """Start the web server and its planning processes (FABSERVER_WORKERS of them)."""
@@ -145,13 +150,7 @@ def serve(ctx: click.Context, host: str, port: int, data: Path) -> None:
 
 
 @main.command()
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="FABSERVER_DATA",
-    default=Path("data"),
-    show_default=True,
-)
+@data_option
 @click.option(
     "--workers",
     default=None,
@@ -185,13 +184,7 @@ def worker(ctx: click.Context, data: Path, workers: int | None, sites: tuple[str
 
 
 @main.command("gc")
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="FABSERVER_DATA",
-    default=Path("data"),
-    show_default=True,
-)
+@data_option
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def collect_garbage_command(ctx: click.Context, data: Path, as_json: bool) -> None:

@@ -6,15 +6,7 @@ from pathlib import Path
 
 import click
 
-
-def _data_option(function):
-    return click.option(
-        "--data",
-        type=click.Path(file_okay=False, path_type=Path),
-        envvar="FABSERVER_DATA",
-        default=Path("data"),
-        show_default=True,
-    )(function)
+from ..cli import data_option
 
 
 def _build_runtime(ctx: click.Context, data: Path):
@@ -45,7 +37,7 @@ def _build_runtime(ctx: click.Context, data: Path):
     help="A site whose jobs and stock this account works on (repeatable; see `fabserver sites`).",
 )
 @click.option("--all-sites", is_flag=True, help="Every site: a network administrator.")
-@_data_option
+@data_option
 @click.pass_context
 def add_staff(
     ctx: click.Context,
@@ -85,7 +77,7 @@ def add_staff(
     envvar="FABSERVER_STAFF_PASSWORD",
     help="At least 8 characters (prompted when not given).",
 )
-@_data_option
+@data_option
 @click.pass_context
 def staff_password(ctx: click.Context, username: str, password: str, data: Path) -> None:
     """Change a staff member's password; every page session they have open ends."""
