@@ -8,11 +8,24 @@ import pytest
 
 from fabserver.testing import CORPUS, CORPUS_MISSING, SAMPLES, require, strict
 
+EMPTY_PARAMETER_SET = "got empty parameter set"  # pytest's reason for such a skip
 
-def pytest_configure(config: pytest.Config) -> None:
-    """In CI, a parametrisation that comes out empty fails instead of skipping."""
-    if strict():
-        config.inicfg["empty_parameter_set_mark"] = "fail_at_collect"
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In CI, a parametrisation that comes out empty (a missing corpus, no plugin) stops
+    the run instead of skipping."""
+    if not strict():
+        return
+    empty = [
+        item.nodeid
+        for item in items
+        if any(
+            str(mark.kwargs.get("reason", "")).startswith(EMPTY_PARAMETER_SET)
+            for mark in item.iter_markers("skip")
+        )
+    ]
+    if empty:
+        raise pytest.UsageError("Empty parameter set (CI=true): " + ", ".join(empty))
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,9 @@ import importlib
 import json
 import os
 import sys
+from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import click
 import numpy as np
@@ -37,7 +38,7 @@ def _profiles(ctx: click.Context):
     return load_profiles(ctx.obj.get("profiles"))
 
 
-def _fail(ctx: click.Context, error: FabError, as_json: bool = False, status: int = 2) -> None:
+def _fail(ctx: click.Context, error: FabError, as_json: bool = False, status: int = 2) -> NoReturn:
     if as_json:
         click.echo(json.dumps({"error": error.message.to_dict()}, ensure_ascii=False))
     else:
@@ -53,6 +54,18 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     for row in rows:
         table.add_row(*(str(row.get(c, "")) for c in columns))
     Console().print(table)
+
+
+def data_option(function):
+    """``--data``: the data directory, for every command that opens the lab's store."""
+    return click.option(
+        "--data",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="FABSERVER_DATA",
+        default=Path("data"),
+        show_default=True,
+        help="Data directory (or FABSERVER_DATA).",
+    )(function)
 
 
 class _LazyGroup(click.Group):
@@ -123,14 +136,7 @@ def _require_writable(ctx: click.Context, data: Path) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="FABSERVER_DATA",
-    default=Path("data"),
-    show_default=True,
-    help="Data directory (or FABSERVER_DATA).",
-)
+@data_option
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, data: Path) -> None:
     """Start the web server and its planning processes (FABSERVER_WORKERS of them)."""
@@ -144,13 +150,7 @@ def serve(ctx: click.Context, host: str, port: int, data: Path) -> None:
 
 
 @main.command()
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="FABSERVER_DATA",
-    default=Path("data"),
-    show_default=True,
-)
+@data_option
 @click.option(
     "--workers",
     default=None,
@@ -184,13 +184,7 @@ def worker(ctx: click.Context, data: Path, workers: int | None, sites: tuple[str
 
 
 @main.command("gc")
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="FABSERVER_DATA",
-    default=Path("data"),
-    show_default=True,
-)
+@data_option
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def collect_garbage_command(ctx: click.Context, data: Path, as_json: bool) -> None:
@@ -256,74 +250,6 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
         _table(rows, ["id", "name", "accepts", "formats", "status"])
 
 
-@main.command()
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def machines(ctx: click.Context, as_json: bool) -> None:
-    """List the lab's machines."""
-    _profile_listing(
-        ctx,
-        as_json,
-        lambda ps, lang: [
-            {
-                "id": m.id,
-                "name": m.name.get(lang),
-                "plugin": m.plugin,
-                "model": m.model,
-                "site": m.site,
-                "work_area_mm": [m.work_area.x, m.work_area.y, m.work_area.z],
-                "materials": [mat.id for mat in ps.materials_for(m)],
-                "connector": m.connector.get("type", "download"),
-            }
-            for m in ps.machines.values()
-        ],
-        ["id", "name", "site", "plugin", "work_area_mm", "materials"],
-    )
-
-
-@main.command()
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def sites(ctx: click.Context, as_json: bool) -> None:
-    """List the lab's sites and the machines at each."""
-    _profile_listing(
-        ctx,
-        as_json,
-        lambda ps, lang: [
-            {
-                "id": site.id,
-                "name": site.name.get(lang),
-                "address": site.address,
-                "machines": [m.id for m in ps.machines_at(site.id)],
-            }
-            for site in ps.sites.values()
-        ],
-        ["id", "name", "address", "machines"],
-    )
-
-
-@main.command()
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def materials(ctx: click.Context, as_json: bool) -> None:
-    """List the materials and the machines that take them."""
-    _profile_listing(
-        ctx,
-        as_json,
-        lambda ps, lang: [
-            {
-                "id": m.id,
-                "name": m.name.get(lang),
-                "kind": m.kind,
-                "machines": [mach.id for mach in ps.machines_for(m)],
-                "prices_eur": m.prices,
-            }
-            for m in ps.materials.values()
-        ],
-        ["id", "name", "kind", "machines", "prices_eur"],
-    )
-
-
 def _profile_listing(ctx: click.Context, as_json: bool, rows_of, columns: list[str]) -> None:
     """Rows built from the profiles, as JSON or as a table; a bad profile is reported."""
     try:
@@ -336,6 +262,69 @@ def _profile_listing(ctx: click.Context, as_json: bool, rows_of, columns: list[s
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
         _table(rows, columns)
+
+
+def _listing(columns: list[str]):
+    """A ``fabserver`` command listing what the profiles hold: the decorated function
+    gives the rows (from the profiles and the language), its docstring the help."""
+
+    def register(rows_of):
+        @main.command(name=rows_of.__name__, help=rows_of.__doc__)
+        @click.option("--json", "as_json", is_flag=True)
+        @click.pass_context
+        def command(ctx: click.Context, as_json: bool) -> None:
+            _profile_listing(ctx, as_json, rows_of, columns)
+
+        return command
+
+    return register
+
+
+@_listing(["id", "name", "site", "plugin", "work_area_mm", "materials"])
+def machines(ps, lang: str) -> list[dict[str, Any]]:
+    """List the lab's machines."""
+    return [
+        {
+            "id": m.id,
+            "name": m.name.get(lang),
+            "plugin": m.plugin,
+            "model": m.model,
+            "site": m.site,
+            "work_area_mm": [m.work_area.x, m.work_area.y, m.work_area.z],
+            "materials": [mat.id for mat in ps.materials_for(m)],
+            "connector": m.connector.get("type", "download"),
+        }
+        for m in ps.machines.values()
+    ]
+
+
+@_listing(["id", "name", "address", "machines"])
+def sites(ps, lang: str) -> list[dict[str, Any]]:
+    """List the lab's sites and the machines at each."""
+    return [
+        {
+            "id": site.id,
+            "name": site.name.get(lang),
+            "address": site.address,
+            "machines": [m.id for m in ps.machines_at(site.id)],
+        }
+        for site in ps.sites.values()
+    ]
+
+
+@_listing(["id", "name", "kind", "machines", "prices_eur"])
+def materials(ps, lang: str) -> list[dict[str, Any]]:
+    """List the materials and the machines that take them."""
+    return [
+        {
+            "id": m.id,
+            "name": m.name.get(lang),
+            "kind": m.kind,
+            "machines": [mach.id for mach in ps.machines_for(m)],
+            "prices_eur": m.prices,
+        }
+        for m in ps.materials.values()
+    ]
 
 
 @main.group()
@@ -371,6 +360,21 @@ def profiles_check(ctx: click.Context) -> None:
     )
 
 
+def _read_design(ctx: click.Context, file: Path, as_json: bool):
+    """The design in FILE; a file that cannot be read ends the command with its message."""
+    from .designs import load_design
+
+    try:
+        return load_design(file.read_bytes(), file.name)
+    except FabError as exc:
+        _fail(ctx, exc, as_json)
+
+
+def _number(lang: str, value: float, digits: int) -> str:
+    """A figure as people of ``lang`` write it (a decimal comma in French)."""
+    return french_number(value, f".{digits}f") if lang == "fr" else f"{value:.{digits}f}"
+
+
 def _design_summary(design) -> dict[str, Any]:
     from .designs.types import colour_hex
 
@@ -404,20 +408,25 @@ def _design_summary(design) -> dict[str, Any]:
     return info
 
 
-@main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def inspect(ctx: click.Context, file: Path, as_json: bool) -> None:
-    """Show what the server sees in a design file."""
-    from .designs import load_design
+def _design_command(show):
+    """A ``fabserver`` command on one design FILE (``--json`` for a program): the decorated
+    function gets the root context, the design read and ``as_json``; its docstring is
+    the help."""
 
-    parent = ctx.find_root()
-    try:
-        design = load_design(file.read_bytes(), file.name)
-    except FabError as exc:
-        _fail(parent, exc, as_json)
-        return
+    @main.command(name=show.__name__, help=show.__doc__)
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_context
+    def command(ctx: click.Context, file: Path, as_json: bool) -> None:
+        parent = ctx.find_root()
+        show(parent, _read_design(parent, file, as_json), as_json)
+
+    return command
+
+
+@_design_command
+def inspect(parent: click.Context, design, as_json: bool) -> None:
+    """Show what the server sees in a design file."""
     info = _design_summary(design)
     if as_json:
         click.echo(json.dumps(info, ensure_ascii=False, indent=2))
@@ -431,22 +440,12 @@ def inspect(ctx: click.Context, file: Path, as_json: bool) -> None:
             click.echo(f"{key}: {value}")
 
 
-@main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def quote(ctx: click.Context, file: Path, as_json: bool) -> None:
+@_design_command
+def quote(parent: click.Context, design, as_json: bool) -> None:
     """Plan FILE on every machine that takes it, on its default material (the quote's table)."""
     from . import quote as core
-    from .designs import load_design
     from .registry import load_registry
 
-    parent = ctx.find_root()
-    try:
-        design = load_design(file.read_bytes(), file.name)
-    except FabError as exc:
-        _fail(parent, exc, as_json)
-        return
     rows = core.plan_offline(design, _profiles(parent), load_registry().plugins)
     if as_json:
         click.echo(
@@ -457,9 +456,7 @@ def quote(ctx: click.Context, file: Path, as_json: bool) -> None:
         return
     lang = _lang(parent)
 
-    def number(value: float, digits: int) -> str:
-        return french_number(value, f".{digits}f") if lang == "fr" else f"{value:.{digits}f}"
-
+    number = partial(_number, lang)
     table = []
     for row in rows:
         done = row["state"] == "done"
@@ -637,16 +634,15 @@ def _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_
         }
         click.echo(json.dumps(out, ensure_ascii=False, indent=2, default=str))
         return
-    number = french_number if lang == "fr" else format  # decimal comma in French
     minutes = est.machine_time_s / 60
     click.echo(
-        f"{'Temps machine' if lang == 'fr' else 'Machine time'}: {number(minutes, '.1f')} min"
+        f"{'Temps machine' if lang == 'fr' else 'Machine time'}: {_number(lang, minutes, 1)} min"
     )
     for line in est.materials:
-        cost = "" if line.cost_eur is None else f"  {number(line.cost_eur, '.2f')} €"
-        quantity = number(line.quantity, ".2f")
+        cost = "" if line.cost_eur is None else f"  {_number(lang, line.cost_eur, 2)} €"
+        quantity = _number(lang, line.quantity, 2)
         click.echo(f"  {line.label.get(lang)}: {quantity} {line.unit}{cost}")
-    total = number(est.cost_eur, ".2f")
+    total = _number(lang, est.cost_eur, 2)
     click.echo(f"{'Coût matière' if lang == 'fr' else 'Material cost'}: {total} €")
     click.echo(f"{result.verdict.label.get(lang)}")
     for reason in result.verdict.reasons:

@@ -2,13 +2,16 @@
 
 ``connector_for(machine)`` builds the connector a machine profile names. Built-in
 connectors are registered here; others come from the entry-point group
-``fabserver.connectors``.
+``fabserver.connectors``, read once per process (:func:`installed_connectors`).
 """
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import entry_points
+from typing import Any
 
 from ..i18n import Text
 from ..profiles import MachineProfile
@@ -32,6 +35,7 @@ from .serial_grbl import SerialGrblConnector
 __all__ = [
     "Connector",
     "ConnectorEntry",
+    "ConnectorRegistry",
     "ConnectorSettingsError",
     "DispatchError",
     "DownloadConnector",
@@ -42,12 +46,13 @@ __all__ = [
     "available_connectors",
     "connector_for",
     "discover_connectors",
+    "installed_connectors",
     "remote_name_for",
 ]
 
 GROUP = "fabserver.connectors"
 
-BUILT_IN: dict[str, type[Connector]] = {
+BUILT_IN: dict[str, type[Connector[Any]]] = {
     cls.type: cls
     for cls in (
         DownloadConnector,
@@ -65,7 +70,7 @@ class ConnectorEntry:
     """One connector as found: its class, where it comes from, or why it is broken."""
 
     type: str
-    cls: type[Connector] | None
+    cls: builtins.type[Connector[Any]] | None  # ``type`` is the connector's name here
     origin: str  # "built-in" or the entry point's "module:attr (distribution version)"
     error: str = ""
 
@@ -82,6 +87,8 @@ def discover_connectors() -> dict[str, ConnectorEntry]:
             cls = ep.load()
             if not (isinstance(cls, type) and issubclass(cls, Connector)):
                 raise TypeError(f"{ep.value} is not a Connector subclass")
+            if not hasattr(cls, "Settings"):
+                raise TypeError(f"{ep.value} declares no Settings (ConnectorSettings if none)")
         except Exception as error:  # a broken connector package must not stop the server
             found[ep.name] = ConnectorEntry(
                 ep.name, None, origin, f"{type(error).__name__}: {error}"
@@ -91,33 +98,58 @@ def discover_connectors() -> dict[str, ConnectorEntry]:
     return found
 
 
-def available_connectors() -> dict[str, type[Connector]]:
-    """Built-in connectors plus those installed through entry points (working ones)."""
-    return {name: e.cls for name, e in discover_connectors().items() if e.cls is not None}
+@dataclass(frozen=True)
+class ConnectorRegistry:
+    """The connectors found once, by type; builds a machine's connector from its profile."""
 
+    entries: dict[str, ConnectorEntry]
 
-def connector_for(machine: MachineProfile) -> Connector:
-    """The machine's connector, its settings checked (``ConnectorSettingsError`` if wrong)."""
-    settings = dict(machine.connector)
-    kind = settings.pop("type", "download")
-    entry = discover_connectors().get(kind)
-    if entry is None:
-        raise DispatchError(
-            Text(
-                f"Connecteur inconnu « {kind} » pour {machine.id}.",
-                f"Unknown connector '{kind}' for {machine.id}.",
+    @classmethod
+    def discover(cls) -> ConnectorRegistry:
+        return cls(discover_connectors())
+
+    def available(self) -> dict[str, type[Connector[Any]]]:
+        """The connectors that load, by type."""
+        return {name: e.cls for name, e in self.entries.items() if e.cls is not None}
+
+    def connector_for(self, machine: MachineProfile) -> Connector[Any]:
+        """The machine's connector, its settings checked (``ConnectorSettingsError`` if wrong)."""
+        settings = dict(machine.connector)
+        kind = settings.pop("type", "download")
+        entry = self.entries.get(kind)
+        if entry is None:
+            raise DispatchError(
+                Text(
+                    f"Connecteur inconnu « {kind} » pour {machine.id}.",
+                    f"Unknown connector '{kind}' for {machine.id}.",
+                )
             )
-        )
-    if entry.cls is None:
-        raise DispatchError(
-            Text(
-                f"Le connecteur « {kind} » de {machine.id} est installé mais ne se charge "
-                "pas (voir « fabserver connectors »).",
-                f"Connector '{kind}' for {machine.id} is installed but fails to load "
-                "(see 'fabserver connectors').",
-            ),
-            detail=entry.error,
-        )
-    connector = entry.cls(settings, machine.id)
-    connector.check()
-    return connector
+        if entry.cls is None:
+            raise DispatchError(
+                Text(
+                    f"Le connecteur « {kind} » de {machine.id} est installé mais ne se charge "
+                    "pas (voir « fabserver connectors »).",
+                    f"Connector '{kind}' for {machine.id} is installed but fails to load "
+                    "(see 'fabserver connectors').",
+                ),
+                detail=entry.error,
+            )
+        connector = entry.cls(settings, machine.id)
+        connector.check()
+        return connector
+
+
+@cache
+def installed_connectors() -> ConnectorRegistry:
+    """The registry of this process, built on first use (entry points are read once)."""
+    return ConnectorRegistry.discover()
+
+
+def available_connectors() -> dict[str, type[Connector[Any]]]:
+    """Built-in connectors plus those installed through entry points (working ones)."""
+    return installed_connectors().available()
+
+
+def connector_for(machine: MachineProfile) -> Connector[Any]:
+    """The machine's connector from this process's registry (see :class:`ConnectorRegistry`)."""
+    return installed_connectors().connector_for(machine)

@@ -14,11 +14,12 @@ key named, rather than when the first job is dispatched.
 
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -105,20 +106,28 @@ class ConnectorSettings(BaseModel):
     name_length: int = Field(default=24, ge=8, le=255)
 
 
-class Connector(ABC):
-    """Base of every connector; ``settings`` is the profile's ``connector`` table."""
+SettingsT = TypeVar("SettingsT", bound=ConnectorSettings)
+
+
+class Connector(ABC, Generic[SettingsT]):
+    """Base of every connector; ``settings`` is the profile's ``connector`` table.
+
+    Generic over its settings model, so ``config`` has the connector's own fields:
+    ``class FolderConnector(Connector[FolderSettings])`` with ``Settings = FolderSettings``;
+    a connector without settings of its own says ``Settings = ConnectorSettings``.
+    """
 
     type: ClassVar[str]
     description: ClassVar[Text]
-    Settings: ClassVar[type[ConnectorSettings]] = ConnectorSettings
+    Settings: builtins.type[SettingsT]  # ``type`` is the connector's name here
 
     def __init__(self, settings: Mapping[str, Any], machine_id: str = ""):
         self.settings = dict(settings)
         self.machine_id = machine_id
-        self._config: ConnectorSettings | None = None
+        self._config: SettingsT | None = None
 
     @property
-    def config(self) -> ConnectorSettings:
+    def config(self) -> SettingsT:
         """The settings, validated (``check()`` runs on first use)."""
         if self._config is None:
             self.check()
@@ -156,11 +165,12 @@ class Connector(ABC):
         return ConnectorSettingsError(self.machine_id, key, problem)
 
 
-class DownloadConnector(Connector):
+class DownloadConnector(Connector[ConnectorSettings]):
     """No link to the machine: staff download the file (USB stick, SD card)."""
 
     type = "download"
     description = Text("Téléchargement du fichier", "File download")
+    Settings = ConnectorSettings
 
     def send(self, file: Path, remote_name: str) -> Receipt:
         return Receipt(

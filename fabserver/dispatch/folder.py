@@ -41,7 +41,7 @@ class FolderSettings(ConnectorSettings):
     create: bool = False  # create ``path`` when missing (never the mount point itself)
 
 
-class FolderConnector(Connector):
+class FolderConnector(Connector[FolderSettings]):
     type = "folder"
     description = Text("Dépôt dans un dossier surveillé", "Drop into a watched folder")
     Settings = FolderSettings
@@ -49,7 +49,6 @@ class FolderConnector(Connector):
     def check(self) -> None:
         super().check()
         config = self.config
-        assert isinstance(config, FolderSettings)
         if not config.path.is_absolute():
             raise self._fail("path", "give an absolute path")
         mount = config.mount_point
@@ -58,11 +57,10 @@ class FolderConnector(Connector):
 
     @property
     def folder(self) -> Path:
-        return self.config.path  # type: ignore[attr-defined]
+        return self.config.path
 
     def _ready_folder(self) -> Path:
         config = self.config
-        assert isinstance(config, FolderSettings)
         folder = config.path
         mount = config.mount_point
         if mount is not None and not os.path.ismount(mount):
@@ -118,41 +116,21 @@ class FolderConnector(Connector):
 
     def _publish(self, temp: Path, target: Path) -> bool:
         """Rename ``temp`` to ``target``; True when an identical file was already there."""
-        if self.config.overwrite:  # type: ignore[attr-defined]
+        if self.config.overwrite:
             os.replace(temp, target)
             return False
         try:
             # link() fails if the target exists: an atomic "create, never replace".
             os.link(temp, target)
         except FileExistsError:
-            same = filecmp.cmp(temp, target, shallow=False)
-            temp.unlink()
-            if same:
-                return True
-            raise DispatchError(
-                Text(
-                    f"Un autre fichier nommé {target.name} attend déjà dans {target.parent} ; "
-                    "retirez-le ou activez « overwrite ».",
-                    f"A different file named {target.name} is already waiting in "
-                    f"{target.parent}; remove it or set 'overwrite'.",
-                )
-            ) from None
+            return _same_as_waiting(temp, target)
         except OSError as error:
             # Some file systems (FAT on USB sticks, some SMB shares) have no hard
             # links: fall back to check-then-rename, racy only against other writers.
             if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
                 raise
             if target.exists():
-                same = filecmp.cmp(temp, target, shallow=False)
-                temp.unlink()
-                if same:
-                    return True
-                raise DispatchError(
-                    Text(
-                        f"Un autre fichier nommé {target.name} attend déjà.",
-                        f"A different file named {target.name} is already waiting.",
-                    )
-                ) from None
+                return _same_as_waiting(temp, target)
             os.replace(temp, target)
             return False
         temp.unlink()
@@ -175,6 +153,23 @@ class FolderConnector(Connector):
             ),
             details={"waiting": waiting},
         )
+
+
+def _same_as_waiting(temp: Path, target: Path) -> bool:
+    """True when the file already waiting under the name is this one (a resend); the
+    temporary copy goes either way. A different file there is an error to fix."""
+    same = filecmp.cmp(temp, target, shallow=False)
+    temp.unlink()
+    if same:
+        return True
+    raise DispatchError(
+        Text(
+            f"Un autre fichier nommé {target.name} attend déjà dans {target.parent} ; "
+            "retirez-le ou activez « overwrite ».",
+            f"A different file named {target.name} is already waiting in "
+            f"{target.parent}; remove it or set 'overwrite'.",
+        )
+    )
 
 
 def _os_error(error: OSError, folder: Path) -> DispatchError:

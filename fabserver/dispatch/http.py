@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from pydantic import AnyHttpUrl, Field
@@ -34,6 +34,9 @@ class HttpSettings(ConnectorSettings):
     follow_interval: float = Field(default=60.0, gt=0, description="seconds")
 
 
+HttpSettingsT = TypeVar("HttpSettingsT", bound=HttpSettings)
+
+
 class UnreachableError(TransientDispatchError):
     """The server could not be reached at all (refused, no route, no name)."""
 
@@ -42,17 +45,16 @@ class NoAnswerError(TransientDispatchError):
     """The request reached the server but no answer came in time (it may still act on it)."""
 
 
-class HttpConnector(Connector):
+class HttpConnector(Connector[HttpSettingsT]):
     """Base of connectors that talk to a machine's web API."""
 
-    Settings = HttpSettings
     service: str = "HTTP"  # shown in messages: "OctoPrint", "Moonraker"
     api_key_header = "X-Api-Key"
     api_key_required = True
 
     def check(self) -> None:
         super().check()
-        name = self.config.api_key_env  # type: ignore[attr-defined]
+        name = self.config.api_key_env
         if name is None:
             if self.api_key_required:
                 raise self._fail("api_key_env", "name the environment variable holding the API key")
@@ -67,19 +69,19 @@ class HttpConnector(Connector):
     def follow_interval(self) -> float | None:
         if type(self).outcome is Connector.outcome:
             return None  # this connector cannot tell how a job ended
-        return self.config.follow_interval  # type: ignore[attr-defined]
+        return self.config.follow_interval
 
     @property
     def base_url(self) -> str:
-        return str(self.config.url).rstrip("/")  # type: ignore[attr-defined]
+        return str(self.config.url).rstrip("/")
 
     def _session(self) -> requests.Session:
         session = requests.Session()
         config = self.config
-        name = config.api_key_env  # type: ignore[attr-defined]
+        name = config.api_key_env
         if name:
             session.headers[self.api_key_header] = os.environ.get(name, "")
-        session.verify = config.verify_tls  # type: ignore[attr-defined]
+        session.verify = config.verify_tls
         return session
 
     def request(
@@ -90,7 +92,7 @@ class HttpConnector(Connector):
         ``read_timeout`` shortens the wait for the answer (``NoAnswerError`` past it).
         """
         config = self.config
-        timeout = (config.connect_timeout, read_timeout or config.timeout)  # type: ignore[attr-defined]
+        timeout = (config.connect_timeout, read_timeout or config.timeout)
         url = self.base_url + path
         try:
             with self._session() as session:
@@ -136,7 +138,7 @@ class HttpConnector(Connector):
         said = self.server_says(response)
         detail = f"{method} {url}: HTTP {status}: {said}"
         if status in (401, 403):
-            key = self.config.api_key_env  # type: ignore[attr-defined]
+            key = self.config.api_key_env
             if key is None:
                 # No key configured (Moonraker trusting the lab's network): the server
                 # does not trust this address. Saying "check None" would help nobody.

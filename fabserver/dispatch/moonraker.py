@@ -92,30 +92,24 @@ class KlipperOffline(TransientDispatchError):
         self.said = said
 
 
-class MoonrakerConnector(HttpConnector):
+class MoonrakerConnector(HttpConnector[MoonrakerSettings]):
     type = "moonraker"
     description = Text("Moonraker (Klipper)", "Moonraker (Klipper)")
     Settings = MoonrakerSettings
     service = "Moonraker"
     api_key_required = False
 
-    @property
-    def _settings(self) -> MoonrakerSettings:
-        config = self.config
-        assert isinstance(config, MoonrakerSettings)
-        return config
-
     # --- sending -------------------------------------------------------------------
 
     def send(self, file: Path, remote_name: str) -> Receipt:
-        config = self._settings
+        config = self.config
         path = f"{config.folder.strip('/')}/{remote_name}" if config.folder else remote_name
         offline: KlipperOffline | None = None
         try:
             status = self._query()
-        except KlipperOffline as why:
+        except KlipperOffline as down:
             # The file manager works without Klipper: deliver the file, start nothing.
-            status, offline = {}, why
+            status, offline = {}, down
         already = self._already_there(status, path)
         if already is not None:
             return already
@@ -201,7 +195,7 @@ class MoonrakerConnector(HttpConnector):
         )
 
     def _upload(self, file: Path, remote_name: str) -> dict[str, Any]:
-        config = self._settings
+        config = self.config
         form = {"root": "gcodes", "checksum": _sha256(file)}
         if config.folder:
             form["path"] = config.folder.strip("/")
@@ -378,7 +372,7 @@ class MoonrakerConnector(HttpConnector):
         """Send pause/resume/cancel without waiting past ``command_timeout`` (Klipper
         answers only once the running G-code ends), then read the state until it is
         one of ``wanted``, the printer is heating, or ``confirm_timeout`` passes."""
-        config = self._settings
+        config = self.config
         # No answer in time: received all the same; Klipper runs it when the command ends.
         with contextlib.suppress(NoAnswerError):
             self.request("POST", f"/printer/print/{verb}", read_timeout=config.command_timeout)
@@ -404,7 +398,7 @@ class MoonrakerConnector(HttpConnector):
     # --- how it ended --------------------------------------------------------------
 
     def follow_interval(self) -> float | None:
-        return self._settings.follow_interval
+        return self.config.follow_interval
 
     def outcome(self, remote_ref: str, since: float | None = None) -> JobOutcome | None:
         """The newest history entry for ``remote_ref``: its duration and filament.

@@ -34,7 +34,7 @@ class OctoPrintSettings(HttpSettings):
     folder: str = ""  # folder inside OctoPrint's storage, created by OctoPrint if missing
 
 
-class OctoPrintConnector(HttpConnector):
+class OctoPrintConnector(HttpConnector[OctoPrintSettings]):
     type = "octoprint"
     description = Text("OctoPrint (API REST)", "OctoPrint (REST API)")
     Settings = OctoPrintSettings
@@ -42,7 +42,6 @@ class OctoPrintConnector(HttpConnector):
 
     def send(self, file: Path, remote_name: str) -> Receipt:
         config = self.config
-        assert isinstance(config, OctoPrintSettings)
         current = self._job()
         if _is_current(current, remote_name, config.folder) and current.get("state", "").startswith(
             ("Printing", "Paused", "Pausing")
@@ -155,7 +154,6 @@ class OctoPrintConnector(HttpConnector):
 
     def follow_interval(self) -> float | None:
         config = self.config
-        assert isinstance(config, OctoPrintSettings)
         # OctoPrint keeps print records for its own storage only, not the printer's card.
         return config.follow_interval if config.location == "local" else None
 
@@ -163,7 +161,6 @@ class OctoPrintConnector(HttpConnector):
         """The file's last print, from OctoPrint's records (``prints.last``): its
         ``printTime`` from start to end, and whether it succeeded."""
         config = self.config
-        assert isinstance(config, OctoPrintSettings)
         current = self._job()
         if _is_current(current, remote_ref.rsplit("/", 1)[-1], config.folder) and current.get(
             "state", ""

@@ -37,14 +37,13 @@ class RawTcpSettings(ConnectorSettings):
     suffix: str = ""
 
 
-class RawTcpConnector(Connector):
+class RawTcpConnector(Connector[RawTcpSettings]):
     type = "raw-tcp"
     description = Text("Port réseau brut (9100)", "Raw network port (9100)")
     Settings = RawTcpSettings
 
     def send(self, file: Path, remote_name: str) -> Receipt:
         config = self.config
-        assert isinstance(config, RawTcpSettings)
         where = f"{config.host}:{config.port}"
         sent = 0
         try:

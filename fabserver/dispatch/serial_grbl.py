@@ -56,7 +56,7 @@ _STATES = {
 URL_SCHEMES = ("socket", "rfc2217", "loop", "spy", "hwgrep")
 
 
-class SerialGrblConnector(Connector):
+class SerialGrblConnector(Connector[GrblSettings]):
     type = "serial-grbl"
     description = Text("GRBL sur port série (streaming)", "GRBL on a serial port (streaming)")
     Settings = GrblSettings
@@ -76,7 +76,7 @@ class SerialGrblConnector(Connector):
 
     @property
     def port(self) -> str:
-        return self.config.port  # type: ignore[attr-defined]
+        return self.config.port
 
     def current(self) -> GrblStream | None:
         with _STREAMS_LOCK:
@@ -84,7 +84,7 @@ class SerialGrblConnector(Connector):
 
     @property
     def board(self) -> StreamBoard:
-        return StreamBoard(self.config.state_dir, self.port)  # type: ignore[attr-defined]
+        return StreamBoard(self.config.state_dir, self.port)
 
     def _elsewhere(self) -> dict[str, Any] | None:
         """The published state of a stream run by another process on this host, if active."""
@@ -114,7 +114,6 @@ class SerialGrblConnector(Connector):
                 detail=repr(error),
             ) from error
         config = self.config
-        assert isinstance(config, GrblSettings)
         elsewhere = self._elsewhere()
         if elsewhere and elsewhere.get("state") in _ACTIVE:
             raise _busy(self.port, str(elsewhere.get("job")))
@@ -147,7 +146,7 @@ class SerialGrblConnector(Connector):
                 remote_ref=remote_name,
                 started=True,
             )
-        if self.config.mode == "blocking":  # type: ignore[attr-defined]
+        if self.config.mode == "blocking":
             self.stream(file, remote_name)
             return Receipt(
                 Text(

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from ..store.models import Design as DesignRow
 from ..store.models import Job, Upload
-from .runtime import Runtime
+from .context import Runtime
 
 log = logging.getLogger("fabserver.jobs")
 

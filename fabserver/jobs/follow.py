@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from ..dispatch import DispatchError, JobOutcome, TransientDispatchError, connector_for
 from ..profiles import machine_from_snapshot
 from ..store.models import AuditEvent, Job, utcnow
-from .runtime import Runtime
+from .context import Runtime
 from .service import charged_material
 from .states import record
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ from ..errors import FabError
 from ..i18n import Text
 from ..store.models import Design as DesignRow
 from ..store.models import Upload
-from .runtime import Runtime
+from .context import Runtime
 
 # Client-side hints only (the browser sees names, not content); the server decides by content.
 SUFFIX_KINDS = {
@@ -139,10 +140,25 @@ def record_design(runtime: Runtime, upload: Upload, design: Design) -> DesignRow
     return row
 
 
-def upload_too_large(size_mb: float) -> Text:
-    return Text(
-        f"Fichier trop gros : la limite est de {size_mb:.0f} Mo. "
-        "Simplifiez le modèle (moins de triangles) ou demandez à l'équipe.",
-        f"File too large: the limit is {size_mb:.0f} MB. "
-        "Simplify the model (fewer triangles) or ask the staff.",
-    )
+@dataclass(frozen=True)
+class Accepted:
+    """A design received: its stored row (with its upload loaded) and what was read."""
+
+    row: DesignRow
+    design: Design
+
+
+def accept_design(runtime: Runtime, data: bytes, name: str) -> Accepted:
+    """The one intake of every door (form, quote page, API): store the bytes before
+    anything can fail, read them bounded, record the design.
+
+    Raises :class:`ServerBusy` and :class:`~fabserver.errors.DesignError`; the bytes
+    are kept either way."""
+    upload = receive(runtime, data, name)
+    design = load_bounded(runtime, data, name)
+    recorded = record_design(runtime, upload, design)
+    with runtime.db.session() as s:
+        row = s.get(DesignRow, recorded.id)
+        assert row is not None  # recorded just above
+        row.upload  # noqa: B018 - load while the session is open
+    return Accepted(row, design)

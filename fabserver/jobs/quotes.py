@@ -15,13 +15,11 @@ import logging
 import os
 import secrets
 import traceback
-import uuid
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from huey import crontab
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 
 from .. import quote as core
 from ..designs.stl import binary_stl
@@ -29,21 +27,22 @@ from ..designs.types import Design as ParsedDesign
 from ..designs.types import Drawing, Mesh
 from ..i18n import Text
 from ..lab import history, stockroom
-from ..lab.history import contact_keys
 from ..policy import decide
 from ..profiles import machine_from_snapshot
 from ..store.faults import STORAGE_FAULT, is_storage_fault
 from ..store.models import Artifact, AuditEvent, Job, Quote, QuotePlan, utcnow
 from ..store.models import Design as DesignRow
+from . import intake
+from .context import Runtime
 from .fairness import TOP_PRIORITY
 from .limits import limit_message
 from .planner import Outcome, PlanRequest, remove_out_dir, supervise
-from .runtime import Runtime
 from .service import (
     ActionError,
     Maker,
     check_maker,
     machine_choice,
+    new_job_fields,
     parse_copies,
     parse_options,
 )
@@ -315,32 +314,21 @@ def plan_options(runtime: Runtime, plan: QuotePlan) -> dict[str, Any]:
 # --- planning ---------------------------------------------------------------------------
 
 
-def declare(runtime: Runtime) -> None:
-    @runtime.huey.task(name="fabserver.plan_quote")
-    def plan_quote_task(plan_id: int, version: int) -> None:
-        plan_draft(runtime, plan_id, version)
-
-    @runtime.huey.periodic_task(crontab(minute="*"), name="fabserver.sweep_quotes")
-    def sweep_quotes_task() -> None:
-        sweep(runtime)
-
-    runtime.tasks["quote"] = plan_quote_task
-
-
 def enqueue(runtime: Runtime, plan_id: int, version: int) -> None:
-    task = runtime.tasks["quote"]
-    runtime.huey.enqueue(task.s(plan_id, version, priority=QUOTE_PRIORITY))
+    runtime.queue.quote(plan_id, version, QUOTE_PRIORITY)
+
+
+def _draft_is(plan_id: int, version: int, state: str) -> ColumnElement[bool]:
+    """SQL condition: the draft is still at this version and in this state (the compare
+    of a compare-and-set, so a stale worker changes nothing)."""
+    return and_(QuotePlan.id == plan_id, QuotePlan.version == version, QuotePlan.state == state)
 
 
 def _claim(runtime: Runtime, plan_id: int, version: int) -> dict[str, Any] | None:
     with runtime.db.session() as s:
         claimed = s.execute(
             update(QuotePlan)
-            .where(
-                QuotePlan.id == plan_id,
-                QuotePlan.version == version,
-                QuotePlan.state == "queued",
-            )
+            .where(_draft_is(plan_id, version, "queued"))
             .values(
                 state="planning",
                 attempts=QuotePlan.attempts + 1,
@@ -468,15 +456,7 @@ def _finish(
     if error is not None:
         values.update(state="failed", error_message=error.to_dict(), error_detail=detail)
     with runtime.db.session() as s:
-        s.execute(
-            update(QuotePlan)
-            .where(
-                QuotePlan.id == plan_id,
-                QuotePlan.version == version,
-                QuotePlan.state == "planning",
-            )
-            .values(**values)
-        )
+        s.execute(update(QuotePlan).where(_draft_is(plan_id, version, "planning")).values(**values))
 
 
 def sweep(runtime: Runtime) -> None:
@@ -494,11 +474,7 @@ def sweep(runtime: Runtime) -> None:
         with runtime.db.session() as s:
             changed = s.execute(
                 update(QuotePlan)
-                .where(
-                    QuotePlan.id == plan_id,
-                    QuotePlan.version == version,
-                    QuotePlan.state == "planning",
-                )
+                .where(_draft_is(plan_id, version, "planning"))
                 .values(
                     state="failed" if lost else "queued",
                     error_message=UNEXPECTED.to_dict() if lost else None,
@@ -524,7 +500,6 @@ def submit(runtime: Runtime, token: str, body: dict[str, Any], maker: Maker) -> 
         plan = next(p for p in quote.plans if p.machine_id == str(body.get("machine")))
     options = plan_options(runtime, plan)
     job = Job(
-        token=secrets.token_urlsafe(24),
         design_id=quote.design_id,
         plugin=plan.plugin,
         machine_id=plan.machine_id,
@@ -534,14 +509,7 @@ def submit(runtime: Runtime, token: str, body: dict[str, Any], maker: Maker) -> 
         site=machine_from_snapshot(plan.machine_snapshot).site,
         options=options,
         copies=plan.copies,
-        state="queued",
-        maker_name=maker.name.strip()[:200],
-        maker_email=maker.email.strip()[:200],
-        maker_phone=maker.phone.strip()[:50],
-        maker_locale=maker.locale if maker.locale in ("fr", "en") else "fr",
-        **contact_keys(maker.email, maker.phone),
-        consent_at=utcnow(),
-        dispatch_key=uuid.uuid4().hex,
+        **new_job_fields(maker),
     )
     keep = plan.state == "done"
     with runtime.db.session() as s:
@@ -709,9 +677,5 @@ def from_upload(runtime: Runtime, data: bytes, name: str) -> Quote:
 
     Raises :class:`.intake.ServerBusy` and :class:`~fabserver.errors.DesignError`
     (the bytes are kept either way)."""
-    from . import intake
-
-    upload = intake.receive(runtime, data, name)
-    design = intake.load_bounded(runtime, data, name)
-    row = intake.record_design(runtime, upload, design)
-    return create(runtime, row, design)
+    accepted = intake.accept_design(runtime, data, name)
+    return create(runtime, accepted.row, accepted.design)

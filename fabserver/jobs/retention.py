@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from ..store.models import Artifact, Design, Job, Quote, QuotePlan, Upload, utcnow
-from .runtime import Runtime
+from .context import Runtime
 from .states import FINAL_STATES, record
 
 #: A file written less than this long ago is never removed (its row may be on its way).

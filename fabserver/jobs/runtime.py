@@ -1,107 +1,71 @@
-"""Everything a process needs to run jobs, built once and passed explicitly.
+"""Building the :class:`~.context.Runtime` of a process: the one place that composes
+the store, the profiles and plugins, the queue and what its tasks do.
 
-The web app and ``fabserver worker`` each build one :class:`Runtime`; the Huey
-tasks are closures over it, registered under fixed names so that a consumer on
-another host runs the same code for the same message.
+The web app and ``fabserver worker`` each build one; the modules that act on jobs
+take it as an argument and never import this one, so the jobs package has no
+import circle (``tests/test_import_graph.py``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
-from huey import Huey, MemoryHuey, PriorityRedisHuey, SqliteHuey
-
 from ..designs.bounded import preload
-from ..profiles import ProfileSet, load_profiles
+from ..lab import mail
+from ..profiles import load_profiles
 from ..registry import Registry, check_profiles, load_registry
-from ..store import Database, FileStore, open_database
+from ..store import FileStore, open_database
+from . import fairness, follow, quotes, recovery, retention, sites, tasks
+from .context import Runtime
+from .queue import QUEUE_NAME, JobQueue, QueueWork, make_huey
 from .settings import Settings
 
+__all__ = ["QUEUE_NAME", "Runtime", "build_runtime", "make_huey", "start_consumer"]
+
 log = logging.getLogger("fabserver.jobs")
-
-QUEUE_NAME = "fabserver"
-
-
-def make_huey(settings: Settings, name: str = QUEUE_NAME) -> Huey:
-    if settings.immediate:
-        return MemoryHuey(name, immediate=True)
-    if settings.redis_url:
-        # The priority variant (a sorted set): light plans first, as on SQLite.
-        return PriorityRedisHuey(name, url=settings.redis_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey(name, filename=str(settings.data_dir / "queue.sqlite3"))
-
-
-@dataclass
-class Runtime:
-    settings: Settings
-    db: Database
-    files: FileStore
-    profiles: ProfileSet
-    registry: Registry
-    huey: Huey
-    tasks: dict[str, Any] = field(default_factory=dict)
-    # Uploads parsed at once in this process (each parse is a child process).
-    parse_slots: threading.BoundedSemaphore = field(
-        default_factory=lambda: threading.BoundedSemaphore(1)
-    )
-    #: one dispatch queue per site when the lab has several (fabserver.jobs.sites)
-    site_hueys: dict[str, Huey] = field(default_factory=dict)
-
-    def enqueue_plan(self, job_id: int, delay: float | None = None) -> None:
-        """Queue the job's plan message, lighter jobs first (see :mod:`.fairness`)."""
-        from .fairness import plan_priority
-
-        task = self.tasks["plan"]
-        priority = plan_priority(self, job_id)
-        self.huey.enqueue(task.s(job_id, priority=priority, delay=delay))
-
-    def enqueue_dispatch(self, job_id: int) -> None:
-        from .sites import dispatch_task_for
-
-        dispatch_task_for(self, job_id)(job_id)
-
-    def enqueue_mail(self, job_id: int, event: str, note: str = "") -> None:
-        """An e-mail to the job's maker, sent by the queue (see fabserver.lab.mail)."""
-        self.tasks["mail"](job_id, event, note, self.settings.public_url)
-
-    def close(self) -> None:
-        self.db.dispose()
 
 
 def build_runtime(settings: Settings, registry: Registry | None = None) -> Runtime:
     """Load profiles and plugins and check them together, open the store (migrating it),
-    declare the tasks."""
-    from ..lab import mail
-    from . import quotes, sites, tasks
-
+    declare the queue's tasks."""
     profiles = load_profiles(settings.profile_dir)
     registry = registry if registry is not None else load_registry()
     check_profiles(registry, profiles)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    # The tasks run once the runtime below exists: each closes over it.
+    work = QueueWork(
+        plan=lambda job_id: tasks.plan_job(runtime, job_id),
+        dispatch=lambda job_id, retries_left: tasks.dispatch_job(runtime, job_id, retries_left),
+        follow=lambda job_id: follow.follow_job(runtime, job_id),
+        mail=lambda job_id, event, note, base_url: mail.send_queued(
+            runtime, job_id, event, note, base_url
+        ),
+        quote=lambda plan_id, version: quotes.plan_draft(runtime, plan_id, version),
+        sweep=lambda: recovery.sweep(runtime),
+        sweep_quotes=lambda: quotes.sweep(runtime),
+        collect_garbage=lambda: retention.collect_garbage(runtime),
+        plan_priority=lambda job_id: fairness.plan_priority(runtime, job_id),
+        job_site=lambda job_id: sites.job_site(runtime, job_id),
+    )
     runtime = Runtime(
         settings=settings,
         db=open_database(settings.db_url),
         files=FileStore(settings.data_dir / "files"),
         profiles=profiles,
         registry=registry,
-        huey=make_huey(settings),
+        queue=JobQueue(settings, work, sites=sites.queued_sites(profiles)),
         parse_slots=threading.BoundedSemaphore(settings.parse_slots),
     )
-    tasks.declare(runtime)
-    mail.declare(runtime)
-    sites.declare_site_queues(runtime)
     sites.place_unplaced(runtime)
-    quotes.declare(runtime)
     # Planning processes fork from a server that has the plugins imported already.
     preload(sorted({type(plugin).__module__ for plugin in runtime.registry.plugins.values()}))
     return runtime
 
 
-def start_consumer(runtime: Runtime, workers: int | None = None):
+def start_consumer(runtime: Runtime, workers: int | None = None) -> Any:
     """A Huey consumer, started in the background; call ``.stop()`` to end it.
 
     Its threads only claim jobs and supervise them: each plan runs in its own
@@ -109,8 +73,6 @@ def start_consumer(runtime: Runtime, workers: int | None = None):
     dispatch tasks of the sites ``FABSERVER_DISPATCH_SITES`` names (all by default),
     when the lab has several.
     """
-    from .sites import SiteConsumers, dispatch_hueys
-
     consumer = runtime.huey.create_consumer(
         workers=workers or runtime.settings.workers,
         worker_type="thread",
@@ -118,5 +80,5 @@ def start_consumer(runtime: Runtime, workers: int | None = None):
         max_delay=1.0,  # an idle SQLite queue is polled at least every second
     )
     consumer.start()
-    sites = dispatch_hueys(runtime, runtime.settings.dispatch_site_list)
-    return SiteConsumers.start(consumer, sites) if sites else consumer
+    site_queues = sites.dispatch_hueys(runtime, runtime.settings.dispatch_site_list)
+    return sites.SiteConsumers.start(consumer, site_queues) if site_queues else consumer

@@ -10,11 +10,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
-
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from ..errors import FabError
 from ..i18n import Text
@@ -24,7 +20,8 @@ from ..plugin import OptionError, resolve_options
 from ..policy import Verdict, override
 from ..profiles import MachineProfile, MaterialProfile
 from ..store.models import AuditEvent, Design, Job, utcnow
-from .runtime import Runtime
+from . import learning
+from .context import Runtime
 from .states import InvalidTransition, record, transition
 
 VERDICT_KINDS = ("prototype", "series")
@@ -151,6 +148,22 @@ def parse_copies(value: Any) -> int:
         raise ActionError(exc.message) from None
 
 
+def new_job_fields(maker: Maker) -> dict[str, Any]:
+    """The columns of a new, queued job that come from its maker, and its fresh secrets
+    (the token of the maker's link, the key that makes a resend land on the same file)."""
+    return {
+        "token": secrets.token_urlsafe(24),
+        "state": "queued",
+        "maker_name": maker.name.strip()[:200],
+        "maker_email": maker.email.strip()[:200],
+        "maker_phone": maker.phone.strip()[:50],
+        "maker_locale": maker.locale if maker.locale in ("fr", "en") else "fr",
+        **contact_keys(maker.email, maker.phone),
+        "consent_at": utcnow(),
+        "dispatch_key": uuid.uuid4().hex,
+    }
+
+
 def submit(
     runtime: Runtime,
     design: Design,
@@ -165,7 +178,6 @@ def submit(
     machine, material = machine_choice(runtime, design.kind, machine_id, material_id)
     values = parse_options(runtime, machine, options)
     job = Job(
-        token=secrets.token_urlsafe(24),
         design_id=design.id,
         plugin=machine.plugin,
         machine_id=machine.id,
@@ -175,14 +187,7 @@ def submit(
         material_snapshot=material.snapshot(),
         options=values,
         copies=parse_copies(copies),
-        state="queued",
-        maker_name=maker.name.strip()[:200],
-        maker_email=maker.email.strip()[:200],
-        maker_phone=maker.phone.strip()[:50],
-        maker_locale=maker.locale if maker.locale in ("fr", "en") else "fr",
-        **contact_keys(maker.email, maker.phone),
-        consent_at=utcnow(),
-        dispatch_key=uuid.uuid4().hex,
+        **new_job_fields(maker),
     )
     with runtime.db.session() as s:
         s.add(job)
@@ -369,127 +374,20 @@ def cancel(
         transition(s, job_id, "cancelled", actor=actor, reason=reason, expected=expected)
 
 
-MAX_PLAN_ATTEMPTS = 2  # a job whose planning process is killed is tried once more, no more
-
-
-def plan_attempts(session: Session, job_id: int) -> int:
-    """Claims of the job since a maker or staff last asked for a plan (the audit trail
-    keeps them; the system's own re-queues after a lost worker do not reset the count)."""
-    asked = session.scalar(
-        select(func.max(AuditEvent.id)).where(
-            AuditEvent.job_id == job_id,
-            AuditEvent.action == "transition",
-            AuditEvent.to_state == "queued",
-            AuditEvent.actor.not_in(SYSTEM_ACTORS),
-        )
-    )
-    return int(
-        session.scalar(
-            select(func.count(AuditEvent.id)).where(
-                AuditEvent.job_id == job_id,
-                AuditEvent.action == "transition",
-                AuditEvent.to_state == "planning",
-                AuditEvent.id > (asked or 0),
-            )
-        )
-        or 0
-    )
-
-
-def worker_lost(
-    runtime: Runtime, job_id: int, version: int | None, detail: str, reason: str = ""
-) -> str | None:
-    """The planning of a job stopped without an answer (its process was killed, or its
-    worker died): plan it again once; the second time the job is ``failed`` with a
-    message, so that no restart can loop on it. Returns the new state (None: the job
-    had moved on meanwhile)."""
-    from .limits import limit_detail, limit_message, limits_for
-
-    try:
-        with runtime.db.session() as s:
-            job = s.get(Job, job_id)
-            if job is None:
-                return None
-            if plan_attempts(s, job_id) >= MAX_PLAN_ATTEMPTS:
-                limits = limits_for(job.machine_snapshot)
-                message = limit_message("crash", limits, job.plugin)
-                transition(
-                    s,
-                    job_id,
-                    "failed",
-                    actor="system",
-                    expected=("planning",),
-                    if_plan_version=version,
-                    reason=message.en,
-                    error_message=message.to_dict(),
-                    error_detail=limit_detail("crash", limits, job.machine_id, detail),
-                    stage="failed",
-                )
-                return "failed"
-            transition(
-                s,
-                job_id,
-                "queued",
-                actor="system",
-                expected=("planning",),
-                if_plan_version=version,
-                reason=reason or f"planning interrupted: {detail}"[:500],
-                progress=0.0,
-                stage="",
-            )
-    except InvalidTransition:
-        return None
-    runtime.enqueue_plan(job_id)
-    return "queued"
-
-
-def requeue_stale_planning(
-    runtime: Runtime,
-    stale_after_s: float,
-    reason: str = "planning interrupted: no news from its worker",
-) -> list[int]:
-    """Jobs 'planning' with no heartbeat for ``stale_after_s`` (their worker stopped or
-    died) go back to the queue and their plan message is sent again, once: a job that
-    has already lost its worker before is ``failed`` instead."""
-    limit = utcnow() - timedelta(seconds=stale_after_s)
+def add_stock_piece(runtime: Runtime, fields: dict[str, Any], sites: list[str]) -> dict[str, Any]:
+    """Record an offcut or a remnant from a form or a JSON body (``FabError`` says what is
+    wrong); returns the piece, JSON-ready."""
     with runtime.db.session() as s:
-        stale = s.scalars(
-            select(Job.id).where(
-                Job.state == "planning",
-                (Job.heartbeat_at.is_(None)) | (Job.heartbeat_at <= limit),
-            )
-        ).all()
-    requeued = []
-    for job_id in stale:
-        if worker_lost(runtime, job_id, None, "no news from its worker", reason) == "queued":
-            requeued.append(job_id)
-    return requeued
+        return stockroom.piece_dict(stockroom.add_piece(s, runtime.profiles, fields, sites))
 
 
-def offer_queued(runtime: Runtime, older_than_s: float = 0.0) -> list[int]:
-    """Queue again the plan message of queued jobs (waiting longer than ``older_than_s``),
-    in case it was lost; a claim makes the duplicates harmless."""
-    limit = utcnow() - timedelta(seconds=older_than_s)
+def remove_stock_piece(runtime: Runtime, piece_id: int, sites: list[str]) -> bool:
+    """False when there is no such piece at ``sites``."""
     with runtime.db.session() as s:
-        queued = s.scalars(
-            select(Job.id).where(Job.state == "queued", Job.updated_at <= limit).order_by(Job.id)
-        ).all()
-    for job_id in queued:
-        runtime.enqueue_plan(job_id)
-    return list(queued)
+        return stockroom.delete_piece(s, piece_id, sites)
 
 
-def requeue_unfinished(runtime: Runtime, stale_after_s: float) -> list[int]:
-    """At start: stale 'planning' jobs back to the queue, and every queued job offered
-    to the queue again. Returns the ids offered."""
-    requeued = requeue_stale_planning(
-        runtime, stale_after_s, reason="restart: planning interrupted"
-    )
-    return sorted({*requeued, *offer_queued(runtime)})
-
-
-def sweep(runtime: Runtime) -> None:
-    """Periodic, in every consumer: what a dead worker or a lost message left behind."""
-    stale = runtime.settings.stale_planning_s
-    requeue_stale_planning(runtime, stale)
-    offer_queued(runtime, older_than_s=stale)
+def reset_correction(runtime: Runtime, machine_id: str, material_id: str, actor: str) -> None:
+    """Learn the machine × material time correction afresh (after a repair, new settings)."""
+    with runtime.db.session() as s:
+        learning.reset_correction(s, machine_id, material_id, actor)

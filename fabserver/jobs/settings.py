@@ -113,8 +113,6 @@ class Settings:
     @property
     def dispatch_site_list(self) -> list[str] | None:
         """The sites this process dispatches for; None for all."""
-        from .sites import parse_dispatch_sites
-
         return parse_dispatch_sites(self.dispatch_sites)
 
     @property
@@ -132,3 +130,13 @@ class Settings:
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_hex(32))
         return path.read_text().strip()
+
+
+def parse_dispatch_sites(value: str | None) -> list[str] | None:
+    """``FABSERVER_DISPATCH_SITES``: ``all`` (None), ``none`` ([]) or ids separated by commas."""
+    text = (value or "all").strip().lower()
+    if text == "all":
+        return None
+    if text in ("none", ""):
+        return []
+    return [part.strip() for part in text.split(",") if part.strip()]

@@ -15,33 +15,21 @@ from typing import Any
 from huey import Huey
 from sqlalchemy import select, update
 
+from ..profiles import ProfileSet
 from ..store.models import Job, StockPiece
-from .runtime import QUEUE_NAME, Runtime, make_huey
+from .context import Runtime
 
 log = logging.getLogger("fabserver.jobs")
 
 
-def site_queue_name(site_id: str) -> str:
-    return f"{QUEUE_NAME}-dispatch-{site_id}"
+def queued_sites(profiles: ProfileSet) -> list[str]:
+    """The sites with a dispatch queue of their own: all of them when the lab has several,
+    none for a single site (its dispatch runs on the shared queue)."""
+    return list(profiles.sites) if len(profiles.sites) > 1 else []
 
 
 def has_site_queues(runtime: Runtime) -> bool:
-    """Dispatch goes through per-site queues only when the lab has several sites."""
-    return len(runtime.profiles.sites) > 1
-
-
-def declare_site_queues(runtime: Runtime) -> None:
-    """A Huey instance per site, each with the dispatch and follow-up tasks (same names as
-    the shared ones)."""
-    from .tasks import declare_dispatch, declare_follow
-
-    if not has_site_queues(runtime):
-        return
-    for site_id in runtime.profiles.sites:
-        huey = make_huey(runtime.settings, site_queue_name(site_id))
-        runtime.site_hueys[site_id] = huey
-        runtime.tasks[f"dispatch@{site_id}"] = declare_dispatch(runtime, huey)
-        runtime.tasks[f"follow@{site_id}"] = declare_follow(runtime, huey)
+    return bool(queued_sites(runtime.profiles))
 
 
 def job_site(runtime: Runtime, job_id: int) -> str:
@@ -50,17 +38,6 @@ def job_site(runtime: Runtime, job_id: int) -> str:
     if site is None:
         raise LookupError(job_id)
     return site
-
-
-def dispatch_task_for(runtime: Runtime, job_id: int) -> Any:
-    """The dispatch task of the job's own site (the shared one for a single-site lab)."""
-    if not runtime.site_hueys:
-        return runtime.tasks["dispatch"]
-    site = job_site(runtime, job_id)
-    task = runtime.tasks.get(f"dispatch@{site}")
-    if task is None:
-        raise LookupError(f"job {job_id} is at site '{site}', which the profiles do not name")
-    return task
 
 
 def dispatch_hueys(runtime: Runtime, sites: list[str] | None) -> list[tuple[str, Huey]]:
@@ -75,16 +52,6 @@ def dispatch_hueys(runtime: Runtime, sites: list[str] | None) -> list[tuple[str,
         for site_id, huey in runtime.site_hueys.items()
         if sites is None or site_id in sites
     ]
-
-
-def parse_dispatch_sites(value: str | None) -> list[str] | None:
-    """``FABSERVER_DISPATCH_SITES``: ``all`` (None), ``none`` ([]) or ids separated by commas."""
-    text = (value or "all").strip().lower()
-    if text == "all":
-        return None
-    if text in ("none", ""):
-        return []
-    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def place_unplaced(runtime: Runtime) -> None:

@@ -137,3 +137,42 @@ def record(
             data=data,
         )
     )
+
+
+def end_planning(
+    session: Session,
+    job_id: int,
+    version: int | None,
+    target: str,
+    *,
+    actor: str,
+    **fields: Any,
+) -> str:
+    """End the planning run ``version`` claimed (any run when None) in ``target``; a job
+    that has moved on meanwhile raises :class:`InvalidTransition`."""
+    return transition(
+        session,
+        job_id,
+        target,
+        actor=actor,
+        expected=("planning",),
+        if_plan_version=version,
+        **fields,
+    )
+
+
+def fail_planning(
+    session: Session, job_id: int, version: int | None, message: Text, detail: str, actor: str
+) -> str:
+    """The planning run ends ``failed``: ``message`` for the maker, ``detail`` for staff."""
+    return end_planning(
+        session,
+        job_id,
+        version,
+        "failed",
+        actor=actor,
+        reason=message.en,
+        error_message=message.to_dict(),
+        error_detail=detail,
+        stage="failed",
+    )

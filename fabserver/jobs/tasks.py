@@ -1,11 +1,11 @@
-"""The queued tasks: plan a job, dispatch a job, and a periodic sweep.
+"""What the queued tasks do: plan a job, dispatch a job (the queue is :mod:`.queue`).
 
 Plan and dispatch start by *claiming* the job with a compare-and-set in the
 database, so a message delivered twice (a restart, two consumers, a re-queue)
 does the work once. Long work runs outside any database transaction, and a plan
 runs in a bounded planning process (:mod:`.planner`) that this task only
 supervises. The sweep re-queues what a dead worker or a lost message left behind,
-once: a job that loses its worker twice is failed (:func:`.service.worker_lost`).
+once: a job that loses its worker twice is failed (:func:`.recovery.worker_lost`).
 """
 
 from __future__ import annotations
@@ -21,25 +21,22 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from huey import Huey, crontab
 from sqlalchemy import or_, select, update
 
 from ..dispatch import DispatchError, TransientDispatchError, connector_for, remote_name_for
 from ..i18n import Text
 from ..lab.context import planning_context
-from ..profiles import machine_from_snapshot, material_from_snapshot
+from ..profiles import MachineProfile, machine_from_snapshot, material_from_snapshot
 from ..stock import Piece
 from ..store.faults import STORAGE_FAULT, is_storage_fault
 from ..store.models import Artifact, Job, utcnow
 from . import fairness
-from .follow import follow_job
+from .context import Runtime
 from .learning import correction_for
 from .limits import limit_detail, limit_message, limits_for
 from .planner import Outcome, PlanRequest, PlanSummary, remove_out_dir, supervise
-from .retention import collect_garbage
-from .runtime import Runtime
-from .service import sweep, worker_lost
-from .states import InvalidTransition, record, transition
+from .recovery import worker_lost
+from .states import InvalidTransition, end_planning, fail_planning, record, transition
 
 log = logging.getLogger("fabserver.jobs")
 
@@ -61,74 +58,14 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
 
-def declare(runtime: Runtime) -> None:
-    huey = runtime.huey
-
-    @huey.task(name="fabserver.plan_job")
-    def plan_task(job_id: int) -> None:
-        plan_job(runtime, job_id)
-
-    dispatch_task = declare_dispatch(runtime, huey)
-
-    @huey.periodic_task(crontab(minute="*"), name="fabserver.sweep")
-    def sweep_task() -> None:
-        sweep(runtime)
-
-    @huey.periodic_task(crontab(minute="7"), name="fabserver.retention")
-    def retention_task() -> None:
-        collect_garbage(runtime)
-
-    runtime.tasks["plan"] = plan_task
-    runtime.tasks["dispatch"] = dispatch_task
-    _declare_follow(runtime)
-
-
-def _declare_follow(runtime: Runtime) -> None:
+def start_following(runtime: Runtime, job_id: int, machine: MachineProfile) -> None:
     """After a dispatch: ask the machine how the job ended (its actual time), again after
     the interval the connector gives, until it has ended (connectors that cannot tell
     give no interval and are not asked). The question goes to the queue of the machine's
     site, whose worker is on the machine's network (the shared queue for a single site)."""
-    runtime.tasks["follow@"] = declare_follow(runtime, runtime.huey)
-
-    def start(job_id: int, machine) -> None:
-        follow_interval = getattr(connector_for(machine), "follow_interval", None)
-        delay = follow_interval() if follow_interval is not None else None
-        if delay is None:
-            return
-        site = machine.site if runtime.site_hueys else ""
-        task = runtime.tasks.get(f"follow@{site}", runtime.tasks["follow@"])
-        task.schedule((job_id,), delay=delay)
-
-    runtime.tasks["follow"] = start
-
-
-def declare_follow(runtime: Runtime, huey: Huey) -> Any:
-    """The follow-up task on ``huey``: the shared queue, or a site's (fabserver.jobs.sites)."""
-
-    @huey.task(name="fabserver.follow_job")
-    def follow_task(job_id: int) -> None:
-        again = follow_job(runtime, job_id)
-        if again is not None:
-            follow_task.schedule((job_id,), delay=again)
-
-    return follow_task
-
-
-def declare_dispatch(runtime: Runtime, huey: Huey) -> Any:
-    """The dispatch task on ``huey``: the shared queue, or a site's (fabserver.jobs.sites)."""
-
-    @huey.task(
-        name="fabserver.dispatch_job",
-        retries=runtime.settings.dispatch_retries,
-        retry_delay=runtime.settings.dispatch_retry_delay_s,
-        retry_backoff=2.0,
-        context=True,
-    )
-    def dispatch_task(job_id: int, task=None) -> None:
-        retries_left = task.retries if task is not None else 0
-        dispatch_job(runtime, job_id, retries_left=retries_left)
-
-    return dispatch_task
+    delay = connector_for(machine).follow_interval()
+    if delay is not None:
+        runtime.queue.follow(job_id, machine.site, delay)
 
 
 class _ProgressWriter:
@@ -340,13 +277,12 @@ def _store_results(runtime: Runtime, job_id: int, version: int, summary: PlanSum
     ]
     try:
         with runtime.db.session() as s:
-            transition(
+            end_planning(
                 s,
                 job_id,
+                version,
                 "review",
                 actor="worker",
-                expected=("planning",),
-                if_plan_version=version,
                 progress=1.0,
                 stage="done",
                 estimate=summary.estimate,
@@ -365,18 +301,7 @@ def _store_results(runtime: Runtime, job_id: int, version: int, summary: PlanSum
 def _fail(runtime: Runtime, job_id: int, version: int, message: Text, detail: str) -> None:
     try:
         with runtime.db.session() as s:
-            transition(
-                s,
-                job_id,
-                "failed",
-                actor="worker",
-                expected=("planning",),
-                if_plan_version=version,
-                reason=message.en,
-                error_message=message.to_dict(),
-                error_detail=detail,
-                stage="failed",
-            )
+            fail_planning(s, job_id, version, message, detail, actor="worker")
     except InvalidTransition as exc:
         log.info("job %s changed while planning (%s); failure dropped", job_id, exc.current)
 
@@ -452,7 +377,7 @@ def dispatch_job(runtime: Runtime, job_id: int, retries_left: int = 0) -> None:
         "remote_ref": receipt.remote_ref,
         "url": receipt.url,
         "download": receipt.download,
-        "started": getattr(receipt, "started", False),
+        "started": receipt.started,
         "key": key,
     }
     with runtime.db.session() as s:
@@ -478,4 +403,4 @@ def dispatch_job(runtime: Runtime, job_id: int, retries_left: int = 0) -> None:
             # Cancelled while sending: keep the receipt so nobody sends it again.
             s.execute(update(Job).where(Job.id == job_id).values(receipt=receipt_data))
             return
-    runtime.tasks["follow"](job_id, machine)  # started now or later by staff on the machine
+    start_following(runtime, job_id, machine)  # started now or later by staff on the machine

@@ -10,8 +10,8 @@ import logging
 from pathlib import Path
 
 from ..registry import Registry
+from .recovery import requeue_unfinished
 from .runtime import build_runtime
-from .service import requeue_unfinished
 from .settings import Settings
 from .sites import start_site_dispatch
 

@@ -190,20 +190,13 @@ def send_job_mail(
     return where
 
 
-def declare(runtime: Runtime) -> None:
-    """The queue's mail task, retried with back-off while the mail server is away."""
-
-    @runtime.huey.task(
-        name="fabserver.mail_job",
-        retries=runtime.settings.mail_retries,
-        retry_delay=runtime.settings.mail_retry_delay_s,
-        retry_backoff=2.0,
-    )
-    def mail_task(job_id: int, event: str, note: str = "", base_url: str | None = None) -> None:
-        try:
-            send_job_mail(runtime, job_id, event, note, base_url)  # type: ignore[arg-type]
-        except MailError as exc:
-            log.warning("mail %s of job %s: %s", event, job_id, exc.message.en)
-            raise
-
-    runtime.tasks["mail"] = mail_task
+def send_queued(
+    runtime: Runtime, job_id: int, event: str, note: str = "", base_url: str | None = None
+) -> None:
+    """What the queue's mail task does; it is retried with back-off while the mail server
+    is away (see fabserver.jobs.queue)."""
+    try:
+        send_job_mail(runtime, job_id, event, note, base_url)  # type: ignore[arg-type]
+    except MailError as exc:
+        log.warning("mail %s of job %s: %s", event, job_id, exc.message.en)
+        raise

@@ -99,12 +99,10 @@ def _security_headers(response: Response) -> Response:
 
 def _learn_public_url() -> None:
     """Without FABSERVER_PUBLIC_URL, e-mails link to the address makers use to reach us."""
-    from flask import current_app, request
+    from flask import request
 
-    settings = current_app.extensions["fabserver"].settings
+    from .context import runtime_of
+
+    settings = runtime_of().settings
     if settings.public_url is None and not request.path.startswith("/api/"):
         settings.public_url = request.url_root.rstrip("/")
-
-
-def runtime_of(app: Flask) -> Runtime:
-    return app.extensions["fabserver"]

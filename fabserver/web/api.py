@@ -9,27 +9,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
-from sqlalchemy import select
+from flask import Blueprint, abort, g, jsonify, request, url_for
 
-from ..errors import DesignError, FabError
+from ..errors import FabError
 from ..i18n import Text
-from ..jobs import intake, quotes, service
-from ..jobs.runtime import Runtime
-from ..lab import reports, stockroom
-from ..lab.sites import site_queues
-from ..store.models import JOB_STATES, Artifact, Design, Job
+from ..jobs import intake, queries, quotes, service
+from ..lab import reports
+from ..store.models import JOB_STATES, Job
 from .auth import staff_actor, staff_sites, token_required
+from .context import artifact_download, quote_or_404, runtime_of, site_job, token_job
 from .errors import csrf
+from .fields import MISSING_FILE, consented, maker_from, uploaded_file
 from .openapi import openapi_document
 from .views import public_job, staff_job
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
-
-
-def _runtime() -> Runtime:
-    return current_app.extensions["fabserver"]
 
 
 def _error(status: int, message: Text):
@@ -42,7 +37,7 @@ def openapi():
 
 
 def _unknown_site(site: str):
-    known = ", ".join(_runtime().profiles.sites)
+    known = ", ".join(runtime_of().profiles.sites)
     return _error(
         400, Text(f"Site inconnu : {site} (sites : {known}).", f"Unknown site: {site} ({known}).")
     )
@@ -51,9 +46,8 @@ def _unknown_site(site: str):
 @bp.get("/sites")
 def sites():
     """The lab's sites, their machines and how much work waits at each."""
-    runtime = _runtime()
-    with runtime.db.session() as s:
-        queues = site_queues(s)
+    runtime = runtime_of()
+    queues = queries.waiting_by_site(runtime)
     out = [
         {
             **site.public(),
@@ -67,7 +61,7 @@ def sites():
 
 @bp.get("/machines")
 def machines():
-    runtime = _runtime()
+    runtime = runtime_of()
     site = request.args.get("site") or None
     if site is not None and site not in runtime.profiles.sites:
         return _unknown_site(site)
@@ -97,13 +91,9 @@ def machines():
 @bp.post("/jobs")
 def create_job():
     """A maker's upload without the form (multipart: file + fields, options as JSON)."""
-    runtime = _runtime()
-    file = request.files.get("file")
-    if file is None or not file.filename:
-        return _error(
-            400, Text("Fichier manquant (champ « file »).", "Missing file ('file' field).")
-        )
-    if request.form.get("consent") not in ("1", "true", "yes", "on"):
+    runtime = runtime_of()
+    file = uploaded_file(MISSING_FILE)
+    if not consented(request.form):
         return _error(
             400,
             Text(
@@ -111,17 +101,8 @@ def create_job():
                 "Consent is required (consent=1).",
             ),
         )
-    data = file.read()
-    upload = intake.receive(runtime, data, file.filename)
-    try:
-        design = intake.load_bounded(runtime, data, file.filename)
-    except intake.ServerBusy as exc:
-        return jsonify(error=exc.message.to_dict()), 503, {"Retry-After": str(exc.retry_after_s)}
-    except DesignError as exc:
-        return _error(422, exc.message)
-    row = intake.record_design(runtime, upload, design)
-    with runtime.db.session() as s:
-        row = s.get(Design, row.id)
+    # ServerBusy and DesignError are answered by the app's error handlers (503, 422).
+    row = intake.accept_design(runtime, file.read(), file.filename).row
     options: dict[str, Any] = {}
     if request.form.get("options"):
         try:
@@ -133,12 +114,6 @@ def create_job():
                 400,
                 Text("« options » doit être un objet JSON.", "'options' must be a JSON object."),
             )
-    maker = service.Maker(
-        name=request.form.get("name", ""),
-        email=request.form.get("email", ""),
-        phone=request.form.get("phone", ""),
-        locale=request.form.get("locale", "fr"),
-    )
     try:
         job = service.submit(
             runtime,
@@ -147,7 +122,7 @@ def create_job():
             request.form.get("material", ""),
             request.form.get("copies", "1"),
             options,
-            maker,
+            maker_from(request.form, request.form.get("locale", "fr")),
         )
     except service.ActionError as exc:
         return _error(400, exc.message)
@@ -155,37 +130,17 @@ def create_job():
     return jsonify(token=job.token, url=url, state=job.state), 201
 
 
-def _by_token(token: str) -> Job:
-    with _runtime().db.session() as s:
-        job = s.scalar(select(Job).where(Job.token == token))
-        if job is None:
-            abort(404)
-        job.artifacts  # noqa: B018 - load while the session is open
-        job.events  # noqa: B018
-        return job
-
-
 @bp.get("/jobs/<token>")
 def job_status(token: str):
-    return jsonify(public_job(_by_token(token)))
+    return jsonify(public_job(token_job(token)))
 
 
 def _by_id(job_id: int) -> Job:
-    """A job of one of the token holder's sites: 404 when there is none, 403 when it is
-    another site's."""
-    with _runtime().db.session() as s:
-        job = s.get(Job, job_id)
-        if job is None:
-            abort(404)
-        if job.site not in _my_sites():
-            abort(403)
-        job.artifacts  # noqa: B018
-        job.events  # noqa: B018
-        return job
+    return site_job(job_id, _my_sites())
 
 
 def _my_sites() -> list[str]:
-    return staff_sites(g.api_user, _runtime())
+    return staff_sites(g.api_user, runtime_of())
 
 
 def _sites_asked() -> list[str] | None:
@@ -215,37 +170,32 @@ def _not_your_site():
 @bp.get("/staff/jobs")
 @token_required
 def staff_jobs():
-    runtime = _runtime()
     sites = _sites_asked()
     if sites is None:
         return _not_your_site()
-    query = select(Job).where(Job.site.in_(sites)).order_by(Job.id)
     state = request.args.get("state")
-    if state:
-        if state not in JOB_STATES:
-            return _error(400, Text(f"État inconnu : {state}.", f"Unknown state: {state}."))
-        query = query.where(Job.state == state)
-    if request.args.get("machine"):
-        query = query.where(Job.machine_id == request.args["machine"])
-    with runtime.db.session() as s:
-        jobs = s.scalars(query).unique().all()
-        out = [
-            {
-                "id": j.id,
-                "token": j.token,
-                "state": j.state,
-                "machine": j.machine_id,
-                "site": j.site,
-                "material": j.material_id,
-                "copies": j.copies,
-                "maker": j.maker_name,
-                "machine_time_s": (j.estimate or {}).get("machine_time_s"),
-                "cost_eur": (j.estimate or {}).get("cost_eur"),
-                "verdict": (j.effective_verdict or {}).get("kind"),
-                "created_at": j.created_at.isoformat(timespec="seconds") + "Z",
-            }
-            for j in jobs
-        ]
+    if state and state not in JOB_STATES:
+        return _error(400, Text(f"État inconnu : {state}.", f"Unknown state: {state}."))
+    jobs = queries.jobs_at(
+        runtime_of(), sites, (state,) if state else None, request.args.get("machine")
+    )
+    out = [
+        {
+            "id": j.id,
+            "token": j.token,
+            "state": j.state,
+            "machine": j.machine_id,
+            "site": j.site,
+            "material": j.material_id,
+            "copies": j.copies,
+            "maker": j.maker_name,
+            "machine_time_s": (j.estimate or {}).get("machine_time_s"),
+            "cost_eur": (j.estimate or {}).get("cost_eur"),
+            "verdict": (j.effective_verdict or {}).get("kind"),
+            "created_at": j.created_at.isoformat(timespec="seconds") + "Z",
+        }
+        for j in jobs
+    ]
     return jsonify(jobs=out)
 
 
@@ -292,7 +242,7 @@ ACTIONS = {
 def _action(job_id: int, name: str):
     _by_id(job_id)
     try:
-        ACTIONS[name](_runtime(), job_id, staff_actor(), _body())
+        ACTIONS[name](runtime_of(), job_id, staff_actor(), _body())
     except FabError as exc:
         return _error(409, exc.message)
     return jsonify(staff_job(_by_id(job_id)))
@@ -320,14 +270,7 @@ _register_actions()
 @token_required
 def staff_file(job_id: int, artifact_id: int):
     _by_id(job_id)
-    with _runtime().db.session() as s:
-        artifact = s.get(Artifact, artifact_id)
-        if artifact is None or artifact.job_id != job_id:
-            abort(404)
-    data = _runtime().files.read(artifact.sha256)
-    response = Response(data, mimetype=artifact.media_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{artifact.filename}"'
-    return response
+    return artifact_download(job_id, artifact_id)
 
 
 @bp.get("/staff/stock")
@@ -336,19 +279,16 @@ def stock_list():
     sites = _sites_asked()
     if sites is None:
         return _not_your_site()
-    with _runtime().db.session() as s:
-        pieces = stockroom.list_pieces(s, request.args.get("material") or None, sites)
-        return jsonify(pieces=[stockroom.piece_dict(p) for p in pieces])
+    pieces = queries.stock_pieces(runtime_of(), sites, request.args.get("material") or None)
+    return jsonify(pieces=pieces)
 
 
 @bp.post("/staff/stock")
 @token_required
 def stock_add():
-    runtime = _runtime()
+    runtime = runtime_of()
     try:
-        with runtime.db.session() as s:
-            piece = stockroom.add_piece(s, runtime.profiles, _body(), _my_sites())
-            answer = stockroom.piece_dict(piece)
+        answer = service.add_stock_piece(runtime, _body(), _my_sites())
     except FabError as exc:
         return _error(400, exc.message)
     return jsonify(answer), 201
@@ -357,9 +297,8 @@ def stock_add():
 @bp.delete("/staff/stock/<int:piece_id>")
 @token_required
 def stock_delete(piece_id: int):
-    with _runtime().db.session() as s:
-        if not stockroom.delete_piece(s, piece_id, _my_sites()):
-            return _error(404, Text("Pièce inconnue.", "Unknown piece."))
+    if not service.remove_stock_piece(runtime_of(), piece_id, _my_sites()):
+        return _error(404, Text("Pièce inconnue.", "Unknown piece."))
     return "", 204
 
 
@@ -379,8 +318,7 @@ def staff_reports():
     sites = _sites_asked()
     if sites is None:
         return _not_your_site()
-    with _runtime().db.session() as s:
-        report = reports.build_report(s, period, sites=sites)
+    report = queries.lab_report(runtime_of(), period, sites)
     if fmt == "csv":
         return csv_response(report, french=request.args.get("dialect", "fr") != "standard")
     return jsonify(report)
@@ -389,34 +327,19 @@ def staff_reports():
 # --- quotes: upload first, every machine answers, the maker steers, then sends ----------
 
 
-def _quote_or_404(token: str):
-    try:
-        return quotes.load(_runtime(), token)
-    except quotes.QuoteNotFound:
-        abort(404)
-
-
 @bp.post("/quotes")
 def create_quote():
     """A design without a machine: a draft plan is queued for every machine that takes it."""
-    runtime = _runtime()
-    file = request.files.get("file")
-    if file is None or not file.filename:
-        return _error(
-            400, Text("Fichier manquant (champ « file »).", "Missing file ('file' field).")
-        )
-    try:
-        quote = quotes.from_upload(runtime, file.read(), file.filename)
-    except intake.ServerBusy as exc:
-        return jsonify(error=exc.message.to_dict()), 503, {"Retry-After": str(exc.retry_after_s)}
-    except DesignError as exc:
-        return _error(422, exc.message)
+    runtime = runtime_of()
+    # MissingFile, ServerBusy, DesignError: answered by the app's handlers (400, 503, 422).
+    file = uploaded_file(MISSING_FILE)
+    quote = quotes.from_upload(runtime, file.read(), file.filename)
     return jsonify(quotes.view(runtime, quotes.load(runtime, quote.token))), 201
 
 
 @bp.get("/quotes/<token>")
 def quote_status(token: str):
-    response = jsonify(quotes.view(_runtime(), _quote_or_404(token)))
+    response = jsonify(quotes.view(runtime_of(), quote_or_404(token)))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -424,8 +347,8 @@ def quote_status(token: str):
 @bp.post("/quotes/<token>/plans")
 def quote_replan(token: str):
     """Plan one machine's row again with the maker's choice (queued; poll the quote)."""
-    _quote_or_404(token)
-    runtime = _runtime()
+    quote_or_404(token)
+    runtime = runtime_of()
     try:
         plan = quotes.replan_row(runtime, token, _body())
     except FabError as exc:
@@ -436,21 +359,17 @@ def quote_replan(token: str):
 @bp.post("/quotes/<token>/submit")
 def quote_submit(token: str):
     """Send the chosen row: the job keeps its plan and goes to review."""
-    _quote_or_404(token)
+    quote_or_404(token)
     body = _body()
-    if str(body.get("consent", "")).lower() not in ("1", "true", "yes", "on"):
+    if not consented(body):
         return _error(
             400,
             Text("Il faut accepter les règles du lab (consent).", "Consent is required (consent)."),
         )
-    maker = service.Maker(
-        name=str(body.get("name", "")),
-        email=str(body.get("email", "")),
-        phone=str(body.get("phone", "")),
-        locale=str(body.get("locale", "fr")),
-    )
     try:
-        job = quotes.submit(_runtime(), token, body, maker)
+        job = quotes.submit(
+            runtime_of(), token, body, maker_from(body, str(body.get("locale", "fr")))
+        )
     except FabError as exc:
         return _error(400, exc.message)
     url = url_for("maker.job_page", token=job.token, _external=True)
@@ -461,7 +380,7 @@ def quote_submit(token: str):
 def job_revise(token: str):
     """The maker changes a job before it is approved: it is planned again."""
     try:
-        job = quotes.revise(_runtime(), token, _body())
+        job = quotes.revise(runtime_of(), token, _body())
     except LookupError:
         abort(404)
     except FabError as exc:

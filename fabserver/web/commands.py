@@ -6,18 +6,10 @@ from pathlib import Path
 
 import click
 
-
-def _data_option(function):
-    return click.option(
-        "--data",
-        type=click.Path(file_okay=False, path_type=Path),
-        envvar="FABSERVER_DATA",
-        default=Path("data"),
-        show_default=True,
-    )(function)
+from ..cli import data_option
 
 
-def _runtime(ctx: click.Context, data: Path):
+def _build_runtime(ctx: click.Context, data: Path):
     from ..jobs.runtime import build_runtime
     from ..jobs.settings import Settings
 
@@ -45,7 +37,7 @@ def _runtime(ctx: click.Context, data: Path):
     help="A site whose jobs and stock this account works on (repeatable; see `fabserver sites`).",
 )
 @click.option("--all-sites", is_flag=True, help="Every site: a network administrator.")
-@_data_option
+@data_option
 @click.pass_context
 def add_staff(
     ctx: click.Context,
@@ -60,7 +52,7 @@ def add_staff(
     """Create a staff account that can log in to /staff."""
     from .auth import create_staff, issue_token
 
-    runtime = _runtime(ctx, data)
+    runtime = _build_runtime(ctx, data)
     try:
         user = create_staff(
             runtime, username, password, display_name, sites=list(sites), all_sites=all_sites
@@ -85,13 +77,13 @@ def add_staff(
     envvar="FABSERVER_STAFF_PASSWORD",
     help="At least 8 characters (prompted when not given).",
 )
-@_data_option
+@data_option
 @click.pass_context
 def staff_password(ctx: click.Context, username: str, password: str, data: Path) -> None:
     """Change a staff member's password; every page session they have open ends."""
     from .auth import set_password
 
-    runtime = _runtime(ctx, data)
+    runtime = _build_runtime(ctx, data)
     try:
         ended = set_password(runtime, username, password)
     except (ValueError, LookupError) as exc:

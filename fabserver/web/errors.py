@@ -9,9 +9,12 @@ from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from ..errors import DesignError
 from ..i18n import Text
+from ..jobs.intake import ServerBusy
 from ..store.faults import STORAGE_FAULT, is_storage_fault
 from ..store.files import StoredFileMissing
+from .fields import MissingFile
 
 csrf = CSRFProtect()
 
@@ -80,6 +83,25 @@ def init_app(app: Flask) -> None:
     def http_error(exc: HTTPException):
         code = exc.code or 500
         return error_response(code, MESSAGES.get(code, Text(exc.name, exc.name)))
+
+    @app.errorhandler(MissingFile)
+    def no_file(exc: MissingFile):
+        return error_response(400, exc.message)
+
+    @app.errorhandler(ServerBusy)
+    def busy(exc: ServerBusy):
+        # Every parse slot taken: the file is stored, the maker comes back in a moment.
+        response, status = error_response(503, exc.message)
+        return response, status, {"Retry-After": str(exc.retry_after_s)}
+
+    @app.errorhandler(DesignError)
+    def unreadable(exc: DesignError):
+        """An upload that cannot be read as a design: what is wrong with it (422)."""
+        if request.path.startswith("/api/"):
+            return error_response(422, exc.message)
+        file = request.files.get("file")
+        filename = file.filename if file is not None else ""
+        return render_template("maker/broken.html", message=exc.message, filename=filename), 422
 
     @app.errorhandler(StoredFileMissing)
     def gone(exc: StoredFileMissing):

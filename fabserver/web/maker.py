@@ -22,32 +22,20 @@ from flask import (
     url_for,
 )
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select
 
-from ..errors import DesignError
 from ..i18n import Text
-from ..jobs import intake, service
-from ..jobs.runtime import Runtime
+from ..jobs import intake, queries, service
+from ..jobs.context import Runtime
 from ..jobs.states import InvalidTransition
-from ..lab.sites import machine_queues
 from ..store.models import Design, Job
-from .errors import error_response
+from .context import inline_file, runtime_of, token_job
+from .fields import NO_CONSENT, NO_FILE, consented, machine_form_options, maker_from
 from .i18n import current_language
-from .views import minutes, option_rows, public_job
+from .views import current_artifacts, minutes, option_rows, public_job
 
 bp = Blueprint("maker", __name__)
 
 MAKER_CANCELLABLE = ("queued", "planning", "review")
-
-NO_FILE = Text("Choisissez un fichier à envoyer.", "Choose a file to upload.")
-NO_CONSENT = Text(
-    "Merci d'accepter les règles du lab pour envoyer votre demande.",
-    "Please accept the lab's rules to send your request.",
-)
-
-
-def _runtime() -> Runtime:
-    return current_app.extensions["fabserver"]
 
 
 def _signer() -> URLSafeSerializer:
@@ -82,8 +70,7 @@ def form_context(runtime: Runtime) -> dict[str, Any]:
     several sites, each site and machine with the work waiting there."""
     registry = runtime.registry
     machines = service.machines_for_kind(runtime)
-    with runtime.db.session() as s:
-        queues = machine_queues(s)
+    queues = queries.waiting_by_machine(runtime)
     sites = _site_choices(runtime, queues)
     chosen = (
         request.form.get("site") or request.args.get("site") or request.cookies.get(SITE_COOKIE)
@@ -121,7 +108,7 @@ def form_context(runtime: Runtime) -> dict[str, Any]:
 
 
 def _render_form(errors: list[Text], status: int = 200, design: Design | None = None, **extra):
-    runtime = _runtime()
+    runtime = runtime_of()
     return (
         render_template(
             "maker/upload.html",
@@ -142,26 +129,6 @@ def upload_form():
     return _render_form([])
 
 
-def _option_values(runtime: Runtime, machine_id: str) -> dict[str, Any]:
-    """The chosen machine's plugin options from the form (``opt-<plugin>-<name>``)."""
-    machine = runtime.profiles.machines.get(machine_id)
-    if machine is None or machine.plugin not in runtime.registry.plugins:
-        return {}
-    plugin = runtime.registry.plugins[machine.plugin]
-    values: dict[str, Any] = {}
-    for option in plugin.option_schema():
-        key = f"opt-{plugin.id}-{option.name}"
-        given = request.form.getlist(key)
-        if option.name == "copies" or not given:
-            continue
-        # A checkbox sends a hidden "0" then "1" when ticked: the last value wins.
-        value = given[-1]
-        if value.strip() == "":
-            continue
-        values[option.name] = value
-    return values
-
-
 def _kept_design(runtime: Runtime) -> Design | None:
     ref = request.form.get("design_ref", "")
     if not ref:
@@ -170,45 +137,25 @@ def _kept_design(runtime: Runtime) -> Design | None:
         design_id = _signer().loads(ref)
     except BadSignature:
         return None
-    with runtime.db.session() as s:
-        return s.get(Design, design_id)
+    return queries.design_by_id(runtime, design_id)
 
 
 @bp.post("/")
 def upload():
-    runtime = _runtime()
-    design_row: Design | None = None
+    runtime = runtime_of()
     file = request.files.get("file")
     if file is not None and file.filename:
-        data = file.read()
-        upload = intake.receive(runtime, data, file.filename)  # on disk before any reply
-        try:
-            design = intake.load_bounded(runtime, data, file.filename)
-        except intake.ServerBusy as exc:
-            body, status = error_response(503, exc.message)
-            return body, status, {"Retry-After": str(exc.retry_after_s)}
-        except DesignError as exc:
-            return render_template(
-                "maker/broken.html", message=exc.message, filename=file.filename
-            ), 422
-        design_row = intake.record_design(runtime, upload, design)
-        with runtime.db.session() as s:
-            design_row = s.get(Design, design_row.id)
+        # ServerBusy and DesignError are answered by the app's error handlers.
+        design_row: Design | None = intake.accept_design(runtime, file.read(), file.filename).row
     else:
         design_row = _kept_design(runtime)
     errors: list[Text] = []
     if design_row is None:
         errors.append(NO_FILE)
-    if not request.form.get("consent"):
+    if not consented(request.form):
         errors.append(NO_CONSENT)
     if errors:
         return _render_form(errors, 400, design_row)
-    maker = service.Maker(
-        name=request.form.get("name", ""),
-        email=request.form.get("email", ""),
-        phone=request.form.get("phone", ""),
-        locale=current_language(),
-    )
     machine_id = request.form.get("machine", "")
     try:
         job = service.submit(
@@ -217,8 +164,8 @@ def upload():
             machine_id,
             request.form.get("material", ""),
             request.form.get("copies", "1") or "1",
-            _option_values(runtime, machine_id),
-            maker,
+            machine_form_options(runtime, request.form, machine_id),
+            maker_from(request.form, current_language()),
         )
     except service.ActionError as exc:
         return _render_form([exc.message], 400, design_row)
@@ -230,30 +177,19 @@ def upload():
     return response
 
 
-def _job(token: str) -> Job:
-    if len(token) > 64:
-        abort(404)
-    with _runtime().db.session() as s:
-        job = s.scalar(select(Job).where(Job.token == token))
-        if job is None:
-            abort(404)
-        job.artifacts  # noqa: B018 - load while the session is open
-        job.events  # noqa: B018
-        return job
-
-
 @bp.get("/j/<token>")
 def job_page(token: str):
-    job = _job(token)
-    sites = _runtime().profiles.sites
+    job = token_job(token)
+    runtime = runtime_of()
+    sites = runtime.profiles.sites
     return render_template(
         "maker/job.html",
         job=public_job(job),
         # where to collect it, when the lab has several sites
         site=sites.get(job.site) if len(sites) > 1 else None,
-        settings=option_rows(_runtime().registry, job),
+        settings=option_rows(runtime.registry, job),
         minutes=minutes,
-        revise_machines=_revise_choices(_runtime(), job.design.kind),
+        revise_machines=_revise_choices(runtime, job.design.kind),
     )
 
 
@@ -271,7 +207,7 @@ def _revise_choices(runtime: Runtime, kind: str) -> list[dict[str, Any]]:
 
 @bp.get("/j/<token>/status.json")
 def status(token: str):
-    job = _job(token)
+    job = token_job(token)
     view = public_job(job)
     keys = ("state", "state_label", "progress", "stage", "updated_at", "error")
     response = jsonify({k: view[k] for k in keys})
@@ -280,37 +216,29 @@ def status(token: str):
 
 
 def _artifact_response(job: Job, role: str) -> Response:
-    from .views import current_artifacts
-
     artifact = current_artifacts(job).get(role)
     if artifact is None:
         abort(404)
-    data = _runtime().files.read(artifact.sha256)
-    response = Response(data, mimetype=artifact.media_type)
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    # Our own SVG, but served with a policy that forbids scripts anyway.
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return inline_file(artifact.sha256, artifact.media_type)
 
 
 @bp.get("/j/<token>/preview.svg")
 def preview(token: str):
-    return _artifact_response(_job(token), "preview")
+    return _artifact_response(token_job(token), "preview")
 
 
 @bp.get("/j/<token>/layers.json")
 def layers(token: str):
-    return _artifact_response(_job(token), "layers")
+    return _artifact_response(token_job(token), "layers")
 
 
 @bp.post("/j/<token>/cancel")
 def cancel(token: str):
-    job = _job(token)
+    job = token_job(token)
     # Already further along: nothing to do, the page shows the current state.
     with contextlib.suppress(InvalidTransition):
         service.cancel(
-            _runtime(),
+            runtime_of(),
             job.id,
             actor="maker",
             reason="cancelled by the maker",

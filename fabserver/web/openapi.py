@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..store.models import JOB_STATES
+from .fields import CONSENT_WORDS
 
 TEXT = {
     "type": "object",
@@ -26,7 +27,37 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _body(schema: dict[str, Any], media: str = "application/json", required: bool = True):
+    return {"required": required, "content": {media: {"schema": schema}}}
+
+
+def _object(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return schema
+
+
 ERROR = _json(_ref("Error"), "Error, with a message for people")
+#: What every door that takes a file may answer besides 400.
+UPLOAD_ERRORS = {
+    "413": ERROR,
+    "422": _json(_ref("Error"), "The file cannot be read as a design"),
+    "503": _json(_ref("Error"), "Every parse slot is busy: try again after Retry-After seconds"),
+}
+TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+#: The maker's name and contact, in the API's job and quote requests.
+MAKER = {
+    "name": {"type": "string"},
+    "email": {"type": "string"},
+    "phone": {"type": "string"},
+    "locale": {"type": "string", "enum": ["fr", "en"]},
+}
+#: The answer to a job's creation: its token and the maker's page.
+JOB_LINK = _object(
+    {"token": {"type": "string"}, "url": {"type": "string"}, "state": {"type": "string"}},
+    ["token", "url", "state"],
+)
 STAFF = [{"bearerAuth": []}]
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 SITE = {
@@ -84,9 +115,6 @@ _ACTIONS = {
 
 def _action_path(name: str) -> dict[str, Any]:
     summary, properties, required = _ACTIONS[name]
-    body = {"type": "object", "properties": properties}
-    if required:
-        body["required"] = required
     return {
         "post": {
             "operationId": f"staff_job_{name}",
@@ -94,10 +122,7 @@ def _action_path(name: str) -> dict[str, Any]:
             "tags": ["staff"],
             "security": STAFF,
             "parameters": [JOB_ID],
-            "requestBody": {
-                "required": bool(required),
-                "content": {"application/json": {"schema": body}},
-            },
+            "requestBody": _body(_object(properties, required), required=bool(required)),
             "responses": {
                 "200": _json(_ref("StaffJob"), "The job after the action"),
                 "401": ERROR,
@@ -210,6 +235,16 @@ def _lab_schemas() -> dict[str, Any]:
     }
     count = {"type": "integer", "minimum": 0}
     seconds = {"type": "number", "minimum": 0}
+    # What a report counts, per machine and material and in total.
+    activity = {
+        "jobs": count,
+        "prototypes": count,
+        "series": count,
+        "rejected": count,
+        "machine_time_s": seconds,
+        "actual_time_s": seconds,
+        "free_value_eur": {"type": "number"},
+    }
     return {
         "NewPiece": {
             "type": "object",
@@ -249,30 +284,15 @@ def _lab_schemas() -> dict[str, Any]:
                         "properties": {
                             "machine": {"type": "string"},
                             "material": {"type": "string"},
-                            "jobs": count,
-                            "prototypes": count,
-                            "series": count,
-                            "rejected": count,
-                            "machine_time_s": seconds,
-                            "actual_time_s": seconds,
+                            **activity,
                             "material_quantity": {"type": "number"},
                             "unit": {"type": "string"},
-                            "free_value_eur": {"type": "number"},
                         },
                     },
                 },
                 "totals": {
                     "type": "object",
-                    "properties": {
-                        "jobs": count,
-                        "prototypes": count,
-                        "series": count,
-                        "rejected": count,
-                        "machine_time_s": seconds,
-                        "actual_time_s": seconds,
-                        "free_value_eur": {"type": "number"},
-                        "makers": count,
-                    },
+                    "properties": {**activity, "makers": count},
                 },
                 "rejections": {"type": "array", "items": {"type": "object"}},
             },
@@ -343,55 +363,26 @@ def openapi_document() -> dict[str, Any]:
                 "operationId": "create_job",
                 "summary": "Upload a design and ask for a job (what the upload form does)",
                 "tags": ["maker"],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "file": {"type": "string", "format": "binary"},
-                                    "machine": {"type": "string"},
-                                    "material": {"type": "string"},
-                                    "copies": {"type": "integer", "minimum": 1},
-                                    "options": {
-                                        "type": "string",
-                                        "description": "plugin options as a JSON object",
-                                    },
-                                    "name": {"type": "string"},
-                                    "email": {"type": "string"},
-                                    "phone": {"type": "string"},
-                                    "locale": {"type": "string", "enum": ["fr", "en"]},
-                                    "consent": {
-                                        "type": "string",
-                                        "enum": ["1", "true", "yes", "on"],
-                                    },
-                                },
-                                "required": ["file", "machine", "material", "name", "consent"],
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    "201": _json(
+                "requestBody": _body(
+                    _object(
                         {
-                            "type": "object",
-                            "properties": {
-                                "token": {"type": "string"},
-                                "url": {"type": "string"},
-                                "state": {"type": "string"},
+                            "file": {"type": "string", "format": "binary"},
+                            "machine": {"type": "string"},
+                            "material": {"type": "string"},
+                            "copies": {"type": "integer", "minimum": 1},
+                            "options": {
+                                "type": "string",
+                                "description": "plugin options as a JSON object",
                             },
+                            **MAKER,
+                            "consent": {"type": "string", "enum": list(CONSENT_WORDS)},
                         },
-                        "Job created and queued",
+                        ["file", "machine", "material", "name", "consent"],
                     ),
-                    "400": ERROR,
-                    "413": ERROR,
-                    "422": _json(_ref("Error"), "The file cannot be read as a design"),
-                    "503": _json(
-                        _ref("Error"),
-                        "Every parse slot is busy: try again after Retry-After seconds",
-                    ),
-                },
+                    "multipart/form-data",
+                ),
+                "responses": {"201": _json(JOB_LINK, "Job created and queued"), "400": ERROR}
+                | UPLOAD_ERRORS,
             }
         },
         "/jobs/{token}": {
@@ -399,9 +390,7 @@ def openapi_document() -> dict[str, Any]:
                 "operationId": "job_status",
                 "summary": "A job as its maker sees it (the token is the secret link)",
                 "tags": ["maker"],
-                "parameters": [
-                    {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
+                "parameters": [TOKEN],
                 "responses": {"200": _json(_ref("PublicJob")), "404": ERROR},
             }
         },
@@ -602,7 +591,6 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
-QUOTE_ID = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
 _CHOICE = {
     "machine": {"type": "string"},
     "material": {"type": "string", "description": "the machine's first material when left out"},
@@ -624,24 +612,15 @@ def _quote_paths() -> dict[str, Any]:
                 "summary": "Upload a design without choosing a machine: every machine that "
                 "takes it gets a draft plan (queued; poll the quote)",
                 "tags": ["maker"],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {"file": {"type": "string", "format": "binary"}},
-                                "required": ["file"],
-                            }
-                        }
-                    },
-                },
+                "requestBody": _body(
+                    _object({"file": {"type": "string", "format": "binary"}}, ["file"]),
+                    "multipart/form-data",
+                ),
                 "responses": {
                     "201": _json(_ref("Quote"), "The quote, its design and its drafts"),
                     "400": ERROR,
-                    "422": ERROR,
-                    "503": ERROR,
-                },
+                }
+                | UPLOAD_ERRORS,
             }
         },
         "/quotes/{token}": {
@@ -649,7 +628,7 @@ def _quote_paths() -> dict[str, Any]:
                 "operationId": "quote_status",
                 "summary": "A quote: what the server read and every machine's draft",
                 "tags": ["maker"],
-                "parameters": [QUOTE_ID],
+                "parameters": [TOKEN],
                 "responses": {"200": _json(_ref("Quote")), "404": ERROR},
             }
         },
@@ -659,19 +638,8 @@ def _quote_paths() -> dict[str, Any]:
                 "summary": "Plan one machine's row again with another material, copies, "
                 "options or operations (queued; poll the quote)",
                 "tags": ["maker"],
-                "parameters": [QUOTE_ID],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": _CHOICE,
-                                "required": ["machine"],
-                            }
-                        }
-                    },
-                },
+                "parameters": [TOKEN],
+                "requestBody": _body(_object(_CHOICE, ["machine"])),
                 "responses": {
                     "202": _json(_ref("QuotePlan"), "The row, queued"),
                     "400": ERROR,
@@ -684,42 +652,14 @@ def _quote_paths() -> dict[str, Any]:
                 "operationId": "quote_submit",
                 "summary": "Send a row as a job: it keeps the draft's plan and goes to review",
                 "tags": ["maker"],
-                "parameters": [QUOTE_ID],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    **_CHOICE,
-                                    "name": {"type": "string"},
-                                    "email": {"type": "string"},
-                                    "phone": {"type": "string"},
-                                    "locale": {"type": "string", "enum": ["fr", "en"]},
-                                    "consent": {"type": ["boolean", "string"]},
-                                },
-                                "required": ["machine", "name", "consent"],
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    "201": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "token": {"type": "string"},
-                                "url": {"type": "string"},
-                                "state": {"type": "string"},
-                            },
-                            "required": ["token", "url", "state"],
-                        },
-                        "The job",
-                    ),
-                    "400": ERROR,
-                    "404": ERROR,
-                },
+                "parameters": [TOKEN],
+                "requestBody": _body(
+                    _object(
+                        {**_CHOICE, **MAKER, "consent": {"type": ["boolean", "string"]}},
+                        ["machine", "name", "consent"],
+                    )
+                ),
+                "responses": {"201": _json(JOB_LINK, "The job"), "400": ERROR, "404": ERROR},
             }
         },
         "/jobs/{token}/revise": {
@@ -728,22 +668,10 @@ def _quote_paths() -> dict[str, Any]:
                 "summary": "Change a job not yet approved (machine, material, copies, "
                 "options): it is planned again",
                 "tags": ["maker"],
-                "parameters": [
-                    {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    k: v for k, v in _CHOICE.items() if k != "operations"
-                                },
-                            }
-                        }
-                    },
-                },
+                "parameters": [TOKEN],
+                "requestBody": _body(
+                    _object({k: v for k, v in _CHOICE.items() if k != "operations"})
+                ),
                 "responses": {
                     "202": _json(
                         {

@@ -8,55 +8,28 @@ row when the maker changes it. Sending is a plain form post too.
 
 from __future__ import annotations
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    current_app,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from typing import Any
 
-from ..errors import DesignError, FabError
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+
+from ..errors import FabError
 from ..i18n import Text
-from ..jobs import intake, quotes, service
-from ..jobs.runtime import Runtime
+from ..jobs import quotes
+from ..jobs.context import Runtime
+from .context import inline_file, quote_or_404, runtime_of
 from .errors import error_response
+from .fields import NO_CONSENT, consented, machine_form_options, maker_from, uploaded_file
 from .i18n import current_language
-from .maker import NO_CONSENT, NO_FILE, _option_values, form_context
+from .maker import form_context
 
 bp = Blueprint("quote", __name__)
-
-
-def _runtime() -> Runtime:
-    return current_app.extensions["fabserver"]
-
-
-def _quote(token: str):
-    try:
-        return quotes.load(_runtime(), token)
-    except quotes.QuoteNotFound:
-        abort(404)
 
 
 @bp.post("/quote")
 def start():
     """The dropped file: stored, read, and a quote opened on it."""
-    file = request.files.get("file")
-    if file is None or not file.filename:
-        body, status = error_response(400, NO_FILE)
-        return body, status
-    try:
-        quote = quotes.from_upload(_runtime(), file.read(), file.filename)
-    except intake.ServerBusy as exc:
-        body, status = error_response(503, exc.message)
-        return body, status, {"Retry-After": str(exc.retry_after_s)}
-    except DesignError as exc:
-        return render_template(
-            "maker/broken.html", message=exc.message, filename=file.filename
-        ), 422
+    file = uploaded_file()  # MissingFile, ServerBusy, DesignError: the app's handlers answer
+    quote = quotes.from_upload(runtime_of(), file.read(), file.filename)
     return redirect(url_for("quote.page", token=quote.token), code=303)
 
 
@@ -91,110 +64,96 @@ def _machine_rows(runtime: Runtime, kind: str) -> list[dict]:
     return rows
 
 
-@bp.get("/q/<token>")
-def page(token: str):
-    runtime = _runtime()
-    quote = _quote(token)
+def _quote_page(runtime: Runtime, quote: Any, errors: list[Text] | None = None, **extra) -> str:
     return render_template(
         "maker/quote.html",
         quote=quotes.view(runtime, quote),
         machines=_machine_rows(runtime, quote.design.kind),
         has_model="model_sha" in quote.extras,
         has_drawing="drawing_sha" in quote.extras,
-        errors=[],
+        errors=errors or [],
+        **extra,
     )
+
+
+@bp.get("/q/<token>")
+def page(token: str):
+    runtime = runtime_of()
+    quote = quote_or_404(token)
+    return _quote_page(runtime, quote)
 
 
 @bp.post("/q/<token>/send")
 def send(token: str):
     """The form's send button: the chosen row with the maker's name and contact."""
-    runtime = _runtime()
-    quote = _quote(token)
+    runtime = runtime_of()
+    quote = quote_or_404(token)
     machine_id = request.form.get("machine", "")
     errors: list[Text] = []
-    if not request.form.get("consent"):
+    if not consented(request.form):
         errors.append(NO_CONSENT)
     body = {
         "machine": machine_id,
         "material": request.form.get("material", ""),
         "copies": request.form.get("copies", "1") or "1",
-        "options": _option_values(runtime, machine_id),
+        "options": machine_form_options(runtime, request.form, machine_id),
         "operations": {
             key[len("op-") :]: value
             for key, value in request.form.items()
             if key.startswith("op-") and value
         },
     }
-    maker = service.Maker(
-        name=request.form.get("name", ""),
-        email=request.form.get("email", ""),
-        phone=request.form.get("phone", ""),
-        locale=current_language(),
-    )
+    maker = maker_from(request.form, current_language())
     if not errors:
         try:
             job = quotes.submit(runtime, token, body, maker)
             return redirect(url_for("maker.job_page", token=job.token), code=303)
         except FabError as exc:
             errors.append(exc.message)
-    return render_template(
-        "maker/quote.html",
-        quote=quotes.view(runtime, quote),
-        machines=_machine_rows(runtime, quote.design.kind),
-        has_model="model_sha" in quote.extras,
-        has_drawing="drawing_sha" in quote.extras,
-        errors=errors,
-        values=request.form,
-    ), 400
+    return _quote_page(runtime, quote, errors, values=request.form), 400
 
 
-def _file(sha: str, media_type: str) -> Response:
-    response = Response(_runtime().files.read(sha), mimetype=media_type)
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+def _design_file(token: str, key: str, media_type: str) -> Response:
+    """A view of the quote's design kept beside it (``model_sha``, ``drawing_sha``)."""
+    sha = quote_or_404(token).extras.get(key)
+    if not sha:
+        abort(404)
+    return inline_file(sha, media_type)
 
 
 @bp.get("/q/<token>/model.stl")
 def model(token: str):
-    sha = _quote(token).extras.get("model_sha")
-    if not sha:
-        abort(404)
-    return _file(sha, "model/stl")
+    return _design_file(token, "model_sha", "model/stl")
 
 
 @bp.get("/q/<token>/drawing.svg")
 def drawing(token: str):
-    sha = _quote(token).extras.get("drawing_sha")
-    if not sha:
-        abort(404)
-    return _file(sha, "image/svg+xml")
+    return _design_file(token, "drawing_sha", "image/svg+xml")
 
 
 @bp.get("/q/<token>/plans/<int:plan_id>/preview.svg")
 def preview(token: str, plan_id: int):
     try:
-        plan = quotes.plan_by_id(_runtime(), token, plan_id)
+        plan = quotes.plan_by_id(runtime_of(), token, plan_id)
     except quotes.QuoteNotFound:
         abort(404)
     found = quotes.file_of(plan, "preview")
     if found is None:
         abort(404)
-    return _file(found["sha256"], "image/svg+xml")
+    return inline_file(found["sha256"], "image/svg+xml")
 
 
 @bp.post("/j/<token>/revise")
 def revise(token: str):
     """The job page's form: another machine, material, copies or options; planned again."""
-    runtime = _runtime()
+    runtime = runtime_of()
     machine_id = request.form.get("machine", "")
     body = {
         "machine": machine_id,
         "material": request.form.get("material", ""),
         "copies": request.form.get("copies", ""),
     }
-    given = _option_values(runtime, machine_id)
+    given = machine_form_options(runtime, request.form, machine_id)
     if given:
         body["options"] = given
     try:

@@ -19,8 +19,8 @@ from waitress.server import create_server
 from waitress.task import ErrorTask, WSGITask
 from waitress.utilities import RequestEntityTooLarge
 
+from ..jobs.recovery import requeue_unfinished
 from ..jobs.runtime import build_runtime, start_consumer
-from ..jobs.service import requeue_unfinished
 from ..jobs.settings import Settings
 from ..registry import Registry
 

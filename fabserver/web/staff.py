@@ -24,18 +24,16 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
-from sqlalchemy import select
 
 from ..dispatch import DispatchError, MachineState, connector_for
 from ..errors import FabError
 from ..i18n import Text
-from ..jobs import learning, service
+from ..jobs import queries, service
 from ..jobs.retention import disk_use
-from ..jobs.runtime import Runtime
-from ..jobs.states import ACTIVE_STATES, STATE_LABELS
-from ..lab import charts, history, reports, stockroom
+from ..jobs.states import STATE_LABELS
+from ..lab import charts, reports, stockroom
 from ..stock import OFFCUT_KINDS
-from ..store.models import Artifact, Job, Upload
+from ..store.models import Job
 from .auth import (
     SESSION_KEY,
     TooManyAttempts,
@@ -46,6 +44,8 @@ from .auth import (
     staff_actor,
     staff_sites,
 )
+from .context import artifact_download, attachment, runtime_of, site_job
+from .fields import form_options
 from .i18n import current_language, safe_next
 from .views import ACTUAL_SOURCES, minutes, option_rows, staff_job
 
@@ -65,10 +65,6 @@ DONE_MESSAGES = {
 }
 
 
-def _runtime() -> Runtime:
-    return current_app.extensions["fabserver"]
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = None
@@ -76,7 +72,7 @@ def login():
         address = request.remote_addr or ""
         try:
             user = check_login(
-                _runtime(),
+                runtime_of(),
                 request.form.get("username", "").strip(),
                 request.form.get("password", ""),
                 address,
@@ -88,7 +84,7 @@ def login():
             # A fresh cookie: nothing from before the login (session fixation) carries over.
             session.clear()
             session.permanent = True
-            session[SESSION_KEY] = open_session(_runtime(), user, address)
+            session[SESSION_KEY] = open_session(runtime_of(), user, address)
             login_user(user)
             return redirect(
                 safe_next(request.args.get("next"))
@@ -104,51 +100,28 @@ def login():
 def logout():
     token = session.pop(SESSION_KEY, None)
     if token:
-        close_session(_runtime(), token)
+        close_session(runtime_of(), token)
     logout_user()
     return redirect(url_for("maker.upload_form"))
-
-
-def _totals(jobs: list[Job]) -> dict[str, Any]:
-    time_s = sum((j.estimate or {}).get("machine_time_s", 0.0) for j in jobs)
-    cost = sum((j.estimate or {}).get("cost_eur", 0.0) for j in jobs)
-    material: dict[str, float] = defaultdict(float)
-    for j in jobs:
-        for line in (j.estimate or {}).get("materials", []):
-            material[line["unit"]] += line["quantity"]
-    return {"time_s": time_s, "cost_eur": cost, "material": dict(material), "count": len(jobs)}
 
 
 @bp.get("/")
 @login_required
 def queue():
-    runtime = _runtime()
+    runtime = runtime_of()
     show_all = request.args.get("all") == "1"
     sites = _my_sites()
-    with runtime.db.session() as s:
-        query = select(Job).where(Job.site.in_(sites)).order_by(Job.created_at)
-        if not show_all:
-            query = query.where(Job.state.in_(ACTIVE_STATES))
-        jobs = s.scalars(query).unique().all()
-    by_machine: dict[str, dict[str, list[Job]]] = {}
-    for machine in runtime.profiles.machines.values():
-        if machine.site in sites:
-            by_machine[machine.id] = {}
-    for job in jobs:
-        by_machine.setdefault(job.machine_id, {}).setdefault(job.state, []).append(job)
     sections = []
-    for machine_id, states in by_machine.items():
-        machine = runtime.profiles.machines.get(machine_id)
-        all_jobs = [j for js in states.values() for j in js]
-        pending = [j for j in all_jobs if j.state in ("review", "approved", "dispatched")]
+    for section in queries.queue_sections(runtime, sites, show_all):
+        machine = runtime.profiles.machines.get(section.machine_id)
         sections.append(
             {
-                "id": machine_id,
-                "name": machine.name if machine else machine_id,
+                "id": section.machine_id,
+                "name": machine.name if machine else section.machine_id,
                 "site": _site_label(machine.site if machine else ""),
-                "states": [(st, states[st]) for st in STATE_LABELS if st in states],
-                "totals": _totals(pending),
-                "count": len(all_jobs),
+                "states": section.states,
+                "totals": section.totals,
+                "count": section.count,
             }
         )
     return render_template(
@@ -162,12 +135,12 @@ def queue():
 
 
 def _my_sites() -> list[str]:
-    return staff_sites(current_user, _runtime())
+    return staff_sites(current_user, runtime_of())
 
 
 def _site_label(site_id: str) -> Any:
     """The site's name where the lab has several sites (nothing to say otherwise)."""
-    sites = _runtime().profiles.sites
+    sites = runtime_of().profiles.sites
     return sites[site_id].name if len(sites) > 1 and site_id in sites else None
 
 
@@ -177,40 +150,19 @@ def _sites_line(site_ids: list[str]) -> list[Any]:
 
 
 def _load(job_id: int) -> Job:
-    """A job of one of the staff member's sites: 404 when there is none, 403 when it is
-    another site's."""
-    with _runtime().db.session() as s:
-        job = s.get(Job, job_id)
-        if job is None:
-            abort(404)
-        if job.site not in _my_sites():
-            abort(403)
-        job.artifacts  # noqa: B018 - load while the session is open
-        job.events  # noqa: B018
-        return job
+    return site_job(job_id, _my_sites())
 
 
 @bp.get("/jobs/<int:job_id>")
 @login_required
 def job_detail(job_id: int):
-    runtime = _runtime()
+    runtime = runtime_of()
     job = _load(job_id)
     plugin = runtime.registry.plugins.get(job.plugin)
     options = [o.describe() for o in plugin.option_schema() if o.name != "copies"] if plugin else []
     machine = runtime.profiles.machines.get(job.machine_id)
     materials = runtime.profiles.materials_for(machine) if machine else []
-    with runtime.db.session() as s:
-        earlier = [
-            {
-                "id": j.id,
-                "created_at": j.created_at,
-                "machine": j.machine_snapshot["name"],
-                "design": j.design.upload.original_name,
-                "state": j.state,
-                "verdict": (j.effective_verdict or {}).get("kind"),
-            }
-            for j in history.earlier_jobs(s, job)
-        ]
+    earlier = queries.earlier_jobs(runtime, job)
     rest = (job.stock or {}).get("leftover")
     return render_template(
         "staff/job.html",
@@ -240,7 +192,7 @@ AUDIT_ACTIONS: dict[str, Text] = {
 
 
 def _do(action: str, job_id: int) -> None:
-    runtime, form, actor = _runtime(), request.form, staff_actor()
+    runtime, form, actor = runtime_of(), request.form, staff_actor()
     if action == "approve":
         service.approve(runtime, job_id, actor, form.get("note", ""))
     elif action == "reject":
@@ -249,12 +201,7 @@ def _do(action: str, job_id: int) -> None:
         service.override_verdict(runtime, job_id, actor, form.get("kind", ""), form.get("note", ""))
     elif action == "replan":
         job = _load(job_id)
-        plugin = runtime.registry.plugins.get(job.plugin)
-        options = {}
-        for option in plugin.option_schema() if plugin else ():
-            given = form.getlist(f"opt-{option.name}")
-            if option.name != "copies" and given and given[-1].strip() != "":
-                options[option.name] = given[-1]
+        options = form_options(form, runtime.registry.plugins.get(job.plugin), "opt-")
         service.replan(
             runtime,
             job_id,
@@ -298,31 +245,17 @@ def job_action(job_id: int, action: str):
     return redirect(url_for("staff.job_detail", job_id=job_id), code=303)
 
 
-def _download(sha256: str, filename: str, media_type: str) -> Response:
-    data = _runtime().files.read(sha256)
-    response = Response(data, mimetype=media_type)
-    # Generated ASCII names only (job-12.gcode); the maker's name is never a path.
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 @bp.get("/jobs/<int:job_id>/files/<int:artifact_id>")
 @login_required
 def download(job_id: int, artifact_id: int):
-    with _runtime().db.session() as s:
-        artifact = s.get(Artifact, artifact_id)
-        if artifact is None or artifact.job_id != job_id:
-            abort(404)
-    return _download(artifact.sha256, artifact.filename, artifact.media_type)
+    _load(job_id)  # another site's job: 403, as its page
+    return artifact_download(job_id, artifact_id)
 
 
 @bp.get("/jobs/<int:job_id>/source")
 @login_required
 def source(job_id: int):
-    job = _load(job_id)
-    with _runtime().db.session() as s:
-        upload = s.get(Upload, job.design.upload_id)
+    upload = queries.job_upload(runtime_of(), _load(job_id))
     suffix = {
         "model/stl": ".stl",
         "model/3mf": ".3mf",
@@ -330,7 +263,7 @@ def source(job_id: int):
         "image/vnd.dxf": ".dxf",
         "text/x-gcode": ".gcode",
     }.get(upload.media_type, ".bin")
-    return _download(upload.sha256, f"job-{job_id}-source{suffix}", "application/octet-stream")
+    return attachment(upload.sha256, f"job-{job_id}-source{suffix}", "application/octet-stream")
 
 
 @bp.get("/machines")
@@ -338,70 +271,26 @@ def source(job_id: int):
 def machines():
     """Per machine: its live state when it is connected, and how far estimates were
     from what really happened."""
-    runtime = _runtime()
-    with runtime.db.session() as s:
-        done = (
-            s.scalars(
-                select(Job)
-                .where(
-                    Job.state == "done", Job.actual_time_s.is_not(None), Job.site.in_(_my_sites())
-                )
-                .order_by(Job.id)
-            )
-            .unique()
-            .all()
-        )
-    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for job in done:
-        estimate = job.estimate or {}
-        est_time = estimate.get("raw_machine_time_s") or estimate.get("machine_time_s") or 0.0
-        line = service.charged_material(estimate)
-        est_material = line["quantity"] if line else 0.0
-        rows[job.machine_id].append(
-            {
-                "id": job.id,
-                "estimate_s": est_time,
-                "actual_s": job.actual_time_s,
-                "time_ratio": (job.actual_time_s / est_time) if est_time else None,
-                "estimate_material": est_material,
-                "actual_material": job.actual_material,
-                "unit": job.actual_material_unit or "",
-                "source": ACTUAL_SOURCES.get(job.actual_source or ""),
-                "material_ratio": (
-                    job.actual_material / est_material
-                    if job.actual_material is not None and est_material
-                    else None
-                ),
-            }
-        )
-    with runtime.db.session() as s:
-        corrections = learning.corrections_by_machine(
-            s, {(j.machine_id, j.material_id) for j in done}
-        )
-    summary = []
-    mine = [m.id for m in runtime.profiles.machines.values() if m.site in _my_sites()]
-    for machine_id in dict.fromkeys([*mine, *rows]):
-        items = rows.get(machine_id, [])
-        ratios = [r["time_ratio"] for r in items if r["time_ratio"] is not None]
-        mratios = [r["material_ratio"] for r in items if r["material_ratio"] is not None]
-        machine = runtime.profiles.machines.get(machine_id)
-        summary.append(
-            {
-                "id": machine_id,
-                "name": machine.name if machine else machine_id,
-                "jobs": items,
-                "mean_time_ratio": sum(ratios) / len(ratios) if ratios else None,
-                "mean_material_ratio": sum(mratios) / len(mratios) if mratios else None,
-                "corrections": [
-                    {
-                        "material_id": material_id,
-                        "material": runtime.profiles.materials.get(material_id),
-                        "correction": correction,
-                    }
-                    for material_id, correction in corrections.get(machine_id, [])
-                ],
-            }
-        )
+    runtime = runtime_of()
+    summary = [
+        {
+            "id": row.machine_id,
+            "name": machine.name if machine else row.machine_id,
+            "jobs": [{**job, "source": ACTUAL_SOURCES.get(job["source"])} for job in row.jobs],
+            "mean_time_ratio": row.mean_time_ratio,
+            "mean_material_ratio": row.mean_material_ratio,
+            "corrections": [
+                {
+                    "material_id": material_id,
+                    "material": runtime.profiles.materials.get(material_id),
+                    "correction": correction,
+                }
+                for material_id, correction in row.corrections
+            ],
+        }
+        for row in queries.estimate_accuracy(runtime, _my_sites())
+        for machine in [runtime.profiles.machines.get(row.machine_id)]
+    ]
     unavailable = [
         {"id": m.id, "name": m.name, "plugin": m.plugin}
         for m in runtime.profiles.machines.values()
@@ -446,7 +335,7 @@ _RUNNING = ("printing", "heating", "paused", "pausing")
 def machine_status(machine_id: str):
     """What the machine says about itself, fetched by the staff pages after they load
     (a connector may take a moment to answer; the page never waits for it)."""
-    machine = _runtime().profiles.machines.get(machine_id)
+    machine = runtime_of().profiles.machines.get(machine_id)
     if machine is None or machine.site not in _my_sites():
         abort(404)
     try:
@@ -482,19 +371,7 @@ def _remaining(machine_id: str, state: MachineState) -> dict[str, Any]:
     """The running job's remaining time: ours (the job's estimate less the time the host
     says has passed) beside the host's own figure."""
     details = state.details
-    file = details.get("file") or ""
-    with _runtime().db.session() as s:
-        running = s.scalars(
-            select(Job).where(Job.machine_id == machine_id, Job.state == "dispatched")
-        ).all()
-    job = next(
-        (
-            j
-            for j in running
-            if file and (j.receipt or {}).get("remote_ref") in (file, file.rsplit("/", 1)[-1])
-        ),
-        None,
-    )
+    job = queries.dispatched_job_running(runtime_of(), machine_id, details.get("file") or "")
     ours = None
     estimate = (job.estimate or {}).get("machine_time_s") if job is not None else None
     if estimate:
@@ -525,15 +402,14 @@ def _remaining(machine_id: str, state: MachineState) -> dict[str, Any]:
 @login_required
 def reset_correction(machine_id: str, material_id: str):
     """Learn this machine × material's time correction afresh (after a repair, new settings)."""
-    with _runtime().db.session() as s:
-        learning.reset_correction(s, machine_id, material_id, staff_actor())
+    service.reset_correction(runtime_of(), machine_id, material_id, staff_actor())
     return redirect(url_for("staff.machines"), code=303)
 
 
 @bp.post("/tokens")
 @login_required
 def new_token():
-    token = issue_token(_runtime(), current_user.id, request.form.get("name", ""))
+    token = issue_token(runtime_of(), current_user.id, request.form.get("name", ""))
     return render_template("staff/token.html", token=token)
 
 
@@ -541,10 +417,9 @@ def new_token():
 @login_required
 def stock():
     """Pieces kept per material (offcuts, remnants), with a form to record more."""
-    runtime = _runtime()
+    runtime = runtime_of()
     sites = _my_sites()
-    with runtime.db.session() as s:
-        pieces = [stockroom.piece_dict(p) for p in stockroom.list_pieces(s, None, sites)]
+    pieces = queries.stock_pieces(runtime, sites)
     materials = [m for m in runtime.profiles.materials.values() if m.kind in OFFCUT_KINDS]
     names = {m.id: m.name for m in runtime.profiles.materials.values()}
     return render_template(
@@ -562,11 +437,10 @@ def stock():
 @bp.post("/stock")
 @login_required
 def stock_add():
-    runtime = _runtime()
+    runtime = runtime_of()
     try:
-        with runtime.db.session() as s:
-            piece = stockroom.add_piece(s, runtime.profiles, request.form.to_dict(), _my_sites())
-            label = Text(f"Pièce n° {piece.id} enregistrée.", f"Piece no. {piece.id} recorded.")
+        piece = service.add_stock_piece(runtime, request.form.to_dict(), _my_sites())
+        label = Text(f"Pièce n° {piece['id']} enregistrée.", f"Piece no. {piece['id']} recorded.")
     except FabError as exc:
         flash(exc.message.to_dict(), "error")
     else:
@@ -577,9 +451,8 @@ def stock_add():
 @bp.post("/stock/<int:piece_id>/delete")
 @login_required
 def stock_delete(piece_id: int):
-    with _runtime().db.session() as s:
-        if not stockroom.delete_piece(s, piece_id, _my_sites()):
-            abort(404)
+    if not service.remove_stock_piece(runtime_of(), piece_id, _my_sites()):
+        abort(404)
     flash(Text(f"Pièce n° {piece_id} retirée.", f"Piece no. {piece_id} removed.").to_dict(), "ok")
     return redirect(url_for("staff.stock"), code=303)
 
@@ -599,8 +472,7 @@ def _report_for_request() -> tuple[dict[str, Any], Text | None]:
         if asked not in sites:
             abort(403)
         sites = [asked]
-    with _runtime().db.session() as s:
-        return reports.build_report(s, period, sites=sites), problem
+    return queries.lab_report(runtime_of(), period, sites), problem
 
 
 def _by_machine(report: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -627,7 +499,7 @@ CHART_WORDS = {
 def _report_charts(report: dict[str, Any], lang: str) -> list[Markup]:
     """Jobs per machine (prototypes, series, rejected, others) and machine hours
     (estimated and actual), as inline SVG."""
-    profiles = _runtime().profiles
+    profiles = runtime_of().profiles
     sums = _by_machine(report)
     names = [profiles.machines[m].name.get(lang) if m in profiles.machines else m for m in sums]
     word = {key: text.get(lang) for key, text in CHART_WORDS.items()}
@@ -668,7 +540,7 @@ def reports_page():
     report, problem = _report_for_request()
     if problem is not None:
         flash(problem.to_dict(), "error")
-    profiles = _runtime().profiles
+    profiles = runtime_of().profiles
     return render_template(
         "staff/reports.html",
         report=report,

@@ -70,9 +70,28 @@ def test_a_broken_connector_package_is_listed_not_fatal(monkeypatch, machine_wit
     monkeypatch.setattr(dispatch, "entry_points", lambda group: [broken])
     entry = dispatch.discover_connectors()["laser-cloud"]
     assert entry.cls is None and "ModuleNotFoundError" in entry.error
-    assert "laser-cloud" not in dispatch.available_connectors()
+    registry = dispatch.ConnectorRegistry.discover()
+    assert "laser-cloud" not in registry.available()
     with pytest.raises(dispatch.DispatchError, match="fails to load") as error:
-        dispatch.connector_for(machine_with({"type": "laser-cloud"}))
+        registry.connector_for(machine_with({"type": "laser-cloud"}))
     assert "no_such_module" in error.value.detail
     with pytest.raises(dispatch.DispatchError, match="Unknown connector"):
-        dispatch.connector_for(machine_with({"type": "teleport"}))
+        registry.connector_for(machine_with({"type": "teleport"}))
+
+
+def test_entry_points_are_read_once_per_process(monkeypatch, machine_with):
+    """A status poll or a dispatch builds its connector from the registry found at first use."""
+    dispatch.installed_connectors.cache_clear()
+    reads = []
+
+    def counting(group):
+        reads.append(group)
+        return []
+
+    monkeypatch.setattr(dispatch, "entry_points", counting)
+    try:
+        for _ in range(3):
+            dispatch.connector_for(machine_with({"type": "download"}))
+        assert reads == [dispatch.GROUP]
+    finally:
+        dispatch.installed_connectors.cache_clear()

@@ -8,7 +8,7 @@ import pytest
 from job_helpers import job, submit, wait_for
 from sqlalchemy import select
 
-from fabserver.jobs import planner, service
+from fabserver.jobs import planner, recovery, service
 from fabserver.jobs.runtime import start_consumer
 from fabserver.jobs.states import transition
 from fabserver.store.models import AuditEvent
@@ -86,7 +86,7 @@ def test_no_restart_loop_on_a_job_that_took_its_server_down(runtime, block_stl):
     for after_restart in ("queued", "failed"):
         with runtime.db.session() as s:  # a worker claims it... and the server dies
             transition(s, created.id, "planning", actor="worker", expected=("queued",))
-        service.requeue_unfinished(runtime, 0.0)  # what ``serve`` does at start
+        recovery.requeue_unfinished(runtime, 0.0)  # what ``serve`` does at start
         assert job(runtime, created.id).state == after_restart
     failed = job(runtime, created.id)
     assert "stopped twice" in failed.error_message["en"]

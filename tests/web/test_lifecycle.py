@@ -11,9 +11,15 @@ import pytest
 from sqlalchemy import select, update
 from web_helpers import job_id_of
 
-from fabserver.dispatch import DispatchError, Receipt, TransientDispatchError, remote_name_for
+from fabserver.dispatch import (
+    DispatchError,
+    DownloadConnector,
+    Receipt,
+    TransientDispatchError,
+    remote_name_for,
+)
 from fabserver.i18n import Text
-from fabserver.jobs import service, tasks
+from fabserver.jobs import recovery, service, tasks
 from fabserver.jobs.states import TRANSITIONS, InvalidTransition, can_transition, transition
 from fabserver.store.models import JOB_STATES, AuditEvent, Job
 
@@ -85,7 +91,7 @@ def test_restart_plans_again_a_job_left_planning(runtime, job_token):
     job_id = job_id_of(runtime, job_token)
     with runtime.db.session() as s:  # as if the server stopped mid-planning
         s.execute(update(Job).where(Job.id == job_id).values(state="planning", heartbeat_at=None))
-    requeued = service.requeue_unfinished(runtime, stale_after_s=0)
+    requeued = recovery.requeue_unfinished(runtime, stale_after_s=0)
     assert requeued == [job_id]
     with runtime.db.session() as s:
         job = s.get(Job, job_id)
@@ -102,15 +108,18 @@ def test_a_worker_does_not_steal_a_job_another_is_planning(runtime, job_token):
         s.execute(
             update(Job).where(Job.id == job_id).values(state="planning", heartbeat_at=utcnow())
         )
-    assert service.requeue_unfinished(runtime, stale_after_s=600) == []
+    assert recovery.requeue_unfinished(runtime, stale_after_s=600) == []
     with runtime.db.session() as s:
         assert s.get(Job, job_id).state == "planning"
 
 
-class _CountingConnector:
+class _CountingConnector(DownloadConnector):
+    """A connector that records what it sends; it cannot tell how a job ended."""
+
     sent: list[tuple[Path, str]]
 
     def __init__(self, failures: list[Exception] | None = None):
+        super().__init__({}, "box-1")
         self.sent = []
         self.failures = failures or []
 
@@ -303,7 +312,7 @@ def test_sweep_recovers_dead_workers_and_lost_messages_only(runtime, client, blo
         s.execute(update(Job).where(Job.id == dead).values(state="planning", heartbeat_at=old))
         s.execute(update(Job).where(Job.id == lost).values(state="queued", updated_at=old))
         s.execute(update(Job).where(Job.id == busy).values(state="planning", heartbeat_at=utcnow()))
-    service.sweep(runtime)
+    recovery.sweep(runtime)
     with runtime.db.session() as s:
         assert s.get(Job, dead).state == "review" and s.get(Job, dead).plan_version == 2
         assert s.get(Job, lost).state == "review" and s.get(Job, lost).plan_version == 2
@@ -344,4 +353,4 @@ def test_heartbeat_keeps_a_silent_plan_alive(runtime, job_token):
     with runtime.db.session() as s:
         beat = s.get(Job, job_id).heartbeat_at
     assert beat > long_ago + timedelta(minutes=59)
-    assert service.requeue_stale_planning(runtime, stale_after_s=600) == []
+    assert recovery.requeue_stale_planning(runtime, stale_after_s=600) == []

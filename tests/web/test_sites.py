@@ -191,7 +191,7 @@ def test_a_printers_follow_up_is_asked_from_its_own_site(sites_app, monkeypatch)
     machine = runtime.profiles.machine("box-3")
     before = {site: huey.pending_count() for site, huey in runtime.site_hueys.items()}
     shared = runtime.huey.pending_count()
-    runtime.tasks["follow"](12345, machine)
+    tasks.start_following(runtime, 12345, machine)
     after = {site: huey.pending_count() for site, huey in runtime.site_hueys.items()}
     assert {site: after[site] - before[site] for site in SITES} == {
         "saint-omer": 0,

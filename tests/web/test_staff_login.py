@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, update
 from web_helpers import STAFF_PASSWORD, STAFF_USER, csrf_token, sent_to_login
 
+from fabserver.jobs import accounts
 from fabserver.store.models import LoginAttempt, StaffSession
 from fabserver.web import auth
 
@@ -92,17 +93,17 @@ def test_a_success_clears_the_account_failures(app, runtime, staff):
 def test_known_and_unknown_names_check_one_hash_and_make_none(
     monkeypatch, runtime, staff, username
 ):
-    auth._dummy_password_hash()  # made once per process, before any login
+    accounts.dummy_password_hash()  # made once per process, before any login
     checked: list[str] = []
     made: list[str] = []
-    real_check = auth.check_password_hash
+    real_check = accounts.check_password_hash
 
     def spy_check(pwhash: str, password: str) -> bool:
         checked.append(pwhash)
         return real_check(pwhash, password)
 
-    monkeypatch.setattr(auth, "check_password_hash", spy_check)
-    monkeypatch.setattr(auth, "generate_password_hash", lambda p: made.append(p) or "")
+    monkeypatch.setattr(accounts, "check_password_hash", spy_check)
+    monkeypatch.setattr(accounts, "generate_password_hash", lambda p: made.append(p) or "")
     assert auth.check_login(runtime, username, "not the password") is None
     assert len(checked) == 1 and made == []
     # The same hash method (and cost) for the dummy as for the real account.
@@ -171,7 +172,7 @@ def test_the_cookie_holds_no_user_data_only_a_random_id(runtime, staff_client):
     with staff_client.session_transaction() as flask_session:
         token = flask_session[auth.SESSION_KEY]
     assert len(token) >= 40 and token != stored
-    assert auth._hash(token) == stored
+    assert accounts.token_hash(token) == stored
 
 
 def test_api_tokens_keep_working_after_logout(app, runtime, staff, staff_client):
