@@ -54,7 +54,8 @@ def layer_times(profiles, tmp_path, machine_id: str, extents: tuple[float, float
     return PrintSettings.resolve(machine, material, result.options).filament, times, fastest
 
 
-@pytest.mark.parametrize("machine_id", ["printer-1", "printer-3"])
+# printer-4 sets an acceleration per feature: the slowdown plans with them too.
+@pytest.mark.parametrize("machine_id", ["printer-1", "printer-3", "printer-4"])
 def test_short_layers_take_the_minimum_layer_time(profiles, tmp_path, machine_id):
     filament, times, _ = layer_times(profiles, tmp_path, machine_id, (16.0, 16.0, 4.0))
     target = filament.slowdown_below_layer_time

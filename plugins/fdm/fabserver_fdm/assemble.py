@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from fabserver.estimate import move_times
+from fabserver.estimate import FEATURE_ACCELERATIONS, move_accelerations, move_times
 from fabserver.profiles import Kinematics
 from fabserver.toolpath import Event, EventKind, MoveKind, Toolpath
 
@@ -323,15 +323,18 @@ def _slow_down(tp: Toolpath, s: PrintSettings, kin: Kinematics, n_layers: int):
     """Slow extrusions of layers shorter than ``slowdown_below_layer_time``."""
     fil = s.filament
     target = fil.slowdown_below_layer_time
-    layer_time = np.bincount(tp.layer, weights=move_times(tp, kin), minlength=n_layers)
+    # The accelerations the file sets per feature (Klipper), as the estimate plans them.
+    given = {key: getattr(s.printer, key) for key in FEATURE_ACCELERATIONS}
+    accel = move_accelerations(tp, kin, given)
+    layer_time = np.bincount(tp.layer, weights=move_times(tp, kin, accel), minlength=n_layers)
     extrude = tp.kind == MoveKind.EXTRUDE
     has_extrusion = np.bincount(tp.layer[extrude], minlength=n_layers) > 0
     slow = (layer_time < target) & has_extrusion
     if target <= 0 or not slow.any():
         return tp, layer_time
-    scale = cooling_feed_scale(tp, kin, slow, target, fil.min_print_speed)
+    scale = cooling_feed_scale(tp, kin, slow, target, fil.min_print_speed, accel)
     tp = dataclasses.replace(tp, feed=_scaled_feeds(tp, scale, fil.min_print_speed))
-    layer_time = np.bincount(tp.layer, weights=move_times(tp, kin), minlength=n_layers)
+    layer_time = np.bincount(tp.layer, weights=move_times(tp, kin, accel), minlength=n_layers)
     return tp, layer_time
 
 
@@ -350,6 +353,7 @@ def cooling_feed_scale(
     slow: np.ndarray,
     target: float,
     min_speed: float,
+    move_accel: np.ndarray | None = None,
     tolerance: float = 0.005,
     max_rounds: int = 40,
 ) -> np.ndarray:
@@ -366,7 +370,9 @@ def cooling_feed_scale(
     """
     n_layers = len(slow)
     scale = np.ones(n_layers)
-    sub, counted = _layers_toolpath(tp, slow)
+    idx, counted = _layers_moves(tp, slow)
+    sub = _moves_of(tp, idx)
+    sub_accel = None if move_accel is None else np.asarray(move_accel)[idx]
     layers = np.asarray(sub.layer)
     extrude = sub.kind == MoveKind.EXTRUDE
     feed = np.asarray(sub.feed, dtype=float)
@@ -377,7 +383,7 @@ def cooling_feed_scale(
 
     def layer_times(x: np.ndarray) -> np.ndarray:
         trial = dataclasses.replace(sub, feed=_scaled_feeds(sub, 1.0 / x, min_speed))
-        per_move = np.where(counted, move_times(trial, kin), 0.0)
+        per_move = np.where(counted, move_times(trial, kin, sub_accel), 0.0)
         return np.bincount(layers, weights=per_move, minlength=n_layers)
 
     fast_x, fast_t = np.ones(n_layers), layer_times(np.ones(n_layers))
@@ -407,23 +413,28 @@ def cooling_feed_scale(
     return scale
 
 
-def _layers_toolpath(tp: Toolpath, chosen: np.ndarray) -> tuple[Toolpath, np.ndarray]:
-    """The moves of the ``chosen`` layers, each run of them preceded by the move before
-    it (so that its first move starts where it does in ``tp``), and which moves are the
-    chosen ones: the preceding moves are there for their end point only."""
+def _layers_moves(tp: Toolpath, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the moves of the ``chosen`` layers, each run of them preceded by the
+    move before it (so that its first move starts where it does in ``tp``), and which of
+    them are the chosen layers' own: the preceding moves count for their end point only."""
     mine = chosen[tp.layer]
     lead = np.zeros_like(mine)
     lead[:-1] = mine[1:] & ~mine[:-1]
     idx = np.flatnonzero(mine | lead)
-    keep = np.isin(np.arange(len(tp)), idx)
+    return idx, mine[idx]
+
+
+def _moves_of(tp: Toolpath, idx: np.ndarray) -> Toolpath:
+    """The moves ``idx`` (increasing) of ``tp`` as a toolpath of their own, events kept."""
+    keep = np.zeros(len(tp), dtype=bool)
+    keep[idx] = True
     position = np.cumsum(keep) - 1
     events = tuple(
         dataclasses.replace(ev, index=int(position[ev.index]))
         for ev in tp.events
         if ev.index < len(tp) and keep[ev.index]
     )
-    first = int(idx[0])
-    sub = dataclasses.replace(
+    return dataclasses.replace(
         tp,
         xyz=tp.xyz[idx],
         kind=tp.kind[idx],
@@ -433,9 +444,8 @@ def _layers_toolpath(tp: Toolpath, chosen: np.ndarray) -> tuple[Toolpath, np.nda
         layer=tp.layer[idx],
         role=tp.role[idx],
         events=events,
-        start=tuple(float(v) for v in tp.starts[first]),
+        start=tuple(float(v) for v in tp.starts[int(idx[0])]),
     )
-    return sub, mine[idx]
 
 
 def fan_speeds(layer_time: np.ndarray, s: PrintSettings) -> np.ndarray:
