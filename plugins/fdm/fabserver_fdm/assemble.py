@@ -387,7 +387,7 @@ def cooling_feed_scale(
         return np.bincount(layers, weights=per_move, minlength=n_layers)
 
     fast_x, fast_t = np.ones(n_layers), layer_times(np.ones(n_layers))
-    slow_x = x_max.copy()
+    slow_x = np.where(slow, x_max, 1.0)
     slow_t = layer_times(slow_x)
     slow_x[slow & (fast_t >= target)] = 1.0  # long enough already, seen alone
     active = slow & (slow_t > target) & (fast_t < target)
@@ -395,7 +395,8 @@ def cooling_feed_scale(
     fast_kept = np.zeros(n_layers)
     slow_kept = np.zeros(n_layers)
     for _ in range(max_rounds):
-        active &= slow_t > target * (1.0 + tolerance)
+        # Done: close enough above the target, or the bracket closed on a jump in time.
+        active &= (slow_t > target * (1.0 + tolerance)) & (slow_x - fast_x > 1e-6 * slow_x)
         if not active.any():
             break
         below = (target - fast_t) * 0.5**fast_kept
