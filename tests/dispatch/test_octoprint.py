@@ -49,7 +49,8 @@ def connector_to(octoprint, machine_with, monkeypatch):
 
 def slow_gcode(path: Path, moves: int = 20, feed: int = 600) -> Path:
     """A print the virtual printer takes time over: it sleeps a tenth of each move's
-    duration at its feed rate (20 moves at F600: about 3 s; each F60 move 30 mm long: 3 s)."""
+    duration at its feed rate (20 moves at F600: about 3 s; each F60 move 30 mm long: 3 s),
+    but acknowledges the first four moves at once (its command buffer)."""
     lines = ["; fabserver test print", "G21", "G90", "G28", f"G1 Z0.3 F{feed}"]
     for i in range(moves):
         lines.append(f"G1 X{20 + (i % 2) * 30} Y{20 + i} F{feed}")
@@ -125,7 +126,9 @@ def test_a_finished_print_gives_its_real_duration(octoprint, connector_to, tmp_p
     # Before the SD card test: after its copy to the card, the virtual printer's next
     # print stays "Starting".
     octoprint.connect_virtual_printer()
-    job = slow_gcode(tmp_path / "short.gcode", moves=2, feed=60)  # about 6 s
+    # The virtual printer acknowledges its first four moves at once (its command buffer):
+    # eight moves at F60 keep the print going for several seconds after the send.
+    job = slow_gcode(tmp_path / "short.gcode", moves=8, feed=60)
     name = remote_name_for(44, "short.gcode")
     connector = connector_to(start=True)
     sent_at = time.time()

@@ -319,3 +319,21 @@ def generic_time(
         v2 = min(v2, cruise[i - 1] ** 2, cruise[i] ** 2)
         junction.append(0.0 if i in stops else v2)
     return _two_passes(lengths, accels, cruise, junction)
+
+
+def printer_cfg(kin) -> dict[str, float]:
+    """The Klipper ``printer.cfg`` values a file cannot set, from the machine's profile."""
+    return {
+        "max_z_velocity": kin.max_feed.z,
+        "max_z_accel": kin.max_accel.z,
+        "max_extrude_only_velocity": kin.max_feed.e,
+        "max_extrude_only_accel": kin.retract_accel,
+        "instantaneous_corner_velocity": kin.extruder_corner_velocity,
+    }
+
+
+def fdm_time(moves: Sequence[Move], limits: dict[str, float], kin) -> float:
+    """Seconds for ``moves`` of an FDM file on the firmware of ``kin`` (Marlin or Klipper)."""
+    if kin.firmware == "klipper":
+        return klipper_time(moves, limits, printer_cfg(kin))
+    return marlin_time(moves, limits)

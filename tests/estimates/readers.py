@@ -38,6 +38,8 @@ class MachineFile:
     dwell_s: float = 0.0
     #: Index into ``moves`` where a marker comment (e.g. ``;LAYER_CHANGE``) first appeared.
     marks: dict[str, int] = field(default_factory=dict)
+    #: Every occurrence of each marker, in the same terms (e.g. where each layer starts).
+    all_marks: dict[str, list[int]] = field(default_factory=dict)
     stitches: int = 0
     stops: set[int] = field(default_factory=set)  # moves preceded by a full stop
 
@@ -69,8 +71,9 @@ def read_gcode(path: Path, markers: tuple[str, ...] = (";LAYER_CHANGE",)) -> Mac
     for raw in path.read_text(encoding="ascii", errors="replace").splitlines():
         line = raw.strip()
         for marker in markers:
-            if line.startswith(marker) and marker not in out.marks:
-                out.marks[marker] = len(out.moves)
+            if line.startswith(marker):
+                out.marks.setdefault(marker, len(out.moves))
+                out.all_marks.setdefault(marker, []).append(len(out.moves))
         comment = ""
         if ";" in line:
             line, comment = line.split(";", 1)

@@ -23,7 +23,7 @@ from fabserver.registry import load_registry
 from fabserver.testing import SAMPLES, require
 from fabserver.toolpath import EventKind, MoveKind
 
-from .planners import generic_time, grbl_time, klipper_time, marlin_time
+from .planners import generic_time, grbl_time, klipper_time, marlin_time, printer_cfg
 from .readers import read_gcode, read_hpgl, read_stitch_file
 
 TIME_TOLERANCE = 0.02
@@ -93,22 +93,15 @@ def test_fdm_gcode_read_back(profiles, tmp_path, machine, sample):
         assert read.limits["ACCEL"] == kin.accel
         assert read.limits["SQUARE_CORNER_VELOCITY"] == kin.square_corner_velocity
         assert read.limits["MINIMUM_CRUISE_RATIO"] == kin.minimum_cruise_ratio
-        printer_cfg = {
-            "max_z_velocity": kin.max_feed.z,
-            "max_z_accel": kin.max_accel.z,
-            "max_extrude_only_velocity": kin.max_feed.e,
-            "max_extrude_only_accel": kin.retract_accel,
-            "instantaneous_corner_velocity": kin.extruder_corner_velocity,
-        }
         text = path.read_text()
-        for key, value in printer_cfg.items():
+        for key, value in printer_cfg(kin).items():
             assert f"{key}: {value:g}" in text
         # Where the profile gives per-feature accelerations, the file sets each of them.
         feature = {
             v for k, v in profiles.machine(machine).settings.items() if k.endswith("_acceleration")
         }
         assert {m.accel for m in body} >= feature
-        measured = klipper_time(body, read.limits, printer_cfg)
+        measured = klipper_time(body, read.limits, printer_cfg(kin))
     filament_file = sum(m.e for m in body)
     filament_claimed = next(u.quantity for u in result.plan.material_uses if u.unit == "m") * 1000
     report(

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from fabserver.estimate import move_times
+from fabserver.estimate import FEATURE_ACCELERATIONS, move_accelerations, move_times
 from fabserver.profiles import Kinematics
 from fabserver.toolpath import Event, EventKind, MoveKind, Toolpath
 
@@ -323,29 +323,130 @@ def _slow_down(tp: Toolpath, s: PrintSettings, kin: Kinematics, n_layers: int):
     """Slow extrusions of layers shorter than ``slowdown_below_layer_time``."""
     fil = s.filament
     target = fil.slowdown_below_layer_time
-    times = move_times(tp, kin)
-    layer_time = np.bincount(tp.layer, weights=times, minlength=n_layers)
-    if target <= 0 or len(tp) == 0:
-        return tp, layer_time
-    feed = np.asarray(tp.feed, dtype=float).copy()
+    # The accelerations the file sets per feature (Klipper), as the estimate plans them.
+    given = {key: getattr(s.printer, key) for key in FEATURE_ACCELERATIONS}
+    accel = move_accelerations(tp, kin, given)
+    layer_time = np.bincount(tp.layer, weights=move_times(tp, kin, accel), minlength=n_layers)
     extrude = tp.kind == MoveKind.EXTRUDE
-    floor = np.minimum(feed, fil.min_print_speed)
-    for _ in range(2):
-        ext_time = np.bincount(tp.layer[extrude], weights=times[extrude], minlength=n_layers)
-        other = layer_time - ext_time
-        slow = (layer_time < target - 0.05) & (ext_time > 0)
-        if not slow.any():
-            break
-        factor = np.ones(n_layers)
-        factor[slow] = np.maximum((target - other[slow]) / ext_time[slow], 1.0)
-        # Moves of slow layers run ``factor`` times longer (~ feed / factor).
-        move_factor = factor[tp.layer]
-        feed = np.where(extrude, np.maximum(feed / move_factor, floor), feed)
-        tp = dataclasses.replace(tp, feed=feed)
-        times = move_times(tp, kin)
-        layer_time = np.bincount(tp.layer, weights=times, minlength=n_layers)
-        feed = feed.copy()
+    has_extrusion = np.bincount(tp.layer[extrude], minlength=n_layers) > 0
+    slow = (layer_time < target) & has_extrusion
+    if target <= 0 or not slow.any():
+        return tp, layer_time
+    scale = cooling_feed_scale(tp, kin, slow, target, fil.min_print_speed, accel)
+    tp = dataclasses.replace(tp, feed=_scaled_feeds(tp, scale, fil.min_print_speed))
+    layer_time = np.bincount(tp.layer, weights=move_times(tp, kin, accel), minlength=n_layers)
     return tp, layer_time
+
+
+def _scaled_feeds(tp: Toolpath, scale: np.ndarray, min_speed: float) -> np.ndarray:
+    """Extrusion feeds times their layer's ``scale``, never below ``min_speed`` (nor
+    raised to it: a move already slower keeps its feed)."""
+    feed = np.asarray(tp.feed, dtype=float)
+    floor = np.minimum(feed, min_speed)
+    slowed = np.maximum(feed * scale[tp.layer], floor)
+    return np.where(tp.kind == MoveKind.EXTRUDE, slowed, feed)
+
+
+def cooling_feed_scale(
+    tp: Toolpath,
+    kin: Kinematics,
+    slow: np.ndarray,
+    target: float,
+    min_speed: float,
+    move_accel: np.ndarray | None = None,
+    tolerance: float = 0.005,
+    max_rounds: int = 40,
+) -> np.ndarray:
+    """``(L,)`` factor on the extrusion feeds of each layer so that the layers marked
+    ``slow`` take ``target`` seconds as the firmware runs them (1 for the others).
+
+    Short moves are bound by acceleration, so a layer's time does not grow as 1 / feed:
+    the scale is solved on the estimator's own per-move times. All slow layers are
+    solved at once by a bracketed false position (Illinois) on ``x = 1 / scale``, the
+    time being close to affine in ``x``; the answer is the bracket's slow end, so each
+    layer takes ``target`` to ``target × (1 + tolerance)``, or as long as it can when
+    every extrusion is at ``min_speed``. PrusaSlicer solves the same problem on its own
+    times (``CoolingBuffer``); no library does this for a toolpath.
+    """
+    n_layers = len(slow)
+    scale = np.ones(n_layers)
+    idx, counted = _layers_moves(tp, slow)
+    sub = _moves_of(tp, idx)
+    sub_accel = None if move_accel is None else np.asarray(move_accel)[idx]
+    layers = np.asarray(sub.layer)
+    extrude = sub.kind == MoveKind.EXTRUDE
+    feed = np.asarray(sub.feed, dtype=float)
+    # Beyond x_max every extrusion of the layer is at min_speed: slowing more changes nothing.
+    x_max = np.ones(n_layers)
+    moving = extrude & (feed > min_speed)
+    np.maximum.at(x_max, layers[moving], feed[moving] / min_speed)
+
+    def layer_times(x: np.ndarray) -> np.ndarray:
+        trial = dataclasses.replace(sub, feed=_scaled_feeds(sub, 1.0 / x, min_speed))
+        per_move = np.where(counted, move_times(trial, kin, sub_accel), 0.0)
+        return np.bincount(layers, weights=per_move, minlength=n_layers)
+
+    fast_x, fast_t = np.ones(n_layers), layer_times(np.ones(n_layers))
+    slow_x = np.where(slow, x_max, 1.0)
+    slow_t = layer_times(slow_x)
+    slow_x[slow & (fast_t >= target)] = 1.0  # long enough already, seen alone
+    active = slow & (slow_t > target) & (fast_t < target)
+    # Illinois: an end kept k rounds in a row weighs 2^-k, so both ends move.
+    fast_kept = np.zeros(n_layers)
+    slow_kept = np.zeros(n_layers)
+    for _ in range(max_rounds):
+        # Done: close enough above the target, or the bracket closed on a jump in time.
+        active &= (slow_t > target * (1.0 + tolerance)) & (slow_x - fast_x > 1e-6 * slow_x)
+        if not active.any():
+            break
+        below = (target - fast_t) * 0.5**fast_kept
+        above = (slow_t - target) * 0.5**slow_kept
+        share = below / np.maximum(below + above, 1e-12)
+        x = np.where(active, fast_x + (slow_x - fast_x) * share, 1.0)
+        t = layer_times(x)
+        enough = active & (t >= target)
+        short = active & ~enough
+        slow_x, slow_t = np.where(enough, x, slow_x), np.where(enough, t, slow_t)
+        fast_x, fast_t = np.where(short, x, fast_x), np.where(short, t, fast_t)
+        slow_kept = np.where(short, slow_kept + 1, np.where(enough, 0, slow_kept))
+        fast_kept = np.where(enough, fast_kept + 1, np.where(short, 0, fast_kept))
+    scale[slow] = 1.0 / slow_x[slow]
+    return scale
+
+
+def _layers_moves(tp: Toolpath, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the moves of the ``chosen`` layers, each run of them preceded by the
+    move before it (so that its first move starts where it does in ``tp``), and which of
+    them are the chosen layers' own: the preceding moves count for their end point only."""
+    mine = chosen[tp.layer]
+    lead = np.zeros_like(mine)
+    lead[:-1] = mine[1:] & ~mine[:-1]
+    idx = np.flatnonzero(mine | lead)
+    return idx, mine[idx]
+
+
+def _moves_of(tp: Toolpath, idx: np.ndarray) -> Toolpath:
+    """The moves ``idx`` (increasing) of ``tp`` as a toolpath of their own, events kept."""
+    keep = np.zeros(len(tp), dtype=bool)
+    keep[idx] = True
+    position = np.cumsum(keep) - 1
+    events = tuple(
+        dataclasses.replace(ev, index=int(position[ev.index]))
+        for ev in tp.events
+        if ev.index < len(tp) and keep[ev.index]
+    )
+    return dataclasses.replace(
+        tp,
+        xyz=tp.xyz[idx],
+        kind=tp.kind[idx],
+        feed=tp.feed[idx],
+        e=tp.e[idx],
+        power=tp.power[idx],
+        layer=tp.layer[idx],
+        role=tp.role[idx],
+        events=events,
+        start=tuple(float(v) for v in tp.starts[int(idx[0])]),
+    )
 
 
 def fan_speeds(layer_time: np.ndarray, s: PrintSettings) -> np.ndarray:
