@@ -242,9 +242,15 @@ def test_incomplete_email_is_refused(client, block_stl):
     assert "semble incomplète" in response.get_data(as_text=True)
 
 
-def test_upload_parse_is_bounded_in_time(client, runtime, block_stl):
-    runtime.settings.load_timeout_s = 1e-4  # no child answers that fast
-    response = upload_form(client, block_stl)
+def test_upload_parse_is_bounded_in_time(client, runtime):
+    # A 330,000-triangle sphere (16 MB) takes its child far longer than the limit to read;
+    # a small block could be read before the server first looks, on a loaded machine.
+    import trimesh
+
+    sphere = trimesh.creation.icosphere(subdivisions=7, radius=40.0)
+    data = trimesh.exchange.stl.export_stl(sphere)
+    runtime.settings.load_timeout_s = 1e-3
+    response = upload_form(client, data)
     assert response.status_code == 422
     assert 'data-testid="broken-file"' in response.get_data(as_text=True)
     with runtime.db.session() as s:
