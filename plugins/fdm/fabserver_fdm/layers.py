@@ -18,7 +18,7 @@ import shapely
 from .bridges import bridge_lines
 from .flow import Flow, e_per_mm, filament_area
 from .gapfill import gap_fill_lines
-from .geos import buffer, in_background, union
+from .geos import buffer, in_child, union
 from .infill import hatch, infill_lines
 from .linking import add_anchors, link_lines
 from .ordering import SeamPlacer, nearest_order, rotate_loop
@@ -208,8 +208,9 @@ def plan_layers(
     flows = [first_flows if k == 0 else rest_flows for k in range(n)]
     fil = s.filament
     epm_of = lambda f: e_per_mm(f, fil.diameter, fil.extrusion_multiplier)  # noqa: E731
-    # Gap fill needs only the regions: it runs beside the infill and loops below.
-    gap_fill = in_background(gap_fill_lines, regions.gaps)
+    # Gap fill needs only the regions: it runs beside the infill and loops below, in a
+    # process of its own (the walk below holds the interpreter's lock most of the time).
+    gap_fill = in_child(gap_fill_lines, regions.gaps)
 
     # Perimeter rings, one entry per ring: points, layer, perimeter index.
     rings: list[np.ndarray] = []
