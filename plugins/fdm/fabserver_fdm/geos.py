@@ -106,7 +106,12 @@ def in_child(func, *args: Any) -> Callable[[], Any]:
     if WORKERS < 2 or not hasattr(os, "fork") or not _fork_safe():
         return in_background(func, *args)
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no room for another process (a bounded planning process's limits)
+        os.close(read_fd)
+        os.close(write_fd)
+        return in_background(func, *args)
     if pid == 0:  # the child: compute, send, leave without the parent's exit handlers
         status = 1
         try:
@@ -153,10 +158,16 @@ class _ChildResult:
                 pass
 
 
+# Threads a fork may leave behind: they hold no lock while they wait. The GEOS
+# pool's idle workers, and the lifeline of a bounded planning process
+# (``fabserver.designs.bounded``), blocked reading its pipe.
+FORK_SAFE_THREADS = ("geos_", "lifeline")
+
+
 def _fork_safe() -> bool:
-    """Whether this process has no threads but the caller's and the GEOS pool's (idle)."""
+    """Whether every other thread of this process is one a fork may leave behind."""
     current = threading.current_thread()
-    return all(t is current or t.name.startswith("geos_") for t in threading.enumerate())
+    return all(t is current or t.name.startswith(FORK_SAFE_THREADS) for t in threading.enumerate())
 
 
 def intersection(a, b):

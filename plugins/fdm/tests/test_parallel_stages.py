@@ -94,3 +94,17 @@ def test_an_error_of_the_stage_reaches_the_caller():
     wait = in_child(_refuse, "no gap")
     with pytest.raises(ValueError, match="no gap"):
         wait()
+
+
+def test_no_fork_beside_threads_of_others(monkeypatch):
+    """A thread that may be mid-work (a web server's) keeps the stage on a thread."""
+    import threading
+
+    monkeypatch.undo()  # the real check
+    here = threading.current_thread()
+    lifeline, server = threading.Thread(name="lifeline"), threading.Thread(name="waitress-0")
+    monkeypatch.setattr(threading, "enumerate", lambda: [here, lifeline])
+    assert geos._fork_safe()
+    monkeypatch.setattr(threading, "enumerate", lambda: [here, lifeline, server])
+    assert not geos._fork_safe()
+    assert in_child(os.getpid)() == os.getpid()
