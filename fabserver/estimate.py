@@ -62,6 +62,7 @@ are one ``np.minimum.accumulate`` each: no Python loop over moves.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -204,8 +205,8 @@ def _moves(
         max_accel[0] = np.inf
     # min over axes of limit / share == 1 / max over axes of share / limit (no division by 0).
     with np.errstate(divide="ignore"):  # no limited axis moves: no cap
-        speed_cap = 1.0 / (share / max_feed).max(axis=1)
-        accel_cap = 1.0 / (share / max_accel).max(axis=1)
+        speed_cap = 1.0 / _row_max(share / max_feed)
+        accel_cap = 1.0 / _row_max(share / max_accel)
 
     kind = np.asarray(toolpath.kind)[idx]
     travel = (kind == MoveKind.TRAVEL) | (kind == MoveKind.JUMP)
@@ -223,6 +224,20 @@ def _moves(
     v_nom = np.minimum(np.asarray(toolpath.feed, dtype=float)[idx], speed_cap)
     v_nom = np.maximum(v_nom, kin.minimum_feed)
     return _Moves(idx, L, unit, e_only, e_per_mm, accel, base, queued, v_nom)
+
+
+def _row_max(a: np.ndarray) -> np.ndarray:
+    """``a.max(axis=1)`` of an ``(m, k)`` array with few columns, column by column.
+
+    The same values (a maximum is exact; NaN spreads as in ``max``), three times
+    faster: numpy reduces a row of four in a slow inner loop of its own.
+    """
+    return functools.reduce(np.maximum, (a[:, j] for j in range(1, a.shape[1])), a[:, 0])
+
+
+def _row_min(a: np.ndarray) -> np.ndarray:
+    """``a.min(axis=1)``, column by column (see :func:`_row_max`)."""
+    return functools.reduce(np.minimum, (a[:, j] for j in range(1, a.shape[1])), a[:, 0])
 
 
 def _look_ahead(limit: np.ndarray, D: np.ndarray) -> np.ndarray:
@@ -273,7 +288,7 @@ def move_times(
 
     limit = np.empty(m + 1)
     limit[1:-1] = _junction_limits(mv, kin)
-    limit[0] = _safe_speed(mv, kin)[0] ** 2 if kin.cornering() == "jerk" else 0.0
+    limit[0] = _safe_speed(mv, kin, slice(0, 1))[0] ** 2 if kin.cornering() == "jerk" else 0.0
     limit[-1] = 0.0
     # Events that stop the machine (tool change, pierce, dwell…) force a stop
     # at the junction before the move they precede.
@@ -312,12 +327,13 @@ def move_times(
     return times
 
 
-def _safe_speed(mv: _Moves, kin: Kinematics) -> np.ndarray:
-    """Marlin's classic-jerk "safe speed": how fast each move may start from rest."""
+def _safe_speed(mv: _Moves, kin: Kinematics, rows: slice = slice(None)) -> np.ndarray:
+    """Marlin's classic-jerk "safe speed": how fast each move (of ``rows``) may start from rest."""
     jerk = np.array([kin.jerk.x, kin.jerk.y, kin.jerk.z, kin.jerk.e])  # type: ignore[union-attr]
+    unit = np.abs(mv.unit[rows])
     with np.errstate(divide="ignore"):
-        axis = np.where(np.abs(mv.unit) > _EPS, jerk / np.abs(mv.unit), np.inf).min(axis=1)
-    return np.minimum(mv.v_nom, axis)
+        axis = _row_min(np.where(unit > _EPS, jerk / unit, np.inf))
+    return np.minimum(mv.v_nom[rows], axis)
 
 
 def _junction_limits(mv: _Moves, kin: Kinematics) -> np.ndarray:
@@ -347,7 +363,7 @@ def _classic_jerk(mv: _Moves, kin: Kinematics) -> np.ndarray:
         np.where((v_entry < 0) | (v_exit > 0), v_entry - v_exit, np.maximum(-v_exit, v_entry)),
     )
     with np.errstate(divide="ignore"):
-        factor = np.where(change > jerk, jerk / change, 1.0).min(axis=1)
+        factor = _row_min(np.where(change > jerk, jerk / change, 1.0))
     vj = v_junction * factor
     safe = _safe_speed(mv, kin)
     coast = (safe[:-1] > 0.99 * vj) & (safe[1:] > 0.99 * vj)
@@ -386,7 +402,7 @@ def _junction_deviation(mv: _Moves, kin: Kinematics) -> np.ndarray:
             direction = cur - prev
             direction /= np.linalg.norm(direction, axis=1)[:, None]
             along = np.array([kin.max_accel.x, kin.max_accel.y, kin.max_accel.z])
-            a = 1.0 / (np.abs(direction) / along).max(axis=1)
+            a = 1.0 / _row_max(np.abs(direction) / along)
             if kin.firmware == "marlin":
                 a = np.minimum(a, mv.accel[1:])  # Marlin starts from the block's acceleration
             js = a * (kin.junction_deviation or 0.0) * r_jd

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +19,7 @@ import shapely
 from .bridges import bridge_lines
 from .flow import Flow, e_per_mm, filament_area
 from .gapfill import gap_fill_lines
-from .geos import buffer, in_background, union
+from .geos import buffer, in_child, union
 from .infill import hatch, infill_lines
 from .linking import add_anchors, link_lines
 from .ordering import SeamPlacer, nearest_order, rotate_loop
@@ -192,6 +193,19 @@ def _islands_of(points: np.ndarray, layer: np.ndarray, slices: np.ndarray) -> np
     return result
 
 
+GapFill = tuple[list[np.ndarray], np.ndarray, list[np.ndarray]]  # lines, layer, widths
+
+
+def start_gap_fill(gaps: np.ndarray) -> Callable[[], GapFill]:
+    """Start the gap fill lines of ``gaps``; the returned call waits for them.
+
+    Gap fill needs only the gaps: it runs beside the rest of the regions, the
+    infill and the loops, in a process of its own (the walk of :func:`plan_layers`
+    holds the interpreter's lock most of the time).
+    """
+    return in_child(gap_fill_lines, gaps)
+
+
 def plan_layers(
     regions: Regions,
     slices: np.ndarray,
@@ -200,16 +214,21 @@ def plan_layers(
     s: PrintSettings,
     support: Support | None = None,
     travel_area: np.ndarray | None = None,
+    gap_fill: Callable[[], GapFill] | None = None,
 ) -> LayerPaths:
-    """Every extrusion path of every layer, in the order the printer will lay them."""
+    """Every extrusion path of every layer, in the order the printer will lay them.
+
+    ``gap_fill`` waits for the gap fill lines of ``regions.gaps`` started earlier
+    (:func:`start_gap_fill`); without it they are started here.
+    """
     n = len(slices)
     first_flows = layer_flows(s, float(heights[0]), True) if n else None
     rest_flows = layer_flows(s, s.layer_height, False)
     flows = [first_flows if k == 0 else rest_flows for k in range(n)]
     fil = s.filament
     epm_of = lambda f: e_per_mm(f, fil.diameter, fil.extrusion_multiplier)  # noqa: E731
-    # Gap fill needs only the regions: it runs beside the infill and loops below.
-    gap_fill = in_background(gap_fill_lines, regions.gaps)
+    if gap_fill is None:
+        gap_fill = start_gap_fill(regions.gaps)
 
     # Perimeter rings, one entry per ring: points, layer, perimeter index.
     rings: list[np.ndarray] = []

@@ -13,7 +13,7 @@ from fabserver.profiles import Kinematics
 from fabserver.toolpath import Toolpath
 
 from .assemble import assemble
-from .layers import layer_flows, plan_layers
+from .layers import GapFill, layer_flows, plan_layers, start_gap_fill
 from .regions import Regions, build_regions
 from .settings import PrintSettings
 from .slicer import SliceResult, face_edge_ids, layer_tops, slice_mesh
@@ -58,6 +58,7 @@ def slice_to_toolpath(
     progress(0.3, "regions")
     first = layer_flows(s, float(sliced.height[0]) if keep else s.first_layer_height, True)
     rest = layer_flows(s, s.layer_height, False)
+    gap_fill: list[Callable[[], GapFill]] = []  # started as soon as the gaps are known
     regions = build_regions(
         sliced.polygons,
         first,
@@ -67,6 +68,7 @@ def slice_to_toolpath(
         s.bottom_solid_layers,
         s.printer.infill_overlap,
         s.solid_infill_below_area,
+        on_gaps=lambda gaps: gap_fill.append(start_gap_fill(gaps)),
     )
     support = None
     travel_area = regions.infill_area
@@ -84,7 +86,14 @@ def slice_to_toolpath(
     release_freed_memory()
     progress(0.55, "paths")
     paths = plan_layers(
-        regions, sliced.polygons, sliced.top_z, sliced.height, s, support, travel_area
+        regions,
+        sliced.polygons,
+        sliced.top_z,
+        sliced.height,
+        s,
+        support,
+        travel_area,
+        gap_fill[0] if gap_fill else None,
     )
     release_freed_memory()  # gap fill's, freed on a thread (an arena of its own)
     progress(0.8, "toolpath")

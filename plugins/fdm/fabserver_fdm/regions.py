@@ -17,6 +17,7 @@ overhang or of a boss halfway up gets its solid skin, not only the last layers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,6 +132,7 @@ def build_regions(
     infill_overlap: float,
     solid_below_area: float = 0.0,
     bridge_anchor: float = BRIDGE_ANCHOR,
+    on_gaps: Callable[[np.ndarray], None] | None = None,
 ) -> Regions:
     """Perimeter loops and infill regions of every layer of ``slices`` ((L,) geometries).
 
@@ -139,7 +141,8 @@ def build_regions(
     line, less ``infill_overlap`` (a share of the infill spacing) so the lines'
     ends bite into the perimeter. Sparse areas smaller than ``solid_below_area``
     (mm²) are filled solid; bridges over air reach ``bridge_anchor`` mm onto
-    what holds them.
+    what holds them. ``on_gaps`` is called with the gaps as soon as they are
+    known, before the rest of the regions (gap fill starts from them there).
     """
     n = len(slices)
     ext_half = _per_layer(first_flows.external.width, flows.external.width, n) / 2.0
@@ -168,6 +171,8 @@ def build_regions(
     fit = INSET_FIT / 2.0 * fill_spacing
     infill_area = buffer(buffer(loops[-1], -inset - fit, **MITRE), fit, **MITRE)
     gaps = _gaps(loops, infill_area, first_flows, flows, n, fill_spacing)
+    if on_gaps is not None:
+        on_gaps(gaps)
 
     # What the external perimeter cannot reach: narrower than its width.
     # The external loop's band is an opening of the outline (in, then out by the

@@ -1,0 +1,110 @@
+"""Stages run in a forked child give what the same stage gives run in the process."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import fabserver_fdm.geos as geos
+import fabserver_fdm.layers as layers
+import numpy as np
+import pytest
+from fabserver_fdm import FdmPlugin
+from fabserver_fdm.geos import in_child
+
+from fabserver.designs import load_design
+from fabserver.planning import run_plan, write_outputs
+from fabserver.profiles import load_profiles
+from fabserver.testing import CORPUS, CORPUS_MISSING, SAMPLES, require
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+
+
+@pytest.fixture(autouse=True)
+def _forks(monkeypatch):
+    """Fork even under a test runner that keeps threads of its own (pytest-xdist's)."""
+    monkeypatch.setattr(geos, "_fork_safe", lambda: True)
+    if geos.WORKERS < 2:
+        monkeypatch.setattr(geos, "WORKERS", 2)
+
+
+def _in_process(func, *args):
+    """What ``in_child`` stands for: the call itself, made now, in this process."""
+    value = func(*args)
+    return lambda: value
+
+
+def _gcode(model: Path, tmp_path: Path, name: str) -> bytes:
+    profiles = load_profiles()
+    design = load_design(model.read_bytes(), model.name)
+    options = {"perimeters": 2, "fill_density": "15%", "fill_pattern": "grid"}
+    result = run_plan(
+        FdmPlugin(),
+        design,
+        profiles.machine("printer-1"),
+        profiles.material("pla-1.75"),
+        options,
+        profiles.policy,
+        draw=False,
+    )
+    out = tmp_path / f"{name}.gcode"
+    write_outputs(result.plan, out)
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "where, name", [("samples", "fdm-bracket.stl"), ("corpus", "3DBenchy.stl")]
+)
+def test_gap_fill_in_a_child_gives_the_same_gcode(where, name, tmp_path, monkeypatch):
+    """Byte for byte, the G-code with gap fill forked off equals the one made in one process."""
+    root = SAMPLES if where == "samples" else CORPUS / "stl"
+    model = root / name
+    require(model.is_file(), CORPUS_MISSING)
+    forked = _gcode(model, tmp_path, "forked")
+    monkeypatch.setattr(layers, "in_child", _in_process)
+    serial = _gcode(model, tmp_path, "serial")
+    assert b";TYPE:Gap fill" in serial  # the stage forked off has work to do
+    assert forked == serial
+
+
+def test_the_stage_runs_in_another_process():
+    assert in_child(os.getpid)() != os.getpid()
+
+
+def test_in_child_returns_the_result_of_the_call():
+    wait = in_child(np.cumsum, np.arange(100_000))
+    np.testing.assert_array_equal(wait(), np.cumsum(np.arange(100_000)))
+
+
+def _fails_only_in_a_child(parent: int) -> str:
+    if os.getpid() != parent:
+        os._exit(3)  # a child that dies without a result
+    return "computed here"
+
+
+def test_a_child_that_dies_leaves_the_work_to_the_caller():
+    assert in_child(_fails_only_in_a_child, os.getpid())() == "computed here"
+
+
+def _refuse(message: str) -> None:
+    raise ValueError(message)
+
+
+def test_an_error_of_the_stage_reaches_the_caller():
+    wait = in_child(_refuse, "no gap")
+    with pytest.raises(ValueError, match="no gap"):
+        wait()
+
+
+def test_no_fork_beside_threads_of_others(monkeypatch):
+    """A thread that may be mid-work (a web server's) keeps the stage on a thread."""
+    import threading
+
+    monkeypatch.undo()  # the real check
+    here = threading.current_thread()
+    lifeline, server = threading.Thread(name="lifeline"), threading.Thread(name="waitress-0")
+    monkeypatch.setattr(threading, "enumerate", lambda: [here, lifeline])
+    assert geos._fork_safe()
+    monkeypatch.setattr(threading, "enumerate", lambda: [here, lifeline, server])
+    assert not geos._fork_safe()
+    assert in_child(os.getpid)() == os.getpid()
