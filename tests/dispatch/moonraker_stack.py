@@ -12,7 +12,9 @@ Prints take real wall-clock time: the G-code here is tiny. Temperatures are file
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +55,7 @@ class Stack:
     url: str
     port: int
     folder: Path  # MR_DIR/stack-PORT: api_key, temperature files, logs
+    uploads_tmp: Path  # the TMPDIR of this stack's Moonraker (its uploads in progress)
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", 30)
@@ -175,6 +178,7 @@ class Stack:
             timeout=60,
             env={**os.environ, "MR_DIR": str(mr_dir())},
         )
+        shutil.rmtree(self.uploads_tmp, ignore_errors=True)
 
 
 def start_stack(**env: str) -> Stack:
@@ -185,7 +189,12 @@ def start_stack(**env: str) -> Stack:
             f"{STACK_DIR} not found (present only in the lab's workspace; "
             "FABSERVER_MOONRAKER_STACK names another place)"
         )
-    environment = {**os.environ, "MR_DIR": str(mr_dir()), **env}
+    # Moonraker streams each upload to TMPDIR/moonraker.upload-<second>.mru, named by the
+    # second of the system's monotonic clock: two stacks on one machine (this run's, or
+    # another's) receiving a file in the same second would swap their contents. Each
+    # stack gets a temporary folder of its own.
+    uploads_tmp = Path(tempfile.mkdtemp(prefix="fabserver-moonraker-"))
+    environment = {**os.environ, "MR_DIR": str(mr_dir()), "TMPDIR": str(uploads_tmp), **env}
     environment.setdefault("NO_PROXY", "127.0.0.1")
     try:
         done = subprocess.run(
@@ -198,10 +207,11 @@ def start_stack(**env: str) -> Stack:
     except subprocess.TimeoutExpired as error:
         raise StackUnavailable(f"start_stack.sh took over {error.timeout} s") from error
     if done.returncode:
+        shutil.rmtree(uploads_tmp, ignore_errors=True)
         raise StackUnavailable(f"start_stack.sh failed: {done.stderr.strip()[-800:]}")
     url = done.stdout.strip().splitlines()[-1]
     port = int(url.rsplit(":", 1)[1])
-    return Stack(url, port, mr_dir() / f"stack-{port}")
+    return Stack(url, port, mr_dir() / f"stack-{port}", uploads_tmp)
 
 
 def tiny_gcode(path: Path, moves: int = 6, feed: int = 6000, heat: bool = False) -> Path:

@@ -76,8 +76,11 @@ def live_app(make_runtime):
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}", runtime
-    server.trigger.pull_trigger(server.close)  # closed from its own loop, which then ends
-    thread.join(timeout=30)
+    if thread.is_alive():
+        server.trigger.pull_trigger(server.close)  # closed from its own loop, which then ends
+        thread.join(timeout=30)
+    else:  # its loop has already ended (and closed its trigger): release the socket
+        server.close()
     server.task_dispatcher.shutdown()
 
 
