@@ -256,8 +256,8 @@ class PrinterDialect:
 
     def feature(self, role: str, job: PrintProgram) -> str:
         """What comes before the moves of a feature (``role``): PrusaSlicer's ``;TYPE:``
-        comment. The place for per-feature firmware settings the program carries
-        (e.g. a feature's acceleration)."""
+        comment. The place for per-feature lines a dialect adds; accelerations, which
+        change on travels too, come from :meth:`acceleration_changes`."""
         name = TYPE_NAMES.get(role, "")
         return f";TYPE:{name}\n" if name else ""
 
