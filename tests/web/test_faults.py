@@ -13,8 +13,7 @@ import pytest
 from web_helpers import BLOCK_STL, make_app, upload_form
 
 from fabserver.store.faults import DataDirError, check_data_dir
-
-CI = os.environ.get("CI") == "true"
+from fabserver.testing import require
 
 
 def _mount(*args: str) -> bool:
@@ -23,14 +22,6 @@ def _mount(*args: str) -> bool:
 
 def _unmount(path: Path) -> None:
     subprocess.run(["umount", "-l", str(path)], capture_output=True)
-
-
-def _need(ok: bool, why: str) -> None:
-    if ok:
-        return
-    if CI:
-        pytest.fail(f"{why} (CI=true: this test must run)")
-    pytest.skip(why)
 
 
 @pytest.fixture
@@ -46,7 +37,7 @@ def read_only_dir(tmp_path):
         )
         if not mounted:
             _unmount(folder)
-        _need(mounted, "a read-only bind mount needs root with CAP_SYS_ADMIN")
+        require(mounted, "a read-only bind mount needs root with CAP_SYS_ADMIN")
         yield folder
         _unmount(folder)
     else:
@@ -108,7 +99,7 @@ def small_disk(tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()
     ok = os.geteuid() == 0 and _mount("-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder))
-    _need(ok, "a small tmpfs needs root with CAP_SYS_ADMIN")
+    require(ok, "a small tmpfs needs root with CAP_SYS_ADMIN")
     yield folder
     _unmount(folder)
 
@@ -183,7 +174,7 @@ def remountable_store(tmp_path):
     store = tmp_path / "data" / "files"
     store.mkdir(parents=True)
     ok = os.geteuid() == 0 and _mount("--bind", str(store), str(store))
-    _need(ok, "a bind mount needs root with CAP_SYS_ADMIN")
+    require(ok, "a bind mount needs root with CAP_SYS_ADMIN")
     yield store
     _unmount(store)
 

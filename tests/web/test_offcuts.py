@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import html
 import io
-import os
 
 import pytest
 from web_helpers import STAFF_PASSWORD, STAFF_USER, csrf_token, job_id_of, staff_post
 
 from fabserver.store.models import Job, StockPiece
+from fabserver.testing import require
 
 # A 40 × 40 mm square to cut (red stroke = cut, the lab's convention).
 SQUARE_40 = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -125,10 +125,10 @@ def laser_app(tmp_path):
     from fabserver.web import create_app
 
     registry = load_registry()
-    if "laser" not in registry.plugins:
-        if os.environ.get("CI") == "true":
-            pytest.fail("the laser plugin is not installed")
-        pytest.skip("the laser plugin is not installed (pip install -e plugins/laser)")
+    require(
+        "laser" in registry.plugins,
+        "the laser plugin is not installed (pip install -e plugins/laser)",
+    )
     app = create_app(
         {"DATA_DIR": tmp_path / "data", "QUEUE_IMMEDIATE": True, "TESTING": True},
         registry=registry,

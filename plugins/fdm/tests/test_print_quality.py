@@ -16,7 +16,6 @@ With ``CI=true`` a missing PrusaSlicer or corpus fails the test instead of skipp
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from fabserver_fdm.settings import PrintSettings
 
 from fabserver.designs import load_design
 from fabserver.planning import run_plan
-from fabserver.testing import CORPUS, CORPUS_MISSING, SAMPLES
+from fabserver.testing import CORPUS, CORPUS_MISSING, SAMPLES, require
 
 SETTINGS = {
     "layer_height": 0.2,
@@ -57,15 +56,6 @@ OVER_AIR = 0.8  # layers whose bridges rest on the layer below for less than thi
 PERIMETERS = {"External perimeter", "Perimeter", "Overhang perimeter"}
 INFILL = {"Internal infill", "Solid infill", "Top solid infill", "Bridge infill"}
 NOT_PATHS = PERIMETERS | {"Skirt/Brim", "Skirt", "Wipe tower", "Custom"}
-
-
-def _require(ok: bool, reason: str) -> None:
-    """Skip on a maker's machine, fail on the lab's CI, when a reference part is missing."""
-    if ok:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @dataclass
@@ -283,11 +273,11 @@ MODELS = [  # where, file, has a roof (a bridge between walls)
 @pytest.mark.reference
 @pytest.mark.parametrize(("where", "name", "roof"), MODELS, ids=[n for _, n, _ in MODELS])
 def test_print_quality_against_prusaslicer(where, name, roof, profiles, tmp_path):
-    _require(available() is not None, "prusa-slicer is not installed (scripts/system-deps.sh)")
+    require(available() is not None, "prusa-slicer is not installed (scripts/system-deps.sh)")
     root = CORPUS if where == "corpus" else SAMPLES
-    _require(root.is_dir(), CORPUS_MISSING)
+    require(root.is_dir(), CORPUS_MISSING)
     path = root / name
-    _require(path.is_file(), f"{path} is missing")
+    require(path.is_file(), f"{path} is missing")
     mine, theirs = slice_both(path, profiles, tmp_path)
     assert mine.infill_on_wall <= MAX_INFILL_ON_WALL
     assert mine.unretracted_top <= MAX_UNRETRACTED_ON_TOP_LAYERS
