@@ -10,7 +10,7 @@ from pathlib import Path
 import ezdxf
 import pytest
 import requests
-from web_helpers import csrf_token
+from web_helpers import csrf_token, upload_api, upload_form
 
 from fabserver.designs import load_design
 from fabserver.designs.dxf import MAX_EXPANDED
@@ -128,30 +128,10 @@ def test_busy_parses_get_503_with_retry_after(make_runtime, block_stl):
     token = csrf_token(client)
     assert runtime.parse_slots.acquire(timeout=1)  # another upload is being parsed
     try:
-        page = client.post(
-            "/",
-            data={
-                "csrf_token": token,
-                "file": (io.BytesIO(block_stl), "part.stl"),
-                "machine": "box-1",
-                "material": "test-pla",
-                "name": "Max",
-                "email": "max@example.org",
-                "consent": "1",
-            },
-            content_type="multipart/form-data",
+        page = upload_form(
+            client, block_stl, "part.stl", csrf_token=token, name="Max", email="max@example.org"
         )
-        api = client.post(
-            "/api/v1/jobs",
-            data={
-                "file": (io.BytesIO(block_stl), "part.stl"),
-                "machine": "box-1",
-                "material": "test-pla",
-                "name": "Max",
-                "consent": "1",
-            },
-            content_type="multipart/form-data",
-        )
+        api = upload_api(client, block_stl, name="Max", email=None)
     finally:
         runtime.parse_slots.release()
     assert page.status_code == 503 and page.headers["Retry-After"] == "60"
@@ -159,18 +139,7 @@ def test_busy_parses_get_503_with_retry_after(make_runtime, block_stl):
     assert api.status_code == 503 and api.headers["Retry-After"] == "60"
     assert "try again in a minute" in api.get_json()["error"]["en"]
     # with the slot free again, the same upload goes through
-    again = client.post(
-        "/api/v1/jobs",
-        data={
-            "file": (io.BytesIO(block_stl), "part.stl"),
-            "machine": "box-1",
-            "material": "test-pla",
-            "name": "Max",
-            "email": "max@example.org",
-            "consent": "1",
-        },
-        content_type="multipart/form-data",
-    )
+    again = upload_api(client, block_stl, name="Max", email="max@example.org")
     assert again.status_code == 201, again.get_data(as_text=True)
 
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from web_helpers import BLOCK_STL, make_app, upload_form
+from web_helpers import BLOCK_STL, make_app, upload_api, upload_form
 
 from fabserver.store.faults import DataDirError, check_data_dir
 from fabserver.testing import require
@@ -195,18 +195,7 @@ def test_a_file_store_turned_read_only_while_serving_gives_messages(tmp_path, re
         response = upload_form(client, data, filename="other.stl")
         assert response.status_code == 503
         assert "disque plein ou en lecture seule" in response.get_data(as_text=True)
-        api = client.post(
-            "/api/v1/jobs",
-            data={
-                "file": (io.BytesIO(data), "part.stl"),
-                "machine": "box-1",
-                "material": "test-pla",
-                "name": "Camille",
-                "email": "camille@example.org",
-                "consent": "1",
-            },
-            content_type="multipart/form-data",
-        )
+        api = upload_api(client, data)
         assert api.status_code == 503 and "read-only" in api.get_json()["error"]["en"]
         # What was stored is still served, to makers and to staff.
         listing = client.get("/api/v1/staff/jobs", headers={"Authorization": f"Bearer {token}"})

@@ -13,6 +13,7 @@ from web_helpers import (
     csrf_token,
     job_id_of,
     make_app,
+    upload_api,
     upload_form,
 )
 
@@ -270,18 +271,8 @@ def test_behind_a_proxy_links_and_cookies_follow_https(tmp_path, block_stl):
     app = make_app(tmp_path, BEHIND_PROXY=True)
     client = app.test_client()
     headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "fab.example.org"}
-    response = client.post(
-        "/api/v1/jobs",
-        data={
-            "file": (io.BytesIO(block_stl), "b.stl"),
-            "machine": "box-1",
-            "material": "test-pla",
-            "name": "A",
-            "phone": "0600000000",
-            "consent": "1",
-        },
-        headers=headers,
-        content_type="multipart/form-data",
+    response = upload_api(
+        client, block_stl, "b.stl", headers, name="A", email=None, phone="0600000000"
     )
     assert response.get_json()["url"].startswith("https://fab.example.org/j/")
     assert "Secure" in client.get("/lang/en", headers=headers).headers["Set-Cookie"]
