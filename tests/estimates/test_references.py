@@ -34,14 +34,6 @@ from .readers import as_toolpath, read_gcode
 
 pytestmark = pytest.mark.reference
 
-SUPPORT_LAYERS = (
-    "PrusaSlicer prints the support body in layers of its own, 0.267 mm thick, between the "
-    "part's 0.2 mm layers (z 0.467, 0.733, 1.0…: support_material_synchronize_layers off, "
-    "at most 0.75 × nozzle), fabserver at every 0.2 mm layer of the part (merging N part "
-    "layers needs N × 0.2 ≤ 0.3 mm: none here): about the same plastic (+1 %), 16–18 % "
-    "more time (plugins/fdm layers, not the estimate)"
-)
-
 GRID = {"fill_pattern": "grid", "fill_density": "20%"}
 GYROID = {"fill_pattern": "gyroid", "fill_density": "20%"}
 CASES = [
@@ -58,10 +50,7 @@ CASES = [
     pytest.param("printer-3", "fdm-bracket.stl", {"copies": 2}, id="p3-copies"),
     pytest.param("printer-3", "corpus:20mm-xyz-cube.stl", GYROID, id="p3-cube-gyroid"),
 ]
-EXPECTED_PLAN_DIFFERENCES = {
-    "p1-shelf": SUPPORT_LAYERS,
-    "p3-shelf": SUPPORT_LAYERS,
-}
+EXPECTED_PLAN_DIFFERENCES: dict[str, str] = {}
 
 
 def design_path(name: str) -> Path:
@@ -144,9 +133,8 @@ CURA_SUPPORTS = (
     "CuraEngine supports bridges too and lays its supports by its own rules (density, "
     "interface, distances); fabserver follows PrusaSlicer's (the lab's reference)"
 )
-CURA_PLAN_DIFFERENCES = {
-    case.id: CURA_SUPPORTS for case in CURA_CASES if "supports" in case.id or "shelf" in case.id
-}
+#: p3-shelf is within the bounds (+8 % time, +13 % filament); p1-shelf is not (+29 % time).
+CURA_PLAN_DIFFERENCES = {case: CURA_SUPPORTS for case in ("p1-supports", "p3-supports", "p1-shelf")}
 
 
 @pytest.mark.parametrize(("machine_id", "name", "options"), CURA_CASES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,7 +18,8 @@ from .layers import GapFill, layer_flows, plan_layers, start_gap_fill
 from .regions import Regions, build_regions
 from .settings import PrintSettings
 from .slicer import SliceResult, face_edge_ids, layer_tops, slice_mesh
-from .support import Support, support_regions
+from .support import MAX_LAYER_SHARE, Support, support_layers, support_regions
+from .support_paths import interleave
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ class Sliced:
     regions: Regions
     layer_time: np.ndarray  # (L,) s
     retractions: int
+    #: ``(M,)`` print height of each layer of the toolpath, and its rise from the one
+    #: before: the part's layers, and the support body's own among them
+    layer_z: np.ndarray
+    layer_step: np.ndarray
     support: Support | None = None
 
 
@@ -78,9 +84,22 @@ def slice_to_toolpath(
     # left at the next start, which may be on that surface.
     quiet_area = regions.sparse.copy()
     quiet_area[~shapely.is_empty(regions.top)] = shapely.Polygon()
+    layers = None
+    part_support = None
     if s.support_material and keep:
         support = support_regions(sliced.polygons, sliced.height, rest.external.width)
-        column = shapely.union(support.body, support.interface)
+        # The body in layers of its own, thicker than the part's; the part's layers keep
+        # the interface and the body beside it.
+        layers = support_layers(
+            support,
+            sliced.top_z,
+            sliced.height,
+            MAX_LAYER_SHARE * s.printer.nozzle_diameter,
+            rest.external.width,
+        )
+        body = np.where(layers.on_part, support.body, shapely.Polygon())
+        part_support = dataclasses.replace(support, body=body)
+        column = shapely.union(body, support.interface)
         travel_area = shapely.union(travel_area, column)
         quiet_area = shapely.union(quiet_area, column)
     release_freed_memory()
@@ -91,11 +110,37 @@ def slice_to_toolpath(
         sliced.top_z,
         sliced.height,
         s,
-        support,
+        part_support,
         travel_area,
         gap_fill[0] if gap_fill else None,
     )
     release_freed_memory()  # gap fill's, freed on a thread (an arena of its own)
     progress(0.8, "toolpath")
-    asm = assemble(paths, sliced.top_z, quiet_area, s, kin, sliced.polygons, regions.loops[-1])
-    return Sliced(asm.toolpath, sliced, regions, asm.layer_time, asm.retractions, support)
+    outline, walkway = sliced.polygons, regions.loops[-1]
+    layer_z, layer_step = sliced.top_z, sliced.height
+    if layers is not None and len(layers):
+        printed = interleave(paths, sliced.top_z, layers, s)
+        paths, layer_z, layer_step = printed.paths, printed.z, printed.step
+        quiet_area, outline, walkway = (
+            _per_print_layer(a, printed.part) for a in (quiet_area, outline, walkway)
+        )
+        # Travels over a support layer's body need no retraction either.
+        quiet_area = shapely.union(quiet_area, _per_print_layer(layers.body, printed.support))
+    asm = assemble(paths, layer_z, quiet_area, s, kin, outline, walkway)
+    return Sliced(
+        asm.toolpath,
+        sliced,
+        regions,
+        asm.layer_time,
+        asm.retractions,
+        layer_z,
+        layer_step,
+        support,
+    )
+
+
+def _per_print_layer(geoms: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``geoms[index]`` per layer of the file, empty where ``index`` is -1."""
+    out = np.full(len(index), shapely.Polygon(), dtype=object)
+    out[index >= 0] = geoms[index[index >= 0]]
+    return out

@@ -14,10 +14,15 @@ nearly solid and turned 90° so the overhang rests on a continuous surface, and 
 are its bottom layers where it stands on the part (PrusaSlicer's bottom interface,
 as many as the top's by default) so it neither marks nor welds to it; a loop (the
 sheath) holds each column's lines together, as PrusaSlicer draws it.
+
+The body is printed in layers of its own (:func:`support_layers`), thicker than the
+part's and between them, as PrusaSlicer prints it; the interface stays on the part's
+layers.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -56,6 +61,8 @@ class Support:
     body: np.ndarray
     interface: np.ndarray
     overhang_area: float  # mm², summed over layers: what needed support
+    #: ``(L,)`` the part grown by the support's clearance: what no support may touch
+    keep_out: np.ndarray | None = None
 
 
 def support_regions(slices: np.ndarray, heights: np.ndarray, min_width: float) -> Support:
@@ -97,7 +104,7 @@ def support_regions(slices: np.ndarray, heights: np.ndarray, min_width: float) -
         dense = shapely.union_all([shapely.buffer(shapely.union_all(tops), gap), *resting])
         interface[k] = shapely.intersection(column, dense)
         body[k] = shapely.difference(column, interface[k])
-    return Support(body, interface, float(shapely.area(unsupported).sum()))
+    return Support(body, interface, float(shapely.area(unsupported).sum()), keep_out)
 
 
 def _bridged(unsupported: np.ndarray, held: np.ndarray) -> np.ndarray:
@@ -123,3 +130,92 @@ def _grown(overhang: shapely.Geometry, below: shapely.Geometry) -> shapely.Geome
             shapely.buffer(overhang, SUPPORT_MARGIN / MARGIN_STEPS, **MITRE), below
         )
     return overhang
+
+
+#: PrusaSlicer's ``max_layer_height`` when the printer leaves it at 0: three quarters of
+#: the nozzle. The support body's own layers are at most this thick.
+MAX_LAYER_SHARE = 0.75
+Z_EPSILON = 1e-6  # mm: two print heights this close are the same layer
+
+
+@dataclass(frozen=True)
+class SupportLayers:
+    """The support body in layers of its own (PrusaSlicer's intermediate layers, with
+    ``support_material_synchronize_layers`` off), in increasing ``z``.
+
+    Between the part layers that hold interface (and the first layer), each run of
+    part layers with a support body is cut into the fewest even layers no thicker
+    than the maximum layer height: 0.2 mm part layers from z 0.2 to 1.0 become
+    support layers at 0.467, 0.733 and 1.0. A support layer that ends where a part
+    layer does is printed with it (``part_layer``), at its own height's flow.
+    """
+
+    z: np.ndarray  # (S,) print height (top of the layer), mm
+    height: np.ndarray  # (S,) thickness, mm
+    body: np.ndarray  # (S,) geometries: the union of the part-layer bodies each covers
+    part_layer: np.ndarray  # (S,) int: the part layer at the same z, -1 when none
+    #: ``(L,)`` bool: part layers whose body is printed with them (the first layer and
+    #: those holding interface); the others' body is in the support layers
+    on_part: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.z)
+
+
+def support_layers(
+    support: Support,
+    z_top: np.ndarray,
+    heights: np.ndarray,
+    max_height: float,
+    min_width: float,
+) -> SupportLayers:
+    """Cut the support body of the part layers ``z_top`` (tops) / ``heights`` into layers
+    of its own, each at most ``max_height`` thick (never thinner than the part's layers
+    it spans), as PrusaSlicer lays them."""
+    n = len(z_top)
+    # By area: where a column only touches the dense area, the interface is a line.
+    has_body = shapely.area(support.body) > 0
+    on_part = shapely.area(support.interface) > 0
+    if n:
+        on_part[0] = True
+    free = has_body & ~on_part
+    # Runs of consecutive part layers whose body goes into the support layers.
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], free.astype(np.int8), [0]])))
+    bottom = z_top - heights
+    keep_out = support.keep_out if support.keep_out is not None else np.full(n, EMPTY)
+    half = min_width / 2.0
+    zs: list[float] = []
+    hs: list[float] = []
+    bodies: list[shapely.Geometry] = []
+    same: list[int] = []
+    for a, b in zip(edges[::2], edges[1::2] - 1, strict=True):
+        z0, z1 = float(bottom[a]), float(z_top[b])
+        limit = max(max_height, float(heights[a : b + 1].max()))
+        count = max(1, math.ceil((z1 - z0) / limit - Z_EPSILON))
+        cuts = z0 + (z1 - z0) * np.arange(count + 1) / count
+        for lo, hi in itertools.pairwise(cuts.tolist()):
+            # The part layers this one overlaps: its body is theirs, clear of them all.
+            covered = np.arange(a, b + 1)
+            covered = covered[
+                (bottom[covered] < hi - Z_EPSILON) & (z_top[covered] > lo + Z_EPSILON)
+            ]
+            area = shapely.difference(
+                shapely.union_all(support.body[covered]), shapely.union_all(keep_out[covered])
+            )
+            area = shapely.buffer(shapely.buffer(area, -half, **MITRE), half, **MITRE)
+            if shapely.is_empty(area):
+                continue
+            at = np.flatnonzero(np.abs(z_top - hi) < Z_EPSILON)
+            zs.append(float(z_top[at[0]]) if at.size else hi)
+            hs.append(hi - lo)
+            bodies.append(area)
+            same.append(int(at[0]) if at.size else -1)
+    body = np.empty(len(bodies), dtype=object)
+    body[:] = bodies
+    return SupportLayers(
+        np.array(zs, dtype=float),
+        np.array(hs, dtype=float),
+        body,
+        np.array(same, dtype=np.int64),
+        on_part,
+    )
