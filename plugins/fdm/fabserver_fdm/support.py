@@ -170,8 +170,8 @@ def support_layers(
     min_width: float,
 ) -> SupportLayers:
     """Cut the support body of the part layers ``z_top`` (tops) / ``heights`` into layers
-    of its own, each at most ``max_height`` thick (never thinner than the part's layers
-    it spans), as PrusaSlicer lays them."""
+    of its own, each at most ``max_height`` thick (thinner than the part's layers when
+    those are thicker), as PrusaSlicer lays them."""
     n = len(z_top)
     # By area: where a column only touches the dense area, the interface is a line.
     has_body = shapely.area(support.body) > 0
@@ -190,8 +190,7 @@ def support_layers(
     same: list[int] = []
     for a, b in zip(edges[::2], edges[1::2] - 1, strict=True):
         z0, z1 = float(bottom[a]), float(z_top[b])
-        limit = max(max_height, float(heights[a : b + 1].max()))
-        count = max(1, math.ceil((z1 - z0) / limit - Z_EPSILON))
+        count = max(1, math.ceil((z1 - z0) / max_height - Z_EPSILON))
         cuts = z0 + (z1 - z0) * np.arange(count + 1) / count
         for lo, hi in itertools.pairwise(cuts.tolist()):
             # The part layers this one overlaps: its body is theirs, clear of them all.

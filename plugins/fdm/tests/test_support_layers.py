@@ -62,15 +62,17 @@ def test_body_layers_evenly_split_up_to_the_max_height_between_the_contacts():
         assert shapely.equals(body, shapely.box(0, 0, 10, 10))
 
 
-def test_a_run_is_never_cut_thinner_than_the_part_layers_it_spans():
+def test_part_layers_thicker_than_the_max_get_thinner_support_layers():
     n = 12
     z_top = 0.2 + 0.32 * np.arange(n)
     heights = np.concatenate([[0.2], np.full(n - 1, 0.32)])
     sup = _column_support(n, range(8), range(8, 11))
     layers = support_layers(sup, z_top, heights, 0.3, 0.45)
-    # Part layers of 0.32 mm over a 0.3 mm maximum: one support layer per part layer.
-    np.testing.assert_allclose(layers.height, 0.32)
-    np.testing.assert_allclose(layers.z, z_top[1:8])
+    # Seven part layers of 0.32 mm (2.24 mm) over a 0.3 mm maximum: eight of 0.28 mm, the
+    # last printed with part layer 7.
+    np.testing.assert_allclose(layers.height, 0.28)
+    np.testing.assert_allclose(layers.z, 0.2 + 0.28 * np.arange(1, 9))
+    assert layers.part_layer.tolist() == [-1] * 7 + [7]
 
 
 def test_body_that_stops_on_the_part_is_clear_of_every_layer_it_spans():
