@@ -148,7 +148,7 @@ class PrintProgram:
     first_layer_bed_temperature: int
     layer_fan: np.ndarray  # (L,) percent
     bridge_fan: int  # percent while bridging (layers where the fan may run)
-    layer_height: np.ndarray  # (L,) mm
+    layer_height: np.ndarray  # (L,) mm: each layer's rise from the one before (``;HEIGHT:``)
     layer_time: np.ndarray  # (L,) s, for the printer's progress display (M73)
     header: tuple[str, ...]  # comment lines (without ';')
     figures: PrintFigures

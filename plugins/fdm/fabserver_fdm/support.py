@@ -135,7 +135,9 @@ def _grown(overhang: shapely.Geometry, below: shapely.Geometry) -> shapely.Geome
 #: PrusaSlicer's ``max_layer_height`` when the printer leaves it at 0: three quarters of
 #: the nozzle. The support body's own layers are at most this thick.
 MAX_LAYER_SHARE = 0.75
-Z_EPSILON = 1e-6  # mm: two print heights this close are the same layer
+#: mm: print heights this close are one layer (the file writes z to the micron; PrusaSlicer
+#: merges within 0.1 µm and writes more digits)
+Z_EPSILON = 1e-3
 
 
 @dataclass(frozen=True)
