@@ -47,7 +47,10 @@ def interleave(
     """``part_paths`` (layers numbered as ``z_top``) with the support layers' paths put in
     at their own heights; layers numbered in print order, z never going down."""
     n_part = len(z_top)
-    alone = np.flatnonzero(layers.part_layer < 0)
+    own = _SupportPaths(layers, s)
+    # A support layer with no line left (all slivers) is no layer of the file.
+    printed = np.array([len(idx) > 0 for idx in own.by_layer], dtype=bool)
+    alone = np.flatnonzero((layers.part_layer < 0) & printed)
     z = np.concatenate([z_top, layers.z[alone]])
     part = np.concatenate([np.arange(n_part), np.full(alone.size, -1)])
     support = np.full(n_part + alone.size, -1, dtype=np.int64)
@@ -58,7 +61,6 @@ def interleave(
     z, part, support = z[order], part[order], support[order]
     step = np.diff(np.concatenate([[0.0], z]))
 
-    own = _SupportPaths(layers, s)
     part_layer = np.asarray(part_paths.layer, dtype=np.int64)
     part_first = np.searchsorted(part_layer, np.arange(n_part + 1))  # paths grouped by layer
     out = LayerPaths()
