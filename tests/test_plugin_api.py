@@ -38,12 +38,12 @@ class PenPlotter(MachinePlugin):
         Option("fill_density", "percent", 15.0, Text("Densité", "Density"), min=0, max=100),
     )
 
-    def plan(self, design, machine, material, options, progress=None):
+    def plan(self, request):
         b = ToolpathBuilder()
-        for path in design.paths:
-            b.move_to(*path.points[0], feed=machine.kinematics.travel_feed)
+        for path in request.design.paths:
+            b.move_to(*path.points[0], feed=request.machine.kinematics.travel_feed)
             pts = np.vstack([path.points, path.points[:1]]) if path.closed else path.points
-            b.add_path(pts[1:], MoveKind.CUT, options["speed"], role="cut", z=0)
+            b.add_path(pts[1:], MoveKind.CUT, request.options["speed"], role="cut", z=0)
         tp = b.build()
         length_m = tp.length_of(MoveKind.CUT) / 1000
 
@@ -53,8 +53,8 @@ class PenPlotter(MachinePlugin):
         return Plan(
             toolpath=tp,
             outputs=(OutputFile(".txt", "text/plain", write),),
-            material_uses=(MaterialUse(material.id, 1, "sheet"),),
-            copies=options["copies"],
+            material_uses=(MaterialUse(request.material.id, 1, "sheet"),),
+            copies=request.copies,
             facts={"ink_m": length_m},
         )
 

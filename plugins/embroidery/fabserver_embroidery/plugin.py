@@ -9,21 +9,21 @@ from typing import Any
 import numpy as np
 import shapely
 
-from fabserver.designs.types import Design, Drawing
+from fabserver.designs.types import Drawing
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
-from fabserver.operations import OperationMap, check_map, report, resolve
+from fabserver.operations import OperationMap, report, resolve
 from fabserver.plugin import (
     MachinePlugin,
     MaterialUse,
     Option,
     OutputFile,
     Plan,
+    PlanInput,
     Progress,
-    no_progress,
 )
 from fabserver.preview import Preview, RoleStyle
-from fabserver.profiles import MachineProfile, MaterialProfile, parse_settings
+from fabserver.profiles import MachineProfile, parse_settings
 from fabserver.toolpath import EventKind, MoveKind, Toolpath
 
 from .column import shape_satin
@@ -225,39 +225,26 @@ class EmbroideryPlugin(MachinePlugin):
     formats = tuple(f.output for f in FORMATS.values())
     options = OPTIONS
     operations_option = "stitch_map"
+    machine_settings = MachineSettings
+    material_settings = MaterialSettings
 
     def operation_map(self, machine: MachineProfile, job_map: str = "") -> OperationMap:
-        return OperationMap.of_machine(
-            STITCHES, _machine_settings(machine).stitch_map, job_map=job_map
-        )
+        stitch_map = parse_settings(MachineSettings, machine.settings).stitch_map
+        return OperationMap.of_machine(STITCHES, stitch_map, job_map=job_map)
 
-    def check_machine(self, machine: MachineProfile) -> None:
-        check_map(STITCHES, _machine_settings(machine).stitch_map, "stitch_map")
-
-    def check_material(self, material: MaterialProfile) -> None:
-        _material_settings(material)
-
-    def plan(
-        self,
-        design: Design,
-        machine: MachineProfile,
-        material: MaterialProfile,
-        options: Mapping[str, Any],
-        progress: Progress = no_progress,
-    ) -> Plan:
+    def plan(self, request: PlanInput) -> Plan:
+        design, material, opts = request.design, request.material, request.options
         assert isinstance(design, Drawing)  # ``accepts`` lets only drawings through run_plan
-        ms = _machine_settings(machine)
-        mat = _material_settings(material)
-        opts = {**{o.name: o.default for o in OPTIONS}, **dict(options)}
-        copies = int(opts.get("copies", 1))
+        ms = request.machine_settings(MachineSettings)
+        mat = request.material_settings(MaterialSettings)
+        copies, progress = request.copies, request.progress
         fmt = FORMATS[ms.default_format if opts["format"] == "machine" else opts["format"]]
         rules = ElementRules(
             satin_min_width=float(opts["satin_min_width"]), auto_satin=bool(opts["auto_satin"])
         )
         progress(0.05, "shapes")
 
-        cmap = OperationMap.of_machine(STITCHES, ms.stitch_map, job_map=opts["stitch_map"])
-        chosen = resolve(design.paths, cmap)
+        chosen = resolve(design.paths, self.operation_map(request.machine, opts["stitch_map"]))
         elements, warnings = drawing_elements(design, rules, chosen)
         if opts["cut_hidden"]:
             elements = cut_hidden(elements, rules)
@@ -329,7 +316,7 @@ class EmbroideryPlugin(MachinePlugin):
         )
         progress(0.8, "sequence")
         toolpath = build_toolpath(
-            blocks, limits, ms.stitch_rate_spm / 60.0, machine.kinematics.travel_feed
+            blocks, limits, ms.stitch_rate_spm / 60.0, request.machine.kinematics.travel_feed
         )
         block_threads = [thread_keys[b.thread] for b in blocks]
         pattern = toolpath_pattern(toolpath, block_threads)
@@ -417,14 +404,6 @@ def _sew_in_order(
             kinds[e.kind] = kinds.get(e.kind, 0) + 1
         progress(0.15 + 0.6 * (n + 1) / len(order), "stitches")
     return blocks, kinds
-
-
-def _machine_settings(machine: MachineProfile) -> MachineSettings:
-    return parse_settings(MachineSettings, machine.settings)
-
-
-def _material_settings(material: MaterialProfile) -> MaterialSettings:
-    return parse_settings(MaterialSettings, material.settings)
 
 
 def _stitch_element(

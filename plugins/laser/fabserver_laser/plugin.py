@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from fabserver.designs.types import Design, Drawing
+from fabserver.designs.types import Drawing
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
 from fabserver.operations import OperationMap
-from fabserver.plugin import MachinePlugin, Option, Plan, Progress, no_progress
-from fabserver.profiles import MachineProfile, MaterialProfile
+from fabserver.plugin import MachinePlugin, Option, Plan, PlanInput
+from fabserver.profiles import MachineProfile
 
 from .colours import (
     OPERATIONS,
@@ -30,7 +29,7 @@ from .messages import (
 from .nesting import fits
 from .parts import build_layout
 from .report import GCODE, SVG, machine_files, material_uses, plan_facts
-from .settings import MachineSettings, machine_settings, material_settings
+from .settings import MachineSettings, MaterialSettings, machine_settings
 from .sheets import fill_sheets, item_sizes, place_copies
 from .svgout import ROLES, preview
 from .work import build_toolpath, plan_sheet_work
@@ -48,6 +47,8 @@ class LaserPlugin(MachinePlugin):
     material_kinds = frozenset({"sheet"})
     formats = (GCODE, SVG)
     operations_option = "colour_map"
+    machine_settings = MachineSettings
+    material_settings = MaterialSettings
     options = (
         Option(
             "colour_map",
@@ -110,18 +111,15 @@ class LaserPlugin(MachinePlugin):
     )
 
     def check_machine(self, machine: MachineProfile) -> None:
-        settings = machine_settings(machine.settings)
-        try:
-            colour_map(settings)
-            for name, preset in settings.presets.items():
+        """The base checks, and every preset (not only those the machine's map names)."""
+        super().check_machine(machine)
+        for name, preset in machine_settings(machine.settings).presets.items():
+            if not name.isidentifier():
+                raise ValueError(f"settings.presets.{name}: preset names are single words")
+            try:
                 OperationMap.parse(OPERATIONS, preset)
-                if not name.isidentifier():
-                    raise ValueError(f"'presets.{name}': preset names are single words")
-        except PlanError as exc:
-            raise ValueError(f"'colour_map': {exc.message.en}") from None
-
-    def check_material(self, material: MaterialProfile) -> None:
-        material_settings(material.settings)
+            except PlanError as exc:
+                raise ValueError(f"settings.presets.{name}: {exc.message.en}") from None
 
     def operation_map(self, machine: MachineProfile, job_map: str = "") -> OperationMap:
         return colour_map(machine_settings(machine.settings), job_map)
@@ -129,18 +127,12 @@ class LaserPlugin(MachinePlugin):
     def operation_presets(self, machine: MachineProfile) -> Mapping[str, str]:
         return machine_settings(machine.settings).presets
 
-    def plan(
-        self,
-        design: Design,
-        machine: MachineProfile,
-        material: MaterialProfile,
-        options: Mapping[str, Any],
-        progress: Progress = no_progress,
-    ) -> Plan:
+    def plan(self, request: PlanInput) -> Plan:
+        design, machine, options = request.design, request.machine, request.options
         assert isinstance(design, Drawing)  # ``accepts`` lets only drawings through run_plan
-        ms = machine_settings(machine.settings)
-        mat = material_settings(material.settings)
-        copies = int(options.get("copies", 1))
+        ms = request.machine_settings(MachineSettings)
+        mat = request.material_settings(MaterialSettings)
+        copies, progress = request.copies, request.progress
         warnings: list[Text] = []
 
         cmap = colour_map(ms, str(options.get("colour_map", "") or ""))
@@ -203,8 +195,10 @@ class LaserPlugin(MachinePlugin):
         if len(sheets) > 1:
             warnings.append(sheets_needed(len(sheets)))
         facts = plan_facts(layout, works, tp, mat, sheet_size, kerf, copies, overscan, classified)
-        outputs = machine_files(tp, works, ms, mat, material, sheet_size, machine.kinematics)
-        uses = material_uses(material, mat, len(sheets))
+        outputs = machine_files(
+            tp, works, ms, mat, request.material, sheet_size, machine.kinematics
+        )
+        uses = material_uses(request.material, mat, len(sheets))
         progress(1.0, "done")
         return Plan(
             toolpath=tp,

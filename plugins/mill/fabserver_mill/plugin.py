@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from fabserver.designs.types import Design, Drawing, Mesh
+from fabserver.designs.types import Drawing, Mesh
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
 from fabserver.operations import OperationMap
-from fabserver.plugin import MachinePlugin, Option, Plan, Progress, no_progress
-from fabserver.profiles import MachineProfile, MaterialProfile
+from fabserver.plugin import MachinePlugin, Option, Plan, PlanInput
+from fabserver.profiles import MachineProfile
 
 from .outputs import GCODE, RML, MillJob
 from .plan2d import plan_drawing_job
 from .preview import ROLES
 from .regions import operation_map
-from .settings import OPERATIONS, machine_settings, material_settings
+from .settings import OPERATIONS, MachineSettings, MaterialSettings, machine_settings
 
 _OP_CHOICES = ("auto", *OPERATIONS, "ignore")
 _OP_LABELS = {
@@ -237,30 +234,28 @@ class MillPlugin(MachinePlugin):
     formats = (GCODE, RML)
     options = OPTIONS
     operations_option = "operation_map"
+    machine_settings = MachineSettings
+    material_settings = MaterialSettings
 
     def operation_map(self, machine: MachineProfile, job_map: str = "") -> OperationMap:
         ms = machine_settings(machine.settings)
         return operation_map(ms.colour_map, ms.layer_map, job_map)
 
     def check_machine(self, machine: MachineProfile) -> None:
-        ms = machine_settings(machine.settings)
-        if ms.safe_z >= machine.work_area.z:
+        super().check_machine(machine)
+        if machine_settings(machine.settings).safe_z >= machine.work_area.z:
             raise ValueError("settings.safe_z: higher than the work area")
 
-    def check_material(self, material: MaterialProfile) -> None:
-        material_settings(material.settings)
-
-    def plan(
-        self,
-        design: Design,
-        machine: MachineProfile,
-        material: MaterialProfile,
-        options: Mapping[str, Any],
-        progress: Progress = no_progress,
-    ) -> Plan:
-        ms = machine_settings(machine.settings)
-        mat = material_settings(material.settings)
-        job = MillJob(machine, material, ms, mat, options, progress)
+    def plan(self, request: PlanInput) -> Plan:
+        job = MillJob(
+            request.machine,
+            request.material,
+            request.machine_settings(MachineSettings),
+            request.material_settings(MaterialSettings),
+            request.options,
+            request.progress,
+        )
+        design = request.design
         if isinstance(design, Drawing):
             return plan_drawing_job(design, job)
         if isinstance(design, Mesh):
