@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+from pydantic import Field
 
 from fabserver.designs.types import Drawing, DrawingPath, SourceFacts
 from fabserver.i18n import Text
@@ -18,8 +19,10 @@ from fabserver.plugin import (
     OutputFile,
     OutputFormat,
     Plan,
+    PlanInput,
     resolve_options,
 )
+from fabserver.profiles import PluginSettings
 from fabserver.registry import Registry, load_registry
 from fabserver.testing import require
 from fabserver.toolpath import MoveKind, ToolpathBuilder
@@ -111,6 +114,34 @@ def test_registry_checks_declarations_and_keeps_broken_plugins_visible():
     assert "default rejected" in reg.broken["baddefault"].error
     with pytest.raises(LookupError, match="broken"):
         reg.get("noplan")
+
+
+def test_declared_settings_models_check_the_profiles_and_are_read_for_plan(profiles):
+    class Settings(PluginSettings):
+        pen_force: float = Field(gt=0)
+
+    class WithSettings(PenPlotter):
+        id = "withsettings"
+        machine_settings = Settings
+
+    class NotAModel(PenPlotter):
+        id = "notamodel"
+        material_settings = dict
+
+    reg = Registry()
+    reg.register(WithSettings)
+    reg.register(NotAModel)
+    assert "material_settings must be" in reg.broken["notamodel"].error
+    machine = profiles.machine("laser")
+    plugin = reg.get("withsettings")
+    with pytest.raises(ValueError, match=r"settings\.pen_force"):
+        plugin.check_machine(machine)
+    good = machine.model_copy(update={"settings": {"pen_force": 2.5}})
+    plugin.check_machine(good)
+    plugin.check_material(profiles.material("plywood-3"))  # no model declared: nothing read
+    request = PlanInput(square(10), good, profiles.material("plywood-3"), {"copies": 3})
+    assert request.copies == 3
+    assert request.machine_settings(Settings).pen_force == 2.5
 
 
 def test_installed_plugins_load_without_errors():
