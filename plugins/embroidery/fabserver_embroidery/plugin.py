@@ -233,11 +233,9 @@ class EmbroideryPlugin(MachinePlugin):
         return OperationMap.of_machine(STITCHES, stitch_map, job_map=job_map)
 
     def plan(self, request: PlanInput) -> Plan:
-        design, material, opts = request.design, request.material, request.options
+        design, opts, progress = request.design, request.options, request.progress
         assert isinstance(design, Drawing)  # ``accepts`` lets only drawings through run_plan
         ms = request.machine_settings(MachineSettings)
-        mat = request.material_settings(MaterialSettings)
-        copies, progress = request.copies, request.progress
         fmt = FORMATS[ms.default_format if opts["format"] == "machine" else opts["format"]]
         rules = ElementRules(
             satin_min_width=float(opts["satin_min_width"]), auto_satin=bool(opts["auto_satin"])
@@ -260,6 +258,7 @@ class EmbroideryPlugin(MachinePlugin):
         choose_hoop(extent[:, 2:].max(axis=0) - extent[:, :2].min(axis=0), ms.hoops)
 
         colours = list(dict.fromkeys(e.colour for e in elements))
+        mat = request.material_settings(MaterialSettings)
         matches = match_threads(colours, mat.catalogue)
         thread_of_colour = {m.colour: m for m in matches}
         # Colours that map to one catalogue thread are one thread: one fewer change.
@@ -329,8 +328,9 @@ class EmbroideryPlugin(MachinePlugin):
         )
         # Where the drawing went: hoop point = turn(drawing point) + offset.
         facts["design_offset_mm"] = [float(v) for v in placement.offset]
+        copies = request.copies
         uses = _material_uses(
-            toolpath, blocks, thread_keys, hoop, placement.bounds, material, mat, copies
+            toolpath, blocks, thread_keys, hoop, placement.bounds, request.material, mat, copies
         )
         warnings.extend(_colour_warnings(matches))
         progress(1.0, "done")

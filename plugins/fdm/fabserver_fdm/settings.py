@@ -104,6 +104,22 @@ def filament_settings(material: MaterialProfile) -> FilamentSettings:
     return parse_settings(FilamentSettings, material.settings)
 
 
+def _filament_temperature(name: str, label: Text, highest: int) -> Option:
+    """A temperature a maker may set; 0, the default, keeps the filament profile's."""
+    return Option(
+        name,
+        "int",
+        0,
+        label,
+        Text("0 : celle du filament.", "0: the filament's."),
+        unit="°C",
+        min=0,
+        max=highest,
+        advanced=True,
+        zero_label=Text("celle du filament", "the filament's"),
+    )
+
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         "layer_height",
@@ -272,29 +288,9 @@ OPTIONS: tuple[Option, ...] = (
         Text("Paroi extérieure d'abord", "External perimeters first"),
         advanced=True,
     ),
-    Option(
-        "temperature",
-        "int",
-        0,
-        Text("Température de la buse", "Nozzle temperature"),
-        Text("0 : celle du filament.", "0: the filament's."),
-        unit="°C",
-        min=0,
-        max=300,
-        advanced=True,
-        zero_label=Text("celle du filament", "the filament's"),
-    ),
-    Option(
-        "bed_temperature",
-        "int",
-        0,
-        Text("Température du plateau", "Bed temperature"),
-        Text("0 : celle du filament.", "0: the filament's."),
-        unit="°C",
-        min=0,
-        max=120,
-        advanced=True,
-        zero_label=Text("celle du filament", "the filament's"),
+    _filament_temperature("temperature", Text("Température de la buse", "Nozzle temperature"), 300),
+    _filament_temperature(
+        "bed_temperature", Text("Température du plateau", "Bed temperature"), 120
     ),
 )
 

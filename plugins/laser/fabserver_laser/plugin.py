@@ -131,8 +131,6 @@ class LaserPlugin(MachinePlugin):
         design, machine, options = request.design, request.machine, request.options
         assert isinstance(design, Drawing)  # ``accepts`` lets only drawings through run_plan
         ms = request.machine_settings(MachineSettings)
-        mat = request.material_settings(MaterialSettings)
-        copies, progress = request.copies, request.progress
         warnings: list[Text] = []
 
         cmap = colour_map(ms, str(options.get("colour_map", "") or ""))
@@ -145,8 +143,9 @@ class LaserPlugin(MachinePlugin):
             warnings.append(unmapped_warning(classified.found))
             if boxes_left_out(design.paths, classified.unmapped):
                 warnings.append(boxes_hint())
-        progress(0.1, "contours")
+        request.progress(0.1, "contours")
 
+        mat = request.material_settings(MaterialSettings)
         kerf = mat.cut.kerf if options.get("kerf_compensation", True) else 0.0
         layout = build_layout(
             design.paths,
@@ -159,7 +158,7 @@ class LaserPlugin(MachinePlugin):
         if not layout.contours and not layout.engrave:
             raise nothing_to_make()
         warnings += layout_warnings(layout, kerf)
-        progress(0.3, "nesting")
+        request.progress(0.3, "nesting")
 
         bed = (machine.work_area.x, machine.work_area.y)
         sheet_size = (min(mat.sheet.x, bed[0]), min(mat.sheet.y, bed[1]))
@@ -173,7 +172,7 @@ class LaserPlugin(MachinePlugin):
             warnings.append(sheet_over_bed(mat, sheet_size))
         placements = place_copies(
             layout,
-            copies,
+            request.copies,
             usable,
             ms.margin,
             ms.spacing,
@@ -181,7 +180,7 @@ class LaserPlugin(MachinePlugin):
             true_shape=options.get("nesting") == "shape",
         )
         sheets = fill_sheets(layout, placements, layout.item_area)
-        progress(0.5, "ordering")
+        request.progress(0.5, "ordering")
 
         overscan = (
             ms.overscan
@@ -190,22 +189,24 @@ class LaserPlugin(MachinePlugin):
         )
         works = [plan_sheet_work(sheet, mat, overscan, (0.0, bed[0])) for sheet in sheets]
         tp = build_toolpath(works, mat, machine.kinematics.travel_feed)
-        progress(0.8, "writing")
+        request.progress(0.8, "writing")
 
         if len(sheets) > 1:
             warnings.append(sheets_needed(len(sheets)))
-        facts = plan_facts(layout, works, tp, mat, sheet_size, kerf, copies, overscan, classified)
+        facts = plan_facts(
+            layout, works, tp, mat, sheet_size, kerf, request.copies, overscan, classified
+        )
         outputs = machine_files(
             tp, works, ms, mat, request.material, sheet_size, machine.kinematics
         )
         uses = material_uses(request.material, mat, len(sheets))
-        progress(1.0, "done")
+        request.progress(1.0, "done")
         return Plan(
             toolpath=tp,
             outputs=outputs,
             material_uses=uses,
             warnings=tuple(warnings),
-            copies=copies,
+            copies=request.copies,
             runs=1,
             facts=facts,
             preview=preview(works, sheet_size, PREVIEW_SHEETS),

@@ -247,15 +247,7 @@ class MillPlugin(MachinePlugin):
             raise ValueError("settings.safe_z: higher than the work area")
 
     def plan(self, request: PlanInput) -> Plan:
-        job = MillJob(
-            request.machine,
-            request.material,
-            request.machine_settings(MachineSettings),
-            request.material_settings(MaterialSettings),
-            request.options,
-            request.progress,
-        )
-        design = request.design
+        job, design = MillJob.of(request), request.design
         if isinstance(design, Drawing):
             return plan_drawing_job(design, job)
         if isinstance(design, Mesh):
