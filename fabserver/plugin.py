@@ -54,6 +54,29 @@ class Option:
     #: What the value 0 stands for when it means "the profile's own" (shown instead of 0).
     zero_label: Text | None = None
 
+    @classmethod
+    def choice(
+        cls,
+        name: str,
+        default: str,
+        label: Text,
+        choices: Mapping[str, Text],
+        help: Text | None = None,
+        **more: Any,
+    ) -> Option:
+        """A ``choice`` option declared as ``{value: label}``, each value beside what the
+        form shows for it (in the order given)."""
+        return cls(
+            name,
+            "choice",
+            default,
+            label,
+            help or Text("", ""),
+            choices=tuple(choices),
+            choice_labels=tuple(choices.values()),
+            **more,
+        )
+
     def parse(self, value: Any) -> Any:
         """Convert and check a value (a string from a form or ``--set``); raise :class:`OptionError`."""
         try:

@@ -79,6 +79,22 @@ def test_percent_options_take_prusaslicer_forms():
         opt.parse("lots")
 
 
+def test_a_choice_declared_as_a_mapping_keeps_each_label_with_its_value():
+    option = Option.choice(
+        "nesting",
+        "parts",
+        Text("Placement", "Nesting"),
+        {"parts": Text("Pièce par pièce", "Part by part"), "shape": Text("Forme", "Shape")},
+        advanced=True,
+    )
+    assert (option.type, option.default, option.advanced) == ("choice", "parts", True)
+    assert option.choices == ("parts", "shape")
+    assert [t.en for t in option.choice_labels] == ["Part by part", "Shape"]
+    assert option.parse("shape") == "shape"
+    with pytest.raises(OptionError, match="not one of parts, shape"):
+        option.parse("design")
+
+
 def test_unknown_option_is_an_error_not_ignored():
     with pytest.raises(OptionError, match="speeed"):
         resolve_options(PenPlotter.option_schema(), {"speeed": "3"})

@@ -52,35 +52,31 @@ OPTIONS = (
             "layer:NAME=… for a layer.",
         ),
     ),
-    Option(
+    Option.choice(
         "format",
-        "choice",
         "machine",
         Text("Format de fichier", "File format"),
-        Text(
+        {
+            "machine": Text("celui de la machine", "the machine's own"),
+            "dst": Text("DST (Tajima)", "DST (Tajima)"),
+            "pes": Text("PES (Brother)", "PES (Brother)"),
+            "jef": Text("JEF (Janome)", "JEF (Janome)"),
+            "exp": Text("EXP (Melco)", "EXP (Melco)"),
+        },
+        help=Text(
             "« Celui de la machine » : celui que la brodeuse attend.",
             "'The machine's own': the one the machine expects.",
         ),
-        choices=("machine", "dst", "pes", "jef", "exp"),
-        choice_labels=(
-            Text("celui de la machine", "the machine's own"),
-            Text("DST (Tajima)", "DST (Tajima)"),
-            Text("PES (Brother)", "PES (Brother)"),
-            Text("JEF (Janome)", "JEF (Janome)"),
-            Text("EXP (Melco)", "EXP (Melco)"),
-        ),
     ),
-    Option(
+    Option.choice(
         "fill_direction",
-        "choice",
         "shape",
         Text("Sens du remplissage", "Fill direction"),
-        Text(
+        {"shape": Text("forme", "shape"), "angle": Text("angle", "angle")},
+        help=Text(
             "« forme » : le long de chaque forme ; « angle » : l'angle donné pour toutes.",
             "'shape': along each shape; 'angle': the given angle for all.",
         ),
-        choices=("shape", "angle"),
-        choice_labels=(Text("forme", "shape"), Text("angle", "angle")),
     ),
     Option(
         "fill_angle",

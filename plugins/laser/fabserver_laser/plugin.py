@@ -76,12 +76,16 @@ class LaserPlugin(MachinePlugin):
                 "parts come out at size.",
             ),
         ),
-        Option(
+        Option.choice(
             "nesting",
-            "choice",
             "parts",
             Text("Placement", "Nesting"),
-            Text(
+            {
+                "parts": Text("Pièce par pièce", "Part by part"),
+                "shape": Text("Forme réelle", "True shape"),
+                "design": Text("Dessin entier", "Whole design"),
+            },
+            help=Text(
                 "parts : chaque pièce est placée séparément, par son rectangle englobant ; "
                 "shape : par sa forme réelle (pièces imbriquées, petites pièces dans les "
                 "grands trous ; plus lent) ; design : le dessin garde sa disposition, les "
@@ -89,12 +93,6 @@ class LaserPlugin(MachinePlugin):
                 "parts: each part is placed on its own, by its bounding box; shape: by its "
                 "true shape (parts interlock, small ones go into big holes; slower); design: "
                 "the drawing keeps its layout, copies are placed as blocks.",
-            ),
-            choices=("parts", "shape", "design"),
-            choice_labels=(
-                Text("Pièce par pièce", "Part by part"),
-                Text("Forme réelle", "True shape"),
-                Text("Dessin entier", "Whole design"),
             ),
         ),
         Option(

@@ -42,16 +42,15 @@ OPTIONS = (
         "Overrides the profile's, e.g. '#ff0000=pocket:2.5, layer:HOLES=inside'. "
         "Operations: outside, inside, pocket, engrave, ignore; ':depth' in mm.",
     ),
-    _opt(
+    Option.choice(
         "unassigned",
-        "choice",
         "auto",
-        "Tracés sans opération",
-        "Paths without an operation",
-        "Automatique : contours fermés découpés (trous à l'intérieur), tracés ouverts gravés.",
-        "Automatic: closed outlines cut out (holes inside them), open paths engraved.",
-        choices=_OP_CHOICES,
-        choice_labels=tuple(_OP_LABELS[c] for c in _OP_CHOICES),
+        Text("Tracés sans opération", "Paths without an operation"),
+        {c: _OP_LABELS[c] for c in _OP_CHOICES},
+        help=Text(
+            "Automatique : contours fermés découpés (trous à l'intérieur), tracés ouverts gravés.",
+            "Automatic: closed outlines cut out (holes inside them), open paths engraved.",
+        ),
     ),
     _opt(
         "tool",
@@ -126,25 +125,21 @@ OPTIONS = (
     _opt(
         "tab_height", "float", 1.0, "Hauteur des attaches", "Tab height", unit="mm", min=0, max=20
     ),
-    _opt(
+    Option.choice(
         "direction",
-        "choice",
         "climb",
-        "Sens de coupe",
-        "Cutting direction",
-        "En avalant ou en opposition.",
-        "Climb or conventional milling.",
-        choices=("climb", "conventional"),
-        choice_labels=(Text("en avalant", "climb"), Text("en opposition", "conventional")),
+        Text("Sens de coupe", "Cutting direction"),
+        {
+            "climb": Text("en avalant", "climb"),
+            "conventional": Text("en opposition", "conventional"),
+        },
+        help=Text("En avalant ou en opposition.", "Climb or conventional milling."),
     ),
-    _opt(
+    Option.choice(
         "entry",
-        "choice",
         "ramp",
-        "Entrée dans la matière",
-        "Entry into the material",
-        choices=("ramp", "plunge"),
-        choice_labels=(Text("en rampe", "ramp"), Text("en plongée", "plunge")),
+        Text("Entrée dans la matière", "Entry into the material"),
+        {"ramp": Text("en rampe", "ramp"), "plunge": Text("en plongée", "plunge")},
     ),
     _opt(
         "ramp_angle",
@@ -195,30 +190,26 @@ OPTIONS = (
         max=3,
         advanced=True,
     ),
-    _opt(
+    Option.choice(
         "strategy",
-        "choice",
         "rough+finish",
-        "Stratégie 3D",
-        "3D strategy",
-        choices=("rough+finish", "rough", "finish"),
-        choice_labels=(
-            Text("ébauche et finition", "roughing and finishing"),
-            Text("ébauche seule", "roughing only"),
-            Text("finition seule", "finishing only"),
-        ),
+        Text("Stratégie 3D", "3D strategy"),
+        {
+            "rough+finish": Text("ébauche et finition", "roughing and finishing"),
+            "rough": Text("ébauche seule", "roughing only"),
+            "finish": Text("finition seule", "finishing only"),
+        },
     ),
-    _opt(
+    Option.choice(
         "orientation",
-        "choice",
         "auto",
-        "Orientation 3D",
-        "3D orientation",
-        "Automatique : la face la plus accessible vers le haut ; telle quelle : Z du fichier "
-        "vers le haut.",
-        "Automatic: the most reachable side up; as in the file: the file's Z up.",
-        choices=("auto", "as_is"),
-        choice_labels=(Text("automatique", "automatic"), Text("telle quelle", "as in the file")),
+        Text("Orientation 3D", "3D orientation"),
+        {"auto": Text("automatique", "automatic"), "as_is": Text("telle quelle", "as in the file")},
+        help=Text(
+            "Automatique : la face la plus accessible vers le haut ; telle quelle : Z du fichier "
+            "vers le haut.",
+            "Automatic: the most reachable side up; as in the file: the file's Z up.",
+        ),
     ),
 )
 
