@@ -238,15 +238,6 @@ class OperationMap:
         return self.other_stroke if part == "stroke" else self.other_fill
 
 
-def check_map(operations: Operations, text: str, key: str) -> None:
-    """For a plugin's ``check_machine``: ``ValueError("settings.KEY: problem")`` if the
-    profile's map ``text`` does not parse."""
-    try:
-        OperationMap.parse(operations, text)
-    except PlanError as exc:
-        raise ValueError(f"settings.{key}: {exc.message.en}") from None
-
-
 def parse_colour(key: str) -> Colour | None:
     """``#rgb``, ``#rrggbb`` or a colour name → ``(r, g, b)``; ``None`` if it is none of those."""
     key = key.strip().lower()

@@ -16,7 +16,7 @@ from .errors import PlanError
 from .estimate import Estimate, estimate_plan
 from .i18n import Text
 from .learning import Correction
-from .plugin import MachinePlugin, Plan, Progress, no_progress, resolve_options
+from .plugin import MachinePlugin, Plan, PlanInput, Progress, no_progress, resolve_options
 from .policy import Verdict, decide
 from .preview import RenderedPreview, render
 from .profiles import MachineProfile, MaterialProfile, Policy
@@ -92,7 +92,7 @@ def run_plan(
             )
         )
     resolved = resolve_options(plugin.option_schema(), options)
-    plan = plugin.plan(design, machine, material, resolved, progress)
+    plan = plugin.plan(PlanInput(design, machine, material, resolved, progress))
     _check_outputs(plugin, plan)
     lookup = dict(materials or {})
     lookup.setdefault(material.id, material)

@@ -2,10 +2,11 @@
 
 A plugin is a :class:`MachinePlugin` subclass registered under the entry-point
 group ``fabserver.plugins``. It declares, as data, the designs it accepts, the
-material kinds it uses, the files it writes and the options a maker may set;
-the web form and the CLI are generated from those declarations. Its one method,
-:meth:`MachinePlugin.plan`, turns a design into a :class:`Plan`. A plugin never
-touches the database, the web layer or the queue.
+material kinds it uses, the files it writes, the options a maker may set and
+the models of its profiles' ``[settings]``; the web form, the CLI and the
+profile checks are generated from those declarations. Its one method,
+:meth:`MachinePlugin.plan`, turns a :class:`PlanInput` into a :class:`Plan`. A
+plugin never touches the database, the web layer or the queue.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any, ClassVar, Literal, Protocol
+from typing import IO, Any, ClassVar, Literal, Protocol, TypeVar
 
 from .designs.types import Design, DesignKind
-from .errors import FabError
+from .errors import FabError, PlanError
 from .i18n import Text
 from .operations import Found, OperationMap
 from .preview import Preview, RoleStyle
-from .profiles import MachineProfile, MaterialProfile
+from .profiles import MachineProfile, MaterialProfile, PluginSettings, parse_settings
 from .toolpath import Toolpath
 
 OptionType = Literal["int", "float", "percent", "bool", "choice", "str"]
@@ -52,6 +53,29 @@ class Option:
     advanced: bool = False
     #: What the value 0 stands for when it means "the profile's own" (shown instead of 0).
     zero_label: Text | None = None
+
+    @classmethod
+    def choice(
+        cls,
+        name: str,
+        default: str,
+        label: Text,
+        choices: Mapping[str, Text],
+        help: Text | None = None,
+        **more: Any,
+    ) -> Option:
+        """A ``choice`` option declared as ``{value: label}``, each value beside what the
+        form shows for it (in the order given)."""
+        return cls(
+            name,
+            "choice",
+            default,
+            label,
+            help or Text("", ""),
+            choices=tuple(choices),
+            choice_labels=tuple(choices.values()),
+            **more,
+        )
 
     def parse(self, value: Any) -> Any:
         """Convert and check a value (a string from a form or ``--set``); raise :class:`OptionError`."""
@@ -235,6 +259,38 @@ def no_progress(done: float, stage: str = "") -> None:
     """A :class:`Progress` that ignores reports."""
 
 
+_Settings = TypeVar("_Settings", bound=PluginSettings)
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    """What a plugin plans from, handed over as one value so that every plugin's
+    :meth:`~MachinePlugin.plan` reads the same way.
+
+    ``options`` are the maker's, resolved by the plugin's schema: every option is
+    there (defaults filled in, values checked), ``copies`` included.
+    """
+
+    design: Design
+    machine: MachineProfile
+    material: MaterialProfile
+    options: Mapping[str, Any]
+    progress: Progress = no_progress
+
+    @property
+    def copies(self) -> int:
+        """How many copies the maker asked for."""
+        return int(self.options["copies"])
+
+    def machine_settings(self, model: type[_Settings]) -> _Settings:
+        """The machine profile's ``[settings]``, read with the plugin's ``model``."""
+        return parse_settings(model, self.machine.settings)
+
+    def material_settings(self, model: type[_Settings]) -> _Settings:
+        """The material profile's ``[settings]``, read with the plugin's ``model``."""
+        return parse_settings(model, self.material.settings)
+
+
 @dataclass(frozen=True)
 class OutputFormat:
     """A file type a plugin can write."""
@@ -264,6 +320,10 @@ class MachinePlugin(ABC):
         what a maker may set; ``copies`` is added by the core.
     ``roles``
         colour and legend label of each role its toolpaths and previews use.
+    ``machine_settings``, ``material_settings``
+        the pydantic models (:class:`~fabserver.profiles.PluginSettings`) of the
+        ``[settings]`` of its machine and material profiles; the profiles are
+        checked against them before the server starts.
     """
 
     id: ClassVar[str]
@@ -275,16 +335,32 @@ class MachinePlugin(ABC):
     roles: ClassVar[Mapping[str, RoleStyle]] = {}
     operations_option: ClassVar[str | None] = None
     """Drawings: the option holding a job's operations map (``colour_map``…), None without."""
+    machine_settings: ClassVar[type[PluginSettings] | None] = None
+    """The model of a machine profile's ``[settings]``; None: the plugin reads none."""
+    material_settings: ClassVar[type[PluginSettings] | None] = None
+    """The model of a material profile's ``[settings]``; None: the plugin reads none."""
 
     @classmethod
     def option_schema(cls) -> tuple[Option, ...]:
         return (COPIES, *cls.options)
 
     def check_machine(self, machine: MachineProfile) -> None:
-        """Validate ``machine.settings``; raise ``ValueError`` naming the key. Override if needed."""
+        """Validate ``machine.settings`` with :attr:`machine_settings` and, for a plugin that
+        maps colours, the machine's operation map; raise ``ValueError("settings.key:
+        problem")``. Extend it (calling this first) for checks across keys."""
+        if self.machine_settings is not None:
+            parse_settings(self.machine_settings, machine.settings)
+        if self.operations_option is not None:
+            try:
+                self.operation_map(machine)
+            except PlanError as exc:
+                raise ValueError(f"settings: {exc.message.en}") from None
 
     def check_material(self, material: MaterialProfile) -> None:
-        """Validate ``material.settings``; raise ``ValueError`` naming the key. Override if needed."""
+        """Validate ``material.settings`` with :attr:`material_settings`; raise
+        ``ValueError("settings.key: problem")``."""
+        if self.material_settings is not None:
+            parse_settings(self.material_settings, material.settings)
 
     def operation_map(self, machine: MachineProfile, job_map: str = "") -> OperationMap | None:
         """The machine's convention with the job's ``job_map`` on top, for the maker's colour
@@ -296,13 +372,7 @@ class MachinePlugin(ABC):
         """Named maps a job may ask for on this machine (``boxes`` for Boxes.py files)."""
         return {}
 
-    def estimate_output_bytes(
-        self,
-        design: Design,
-        machine: MachineProfile,
-        material: MaterialProfile,
-        options: Mapping[str, Any],
-    ) -> int | None:
+    def estimate_output_bytes(self, request: PlanInput) -> int | None:
         """A quick, low guess of the size of the files a plan would write, or None.
 
         Called before :meth:`plan`: the server refuses a job whose guess already
@@ -312,15 +382,8 @@ class MachinePlugin(ABC):
         return None
 
     @abstractmethod
-    def plan(
-        self,
-        design: Design,
-        machine: MachineProfile,
-        material: MaterialProfile,
-        options: Mapping[str, Any],
-        progress: Progress = no_progress,
-    ) -> Plan:
-        """Turn ``design`` into a plan for ``options["copies"]`` copies.
+    def plan(self, request: PlanInput) -> Plan:
+        """Turn ``request.design`` into a plan for ``request.copies`` copies.
 
         Raise :class:`~fabserver.errors.PlanError` with a maker's message when
         the design cannot be made on this machine.
@@ -350,6 +413,12 @@ def check_plugin_class(cls: type) -> list[str]:
             and re.fullmatch(r"#[0-9a-fA-F]{6}", style.colour)
         ):
             problems.append(f"role '{role}': style must be RoleStyle('#rrggbb', Text(fr, en))")
+    for attr in ("machine_settings", "material_settings"):
+        model = getattr(cls, attr)
+        if model is not None and not (
+            isinstance(model, type) and issubclass(model, PluginSettings)
+        ):
+            problems.append(f"{attr} must be a fabserver.profiles.PluginSettings subclass")
     if getattr(cls.plan, "__isabstractmethod__", False):
         problems.append("plan() is not implemented")
     names = set()

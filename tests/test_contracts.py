@@ -39,6 +39,14 @@ def test_a_settings_typo_names_the_machine_file_and_key(lab: Path):
     assert "blade_ofset" in caught.value.message.fr
 
 
+def test_a_machine_operation_map_asking_for_an_unknown_operation_is_refused(lab: Path):
+    path = lab / "machines" / "mill.toml"
+    path.write_text(path.read_text().replace('layer_map = ""', 'layer_map = "HOLES=drill"'))
+    (problem,) = profile_problems(load_registry(), load_profiles(lab))
+    assert (problem.file, problem.key) == ("machines/mill.toml", "settings")
+    assert "layer:HOLES=drill" in problem.problem and "drill" in problem.problem
+
+
 def test_a_material_of_a_kind_its_plugin_does_not_use_is_refused(lab: Path):
     path = lab / "materials" / "vinyl-adhesive.toml"
     path.write_text(path.read_text().replace('kind = "vinyl"', 'kind = "sheet"'))

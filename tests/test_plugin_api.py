@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+from pydantic import Field
 
 from fabserver.designs.types import Drawing, DrawingPath, SourceFacts
 from fabserver.i18n import Text
@@ -18,8 +19,10 @@ from fabserver.plugin import (
     OutputFile,
     OutputFormat,
     Plan,
+    PlanInput,
     resolve_options,
 )
+from fabserver.profiles import PluginSettings
 from fabserver.registry import Registry, load_registry
 from fabserver.testing import require
 from fabserver.toolpath import MoveKind, ToolpathBuilder
@@ -38,12 +41,12 @@ class PenPlotter(MachinePlugin):
         Option("fill_density", "percent", 15.0, Text("Densité", "Density"), min=0, max=100),
     )
 
-    def plan(self, design, machine, material, options, progress=None):
+    def plan(self, request):
         b = ToolpathBuilder()
-        for path in design.paths:
-            b.move_to(*path.points[0], feed=machine.kinematics.travel_feed)
+        for path in request.design.paths:
+            b.move_to(*path.points[0], feed=request.machine.kinematics.travel_feed)
             pts = np.vstack([path.points, path.points[:1]]) if path.closed else path.points
-            b.add_path(pts[1:], MoveKind.CUT, options["speed"], role="cut", z=0)
+            b.add_path(pts[1:], MoveKind.CUT, request.options["speed"], role="cut", z=0)
         tp = b.build()
         length_m = tp.length_of(MoveKind.CUT) / 1000
 
@@ -53,8 +56,8 @@ class PenPlotter(MachinePlugin):
         return Plan(
             toolpath=tp,
             outputs=(OutputFile(".txt", "text/plain", write),),
-            material_uses=(MaterialUse(material.id, 1, "sheet"),),
-            copies=options["copies"],
+            material_uses=(MaterialUse(request.material.id, 1, "sheet"),),
+            copies=request.copies,
             facts={"ink_m": length_m},
         )
 
@@ -74,6 +77,22 @@ def test_percent_options_take_prusaslicer_forms():
     assert "fill_density" in err.value.message.fr
     with pytest.raises(OptionError):
         opt.parse("lots")
+
+
+def test_a_choice_declared_as_a_mapping_keeps_each_label_with_its_value():
+    option = Option.choice(
+        "nesting",
+        "parts",
+        Text("Placement", "Nesting"),
+        {"parts": Text("Pièce par pièce", "Part by part"), "shape": Text("Forme", "Shape")},
+        advanced=True,
+    )
+    assert (option.type, option.default, option.advanced) == ("choice", "parts", True)
+    assert option.choices == ("parts", "shape")
+    assert [t.en for t in option.choice_labels] == ["Part by part", "Shape"]
+    assert option.parse("shape") == "shape"
+    with pytest.raises(OptionError, match="not one of parts, shape"):
+        option.parse("design")
 
 
 def test_unknown_option_is_an_error_not_ignored():
@@ -111,6 +130,34 @@ def test_registry_checks_declarations_and_keeps_broken_plugins_visible():
     assert "default rejected" in reg.broken["baddefault"].error
     with pytest.raises(LookupError, match="broken"):
         reg.get("noplan")
+
+
+def test_declared_settings_models_check_the_profiles_and_are_read_for_plan(profiles):
+    class Settings(PluginSettings):
+        pen_force: float = Field(gt=0)
+
+    class WithSettings(PenPlotter):
+        id = "withsettings"
+        machine_settings = Settings
+
+    class NotAModel(PenPlotter):
+        id = "notamodel"
+        material_settings = dict
+
+    reg = Registry()
+    reg.register(WithSettings)
+    reg.register(NotAModel)
+    assert "material_settings must be" in reg.broken["notamodel"].error
+    machine = profiles.machine("laser")
+    plugin = reg.get("withsettings")
+    with pytest.raises(ValueError, match=r"settings\.pen_force"):
+        plugin.check_machine(machine)
+    good = machine.model_copy(update={"settings": {"pen_force": 2.5}})
+    plugin.check_machine(good)
+    plugin.check_material(profiles.material("plywood-3"))  # no model declared: nothing read
+    request = PlanInput(square(10), good, profiles.material("plywood-3"), {"copies": 3})
+    assert request.copies == 3
+    assert request.machine_settings(Settings).pen_force == 2.5
 
 
 def test_installed_plugins_load_without_errors():

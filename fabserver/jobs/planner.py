@@ -30,7 +30,7 @@ from ..errors import FabError
 from ..i18n import Text
 from ..learning import Correction
 from ..planning import PlanResult, run_plan, write_outputs
-from ..plugin import MachinePlugin, resolve_options
+from ..plugin import MachinePlugin, PlanInput, resolve_options
 from ..profiles import (
     MaterialProfile,
     PlanLimits,
@@ -122,7 +122,7 @@ def estimated_output_bytes(
 ) -> int | None:
     """The plugin's early guess of its files' size (None when it offers none)."""
     resolved = resolve_options(plugin.option_schema(), options)
-    value = plugin.estimate_output_bytes(design, machine, material, resolved)
+    value = plugin.estimate_output_bytes(PlanInput(design, machine, material, resolved))
     return None if value is None else int(value)
 
 

@@ -45,7 +45,7 @@ class TinyKlipperPrinter(MachinePlugin):
     formats = (OutputFormat(".gcode", "text/x-gcode", Text("G-code", "G-code")),)
     options = ()
 
-    def plan(self, design, machine, material, options, progress):
+    def plan(self, request):
         b = ToolpathBuilder(start=(120.0, 120.0, 120.0))
         b.new_layer(0.3)
         b.move_to(20.0, 20.0, 0.3, feed=100.0)
@@ -58,11 +58,11 @@ class TinyKlipperPrinter(MachinePlugin):
         lines += ["G1 Z10 F900", "M400"]
         gcode = ("\n".join(lines) + "\n").encode()
         grams = FILAMENT_MM * math.pi * (DIAMETER / 2) ** 2 / 1000.0 * DENSITY
-        progress(1.0, "plan")
+        request.progress(1.0, "plan")
         return Plan(
             toolpath=tp,
             outputs=(OutputFile(".gcode", "text/x-gcode", lambda f: f.write(gcode)),),
-            material_uses=(MaterialUse(material.id, grams, "g"),),
+            material_uses=(MaterialUse(request.material.id, grams, "g"),),
         )
 
 

@@ -9,21 +9,21 @@ from typing import Any
 import numpy as np
 import shapely
 
-from fabserver.designs.types import Design, Drawing
+from fabserver.designs.types import Drawing
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
-from fabserver.operations import OperationMap, check_map, report, resolve
+from fabserver.operations import OperationMap, report, resolve
 from fabserver.plugin import (
     MachinePlugin,
     MaterialUse,
     Option,
     OutputFile,
     Plan,
+    PlanInput,
     Progress,
-    no_progress,
 )
 from fabserver.preview import Preview, RoleStyle
-from fabserver.profiles import MachineProfile, MaterialProfile, parse_settings
+from fabserver.profiles import MachineProfile, parse_settings
 from fabserver.toolpath import EventKind, MoveKind, Toolpath
 
 from .column import shape_satin
@@ -52,35 +52,31 @@ OPTIONS = (
             "layer:NAME=… for a layer.",
         ),
     ),
-    Option(
+    Option.choice(
         "format",
-        "choice",
         "machine",
         Text("Format de fichier", "File format"),
-        Text(
+        {
+            "machine": Text("celui de la machine", "the machine's own"),
+            "dst": Text("DST (Tajima)", "DST (Tajima)"),
+            "pes": Text("PES (Brother)", "PES (Brother)"),
+            "jef": Text("JEF (Janome)", "JEF (Janome)"),
+            "exp": Text("EXP (Melco)", "EXP (Melco)"),
+        },
+        help=Text(
             "« Celui de la machine » : celui que la brodeuse attend.",
             "'The machine's own': the one the machine expects.",
         ),
-        choices=("machine", "dst", "pes", "jef", "exp"),
-        choice_labels=(
-            Text("celui de la machine", "the machine's own"),
-            Text("DST (Tajima)", "DST (Tajima)"),
-            Text("PES (Brother)", "PES (Brother)"),
-            Text("JEF (Janome)", "JEF (Janome)"),
-            Text("EXP (Melco)", "EXP (Melco)"),
-        ),
     ),
-    Option(
+    Option.choice(
         "fill_direction",
-        "choice",
         "shape",
         Text("Sens du remplissage", "Fill direction"),
-        Text(
+        {"shape": Text("forme", "shape"), "angle": Text("angle", "angle")},
+        help=Text(
             "« forme » : le long de chaque forme ; « angle » : l'angle donné pour toutes.",
             "'shape': along each shape; 'angle': the given angle for all.",
         ),
-        choices=("shape", "angle"),
-        choice_labels=(Text("forme", "shape"), Text("angle", "angle")),
     ),
     Option(
         "fill_angle",
@@ -225,39 +221,24 @@ class EmbroideryPlugin(MachinePlugin):
     formats = tuple(f.output for f in FORMATS.values())
     options = OPTIONS
     operations_option = "stitch_map"
+    machine_settings = MachineSettings
+    material_settings = MaterialSettings
 
     def operation_map(self, machine: MachineProfile, job_map: str = "") -> OperationMap:
-        return OperationMap.of_machine(
-            STITCHES, _machine_settings(machine).stitch_map, job_map=job_map
-        )
+        stitch_map = parse_settings(MachineSettings, machine.settings).stitch_map
+        return OperationMap.of_machine(STITCHES, stitch_map, job_map=job_map)
 
-    def check_machine(self, machine: MachineProfile) -> None:
-        check_map(STITCHES, _machine_settings(machine).stitch_map, "stitch_map")
-
-    def check_material(self, material: MaterialProfile) -> None:
-        _material_settings(material)
-
-    def plan(
-        self,
-        design: Design,
-        machine: MachineProfile,
-        material: MaterialProfile,
-        options: Mapping[str, Any],
-        progress: Progress = no_progress,
-    ) -> Plan:
+    def plan(self, request: PlanInput) -> Plan:
+        design, opts, progress = request.design, request.options, request.progress
         assert isinstance(design, Drawing)  # ``accepts`` lets only drawings through run_plan
-        ms = _machine_settings(machine)
-        mat = _material_settings(material)
-        opts = {**{o.name: o.default for o in OPTIONS}, **dict(options)}
-        copies = int(opts.get("copies", 1))
+        ms = request.machine_settings(MachineSettings)
         fmt = FORMATS[ms.default_format if opts["format"] == "machine" else opts["format"]]
         rules = ElementRules(
             satin_min_width=float(opts["satin_min_width"]), auto_satin=bool(opts["auto_satin"])
         )
         progress(0.05, "shapes")
 
-        cmap = OperationMap.of_machine(STITCHES, ms.stitch_map, job_map=opts["stitch_map"])
-        chosen = resolve(design.paths, cmap)
+        chosen = resolve(design.paths, self.operation_map(request.machine, opts["stitch_map"]))
         elements, warnings = drawing_elements(design, rules, chosen)
         if opts["cut_hidden"]:
             elements = cut_hidden(elements, rules)
@@ -273,6 +254,7 @@ class EmbroideryPlugin(MachinePlugin):
         choose_hoop(extent[:, 2:].max(axis=0) - extent[:, :2].min(axis=0), ms.hoops)
 
         colours = list(dict.fromkeys(e.colour for e in elements))
+        mat = request.material_settings(MaterialSettings)
         matches = match_threads(colours, mat.catalogue)
         thread_of_colour = {m.colour: m for m in matches}
         # Colours that map to one catalogue thread are one thread: one fewer change.
@@ -329,7 +311,7 @@ class EmbroideryPlugin(MachinePlugin):
         )
         progress(0.8, "sequence")
         toolpath = build_toolpath(
-            blocks, limits, ms.stitch_rate_spm / 60.0, machine.kinematics.travel_feed
+            blocks, limits, ms.stitch_rate_spm / 60.0, request.machine.kinematics.travel_feed
         )
         block_threads = [thread_keys[b.thread] for b in blocks]
         pattern = toolpath_pattern(toolpath, block_threads)
@@ -342,8 +324,9 @@ class EmbroideryPlugin(MachinePlugin):
         )
         # Where the drawing went: hoop point = turn(drawing point) + offset.
         facts["design_offset_mm"] = [float(v) for v in placement.offset]
+        copies = request.copies
         uses = _material_uses(
-            toolpath, blocks, thread_keys, hoop, placement.bounds, material, mat, copies
+            toolpath, blocks, thread_keys, hoop, placement.bounds, request.material, mat, copies
         )
         warnings.extend(_colour_warnings(matches))
         progress(1.0, "done")
@@ -417,14 +400,6 @@ def _sew_in_order(
             kinds[e.kind] = kinds.get(e.kind, 0) + 1
         progress(0.15 + 0.6 * (n + 1) / len(order), "stitches")
     return blocks, kinds
-
-
-def _machine_settings(machine: MachineProfile) -> MachineSettings:
-    return parse_settings(MachineSettings, machine.settings)
-
-
-def _material_settings(material: MaterialProfile) -> MaterialSettings:
-    return parse_settings(MaterialSettings, material.settings)
 
 
 def _stitch_element(

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import shapely
 
-from fabserver.designs.types import Design, Gcode, Mesh
+from fabserver.designs.types import Gcode, Mesh
 from fabserver.errors import PlanError
 from fabserver.estimate import event_seconds, move_accelerations
 from fabserver.i18n import Text
-from fabserver.plugin import (
-    MachinePlugin,
-    OutputFile,
-    OutputFormat,
-    Plan,
-    Progress,
-    no_progress,
-)
-from fabserver.profiles import MachineProfile, MaterialProfile
+from fabserver.plugin import MachinePlugin, OutputFile, OutputFormat, Plan, PlanInput
+from fabserver.profiles import MachineProfile
 from fabserver.toolpath import MoveKind
 from fabserver.writers.printer import (
     DIALECTS,
@@ -42,7 +34,13 @@ from .engines.external import plan_with_engine, total_layers
 from .flow import filament_area
 from .pipeline import slice_to_toolpath
 from .preview import ROLES, top_view
-from .settings import OPTIONS, PrintSettings, filament_settings, printer_settings
+from .settings import (
+    OPTIONS,
+    FilamentSettings,
+    PrinterSettings,
+    PrintSettings,
+    printer_settings,
+)
 from .sliced import FilamentUse, plan_uploaded
 
 PLACEHOLDERS = (
@@ -73,8 +71,12 @@ class FdmPlugin(MachinePlugin):
     roles = ROLES
     formats = (OutputFormat(".gcode", "text/x-gcode", Text("G-code", "G-code")),)
     options = (*OPTIONS, ENGINE_OPTION)
+    machine_settings = PrinterSettings
+    material_settings = FilamentSettings
 
     def check_machine(self, machine: MachineProfile) -> None:
+        """The base checks, then the start and end G-code and the engine."""
+        super().check_machine(machine)
         settings = printer_settings(machine)
         dialect = DIALECTS[settings.flavour]
         for key in ("start_gcode", "end_gcode"):
@@ -93,31 +95,16 @@ class FdmPlugin(MachinePlugin):
         if missing:
             raise ValueError(f"settings.engine: {missing}")
 
-    def check_material(self, material: MaterialProfile) -> None:
-        filament_settings(material)
-
-    def estimate_output_bytes(
-        self,
-        design: Design,
-        machine: MachineProfile,
-        material: MaterialProfile,
-        options: Mapping[str, Any],
-    ) -> int | None:
-        if not isinstance(design, Mesh):
+    def estimate_output_bytes(self, request: PlanInput) -> int | None:
+        if not isinstance(request.design, Mesh):
             return None
-        settings = PrintSettings.resolve(machine, material, options)
-        return estimated_output_bytes(design, settings, int(options.get("copies", 1)))
+        settings = PrintSettings.resolve(request.machine, request.material, request.options)
+        return estimated_output_bytes(request.design, settings, request.copies)
 
-    def plan(
-        self,
-        design: Design,
-        machine: MachineProfile,
-        material: MaterialProfile,
-        options: Mapping[str, Any],
-        progress: Progress = no_progress,
-    ) -> Plan:
+    def plan(self, request: PlanInput) -> Plan:
+        design, machine, material = request.design, request.machine, request.material
+        options, progress, copies = request.options, request.progress, request.copies
         s = PrintSettings.resolve(machine, material, options)
-        copies = int(options.get("copies", 1))
         if isinstance(design, Gcode):  # sliced already: checked and printed as it is
             return plan_uploaded(design, machine, material, s, copies)
         assert isinstance(design, Mesh)  # ``accepts`` lets only meshes and G-code through

@@ -21,8 +21,6 @@ from fabserver.i18n import Text
 from fabserver.plugin import Option
 from fabserver.profiles import MachineProfile, MaterialProfile, PluginSettings, parse_settings
 
-FILL_PATTERNS = ("rectilinear", "grid", "triangles", "gyroid")
-
 
 class PrinterSettings(PluginSettings):
     """``[settings]`` of an FDM machine profile. Speeds in mm/s, lengths in mm."""
@@ -104,6 +102,22 @@ def filament_settings(material: MaterialProfile) -> FilamentSettings:
     return parse_settings(FilamentSettings, material.settings)
 
 
+def _filament_temperature(name: str, label: Text, highest: int) -> Option:
+    """A temperature a maker may set; 0, the default, keeps the filament profile's."""
+    return Option(
+        name,
+        "int",
+        0,
+        label,
+        Text("0 : celle du filament.", "0: the filament's."),
+        unit="°C",
+        min=0,
+        max=highest,
+        advanced=True,
+        zero_label=Text("celle du filament", "the filament's"),
+    )
+
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         "layer_height",
@@ -144,18 +158,16 @@ OPTIONS: tuple[Option, ...] = (
         min=0,
         max=100,
     ),
-    Option(
+    Option.choice(
         "fill_pattern",
-        "choice",
         "grid",
         Text("Motif de remplissage", "Infill pattern"),
-        choices=FILL_PATTERNS,
-        choice_labels=(
-            Text("Rectiligne", "Rectilinear"),
-            Text("Grille", "Grid"),
-            Text("Triangles", "Triangles"),
-            Text("Gyroïde", "Gyroid"),
-        ),
+        {
+            "rectilinear": Text("Rectiligne", "Rectilinear"),
+            "grid": Text("Grille", "Grid"),
+            "triangles": Text("Triangles", "Triangles"),
+            "gyroid": Text("Gyroïde", "Gyroid"),
+        },
     ),
     Option(
         "fill_angle",
@@ -236,22 +248,20 @@ OPTIONS: tuple[Option, ...] = (
         min=0,
         max=30,
     ),
-    Option(
+    Option.choice(
         "seam_position",
-        "choice",
         "rear",
         Text("Position de la couture", "Seam position"),
-        Text(
+        {
+            "aligned": Text("Alignée", "Aligned"),
+            "rear": Text("Arrière", "Rear"),
+            "nearest": Text("Au plus près", "Nearest"),
+        },
+        help=Text(
             "Où chaque tour commence : alignée d'une couche à l'autre (dans un coin si "
             "possible), à l'arrière de la pièce, ou au plus près (plus rapide).",
             "Where each loop starts: lined up from layer to layer (in a corner where "
             "possible), at the back of the part, or nearest (faster).",
-        ),
-        choices=("aligned", "rear", "nearest"),
-        choice_labels=(
-            Text("Alignée", "Aligned"),
-            Text("Arrière", "Rear"),
-            Text("Au plus près", "Nearest"),
         ),
         advanced=True,
     ),
@@ -272,29 +282,9 @@ OPTIONS: tuple[Option, ...] = (
         Text("Paroi extérieure d'abord", "External perimeters first"),
         advanced=True,
     ),
-    Option(
-        "temperature",
-        "int",
-        0,
-        Text("Température de la buse", "Nozzle temperature"),
-        Text("0 : celle du filament.", "0: the filament's."),
-        unit="°C",
-        min=0,
-        max=300,
-        advanced=True,
-        zero_label=Text("celle du filament", "the filament's"),
-    ),
-    Option(
-        "bed_temperature",
-        "int",
-        0,
-        Text("Température du plateau", "Bed temperature"),
-        Text("0 : celle du filament.", "0: the filament's."),
-        unit="°C",
-        min=0,
-        max=120,
-        advanced=True,
-        zero_label=Text("celle du filament", "the filament's"),
+    _filament_temperature("temperature", Text("Température de la buse", "Nozzle temperature"), 300),
+    _filament_temperature(
+        "bed_temperature", Text("Température du plateau", "Bed temperature"), 120
     ),
 )
 

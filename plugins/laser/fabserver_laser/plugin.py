@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from fabserver.designs.types import Design, Drawing
+from fabserver.designs.types import Drawing
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
 from fabserver.operations import OperationMap
-from fabserver.plugin import MachinePlugin, Option, Plan, Progress, no_progress
-from fabserver.profiles import MachineProfile, MaterialProfile
+from fabserver.plugin import MachinePlugin, Option, Plan, PlanInput
+from fabserver.profiles import MachineProfile
 
 from .colours import (
     OPERATIONS,
@@ -30,7 +29,7 @@ from .messages import (
 from .nesting import fits
 from .parts import build_layout
 from .report import GCODE, SVG, machine_files, material_uses, plan_facts
-from .settings import MachineSettings, machine_settings, material_settings
+from .settings import MachineSettings, MaterialSettings, machine_settings
 from .sheets import fill_sheets, item_sizes, place_copies
 from .svgout import ROLES, preview
 from .work import build_toolpath, plan_sheet_work
@@ -48,6 +47,8 @@ class LaserPlugin(MachinePlugin):
     material_kinds = frozenset({"sheet"})
     formats = (GCODE, SVG)
     operations_option = "colour_map"
+    machine_settings = MachineSettings
+    material_settings = MaterialSettings
     options = (
         Option(
             "colour_map",
@@ -75,12 +76,16 @@ class LaserPlugin(MachinePlugin):
                 "parts come out at size.",
             ),
         ),
-        Option(
+        Option.choice(
             "nesting",
-            "choice",
             "parts",
             Text("Placement", "Nesting"),
-            Text(
+            {
+                "parts": Text("Pièce par pièce", "Part by part"),
+                "shape": Text("Forme réelle", "True shape"),
+                "design": Text("Dessin entier", "Whole design"),
+            },
+            help=Text(
                 "parts : chaque pièce est placée séparément, par son rectangle englobant ; "
                 "shape : par sa forme réelle (pièces imbriquées, petites pièces dans les "
                 "grands trous ; plus lent) ; design : le dessin garde sa disposition, les "
@@ -88,12 +93,6 @@ class LaserPlugin(MachinePlugin):
                 "parts: each part is placed on its own, by its bounding box; shape: by its "
                 "true shape (parts interlock, small ones go into big holes; slower); design: "
                 "the drawing keeps its layout, copies are placed as blocks.",
-            ),
-            choices=("parts", "shape", "design"),
-            choice_labels=(
-                Text("Pièce par pièce", "Part by part"),
-                Text("Forme réelle", "True shape"),
-                Text("Dessin entier", "Whole design"),
             ),
         ),
         Option(
@@ -110,18 +109,15 @@ class LaserPlugin(MachinePlugin):
     )
 
     def check_machine(self, machine: MachineProfile) -> None:
-        settings = machine_settings(machine.settings)
-        try:
-            colour_map(settings)
-            for name, preset in settings.presets.items():
+        """The base checks, and every preset (not only those the machine's map names)."""
+        super().check_machine(machine)
+        for name, preset in machine_settings(machine.settings).presets.items():
+            if not name.isidentifier():
+                raise ValueError(f"settings.presets.{name}: preset names are single words")
+            try:
                 OperationMap.parse(OPERATIONS, preset)
-                if not name.isidentifier():
-                    raise ValueError(f"'presets.{name}': preset names are single words")
-        except PlanError as exc:
-            raise ValueError(f"'colour_map': {exc.message.en}") from None
-
-    def check_material(self, material: MaterialProfile) -> None:
-        material_settings(material.settings)
+            except PlanError as exc:
+                raise ValueError(f"settings.presets.{name}: {exc.message.en}") from None
 
     def operation_map(self, machine: MachineProfile, job_map: str = "") -> OperationMap:
         return colour_map(machine_settings(machine.settings), job_map)
@@ -129,18 +125,10 @@ class LaserPlugin(MachinePlugin):
     def operation_presets(self, machine: MachineProfile) -> Mapping[str, str]:
         return machine_settings(machine.settings).presets
 
-    def plan(
-        self,
-        design: Design,
-        machine: MachineProfile,
-        material: MaterialProfile,
-        options: Mapping[str, Any],
-        progress: Progress = no_progress,
-    ) -> Plan:
+    def plan(self, request: PlanInput) -> Plan:
+        design, machine, options = request.design, request.machine, request.options
         assert isinstance(design, Drawing)  # ``accepts`` lets only drawings through run_plan
-        ms = machine_settings(machine.settings)
-        mat = material_settings(material.settings)
-        copies = int(options.get("copies", 1))
+        ms = request.machine_settings(MachineSettings)
         warnings: list[Text] = []
 
         cmap = colour_map(ms, str(options.get("colour_map", "") or ""))
@@ -153,8 +141,9 @@ class LaserPlugin(MachinePlugin):
             warnings.append(unmapped_warning(classified.found))
             if boxes_left_out(design.paths, classified.unmapped):
                 warnings.append(boxes_hint())
-        progress(0.1, "contours")
+        request.progress(0.1, "contours")
 
+        mat = request.material_settings(MaterialSettings)
         kerf = mat.cut.kerf if options.get("kerf_compensation", True) else 0.0
         layout = build_layout(
             design.paths,
@@ -167,7 +156,7 @@ class LaserPlugin(MachinePlugin):
         if not layout.contours and not layout.engrave:
             raise nothing_to_make()
         warnings += layout_warnings(layout, kerf)
-        progress(0.3, "nesting")
+        request.progress(0.3, "nesting")
 
         bed = (machine.work_area.x, machine.work_area.y)
         sheet_size = (min(mat.sheet.x, bed[0]), min(mat.sheet.y, bed[1]))
@@ -181,7 +170,7 @@ class LaserPlugin(MachinePlugin):
             warnings.append(sheet_over_bed(mat, sheet_size))
         placements = place_copies(
             layout,
-            copies,
+            request.copies,
             usable,
             ms.margin,
             ms.spacing,
@@ -189,7 +178,7 @@ class LaserPlugin(MachinePlugin):
             true_shape=options.get("nesting") == "shape",
         )
         sheets = fill_sheets(layout, placements, layout.item_area)
-        progress(0.5, "ordering")
+        request.progress(0.5, "ordering")
 
         overscan = (
             ms.overscan
@@ -198,20 +187,24 @@ class LaserPlugin(MachinePlugin):
         )
         works = [plan_sheet_work(sheet, mat, overscan, (0.0, bed[0])) for sheet in sheets]
         tp = build_toolpath(works, mat, machine.kinematics.travel_feed)
-        progress(0.8, "writing")
+        request.progress(0.8, "writing")
 
         if len(sheets) > 1:
             warnings.append(sheets_needed(len(sheets)))
-        facts = plan_facts(layout, works, tp, mat, sheet_size, kerf, copies, overscan, classified)
-        outputs = machine_files(tp, works, ms, mat, material, sheet_size, machine.kinematics)
-        uses = material_uses(material, mat, len(sheets))
-        progress(1.0, "done")
+        facts = plan_facts(
+            layout, works, tp, mat, sheet_size, kerf, request.copies, overscan, classified
+        )
+        outputs = machine_files(
+            tp, works, ms, mat, request.material, sheet_size, machine.kinematics
+        )
+        uses = material_uses(request.material, mat, len(sheets))
+        request.progress(1.0, "done")
         return Plan(
             toolpath=tp,
             outputs=outputs,
             material_uses=uses,
             warnings=tuple(warnings),
-            copies=copies,
+            copies=request.copies,
             runs=1,
             facts=facts,
             preview=preview(works, sheet_size, PREVIEW_SHEETS),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import IO, Any
@@ -10,9 +10,8 @@ from typing import IO, Any
 from fabserver.estimate import grbl_settings
 from fabserver.i18n import Text
 from fabserver.operations import Found
-from fabserver.plugin import MaterialUse, OutputFile, OutputFormat, Plan, Progress
+from fabserver.plugin import MaterialUse, OutputFile, OutputFormat, Plan, PlanInput
 from fabserver.preview import Preview
-from fabserver.profiles import MachineProfile, MaterialProfile
 from fabserver.toolpath import MoveKind, Toolpath
 from fabserver.writers.gcode import ToolChange, write_grbl_mill
 
@@ -33,22 +32,29 @@ WORK_KINDS = (MoveKind.CUT, MoveKind.ENGRAVE, MoveKind.PLUNGE)
 
 @dataclass(frozen=True)
 class MillJob:
-    """One job as both planners (2.5D drawings, 3D meshes) take it: the profiles, their
-    validated settings and the maker's options."""
+    """One job as both planners (2.5D drawings, 3D meshes) take it: what the plugin was
+    given, and the machine's and material's settings, read once."""
 
-    machine: MachineProfile
-    material: MaterialProfile
+    request: PlanInput
     ms: MachineSettings
     mat: MaterialSettings
-    options: Mapping[str, Any]
-    progress: Progress
+
+    @classmethod
+    def of(cls, request: PlanInput) -> MillJob:
+        return cls(
+            request,
+            request.machine_settings(MachineSettings),
+            request.material_settings(MaterialSettings),
+        )
 
     def toolpath(self, cuts: Sequence[Cut], sx: float, sy: float) -> tuple[Assembly, Toolpath]:
         """The cuts linked into one toolpath, checked inside the machine's travel over the
         ``sx`` × ``sy`` mm block."""
-        assembly = assemble(list(cuts), Machine.from_profiles(self.machine, self.ms, self.mat))
+        assembly = assemble(
+            list(cuts), Machine.from_profiles(self.request.machine, self.ms, self.mat)
+        )
         tp = assembly.builder.build()
-        check_work_area(tp, self.machine, self.ms, sx, sy)
+        check_work_area(tp, self.request.machine, self.ms, sx, sy)
         return assembly, tp
 
     def plan(
@@ -67,8 +73,8 @@ class MillJob:
         """The plan of ``runs`` runs of the program using ``volume_cm3`` of stock in all:
         files in both dialects (the profile's first) and the stock used. ``mode`` (2.5D,
         3D) and ``stock`` (one run's block, mm) go into the operator's notes."""
-        ms, material, kinematics = self.ms, self.material, self.machine.kinematics
-        copies = int(self.options.get("copies", 1))
+        ms, material, kinematics = self.ms, self.request.material, self.request.machine.kinematics
+        copies = self.request.copies
         title = f"fabserver mill {mode}, {material.id}"
         tool_uses = assembly.tool_uses
         gcode_file = OutputFile(

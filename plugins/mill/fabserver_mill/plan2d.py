@@ -290,8 +290,8 @@ def quarter_turn(drawing: Drawing) -> Drawing:
 
 def plan_drawing_job(design: Drawing, job: MillJob) -> Plan:
     """The 2.5D job: cuts of one copy, copies side by side on the block, files and facts."""
-    machine, ms, mat = job.machine, job.ms, job.mat
-    options, progress = job.options, job.progress
+    request, ms, mat = job.request, job.ms, job.mat
+    machine, options, progress = request.machine, request.options, request.progress
     opts = JobOptions2D.from_options(options)
     progress(0.05, "operations")
     margin = options.get("stock_margin", 5.0)

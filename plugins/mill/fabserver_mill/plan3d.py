@@ -90,8 +90,8 @@ def _cells_polygon(mask: np.ndarray, grid) -> object:
 
 def plan_mesh(design: Mesh, job: MillJob) -> Plan:
     """The 3D job: a height map of the part, roughing and finishing, files and facts."""
-    machine, ms, mat = job.machine, job.ms, job.mat
-    options, progress = job.options, job.progress
+    request, ms, mat = job.request, job.ms, job.mat
+    machine, options, progress = request.machine, request.options, request.progress
     strategy = options.get("strategy", "rough+finish")
     res = float(options.get("resolution", 0.2))
     margin = float(options.get("stock_margin", 5.0))

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from fabserver.designs.types import Design, Drawing, Mesh
+from fabserver.designs.types import Drawing, Mesh
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
 from fabserver.operations import OperationMap
-from fabserver.plugin import MachinePlugin, Option, Plan, Progress, no_progress
-from fabserver.profiles import MachineProfile, MaterialProfile
+from fabserver.plugin import MachinePlugin, Option, Plan, PlanInput
+from fabserver.profiles import MachineProfile
 
 from .outputs import GCODE, RML, MillJob
 from .plan2d import plan_drawing_job
 from .preview import ROLES
 from .regions import operation_map
-from .settings import OPERATIONS, machine_settings, material_settings
+from .settings import OPERATIONS, MachineSettings, MaterialSettings, machine_settings
 
 _OP_CHOICES = ("auto", *OPERATIONS, "ignore")
 _OP_LABELS = {
@@ -45,16 +42,15 @@ OPTIONS = (
         "Overrides the profile's, e.g. '#ff0000=pocket:2.5, layer:HOLES=inside'. "
         "Operations: outside, inside, pocket, engrave, ignore; ':depth' in mm.",
     ),
-    _opt(
+    Option.choice(
         "unassigned",
-        "choice",
         "auto",
-        "Tracés sans opération",
-        "Paths without an operation",
-        "Automatique : contours fermés découpés (trous à l'intérieur), tracés ouverts gravés.",
-        "Automatic: closed outlines cut out (holes inside them), open paths engraved.",
-        choices=_OP_CHOICES,
-        choice_labels=tuple(_OP_LABELS[c] for c in _OP_CHOICES),
+        Text("Tracés sans opération", "Paths without an operation"),
+        {c: _OP_LABELS[c] for c in _OP_CHOICES},
+        help=Text(
+            "Automatique : contours fermés découpés (trous à l'intérieur), tracés ouverts gravés.",
+            "Automatic: closed outlines cut out (holes inside them), open paths engraved.",
+        ),
     ),
     _opt(
         "tool",
@@ -129,25 +125,21 @@ OPTIONS = (
     _opt(
         "tab_height", "float", 1.0, "Hauteur des attaches", "Tab height", unit="mm", min=0, max=20
     ),
-    _opt(
+    Option.choice(
         "direction",
-        "choice",
         "climb",
-        "Sens de coupe",
-        "Cutting direction",
-        "En avalant ou en opposition.",
-        "Climb or conventional milling.",
-        choices=("climb", "conventional"),
-        choice_labels=(Text("en avalant", "climb"), Text("en opposition", "conventional")),
+        Text("Sens de coupe", "Cutting direction"),
+        {
+            "climb": Text("en avalant", "climb"),
+            "conventional": Text("en opposition", "conventional"),
+        },
+        help=Text("En avalant ou en opposition.", "Climb or conventional milling."),
     ),
-    _opt(
+    Option.choice(
         "entry",
-        "choice",
         "ramp",
-        "Entrée dans la matière",
-        "Entry into the material",
-        choices=("ramp", "plunge"),
-        choice_labels=(Text("en rampe", "ramp"), Text("en plongée", "plunge")),
+        Text("Entrée dans la matière", "Entry into the material"),
+        {"ramp": Text("en rampe", "ramp"), "plunge": Text("en plongée", "plunge")},
     ),
     _opt(
         "ramp_angle",
@@ -198,30 +190,26 @@ OPTIONS = (
         max=3,
         advanced=True,
     ),
-    _opt(
+    Option.choice(
         "strategy",
-        "choice",
         "rough+finish",
-        "Stratégie 3D",
-        "3D strategy",
-        choices=("rough+finish", "rough", "finish"),
-        choice_labels=(
-            Text("ébauche et finition", "roughing and finishing"),
-            Text("ébauche seule", "roughing only"),
-            Text("finition seule", "finishing only"),
-        ),
+        Text("Stratégie 3D", "3D strategy"),
+        {
+            "rough+finish": Text("ébauche et finition", "roughing and finishing"),
+            "rough": Text("ébauche seule", "roughing only"),
+            "finish": Text("finition seule", "finishing only"),
+        },
     ),
-    _opt(
+    Option.choice(
         "orientation",
-        "choice",
         "auto",
-        "Orientation 3D",
-        "3D orientation",
-        "Automatique : la face la plus accessible vers le haut ; telle quelle : Z du fichier "
-        "vers le haut.",
-        "Automatic: the most reachable side up; as in the file: the file's Z up.",
-        choices=("auto", "as_is"),
-        choice_labels=(Text("automatique", "automatic"), Text("telle quelle", "as in the file")),
+        Text("Orientation 3D", "3D orientation"),
+        {"auto": Text("automatique", "automatic"), "as_is": Text("telle quelle", "as in the file")},
+        help=Text(
+            "Automatique : la face la plus accessible vers le haut ; telle quelle : Z du fichier "
+            "vers le haut.",
+            "Automatic: the most reachable side up; as in the file: the file's Z up.",
+        ),
     ),
 )
 
@@ -237,30 +225,20 @@ class MillPlugin(MachinePlugin):
     formats = (GCODE, RML)
     options = OPTIONS
     operations_option = "operation_map"
+    machine_settings = MachineSettings
+    material_settings = MaterialSettings
 
     def operation_map(self, machine: MachineProfile, job_map: str = "") -> OperationMap:
         ms = machine_settings(machine.settings)
         return operation_map(ms.colour_map, ms.layer_map, job_map)
 
     def check_machine(self, machine: MachineProfile) -> None:
-        ms = machine_settings(machine.settings)
-        if ms.safe_z >= machine.work_area.z:
+        super().check_machine(machine)
+        if machine_settings(machine.settings).safe_z >= machine.work_area.z:
             raise ValueError("settings.safe_z: higher than the work area")
 
-    def check_material(self, material: MaterialProfile) -> None:
-        material_settings(material.settings)
-
-    def plan(
-        self,
-        design: Design,
-        machine: MachineProfile,
-        material: MaterialProfile,
-        options: Mapping[str, Any],
-        progress: Progress = no_progress,
-    ) -> Plan:
-        ms = machine_settings(machine.settings)
-        mat = material_settings(material.settings)
-        job = MillJob(machine, material, ms, mat, options, progress)
+    def plan(self, request: PlanInput) -> Plan:
+        job, design = MillJob.of(request), request.design
         if isinstance(design, Drawing):
             return plan_drawing_job(design, job)
         if isinstance(design, Mesh):

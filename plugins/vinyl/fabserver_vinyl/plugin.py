@@ -25,10 +25,10 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from fabserver.designs import Design, Drawing, DrawingPath
+from fabserver.designs import Drawing, DrawingPath
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
-from fabserver.operations import OperationMap, Operations, Rule, check_map, report, resolve
+from fabserver.operations import OperationMap, Operations, Rule, report, resolve
 from fabserver.plugin import (
     MachinePlugin,
     MaterialUse,
@@ -36,8 +36,7 @@ from fabserver.plugin import (
     OutputFile,
     OutputFormat,
     Plan,
-    Progress,
-    no_progress,
+    PlanInput,
 )
 from fabserver.preview import Frames, Lines, Preview, RoleStyle
 from fabserver.profiles import MachineProfile, MaterialProfile, PluginSettings, parse_settings
@@ -88,6 +87,8 @@ class VinylPlugin(MachinePlugin):
     accepts = frozenset({"drawing"})
     material_kinds = frozenset({"vinyl"})
     formats = (OutputFormat(".hpgl", "application/vnd.hp-hpgl", Text("HPGL", "HPGL")),)
+    machine_settings = MachineSettings  # checked by the base class before the server starts
+    material_settings = MaterialSettings
     roles: ClassVar[Mapping[str, RoleStyle]] = {
         "cut": RoleStyle("#d62728", Text("Découpe du motif", "Design cuts")),
         "weed": RoleStyle("#1f77b4", Text("Aides à l'échenillage", "Weeding aids")),
@@ -165,29 +166,15 @@ class VinylPlugin(MachinePlugin):
         cutter: MachineSettings = parse_settings(MachineSettings, machine.settings)
         return OperationMap.of_machine(OPERATIONS, cutter.colour_map, job_map=job_map)
 
-    def check_machine(self, machine: MachineProfile) -> None:
-        check_map(
-            OPERATIONS, parse_settings(MachineSettings, machine.settings).colour_map, "colour_map"
-        )
-
-    def check_material(self, material: MaterialProfile) -> None:
-        parse_settings(MaterialSettings, material.settings)
-
-    def plan(
-        self,
-        design: Design,
-        machine: MachineProfile,
-        material: MaterialProfile,
-        options: Mapping[str, Any],
-        progress: Progress = no_progress,
-    ) -> Plan:
-        """Lay out, order, compensate and write the cuts of ``options["copies"]`` copies."""
+    def plan(self, request: PlanInput) -> Plan:
+        """Lay out, order, compensate and write the cuts of ``request.copies`` copies."""
+        design = request.design
         assert isinstance(design, Drawing)  # ``accepts`` lets only drawings through
-        cutter: MachineSettings = parse_settings(MachineSettings, machine.settings)
-        vinyl: MaterialSettings = parse_settings(MaterialSettings, material.settings)
+        machine, material, options = request.machine, request.material, request.options
+        cutter = request.machine_settings(MachineSettings)
+        vinyl = request.material_settings(MaterialSettings)
         paths = [p for p in design.paths if len(p.points) >= 2 and np.ptp(p.points, axis=0).any()]
-        cmap = OperationMap.of_machine(OPERATIONS, cutter.colour_map, job_map=options["colour_map"])
-        rules = resolve(paths, cmap)
+        rules = resolve(paths, self.operation_map(machine, options["colour_map"]))
         found = report(paths, rules)
         paths = [p for p, r in zip(paths, rules, strict=True) if r.rule == Rule("cut")]
         if not paths:
@@ -211,7 +198,7 @@ class VinylPlugin(MachinePlugin):
         if options["mirror"]:
             paths = layout.mirrored(paths)
         size = np.ptp(layout.bounds(paths), axis=0)
-        copies = int(options["copies"])
+        copies = request.copies
         arrangement = layout.arrange(size + 2 * margin, copies, roll, spacing)
         if arrangement is None:
             raise PlanError(_too_wide(size, roll, vinyl))
@@ -223,14 +210,14 @@ class VinylPlugin(MachinePlugin):
             raise PlanError(_too_long(tiling, roll, most))
         low, high = layout.bounds(paths)
         footprint = high - low + 2 * margin  # one copy with its weeding margin
-        progress(0.2, "layout")
+        request.progress(0.2, "layout")
 
         # 2. The cuts of one copy (moved to its footprint's corner), then of every copy, in order.
         one_copy = _pieces(paths, margin - low, margin, options)
         sequence = order.cut_sequence(
             _every_copy(one_copy, tiling), roll.feed_axis, cutter.feed_band, np.zeros(2)
         )
-        progress(0.5, "order")
+        request.progress(0.5, "order")
 
         # 3. Drag-knife compensation: the blade path of each cut → the holder's path.
         knife = Knife(
@@ -244,7 +231,7 @@ class VinylPlugin(MachinePlugin):
             swivels += swivel_count(blade, knife, heading)
             holder, heading = holder_path(blade, knife, heading)
             holders.append(holder)
-        progress(0.8, "knife")
+        request.progress(0.8, "knife")
 
         # 4. The toolpath and the HPGL file; the tool parks past the job, along the roll.
         park = np.zeros(2)
@@ -261,7 +248,7 @@ class VinylPlugin(MachinePlugin):
         )
 
         # 5. Vinyl used: the whole width of the roll over the length the job takes.
-        progress(1.0, "done")
+        request.progress(1.0, "done")
         return Plan(
             toolpath=toolpath,
             outputs=(hpgl,),

@@ -41,10 +41,11 @@ class LimitTester(MachinePlugin):
         Option("seconds", "float", 0.0, Text("Durée", "Duration"), unit="s", min=0, max=600),
     )
 
-    def estimate_output_bytes(self, design, machine, material, options):
-        return 10**12 if options["behaviour"] == "huge-estimate" else None
+    def estimate_output_bytes(self, request):
+        return 10**12 if request.options["behaviour"] == "huge-estimate" else None
 
-    def plan(self, design, machine, material, options, progress):
+    def plan(self, request):
+        options, progress = request.options, request.progress
         behaviour = options["behaviour"]
         if behaviour == "huge-estimate":
             raise AssertionError("planned although the estimate did not fit")
@@ -59,7 +60,7 @@ class LimitTester(MachinePlugin):
                 progress(0.5, "sleep")
                 time.sleep(0.05)
         size = 64 * 1024 * 1024 if behaviour == "big-output" else 0
-        lo, hi = np.asarray(design.bounds, dtype=float)
+        lo, hi = np.asarray(request.design.bounds, dtype=float)
         b = ToolpathBuilder()
         b.new_layer(0.2)
         b.move_to(lo[0], lo[1], z=0.2, feed=100.0)
@@ -78,8 +79,8 @@ class LimitTester(MachinePlugin):
         return Plan(
             toolpath=tp,
             outputs=(OutputFile(".gcode", "text/x-gcode", write),),
-            material_uses=(MaterialUse(material.id, 1.0, "g"),),
-            copies=int(options["copies"]),
+            material_uses=(MaterialUse(request.material.id, 1.0, "g"),),
+            copies=request.copies,
         )
 
 

@@ -69,7 +69,8 @@ class BoxPrinter(MachinePlugin):
         ),
     )
 
-    def plan(self, design, machine, material, options, progress):
+    def plan(self, request):
+        design, material, options = request.design, request.material, request.options
         lo, hi = np.asarray(design.bounds, dtype=float)
         height = max(hi[2] - lo[2], options["layer_height"])
         zs = np.arange(options["layer_height"], height + 1e-9, options["layer_height"])
@@ -84,7 +85,7 @@ class BoxPrinter(MachinePlugin):
             b.add_path(square[1:], MoveKind.EXTRUDE, 40.0, role="perimeter", e=0.5, z=float(z))
             if options["delay_s"]:
                 time.sleep(options["delay_s"] / steps)
-            progress((i + 1) / steps, "slice")
+            request.progress((i + 1) / steps, "slice")
         tp = b.build()
         copies = int(options["copies"])
         grams = copies * float(tp.e.sum()) * FILAMENT_G_PER_MM / 1000.0
@@ -105,19 +106,19 @@ class Cutter(MachinePlugin):
     formats = (OutputFormat(".nc", "text/plain", Text("G-code", "G-code")),)
     options = (Option("passes", "int", 1, Text("Passes", "Passes"), min=1, max=5),)
 
-    def plan(self, design, machine, material, options, progress):
+    def plan(self, request):
         b = ToolpathBuilder()
-        for path in design.paths:
+        for path in request.design.paths:
             b.move_to(*path.points[0], z=0.0, feed=200.0)
-            for _ in range(options["passes"]):
+            for _ in range(request.options["passes"]):
                 b.add_path(path.points[1:], MoveKind.CUT, 20.0, role="cut", power=1.0, z=0.0)
         tp = b.build()
-        progress(1.0, "cut")
+        request.progress(1.0, "cut")
         return Plan(
             toolpath=tp,
             outputs=(OutputFile(".nc", "text/plain", _gcode_writer(np.asarray(tp.xyz))),),
-            material_uses=(MaterialUse(material.id, 1.0, "sheet"),),
-            copies=int(options["copies"]),
+            material_uses=(MaterialUse(request.material.id, 1.0, "sheet"),),
+            copies=request.copies,
         )
 
 
@@ -128,7 +129,7 @@ class Boom(MachinePlugin):
     material_kinds = frozenset({"sheet"})
     formats = (OutputFormat(".bin", "application/octet-stream", Text("x", "x")),)
 
-    def plan(self, design, machine, material, options, progress):
+    def plan(self, request):
         raise RuntimeError("kaboom: the plugin fell over")
 
 
