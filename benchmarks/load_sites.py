@@ -26,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load_web import Recorder, maker, pct  # noqa: E402
+from load_web import Recorder, pct, run_makers  # noqa: E402
 from servers import fabserver_command  # noqa: E402  (load_web put tests/e2e on the path)
 
 from fabserver.profiles import DEFAULT_PROFILE_DIR  # noqa: E402
@@ -173,21 +172,12 @@ def main() -> None:
             )
             rec = Recorder()
             done: list = []
-            threads = [
-                threading.Thread(target=maker, args=(base, lab, rec, done, i))
-                for i in range(args.makers)
-                for lab in SITE_LABS
-            ]
             started = time.perf_counter()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            planned_s = time.perf_counter() - started
+            planned_s = run_makers(base, SITE_LABS, args.makers, rec, done)
             sent = {
                 lab.site: dispatch_site(base, lab.site, tokens[lab.site], rec) for lab in SITE_LABS
             }
-            counts = check(database_url, workers, outbox, len(threads))
+            counts = check(database_url, workers, outbox, args.makers * len(SITE_LABS))
             wall = time.perf_counter() - started
         finally:
             for process in processes:

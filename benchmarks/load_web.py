@@ -160,6 +160,22 @@ def maker(base: str, lab, rec: Recorder, done: list, index: int) -> None:
     done.append((state, waited))
 
 
+def run_makers(base: str, labs: list, count: int, rec: Recorder, done: list) -> float:
+    """``count`` makers per lab, each in a thread of its own, all at once; the seconds
+    until the last one is done."""
+    threads = [
+        threading.Thread(target=maker, args=(base, lab, rec, done, i))
+        for i in range(count)
+        for lab in labs
+    ]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start
+
+
 def pct(values: list[float], q: float) -> float:
     if len(values) == 1:
         return values[0]
@@ -193,16 +209,7 @@ def main() -> None:
         heavy_tokens = start_heavy_jobs(server.url, heavy)
         warm_up(server.url, heavy_tokens)
         cpu_start = cpu_seconds(server.process.pid)
-        threads = [
-            threading.Thread(target=maker, args=(server.url, lab, rec, done, i))
-            for i in range(args.makers)
-        ]
-        start = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - start
+        wall = run_makers(server.url, [lab], args.makers, rec, done)
         heavy_states = [heavy_state(server.url, t) for t in heavy_tokens]
         rss_peak = peak_rss_mb(server.process.pid)
         web_cpu = cpu_seconds(server.process.pid) - cpu_start

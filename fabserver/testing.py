@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import subprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Real public design files, beside the checkout in the lab's workspace; absent in a user's clone.
@@ -94,7 +98,6 @@ def postgres_server() -> Iterator[str]:
     import shutil
     import subprocess
     import tempfile
-    import time
 
     require_module("psycopg", "psycopg not installed (pip install fabserver[postgres])")
     initdb, postgres = _pg_bin("initdb"), _pg_bin("postgres")
@@ -124,17 +127,16 @@ def postgres_server() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(200):
-        try:
-            psycopg.connect(f"host=127.0.0.1 port={port} user=fab dbname=postgres").close()
-            break
-        except psycopg.OperationalError:
-            time.sleep(0.1)
     try:
-        yield f"postgresql+psycopg://fab@127.0.0.1:{port}/postgres"
+        yield from _serve(
+            process,
+            f"postgresql+psycopg://fab@127.0.0.1:{port}/postgres",
+            lambda: psycopg.connect(f"host=127.0.0.1 port={port} user=fab dbname=postgres").close(),
+            psycopg.OperationalError,
+            wait_s=20,
+            stop_s=30,
+        )
     finally:
-        process.terminate()
-        process.wait(timeout=30)
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -145,7 +147,6 @@ def redis_server(workdir: Path) -> Iterator[str]:
     Skips (fails in CI) when it is not installed."""
     import shutil
     import subprocess
-    import time
 
     binary = shutil.which("redis-server")
     require(binary, "redis-server not installed (apt-get install redis-server)")
@@ -157,15 +158,40 @@ def redis_server(workdir: Path) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
+    yield from _serve(
+        process,
+        f"redis://127.0.0.1:{port}/0",
+        redis.Redis(port=port).ping,
+        redis.ConnectionError,
+        wait_s=5,
+        stop_s=10,
+    )
+
+
+def _serve(
+    process: subprocess.Popen,
+    url: str,
+    answer: Callable[[], object],
+    not_yet: type[Exception],
+    *,
+    wait_s: float,
+    stop_s: float,
+) -> Iterator[str]:
+    """Yield ``url`` once the server ``process`` answers (``answer()`` stops raising
+    ``not_yet``, or ``wait_s`` has passed: the test then meets the real error); stop it after."""
+    import time
+
     try:
-        yield f"redis://127.0.0.1:{port}/0"
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                answer()
+                break
+            except not_yet:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+        yield url
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=stop_s)

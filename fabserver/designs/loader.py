@@ -15,6 +15,7 @@ import struct
 import traceback
 import zlib
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -204,27 +205,25 @@ def _plausible_records(data: bytes) -> bool:
 # --------------------------------------------------------------------------- dispatch
 
 
-_READERS: dict[str, tuple[str, str]] = {
-    "stl-binary": ("stl", "load_stl_binary"),
-    "stl-ascii": ("stl", "load_stl_ascii"),
-    "3mf": ("stl", "load_3mf"),
-    "obj": ("stl", "load_obj"),
-    "svg": ("svg", "load_svg"),
-    "dxf": ("dxf", "load_dxf"),
-    "dxf-binary": ("dxf", "load_dxf"),
-    "gcode": ("gcode", "load_gcode"),
-}
+class _Format(NamedTuple):
+    """A format :func:`detect_format` tells apart: the reader that loads it (imported on first
+    use), the kind of design it holds, and the name makers know it by."""
+
+    module: str
+    reader: str
+    kind: DesignKind
+    name: str
 
 
-_FORMAT_KINDS: dict[str, DesignKind] = {
-    "stl-binary": "mesh",
-    "stl-ascii": "mesh",
-    "3mf": "mesh",
-    "obj": "mesh",
-    "svg": "drawing",
-    "dxf": "drawing",
-    "dxf-binary": "drawing",
-    "gcode": "gcode",
+_FORMATS: dict[str, _Format] = {
+    "stl-binary": _Format("stl", "load_stl_binary", "mesh", "STL"),
+    "stl-ascii": _Format("stl", "load_stl_ascii", "mesh", "STL"),
+    "3mf": _Format("stl", "load_3mf", "mesh", "3MF"),
+    "obj": _Format("stl", "load_obj", "mesh", "OBJ"),
+    "svg": _Format("svg", "load_svg", "drawing", "SVG"),
+    "dxf": _Format("dxf", "load_dxf", "drawing", "DXF"),
+    "dxf-binary": _Format("dxf", "load_dxf", "drawing", "DXF"),
+    "gcode": _Format("gcode", "load_gcode", "gcode", "G-code"),
 }
 
 
@@ -237,14 +236,14 @@ def design_kind(data: bytes) -> DesignKind | None:
     """
     if bytes(data[:2]) == _GZIP_MAGIC:
         return None
-    return _FORMAT_KINDS.get(detect_format(data))  # a format added later: known once loaded
+    return _FORMATS[detect_format(data)].kind
 
 
 def _reader(fmt: str) -> Callable[..., Design]:
     # imported on first use so that importing the package stays cheap (the web
     # app needs the types; the worker pays for ezdxf/svgelements when it loads).
-    module, function = _READERS[fmt]
-    return getattr(importlib.import_module(f"{__package__}.{module}"), function)
+    found = _FORMATS[fmt]
+    return getattr(importlib.import_module(f"{__package__}.{found.module}"), found.reader)
 
 
 def load_design(
@@ -285,25 +284,13 @@ def load_design(
         # clear message, staff get the traceback in the log and in ``detail``.
         log.warning("design %r (%s) failed to load", name, fmt, exc_info=True)
         raise design_error(
-            f"Ce fichier ({_FORMAT_NAMES[fmt]}) n'a pas pu être lu : il est sans doute"
+            f"Ce fichier ({_FORMATS[fmt].name}) n'a pas pu être lu : il est sans doute"
             " endommagé ou d'une variante que nous ne lisons pas. Exportez-le à nouveau"
             " depuis votre logiciel.",
-            f"This file ({_FORMAT_NAMES[fmt]}) could not be read: it is probably damaged or"
+            f"This file ({_FORMATS[fmt].name}) could not be read: it is probably damaged or"
             " a variant we do not read. Export it again from your software.",
             detail="".join(traceback.format_exception_only(exc)).strip(),
         ) from None
-
-
-_FORMAT_NAMES = {
-    "stl-binary": "STL",
-    "stl-ascii": "STL",
-    "3mf": "3MF",
-    "obj": "OBJ",
-    "svg": "SVG",
-    "dxf": "DXF",
-    "dxf-binary": "DXF",
-    "gcode": "G-code",
-}
 
 
 _GZIP_MAGIC = b"\x1f\x8b"

@@ -118,22 +118,22 @@ ALARMS: dict[int, tuple[str, str]] = {
 
 def error_text(answer: str) -> Text:
     """``error:N`` in words; older firmwares' ``error: Bad number format`` kept as said."""
-    code = _code(answer)
-    if code is None:
-        said = answer.partition(":")[2].strip() or answer
-        return Text(f"erreur GRBL : {said}", f"GRBL error: {said}")
-    fr, en = ERRORS.get(code, ("erreur inconnue", "unknown error"))
-    return Text(f"erreur GRBL {code} : {fr}", f"GRBL error {code}: {en}")
+    return _in_words(answer, ERRORS, Text("erreur", "error"))
 
 
 def alarm_text(answer: str) -> Text:
     """``ALARM:N`` in words, with what to do; older firmwares' text kept as said."""
+    return _in_words(answer, ALARMS, Text("alarme", "alarm"))
+
+
+def _in_words(answer: str, table: dict[int, tuple[str, str]], kind: Text) -> Text:
+    """GRBL's ``KIND:N`` answer with N's words from ``table``; a text instead of N is kept."""
     code = _code(answer)
     if code is None:
         said = answer.partition(":")[2].strip() or answer
-        return Text(f"alarme GRBL : {said}", f"GRBL alarm: {said}")
-    fr, en = ALARMS.get(code, ("alarme inconnue", "unknown alarm"))
-    return Text(f"alarme GRBL {code} : {fr}", f"GRBL alarm {code}: {en}")
+        return Text(f"{kind.fr} GRBL : {said}", f"GRBL {kind.en}: {said}")
+    fr, en = table.get(code, (f"{kind.fr} inconnue", f"unknown {kind.en}"))
+    return Text(f"{kind.fr} GRBL {code} : {fr}", f"GRBL {kind.en} {code}: {en}")
 
 
 def _code(answer: str) -> int | None:

@@ -100,6 +100,16 @@ class PlanSummary:
     stock: dict[str, Any] | None = None  # the offcut the parts go on, when one takes them
     operations: list[dict[str, Any]] = field(default_factory=list)  # drawings: colour rows
 
+    def results(self) -> dict[str, Any]:
+        """What a job and a quote's draft both keep of the plan, by their column names."""
+        return {
+            "estimate": self.estimate,
+            "verdict": self.verdict,
+            "plan_facts": self.facts,
+            "warnings": self.warnings,
+            "stock": self.stock,
+        }
+
 
 @dataclass
 class Outcome:

@@ -435,13 +435,9 @@ def _conclude(
         version,
         state="done",
         progress=1.0,
-        estimate=summary.estimate,
-        verdict=summary.verdict,
-        plan_facts=summary.facts,
         found=summary.operations,
-        warnings=summary.warnings,
-        stock=summary.stock,
         files=files,
+        **summary.results(),
     )
 
 

@@ -101,17 +101,7 @@ def transition(
     if result.rowcount != 1:
         now = session.scalar(select(Job.state).where(Job.id == job_id))
         raise InvalidTransition(job_id, now, target)
-    session.add(
-        AuditEvent(
-            job_id=job_id,
-            actor=actor,
-            action="transition",
-            from_state=current,
-            to_state=target,
-            reason=reason,
-            data=data,
-        )
-    )
+    _audit(session, job_id, "transition", current, target, actor=actor, reason=reason, data=data)
     return current
 
 
@@ -126,16 +116,20 @@ def record(
 ) -> None:
     """An audit row that is not a change of state (override, dispatch attempt, note)."""
     state = session.scalar(select(Job.state).where(Job.id == job_id))
+    _audit(session, job_id, action, state, state, actor=actor, reason=reason, data=data)
+
+
+def _audit(
+    session: Session,
+    job_id: int,
+    action: str,
+    from_state: str | None,
+    to_state: str | None,
+    **entry: Any,
+) -> None:
+    """Add a row to the job's audit trail; ``entry`` holds its actor, reason and data."""
     session.add(
-        AuditEvent(
-            job_id=job_id,
-            actor=actor,
-            action=action,
-            from_state=state,
-            to_state=state,
-            reason=reason,
-            data=data,
-        )
+        AuditEvent(job_id=job_id, action=action, from_state=from_state, to_state=to_state, **entry)
     )
 
 

@@ -285,12 +285,8 @@ def _store_results(runtime: Runtime, job_id: int, version: int, summary: PlanSum
                 actor="worker",
                 progress=1.0,
                 stage="done",
-                estimate=summary.estimate,
-                verdict=summary.verdict,
                 verdict_override=None,
-                plan_facts=summary.facts,
-                warnings=summary.warnings,
-                stock=summary.stock,
+                **summary.results(),
             )
             for artifact in artifacts:
                 s.add(artifact)

@@ -143,18 +143,20 @@ def _my_sites() -> list[str]:
     return staff_sites(g.api_user, runtime_of())
 
 
-def _sites_asked() -> list[str] | None:
+def _sites_asked() -> list[str]:
     """The sites a staff request is about: its ``site`` argument, or all of the holder's.
-    None when it names a site the holder does not work at."""
+    A site the holder does not work at ends the request (403)."""
     mine = _my_sites()
     asked = request.args.get("site")
     if not asked:
         return mine
-    return [asked] if asked in mine else None
+    if asked not in mine:
+        abort(_not_your_site())
+    return [asked]
 
 
 def _not_your_site():
-    return _error(
+    response, status = _error(
         403,
         Text(
             "Ce site n'est pas le vôtre : votre compte travaille sur "
@@ -165,14 +167,14 @@ def _not_your_site():
             + ".",
         ),
     )
+    response.status_code = status
+    return response
 
 
 @bp.get("/staff/jobs")
 @token_required
 def staff_jobs():
     sites = _sites_asked()
-    if sites is None:
-        return _not_your_site()
     state = request.args.get("state")
     if state and state not in JOB_STATES:
         return _error(400, Text(f"État inconnu : {state}.", f"Unknown state: {state}."))
@@ -277,8 +279,6 @@ def staff_file(job_id: int, artifact_id: int):
 @token_required
 def stock_list():
     sites = _sites_asked()
-    if sites is None:
-        return _not_your_site()
     pieces = queries.stock_pieces(runtime_of(), sites, request.args.get("material") or None)
     return jsonify(pieces=pieces)
 
@@ -316,8 +316,6 @@ def staff_reports():
     if fmt not in ("json", "csv"):
         return _error(400, Text("format : json ou csv.", "format: json or csv."))
     sites = _sites_asked()
-    if sites is None:
-        return _not_your_site()
     report = queries.lab_report(runtime_of(), period, sites)
     if fmt == "csv":
         return csv_response(report, french=request.args.get("dialect", "fr") != "standard")

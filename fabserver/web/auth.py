@@ -11,16 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import wraps
 
-from flask import (
-    Flask,
-    g,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Flask, g, jsonify, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user
 
 from ..jobs.accounts import (

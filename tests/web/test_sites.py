@@ -242,6 +242,22 @@ def test_api_staff_token_of_one_site_gets_403_on_another_sites_job(sites_app, bl
     assert client.get(f"/api/v1/jobs/{_token(runtime, omer)}").get_json()["site"] == "saint-omer"
 
 
+def test_api_staff_lists_of_another_site_are_refused_with_the_holders_sites(sites_app):
+    from fabserver.web.auth import create_staff, issue_token
+
+    runtime = sites_app.extensions["fabserver"]
+    user = create_staff(runtime, "arras", "password-arras", sites=["arras"])
+    token = {"Authorization": f"Bearer {issue_token(runtime, user.id)}"}
+    client = sites_app.test_client()
+    for path in ("/api/v1/staff/jobs", "/api/v1/staff/stock", "/api/v1/staff/reports"):
+        answer = client.get(f"{path}?site=saint-omer", headers=token)
+        assert answer.status_code == 403, path
+        assert answer.get_json()["error"]["en"] == (
+            "This is not your site: your account works on arras."
+        ), path
+        assert client.get(f"{path}?site=arras", headers=token).status_code == 200, path
+
+
 def _token(runtime, job_id: int) -> str:
     from fabserver.store.models import Job
 

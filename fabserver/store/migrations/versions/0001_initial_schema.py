@@ -1,84 +1,56 @@
-"""initial schema
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-25
-"""
-
-from collections.abc import Sequence
+"""Initial schema (2026-11-25)."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0001"
-down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+from fabserver.store.migration_helpers import create_table, drop_table
+
+revision = "0001"
+down_revision = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "staff_users",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("username", sa.String(length=80), nullable=False),
         sa.Column("display_name", sa.String(length=200), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("username"),
+        unique=["username"],
     )
-    op.create_table(
+    create_table(
         "uploads",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("original_name", sa.String(length=255), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("media_type", sa.String(length=100), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
+        indexed=["sha256"],
     )
-    with op.batch_alter_table("uploads", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_uploads_sha256"), ["sha256"], unique=False)
-
-    op.create_table(
+    create_table(
         "api_tokens",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("last_used_at", sa.DateTime(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["staff_users.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("token_hash"),
+        references={"user_id": "staff_users.id"},
+        unique=["token_hash"],
+        indexed=["user_id"],
     )
-    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_api_tokens_user_id"), ["user_id"], unique=False)
-
-    op.create_table(
+    create_table(
         "designs",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("upload_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("format", sa.String(length=32), nullable=False),
         sa.Column("facts", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["upload_id"],
-            ["uploads.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
+        references={"upload_id": "uploads.id"},
+        indexed=["upload_id"],
     )
-    with op.batch_alter_table("designs", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_designs_upload_id"), ["upload_id"], unique=False)
-
-    op.create_table(
+    create_table(
         "jobs",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("token", sa.String(length=64), nullable=False),
         sa.Column("design_id", sa.Integer(), nullable=False),
         sa.Column("plugin", sa.String(length=64), nullable=False),
@@ -115,20 +87,13 @@ def upgrade() -> None:
         sa.Column("actual_material_unit", sa.String(length=16), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["design_id"],
-            ["designs.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("token"),
+        references={"design_id": "designs.id"},
+        unique=["token"],
+        indexed=["design_id"],
     )
-    with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_jobs_design_id"), ["design_id"], unique=False)
-        batch_op.create_index("ix_jobs_machine_state", ["machine_id", "state"], unique=False)
-
-    op.create_table(
+    op.create_index("ix_jobs_machine_state", "jobs", ["machine_id", "state"])
+    create_table(
         "artifacts",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("job_id", sa.Integer(), nullable=False),
         sa.Column("plan_version", sa.Integer(), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
@@ -137,18 +102,11 @@ def upgrade() -> None:
         sa.Column("media_type", sa.String(length=100), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["job_id"],
-            ["jobs.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
+        references={"job_id": "jobs.id"},
+        indexed=["job_id"],
     )
-    with op.batch_alter_table("artifacts", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_artifacts_job_id"), ["job_id"], unique=False)
-
-    op.create_table(
+    create_table(
         "audit_events",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("job_id", sa.Integer(), nullable=False),
         sa.Column("at", sa.DateTime(), nullable=False),
         sa.Column("actor", sa.String(length=100), nullable=False),
@@ -157,40 +115,17 @@ def upgrade() -> None:
         sa.Column("to_state", sa.String(length=16), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("data", sa.JSON(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["job_id"],
-            ["jobs.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
+        references={"job_id": "jobs.id"},
+        indexed=["job_id"],
     )
-    with op.batch_alter_table("audit_events", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_audit_events_job_id"), ["job_id"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("audit_events", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_audit_events_job_id"))
-
-    op.drop_table("audit_events")
-    with op.batch_alter_table("artifacts", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_artifacts_job_id"))
-
-    op.drop_table("artifacts")
-    with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.drop_index("ix_jobs_machine_state")
-        batch_op.drop_index(batch_op.f("ix_jobs_design_id"))
-
-    op.drop_table("jobs")
-    with op.batch_alter_table("designs", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_designs_upload_id"))
-
-    op.drop_table("designs")
-    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_api_tokens_user_id"))
-
-    op.drop_table("api_tokens")
-    with op.batch_alter_table("uploads", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_uploads_sha256"))
-
-    op.drop_table("uploads")
-    op.drop_table("staff_users")
+    drop_table("audit_events", indexed=["job_id"])
+    drop_table("artifacts", indexed=["job_id"])
+    op.drop_index("ix_jobs_machine_state", table_name="jobs")
+    drop_table("jobs", indexed=["design_id"])
+    drop_table("designs", indexed=["upload_id"])
+    drop_table("api_tokens", indexed=["user_id"])
+    drop_table("uploads", indexed=["sha256"])
+    drop_table("staff_users")

@@ -1,25 +1,17 @@
-"""lab: stock pieces, a job's offcut, the maker's normalised contact
-
-Revision ID: 0004_lab
-Revises: 0003_safety
-Create Date: 2026-12-04
-"""
-
-from collections.abc import Sequence
+"""Lab: stock pieces, a job's offcut, the maker's normalised contact (2026-12-04)."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_lab"
-down_revision: str | None = "0003_safety"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+from fabserver.store.migration_helpers import create_table, drop_table
+
+revision = "0004_lab"
+down_revision = "0003_safety"
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "stock_pieces",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("material_id", sa.String(length=64), nullable=False),
         sa.Column("width_mm", sa.Double(), nullable=True),
         sa.Column("height_mm", sa.Double(), nullable=True),
@@ -28,10 +20,9 @@ def upgrade() -> None:
         sa.Column("note", sa.String(length=200), nullable=False),
         sa.Column("source_job_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["source_job_id"], ["jobs.id"]),
-        sa.PrimaryKeyConstraint("id"),
+        references={"source_job_id": "jobs.id"},
+        indexed=["material_id"],
     )
-    op.create_index("ix_stock_pieces_material_id", "stock_pieces", ["material_id"])
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(
             sa.Column("contact_email", sa.String(length=200), nullable=False, server_default="")
@@ -74,5 +65,4 @@ def downgrade() -> None:
         batch.drop_column("stock")
         batch.drop_column("contact_phone")
         batch.drop_column("contact_email")
-    op.drop_index("ix_stock_pieces_material_id", table_name="stock_pieces")
-    op.drop_table("stock_pieces")
+    drop_table("stock_pieces", indexed=["material_id"])

@@ -1,19 +1,10 @@
-"""who recorded a job's actual time: the machine's host or the staff
-
-Revision ID: 0005_actual_source
-Revises: 0004_lab
-Create Date: 2026-12-04
-"""
-
-from collections.abc import Sequence
+"""Who recorded a job's actual time: the machine's host or the staff (2026-12-04)."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_actual_source"
-down_revision: str | None = "0004_lab"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0005_actual_source"
+down_revision = "0004_lab"
 
 
 def upgrade() -> None:

@@ -1,19 +1,10 @@
-"""sites: a job's site, staff accounts' sites, stock per site
-
-Revision ID: 0006_sites
-Revises: 0005_actual_source
-Create Date: 2026-12-04
-"""
-
-from collections.abc import Sequence
+"""Sites: a job's site, staff accounts' sites, stock per site (2026-12-04)."""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_sites"
-down_revision: str | None = "0005_actual_source"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0006_sites"
+down_revision = "0005_actual_source"
 
 
 def upgrade() -> None:

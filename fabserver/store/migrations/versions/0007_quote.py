@@ -1,38 +1,27 @@
-"""quotes: a design before any machine is chosen, and each machine's draft plan
-
-Revision ID: 0007_quote
-Revises: 0006_sites
-Create Date: 2026-12-04
-"""
-
-from collections.abc import Sequence
+"""Quotes: a design before any machine is chosen, and each machine's draft plan (2026-12-04)."""
 
 import sqlalchemy as sa
-from alembic import op
 
-revision: str = "0007_quote"
-down_revision: str | None = "0006_sites"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+from fabserver.store.migration_helpers import create_table, drop_table
+
+revision = "0007_quote"
+down_revision = "0006_sites"
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "quotes",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("token", sa.String(length=64), nullable=False),
         sa.Column("design_id", sa.Integer(), nullable=False),
         sa.Column("colours", sa.JSON(), nullable=False),
         sa.Column("extras", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["design_id"], ["designs.id"]),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("token"),
+        references={"design_id": "designs.id"},
+        unique=["token"],
+        indexed=["design_id"],
     )
-    op.create_index("ix_quotes_design_id", "quotes", ["design_id"])
-    op.create_table(
+    create_table(
         "quote_plans",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("quote_id", sa.Integer(), nullable=False),
         sa.Column("machine_id", sa.String(length=64), nullable=False),
         sa.Column("plugin", sa.String(length=64), nullable=False),
@@ -59,14 +48,11 @@ def upgrade() -> None:
         sa.Column("error_detail", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["quote_id"], ["quotes.id"]),
-        sa.PrimaryKeyConstraint("id"),
+        references={"quote_id": "quotes.id"},
+        indexed=["quote_id"],
     )
-    op.create_index("ix_quote_plans_quote_id", "quote_plans", ["quote_id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_quote_plans_quote_id", table_name="quote_plans")
-    op.drop_table("quote_plans")
-    op.drop_index("ix_quotes_design_id", table_name="quotes")
-    op.drop_table("quotes")
+    drop_table("quote_plans", indexed=["quote_id"])
+    drop_table("quotes", indexed=["design_id"])
