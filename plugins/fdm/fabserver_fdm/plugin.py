@@ -14,7 +14,7 @@ from fabserver.estimate import event_seconds, move_accelerations
 from fabserver.i18n import Text
 from fabserver.plugin import MachinePlugin, OutputFile, OutputFormat, Plan, PlanInput
 from fabserver.profiles import MachineProfile
-from fabserver.toolpath import MoveKind
+from fabserver.toolpath import EventKind, MoveKind
 from fabserver.writers.printer import (
     DIALECTS,
     PrintFigures,
@@ -108,9 +108,10 @@ class FdmPlugin(MachinePlugin):
         if isinstance(design, Gcode):  # sliced already: checked and printed as it is
             return plan_uploaded(design, machine, material, s, copies)
         assert isinstance(design, Mesh)  # ``accepts`` lets only meshes and G-code through
-        # The loader may already have said the mesh is open: one message is enough.
+        # The loader may already have said the mesh is open: one message is enough. The
+        # loader's own warnings reach the maker through the core, beside the plan's.
         prepared = prepare(design, report_open=not design.warnings, supported=s.support_material)
-        warnings = list(design.warnings) + prepared.warnings
+        warnings = list(prepared.warnings)
         size = prepared.size
         check_fits(size, s.bed_size, s.max_height)
 
@@ -199,7 +200,9 @@ class FdmPlugin(MachinePlugin):
             write_print(out, tp, program)
 
         facts: dict[str, Any] = {
-            "layer_count": len(sliced.layer_z),
+            # The layers the file prints: a top layer with nothing wide enough to print
+            # (walls thinner than a line) is sliced but has no ;LAYER_CHANGE.
+            "layer_count": sum(ev.kind == EventKind.LAYER_CHANGE for ev in tp.events),
             "height_mm": round(float(sliced.slices.top_z[-1]), 3),
             "size_mm": [round(float(v), 2) for v in size],
             "layer_height_mm": s.layer_height,

@@ -359,7 +359,7 @@ def plan_uploaded(
     copies: int,
 ) -> Plan:
     """A maker's G-code: checked, then printed once per copy (one copy per run)."""
-    warnings = list(design.warnings) + check_gcode(design, machine, s)
+    warnings = check_gcode(design, machine, s)  # the loader's own reach the maker through the core
     return gcode_plan(
         design,
         machine,

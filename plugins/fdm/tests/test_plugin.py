@@ -484,3 +484,21 @@ def test_every_extruding_role_has_a_colour_and_a_legend():
     from fabserver_fdm.preview import ROLES as STYLES
 
     assert set(TOOLPATH_ROLES) - {"travel"} <= set(STYLES)
+
+
+def test_layer_count_is_the_files_and_loader_warnings_are_not_repeated(profiles):
+    """A 4 × 4 mm plate with a fin thinner than a line on top: the fin's layers print
+    nothing, so the file and the count both stop at the plate. The loader's "tiny part"
+    warning is the core's to show (beside the plan's), not the plan's to repeat."""
+    plate = trimesh.creation.box([4, 4, 0.4])
+    plate.apply_translation([0, 0, 0.2])
+    fin = trimesh.creation.box([4, 0.1, 1.0])
+    fin.apply_translation([0, 0, 0.9])
+    stl = trimesh.util.concatenate([plate, fin]).export(file_type="stl")
+    design = load_design(stl, "fin.stl")
+    assert any("tiny" in w.en for w in design.warnings)
+    result = plan(design, profiles)
+    assert not any("tiny" in w.en for w in result.plan.warnings)
+    layer_changes = gcode_of(result).count(";LAYER_CHANGE")
+    assert layer_changes == 2  # the plate's 0.2 mm layers; the fin's are empty
+    assert result.plan.facts["layer_count"] == layer_changes
