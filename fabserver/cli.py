@@ -562,9 +562,7 @@ def _unexpected(exc: Exception) -> FabError:
 
 
 def _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_json) -> None:
-    from .designs import load_design
-    from .designs.loader import design_kind
-    from .planning import check_accepts, run_plan, write_outputs
+    from .planning import load_accepted, run_plan, write_outputs
     from .registry import load_registry
 
     parent = ctx.find_root()
@@ -587,12 +585,7 @@ def _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_
             plugin = reg.get(machine.plugin)
         except LookupError as exc:
             raise FabError(Text(str(exc), str(exc))) from None
-        data = file.read_bytes()
-        kind = design_kind(data)  # a file the machine does not take: refused unread
-        if kind is not None:
-            check_accepts(plugin, machine, kind)
-        design = load_design(data, file.name)
-        del data
+        design = load_accepted(file.read_bytes(), file.name, plugin, machine)
         options: dict[str, Any] = _parse_sets(sets)
         if copies is not None:
             if "copies" in options and str(options["copies"]) != str(copies):
