@@ -49,15 +49,25 @@ class _Object:
 
 @dataclass
 class ThreeMF:
-    """What the file holds: triangles of every build item, already placed; the unit."""
+    """What the file holds: the mesh of every build item, already placed; the unit.
 
-    triangles: np.ndarray
+    ``faces`` index ``vertices`` (as the file does, one piece after the other):
+    its triangles are ``vertices[faces]``, never built as such by the loader.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
     unit: str
     objects: int
 
+    @property
+    def triangles(self) -> np.ndarray:
+        """``(n, 3, 3)``: the corners of every triangle."""
+        return self.vertices[self.faces]
+
 
 def read_3mf(data: bytes) -> ThreeMF:
-    """Triangles of every build item, placed by its transforms, in the file's unit."""
+    """The mesh of every build item, placed by its transforms, in the file's unit."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         root_part = _root_model_part(archive)
@@ -70,7 +80,7 @@ def read_3mf(data: bytes) -> ThreeMF:
             "This 3MF file could not be read (damaged archive or XML). Export it again, or as STL.",
             detail=f"{type(exc).__name__}: {exc}",
         ) from None
-    pieces: list[np.ndarray] = []
+    pieces: list[tuple[np.ndarray, np.ndarray]] = []
 
     def place(part: str, object_id: str, matrix: np.ndarray, depth: int = 0) -> None:
         if depth > 32:
@@ -88,8 +98,7 @@ def read_3mf(data: bytes) -> ThreeMF:
             )
         found = objects[object_id]
         if found.faces is not None and len(found.faces):
-            corners = found.vertices @ matrix[:3, :3] + matrix[3, :3]
-            pieces.append(corners[found.faces])
+            pieces.append((found.vertices @ matrix[:3, :3] + matrix[3, :3], found.faces))
         for comp_part, comp_id, comp_matrix in found.components:
             if comp_part not in models:
                 _model(archive, comp_part, models)
@@ -111,7 +120,15 @@ def read_3mf(data: bytes) -> ThreeMF:
             "Ce fichier 3MF ne contient aucun triangle.",
             "This 3MF file contains no triangles.",
         )
-    return ThreeMF(np.concatenate(pieces), unit, len(pieces))
+    offsets = np.cumsum([0] + [len(vertices) for vertices, _ in pieces[:-1]])
+    return ThreeMF(
+        np.concatenate([vertices for vertices, _ in pieces]),
+        np.concatenate(
+            [faces + offset for (_, faces), offset in zip(pieces, offsets, strict=True)]
+        ),
+        unit,
+        len(pieces),
+    )
 
 
 def _root_model_part(archive: zipfile.ZipFile) -> str:
@@ -191,42 +208,59 @@ def _mesh_arrays(block: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Vertices and faces of the inside of one ``mesh`` element.
 
     Exporters write ``<vertex x=".." y=".." z=".."/>`` and ``<triangle v1=".."
-    v2=".." v3=".."/>``: with the tag and attribute names blanked out, what remains
-    is a list of numbers numpy parses in one call. Anything else in the element
-    (other attributes, prefixes, single quotes) is read element by element.
+    v2=".." v3=".."/>``: the values are what lies between the double quotes, read
+    in one pass of numpy over the bytes (:func:`_quoted_numbers`). Anything else
+    in the element (other attributes, another order, single quotes) is read
+    element by element.
     """
-    vertex_tags = _tag_count(block, b"vertex")  # ("vertices" is not "vertex"…)
-    triangle_tags = _tag_count(block, b"triangle") - _tag_count(block, b"triangles")  # …is
     split = block.find(b"</vertices>")
-    vertices = _numbers(block[:split], (b"<vertices>", b"<vertex", b"x=", b"y=", b"z="))
-    faces = _numbers(
-        block[split + 11 :], (b"<triangles>", b"<triangle", b"v1=", b"v2=", b"v3="), np.int64
-    )
-    if (
-        split < 0
-        or vertices is None
-        or faces is None
-        or len(vertices) != 3 * vertex_tags
-        or len(faces) != 3 * triangle_tags
-    ):
+    if split < 0:
         return _mesh_arrays_by_element(block)
-    return vertices.reshape(-1, 3), _checked(faces.reshape(-1, 3), vertex_tags)
+    vertices = _quoted_numbers(block[:split], (b"x", b"y", b"z"), np.float64)
+    faces = _quoted_numbers(block[split + 11 :], (b"v1", b"v2", b"v3"), np.int64)
+    if vertices is None or faces is None:
+        return _mesh_arrays_by_element(block)
+    return vertices.reshape(-1, 3), _checked(faces.reshape(-1, 3), len(vertices) // 3)
 
 
-_BLANKS = bytes.maketrans(b'"/<>\t\r\n', b"       ")
+_QUOTE, _EQUALS = ord('"'), ord("=")
+_XML_SPACE = np.frombuffer(b" \t\r\n", dtype=np.uint8)
 
 
-def _numbers(text: bytes, names: tuple[bytes, ...], dtype: type = np.float64) -> np.ndarray | None:
-    """The numbers of ``text`` once ``names`` and markup are blanked; None if anything else is left."""
-    for name in names:
-        text = text.replace(name, b" ")
-    text = text.replace(b"</vertices", b" ").replace(b"</triangles", b" ").translate(_BLANKS)
+def _quoted_numbers(text: bytes, names: tuple[bytes, ...], dtype: type) -> np.ndarray | None:
+    """The values of the attributes ``names``, repeated in that order, as one flat array.
+
+    Every double-quoted value of ``text`` must belong to those attributes, in
+    turn (``x="…" y="…" z="…"`` element after element); None when anything
+    else is quoted, a value is no number, or a name is out of turn. The values
+    are gathered, each with its closing quote as separator, and parsed by numpy
+    in one call: no per-element Python, no copy of the markup.
+    """
+    chars = np.frombuffer(text, dtype=np.uint8)
+    quotes = np.flatnonzero(chars == _QUOTE)
+    if len(quotes) == 0 or len(quotes) % (2 * len(names)):
+        return None
+    opens, closes = quotes[0::2], quotes[1::2]
+    longest = max(len(name) for name in names)
+    if opens[0] < longest + 2 or not (chars[opens - 1] == _EQUALS).all():
+        return None
+    for turn, name in enumerate(names):
+        before = opens[turn :: len(names)] - 1 - len(name)  # where the name starts
+        for offset, letter in enumerate(name):
+            if not (chars[before + offset] == letter).all():
+                return None
+        if not np.isin(chars[before - 1], _XML_SPACE).all():  # "x=", not "ax="
+            return None
+    spans = closes - opens  # each value and its closing quote
+    starts = np.cumsum(spans) - spans
+    gathered = chars[np.arange(int(spans.sum())) + np.repeat(opens + 1 - starts, spans)]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
-            return np.fromstring(text, dtype=dtype, sep=" ")
+            values = np.fromstring(gathered.tobytes(), dtype=dtype, sep='"')
         except (ValueError, DeprecationWarning):
             return None
+    return values if len(values) == len(opens) else None
 
 
 def _mesh_arrays_by_element(block: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -242,11 +276,6 @@ def _mesh_arrays_by_element(block: bytes) -> tuple[np.ndarray, np.ndarray]:
     vertices = np.array(xyz, dtype=np.float64).reshape(-1, 3)
     faces = np.array(corners, dtype=np.int64).reshape(-1, 3)
     return vertices, _checked(faces, len(vertices))
-
-
-def _tag_count(block: bytes, name: bytes) -> int:
-    """Elements named ``name`` (or starting so), with or without a namespace prefix."""
-    return block.count(b"<" + name) + block.count(b":" + name)
 
 
 def _checked(faces: np.ndarray, n_vertices: int) -> np.ndarray:
