@@ -6,6 +6,7 @@ language of ``--lang`` (French by default, or ``FABSERVER_LANG``).
 
 from __future__ import annotations
 
+import atexit
 import gc
 import importlib
 import json
@@ -531,6 +532,8 @@ class _Bar:
 @click.pass_context
 def plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_json, debug) -> None:
     """Plan FILE on a machine offline: write the machine file, print estimate and verdict."""
+    global _teardown_needed
+    _teardown_needed = False  # see run()
     try:
         _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_json)
     except (click.exceptions.Exit, click.ClickException, click.Abort):
@@ -646,6 +649,38 @@ def _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_
         click.echo(f"→ {p}")
 
 
+_teardown_needed = True
+"""False once a one-shot command (``plan``) runs: see :func:`run`."""
+
+
+def run() -> None:
+    """The ``fabserver`` program (its console script): :data:`main`, ended quickly after a plan.
+
+    A plan leaves hundreds of thousands of objects behind (numpy, shapely,
+    pydantic, the plugin); the interpreter's teardown frees them one by one
+    before the process ends, 0.04-0.08 s of CPU after the M3 screw's plan.
+    After ``plan`` the exit handlers run and the output streams are flushed, as
+    at any exit, then the process ends without that teardown: every file the
+    plan wrote is closed by then. The other commands (a server has threads to
+    join) end as usual, and so does ``main`` called in a process that goes on.
+    """
+    try:
+        main()
+    except SystemExit as end:
+        if _teardown_needed or not isinstance(end.code, int | None):
+            raise
+        status = end.code or 0
+    else:  # pragma: no cover (standalone click always ends by SystemExit)
+        return
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: what the interpreter would report
+            status = status or 120
+    os._exit(status)
+
+
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault(LANG_ENV, "fr")
-    main()
+    run()
