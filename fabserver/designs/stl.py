@@ -409,9 +409,10 @@ def merge_vertices(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     first, inverse = _first_and_inverse(keys)
     del keys
     # Every corner must have its representative's cell.
-    cells = _grid_cells(corners[first])
+    representatives = corners[first]
+    cells = _grid_cells(representatives)
     collided = any(
-        not np.array_equal(cells[inverse[lo:hi]], _grid_cells(corners[lo:hi]))
+        _cells_differ(corners[lo:hi], representatives, cells, inverse[lo:hi])
         for lo, hi in _slices(len(corners), 3 * CHUNK_FACES)
     )
     if collided:  # a collision: exact but slower
@@ -419,6 +420,18 @@ def merge_vertices(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             _grid_cells(corners), axis=0, return_index=True, return_inverse=True
         )
     return corners[first].astype(np.float64), inverse.reshape(-1, 3).astype(np.int64)
+
+
+def _cells_differ(
+    corners: np.ndarray, representatives: np.ndarray, cells: np.ndarray, group: np.ndarray
+) -> bool:
+    """Whether a corner lies in another grid cell than its group's representative.
+
+    A corner equal to its representative (as an STL repeats a vertex, to the
+    bit) is in its cell; only the others' cells are worked out.
+    """
+    unequal = np.flatnonzero((corners != representatives[group]).any(axis=1))
+    return not np.array_equal(_grid_cells(corners[unequal]), cells[group[unequal]])
 
 
 def merge_indexed_vertices(
