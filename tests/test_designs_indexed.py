@@ -249,9 +249,9 @@ def test_3mf_values_read_in_bulk_as_element_by_element(rows):
     block = _vertex_block(rows)
     if b"m:x" in block:  # not "x": left to ElementTree, which finds the prefix unbound
         with pytest.raises(ElementTree.ParseError):
-            _mesh_arrays(block)
+            _mesh_arrays(block, 0, len(block))
         return
-    vertices, faces = _mesh_arrays(block)
+    vertices, faces = _mesh_arrays(block, 0, len(block))
     expected_vertices, expected_faces = _mesh_arrays_by_element(block)
     np.testing.assert_array_equal(vertices, expected_vertices)
     np.testing.assert_array_equal(np.signbit(vertices), np.signbit(expected_vertices))
@@ -284,3 +284,24 @@ def test_3mf_plain_decimals_read_as_float_reads_them():
         got = _quoted_numbers(b"<vertices>" + odd, (b"x", b"y", b"z"), np.float64)
         if got is not None:  # numpy's parser read it: as float() does
             np.testing.assert_array_equal(got, [float(unusual), 1.0, 2.0])
+
+
+def test_3mf_read_in_slices_as_in_one(monkeypatch):
+    """Slices of the markup end with an element: any slice size reads the same mesh."""
+    from fabserver.designs import threemf
+
+    model = f"""<model xmlns="http://schemas.microsoft.com/3dmanufacturing/core/2015/02">
+ <resources><object id="1"><mesh>
+  {_tetra()}
+  </mesh></object></resources>
+ <build><item objectid="1"/></build></model>"""
+    whole = threemf.read_3mf(_model_3mf(model))
+    monkeypatch.setattr(
+        threemf, "_mesh_arrays_by_element", lambda block: pytest.fail("read element by element")
+    )
+    for size in (1, 7, 40, 100):
+        monkeypatch.setattr(threemf, "CHUNK_BYTES", size)
+        sliced = threemf.read_3mf(_model_3mf(model))
+        np.testing.assert_array_equal(sliced.vertices, whole.vertices)
+        np.testing.assert_array_equal(sliced.faces, whole.faces)
+    assert whole.faces.shape == (4, 3) and whole.vertices.shape == (4, 3)

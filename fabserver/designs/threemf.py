@@ -154,7 +154,8 @@ def _model(
     it and read by regular expressions straight into arrays (:func:`_mesh_arrays`):
     building an element per vertex and triangle took seconds and hundreds of MiB.
     """
-    root = ElementTree.fromstring(_without_meshes(archive.read(part), blocks := []))
+    text = archive.read(part)
+    root = ElementTree.fromstring(_without_meshes(text, blocks := []))
     namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
     unit = root.get("unit", "millimeter")
     objects: dict[str, _Object] = {}
@@ -163,7 +164,7 @@ def _model(
         found = _Object()
         mesh = element.find(f"{namespace}mesh")
         if mesh is not None:
-            found.vertices, found.faces = _mesh_arrays(blocks[int(mesh.get(_BLOCK, -1))])
+            found.vertices, found.faces = _mesh_arrays(text, *blocks[int(mesh.get(_BLOCK, -1))])
         for component in element.iter(f"{namespace}component"):
             target = component.get(_PRODUCTION_PATH)
             comp_part = posixpath.normpath(target.lstrip("/")) if target else part
@@ -180,20 +181,21 @@ def _model(
     return objects, build, unit
 
 
-def _without_meshes(text: bytes, blocks: list[bytes]) -> bytes:
-    """``text`` with each mesh element's inside moved to ``blocks`` (the element keeps its index)."""
+def _without_meshes(text: bytes, blocks: list[tuple[int, int]]) -> bytes:
+    """``text`` without the inside of each mesh element, whose place in ``text`` (start, end)
+    goes to ``blocks`` (the element keeps its index there)."""
     kept: list[bytes] = []
     position = 0
     while found := _MESH_OPEN.search(text, position):
         prefix, attributes, empty = found.groups()
         if empty:
-            body, after = b"", found.end()
+            body, after = (found.end(), found.end()), found.end()
         else:
             close = b"</" + prefix + b"mesh"
             end = text.find(close, found.end())
             if end < 0:
                 raise ValueError("a mesh element is not closed")
-            body, after = text[found.end() : end], text.index(b">", end) + 1
+            body, after = (found.end(), end), text.index(b">", end) + 1
         kept += [
             text[position : found.start()],
             b'<%smesh%s %s="%d"/>' % (prefix, attributes, _BLOCK.encode(), len(blocks)),
@@ -204,41 +206,65 @@ def _without_meshes(text: bytes, blocks: list[bytes]) -> bytes:
     return b"".join(kept)
 
 
-def _mesh_arrays(block: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices and faces of the inside of one ``mesh`` element.
+def _mesh_arrays(text: bytes, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices and faces of the inside of one ``mesh`` element, ``text[start:end]``.
 
     Exporters write ``<vertex x=".." y=".." z=".."/>`` and ``<triangle v1=".."
     v2=".." v3=".."/>``: the values are what lies between the double quotes, read
-    in one pass of numpy over the bytes (:func:`_quoted_numbers`). Anything else
+    by numpy over the bytes (:func:`_quoted_numbers`), in place. Anything else
     in the element (other attributes, another order, single quotes) is read
     element by element.
     """
-    split = block.find(b"</vertices>")
+    split = text.find(b"</vertices>", start, end)
     if split < 0:
-        return _mesh_arrays_by_element(block)
-    vertices = _quoted_numbers(block[:split], (b"x", b"y", b"z"), np.float64)
-    faces = _quoted_numbers(block[split + 11 :], (b"v1", b"v2", b"v3"), np.int64)
+        return _mesh_arrays_by_element(text[start:end])
+    inside = memoryview(text)
+    vertices = _quoted_numbers(inside[start:split], (b"x", b"y", b"z"), np.float64)
+    faces = _quoted_numbers(inside[split + 11 : end], (b"v1", b"v2", b"v3"), np.int64)
     if vertices is None or faces is None:
-        return _mesh_arrays_by_element(block)
+        return _mesh_arrays_by_element(text[start:end])
     return vertices.reshape(-1, 3), _checked(faces.reshape(-1, 3), len(vertices) // 3)
 
 
-_QUOTE, _EQUALS = ord('"'), ord("=")
+_QUOTE, _EQUALS, _TAG_END = ord('"'), ord("="), ord(">")
 _XML_SPACE = np.frombuffer(b" \t\r\n", dtype=np.uint8)
+CHUNK_BYTES = 1 << 20
+"""Bytes of markup read at a time: the temporaries stay a few MiB whatever the file."""
 
 
-def _quoted_numbers(text: bytes, names: tuple[bytes, ...], dtype: type) -> np.ndarray | None:
+def _quoted_numbers(
+    text: bytes | memoryview, names: tuple[bytes, ...], dtype: type
+) -> np.ndarray | None:
     """The values of the attributes ``names``, repeated in that order, as one flat array.
 
     Every double-quoted value of ``text`` must belong to those attributes, in
     turn (``x="…" y="…" z="…"`` element after element); None when anything
-    else is quoted, a value is no number, or a name is out of turn. The values
-    are gathered, each with its closing quote as separator, and parsed by numpy
-    in one call: no per-element Python, no copy of the markup.
+    else is quoted, a value is no number, or a name is out of turn. Read in
+    slices of about ``CHUNK_BYTES``, each ending with an element.
     """
     chars = np.frombuffer(text, dtype=np.uint8)
+    pieces = []
+    low = 0
+    while low < len(chars):
+        high = low + CHUNK_BYTES
+        if high < len(chars):  # on past the end of the element there
+            ends = np.flatnonzero(chars[high : high + CHUNK_BYTES] == _TAG_END)
+            high = high + int(ends[0]) + 1 if len(ends) else len(chars)
+        piece = _slice_numbers(chars[low:high], names, dtype)
+        if piece is None:
+            return None
+        pieces.append(piece)
+        low = high
+    return np.concatenate(pieces) if pieces else None
+
+
+def _slice_numbers(chars: np.ndarray, names: tuple[bytes, ...], dtype: type) -> np.ndarray | None:
+    """:func:`_quoted_numbers` of whole elements: the values gathered, each with its closing
+    quote as separator, and parsed in one call, without per-element Python."""
     quotes = np.flatnonzero(chars == _QUOTE)
-    if len(quotes) == 0 or len(quotes) % (2 * len(names)):
+    if len(quotes) == 0:  # closing tags, spaces: nothing; attributes in other quotes: None
+        return None if (chars == _EQUALS).any() else np.zeros(0, dtype=dtype)
+    if len(quotes) % (2 * len(names)):
         return None
     opens, closes = quotes[0::2], quotes[1::2]
     longest = max(len(name) for name in names)
