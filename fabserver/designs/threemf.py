@@ -1,4 +1,4 @@
-"""3MF → triangles in millimetres, with the standard library's zipfile and ElementTree.
+"""3MF → a mesh in millimetres, with the standard library's zipfile and ElementTree, and numpy.
 
 A 3MF is a ZIP holding plain XML (3MF core specification): objects with a mesh
 (``vertex`` and ``triangle`` elements) or components (other objects placed by a
@@ -151,7 +151,7 @@ def _model(
     """Objects, build items and unit of one model part (cached in ``models``).
 
     The mesh elements, nearly all of the file, are cut out before ElementTree sees
-    it and read by regular expressions straight into arrays (:func:`_mesh_arrays`):
+    it and read by numpy straight into arrays (:func:`_mesh_arrays`):
     building an element per vertex and triangle took seconds and hundreds of MiB.
     """
     text = archive.read(part)
