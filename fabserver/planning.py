@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .designs.loader import design_kind, load_design
 from .designs.types import Design
 from .errors import PlanError
 from .estimate import Estimate, estimate_plan
@@ -57,6 +58,19 @@ def check_accepts(plugin: MachinePlugin, machine: MachineProfile, kind: str) -> 
                 f"it takes {' or '.join(t.en for t in takes)}.",
             )
         )
+
+
+def load_accepted(data: bytes, name: str, plugin: MachinePlugin, machine: MachineProfile) -> Design:
+    """The design in ``data``, or the machine's refusal of its kind before it is parsed.
+
+    The kind is known from the first bytes (:func:`design_kind`): a DXF sent to a
+    printer is refused at once rather than after seconds of parsing. The CLI and
+    the planning processes both load designs through here.
+    """
+    kind = design_kind(data)
+    if kind is not None:
+        check_accepts(plugin, machine, kind)
+    return load_design(data, name)
 
 
 def run_plan(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, PackageNotFoundError, distribution, entry_points
 from typing import Any
 
 from .errors import ProfileError
@@ -59,7 +59,7 @@ def load_registry(only: str | None = None) -> Registry:
     every other plugin.
     """
     registry = Registry()
-    for ep in entry_points(group=GROUP):
+    for ep in _entry_points(only):
         if only is not None and ep.name != only:
             continue
         source = f"{ep.name} = {ep.value}"
@@ -75,6 +75,24 @@ def load_registry(only: str | None = None) -> Registry:
             continue
         registry.register(cls, source)
     return registry
+
+
+def _entry_points(only: str | None) -> tuple[EntryPoint, ...]:
+    """The group's entry points; for one plugin, those of its own distribution when it has one.
+
+    A plugin ``x`` is published as ``fabserver-x`` (``fabserver plugin new`` names
+    it so): reading that distribution's entry points spares a one-machine command
+    the reading of every installed distribution's (a few milliseconds of each
+    ``fabserver plan``). Any other packaging is found by the full scan.
+    """
+    if only is not None:
+        try:
+            own = distribution(f"fabserver-{only}").entry_points.select(group=GROUP, name=only)
+        except PackageNotFoundError:
+            own = ()
+        if own:
+            return tuple(own)
+    return tuple(entry_points(group=GROUP))
 
 
 def profile_problems(registry: Registry, profiles: ProfileSet) -> list[ProfileError]:

@@ -7,6 +7,7 @@ import io
 import subprocess
 import sys
 import zipfile
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -200,3 +201,107 @@ def test_gap_fill_imports_no_heavy_library_either(samples):
     triangulation: a print brings none of scipy, networkx, lxml or trimesh."""
     modules, gap_fill = _heavy_imports_of_a_plan(samples / "fdm-bracket.stl")
     assert gap_fill > 0 and modules == []
+
+
+def test_indexed_merge_is_the_merge_of_the_corners():
+    """A 3MF's shared vertices merge to exactly what its triangles' corners would:
+    same vertices (first corner of each group, in hash order), same faces, unused
+    vertices left out, points within the merge grid joined, -0.0 kept as read."""
+    from fabserver.designs.stl import merge_indexed_vertices, merge_vertices
+
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        n = int(rng.integers(1, 60))
+        vertices = rng.integers(-3, 3, size=(n, 3)) * rng.choice([1.0, 0.5, 1e-9, 3e-9])
+        if trial % 3 == 0:  # exporter noise around the grid
+            vertices = vertices + rng.normal(0, 1e-9, size=vertices.shape)
+        vertices[int(rng.integers(0, n))] = -0.0
+        faces = rng.integers(0, n, size=(int(rng.integers(1, 40)), 3))
+        by_corners = merge_vertices(vertices[faces])
+        by_vertices = merge_indexed_vertices(vertices, faces)
+        for expected, got in zip(by_corners, by_vertices, strict=True):
+            np.testing.assert_array_equal(got, expected)
+            assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(np.signbit(by_vertices[0]), np.signbit(by_corners[0]))
+
+
+def _vertex_block(rows: list[str]) -> bytes:
+    vertices = "".join(f"<vertex {row}/>" for row in rows)
+    triangles = '<triangle v1="0" v2="1" v3="2"/>'
+    return f"<vertices>{vertices}</vertices><triangles>{triangles}</triangles>".encode()
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        ['x="0" y="-0" z="1.5"', 'x="1e-3" y="-2.25E2" z=" 3 "', 'x="4" y="5" z="6"'],
+        ['z="1" y="2" x="3"', 'z="4" y="5" x="6"', 'z="7" y="8" x="9"'],  # another order
+        ['x="1" y="2" z="3" p="9"', 'x="4" y="5" z="6" p="9"', 'x="7" y="8" z="9" p="9"'],
+        ["x='1' y='2' z='3'", "x='4' y='5' z='6'", "x='7' y='8' z='9'"],
+        ['m:x="1" y="2" z="3"', 'x="4" y="5" z="6"', 'x="7" y="8" z="9"'],
+    ],
+)
+def test_3mf_values_read_in_bulk_as_element_by_element(rows):
+    """The bulk reading of the quoted values gives what ElementTree reads, or steps
+    aside for it (attributes in another order, more of them, other quotes)."""
+    from fabserver.designs.threemf import _mesh_arrays, _mesh_arrays_by_element
+
+    block = _vertex_block(rows)
+    if b"m:x" in block:  # not "x": left to ElementTree, which finds the prefix unbound
+        with pytest.raises(ElementTree.ParseError):
+            _mesh_arrays(block, 0, len(block))
+        return
+    vertices, faces = _mesh_arrays(block, 0, len(block))
+    expected_vertices, expected_faces = _mesh_arrays_by_element(block)
+    np.testing.assert_array_equal(vertices, expected_vertices)
+    np.testing.assert_array_equal(np.signbit(vertices), np.signbit(expected_vertices))
+    np.testing.assert_array_equal(faces, expected_faces)
+
+
+def test_3mf_plain_decimals_read_as_float_reads_them():
+    """The hand-written decimal reading gives, bit for bit, the doubles Python's float()
+    gives, or steps aside (exponents, too many digits, stray signs) for numpy's parser."""
+    from fabserver.designs.threemf import _quoted_numbers
+
+    rng = np.random.default_rng(3)
+    values = ["0", "-0", "-0.000", "007.50", ".5", "-.5", "5.", "+3.25", "123456789012345"]
+    for _ in range(3000):
+        whole = str(int(rng.integers(0, 10 ** int(rng.integers(1, 8)))))
+        fraction = "".join(rng.choice(list("0123456789"), size=int(rng.integers(0, 8))))
+        sign = str(rng.choice(["", "-", "+"]))
+        values.append(f"{sign}{whole}.{fraction}" if fraction else f"{sign}{whole}")
+    values += values[:2] * 2  # a whole number of vertices
+    values = values[: len(values) // 3 * 3]
+    text = "".join(
+        f'<vertex x="{x}" y="{y}" z="{z}"/>' for x, y, z in zip(*[iter(values)] * 3, strict=True)
+    ).encode()
+    read = _quoted_numbers(b"<vertices>" + text, (b"x", b"y", b"z"), np.float64)
+    expected = np.array([float(v) for v in values])
+    np.testing.assert_array_equal(read, expected)
+    np.testing.assert_array_equal(np.signbit(read), np.signbit(expected))
+    for unusual in ("1e-3", "1234567890.1234567", "1-2", "--1", "1.2.3", " 4", "nan"):
+        odd = f'<vertex x="{unusual}" y="1" z="2"/>'.encode()
+        got = _quoted_numbers(b"<vertices>" + odd, (b"x", b"y", b"z"), np.float64)
+        if got is not None:  # numpy's parser read it: as float() does
+            np.testing.assert_array_equal(got, [float(unusual), 1.0, 2.0])
+
+
+def test_3mf_read_in_slices_as_in_one(monkeypatch):
+    """Slices of the markup end with an element: any slice size reads the same mesh."""
+    from fabserver.designs import threemf
+
+    model = f"""<model xmlns="http://schemas.microsoft.com/3dmanufacturing/core/2015/02">
+ <resources><object id="1"><mesh>
+  {_tetra()}
+  </mesh></object></resources>
+ <build><item objectid="1"/></build></model>"""
+    whole = threemf.read_3mf(_model_3mf(model))
+    monkeypatch.setattr(
+        threemf, "_mesh_arrays_by_element", lambda block: pytest.fail("read element by element")
+    )
+    for size in (1, 7, 40, 100):
+        monkeypatch.setattr(threemf, "CHUNK_BYTES", size)
+        sliced = threemf.read_3mf(_model_3mf(model))
+        np.testing.assert_array_equal(sliced.vertices, whole.vertices)
+        np.testing.assert_array_equal(sliced.faces, whole.faces)
+    assert whole.faces.shape == (4, 3) and whole.vertices.shape == (4, 3)

@@ -268,3 +268,24 @@ def test_design_kind_from_the_first_bytes(samples):
     assert design_kind(b"\x1f\x8b\x08\x00rest") is None  # compressed: known once unpacked
     with pytest.raises(DesignError):
         design_kind(b"   \n")
+
+
+@pytest.mark.parametrize("hashes", ["real", "colliding"])
+def test_merged_vertices_are_those_of_the_row_sort(monkeypatch, hashes):
+    """The hash merge gives np.unique's rows; when hashes collide (forced here: three
+    hash values for every cell) the collision is found and the row sort answers."""
+    from fabserver.designs import stl
+
+    rng = np.random.default_rng(5)
+    points = rng.normal(size=(60, 3)).astype(np.float32)
+    triangles = points[rng.integers(0, 60, size=(200, 3))]
+    triangles[::7, 0] += np.float32(1e-9)  # within the grid: the same vertex, other bits
+    if hashes == "colliding":
+        monkeypatch.setattr(stl, "_cell_hashes", lambda cells: cells[:, 0] % np.uint64(3))
+    vertices, faces = stl.merge_vertices(triangles)
+    corners = triangles.reshape(-1, 3)
+    cells = stl._grid_cells(corners)
+    assert len(vertices) == len(np.unique(cells, axis=0))  # one vertex per cell
+    np.testing.assert_array_equal(stl._grid_cells(vertices)[faces.ravel()], cells)
+    first_corner = np.unique(faces.ravel(), return_index=True)[1]
+    np.testing.assert_array_equal(vertices, corners[first_corner])  # each cell's first

@@ -135,8 +135,9 @@ def load_3mf(data: bytes, name: str = "", **_: object) -> Mesh:
             f"This 3MF file declares the unit '{model.unit}', which the 3MF standard does not"
             " define. Export it again in millimetres.",
         )
-    return mesh_from_triangles(
-        model.triangles * scale,
+    return mesh_from_indexed(
+        model.vertices * scale,
+        model.faces,
         "3mf",
         units=_canonical_unit(model.unit),
         scale_to_mm=scale,
@@ -235,16 +236,8 @@ def mesh_from_triangles(
     """
     details = dict(details or {})
     if not np.isfinite(triangles).all():
-        raise design_error(
-            "Ce maillage contient des coordonnées invalides (infini ou NaN). Le fichier est"
-            " endommagé : exportez-le à nouveau.",
-            "This mesh holds invalid coordinates (infinity or NaN). The file is damaged:"
-            " export it again.",
-        )
-    n_raw = len(triangles)
+        raise _not_finite()
     repairs = list(repairs or [])
-    warnings: list[Text] = []
-
     if stored_normals is not None:
         opposed = _opposed_normals(triangles, stored_normals)
         details["stored_normals_opposed"] = opposed
@@ -259,6 +252,53 @@ def mesh_from_triangles(
             )
 
     vertices, faces = merge_vertices(triangles)
+    return _checked_mesh(vertices, faces, len(triangles), fmt, units, scale_to_mm, details, repairs)
+
+
+def mesh_from_indexed(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    fmt: str,
+    *,
+    units: str | None = None,
+    scale_to_mm: float = 1.0,
+    details: dict[str, object] | None = None,
+) -> Mesh:
+    """:func:`mesh_from_triangles` of ``vertices[faces]``, the same mesh, from a format
+    that shares its vertices (3MF): the corners of every triangle are never built.
+
+    ``vertices`` : ``(v, 3) float64``, millimetres; ``faces`` : ``(n, 3) int``, each
+    index below ``v``.
+    """
+    if not np.isfinite(vertices).all(axis=1)[faces].all():  # only the corners used
+        raise _not_finite()
+    merged, merged_faces = merge_indexed_vertices(vertices, faces)
+    return _checked_mesh(
+        merged, merged_faces, len(faces), fmt, units, scale_to_mm, dict(details or {}), []
+    )
+
+
+def _not_finite():
+    return design_error(
+        "Ce maillage contient des coordonnées invalides (infini ou NaN). Le fichier est"
+        " endommagé : exportez-le à nouveau.",
+        "This mesh holds invalid coordinates (infinity or NaN). The file is damaged:"
+        " export it again.",
+    )
+
+
+def _checked_mesh(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    n_raw: int,
+    fmt: str,
+    units: str | None,
+    scale_to_mm: float,
+    details: dict[str, object],
+    repairs: list[Text],
+) -> Mesh:
+    """The checks and repairs of :func:`mesh_from_triangles` after the vertices are merged."""
+    warnings: list[Text] = []
     details["vertices_merged"] = 3 * n_raw - len(vertices)
 
     kept = np.concatenate(
@@ -369,9 +409,10 @@ def merge_vertices(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     first, inverse = _first_and_inverse(keys)
     del keys
     # Every corner must have its representative's cell.
-    cells = _grid_cells(corners[first])
+    representatives = corners[first]
+    cells = _grid_cells(representatives)
     collided = any(
-        not np.array_equal(cells[inverse[lo:hi]], _grid_cells(corners[lo:hi]))
+        _cells_differ(corners[lo:hi], representatives, cells, inverse[lo:hi])
         for lo, hi in _slices(len(corners), 3 * CHUNK_FACES)
     )
     if collided:  # a collision: exact but slower
@@ -379,6 +420,53 @@ def merge_vertices(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             _grid_cells(corners), axis=0, return_index=True, return_inverse=True
         )
     return corners[first].astype(np.float64), inverse.reshape(-1, 3).astype(np.int64)
+
+
+def _cells_differ(
+    corners: np.ndarray, representatives: np.ndarray, cells: np.ndarray, group: np.ndarray
+) -> bool:
+    """Whether a corner lies in another grid cell than its group's representative.
+
+    A corner equal to its representative (as an STL repeats a vertex, to the
+    bit) is in its cell; only the others' cells are worked out.
+    """
+    unequal = np.flatnonzero((corners != representatives[group]).any(axis=1))
+    return not np.array_equal(_grid_cells(corners[unequal]), cells[group[unequal]])
+
+
+def merge_indexed_vertices(
+    vertices: np.ndarray, faces: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``merge_vertices(vertices[faces])``, the same arrays, without building the corners.
+
+    The hashes are those of the file's vertices (a third or less of the corners);
+    a corner's group is its vertex's. As there, the merged vertices come in the
+    order of their hashes, each the first corner of its group in triangle order,
+    and only the vertices a triangle uses count. A hash collision falls back to
+    :func:`merge_vertices` itself.
+    """
+    corner_vertex = faces.reshape(-1)
+    used = np.zeros(len(vertices), dtype=bool)
+    used[corner_vertex] = True
+    used_vertices = np.flatnonzero(used)
+    keys = _cell_hashes(_grid_cells(vertices[used_vertices]))
+    _, group_of_used = _first_and_inverse(keys)
+    groups = int(group_of_used.max()) + 1 if len(group_of_used) else 0
+    # The first corner of each vertex, then of each group of vertices.
+    first_corner_of_vertex = np.full(len(vertices), len(corner_vertex), dtype=np.intp)
+    np.minimum.at(first_corner_of_vertex, corner_vertex, np.arange(len(corner_vertex)))
+    first_corner = np.full(groups, len(corner_vertex), dtype=np.intp)
+    np.minimum.at(first_corner, group_of_used, first_corner_of_vertex[used_vertices])
+    merged = vertices[corner_vertex[first_corner]]
+    # Every vertex used must have its representative's cell.
+    if not np.array_equal(_grid_cells(merged)[group_of_used], _grid_cells(vertices[used_vertices])):
+        return merge_vertices(vertices[faces])
+    group_of_vertex = np.zeros(len(vertices), dtype=np.intp)
+    group_of_vertex[used_vertices] = group_of_used
+    return (
+        merged.astype(np.float64),
+        group_of_vertex[corner_vertex].reshape(-1, 3).astype(np.int64),
+    )
 
 
 CHUNK_FACES = 1 << 18

@@ -1,4 +1,4 @@
-"""3MF → triangles in millimetres, with the standard library's zipfile and ElementTree.
+"""3MF → a mesh in millimetres, with the standard library's zipfile and ElementTree, and numpy.
 
 A 3MF is a ZIP holding plain XML (3MF core specification): objects with a mesh
 (``vertex`` and ``triangle`` elements) or components (other objects placed by a
@@ -49,15 +49,25 @@ class _Object:
 
 @dataclass
 class ThreeMF:
-    """What the file holds: triangles of every build item, already placed; the unit."""
+    """What the file holds: the mesh of every build item, already placed; the unit.
 
-    triangles: np.ndarray
+    ``faces`` index ``vertices`` (as the file does, one piece after the other):
+    its triangles are ``vertices[faces]``, never built as such by the loader.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
     unit: str
     objects: int
 
+    @property
+    def triangles(self) -> np.ndarray:
+        """``(n, 3, 3)``: the corners of every triangle."""
+        return self.vertices[self.faces]
+
 
 def read_3mf(data: bytes) -> ThreeMF:
-    """Triangles of every build item, placed by its transforms, in the file's unit."""
+    """The mesh of every build item, placed by its transforms, in the file's unit."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         root_part = _root_model_part(archive)
@@ -70,7 +80,7 @@ def read_3mf(data: bytes) -> ThreeMF:
             "This 3MF file could not be read (damaged archive or XML). Export it again, or as STL.",
             detail=f"{type(exc).__name__}: {exc}",
         ) from None
-    pieces: list[np.ndarray] = []
+    pieces: list[tuple[np.ndarray, np.ndarray]] = []
 
     def place(part: str, object_id: str, matrix: np.ndarray, depth: int = 0) -> None:
         if depth > 32:
@@ -88,8 +98,7 @@ def read_3mf(data: bytes) -> ThreeMF:
             )
         found = objects[object_id]
         if found.faces is not None and len(found.faces):
-            corners = found.vertices @ matrix[:3, :3] + matrix[3, :3]
-            pieces.append(corners[found.faces])
+            pieces.append((found.vertices @ matrix[:3, :3] + matrix[3, :3], found.faces))
         for comp_part, comp_id, comp_matrix in found.components:
             if comp_part not in models:
                 _model(archive, comp_part, models)
@@ -111,7 +120,15 @@ def read_3mf(data: bytes) -> ThreeMF:
             "Ce fichier 3MF ne contient aucun triangle.",
             "This 3MF file contains no triangles.",
         )
-    return ThreeMF(np.concatenate(pieces), unit, len(pieces))
+    offsets = np.cumsum([0] + [len(vertices) for vertices, _ in pieces[:-1]])
+    return ThreeMF(
+        np.concatenate([vertices for vertices, _ in pieces]),
+        np.concatenate(
+            [faces + offset for (_, faces), offset in zip(pieces, offsets, strict=True)]
+        ),
+        unit,
+        len(pieces),
+    )
 
 
 def _root_model_part(archive: zipfile.ZipFile) -> str:
@@ -134,10 +151,11 @@ def _model(
     """Objects, build items and unit of one model part (cached in ``models``).
 
     The mesh elements, nearly all of the file, are cut out before ElementTree sees
-    it and read by regular expressions straight into arrays (:func:`_mesh_arrays`):
+    it and read by numpy straight into arrays (:func:`_mesh_arrays`):
     building an element per vertex and triangle took seconds and hundreds of MiB.
     """
-    root = ElementTree.fromstring(_without_meshes(archive.read(part), blocks := []))
+    text = archive.read(part)
+    root = ElementTree.fromstring(_without_meshes(text, blocks := []))
     namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
     unit = root.get("unit", "millimeter")
     objects: dict[str, _Object] = {}
@@ -146,7 +164,7 @@ def _model(
         found = _Object()
         mesh = element.find(f"{namespace}mesh")
         if mesh is not None:
-            found.vertices, found.faces = _mesh_arrays(blocks[int(mesh.get(_BLOCK, -1))])
+            found.vertices, found.faces = _mesh_arrays(text, *blocks[int(mesh.get(_BLOCK, -1))])
         for component in element.iter(f"{namespace}component"):
             target = component.get(_PRODUCTION_PATH)
             comp_part = posixpath.normpath(target.lstrip("/")) if target else part
@@ -163,20 +181,21 @@ def _model(
     return objects, build, unit
 
 
-def _without_meshes(text: bytes, blocks: list[bytes]) -> bytes:
-    """``text`` with each mesh element's inside moved to ``blocks`` (the element keeps its index)."""
+def _without_meshes(text: bytes, blocks: list[tuple[int, int]]) -> bytes:
+    """``text`` without the inside of each mesh element, whose place in ``text`` (start, end)
+    goes to ``blocks`` (the element keeps its index there)."""
     kept: list[bytes] = []
     position = 0
     while found := _MESH_OPEN.search(text, position):
         prefix, attributes, empty = found.groups()
         if empty:
-            body, after = b"", found.end()
+            body, after = (found.end(), found.end()), found.end()
         else:
             close = b"</" + prefix + b"mesh"
             end = text.find(close, found.end())
             if end < 0:
                 raise ValueError("a mesh element is not closed")
-            body, after = text[found.end() : end], text.index(b">", end) + 1
+            body, after = (found.end(), end), text.index(b">", end) + 1
         kept += [
             text[position : found.start()],
             b'<%smesh%s %s="%d"/>' % (prefix, attributes, _BLOCK.encode(), len(blocks)),
@@ -187,46 +206,137 @@ def _without_meshes(text: bytes, blocks: list[bytes]) -> bytes:
     return b"".join(kept)
 
 
-def _mesh_arrays(block: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices and faces of the inside of one ``mesh`` element.
+def _mesh_arrays(text: bytes, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices and faces of the inside of one ``mesh`` element, ``text[start:end]``.
 
     Exporters write ``<vertex x=".." y=".." z=".."/>`` and ``<triangle v1=".."
-    v2=".." v3=".."/>``: with the tag and attribute names blanked out, what remains
-    is a list of numbers numpy parses in one call. Anything else in the element
-    (other attributes, prefixes, single quotes) is read element by element.
+    v2=".." v3=".."/>``: the values are what lies between the double quotes, read
+    by numpy over the bytes (:func:`_quoted_numbers`), in place. Anything else
+    in the element (other attributes, another order, single quotes) is read
+    element by element.
     """
-    vertex_tags = _tag_count(block, b"vertex")  # ("vertices" is not "vertex"…)
-    triangle_tags = _tag_count(block, b"triangle") - _tag_count(block, b"triangles")  # …is
-    split = block.find(b"</vertices>")
-    vertices = _numbers(block[:split], (b"<vertices>", b"<vertex", b"x=", b"y=", b"z="))
-    faces = _numbers(
-        block[split + 11 :], (b"<triangles>", b"<triangle", b"v1=", b"v2=", b"v3="), np.int64
-    )
-    if (
-        split < 0
-        or vertices is None
-        or faces is None
-        or len(vertices) != 3 * vertex_tags
-        or len(faces) != 3 * triangle_tags
-    ):
-        return _mesh_arrays_by_element(block)
-    return vertices.reshape(-1, 3), _checked(faces.reshape(-1, 3), vertex_tags)
+    split = text.find(b"</vertices>", start, end)
+    if split < 0:
+        return _mesh_arrays_by_element(text[start:end])
+    inside = memoryview(text)
+    vertices = _quoted_numbers(inside[start:split], (b"x", b"y", b"z"), np.float64)
+    faces = _quoted_numbers(inside[split + 11 : end], (b"v1", b"v2", b"v3"), np.int64)
+    if vertices is None or faces is None:
+        return _mesh_arrays_by_element(text[start:end])
+    return vertices.reshape(-1, 3), _checked(faces.reshape(-1, 3), len(vertices) // 3)
 
 
-_BLANKS = bytes.maketrans(b'"/<>\t\r\n', b"       ")
+_QUOTE, _EQUALS, _TAG_END = ord('"'), ord("="), ord(">")
+_XML_SPACE = np.frombuffer(b" \t\r\n", dtype=np.uint8)
+CHUNK_BYTES = 1 << 20
+"""Bytes of markup read at a time: the temporaries stay a few MiB whatever the file."""
 
 
-def _numbers(text: bytes, names: tuple[bytes, ...], dtype: type = np.float64) -> np.ndarray | None:
-    """The numbers of ``text`` once ``names`` and markup are blanked; None if anything else is left."""
-    for name in names:
-        text = text.replace(name, b" ")
-    text = text.replace(b"</vertices", b" ").replace(b"</triangles", b" ").translate(_BLANKS)
+def _quoted_numbers(
+    text: bytes | memoryview, names: tuple[bytes, ...], dtype: type
+) -> np.ndarray | None:
+    """The values of the attributes ``names``, repeated in that order, as one flat array.
+
+    Every double-quoted value of ``text`` must belong to those attributes, in
+    turn (``x="…" y="…" z="…"`` element after element); None when anything
+    else is quoted, a value is no number, or a name is out of turn. Read in
+    slices of about ``CHUNK_BYTES``, each ending with an element.
+    """
+    chars = np.frombuffer(text, dtype=np.uint8)
+    pieces = []
+    low = 0
+    while low < len(chars):
+        high = low + CHUNK_BYTES
+        if high < len(chars):  # on past the end of the element there
+            ends = np.flatnonzero(chars[high : high + CHUNK_BYTES] == _TAG_END)
+            high = high + int(ends[0]) + 1 if len(ends) else len(chars)
+        piece = _slice_numbers(chars[low:high], names, dtype)
+        if piece is None:
+            return None
+        pieces.append(piece)
+        low = high
+    return np.concatenate(pieces) if pieces else None
+
+
+def _slice_numbers(chars: np.ndarray, names: tuple[bytes, ...], dtype: type) -> np.ndarray | None:
+    """:func:`_quoted_numbers` of whole elements: the values gathered, each with its closing
+    quote as separator, and parsed in one call, without per-element Python."""
+    quotes = np.flatnonzero(chars == _QUOTE)
+    if len(quotes) == 0:  # closing tags, spaces: nothing; attributes in other quotes: None
+        return None if (chars == _EQUALS).any() else np.zeros(0, dtype=dtype)
+    if len(quotes) % (2 * len(names)):
+        return None
+    opens, closes = quotes[0::2], quotes[1::2]
+    longest = max(len(name) for name in names)
+    if opens[0] < longest + 2 or not (chars[opens - 1] == _EQUALS).all():
+        return None
+    for turn, name in enumerate(names):
+        before = opens[turn :: len(names)] - 1 - len(name)  # where the name starts
+        for offset, letter in enumerate(name):
+            if not (chars[before + offset] == letter).all():
+                return None
+        if not np.isin(chars[before - 1], _XML_SPACE).all():  # "x=", not "ax="
+            return None
+    spans = closes - opens  # each value and its closing quote
+    starts = np.cumsum(spans) - spans
+    gathered = chars[np.arange(int(spans.sum())) + np.repeat(opens + 1 - starts, spans)]
+    if dtype is np.float64 and (values := _plain_decimals(gathered, starts, spans)) is not None:
+        return values
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
-            return np.fromstring(text, dtype=dtype, sep=" ")
+            values = np.fromstring(gathered.tobytes(), dtype=dtype, sep='"')
         except (ValueError, DeprecationWarning):
             return None
+    return values if len(values) == len(opens) else None
+
+
+_DIGIT_ONE_TO = 10 ** np.arange(16, dtype=np.int64)
+_TEN_TO = 10.0 ** np.arange(16)
+_MINUS, _PLUS, _POINT, _ZERO = (ord(c) for c in "-+.0")
+
+
+def _plain_decimals(chars: np.ndarray, starts: np.ndarray, spans: np.ndarray) -> np.ndarray | None:
+    """Values written as plain decimals (``-1.250``, ``19.689``, ``7``) → float64; None if
+    any is not one, or has more than 15 digits.
+
+    Hand-written because numpy's text parser takes about twice as long: with at
+    most 15 digits the digits form an integer m below 2**53 and the value is
+    ``m / 10**k`` (k digits after the point), both exact doubles, so the one
+    correctly rounded division gives the double ``float()`` reads, bit for bit
+    (the exact case of correctly rounded decimal reading). ``chars`` holds each
+    value followed by one separator; a value starts at ``starts`` and spans
+    ``spans`` bytes with its separator.
+    """
+    digit = chars - np.uint8(_ZERO)  # wraps below "0"
+    is_digit = digit < 10
+    digits_through = np.zeros(len(chars) + 1, dtype=np.int64)  # digits before each byte
+    np.cumsum(is_digit, out=digits_through[1:])
+    ends = starts + spans  # one past the separator
+    digits = digits_through[ends] - digits_through[starts]
+    first = chars[starts]
+    negative = first == _MINUS
+    signed = negative | (first == _PLUS)
+    points = np.flatnonzero(chars == _POINT)
+    value_of_point = np.searchsorted(starts, points, side="right") - 1
+    point_count = np.bincount(value_of_point, minlength=len(starts))
+    others = spans - 1 - digits  # bytes other than digits, separator left out
+    if (
+        len(starts) == 0
+        or digits.min() < 1
+        or digits.max() > 15
+        or point_count.max(initial=0) > 1
+        or not np.array_equal(others, signed + point_count)  # the sign is the first byte
+    ):
+        return None
+    # Each digit times the power of ten of its place in its value's integer m.
+    place = np.repeat(digits_through[ends], spans) - digits_through[1:]
+    terms = np.where(is_digit, digit * _DIGIT_ONE_TO[np.minimum(place, 15)], 0)
+    whole = np.add.reduceat(terms, starts)
+    after_point = np.zeros(len(starts), dtype=np.int64)
+    after_point[value_of_point] = digits_through[ends[value_of_point]] - digits_through[points]
+    values = whole / _TEN_TO[after_point]
+    return np.negative(values, where=negative, out=values)
 
 
 def _mesh_arrays_by_element(block: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -242,11 +352,6 @@ def _mesh_arrays_by_element(block: bytes) -> tuple[np.ndarray, np.ndarray]:
     vertices = np.array(xyz, dtype=np.float64).reshape(-1, 3)
     faces = np.array(corners, dtype=np.int64).reshape(-1, 3)
     return vertices, _checked(faces, len(vertices))
-
-
-def _tag_count(block: bytes, name: bytes) -> int:
-    """Elements named ``name`` (or starting so), with or without a namespace prefix."""
-    return block.count(b"<" + name) + block.count(b":" + name)
 
 
 def _checked(faces: np.ndarray, n_vertices: int) -> np.ndarray:

@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from ..designs.bounded import Bounds, start_bounded, stop_child
-from ..designs.loader import load_design
 from ..errors import FabError
 from ..i18n import Text
 from ..learning import Correction
-from ..planning import PlanResult, run_plan, write_outputs
+from ..planning import PlanResult, load_accepted, run_plan, write_outputs
 from ..plugin import MachinePlugin, PlanInput, resolve_options
 from ..profiles import (
     MaterialProfile,
@@ -168,9 +167,11 @@ def _plan_child(conn, request: PlanRequest) -> None:
 
 
 def _plan_and_write(request: PlanRequest, progress: Callable[..., None]) -> PlanSummary:
-    design = load_design(Path(request.design_path).read_bytes(), request.design_name)
-    progress(0.05, "plan")
     machine = machine_from_snapshot(request.machine)
+    design = load_accepted(
+        Path(request.design_path).read_bytes(), request.design_name, request.plugin, machine
+    )
+    progress(0.05, "plan")
     material = material_from_snapshot(request.material)
     limit_bytes = request.limits.output_mb * 1024 * 1024
     guess = estimated_output_bytes(request.plugin, design, machine, material, request.options)
