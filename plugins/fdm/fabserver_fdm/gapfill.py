@@ -29,6 +29,7 @@ MIN_LENGTH = 0.8  # mm: shorter centre lines (a corner's crumb) are not printed
 SIMPLIFY = 0.005  # mm
 GROUP_POINTS = 1000  # boundary samples per triangulation (bigger groups cost more per sample)
 VERTEX_MERGE = 1e-9  # mm: Voronoi vertices closer than this are one (rounding)
+SEGMENT_SLICE = 16384  # candidate edges made into GEOS segments at a time
 MAX_WIDTH = 1.0  # mm: a gap is narrower than a line and a half; clamp the rare outlier
 
 
@@ -54,7 +55,7 @@ def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list
     near = shapely.intersects_xy(parts[seg_part], ends[:, 0, 0], ends[:, 0, 1])
     near[near] = shapely.intersects_xy(parts[seg_part[near]], ends[near, 1, 0], ends[near, 1, 1])
     ends, seg_part = ends[near], seg_part[near]
-    inside = elementwise(_segments_within, np.arange(len(ends)), ends, parts[seg_part])
+    inside = _segments_within(ends, parts, seg_part)
     ends, seg_part = ends[inside], seg_part[inside]
     segs = shapely.linestrings(ends.reshape(-1, 2), indices=np.repeat(np.arange(len(ends)), 2))
     if len(segs) == 0:
@@ -100,15 +101,27 @@ def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list
     return points, layer[part_of], widths
 
 
-def _segments_within(rows: np.ndarray, ends: np.ndarray, parts: np.ndarray) -> np.ndarray:
-    """Whether the segments ``ends[rows]`` lie within ``parts`` (one slice of the edges).
+def _segments_within(ends: np.ndarray, parts: np.ndarray, seg_part: np.ndarray) -> np.ndarray:
+    """Whether each segment ``ends[i]`` lies within its part ``parts[seg_part[i]]``.
 
-    The segments are made slice by slice and dropped at once: the candidate
-    edges of 3DBenchy, as GEOS geometries all together, were 40 MiB of the peak.
+    Asked of the prepared parts (``contains``, the same relation seen from the
+    part): seven times faster than ``within`` of each segment, so one thread does
+    it (a prepared geometry builds its indexes on first use, not safe from two
+    threads at once). The segments are made slice by slice and dropped at once:
+    the candidate edges of 3DBenchy, as GEOS geometries all together, were 40 MiB
+    of the peak.
     """
-    chosen = ends[rows].reshape(-1, 2)
-    segs = shapely.linestrings(chosen, indices=np.repeat(np.arange(len(rows)), 2))
-    return shapely.within(segs, parts)
+    shapely.prepare(parts)
+    inside = np.zeros(len(ends), dtype=bool)
+    for lo in range(0, len(ends), SEGMENT_SLICE):
+        chosen = ends[lo : lo + SEGMENT_SLICE]
+        segs = shapely.linestrings(
+            chosen.reshape(-1, 2), indices=np.repeat(np.arange(len(chosen)), 2)
+        )
+        inside[lo : lo + len(chosen)] = shapely.contains(
+            parts[seg_part[lo : lo + SEGMENT_SLICE]], segs
+        )
+    return inside
 
 
 def _voronoi_edges(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
