@@ -170,7 +170,9 @@ def pieces_in_child(func: Callable[..., Iterator[Any]], *args: Any) -> Iterator[
     the stage is raised here. Where forking is not safe (see :func:`in_child`) the
     generator runs on a thread.
     """
-    if WORKERS < 2 or not hasattr(os, "fork") or not _fork_safe():
+    if WORKERS < 2:  # one core: each piece made when it is asked for
+        return iter(func(*args))
+    if not hasattr(os, "fork") or not _fork_safe():
         return _pieces_on_thread(func, *args)
     read_fd, write_fd = os.pipe()
     try:
