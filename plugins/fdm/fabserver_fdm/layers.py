@@ -261,7 +261,20 @@ def plan_layers(
     rest_flows = layer_flows(s, s.layer_height, False)
     flows = [first_flows if k == 0 else rest_flows for k in range(n)]
     fil = s.filament
-    epm_of = lambda f: e_per_mm(f, fil.diameter, fil.extrusion_multiplier)  # noqa: E731
+    # Speeds and extrusion rates by flow, worked out once (thousands of paths share a few).
+    known: dict[tuple, float] = {}
+
+    def epm_of(f: Flow) -> float:
+        if (f,) not in known:
+            known[(f,)] = e_per_mm(f, fil.diameter, fil.extrusion_multiplier)
+        return known[(f,)]
+
+    def speed_of(role: str, flow: Flow, first: bool) -> float:
+        key = (role, flow, first)
+        if key not in known:
+            known[key] = _speed(s, role, flow, first)
+        return known[key]
+
     if gap_fill is None:
         gap_fill = start_gap_fill(regions.gaps)
 
@@ -428,13 +441,13 @@ def plan_layers(
                     role = "external_perimeter" if d == 0 else "perimeter"
                     flow = f.external if d == 0 else f.perimeter
                     length = float(np.linalg.norm(np.diff(loop, axis=0), axis=1).sum())
-                    speed = _speed(s, role, flow, first)
+                    speed = speed_of(role, flow, first)
                     if length < SMALL_PERIMETER_LENGTH:
                         speed = min(speed, s.printer.small_perimeter_speed)
                     pieces = [(loop, False)] if supported[i] else _overhangs(loop, lower[k])
                     for pts, over in pieces:
                         if over:
-                            over_speed = _speed(s, "overhang_perimeter", f.bridge, first)
+                            over_speed = speed_of("overhang_perimeter", f.bridge, first)
                             paths.add(
                                 pts, k, ROLE["overhang_perimeter"], epm_of(f.bridge), over_speed
                             )
@@ -451,7 +464,7 @@ def plan_layers(
                 starts = np.array([gaps.lines[i][0] for i in gg])
                 ends = np.array([gaps.lines[i][-1] for i in gg])
                 go, flip = nearest_order(starts, ends, position)
-                speed = _speed(s, "gap_fill", f.perimeter, first)
+                speed = speed_of("gap_fill", f.perimeter, first)
                 for i, rev in zip(gg[go], flip, strict=True):
                     pts, width = gaps.lines[i], gaps.width[i]
                     if rev:
@@ -478,7 +491,7 @@ def plan_layers(
                         "support": f.infill,
                         "support_interface": f.infill,
                     }[role]
-                    paths.add(pts, k, ROLE[role], epm_of(flow), _speed(s, role, flow, first))
+                    paths.add(pts, k, ROLE[role], epm_of(flow), speed_of(role, flow, first))
                     position = pts[-1]
     return paths
 
