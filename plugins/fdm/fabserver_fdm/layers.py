@@ -48,6 +48,7 @@ SMALL_PERIMETER_LENGTH = 2 * math.pi * 6.5  # mm, PrusaSlicer's threshold for sm
 OVERHANG_MIN_LENGTH = 0.5  # mm: shorter overhanging stretches of a loop stay ordinary
 MIN_PIECE_WIDTHS = 1.2  # fill pieces shorter than this many line widths are dropped
 MIN_PATH = 1e-3  # mm: extruding moves shorter than this are merged into their neighbour
+GAP_FILL_FORK_POINTS = 2000  # gap outline vertices below which gap fill is not forked off
 
 
 @dataclass
@@ -236,8 +237,11 @@ def start_gap_fill(gaps: np.ndarray) -> Iterator[GapPiece]:
     infill and the loops, in a process of its own (the walk of :func:`plan_layers`
     holds the interpreter's lock most of the time), and hands on each run of
     layers as soon as it is done, so the walk lays the lowest layers while the
-    others are worked out.
+    others are worked out. Small gaps (a screw's few) are filled in this process:
+    forking a planning process costs more than they take.
     """
+    if shapely.get_num_coordinates(gaps).sum() < GAP_FILL_FORK_POINTS:
+        return iter(gap_fill_pieces(gaps))  # made here, layer run by run, as the walk asks
     return pieces_in_child(gap_fill_pieces, gaps)
 
 

@@ -9,6 +9,7 @@ import fabserver_fdm.geos as geos
 import fabserver_fdm.layers as layers
 import numpy as np
 import pytest
+import shapely
 from fabserver_fdm import FdmPlugin
 from fabserver_fdm.geos import in_child, pieces_in_child
 
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def _forks(monkeypatch):
     """Fork even under a test runner that keeps threads of its own (pytest-xdist's)."""
     monkeypatch.setattr(geos, "_fork_safe", lambda: True)
+    monkeypatch.setattr(layers, "GAP_FILL_FORK_POINTS", 0)  # a sample's few gaps too
     if geos.WORKERS < 2:
         monkeypatch.setattr(geos, "WORKERS", 2)
 
@@ -169,3 +171,16 @@ def test_a_plan_left_unread_leaves_no_child():
     del pieces
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)
+
+
+def test_a_few_gaps_are_filled_in_the_process(monkeypatch):
+    """Forking a planning process costs more than a screw's few gaps take."""
+    monkeypatch.undo()
+    forks = []
+    monkeypatch.setattr(layers, "pieces_in_child", lambda *a: forks.append(a) or iter([]))
+    strip = shapely.box(0, 0, 5, 0.3)
+    pieces = list(layers.start_gap_fill(np.array([strip, shapely.Polygon()], dtype=object)))
+    assert not forks and pieces[-1][0] == 2 and len(pieces[-1][1]) == 1
+    many = np.array([shapely.Point(0, 0).buffer(10, 1000)], dtype=object)
+    layers.start_gap_fill(many)
+    assert len(forks) == 1
