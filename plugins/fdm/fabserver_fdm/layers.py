@@ -226,6 +226,8 @@ class _GapLines:
             for at, members in enumerate(_group(layer, len(self.by_layer))):
                 if len(members):
                     self.by_layer[at].append(members + first)
+            if self.done >= len(self.by_layer):
+                next(self.pieces, None)  # the end: the child, if any, is reaped
         found = self.by_layer[k]
         return np.concatenate(found) if found else np.zeros(0, np.int64)
 
