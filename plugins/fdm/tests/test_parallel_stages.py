@@ -165,12 +165,14 @@ def test_pieces_on_a_thread_beside_threads_of_others(monkeypatch):
     assert threading.current_thread() is threading.main_thread()
 
 
-def test_a_plan_left_unread_leaves_no_child():
+def test_pieces_left_unread_leave_no_child():
     pieces = pieces_in_child(_squares, 3)
+    child = pieces._pid
+    assert child > 0  # forked
     next(pieces)
     del pieces
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
+    with pytest.raises(ChildProcessError):  # reaped already: not a child any more
+        os.waitpid(child, os.WNOHANG)
 
 
 def test_a_few_gaps_are_filled_in_the_process(monkeypatch):
