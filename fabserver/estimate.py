@@ -63,7 +63,8 @@ are one ``np.minimum.accumulate`` each: no Python loop over moves.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -131,6 +132,21 @@ class _Moves:
     base_accel: np.ndarray  # (m,) mm/s² the firmware was told for this kind of move
     queued_accel: np.ndarray  # (m,) mm/s²: the toolhead's ACCEL when the move was queued
     v_nom: np.ndarray  # (m,) mm/s after the axis limits
+    safe_axis: np.ndarray | None = None  # (m,) mm/s: classic jerk's start speed, axes only
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """What :class:`_Moves` holds but the speeds: the same whatever the feeds."""
+
+    moves: _Moves  # v_nom: the axis limits only (``speed_cap``)
+    stops: np.ndarray  # (k,) junctions (into the moves) where an event stops the machine
+    corners: np.ndarray | None  # (m - 1,) junction deviation's squared speeds (no jerk)
+
+    def with_feed(self, feed: np.ndarray, kin: Kinematics) -> _Moves:
+        """The moves at the feeds ``feed`` ((n,) mm/s, one per move of the toolpath)."""
+        v_nom = np.minimum(np.asarray(feed, dtype=float)[self.moves.idx], self.moves.v_nom)
+        return replace(self.moves, v_nom=np.maximum(v_nom, kin.minimum_feed))
 
 
 def move_accelerations(
@@ -173,6 +189,14 @@ def move_accelerations(
 def _moves(
     toolpath: Toolpath, kin: Kinematics, move_accel: np.ndarray | None = None
 ) -> _Moves | None:
+    geometry = _geometry(toolpath, kin, move_accel)
+    return None if geometry is None else geometry.with_feed(toolpath.feed, kin)
+
+
+def _geometry(
+    toolpath: Toolpath, kin: Kinematics, move_accel: np.ndarray | None = None
+) -> _Geometry | None:
+    """Lengths, directions, accelerations and caps of the moves that go somewhere."""
     delta = toolpath.xyz - toolpath.starts
     cart = np.linalg.norm(delta, axis=1)
     de = np.asarray(toolpath.e, dtype=float)
@@ -221,9 +245,24 @@ def _moves(
     if kin.firmware != "grbl":
         base[kind == MoveKind.RETRACT] = kin.retract_accel or kin.max_accel.e
     accel = np.minimum(base, accel_cap)
-    v_nom = np.minimum(np.asarray(toolpath.feed, dtype=float)[idx], speed_cap)
-    v_nom = np.maximum(v_nom, kin.minimum_feed)
-    return _Moves(idx, L, unit, e_only, e_per_mm, accel, base, queued, v_nom)
+    safe_axis = None
+    if kin.cornering() == "jerk":
+        jerk = np.array([kin.jerk.x, kin.jerk.y, kin.jerk.z, kin.jerk.e])  # type: ignore[union-attr]
+        absolute = np.abs(unit)
+        with np.errstate(divide="ignore"):
+            safe_axis = _row_min(np.where(absolute > _EPS, jerk / absolute, np.inf))
+    moves = _Moves(idx, L, unit, e_only, e_per_mm, accel, base, queued, speed_cap, safe_axis)
+    # Events that stop the machine (tool change, pierce, dwell…) force a stop
+    # at the junction before the move they precede.
+    stops = {ev.index for ev in toolpath.events if ev.kind in _STOP_EVENTS}
+    pos = np.zeros(0, np.int64)
+    if stops:
+        pos = np.searchsorted(idx, np.fromiter(stops, dtype=np.int64))
+        pos = pos[(pos > 0) & (pos < idx.size)]
+    corners = None
+    if kin.cornering() != "jerk" and idx.size >= 2:
+        corners = _junction_deviation(moves, kin)  # the directions' and lengths' alone
+    return _Geometry(moves, pos, corners)
 
 
 def _row_max(a: np.ndarray) -> np.ndarray:
@@ -276,27 +315,69 @@ def move_times(
 
     ``move_accel``: the acceleration each move is queued with, where the file
     changes it per feature (:func:`move_accelerations`); else the profile's.
+    The last toolpath's times are kept (a toolpath cannot change): the plan's
+    estimate asks again for those the cooling slowdown has just worked out.
+    """
+    kept = _last_times
+    if (
+        kept is not None
+        and kept[0]() is toolpath
+        and kept[1] == kin
+        and _same_accels(kept[2], move_accel)
+    ):
+        return kept[3].copy()
+    times = move_times_at(toolpath, kin, move_accel)(toolpath.feed)
+    _keep_times(toolpath, kin, move_accel, times)
+    return times
+
+
+_last_times: tuple | None = None  # (weak reference to a toolpath, kinematics, accels, times)
+
+
+def _keep_times(
+    toolpath: Toolpath, kin: Kinematics, move_accel: np.ndarray | None, times: np.ndarray
+) -> None:
+    global _last_times
+    accel = None if move_accel is None else np.array(move_accel, copy=True)
+    _last_times = (weakref.ref(toolpath), kin, accel, times.copy())
+
+
+def _same_accels(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
+
+
+def move_times_at(
+    toolpath: Toolpath, kin: Kinematics, move_accel: np.ndarray | None = None
+) -> Callable[[np.ndarray], np.ndarray]:
+    """:func:`move_times` of ``toolpath`` at other feeds: ``times(feed)``, ``(n,)`` each.
+
+    The lengths, directions and limits are worked out once, for a caller that
+    tries many feeds on the same moves (the cooling slowdown); each call gives
+    what :func:`move_times` gives for the toolpath with those feeds.
     """
     n = len(toolpath)
-    times = np.zeros(n)
-    mv = _moves(toolpath, kin, move_accel) if n else None
-    if mv is None:
-        return times
+    geometry = _geometry(toolpath, kin, move_accel) if n else None
+
+    def times(feed: np.ndarray) -> np.ndarray:
+        out = np.zeros(n)
+        if geometry is None:
+            return out
+        return _planned(geometry.with_feed(feed, kin), geometry, kin, out)
+
+    return times
+
+
+def _planned(mv: _Moves, geometry: _Geometry, kin: Kinematics, times: np.ndarray) -> np.ndarray:
+    """``times`` with the seconds of each of the moves ``mv`` (of ``geometry``) filled in."""
     m = mv.idx.size
     L, accel, v_nom = mv.length, mv.accel, mv.v_nom
     D = 2.0 * accel * L
 
     limit = np.empty(m + 1)
-    limit[1:-1] = _junction_limits(mv, kin)
+    limit[1:-1] = _junction_limits(mv, kin, geometry.corners)
     limit[0] = _safe_speed(mv, kin, slice(0, 1))[0] ** 2 if kin.cornering() == "jerk" else 0.0
     limit[-1] = 0.0
-    # Events that stop the machine (tool change, pierce, dwell…) force a stop
-    # at the junction before the move they precede.
-    stops = {ev.index for ev in toolpath.events if ev.kind in _STOP_EVENTS}
-    if stops:
-        pos = np.searchsorted(mv.idx, np.fromiter(stops, dtype=np.int64))
-        pos = pos[(pos > 0) & (pos < m)]
-        limit[pos] = 0.0
+    limit[geometry.stops] = 0.0
     if kin.firmware == "grbl":
         # The move being run must be able to stop within the blocks buffered.
         ahead = kin.planner_blocks - 1
@@ -329,6 +410,8 @@ def move_times(
 
 def _safe_speed(mv: _Moves, kin: Kinematics, rows: slice = slice(None)) -> np.ndarray:
     """Marlin's classic-jerk "safe speed": how fast each move (of ``rows``) may start from rest."""
+    if mv.safe_axis is not None:
+        return np.minimum(mv.v_nom[rows], mv.safe_axis[rows])
     jerk = np.array([kin.jerk.x, kin.jerk.y, kin.jerk.z, kin.jerk.e])  # type: ignore[union-attr]
     unit = np.abs(mv.unit[rows])
     with np.errstate(divide="ignore"):
@@ -336,12 +419,18 @@ def _safe_speed(mv: _Moves, kin: Kinematics, rows: slice = slice(None)) -> np.nd
     return np.minimum(mv.v_nom[rows], axis)
 
 
-def _junction_limits(mv: _Moves, kin: Kinematics) -> np.ndarray:
-    """Largest squared speed at each of the ``m - 1`` junctions between moves."""
+def _junction_limits(mv: _Moves, kin: Kinematics, corners: np.ndarray | None = None) -> np.ndarray:
+    """Largest squared speed at each of the ``m - 1`` junctions between moves.
+
+    ``corners``: :func:`_junction_deviation` of the moves, when already worked out.
+    """
     if mv.idx.size < 2:
         return np.zeros(0)
     model = kin.cornering()
-    js = _classic_jerk(mv, kin) if model == "jerk" else _junction_deviation(mv, kin)
+    if model == "jerk":
+        js = _classic_jerk(mv, kin)
+    else:
+        js = corners if corners is not None else _junction_deviation(mv, kin)
     js = np.minimum(js, np.minimum(mv.v_nom[:-1], mv.v_nom[1:]) ** 2)
     if model != "jerk":
         # Moves of the extruder alone stop before and after.

@@ -3,6 +3,7 @@ vectorised planner must equal the independent per-move planner of that firmware.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -14,6 +15,7 @@ from fabserver.estimate import (
     grbl_settings,
     move_accelerations,
     move_times,
+    move_times_at,
 )
 from fabserver.profiles import Kinematics
 from fabserver.toolpath import MoveKind, ToolpathBuilder
@@ -281,3 +283,37 @@ def test_start_lines_state_the_limits():
     )
     assert "$121=2000 [y acceleration, mm/s^2]" in grbl_settings(grbl(), 1000, True)
     assert firmware_start_lines(grbl()) == []
+
+
+@pytest.mark.parametrize(
+    "kin",
+    [klipper(), marlin(), marlin(jerk=None, junction_deviation=0.02), grbl()],
+    ids=["klipper", "marlin-jerk", "marlin-jd", "grbl"],
+)
+def test_times_at_other_feeds_equal_those_of_the_toolpath_with_those_feeds(kin):
+    """move_times_at works out the geometry once; each feed gives move_times' own answer."""
+    tp = features_toolpath()
+    accel = move_accelerations(tp, kin, {"perimeter_acceleration": 1500})
+    times_at = move_times_at(tp, kin, accel)
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        feed = tp.feed * rng.uniform(0.2, 1.5, size=len(tp))
+        expected = move_times(dataclasses.replace(tp, feed=feed), kin, accel)
+        np.testing.assert_array_equal(times_at(feed), expected)
+    np.testing.assert_array_equal(times_at(tp.feed), move_times(tp, kin, accel))
+
+
+def test_times_asked_again_are_those_of_that_toolpath_and_those_limits():
+    tp = features_toolpath()
+    kin = marlin()
+    first = move_times(tp, kin)
+    first[:] = -1.0  # the caller's copy: what is kept does not change
+    again = move_times(tp, kin)
+    assert (again > 0).any() and (again >= 0).all()
+    faster = move_times(tp, marlin(accel=3000))
+    assert faster.sum() < again.sum()
+    slower = dataclasses.replace(tp, feed=tp.feed / 2)
+    assert move_times(slower, kin).sum() > again.sum()
+    np.testing.assert_array_equal(move_times(tp, kin), again)
+    accel = np.full(len(tp), 200.0)
+    assert move_times(tp, kin, accel).sum() > again.sum()

@@ -25,7 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from fabserver.estimate import FEATURE_ACCELERATIONS, move_accelerations, move_times
+from fabserver.estimate import (
+    FEATURE_ACCELERATIONS,
+    move_accelerations,
+    move_times,
+    move_times_at,
+)
 from fabserver.profiles import Kinematics
 from fabserver.toolpath import Event, EventKind, MoveKind, Toolpath
 
@@ -381,9 +386,12 @@ def cooling_feed_scale(
     moving = extrude & (feed > min_speed)
     np.maximum.at(x_max, layers[moving], feed[moving] / min_speed)
 
+    # The slow layers' moves are planned at each trial's feeds: their lengths,
+    # directions and limits are worked out once.
+    times_at = move_times_at(sub, kin, sub_accel)
+
     def layer_times(x: np.ndarray) -> np.ndarray:
-        trial = dataclasses.replace(sub, feed=_scaled_feeds(sub, 1.0 / x, min_speed))
-        per_move = np.where(counted, move_times(trial, kin, sub_accel), 0.0)
+        per_move = np.where(counted, times_at(_scaled_feeds(sub, 1.0 / x, min_speed)), 0.0)
         return np.bincount(layers, weights=per_move, minlength=n_layers)
 
     fast_x, fast_t = np.ones(n_layers), layer_times(np.ones(n_layers))

@@ -16,6 +16,7 @@ other way, and cost 0.3 s and 40 MiB to import).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 import numpy as np
 import shapely
@@ -29,36 +30,87 @@ MIN_LENGTH = 0.8  # mm: shorter centre lines (a corner's crumb) are not printed
 SIMPLIFY = 0.005  # mm
 GROUP_POINTS = 1000  # boundary samples per triangulation (bigger groups cost more per sample)
 VERTEX_MERGE = 1e-9  # mm: Voronoi vertices closer than this are one (rounding)
+SEGMENT_SLICE = 16384  # candidate edges made into GEOS segments at a time
+PIECES = 4  # runs of layers handed on as soon as each is done
 MAX_WIDTH = 1.0  # mm: a gap is narrower than a line and a half; clamp the rare outlier
 
 
-def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray]]:
+GapFill = tuple[list[np.ndarray], np.ndarray, list[np.ndarray]]  # lines, layer, widths
+GapPiece = tuple[int, list[np.ndarray], np.ndarray, list[np.ndarray]]  # layers done, lines…
+
+
+def gap_fill_lines(gaps: np.ndarray) -> GapFill:
     """Centre lines of every layer's gaps.
 
     gaps : (L,) geometries
     Returns the lines ((m, 2) points each), their layer ((G,) int) and the width of
     each of their stretches ((m - 1,) mm each).
     """
+    lines: list[np.ndarray] = []
+    layers: list[np.ndarray] = [np.zeros(0, np.int64)]
+    widths: list[np.ndarray] = []
+    for _, piece_lines, piece_layer, piece_widths in gap_fill_pieces(gaps):
+        lines += piece_lines
+        layers.append(piece_layer)
+        widths += piece_widths
+    return lines, np.concatenate(layers), widths
+
+
+def gap_fill_pieces(gaps: np.ndarray, pieces: int = PIECES) -> Iterator[GapPiece]:
+    """:func:`gap_fill_lines` in about ``pieces`` runs of layers, lowest first.
+
+    Yields ``(done, lines, layer, widths)``: the lines of one run, and the number
+    of layers whose lines are all out by then (every layer below ``done``). The
+    runs together are :func:`gap_fill_lines`'s result, line for line: each part
+    is triangulated in the same group, at the same place, whatever the runs, so
+    the path planner can lay the lowest layers while the others are worked out.
+    """
     parts, layer = shapely.get_parts(gaps, return_index=True)
     keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) >= MIN_LENGTH * SAMPLE / 2)
     parts, layer = parts[keep], layer[keep]
     if len(parts) == 0:
-        return [], np.zeros(0, np.int64), []
-    ends, seg_part = _voronoi_edges(parts)
+        yield len(gaps), [], np.zeros(0, np.int64), []
+        return
+    shapely.prepare(parts)
+    samples = _Samples(parts)
+    # Runs of whole triangulation groups, of about as many samples each.
+    size = np.cumsum([hi - lo for lo, hi in samples.jobs])
+    runs = [np.zeros(0, np.int64)]
+    if len(size):
+        cuts = np.searchsorted(size, size[-1] * np.arange(1, pieces) / pieces, side="right")
+        runs = [r for r in np.split(np.arange(len(size)), np.unique(cuts)) if len(r)]
+    for i, run in enumerate(runs):
+        ends, seg_part = samples.edges([samples.jobs[j] for j in run])
+        lines, part_of, widths = _centre_lines(parts, ends, seg_part)
+        if i + 1 < len(runs):
+            done = int(layer[samples.part[samples.jobs[runs[i + 1][0]][0]]])
+        else:
+            done = len(gaps)
+        yield done, lines, layer[part_of], widths
+
+
+def _centre_lines(
+    parts: np.ndarray, ends: np.ndarray, seg_part: np.ndarray
+) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray]]:
+    """The centre lines made of the Voronoi edges ``ends`` of ``parts[seg_part]``.
+
+    Returns the lines ((m, 2) points), the part of each and its stretches' widths.
+    Each part's lines depend on its own edges only.
+    """
+    none = ([], np.zeros(0, np.int64), [])
     # An edge lies inside its gap only if both its ends do: that cheap test
     # (bounds, then points) leaves the exact one a fraction of the edges.
     box = shapely.bounds(parts)[seg_part]
     near = ((ends >= box[:, None, :2]) & (ends <= box[:, None, 2:])).all(axis=(1, 2))
     ends, seg_part = ends[near], seg_part[near]
-    shapely.prepare(parts)
     near = shapely.intersects_xy(parts[seg_part], ends[:, 0, 0], ends[:, 0, 1])
     near[near] = shapely.intersects_xy(parts[seg_part[near]], ends[near, 1, 0], ends[near, 1, 1])
     ends, seg_part = ends[near], seg_part[near]
-    inside = elementwise(_segments_within, np.arange(len(ends)), ends, parts[seg_part])
+    inside = _segments_within(ends, parts, seg_part)
     ends, seg_part = ends[inside], seg_part[inside]
-    segs = shapely.linestrings(ends.reshape(-1, 2), indices=np.repeat(np.arange(len(ends)), 2))
+    segs = shapely.linestrings(ends)  # (e, 2, 2): one segment each, no indices (7× faster)
     if len(segs) == 0:
-        return [], np.zeros(0, np.int64), []
+        return none
     present, dense = np.unique(seg_part, return_inverse=True)
     # Merged runs are simplified: a straight strip's edges come in many collinear pieces.
     merged = elementwise(shapely.line_merge, shapely.multilinestrings(segs, indices=dense))
@@ -84,100 +136,124 @@ def gap_fill_lines(gaps: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, list
     long = shapely.length(lines) >= MIN_LENGTH
     lines, part_of = lines[long], part_of[long]
     if len(lines) == 0:
-        return [], np.zeros(0, np.int64), []
+        return none
     coords, index = shapely.get_coordinates(lines, return_index=True)
     same = index[1:] == index[:-1]
     mid = 0.5 * (coords[1:] + coords[:-1])[same]
     mid_part = part_of[index[:-1][same]]
+    near_parts, which = np.unique(mid_part, return_inverse=True)
     width = 2.0 * elementwise(
-        shapely.distance, shapely.points(mid), shapely.boundary(parts)[mid_part]
+        shapely.distance, shapely.points(mid), shapely.boundary(parts[near_parts])[which]
     )
     width = np.minimum(width, MAX_WIDTH)
     starts = np.concatenate([[0], np.flatnonzero(~same) + 1])
     points = np.split(coords, starts[1:])
     # Stretch j of line i is mid[j - i] (one fewer stretch than points per line).
     widths = np.split(width, (starts - np.arange(len(starts)))[1:])
-    return points, layer[part_of], widths
+    return points, part_of, widths
 
 
-def _segments_within(rows: np.ndarray, ends: np.ndarray, parts: np.ndarray) -> np.ndarray:
-    """Whether the segments ``ends[rows]`` lie within ``parts`` (one slice of the edges).
+def _segments_within(ends: np.ndarray, parts: np.ndarray, seg_part: np.ndarray) -> np.ndarray:
+    """Whether each segment ``ends[i]`` lies within its part ``parts[seg_part[i]]``.
 
-    The segments are made slice by slice and dropped at once: the candidate
-    edges of 3DBenchy, as GEOS geometries all together, were 40 MiB of the peak.
+    Asked of the prepared parts (``contains``, the same relation seen from the
+    part): seven times faster than ``within`` of each segment, so one thread does
+    it (a prepared geometry builds its indexes on first use, not safe from two
+    threads at once). The segments are made slice by slice and dropped at once:
+    the candidate edges of 3DBenchy, as GEOS geometries all together, were 40 MiB
+    of the peak.
     """
-    chosen = ends[rows].reshape(-1, 2)
-    segs = shapely.linestrings(chosen, indices=np.repeat(np.arange(len(rows)), 2))
-    return shapely.within(segs, parts)
+    shapely.prepare(parts)
+    inside = np.zeros(len(ends), dtype=bool)
+    for lo in range(0, len(ends), SEGMENT_SLICE):
+        chosen = ends[lo : lo + SEGMENT_SLICE]
+        segs = shapely.linestrings(chosen)
+        inside[lo : lo + len(chosen)] = shapely.contains(
+            parts[seg_part[lo : lo + SEGMENT_SLICE]], segs
+        )
+    return inside
 
 
-def _voronoi_edges(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Finite Voronoi edges between boundary samples of one part: ends ((e, 2, 2)), part.
+class _Samples:
+    """Boundary samples of the gaps, laid out for triangulation, and its Voronoi edges.
 
-    One triangulation over the samples of many parts at a time, each part moved to
-    a cell of its own so that no two interact; edges are kept when both samples
-    that make them belong to the same part. The parts are cut into groups of
-    about ``GROUP_POINTS`` samples run on the GEOS pool's threads (GEOS releases
-    Python's lock). Sorted by part.
-
-    The diagram is read off the Delaunay triangulation (its dual): each edge joins
-    the circumcentres of two neighbouring triangles and lies between the two
-    samples they share. A Voronoi diagram is several times slower on these
-    samples (rows of cocircular points along a strip's straight sides, which
-    Qhull merges facet by facet); the triangulation splits such a set into triangles
-    with one circumcentre, give or take rounding, and those centres are merged
-    into one vertex here, so the runs still share their vertices exactly.
+    The parts are sampled every ``SAMPLE`` mm and put side by side, each in a cell
+    of its own so that no two interact, in groups (``jobs``: ranges of samples) of
+    whole parts of about ``GROUP_POINTS`` samples, one triangulation per group.
+    The layout is made once for all parts: the edges of a group do not depend on
+    which groups are asked for together.
     """
-    rings, ring_part = shapely.get_rings(shapely.segmentize(parts, SAMPLE), return_index=True)
-    coords, ring_of = shapely.get_coordinates(rings, return_index=True)
-    last = np.append(ring_of[1:] != ring_of[:-1], True)  # the closing repeat of the first
-    coords, part = coords[~last], ring_part[ring_of[~last]]
-    # Parts side by side on a square grid of cells (compact groups triangulate faster).
-    bounds = shapely.bounds(parts)
-    cell = (bounds[:, 2:] - bounds[:, :2]).max(axis=0) + 10.0
-    cols = int(np.ceil(np.sqrt(len(parts))))
-    at = np.column_stack([np.arange(len(parts)) % cols, np.arange(len(parts)) // cols])
-    shift = at * cell - bounds[:, :2]
-    points = coords + shift[part]
-    # Groups of whole parts (samples come part by part).
-    cuts = np.searchsorted(
-        part, np.unique(part)[:: max(1, len(parts) // max(1, len(part) // GROUP_POINTS))]
-    )
-    bounds_idx = np.append(cuts, len(part))
-    jobs = [(int(lo), int(hi)) for lo, hi in itertools.pairwise(bounds_idx) if hi - lo >= 4]
 
-    def edges(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        simplices, neighbours = _delaunay(points[lo:hi])
-        centre = _circumcentres(points[lo:hi][simplices])
-        # Each pair of neighbouring triangles once; vertex j's opposite side is shared.
-        t, j = np.nonzero(neighbours > np.arange(len(simplices))[:, None])
-        u = neighbours[t, j]
-        a = part[simplices[t, (j + 1) % 3] + lo]
-        b = part[simplices[t, (j + 2) % 3] + lo]
-        # Triangles on one circle: one Voronoi vertex (the edges between them are
-        # rounding), named after the component's first triangle.
-        short = np.linalg.norm(centre[t] - centre[u], axis=1) <= VERTEX_MERGE
-        # label: the smallest triangle of each group, whose centre stands for the group
-        label = connected_components(len(simplices), t[short], u[short])
-        vertex = centre[label]
-        ok = (a == b) & ~short & (label[t] != label[u])
-        return np.stack([vertex[t[ok]], vertex[u[ok]]], axis=1), a[ok]
+    def __init__(self, parts: np.ndarray):
+        rings, ring_part = shapely.get_rings(shapely.segmentize(parts, SAMPLE), return_index=True)
+        coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+        last = np.append(ring_of[1:] != ring_of[:-1], True)  # the closing repeat of the first
+        coords, part = coords[~last], ring_part[ring_of[~last]]
+        # Parts side by side on a square grid of cells (compact groups triangulate faster).
+        bounds = shapely.bounds(parts)
+        cell = (bounds[:, 2:] - bounds[:, :2]).max(axis=0) + 10.0
+        cols = int(np.ceil(np.sqrt(len(parts))))
+        at = np.column_stack([np.arange(len(parts)) % cols, np.arange(len(parts)) // cols])
+        self.shift = at * cell - bounds[:, :2]
+        self.points = coords + self.shift[part]
+        self.part = part
+        # Groups of whole parts (samples come part by part).
+        cuts = np.searchsorted(
+            part, np.unique(part)[:: max(1, len(parts) // max(1, len(part) // GROUP_POINTS))]
+        )
+        bounds_idx = np.append(cuts, len(part))
+        self.jobs = [
+            (int(lo), int(hi)) for lo, hi in itertools.pairwise(bounds_idx) if hi - lo >= 4
+        ]
 
-    pool = _get_pool()
-    results = (
-        [f.result() for f in [pool.submit(edges, lo, hi) for lo, hi in jobs]]
-        if pool is not None and len(jobs) > 1
-        else [edges(lo, hi) for lo, hi in jobs]
-    )
-    if not results:
-        return np.zeros((0, 2, 2)), np.zeros(0, np.int64)
-    ends = np.concatenate([r[0] for r in results])  # (e, 2, 2)
-    owner = np.concatenate([r[1] for r in results])
-    ends -= shift[owner][:, None, :]
-    long = np.linalg.norm(ends[:, 1] - ends[:, 0], axis=1) > VERTEX_MERGE
-    order = np.argsort(owner[long], kind="stable")
-    ends, owner = ends[long][order], owner[long][order]
-    return ends, owner
+    def edges(self, jobs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Finite Voronoi edges between samples of one part, of the groups ``jobs``:
+        ends ((e, 2, 2)) and part, sorted by part.
+
+        The groups run on the GEOS pool's threads (GEOS releases Python's lock).
+        Edges are kept when both samples that make them belong to the same part.
+
+        The diagram is read off the Delaunay triangulation (its dual): each edge joins
+        the circumcentres of two neighbouring triangles and lies between the two
+        samples they share. A Voronoi diagram is several times slower on these
+        samples (rows of cocircular points along a strip's straight sides, which
+        Qhull merges facet by facet); the triangulation splits such a set into
+        triangles with one circumcentre, give or take rounding, and those centres are
+        merged into one vertex here, so the runs still share their vertices exactly.
+        """
+        points, part = self.points, self.part
+
+        def edges(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+            simplices, neighbours = _delaunay(points[lo:hi])
+            centre = _circumcentres(points[lo:hi][simplices])
+            # Each pair of neighbouring triangles once; vertex j's opposite side is shared.
+            t, j = np.nonzero(neighbours > np.arange(len(simplices))[:, None])
+            u = neighbours[t, j]
+            a = part[simplices[t, (j + 1) % 3] + lo]
+            b = part[simplices[t, (j + 2) % 3] + lo]
+            # Triangles on one circle: one Voronoi vertex (the edges between them are
+            # rounding), named after the component's first triangle.
+            short = np.linalg.norm(centre[t] - centre[u], axis=1) <= VERTEX_MERGE
+            # label: the smallest triangle of each group, whose centre stands for the group
+            label = connected_components(len(simplices), t[short], u[short])
+            vertex = centre[label]
+            ok = (a == b) & ~short & (label[t] != label[u])
+            return np.stack([vertex[t[ok]], vertex[u[ok]]], axis=1), a[ok]
+
+        pool = _get_pool()
+        results = (
+            [f.result() for f in [pool.submit(edges, lo, hi) for lo, hi in jobs]]
+            if pool is not None and len(jobs) > 1
+            else [edges(lo, hi) for lo, hi in jobs]
+        )
+        if not results:
+            return np.zeros((0, 2, 2)), np.zeros(0, np.int64)
+        ends = np.concatenate([r[0] for r in results])  # (e, 2, 2)
+        owner = np.concatenate([r[1] for r in results])
+        ends -= self.shift[owner][:, None, :]
+        long = np.linalg.norm(ends[:, 1] - ends[:, 0], axis=1) > VERTEX_MERGE
+        order = np.argsort(owner[long], kind="stable")
+        return ends[long][order], owner[long][order]
 
 
 def _delaunay(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

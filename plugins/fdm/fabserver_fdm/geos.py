@@ -9,8 +9,9 @@ from __future__ import annotations
 import itertools
 import os
 import pickle
+import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -156,6 +157,128 @@ class _ChildResult:
                 os.waitpid(self._pid, 0)
             except OSError:
                 pass
+
+
+def pieces_in_child(func: Callable[..., Iterator[Any]], *args: Any) -> Iterator[Any]:
+    """Start the generator ``func(*args)`` in a forked process; iterate its items here.
+
+    :func:`in_child` for a stage whose result comes in pieces (gap fill, layer run
+    by layer run): each piece is sent back pickled as soon as it is made, so the
+    caller works on the first while the child makes the next. The items are those
+    of a direct call: should the child fail in any way, the rest are made in this
+    process (the call again, the items already received skipped), so an error of
+    the stage is raised here. Where forking is not safe (see :func:`in_child`) the
+    generator runs on a thread.
+    """
+    if WORKERS < 2:  # one core: each piece made when it is asked for
+        return iter(func(*args))
+    if not hasattr(os, "fork") or not _fork_safe():
+        return _pieces_on_thread(func, *args)
+    read_fd, write_fd = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:  # no room for another process (a bounded planning process's limits)
+        os.close(read_fd)
+        os.close(write_fd)
+        return _pieces_on_thread(func, *args)
+    if pid == 0:  # the child: compute, send piece by piece, leave without exit handlers
+        status = 1
+        try:
+            os.close(read_fd)
+            with os.fdopen(write_fd, "wb") as out:
+                for item in func(*args):
+                    data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+                    out.write(len(data).to_bytes(8, "little"))
+                    out.write(data)
+                    out.flush()
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    return _ChildPieces(pid, read_fd, func, args)
+
+
+class _ChildPieces:
+    """The items of :func:`pieces_in_child`; reaps the child even when not read to the end."""
+
+    def __init__(self, pid: int, read_fd: int, func: Callable[..., Any], args: tuple) -> None:
+        self._pid, self._func, self._args = pid, func, args
+        self._src = os.fdopen(read_fd, "rb")
+        self._received = 0
+        self._rest: Iterator[Any] | None = None  # made here, after a failed child
+
+    def __iter__(self) -> _ChildPieces:
+        return self
+
+    def __next__(self) -> Any:
+        if self._src is not None:
+            item = self._read()
+            if item is not _END:
+                self._received += 1
+                return item
+        if self._rest is None:  # the child sent everything
+            raise StopIteration
+        return next(self._rest)
+
+    def _read(self) -> Any:
+        """The child's next item; at its end or on a failure, reaps it and returns _END
+        (after a failure, with the rest to be made here in ``_rest``)."""
+        head = self._src.read(8)
+        if len(head) == 8:
+            size = int.from_bytes(head, "little")
+            data = self._src.read(size)
+            if len(data) == size:
+                try:
+                    return pickle.loads(data)
+                except Exception:  # a torn piece: made again below
+                    pass
+        self._src.close()
+        self._src = None
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = -1
+        if status != 0 or head:  # died, or stopped mid-piece: the rest is made here
+            self._rest = itertools.islice(self._func(*self._args), self._received, None)
+        return _END
+
+    def __del__(self) -> None:
+        if self._src is not None:
+            self._src.close()
+        if self._pid > 0:
+            try:
+                os.kill(self._pid, 9)
+                os.waitpid(self._pid, 0)
+            except OSError:
+                pass
+
+
+_END = object()
+
+
+def _pieces_on_thread(func: Callable[..., Iterator[Any]], *args: Any) -> Iterator[Any]:
+    """The items of ``func(*args)``, made ahead on a thread of its own (see
+    :func:`in_background`); an exception is raised again where it was met."""
+    items: queue.Queue = queue.Queue()
+
+    def run() -> None:
+        try:
+            for item in func(*args):
+                items.put((True, item))
+            items.put((False, None))
+        except BaseException as exc:  # handed to the reader
+            items.put((False, exc))
+
+    threading.Thread(target=run, name="geos-background", daemon=True).start()
+
+    def read() -> Iterator[Any]:
+        while True:
+            ok, item = items.get()
+            if not ok:
+                if item is not None:
+                    raise item
+                return
+            yield item
+
+    return read()
 
 
 # Threads a fork may leave behind: they hold no lock while they wait. The GEOS

@@ -102,9 +102,7 @@ def hatch(regions: np.ndarray, spacing: np.ndarray, angle_deg: np.ndarray) -> np
     ud, vd = u_dir[seg_layer], v_dir[seg_layer]
     p0 = u[first, None] * ud + c[first, None] * vd
     p1 = u[first + 1, None] * ud + c[first, None] * vd
-    segments = shapely.linestrings(
-        np.stack([p0, p1], axis=1).reshape(-1, 2), indices=np.repeat(np.arange(first.size), 2)
-    )
+    segments = shapely.linestrings(np.stack([p0, p1], axis=1))  # (k, 2, 2): no indices
     present, dense = np.unique(seg_layer, return_inverse=True)
     out[present] = shapely.multilinestrings(segments, indices=dense)
     return out

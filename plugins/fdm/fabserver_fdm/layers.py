@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,8 +18,8 @@ import shapely
 
 from .bridges import bridge_lines
 from .flow import Flow, e_per_mm, filament_area
-from .gapfill import gap_fill_lines
-from .geos import buffer, in_child, union
+from .gapfill import GapPiece, gap_fill_pieces
+from .geos import buffer, pieces_in_child, union
 from .infill import hatch, infill_lines
 from .linking import add_anchors, link_lines
 from .ordering import SeamPlacer, nearest_order, rotate_loop
@@ -48,6 +48,7 @@ SMALL_PERIMETER_LENGTH = 2 * math.pi * 6.5  # mm, PrusaSlicer's threshold for sm
 OVERHANG_MIN_LENGTH = 0.5  # mm: shorter overhanging stretches of a loop stay ordinary
 MIN_PIECE_WIDTHS = 1.2  # fill pieces shorter than this many line widths are dropped
 MIN_PATH = 1e-3  # mm: extruding moves shorter than this are merged into their neighbour
+GAP_FILL_FORK_POINTS = 2000  # gap outline vertices below which gap fill is not forked off
 
 
 @dataclass
@@ -168,42 +169,82 @@ def _split(geoms: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     return [arrays[i] for i in keep], layer[index[starts[keep]]]
 
 
-def _islands_of(points: np.ndarray, layer: np.ndarray, slices: np.ndarray) -> np.ndarray:
-    """Index of the island (part of ``slices[layer]``) each point falls in; -1 if none."""
-    islands, island_layer = shapely.get_parts(slices, return_index=True)
-    result = np.full(len(points), -1, dtype=np.int64)
-    if len(islands) == 0 or len(points) == 0:
+class _Islands:
+    """Which island (part of its layer's slice) a point falls in, for every layer at once."""
+
+    def __init__(self, slices: np.ndarray):
+        self.islands, island_layer = shapely.get_parts(slices, return_index=True)
+        if len(self.islands) == 0:
+            return
+        bounds = shapely.total_bounds(self.islands)
+        # Layers are moved apart in x, so that one tree answers for all of them.
+        self.pitch = (bounds[2] - bounds[0]) + 10.0
+        coords, index = shapely.get_coordinates(self.islands, return_index=True)
+        coords[:, 0] += island_layer[index] * self.pitch
+        self.tree = shapely.STRtree(shapely.set_coordinates(self.islands.copy(), coords))
+
+    def of(self, points: np.ndarray, layer: np.ndarray) -> np.ndarray:
+        """Index of the island each of ``points`` ((k, 2), on ``layer``) falls in; -1 if none."""
+        result = np.full(len(points), -1, dtype=np.int64)
+        if len(self.islands) == 0 or len(points) == 0:
+            return result
+        probe = points.copy()
+        probe[:, 0] += layer * self.pitch
+        geoms = shapely.points(probe)
+        which, island = self.tree.query(geoms, predicate="intersects")
+        result[which] = island
+        # A point just off an outline (rounding) counts for the nearest island.
+        lost = np.flatnonzero(result < 0)
+        if lost.size:
+            which, island = self.tree.query_nearest(
+                geoms[lost], max_distance=1.0, all_matches=False
+            )
+            result[lost[which]] = island
         return result
-    bounds = shapely.total_bounds(islands)
-    pitch = (bounds[2] - bounds[0]) + 10.0
-    coords, index = shapely.get_coordinates(islands, return_index=True)
-    coords[:, 0] += island_layer[index] * pitch
-    moved = shapely.set_coordinates(islands.copy(), coords)
-    probe = points.copy()
-    probe[:, 0] += layer * pitch
-    tree = shapely.STRtree(moved)
-    geoms = shapely.points(probe)
-    which, island = tree.query(geoms, predicate="intersects")
-    result[which] = island
-    # A point just off an outline (rounding) counts for the nearest island.
-    lost = np.flatnonzero(result < 0)
-    if lost.size:
-        which, island = tree.query_nearest(geoms[lost], max_distance=1.0, all_matches=False)
-        result[lost[which]] = island
-    return result
 
 
-GapFill = tuple[list[np.ndarray], np.ndarray, list[np.ndarray]]  # lines, layer, widths
+class _GapLines:
+    """Gap fill lines as they come, run of layers by run (:func:`gap_fill_pieces`)."""
+
+    def __init__(self, pieces: Iterator[GapPiece], islands: _Islands, n_layers: int):
+        self.pieces, self.islands = pieces, islands
+        self.lines: list[np.ndarray] = []
+        self.width: list[np.ndarray] = []
+        self.island = np.zeros(0, np.int64)
+        self.by_layer: list[list[np.ndarray]] = [[] for _ in range(n_layers)]
+        self.done = 0
+
+    def of_layer(self, k: int) -> np.ndarray:
+        """Indices of layer ``k``'s lines (in ``lines``), waiting for them if need be."""
+        while self.done <= k:
+            self.done, lines, layer, width = next(self.pieces)
+            first = len(self.lines)
+            self.lines += lines
+            self.width += width
+            mid = np.array([g[len(g) // 2] for g in lines]).reshape(-1, 2)
+            self.island = np.concatenate([self.island, self.islands.of(mid, layer)])
+            for at, members in enumerate(_group(layer, len(self.by_layer))):
+                if len(members):
+                    self.by_layer[at].append(members + first)
+            if self.done >= len(self.by_layer):
+                next(self.pieces, None)  # the end: the child, if any, is reaped
+        found = self.by_layer[k]
+        return np.concatenate(found) if found else np.zeros(0, np.int64)
 
 
-def start_gap_fill(gaps: np.ndarray) -> Callable[[], GapFill]:
-    """Start the gap fill lines of ``gaps``; the returned call waits for them.
+def start_gap_fill(gaps: np.ndarray) -> Iterator[GapPiece]:
+    """Start the gap fill lines of ``gaps``; they come run of layers by run, lowest first.
 
     Gap fill needs only the gaps: it runs beside the rest of the regions, the
     infill and the loops, in a process of its own (the walk of :func:`plan_layers`
-    holds the interpreter's lock most of the time).
+    holds the interpreter's lock most of the time), and hands on each run of
+    layers as soon as it is done, so the walk lays the lowest layers while the
+    others are worked out. Small gaps (a screw's few) are filled in this process:
+    forking a planning process costs more than they take.
     """
-    return in_child(gap_fill_lines, gaps)
+    if shapely.get_num_coordinates(gaps).sum() < GAP_FILL_FORK_POINTS:
+        return iter(gap_fill_pieces(gaps))  # made here, layer run by run, as the walk asks
+    return pieces_in_child(gap_fill_pieces, gaps)
 
 
 def plan_layers(
@@ -214,11 +255,11 @@ def plan_layers(
     s: PrintSettings,
     support: Support | None = None,
     travel_area: np.ndarray | None = None,
-    gap_fill: Callable[[], GapFill] | None = None,
+    gap_fill: Iterator[GapPiece] | None = None,
 ) -> LayerPaths:
     """Every extrusion path of every layer, in the order the printer will lay them.
 
-    ``gap_fill`` waits for the gap fill lines of ``regions.gaps`` started earlier
+    ``gap_fill`` brings the gap fill lines of ``regions.gaps`` started earlier
     (:func:`start_gap_fill`); without it they are started here.
     """
     n = len(slices)
@@ -226,7 +267,20 @@ def plan_layers(
     rest_flows = layer_flows(s, s.layer_height, False)
     flows = [first_flows if k == 0 else rest_flows for k in range(n)]
     fil = s.filament
-    epm_of = lambda f: e_per_mm(f, fil.diameter, fil.extrusion_multiplier)  # noqa: E731
+    # Speeds and extrusion rates by flow, worked out once (thousands of paths share a few).
+    known: dict[tuple, float] = {}
+
+    def epm_of(f: Flow) -> float:
+        if (f,) not in known:
+            known[(f,)] = e_per_mm(f, fil.diameter, fil.extrusion_multiplier)
+        return known[(f,)]
+
+    def speed_of(role: str, flow: Flow, first: bool) -> float:
+        key = (role, flow, first)
+        if key not in known:
+            known[key] = _speed(s, role, flow, first)
+        return known[key]
+
     if gap_fill is None:
         gap_fill = start_gap_fill(regions.gaps)
 
@@ -301,7 +355,8 @@ def plan_layers(
     fill_layer_a = np.concatenate(fill_layer) if fill_layer else np.zeros(0, np.int64)
     fill_role_a = np.concatenate(fill_role) if fill_role else np.zeros(0, np.int64)
 
-    ring_island = _islands_of(np.array([r[0] for r in rings]).reshape(-1, 2), ring_layer_a, slices)
+    islands = _Islands(slices)
+    ring_island = islands.of(np.array([r[0] for r in rings]).reshape(-1, 2), ring_layer_a)
     # Loops off the layer below by more than half a nozzle are overhangs (PrusaSlicer's
     # rule): those stretches get bridge flow, speed and fan.
     lower = np.empty(n, dtype=object)
@@ -318,14 +373,10 @@ def plan_layers(
     seams = SeamPlacer(s.seam_position, slices)
     rear_seams = seams.rear_seams(rings)
 
-    # Gap fill: the centre lines of the strips no line reaches, as wide as the strip.
-    gap_lines, gap_layer, gap_width = gap_fill()
-    gap_island = _islands_of(
-        np.array([g[len(g) // 2] for g in gap_lines]).reshape(-1, 2), gap_layer, slices
-    )
-    gap_by_layer = _group(gap_layer, n)
     fill_mid = np.array([0.5 * (f[0] + f[-1]) for f in fills]).reshape(-1, 2)
-    fill_island = _islands_of(fill_mid, fill_layer_a, slices)
+    fill_island = islands.of(fill_mid, fill_layer_a)
+    # Gap fill: the centre lines of the strips no line reaches, as wide as the strip.
+    gaps = _GapLines(gap_fill, islands, n)
 
     # Consecutive infill lines are joined by an extrusion when the link is short
     # and stays inside the infill area (PrusaSlicer joins them along the perimeter).
@@ -359,20 +410,20 @@ def plan_layers(
         first = k == 0
         r_idx = ring_by_layer[k]
         f_idx = fill_by_layer[k]
-        g_idx = gap_by_layer[k]
+        g_idx = gaps.of_layer(k)
         if len(r_idx) == 0 and len(f_idx) == 0 and len(g_idx) == 0:
             continue
         islands = np.unique(
-            np.concatenate([ring_island[r_idx], fill_island[f_idx], gap_island[g_idx]])
+            np.concatenate([ring_island[r_idx], fill_island[f_idx], gaps.island[g_idx]])
         )
         # Islands nearest first, judged by their first ring or line.
         anchors = []
         for isl in islands:
             rr = r_idx[ring_island[r_idx] == isl]
             ff = f_idx[fill_island[f_idx] == isl]
-            gg = g_idx[gap_island[g_idx] == isl]
+            gg = g_idx[gaps.island[g_idx] == isl]
             anchors.append(
-                rings[rr[0]][0] if len(rr) else fills[ff[0]][0] if len(ff) else gap_lines[gg[0]][0]
+                rings[rr[0]][0] if len(rr) else fills[ff[0]][0] if len(ff) else gaps.lines[gg[0]][0]
             )
         anchors_a = np.array(anchors).reshape(-1, 2)
         isl_order, _ = nearest_order(anchors_a, anchors_a, position, reversible=False)
@@ -396,32 +447,32 @@ def plan_layers(
                     role = "external_perimeter" if d == 0 else "perimeter"
                     flow = f.external if d == 0 else f.perimeter
                     length = float(np.linalg.norm(np.diff(loop, axis=0), axis=1).sum())
-                    speed = _speed(s, role, flow, first)
+                    speed = speed_of(role, flow, first)
                     if length < SMALL_PERIMETER_LENGTH:
                         speed = min(speed, s.printer.small_perimeter_speed)
                     pieces = [(loop, False)] if supported[i] else _overhangs(loop, lower[k])
                     for pts, over in pieces:
                         if over:
-                            over_speed = _speed(s, "overhang_perimeter", f.bridge, first)
+                            over_speed = speed_of("overhang_perimeter", f.bridge, first)
                             paths.add(
                                 pts, k, ROLE["overhang_perimeter"], epm_of(f.bridge), over_speed
                             )
                         else:
                             paths.add(pts, k, ROLE[role], epm_of(flow), speed)
                     position = loop[-1]
-            gg = g_idx[gap_island[g_idx] == isl]
+            gg = g_idx[gaps.island[g_idx] == isl]
             if len(gg):
                 # Gap fill after the loops, as PrusaSlicer lays it: mm of filament per
                 # mm of path per mm of width, times each stretch's width.
                 per_width = (
                     f.perimeter.height * fil.extrusion_multiplier / filament_area(fil.diameter)
                 )
-                starts = np.array([gap_lines[i][0] for i in gg])
-                ends = np.array([gap_lines[i][-1] for i in gg])
+                starts = np.array([gaps.lines[i][0] for i in gg])
+                ends = np.array([gaps.lines[i][-1] for i in gg])
                 go, flip = nearest_order(starts, ends, position)
-                speed = _speed(s, "gap_fill", f.perimeter, first)
+                speed = speed_of("gap_fill", f.perimeter, first)
                 for i, rev in zip(gg[go], flip, strict=True):
-                    pts, width = gap_lines[i], gap_width[i]
+                    pts, width = gaps.lines[i], gaps.width[i]
                     if rev:
                         pts, width = pts[::-1], width[::-1]
                     paths.add(pts, k, ROLE["gap_fill"], per_width, speed, scale=width)
@@ -446,7 +497,7 @@ def plan_layers(
                         "support": f.infill,
                         "support_interface": f.infill,
                     }[role]
-                    paths.add(pts, k, ROLE[role], epm_of(flow), _speed(s, role, flow, first))
+                    paths.add(pts, k, ROLE[role], epm_of(flow), speed_of(role, flow, first))
                     position = pts[-1]
     return paths
 

@@ -28,10 +28,7 @@ def link_lines(
     joined = np.zeros(len(seq) - 1, dtype=bool)
     via: dict[int, np.ndarray] = {}
     if idx.size and area is not None and not area.is_empty:
-        links = shapely.linestrings(
-            np.stack([a[idx], b[idx]], axis=1).reshape(-1, 2),
-            indices=np.repeat(np.arange(idx.size), 2),
-        )
+        links = shapely.linestrings(np.stack([a[idx], b[idx]], axis=1))  # (k, 2, 2): no indices
         joined[idx] = shapely.covered_by(links, area)
         # The others follow the area's outline when that way is short, as
         # PrusaSlicer links infill lines along the inner perimeter.

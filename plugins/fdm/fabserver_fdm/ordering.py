@@ -96,8 +96,7 @@ def rotate_loop(ring: np.ndarray, position: np.ndarray) -> np.ndarray:
     """A closed ring ``(m, 2)`` (first point repeated last) starting at the vertex nearest ``position``."""
     body = ring[:-1]
     i = int(np.argmin(((body - position[:2]) ** 2).sum(axis=1)))
-    rolled = np.roll(body, -i, axis=0)
-    return np.vstack([rolled, rolled[:1]])
+    return np.concatenate([body[i:], body[:i], body[i : i + 1]])  # np.roll, closed again
 
 
 CORNER_PULL = 1.5  # mm an aligned seam moves to sit in a sharp corner instead

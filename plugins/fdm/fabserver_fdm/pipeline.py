@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +14,7 @@ from fabserver.profiles import Kinematics
 from fabserver.toolpath import Toolpath
 
 from .assemble import assemble
-from .layers import GapFill, layer_flows, plan_layers, start_gap_fill
+from .layers import GapPiece, layer_flows, plan_layers, start_gap_fill
 from .regions import Regions, build_regions
 from .settings import PrintSettings
 from .slicer import SliceResult, face_edge_ids, layer_tops, slice_mesh
@@ -64,7 +64,7 @@ def slice_to_toolpath(
     progress(0.3, "regions")
     first = layer_flows(s, float(sliced.height[0]) if keep else s.first_layer_height, True)
     rest = layer_flows(s, s.layer_height, False)
-    gap_fill: list[Callable[[], GapFill]] = []  # started as soon as the gaps are known
+    gap_fill: list[Iterator[GapPiece]] = []  # started as soon as the gaps are known
     regions = build_regions(
         sliced.polygons,
         first,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-from fabserver_fdm.gapfill import _delaunay, gap_fill_lines
+import shapely.affinity
+from fabserver_fdm.gapfill import _delaunay, gap_fill_lines, gap_fill_pieces
 
 from fabserver.testing import require_module
 
@@ -49,3 +50,39 @@ def test_a_strip_gets_one_centre_line_as_wide_as_the_strip():
     assert len(lines) == 1 and layer.tolist() == [0]
     assert np.allclose(lines[0][:, 1], 0.3)
     assert np.allclose(widths[0], 0.6)
+
+
+def _strips(layers: int) -> np.ndarray:
+    """A stack of layers, each with narrow strips (gaps) of its own length and angle."""
+    out = []
+    for k in range(layers):
+        strips = [
+            shapely.affinity.rotate(shapely.box(0, 3 * i, 4 + k % 5 + i, 3 * i + 0.3), 7 * k + i)
+            for i in range(k % 4)
+        ]
+        out.append(shapely.union_all(strips) if strips else shapely.Polygon())
+    return np.array(out, dtype=object)
+
+
+def test_gap_fill_in_runs_of_layers_is_the_whole_line_for_line():
+    """The runs handed on one by one add up to the lines made all at once, and each run
+    says truly which layers are complete (no later run has lines below)."""
+    gaps = _strips(40)
+    lines, layer, widths = gap_fill_lines(gaps)
+    assert len(lines) > 20
+    for pieces in (1, 2, 3, 7, 100):
+        got_lines, got_layer, got_widths, done_before = [], [], [], 0
+        for done, piece_lines, piece_layer, piece_widths in gap_fill_pieces(gaps, pieces):
+            assert done >= done_before
+            assert (piece_layer >= done_before).all() and (piece_layer <= done).all()
+            done_before = done
+            got_lines += piece_lines
+            got_layer.append(piece_layer)
+            got_widths += piece_widths
+        assert done_before == len(gaps)
+        np.testing.assert_array_equal(np.concatenate(got_layer), layer)
+        assert len(got_lines) == len(lines)
+        for a, b in zip(got_lines, lines, strict=True):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(got_widths, widths, strict=True):
+            np.testing.assert_array_equal(a, b)

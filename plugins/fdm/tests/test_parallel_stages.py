@@ -9,8 +9,9 @@ import fabserver_fdm.geos as geos
 import fabserver_fdm.layers as layers
 import numpy as np
 import pytest
+import shapely
 from fabserver_fdm import FdmPlugin
-from fabserver_fdm.geos import in_child
+from fabserver_fdm.geos import in_child, pieces_in_child
 
 from fabserver.designs import load_design
 from fabserver.planning import run_plan, write_outputs
@@ -24,14 +25,14 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def _forks(monkeypatch):
     """Fork even under a test runner that keeps threads of its own (pytest-xdist's)."""
     monkeypatch.setattr(geos, "_fork_safe", lambda: True)
+    monkeypatch.setattr(layers, "GAP_FILL_FORK_POINTS", 0)  # a sample's few gaps too
     if geos.WORKERS < 2:
         monkeypatch.setattr(geos, "WORKERS", 2)
 
 
 def _in_process(func, *args):
-    """What ``in_child`` stands for: the call itself, made now, in this process."""
-    value = func(*args)
-    return lambda: value
+    """What ``pieces_in_child`` stands for: the call itself, made in this process."""
+    return iter(list(func(*args)))
 
 
 def _gcode(model: Path, tmp_path: Path, name: str) -> bytes:
@@ -61,7 +62,7 @@ def test_gap_fill_in_a_child_gives_the_same_gcode(where, name, tmp_path, monkeyp
     model = root / name
     require(model.is_file(), CORPUS_MISSING)
     forked = _gcode(model, tmp_path, "forked")
-    monkeypatch.setattr(layers, "in_child", _in_process)
+    monkeypatch.setattr(layers, "pieces_in_child", _in_process)
     serial = _gcode(model, tmp_path, "serial")
     assert b";TYPE:Gap fill" in serial  # the stage forked off has work to do
     assert forked == serial
@@ -108,3 +109,80 @@ def test_no_fork_beside_threads_of_others(monkeypatch):
     monkeypatch.setattr(threading, "enumerate", lambda: [here, lifeline, server])
     assert not geos._fork_safe()
     assert in_child(os.getpid)() == os.getpid()
+
+
+def _squares(count: int):
+    for i in range(count):
+        yield np.arange(i + 1) ** 2
+
+
+def test_pieces_come_from_another_process_in_order():
+    assert list(pieces_in_child(lambda: iter([os.getpid()]))) != [os.getpid()]
+    got = list(pieces_in_child(_squares, 5))
+    assert len(got) == 5
+    for i, piece in enumerate(got):
+        np.testing.assert_array_equal(piece, np.arange(i + 1) ** 2)
+
+
+def _dies_after_two(parent: int):
+    yield "first"
+    yield "second"
+    if os.getpid() != parent:
+        os._exit(3)  # a child that dies midway
+    yield "third, made here"
+
+
+def test_a_child_that_dies_midway_leaves_the_rest_to_the_caller():
+    assert list(pieces_in_child(_dies_after_two, os.getpid())) == [
+        "first",
+        "second",
+        "third, made here",
+    ]
+
+
+def _refuses_after_one(message: str):
+    yield 1
+    raise ValueError(message)
+
+
+def test_an_error_of_a_piece_reaches_the_caller():
+    pieces = pieces_in_child(_refuses_after_one, "no gap")
+    assert next(pieces) == 1
+    with pytest.raises(ValueError, match="no gap"):
+        next(pieces)
+
+
+def test_pieces_on_a_thread_beside_threads_of_others(monkeypatch):
+    import threading
+
+    monkeypatch.setattr(geos, "_fork_safe", lambda: False)
+    assert list(pieces_in_child(lambda: iter([os.getpid()]))) == [os.getpid()]
+    assert len(list(pieces_in_child(_squares, 3))) == 3
+    pieces = pieces_in_child(_refuses_after_one, "on a thread")
+    assert next(pieces) == 1
+    with pytest.raises(ValueError, match="on a thread"):
+        next(pieces)
+    assert threading.current_thread() is threading.main_thread()
+
+
+def test_pieces_left_unread_leave_no_child():
+    pieces = pieces_in_child(_squares, 3)
+    child = pieces._pid
+    assert child > 0  # forked
+    next(pieces)
+    del pieces
+    with pytest.raises(ChildProcessError):  # reaped already: not a child any more
+        os.waitpid(child, os.WNOHANG)
+
+
+def test_a_few_gaps_are_filled_in_the_process(monkeypatch):
+    """Forking a planning process costs more than a screw's few gaps take."""
+    monkeypatch.undo()
+    forks = []
+    monkeypatch.setattr(layers, "pieces_in_child", lambda *a: forks.append(a) or iter([]))
+    strip = shapely.box(0, 0, 5, 0.3)
+    pieces = list(layers.start_gap_fill(np.array([strip, shapely.Polygon()], dtype=object)))
+    assert not forks and pieces[-1][0] == 2 and len(pieces[-1][1]) == 1
+    many = np.array([shapely.Point(0, 0).buffer(10, 1000)], dtype=object)
+    layers.start_gap_fill(many)
+    assert len(forks) == 1
