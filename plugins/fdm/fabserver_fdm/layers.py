@@ -102,7 +102,9 @@ def layer_flows(s: PrintSettings, height: float, first: bool) -> LayerFlows:
     )
 
 
-def _speed(s: PrintSettings, role: str, flow: Flow, first_layer: bool) -> float:
+def feature_speed(s: PrintSettings, role: str, flow: Flow, first_layer: bool) -> float:
+    """mm/s of a feature: its profile speed, slower on the first layer and where the
+    filament's volumetric limit binds (also used by the support's own layers)."""
     p = s.printer
     speed = {
         "external_perimeter": p.external_perimeter_speed,
@@ -126,7 +128,7 @@ def _speed(s: PrintSettings, role: str, flow: Flow, first_layer: bool) -> float:
     return speed
 
 
-def _split(geoms: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+def point_arrays(geoms: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """Lines or rings of ``geoms`` ((L,) geometries) as point arrays, with their layer."""
     parts, part_layer = shapely.get_parts(geoms, return_index=True)
     if len(parts) == 0:
@@ -278,7 +280,7 @@ def plan_layers(
     def speed_of(role: str, flow: Flow, first: bool) -> float:
         key = (role, flow, first)
         if key not in known:
-            known[key] = _speed(s, role, flow, first)
+            known[key] = feature_speed(s, role, flow, first)
         return known[key]
 
     if gap_fill is None:
@@ -288,7 +290,7 @@ def plan_layers(
     rings: list[np.ndarray] = []
     ring_layer, ring_depth = [], []
     for depth, loop in enumerate(regions.loops):
-        arrays, layer = _split(loop)
+        arrays, layer = point_arrays(loop)
         rings.extend(arrays)
         ring_layer.append(layer)
         ring_depth.append(np.full(len(arrays), depth))
@@ -334,7 +336,7 @@ def plan_layers(
     fill_layer, fill_role = [], []
     line_width = np.array([f.solid.width for f in flows])
     for role, lines in groups:
-        arrays, layer = _split(lines)
+        arrays, layer = point_arrays(lines)
         if arrays:
             # Pieces hardly longer than a line is wide (slivers where two regions
             # meet, a corner clipped) are a blob with a start and a stop of their
@@ -574,5 +576,5 @@ def _skirt_and_brim(paths: LayerPaths, slices: np.ndarray, f: LayerFlows | None,
         for part in shapely.get_parts(geom):
             ring = np.asarray(part.exterior.coords)[:, :2]
             ring = rotate_loop(ring, position)
-            paths.add(ring, 0, ROLE[role], epm_of(flow), _speed(s, role, flow, True))
+            paths.add(ring, 0, ROLE[role], epm_of(flow), feature_speed(s, role, flow, True))
             position = ring[-1]

@@ -18,7 +18,7 @@ import shapely
 from .flow import Flow, e_per_mm
 from .geos import buffer
 from .infill import hatch
-from .layers import MIN_PIECE_WIDTHS, ROLE, LayerPaths, _speed, _split
+from .layers import MIN_PIECE_WIDTHS, ROLE, LayerPaths, feature_speed, point_arrays
 from .linking import link_lines
 from .ordering import nearest_order
 from .regions import MITRE
@@ -97,7 +97,7 @@ class _SupportPaths:
         self.pieces: list[np.ndarray] = []
         piece_layer = []
         for geoms in (sheath, lines):
-            arrays, layer = _split(geoms)
+            arrays, layer = point_arrays(geoms)
             if arrays:
                 # As with the part's layers: pieces hardly longer than a line is wide go.
                 length = np.array(
@@ -113,7 +113,7 @@ class _SupportPaths:
         self.by_layer = [order[first[j] : first[j + 1]] for j in range(n)]
         self.area = buffer(layers.body, 0.1, **MITRE)
         self.epm = [e_per_mm(f, fil.diameter, fil.extrusion_multiplier) for f in self.flows]
-        self.feed = [_speed(s, "support", f, False) for f in self.flows]
+        self.feed = [feature_speed(s, "support", f, False) for f in self.flows]
 
     def ordered(self, j: int, position: np.ndarray) -> list[tuple[np.ndarray, float, float]]:
         """Support layer ``j``'s paths from ``position``, nearest first, consecutive lines
