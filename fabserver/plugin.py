@@ -211,10 +211,10 @@ def options_from_toml(package: str) -> tuple[Option, ...]:
 
 def _declared_option(name: str, table: Any, where: str) -> Option:
     """One ``[name]`` table of an ``options.toml`` as an :class:`Option`, checked."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise OptionDeclarationError(f"{where}: names are lower-case letters, digits and '_'")
     if not isinstance(table, dict):
-        raise OptionDeclarationError(
-            f"{where}: must be a table ([{name}] with type, default, label)"
-        )
+        raise OptionDeclarationError(f"{where}: must be a table with type, default and label")
     unknown = sorted(set(table) - _OPTION_KEYS)
     if unknown:
         raise OptionDeclarationError(
@@ -223,18 +223,17 @@ def _declared_option(name: str, table: Any, where: str) -> Option:
     missing = [key for key in ("type", "default", "label") if key not in table]
     if missing:
         raise OptionDeclarationError(f"{where}: missing {', '.join(missing)}")
-    kind = table["type"]
+    kind, default = table["type"], table["default"]
     if kind not in get_args(OptionType):
         raise OptionDeclarationError(
             f"{where}: unknown type {kind!r} (known: {', '.join(get_args(OptionType))})"
         )
-    default = table["default"]
     if not isinstance(default, _DEFAULT_TYPES[kind]) or (
         kind != "bool" and isinstance(default, bool)
     ):
         raise OptionDeclarationError(f"{where}: default {default!r} is not a {kind} value")
-    for bound in ("min", "max"):
-        value = table.get(bound)
+    low, high = table.get("min"), table.get("max")
+    for bound, value in (("min", low), ("max", high)):
         if value is not None and (
             kind not in ("int", "float", "percent")
             or isinstance(value, bool)
@@ -243,26 +242,25 @@ def _declared_option(name: str, table: Any, where: str) -> Option:
             raise OptionDeclarationError(
                 f"{where}: {bound} needs a number on an int, float or percent option"
             )
-    low, high = table.get("min"), table.get("max")
     if (low is not None and default < low) or (high is not None and default > high):
         raise OptionDeclarationError(f"{where}: default {default!r} is outside [{low}, {high}]")
     choices = table.get("choices", {})
-    if (kind == "choice") != bool(choices):
+    if not isinstance(choices, dict) or (kind == "choice") != bool(choices):
         raise OptionDeclarationError(
-            f"{where}: a choice option, and only one, lists its choices ({{ value = {{ fr, en }} }})"
+            f"{where}: a choice option, and only one, lists its choices "
+            "(choices.VALUE = { fr, en }, in the form's order)"
         )
-    if not isinstance(choices, dict):
-        raise OptionDeclarationError(f"{where}: choices must be a table {{ value = {{ fr, en }} }}")
     if kind == "choice" and default not in choices:
         raise OptionDeclarationError(
             f"{where}: default {default!r} is not among the choices ({', '.join(choices)})"
         )
-    for key in ("unit",):
-        if not isinstance(table.get(key, ""), str):
-            raise OptionDeclarationError(f"{where}: {key} must be a string")
+    if not isinstance(table.get("unit", ""), str):
+        raise OptionDeclarationError(f"{where}: unit must be a string")
     if not isinstance(table.get("advanced", False), bool):
         raise OptionDeclarationError(f"{where}: advanced must be true or false")
     zero_label = table.get("zero_label")
+    if zero_label is not None:
+        zero_label = _declared_text(zero_label, f"{where}: zero_label")
     return Option(
         name,
         kind,
@@ -277,9 +275,7 @@ def _declared_option(name: str, table: Any, where: str) -> Option:
             _declared_text(label, f"{where}: choice '{value}'") for value, label in choices.items()
         ),
         advanced=table.get("advanced", False),
-        zero_label=None
-        if zero_label is None
-        else _declared_text(zero_label, f"{where}: zero_label"),
+        zero_label=zero_label,
     )
 
 

@@ -127,6 +127,8 @@ BASE = '[speed]\nlabel = { fr = "Vitesse", en = "Speed" }\n'
             "choice 'slow' must be { fr",
         ),
         (BASE + 'type = "float"\ndefault = 1.0\nadvanced = "yes"\n', "advanced must be true"),
+        (BASE + 'type = "float"\ndefault = 1.0\nunit = 3\n', "unit must be a string"),
+        (BASE + 'type = "str"\ndefault = ""\nchoices = ["a"]\n', "lists its choices"),
     ],
 )
 def test_a_declaration_error_names_the_file_the_option_and_the_problem(package, toml, problem):
@@ -136,6 +138,12 @@ def test_a_declaration_error_names_the_file_the_option_and_the_problem(package, 
     message = str(caught.value)
     assert message.startswith(f"{name}/options.toml: option 'speed': ")
     assert problem in message
+
+
+def test_an_option_name_a_form_or_set_cannot_carry_is_refused(package):
+    name = package('["Speed!"]\ntype = "int"\ndefault = 1\nlabel = { fr = "V", en = "S" }\n')
+    with pytest.raises(OptionDeclarationError, match="option 'Speed!': names are lower-case"):
+        options_from_toml(name)
 
 
 def test_a_file_that_is_not_toml_or_is_missing_is_named(package, tmp_path: Path):
