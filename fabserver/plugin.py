@@ -12,10 +12,12 @@ plugin never touches the database, the web layer or the queue.
 from __future__ import annotations
 
 import re
+import tomllib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any, ClassVar, Literal, Protocol, TypeVar
+from importlib.resources import files
+from typing import IO, Any, ClassVar, Literal, Protocol, TypeVar, get_args
 
 from .designs.types import Design, DesignKind
 from .errors import FabError, PlanError
@@ -165,6 +167,127 @@ class Option:
             "advanced": self.advanced,
             "zero_label": self.zero_label.to_dict() if self.zero_label else None,
         }
+
+
+OPTIONS_FILE = "options.toml"
+
+
+class OptionDeclarationError(ValueError):
+    """A plugin's ``options.toml`` declares an option wrongly (a plugin author's mistake)."""
+
+
+_OPTION_KEYS = frozenset(
+    {"type", "default", "label", "help", "unit", "min", "max", "advanced", "choices", "zero_label"}
+)
+_DEFAULT_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "percent": (int, float),
+    "bool": (bool,),
+    "choice": (str,),
+    "str": (str,),
+}
+
+
+def options_from_toml(package: str) -> tuple[Option, ...]:
+    """The options a plugin declares as data in ``options.toml`` beside its code, in form order.
+
+    One table per option (``[layer_height]`` with ``type``, ``default``, ``label = { fr, en }``
+    and optionally ``help``, ``unit``, ``min``, ``max``, ``advanced``, ``zero_label`` and, for
+    a ``choice``, ``choices = { value = { fr, en }, … }``). A mistake raises
+    :class:`OptionDeclarationError` naming the file and the option, when the plugin is imported.
+    """
+    where = f"{package.replace('.', '/')}/{OPTIONS_FILE}"
+    try:
+        data = tomllib.loads((files(package) / OPTIONS_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OptionDeclarationError(f"{where}: file not found (is it in package-data?)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise OptionDeclarationError(f"{where}: not valid TOML: {exc}") from None
+    return tuple(
+        _declared_option(name, table, f"{where}: option '{name}'") for name, table in data.items()
+    )
+
+
+def _declared_option(name: str, table: Any, where: str) -> Option:
+    """One ``[name]`` table of an ``options.toml`` as an :class:`Option`, checked."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise OptionDeclarationError(f"{where}: names are lower-case letters, digits and '_'")
+    if not isinstance(table, dict):
+        raise OptionDeclarationError(f"{where}: must be a table with type, default and label")
+    unknown = sorted(set(table) - _OPTION_KEYS)
+    if unknown:
+        raise OptionDeclarationError(
+            f"{where}: unknown key {', '.join(unknown)} (known: {', '.join(sorted(_OPTION_KEYS))})"
+        )
+    missing = [key for key in ("type", "default", "label") if key not in table]
+    if missing:
+        raise OptionDeclarationError(f"{where}: missing {', '.join(missing)}")
+    kind, default = table["type"], table["default"]
+    if kind not in get_args(OptionType):
+        raise OptionDeclarationError(
+            f"{where}: unknown type {kind!r} (known: {', '.join(get_args(OptionType))})"
+        )
+    if not isinstance(default, _DEFAULT_TYPES[kind]) or (
+        kind != "bool" and isinstance(default, bool)
+    ):
+        raise OptionDeclarationError(f"{where}: default {default!r} is not a {kind} value")
+    low, high = table.get("min"), table.get("max")
+    for bound, value in (("min", low), ("max", high)):
+        if value is not None and (
+            kind not in ("int", "float", "percent")
+            or isinstance(value, bool)
+            or not isinstance(value, int | float)
+        ):
+            raise OptionDeclarationError(
+                f"{where}: {bound} needs a number on an int, float or percent option"
+            )
+    if (low is not None and default < low) or (high is not None and default > high):
+        raise OptionDeclarationError(f"{where}: default {default!r} is outside [{low}, {high}]")
+    choices = table.get("choices", {})
+    if not isinstance(choices, dict) or (kind == "choice") != bool(choices):
+        raise OptionDeclarationError(
+            f"{where}: a choice option, and only one, lists its choices "
+            "(choices.VALUE = { fr, en }, in the form's order)"
+        )
+    if kind == "choice" and default not in choices:
+        raise OptionDeclarationError(
+            f"{where}: default {default!r} is not among the choices ({', '.join(choices)})"
+        )
+    if not isinstance(table.get("unit", ""), str):
+        raise OptionDeclarationError(f"{where}: unit must be a string")
+    if not isinstance(table.get("advanced", False), bool):
+        raise OptionDeclarationError(f"{where}: advanced must be true or false")
+    zero_label = table.get("zero_label")
+    if zero_label is not None:
+        zero_label = _declared_text(zero_label, f"{where}: zero_label")
+    return Option(
+        name,
+        kind,
+        float(default) if kind in ("float", "percent") else default,
+        _declared_text(table["label"], f"{where}: label"),
+        _declared_text(table.get("help", {"fr": "", "en": ""}), f"{where}: help"),
+        unit=table.get("unit", ""),
+        min=low,
+        max=high,
+        choices=tuple(choices),
+        choice_labels=tuple(
+            _declared_text(label, f"{where}: choice '{value}'") for value, label in choices.items()
+        ),
+        advanced=table.get("advanced", False),
+        zero_label=zero_label,
+    )
+
+
+def _declared_text(value: Any, where: str) -> Text:
+    """``{ fr = "…", en = "…" }``: both languages, nothing else."""
+    if not (
+        isinstance(value, dict)
+        and set(value) == {"fr", "en"}
+        and all(isinstance(v, str) for v in value.values())
+    ):
+        raise OptionDeclarationError(f'{where} must be {{ fr = "…", en = "…" }}, both languages')
+    return Text(value["fr"], value["en"])
 
 
 COPIES = Option(

@@ -16,11 +16,11 @@ from fabserver.operations import OperationMap, report, resolve
 from fabserver.plugin import (
     MachinePlugin,
     MaterialUse,
-    Option,
     OutputFile,
     Plan,
     PlanInput,
     Progress,
+    options_from_toml,
 )
 from fabserver.preview import Preview, RoleStyle
 from fabserver.profiles import MachineProfile, parse_settings
@@ -37,171 +37,7 @@ from .strokes import running_stitch, stroke_satin
 from .threads import Thread, ThreadMatch, match_threads
 from .writer import FORMATS, toolpath_pattern, write_pattern
 
-OPTIONS = (
-    Option(
-        "stitch_map",
-        "str",
-        "",
-        Text("Couleurs → points", "Colours → stitches"),
-        Text(
-            "Par défaut chaque forme est brodée selon sa forme. Par ex. #ff0000=satin, "
-            "stroke:#000000=run, #00ff00=ignore ; points fill, satin, run, ignore ; "
-            "layer:NOM=… pour un calque.",
-            "By default each shape is stitched by its shape. E.g. #ff0000=satin, "
-            "stroke:#000000=run, #00ff00=ignore; stitches fill, satin, run, ignore; "
-            "layer:NAME=… for a layer.",
-        ),
-    ),
-    Option.choice(
-        "format",
-        "machine",
-        Text("Format de fichier", "File format"),
-        {
-            "machine": Text("celui de la machine", "the machine's own"),
-            "dst": Text("DST (Tajima)", "DST (Tajima)"),
-            "pes": Text("PES (Brother)", "PES (Brother)"),
-            "jef": Text("JEF (Janome)", "JEF (Janome)"),
-            "exp": Text("EXP (Melco)", "EXP (Melco)"),
-        },
-        help=Text(
-            "« Celui de la machine » : celui que la brodeuse attend.",
-            "'The machine's own': the one the machine expects.",
-        ),
-    ),
-    Option.choice(
-        "fill_direction",
-        "shape",
-        Text("Sens du remplissage", "Fill direction"),
-        {"shape": Text("forme", "shape"), "angle": Text("angle", "angle")},
-        help=Text(
-            "« forme » : le long de chaque forme ; « angle » : l'angle donné pour toutes.",
-            "'shape': along each shape; 'angle': the given angle for all.",
-        ),
-    ),
-    Option(
-        "fill_angle",
-        "float",
-        45.0,
-        Text("Angle du remplissage", "Fill angle"),
-        unit="°",
-        min=0.0,
-        max=180.0,
-        advanced=True,
-    ),
-    Option(
-        "row_spacing",
-        "float",
-        0.4,
-        Text("Écart des rangs", "Row spacing"),
-        Text("Densité du remplissage et du satin.", "Density of fills and satins."),
-        unit="mm",
-        min=0.25,
-        max=1.5,
-    ),
-    Option(
-        "fill_stitch_length",
-        "float",
-        3.0,
-        Text("Longueur des points de remplissage", "Fill stitch length"),
-        unit="mm",
-        min=1.5,
-        max=7.0,
-        advanced=True,
-    ),
-    Option(
-        "running_length",
-        "float",
-        2.5,
-        Text("Longueur du point droit", "Running stitch length"),
-        unit="mm",
-        min=1.0,
-        max=6.0,
-    ),
-    Option(
-        "triple_run",
-        "bool",
-        False,
-        Text("Point triple", "Triple run"),
-        Text(
-            "Chaque point droit cousu trois fois : trait plus marqué.",
-            "Each running stitch sewn three times: a bolder line.",
-        ),
-    ),
-    Option(
-        "underlay",
-        "bool",
-        True,
-        Text("Sous-couche", "Underlay"),
-        Text(
-            "Stabilise le tissu sous les remplissages et satins.",
-            "Holds the fabric under fills and satins.",
-        ),
-        advanced=True,
-    ),
-    Option(
-        "pull_compensation",
-        "float",
-        0.2,
-        Text("Compensation de tirage", "Pull compensation"),
-        Text(
-            "Élargit les formes : le fil resserre le tissu en cousant.",
-            "Widens shapes: the thread pulls the fabric in as it sews.",
-        ),
-        unit="mm",
-        min=0.0,
-        max=1.0,
-        advanced=True,
-    ),
-    Option(
-        "satin_min_width",
-        "float",
-        1.0,
-        Text("Largeur mini d'un satin", "Narrowest satin"),
-        Text(
-            "Les traits plus fins sont brodés au point droit.",
-            "Thinner strokes are sewn with a running stitch.",
-        ),
-        unit="mm",
-        min=0.5,
-        max=5.0,
-        advanced=True,
-    ),
-    Option(
-        "auto_satin",
-        "bool",
-        True,
-        Text("Satin sur les formes étroites", "Satin on narrow shapes"),
-        Text(
-            "Les surfaces étroites (lettres, traits remplis) en point satin plutôt qu'en tatami.",
-            "Narrow filled areas (letters, filled strokes) in satin rather than tatami.",
-        ),
-        advanced=True,
-    ),
-    Option(
-        "cut_hidden",
-        "bool",
-        False,
-        Text("Ne pas broder sous les formes du dessus", "Skip what is covered"),
-        Text(
-            "Les remplissages s'arrêtent 1 mm sous les formes brodées par-dessus : moins de "
-            "fil, moins de temps, une broderie plus souple.",
-            "Fills stop 1 mm under the shapes sewn on top of them: less thread, less time, "
-            "a softer piece.",
-        ),
-        advanced=True,
-    ),
-    Option(
-        "lock_stitches",
-        "bool",
-        True,
-        Text("Points d'arrêt", "Lock stitches"),
-        Text(
-            "Noue le fil au début et à la fin de chaque partie coupée.",
-            "Ties the thread at the start and end of each cut part.",
-        ),
-        advanced=True,
-    ),
-)
+OPTIONS = options_from_toml(__package__)
 
 
 #: Roles besides the threads' (each thread's stitches have its colour as role).

@@ -8,7 +8,7 @@ from fabserver.designs.types import Drawing
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
 from fabserver.operations import OperationMap
-from fabserver.plugin import MachinePlugin, Option, Plan, PlanInput
+from fabserver.plugin import MachinePlugin, Plan, PlanInput, options_from_toml
 from fabserver.profiles import MachineProfile
 
 from .colours import (
@@ -49,64 +49,7 @@ class LaserPlugin(MachinePlugin):
     operations_option = "colour_map"
     machine_settings = MachineSettings
     material_settings = MaterialSettings
-    options = (
-        Option(
-            "colour_map",
-            "str",
-            "",
-            Text("Couleurs → opérations", "Colours → operations"),
-            Text(
-                "Ajoute ou remplace des correspondances de la machine, par ex. "
-                "#000000=cut,#0000ff=score ; opérations cut, score, engrave, ignore ; "
-                "layer:NOM=cut pour un calque ; « boxes » pour les fichiers Boxes.py.",
-                "Adds to or replaces the machine's map, e.g. #000000=cut,#0000ff=score; "
-                "operations cut, score, engrave, ignore; layer:NAME=cut for a layer; "
-                "'boxes' for Boxes.py files.",
-            ),
-        ),
-        Option(
-            "kerf_compensation",
-            "bool",
-            True,
-            Text("Compenser la largeur de coupe", "Compensate the kerf"),
-            Text(
-                "Décale les découpes fermées d'une demi-largeur de faisceau (vers l'extérieur "
-                "des pièces, vers l'intérieur des trous) pour des cotes justes.",
-                "Moves closed cuts by half the kerf (outwards on parts, inwards on holes) so "
-                "parts come out at size.",
-            ),
-        ),
-        Option.choice(
-            "nesting",
-            "parts",
-            Text("Placement", "Nesting"),
-            {
-                "parts": Text("Pièce par pièce", "Part by part"),
-                "shape": Text("Forme réelle", "True shape"),
-                "design": Text("Dessin entier", "Whole design"),
-            },
-            help=Text(
-                "parts : chaque pièce est placée séparément, par son rectangle englobant ; "
-                "shape : par sa forme réelle (pièces imbriquées, petites pièces dans les "
-                "grands trous ; plus lent) ; design : le dessin garde sa disposition, les "
-                "exemplaires sont placés en blocs.",
-                "parts: each part is placed on its own, by its bounding box; shape: by its "
-                "true shape (parts interlock, small ones go into big holes; slower); design: "
-                "the drawing keeps its layout, copies are placed as blocks.",
-            ),
-        ),
-        Option(
-            "rotation",
-            "bool",
-            True,
-            Text("Rotation 90° permise", "Allow 90° rotation"),
-            Text(
-                "Décochez si le sens du fil du bois compte.",
-                "Untick when the wood grain direction matters.",
-            ),
-            advanced=True,
-        ),
-    )
+    options = options_from_toml(__package__)
 
     def check_machine(self, machine: MachineProfile) -> None:
         """The base checks, and every preset (not only those the machine's map names)."""

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import trimesh
 from fabserver_mill import MillPlugin
+from fabserver_mill.plugin import OPTIONS
+from fabserver_mill.settings import OPERATIONS
 
 from fabserver.designs import load_design
 from fabserver.designs.types import Mesh, SourceFacts
@@ -113,3 +115,9 @@ def test_nothing_to_mill_says_what_each_colour_got(plan_with, make):
     assert "Trait #000000 : ignoré (1 tracé(s), 140 mm)" in message.fr
     assert "Stroke #000000: ignored (1 path(s), 140 mm)" in message.en
     assert "'Operations by colour' table of the quote page" in message.en
+
+
+def test_paths_without_an_operation_may_get_every_operation_the_mill_knows():
+    """``unassigned`` is declared in options.toml: its choices follow the mill's operations."""
+    (unassigned,) = [o for o in OPTIONS if o.name == "unassigned"]
+    assert set(unassigned.choices) == {"auto", *OPERATIONS, "ignore"}

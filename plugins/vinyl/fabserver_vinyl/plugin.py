@@ -32,11 +32,11 @@ from fabserver.operations import OperationMap, Operations, Rule, report, resolve
 from fabserver.plugin import (
     MachinePlugin,
     MaterialUse,
-    Option,
     OutputFile,
     OutputFormat,
     Plan,
     PlanInput,
+    options_from_toml,
 )
 from fabserver.preview import Frames, Lines, Preview, RoleStyle
 from fabserver.profiles import MachineProfile, MaterialProfile, PluginSettings, parse_settings
@@ -94,71 +94,7 @@ class VinylPlugin(MachinePlugin):
         "weed": RoleStyle("#1f77b4", Text("Aides à l'échenillage", "Weeding aids")),
         "roll": RoleStyle("#bbbbbb", Text("Rouleau utilisé", "Roll used")),
     }
-    options = (
-        Option(
-            "colour_map",
-            "str",
-            "",
-            Text("Couleurs → opérations", "Colours → operations"),
-            Text(
-                "Par défaut tout est découpé. Par ex. #0000ff=ignore pour ne pas découper le "
-                "bleu, ou *=ignore,#ff0000=cut pour ne découper que le rouge ; "
-                "layer:NOM=ignore pour un calque.",
-                "By default everything is cut. E.g. #0000ff=ignore to leave blue out, or "
-                "*=ignore,#ff0000=cut to cut red only; layer:NAME=ignore for a layer.",
-            ),
-        ),
-        Option(
-            "mirror",
-            "bool",
-            False,
-            Text("Miroir", "Mirror"),
-            Text(
-                "Découpe en miroir, pour le flex thermocollant (coupé par l'envers).",
-                "Cut mirrored, for heat-transfer vinyl (cut from the back).",
-            ),
-        ),
-        Option(
-            "weeding_border",
-            "bool",
-            True,
-            Text("Cadre d'échenillage", "Weeding border"),
-            Text(
-                "Un rectangle autour de chaque exemplaire, pour le détacher et l'écheniller.",
-                "A rectangle around each copy, to take it off the roll and weed it.",
-            ),
-        ),
-        Option(
-            "weeding_lines",
-            "bool",
-            False,
-            Text("Lignes d'échenillage", "Weeding lines"),
-            Text(
-                "Des coupes dans les chutes entre les parties du motif, pour les retirer par bandes.",
-                "Cuts in the waste between parts of the design, to peel it off in strips.",
-            ),
-        ),
-        Option(
-            "weeding_margin",
-            "float",
-            3.0,
-            Text("Marge du cadre", "Border margin"),
-            unit="mm",
-            min=0.5,
-            max=50.0,
-            advanced=True,
-        ),
-        Option(
-            "spacing",
-            "float",
-            5.0,
-            Text("Espace entre exemplaires", "Space between copies"),
-            unit="mm",
-            min=1.0,
-            max=100.0,
-            advanced=True,
-        ),
-    )
+    options = options_from_toml(__package__)
 
     operations_option = "colour_map"
 

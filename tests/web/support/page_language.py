@@ -1,8 +1,8 @@
 """Telltale words of each language, to catch a page that speaks the other one.
 
 The dictionaries come from the project's own texts: the page catalogues
-(``messages.po``, English ids and French strings) and every ``Text(fr, en)`` of the
-core and the plugins. A word found only on one side is a telltale of that language;
+(``messages.po``, English ids and French strings), every ``Text(fr, en)`` of the
+core and the plugins and every ``{ fr, en }`` of the plugins' ``options.toml``. A word found only on one side is a telltale of that language;
 a page in French must show none of the English-only words, and the reverse.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -140,7 +141,20 @@ def _texts_in_sources() -> tuple[list[str], list[str]]:
             ):
                 for arg, out in zip(node.args[:2], (french, english), strict=True):
                     out.extend(_constant_parts(arg))
+    for path in (ROOT / "plugins").rglob("options.toml"):
+        _declared_texts(tomllib.loads(path.read_text(encoding="utf-8")), french, english)
     return french, english
+
+
+def _declared_texts(table: dict, french: list[str], english: list[str]) -> None:
+    """The ``{ fr = "…", en = "…" }`` of a plugin's options.toml (labels, help, choices)."""
+    if set(table) == {"fr", "en"}:
+        french.append(table["fr"])
+        english.append(table["en"])
+        return
+    for value in table.values():
+        if isinstance(value, dict):
+            _declared_texts(value, french, english)
 
 
 def _constant_parts(node: ast.AST) -> list[str]:
