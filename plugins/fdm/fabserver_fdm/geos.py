@@ -60,115 +60,20 @@ def elementwise(func, *args: Any, **kwargs: Any) -> np.ndarray:
     return np.concatenate([f.result() for f in futures])
 
 
-def in_background(func, *args: Any) -> Callable[[], Any]:
-    """Start ``func(*args)`` on a thread of its own; the returned call waits for its result.
-
-    For a stage whose inputs are ready long before its output is needed (gap fill,
-    from the regions, while the infill is laid out): its GEOS work, which releases
-    Python's lock, runs beside the caller's. The result is the same as a direct
-    call; an exception is raised again by the waiting call.
-    """
-    if WORKERS < 2:
-        value = func(*args)
-        return lambda: value
-    done: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            done["value"] = func(*args)
-        except BaseException as exc:  # handed to the waiting caller
-            done["error"] = exc
-
-    thread = threading.Thread(target=run, name="geos-background", daemon=True)
-    thread.start()
-
-    def wait() -> Any:
-        thread.join()
-        if "error" in done:
-            raise done["error"]
-        return done["value"]
-
-    return wait
-
-
-def in_child(func, *args: Any) -> Callable[[], Any]:
-    """Start ``func(*args)`` in a forked process; the returned call waits for its result.
+def pieces_in_child(func: Callable[..., Iterator[Any]], *args: Any) -> Iterator[Any]:
+    """Start the generator ``func(*args)`` in a forked process; iterate its items here.
 
     For a stage that is mostly Python and numpy between its GEOS calls (gap fill):
     on a thread it would share the interpreter's lock with the caller's own walk;
     a forked child reads the same inputs (copy-on-write, nothing is copied up
-    front) on the other core and sends back only its result, pickled. The result
-    is the same as a direct call: should the child fail in any way, the waiting
-    call computes it in this process instead (and so raises what a direct call
-    raises). Where forking is not safe — no ``fork``, one core, or threads of
-    others in this process that a child would copy mid-work (a web server's) —
-    it runs on a thread (:func:`in_background`).
-    """
-    if WORKERS < 2 or not hasattr(os, "fork") or not _fork_safe():
-        return in_background(func, *args)
-    read_fd, write_fd = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:  # no room for another process (a bounded planning process's limits)
-        os.close(read_fd)
-        os.close(write_fd)
-        return in_background(func, *args)
-    if pid == 0:  # the child: compute, send, leave without the parent's exit handlers
-        status = 1
-        try:
-            os.close(read_fd)
-            data = pickle.dumps(func(*args), protocol=pickle.HIGHEST_PROTOCOL)
-            with os.fdopen(write_fd, "wb") as out:
-                out.write(data)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_fd)
-    return _ChildResult(pid, read_fd, func, args)
-
-
-class _ChildResult:
-    """The waiting call of :func:`in_child`; reaps the child even when never called."""
-
-    def __init__(self, pid: int, read_fd: int, func: Callable[..., Any], args: tuple) -> None:
-        self._pid, self._fd, self._func, self._args = pid, read_fd, func, args
-
-    def __call__(self) -> Any:
-        chunks = []
-        with os.fdopen(self._fd, "rb") as src:
-            self._fd = -1
-            while chunk := src.read(1 << 20):
-                chunks.append(chunk)
-        _, status = os.waitpid(self._pid, 0)
-        self._pid = -1
-        if status == 0:
-            try:
-                return pickle.loads(b"".join(chunks))
-            except Exception:  # a torn result: computed again below
-                pass
-        return self._func(*self._args)
-
-    def __del__(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-        if self._pid > 0:
-            try:
-                os.kill(self._pid, 9)
-                os.waitpid(self._pid, 0)
-            except OSError:
-                pass
-
-
-def pieces_in_child(func: Callable[..., Iterator[Any]], *args: Any) -> Iterator[Any]:
-    """Start the generator ``func(*args)`` in a forked process; iterate its items here.
-
-    :func:`in_child` for a stage whose result comes in pieces (gap fill, layer run
-    by layer run): each piece is sent back pickled as soon as it is made, so the
+    front) on the other core. Its result comes in pieces (gap fill, layer run by
+    layer run): each piece is sent back pickled as soon as it is made, so the
     caller works on the first while the child makes the next. The items are those
     of a direct call: should the child fail in any way, the rest are made in this
     process (the call again, the items already received skipped), so an error of
-    the stage is raised here. Where forking is not safe (see :func:`in_child`) the
-    generator runs on a thread.
+    the stage is raised here. Where forking is not safe — no ``fork``, or threads
+    of others in this process that a child would copy mid-work (a web server's) —
+    the generator runs on a thread.
     """
     if WORKERS < 2:  # one core: each piece made when it is asked for
         return iter(func(*args))
@@ -255,8 +160,9 @@ _END = object()
 
 
 def _pieces_on_thread(func: Callable[..., Iterator[Any]], *args: Any) -> Iterator[Any]:
-    """The items of ``func(*args)``, made ahead on a thread of its own (see
-    :func:`in_background`); an exception is raised again where it was met."""
+    """The items of ``func(*args)``, made ahead on a thread of its own: its GEOS work,
+    which releases Python's lock, runs beside the caller's; an exception is raised
+    again where it was met."""
     items: queue.Queue = queue.Queue()
 
     def run() -> None:

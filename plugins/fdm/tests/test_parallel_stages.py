@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import shapely
 from fabserver_fdm import FdmPlugin
-from fabserver_fdm.geos import in_child, pieces_in_child
+from fabserver_fdm.geos import pieces_in_child
 
 from fabserver.designs import load_design
 from fabserver.planning import run_plan, write_outputs
@@ -68,35 +68,6 @@ def test_gap_fill_in_a_child_gives_the_same_gcode(where, name, tmp_path, monkeyp
     assert forked == serial
 
 
-def test_the_stage_runs_in_another_process():
-    assert in_child(os.getpid)() != os.getpid()
-
-
-def test_in_child_returns_the_result_of_the_call():
-    wait = in_child(np.cumsum, np.arange(100_000))
-    np.testing.assert_array_equal(wait(), np.cumsum(np.arange(100_000)))
-
-
-def _fails_only_in_a_child(parent: int) -> str:
-    if os.getpid() != parent:
-        os._exit(3)  # a child that dies without a result
-    return "computed here"
-
-
-def test_a_child_that_dies_leaves_the_work_to_the_caller():
-    assert in_child(_fails_only_in_a_child, os.getpid())() == "computed here"
-
-
-def _refuse(message: str) -> None:
-    raise ValueError(message)
-
-
-def test_an_error_of_the_stage_reaches_the_caller():
-    wait = in_child(_refuse, "no gap")
-    with pytest.raises(ValueError, match="no gap"):
-        wait()
-
-
 def test_no_fork_beside_threads_of_others(monkeypatch):
     """A thread that may be mid-work (a web server's) keeps the stage on a thread."""
     import threading
@@ -108,7 +79,7 @@ def test_no_fork_beside_threads_of_others(monkeypatch):
     assert geos._fork_safe()
     monkeypatch.setattr(threading, "enumerate", lambda: [here, lifeline, server])
     assert not geos._fork_safe()
-    assert in_child(os.getpid)() == os.getpid()
+    assert list(pieces_in_child(lambda: iter([os.getpid()]))) == [os.getpid()]
 
 
 def _squares(count: int):
