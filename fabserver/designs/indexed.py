@@ -276,3 +276,97 @@ def _flipped_sides(side_index: np.ndarray, flip: np.ndarray) -> np.ndarray:
     """Side indices after the faces in ``flip`` were reversed."""
     face, side = np.divmod(side_index, 3)
     return np.where(flip[face], face * 3 + _SIDE_OF_FLIPPED[side], side_index)
+
+
+MERGE_DIGITS = 8
+"""Decimals of a millimetre two corners must share to be one vertex (``tol.merge`` = 1e-8)."""
+
+NORMAL_ZERO = 1e-13
+"""trimesh's ``tol.zero``: a face whose sides' cross product is shorter has no normal."""
+
+
+def merge_vertices(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Corners equal to :data:`MERGE_DIGITS` decimals made one vertex (trimesh's ``merge_vertices``).
+
+    Each group keeps the coordinates of its first corner, and the groups are numbered in
+    the order they first appear; vertices no face uses go. The same vertices, in the same
+    order, as trimesh gives, so every fact derived from them is too.
+    """
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    if len(vertices) == 0:
+        return vertices, faces
+    referenced = np.zeros(len(vertices), dtype=bool)
+    referenced[faces] = True
+    keys = (vertices * (10**MERGE_DIGITS)).round().astype(np.int64)[referenced]
+    rows = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.dtype.itemsize * 3))).ravel()
+    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+    order = first.argsort()
+    new_index = np.zeros(len(vertices), dtype=np.int64)
+    new_index[referenced] = order.argsort()[inverse.reshape(-1)]
+    kept = np.flatnonzero(referenced)[first[order]]
+    return vertices[kept], new_index[faces]
+
+
+def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Unit normal of each face ``(f, 3)``, zero for a face without area (trimesh's ``face_normals``)."""
+    crosses = triangle_crosses(vertices[faces])
+    norm = np.sqrt(np.dot(crosses * crosses, [1.0, 1.0, 1.0]))
+    valid = norm > NORMAL_ZERO
+    norm[valid] **= -1
+    return np.where(valid[:, None], crosses * norm.reshape((-1, 1)), 0.0)
+
+
+def face_adjacency(faces: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray]:
+    """Faces sharing an edge with exactly one other face, and that edge.
+
+    Returns ``(adjacency (p, 2), edges (p, 2))``: the two faces, smaller index first,
+    and the edge's two vertices, smaller index first; a face folded onto itself is no
+    pair. The pairs trimesh's ``face_adjacency`` and ``face_adjacency_edges`` list
+    (in another order).
+    """
+    pairs = edge_pairs(faces, n_vertices)[0]
+    adjacency = np.sort(pairs // 3, axis=1)
+    keep = adjacency[:, 0] != adjacency[:, 1]
+    return adjacency[keep], side_vertices(faces, pairs[keep, 0])
+
+
+def single_edges(faces: np.ndarray, n_vertices: int) -> np.ndarray:
+    """Edges of one face only (rims of holes, open meshes): ``(k, 2)`` vertices, smaller first."""
+    return side_vertices(faces, edge_pairs(faces, n_vertices)[2])
+
+
+def side_vertices(faces: np.ndarray, side_index: np.ndarray) -> np.ndarray:
+    """The two vertices of each side ``i`` (face ``i // 3``, side ``i % 3``), smaller first."""
+    start, end = sides(faces)
+    a, b = start.ravel()[side_index], end.ravel()[side_index]
+    return np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1)
+
+
+def adjacency_angles(normals: np.ndarray, adjacency: np.ndarray) -> np.ndarray:
+    """Angle (radians) between the normals of each pair of adjacent faces."""
+    dots = np.dot(normals[adjacency[:, 0]] * normals[adjacency[:, 1]], [1.0, 1.0, 1.0])
+    return np.abs(np.arccos(np.clip(dots, -1.0, 1.0)))
+
+
+def adjacency_convex(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    normals: np.ndarray,
+    adjacency: np.ndarray,
+    edges: np.ndarray,
+) -> np.ndarray:
+    """Whether each shared edge is a ridge (trimesh's ``face_adjacency_convex``).
+
+    The second face's corner off the edge lies at most :data:`MERGE_TOLERANCE` in
+    front of the first face's plane. A second face without exactly one such corner
+    takes the last vertex, as trimesh does.
+    """
+    other_faces = faces[adjacency[:, 1]]
+    off_edge = (other_faces != edges[:, :1]) & (other_faces != edges[:, 1:])
+    one = off_edge.sum(axis=1) == 1
+    other = np.full(len(adjacency), -1, dtype=np.int64)
+    other[one] = other_faces[one][off_edge[one]]
+    origins = vertices[edges[:, 0]]
+    projections = np.dot((vertices[other] - origins) * normals[adjacency[:, 0]], [1.0, 1.0, 1.0])
+    return projections < MERGE_TOLERANCE

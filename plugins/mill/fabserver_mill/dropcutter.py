@@ -14,7 +14,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import trimesh
+
+from fabserver.designs.indexed import (
+    adjacency_angles,
+    adjacency_convex,
+    face_adjacency,
+    face_normals,
+    merge_vertices,
+    single_edges,
+)
 
 from .heightmap import Grid, drop_cutter, rasterise_faces
 
@@ -46,26 +54,31 @@ def ball_tips(
     triangles : (n, 3, 3) float, millimetres
     Returns ``(ny, nx) float``.
     """
-    mesh = trimesh.Trimesh(triangles.reshape(-1, 3), np.arange(len(triangles) * 3).reshape(-1, 3))
-    mesh.merge_vertices()
-    normals = mesh.face_normals
+    corners = np.asarray(triangles, dtype=np.float64).reshape(-1, 3)
+    finite = np.isfinite(corners).all(axis=1).reshape(-1, 3).all(axis=1)
+    faces = np.arange(len(corners)).reshape(-1, 3)[finite]
+    vertices, faces = merge_vertices(corners, faces)
+    normals = face_normals(vertices, faces)
     steep = np.abs(normals[:, 2]) < math.cos(gentle_slope(radius, grid.res, tolerance))
     tips = drop_cutter(
-        rasterise_faces(mesh.triangles[~steep], grid, floor), grid.res, radius, "ball"
+        rasterise_faces(vertices[faces[~steep]], grid, floor), grid.res, radius, "ball"
     )
     flat = tips.reshape(-1)
-    edges, vertices = feature_edges(mesh, steep, grid.res, tolerance)
-    _vertex_contacts(flat, grid, radius, mesh.vertices[vertices])
-    _edge_contacts(
-        flat, grid, radius, *_pieces(mesh.vertices[edges[:, 0]], mesh.vertices[edges[:, 1]])
-    )
+    edges, ends = feature_edges(vertices, faces, normals, steep, grid.res, tolerance)
+    _vertex_contacts(flat, grid, radius, vertices[ends])
+    _edge_contacts(flat, grid, radius, *_pieces(vertices[edges[:, 0]], vertices[edges[:, 1]]))
     facing_up = steep & (normals[:, 2] > 1e-6)
-    _facet_contacts(flat, grid, radius, mesh.triangles[facing_up], normals[facing_up])
+    _facet_contacts(flat, grid, radius, vertices[faces[facing_up]], normals[facing_up])
     return tips
 
 
 def feature_edges(
-    mesh: trimesh.Trimesh, steep: np.ndarray, res: float, tolerance: float
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    normals: np.ndarray,
+    steep: np.ndarray,
+    res: float,
+    tolerance: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Edges to test exactly ``(k, 2)`` vertex indices, and their vertices ``(m,)``.
 
@@ -75,16 +88,14 @@ def feature_edges(
     skipped when its fold is under ``2·atan(tolerance / (res/√2))``: the ridge then
     rises less than ``tolerance`` between nodes.
     """
-    pairs = mesh.face_adjacency
+    pairs, shared = face_adjacency(faces, len(vertices))
     gentle_limit = 2.0 * math.atan(tolerance / (res / math.sqrt(2.0)))
-    exact = steep[pairs].any(axis=1) | (mesh.face_adjacency_angles > gentle_limit)
+    exact = steep[pairs].any(axis=1) | (adjacency_angles(normals, pairs) > gentle_limit)
     # In a valley the ball rests on the two faces, which their own tests find: only
     # ridges can hold it on the edge itself.
-    exact &= mesh.face_adjacency_convex
-    sorted_edges = np.sort(mesh.edges, axis=1)
-    single = sorted_edges[trimesh.grouping.group_rows(sorted_edges, require_count=1)]
-    edges = np.vstack([mesh.face_adjacency_edges[exact], single.reshape(-1, 2)])
-    edges = np.unique(np.sort(edges, axis=1), axis=0)
+    exact &= adjacency_convex(vertices, faces, normals, pairs, shared)
+    edges = np.vstack([shared[exact], single_edges(faces, len(vertices))])
+    edges = np.unique(edges, axis=0)
     return edges, np.unique(edges)
 
 

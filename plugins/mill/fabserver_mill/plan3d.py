@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 import shapely
-import trimesh
 
+from fabserver.designs.indexed import IndexedMesh
 from fabserver.designs.types import Mesh
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
@@ -26,6 +26,7 @@ from .strategies3d import (
     mask_regions,
     place,
     roughing_cuts,
+    transform_points,
     unreached,
     up_rotation,
 )
@@ -55,13 +56,13 @@ def coarsest_needed(sx: float, sy: float, res: float) -> float:
     return step
 
 
-def oriented(mesh: trimesh.Trimesh, orientation: str) -> tuple[str, np.ndarray]:
+def oriented(mesh: IndexedMesh, orientation: str) -> tuple[str, np.ndarray]:
     """Triangles ``(n, 3, 3)`` turned so the side to machine faces +Z, and that side's name."""
     if orientation == "auto":
         name, matrix = choose_up(mesh)
     else:
         name, matrix = "+z", up_rotation((0.0, 0.0, 1.0))
-    tri = trimesh.transform_points(mesh.triangles.reshape(-1, 3), matrix).reshape(-1, 3, 3)
+    tri = transform_points(mesh.triangles.reshape(-1, 3), matrix).reshape(-1, 3, 3)
     return name, tri
 
 

@@ -10,8 +10,9 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-import trimesh
 from scipy import ndimage
+
+from fabserver.designs.indexed import IndexedMesh
 
 from .assemble import Cut
 from .dropcutter import ball_tips
@@ -37,11 +38,39 @@ UNCUT_REPORT = 0.1
 
 
 def up_rotation(direction: tuple[float, float, float]) -> np.ndarray:
-    """``(4, 4)`` transform turning ``direction`` to +Z."""
-    return trimesh.geometry.align_vectors(np.asarray(direction, dtype=float), [0.0, 0.0, 1.0])
+    """``(4, 4)`` transform turning ``direction`` to +Z.
+
+    trimesh's ``geometry.align_vectors`` written out, the same operations in the same
+    order (the rotation, and so the machine files, are the same to the last bit):
+    each vector's SVD basis, made right-handed, one carried onto the other.
+    """
+    au = np.linalg.svd(np.array(direction, dtype=np.float64).reshape((-1, 1)))[0]
+    bu = np.linalg.svd(np.array([0.0, 0.0, 1.0]).reshape((-1, 1)))[0]
+    if np.linalg.det(au) < 0:
+        au[:, -1] *= -1.0
+    if np.linalg.det(bu) < 0:
+        bu[:, -1] *= -1.0
+    matrix = np.eye(4)
+    matrix[:3, :3] = bu.dot(au.T)
+    return matrix
 
 
-def choose_up(mesh: trimesh.Trimesh) -> tuple[str, np.ndarray]:
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``(n, 3)`` points moved by a ``(4, 4)`` transform (trimesh's ``transform_points``).
+
+    Written out the same way, bit for bit: an identity leaves the points as they are,
+    any other transform multiplies homogeneous coordinates.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    if len(points) == 0:
+        return points.copy()
+    if np.abs(matrix - np.eye(4)).max() < 1e-8:
+        return np.ascontiguousarray(points.copy())
+    stack = np.column_stack((points, np.ones(len(points))))
+    return np.dot(matrix, stack.T).T[:, :3]
+
+
+def choose_up(mesh: IndexedMesh) -> tuple[str, np.ndarray]:
     """The side to machine from: least material hidden under overhangs, then the lowest part.
 
     For each of the six axis directions, a coarse height map gives the volume under
@@ -52,7 +81,7 @@ def choose_up(mesh: trimesh.Trimesh) -> tuple[str, np.ndarray]:
     scores = []
     for name, direction in UP_CHOICES.items():
         matrix = up_rotation(direction)
-        tri = trimesh.transform_points(mesh.triangles.reshape(-1, 3), matrix).reshape(-1, 3, 3)
+        tri = transform_points(mesh.triangles.reshape(-1, 3), matrix).reshape(-1, 3, 3)
         lo, hi = tri.reshape(-1, 3).min(axis=0), tri.reshape(-1, 3).max(axis=0)
         res = max(hi[0] - lo[0], hi[1] - lo[1]) / 120.0
         grid = Grid.covering(lo[0], lo[1], hi[0], hi[1], res)
