@@ -7,7 +7,7 @@ get the height of the triangle's plane, all at once per chunk, reduced with
 that peaks narrower than a cell are not lost.
 
 The tool's tip height at each node is a grey-scale dilation of that map with
-the tool's profile (``scipy.ndimage.grey_dilation``): a ball of radius r sits
+the tool's profile (:func:`.morphology.dilate`): a ball of radius r sits
 ``r - sqrt(r² - d²)`` higher at distance d from its axis, a flat end mill not at all.
 Where node samples miss the geometry, :mod:`.dropcutter` completes it exactly.
 """
@@ -18,7 +18,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
+
+from .morphology import dilate, erode
 
 PAIR_CHUNK = 2_000_000
 """Pairs expanded per vectorised step: bounds the memory (~100 MB)."""
@@ -132,13 +133,17 @@ def _rasterise_rows(heights: np.ndarray, tri: np.ndarray, j: np.ndarray, grid: G
         np.maximum.at(heights, j[k] * grid.nx + i, z)
 
 
+SQUARE = np.ones((3, 3), dtype=bool)
+"""A node and its eight neighbours."""
+
+
 def conservative(heights: np.ndarray) -> np.ndarray:
     """Each node takes the highest of its 3×3 neighbourhood.
 
     Nodes sample the surface; a wall between two nodes would otherwise be seen up
     to a cell too far, and the side of the tool would enter it.
     """
-    return ndimage.maximum_filter(heights, size=3, mode="nearest")
+    return dilate(heights, SQUARE)
 
 
 def tool_kernel(radius: float, res: float, shape: str) -> tuple[np.ndarray, np.ndarray]:
@@ -161,15 +166,13 @@ def drop_cutter(heights: np.ndarray, res: float, radius: float, shape: str) -> n
     """
     footprint, structure = tool_kernel(radius, res, shape)
     if shape == "ball":
-        return ndimage.grey_dilation(
-            heights, footprint=footprint, structure=structure, mode="nearest"
-        )
-    return ndimage.maximum_filter(heights, footprint=footprint, mode="nearest")
+        return dilate(heights, footprint, structure)
+    return dilate(heights, footprint)
 
 
 def tool_envelope(tips: np.ndarray, res: float, radius: float, shape: str) -> np.ndarray:
     """The surface the tool leaves when its tip follows ``tips`` everywhere (grey erosion)."""
     footprint, structure = tool_kernel(radius, res, shape)
     if shape == "ball":
-        return ndimage.grey_erosion(tips, footprint=footprint, structure=structure, mode="nearest")
-    return ndimage.minimum_filter(tips, footprint=footprint, mode="nearest")
+        return erode(tips, footprint, structure)
+    return erode(tips, footprint)

@@ -46,7 +46,7 @@ class MillPlugin(MachinePlugin):
         if isinstance(design, Drawing):
             return plan_drawing_job(design, job)
         if isinstance(design, Mesh):
-            from .plan3d import plan_mesh  # 3D only: it brings trimesh (and scipy)
+            from .plan3d import plan_mesh  # 3D only
 
             return plan_mesh(design, job)
         raise PlanError(Text("Type de fichier non pris en charge.", "Unsupported design type."))

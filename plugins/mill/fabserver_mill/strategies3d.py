@@ -10,13 +10,13 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from fabserver.designs.indexed import IndexedMesh
 
 from .assemble import Cut
 from .dropcutter import ball_tips
 from .heightmap import Grid, conservative, drop_cutter, rasterise, tool_envelope
+from .morphology import binary_opening, centres_of_mass, label
 from .passes import step_levels
 from .settings import Tool
 
@@ -282,14 +282,14 @@ def unreached(relief: Relief, tips: np.ndarray, tool: Tool) -> tuple[np.ndarray,
     """
     left = tool_envelope(tips, relief.grid.res, tool.radius, tool.shape)
     excess = left - conservative(relief.heights)
-    return ndimage.binary_opening(excess > tool.radius + UNCUT_REPORT), left
+    return binary_opening(excess > tool.radius + UNCUT_REPORT), left
 
 
 def mask_regions(mask: np.ndarray, grid: Grid) -> tuple[int, float, list[tuple[float, float]]]:
     """Connected regions of a node mask: count, area (mm²) and their centres."""
-    labels, count = ndimage.label(mask)
+    labels, count = label(mask)
     if count == 0:
         return 0, 0.0, []
-    centres = ndimage.center_of_mass(mask, labels, range(1, count + 1))
+    centres = centres_of_mass(mask, labels, count)
     pts = [(grid.x0 + c[1] * grid.res, grid.y0 + c[0] * grid.res) for c in centres]
     return count, float(mask.sum()) * grid.res**2, pts
