@@ -37,30 +37,29 @@ UNCUT_REPORT = 0.1
 """mm of material beyond the tool's own round that is worth reporting."""
 
 
-def up_rotation(direction: tuple[float, float, float]) -> np.ndarray:
-    """``(4, 4)`` transform turning ``direction`` to +Z.
+#: The turn that brings each side of the part up (+Z), as a rotation matrix (rows: where
+#: the turned X, Y and Z come from). Every entry is 0 or ±1: turned coordinates are the
+#: same numbers, moved between axes, so the drop-cutter sees the mesh exactly as drawn.
+_TURN_UP = {
+    (0, 0, 1): ((1, 0, 0), (0, 1, 0), (0, 0, 1)),
+    (0, 0, -1): ((-1, 0, 0), (0, 1, 0), (0, 0, -1)),
+    (1, 0, 0): ((0, 0, -1), (0, 1, 0), (1, 0, 0)),
+    (-1, 0, 0): ((0, 0, 1), (0, 1, 0), (-1, 0, 0)),
+    (0, 1, 0): ((0, 0, -1), (-1, 0, 0), (0, 1, 0)),
+    (0, -1, 0): ((0, 0, -1), (1, 0, 0), (0, -1, 0)),
+}
 
-    trimesh's ``geometry.align_vectors`` written out, the same operations in the same
-    order (the rotation, and so the machine files, are the same to the last bit):
-    each vector's SVD basis, made right-handed, one carried onto the other.
-    """
-    au = np.linalg.svd(np.array(direction, dtype=np.float64).reshape((-1, 1)))[0]
-    bu = np.linalg.svd(np.array([0.0, 0.0, 1.0]).reshape((-1, 1)))[0]
-    if np.linalg.det(au) < 0:
-        au[:, -1] *= -1.0
-    if np.linalg.det(bu) < 0:
-        bu[:, -1] *= -1.0
+
+def up_rotation(direction: tuple[float, float, float]) -> np.ndarray:
+    """``(4, 4)`` transform turning the side facing ``direction`` (an axis, ±X, ±Y or ±Z) to +Z."""
     matrix = np.eye(4)
-    matrix[:3, :3] = bu.dot(au.T)
+    matrix[:3, :3] = _TURN_UP[tuple(round(c) for c in direction)]
     return matrix
 
 
 def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """``(n, 3)`` points moved by a ``(4, 4)`` transform (trimesh's ``transform_points``).
-
-    Written out the same way, bit for bit: an identity leaves the points as they are,
-    any other transform multiplies homogeneous coordinates.
-    """
+    """``(n, 3)`` points moved by a ``(4, 4)`` transform: an identity leaves them as they
+    are (not even a sign of zero changes), any other multiplies homogeneous coordinates."""
     points = np.asarray(points, dtype=np.float64)
     if len(points) == 0:
         return points.copy()
