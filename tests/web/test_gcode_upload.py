@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import math
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from fabserver.profiles import load_profiles
 from fabserver.testing import ROOT, SAMPLES, require
 
 
@@ -86,8 +89,13 @@ def test_prusaslicer_gcode_upload_is_planned_previewed_and_estimated(real_client
     estimate = job["estimate"]
     assert estimate["copies"] == 2 and estimate["runs"] == 2
     assert estimate["machine_time_s"] > 2 * 5 * 60
+    # The filament is what PrusaSlicer says its file uses, twice, weighed with the
+    # material profile's diameter and density (the E axis read back, not a guess).
     grams = {m["unit"]: m["quantity"] for m in estimate["materials"]}["g"]
-    assert 1.5 < grams < 4.0  # two brackets of about 1 g each
+    used_mm = float(re.search(rb"; filament used \[mm\] = ([0-9.]+)", data).group(1))
+    pla = load_profiles(ROOT / "profiles").material("pla-1.75").settings
+    per_print_g = used_mm * math.pi * (pla["diameter"] / 2) ** 2 / 1000 * pla["density"]
+    assert grams == pytest.approx(2 * per_print_g, rel=0.01)
     # Previewed, with the layer slider's data.
     preview = real_client.get(job["preview_url"])
     assert preview.status_code == 200 and b"<svg" in preview.data[:500]
