@@ -11,7 +11,7 @@ import shapely
 
 from fabserver.memory import release_freed_memory
 from fabserver.profiles import Kinematics
-from fabserver.toolpath import Toolpath
+from fabserver.toolpath import EventKind, Toolpath
 
 from .assemble import assemble
 from .layers import GapPiece, layer_flows, plan_layers, start_gap_fill
@@ -36,6 +36,12 @@ class Sliced:
     layer_z: np.ndarray
     layer_step: np.ndarray
     support: Support | None = None
+
+    @property
+    def printed_layer_count(self) -> int:
+        """The layers the file prints, each opened by ``;LAYER_CHANGE``: a top layer with
+        nothing wide enough to print (walls thinner than a line) is sliced but is not one."""
+        return sum(ev.kind == EventKind.LAYER_CHANGE for ev in self.toolpath.events)
 
 
 def slice_to_toolpath(
