@@ -128,6 +128,24 @@ def feature_speed(s: PrintSettings, role: str, flow: Flow, first_layer: bool) ->
     return speed
 
 
+def without_slivers(
+    arrays: list[np.ndarray], layer: np.ndarray, line_width: np.ndarray
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Fill pieces (point arrays, with their layer) without those hardly longer than a
+    line is wide (``line_width``: per layer). Such a piece (a sliver where two regions
+    meet, a corner clipped) is a blob with a start and a stop of its own: the
+    neighbouring lines' ends cover its spot."""
+    if not arrays:
+        return arrays, layer
+    counts = np.array([len(a) for a in arrays])
+    flat = np.concatenate(arrays)
+    step = np.linalg.norm(np.diff(flat, axis=0), axis=1)
+    ends = np.cumsum(counts) - 1
+    total = np.add.reduceat(np.append(step, 0.0), ends - counts + 1) - np.append(step, 0.0)[ends]
+    keep = np.flatnonzero(total >= MIN_PIECE_WIDTHS * line_width[layer])
+    return [arrays[i] for i in keep], layer[keep]
+
+
 def point_arrays(geoms: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """Lines or rings of ``geoms`` ((L,) geometries) as point arrays, with their layer."""
     parts, part_layer = shapely.get_parts(geoms, return_index=True)
@@ -336,21 +354,7 @@ def plan_layers(
     fill_layer, fill_role = [], []
     line_width = np.array([f.solid.width for f in flows])
     for role, lines in groups:
-        arrays, layer = point_arrays(lines)
-        if arrays:
-            # Pieces hardly longer than a line is wide (slivers where two regions
-            # meet, a corner clipped) are a blob with a start and a stop of their
-            # own: the neighbouring lines' ends cover their spot.
-            counts = np.array([len(a) for a in arrays])
-            flat = np.concatenate(arrays)
-            step = np.linalg.norm(np.diff(flat, axis=0), axis=1)
-            ends = np.cumsum(counts) - 1
-            total = (
-                np.add.reduceat(np.append(step, 0.0), ends - counts + 1)
-                - np.append(step, 0.0)[ends]
-            )
-            keep = np.flatnonzero(total >= MIN_PIECE_WIDTHS * line_width[layer])
-            arrays, layer = [arrays[i] for i in keep], layer[keep]
+        arrays, layer = without_slivers(*point_arrays(lines), line_width)
         fills.extend(arrays)
         fill_layer.append(layer)
         fill_role.append(np.full(len(arrays), ROLE[role]))

@@ -18,7 +18,7 @@ import shapely
 from .flow import Flow, e_per_mm
 from .geos import buffer
 from .infill import hatch
-from .layers import MIN_PIECE_WIDTHS, ROLE, LayerPaths, feature_speed, point_arrays
+from .layers import ROLE, LayerPaths, feature_speed, point_arrays, without_slivers
 from .linking import link_lines
 from .ordering import nearest_order
 from .regions import MITRE
@@ -97,14 +97,7 @@ class _SupportPaths:
         self.pieces: list[np.ndarray] = []
         piece_layer = []
         for geoms in (sheath, lines):
-            arrays, layer = point_arrays(geoms)
-            if arrays:
-                # As with the part's layers: pieces hardly longer than a line is wide go.
-                length = np.array(
-                    [np.linalg.norm(np.diff(a, axis=0), axis=1).sum() for a in arrays]
-                )
-                keep = length >= MIN_PIECE_WIDTHS * np.array([2 * h for h in half[layer]])
-                arrays, layer = [a for a, k in zip(arrays, keep, strict=True) if k], layer[keep]
+            arrays, layer = without_slivers(*point_arrays(geoms), 2.0 * half)
             self.pieces.extend(arrays)
             piece_layer.append(layer)
         layer_of = np.concatenate(piece_layer) if piece_layer else np.zeros(0, np.int64)
