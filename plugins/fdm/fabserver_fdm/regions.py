@@ -110,7 +110,7 @@ def _covered_by_neighbours(
     return _shift(window(count), 1 if direction > 0 else -count)
 
 
-def _opened(geoms: np.ndarray, radius: float | np.ndarray) -> np.ndarray:
+def opened(geoms: np.ndarray, radius: float | np.ndarray) -> np.ndarray:
     """Morphological opening: parts narrower than ``2 * radius`` removed."""
     return buffer(buffer(geoms, -radius, **MITRE), radius, **MITRE)
 
@@ -198,7 +198,7 @@ def build_regions(
         solid = union(solid, bottom)
     # Strips narrower than one line cannot be filled as solid: they stay sparse.
     half = _per_layer(first_flows.solid.spacing, flows.solid.spacing, n) / 2.0
-    solid = _opened(solid, half)
+    solid = opened(solid, half)
     solid = intersection(solid, infill_area)
     top = intersection(solid, exposed_top)
     bridge = difference(intersection(solid, exposed_bottom), top)
@@ -223,7 +223,7 @@ def build_regions(
     # Solid infill laid over sparse infill spans the gaps between its lines: it is
     # printed as a bridge, thick and slow, as PrusaSlicer does ("internal bridge").
     over_sparse = intersection(internal, _shift(sparse, -1))
-    over_sparse = _opened(over_sparse, half)
+    over_sparse = opened(over_sparse, half)
     bridge = union(bridge, intersection(over_sparse, internal))
     internal = difference(internal, bridge)
     return Regions(loops, infill_area, sparse, internal, top, bridge, gaps, thin_area)
@@ -282,4 +282,4 @@ def _gaps(
     gaps = pieces[0]
     for more in pieces[1:]:
         gaps = union(gaps, more)
-    return _opened(gaps, GAP_MIN_WIDTH / 2.0)
+    return opened(gaps, GAP_MIN_WIDTH / 2.0)

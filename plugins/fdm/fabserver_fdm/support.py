@@ -30,7 +30,7 @@ import numpy as np
 import shapely
 
 from .bridges import anchored_share
-from .regions import EMPTY, MITRE
+from .regions import EMPTY, MITRE, opened
 
 OVERHANG_ANGLE_DEG = 50.0
 SUPPORT_XY_GAP = 0.5  # share of the external line width between support and part
@@ -77,7 +77,7 @@ def support_regions(slices: np.ndarray, heights: np.ndarray, min_width: float) -
     unsupported[0] = EMPTY  # the first layer lies on the bed
     # Slivers narrower than a line are what curved walls show at every layer: no support.
     half = min_width / 2.0
-    unsupported = shapely.buffer(shapely.buffer(unsupported, -half, **MITRE), half, **MITRE)
+    unsupported = opened(unsupported, half)
     unsupported = shapely.difference(unsupported, _bridged(unsupported, held))
     gap = SUPPORT_XY_GAP * min_width
     keep_out = shapely.buffer(slices, gap, **MITRE)
@@ -95,7 +95,7 @@ def support_regions(slices: np.ndarray, heights: np.ndarray, min_width: float) -
         for gap_layer in range(k - CONTACT_LAYERS, k + CONTACT_LAYERS + 1):
             if 0 <= gap_layer < n and gap_layer != k:
                 column = shapely.difference(column, keep_out[gap_layer])
-        column = shapely.buffer(shapely.buffer(column, -half, **MITRE), half, **MITRE)
+        column = opened(column, half)
         # Top interface: what started (or was overhung) within the last INTERFACE_LAYERS
         # layers; bottom interface: within INTERFACE_LAYERS layers above the part.
         tops = [new_top, *tops[:-1]]
@@ -203,7 +203,7 @@ def support_layers(
             area = shapely.difference(
                 shapely.union_all(support.body[covered]), shapely.union_all(keep_out[covered])
             )
-            area = shapely.buffer(shapely.buffer(area, -half, **MITRE), half, **MITRE)
+            area = opened(area, half)
             if shapely.is_empty(area):
                 continue
             at = np.flatnonzero(np.abs(z_top - hi) < Z_EPSILON)
