@@ -285,8 +285,14 @@ NORMAL_ZERO = 1e-13
 """trimesh's ``tol.zero``: a face whose sides' cross product is shorter has no normal."""
 
 
-def merge_vertices(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def merge_rounded_vertices(
+    vertices: np.ndarray, faces: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Corners equal to :data:`MERGE_DIGITS` decimals made one vertex (trimesh's ``merge_vertices``).
+
+    Not the loaders' merge (:func:`fabserver.designs.stl.merge_vertices`, within a grid
+    tolerance): the mill's drop-cutter numbers its vertices as trimesh did, which fixes
+    each edge's direction and so the last bits of its contact heights.
 
     Each group keeps the coordinates of its first corner, and the groups are numbered in
     the order they first appear; vertices no face uses go. The same vertices, in the same

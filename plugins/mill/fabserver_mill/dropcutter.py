@@ -20,7 +20,7 @@ from fabserver.designs.indexed import (
     adjacency_convex,
     face_adjacency,
     face_normals,
-    merge_vertices,
+    merge_rounded_vertices,
     single_edges,
 )
 
@@ -57,7 +57,7 @@ def ball_tips(
     corners = np.asarray(triangles, dtype=np.float64).reshape(-1, 3)
     finite = np.isfinite(corners).all(axis=1).reshape(-1, 3).all(axis=1)
     faces = np.arange(len(corners)).reshape(-1, 3)[finite]
-    vertices, faces = merge_vertices(corners, faces)
+    vertices, faces = merge_rounded_vertices(corners, faces)
     normals = face_normals(vertices, faces)
     steep = np.abs(normals[:, 2]) < math.cos(gentle_slope(radius, grid.res, tolerance))
     tips = drop_cutter(

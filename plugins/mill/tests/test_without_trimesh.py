@@ -20,7 +20,7 @@ from fabserver.designs.indexed import (
     adjacency_convex,
     face_adjacency,
     face_normals,
-    merge_vertices,
+    merge_rounded_vertices,
     single_edges,
 )
 
@@ -57,7 +57,7 @@ def in_order(adjacency: np.ndarray, *columns: np.ndarray) -> list[np.ndarray]:
 def check_facts(corners: np.ndarray) -> None:
     mesh = trimesh.Trimesh(corners.reshape(-1, 3), np.arange(len(corners) * 3).reshape(-1, 3))
     mesh.merge_vertices()
-    vertices, faces = merge_vertices(corners.reshape(-1, 3), np.arange(len(corners) * 3))
+    vertices, faces = merge_rounded_vertices(corners.reshape(-1, 3), np.arange(len(corners) * 3))
     assert np.array_equal(vertices, mesh.vertices)
     assert np.array_equal(faces, mesh.faces)
     normals = face_normals(vertices, faces)
@@ -89,7 +89,7 @@ def check_facts(corners: np.ndarray) -> None:
 def test_mesh_facts_of_an_awkward_mesh_are_trimeshs():
     corners = awkward_corners()
     check_facts(corners)
-    vertices, faces = merge_vertices(corners.reshape(-1, 3), np.arange(len(corners) * 3))
+    vertices, faces = merge_rounded_vertices(corners.reshape(-1, 3), np.arange(len(corners) * 3))
     assert len(vertices) == 8  # apex, a (with its near twin), b, c, d, the origin, two at 9
     assert len(single_edges(faces, len(vertices))) > 0  # the open base
 
