@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
@@ -201,7 +202,7 @@ def collect_garbage_command(ctx: click.Context, data: Path, as_json: bool) -> No
     finally:
         runtime.close()
     if as_json:
-        click.echo(json.dumps(report.to_dict()))
+        click.echo(json.dumps(asdict(report)))
         return
     fr = _lang(ctx) == "fr"
     freed = report.bytes_freed / 1e6

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import delete, select, update
 
@@ -44,9 +43,6 @@ class GcReport:
     files_removed: int
     bytes_freed: int
 
-    def to_dict(self) -> dict[str, int]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class DiskUse:
@@ -58,9 +54,6 @@ class DiskUse:
     disk_total_bytes: int
     upload_retention_days: float
     job_files_retention_days: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def collect_garbage(runtime: Runtime, now: datetime | None = None) -> GcReport:

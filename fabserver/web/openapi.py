@@ -145,12 +145,7 @@ def _lab_paths() -> dict[str, Any]:
                 "security": STAFF,
                 "parameters": [{"name": "material", "in": "query", "schema": {"type": "string"}}],
                 "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {"pieces": {"type": "array", "items": _ref("Piece")}},
-                        }
-                    ),
+                    "200": _json(_object({"pieces": {"type": "array", "items": _ref("Piece")}})),
                     "401": ERROR,
                 },
             },
@@ -246,9 +241,8 @@ def _lab_schemas() -> dict[str, Any]:
         "free_value_eur": {"type": "number"},
     }
     return {
-        "NewPiece": {
-            "type": "object",
-            "properties": {
+        "NewPiece": _object(
+            {
                 "material": {"type": "string"},
                 "width_mm": {"type": "number", "exclusiveMinimum": 0},
                 "height_mm": {"type": "number", "exclusiveMinimum": 0},
@@ -256,11 +250,10 @@ def _lab_schemas() -> dict[str, Any]:
                 "count": {"type": "integer", "minimum": 1},
                 "note": {"type": "string", "description": "where it is stored"},
             },
-            "required": ["material"],
-        },
-        "Piece": {
-            "type": "object",
-            "properties": {
+            ["material"],
+        ),
+        "Piece": _object(
+            {
                 "id": {"type": "integer"},
                 "material": {"type": "string"},
                 "width_mm": {"type": ["number", "null"]},
@@ -270,34 +263,29 @@ def _lab_schemas() -> dict[str, Any]:
                 "note": {"type": "string"},
                 "source_job_id": {"type": ["integer", "null"]},
             },
-            "required": ["id", "material", "count"],
-        },
-        "Report": {
-            "type": "object",
-            "properties": {
+            ["id", "material", "count"],
+        ),
+        "Report": _object(
+            {
                 "from": {"type": "string", "format": "date"},
                 "to": {"type": "string", "format": "date"},
                 "rows": {
                     "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
+                    "items": _object(
+                        {
                             "machine": {"type": "string"},
                             "material": {"type": "string"},
                             **activity,
                             "material_quantity": {"type": "number"},
                             "unit": {"type": "string"},
-                        },
-                    },
+                        }
+                    ),
                 },
-                "totals": {
-                    "type": "object",
-                    "properties": {**activity, "makers": count},
-                },
+                "totals": _object({**activity, "makers": count}),
                 "rejections": {"type": "array", "items": {"type": "object"}},
             },
-            "required": ["from", "to", "rows", "totals"],
-        },
+            ["from", "to", "rows", "totals"],
+        ),
     }
 
 
@@ -308,12 +296,7 @@ def _sites_path() -> dict[str, Any]:
             "summary": "The lab's sites, their machines and the work waiting at each",
             "tags": ["maker"],
             "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "properties": {"sites": {"type": "array", "items": _ref("Site")}},
-                    }
-                )
+                "200": _json(_object({"sites": {"type": "array", "items": _ref("Site")}}))
             },
         }
     }
@@ -349,12 +332,7 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Machines, the materials each takes and the options of its plugin",
                 "tags": ["maker"],
                 "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {"machines": {"type": "array", "items": _ref("Machine")}},
-                        }
-                    )
+                    "200": _json(_object({"machines": {"type": "array", "items": _ref("Machine")}}))
                 },
             }
         },
@@ -409,12 +387,7 @@ def openapi_document() -> dict[str, Any]:
                     {"name": "machine", "in": "query", "schema": {"type": "string"}},
                 ],
                 "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {"jobs": {"type": "array", "items": {"type": "object"}}},
-                        }
-                    ),
+                    "200": _json(_object({"jobs": {"type": "array", "items": {"type": "object"}}})),
                     "400": ERROR,
                     "401": ERROR,
                 },
@@ -483,14 +456,9 @@ def openapi_document() -> dict[str, Any]:
                 "Text": TEXT,
                 **_lab_schemas(),
                 **_quote_schemas(),
-                "Error": {
-                    "type": "object",
-                    "properties": {"error": _ref("Text")},
-                    "required": ["error"],
-                },
-                "Machine": {
-                    "type": "object",
-                    "properties": {
+                "Error": _object({"error": _ref("Text")}, ["error"]),
+                "Machine": _object(
+                    {
                         "id": {"type": "string"},
                         "name": _ref("Text"),
                         "site": {"type": "string"},
@@ -499,11 +467,10 @@ def openapi_document() -> dict[str, Any]:
                         "work_area_mm": {"type": "array", "items": {"type": "number"}},
                         "materials": {"type": "array", "items": {"type": "object"}},
                         "options": {"type": "array", "items": {"type": "object"}},
-                    },
-                },
-                "Site": {
-                    "type": "object",
-                    "properties": {
+                    }
+                ),
+                "Site": _object(
+                    {
                         "id": {"type": "string"},
                         "name": _ref("Text"),
                         "address": {"type": "string"},
@@ -519,11 +486,10 @@ def openapi_document() -> dict[str, Any]:
                             },
                         },
                     },
-                    "required": ["id", "name", "machines"],
-                },
-                "PublicJob": {
-                    "type": "object",
-                    "properties": {
+                    ["id", "name", "machines"],
+                ),
+                "PublicJob": _object(
+                    {
                         "token": {"type": "string"},
                         "site": {"type": "string", "description": "the site of the machine"},
                         "state": {"type": "string", "enum": list(JOB_STATES)},
@@ -538,14 +504,13 @@ def openapi_document() -> dict[str, Any]:
                         "stock": {
                             "description": "the offcut the job was planned on",
                             "oneOf": [
-                                {
-                                    "type": "object",
-                                    "properties": {
+                                _object(
+                                    {
                                         "piece_id": {"type": "integer"},
                                         "area_mm2": {"type": "number"},
                                         "label": _ref("Text"),
-                                    },
-                                },
+                                    }
+                                ),
                                 {"type": "null"},
                             ],
                         },
@@ -556,14 +521,13 @@ def openapi_document() -> dict[str, Any]:
                             "description": "when retention removed the job's files",
                         },
                     },
-                    "required": ["token", "state", "progress"],
-                },
+                    ["token", "state", "progress"],
+                ),
                 "StaffJob": {
                     "allOf": [
                         _ref("PublicJob"),
-                        {
-                            "type": "object",
-                            "properties": {
+                        _object(
+                            {
                                 "id": {"type": "integer"},
                                 "maker": {"type": "object"},
                                 "audit": {"type": "array", "items": {"type": "object"}},
@@ -582,8 +546,8 @@ def openapi_document() -> dict[str, Any]:
                                         },
                                     },
                                 },
-                            },
-                        },
+                            }
+                        ),
                     ]
                 },
             },
@@ -674,13 +638,12 @@ def _quote_paths() -> dict[str, Any]:
                 ),
                 "responses": {
                     "202": _json(
-                        {
-                            "type": "object",
-                            "properties": {
+                        _object(
+                            {
                                 "token": {"type": "string"},
                                 "state": {"type": "string"},
-                            },
-                        },
+                            }
+                        ),
                         "The job, queued",
                     ),
                     "404": ERROR,
@@ -694,9 +657,8 @@ def _quote_paths() -> dict[str, Any]:
 def _quote_schemas() -> dict[str, Any]:
     text = {"type": "object", "additionalProperties": {"type": "string"}}
     return {
-        "QuotePlan": {
-            "type": "object",
-            "properties": {
+        "QuotePlan": _object(
+            {
                 "id": {"type": "integer"},
                 "machine": {"type": "string"},
                 "material": {"type": "string"},
@@ -711,24 +673,21 @@ def _quote_schemas() -> dict[str, Any]:
                 "warnings": {"type": "array", "items": text},
                 "error": {"type": ["object", "null"]},
             },
-            "required": ["machine", "material", "copies", "options", "operations", "state"],
-        },
-        "Quote": {
-            "type": "object",
-            "properties": {
+            ["machine", "material", "copies", "options", "operations", "state"],
+        ),
+        "Quote": _object(
+            {
                 "id": {"type": "string"},
-                "design": {
-                    "type": "object",
-                    "properties": {
+                "design": _object(
+                    {
                         "kind": {"type": "string"},
                         "size_mm": {"type": "array", "items": {"type": "number"}},
                         "units": {"type": ["string", "null"]},
                         "warnings": {"type": "array", "items": text},
                         "colours": {
                             "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {
+                            "items": _object(
+                                {
                                     "key": {"type": "string"},
                                     "label": text,
                                     "swatch": {"type": ["string", "null"]},
@@ -739,15 +698,15 @@ def _quote_schemas() -> dict[str, Any]:
                                         "additionalProperties": {"type": "string"},
                                         "description": "machine id → operation",
                                     },
-                                },
-                            },
+                                }
+                            ),
                         },
                     },
-                    "required": ["kind", "size_mm", "warnings", "colours"],
-                },
+                    ["kind", "size_mm", "warnings", "colours"],
+                ),
                 "plans": {"type": "array", "items": _ref("QuotePlan")},
                 "limits": {"type": "object"},
             },
-            "required": ["id", "design", "plans"],
-        },
+            ["id", "design", "plans"],
+        ),
     }

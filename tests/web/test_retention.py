@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import asdict
 from datetime import timedelta
 
 from click.testing import CliRunner
@@ -58,7 +59,7 @@ def test_gc_removes_old_files_and_keeps_rows_and_audit(client, runtime):
     assert files.exists(broken_sha) and all(files.exists(f) for f in rejected_files)
 
     # Nothing is old yet: nothing goes.
-    assert collect_garbage(runtime).to_dict() == {
+    assert asdict(collect_garbage(runtime)) == {
         "uploads_removed": 0,
         "jobs_cleared": 0,
         "files_removed": 0,
