@@ -8,7 +8,10 @@ meaning of ``error:N`` and ``ALARM:N`` in words for staff, and parsing of
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass, field
+from functools import cache
+from importlib.resources import files
 
 from ..i18n import Text
 
@@ -26,104 +29,24 @@ SOFT_RESET = b"\x18"
 _COMMENT = re.compile(r"\([^)]*\)|;.*$")
 _BLANK = re.compile(r"\s+")
 
-# error:N, in our words (GRBL 1.1 meanings). French first.
-ERRORS: dict[int, tuple[str, str]] = {
-    1: ("mot G-code sans lettre", "G-code word without a letter"),
-    2: ("valeur numérique absente ou mal écrite", "missing or malformed number"),
-    3: ("commande « $ » inconnue", "unknown '$' command"),
-    4: (
-        "valeur négative là où il faut une valeur positive",
-        "negative value where a positive one is needed",
-    ),
-    5: ("cycle de prise d'origine non activé ($22)", "homing cycle not enabled ($22)"),
-    6: ("impulsion de pas trop courte (minimum 3 µs)", "step pulse too short (3 µs minimum)"),
-    7: (
-        "lecture EEPROM ratée, réglages par défaut restaurés",
-        "EEPROM read failed, defaults restored",
-    ),
-    8: (
-        "commande « $ » refusée : la machine n'est pas au repos",
-        "'$' command refused: machine not idle",
-    ),
-    9: (
-        "G-code bloqué : la machine est en alarme ou en jog",
-        "G-code locked out: machine in alarm or jog",
-    ),
-    10: ("limites logicielles impossibles sans prise d'origine", "soft limits need homing enabled"),
-    11: ("ligne trop longue, non exécutée", "line too long, not executed"),
-    12: (
-        "réglage trop élevé : fréquence de pas maximale dépassée",
-        "setting exceeds the maximum step rate",
-    ),
-    13: ("porte de sécurité ouverte", "safety door open"),
-    14: ("ligne trop longue pour l'EEPROM", "line too long for EEPROM"),
-    15: ("déplacement manuel hors de la course", "jog target beyond machine travel"),
-    16: ("commande de jog invalide", "invalid jog command"),
-    17: ("mode laser impossible sans sortie PWM", "laser mode needs PWM output"),
-    20: ("commande G-code non reconnue", "unsupported or invalid G-code command"),
-    21: (
-        "deux commandes du même groupe modal sur la ligne",
-        "two commands of the same modal group",
-    ),
-    22: ("vitesse d'avance (F) non définie", "feed rate (F) not set"),
-    23: ("la commande demande une valeur entière", "command needs an integer value"),
-    24: (
-        "deux commandes utilisant les axes sur la même ligne",
-        "two commands using axis words in one block",
-    ),
-    25: ("mot G-code répété sur la ligne", "repeated G-code word in block"),
-    26: ("coordonnées d'axe manquantes", "axis words missing"),
-    27: ("numéro de ligne invalide", "invalid line number"),
-    28: ("valeur obligatoire manquante", "required value word missing"),
-    29: ("repères G59.x non pris en charge", "G59.x work coordinates not supported"),
-    30: ("G53 seulement avec G0 ou G1", "G53 only with G0 or G1"),
-    31: ("coordonnées d'axe inutilisées sur la ligne", "axis words with no command using them"),
-    32: ("arc G2/G3 sans axe dans le plan", "G2/G3 arc without an in-plane axis word"),
-    33: ("cible du mouvement invalide", "invalid motion target"),
-    34: ("rayon d'arc invalide", "invalid arc radius"),
-    35: ("arc G2/G3 sans décalage dans le plan", "G2/G3 arc without an in-plane offset"),
-    36: ("mots de valeur inutilisés sur la ligne", "unused value words in block"),
-    37: ("correcteur d'outil G43.1 sur le mauvais axe", "G43.1 tool offset on the wrong axis"),
-    38: ("numéro d'outil trop grand", "tool number too large"),
-}
+CODES_FILE = "grbl_codes.toml"
 
-# ALARM:N, in our words, with what staff should do.
-ALARMS: dict[int, tuple[str, str]] = {
-    1: (
-        "fin de course touché : position perdue, refaites la prise d'origine",
-        "hard limit hit: position lost, home the machine again",
-    ),
-    2: (
-        "mouvement hors de la course (limite logicielle) : position conservée, déverrouillez ($X)",
-        "motion beyond travel (soft limit): position kept, unlock ($X)",
-    ),
-    3: (
-        "réinitialisation en mouvement : position incertaine, refaites la prise d'origine",
-        "reset while moving: position uncertain, home again",
-    ),
-    4: (
-        "palpeur dans un état inattendu avant le palpage",
-        "probe in an unexpected state before probing",
-    ),
-    5: ("le palpeur n'a rien touché", "probe did not make contact"),
-    6: ("prise d'origine interrompue par une réinitialisation", "homing interrupted by a reset"),
-    7: ("porte ouverte pendant la prise d'origine", "door opened during homing"),
-    8: (
-        "prise d'origine : fin de course non dégagé",
-        "homing: limit switch not cleared on pull-off",
-    ),
-    9: ("prise d'origine : fin de course introuvable", "homing: limit switch not found"),
-}
+
+@cache
+def _codes(kind: str) -> dict[int, tuple[str, str]]:
+    """``errors`` or ``alarms`` of ``grbl_codes.toml``: N → (French, English) words."""
+    data = tomllib.loads((files(__package__) / CODES_FILE).read_text(encoding="utf-8"))
+    return {int(code): (words["fr"], words["en"]) for code, words in data[kind].items()}
 
 
 def error_text(answer: str) -> Text:
     """``error:N`` in words; older firmwares' ``error: Bad number format`` kept as said."""
-    return _in_words(answer, ERRORS, Text("erreur", "error"))
+    return _in_words(answer, _codes("errors"), Text("erreur", "error"))
 
 
 def alarm_text(answer: str) -> Text:
     """``ALARM:N`` in words, with what to do; older firmwares' text kept as said."""
-    return _in_words(answer, ALARMS, Text("alarme", "alarm"))
+    return _in_words(answer, _codes("alarms"), Text("alarme", "alarm"))
 
 
 def _in_words(answer: str, table: dict[int, tuple[str, str]], kind: Text) -> Text:
