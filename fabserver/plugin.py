@@ -170,10 +170,12 @@ class Option:
 
 
 OPTIONS_FILE = "options.toml"
+ROLES_FILE = "roles.toml"
 
 
-class OptionDeclarationError(ValueError):
-    """A plugin's ``options.toml`` declares an option wrongly (a plugin author's mistake)."""
+class DeclarationError(ValueError):
+    """A plugin's ``options.toml`` or ``roles.toml`` declares something wrongly (a plugin
+    author's mistake), found when the plugin is imported."""
 
 
 _OPTION_KEYS = frozenset(
@@ -195,43 +197,66 @@ def options_from_toml(package: str) -> tuple[Option, ...]:
     One table per option (``[layer_height]`` with ``type``, ``default``, ``label = { fr, en }``
     and optionally ``help``, ``unit``, ``min``, ``max``, ``advanced``, ``zero_label`` and, for
     a ``choice``, ``choices = { value = { fr, en }, … }``). A mistake raises
-    :class:`OptionDeclarationError` naming the file and the option, when the plugin is imported.
+    :class:`DeclarationError` naming the file and the option, when the plugin is imported.
     """
-    where = f"{package.replace('.', '/')}/{OPTIONS_FILE}"
-    try:
-        data = tomllib.loads((files(package) / OPTIONS_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise OptionDeclarationError(f"{where}: file not found (is it in package-data?)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise OptionDeclarationError(f"{where}: not valid TOML: {exc}") from None
+    where, data = _declarations(package, OPTIONS_FILE)
     return tuple(
         _declared_option(name, table, f"{where}: option '{name}'") for name, table in data.items()
     )
 
 
+def roles_from_toml(package: str) -> dict[str, RoleStyle]:
+    """The roles a plugin's preview draws, declared as data in ``roles.toml`` beside its code,
+    in legend order: one table per role (``[perimeter]`` with ``colour = "#rrggbb"`` and
+    ``label = { fr, en }``). A mistake raises :class:`DeclarationError` naming the file and
+    the role, when the plugin is imported."""
+    where, data = _declarations(package, ROLES_FILE)
+    return {name: _declared_role(table, f"{where}: role '{name}'") for name, table in data.items()}
+
+
+def _declarations(package: str, name: str) -> tuple[str, dict[str, Any]]:
+    """The file ``name`` beside ``package``'s code, read as TOML, with how to name it."""
+    where = f"{package.replace('.', '/')}/{name}"
+    try:
+        return where, tomllib.loads((files(package) / name).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DeclarationError(f"{where}: file not found (is it in package-data?)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise DeclarationError(f"{where}: not valid TOML: {exc}") from None
+
+
+def _declared_role(table: Any, where: str) -> RoleStyle:
+    """One ``[role]`` table of a ``roles.toml``, checked."""
+    if not isinstance(table, dict) or set(table) != {"colour", "label"}:
+        raise DeclarationError(f'{where}: must be a table with colour = "#rrggbb" and label')
+    if not (isinstance(table["colour"], str) and re.fullmatch(r"#[0-9a-f]{6}", table["colour"])):
+        raise DeclarationError(f'{where}: colour must be "#rrggbb" (lower-case hex)')
+    return RoleStyle(table["colour"], _declared_text(table["label"], f"{where}: label"))
+
+
 def _declared_option(name: str, table: Any, where: str) -> Option:
     """One ``[name]`` table of an ``options.toml`` as an :class:`Option`, checked."""
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-        raise OptionDeclarationError(f"{where}: names are lower-case letters, digits and '_'")
+        raise DeclarationError(f"{where}: names are lower-case letters, digits and '_'")
     if not isinstance(table, dict):
-        raise OptionDeclarationError(f"{where}: must be a table with type, default and label")
+        raise DeclarationError(f"{where}: must be a table with type, default and label")
     unknown = sorted(set(table) - _OPTION_KEYS)
     if unknown:
-        raise OptionDeclarationError(
+        raise DeclarationError(
             f"{where}: unknown key {', '.join(unknown)} (known: {', '.join(sorted(_OPTION_KEYS))})"
         )
     missing = [key for key in ("type", "default", "label") if key not in table]
     if missing:
-        raise OptionDeclarationError(f"{where}: missing {', '.join(missing)}")
+        raise DeclarationError(f"{where}: missing {', '.join(missing)}")
     kind, default = table["type"], table["default"]
     if kind not in get_args(OptionType):
-        raise OptionDeclarationError(
+        raise DeclarationError(
             f"{where}: unknown type {kind!r} (known: {', '.join(get_args(OptionType))})"
         )
     if not isinstance(default, _DEFAULT_TYPES[kind]) or (
         kind != "bool" and isinstance(default, bool)
     ):
-        raise OptionDeclarationError(f"{where}: default {default!r} is not a {kind} value")
+        raise DeclarationError(f"{where}: default {default!r} is not a {kind} value")
     low, high = table.get("min"), table.get("max")
     for bound, value in (("min", low), ("max", high)):
         if value is not None and (
@@ -239,25 +264,25 @@ def _declared_option(name: str, table: Any, where: str) -> Option:
             or isinstance(value, bool)
             or not isinstance(value, int | float)
         ):
-            raise OptionDeclarationError(
+            raise DeclarationError(
                 f"{where}: {bound} needs a number on an int, float or percent option"
             )
     if (low is not None and default < low) or (high is not None and default > high):
-        raise OptionDeclarationError(f"{where}: default {default!r} is outside [{low}, {high}]")
+        raise DeclarationError(f"{where}: default {default!r} is outside [{low}, {high}]")
     choices = table.get("choices", {})
     if not isinstance(choices, dict) or (kind == "choice") != bool(choices):
-        raise OptionDeclarationError(
+        raise DeclarationError(
             f"{where}: a choice option, and only one, lists its choices "
             "(choices.VALUE = { fr, en }, in the form's order)"
         )
     if kind == "choice" and default not in choices:
-        raise OptionDeclarationError(
+        raise DeclarationError(
             f"{where}: default {default!r} is not among the choices ({', '.join(choices)})"
         )
     if not isinstance(table.get("unit", ""), str):
-        raise OptionDeclarationError(f"{where}: unit must be a string")
+        raise DeclarationError(f"{where}: unit must be a string")
     if not isinstance(table.get("advanced", False), bool):
-        raise OptionDeclarationError(f"{where}: advanced must be true or false")
+        raise DeclarationError(f"{where}: advanced must be true or false")
     zero_label = table.get("zero_label")
     if zero_label is not None:
         zero_label = _declared_text(zero_label, f"{where}: zero_label")
@@ -286,7 +311,7 @@ def _declared_text(value: Any, where: str) -> Text:
         and set(value) == {"fr", "en"}
         and all(isinstance(v, str) for v in value.values())
     ):
-        raise OptionDeclarationError(f'{where} must be {{ fr = "…", en = "…" }}, both languages')
+        raise DeclarationError(f'{where} must be {{ fr = "…", en = "…" }}, both languages')
     return Text(value["fr"], value["en"])
 
 

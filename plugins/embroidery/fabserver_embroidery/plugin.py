@@ -21,6 +21,7 @@ from fabserver.plugin import (
     PlanInput,
     Progress,
     options_from_toml,
+    roles_from_toml,
 )
 from fabserver.preview import Preview, RoleStyle
 from fabserver.profiles import MachineProfile, parse_settings
@@ -40,12 +41,6 @@ from .writer import FORMATS, toolpath_pattern, write_pattern
 OPTIONS = options_from_toml(__package__)
 
 
-#: Roles besides the threads' (each thread's stitches have its colour as role).
-ROLES = {
-    "jump": RoleStyle("#bbbbbb", Text("Sauts sans point", "Jumps without stitches")),
-}
-
-
 class EmbroideryPlugin(MachinePlugin):
     """Fills, satins and running stitches from a drawing, through pyembroidery."""
 
@@ -53,7 +48,7 @@ class EmbroideryPlugin(MachinePlugin):
     name = Text("Broderie", "Embroidery")
     accepts = frozenset({"drawing"})
     material_kinds = frozenset({"embroidery"})
-    roles = ROLES
+    roles = roles_from_toml(__package__)  # the threads' own come with each design
     formats = tuple(f.output for f in FORMATS.values())
     options = OPTIONS
     operations_option = "stitch_map"

@@ -12,7 +12,14 @@ from fabserver.designs.types import Gcode, Mesh
 from fabserver.errors import PlanError
 from fabserver.estimate import event_seconds, move_accelerations
 from fabserver.i18n import Text
-from fabserver.plugin import MachinePlugin, OutputFile, OutputFormat, Plan, PlanInput
+from fabserver.plugin import (
+    MachinePlugin,
+    OutputFile,
+    OutputFormat,
+    Plan,
+    PlanInput,
+    roles_from_toml,
+)
 from fabserver.profiles import MachineProfile
 from fabserver.toolpath import MoveKind
 from fabserver.writers.printer import (
@@ -33,7 +40,7 @@ from .engines import ENGINE_OPTION, engine_problem, resolve_engine
 from .engines.external import plan_with_engine, total_layers
 from .flow import filament_area
 from .pipeline import slice_to_toolpath
-from .preview import ROLES, top_view
+from .preview import top_view
 from .settings import (
     OPTIONS,
     FilamentSettings,
@@ -68,7 +75,7 @@ class FdmPlugin(MachinePlugin):
     name = Text("Impression 3D (FDM)", "3D printing (FDM)")
     accepts = frozenset({"mesh", "gcode"})
     material_kinds = frozenset({"filament"})
-    roles = ROLES
+    roles = roles_from_toml(__package__)
     formats = (OutputFormat(".gcode", "text/x-gcode", Text("G-code", "G-code")),)
     options = (*OPTIONS, ENGINE_OPTION)
     machine_settings = PrinterSettings

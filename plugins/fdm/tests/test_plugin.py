@@ -481,7 +481,9 @@ def test_every_extruding_role_has_a_colour_and_a_legend():
     """The core draws what the plugin declares: a role without a style would fall back
     to a colour and a label no maker can read."""
     from fabserver_fdm.layers import ROLES as TOOLPATH_ROLES
-    from fabserver_fdm.preview import ROLES as STYLES
+    from fabserver_fdm.plugin import FdmPlugin
+
+    STYLES = FdmPlugin.roles
 
     assert set(TOOLPATH_ROLES) - {"travel"} <= set(STYLES)
 

@@ -12,22 +12,17 @@ import numpy as np
 import shapely
 import shapely.affinity
 
-from fabserver.i18n import Text
-from fabserver.preview import Area, Frames, Lines, Preview, RoleStyle
+from fabserver.plugin import roles_from_toml
+from fabserver.preview import Area, Frames, Lines, Preview
 from fabserver.toolpath import Toolpath
 from fabserver.writers.svg import VectorGroup, write_vector_svg
 
 from .ordering import Ordered
 from .work import SheetWork
 
-COLOURS = {"cut": "#ff0000", "score": "#0000ff", "engrave": "#000000"}
-ROLES = {
-    "cut": RoleStyle(COLOURS["cut"], Text("Découpe", "Cut")),
-    "score": RoleStyle(COLOURS["score"], Text("Marquage", "Score")),
-    "engrave": RoleStyle(COLOURS["engrave"], Text("Gravure", "Engrave")),
-    "overscan": RoleStyle("#bbbbbb", Text("Dépassement de gravure", "Engraving overscan")),
-    "sheet": RoleStyle("#999999", Text("Plaque", "Sheet")),
-}
+#: The preview's roles (roles.toml); the sheet files draw each operation in its role's colour.
+ROLES = roles_from_toml(__package__)
+COLOURS = {operation: ROLES[operation].colour for operation in ("cut", "score", "engrave")}
 
 
 def _outlines(items: Iterable[Ordered], work: SheetWork) -> tuple[list[np.ndarray], list[bool]]:

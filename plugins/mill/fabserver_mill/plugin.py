@@ -6,12 +6,11 @@ from fabserver.designs.types import Drawing, Mesh
 from fabserver.errors import PlanError
 from fabserver.i18n import Text
 from fabserver.operations import OperationMap
-from fabserver.plugin import MachinePlugin, Plan, PlanInput, options_from_toml
+from fabserver.plugin import MachinePlugin, Plan, PlanInput, options_from_toml, roles_from_toml
 from fabserver.profiles import MachineProfile
 
 from .outputs import GCODE, RML, MillJob
 from .plan2d import plan_drawing_job
-from .preview import ROLES
 from .regions import operation_map
 from .settings import MachineSettings, MaterialSettings, machine_settings
 
@@ -25,7 +24,7 @@ class MillPlugin(MachinePlugin):
     name = Text("Fraiseuse", "Milling machine")
     accepts = frozenset({"mesh", "drawing"})
     material_kinds = frozenset({"stock"})
-    roles = ROLES
+    roles = roles_from_toml(__package__)
     formats = (GCODE, RML)
     options = OPTIONS
     operations_option = "operation_map"

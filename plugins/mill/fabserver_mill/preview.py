@@ -7,21 +7,8 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from fabserver.i18n import Text
-from fabserver.preview import Area, Frames, Marks, Preview, Raster, RoleStyle
+from fabserver.preview import Area, Frames, Marks, Preview, Raster
 from fabserver.toolpath import Toolpath
-
-ROLES = {
-    "profile": RoleStyle("#d62728", Text("Contour", "Profile")),
-    "pocket": RoleStyle("#1f77b4", Text("Poche", "Pocket")),
-    "engrave": RoleStyle("#444444", Text("Gravure", "Engraving")),
-    "rough": RoleStyle("#9467bd", Text("Ébauche", "Roughing")),
-    "finish": RoleStyle("#e07b00", Text("Finition", "Finishing")),
-    "too_small": RoleStyle("#ff00ff", Text("Hors de portée de l'outil", "Out of the tool's reach")),
-    "tabs": RoleStyle("#2ca02c", Text("Attaches", "Holding tabs")),
-    "stock": RoleStyle("#bbbbbb", Text("Brut", "Stock")),
-    "relief": RoleStyle("#808080", Text("Relief usiné", "Milled relief")),
-}
 
 
 def _stock(stock_xy: tuple[float, float]) -> tuple[np.ndarray, Frames]:

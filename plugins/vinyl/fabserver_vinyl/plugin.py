@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -37,8 +37,9 @@ from fabserver.plugin import (
     Plan,
     PlanInput,
     options_from_toml,
+    roles_from_toml,
 )
-from fabserver.preview import Frames, Lines, Preview, RoleStyle
+from fabserver.preview import Frames, Lines, Preview
 from fabserver.profiles import MachineProfile, MaterialProfile, PluginSettings, parse_settings
 from fabserver.toolpath import EventKind, MoveKind, Toolpath, ToolpathBuilder
 from fabserver.writers.hpgl import PenSetup, write_hpgl
@@ -89,11 +90,7 @@ class VinylPlugin(MachinePlugin):
     formats = (OutputFormat(".hpgl", "application/vnd.hp-hpgl", Text("HPGL", "HPGL")),)
     machine_settings = MachineSettings  # checked by the base class before the server starts
     material_settings = MaterialSettings
-    roles: ClassVar[Mapping[str, RoleStyle]] = {
-        "cut": RoleStyle("#d62728", Text("Découpe du motif", "Design cuts")),
-        "weed": RoleStyle("#1f77b4", Text("Aides à l'échenillage", "Weeding aids")),
-        "roll": RoleStyle("#bbbbbb", Text("Rouleau utilisé", "Roll used")),
-    }
+    roles = roles_from_toml(__package__)
     options = options_from_toml(__package__)
 
     operations_option = "colour_map"

@@ -1,4 +1,5 @@
-"""Options declared as data: ``options.toml`` beside a plugin's code, checked when it is read."""
+"""Options and preview roles declared as data: ``options.toml`` and ``roles.toml`` beside a
+plugin's code, checked when they are read."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from fabserver.i18n import Text
-from fabserver.plugin import Option, OptionDeclarationError, options_from_toml
+from fabserver.plugin import DeclarationError, Option, options_from_toml, roles_from_toml
+from fabserver.preview import RoleStyle
 from fabserver.registry import load_registry
 
 _names = itertools.count()
@@ -20,11 +22,11 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Write ``options.toml`` into a fresh importable package; return the package's name."""
     monkeypatch.syspath_prepend(str(tmp_path))
 
-    def write(toml: str) -> str:
+    def write(toml: str, file: str = "options.toml") -> str:
         name = f"fab_optdecl_{next(_names)}"
         (tmp_path / name).mkdir()
         (tmp_path / name / "__init__.py").write_text("")
-        (tmp_path / name / "options.toml").write_text(toml, encoding="utf-8")
+        (tmp_path / name / file).write_text(toml, encoding="utf-8")
         return name
 
     return write
@@ -133,7 +135,7 @@ BASE = '[speed]\nlabel = { fr = "Vitesse", en = "Speed" }\n'
 )
 def test_a_declaration_error_names_the_file_the_option_and_the_problem(package, toml, problem):
     name = package(toml)
-    with pytest.raises(OptionDeclarationError) as caught:
+    with pytest.raises(DeclarationError) as caught:
         options_from_toml(name)
     message = str(caught.value)
     assert message.startswith(f"{name}/options.toml: option 'speed': ")
@@ -142,16 +144,16 @@ def test_a_declaration_error_names_the_file_the_option_and_the_problem(package, 
 
 def test_an_option_name_a_form_or_set_cannot_carry_is_refused(package):
     name = package('["Speed!"]\ntype = "int"\ndefault = 1\nlabel = { fr = "V", en = "S" }\n')
-    with pytest.raises(OptionDeclarationError, match="option 'Speed!': names are lower-case"):
+    with pytest.raises(DeclarationError, match="option 'Speed!': names are lower-case"):
         options_from_toml(name)
 
 
 def test_a_file_that_is_not_toml_or_is_missing_is_named(package, tmp_path: Path):
     name = package("[speed\ntype = 'float'\n")
-    with pytest.raises(OptionDeclarationError, match=rf"{name}/options.toml: not valid TOML"):
+    with pytest.raises(DeclarationError, match=rf"{name}/options.toml: not valid TOML"):
         options_from_toml(name)
     (tmp_path / name / "options.toml").unlink()
-    with pytest.raises(OptionDeclarationError, match=rf"{name}/options.toml: file not found"):
+    with pytest.raises(DeclarationError, match=rf"{name}/options.toml: file not found"):
         options_from_toml(name)
 
 
@@ -165,3 +167,44 @@ def test_every_installed_plugin_declares_its_options_in_a_shipped_file():
         declared = options_from_toml(package)
         assert declared, plugin_id
         assert tuple(plugin.options[: len(declared)]) == declared, plugin_id
+
+
+def test_roles_are_read_in_legend_order_with_both_languages(package):
+    name = package(
+        '[cut]\ncolour = "#d62728"\nlabel = { fr = "Découpe", en = "Cut" }\n\n'
+        '[weed]\ncolour = "#1f77b4"\nlabel = { fr = "Échenillage", en = "Weeding" }\n',
+        "roles.toml",
+    )
+    roles = roles_from_toml(name)
+    assert list(roles) == ["cut", "weed"]
+    assert roles["cut"] == RoleStyle("#d62728", Text("Découpe", "Cut"))
+    assert roles["weed"].label.en == "Weeding"
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        ('colour = "red"\nlabel = { fr = "Découpe", en = "Cut" }\n', 'colour must be "#rrggbb"'),
+        ('colour = "#D62728"\nlabel = { fr = "Découpe", en = "Cut" }\n', "lower-case hex"),
+        ('colour = "#d62728"\nlabel = { fr = "Découpe" }\n', "label must be { fr"),
+        ('colour = "#d62728"\n', "must be a table with colour"),
+        ('colour = "#d62728"\nlabel = { fr = "D", en = "C" }\nwidth = 2\n', "with colour"),
+    ],
+)
+def test_a_role_declaration_error_names_the_file_the_role_and_the_problem(package, table, problem):
+    name = package("[cut]\n" + table, "roles.toml")
+    with pytest.raises(DeclarationError) as caught:
+        roles_from_toml(name)
+    message = str(caught.value)
+    assert message.startswith(f"{name}/roles.toml: role 'cut'")
+    assert problem in message
+
+
+def test_every_installed_plugin_reads_its_roles_from_a_shipped_file():
+    """The five plugins' legends come from their ``roles.toml``, not from Python tables."""
+    registry = load_registry()
+    for plugin_id in ("fdm", "laser", "vinyl", "mill", "embroidery"):
+        plugin = registry.plugins[plugin_id]
+        package = re.sub(r"\..*", "", type(plugin).__module__)
+        assert dict(plugin.roles) == roles_from_toml(package), plugin_id
+        assert plugin.roles, plugin_id
