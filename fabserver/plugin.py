@@ -23,7 +23,7 @@ from .designs.types import Design, DesignKind
 from .errors import FabError, PlanError
 from .i18n import Text
 from .operations import Found, OperationMap
-from .preview import Preview, RoleStyle
+from .preview_data import Preview, RoleStyle
 from .profiles import MachineProfile, MaterialProfile, PluginSettings, parse_settings
 from .toolpath import Toolpath
 

@@ -1,8 +1,8 @@
 """What a plan shows people, drawn by the core: a top-view SVG, its legend and per-layer data.
 
-Plugins do not draw. A plugin declares its roles' colours and legend labels
-(``MachinePlugin.roles``, :class:`RoleStyle`) and returns in its plan a
-:class:`Preview`: which moves to draw (its toolpath, by default) and what to lay
+Plugins do not draw, nor import this module. A plugin declares its roles' colours and legend
+labels (``MachinePlugin.roles``, :class:`RoleStyle`) and returns in its plan a
+:class:`Preview` (both in :mod:`fabserver.preview_data`): which moves to draw (its toolpath, by default) and what to lay
 with them, each with a role — :class:`Lines` (a display path, e.g. the blade's
 path rather than the holder's), :class:`Area` (filled regions: engraving, places
 the tool cannot reach), :class:`Frames` (sheets, stock, roll), :class:`Marks`
@@ -20,8 +20,8 @@ from __future__ import annotations
 import base64
 import struct
 import zlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from html import escape as _escape_html
 from typing import Any
 
@@ -29,6 +29,7 @@ import numpy as np
 import shapely
 
 from .i18n import Text
+from .preview_data import Area, Frames, Lines, Marks, Overlay, Preview, Raster, RoleStyle
 from .toolpath import MoveKind, Toolpath
 
 
@@ -41,87 +42,10 @@ def escape(text: str) -> str:
     return _escape_html(text, quote=False)
 
 
-@dataclass(frozen=True)
-class RoleStyle:
-    """How a role is drawn and named in the legend."""
-
-    colour: str  # "#rrggbb"
-    label: Text
-
-
 TRAVEL = "travel"
 TRAVEL_STYLE = RoleStyle("#9e9e9e", Text("Déplacements à vide", "Travel moves"))
 _FALLBACK = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
 _NON_WORK = (int(MoveKind.TRAVEL), int(MoveKind.JUMP), int(MoveKind.RETRACT))
-
-
-@dataclass(frozen=True, eq=False)
-class Lines:
-    """Polylines drawn as strokes: ``paths`` are ``(k, 2)`` arrays in mm, ``closed`` per path."""
-
-    role: str
-    paths: Sequence[np.ndarray]
-    closed: Sequence[bool] = ()
-
-
-@dataclass(frozen=True, eq=False)
-class Area:
-    """Polygons filled even-odd in the role's colour."""
-
-    role: str
-    geometry: shapely.Geometry
-    opacity: float = 0.6
-
-
-@dataclass(frozen=True, eq=False)
-class Frames:
-    """Dashed rectangles ``boxes`` ``(k, 4)``: x0, y0, x1, y1 (mm), each with an optional label."""
-
-    role: str
-    boxes: np.ndarray
-    labels: Sequence[str] = ()
-
-
-@dataclass(frozen=True, eq=False)
-class Marks:
-    """Small squares of side ``size`` (mm) centred on ``centres`` ``(k, 2)``."""
-
-    role: str
-    centres: np.ndarray
-    size: float = 1.0
-
-
-@dataclass(frozen=True, eq=False)
-class Raster:
-    """A grey image (``(h, w) uint8``, row 0 at ``box``'s low y) stretched over ``box``
-    (x0, y0, x1, y1, mm)."""
-
-    role: str
-    image: np.ndarray
-    box: tuple[float, float, float, float]
-
-
-Overlay = Lines | Area | Frames | Marks | Raster
-
-
-@dataclass(frozen=True, eq=False)
-class Preview:
-    """What a plan shows, as data.
-
-    ``toolpath``: the moves to draw (``None``: the plan's own; ``Toolpath.empty()``
-    to draw overlays only). ``bounds``: ``(2, 2)`` region shown, mm (``None``:
-    everything drawn). ``styles``: roles styled only at plan time; they win over
-    the plugin's declared ``roles``. ``frame_work``: show what is made rather than
-    the whole sheet or roll (:class:`Frames`) it sits on, reaching out to the sheet's
-    edges near it, so a small part in a corner of a large sheet is seen, on its sheet.
-    """
-
-    toolpath: Toolpath | None = None
-    overlays: tuple[Overlay, ...] = ()
-    bounds: np.ndarray | None = None
-    show_travel: bool = True
-    styles: Mapping[str, RoleStyle] = field(default_factory=dict)
-    frame_work: bool = False
 
 
 @dataclass(frozen=True)

@@ -131,3 +131,23 @@ def test_a_lazy_import_of_a_package_s_own_module_closes_a_circle(tmp_path):
 def test_fabserver_has_no_import_circle():
     cycle = find_cycle(import_graph())
     assert not cycle, "import circle: " + " -> ".join(cycle)
+
+
+PLUGINS = ROOT.parent / "plugins"
+FORBIDDEN = ["fabserver", "preview"]
+
+
+def test_no_plugin_imports_the_preview_drawing():
+    """Plugins say what to show (``fabserver.preview_data``); only the core draws it."""
+    packages = sorted(PLUGINS.glob("*/fabserver_*/"))
+    assert len(packages) >= 5, f"the plugins' packages under {PLUGINS}"
+    drawing = []
+    for package in packages:
+        for path in package.rglob("*.py"):
+            for node in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                else:  # ``from fabserver import preview`` too
+                    names = [node.module or "", *(f"{node.module}.{a.name}" for a in node.names)]
+                drawing += [f"{path}: {n}" for n in names if n.split(".")[:2] == FORBIDDEN]
+    assert not drawing, drawing

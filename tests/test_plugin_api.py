@@ -242,7 +242,7 @@ def test_a_file_of_an_undeclared_format_is_refused(profiles):
 
 
 def test_role_styles_are_checked_and_drawn_with_their_colours_and_labels(profiles):
-    from fabserver.preview import RoleStyle
+    from fabserver.preview_data import RoleStyle
 
     class Unstyled(PenPlotter):
         id = "unstyled"

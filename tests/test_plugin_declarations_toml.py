@@ -11,7 +11,7 @@ import pytest
 
 from fabserver.i18n import Text
 from fabserver.plugin import DeclarationError, Option, options_from_toml, roles_from_toml
-from fabserver.preview import RoleStyle
+from fabserver.preview_data import RoleStyle
 from fabserver.registry import load_registry
 
 _names = itertools.count()

@@ -23,7 +23,7 @@ from fabserver.plugin import (
     options_from_toml,
     roles_from_toml,
 )
-from fabserver.preview import Preview, RoleStyle
+from fabserver.preview_data import Preview, RoleStyle
 from fabserver.profiles import MachineProfile, parse_settings
 from fabserver.toolpath import EventKind, MoveKind, Toolpath
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from fabserver.preview import Preview
+from fabserver.preview_data import Preview
 from fabserver.toolpath import MoveKind, Toolpath
 
 SVG_MAX_MOVES = 60_000

@@ -13,7 +13,7 @@ import shapely
 import shapely.affinity
 
 from fabserver.plugin import roles_from_toml
-from fabserver.preview import Area, Frames, Lines, Preview
+from fabserver.preview_data import Area, Frames, Lines, Preview
 from fabserver.toolpath import Toolpath
 from fabserver.writers.svg import VectorGroup, write_vector_svg
 

@@ -11,7 +11,7 @@ from fabserver.estimate import grbl_settings
 from fabserver.i18n import Text
 from fabserver.operations import Found
 from fabserver.plugin import MaterialUse, OutputFile, OutputFormat, Plan, PlanInput
-from fabserver.preview import Preview
+from fabserver.preview_data import Preview
 from fabserver.toolpath import MoveKind, Toolpath
 from fabserver.writers.gcode import ToolChange, write_grbl_mill
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from fabserver.preview import Area, Frames, Marks, Preview, Raster
+from fabserver.preview_data import Area, Frames, Marks, Preview, Raster
 from fabserver.toolpath import Toolpath
 
 

@@ -39,7 +39,7 @@ from fabserver.plugin import (
     options_from_toml,
     roles_from_toml,
 )
-from fabserver.preview import Frames, Lines, Preview
+from fabserver.preview_data import Frames, Lines, Preview
 from fabserver.profiles import MachineProfile, MaterialProfile, PluginSettings, parse_settings
 from fabserver.toolpath import EventKind, MoveKind, Toolpath, ToolpathBuilder
 from fabserver.writers.hpgl import PenSetup, write_hpgl
