@@ -32,6 +32,7 @@ NOT_FOR_AN_STL_PRINT = {
     "fabserver.designs.gcode": "the reader of uploaded G-code",
     "fabserver.learning": "the job server's time corrections",
     "fabserver.operations": "the drawing plugins' colour maps",
+    "fabserver.stock": "the offcut search, when the lab offers offcuts",
     "fabserver_fdm.engines.external": "running PrusaSlicer or CuraEngine",
     "fabserver_fdm.engines.prusaslicer": "PrusaSlicer",
     "fabserver_fdm.engines.curaengine": "CuraEngine",
