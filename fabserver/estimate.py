@@ -66,15 +66,17 @@ import functools
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .i18n import Text
-from .learning import Correction
 from .plugin import Plan
 from .profiles import Kinematics, MachineProfile, MaterialProfile
 from .toolpath import EventKind, MoveKind, Toolpath
+
+if TYPE_CHECKING:  # annotations only
+    from .learning import Correction
 
 _EPS = 1e-9
 _STOP_EVENTS = {

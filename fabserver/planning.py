@@ -9,19 +9,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .designs.loader import design_kind, load_design
 from .designs.types import Design
 from .errors import PlanError
 from .estimate import Estimate, estimate_plan
 from .i18n import Text
-from .learning import Correction
 from .plugin import MachinePlugin, Plan, PlanInput, Progress, no_progress, resolve_options
 from .policy import Verdict, decide
 from .preview import RenderedPreview, render
 from .profiles import MachineProfile, MaterialProfile, Policy
-from .stock import Piece, Placement, plan_on_offcut
+
+if TYPE_CHECKING:  # annotations only: the corrections and the offcuts are the job server's
+    from .learning import Correction
+    from .stock import Piece, Placement
 
 _DESIGN_KIND_WORDS = {
     "mesh": Text("un modèle 3D (STL, 3MF, OBJ)", "a 3D model (STL, 3MF, OBJ)"),
@@ -111,7 +113,11 @@ def run_plan(
     lookup = dict(materials or {})
     lookup.setdefault(material.id, material)
     estimate = estimate_plan(plan, machine, lookup).corrected(correction)
-    estimate, placement = plan_on_offcut(plan.toolpath, plan.runs, estimate, material, offcuts)
+    placement = None
+    if offcuts:  # the offcut search is imported only when there are offcuts to try
+        from .stock import plan_on_offcut
+
+        estimate, placement = plan_on_offcut(plan.toolpath, plan.runs, estimate, material, offcuts)
     verdict = decide(estimate, int(resolved["copies"]), policy, plugin.id, earlier_prototypes)
     preview = render(plan.preview, plan.toolpath, plugin.roles) if draw else None
     return PlanResult(plan, estimate, verdict, resolved, stock=placement, preview=preview)

@@ -17,15 +17,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
-from typing import IO, Any, ClassVar, Literal, Protocol, TypeVar, get_args
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, get_args
 
 from .designs.types import Design, DesignKind
 from .errors import FabError, PlanError
 from .i18n import Text
-from .operations import Found, OperationMap
 from .preview_data import Preview, RoleStyle
 from .profiles import MachineProfile, MaterialProfile, PluginSettings, parse_settings
 from .toolpath import Toolpath
+
+if TYPE_CHECKING:  # annotations only: the colour maps are the drawing plugins' own import
+    from .operations import Found, OperationMap
 
 OptionType = Literal["int", "float", "percent", "bool", "choice", "str"]
 

@@ -29,14 +29,13 @@ import numpy as np
 from ..errors import DesignError
 from ..i18n import Text
 from ..toolpath import Event, EventKind, MoveKind, Toolpath
+from .loader import BGCODE_MAGIC, binary_gcode_error
 from .types import Gcode, GcodeInfo, SourceFacts
 
 CHUNK_BYTES = 8 * 1024 * 1024
 """Bytes tokenised at a time: bounds the temporary arrays (a few hundred MB at most)."""
 DEFAULT_FEED_MM_MIN = 3000.0  # Marlin's and Klipper's feed before the first F word
 ARC_SEGMENT_MM = 0.5  # chord length arcs are cut into (Marlin's MM_PER_ARC_SEGMENT is 1)
-
-BGCODE_MAGIC = b"GCDE"
 
 # Command codes: letter * 1000 + number (G1 → 71001, M104 → 77104, T0 → 84000).
 _G, _M, _T = ord("G"), ord("M"), ord("T")
@@ -115,24 +114,6 @@ _CURA_HEADER = re.compile(rb"^;(FLAVOR|TIME|Filament used):[ \t]*(.*?)[ \t\r]*$"
 _KLIPPER_WORD = re.compile(r"([A-Z_]+)=([-+]?[\d.]+)")
 
 
-def is_gcode(data: bytes) -> bool:
-    """Plain-text G-code: lines of commands (``G1 X…``) or slicer comments (``;…``)."""
-    head = data[:65536]
-    if b"\x00" in head:
-        return False
-    # Slicers may put a large thumbnail (base64 in comments) before the first command.
-    commands = 0
-    for _ in _COMMAND_LINE.finditer(data, 0, min(len(data), 1 << 20)):
-        commands += 1
-        if commands >= 3:
-            return True
-    return commands >= 1 and _SLICER_COMMENT.search(head) is not None
-
-
-_COMMAND_LINE = re.compile(rb"(?mi)^[ \t]*[GMT]\d+[ \t]*(?:[A-Z;]|\r?$)")
-_SLICER_COMMENT = re.compile(rb"(?mi)^;\s*(?:generated|FLAVOR|LAYER)")
-
-
 def load_gcode(data: bytes, name: str = "", **_options: Any) -> Gcode:
     """A G-code design (the loader's entry point); raises :class:`DesignError`."""
     if data.startswith(BGCODE_MAGIC):
@@ -172,18 +153,6 @@ def load_gcode(data: bytes, name: str = "", **_options: Any) -> Gcode:
         },
     )
     return Gcode(toolpath=tp, info=info, data=data, facts=facts)
-
-
-def binary_gcode_error() -> DesignError:
-    return DesignError(
-        Text(
-            "Ce fichier est du G-code binaire (.bgcode), que nous ne lisons pas. Dans "
-            "PrusaSlicer, décochez « G-code binaire » (Réglages de l'imprimante → Général) "
-            "et exportez à nouveau en .gcode.",
-            "This file is binary G-code (.bgcode), which we do not read. In PrusaSlicer, "
-            "untick 'Binary G-code' (Printer Settings → General) and export again as .gcode.",
-        )
-    )
 
 
 # --------------------------------------------------------------------------- tokenising

@@ -21,7 +21,6 @@ import numpy as np
 
 from ..errors import DesignError
 from ..i18n import Text, french_number
-from .gcode import BGCODE_MAGIC, binary_gcode_error, is_gcode
 from .types import Design, DesignKind
 
 log = logging.getLogger(__name__)
@@ -69,6 +68,39 @@ _NOT_DESIGNS: tuple[tuple[bytes, str, str], ...] = (
 
 _DXF_START = re.compile(rb"\A\s*(?:999\s*\r?\n[^\n]*\n\s*)*0\s*\r?\n\s*SECTION\s*\r?\n", re.I)
 _OBJ_LINE = re.compile(rb"^\s*(?:v|f)\s+[-+\d.]", re.M)
+
+#: The first bytes of binary G-code (PrusaSlicer's ``.bgcode``), which is not read.
+BGCODE_MAGIC = b"GCDE"
+
+
+def is_gcode(data: bytes) -> bool:
+    """Plain-text G-code: lines of commands (``G1 X…``) or slicer comments (``;…``)."""
+    head = data[:65536]
+    if b"\x00" in head:
+        return False
+    # Slicers may put a large thumbnail (base64 in comments) before the first command.
+    commands = 0
+    for _ in _COMMAND_LINE.finditer(data, 0, min(len(data), 1 << 20)):
+        commands += 1
+        if commands >= 3:
+            return True
+    return commands >= 1 and _SLICER_COMMENT.search(head) is not None
+
+
+_COMMAND_LINE = re.compile(rb"(?mi)^[ \t]*[GMT]\d+[ \t]*(?:[A-Z;]|\r?$)")
+_SLICER_COMMENT = re.compile(rb"(?mi)^;\s*(?:generated|FLAVOR|LAYER)")
+
+
+def binary_gcode_error() -> DesignError:
+    return DesignError(
+        Text(
+            "Ce fichier est du G-code binaire (.bgcode), que nous ne lisons pas. Dans "
+            "PrusaSlicer, décochez « G-code binaire » (Réglages de l'imprimante → Général) "
+            "et exportez à nouveau en .gcode.",
+            "This file is binary G-code (.bgcode), which we do not read. In PrusaSlicer, "
+            "untick 'Binary G-code' (Printer Settings → General) and export again as .gcode.",
+        )
+    )
 
 
 def detect_format(data: bytes) -> str:

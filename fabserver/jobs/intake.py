@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..designs.gcode import is_gcode
+from ..designs.loader import is_gcode
 from ..designs.types import Design
 from ..errors import FabError
 from ..i18n import Text

@@ -37,7 +37,6 @@ from .assemble import fan_speeds
 from .budget import estimated_output_bytes
 from .checks import check_fits, prepare
 from .engines import ENGINE_OPTION, engine_problem, resolve_engine
-from .engines.external import plan_with_engine, total_layers
 from .flow import filament_area
 from .pipeline import slice_to_toolpath
 from .preview import top_view
@@ -144,6 +143,9 @@ class FdmPlugin(MachinePlugin):
         engine, engine_warnings = resolve_engine(s.printer.engine, options)
         warnings.extend(engine_warnings)
         if engine is not None:
+            # (with the G-code reader it needs: not imported for the builtin slicer)
+            from .engines.external import plan_with_engine, total_layers
+
             return plan_with_engine(
                 engine,
                 vertices,

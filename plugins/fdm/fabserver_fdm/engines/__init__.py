@@ -11,20 +11,46 @@ slicer answers and the plan says so.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fabserver.i18n import Text
 from fabserver.plugin import Option
 
-from .base import ExternalEngine
-from .curaengine import CURAENGINE
-from .prusaslicer import PRUSASLICER
+if TYPE_CHECKING:
+    from .base import ExternalEngine
 
 BUILTIN = "builtin"
-EXTERNAL: dict[str, ExternalEngine] = {e.id: e for e in (PRUSASLICER, CURAENGINE)}
-ENGINES = (BUILTIN, *EXTERNAL)
+#: Each external engine's module and object, imported when the engine is first asked for:
+#: a plan with the builtin slicer does not load them (nor ``subprocess``).
+_EXTERNAL_AT = {
+    "prusaslicer": (".prusaslicer", "PRUSASLICER"),
+    "curaengine": (".curaengine", "CURAENGINE"),
+}
+ENGINES = (BUILTIN, *_EXTERNAL_AT)
 FROM_PROFILE = "profile"
+
+
+def external_engine(engine_id: str) -> ExternalEngine | None:
+    """The external engine of that id (``None`` for the builtin slicer or an unknown id)."""
+    where = _EXTERNAL_AT.get(engine_id)
+    if where is None:
+        return None
+    module, name = where
+    return getattr(importlib.import_module(module, __name__), name)
+
+
+def __getattr__(name: str) -> Any:
+    """``EXTERNAL`` (every external engine by id) and ``ExternalEngine``, imported on demand."""
+    if name == "EXTERNAL":
+        return {engine_id: external_engine(engine_id) for engine_id in _EXTERNAL_AT}
+    if name == "ExternalEngine":
+        from .base import ExternalEngine
+
+        return ExternalEngine
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 ENGINE_OPTION = Option(
     "engine",
@@ -59,7 +85,9 @@ def resolve_engine(
     name = chosen_engine(profile_engine, options)
     if name == BUILTIN:
         return None, []
-    engine = EXTERNAL[name]
+    engine = external_engine(name)
+    if engine is None:
+        raise KeyError(name)
     if engine.binary() is None:
         return None, [
             Text(
@@ -74,7 +102,7 @@ def resolve_engine(
 
 def engine_problem(profile_engine: str) -> str | None:
     """For ``fabserver profiles check``: why the profile's engine cannot run here, if it cannot."""
-    engine = EXTERNAL.get(profile_engine)
+    engine = external_engine(profile_engine)
     if engine is None:
         return None
     return engine.missing()
@@ -88,5 +116,6 @@ __all__ = [
     "ExternalEngine",
     "chosen_engine",
     "engine_problem",
+    "external_engine",
     "resolve_engine",
 ]
