@@ -265,10 +265,13 @@ def _delaunay(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     input coordinates, exactly: corners are found back by value (one sort), the
     sides shared by two triangles by one sort of side keys.
     """
-    triangles = shapely.get_parts(shapely.delaunay_triangles(shapely.multipoints(points)))
-    if len(triangles) == 0:
-        return np.zeros((0, 3), np.int64), np.zeros((0, 3), np.int64)
+    # The samples go in as one line (GEOS takes the set of its distinct vertices, in
+    # no order), and the triangles' corners come out of the collection in one array:
+    # a geometry per sample or per triangle cost more than the triangulation.
+    triangles = shapely.delaunay_triangles(shapely.linestrings(points))
     corners = shapely.get_coordinates(triangles).reshape(-1, 4, 2)[:, :3]
+    if len(corners) == 0:
+        return np.zeros((0, 3), np.int64), np.zeros((0, 3), np.int64)
     # x + iy: complex numbers sort by x, then y
     keys = points[:, 0] + 1j * points[:, 1]
     order = np.argsort(keys)
