@@ -21,7 +21,7 @@ from .flow import Flow, e_per_mm, filament_area
 from .gapfill import GapPiece, gap_fill_pieces
 from .geos import buffer, pieces_in_child, union
 from .infill import hatch, infill_lines
-from .linking import add_anchors, link_lines
+from .linking import Outline, add_anchors, link_lines
 from .ordering import SeamPlacer, nearest_order, rotate_loop
 from .regions import MITRE, LayerFlows, Regions
 from .settings import PrintSettings
@@ -433,6 +433,7 @@ def plan_layers(
             )
         anchors_a = np.array(anchors).reshape(-1, 2)
         isl_order, _ = nearest_order(anchors_a, anchors_a, position, reversible=False)
+        outline = None
         for oi in isl_order:
             isl = islands[oi]
             rr = r_idx[ring_island[r_idx] == isl]
@@ -491,8 +492,10 @@ def plan_layers(
                     fills[i][::-1] if rev else fills[i] for i, rev in zip(ff[fo], flip, strict=True)
                 ]
                 roles = fill_role_a[ff[fo]]
-                linked = link_lines(seq, roles, link_max[k], area_buf[k])
-                linked = add_anchors(linked, ROLE["infill"], area_buf[k], anchor[k])
+                if outline is None:
+                    outline = Outline(area_buf[k])  # one for the layer's islands
+                linked = link_lines(seq, roles, link_max[k], outline)
+                linked = add_anchors(linked, ROLE["infill"], outline, anchor[k])
                 for pts, role_id in linked:
                     role = ROLES[role_id]
                     flow = {
