@@ -68,7 +68,9 @@ def link_lines(
     a = np.array([p[-1] for p in seq[:-1]])
     b = np.array([p[0] for p in seq[1:]])
     gap = np.linalg.norm(b - a, axis=1)
-    limit = np.array([link_max.get(int(r), 0.0) for r in roles[:-1]])
+    limit = np.zeros(len(seq) - 1)
+    for role, most in link_max.items():
+        limit[roles[:-1] == role] = most
     cand = (roles[:-1] == roles[1:]) & (gap < limit)
     idx = np.flatnonzero(cand)
     joined = np.zeros(len(seq) - 1, dtype=bool)
