@@ -30,11 +30,19 @@ def bridge_lines(
     """
     n = len(bridge)
     parts, layer = shapely.get_parts(bridge, return_index=True)
+    bridged = ~shapely.is_empty(parts)  # a layer without a bridge is one empty part
+    parts, layer = parts[bridged], layer[bridged]
     if len(parts) == 0:
         return np.full(n, EMPTY, dtype=object)
     angle = np.asarray(usual_angle, dtype=float)[layer].copy()
     # Only areas spanning air need a direction: the others rest on the layer below.
-    over_air = ~shapely.covered_by(parts, shapely.buffer(below[layer], ANCHOR_REACH))
+    # Most rest on the layer below itself (solid over sparse infill); the layer below
+    # is grown (a costly round buffer) only for the others, once per layer.
+    over_air = ~shapely.covered_by(parts, below[layer])
+    if over_air.any():
+        present, which = np.unique(layer[over_air], return_inverse=True)
+        reach = shapely.buffer(below[present], ANCHOR_REACH)
+        over_air[over_air] = ~shapely.covered_by(parts[over_air], reach[which])
     if over_air.any():
         angle[over_air] = _best_angles(
             parts[over_air], layer[over_air], below, spacing, angle[over_air]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from concurrent.futures import Future
 
 import numpy as np
 import shapely
@@ -79,9 +80,17 @@ def gap_fill_pieces(gaps: np.ndarray, pieces: int = PIECES) -> Iterator[GapPiece
     if len(size):
         cuts = np.searchsorted(size, size[-1] * np.arange(1, pieces) / pieces, side="right")
         runs = [r for r in np.split(np.arange(len(size)), np.unique(cuts)) if len(r)]
-    for i, run in enumerate(runs):
-        ends, seg_part = samples.edges([samples.jobs[j] for j in run])
-        lines, part_of, widths = _centre_lines(parts, ends, seg_part)
+    # With a pool, the next run is triangulated on it while this process works out
+    # the centre lines of this one (mostly its own GEOS calls, made on this thread so
+    # that they do not queue behind the triangulations): both cores stay busy.
+    ahead = _get_pool() is not None
+    jobs = [[samples.jobs[j] for j in run] for run in runs]
+    pending = samples.start(jobs[0])
+    for i in range(len(runs)):
+        ends, seg_part = samples.finish(pending)
+        if i + 1 < len(runs):
+            pending = samples.start(jobs[i + 1])  # without a pool, made when asked for
+        lines, part_of, widths = _centre_lines(parts, ends, seg_part, parallel=not ahead)
         if i + 1 < len(runs):
             done = int(layer[samples.part[samples.jobs[runs[i + 1][0]][0]]])
         else:
@@ -90,13 +99,15 @@ def gap_fill_pieces(gaps: np.ndarray, pieces: int = PIECES) -> Iterator[GapPiece
 
 
 def _centre_lines(
-    parts: np.ndarray, ends: np.ndarray, seg_part: np.ndarray
+    parts: np.ndarray, ends: np.ndarray, seg_part: np.ndarray, parallel: bool = True
 ) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray]]:
     """The centre lines made of the Voronoi edges ``ends`` of ``parts[seg_part]``.
 
     Returns the lines ((m, 2) points), the part of each and its stretches' widths.
-    Each part's lines depend on its own edges only.
+    Each part's lines depend on its own edges only. ``parallel``: the element-wise
+    GEOS calls are spread over the pool (else made on this thread).
     """
+    each = elementwise if parallel else _here
     none = ([], np.zeros(0, np.int64), [])
     # An edge lies inside its gap only if both its ends do: that cheap test
     # (bounds, then points) leaves the exact one a fraction of the edges.
@@ -113,7 +124,7 @@ def _centre_lines(
         return none
     present, dense = np.unique(seg_part, return_inverse=True)
     # Merged runs are simplified: a straight strip's edges come in many collinear pieces.
-    merged = elementwise(shapely.line_merge, shapely.multilinestrings(segs, indices=dense))
+    merged = each(shapely.line_merge, shapely.multilinestrings(segs, indices=dense))
     lines, line_of = shapely.get_parts(merged, return_index=True)
     # Which way a run comes out of line_merge depends on the order of the edges
     # (the triangulation's): each open run is turned to start at its lower end, so
@@ -131,7 +142,11 @@ def _centre_lines(
         if np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y) < 0:
             ring = np.vstack([ring[:1], ring[:0:-1]])
         lines[i] = shapely.LineString(np.vstack([ring, ring[:1]]))
-    lines = elementwise(shapely.simplify, lines, SIMPLIFY)
+    # Plain Douglas-Peucker: the topology-preserving variant checks every shortcut
+    # against the other segments (four times the cost). A run moved by at most
+    # SIMPLIFY could cross itself only where two stretches of it come that close,
+    # in a gap far narrower than the GAP_MIN_WIDTH the regions keep.
+    lines = each(shapely.simplify, lines, SIMPLIFY, preserve_topology=False)
     part_of = present[line_of]
     long = shapely.length(lines) >= MIN_LENGTH
     lines, part_of = lines[long], part_of[long]
@@ -142,7 +157,7 @@ def _centre_lines(
     mid = 0.5 * (coords[1:] + coords[:-1])[same]
     mid_part = part_of[index[:-1][same]]
     near_parts, which = np.unique(mid_part, return_inverse=True)
-    width = 2.0 * elementwise(
+    width = 2.0 * each(
         shapely.distance, shapely.points(mid), shapely.boundary(parts[near_parts])[which]
     )
     width = np.minimum(width, MAX_WIDTH)
@@ -208,9 +223,22 @@ class _Samples:
 
     def edges(self, jobs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
         """Finite Voronoi edges between samples of one part, of the groups ``jobs``:
-        ends ((e, 2, 2)) and part, sorted by part.
+        ends ((e, 2, 2)) and part, sorted by part."""
+        return self.finish(self.start(jobs))
 
-        The groups run on the GEOS pool's threads (GEOS releases Python's lock).
+    def start(self, jobs: list[tuple[int, int]]) -> list:
+        """The triangulations of the groups ``jobs`` begun on the GEOS pool's threads
+        (GEOS releases Python's lock): :meth:`finish` reads their edges. Without a
+        pool, the groups themselves, triangulated by :meth:`finish`.
+        """
+        pool = _get_pool()
+        if pool is None or len(jobs) < 2:
+            return jobs
+        return [pool.submit(self._job_edges, lo, hi) for lo, hi in jobs]
+
+    def _job_edges(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Edges of one group: ends ((e, 2, 2), in the layout) and part.
+
         Edges are kept when both samples that make them belong to the same part.
 
         The diagram is read off the Delaunay triangulation (its dual): each edge joins
@@ -222,30 +250,28 @@ class _Samples:
         merged into one vertex here, so the runs still share their vertices exactly.
         """
         points, part = self.points, self.part
+        simplices, neighbours = _delaunay(points[lo:hi])
+        centre = _circumcentres(points[lo:hi][simplices])
+        # Each pair of neighbouring triangles once; vertex j's opposite side is shared.
+        t, j = np.nonzero(neighbours > np.arange(len(simplices))[:, None])
+        u = neighbours[t, j]
+        a = part[simplices[t, (j + 1) % 3] + lo]
+        b = part[simplices[t, (j + 2) % 3] + lo]
+        # Triangles on one circle: one Voronoi vertex (the edges between them are
+        # rounding), named after the component's first triangle.
+        short = np.linalg.norm(centre[t] - centre[u], axis=1) <= VERTEX_MERGE
+        # label: the smallest triangle of each group, whose centre stands for the group
+        label = connected_components(len(simplices), t[short], u[short])
+        vertex = centre[label]
+        ok = (a == b) & ~short & (label[t] != label[u])
+        return np.stack([vertex[t[ok]], vertex[u[ok]]], axis=1), a[ok]
 
-        def edges(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-            simplices, neighbours = _delaunay(points[lo:hi])
-            centre = _circumcentres(points[lo:hi][simplices])
-            # Each pair of neighbouring triangles once; vertex j's opposite side is shared.
-            t, j = np.nonzero(neighbours > np.arange(len(simplices))[:, None])
-            u = neighbours[t, j]
-            a = part[simplices[t, (j + 1) % 3] + lo]
-            b = part[simplices[t, (j + 2) % 3] + lo]
-            # Triangles on one circle: one Voronoi vertex (the edges between them are
-            # rounding), named after the component's first triangle.
-            short = np.linalg.norm(centre[t] - centre[u], axis=1) <= VERTEX_MERGE
-            # label: the smallest triangle of each group, whose centre stands for the group
-            label = connected_components(len(simplices), t[short], u[short])
-            vertex = centre[label]
-            ok = (a == b) & ~short & (label[t] != label[u])
-            return np.stack([vertex[t[ok]], vertex[u[ok]]], axis=1), a[ok]
-
-        pool = _get_pool()
-        results = (
-            [f.result() for f in [pool.submit(edges, lo, hi) for lo, hi in jobs]]
-            if pool is not None and len(jobs) > 1
-            else [edges(lo, hi) for lo, hi in jobs]
-        )
+    def finish(self, started: list) -> tuple[np.ndarray, np.ndarray]:
+        """The edges of the groups :meth:`start` began: ends ((e, 2, 2)) and part,
+        sorted by part."""
+        results = [
+            job.result() if isinstance(job, Future) else self._job_edges(*job) for job in started
+        ]
         if not results:
             return np.zeros((0, 2, 2)), np.zeros(0, np.int64)
         ends = np.concatenate([r[0] for r in results])  # (e, 2, 2)
@@ -254,6 +280,11 @@ class _Samples:
         long = np.linalg.norm(ends[:, 1] - ends[:, 0], axis=1) > VERTEX_MERGE
         order = np.argsort(owner[long], kind="stable")
         return ends[long][order], owner[long][order]
+
+
+def _here(func, *args, **kwargs):
+    """``func(*args, **kwargs)`` on this thread (what :func:`elementwise` spreads)."""
+    return func(*args, **kwargs)
 
 
 def _delaunay(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -265,10 +296,13 @@ def _delaunay(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     input coordinates, exactly: corners are found back by value (one sort), the
     sides shared by two triangles by one sort of side keys.
     """
-    triangles = shapely.get_parts(shapely.delaunay_triangles(shapely.multipoints(points)))
-    if len(triangles) == 0:
-        return np.zeros((0, 3), np.int64), np.zeros((0, 3), np.int64)
+    # The samples go in as one line (GEOS takes the set of its distinct vertices, in
+    # no order), and the triangles' corners come out of the collection in one array:
+    # a geometry per sample or per triangle cost more than the triangulation.
+    triangles = shapely.delaunay_triangles(shapely.linestrings(points))
     corners = shapely.get_coordinates(triangles).reshape(-1, 4, 2)[:, :3]
+    if len(corners) == 0:
+        return np.zeros((0, 3), np.int64), np.zeros((0, 3), np.int64)
     # x + iy: complex numbers sort by x, then y
     keys = points[:, 0] + 1j * points[:, 1]
     order = np.argsort(keys)

@@ -21,7 +21,7 @@ from .flow import Flow, e_per_mm, filament_area
 from .gapfill import GapPiece, gap_fill_pieces
 from .geos import buffer, pieces_in_child, union
 from .infill import hatch, infill_lines
-from .linking import add_anchors, link_lines
+from .linking import Outline, add_anchors, link_lines
 from .ordering import SeamPlacer, nearest_order, rotate_loop
 from .regions import MITRE, LayerFlows, Regions
 from .settings import PrintSettings
@@ -184,9 +184,11 @@ def point_arrays(geoms: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     coords, index = coords[keep_pt], index[keep_pt]
     starts = np.concatenate([[0], np.flatnonzero(np.diff(index)) + 1])
     sizes = np.diff(np.concatenate([starts, [len(index)]]))
-    arrays = np.split(coords, starts[1:])
     keep = np.flatnonzero(sizes >= 2)
-    return [arrays[i] for i in keep], layer[index[starts[keep]]]
+    # Slices of the one array (np.split makes every piece through a dozen calls).
+    first, stop = starts[keep].tolist(), (starts + sizes)[keep].tolist()
+    arrays = [coords[a:b] for a, b in zip(first, stop, strict=True)]
+    return arrays, layer[index[starts[keep]]]
 
 
 class _Islands:
@@ -433,6 +435,7 @@ def plan_layers(
             )
         anchors_a = np.array(anchors).reshape(-1, 2)
         isl_order, _ = nearest_order(anchors_a, anchors_a, position, reversible=False)
+        outline = None
         for oi in isl_order:
             isl = islands[oi]
             rr = r_idx[ring_island[r_idx] == isl]
@@ -491,8 +494,10 @@ def plan_layers(
                     fills[i][::-1] if rev else fills[i] for i, rev in zip(ff[fo], flip, strict=True)
                 ]
                 roles = fill_role_a[ff[fo]]
-                linked = link_lines(seq, roles, link_max[k], area_buf[k])
-                linked = add_anchors(linked, ROLE["infill"], area_buf[k], anchor[k])
+                if outline is None:
+                    outline = Outline(area_buf[k])  # one for the layer's islands
+                linked = link_lines(seq, roles, link_max[k], outline)
+                linked = add_anchors(linked, ROLE["infill"], outline, anchor[k])
                 for pts, role_id in linked:
                     role = ROLES[role_id]
                     flow = {

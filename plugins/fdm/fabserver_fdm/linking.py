@@ -13,8 +13,54 @@ import numpy as np
 import shapely
 
 
+class Outline:
+    """An area and what linking asks of it, worked out once on first use: the area
+    prepared for ``covered_by``, its rings, their tree and their arc lengths. The
+    islands of one layer share their layer's (the walk asks for each island)."""
+
+    def __init__(self, area: shapely.Geometry | None):
+        self.area = area
+        self.empty = area is None or area.is_empty
+        self._rings: np.ndarray | None = None
+        self._tree: shapely.STRtree | None = None
+        self._walk: _RingWalk | None = None
+        self._prepared = False
+
+    def covers(self, geoms: np.ndarray) -> np.ndarray:
+        """``covered_by(geoms, area)``, asked of the prepared area."""
+        if not self._prepared:
+            shapely.prepare(self.area)
+            self._prepared = True
+        return shapely.covered_by(geoms, self.area)
+
+    @property
+    def rings(self) -> np.ndarray:
+        if self._rings is None:
+            self._rings = shapely.get_rings(shapely.get_parts(self.area))
+        return self._rings
+
+    @property
+    def tree(self) -> shapely.STRtree:
+        if self._tree is None:
+            self._tree = shapely.STRtree(self.rings)
+        return self._tree
+
+    @property
+    def walk(self) -> _RingWalk:
+        if self._walk is None:
+            self._walk = _RingWalk(self.rings)
+        return self._walk
+
+
+def _outline(area: shapely.Geometry | Outline | None) -> Outline:
+    return area if isinstance(area, Outline) else Outline(area)
+
+
 def link_lines(
-    seq: list[np.ndarray], roles: np.ndarray, link_max: dict[int, float], area
+    seq: list[np.ndarray],
+    roles: np.ndarray,
+    link_max: dict[int, float],
+    area: shapely.Geometry | Outline | None,
 ) -> list[tuple[np.ndarray, int]]:
     """Join consecutive lines of the same role whose short link lies inside ``area``."""
     if len(seq) < 2:
@@ -22,20 +68,23 @@ def link_lines(
     a = np.array([p[-1] for p in seq[:-1]])
     b = np.array([p[0] for p in seq[1:]])
     gap = np.linalg.norm(b - a, axis=1)
-    limit = np.array([link_max.get(int(r), 0.0) for r in roles[:-1]])
+    limit = np.zeros(len(seq) - 1)
+    for role, most in link_max.items():
+        limit[roles[:-1] == role] = most
     cand = (roles[:-1] == roles[1:]) & (gap < limit)
     idx = np.flatnonzero(cand)
     joined = np.zeros(len(seq) - 1, dtype=bool)
     via: dict[int, np.ndarray] = {}
-    if idx.size and area is not None and not area.is_empty:
+    outline = _outline(area)
+    if idx.size and not outline.empty:
         links = shapely.linestrings(np.stack([a[idx], b[idx]], axis=1))  # (k, 2, 2): no indices
-        joined[idx] = shapely.covered_by(links, area)
+        joined[idx] = outline.covers(links)
         # The others follow the area's outline when that way is short, as
         # PrusaSlicer links infill lines along the inner perimeter.
         rest = idx[~joined[idx]]
         if rest.size:
             for i, path in zip(
-                rest, _along_outline(area, a[rest], b[rest], limit[rest]), strict=True
+                rest, _along_outline(outline, a[rest], b[rest], limit[rest]), strict=True
             ):
                 if path is not None:
                     joined[i] = True
@@ -55,18 +104,18 @@ def link_lines(
 
 
 def _along_outline(
-    area, a: np.ndarray, b: np.ndarray, limit: np.ndarray, snap: float = 0.15
+    outline: Outline, a: np.ndarray, b: np.ndarray, limit: np.ndarray, snap: float = 0.15
 ) -> list[np.ndarray | None]:
-    """The shorter way from each ``a`` to ``b`` along the outline of ``area`` (or None).
+    """The shorter way from each ``a`` to ``b`` along the outline of the area (or None).
 
     Both ends must lie on the same ring of the outline (within ``snap``) and the
     way must be shorter than ``limit``. Returns the inner points of each way.
     """
-    rings = shapely.get_rings(shapely.get_parts(area))
+    rings = outline.rings
     result: list[np.ndarray | None] = [None] * len(a)
     if len(rings) == 0:
         return result
-    tree = shapely.STRtree(rings)
+    tree = outline.tree
     pa, pb = shapely.points(a), shapely.points(b)
     (qa, ra), da = tree.query_nearest(pa, return_distance=True, all_matches=False)
     (qb, rb), db = tree.query_nearest(pb, return_distance=True, all_matches=False)
@@ -83,7 +132,7 @@ def _along_outline(
     sb = shapely.line_locate_point(rings[which], pb[ok])
     forward = np.mod(sb - sa, length)
     shorter = np.minimum(forward, length - forward)
-    walk = _RingWalk(rings)
+    walk = outline.walk
     for j in np.flatnonzero(shorter < limit[ok]):
         coords, cum = walk[int(which[j])]
         s0, s1, total = sa[j], sb[j], length[j]
@@ -108,7 +157,11 @@ def _ring_between(coords: np.ndarray, cum: np.ndarray, s0: float, s1: float, tot
 
 
 def add_anchors(
-    paths: list[tuple[np.ndarray, int]], role: int, area, length: float, snap: float = 0.15
+    paths: list[tuple[np.ndarray, int]],
+    role: int,
+    area: shapely.Geometry | Outline | None,
+    length: float,
+    snap: float = 0.15,
 ) -> list[tuple[np.ndarray, int]]:
     """Hook both ends of every ``role`` path ``length`` mm along the outline of ``area``.
 
@@ -117,9 +170,10 @@ def add_anchors(
     hook continues the way the line was heading.
     """
     which = [i for i, (pts, r) in enumerate(paths) if r == role and len(pts) >= 2]
-    if not which or area is None or area.is_empty or length <= 0:
+    outline = _outline(area)
+    if not which or outline.empty or length <= 0:
         return paths
-    rings = shapely.get_rings(shapely.get_parts(area))
+    rings = outline.rings
     if len(rings) == 0:
         return paths
     ends = np.array([paths[i][0][-1] for i in which] + [paths[i][0][0] for i in which])
@@ -127,7 +181,7 @@ def add_anchors(
         [paths[i][0][-1] - paths[i][0][-2] for i in which]
         + [paths[i][0][0] - paths[i][0][1] for i in which]
     )
-    tree = shapely.STRtree(rings)
+    tree = outline.tree
     points = shapely.points(ends)
     (q, r), dist = tree.query_nearest(points, return_distance=True, all_matches=False)
     ring_of = np.full(len(ends), -1)
@@ -143,7 +197,7 @@ def add_anchors(
             shapely.line_interpolate_point(ring, np.mod(at + 0.05, total))
         )
         forward = np.einsum("ij,ij->i", ahead - ends[ok], heading[ok]) >= 0
-        walk = _RingWalk(rings)
+        walk = outline.walk
         # One hook per line end: Python floats here (same arithmetic as numpy's
         # scalars, a tenth of the call overhead).
         for e, ring_i, s0, ring_length, ahead_ok in zip(

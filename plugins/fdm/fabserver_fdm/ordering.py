@@ -30,36 +30,34 @@ def nearest_order(
         return _nearest_order_small(starts, ends, position, reversible)
     order = np.empty(n, dtype=np.int64)
     flipped = np.zeros(n, dtype=bool)
-    # Rows: start x, start y, end x, end y. Taken paths move to infinity, so no
-    # mask is applied at each step; one subtraction and one square serve both ends.
-    ends_xy = np.empty((4, n))
-    ends_xy[0:2] = starts[:, :2].T
-    ends_xy[2:4] = ends[:, :2].T
+    # One column per path end, start and end of each path side by side (start first):
+    # the first smallest distance is then the lower path's, its start on a tie, as
+    # np.argmin over the paths' nearer ends gives it. Taken paths move to infinity,
+    # so no mask is applied at each step; the steps reuse their buffers (each numpy
+    # call costs more than the arithmetic on a few hundred ends).
+    width = 2 if reversible else 1
+    xy = np.empty((2, width * n))
+    xy[:, 0::width] = starts[:, :2].T
+    if reversible:
+        xy[:, 1::2] = ends[:, :2].T
+    x, y = xy
+    dx, dy = np.empty(width * n), np.empty(width * n)
     px, py = (float(v) for v in np.asarray(position, dtype=float)[:2])
-    here = np.empty((4, 1))
     for step in range(n):
-        here[0::2, 0] = px
-        here[1::2, 0] = py
-        sq = (ends_xy - here) ** 2
-        ds = sq[0] + sq[1]
-        if reversible:
-            de = sq[2] + sq[3]
-            i = int(np.argmin(np.minimum(ds, de)))
-            rev = bool(de[i] < ds[i])
-        else:
-            i = int(np.argmin(ds))
-            rev = False
+        np.subtract(x, px, out=dx)
+        np.multiply(dx, dx, out=dx)
+        np.subtract(y, py, out=dy)
+        np.multiply(dy, dy, out=dy)
+        np.add(dx, dy, out=dx)
+        j = int(dx.argmin())
+        i, rev = divmod(j, width) if reversible else (j, 0)
         order[step] = i
         flipped[step] = rev
-        px, py = (
-            (float(ends_xy[0, i]), float(ends_xy[1, i]))
-            if rev
-            else (
-                float(ends_xy[2, i]),
-                float(ends_xy[3, i]),
-            )
-        )
-        ends_xy[:, i] = np.inf
+        if reversible:  # leave by the other end
+            px, py = float(x[j ^ 1]), float(y[j ^ 1])
+        else:
+            px, py = float(ends[i, 0]), float(ends[i, 1])
+        xy[:, width * i : width * i + width] = np.inf
     return order, flipped
 
 
@@ -67,6 +65,11 @@ def _nearest_order_small(
     starts: np.ndarray, ends: np.ndarray, position: np.ndarray, reversible: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`nearest_order` on Python floats (same arithmetic, same ties)."""
+    if len(starts) < 2:  # the walk's commonest case: one island, one loop
+        flipped = np.zeros(len(starts), dtype=bool)
+        if len(starts) and reversible:
+            flipped[0] = _end_nearer(starts[0], ends[0], position)
+        return np.zeros(len(starts), dtype=np.int64), flipped
     s = np.asarray(starts, dtype=float)[:, :2].tolist()
     e = np.asarray(ends, dtype=float)[:, :2].tolist()
     px, py = (float(v) for v in np.asarray(position, dtype=float)[:2])
@@ -90,6 +93,14 @@ def _nearest_order_small(
         flipped.append(best_rev)
         px, py = s[best_i] if best_rev else e[best_i]
     return np.array(order, dtype=np.int64), np.array(flipped, dtype=bool)
+
+
+def _end_nearer(start: np.ndarray, end: np.ndarray, position: np.ndarray) -> bool:
+    """Whether a path is nearer ``position`` by its end (strictly), as the walks judge it."""
+    px, py = float(position[0]), float(position[1])
+    dx, dy = float(start[0]) - px, float(start[1]) - py
+    ex, ey = float(end[0]) - px, float(end[1]) - py
+    return ex * ex + ey * ey < dx * dx + dy * dy
 
 
 def rotate_loop(ring: np.ndarray, position: np.ndarray) -> np.ndarray:

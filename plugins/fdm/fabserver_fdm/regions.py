@@ -186,8 +186,7 @@ def build_regions(
     maybe = np.flatnonzero(thin_area > THIN_SCREEN_AREA)
     thin_area[maybe] = shapely.area(difference(slices[maybe], reached[maybe]))
 
-    exposed_top = difference(infill_area, _shift(slices, 1))
-    exposed_bottom = difference(infill_area, _shift(slices, -1))
+    slices_below = _shift(slices, -1)
     solid = np.full(n, EMPTY, dtype=object)
     windows: dict[int, np.ndarray] = {}
     if top_layers > 0:
@@ -200,17 +199,26 @@ def build_regions(
     half = _per_layer(first_flows.solid.spacing, flows.solid.spacing, n) / 2.0
     solid = opened(solid, half)
     solid = intersection(solid, infill_area)
-    top = intersection(solid, exposed_top)
-    bridge = difference(intersection(solid, exposed_bottom), top)
+    # Tops and bridges are parts of the solid infill: only the layers with some have any.
+    has = np.flatnonzero(~shapely.is_empty(solid))
+    top = np.full(n, EMPTY, dtype=object)
+    bridge = np.full(n, EMPTY, dtype=object)
+    exposed_top = difference(infill_area[has], _shift(slices, 1)[has])
+    exposed_bottom = difference(infill_area[has], slices_below[has])
+    top[has] = intersection(solid[has], exposed_top)
+    bridge[has] = difference(intersection(solid[has], exposed_bottom), top[has])
     if n:
         bridge[0] = EMPTY  # the first layer lies on the bed
     if bridge_anchor > 0 and n > 1:
         # Bridges over air reach onto what holds them, as PrusaSlicer's do: lines
         # ending at the edge of the gap would sag off it.
-        held = intersection(difference(infill_area, top), _shift(slices, -1))
         over_air = ~shapely.is_empty(bridge)
+        # What holds them, on those layers only.
+        held = intersection(
+            difference(infill_area[over_air], top[over_air]), slices_below[over_air]
+        )
         grown = buffer(bridge[over_air], bridge_anchor, **MITRE)
-        bridge[over_air] = union(bridge[over_air], intersection(grown, held[over_air]))
+        bridge[over_air] = union(bridge[over_air], intersection(grown, held))
         bridge = _by_area(bridge, 0.0)[1]  # polygons only: GEOS fails on mixed collections
         solid = union(solid, bridge)
     internal = difference(solid, union(top, bridge))

@@ -86,3 +86,23 @@ def test_gap_fill_in_runs_of_layers_is_the_whole_line_for_line():
             np.testing.assert_array_equal(a, b)
         for a, b in zip(got_widths, widths, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def test_gap_fill_on_one_core_is_the_pipelined_one_line_for_line(monkeypatch):
+    """With the pool, each run is triangulated while the previous run's lines are
+    made; on one core, one after the other: the same lines either way."""
+    import fabserver_fdm.geos as geos
+
+    gaps = _strips(40)
+    monkeypatch.setattr(geos, "WORKERS", 2)
+    pipelined = list(gap_fill_pieces(gaps, 5))
+    monkeypatch.setattr(geos, "WORKERS", 1)
+    serial = list(gap_fill_pieces(gaps, 5))
+    assert len(pipelined) == len(serial) > 2
+    for (done_a, lines_a, layer_a, widths_a), (done_b, lines_b, layer_b, widths_b) in zip(
+        pipelined, serial, strict=True
+    ):
+        assert done_a == done_b
+        np.testing.assert_array_equal(layer_a, layer_b)
+        for a, b in zip(lines_a + widths_a, lines_b + widths_b, strict=True):
+            np.testing.assert_array_equal(a, b)
