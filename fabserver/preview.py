@@ -395,25 +395,43 @@ def polylines(tp: Toolpath, mask: np.ndarray | None = None) -> list[tuple[int, n
 def _runs(
     tp: Toolpath, mask: np.ndarray | None, by_layer: bool
 ) -> list[tuple[int, int, np.ndarray]]:
+    points, first, last = _run_bounds(tp, mask, by_layer)
+    roles, layers = tp.role[first].tolist(), tp.layer[first].tolist()
+    return [
+        (role, layer, points[a : b + 2])
+        for role, layer, a, b in zip(roles, layers, first.tolist(), last.tolist(), strict=True)
+    ]
+
+
+def _run_bounds(
+    tp: Toolpath, mask: np.ndarray | None, by_layer: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(points, first, last)``: the first and last move of each run of work moves.
+
+    A run's moves are consecutive, so its points (where its first move starts, then
+    every move's end) are the rows ``first … last + 1`` of ``points``: the toolpath's
+    start followed by every move's end. One array, sliced, not one stacked per run.
+    """
+    points = np.empty((len(tp) + 1, 3))
+    points[0] = tp.start
+    points[1:] = tp.xyz
+    none = np.zeros(0, dtype=np.int64)
     if len(tp) == 0:
-        return []
+        return points, none, none
     work = ~np.isin(tp.kind, _NON_WORK)
     if mask is not None:
         work &= mask
     idx = np.flatnonzero(work)
     if idx.size == 0:
-        return []
+        return points, none, none
     # A run breaks where moves are not consecutive, the role or the layer changes.
     cut = (np.diff(idx) != 1) | (np.diff(tp.role[idx].astype(int)) != 0)
     if by_layer:
         cut |= np.diff(tp.layer[idx]) != 0
     breaks = np.flatnonzero(cut) + 1
-    starts = tp.starts
-    out = []
-    for run in np.split(idx, breaks):
-        pts = np.vstack([starts[run[0]][None], tp.xyz[run]])
-        out.append((int(tp.role[run[0]]), int(tp.layer[run[0]]), pts))
-    return out
+    first = idx[np.concatenate([[0], breaks])]
+    last = idx[np.concatenate([breaks - 1, [idx.size - 1]])]
+    return points, first, last
 
 
 def _path_data(points: np.ndarray) -> str:
@@ -446,9 +464,12 @@ def layer_data(
         {"z": (tp.layer_z[i] if i < len(tp.layer_z) else None), "paths": []}
         for i in range(tp.n_layers)
     ]
-    for role, layer, pts in _runs(tp, None, by_layer=True):
-        flat = np.round(pts[:, :2], decimals).ravel().tolist()
-        layers[layer]["paths"].append([role, flat])
+    points, first, last = _run_bounds(tp, None, by_layer=True)
+    # Rounded and made Python numbers once; each run takes its slice of the list.
+    flat = np.round(points[:, :2], decimals).ravel().tolist()
+    roles, run_layers = tp.role[first].tolist(), tp.layer[first].tolist()
+    for role, layer, a, b in zip(roles, run_layers, first.tolist(), last.tolist(), strict=True):
+        layers[layer]["paths"].append([role, flat[2 * a : 2 * b + 4]])
     return {
         "roles": list(tp.roles),
         "colours": [style(r).colour for r in tp.roles],
