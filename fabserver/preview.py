@@ -291,13 +291,10 @@ def _moves(
                     f'<path class="travel" d="{d}" stroke="{colour}" stroke-opacity="0.35" '
                     f'stroke-width="{sw / 2:.3f}"/>'
                 )
-    groups: dict[int, list[str]] = {}
-    for role, pts in polylines(tp):
-        groups.setdefault(role, []).append(_path_data(pts))
-    for role, ds in groups.items():
+    for role, d in _role_path_data(tp):
         name = tp.roles[role] if role < len(tp.roles) else str(role)
         attrs, colour = _role_attrs(name, style, legend)
-        parts.append(f'<path {attrs} d="{"".join(ds)}" stroke="{colour}" stroke-width="{sw:.3f}"/>')
+        parts.append(f'<path {attrs} d="{d}" stroke="{colour}" stroke-width="{sw:.3f}"/>')
     return parts
 
 
@@ -432,6 +429,24 @@ def _run_bounds(
     first = idx[np.concatenate([[0], breaks])]
     last = idx[np.concatenate([breaks - 1, [idx.size - 1]])]
     return points, first, last
+
+
+def _role_path_data(tp: Toolpath) -> list[tuple[int, str]]:
+    """The :func:`_path_data` of every run of work moves, joined role by role (roles in
+    the order they first appear): the points rounded once, and one ``%`` per role."""
+    points, first, last = _run_bounds(tp, None, by_layer=False)
+    rounded = np.round(points[:, :2], 2)
+    run_role = tp.role[first]
+    out = []
+    for role in dict.fromkeys(run_role.tolist()):
+        mine = np.flatnonzero(run_role == role)
+        counts = last[mine] - first[mine] + 2
+        # the rows first … last + 1 of each run, one after the other
+        run_start = np.repeat(first[mine] - (np.cumsum(counts) - counts), counts)
+        rows = np.arange(int(counts.sum())) + run_start
+        template = "".join(["M%.2f %.2fL" + "%.2f %.2f " * (k - 1) for k in counts.tolist()])
+        out.append((role, template % tuple(rounded[rows].ravel().tolist())))
+    return out
 
 
 def _path_data(points: np.ndarray) -> str:
