@@ -62,18 +62,22 @@ def layer_tops(object_height: float, first: float, layer: float) -> np.ndarray:
 
 
 def slice_mesh(
-    vertices: np.ndarray, faces: np.ndarray, face_edges: np.ndarray, top_z: np.ndarray
+    vertices: np.ndarray, faces: np.ndarray, face_edges: np.ndarray | None, top_z: np.ndarray
 ) -> SliceResult:
     """Slice at the middle of every layer.
 
     vertices : (v, 3) float, millimetres (merged: shared corners are one vertex)
     faces : (f, 3) int
     face_edges : (f, 3) int — unique edge index of edges (0-1), (1-2), (2-0) of each face
+        (:func:`face_edge_ids`); ``None``: only the edges a slicing plane crosses are
+        numbered, here (a third of them on 3DBenchy: a third of the sort)
     top_z : (L,) float — top of each layer
     """
     heights = np.diff(np.concatenate([[0.0], top_z]))
     slice_z = top_z - heights / 2.0
     n_layers = len(top_z)
+    if face_edges is None:
+        face_edges = _crossed_edge_ids(vertices, faces, slice_z)
     seg_layer, start_pt, end_pt, _, _, successor = _segments(vertices, faces, face_edges, slice_z)
     polygons = np.array([shapely.Polygon()] * n_layers, dtype=object)
     if len(seg_layer) == 0:
@@ -101,6 +105,26 @@ def face_edge_ids(faces: np.ndarray, n_vertices: int) -> np.ndarray:
     return edge.reshape(-1, 3)
 
 
+def _crossed_edge_ids(vertices: np.ndarray, faces: np.ndarray, slice_z: np.ndarray) -> np.ndarray:
+    """:func:`face_edge_ids` of the sides some slicing plane crosses, -1 for the others.
+
+    A side is crossed when its ends lie between different planes; every segment
+    starts and ends on such a side, and so does the side it shares with the next
+    face. The edges are numbered otherwise than :func:`face_edge_ids` does, which
+    changes nothing: chaining only asks which sides are the same edge.
+    """
+    between = np.searchsorted(slice_z, vertices[:, 2], side="left")[faces]  # (f, 3)
+    ahead = faces[:, [1, 2, 0]]
+    crossed = np.flatnonzero(between != between[:, [1, 2, 0]])
+    ordered, order = edge_keys_sorted(faces.ravel()[crossed], ahead.ravel()[crossed], len(vertices))
+    starts_edge = np.empty(len(ordered), dtype=np.int64)
+    starts_edge[:1] = 1
+    np.not_equal(ordered[1:], ordered[:-1], out=starts_edge[1:])
+    edge = np.full(faces.size, -1, dtype=np.int64)
+    edge[crossed[order]] = np.cumsum(starts_edge) - 1
+    return edge.reshape(-1, 3)
+
+
 def _segments(vertices, faces, face_edges, slice_z):
     """All crossing segments of all layers: layer, start/end points (k, 2), start/end edges.
 
@@ -108,8 +132,11 @@ def _segments(vertices, faces, face_edges, slice_z):
     ends, or -1; see :func:`_successors`.
     """
     # Only the heights of every corner: full corners are gathered for crossings only.
-    tz = vertices[:, 2][faces]  # (f, 3)
-    zmin, zmax = tz.min(axis=1), tz.max(axis=1)
+    # Column by column: numpy's min and max along a row of three run a slow inner loop.
+    vertex_z = np.ascontiguousarray(vertices[:, 2])
+    corner_z = [vertex_z[faces[:, c]] for c in range(3)]  # (f,) each
+    zmin = np.minimum(np.minimum(corner_z[0], corner_z[1]), corner_z[2])
+    zmax = np.maximum(np.maximum(corner_z[0], corner_z[1]), corner_z[2])
     # Plane z crosses a triangle when some vertex is at or below it and some above.
     lo = np.searchsorted(slice_z, zmin, side="left")
     hi = np.searchsorted(slice_z, zmax, side="left")
@@ -123,14 +150,13 @@ def _segments(vertices, faces, face_edges, slice_z):
     face = np.repeat(np.arange(len(faces)), counts)
     layer = np.arange(total) + np.repeat(lo - first_segment, counts)
     z = slice_z[layer]
-    vz = tz[face]  # (k, 3)
-    above = vz > z[:, None]
-    nxt = [1, 2, 0]
-    # Edge j goes from vertex j to vertex j+1 along the winding.
-    up = ~above & above[:, nxt]  # below → above
-    down = above & ~above[:, nxt]  # above → below
-    up_j = np.argmax(up, axis=1)
-    down_j = np.argmax(down, axis=1)
+    above = [corner_z[c][face] > z for c in range(3)]
+    # Edge j goes from vertex j to vertex j+1 along the winding; a crossed triangle
+    # has one edge going up (below → above) and one going down.
+    up = [~above[j] & above[(j + 1) % 3] for j in range(2)]
+    down = [above[j] & ~above[(j + 1) % 3] for j in range(2)]
+    up_j = np.where(up[0], 0, np.where(up[1], 1, 2))
+    down_j = np.where(down[0], 0, np.where(down[1], 1, 2))
     corner = faces.ravel()
     to_next_corner = np.array([1, 1, -2])  # side j of a face ends at corner (j + 1) % 3
 
@@ -165,9 +191,11 @@ def _successors(
     """
     n = len(layer)
     n_edges = int(edge_of_side.max()) + 1
-    sides = np.arange(len(edge_of_side), dtype=np.float64)
-    faces_on_edge = np.bincount(edge_of_side, minlength=n_edges)
-    side_sum = np.bincount(edge_of_side, weights=sides, minlength=n_edges)
+    numbered = np.flatnonzero(edge_of_side >= 0)  # sides without a number never cross
+    faces_on_edge = np.bincount(edge_of_side[numbered], minlength=n_edges)
+    side_sum = np.bincount(
+        edge_of_side[numbered], weights=numbered.astype(np.float64), minlength=n_edges
+    )
     successor = np.full(n, -1, dtype=np.int64)
     twice = faces_on_edge[end_edge] == 2
     at = np.flatnonzero(twice)
