@@ -231,8 +231,8 @@ def _geometry(
         max_accel[0] = np.inf
     # min over axes of limit / share == 1 / max over axes of share / limit (no division by 0).
     with np.errstate(divide="ignore"):  # no limited axis moves: no cap
-        speed_cap = 1.0 / _row_max(share / max_feed)
-        accel_cap = 1.0 / _row_max(share / max_accel)
+        speed_cap = 1.0 / _row_max_of_ratios(share, max_feed)
+        accel_cap = 1.0 / _row_max_of_ratios(share, max_accel)
 
     kind = np.asarray(toolpath.kind)[idx]
     travel = (kind == MoveKind.TRAVEL) | (kind == MoveKind.JUMP)
@@ -250,9 +250,14 @@ def _geometry(
     safe_axis = turns = None
     if kin.cornering() == "jerk":
         jerk = np.array([kin.jerk.x, kin.jerk.y, kin.jerk.z, kin.jerk.e])  # type: ignore[union-attr]
-        absolute = np.abs(unit)
-        with np.errstate(divide="ignore"):
-            safe_axis = _row_min(np.where(absolute > _EPS, jerk / absolute, np.inf))
+        # Axis by axis, dividing only where the axis moves (else no limit): the same
+        # numbers as a row minimum of ``where(|u| > ε, jerk / |u|, inf)``, without its
+        # (m, 4) temporaries and divisions by zero.
+        for axis in range(4):
+            moving = share[:, axis] if kin.firmware != "klipper" else np.abs(unit[:, axis])
+            limit = np.full(idx.size, np.inf)
+            np.divide(jerk[axis], moving, out=limit, where=moving > _EPS)
+            safe_axis = limit if safe_axis is None else np.minimum(safe_axis, limit)
         turns = _turns(unit)
     moves = _Moves(idx, L, unit, e_only, e_per_mm, accel, base, queued, speed_cap, safe_axis, turns)
     # Events that stop the machine (tool change, pierce, dwell…) force a stop
@@ -275,6 +280,13 @@ def _row_max(a: np.ndarray) -> np.ndarray:
     faster: numpy reduces a row of four in a slow inner loop of its own.
     """
     return functools.reduce(np.maximum, (a[:, j] for j in range(1, a.shape[1])), a[:, 0])
+
+
+def _row_max_of_ratios(a: np.ndarray, limits: np.ndarray) -> np.ndarray:
+    """``_row_max(a / limits)``: each column divided by its limit, then the maxima."""
+    return functools.reduce(
+        np.maximum, (a[:, j] / limits[j] for j in range(1, a.shape[1])), a[:, 0] / limits[0]
+    )
 
 
 def _row_min(a: np.ndarray) -> np.ndarray:
@@ -485,22 +497,22 @@ def _classic_jerk(mv: _Moves, kin: Kinematics) -> np.ndarray:
     jerk = np.array([kin.jerk.x, kin.jerk.y, kin.jerk.z, kin.jerk.e])  # type: ignore[union-attr]
     v_prev, v_cur = mv.v_nom[:-1], mv.v_nom[1:]
     v_junction = np.minimum(v_prev, v_cur)
-    v_exit = mv.unit[:-1] * v_junction[:, None]
-    v_entry = mv.unit[1:] * v_cur[:, None]
-    # Same direction: the difference; an axis that reverses: its larger speed. (Marlin's
-    # four cases; where a speed is zero both give the same.) The speeds are never
-    # negative, so the directions' signs are the axis speeds' signs. In place: each
-    # (m, 4) temporary is pages the kernel must hand over afresh.
+    # Axis by axis: same direction, the difference of the axis speeds; an axis that
+    # reverses, its larger speed. (Marlin's four cases; where a speed is zero both give
+    # the same.) The speeds are never negative, so the directions' signs are the axis
+    # speeds' signs. The factor is the smallest jerk / change over the axes whose
+    # change exceeds their jerk, else 1: ``fmin`` with 1 gives that, and passes over
+    # the 0 / 0 of an axis with no jerk that does not move.
     turns = mv.turns if mv.turns is not None else _turns(mv.unit)
-    change = np.subtract(v_exit, v_entry)
-    np.abs(change, out=change)
-    np.abs(v_exit, out=v_exit)
-    np.abs(v_entry, out=v_entry)
-    np.maximum(v_exit, v_entry, out=v_exit)
-    np.copyto(change, v_exit, where=turns)
-    ratio = np.ones_like(change)
-    np.divide(jerk, change, out=ratio, where=change > jerk)
-    factor = _row_min(ratio)
+    factor = np.ones(len(v_junction))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for axis in range(4):
+            v_exit = mv.unit[:-1, axis] * v_junction
+            v_entry = mv.unit[1:, axis] * v_cur
+            change = np.abs(v_exit - v_entry)
+            larger = np.maximum(np.abs(v_exit), np.abs(v_entry))
+            np.copyto(change, larger, where=turns[:, axis])
+            np.fmin(factor, jerk[axis] / change, out=factor)
     vj = v_junction * factor
     safe = _safe_speed(mv, kin)
     coast = (safe[:-1] > 0.99 * vj) & (safe[1:] > 0.99 * vj)
