@@ -27,10 +27,12 @@ class IndexedMesh:
     The derived facts are computed on first use and kept, like trimesh's cache.
     """
 
-    def __init__(self, vertices: np.ndarray, faces: np.ndarray) -> None:
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, *, all_used: bool = False) -> None:
+        """``all_used``: every vertex is known to be a corner of some face (the bounds
+        then need no pass over the faces)."""
         self.vertices = np.asarray(vertices, dtype=np.float64)
         self.faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
-        self._facts: dict[str, Any] = {}
+        self._facts: dict[str, Any] = {"all_used": True} if all_used else {}
 
     def copy(self) -> IndexedMesh:
         return IndexedMesh(self.vertices.copy(), self.faces.copy())
@@ -53,9 +55,11 @@ class IndexedMesh:
         if "bounds" not in self._facts:
             if len(self.faces) == 0:
                 return np.zeros((2, 3))
-            used = np.zeros(len(self.vertices), dtype=bool)
-            used[self.faces.ravel()] = True
-            points = self.vertices if used.all() else self.vertices[used]
+            points = self.vertices
+            if not self._facts.get("all_used"):
+                used = np.zeros(len(self.vertices), dtype=bool)
+                used[self.faces.ravel()] = True
+                points = self.vertices if used.all() else self.vertices[used]
             self._facts["bounds"] = np.array([points.min(axis=0), points.max(axis=0)])
         return self._facts["bounds"]
 
@@ -326,7 +330,7 @@ def fix_inversion(mesh: IndexedMesh) -> IndexedMesh:
         return mesh
     fixed = faces.copy()
     fixed[flip] = fixed[flip][:, ::-1]
-    turned = IndexedMesh(mesh.vertices, fixed)
+    turned = IndexedMesh(mesh.vertices, fixed, all_used=bool(mesh._facts.get("all_used")))
     # The same edges join the same faces. A flipped face [a, b, c] → [c, b, a] runs
     # its sides 0 and 1 as its new sides 1 and 0; both faces of a pair belong to the
     # same body, so they flip together and their winding still agrees.

@@ -235,6 +235,10 @@ def mesh_from_triangles(
     milled from it.
     """
     details = dict(details or {})
+    # A binary STL's corners are a view through its 50-byte records: copied together
+    # once (as merging would copy them anyway), every pass below reads them 2-3 times
+    # faster. Freed once merged.
+    triangles = np.ascontiguousarray(triangles)
     if not np.isfinite(triangles).all():
         raise _not_finite()
     repairs = list(repairs or [])
@@ -252,7 +256,9 @@ def mesh_from_triangles(
             )
 
     vertices, faces = merge_vertices(triangles)
-    return _checked_mesh(vertices, faces, len(triangles), fmt, units, scale_to_mm, details, repairs)
+    n_raw = len(triangles)
+    del triangles
+    return _checked_mesh(vertices, faces, n_raw, fmt, units, scale_to_mm, details, repairs)
 
 
 def mesh_from_indexed(
@@ -321,7 +327,7 @@ def _checked_mesh(
         )
     if len(faces) == 0:
         raise _no_volume("flat")
-    mesh = IndexedMesh(*without_unreferenced(vertices, faces))
+    mesh = IndexedMesh(*without_unreferenced(vertices, faces), all_used=True)
 
     extents = mesh.extents
     if float(extents.min()) <= 1e-9 * max(float(extents.max()), 1e-12):
