@@ -598,16 +598,20 @@ def _first_and_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     shift = np.uint64(max(len(keys) - 1, 1).bit_length())
     packed = keys >> shift
     packed <<= shift
-    packed |= np.arange(len(keys), dtype=np.uint64)
+    for lo, hi in _slices(len(keys), 3 * CHUNK_FACES):  # no index array of the keys' size
+        packed[lo:hi] |= np.arange(lo, hi, dtype=np.uint64)
     packed.sort()
-    order = (packed & ((np.uint64(1) << shift) - np.uint64(1))).astype(np.intp)
-    packed >>= shift
+    # A run starts where the high bits change; the low bits are then the order, in place
+    # (no array of the keys' size more than the sort's own: this is a loader's peak).
     starts_run = np.empty(len(keys), dtype=bool)
     starts_run[:1] = True
-    np.not_equal(packed[1:], packed[:-1], out=starts_run[1:])
-    del packed
+    np.greater_equal(packed[1:] ^ packed[:-1], np.uint64(1) << shift, out=starts_run[1:])
+    packed &= (np.uint64(1) << shift) - np.uint64(1)
+    order = packed.view(np.int64)
     ordered = keys[order]
-    if (ordered[1:] != ordered[:-1])[~starts_run[1:]].any():
+    collided = (ordered[1:] != ordered[:-1])[~starts_run[1:]].any()
+    del ordered
+    if collided:
         return _first_and_inverse_sorted(keys)
     inverse = np.empty(len(keys), dtype=np.intp)
     inverse[order] = np.cumsum(starts_run) - 1
