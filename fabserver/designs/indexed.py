@@ -182,8 +182,8 @@ def connected_components(n: int, first: np.ndarray, second: np.ndarray) -> np.nd
         return labels
     first = np.asarray(first, dtype=np.int64)
     second = np.asarray(second, dtype=np.int64)
+    a, b = first, second  # every node its own label: no gather in the first round
     while True:
-        a, b = labels[first], labels[second]
         differ = a != b
         if not differ.any():
             return labels
@@ -196,6 +196,7 @@ def connected_components(n: int, first: np.ndarray, second: np.ndarray) -> np.nd
             if np.array_equal(jumped, labels):
                 break
             labels = jumped
+        a, b = labels[first], labels[second]
 
 
 FACES_PER_PASS = 1 << 18
