@@ -366,8 +366,13 @@ def _fill_overlapping_shells(
     ccw = shapely.is_ccw(rings)
     nested_body = (parent != np.arange(len(rings))) & (ccw == ccw[parent])
     outlines = shapely.get_exterior_ring(shifted)
-    a, b = shapely.STRtree(outlines).query(outlines, predicate="intersects")
-    crossing = a[a != b]
+    # Each pair of outlines whose boxes meet, once (the tree's own predicate query
+    # tests both orders, ten times slower on 3DBenchy), then the test itself.
+    a, b = shapely.STRtree(outlines).query(outlines)
+    pair = a < b
+    a, b = a[pair], b[pair]
+    cross = shapely.intersects(outlines[a], outlines[b])
+    crossing = np.concatenate([a[cross], b[cross]])
     for layer in np.unique(np.concatenate([ring_layer[nested_body], ring_layer[crossing]])):
         mine = np.flatnonzero(ring_layer == layer)
         out[layer] = _nonzero_fill(rings[mine], polys[mine], ccw[mine])
