@@ -135,6 +135,8 @@ class _Moves:
     queued_accel: np.ndarray  # (m,) mm/s²: the toolhead's ACCEL when the move was queued
     v_nom: np.ndarray  # (m,) mm/s after the axis limits
     safe_axis: np.ndarray | None = None  # (m,) mm/s: classic jerk's start speed, axes only
+    #: (m - 1, 4): each axis does not run strictly the same way before and after each junction
+    turns: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -231,8 +233,8 @@ def _geometry(
         max_accel[0] = np.inf
     # min over axes of limit / share == 1 / max over axes of share / limit (no division by 0).
     with np.errstate(divide="ignore"):  # no limited axis moves: no cap
-        speed_cap = 1.0 / _row_max(share / max_feed)
-        accel_cap = 1.0 / _row_max(share / max_accel)
+        speed_cap = 1.0 / _row_max_of_ratios(share, max_feed)
+        accel_cap = 1.0 / _row_max_of_ratios(share, max_accel)
 
     kind = np.asarray(toolpath.kind)[idx]
     travel = (kind == MoveKind.TRAVEL) | (kind == MoveKind.JUMP)
@@ -247,13 +249,19 @@ def _geometry(
     if kin.firmware != "grbl":
         base[kind == MoveKind.RETRACT] = kin.retract_accel or kin.max_accel.e
     accel = np.minimum(base, accel_cap)
-    safe_axis = None
+    safe_axis = turns = None
     if kin.cornering() == "jerk":
         jerk = np.array([kin.jerk.x, kin.jerk.y, kin.jerk.z, kin.jerk.e])  # type: ignore[union-attr]
-        absolute = np.abs(unit)
-        with np.errstate(divide="ignore"):
-            safe_axis = _row_min(np.where(absolute > _EPS, jerk / absolute, np.inf))
-    moves = _Moves(idx, L, unit, e_only, e_per_mm, accel, base, queued, speed_cap, safe_axis)
+        # Axis by axis, dividing only where the axis moves (else no limit): the same
+        # numbers as a row minimum of ``where(|u| > ε, jerk / |u|, inf)``, without its
+        # (m, 4) temporaries and divisions by zero.
+        for axis in range(4):
+            moving = share[:, axis] if kin.firmware != "klipper" else np.abs(unit[:, axis])
+            limit = np.full(idx.size, np.inf)
+            np.divide(jerk[axis], moving, out=limit, where=moving > _EPS)
+            safe_axis = limit if safe_axis is None else np.minimum(safe_axis, limit)
+        turns = _turns(unit)
+    moves = _Moves(idx, L, unit, e_only, e_per_mm, accel, base, queued, speed_cap, safe_axis, turns)
     # Events that stop the machine (tool change, pierce, dwell…) force a stop
     # at the junction before the move they precede.
     stops = {ev.index for ev in toolpath.events if ev.kind in _STOP_EVENTS}
@@ -274,6 +282,13 @@ def _row_max(a: np.ndarray) -> np.ndarray:
     faster: numpy reduces a row of four in a slow inner loop of its own.
     """
     return functools.reduce(np.maximum, (a[:, j] for j in range(1, a.shape[1])), a[:, 0])
+
+
+def _row_max_of_ratios(a: np.ndarray, limits: np.ndarray) -> np.ndarray:
+    """``_row_max(a / limits)``: each column divided by its limit, then the maxima."""
+    return functools.reduce(
+        np.maximum, (a[:, j] / limits[j] for j in range(1, a.shape[1])), a[:, 0] / limits[0]
+    )
 
 
 def _row_min(a: np.ndarray) -> np.ndarray:
@@ -358,7 +373,7 @@ def move_times_at(
     what :func:`move_times` gives for the toolpath with those feeds.
     """
     n = len(toolpath)
-    geometry = _geometry(toolpath, kin, move_accel) if n else None
+    geometry = _kept_geometry(toolpath, kin, move_accel) if n else None
 
     def times(feed: np.ndarray) -> np.ndarray:
         out = np.zeros(n)
@@ -367,6 +382,45 @@ def move_times_at(
         return _planned(geometry.with_feed(feed, kin), geometry, kin, out)
 
     return times
+
+
+_kept_geometries: list[tuple] = []  # newest last: (key arrays' weak references, key, geometry)
+_KEPT_GEOMETRIES = 2  # the cooling slowdown's whole toolpath, and its slow layers' moves
+
+
+def _kept_geometry(
+    toolpath: Toolpath, kin: Kinematics, move_accel: np.ndarray | None
+) -> _Geometry | None:
+    """:func:`_geometry`, worked out once for moves that only change their feeds.
+
+    The geometry does not depend on the feeds, and a toolpath's arrays are
+    read-only: the cooling slowdown's toolpath at new feeds (the same end points,
+    extrusions, kinds and events) takes the geometry of the one it was made from,
+    instead of working out every length and direction again. Each is kept until
+    its toolpath's end points are freed.
+    """
+    arrays = (toolpath.xyz, toolpath.e, toolpath.kind)
+    for refs, start, kept_kin, events, accel, geometry in list(_kept_geometries):
+        if (
+            all(ref() is a for ref, a in zip(refs, arrays, strict=True))
+            and start == toolpath.start
+            and kept_kin == kin
+            and events is toolpath.events
+            and _same_accels(accel, move_accel)
+        ):
+            return geometry
+    geometry = _geometry(toolpath, kin, move_accel)
+    accel = None if move_accel is None else np.array(move_accel, copy=True)
+    refs = tuple(weakref.ref(a) for a in arrays)
+    entry = (refs, toolpath.start, kin, toolpath.events, accel, geometry)
+    _kept_geometries[:] = [*_kept_geometries[1 - _KEPT_GEOMETRIES :], entry]
+    weakref.finalize(toolpath.xyz, _forget_geometry, refs[0])
+    return geometry
+
+
+def _forget_geometry(xyz_ref: weakref.ref) -> None:
+    """Drop a kept geometry when the end points it was worked out from are freed."""
+    _kept_geometries[:] = [entry for entry in _kept_geometries if entry[0][0] is not xyz_ref]
 
 
 def _planned(mv: _Moves, geometry: _Geometry, kin: Kinematics, times: np.ndarray) -> np.ndarray:
@@ -445,21 +499,33 @@ def _classic_jerk(mv: _Moves, kin: Kinematics) -> np.ndarray:
     jerk = np.array([kin.jerk.x, kin.jerk.y, kin.jerk.z, kin.jerk.e])  # type: ignore[union-attr]
     v_prev, v_cur = mv.v_nom[:-1], mv.v_nom[1:]
     v_junction = np.minimum(v_prev, v_cur)
-    v_exit = mv.unit[:-1] * v_junction[:, None]
-    v_entry = mv.unit[1:] * v_cur[:, None]
-    # Same direction: the difference; an axis that reverses: its larger speed.
-    change = np.where(
-        v_exit > v_entry,
-        np.where((v_entry > 0) | (v_exit < 0), v_exit - v_entry, np.maximum(v_exit, -v_entry)),
-        np.where((v_entry < 0) | (v_exit > 0), v_entry - v_exit, np.maximum(-v_exit, v_entry)),
-    )
-    with np.errstate(divide="ignore"):
-        factor = _row_min(np.where(change > jerk, jerk / change, 1.0))
+    # Axis by axis: same direction, the difference of the axis speeds; an axis that
+    # reverses, its larger speed. (Marlin's four cases; where a speed is zero both give
+    # the same.) The speeds are never negative, so the directions' signs are the axis
+    # speeds' signs. The factor is the smallest jerk / change over the axes whose
+    # change exceeds their jerk, else 1: ``fmin`` with 1 gives that, and passes over
+    # the 0 / 0 of an axis with no jerk that does not move.
+    turns = mv.turns if mv.turns is not None else _turns(mv.unit)
+    factor = np.ones(len(v_junction))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for axis in range(4):
+            v_exit = mv.unit[:-1, axis] * v_junction
+            v_entry = mv.unit[1:, axis] * v_cur
+            change = np.abs(v_exit - v_entry)
+            larger = np.maximum(np.abs(v_exit), np.abs(v_entry))
+            np.copyto(change, larger, where=turns[:, axis])
+            np.fmin(factor, jerk[axis] / change, out=factor)
     vj = v_junction * factor
     safe = _safe_speed(mv, kin)
     coast = (safe[:-1] > 0.99 * vj) & (safe[1:] > 0.99 * vj)
     vj = np.where(coast, safe[1:], vj)
     return vj**2
+
+
+def _turns(unit: np.ndarray) -> np.ndarray:
+    """``(m - 1, 4)``: each axis does not move strictly the same way in moves ``i`` and ``i + 1``."""
+    before, after = unit[:-1], unit[1:]
+    return ~(((before > 0) & (after > 0)) | ((before < 0) & (after < 0)))
 
 
 def _junction_deviation(mv: _Moves, kin: Kinematics) -> np.ndarray:

@@ -34,5 +34,7 @@ def connected_components(
     if directed and connection != "weak":
         raise NotImplementedError("only weakly connected components are offered")
     roots = _roots(graph.shape[0], graph.row, graph.col)
-    _, labels = np.unique(roots, return_inverse=True)
-    return int(labels.max(initial=-1)) + 1, labels.astype(np.int32)
+    # A root is its group's smallest node: its rank among the roots is the label.
+    is_root = roots == np.arange(len(roots))
+    labels = (np.cumsum(is_root, dtype=np.int32) - 1)[roots]
+    return int(np.count_nonzero(is_root)), labels

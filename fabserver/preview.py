@@ -215,13 +215,10 @@ def _moves(
                     f'<path class="travel" d="{d}" stroke="{colour}" stroke-opacity="0.35" '
                     f'stroke-width="{sw / 2:.3f}"/>'
                 )
-    groups: dict[int, list[str]] = {}
-    for role, pts in polylines(tp):
-        groups.setdefault(role, []).append(_path_data(pts))
-    for role, ds in groups.items():
+    for role, d in _role_path_data(tp):
         name = tp.roles[role] if role < len(tp.roles) else str(role)
         attrs, colour = _role_attrs(name, style, legend)
-        parts.append(f'<path {attrs} d="{"".join(ds)}" stroke="{colour}" stroke-width="{sw:.3f}"/>')
+        parts.append(f'<path {attrs} d="{d}" stroke="{colour}" stroke-width="{sw:.3f}"/>')
     return parts
 
 
@@ -319,24 +316,60 @@ def polylines(tp: Toolpath, mask: np.ndarray | None = None) -> list[tuple[int, n
 def _runs(
     tp: Toolpath, mask: np.ndarray | None, by_layer: bool
 ) -> list[tuple[int, int, np.ndarray]]:
+    points, first, last = _run_bounds(tp, mask, by_layer)
+    roles, layers = tp.role[first].tolist(), tp.layer[first].tolist()
+    return [
+        (role, layer, points[a : b + 2])
+        for role, layer, a, b in zip(roles, layers, first.tolist(), last.tolist(), strict=True)
+    ]
+
+
+def _run_bounds(
+    tp: Toolpath, mask: np.ndarray | None, by_layer: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(points, first, last)``: the first and last move of each run of work moves.
+
+    A run's moves are consecutive, so its points (where its first move starts, then
+    every move's end) are the rows ``first … last + 1`` of ``points``: the toolpath's
+    start followed by every move's end. One array, sliced, not one stacked per run.
+    """
+    points = np.empty((len(tp) + 1, 3))
+    points[0] = tp.start
+    points[1:] = tp.xyz
+    none = np.zeros(0, dtype=np.int64)
     if len(tp) == 0:
-        return []
+        return points, none, none
     work = ~np.isin(tp.kind, _NON_WORK)
     if mask is not None:
         work &= mask
     idx = np.flatnonzero(work)
     if idx.size == 0:
-        return []
+        return points, none, none
     # A run breaks where moves are not consecutive, the role or the layer changes.
     cut = (np.diff(idx) != 1) | (np.diff(tp.role[idx].astype(int)) != 0)
     if by_layer:
         cut |= np.diff(tp.layer[idx]) != 0
     breaks = np.flatnonzero(cut) + 1
-    starts = tp.starts
+    first = idx[np.concatenate([[0], breaks])]
+    last = idx[np.concatenate([breaks - 1, [idx.size - 1]])]
+    return points, first, last
+
+
+def _role_path_data(tp: Toolpath) -> list[tuple[int, str]]:
+    """The :func:`_path_data` of every run of work moves, joined role by role (roles in
+    the order they first appear): the points rounded once, and one ``%`` per role."""
+    points, first, last = _run_bounds(tp, None, by_layer=False)
+    rounded = np.round(points[:, :2], 2)
+    run_role = tp.role[first]
     out = []
-    for run in np.split(idx, breaks):
-        pts = np.vstack([starts[run[0]][None], tp.xyz[run]])
-        out.append((int(tp.role[run[0]]), int(tp.layer[run[0]]), pts))
+    for role in dict.fromkeys(run_role.tolist()):
+        mine = np.flatnonzero(run_role == role)
+        counts = last[mine] - first[mine] + 2
+        # the rows first … last + 1 of each run, one after the other
+        run_start = np.repeat(first[mine] - (np.cumsum(counts) - counts), counts)
+        rows = np.arange(int(counts.sum())) + run_start
+        template = "".join(["M%.2f %.2fL" + "%.2f %.2f " * (k - 1) for k in counts.tolist()])
+        out.append((role, template % tuple(rounded[rows].ravel().tolist())))
     return out
 
 
@@ -370,9 +403,12 @@ def layer_data(
         {"z": (tp.layer_z[i] if i < len(tp.layer_z) else None), "paths": []}
         for i in range(tp.n_layers)
     ]
-    for role, layer, pts in _runs(tp, None, by_layer=True):
-        flat = np.round(pts[:, :2], decimals).ravel().tolist()
-        layers[layer]["paths"].append([role, flat])
+    points, first, last = _run_bounds(tp, None, by_layer=True)
+    # Rounded and made Python numbers once; each run takes its slice of the list.
+    flat = np.round(points[:, :2], decimals).ravel().tolist()
+    roles, run_layers = tp.role[first].tolist(), tp.layer[first].tolist()
+    for role, layer, a, b in zip(roles, run_layers, first.tolist(), last.tolist(), strict=True):
+        layers[layer]["paths"].append([role, flat[2 * a : 2 * b + 4]])
     return {
         "roles": list(tp.roles),
         "colours": [style(r).colour for r in tp.roles],

@@ -20,6 +20,7 @@ from fabserver.designs.indexed import (
     edge_pairs,
     fix_inversion,
     nondegenerate,
+    nondegenerate_faces,
     unique_faces,
 )
 from fabserver.designs.threemf import read_3mf
@@ -85,6 +86,7 @@ def test_degenerate_and_duplicate_faces_like_trimesh():
     reference = trimesh.Trimesh(vertices, faces, process=False, validate=False)
     kept = nondegenerate(vertices[faces])
     np.testing.assert_array_equal(kept, reference.nondegenerate_faces())
+    np.testing.assert_array_equal(nondegenerate_faces(vertices, faces), kept)
     assert not kept[-1] and not kept[-2]
     np.testing.assert_array_equal(unique_faces(faces, len(vertices)), reference.unique_faces())
 

@@ -289,3 +289,23 @@ def test_merged_vertices_are_those_of_the_row_sort(monkeypatch, hashes):
     np.testing.assert_array_equal(stl._grid_cells(vertices)[faces.ravel()], cells)
     first_corner = np.unique(faces.ravel(), return_index=True)[1]
     np.testing.assert_array_equal(vertices, corners[first_corner])  # each cell's first
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        np.array([9], dtype=np.uint64),
+        # keys sharing their high bits (all but the lowest three): sorted again whole
+        np.array([5, 4, 5, 7, 4], dtype=np.uint64),
+        np.random.default_rng(5)
+        .integers(0, 2**63, 300, dtype=np.int64)
+        .view(np.uint64)[np.random.default_rng(6).integers(0, 300, 2000)],
+    ],
+)
+def test_first_corners_and_groups_are_np_unique_s(keys):
+    from fabserver.designs.stl import _first_and_inverse
+
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    ours = _first_and_inverse(keys)
+    np.testing.assert_array_equal(ours[0], first)
+    np.testing.assert_array_equal(ours[1], inverse)

@@ -201,3 +201,21 @@ def test_random_paths_agree_with_a_scalar_reference_planner():
         trapezoid(L[i], math.sqrt(w[i]), math.sqrt(w[i + 1]), vmax[i], acc[i]) for i in range(n)
     ]
     np.testing.assert_allclose(vectorised, expected, rtol=1e-6)
+
+
+def test_a_toolpath_at_new_feeds_is_timed_as_a_fresh_one():
+    """The geometry kept for a toolpath serves the same moves at other feeds, and only them."""
+    import dataclasses
+
+    rng = np.random.default_rng(3)
+    pts = np.cumsum(rng.uniform(-3, 3, size=(200, 2)), axis=0)
+    k = kinematics(junction_deviation=None, jerk=dict(x=8, y=8, z=0.4, e=5))
+    b = ToolpathBuilder()
+    b.add_path(pts, MoveKind.CUT, rng.uniform(5, 120, size=200), z=0)
+    tp = b.build()
+    move_times(tp, k)  # its geometry is now kept
+    slower = dataclasses.replace(tp, feed=tp.feed * 0.5)
+    fresh = dataclasses.replace(slower, xyz=tp.xyz.copy(), e=tp.e.copy(), kind=tp.kind.copy())
+    np.testing.assert_array_equal(move_times(slower, k), move_times(fresh, k))
+    moved = dataclasses.replace(tp, xyz=tp.xyz * 2.0)  # other end points: planned anew
+    assert move_times(moved, k).sum() > move_times(tp, k).sum()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fabserver.designs.indexed import corner_columns
 from fabserver.designs.types import Mesh
 from fabserver.errors import PlanError
 from fabserver.i18n import Text, french_number
@@ -114,7 +115,7 @@ def prepare(design: Mesh, report_open: bool = True, supported: bool = False) -> 
         )
     centre = (lo + hi) / 2.0
     vertices = vertices - np.array([centre[0], centre[1], zmin])
-    share = overhang_share(vertices[faces], inside_out=watertight and mesh.volume < 0)
+    share = overhang_share(vertices, faces, inside_out=watertight and mesh.volume < 0)
     facts["overhang_share"] = round(share, 4)
     if share > OVERHANG_WARN_SHARE and supported:
         warnings.append(
@@ -141,25 +142,29 @@ def prepare(design: Mesh, report_open: bool = True, supported: bool = False) -> 
     return Prepared(vertices, faces, warnings, facts)
 
 
-def overhang_share(triangles: np.ndarray, inside_out: bool = False) -> float:
+def overhang_share(vertices: np.ndarray, faces: np.ndarray, inside_out: bool = False) -> float:
     """Share of the surface facing down more steeply than the limit (the bed excluded).
 
-    triangles : (f, 3, 3) float, millimetres, on the bed (z from 0)
+    vertices : (v, 3) float, millimetres, on the bed (z from 0); faces : (f, 3) int
 
     A face's overhang angle is measured from the vertical: a wall is 0°, a
     ceiling 90°; it overhangs past 50° when its normal points down with
-    ``-n_z > sin 50°``.
+    ``-n_z > sin 50°``. Worked out on whole columns of corners (numpy's
+    ``cross`` and ``norm`` arithmetic, written out), not on ``(f, 3, 3)`` triangles.
     """
-    cross = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
-    norm = np.linalg.norm(cross, axis=1)
+    p0, p1, p2 = corner_columns(vertices, faces)
+    a = [p1[k] - p0[k] for k in range(3)]
+    b = [p2[k] - p0[k] for k in range(3)]
+    cross_z = a[0] * b[1] - a[1] * b[0]
+    norm = np.sqrt((a[1] * b[2] - a[2] * b[1]) ** 2 + (a[2] * b[0] - a[0] * b[2]) ** 2 + cross_z**2)
     total = float(norm.sum())
     if total <= 0:
         return 0.0
-    nz = np.divide(cross[:, 2], norm, out=np.zeros_like(norm), where=norm > 0)
+    nz = np.divide(cross_z, norm, out=np.zeros_like(norm), where=norm > 0)
     if inside_out:
         nz = -nz
     down = -nz > math.sin(math.radians(OVERHANG_LIMIT_DEG))
-    on_bed = triangles[:, :, 2].max(axis=1) < 0.05
+    on_bed = np.maximum(np.maximum(p0[2], p1[2]), p2[2]) < 0.05
     return float(norm[down & ~on_bed].sum() / total)
 
 

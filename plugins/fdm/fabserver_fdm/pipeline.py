@@ -17,7 +17,7 @@ from .assemble import assemble
 from .layers import GapPiece, layer_flows, plan_layers, start_gap_fill
 from .regions import Regions, build_regions
 from .settings import PrintSettings
-from .slicer import SliceResult, face_edge_ids, layer_tops, slice_mesh
+from .slicer import SliceResult, layer_tops, slice_mesh
 from .support import MAX_LAYER_SHARE, Support, support_layers, support_regions
 from .support_paths import interleave
 
@@ -59,7 +59,7 @@ def slice_to_toolpath(
     height = float(vertices[:, 2].max())
     tops = layer_tops(height, s.first_layer_height, s.layer_height)
     progress(0.05, "slice")
-    sliced = slice_mesh(vertices, faces, face_edge_ids(faces, len(vertices)), tops)
+    sliced = slice_mesh(vertices, faces, None, tops)  # numbers the crossed edges only
     # Drop empty layers at the top (slicing planes above the last facet).
     filled = np.flatnonzero(~shapely.is_empty(sliced.polygons))
     keep = (filled[-1] + 1) if filled.size else 0

@@ -11,7 +11,13 @@ from fabserver_fdm.infill import hatch
 from fabserver_fdm.layers import layer_flows
 from fabserver_fdm.regions import build_regions
 from fabserver_fdm.settings import OPTIONS, PrintSettings
-from fabserver_fdm.slicer import layer_tops, slice_mesh
+from fabserver_fdm.slicer import (
+    _crossed_edge_ids,
+    _segments,
+    face_edge_ids,
+    layer_tops,
+    slice_mesh,
+)
 
 
 def _slice(mesh: trimesh.Trimesh, first=0.2, layer=0.2):
@@ -69,6 +75,43 @@ def test_layers_match_trimesh_sections(corpus, name):
             assert shapely.area(res.polygons[k]) >= 0.5 * reference
         else:
             assert shapely.area(res.polygons[k]) == pytest.approx(reference, rel=0.01, abs=0.05)
+
+
+def _successors_by_search(layer, start_edge, end_edge):
+    """Each segment's successor as a plain search: the first segment of its layer starting
+    on the edge it ends on."""
+    successor = np.full(len(layer), -1)
+    for i in range(len(layer)):
+        hits = np.flatnonzero((layer == layer[i]) & (start_edge == end_edge[i]))
+        if hits.size:
+            successor[i] = hits[0]
+    return successor
+
+
+@pytest.mark.parametrize("numbering", ["every_edge", "crossed_edges"])
+@pytest.mark.parametrize("shape", ["closed", "open", "shared_edge"])
+def test_segment_successors_match_a_plain_search(shape, numbering):
+    # Closed: every edge has two faces (found by index arithmetic); open: a missing
+    # side leaves edges of one face; two boxes along one edge: an edge of four faces.
+    box = trimesh.creation.box([10, 10, 3])
+    if shape == "open":
+        box = trimesh.Trimesh(box.vertices, box.faces[box.face_normals[:, 0] < 0.5], process=False)
+    elif shape == "shared_edge":
+        other = box.copy()
+        other.apply_translation([10, 10, 0])
+        box = trimesh.util.concatenate([box, other])
+        box.merge_vertices()
+    box.apply_translation([0, 0, -box.bounds[0, 2]])
+    tops = layer_tops(float(box.bounds[1, 2]), 0.2, 0.2)
+    slice_z = tops - 0.1
+    vertices, faces = np.asarray(box.vertices), np.asarray(box.faces)
+    if numbering == "every_edge":
+        edges = face_edge_ids(faces, len(vertices))
+    else:
+        edges = _crossed_edge_ids(vertices, faces, slice_z)
+    layer, _, _, start_edge, end_edge, successor = _segments(vertices, faces, edges, slice_z)
+    assert len(layer) > 0
+    np.testing.assert_array_equal(successor, _successors_by_search(layer, start_edge, end_edge))
 
 
 def test_flow_matches_prusaslicer_formulas():
