@@ -63,7 +63,6 @@ are one ``np.minimum.accumulate`` each: no Python loop over moves.
 from __future__ import annotations
 
 import functools
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -332,31 +331,24 @@ def move_times(
 
     ``move_accel``: the acceleration each move is queued with, where the file
     changes it per feature (:func:`move_accelerations`); else the profile's.
-    The last toolpath's times are kept (a toolpath cannot change): the plan's
-    estimate asks again for those the cooling slowdown has just worked out.
+    The times are kept with the toolpath (its arrays cannot change): the plan's
+    estimate takes those the cooling slowdown has just worked out.
     """
-    kept = _last_times
-    if (
-        kept is not None
-        and kept[0]() is toolpath
-        and kept[1] == kin
-        and _same_accels(kept[2], move_accel)
-    ):
-        return kept[3].copy()
+    kept = toolpath.derived.get("move_times")
+    if kept is not None and kept[0] == kin and _same_accels(kept[1], move_accel):
+        return kept[2].copy()
     times = move_times_at(toolpath, kin, move_accel)(toolpath.feed)
-    _keep_times(toolpath, kin, move_accel, times)
+    keep_move_times(toolpath, kin, move_accel, times)
     return times
 
 
-_last_times: tuple | None = None  # (weak reference to a toolpath, kinematics, accels, times)
-
-
-def _keep_times(
+def keep_move_times(
     toolpath: Toolpath, kin: Kinematics, move_accel: np.ndarray | None, times: np.ndarray
 ) -> None:
-    global _last_times
+    """Keep ``times`` as :func:`move_times` of ``toolpath``, for a caller that worked them out
+    with :func:`move_times_at` of a toolpath with the same moves at other feeds."""
     accel = None if move_accel is None else np.array(move_accel, copy=True)
-    _last_times = (weakref.ref(toolpath), kin, accel, times.copy())
+    toolpath.derived["move_times"] = (kin, accel, np.array(times, copy=True))
 
 
 def _same_accels(a: np.ndarray | None, b: np.ndarray | None) -> bool:
@@ -368,12 +360,13 @@ def move_times_at(
 ) -> Callable[[np.ndarray], np.ndarray]:
     """:func:`move_times` of ``toolpath`` at other feeds: ``times(feed)``, ``(n,)`` each.
 
-    The lengths, directions and limits are worked out once, for a caller that
-    tries many feeds on the same moves (the cooling slowdown); each call gives
-    what :func:`move_times` gives for the toolpath with those feeds.
+    The lengths, directions and limits do not depend on the feeds: they are worked
+    out once, for a caller that tries many feeds on the same moves (the cooling
+    slowdown); each call gives what :func:`move_times` gives for the toolpath with
+    those feeds (the same end points, extrusions, kinds, events and start).
     """
     n = len(toolpath)
-    geometry = _kept_geometry(toolpath, kin, move_accel) if n else None
+    geometry = _geometry(toolpath, kin, move_accel) if n else None
 
     def times(feed: np.ndarray) -> np.ndarray:
         out = np.zeros(n)
@@ -382,45 +375,6 @@ def move_times_at(
         return _planned(geometry.with_feed(feed, kin), geometry, kin, out)
 
     return times
-
-
-_kept_geometries: list[tuple] = []  # newest last: (key arrays' weak references, key, geometry)
-_KEPT_GEOMETRIES = 2  # the cooling slowdown's whole toolpath, and its slow layers' moves
-
-
-def _kept_geometry(
-    toolpath: Toolpath, kin: Kinematics, move_accel: np.ndarray | None
-) -> _Geometry | None:
-    """:func:`_geometry`, worked out once for moves that only change their feeds.
-
-    The geometry does not depend on the feeds, and a toolpath's arrays are
-    read-only: the cooling slowdown's toolpath at new feeds (the same end points,
-    extrusions, kinds and events) takes the geometry of the one it was made from,
-    instead of working out every length and direction again. Each is kept until
-    its toolpath's end points are freed.
-    """
-    arrays = (toolpath.xyz, toolpath.e, toolpath.kind)
-    for refs, start, kept_kin, events, accel, geometry in list(_kept_geometries):
-        if (
-            all(ref() is a for ref, a in zip(refs, arrays, strict=True))
-            and start == toolpath.start
-            and kept_kin == kin
-            and events is toolpath.events
-            and _same_accels(accel, move_accel)
-        ):
-            return geometry
-    geometry = _geometry(toolpath, kin, move_accel)
-    accel = None if move_accel is None else np.array(move_accel, copy=True)
-    refs = tuple(weakref.ref(a) for a in arrays)
-    entry = (refs, toolpath.start, kin, toolpath.events, accel, geometry)
-    _kept_geometries[:] = [*_kept_geometries[1 - _KEPT_GEOMETRIES :], entry]
-    weakref.finalize(toolpath.xyz, _forget_geometry, refs[0])
-    return geometry
-
-
-def _forget_geometry(xyz_ref: weakref.ref) -> None:
-    """Drop a kept geometry when the end points it was worked out from are freed."""
-    _kept_geometries[:] = [entry for entry in _kept_geometries if entry[0][0] is not xyz_ref]
 
 
 def _planned(mv: _Moves, geometry: _Geometry, kin: Kinematics, times: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 
@@ -82,10 +83,16 @@ class Toolpath:
     events: tuple[Event, ...] = ()
     start: tuple[float, float, float] = (0.0, 0.0, 0.0)
     layer_z: tuple[float, ...] = field(default=())
+    # What is worked out from the (read-only) arrays, kept with them: the estimator's move
+    # times. Not part of the value: not compared, copied by ``dataclasses.replace`` or pickled.
+    derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in _FIELDS:
             getattr(self, name).setflags(write=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "derived": {}}
 
     def __len__(self) -> int:
         return len(self.kind)

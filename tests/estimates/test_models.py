@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -317,3 +318,16 @@ def test_times_asked_again_are_those_of_that_toolpath_and_those_limits():
     np.testing.assert_array_equal(move_times(tp, kin), again)
     accel = np.full(len(tp), 200.0)
     assert move_times(tp, kin, accel).sum() > again.sum()
+
+
+def test_kept_times_travel_with_their_toolpath_only():
+    """The times are kept on the toolpath itself: a pickled copy (sent to another process)
+    or a toolpath at other feeds starts without them."""
+    tp = features_toolpath()
+    kin = marlin()
+    times = move_times(tp, kin)
+    assert "move_times" in tp.derived
+    copy = pickle.loads(pickle.dumps(tp))
+    assert copy.derived == {}
+    np.testing.assert_array_equal(move_times(copy, kin), times)
+    assert dataclasses.replace(tp, feed=tp.feed / 2).derived == {}

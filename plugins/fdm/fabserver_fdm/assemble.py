@@ -27,8 +27,8 @@ import shapely
 
 from fabserver.estimate import (
     FEATURE_ACCELERATIONS,
+    keep_move_times,
     move_accelerations,
-    move_times,
     move_times_at,
 )
 from fabserver.profiles import Kinematics
@@ -335,7 +335,10 @@ def _slow_down(tp: Toolpath, s: PrintSettings, kin: Kinematics, n_layers: int):
     # The accelerations the file sets per feature (Klipper), as the estimate plans them.
     given = {key: getattr(s.printer, key) for key in FEATURE_ACCELERATIONS}
     accel = move_accelerations(tp, kin, given)
-    layer_time = np.bincount(tp.layer, weights=move_times(tp, kin, accel), minlength=n_layers)
+    times_at = move_times_at(tp, kin, accel)  # the moves' geometry, for both feeds below
+    times = times_at(tp.feed)
+    keep_move_times(tp, kin, accel, times)
+    layer_time = np.bincount(tp.layer, weights=times, minlength=n_layers)
     extrude = tp.kind == MoveKind.EXTRUDE
     has_extrusion = np.bincount(tp.layer[extrude], minlength=n_layers) > 0
     slow = (layer_time < target) & has_extrusion
@@ -343,7 +346,9 @@ def _slow_down(tp: Toolpath, s: PrintSettings, kin: Kinematics, n_layers: int):
         return tp, layer_time
     scale = cooling_feed_scale(tp, kin, slow, target, fil.min_print_speed, accel)
     tp = dataclasses.replace(tp, feed=_scaled_feeds(tp, scale, fil.min_print_speed))
-    layer_time = np.bincount(tp.layer, weights=move_times(tp, kin, accel), minlength=n_layers)
+    times = times_at(tp.feed)
+    keep_move_times(tp, kin, accel, times)  # the plan's estimate takes them
+    layer_time = np.bincount(tp.layer, weights=times, minlength=n_layers)
     return tp, layer_time
 
 
