@@ -137,7 +137,7 @@ class SeamPlacer:
         if mode == "nearest" or len(filled) == 0:
             return
         hulls = shapely.convex_hull(filled)
-        if len(hulls) == 1 or shapely.relate_pattern(hulls[:-1], hulls[1:], "T********").all():
+        if len(hulls) == 1 or _inside_shared(hulls[:-1], hulls[1:]).all():
             # Each layer's hull shares inside with the next one's: the footprint is one
             # object, its bounds its hulls' (their union, an overlay of nearly equal
             # outlines on a straight part, was a small part's slowest step).
@@ -206,6 +206,20 @@ class SeamPlacer:
         point = body[int(np.argmin(score))]
         self.current.append(point)
         return point
+
+
+def _inside_shared(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether each pair of convex polygons shares inside (not only an edge or a corner).
+
+    The centre of a convex polygon is inside it: when it is inside the other one
+    too, they share it (a point-in-polygon test, most pairs); the others are
+    asked of GEOS's full relate.
+    """
+    centre = shapely.get_coordinates(shapely.centroid(a))
+    shared = shapely.contains_xy(b, centre[:, 0], centre[:, 1])
+    rest = np.flatnonzero(~shared)
+    shared[rest] = shapely.relate_pattern(a[rest], b[rest], "T********")
+    return shared
 
 
 def _sharpness(body: np.ndarray) -> np.ndarray:

@@ -53,3 +53,12 @@ def test_rear_point_is_that_of_the_footprint():
     assert seams is not None
     assert seams[0][1] == 20.0 and seams[1][1] == 30.0
     assert np.array_equal(seams[1], apart.seam(loops[1], np.zeros(2), 2))
+
+
+def test_layers_touching_at_an_edge_or_a_corner_make_the_union_s_objects():
+    """Hulls sharing no inside are left to the union: one object across an edge, two at a corner."""
+    square = shapely.box(0, 0, 10, 10)
+    by_edge = SeamPlacer("rear", np.array([square, shapely.box(10, 0, 20, 10)]))
+    by_corner = SeamPlacer("rear", np.array([square, shapely.box(10, 10, 20, 20)]))
+    assert len(by_edge.rear) == 1 and by_edge.rear[0][0] == 10.0
+    assert len(by_corner.rear) == 2
