@@ -21,6 +21,7 @@ from fabserver.designs.indexed import (
     fix_inversion,
     nondegenerate,
     nondegenerate_faces,
+    sorted_unique,
     unique_faces,
 )
 from fabserver.designs.threemf import read_3mf
@@ -307,3 +308,18 @@ def test_3mf_read_in_slices_as_in_one(monkeypatch):
         np.testing.assert_array_equal(sliced.vertices, whole.vertices)
         np.testing.assert_array_equal(sliced.faces, whole.faces)
     assert whole.faces.shape == (4, 3) and whole.vertices.shape == (4, 3)
+
+
+def test_sorted_unique_gives_np_unique_s_values():
+    """The same values as ``np.unique`` (sorted, once each, flattened), dtype included."""
+    rng = np.random.default_rng(3)
+    cases = [
+        rng.integers(0, 50, 400),
+        rng.integers(-5, 5, (20, 3)),
+        rng.random(30).round(1),
+        np.zeros(0, dtype=np.int64),
+        np.array([7]),
+    ]
+    for values in cases:
+        got, expected = sorted_unique(values), np.unique(values)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)

@@ -171,6 +171,19 @@ def edge_keys_sorted(
     return keys[order], order
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` (sorted, each once, flattened) without its masked-array check.
+
+    numpy 2's ``np.unique`` asks ``np.ma.is_masked`` when no indices are wanted,
+    and that first use imports ``numpy.ma`` (7 ms of every planning process that
+    meets one). The same values, by the same sort.
+    """
+    values = np.sort(np.asarray(values).ravel())
+    keep = np.ones(len(values), dtype=bool)
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
+
+
 def connected_components(n: int, first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """Label of each of ``n`` nodes joined by edges ``first[i]–second[i]``: its group's smallest node.
 

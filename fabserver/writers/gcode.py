@@ -19,6 +19,7 @@ from typing import IO
 
 import numpy as np
 
+from ..designs.indexed import sorted_unique
 from ..toolpath import EventKind, MoveKind, Toolpath
 
 CHUNK = 50_000
@@ -46,7 +47,7 @@ def run_starts(n: int, *keys: np.ndarray, extra: Sequence[int] = ()) -> np.ndarr
     change = np.zeros(max(n - 1, 0), dtype=bool)
     for key in keys:
         change |= key[1:] != key[:-1]
-    return np.unique(
+    return sorted_unique(
         np.concatenate([[0], np.flatnonzero(change) + 1, np.asarray(extra, dtype=int), [n]])
     ).astype(int)
 

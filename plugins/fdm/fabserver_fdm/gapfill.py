@@ -22,7 +22,7 @@ from concurrent.futures import Future
 import numpy as np
 import shapely
 
-from fabserver.designs.indexed import connected_components
+from fabserver.designs.indexed import connected_components, sorted_unique
 
 from .geos import _get_pool, elementwise
 
@@ -79,7 +79,7 @@ def gap_fill_pieces(gaps: np.ndarray, pieces: int = PIECES) -> Iterator[GapPiece
     runs = [np.zeros(0, np.int64)]
     if len(size):
         cuts = np.searchsorted(size, size[-1] * np.arange(1, pieces) / pieces, side="right")
-        runs = [r for r in np.split(np.arange(len(size)), np.unique(cuts)) if len(r)]
+        runs = [r for r in np.split(np.arange(len(size)), sorted_unique(cuts)) if len(r)]
     # With a pool, the next run is triangulated on it while this process works out
     # the centre lines of this one (mostly its own GEOS calls, made on this thread so
     # that they do not queue behind the triangulations): both cores stay busy.
@@ -214,7 +214,7 @@ class _Samples:
         self.part = part
         # Groups of whole parts (samples come part by part).
         cuts = np.searchsorted(
-            part, np.unique(part)[:: max(1, len(parts) // max(1, len(part) // GROUP_POINTS))]
+            part, sorted_unique(part)[:: max(1, len(parts) // max(1, len(part) // GROUP_POINTS))]
         )
         bounds_idx = np.append(cuts, len(part))
         self.jobs = [

@@ -20,6 +20,11 @@ import shapely
 
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 MIN_SPLIT = 32  # fewer elements than this: not worth a thread
+# Fewer vertices than this in all (about 2 ms of buffering, a small part's whole
+# layer set): the call is made on this thread. Handing slices to the pool and
+# waking it costs some 0.1 ms of CPU a call, and a second core, when the machine
+# has one free at all, saves less than that on so little work.
+MIN_SPLIT_POINTS = 5000
 SLICES_PER_WORKER = 4
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = -1
@@ -41,7 +46,7 @@ def _get_pool() -> ThreadPoolExecutor | None:
 def elementwise(func, *args: Any, **kwargs: Any) -> np.ndarray:
     """``func(*args, **kwargs)`` with every (n,) array argument cut into one slice per core."""
     n = max((len(a) for a in args if isinstance(a, np.ndarray) and a.ndim == 1), default=0)
-    pool = _get_pool() if n >= MIN_SPLIT else None
+    pool = _get_pool() if n >= MIN_SPLIT and _points(args) >= MIN_SPLIT_POINTS else None
     if pool is None:
         return func(*args, **kwargs)
     # Several slices per core: layers differ a lot in cost (a hull's layers against
@@ -58,6 +63,15 @@ def elementwise(func, *args: Any, **kwargs: Any) -> np.ndarray:
 
     futures = [pool.submit(part, lo, hi) for lo, hi in itertools.pairwise(bounds)]
     return np.concatenate([f.result() for f in futures])
+
+
+def _points(args: tuple) -> int:
+    """Vertices of the geometry arrays among ``args``: the measure of a call's work."""
+    return sum(
+        int(shapely.get_num_coordinates(a).sum())
+        for a in args
+        if isinstance(a, np.ndarray) and a.dtype == object
+    )
 
 
 def pieces_in_child(func: Callable[..., Iterator[Any]], *args: Any) -> Iterator[Any]:

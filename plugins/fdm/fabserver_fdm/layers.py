@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
+from fabserver.designs.indexed import sorted_unique
+
 from .bridges import bridge_lines
 from .flow import Flow, e_per_mm, filament_area
 from .gapfill import GapPiece, gap_fill_pieces
@@ -421,7 +423,7 @@ def plan_layers(
         g_idx = gaps.of_layer(k)
         if len(r_idx) == 0 and len(f_idx) == 0 and len(g_idx) == 0:
             continue
-        islands = np.unique(
+        islands = sorted_unique(
             np.concatenate([ring_island[r_idx], fill_island[f_idx], gaps.island[g_idx]])
         )
         # Islands nearest first, judged by their first ring or line.

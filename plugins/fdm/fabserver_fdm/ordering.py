@@ -132,17 +132,26 @@ class SeamPlacer:
         self.previous = np.zeros((0, 2))
         self.current: list[np.ndarray] = []
         filled = slices[~shapely.is_empty(slices)]
+        self.tree: shapely.STRtree | None = None  # None: one object, no search
+        self.rear = np.zeros((0, 2))  # per object, the point its seams face
         if mode == "nearest" or len(filled) == 0:
-            self.objects = np.zeros(0, dtype=object)
             return
-        footprint = shapely.union_all(shapely.convex_hull(filled))
-        self.objects = shapely.get_parts(footprint)
-        bounds = shapely.bounds(self.objects)
+        hulls = shapely.convex_hull(filled)
+        if len(hulls) == 1 or _inside_shared(hulls[:-1], hulls[1:]).all():
+            # Each layer's hull shares inside with the next one's: the footprint is one
+            # object, its bounds its hulls' (their union, an overlay of nearly equal
+            # outlines on a straight part, was a small part's slowest step).
+            corners = shapely.bounds(hulls)
+            bounds = np.concatenate([corners[:, :2].min(axis=0), corners[:, 2:].max(axis=0)])
+            bounds = bounds[None, :]
+        else:
+            objects = shapely.get_parts(shapely.union_all(hulls))
+            bounds = shapely.bounds(objects)
+            self.tree = shapely.STRtree(objects)
         radius = 0.5 * np.hypot(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1])
         self.rear = np.column_stack(
             [0.5 * (bounds[:, 0] + bounds[:, 2]), bounds[:, 3] + 3.0 * radius]
         )
-        self.tree = shapely.STRtree(self.objects)
 
     def rear_seams(self, rings: list[np.ndarray]) -> np.ndarray | None:
         """``rear``: every loop's seam ``(n, 2)`` at once, as :meth:`seam` finds it one by one.
@@ -151,16 +160,20 @@ class SeamPlacer:
         so the whole print's are found in a few array passes instead of a tree query
         and a scan per loop. None in the other modes.
         """
-        if self.mode != "rear" or len(self.objects) == 0 or not rings:
+        if self.mode != "rear" or len(self.rear) == 0 or not rings:
             return None
         counts = np.array([len(r) - 1 for r in rings])
         if (counts < 1).any():
             return None
         bodies = np.concatenate([r[:-1] for r in rings])
         starts = np.cumsum(counts) - counts
-        found, which = self.tree.query_nearest(shapely.points(bodies[starts]), all_matches=False)
-        if len(found) != len(rings):
-            return None
+        if self.tree is None:
+            found, which = np.arange(len(rings)), np.zeros(len(rings), dtype=np.intp)
+        else:
+            points = shapely.points(bodies[starts])
+            found, which = self.tree.query_nearest(points, all_matches=False)
+            if len(found) != len(rings):
+                return None
         ring_of = np.repeat(np.arange(len(rings)), counts)
         score = ((bodies - self.rear[which[np.argsort(found)]][ring_of]) ** 2).sum(axis=1)
         # The first vertex of each loop with its loop's lowest score (np.argmin's choice).
@@ -169,15 +182,18 @@ class SeamPlacer:
 
     def seam(self, ring: np.ndarray, position: np.ndarray, layer: int) -> np.ndarray:
         """The point the loop ``ring`` (closed, ``(m, 2)``) of ``layer`` should start at."""
-        if self.mode == "nearest" or len(self.objects) == 0:
+        if self.mode == "nearest" or len(self.rear) == 0:
             return position
         if layer != self.layer:
             if self.current:
                 self.previous = np.array(self.current)
             self.current, self.layer = [], layer
         body = ring[:-1]
-        which = self.tree.query_nearest(shapely.Point(body[0]), all_matches=False)
-        target = self.rear[int(which[0])] if len(which) else position[:2]
+        if self.tree is None:
+            target = self.rear[0]
+        else:
+            which = self.tree.query_nearest(shapely.Point(body[0]), all_matches=False)
+            target = self.rear[int(which[0])] if len(which) else position[:2]
         score = ((body - target) ** 2).sum(axis=1)
         if self.mode == "aligned":
             score = np.sqrt(score)
@@ -190,6 +206,20 @@ class SeamPlacer:
         point = body[int(np.argmin(score))]
         self.current.append(point)
         return point
+
+
+def _inside_shared(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether each pair of convex polygons shares inside (not only an edge or a corner).
+
+    The centre of a convex polygon is inside it: when it is inside the other one
+    too, they share it (a point-in-polygon test, most pairs); the others are
+    asked of GEOS's full relate.
+    """
+    centre = shapely.get_coordinates(shapely.centroid(a))
+    shared = shapely.contains_xy(b, centre[:, 0], centre[:, 1])
+    rest = np.flatnonzero(~shared)
+    shared[rest] = shapely.relate_pattern(a[rest], b[rest], "T********")
+    return shared
 
 
 def _sharpness(body: np.ndarray) -> np.ndarray:

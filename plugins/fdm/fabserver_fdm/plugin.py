@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from fabserver.designs.indexed import sorted_unique
 from fabserver.designs.types import Gcode, Mesh
 from fabserver.errors import PlanError
 from fabserver.estimate import event_seconds, move_accelerations
@@ -364,7 +365,7 @@ def _floating_islands(slices: np.ndarray) -> np.ndarray:
     if len(islands) == 0:
         return np.zeros(0, dtype=np.int64)
     held = shapely.intersects(islands, slices[layer - 1])
-    return np.unique(layer[~held])
+    return sorted_unique(layer[~held])
 
 
 __all__ = ["FdmPlugin"]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from fabserver.designs.indexed import edge_keys_sorted
+from fabserver.designs.indexed import edge_keys_sorted, sorted_unique
 from fabserver.graphs import connected_components, coo_matrix  # scipy's calls, without scipy
 
 from .geos import buffer
@@ -373,7 +373,7 @@ def _fill_overlapping_shells(
     a, b = a[pair], b[pair]
     cross = shapely.intersects(outlines[a], outlines[b])
     crossing = np.concatenate([a[cross], b[cross]])
-    for layer in np.unique(np.concatenate([ring_layer[nested_body], ring_layer[crossing]])):
+    for layer in sorted_unique(np.concatenate([ring_layer[nested_body], ring_layer[crossing]])):
         mine = np.flatnonzero(ring_layer == layer)
         out[layer] = _nonzero_fill(rings[mine], polys[mine], ccw[mine])
 

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from fabserver.designs.indexed import sorted_unique
+
 from .bridges import anchored_share
 from .regions import EMPTY, MITRE, opened
 
@@ -118,7 +120,7 @@ def _bridged(unsupported: np.ndarray, held: np.ndarray) -> np.ndarray:
     spacing = np.full(n, BRIDGE_PROBE_SPACING)
     share = anchored_share(parts, layer, held, spacing, BRIDGE_ANCHOR).max(axis=1)
     spanned = share >= BRIDGED_SHARE
-    for k in np.unique(layer[spanned]):
+    for k in sorted_unique(layer[spanned]):
         out[k] = shapely.union_all(parts[spanned & (layer == k)])
     return out
 
