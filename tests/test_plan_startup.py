@@ -41,6 +41,7 @@ NOT_FOR_AN_STL_PRINT = {
     "fabserver.web": "the web server",
     "scipy": "nothing in a print",
     "trimesh": "repairing a mesh the loader cannot take as read",
+    "numpy.ma": "masked arrays (numpy's np.unique without indices checks for them)",
 }
 
 
