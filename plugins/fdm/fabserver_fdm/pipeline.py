@@ -133,6 +133,8 @@ def slice_to_toolpath(
         # Travels over a support layer's body need no retraction either.
         quiet_area = shapely.union(quiet_area, _per_print_layer(layers.body, printed.support))
     asm = assemble(paths, layer_z, quiet_area, s, kin, outline, walkway)
+    del paths  # the points of every path: the toolpath has them now
+    release_freed_memory()  # the assembly's and the slowdown's temporaries
     return Sliced(
         asm.toolpath,
         sliced,
