@@ -418,6 +418,13 @@ def _kept_geometry(
     return geometry
 
 
+def forget_kept_geometries() -> None:
+    """Drop every kept geometry: for a caller done trying feeds on its moves (the
+    cooling slowdown), so the lengths and directions of every move do not stay in
+    memory for the rest of the plan. The times kept by :func:`move_times` stay."""
+    _kept_geometries.clear()
+
+
 def _forget_geometry(xyz_ref: weakref.ref) -> None:
     """Drop a kept geometry when the end points it was worked out from are freed."""
     _kept_geometries[:] = [entry for entry in _kept_geometries if entry[0][0] is not xyz_ref]

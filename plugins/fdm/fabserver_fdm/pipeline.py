@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from fabserver.estimate import forget_kept_geometries
 from fabserver.memory import release_freed_memory
 from fabserver.profiles import Kinematics
 from fabserver.toolpath import EventKind, Toolpath
@@ -134,6 +135,7 @@ def slice_to_toolpath(
         quiet_area = shapely.union(quiet_area, _per_print_layer(layers.body, printed.support))
     asm = assemble(paths, layer_z, quiet_area, s, kin, outline, walkway)
     del paths  # the points of every path: the toolpath has them now
+    forget_kept_geometries()  # the slowdown's: the estimate reuses its times
     release_freed_memory()  # the assembly's and the slowdown's temporaries
     return Sliced(
         asm.toolpath,
