@@ -326,7 +326,7 @@ def _placeholder_values(s: PrintSettings, top: float, total_layers: int) -> dict
 
 def _slice_warnings(sliced, s: PrintSettings) -> list[Text]:
     warnings = []
-    thin = np.asarray(sliced.regions.thin_area)
+    thin = np.asarray(sliced.thin_area)
     bad = np.flatnonzero(thin > THIN_WALL_MIN_AREA)
     if bad.size:
         z0 = float(sliced.slices.top_z[bad[0]])
