@@ -92,7 +92,14 @@ def main() -> None:
     design = load_accepted(model.read_bytes(), model.name, plugin, machine)
     report(0.0, "plan")
     result = run_plan(
-        plugin, design, machine, material, slice_fdm.OPTIONS, profiles.policy, progress=report
+        plugin,
+        design,
+        machine,
+        material,
+        slice_fdm.OPTIONS,
+        profiles.policy,
+        progress=report,
+        draw=False,  # as `fabserver plan` without --preview
     )
     report(1.0, "write")
     with tempfile.TemporaryDirectory() as tmp:

@@ -158,8 +158,9 @@ def _segments(vertices, faces, face_edges, slice_z):
     # has one edge going up (below → above) and one going down.
     up = [~above[j] & above[(j + 1) % 3] for j in range(2)]
     down = [above[j] & ~above[(j + 1) % 3] for j in range(2)]
-    up_j = np.where(up[0], 0, np.where(up[1], 1, 2))
-    down_j = np.where(down[0], 0, np.where(down[1], 1, 2))
+    side = [np.int8(j) for j in range(3)]  # which side: a byte a segment
+    up_j = np.where(up[0], side[0], np.where(up[1], side[1], side[2]))
+    down_j = np.where(down[0], side[0], np.where(down[1], side[1], side[2]))
     del above, up, down
     corner = faces.ravel()
     to_next_corner = np.array([1, 1, -2])  # side j of a face ends at corner (j + 1) % 3
@@ -201,17 +202,20 @@ def _successors(
     side_sum = np.bincount(
         edge_of_side[numbered], weights=numbered.astype(np.float64), minlength=n_edges
     )
+    del numbered
     successor = np.full(n, -1, dtype=np.int64)
     twice = faces_on_edge[end_edge] == 2
     at = np.flatnonzero(twice)
     other_side = side_sum[end_edge[at]].astype(np.int64) - (3 * face[at] + up_j[at])
     other_face, other_j = np.divmod(other_side, 3)
+    del other_side
     seg_layer = layer[at]
     crosses = (lo[other_face] <= seg_layer) & (seg_layer < hi[other_face])
     candidate = first_segment[other_face] + (seg_layer - lo[other_face])
     candidate = np.where(crosses, candidate, 0)
     found = crosses & (down_j[candidate] == other_j)
     successor[at[found]] = candidate[found]
+    del at, other_face, other_j, seg_layer, crosses, candidate, found
     rest = np.flatnonzero(~twice)
     if rest.size:
         targets = np.flatnonzero(faces_on_edge[start_edge] != 2)
