@@ -217,7 +217,9 @@ def _geometry(
     axes[:, :3] = delta[idx]
     axes[:, 3] = de[idx]
     axes[e_only, :3] = 0.0
+    del delta, cart, length  # (n,) and (n, 3): freed before the (m, 4) arrays that follow
     unit = axes / L[:, None]
+    del axes
     e_per_mm = np.where(e_only, 0.0, unit[:, 3])
 
     max_feed = np.array([kin.max_feed.x, kin.max_feed.y, kin.max_feed.z, kin.max_feed.e])
@@ -260,7 +262,9 @@ def _geometry(
             limit = np.full(idx.size, np.inf)
             np.divide(jerk[axis], moving, out=limit, where=moving > _EPS)
             safe_axis = limit if safe_axis is None else np.minimum(safe_axis, limit)
+        del limit, moving
         turns = _turns(unit)
+    del share
     moves = _Moves(idx, L, unit, e_only, e_per_mm, accel, base, queued, speed_cap, safe_axis, turns)
     # Events that stop the machine (tool change, pierce, dwell…) force a stop
     # at the junction before the move they precede.
@@ -458,15 +462,18 @@ def _planned(mv: _Moves, geometry: _Geometry, kin: Kinematics, times: np.ndarray
         limit[:-1] = np.minimum(limit[:-1], cap)
         limit[1:] = np.minimum(limit[1:], cap)
     boundary = _look_ahead(limit, D)
+    del limit  # each (m,) array freed once used: the plan's peak is here, on every move
 
     v0sq, v1sq = boundary[:-1], boundary[1:]
     peak_sq = np.minimum(v_nom_sq, (D + v0sq + v1sq) / 2.0)
+    del v_nom_sq, D
     peak_sq = np.maximum(peak_sq, np.maximum(v0sq, v1sq))
     peak = np.sqrt(peak_sq)
     v0, v1 = np.sqrt(v0sq), np.sqrt(v1sq)
     accel_dist = (peak_sq - v0sq) / (2 * accel)
     decel_dist = (peak_sq - v1sq) / (2 * accel)
     cruise = np.maximum(L - accel_dist - decel_dist, 0.0)
+    del accel_dist, decel_dist
     times[mv.idx] = (peak - v0) / accel + (peak - v1) / accel + cruise / peak
     return times
 
