@@ -525,10 +525,15 @@ def _classic_jerk(mv: _Moves, kin: Kinematics) -> np.ndarray:
         for axis in range(4):
             v_exit = mv.unit[:-1, axis] * v_junction
             v_entry = mv.unit[1:, axis] * v_cur
-            change = np.abs(v_exit - v_entry)
-            larger = np.maximum(np.abs(v_exit), np.abs(v_entry))
+            # In place, three (m,) arrays at a time: the same operations, the same bits.
+            change = np.subtract(v_exit, v_entry)
+            np.abs(change, out=change)
+            larger = np.maximum(
+                np.abs(v_exit, out=v_exit), np.abs(v_entry, out=v_entry), out=v_exit
+            )
             np.copyto(change, larger, where=turns[:, axis])
-            np.fmin(factor, jerk[axis] / change, out=factor)
+            np.fmin(factor, np.divide(jerk[axis], change, out=change), out=factor)
+            del v_exit, v_entry, change, larger
     vj = v_junction * factor
     safe = _safe_speed(mv, kin)
     coast = (safe[:-1] > 0.99 * vj) & (safe[1:] > 0.99 * vj)
