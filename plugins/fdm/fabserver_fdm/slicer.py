@@ -168,9 +168,16 @@ def _segments(vertices, faces, face_edges, slice_z):
     def point_on(j: np.ndarray, z: np.ndarray) -> np.ndarray:
         side = 3 * face + j
         a = np.take(vertices, corner[side], axis=0)  # take: a faster row gather
-        b = np.take(vertices, corner[side + to_next_corner[j]], axis=0)
+        side += to_next_corner[j]
+        b = np.take(vertices, corner[side], axis=0)
+        del side
         t = (z - a[:, 2]) / (b[:, 2] - a[:, 2])
-        return a[:, :2] + t[:, None] * (b[:, :2] - a[:, :2])
+        # a + t (b - a), in place: the same products and sums, fewer (k, 3) temporaries
+        step = np.subtract(b[:, :2], a[:, :2])
+        del b
+        step *= t[:, None]
+        step += a[:, :2]
+        return step
 
     start = point_on(down_j, z)
     end = point_on(up_j, z)
