@@ -216,7 +216,9 @@ def _geometry(
     axes[:, :3] = delta[idx]
     axes[:, 3] = de[idx]
     axes[e_only, :3] = 0.0
+    del delta, cart, length  # (n,) and (n, 3): freed before the (m, 4) arrays that follow
     unit = axes / L[:, None]
+    del axes
     e_per_mm = np.where(e_only, 0.0, unit[:, 3])
 
     max_feed = np.array([kin.max_feed.x, kin.max_feed.y, kin.max_feed.z, kin.max_feed.e])
@@ -259,7 +261,9 @@ def _geometry(
             limit = np.full(idx.size, np.inf)
             np.divide(jerk[axis], moving, out=limit, where=moving > _EPS)
             safe_axis = limit if safe_axis is None else np.minimum(safe_axis, limit)
+        del limit, moving
         turns = _turns(unit)
+    del share
     moves = _Moves(idx, L, unit, e_only, e_per_mm, accel, base, queued, speed_cap, safe_axis, turns)
     # Events that stop the machine (tool change, pierce, dwell…) force a stop
     # at the junction before the move they precede.
@@ -405,15 +409,18 @@ def _planned(mv: _Moves, geometry: _Geometry, kin: Kinematics, times: np.ndarray
         limit[:-1] = np.minimum(limit[:-1], cap)
         limit[1:] = np.minimum(limit[1:], cap)
     boundary = _look_ahead(limit, D)
+    del limit  # each (m,) array freed once used: the plan's peak is here, on every move
 
     v0sq, v1sq = boundary[:-1], boundary[1:]
     peak_sq = np.minimum(v_nom_sq, (D + v0sq + v1sq) / 2.0)
+    del v_nom_sq, D
     peak_sq = np.maximum(peak_sq, np.maximum(v0sq, v1sq))
     peak = np.sqrt(peak_sq)
     v0, v1 = np.sqrt(v0sq), np.sqrt(v1sq)
     accel_dist = (peak_sq - v0sq) / (2 * accel)
     decel_dist = (peak_sq - v1sq) / (2 * accel)
     cruise = np.maximum(L - accel_dist - decel_dist, 0.0)
+    del accel_dist, decel_dist
     times[mv.idx] = (peak - v0) / accel + (peak - v1) / accel + cruise / peak
     return times
 
@@ -465,10 +472,15 @@ def _classic_jerk(mv: _Moves, kin: Kinematics) -> np.ndarray:
         for axis in range(4):
             v_exit = mv.unit[:-1, axis] * v_junction
             v_entry = mv.unit[1:, axis] * v_cur
-            change = np.abs(v_exit - v_entry)
-            larger = np.maximum(np.abs(v_exit), np.abs(v_entry))
+            # In place, three (m,) arrays at a time: the same operations, the same bits.
+            change = np.subtract(v_exit, v_entry)
+            np.abs(change, out=change)
+            larger = np.maximum(
+                np.abs(v_exit, out=v_exit), np.abs(v_entry, out=v_entry), out=v_exit
+            )
             np.copyto(change, larger, where=turns[:, axis])
-            np.fmin(factor, jerk[axis] / change, out=factor)
+            np.fmin(factor, np.divide(jerk[axis], change, out=change), out=factor)
+            del v_exit, v_entry, change, larger
     vj = v_junction * factor
     safe = _safe_speed(mv, kin)
     coast = (safe[:-1] > 0.99 * vj) & (safe[1:] > 0.99 * vj)

@@ -174,11 +174,9 @@ class _MoveWords:
         xyz = coordinates(tp.xyz)
         e = np.round(tp.e, 5)
         f = np.round(tp.feed * 60.0)
-        before = np.empty_like(xyz)
-        before[:1] = coordinates(np.asarray(tp.start, dtype=float))
-        before[1:] = xyz[:-1]
         changed = np.empty((n, 5), dtype=bool)
-        changed[:, :3] = xyz != before
+        changed[:1, :3] = xyz[:1] != coordinates(np.asarray(tp.start, dtype=float))
+        np.not_equal(xyz[1:], xyz[:-1], out=changed[1:, :3])
         changed[:, 3] = e != 0
         moving = changed[:, :4].any(axis=1)
         f_idx = np.flatnonzero(moving)
@@ -187,8 +185,15 @@ class _MoveWords:
         changed[:, 4] = False
         changed[f_idx, 4] = fm != last
         self.code = changed @ (1 << np.arange(5))
-        self.values = np.column_stack([xyz, e, f])[changed]
         self.offset = np.concatenate([[0], np.cumsum(changed.sum(axis=1))])
+        # ``column_stack([xyz, e, f])[changed]``, column by column: each line's numbers in
+        # the order of its words, without an (n, 5) copy of every number.
+        self.values = np.empty(int(self.offset[-1]))
+        slot = self.offset[:-1].copy()  # where each line's next number goes
+        for j, column in enumerate((xyz[:, 0], xyz[:, 1], xyz[:, 2], e, f)):
+            rows = np.flatnonzero(changed[:, j])
+            self.values[slot[rows]] = column[rows]
+            slot[rows] += 1
 
     def text(self, lo: int, hi: int) -> str:
         """G-code lines of moves ``lo:hi``."""

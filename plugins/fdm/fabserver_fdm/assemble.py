@@ -65,9 +65,26 @@ def assemble(
         travel may go round instead of crossing the outer wall (the innermost loop's
         area); without them travels go straight
     """
-    n_paths = len(paths.points)
-    if n_paths == 0:
+    if len(paths.points) == 0:
         return Assembled(Toolpath.empty(), np.zeros(len(z_top)), 0)
+    # Built in a call of its own: its temporaries (the slot tables, the points and
+    # their sort) are freed before the slowdown plans every move.
+    tp, retractions = _unslowed(paths, z_top, quiet_area, s, kin, outline, walkway)
+    tp, layer_time = _slow_down(tp, s, kin, len(z_top))
+    return Assembled(tp, layer_time, retractions)
+
+
+def _unslowed(
+    paths: LayerPaths,
+    z_top: np.ndarray,
+    quiet_area: np.ndarray,
+    s: PrintSettings,
+    kin: Kinematics,
+    outline: np.ndarray | None,
+    walkway: np.ndarray | None,
+) -> tuple[Toolpath, int]:
+    """The toolpath of ``paths`` at their own feeds, and how many travels retract."""
+    n_paths = len(paths.points)
     p = s.printer
     counts = np.array([len(a) for a in paths.points])
     layer = np.asarray(paths.layer)
@@ -184,10 +201,8 @@ def assemble(
     )
     # Heating before the first layer: the profile's ``heat`` time.
     events = (Event(0, EventKind.HEAT, float(s.first_layer_temperature)), *events)
-    n_layers = len(z_top)
     tp = _toolpath(out_xyz, out_kind, out_feed, out_e, out_layer, out_role, events, z_top)
-    tp, layer_time = _slow_down(tp, s, kin, n_layers)
-    return Assembled(tp, layer_time, int(retract.sum()))
+    return tp, int(retract.sum())
 
 
 def _toolpath(xyz, kind, feed, e, layer, role, events, z_top) -> Toolpath:

@@ -15,7 +15,7 @@ from fabserver.toolpath import EventKind, Toolpath
 
 from .assemble import assemble
 from .layers import GapPiece, layer_flows, plan_layers, start_gap_fill
-from .regions import Regions, build_regions
+from .regions import build_regions
 from .settings import PrintSettings
 from .slicer import SliceResult, layer_tops, slice_mesh
 from .support import MAX_LAYER_SHARE, Support, support_layers, support_regions
@@ -28,7 +28,8 @@ class Sliced:
 
     toolpath: Toolpath
     slices: SliceResult
-    regions: Regions
+    #: ``(L,)`` mm² of each layer's outline too narrow for one external perimeter
+    thin_area: np.ndarray
     layer_time: np.ndarray  # (L,) s
     retractions: int
     #: ``(M,)`` print height of each layer of the toolpath, and its rise from the one
@@ -120,9 +121,13 @@ def slice_to_toolpath(
         travel_area,
         gap_fill[0] if gap_fill else None,
     )
+    outline, walkway, thin_area = sliced.polygons, regions.loops[-1], regions.thin_area
+    # The regions' other geometry (every loop, infill and skin area of every layer) is
+    # not read again: freed before the assembly's peak.
+    del regions, travel_area
+    gap_fill.clear()
     release_freed_memory()  # gap fill's, freed on a thread (an arena of its own)
     progress(0.8, "toolpath")
-    outline, walkway = sliced.polygons, regions.loops[-1]
     layer_z, layer_step = sliced.top_z, sliced.height
     if layers is not None and len(layers):
         printed = interleave(paths, sliced.top_z, layers, s)
@@ -133,10 +138,12 @@ def slice_to_toolpath(
         # Travels over a support layer's body need no retraction either.
         quiet_area = shapely.union(quiet_area, _per_print_layer(layers.body, printed.support))
     asm = assemble(paths, layer_z, quiet_area, s, kin, outline, walkway)
+    del paths  # the points of every path: the toolpath has them now
+    release_freed_memory()  # the assembly's and the slowdown's temporaries
     return Sliced(
         asm.toolpath,
         sliced,
-        regions,
+        thin_area,
         asm.layer_time,
         asm.retractions,
         layer_z,

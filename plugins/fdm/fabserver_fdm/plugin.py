@@ -135,11 +135,9 @@ class FdmPlugin(MachinePlugin):
                 )
             )
         layout = arrange((size[0], size[1]), copies, s.bed_size, margin)
-        # Copies: the same faces over translated vertices.
-        nv = len(prepared.vertices)
-        offsets = np.column_stack([layout.offsets, np.zeros(len(layout.offsets))])
-        vertices = (prepared.vertices[None] + offsets[:, None]).reshape(-1, 3)
-        faces = (prepared.faces[None] + nv * np.arange(len(offsets))[:, None, None]).reshape(-1, 3)
+        vertices, faces = _copies_on_bed(prepared.vertices, prepared.faces, layout.offsets)
+        mesh_facts = prepared.facts
+        del prepared  # its vertices: the placed copies' replace them for the rest of the plan
         progress(0.02, "prepare")
         engine, engine_warnings = resolve_engine(s.printer.engine, options)
         warnings.extend(engine_warnings)
@@ -159,7 +157,7 @@ class FdmPlugin(MachinePlugin):
                 plates=layout.plates,
                 warnings=warnings,
                 placeholders=_placeholder_values(s, float(size[2]), total_layers(size[2], s)),
-                facts=prepared.facts,
+                facts=mesh_facts,
                 progress=progress,
             )
         sliced = slice_to_toolpath(vertices, faces, s, machine.kinematics, progress)
@@ -231,7 +229,7 @@ class FdmPlugin(MachinePlugin):
                 1,
             ),
             "moves": len(tp),
-            **prepared.facts,
+            **mesh_facts,
         }
         progress(1.0, "done")
         return Plan(
@@ -244,6 +242,21 @@ class FdmPlugin(MachinePlugin):
             facts=facts,
             preview=top_view(tp),
         )
+
+
+def _copies_on_bed(
+    vertices: np.ndarray, faces: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The copies' mesh: the same faces over vertices translated by each ``(x, y)`` offset.
+
+    One copy keeps the faces it has (no copy of the largest array of the mesh).
+    """
+    shift = np.column_stack([offsets, np.zeros(len(offsets))])
+    if len(shift) == 1:
+        return vertices + shift[0], faces
+    placed = (vertices[None] + shift[:, None]).reshape(-1, 3)
+    nv = len(vertices)
+    return placed, (faces[None] + nv * np.arange(len(shift))[:, None, None]).reshape(-1, 3)
 
 
 def _without_skirt_and_brim(s: PrintSettings) -> PrintSettings:
@@ -314,7 +327,7 @@ def _placeholder_values(s: PrintSettings, top: float, total_layers: int) -> dict
 
 def _slice_warnings(sliced, s: PrintSettings) -> list[Text]:
     warnings = []
-    thin = np.asarray(sliced.regions.thin_area)
+    thin = np.asarray(sliced.thin_area)
     bad = np.flatnonzero(thin > THIN_WALL_MIN_AREA)
     if bad.size:
         z0 = float(sliced.slices.top_z[bad[0]])

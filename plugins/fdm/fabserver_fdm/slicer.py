@@ -79,6 +79,7 @@ def slice_mesh(
     if face_edges is None:
         face_edges = _crossed_edge_ids(vertices, faces, slice_z)
     seg_layer, start_pt, end_pt, _, _, successor = _segments(vertices, faces, face_edges, slice_z)
+    del face_edges
     polygons = np.array([shapely.Polygon()] * n_layers, dtype=object)
     if len(seg_layer) == 0:
         return SliceResult(polygons, top_z, heights, 0)
@@ -140,6 +141,7 @@ def _segments(vertices, faces, face_edges, slice_z):
     # Plane z crosses a triangle when some vertex is at or below it and some above.
     lo = np.searchsorted(slice_z, zmin, side="left")
     hi = np.searchsorted(slice_z, zmax, side="left")
+    del zmin, zmax  # (the slicing's peak: each array freed once used)
     counts = np.maximum(hi - lo, 0)
     total = int(counts.sum())
     if total == 0:
@@ -151,24 +153,35 @@ def _segments(vertices, faces, face_edges, slice_z):
     layer = np.arange(total) + np.repeat(lo - first_segment, counts)
     z = slice_z[layer]
     above = [corner_z[c][face] > z for c in range(3)]
+    del corner_z, counts
     # Edge j goes from vertex j to vertex j+1 along the winding; a crossed triangle
     # has one edge going up (below → above) and one going down.
     up = [~above[j] & above[(j + 1) % 3] for j in range(2)]
     down = [above[j] & ~above[(j + 1) % 3] for j in range(2)]
-    up_j = np.where(up[0], 0, np.where(up[1], 1, 2))
-    down_j = np.where(down[0], 0, np.where(down[1], 1, 2))
+    side = [np.int8(j) for j in range(3)]  # which side: a byte a segment
+    up_j = np.where(up[0], side[0], np.where(up[1], side[1], side[2]))
+    down_j = np.where(down[0], side[0], np.where(down[1], side[1], side[2]))
+    del above, up, down
     corner = faces.ravel()
     to_next_corner = np.array([1, 1, -2])  # side j of a face ends at corner (j + 1) % 3
 
-    def point_on(j: np.ndarray) -> np.ndarray:
+    def point_on(j: np.ndarray, z: np.ndarray) -> np.ndarray:
         side = 3 * face + j
         a = np.take(vertices, corner[side], axis=0)  # take: a faster row gather
-        b = np.take(vertices, corner[side + to_next_corner[j]], axis=0)
+        side += to_next_corner[j]
+        b = np.take(vertices, corner[side], axis=0)
+        del side
         t = (z - a[:, 2]) / (b[:, 2] - a[:, 2])
-        return a[:, :2] + t[:, None] * (b[:, :2] - a[:, :2])
+        # a + t (b - a), in place: the same products and sums, fewer (k, 3) temporaries
+        step = np.subtract(b[:, :2], a[:, :2])
+        del b
+        step *= t[:, None]
+        step += a[:, :2]
+        return step
 
-    start = point_on(down_j)
-    end = point_on(up_j)
+    start = point_on(down_j, z)
+    end = point_on(up_j, z)
+    del z
     edge_of_side = face_edges.ravel()
     start_edge = edge_of_side[3 * face + down_j]
     end_edge = edge_of_side[3 * face + up_j]
@@ -196,17 +209,20 @@ def _successors(
     side_sum = np.bincount(
         edge_of_side[numbered], weights=numbered.astype(np.float64), minlength=n_edges
     )
+    del numbered
     successor = np.full(n, -1, dtype=np.int64)
     twice = faces_on_edge[end_edge] == 2
     at = np.flatnonzero(twice)
     other_side = side_sum[end_edge[at]].astype(np.int64) - (3 * face[at] + up_j[at])
     other_face, other_j = np.divmod(other_side, 3)
+    del other_side
     seg_layer = layer[at]
     crosses = (lo[other_face] <= seg_layer) & (seg_layer < hi[other_face])
     candidate = first_segment[other_face] + (seg_layer - lo[other_face])
     candidate = np.where(crosses, candidate, 0)
     found = crosses & (down_j[candidate] == other_j)
     successor[at[found]] = candidate[found]
+    del at, other_face, other_j, seg_layer, crosses, candidate, found
     rest = np.flatnonzero(~twice)
     if rest.size:
         targets = np.flatnonzero(faces_on_edge[start_edge] != 2)
