@@ -86,6 +86,7 @@ def main() -> None:
         print(f"{warm_plan_s(model, runs):.3f}")
         return
     before = tree_env(args[args.index("--before") + 1]) if "--before" in args else None
+    slice_fdm.with_bytecode_cache()  # as an installed fabserver runs
     from fabserver_fdm import FdmPlugin
     from fabserver_fdm.reference import available, config_ini
     from fabserver_fdm.settings import PrintSettings

@@ -297,3 +297,21 @@ def _print_row(rows) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def with_bytecode_cache() -> None:
+    """Let the runs keep their compiled modules, as an installed program does.
+
+    With ``PYTHONDONTWRITEBYTECODE`` set (and an editable install, whose
+    modules no installer compiled) every run compiles the project's modules
+    again: 0.1 s more per run. The runs get a bytecode cache of their own
+    (``benchmarks/out/pycache``, filled before the first) instead.
+    """
+    if not os.environ.pop("PYTHONDONTWRITEBYTECODE", None):
+        return
+    cache = Path(__file__).resolve().parent / "out" / "pycache"
+    os.environ["PYTHONPYCACHEPREFIX"] = str(cache)
+    root = Path(__file__).resolve().parent.parent
+    packages = [root / "fabserver", *sorted((root / "plugins").glob("*/fabserver_*"))]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *map(str, packages)], check=True)
+    print(f"(PYTHONDONTWRITEBYTECODE was set: the runs use a bytecode cache in {cache})")

@@ -13,7 +13,6 @@ same STL, sliced with the settings of ``slice_fdm.py`` (printer-1's profile).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -105,24 +104,6 @@ def references(stls: list[Path], tmp: Path) -> dict[str, list[tuple[str, float, 
     return found
 
 
-def with_bytecode_cache() -> None:
-    """Let the runs keep their compiled modules, as an installed program does.
-
-    With ``PYTHONDONTWRITEBYTECODE`` set (and an editable install, whose
-    modules no installer compiled) every run compiles the project's modules
-    again: 0.1 s more per run. The runs get a bytecode cache of their own
-    (``benchmarks/out/pycache``, filled before the first) instead.
-    """
-    if not os.environ.pop("PYTHONDONTWRITEBYTECODE", None):
-        return
-    cache = Path(__file__).resolve().parent / "out" / "pycache"
-    os.environ["PYTHONPYCACHEPREFIX"] = str(cache)
-    root = Path(__file__).resolve().parent.parent
-    packages = [root / "fabserver", *sorted((root / "plugins").glob("*/fabserver_*"))]
-    subprocess.run([sys.executable, "-m", "compileall", "-q", *map(str, packages)], check=True)
-    print(f"(PYTHONDONTWRITEBYTECODE was set: the runs use a bytecode cache in {cache})")
-
-
 def main() -> int:
     args = sys.argv[1:]
     only_machine = None
@@ -139,7 +120,7 @@ def main() -> int:
         for p in CORPUS.rglob("*")
         if p.is_file() and p.suffix.lower() != ".md" and pattern in p.name.lower()
     )
-    with_bytecode_cache()
+    slice_fdm.with_bytecode_cache()
     lab = [m for m in machines() if only_machine in (None, m["id"])]
     cases: list[Case] = []
     with tempfile.TemporaryDirectory() as tmp_name:
