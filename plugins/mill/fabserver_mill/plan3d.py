@@ -114,6 +114,17 @@ def plan_mesh(design: Mesh, job: MillJob) -> Plan:
     for tool_id, tool in ((rough_id, rough_tool), (finish_id, finish_tool)):
         if STOCK_TOP + lowest > tool.flute_length:
             raise PlanError(messages.part_too_tall_for_tool(lowest, tool_id, tool.flute_length))
+    # So is a part whose stock (its extent and the margins, turned a quarter if need be)
+    # fits the bed on none of those sides: the turns are exact, so the extents are the
+    # bounds' own. The message gives the stock of the part lying flat.
+    size = hi - lo
+    flat = sorted(np.argsort(size, kind="stable")[1:].tolist())  # all but the thinnest
+    sides = ((0, 1), (0, 2), (1, 2)) if options.get("orientation", "auto") == "auto" else ((0, 1),)
+    sides = sorted(sides, key=lambda side: list(side) != flat)  # the flat one first
+    stocks = [(float(size[i]) + 2 * margin, float(size[j]) + 2 * margin) for i, j in sides]
+    area_x, area_y = machine.work_area.x, machine.work_area.y
+    if not any((a <= area_x and b <= area_y) or (b <= area_x and a <= area_y) for a, b in stocks):
+        raise too_big(*stocks[0], machine)
 
     warnings_before: list[Text] = []
     progress(0.05, "orientation")

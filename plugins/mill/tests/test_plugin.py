@@ -83,6 +83,29 @@ def test_mesh_too_big_for_the_mill_is_a_message(plan_with, corpus, profiles):
     assert "does not fit" in err.value.message.en
 
 
+def test_part_too_wide_on_every_side_is_refused_before_the_orientation(profiles, mill):
+    """No side of a 260 × 240 × 3 mm plate fits the 200 × 150 mm bed: the refusal comes
+    from the bounds, before the six height maps, and gives the stock of the plate lying
+    flat."""
+    plate = trimesh.creation.box(extents=[3.0, 260.0, 240.0])  # standing on its edge
+    stages: list[str] = []
+    with pytest.raises(PlanError) as err:
+        run_plan(
+            MillPlugin(),
+            Mesh(plate, SourceFacts("stl-binary", "mm")),
+            mill,
+            profiles.material("wax"),
+            {},
+            profiles.policy,
+            profiles.materials,
+            progress=lambda done, stage="": stages.append(stage),
+        )
+    assert "orientation" not in stages and "height map" not in stages
+    sx, sy = map(float, re.search(r"The stock \((\d+) × (\d+) mm", err.value.message.en).groups())
+    assert sx > 260.0 and sy > 240.0 and sx - 260.0 == pytest.approx(sy - 240.0, abs=1.0)
+    assert "does not fit on the mill" in err.value.message.en
+
+
 def test_part_too_tall_on_every_side_is_a_message(plan_with, profiles):
     cube = trimesh.creation.box(extents=[30.0, 30.0, 30.0])
     with pytest.raises(PlanError) as err:
