@@ -277,7 +277,8 @@ def nondegenerate_faces(
 
 
 def _nondegenerate(p0: Columns, p1: Columns, p2: Columns, height: float) -> np.ndarray:
-    doubled_area = _norms(*_crosses(p0, p1, p2)) / 2.0 * 2
+    """Whether each face is taller than ``height`` over both its sides from the first corner."""
+    doubled_area = _norms(*_crosses(p0, p1, p2))  # halving then doubling is exact: left out
     kept = np.ones(len(doubled_area), dtype=bool)
     for corner in (p1, p2):
         length = _norms(*(corner[k] - p0[k] for k in range(3)))
