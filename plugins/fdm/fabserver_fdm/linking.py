@@ -9,6 +9,8 @@ infill along the inner perimeter.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import shapely
 
@@ -21,35 +23,24 @@ class Outline:
     def __init__(self, area: shapely.Geometry | None):
         self.area = area
         self.empty = area is None or area.is_empty
-        self._rings: np.ndarray | None = None
-        self._tree: shapely.STRtree | None = None
-        self._walk: _RingWalk | None = None
-        self._prepared = False
 
     def covers(self, geoms: np.ndarray) -> np.ndarray:
-        """``covered_by(geoms, area)``, asked of the prepared area."""
-        if not self._prepared:
-            shapely.prepare(self.area)
-            self._prepared = True
+        """``covered_by(geoms, area)``, asked of the prepared area (prepared once: GEOS
+        keeps the index with the geometry)."""
+        shapely.prepare(self.area)
         return shapely.covered_by(geoms, self.area)
 
-    @property
+    @cached_property
     def rings(self) -> np.ndarray:
-        if self._rings is None:
-            self._rings = shapely.get_rings(shapely.get_parts(self.area))
-        return self._rings
+        return shapely.get_rings(shapely.get_parts(self.area))
 
-    @property
+    @cached_property
     def tree(self) -> shapely.STRtree:
-        if self._tree is None:
-            self._tree = shapely.STRtree(self.rings)
-        return self._tree
+        return shapely.STRtree(self.rings)
 
-    @property
+    @cached_property
     def walk(self) -> _RingWalk:
-        if self._walk is None:
-            self._walk = _RingWalk(self.rings)
-        return self._walk
+        return _RingWalk(self.rings)
 
 
 def _outline(area: shapely.Geometry | Outline | None) -> Outline:
