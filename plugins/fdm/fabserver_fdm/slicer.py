@@ -98,11 +98,8 @@ def face_edge_ids(faces: np.ndarray, n_vertices: int) -> np.ndarray:
     numbers them, from one sort (:func:`edge_keys_sorted`).
     """
     ordered, order = edge_keys_sorted(faces.ravel(), faces[:, [1, 2, 0]].ravel(), n_vertices)
-    starts_edge = np.empty(len(ordered), dtype=np.int64)
-    starts_edge[:1] = 1
-    np.not_equal(ordered[1:], ordered[:-1], out=starts_edge[1:])
     edge = np.empty(len(ordered), dtype=np.int64)
-    edge[order] = np.cumsum(starts_edge) - 1
+    edge[order] = _run_numbers(ordered)
     return edge.reshape(-1, 3)
 
 
@@ -118,12 +115,17 @@ def _crossed_edge_ids(vertices: np.ndarray, faces: np.ndarray, slice_z: np.ndarr
     ahead = faces[:, [1, 2, 0]]
     crossed = np.flatnonzero(between != between[:, [1, 2, 0]])
     ordered, order = edge_keys_sorted(faces.ravel()[crossed], ahead.ravel()[crossed], len(vertices))
-    starts_edge = np.empty(len(ordered), dtype=np.int64)
-    starts_edge[:1] = 1
-    np.not_equal(ordered[1:], ordered[:-1], out=starts_edge[1:])
     edge = np.full(faces.size, -1, dtype=np.int64)
-    edge[crossed[order]] = np.cumsum(starts_edge) - 1
+    edge[crossed[order]] = _run_numbers(ordered)
     return edge.reshape(-1, 3)
+
+
+def _run_numbers(ordered: np.ndarray) -> np.ndarray:
+    """Each sorted key's rank among the distinct keys (0, 0, 1, 2, 2…): the edges' numbers."""
+    starts_run = np.empty(len(ordered), dtype=np.int64)
+    starts_run[:1] = 1
+    np.not_equal(ordered[1:], ordered[:-1], out=starts_run[1:])
+    return np.cumsum(starts_run) - 1
 
 
 def _segments(vertices, faces, face_edges, slice_z):
