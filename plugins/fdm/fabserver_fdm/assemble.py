@@ -20,7 +20,6 @@ times taken from the shared motion planner.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
 import numpy as np
 import shapely
@@ -42,14 +41,7 @@ from .settings import PrintSettings
 _SLOTS = 6  # retract, lift, layer z, travel, lower, unretract
 
 
-@dataclass(frozen=True)
-class Assembled:
-    toolpath: Toolpath
-    layer_time: np.ndarray  # (L,) s, after the slowdown
-    retractions: int
-
-
-def assemble(
+def toolpath_of(
     paths: LayerPaths,
     z_top: np.ndarray,
     quiet_area: np.ndarray,
@@ -57,21 +49,31 @@ def assemble(
     kin: Kinematics,
     outline: np.ndarray | None = None,
     walkway: np.ndarray | None = None,
-) -> Assembled:
-    """Build the toolpath of ``paths`` and slow down layers that print too fast.
+) -> tuple[Toolpath, int]:
+    """The toolpath of ``paths`` at their own feeds, and how many travels retract.
 
     quiet_area : (L,) geometries — where a travel may run without retracting
     outline, walkway : (L,) geometries — the layer's slices, and inside them where a
         travel may go round instead of crossing the outer wall (the innermost loop's
         area); without them travels go straight
+
+    The cooling slowdown (:func:`slowed_down`) is a call of its own: the paths and
+    the areas are read here only, and the caller frees them before the slowdown
+    plans every move (its peak).
     """
     if len(paths.points) == 0:
-        return Assembled(Toolpath.empty(), np.zeros(len(z_top)), 0)
-    # Built in a call of its own: its temporaries (the slot tables, the points and
-    # their sort) are freed before the slowdown plans every move.
-    tp, retractions = _unslowed(paths, z_top, quiet_area, s, kin, outline, walkway)
-    tp, layer_time = _slow_down(tp, s, kin, len(z_top))
-    return Assembled(tp, layer_time, retractions)
+        return Toolpath.empty(), 0
+    return _unslowed(paths, z_top, quiet_area, s, kin, outline, walkway)
+
+
+def slowed_down(
+    tp: Toolpath, s: PrintSettings, kin: Kinematics, n_layers: int
+) -> tuple[Toolpath, np.ndarray]:
+    """``tp`` with the layers that print too fast slowed down, and each layer's time
+    (``(n_layers,)`` s, after the slowdown)."""
+    if len(tp) == 0:
+        return tp, np.zeros(n_layers)
+    return _slow_down(tp, s, kin, n_layers)
 
 
 def _unslowed(

@@ -13,7 +13,7 @@ from fabserver.memory import release_freed_memory
 from fabserver.profiles import Kinematics
 from fabserver.toolpath import EventKind, Toolpath
 
-from .assemble import assemble
+from .assemble import slowed_down, toolpath_of
 from .layers import GapPiece, layer_flows, plan_layers, start_gap_fill
 from .regions import build_regions
 from .settings import PrintSettings
@@ -137,15 +137,19 @@ def slice_to_toolpath(
         )
         # Travels over a support layer's body need no retraction either.
         quiet_area = shapely.union(quiet_area, _per_print_layer(layers.body, printed.support))
-    asm = assemble(paths, layer_z, quiet_area, s, kin, outline, walkway)
-    del paths  # the points of every path: the toolpath has them now
-    release_freed_memory()  # the assembly's and the slowdown's temporaries
+    toolpath, retractions = toolpath_of(paths, layer_z, quiet_area, s, kin, outline, walkway)
+    # The points of every path (the toolpath has them now) and the travels' areas are
+    # not read again: freed before the slowdown plans every move, the plan's peak.
+    del paths, quiet_area, walkway
+    release_freed_memory()  # the assembly's temporaries
+    toolpath, layer_time = slowed_down(toolpath, s, kin, len(layer_z))
+    release_freed_memory()  # the slowdown's
     return Sliced(
-        asm.toolpath,
+        toolpath,
         sliced,
         thin_area,
-        asm.layer_time,
-        asm.retractions,
+        layer_time,
+        retractions,
         layer_z,
         layer_step,
         support,
