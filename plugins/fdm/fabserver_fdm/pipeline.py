@@ -45,31 +45,43 @@ class Sliced:
         return sum(ev.kind == EventKind.LAYER_CHANGE for ev in self.toolpath.events)
 
 
-def slice_to_toolpath(
+def slice_layers(
     vertices: np.ndarray,
     faces: np.ndarray,
     s: PrintSettings,
-    kin: Kinematics,
     progress: Callable[[float, str], None] = lambda done, stage="": None,
-) -> Sliced:
-    """Slice a mesh in place on the bed (z from 0) into a toolpath.
+) -> SliceResult:
+    """The layers of a mesh in place on the bed (z from 0), without the empty ones at
+    the top (slicing planes above the last facet).
 
     vertices : (v, 3) float, millimetres; faces : (f, 3) int
+
+    A call of its own, before :func:`slice_to_toolpath`: the mesh is read here only,
+    and its caller lets it go before the stages whose peaks follow.
     """
     release_freed_memory()  # the checks' and the arrangement's temporaries
     height = float(vertices[:, 2].max())
     tops = layer_tops(height, s.first_layer_height, s.layer_height)
     progress(0.05, "slice")
     sliced = slice_mesh(vertices, faces, None, tops)  # numbers the crossed edges only
-    # Drop empty layers at the top (slicing planes above the last facet).
     filled = np.flatnonzero(~shapely.is_empty(sliced.polygons))
     keep = (filled[-1] + 1) if filled.size else 0
-    sliced = SliceResult(
+    return SliceResult(
         sliced.polygons[:keep], sliced.top_z[:keep], sliced.height[:keep], sliced.open_chains
     )
-    release_freed_memory()  # the crossings' temporaries: off the peaks that follow
+
+
+def slice_to_toolpath(
+    sliced: SliceResult,
+    s: PrintSettings,
+    kin: Kinematics,
+    progress: Callable[[float, str], None] = lambda done, stage="": None,
+) -> Sliced:
+    """The toolpath of the layers of :func:`slice_layers`."""
+    n_layers = len(sliced.polygons)
+    release_freed_memory()  # the crossings' and the mesh's: off the peaks that follow
     progress(0.3, "regions")
-    first = layer_flows(s, float(sliced.height[0]) if keep else s.first_layer_height, True)
+    first = layer_flows(s, float(sliced.height[0]) if n_layers else s.first_layer_height, True)
     rest = layer_flows(s, s.layer_height, False)
     gap_fill: list[Iterator[GapPiece]] = []  # started as soon as the gaps are known
     regions = build_regions(
@@ -93,7 +105,7 @@ def slice_to_toolpath(
     quiet_area[~shapely.is_empty(regions.top)] = shapely.Polygon()
     layers = None
     part_support = None
-    if s.support_material and keep:
+    if s.support_material and n_layers:
         support = support_regions(sliced.polygons, sliced.height, rest.external.width)
         # The body in layers of its own, thicker than the part's; the part's layers keep
         # the interface and the body beside it.

@@ -39,7 +39,7 @@ from .budget import estimated_output_bytes
 from .checks import check_fits, prepare
 from .engines import ENGINE_OPTION, engine_problem, resolve_engine
 from .flow import filament_area
-from .pipeline import slice_to_toolpath
+from .pipeline import slice_layers, slice_to_toolpath
 from .preview import top_view
 from .settings import (
     OPTIONS,
@@ -160,7 +160,10 @@ class FdmPlugin(MachinePlugin):
                 facts=mesh_facts,
                 progress=progress,
             )
-        sliced = slice_to_toolpath(vertices, faces, s, machine.kinematics, progress)
+        layers = slice_layers(vertices, faces, s, progress)
+        del vertices, faces  # the placed copies: not read again
+        sliced = slice_to_toolpath(layers, s, machine.kinematics, progress)
+        del layers  # kept in ``sliced``
         tp = sliced.toolpath
         if len(tp) == 0 or not (tp.kind == MoveKind.EXTRUDE).any():
             raise PlanError(

@@ -372,7 +372,7 @@ def test_every_extrusion_stays_inside_the_part(profiles, samples, name):
     """Perimeters, infill and the links between infill lines never leave the layer's outline."""
     import shapely
     from fabserver_fdm.checks import prepare
-    from fabserver_fdm.pipeline import slice_to_toolpath
+    from fabserver_fdm.pipeline import slice_layers, slice_to_toolpath
     from fabserver_fdm.settings import PrintSettings
 
     from fabserver.toolpath import MoveKind
@@ -382,7 +382,8 @@ def test_every_extrusion_stays_inside_the_part(profiles, samples, name):
     s = PrintSettings.resolve(machine, material, options)
     design = load_design((samples / name).read_bytes(), name)
     prepared = prepare(design)
-    sliced = slice_to_toolpath(prepared.vertices, prepared.faces, s, machine.kinematics)
+    layers = slice_layers(prepared.vertices, prepared.faces, s)
+    sliced = slice_to_toolpath(layers, s, machine.kinematics)
     tp = sliced.toolpath
     own = (tp.kind == MoveKind.EXTRUDE) & ~tp.role_mask("skirt")
     idx = np.flatnonzero(own)
