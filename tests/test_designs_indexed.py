@@ -23,6 +23,7 @@ from fabserver.designs.indexed import (
     nondegenerate_faces,
     sorted_unique,
     unique_faces,
+    unique_faces_from_edges,
 )
 from fabserver.designs.threemf import read_3mf
 from fabserver.graphs import connected_components as weak_components
@@ -90,6 +91,30 @@ def test_degenerate_and_duplicate_faces_like_trimesh():
     np.testing.assert_array_equal(nondegenerate_faces(vertices, faces), kept)
     assert not kept[-1] and not kept[-2]
     np.testing.assert_array_equal(unique_faces(faces, len(vertices)), reference.unique_faces())
+
+
+@pytest.mark.parametrize(
+    "repeated",
+    [
+        [],  # none: the common case
+        [3],  # one face again, corners turned
+        [3, 7],  # two faces again
+        [3, 3],  # one face three times: an edge of three sides, the sort decides
+    ],
+)
+@pytest.mark.parametrize("opened", [False, True])
+def test_repeated_faces_told_from_the_edges_as_by_the_sort(repeated, opened):
+    box = trimesh.creation.box((2, 2, 2))
+    faces = box.faces[1:] if opened else box.faces
+    again = faces[repeated][:, [1, 2, 0]]
+    again[::2] = again[::2, ::-1]  # every other copy reversed: the same face
+    faces = np.vstack([faces[:5], again, faces[5:]])
+    edges = edge_pairs(faces, len(box.vertices))
+    expected = unique_faces(faces, len(box.vertices))
+    np.testing.assert_array_equal(
+        unique_faces_from_edges(faces, len(box.vertices), edges), expected
+    )
+    assert int((~expected).sum()) == len(repeated)
 
 
 def test_components_match_scipy():

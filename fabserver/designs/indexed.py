@@ -86,12 +86,15 @@ class IndexedMesh:
     def body_count(self) -> int:
         """Connected groups of vertices (trimesh's ``body_count``)."""
         if "bodies" not in self._facts:
-            # Two sides of each face join its three corners as well as three do.
+            # Two sides of each face join its three corners as well as three do; vertex
+            # numbers in 32 bits where they fit (half the memory of the loader's peak).
             faces = self.faces
+            dtype = np.int32 if len(self.vertices) < 2**31 else np.int64
             labels = connected_components(
                 len(self.vertices),
-                np.concatenate([faces[:, 0], faces[:, 1]]),
-                np.concatenate([faces[:, 1], faces[:, 2]]),
+                np.concatenate([faces[:, 0], faces[:, 1]], dtype=dtype),
+                np.concatenate([faces[:, 1], faces[:, 2]], dtype=dtype),
+                dtype=dtype,
             )
             self._facts["bodies"] = int(np.count_nonzero(labels == np.arange(len(labels))))
         return self._facts["bodies"]
@@ -132,18 +135,21 @@ def edge_pairs(
     winding); ``single``: sides no other face shares (the rims of holes); ``sides``:
     ``3 × faces``. A side index ``i`` is face ``i // 3``, side ``i % 3``.
     """
-    start, end = sides(faces)
-    start, end = start.ravel(), end.ravel()
-    ordered, order = edge_keys_sorted(start, end, n_vertices)
+    start = faces.ravel()
+    ordered, order = edge_keys_sorted(start, faces[:, [1, 2, 0]].ravel(), n_vertices)
     starts_run = np.ones(len(ordered), dtype=bool)
     np.not_equal(ordered[1:], ordered[:-1], out=starts_run[1:])
     del ordered
     run_starts = np.flatnonzero(starts_run)
-    run_length = np.diff(np.append(run_starts, len(order)))
+    del starts_run
+    run_length = np.diff(run_starts, append=len(order))
     twice = run_starts[run_length == 2]
     pairs = np.stack([order[twice], order[twice + 1]], axis=1)
-    opposed = start[pairs[:, 0]] == end[pairs[:, 1]]
+    del twice
     single = order[run_starts[run_length == 1]]
+    # The second side's end, found from its index (no (f, 3) array of the ends kept).
+    second = pairs[:, 1]
+    opposed = start[pairs[:, 0]] == start[second + np.where(second % 3 == 2, -2, 1)]
     return pairs, opposed, single, len(order)
 
 
@@ -157,7 +163,10 @@ def edge_keys_sorted(
     faster than an argsort, and no gather of the keys after it).
     """
     n = np.int64(max(n_vertices, 1))
-    keys = np.minimum(start, end).astype(np.int64) * n + np.maximum(start, end)
+    keys = np.minimum(start, end).astype(np.int64, copy=False)  # in place below: one array
+    keys *= n
+    keys += np.maximum(start, end)
+    del start, end  # (a caller's temporary of the ends is freed here)
     count = len(keys)
     shift = max(count - 1, 1).bit_length()
     if int(n) ** 2 < 2 ** (63 - shift):
@@ -184,17 +193,21 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return values[keep]
 
 
-def connected_components(n: int, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+def connected_components(
+    n: int, first: np.ndarray, second: np.ndarray, dtype: type = np.int64
+) -> np.ndarray:
     """Label of each of ``n`` nodes joined by edges ``first[i]–second[i]``: its group's smallest node.
 
     Hooking and pointer jumping over the whole edge list (a few dozen array passes
     even for millions of nodes), in place of scipy's ``connected_components``.
+    ``dtype``: of the labels and the work arrays (``np.int32`` where ``n`` fits: half
+    the memory).
     """
-    labels = np.arange(n, dtype=np.int64)
+    labels = np.arange(n, dtype=dtype)
     if len(first) == 0:
         return labels
-    first = np.asarray(first, dtype=np.int64)
-    second = np.asarray(second, dtype=np.int64)
+    first = np.asarray(first, dtype=dtype)
+    second = np.asarray(second, dtype=dtype)
     a, b = first, second  # every node its own label: no gather in the first round
     while True:
         differ = a != b
@@ -212,8 +225,9 @@ def connected_components(n: int, first: np.ndarray, second: np.ndarray) -> np.nd
         a, b = labels[first], labels[second]
 
 
-FACES_PER_PASS = 1 << 18
-"""Faces gathered at a time into ``(k, 3, 3)`` corners: a few MiB of temporaries."""
+FACES_PER_PASS = 1 << 16
+"""Faces gathered at a time into corner columns: a few MiB of temporaries (the loader's
+checks run at its peak)."""
 
 
 def face_volumes(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -311,6 +325,30 @@ def unique_faces(faces: np.ndarray, n_vertices: int) -> np.ndarray:
     return mask
 
 
+def unique_faces_from_edges(
+    faces: np.ndarray, n_vertices: int, edges: tuple[np.ndarray, np.ndarray, np.ndarray, int]
+) -> np.ndarray:
+    """:func:`unique_faces`, told from the faces' :func:`edge_pairs` without a sort of its own.
+
+    Where no edge has three sides or more, a face repeats another exactly when its three
+    sides are paired with sides of that one face (the three edges give the three
+    corners); the later of the two goes, as :func:`unique_faces` keeps the first. Faces
+    must have three distinct corners (degenerate ones removed). Otherwise:
+    :func:`unique_faces`.
+    """
+    pairs, _, single, n_sides = edges
+    if 2 * len(pairs) + len(single) != n_sides:
+        return unique_faces(faces, n_vertices)
+    partner = np.full(n_sides, -1, dtype=np.int64)
+    partner[pairs[:, 0]] = pairs[:, 1] // 3
+    partner[pairs[:, 1]] = pairs[:, 0] // 3
+    partner = partner.reshape(-1, 3)
+    repeats = (partner[:, 0] == partner[:, 1]) & (partner[:, 1] == partner[:, 2])
+    first = partner[:, 0]
+    repeats &= (first >= 0) & (first < np.arange(len(partner)))  # the earlier copy stays
+    return ~repeats
+
+
 def without_unreferenced(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Drop vertices no face uses, keeping the order of the others (as trimesh does)."""
     used = np.zeros(len(vertices), dtype=bool)
@@ -346,6 +384,8 @@ def fix_inversion(mesh: IndexedMesh) -> IndexedMesh:
     fixed = faces.copy()
     fixed[flip] = fixed[flip][:, ::-1]
     turned = IndexedMesh(mesh.vertices, fixed, all_used=bool(mesh._facts.get("all_used")))
+    if "bodies" in mesh._facts:  # the same corners joined
+        turned._facts["bodies"] = mesh._facts["bodies"]
     # The same edges join the same faces. A flipped face [a, b, c] → [c, b, a] runs
     # its sides 0 and 1 as its new sides 1 and 0; both faces of a pair belong to the
     # same body, so they flip together and their winding still agrees.

@@ -21,10 +21,11 @@ from ..memory import release_freed_memory
 from .indexed import (
     IndexedMesh,
     connected_components,
+    edge_pairs,
     fix_inversion,
     nondegenerate_faces,
     triangle_crosses,
-    unique_faces,
+    unique_faces_from_edges,
     without_unreferenced,
 )
 from .loader import design_error
@@ -258,6 +259,7 @@ def mesh_from_triangles(
     vertices, faces = merge_vertices(triangles)
     n_raw = len(triangles)
     del triangles
+    faces = _nondegenerate(vertices, faces, repairs)
     return _checked_mesh(vertices, faces, n_raw, fmt, units, scale_to_mm, details, repairs)
 
 
@@ -278,10 +280,31 @@ def mesh_from_indexed(
     """
     if not np.isfinite(vertices).all(axis=1)[faces].all():  # only the corners used
         raise _not_finite()
-    merged, merged_faces = merge_indexed_vertices(vertices, faces)
+    n_raw = len(faces)
+    vertices, faces = merge_indexed_vertices(vertices, faces)
+    repairs: list[Text] = []
+    faces = _nondegenerate(vertices, faces, repairs)
     return _checked_mesh(
-        merged, merged_faces, len(faces), fmt, units, scale_to_mm, dict(details or {}), []
+        vertices, faces, n_raw, fmt, units, scale_to_mm, dict(details or {}), repairs
     )
+
+
+def _nondegenerate(vertices: np.ndarray, faces: np.ndarray, repairs: list[Text]) -> np.ndarray:
+    """The faces with an area (a repair noted if some had none).
+
+    Called where the caller rebinds its ``faces`` to the result, so the unfiltered
+    faces are freed before the checks that follow (the loader's peak).
+    """
+    kept = nondegenerate_faces(vertices, faces)
+    if kept.all():
+        return faces
+    repairs.append(
+        Text(
+            f"{int((~kept).sum())} triangle(s) sans surface retiré(s).",
+            f"{int((~kept).sum())} zero-area triangle(s) removed.",
+        )
+    )
+    return faces[kept]
 
 
 def _not_finite():
@@ -303,22 +326,23 @@ def _checked_mesh(
     details: dict[str, object],
     repairs: list[Text],
 ) -> Mesh:
-    """The checks and repairs of :func:`mesh_from_triangles` after the vertices are merged."""
+    """The checks and repairs of :func:`mesh_from_triangles` after the vertices are merged
+    and the faces without area removed (:func:`_nondegenerate`)."""
     warnings: list[Text] = []
     details["vertices_merged"] = 3 * n_raw - len(vertices)
 
-    kept = nondegenerate_faces(vertices, faces)
-    if not kept.all():
-        faces = faces[kept]
-        repairs.append(
-            Text(
-                f"{int((~kept).sum())} triangle(s) sans surface retiré(s).",
-                f"{int((~kept).sum())} zero-area triangle(s) removed.",
-            )
-        )
-    unique = unique_faces(faces, len(vertices))
+    # Unused vertices dropped first (renumbered in order: the edges' order stays), and the
+    # bodies counted before the edge table exists (the loader's peak): a repeated face
+    # joins the corners its first copy joins, so they count the same without it.
+    vertices, faces = without_unreferenced(vertices, faces)
+    bodies = IndexedMesh(vertices, faces, all_used=True).body_count
+    # The edge table serves the repeated faces, the winding, the open edges and the
+    # isolated faces: one sort of the sides for all of them.
+    edges = edge_pairs(faces, len(vertices))
+    unique = unique_faces_from_edges(faces, len(vertices), edges)
     if len(faces) and (duplicates := len(faces) - int(unique.sum())):
         faces = faces[unique]
+        edges = None  # (rare) worked out again for the faces kept
         repairs.append(
             Text(
                 f"{duplicates} triangle(s) en double retiré(s).",
@@ -327,7 +351,10 @@ def _checked_mesh(
         )
     if len(faces) == 0:
         raise _no_volume("flat")
-    mesh = IndexedMesh(*without_unreferenced(vertices, faces), all_used=True)
+    mesh = IndexedMesh(vertices, faces, all_used=True)
+    mesh._facts["bodies"] = bodies
+    if edges is not None:
+        mesh._facts["edge_pairs"] = edges
 
     extents = mesh.extents
     if float(extents.min()) <= 1e-9 * max(float(extents.max()), 1e-12):
@@ -423,7 +450,7 @@ def merge_vertices(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         _, first, inverse = np.unique(
             _grid_cells(corners), axis=0, return_index=True, return_inverse=True
         )
-    return corners[first].astype(np.float64), inverse.reshape(-1, 3).astype(np.int64)
+    return corners[first].astype(np.float64), inverse.reshape(-1, 3).astype(np.int64, copy=False)
 
 
 def _cells_differ(
@@ -478,7 +505,7 @@ def merge_indexed_vertices(
     )
 
 
-CHUNK_FACES = 1 << 18
+CHUNK_FACES = 1 << 16
 """Triangles per pass over per-triangle temporaries (a few MiB each, whatever the mesh)."""
 
 
@@ -613,8 +640,10 @@ def _first_and_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     del ordered
     if collided:
         return _first_and_inverse_sorted(keys)
+    group = np.cumsum(starts_run)
+    group -= 1
     inverse = np.empty(len(keys), dtype=np.intp)
-    inverse[order] = np.cumsum(starts_run) - 1
+    inverse[order] = group
     return order[starts_run], inverse
 
 
