@@ -22,6 +22,7 @@ gives the union of the bodies where even-odd would cut their overlap out.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,23 +73,88 @@ def slice_mesh(
         (:func:`face_edge_ids`); ``None``: only the edges a slicing plane crosses are
         numbered, here (a third of them on 3DBenchy: a third of the sort)
     top_z : (L,) float — top of each layer
+
+    The crossings are worked out band of layers by band (:data:`BAND_SEGMENTS` at a
+    time: every chain lies in one layer), so their per-segment arrays are those of a
+    band, not of the whole part; the rings of the bands are put back in the order
+    one pass over all layers gives them, so the layers are the same.
     """
     heights = np.diff(np.concatenate([[0.0], top_z]))
     slice_z = top_z - heights / 2.0
     n_layers = len(top_z)
     if face_edges is None:
         face_edges = _crossed_edge_ids(vertices, faces, slice_z)
-    seg_layer, start_pt, end_pt, _, _, successor = _segments(vertices, faces, face_edges, slice_z)
-    del face_edges
+    lo, hi = _face_layers(vertices, faces, slice_z)
+    edge_faces = _edge_faces(face_edges)
+    bands = _bands(lo, hi, n_layers)
+    parts = []
+    n_open = 0
+    for band in bands:
+        seg_layer, start_pt, end_pt, _, _, successor, seg_face = _segments(
+            vertices, faces, face_edges, slice_z, (lo, hi, band, edge_faces)
+        )
+        if len(seg_layer) == 0:
+            continue
+        comp, order, closed, comp_head = _chain(successor)
+        del successor
+        rings, ring_layer, band_open, ring_comp = _rings(
+            comp, order, closed, start_pt, end_pt, seg_layer
+        )
+        n_open += band_open
+        # A chain's place in one pass over all layers is its smallest segment's there:
+        # segments come face by face, each face's layers upwards.
+        head = comp_head[ring_comp]
+        parts.append((rings, ring_layer, seg_face[head] * n_layers + seg_layer[head]))
+        del seg_layer, start_pt, end_pt, comp, order, closed, comp_head, seg_face
+    del face_edges, lo, hi, edge_faces
     polygons = np.array([shapely.Polygon()] * n_layers, dtype=object)
-    if len(seg_layer) == 0:
-        return SliceResult(polygons, top_z, heights, 0)
-    comp, order, closed = _chain(successor)
-    rings, ring_layer, n_open = _rings(comp, order, closed, start_pt, end_pt, seg_layer)
+    if not parts:
+        return SliceResult(polygons, top_z, heights, n_open)
+    rings, ring_layer, ring_key = (np.concatenate(column) for column in zip(*parts, strict=True))
+    if len(parts) > 1:
+        by_key = np.argsort(ring_key)
+        rings, ring_layer = rings[by_key], ring_layer[by_key]
     if len(rings) == 0:
         return SliceResult(polygons, top_z, heights, n_open)
     layer_geoms = _nest(rings, ring_layer, n_layers)
     return SliceResult(layer_geoms, top_z, heights, n_open)
+
+
+BAND_SEGMENTS = 1 << 16
+"""Crossings worked out at a time: a few MiB of per-segment arrays (the slicer's peak)."""
+
+
+def _face_layers(
+    vertices: np.ndarray, faces: np.ndarray, slice_z: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(lo, hi)``: the layers ``lo <= layer < hi`` whose plane crosses each face.
+
+    A plane at z crosses a triangle when some vertex is at or below it and some above.
+    """
+    # Only the heights of every corner, column by column: numpy's min and max along a
+    # row of three run a slow inner loop.
+    vertex_z = np.ascontiguousarray(vertices[:, 2])
+    corner_z = [vertex_z[faces[:, c]] for c in range(3)]  # (f,) each
+    zmin = np.minimum(np.minimum(corner_z[0], corner_z[1]), corner_z[2])
+    lo = np.searchsorted(slice_z, zmin, side="left")
+    del zmin
+    zmax = np.maximum(np.maximum(corner_z[0], corner_z[1]), corner_z[2])
+    del corner_z
+    hi = np.searchsorted(slice_z, zmax, side="left")
+    return lo, np.maximum(hi, lo)
+
+
+def _bands(lo: np.ndarray, hi: np.ndarray, n_layers: int) -> list[tuple[int, int]]:
+    """Runs of whole layers of about :data:`BAND_SEGMENTS` crossings each."""
+    starts = np.bincount(lo, minlength=n_layers + 1)
+    ends = np.bincount(hi, minlength=n_layers + 1)
+    per_layer = np.cumsum(starts - ends)[:n_layers]  # faces crossing each layer
+    total = np.cumsum(per_layer)
+    if len(total) == 0 or total[-1] <= BAND_SEGMENTS:
+        return [(0, n_layers)]
+    cuts = np.searchsorted(total, np.arange(BAND_SEGMENTS, int(total[-1]), BAND_SEGMENTS))
+    edges = sorted_unique(np.concatenate([[0], cuts + 1, [n_layers]]).clip(0, n_layers))
+    return [(int(a), int(b)) for a, b in itertools.pairwise(edges.tolist()) if b > a]
 
 
 def face_edge_ids(faces: np.ndarray, n_vertices: int) -> np.ndarray:
@@ -109,13 +175,22 @@ def _crossed_edge_ids(vertices: np.ndarray, faces: np.ndarray, slice_z: np.ndarr
     A side is crossed when its ends lie between different planes; every segment
     starts and ends on such a side, and so does the side it shares with the next
     face. The edges are numbered otherwise than :func:`face_edge_ids` does, which
-    changes nothing: chaining only asks which sides are the same edge.
+    changes nothing: chaining only asks which sides are the same edge. ``(f, 3)
+    int32`` (half the memory; a part has far fewer than 2**31 edges).
     """
-    between = np.searchsorted(slice_z, vertices[:, 2], side="left")[faces]  # (f, 3)
-    ahead = faces[:, [1, 2, 0]]
-    crossed = np.flatnonzero(between != between[:, [1, 2, 0]])
-    ordered, order = edge_keys_sorted(faces.ravel()[crossed], ahead.ravel()[crossed], len(vertices))
-    edge = np.full(faces.size, -1, dtype=np.int64)
+    between = np.searchsorted(slice_z, vertices[:, 2], side="left").astype(np.int32)
+    corner_between = [between[faces[:, c]] for c in range(3)]
+    del between
+    crossed = np.empty(faces.shape, dtype=bool)
+    for c in range(3):  # side c runs from corner c to corner c + 1
+        np.not_equal(corner_between[c], corner_between[(c + 1) % 3], out=crossed[:, c])
+    del corner_between
+    crossed = np.flatnonzero(crossed)
+    corner = faces.ravel()
+    ahead = corner[crossed + np.where(crossed % 3 == 2, -2, 1)]
+    ordered, order = edge_keys_sorted(corner[crossed], ahead, len(vertices))
+    del ahead
+    edge = np.full(faces.size, -1, dtype=np.int32)
     edge[crossed[order]] = _run_numbers(ordered)
     return edge.reshape(-1, 3)
 
@@ -128,34 +203,54 @@ def _run_numbers(ordered: np.ndarray) -> np.ndarray:
     return np.cumsum(starts_run) - 1
 
 
-def _segments(vertices, faces, face_edges, slice_z):
+def _edge_faces(face_edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(faces_on_edge, side_sum)``: of each edge, how many sides are on it and the sum
+    of their side indices (the other side of an edge of two, by subtraction)."""
+    edge_of_side = face_edges.ravel()
+    n_edges = int(edge_of_side.max()) + 1 if edge_of_side.size else 0
+    numbered = np.flatnonzero(edge_of_side >= 0)  # sides without a number never cross
+    edge = edge_of_side[numbered]
+    faces_on_edge = np.bincount(edge, minlength=n_edges)
+    side_sum = np.bincount(edge, weights=numbered.astype(np.float64), minlength=n_edges)
+    return faces_on_edge, side_sum
+
+
+def _segments(vertices, faces, face_edges, slice_z, banded=None):
     """All crossing segments of all layers: layer, start/end points (k, 2), start/end edges.
 
     Also ``successor`` (k,): the segment of the same layer that starts where each one
-    ends, or -1; see :func:`_successors`.
+    ends, or -1 (see :func:`_successors`), and the face of each segment. Segments come
+    face by face, each face's layers upwards. ``banded``: ``(lo, hi, (first, end),
+    edge_faces)`` of :func:`slice_mesh`, the segments of layers ``first`` to ``end``
+    only; ``None``: every layer.
     """
-    # Only the heights of every corner: full corners are gathered for crossings only.
-    # Column by column: numpy's min and max along a row of three run a slow inner loop.
-    vertex_z = np.ascontiguousarray(vertices[:, 2])
-    corner_z = [vertex_z[faces[:, c]] for c in range(3)]  # (f,) each
-    zmin = np.minimum(np.minimum(corner_z[0], corner_z[1]), corner_z[2])
-    zmax = np.maximum(np.maximum(corner_z[0], corner_z[1]), corner_z[2])
-    # Plane z crosses a triangle when some vertex is at or below it and some above.
-    lo = np.searchsorted(slice_z, zmin, side="left")
-    hi = np.searchsorted(slice_z, zmax, side="left")
-    del zmin, zmax  # (the slicing's peak: each array freed once used)
-    counts = np.maximum(hi - lo, 0)
+    if banded is None:
+        lo, hi = _face_layers(vertices, faces, slice_z)
+        band, edge_faces = (0, len(slice_z)), _edge_faces(face_edges)
+    else:
+        lo, hi, band, edge_faces = banded
+    first_layer, end_layer = band
+    in_band = np.flatnonzero((lo < end_layer) & (hi > first_layer))
+    band_lo = np.maximum(lo[in_band], first_layer)
+    counts = np.minimum(hi[in_band], end_layer) - band_lo
     total = int(counts.sum())
     if total == 0:
         empty = np.zeros((0, 2))
         none = np.zeros(0, np.int64)
-        return none, empty, empty, none, none, none
-    first_segment = np.cumsum(counts) - counts  # of each face
-    face = np.repeat(np.arange(len(faces)), counts)
-    layer = np.arange(total) + np.repeat(lo - first_segment, counts)
+        return none, empty, empty, none, none, none, none
+    first_segment = np.cumsum(counts) - counts  # of each face of the band
+    face = np.repeat(in_band, counts)
+    layer = np.arange(total) + np.repeat(band_lo - first_segment, counts)
+    # Of every face: its first segment in the band less its first layer there (read
+    # only for faces of the band).
+    first_less_layer = np.zeros(len(faces), dtype=np.int64)
+    first_less_layer[in_band] = first_segment - band_lo
+    del in_band, band_lo, counts, first_segment
     z = slice_z[layer]
-    above = [corner_z[c][face] > z for c in range(3)]
-    del corner_z, counts
+    vertex_z = np.ascontiguousarray(vertices[:, 2])
+    corner = faces.ravel()
+    above = [vertex_z[corner[3 * face + c]] > z for c in range(3)]
+    del vertex_z
     # Edge j goes from vertex j to vertex j+1 along the winding; a crossed triangle
     # has one edge going up (below → above) and one going down.
     up = [~above[j] & above[(j + 1) % 3] for j in range(2)]
@@ -164,7 +259,6 @@ def _segments(vertices, faces, face_edges, slice_z):
     up_j = np.where(up[0], side[0], np.where(up[1], side[1], side[2]))
     down_j = np.where(down[0], side[0], np.where(down[1], side[1], side[2]))
     del above, up, down
-    corner = faces.ravel()
     to_next_corner = np.array([1, 1, -2])  # side j of a face ends at corner (j + 1) % 3
 
     def point_on(j: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -188,13 +282,13 @@ def _segments(vertices, faces, face_edges, slice_z):
     start_edge = edge_of_side[3 * face + down_j]
     end_edge = edge_of_side[3 * face + up_j]
     successor = _successors(
-        face, up_j, layer, start_edge, end_edge, edge_of_side, first_segment, lo, hi, down_j
+        face, up_j, layer, start_edge, end_edge, edge_faces, first_less_layer, lo, hi, down_j
     )
-    return layer, start, end, start_edge, end_edge, successor
+    return layer, start, end, start_edge, end_edge, successor, face
 
 
 def _successors(
-    face, up_j, layer, start_edge, end_edge, edge_of_side, first_segment, lo, hi, down_j
+    face, up_j, layer, start_edge, end_edge, edge_faces, first_less_layer, lo, hi, down_j
 ):
     """The segment of the same layer starting on the edge each segment ends on, or -1.
 
@@ -205,13 +299,8 @@ def _successors(
     first, as a search over all segments would find it.
     """
     n = len(layer)
-    n_edges = int(edge_of_side.max()) + 1
-    numbered = np.flatnonzero(edge_of_side >= 0)  # sides without a number never cross
-    faces_on_edge = np.bincount(edge_of_side[numbered], minlength=n_edges)
-    side_sum = np.bincount(
-        edge_of_side[numbered], weights=numbered.astype(np.float64), minlength=n_edges
-    )
-    del numbered
+    faces_on_edge, side_sum = edge_faces
+    n_edges = len(faces_on_edge)
     successor = np.full(n, -1, dtype=np.int64)
     twice = faces_on_edge[end_edge] == 2
     at = np.flatnonzero(twice)
@@ -220,7 +309,7 @@ def _successors(
     del other_side
     seg_layer = layer[at]
     crosses = (lo[other_face] <= seg_layer) & (seg_layer < hi[other_face])
-    candidate = first_segment[other_face] + (seg_layer - lo[other_face])
+    candidate = first_less_layer[other_face] + seg_layer
     candidate = np.where(crosses, candidate, 0)
     found = crosses & (down_j[candidate] == other_j)
     successor[at[found]] = candidate[found]
@@ -240,7 +329,8 @@ def _successors(
 
 
 def _chain(successor):
-    """Order segments into chains: (component id, order of segments, component closed?)."""
+    """Order segments into chains: (component id, order of segments, component closed?,
+    smallest segment of each component)."""
     n = len(successor)
     succ = successor.copy()
     # A non-manifold edge may give two segments the same successor: keep the first.
@@ -284,11 +374,12 @@ def _chain(successor):
     comp_start = np.cumsum(size) - size
     order = np.empty(n, dtype=np.int64)
     order[comp_start[comp] + size[comp] - 1 - dist] = np.arange(n)
-    return comp, order, closed
+    return comp, order, closed, min_of_comp
 
 
 def _rings(comp, order, closed, start_pt, end_pt, seg_layer):
-    """Shapely linear rings of the chains (open ones closed when their gap is small)."""
+    """Shapely linear rings of the chains (open ones closed when their gap is small):
+    ``(rings, layer of each, chains left open, component of each ring)``."""
     comp_sorted = comp[order]
     bounds = np.flatnonzero(np.diff(comp_sorted)) + 1
     first = np.concatenate([[0], bounds])
@@ -316,12 +407,12 @@ def _rings(comp, order, closed, start_pt, end_pt, seg_layer):
     pts = points[keep_pt]
     rid = ring_of_point[keep_pt]
     if len(pts) == 0:
-        return np.zeros(0, dtype=object), np.zeros(0, np.int64), n_open
+        return np.zeros(0, dtype=object), np.zeros(0, np.int64), n_open, np.zeros(0, np.int64)
     # rid is sorted: numbered from 0 without gaps, as np.unique's inverse would
     rid = np.cumsum(np.concatenate([[0], rid[1:] != rid[:-1]]))
     rings = shapely.linearrings(pts, indices=rid)
     layer = seg_layer[order[first[keep_ring]]]
-    return rings, layer, n_open
+    return rings, layer, n_open, comp_ids[keep_ring]
 
 
 def _nest(rings: np.ndarray, ring_layer: np.ndarray, n_layers: int) -> np.ndarray:
