@@ -10,6 +10,8 @@ richer operations asks for :meth:`IndexedMesh.to_trimesh`.
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -172,12 +174,35 @@ def edge_keys_sorted(
     if int(n) ** 2 < 2 ** (63 - shift):
         keys <<= shift
         keys |= np.arange(count, dtype=np.int64)
-        keys.sort()
+        sort_on_two_cores(keys)
         order = keys & np.int64((1 << shift) - 1)
         keys >>= shift
         return keys, order
     order = np.argsort(keys, kind="stable")
     return keys[order], order
+
+
+PARALLEL_SORT_MIN = 1 << 17
+"""Below this many values a sort is not split over two threads (a thread costs ~0.1 ms)."""
+
+
+def sort_on_two_cores(values: np.ndarray) -> None:
+    """``values.sort()`` of a 1-d integer array, its two halves sorted at once.
+
+    numpy's sort releases the interpreter's lock, so a second thread sorts one half on
+    the other core while this one sorts the other; one stable pass merges the two
+    sorted runs (timsort: a few ms). Equal integers are indistinguishable, so the
+    result is ``values.sort()``'s exactly.
+    """
+    if len(values) < PARALLEL_SORT_MIN or (os.cpu_count() or 1) < 2:
+        values.sort()
+        return
+    half = len(values) // 2
+    other = threading.Thread(target=values[half:].sort, name="sort-half", daemon=True)
+    other.start()
+    values[:half].sort()
+    other.join()
+    values.sort(kind="stable")
 
 
 def sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -213,8 +238,10 @@ def connected_components(
         differ = a != b
         if not differ.any():
             return labels
-        # an edge inside one group stays inside it: only the others are looked at again
-        first, second, a, b = first[differ], second[differ], a[differ], b[differ]
+        if not differ.all():  # (all differ in the first round, as a rule: no copies then)
+            # an edge inside one group stays inside it: only the others are looked at again
+            first, second, a, b = first[differ], second[differ], a[differ], b[differ]
+        del differ
         low = np.minimum(a, b)
         np.minimum.at(labels, np.maximum(a, b), low)
         while True:  # every node straight to its root

@@ -13,6 +13,9 @@ from __future__ import annotations
 import io
 import itertools
 import re
+import threading
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +27,7 @@ from .indexed import (
     edge_pairs,
     fix_inversion,
     nondegenerate_faces,
+    sort_on_two_cores,
     triangle_crosses,
     unique_faces_from_edges,
     without_unreferenced,
@@ -243,8 +247,16 @@ def mesh_from_triangles(
     if not np.isfinite(triangles).all():
         raise _not_finite()
     repairs = list(repairs or [])
-    if stored_normals is not None:
-        opposed = _opposed_normals(triangles, stored_normals)
+    # The stored normals are checked on another thread while the corners are merged
+    # (numpy releases the interpreter's lock in both: the second core is idle here).
+    counting = (
+        None if stored_normals is None else _Call(_opposed_normals, triangles, stored_normals)
+    )
+    try:
+        vertices, faces = merge_vertices(triangles)
+    finally:
+        opposed = None if counting is None else counting.result()
+    if opposed is not None:
         details["stored_normals_opposed"] = opposed
         if opposed:
             repairs.append(
@@ -255,8 +267,6 @@ def mesh_from_triangles(
                     " from it.",
                 )
             )
-
-    vertices, faces = merge_vertices(triangles)
     n_raw = len(triangles)
     del triangles
     faces = _nondegenerate(vertices, faces, repairs)
@@ -627,7 +637,7 @@ def _first_and_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     packed <<= shift
     for lo, hi in _slices(len(keys), 3 * CHUNK_FACES):  # no index array of the keys' size
         packed[lo:hi] |= np.arange(lo, hi, dtype=np.uint64)
-    packed.sort()
+    sort_on_two_cores(packed)
     # A run starts where the high bits change; the low bits are then the order, in place
     # (no array of the keys' size more than the sort's own: this is a loader's peak).
     starts_run = np.empty(len(keys), dtype=bool)
@@ -663,6 +673,29 @@ def _first_and_inverse_sorted(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     inverse = np.empty(len(keys), dtype=np.intp)
     inverse[order] = np.cumsum(starts_run) - 1
     return first, inverse
+
+
+class _Call:
+    """``function(*args)`` on a thread of its own, started at once; :meth:`result` joins it."""
+
+    def __init__(self, function: Callable[..., Any], *args: Any) -> None:
+        self._outcome: list[Any] = []
+
+        def run() -> None:
+            try:
+                self._outcome.append((True, function(*args)))
+            except BaseException as error:  # handed to the caller of result()
+                self._outcome.append((False, error))
+
+        self._thread = threading.Thread(target=run, name="loader-check", daemon=True)
+        self._thread.start()
+
+    def result(self) -> Any:
+        self._thread.join()
+        ok, value = self._outcome[0]
+        if not ok:
+            raise value
+        return value
 
 
 def _opposed_normals(triangles: np.ndarray, stored: np.ndarray) -> int:
