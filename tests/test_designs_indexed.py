@@ -21,6 +21,7 @@ from fabserver.designs.indexed import (
     fix_inversion,
     nondegenerate,
     nondegenerate_faces,
+    sort_on_two_cores,
     sorted_unique,
     unique_faces,
     unique_faces_from_edges,
@@ -115,6 +116,16 @@ def test_repeated_faces_told_from_the_edges_as_by_the_sort(repeated, opened):
         unique_faces_from_edges(faces, len(box.vertices), edges), expected
     )
     assert int((~expected).sum()) == len(repeated)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+def test_sort_on_two_cores_is_numpys_sort(dtype):
+    rng = np.random.default_rng(3)
+    for n in (0, 5, 1 << 17, (1 << 18) + 3):  # below and above the split
+        values = rng.integers(0, 1000 if n > 5 else 3, n).astype(dtype)  # many repeats
+        expected = np.sort(values)
+        sort_on_two_cores(values)
+        np.testing.assert_array_equal(values, expected)
 
 
 def test_components_match_scipy():
