@@ -28,8 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from fabserver.designs.indexed import edge_keys_sorted, sorted_unique
-from fabserver.graphs import connected_components, coo_matrix  # scipy's calls, without scipy
+from fabserver.designs.indexed import connected_components, edge_keys_sorted, sorted_unique
 
 from .geos import buffer
 
@@ -82,16 +81,17 @@ def slice_mesh(
     heights = np.diff(np.concatenate([[0.0], top_z]))
     slice_z = top_z - heights / 2.0
     n_layers = len(top_z)
+    corner_between = _corner_layers(vertices, faces, slice_z)
     if face_edges is None:
-        face_edges = _crossed_edge_ids(vertices, faces, slice_z)
-    lo, hi = _face_layers(vertices, faces, slice_z)
+        face_edges = _crossed_edge_ids(vertices, faces, slice_z, corner_between)
+    lo, hi = _face_layers(vertices, faces, slice_z, corner_between)
     edge_faces = _edge_faces(face_edges)
     bands = _bands(lo, hi, n_layers)
     parts = []
     n_open = 0
     for band in bands:
         seg_layer, start_pt, end_pt, _, _, successor, seg_face = _segments(
-            vertices, faces, face_edges, slice_z, (lo, hi, band, edge_faces)
+            vertices, faces, face_edges, slice_z, (lo, hi, band, edge_faces, corner_between)
         )
         if len(seg_layer) == 0:
             continue
@@ -106,7 +106,7 @@ def slice_mesh(
         head = comp_head[ring_comp]
         parts.append((rings, ring_layer, seg_face[head] * n_layers + seg_layer[head]))
         del seg_layer, start_pt, end_pt, comp, order, closed, comp_head, seg_face
-    del face_edges, lo, hi, edge_faces
+    del face_edges, lo, hi, edge_faces, corner_between
     polygons = np.array([shapely.Polygon()] * n_layers, dtype=object)
     if not parts:
         return SliceResult(polygons, top_z, heights, n_open)
@@ -124,24 +124,26 @@ BAND_SEGMENTS = 1 << 16
 """Crossings worked out at a time: a few MiB of per-segment arrays (the slicer's peak)."""
 
 
+def _corner_layers(vertices: np.ndarray, faces: np.ndarray, slice_z: np.ndarray) -> list:
+    """Of each face's corners 0, 1, 2: the first slicing plane at or above it, ``(f,) int32``
+    each (the planes below it: a part has far fewer than 2**31 layers)."""
+    between = np.searchsorted(slice_z, vertices[:, 2], side="left").astype(np.int32)
+    return [between[faces[:, c]] for c in range(3)]
+
+
 def _face_layers(
-    vertices: np.ndarray, faces: np.ndarray, slice_z: np.ndarray
+    vertices: np.ndarray, faces: np.ndarray, slice_z: np.ndarray, corner_between=None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(lo, hi)``: the layers ``lo <= layer < hi`` whose plane crosses each face.
 
-    A plane at z crosses a triangle when some vertex is at or below it and some above.
+    A plane at z crosses a triangle when some vertex is at or below it and some above:
+    the planes from its lowest corner's (:func:`_corner_layers`) to its highest's, as
+    a search of its lowest and highest z would find them (the search is monotonic).
     """
-    # Only the heights of every corner, column by column: numpy's min and max along a
-    # row of three run a slow inner loop.
-    vertex_z = np.ascontiguousarray(vertices[:, 2])
-    corner_z = [vertex_z[faces[:, c]] for c in range(3)]  # (f,) each
-    zmin = np.minimum(np.minimum(corner_z[0], corner_z[1]), corner_z[2])
-    lo = np.searchsorted(slice_z, zmin, side="left")
-    del zmin
-    zmax = np.maximum(np.maximum(corner_z[0], corner_z[1]), corner_z[2])
-    del corner_z
-    hi = np.searchsorted(slice_z, zmax, side="left")
-    return lo, np.maximum(hi, lo)
+    if corner_between is None:
+        corner_between = _corner_layers(vertices, faces, slice_z)
+    a, b, c = corner_between
+    return np.minimum(np.minimum(a, b), c), np.maximum(np.maximum(a, b), c)
 
 
 def _bands(lo: np.ndarray, hi: np.ndarray, n_layers: int) -> list[tuple[int, int]]:
@@ -169,7 +171,9 @@ def face_edge_ids(faces: np.ndarray, n_vertices: int) -> np.ndarray:
     return edge.reshape(-1, 3)
 
 
-def _crossed_edge_ids(vertices: np.ndarray, faces: np.ndarray, slice_z: np.ndarray) -> np.ndarray:
+def _crossed_edge_ids(
+    vertices: np.ndarray, faces: np.ndarray, slice_z: np.ndarray, corner_between=None
+) -> np.ndarray:
     """:func:`face_edge_ids` of the sides some slicing plane crosses, -1 for the others.
 
     A side is crossed when its ends lie between different planes; every segment
@@ -178,13 +182,11 @@ def _crossed_edge_ids(vertices: np.ndarray, faces: np.ndarray, slice_z: np.ndarr
     changes nothing: chaining only asks which sides are the same edge. ``(f, 3)
     int32`` (half the memory; a part has far fewer than 2**31 edges).
     """
-    between = np.searchsorted(slice_z, vertices[:, 2], side="left").astype(np.int32)
-    corner_between = [between[faces[:, c]] for c in range(3)]
-    del between
+    if corner_between is None:
+        corner_between = _corner_layers(vertices, faces, slice_z)
     crossed = np.empty(faces.shape, dtype=bool)
     for c in range(3):  # side c runs from corner c to corner c + 1
         np.not_equal(corner_between[c], corner_between[(c + 1) % 3], out=crossed[:, c])
-    del corner_between
     crossed = np.flatnonzero(crossed)
     corner = faces.ravel()
     ahead = corner[crossed + np.where(crossed % 3 == 2, -2, 1)]
@@ -221,14 +223,15 @@ def _segments(vertices, faces, face_edges, slice_z, banded=None):
     Also ``successor`` (k,): the segment of the same layer that starts where each one
     ends, or -1 (see :func:`_successors`), and the face of each segment. Segments come
     face by face, each face's layers upwards. ``banded``: ``(lo, hi, (first, end),
-    edge_faces)`` of :func:`slice_mesh`, the segments of layers ``first`` to ``end``
-    only; ``None``: every layer.
+    edge_faces, corner_between)`` of :func:`slice_mesh`, the segments of layers
+    ``first`` to ``end`` only; ``None``: every layer.
     """
     if banded is None:
-        lo, hi = _face_layers(vertices, faces, slice_z)
+        corner_between = _corner_layers(vertices, faces, slice_z)
+        lo, hi = _face_layers(vertices, faces, slice_z, corner_between)
         band, edge_faces = (0, len(slice_z)), _edge_faces(face_edges)
     else:
-        lo, hi, band, edge_faces = banded
+        lo, hi, band, edge_faces, corner_between = banded
     first_layer, end_layer = band
     in_band = np.flatnonzero((lo < end_layer) & (hi > first_layer))
     band_lo = np.maximum(lo[in_band], first_layer)
@@ -247,10 +250,10 @@ def _segments(vertices, faces, face_edges, slice_z, banded=None):
     first_less_layer[in_band] = first_segment - band_lo
     del in_band, band_lo, counts, first_segment
     z = slice_z[layer]
-    vertex_z = np.ascontiguousarray(vertices[:, 2])
     corner = faces.ravel()
-    above = [vertex_z[corner[3 * face + c]] > z for c in range(3)]
-    del vertex_z
+    # A corner is above plane ``layer`` (z > the plane's z) when the first plane at or
+    # above it comes after that one: the same answer from integers.
+    above = [corner_between[c][face] > layer for c in range(3)]
     # Edge j goes from vertex j to vertex j+1 along the winding; a crossed triangle
     # has one edge going up (below → above) and one going down.
     up = [~above[j] & above[(j + 1) % 3] for j in range(2)]
@@ -341,16 +344,20 @@ def _chain(successor):
     succ[succ == np.arange(n)] = -1
 
     src = np.flatnonzero(succ >= 0)
-    graph = coo_matrix((np.ones(len(src)), (src, succ[src])), shape=(n, n))
-    n_comp, comp = connected_components(graph, directed=True, connection="weak")
+    # Weak components, numbered in the order of their smallest segment (scipy's
+    # labelling): that segment is the component's root.
+    roots = connected_components(n, src, succ[src], dtype=np.int32 if n < 2**31 else np.int64)
+    is_root = roots == np.arange(n)
+    min_of_comp = np.flatnonzero(is_root)
+    n_comp = len(min_of_comp)
+    comp = (np.cumsum(is_root, dtype=np.int32) - 1)[roots]
+    del roots, is_root
     pred = np.full(n, -1)
     pred[succ[src]] = src
     # Heads: the start of an open chain, or the smallest segment of a cycle.
     is_head = pred < 0
     comp_has_head = np.zeros(n_comp, bool)
     comp_has_head[comp[is_head]] = True
-    min_of_comp = np.full(n_comp, n, dtype=np.int64)
-    np.minimum.at(min_of_comp, comp, np.arange(n))
     cycle_heads = min_of_comp[~comp_has_head]
     closed = ~comp_has_head
     # Break each cycle before its head.
