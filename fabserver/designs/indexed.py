@@ -239,8 +239,9 @@ def connected_components(
         if not differ.any():
             return labels
         if not differ.all():  # (all differ in the first round, as a rule: no copies then)
-            # an edge inside one group stays inside it: only the others are looked at again
-            first, second, a, b = first[differ], second[differ], a[differ], b[differ]
+            # An edge inside one group stays inside it: only the others are looked at
+            # again. (np.compress: a boolean index of a mask this irregular is 6x slower.)
+            first, second, a, b = (np.compress(differ, x) for x in (first, second, a, b))
         del differ
         low = np.minimum(a, b)
         np.minimum.at(labels, np.maximum(a, b), low)

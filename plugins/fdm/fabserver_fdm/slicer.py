@@ -346,7 +346,7 @@ def _chain(successor):
     src = np.flatnonzero(succ >= 0)
     # Weak components, numbered in the order of their smallest segment (scipy's
     # labelling): that segment is the component's root.
-    roots = connected_components(n, src, succ[src], dtype=np.int32 if n < 2**31 else np.int64)
+    roots = connected_components(n, src, succ[src])
     is_root = roots == np.arange(n)
     min_of_comp = np.flatnonzero(is_root)
     n_comp = len(min_of_comp)
