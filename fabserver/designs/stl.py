@@ -698,6 +698,10 @@ class _Call:
         return value
 
 
+OPPOSED_CHUNK_FACES = 1 << 13
+"""Triangles per pass of :func:`_opposed_normals` (its temporaries: about 1 MiB)."""
+
+
 def _opposed_normals(triangles: np.ndarray, stored: np.ndarray) -> int:
     """How many stored facet normals point against the right-hand rule of their vertices.
 
@@ -705,7 +709,9 @@ def _opposed_normals(triangles: np.ndarray, stored: np.ndarray) -> int:
     non-finite stored normals (allowed by the format) are not counted.
     """
     count = 0
-    for lo, hi in _slices(len(triangles), CHUNK_FACES):
+    # Small slices: this runs beside the vertex merge, on a thread whose allocations
+    # come from an arena of their own (its high-water mark adds to the loader's peak).
+    for lo, hi in _slices(len(triangles), OPPOSED_CHUNK_FACES):
         tri = triangles[lo:hi]
         winding = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         with np.errstate(invalid="ignore"):
