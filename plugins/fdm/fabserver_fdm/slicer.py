@@ -262,32 +262,44 @@ def _segments(vertices, faces, face_edges, slice_z, banded=None):
     up_j = np.where(up[0], side[0], np.where(up[1], side[1], side[2]))
     down_j = np.where(down[0], side[0], np.where(down[1], side[1], side[2]))
     del above, up, down
-    to_next_corner = np.array([1, 1, -2])  # side j of a face ends at corner (j + 1) % 3
-
-    def point_on(j: np.ndarray, z: np.ndarray) -> np.ndarray:
-        side = 3 * face + j
-        a = np.take(vertices, corner[side], axis=0)  # take: a faster row gather
-        side += to_next_corner[j]
-        b = np.take(vertices, corner[side], axis=0)
-        del side
-        t = (z - a[:, 2]) / (b[:, 2] - a[:, 2])
-        # a + t (b - a), in place: the same products and sums, fewer (k, 3) temporaries
-        step = np.subtract(b[:, :2], a[:, :2])
-        del b
-        step *= t[:, None]
-        step += a[:, :2]
-        return step
-
-    start = point_on(down_j, z)
-    end = point_on(up_j, z)
-    del z
+    first_side = 3 * face
+    # The vertices' x, y and z as contiguous columns: gathers of single numbers from
+    # them, and arithmetic on contiguous arrays, beat (k, 3) row gathers and strided
+    # columns.
+    columns = [np.ascontiguousarray(vertices[:, axis]) for axis in range(3)]
+    start = _points_on(columns, corner, first_side + down_j, z)
+    end = _points_on(columns, corner, first_side + up_j, z)
+    del z, columns
     edge_of_side = face_edges.ravel()
-    start_edge = edge_of_side[3 * face + down_j]
-    end_edge = edge_of_side[3 * face + up_j]
+    start_edge = edge_of_side[first_side + down_j]
+    end_edge = edge_of_side[first_side + up_j]
+    del first_side
     successor = _successors(
         face, up_j, layer, start_edge, end_edge, edge_faces, first_less_layer, lo, hi, down_j
     )
     return layer, start, end, start_edge, end_edge, successor, face
+
+
+_TO_NEXT_CORNER = np.array([1, 1, -2])  # side j of a face ends at corner (j + 1) % 3
+
+
+def _points_on(columns: list, corner: np.ndarray, side: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``(k, 2)``: where each side ``side[i]`` (``3 * face + j``) is at height ``z[i]``.
+
+    ``columns``: the vertices' x, y, z; ``corner``: the faces' corners, flattened.
+    """
+    a = corner[side]
+    b = corner[side + _TO_NEXT_CORNER[side % 3]]
+    t = (z - columns[2][a]) / (columns[2][b] - columns[2][a])
+    # a + t (b - a) for x and y: the same products and sums as on whole rows
+    point = np.empty((len(t), 2))
+    for axis in range(2):
+        at_a = columns[axis][a]
+        out = point[:, axis]
+        np.subtract(columns[axis][b], at_a, out=out)
+        out *= t
+        out += at_a
+    return point
 
 
 def _successors(
