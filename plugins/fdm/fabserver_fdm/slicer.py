@@ -30,7 +30,7 @@ import shapely
 
 from fabserver.designs.indexed import connected_components, edge_keys_sorted, sorted_unique
 
-from .geos import buffer
+from .geos import buffer, elementwise
 
 CLOSING_RADIUS = 0.05  # mm, hairline gaps closed (PrusaSlicer uses 0.049)
 RESOLUTION = 0.0125  # mm, slice outlines simplified to this (PrusaSlicer's gcode_resolution)
@@ -464,10 +464,10 @@ def _nest(rings: np.ndarray, ring_layer: np.ndarray, n_layers: int) -> np.ndarra
     order = np.lexsort((is_hole, shell, ring_layer[shell]))
     shell_sorted = shell[order]
     poly_index = np.cumsum(np.concatenate([[True], shell_sorted[1:] != shell_sorted[:-1]])) - 1
-    # Simplified first: the closing below then works on far fewer vertices.
-    ring_geoms = shapely.simplify(
-        shapely.get_exterior_ring(polys[order]), RESOLUTION, preserve_topology=False
-    )
+    # Simplified first: the closing below then works on far fewer vertices. (Each
+    # polygon's exterior is its ring, coordinate for coordinate; slices of them on the
+    # GEOS pool, which releases the interpreter's lock.)
+    ring_geoms = elementwise(shapely.simplify, rings[order], RESOLUTION, preserve_topology=False)
     polygons = shapely.polygons(ring_geoms, indices=poly_index)
     poly_layer = ring_layer[order][np.concatenate([[0], np.flatnonzero(np.diff(poly_index)) + 1])]
     # Layers without any outline (a gap between bodies) have no index here.
