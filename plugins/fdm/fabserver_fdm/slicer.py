@@ -127,8 +127,33 @@ BAND_SEGMENTS = 1 << 16
 def _corner_layers(vertices: np.ndarray, faces: np.ndarray, slice_z: np.ndarray) -> list:
     """Of each face's corners 0, 1, 2: the first slicing plane at or above it, ``(f,) int32``
     each (the planes below it: a part has far fewer than 2**31 layers)."""
-    between = np.searchsorted(slice_z, vertices[:, 2], side="left").astype(np.int32)
+    between = _planes_below(slice_z, vertices[:, 2]).astype(np.int32)
     return [between[faces[:, c]] for c in range(3)]
+
+
+def _planes_below(slice_z: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(slice_z, z, side="left")``, from the planes' even spacing.
+
+    Layers are evenly spaced but for the first: each height's index is guessed from the
+    mean spacing, then moved until the plane at it is the first at or above the height,
+    which is what the search returns (a binary search of every vertex is 45 ns each).
+    """
+    n = len(slice_z)
+    step = (slice_z[-1] - slice_z[0]) / (n - 1) if n > 1 else 0.0
+    if not step > 0:
+        return np.searchsorted(slice_z, z, side="left")
+    guess = np.ceil((z - slice_z[0]) / step)
+    np.clip(guess, 0, n, out=guess)
+    index = guess.astype(np.intp)
+    planes = np.append(slice_z, np.inf)  # (an index of n: above every plane)
+    for _ in range(4):
+        below = planes[index] < z  # the plane there is under the height: one up
+        above = (index > 0) & (planes[index - 1] >= z)  # the one before would do: down
+        if not (below.any() or above.any()):
+            return index
+        index += below
+        index -= above
+    return np.searchsorted(slice_z, z, side="left")
 
 
 def _face_layers(

@@ -99,6 +99,31 @@ def test_slicing_in_bands_of_layers_gives_the_layers_of_one_pass(corpus, monkeyp
     assert shapely.area(whole.polygons).sum() > 0
 
 
+@pytest.mark.parametrize(
+    "tops",
+    [
+        layer_tops(48, 0.3, 0.2),  # a thicker first layer
+        layer_tops(5, 0.12, 0.28),
+        np.array([0.2]),  # one layer
+        np.cumsum(np.random.default_rng(2).random(50) + 0.01),  # uneven: the search decides
+    ],
+)
+def test_planes_below_each_height_as_a_binary_search(tops):
+    slice_z = tops - np.diff(np.concatenate([[0.0], tops])) / 2
+    rng = np.random.default_rng(1)
+    z = np.concatenate(
+        [
+            rng.random(20_000) * (tops[-1] + 2) - 1,  # below, between and above the planes
+            slice_z,  # on a plane, and a hair either side of it
+            np.nextafter(slice_z, -np.inf),
+            np.nextafter(slice_z, np.inf),
+        ]
+    )
+    np.testing.assert_array_equal(
+        slicer._planes_below(slice_z, z), np.searchsorted(slice_z, z, side="left")
+    )
+
+
 def _successors_by_search(layer, start_edge, end_edge):
     """Each segment's successor as a plain search: the first segment of its layer starting
     on the edge it ends on."""
