@@ -292,8 +292,8 @@ def _segments(vertices, faces, face_edges, slice_z, banded=None):
     # them, and arithmetic on contiguous arrays, beat (k, 3) row gathers and strided
     # columns.
     columns = [np.ascontiguousarray(vertices[:, axis]) for axis in range(3)]
-    start = _points_on(columns, corner, first_side + down_j, z)
-    end = _points_on(columns, corner, first_side + up_j, z)
+    start = _points_on(columns, corner, first_side, down_j, z)
+    end = _points_on(columns, corner, first_side, up_j, z)
     del z, columns
     edge_of_side = face_edges.ravel()
     start_edge = edge_of_side[first_side + down_j]
@@ -308,14 +308,22 @@ def _segments(vertices, faces, face_edges, slice_z, banded=None):
 _TO_NEXT_CORNER = np.array([1, 1, -2])  # side j of a face ends at corner (j + 1) % 3
 
 
-def _points_on(columns: list, corner: np.ndarray, side: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """``(k, 2)``: where each side ``side[i]`` (``3 * face + j``) is at height ``z[i]``.
+def _points_on(
+    columns: list, corner: np.ndarray, first_side: np.ndarray, j: np.ndarray, z: np.ndarray
+) -> np.ndarray:
+    """``(k, 2)``: where side ``j[i]`` of each face (``first_side = 3 * face``) is at
+    height ``z[i]``.
 
     ``columns``: the vertices' x, y, z; ``corner``: the faces' corners, flattened.
     """
+    side = first_side + j
     a = corner[side]
-    b = corner[side + _TO_NEXT_CORNER[side % 3]]
-    t = (z - columns[2][a]) / (columns[2][b] - columns[2][a])
+    side += _TO_NEXT_CORNER[j]
+    b = corner[side]
+    del side
+    z_a = columns[2][a]
+    t = (z - z_a) / (columns[2][b] - z_a)
+    del z_a
     # a + t (b - a) for x and y: the same products and sums as on whole rows
     point = np.empty((len(t), 2))
     for axis in range(2):
@@ -444,16 +452,19 @@ def _rings(comp, order, closed, start_pt, end_pt, seg_layer):
         ring_of_point = np.concatenate([ring_of_point, extra_idx])
         sort = np.argsort(ring_of_point, kind="stable")
         points, ring_of_point = points[sort], ring_of_point[sort]
-    keep_ring = is_closed | usable_open
-    counts = np.bincount(ring_of_point, minlength=len(first))
-    keep_ring &= counts >= 3
-    keep_pt = keep_ring[ring_of_point]
-    pts = points[keep_pt]
-    rid = ring_of_point[keep_pt]
-    if len(pts) == 0:
-        return np.zeros(0, dtype=object), np.zeros(0, np.int64), n_open, np.zeros(0, np.int64)
-    # rid is sorted: numbered from 0 without gaps, as np.unique's inverse would
-    rid = np.cumsum(np.concatenate([[0], rid[1:] != rid[:-1]]))
+    counts = last - first + 1  # points of each ring
+    counts[extra_idx] += 1
+    keep_ring = (is_closed | usable_open) & (counts >= 3)
+    if keep_ring.all():  # (as a rule) every chain a ring, already numbered 0, 1, 2…
+        pts, rid = points, ring_of_point
+    else:
+        keep_pt = keep_ring[ring_of_point]
+        pts = points[keep_pt]
+        rid = ring_of_point[keep_pt]
+        if len(pts) == 0:
+            return np.zeros(0, dtype=object), np.zeros(0, np.int64), n_open, np.zeros(0, np.int64)
+        # rid is sorted: numbered from 0 without gaps, as np.unique's inverse would
+        rid = np.cumsum(np.concatenate([[0], rid[1:] != rid[:-1]]))
     rings = shapely.linearrings(pts, indices=rid)
     layer = seg_layer[order[first[keep_ring]]]
     return rings, layer, n_open, comp_ids[keep_ring]
