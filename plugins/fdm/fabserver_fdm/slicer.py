@@ -407,22 +407,20 @@ def _chain(successor):
     closed = ~comp_has_head
     # Break each cycle before its head.
     succ[pred[cycle_heads]] = -1
-    # List ranking: distance to the tail, by pointer jumping.
+    # List ranking: distance to the tail, by pointer jumping. A tail points at itself
+    # (distance 0), so every round is two whole-array gathers, no masks: after k rounds
+    # each segment has jumped 2**k steps or reached its tail, so as many rounds as the
+    # longest chain needs.
+    size = np.bincount(comp, minlength=n_comp)
     dist = (succ >= 0).astype(np.int64)
-    ptr = succ.copy()
-    # Only segments whose pointer has not reached the tail take part in a round;
-    # each round reads every jump before writing any, so it updates in place.
-    idx = np.flatnonzero(ptr >= 0)
-    while idx.size:
-        target = ptr[idx]
-        jump_dist = dist[target]
-        jump_ptr = ptr[target]
-        dist[idx] += jump_dist
-        ptr[idx] = jump_ptr
-        idx = idx[jump_ptr >= 0]
+    ptr = np.where(succ >= 0, succ, np.arange(n))
+    reach = 1
+    while reach < int(size.max()) - 1:  # the farthest a segment lies from its tail
+        dist += dist[ptr]
+        ptr = ptr[ptr]
+        reach *= 2
     # Sorted by component, then from head to tail: ``dist`` counts down to 0 along
     # each chain, so every segment's place is known without sorting.
-    size = np.bincount(comp, minlength=n_comp)
     comp_start = np.cumsum(size) - size
     order = np.empty(n, dtype=np.int64)
     order[comp_start[comp] + size[comp] - 1 - dist] = np.arange(n)
