@@ -128,6 +128,23 @@ def test_sort_on_two_cores_is_numpys_sort(dtype):
         np.testing.assert_array_equal(values, expected)
 
 
+def test_edge_pairs_directions_as_the_sides_run():
+    # Random faces over few vertices: edges of two sides either way, of more sides, and
+    # sides from a vertex to itself (faces with a repeated corner).
+    rng = np.random.default_rng(11)
+    faces = np.vstack([rng.integers(0, 40, size=(400, 3)), [[50, 50, 51], [50, 50, 52]]])
+    pairs, opposed, single, n_sides = edge_pairs(faces, 53)
+    start, end = faces.ravel(), faces[:, [1, 2, 0]].ravel()
+    assert np.array_equal(opposed, start[pairs[:, 0]] == end[pairs[:, 1]])
+    assert (~opposed).any() and opposed.any()
+    assert (start[pairs[:, 0]] == end[pairs[:, 0]]).any()  # a side to itself is paired
+    keys = [tuple(sorted(k)) for k in zip(start, end, strict=True)]
+    for a, b in pairs:
+        assert keys[a] == keys[b] and keys.count(keys[a]) == 2
+    assert all(keys.count(keys[i]) == 1 for i in single)
+    assert n_sides == faces.size
+
+
 def test_components_match_scipy():
     sparse = require_module("scipy.sparse", "scipy is the reference for components")
     csgraph = require_module("scipy.sparse.csgraph", "scipy is the reference for components")

@@ -146,13 +146,20 @@ def edge_pairs(
     del starts_run
     run_length = np.diff(run_starts, append=len(order))
     twice = run_starts[run_length == 2]
-    pairs = np.stack([order[twice], order[twice + 1]], axis=1)
+    first, second = order[twice], order[twice + 1]
     del twice
     single = order[run_starts[run_length == 1]]
-    # The second side's end, found from its index (no (f, 3) array of the ends kept).
-    second = pairs[:, 1]
-    opposed = start[pairs[:, 0]] == start[second + np.where(second % 3 == 2, -2, 1)]
-    return pairs, opposed, single, len(order)
+    # Two sides of one edge {u, v} that start at different vertices run it in opposite
+    # directions. Those that start at the same one run it the same way, or go from a
+    # vertex to itself: for those few, whether the first starts where the second ends
+    # (found from its index: no (f, 3) array of the ends kept).
+    first_start = start[first]
+    opposed = first_start != start[second]
+    same = np.flatnonzero(~opposed)
+    if same.size:
+        other = second[same]
+        opposed[same] = first_start[same] == start[other + np.where(other % 3 == 2, -2, 1)]
+    return np.stack([first, second], axis=1), opposed, single, len(order)
 
 
 def edge_keys_sorted(
