@@ -460,7 +460,8 @@ def merge_vertices(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         _, first, inverse = np.unique(
             _grid_cells(corners), axis=0, return_index=True, return_inverse=True
         )
-    return corners[first].astype(np.float64), inverse.reshape(-1, 3).astype(np.int64, copy=False)
+        representatives = corners[first]
+    return representatives.astype(np.float64), inverse.reshape(-1, 3).astype(np.int64, copy=False)
 
 
 def _cells_differ(
@@ -525,8 +526,11 @@ def _slices(n: int, size: int) -> list[tuple[int, int]]:
 
 def _grid_cells(corners: np.ndarray) -> np.ndarray:
     """``(k, 3) uint64``: the ``MERGE_GRID_MM`` cell of each corner (as bits of int64)."""
-    # One float64 temporary, rounded in place (np.rint is what np.round does at 0 decimals).
-    snapped = np.divide(corners, MERGE_GRID_MM, dtype=np.float64)
+    # One float64 temporary, divided and rounded in place (np.rint is what np.round does
+    # at 0 decimals). Widened first: a division casting float32 on the fly is slower, and
+    # widening is exact, so the quotients are the same.
+    snapped = corners.astype(np.float64)
+    snapped /= MERGE_GRID_MM
     np.rint(snapped, out=snapped)
     return snapped.astype(np.int64).view(np.uint64)
 
@@ -650,7 +654,8 @@ def _first_and_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     del ordered
     if collided:
         return _first_and_inverse_sorted(keys)
-    group = np.cumsum(starts_run)
+    group = starts_run.astype(np.intp)  # (a cumsum of booleans into int64 is 5x slower)
+    np.cumsum(group, out=group)
     group -= 1
     inverse = np.empty(len(keys), dtype=np.intp)
     inverse[order] = group

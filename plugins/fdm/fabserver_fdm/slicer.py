@@ -227,7 +227,9 @@ def _run_numbers(ordered: np.ndarray) -> np.ndarray:
     starts_run = np.empty(len(ordered), dtype=np.int64)
     starts_run[:1] = 1
     np.not_equal(ordered[1:], ordered[:-1], out=starts_run[1:])
-    return np.cumsum(starts_run) - 1
+    np.cumsum(starts_run, out=starts_run)
+    starts_run -= 1
+    return starts_run
 
 
 def _edge_faces(face_edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
