@@ -244,6 +244,27 @@ def _edge_faces(face_edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return faces_on_edge, side_sum
 
 
+def _crossed_sides() -> tuple[np.ndarray, np.ndarray]:
+    """The side going up and the side going down of a face whose corners 0, 1, 2 lie above
+    a plane as the bits 1, 2, 4 of the index say: ``(8,) int8`` each.
+
+    Side j goes from corner j to corner j + 1 along the winding; a crossed triangle has
+    one going up (below → above) and one going down; the first such side, else side 2.
+    """
+    pattern = np.arange(8)
+    above = [(pattern >> c) & 1 == 1 for c in range(3)]
+    up = [~above[j] & above[(j + 1) % 3] for j in range(2)]
+    down = [above[j] & ~above[(j + 1) % 3] for j in range(2)]
+    side = [np.int8(j) for j in range(3)]  # which side: a byte a segment
+    return (
+        np.where(up[0], side[0], np.where(up[1], side[1], side[2])),
+        np.where(down[0], side[0], np.where(down[1], side[1], side[2])),
+    )
+
+
+_UP_SIDE, _DOWN_SIDE = _crossed_sides()
+
+
 def _segments(vertices, faces, face_edges, slice_z, banded=None):
     """All crossing segments of all layers: layer, start/end points (k, 2), start/end edges.
 
@@ -280,15 +301,14 @@ def _segments(vertices, faces, face_edges, slice_z, banded=None):
     corner = faces.ravel()
     # A corner is above plane ``layer`` (z > the plane's z) when the first plane at or
     # above it comes after that one: the same answer from integers.
-    above = [corner_between[c][face] > layer for c in range(3)]
-    # Edge j goes from vertex j to vertex j+1 along the winding; a crossed triangle
-    # has one edge going up (below → above) and one going down.
-    up = [~above[j] & above[(j + 1) % 3] for j in range(2)]
-    down = [above[j] & ~above[(j + 1) % 3] for j in range(2)]
-    side = [np.int8(j) for j in range(3)]  # which side: a byte a segment
-    up_j = np.where(up[0], side[0], np.where(up[1], side[1], side[2]))
-    down_j = np.where(down[0], side[0], np.where(down[1], side[1], side[2]))
-    del above, up, down
+    # The three corners' answers as the bits of one byte, and the sides going up and
+    # down read from a table of the eight patterns (:data:`_UP_SIDE`).
+    pattern = (corner_between[0][face] > layer).view(np.uint8)
+    for c in (1, 2):
+        pattern |= (corner_between[c][face] > layer).view(np.uint8) << np.uint8(c)
+    up_j = _UP_SIDE[pattern]
+    down_j = _DOWN_SIDE[pattern]
+    del pattern
     first_side = 3 * face
     # The vertices' x, y and z as contiguous columns: gathers of single numbers from
     # them, and arithmetic on contiguous arrays, beat (k, 3) row gathers and strided
