@@ -268,8 +268,9 @@ checks run at its peak)."""
 def face_volumes(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Signed volume each face contributes, as trimesh's ``mass_properties`` sums it."""
     out = np.empty(len(faces))
+    axes = vertex_axes(vertices)
     for lo in range(0, len(faces), FACES_PER_PASS):
-        p0, p1, p2 = corner_columns(vertices, faces[lo : lo + FACES_PER_PASS])
+        p0, p1, p2 = corner_columns(vertices, faces[lo : lo + FACES_PER_PASS], axes)
         cross_x = _crosses(p0, p1, p2)[0]
         out[lo : lo + FACES_PER_PASS] = cross_x * (p0[0] + p1[0] + p2[0]) / 6.0
     return out
@@ -278,13 +279,22 @@ def face_volumes(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def corner_columns(vertices: np.ndarray, faces: np.ndarray) -> tuple[Columns, Columns, Columns]:
+def vertex_axes(vertices: np.ndarray) -> list[np.ndarray]:
+    """The vertices' x, y and z as contiguous float64 columns."""
+    return [np.ascontiguousarray(vertices[:, a], dtype=np.float64) for a in range(3)]
+
+
+def corner_columns(
+    vertices: np.ndarray, faces: np.ndarray, axes: list[np.ndarray] | None = None
+) -> tuple[Columns, Columns, Columns]:
     """``(x, y, z)`` of each face's first, second and third corner: nine ``(f,)`` arrays.
 
     Whole columns rather than ``vertices[faces]`` (an ``(f, 3, 3)`` gather, then
-    strided ``(f, 3)`` arithmetic): the same numbers, several times faster.
+    strided ``(f, 3)`` arithmetic): the same numbers, several times faster. ``axes``:
+    :func:`vertex_axes` of the vertices, when the caller has them (a loop of slices).
     """
-    axes = [np.ascontiguousarray(vertices[:, a], dtype=np.float64) for a in range(3)]
+    if axes is None:
+        axes = vertex_axes(vertices)
     corner = [np.ascontiguousarray(faces[:, c]) for c in range(3)]
     return tuple(tuple(axis[c] for axis in axes) for c in corner)  # type: ignore[return-value]
 
@@ -319,8 +329,9 @@ def nondegenerate_faces(
 ) -> np.ndarray:
     """:func:`nondegenerate` of ``vertices[faces]``, without building the triangles."""
     kept = np.empty(len(faces), dtype=bool)
+    axes = vertex_axes(vertices)
     for lo in range(0, len(faces), FACES_PER_PASS):
-        columns = corner_columns(vertices, faces[lo : lo + FACES_PER_PASS])
+        columns = corner_columns(vertices, faces[lo : lo + FACES_PER_PASS], axes)
         kept[lo : lo + FACES_PER_PASS] = _nondegenerate(*columns, height=height)
     return kept
 
