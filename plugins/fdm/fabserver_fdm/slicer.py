@@ -233,18 +233,15 @@ def _run_numbers(ordered: np.ndarray) -> np.ndarray:
 
 
 def _edge_faces(face_edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(faces_on_edge, face_sum, side_sum)``: of each edge, how many sides are on it,
-    the sum of their faces and of their side numbers in the face (0, 1, 2)."""
+    """``(faces_on_edge, side_sum)``: of each edge, how many sides are on it and the sum
+    of their side indices (the other side of an edge of two, by subtraction)."""
     edge_of_side = face_edges.ravel()
     n_edges = int(edge_of_side.max()) + 1 if edge_of_side.size else 0
     numbered = np.flatnonzero(edge_of_side >= 0)  # sides without a number never cross
     edge = edge_of_side[numbered]
     faces_on_edge = np.bincount(edge, minlength=n_edges)
-    face, side = np.divmod(numbered, 3)
-    # of an edge of two sides, the other's face and side by subtraction (exact sums)
-    face_sum = np.bincount(edge, weights=face.astype(np.float64), minlength=n_edges)
-    side_sum = np.bincount(edge, weights=side.astype(np.float64), minlength=n_edges)
-    return faces_on_edge, face_sum.astype(np.int64), side_sum.astype(np.int64)
+    side_sum = np.bincount(edge, weights=numbered.astype(np.float64), minlength=n_edges)
+    return faces_on_edge, side_sum
 
 
 def _crossed_sides() -> tuple[np.ndarray, np.ndarray]:
@@ -372,15 +369,14 @@ def _successors(
     first, as a search over all segments would find it.
     """
     n = len(layer)
-    faces_on_edge, face_sum, side_sum = edge_faces
+    faces_on_edge, side_sum = edge_faces
     n_edges = len(faces_on_edge)
     successor = np.full(n, -1, dtype=np.int64)
     twice = faces_on_edge[end_edge] == 2
     at = np.flatnonzero(twice)
-    on_edge = end_edge[at]
-    other_face = face_sum[on_edge] - face[at]
-    other_j = side_sum[on_edge] - up_j[at]
-    del on_edge
+    other_side = side_sum[end_edge[at]].astype(np.int64) - (3 * face[at] + up_j[at])
+    other_face, other_j = np.divmod(other_side, 3)
+    del other_side
     seg_layer = layer[at]
     crosses = (lo[other_face] <= seg_layer) & (seg_layer < hi[other_face])
     candidate = first_less_layer[other_face] + seg_layer
