@@ -385,12 +385,14 @@ def unique_faces_from_edges(
     pairs, _, single, n_sides = edges
     if 2 * len(pairs) + len(single) != n_sides:
         return unique_faces(faces, n_vertices)
-    partner = np.full(n_sides, -1, dtype=np.int64)
+    partner = np.full(n_sides, -1, dtype=np.int32 if len(faces) < 2**31 else np.int64)
     partner[pairs[:, 0]] = pairs[:, 1] // 3
     partner[pairs[:, 1]] = pairs[:, 0] // 3
     partner = partner.reshape(-1, 3)
-    repeats = (partner[:, 0] == partner[:, 1]) & (partner[:, 1] == partner[:, 2])
     first = partner[:, 0]
+    repeats = (first == partner[:, 1]) & (first == partner[:, 2])
+    if not repeats.any():  # (as a rule)
+        return np.ones(len(faces), dtype=bool)
     repeats &= (first >= 0) & (first < np.arange(len(partner)))  # the earlier copy stays
     return ~repeats
 
