@@ -36,6 +36,15 @@ class IndexedMesh:
         self.faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
         self._facts: dict[str, Any] = {"all_used": True} if all_used else {}
 
+    def knowing(self, *, bodies: int | None = None, edges: tuple | None = None) -> IndexedMesh:
+        """This mesh, given facts already worked out for its vertices and faces (the
+        loader counts bodies and makes the edge table before it builds the mesh)."""
+        if bodies is not None:
+            self._facts["bodies"] = bodies
+        if edges is not None:
+            self._facts["edge_pairs"] = edges
+        return self
+
     def copy(self) -> IndexedMesh:
         return IndexedMesh(self.vertices.copy(), self.faces.copy())
 

@@ -361,10 +361,7 @@ def _checked_mesh(
         )
     if len(faces) == 0:
         raise _no_volume("flat")
-    mesh = IndexedMesh(vertices, faces, all_used=True)
-    mesh._facts["bodies"] = bodies
-    if edges is not None:
-        mesh._facts["edge_pairs"] = edges
+    mesh = IndexedMesh(vertices, faces, all_used=True).knowing(bodies=bodies, edges=edges)
 
     extents = mesh.extents
     if float(extents.min()) <= 1e-9 * max(float(extents.max()), 1e-12):
