@@ -523,7 +523,13 @@ def _nest(rings: np.ndarray, ring_layer: np.ndarray, n_layers: int) -> np.ndarra
     # Simplified first: the closing below then works on far fewer vertices. (Each
     # polygon's exterior is its ring, coordinate for coordinate; slices of them on the
     # GEOS pool, which releases the interpreter's lock.)
-    ring_geoms = elementwise(shapely.simplify, rings[order], RESOLUTION, preserve_topology=False)
+    ordered_rings = rings[order]
+    ring_geoms = elementwise(shapely.simplify, ordered_rings, RESOLUTION, preserve_topology=False)
+    # A loop narrower than the resolution simplifies to a line, which is no ring: it
+    # stays as sliced (the closing below decides what is left of it).
+    collapsed = shapely.get_type_id(ring_geoms) != shapely.GeometryType.LINEARRING
+    ring_geoms[collapsed] = ordered_rings[collapsed]
+    del ordered_rings
     polygons = shapely.polygons(ring_geoms, indices=poly_index)
     poly_layer = ring_layer[order][np.concatenate([[0], np.flatnonzero(np.diff(poly_index)) + 1])]
     # Layers without any outline (a gap between bodies) have no index here.

@@ -124,6 +124,17 @@ def test_planes_below_each_height_as_a_binary_search(tops):
     )
 
 
+def test_a_loop_narrower_than_the_resolution_is_sliced_as_it_is(corpus):
+    # multibody.stl as trimesh merges it: 1 mm across, with loops of 3e-5 mm² a few
+    # micrometres wide that simplify to lines (GEOS's answer for a ring too thin).
+    mesh = trimesh.load(corpus / "stl" / "multibody.stl", process=True, force="mesh")
+    vertices = np.asarray(mesh.vertices) - [0, 0, mesh.bounds[0, 2]]
+    tops = layer_tops(float(vertices[:, 2].max()), 0.2, 0.2)
+    result = slice_mesh(vertices, np.asarray(mesh.faces), None, tops)
+    assert shapely.is_valid(result.polygons).all()
+    assert shapely.area(result.polygons[0]) > 0
+
+
 def _successors_by_search(layer, start_edge, end_edge):
     """Each segment's successor as a plain search: the first segment of its layer starting
     on the edge it ends on."""
