@@ -251,8 +251,7 @@ def _crossed_sides() -> tuple[np.ndarray, np.ndarray]:
     Side j goes from corner j to corner j + 1 along the winding; a crossed triangle has
     one going up (below → above) and one going down; the first such side, else side 2.
     """
-    pattern = np.arange(8)
-    above = [(pattern >> c) & 1 == 1 for c in range(3)]
+    above = [np.array([(pattern >> c) & 1 == 1 for pattern in range(8)]) for c in range(3)]
     up = [~above[j] & above[(j + 1) % 3] for j in range(2)]
     down = [above[j] & ~above[(j + 1) % 3] for j in range(2)]
     side = [np.int8(j) for j in range(3)]  # which side: a byte a segment
