@@ -155,20 +155,25 @@ def edge_pairs(
     del starts_run
     run_length = np.diff(run_starts, append=len(order))
     twice = run_starts[run_length == 2]
-    first, second = order[twice], order[twice + 1]
+    pairs = np.empty((len(twice), 2), dtype=order.dtype)  # filled in place: the loader's peak
+    pairs[:, 0] = order[twice]
+    twice += 1
+    pairs[:, 1] = order[twice]
     del twice
     single = order[run_starts[run_length == 1]]
+    n_sides = len(order)
+    del order, run_starts, run_length
     # Two sides of one edge {u, v} that start at different vertices run it in opposite
     # directions. Those that start at the same one run it the same way, or go from a
     # vertex to itself: for those few, whether the first starts where the second ends
     # (found from its index: no (f, 3) array of the ends kept).
-    first_start = start[first]
-    opposed = first_start != start[second]
+    first_start = start[pairs[:, 0]]
+    opposed = first_start != start[pairs[:, 1]]
     same = np.flatnonzero(~opposed)
     if same.size:
-        other = second[same]
+        other = pairs[same, 1]
         opposed[same] = first_start[same] == start[other + np.where(other % 3 == 2, -2, 1)]
-    return np.stack([first, second], axis=1), opposed, single, len(order)
+    return pairs, opposed, single, n_sides
 
 
 def edge_keys_sorted(
