@@ -241,7 +241,7 @@ def _edge_faces(face_edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     edge = edge_of_side[numbered]
     faces_on_edge = np.bincount(edge, minlength=n_edges)
     side_sum = np.bincount(edge, weights=numbered.astype(np.float64), minlength=n_edges)
-    return faces_on_edge, side_sum
+    return faces_on_edge, side_sum.astype(np.int64)  # (sums of integers below 2**53: exact)
 
 
 def _crossed_sides() -> tuple[np.ndarray, np.ndarray]:
@@ -372,16 +372,23 @@ def _successors(
     n_edges = len(faces_on_edge)
     successor = np.full(n, -1, dtype=np.int64)
     twice = faces_on_edge[end_edge] == 2
-    at = np.flatnonzero(twice)
-    other_side = side_sum[end_edge[at]].astype(np.int64) - (3 * face[at] + up_j[at])
+    # Every segment's edge has two faces in a closed part's band, as a rule: then the
+    # segments are taken as they are, not gathered.
+    at = None if twice.all() else np.flatnonzero(twice)
+    ends, seg_face, seg_up, seg_layer = (
+        (end_edge, face, up_j, layer)
+        if at is None
+        else (end_edge[at], face[at], up_j[at], layer[at])
+    )
+    other_side = side_sum[ends] - (3 * seg_face + seg_up)
+    del ends, seg_face, seg_up
     other_face, other_j = np.divmod(other_side, 3)
     del other_side
-    seg_layer = layer[at]
     crosses = (lo[other_face] <= seg_layer) & (seg_layer < hi[other_face])
     candidate = first_less_layer[other_face] + seg_layer
     candidate = np.where(crosses, candidate, 0)
     found = crosses & (down_j[candidate] == other_j)
-    successor[at[found]] = candidate[found]
+    successor[np.flatnonzero(found) if at is None else at[found]] = candidate[found]
     del at, other_face, other_j, seg_layer, crosses, candidate, found
     rest = np.flatnonzero(~twice)
     if rest.size:
