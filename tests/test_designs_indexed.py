@@ -21,8 +21,10 @@ from fabserver.designs.indexed import (
     fix_inversion,
     nondegenerate,
     nondegenerate_faces,
+    sort_on_two_cores,
     sorted_unique,
     unique_faces,
+    unique_faces_from_edges,
 )
 from fabserver.designs.threemf import read_3mf
 from fabserver.graphs import connected_components as weak_components
@@ -90,6 +92,57 @@ def test_degenerate_and_duplicate_faces_like_trimesh():
     np.testing.assert_array_equal(nondegenerate_faces(vertices, faces), kept)
     assert not kept[-1] and not kept[-2]
     np.testing.assert_array_equal(unique_faces(faces, len(vertices)), reference.unique_faces())
+
+
+@pytest.mark.parametrize(
+    "repeated",
+    [
+        [],  # none: the common case
+        [3],  # one face again, corners turned
+        [3, 7],  # two faces again
+        [3, 3],  # one face three times: an edge of three sides, the sort decides
+    ],
+)
+@pytest.mark.parametrize("opened", [False, True])
+def test_repeated_faces_told_from_the_edges_as_by_the_sort(repeated, opened):
+    box = trimesh.creation.box((2, 2, 2))
+    faces = box.faces[1:] if opened else box.faces
+    again = faces[repeated][:, [1, 2, 0]]
+    again[::2] = again[::2, ::-1]  # every other copy reversed: the same face
+    faces = np.vstack([faces[:5], again, faces[5:]])
+    edges = edge_pairs(faces, len(box.vertices))
+    expected = unique_faces(faces, len(box.vertices))
+    np.testing.assert_array_equal(
+        unique_faces_from_edges(faces, len(box.vertices), edges), expected
+    )
+    assert int((~expected).sum()) == len(repeated)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+def test_sort_on_two_cores_is_numpys_sort(dtype):
+    rng = np.random.default_rng(3)
+    for n in (0, 5, 1 << 17, (1 << 18) + 3):  # below and above the split
+        values = rng.integers(0, 1000 if n > 5 else 3, n).astype(dtype)  # many repeats
+        expected = np.sort(values)
+        sort_on_two_cores(values)
+        np.testing.assert_array_equal(values, expected)
+
+
+def test_edge_pairs_directions_as_the_sides_run():
+    # Random faces over few vertices: edges of two sides either way, of more sides, and
+    # sides from a vertex to itself (faces with a repeated corner).
+    rng = np.random.default_rng(11)
+    faces = np.vstack([rng.integers(0, 40, size=(400, 3)), [[50, 50, 51], [50, 50, 52]]])
+    pairs, opposed, single, n_sides = edge_pairs(faces, 53)
+    start, end = faces.ravel(), faces[:, [1, 2, 0]].ravel()
+    assert np.array_equal(opposed, start[pairs[:, 0]] == end[pairs[:, 1]])
+    assert (~opposed).any() and opposed.any()
+    assert (start[pairs[:, 0]] == end[pairs[:, 0]]).any()  # a side to itself is paired
+    keys = [tuple(sorted(k)) for k in zip(start, end, strict=True)]
+    for a, b in pairs:
+        assert keys[a] == keys[b] and keys.count(keys[a]) == 2
+    assert all(keys.count(keys[i]) == 1 for i in single)
+    assert n_sides == faces.size
 
 
 def test_components_match_scipy():

@@ -10,6 +10,8 @@ richer operations asks for :meth:`IndexedMesh.to_trimesh`.
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,6 +35,15 @@ class IndexedMesh:
         self.vertices = np.asarray(vertices, dtype=np.float64)
         self.faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
         self._facts: dict[str, Any] = {"all_used": True} if all_used else {}
+
+    def knowing(self, *, bodies: int | None = None, edges: tuple | None = None) -> IndexedMesh:
+        """This mesh, given facts already worked out for its vertices and faces (the
+        loader counts bodies and makes the edge table before it builds the mesh)."""
+        if bodies is not None:
+            self._facts["bodies"] = bodies
+        if edges is not None:
+            self._facts["edge_pairs"] = edges
+        return self
 
     def copy(self) -> IndexedMesh:
         return IndexedMesh(self.vertices.copy(), self.faces.copy())
@@ -86,12 +97,15 @@ class IndexedMesh:
     def body_count(self) -> int:
         """Connected groups of vertices (trimesh's ``body_count``)."""
         if "bodies" not in self._facts:
-            # Two sides of each face join its three corners as well as three do.
+            # Two sides of each face join its three corners as well as three do; vertex
+            # numbers in 32 bits where they fit (half the memory of the loader's peak).
             faces = self.faces
+            dtype = np.int32 if len(self.vertices) < 2**31 else np.int64
             labels = connected_components(
                 len(self.vertices),
-                np.concatenate([faces[:, 0], faces[:, 1]]),
-                np.concatenate([faces[:, 1], faces[:, 2]]),
+                np.concatenate([faces[:, 0], faces[:, 1]], dtype=dtype),
+                np.concatenate([faces[:, 1], faces[:, 2]], dtype=dtype),
+                dtype=dtype,
             )
             self._facts["bodies"] = int(np.count_nonzero(labels == np.arange(len(labels))))
         return self._facts["bodies"]
@@ -132,19 +146,34 @@ def edge_pairs(
     winding); ``single``: sides no other face shares (the rims of holes); ``sides``:
     ``3 × faces``. A side index ``i`` is face ``i // 3``, side ``i % 3``.
     """
-    start, end = sides(faces)
-    start, end = start.ravel(), end.ravel()
-    ordered, order = edge_keys_sorted(start, end, n_vertices)
+    start = faces.ravel()
+    ordered, order = edge_keys_sorted(start, faces[:, [1, 2, 0]].ravel(), n_vertices)
     starts_run = np.ones(len(ordered), dtype=bool)
     np.not_equal(ordered[1:], ordered[:-1], out=starts_run[1:])
     del ordered
     run_starts = np.flatnonzero(starts_run)
-    run_length = np.diff(np.append(run_starts, len(order)))
+    del starts_run
+    run_length = np.diff(run_starts, append=len(order))
     twice = run_starts[run_length == 2]
-    pairs = np.stack([order[twice], order[twice + 1]], axis=1)
-    opposed = start[pairs[:, 0]] == end[pairs[:, 1]]
+    pairs = np.empty((len(twice), 2), dtype=order.dtype)  # filled in place: the loader's peak
+    pairs[:, 0] = order[twice]
+    twice += 1
+    pairs[:, 1] = order[twice]
+    del twice
     single = order[run_starts[run_length == 1]]
-    return pairs, opposed, single, len(order)
+    n_sides = len(order)
+    del order, run_starts, run_length
+    # Two sides of one edge {u, v} that start at different vertices run it in opposite
+    # directions. Those that start at the same one run it the same way, or go from a
+    # vertex to itself: for those few, whether the first starts where the second ends
+    # (found from its index: no (f, 3) array of the ends kept).
+    first_start = start[pairs[:, 0]]
+    opposed = first_start != start[pairs[:, 1]]
+    same = np.flatnonzero(~opposed)
+    if same.size:
+        other = pairs[same, 1]
+        opposed[same] = first_start[same] == start[other + np.where(other % 3 == 2, -2, 1)]
+    return pairs, opposed, single, n_sides
 
 
 def edge_keys_sorted(
@@ -157,18 +186,44 @@ def edge_keys_sorted(
     faster than an argsort, and no gather of the keys after it).
     """
     n = np.int64(max(n_vertices, 1))
-    keys = np.minimum(start, end).astype(np.int64) * n + np.maximum(start, end)
+    keys = np.minimum(start, end).astype(np.int64, copy=False)  # in place below: one array
+    keys *= n
+    keys += np.maximum(start, end)
+    del start, end  # (a caller's temporary of the ends is freed here)
     count = len(keys)
     shift = max(count - 1, 1).bit_length()
     if int(n) ** 2 < 2 ** (63 - shift):
         keys <<= shift
         keys |= np.arange(count, dtype=np.int64)
-        keys.sort()
+        sort_on_two_cores(keys)
         order = keys & np.int64((1 << shift) - 1)
         keys >>= shift
         return keys, order
     order = np.argsort(keys, kind="stable")
     return keys[order], order
+
+
+PARALLEL_SORT_MIN = 1 << 17
+"""Below this many values a sort is not split over two threads (a thread costs ~0.1 ms)."""
+
+
+def sort_on_two_cores(values: np.ndarray) -> None:
+    """``values.sort()`` of a 1-d integer array, its two halves sorted at once.
+
+    numpy's sort releases the interpreter's lock, so a second thread sorts one half on
+    the other core while this one sorts the other; one stable pass merges the two
+    sorted runs (timsort: a few ms). Equal integers are indistinguishable, so the
+    result is ``values.sort()``'s exactly.
+    """
+    if len(values) < PARALLEL_SORT_MIN or (os.cpu_count() or 1) < 2:
+        values.sort()
+        return
+    half = len(values) // 2
+    other = threading.Thread(target=values[half:].sort, name="sort-half", daemon=True)
+    other.start()
+    values[:half].sort()
+    other.join()
+    values.sort(kind="stable")
 
 
 def sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -184,24 +239,31 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return values[keep]
 
 
-def connected_components(n: int, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+def connected_components(
+    n: int, first: np.ndarray, second: np.ndarray, dtype: type = np.int64
+) -> np.ndarray:
     """Label of each of ``n`` nodes joined by edges ``first[i]–second[i]``: its group's smallest node.
 
     Hooking and pointer jumping over the whole edge list (a few dozen array passes
     even for millions of nodes), in place of scipy's ``connected_components``.
+    ``dtype``: of the labels and the work arrays (``np.int32`` where ``n`` fits: half
+    the memory).
     """
-    labels = np.arange(n, dtype=np.int64)
+    labels = np.arange(n, dtype=dtype)
     if len(first) == 0:
         return labels
-    first = np.asarray(first, dtype=np.int64)
-    second = np.asarray(second, dtype=np.int64)
+    first = np.asarray(first, dtype=dtype)
+    second = np.asarray(second, dtype=dtype)
     a, b = first, second  # every node its own label: no gather in the first round
     while True:
         differ = a != b
         if not differ.any():
             return labels
-        # an edge inside one group stays inside it: only the others are looked at again
-        first, second, a, b = first[differ], second[differ], a[differ], b[differ]
+        if not differ.all():  # (all differ in the first round, as a rule: no copies then)
+            # An edge inside one group stays inside it: only the others are looked at
+            # again. (np.compress: a boolean index of a mask this irregular is 6x slower.)
+            first, second, a, b = (np.compress(differ, x) for x in (first, second, a, b))
+        del differ
         low = np.minimum(a, b)
         np.minimum.at(labels, np.maximum(a, b), low)
         while True:  # every node straight to its root
@@ -212,15 +274,17 @@ def connected_components(n: int, first: np.ndarray, second: np.ndarray) -> np.nd
         a, b = labels[first], labels[second]
 
 
-FACES_PER_PASS = 1 << 18
-"""Faces gathered at a time into ``(k, 3, 3)`` corners: a few MiB of temporaries."""
+FACES_PER_PASS = 1 << 16
+"""Faces gathered at a time into corner columns: a few MiB of temporaries (the loader's
+checks run at its peak)."""
 
 
 def face_volumes(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Signed volume each face contributes, as trimesh's ``mass_properties`` sums it."""
     out = np.empty(len(faces))
+    axes = vertex_axes(vertices)
     for lo in range(0, len(faces), FACES_PER_PASS):
-        p0, p1, p2 = corner_columns(vertices, faces[lo : lo + FACES_PER_PASS])
+        p0, p1, p2 = corner_columns(vertices, faces[lo : lo + FACES_PER_PASS], axes)
         cross_x = _crosses(p0, p1, p2)[0]
         out[lo : lo + FACES_PER_PASS] = cross_x * (p0[0] + p1[0] + p2[0]) / 6.0
     return out
@@ -229,13 +293,22 @@ def face_volumes(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def corner_columns(vertices: np.ndarray, faces: np.ndarray) -> tuple[Columns, Columns, Columns]:
+def vertex_axes(vertices: np.ndarray) -> list[np.ndarray]:
+    """The vertices' x, y and z as contiguous float64 columns."""
+    return [np.ascontiguousarray(vertices[:, a], dtype=np.float64) for a in range(3)]
+
+
+def corner_columns(
+    vertices: np.ndarray, faces: np.ndarray, axes: list[np.ndarray] | None = None
+) -> tuple[Columns, Columns, Columns]:
     """``(x, y, z)`` of each face's first, second and third corner: nine ``(f,)`` arrays.
 
     Whole columns rather than ``vertices[faces]`` (an ``(f, 3, 3)`` gather, then
-    strided ``(f, 3)`` arithmetic): the same numbers, several times faster.
+    strided ``(f, 3)`` arithmetic): the same numbers, several times faster. ``axes``:
+    :func:`vertex_axes` of the vertices, when the caller has them (a loop of slices).
     """
-    axes = [np.ascontiguousarray(vertices[:, a], dtype=np.float64) for a in range(3)]
+    if axes is None:
+        axes = vertex_axes(vertices)
     corner = [np.ascontiguousarray(faces[:, c]) for c in range(3)]
     return tuple(tuple(axis[c] for axis in axes) for c in corner)  # type: ignore[return-value]
 
@@ -270,8 +343,9 @@ def nondegenerate_faces(
 ) -> np.ndarray:
     """:func:`nondegenerate` of ``vertices[faces]``, without building the triangles."""
     kept = np.empty(len(faces), dtype=bool)
+    axes = vertex_axes(vertices)
     for lo in range(0, len(faces), FACES_PER_PASS):
-        columns = corner_columns(vertices, faces[lo : lo + FACES_PER_PASS])
+        columns = corner_columns(vertices, faces[lo : lo + FACES_PER_PASS], axes)
         kept[lo : lo + FACES_PER_PASS] = _nondegenerate(*columns, height=height)
     return kept
 
@@ -311,6 +385,32 @@ def unique_faces(faces: np.ndarray, n_vertices: int) -> np.ndarray:
     return mask
 
 
+def unique_faces_from_edges(
+    faces: np.ndarray, n_vertices: int, edges: tuple[np.ndarray, np.ndarray, np.ndarray, int]
+) -> np.ndarray:
+    """:func:`unique_faces`, told from the faces' :func:`edge_pairs` without a sort of its own.
+
+    Where no edge has three sides or more, a face repeats another exactly when its three
+    sides are paired with sides of that one face (the three edges give the three
+    corners); the later of the two goes, as :func:`unique_faces` keeps the first. Faces
+    must have three distinct corners (degenerate ones removed). Otherwise:
+    :func:`unique_faces`.
+    """
+    pairs, _, single, n_sides = edges
+    if 2 * len(pairs) + len(single) != n_sides:
+        return unique_faces(faces, n_vertices)
+    partner = np.full(n_sides, -1, dtype=np.int32 if len(faces) < 2**31 else np.int64)
+    partner[pairs[:, 0]] = pairs[:, 1] // 3
+    partner[pairs[:, 1]] = pairs[:, 0] // 3
+    partner = partner.reshape(-1, 3)
+    first = partner[:, 0]
+    repeats = (first == partner[:, 1]) & (first == partner[:, 2])
+    if not repeats.any():  # (as a rule)
+        return np.ones(len(faces), dtype=bool)
+    repeats &= (first >= 0) & (first < np.arange(len(partner)))  # the earlier copy stays
+    return ~repeats
+
+
 def without_unreferenced(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Drop vertices no face uses, keeping the order of the others (as trimesh does)."""
     used = np.zeros(len(vertices), dtype=bool)
@@ -346,6 +446,8 @@ def fix_inversion(mesh: IndexedMesh) -> IndexedMesh:
     fixed = faces.copy()
     fixed[flip] = fixed[flip][:, ::-1]
     turned = IndexedMesh(mesh.vertices, fixed, all_used=bool(mesh._facts.get("all_used")))
+    if "bodies" in mesh._facts:  # the same corners joined
+        turned._facts["bodies"] = mesh._facts["bodies"]
     # The same edges join the same faces. A flipped face [a, b, c] → [c, b, a] runs
     # its sides 0 and 1 as its new sides 1 and 0; both faces of a pair belong to the
     # same body, so they flip together and their winding still agrees.

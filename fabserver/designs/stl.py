@@ -13,6 +13,9 @@ from __future__ import annotations
 import io
 import itertools
 import re
+import threading
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -21,10 +24,12 @@ from ..memory import release_freed_memory
 from .indexed import (
     IndexedMesh,
     connected_components,
+    edge_pairs,
     fix_inversion,
     nondegenerate_faces,
+    sort_on_two_cores,
     triangle_crosses,
-    unique_faces,
+    unique_faces_from_edges,
     without_unreferenced,
 )
 from .loader import design_error
@@ -242,8 +247,16 @@ def mesh_from_triangles(
     if not np.isfinite(triangles).all():
         raise _not_finite()
     repairs = list(repairs or [])
-    if stored_normals is not None:
-        opposed = _opposed_normals(triangles, stored_normals)
+    # The stored normals are checked on another thread while the corners are merged
+    # (numpy releases the interpreter's lock in both: the second core is idle here).
+    counting = (
+        None if stored_normals is None else _Call(_opposed_normals, triangles, stored_normals)
+    )
+    try:
+        vertices, faces = merge_vertices(triangles)
+    finally:
+        opposed = None if counting is None else counting.result()
+    if opposed is not None:
         details["stored_normals_opposed"] = opposed
         if opposed:
             repairs.append(
@@ -254,10 +267,9 @@ def mesh_from_triangles(
                     " from it.",
                 )
             )
-
-    vertices, faces = merge_vertices(triangles)
     n_raw = len(triangles)
     del triangles
+    faces = _nondegenerate(vertices, faces, repairs)
     return _checked_mesh(vertices, faces, n_raw, fmt, units, scale_to_mm, details, repairs)
 
 
@@ -278,10 +290,31 @@ def mesh_from_indexed(
     """
     if not np.isfinite(vertices).all(axis=1)[faces].all():  # only the corners used
         raise _not_finite()
-    merged, merged_faces = merge_indexed_vertices(vertices, faces)
+    n_raw = len(faces)
+    vertices, faces = merge_indexed_vertices(vertices, faces)
+    repairs: list[Text] = []
+    faces = _nondegenerate(vertices, faces, repairs)
     return _checked_mesh(
-        merged, merged_faces, len(faces), fmt, units, scale_to_mm, dict(details or {}), []
+        vertices, faces, n_raw, fmt, units, scale_to_mm, dict(details or {}), repairs
     )
+
+
+def _nondegenerate(vertices: np.ndarray, faces: np.ndarray, repairs: list[Text]) -> np.ndarray:
+    """The faces with an area (a repair noted if some had none).
+
+    Called where the caller rebinds its ``faces`` to the result, so the unfiltered
+    faces are freed before the checks that follow (the loader's peak).
+    """
+    kept = nondegenerate_faces(vertices, faces)
+    if kept.all():
+        return faces
+    repairs.append(
+        Text(
+            f"{int((~kept).sum())} triangle(s) sans surface retiré(s).",
+            f"{int((~kept).sum())} zero-area triangle(s) removed.",
+        )
+    )
+    return faces[kept]
 
 
 def _not_finite():
@@ -303,22 +336,23 @@ def _checked_mesh(
     details: dict[str, object],
     repairs: list[Text],
 ) -> Mesh:
-    """The checks and repairs of :func:`mesh_from_triangles` after the vertices are merged."""
+    """The checks and repairs of :func:`mesh_from_triangles` after the vertices are merged
+    and the faces without area removed (:func:`_nondegenerate`)."""
     warnings: list[Text] = []
     details["vertices_merged"] = 3 * n_raw - len(vertices)
 
-    kept = nondegenerate_faces(vertices, faces)
-    if not kept.all():
-        faces = faces[kept]
-        repairs.append(
-            Text(
-                f"{int((~kept).sum())} triangle(s) sans surface retiré(s).",
-                f"{int((~kept).sum())} zero-area triangle(s) removed.",
-            )
-        )
-    unique = unique_faces(faces, len(vertices))
+    # Unused vertices dropped first (renumbered in order: the edges' order stays), and the
+    # bodies counted before the edge table exists (the loader's peak): a repeated face
+    # joins the corners its first copy joins, so they count the same without it.
+    vertices, faces = without_unreferenced(vertices, faces)
+    bodies = IndexedMesh(vertices, faces, all_used=True).body_count
+    # The edge table serves the repeated faces, the winding, the open edges and the
+    # isolated faces: one sort of the sides for all of them.
+    edges = edge_pairs(faces, len(vertices))
+    unique = unique_faces_from_edges(faces, len(vertices), edges)
     if len(faces) and (duplicates := len(faces) - int(unique.sum())):
         faces = faces[unique]
+        edges = None  # (rare) worked out again for the faces kept
         repairs.append(
             Text(
                 f"{duplicates} triangle(s) en double retiré(s).",
@@ -327,7 +361,7 @@ def _checked_mesh(
         )
     if len(faces) == 0:
         raise _no_volume("flat")
-    mesh = IndexedMesh(*without_unreferenced(vertices, faces), all_used=True)
+    mesh = IndexedMesh(vertices, faces, all_used=True).knowing(bodies=bodies, edges=edges)
 
     extents = mesh.extents
     if float(extents.min()) <= 1e-9 * max(float(extents.max()), 1e-12):
@@ -423,7 +457,8 @@ def merge_vertices(triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         _, first, inverse = np.unique(
             _grid_cells(corners), axis=0, return_index=True, return_inverse=True
         )
-    return corners[first].astype(np.float64), inverse.reshape(-1, 3).astype(np.int64)
+        representatives = corners[first]
+    return representatives.astype(np.float64), inverse.reshape(-1, 3).astype(np.int64, copy=False)
 
 
 def _cells_differ(
@@ -478,7 +513,7 @@ def merge_indexed_vertices(
     )
 
 
-CHUNK_FACES = 1 << 18
+CHUNK_FACES = 1 << 16
 """Triangles per pass over per-triangle temporaries (a few MiB each, whatever the mesh)."""
 
 
@@ -488,8 +523,11 @@ def _slices(n: int, size: int) -> list[tuple[int, int]]:
 
 def _grid_cells(corners: np.ndarray) -> np.ndarray:
     """``(k, 3) uint64``: the ``MERGE_GRID_MM`` cell of each corner (as bits of int64)."""
-    # One float64 temporary, rounded in place (np.rint is what np.round does at 0 decimals).
-    snapped = np.divide(corners, MERGE_GRID_MM, dtype=np.float64)
+    # One float64 temporary, divided and rounded in place (np.rint is what np.round does
+    # at 0 decimals). Widened first: a division casting float32 on the fly is slower, and
+    # widening is exact, so the quotients are the same.
+    snapped = corners.astype(np.float64)
+    snapped /= MERGE_GRID_MM
     np.rint(snapped, out=snapped)
     return snapped.astype(np.int64).view(np.uint64)
 
@@ -600,7 +638,7 @@ def _first_and_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     packed <<= shift
     for lo, hi in _slices(len(keys), 3 * CHUNK_FACES):  # no index array of the keys' size
         packed[lo:hi] |= np.arange(lo, hi, dtype=np.uint64)
-    packed.sort()
+    sort_on_two_cores(packed)
     # A run starts where the high bits change; the low bits are then the order, in place
     # (no array of the keys' size more than the sort's own: this is a loader's peak).
     starts_run = np.empty(len(keys), dtype=bool)
@@ -609,13 +647,16 @@ def _first_and_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     packed &= (np.uint64(1) << shift) - np.uint64(1)
     order = packed.view(np.int64)
     ordered = keys[order]
-    collided = (ordered[1:] != ordered[:-1])[~starts_run[1:]].any()
+    collided = ((ordered[1:] != ordered[:-1]) & ~starts_run[1:]).any()
     del ordered
     if collided:
         return _first_and_inverse_sorted(keys)
+    group = starts_run.astype(np.intp)  # (a cumsum of booleans into int64 is 5x slower)
+    np.cumsum(group, out=group)
+    group -= 1
     inverse = np.empty(len(keys), dtype=np.intp)
-    inverse[order] = np.cumsum(starts_run) - 1
-    return order[starts_run], inverse
+    inverse[order] = group
+    return np.compress(starts_run, order), inverse  # (faster than a boolean index here)
 
 
 def _first_and_inverse_sorted(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -636,6 +677,33 @@ def _first_and_inverse_sorted(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return first, inverse
 
 
+class _Call:
+    """``function(*args)`` on a thread of its own, started at once; :meth:`result` joins it."""
+
+    def __init__(self, function: Callable[..., Any], *args: Any) -> None:
+        self._outcome: list[Any] = []
+
+        def run() -> None:
+            try:
+                self._outcome.append((True, function(*args)))
+            except BaseException as error:  # handed to the caller of result()
+                self._outcome.append((False, error))
+
+        self._thread = threading.Thread(target=run, name="loader-check", daemon=True)
+        self._thread.start()
+
+    def result(self) -> Any:
+        self._thread.join()
+        ok, value = self._outcome[0]
+        if not ok:
+            raise value
+        return value
+
+
+OPPOSED_CHUNK_FACES = 1 << 13
+"""Triangles per pass of :func:`_opposed_normals` (its temporaries: about 1 MiB)."""
+
+
 def _opposed_normals(triangles: np.ndarray, stored: np.ndarray) -> int:
     """How many stored facet normals point against the right-hand rule of their vertices.
 
@@ -643,7 +711,9 @@ def _opposed_normals(triangles: np.ndarray, stored: np.ndarray) -> int:
     non-finite stored normals (allowed by the format) are not counted.
     """
     count = 0
-    for lo, hi in _slices(len(triangles), CHUNK_FACES):
+    # Small slices: this runs beside the vertex merge, on a thread whose allocations
+    # come from an arena of their own (its high-water mark adds to the loader's peak).
+    for lo, hi in _slices(len(triangles), OPPOSED_CHUNK_FACES):
         tri = triangles[lo:hi]
         winding = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         with np.errstate(invalid="ignore"):

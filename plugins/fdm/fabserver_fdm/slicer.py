@@ -22,15 +22,15 @@ gives the union of the bodies where even-odd would cut their overlap out.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 
-from fabserver.designs.indexed import edge_keys_sorted, sorted_unique
-from fabserver.graphs import connected_components, coo_matrix  # scipy's calls, without scipy
+from fabserver.designs.indexed import connected_components, edge_keys_sorted, sorted_unique
 
-from .geos import buffer
+from .geos import buffer, elementwise
 
 CLOSING_RADIUS = 0.05  # mm, hairline gaps closed (PrusaSlicer uses 0.049)
 RESOLUTION = 0.0125  # mm, slice outlines simplified to this (PrusaSlicer's gcode_resolution)
@@ -72,23 +72,116 @@ def slice_mesh(
         (:func:`face_edge_ids`); ``None``: only the edges a slicing plane crosses are
         numbered, here (a third of them on 3DBenchy: a third of the sort)
     top_z : (L,) float — top of each layer
+
+    The crossings are worked out band of layers by band (:data:`BAND_SEGMENTS` at a
+    time: every chain lies in one layer), so their per-segment arrays are those of a
+    band, not of the whole part; the rings of the bands are put back in the order
+    one pass over all layers gives them, so the layers are the same.
     """
     heights = np.diff(np.concatenate([[0.0], top_z]))
     slice_z = top_z - heights / 2.0
     n_layers = len(top_z)
+    corner_between = _corner_layers(vertices, faces, slice_z)
     if face_edges is None:
-        face_edges = _crossed_edge_ids(vertices, faces, slice_z)
-    seg_layer, start_pt, end_pt, _, _, successor = _segments(vertices, faces, face_edges, slice_z)
-    del face_edges
+        face_edges = _crossed_edge_ids(vertices, faces, slice_z, corner_between)
+    lo, hi = _face_layers(vertices, faces, slice_z, corner_between)
+    edge_faces = _edge_faces(face_edges)
+    bands = _bands(lo, hi, n_layers)
+    parts = []
+    n_open = 0
+    for band in bands:
+        seg_layer, start_pt, end_pt, _, _, successor, seg_face = _segments(
+            vertices, faces, face_edges, slice_z, (lo, hi, band, edge_faces, corner_between)
+        )
+        if len(seg_layer) == 0:
+            continue
+        comp, order, closed, comp_head = _chain(successor)
+        del successor
+        rings, ring_layer, band_open, ring_comp = _rings(
+            comp, order, closed, start_pt, end_pt, seg_layer
+        )
+        n_open += band_open
+        # A chain's place in one pass over all layers is its smallest segment's there:
+        # segments come face by face, each face's layers upwards.
+        head = comp_head[ring_comp]
+        parts.append((rings, ring_layer, seg_face[head] * n_layers + seg_layer[head]))
+        del seg_layer, start_pt, end_pt, comp, order, closed, comp_head, seg_face
+    del face_edges, lo, hi, edge_faces, corner_between
     polygons = np.array([shapely.Polygon()] * n_layers, dtype=object)
-    if len(seg_layer) == 0:
-        return SliceResult(polygons, top_z, heights, 0)
-    comp, order, closed = _chain(successor)
-    rings, ring_layer, n_open = _rings(comp, order, closed, start_pt, end_pt, seg_layer)
+    if not parts:
+        return SliceResult(polygons, top_z, heights, n_open)
+    rings, ring_layer, ring_key = (np.concatenate(column) for column in zip(*parts, strict=True))
+    if len(parts) > 1:
+        by_key = np.argsort(ring_key)
+        rings, ring_layer = rings[by_key], ring_layer[by_key]
     if len(rings) == 0:
         return SliceResult(polygons, top_z, heights, n_open)
     layer_geoms = _nest(rings, ring_layer, n_layers)
     return SliceResult(layer_geoms, top_z, heights, n_open)
+
+
+BAND_SEGMENTS = 1 << 16
+"""Crossings worked out at a time: a few MiB of per-segment arrays (the slicer's peak)."""
+
+
+def _corner_layers(vertices: np.ndarray, faces: np.ndarray, slice_z: np.ndarray) -> list:
+    """Of each face's corners 0, 1, 2: the first slicing plane at or above it, ``(f,) int32``
+    each (the planes below it: a part has far fewer than 2**31 layers)."""
+    between = _planes_below(slice_z, vertices[:, 2]).astype(np.int32)
+    return [between[faces[:, c]] for c in range(3)]
+
+
+def _planes_below(slice_z: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(slice_z, z, side="left")``, from the planes' even spacing.
+
+    Layers are evenly spaced but for the first: each height's index is guessed from the
+    mean spacing, then moved until the plane at it is the first at or above the height,
+    which is what the search returns (a binary search of every vertex is 45 ns each).
+    """
+    n = len(slice_z)
+    step = (slice_z[-1] - slice_z[0]) / (n - 1) if n > 1 else 0.0
+    if not step > 0:
+        return np.searchsorted(slice_z, z, side="left")
+    guess = np.ceil((z - slice_z[0]) / step)
+    np.clip(guess, 0, n, out=guess)
+    index = guess.astype(np.intp)
+    planes = np.append(slice_z, np.inf)  # (an index of n: above every plane)
+    for _ in range(4):
+        below = planes[index] < z  # the plane there is under the height: one up
+        above = (index > 0) & (planes[index - 1] >= z)  # the one before would do: down
+        if not (below.any() or above.any()):
+            return index
+        index += below
+        index -= above
+    return np.searchsorted(slice_z, z, side="left")
+
+
+def _face_layers(
+    vertices: np.ndarray, faces: np.ndarray, slice_z: np.ndarray, corner_between=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(lo, hi)``: the layers ``lo <= layer < hi`` whose plane crosses each face.
+
+    A plane at z crosses a triangle when some vertex is at or below it and some above:
+    the planes from its lowest corner's (:func:`_corner_layers`) to its highest's, as
+    a search of its lowest and highest z would find them (the search is monotonic).
+    """
+    if corner_between is None:
+        corner_between = _corner_layers(vertices, faces, slice_z)
+    a, b, c = corner_between
+    return np.minimum(np.minimum(a, b), c), np.maximum(np.maximum(a, b), c)
+
+
+def _bands(lo: np.ndarray, hi: np.ndarray, n_layers: int) -> list[tuple[int, int]]:
+    """Runs of whole layers of about :data:`BAND_SEGMENTS` crossings each."""
+    starts = np.bincount(lo, minlength=n_layers + 1)
+    ends = np.bincount(hi, minlength=n_layers + 1)
+    per_layer = np.cumsum(starts - ends)[:n_layers]  # faces crossing each layer
+    total = np.cumsum(per_layer)
+    if len(total) == 0 or total[-1] <= BAND_SEGMENTS:
+        return [(0, n_layers)]
+    cuts = np.searchsorted(total, np.arange(BAND_SEGMENTS, int(total[-1]), BAND_SEGMENTS))
+    edges = sorted_unique(np.concatenate([[0], cuts + 1, [n_layers]]).clip(0, n_layers))
+    return [(int(a), int(b)) for a, b in itertools.pairwise(edges.tolist()) if b > a]
 
 
 def face_edge_ids(faces: np.ndarray, n_vertices: int) -> np.ndarray:
@@ -103,19 +196,28 @@ def face_edge_ids(faces: np.ndarray, n_vertices: int) -> np.ndarray:
     return edge.reshape(-1, 3)
 
 
-def _crossed_edge_ids(vertices: np.ndarray, faces: np.ndarray, slice_z: np.ndarray) -> np.ndarray:
+def _crossed_edge_ids(
+    vertices: np.ndarray, faces: np.ndarray, slice_z: np.ndarray, corner_between=None
+) -> np.ndarray:
     """:func:`face_edge_ids` of the sides some slicing plane crosses, -1 for the others.
 
     A side is crossed when its ends lie between different planes; every segment
     starts and ends on such a side, and so does the side it shares with the next
     face. The edges are numbered otherwise than :func:`face_edge_ids` does, which
-    changes nothing: chaining only asks which sides are the same edge.
+    changes nothing: chaining only asks which sides are the same edge. ``(f, 3)
+    int32`` (half the memory; a part has far fewer than 2**31 edges).
     """
-    between = np.searchsorted(slice_z, vertices[:, 2], side="left")[faces]  # (f, 3)
-    ahead = faces[:, [1, 2, 0]]
-    crossed = np.flatnonzero(between != between[:, [1, 2, 0]])
-    ordered, order = edge_keys_sorted(faces.ravel()[crossed], ahead.ravel()[crossed], len(vertices))
-    edge = np.full(faces.size, -1, dtype=np.int64)
+    if corner_between is None:
+        corner_between = _corner_layers(vertices, faces, slice_z)
+    crossed = np.empty(faces.shape, dtype=bool)
+    for c in range(3):  # side c runs from corner c to corner c + 1
+        np.not_equal(corner_between[c], corner_between[(c + 1) % 3], out=crossed[:, c])
+    crossed = np.flatnonzero(crossed)
+    corner = faces.ravel()
+    ahead = corner[crossed + np.where(crossed % 3 == 2, -2, 1)]
+    ordered, order = edge_keys_sorted(corner[crossed], ahead, len(vertices))
+    del ahead
+    edge = np.full(faces.size, -1, dtype=np.int32)
     edge[crossed[order]] = _run_numbers(ordered)
     return edge.reshape(-1, 3)
 
@@ -125,76 +227,137 @@ def _run_numbers(ordered: np.ndarray) -> np.ndarray:
     starts_run = np.empty(len(ordered), dtype=np.int64)
     starts_run[:1] = 1
     np.not_equal(ordered[1:], ordered[:-1], out=starts_run[1:])
-    return np.cumsum(starts_run) - 1
+    np.cumsum(starts_run, out=starts_run)
+    starts_run -= 1
+    return starts_run
 
 
-def _segments(vertices, faces, face_edges, slice_z):
+def _edge_faces(face_edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(faces_on_edge, side_sum)``: of each edge, how many sides are on it and the sum
+    of their side indices (the other side of an edge of two, by subtraction)."""
+    edge_of_side = face_edges.ravel()
+    n_edges = int(edge_of_side.max()) + 1 if edge_of_side.size else 0
+    numbered = np.flatnonzero(edge_of_side >= 0)  # sides without a number never cross
+    edge = edge_of_side[numbered]
+    faces_on_edge = np.bincount(edge, minlength=n_edges)
+    side_sum = np.bincount(edge, weights=numbered.astype(np.float64), minlength=n_edges)
+    return faces_on_edge, side_sum.astype(np.int64)  # (sums of integers below 2**53: exact)
+
+
+def _crossed_sides() -> tuple[np.ndarray, np.ndarray]:
+    """The side going up and the side going down of a face whose corners 0, 1, 2 lie above
+    a plane as the bits 1, 2, 4 of the index say: ``(8,) int8`` each.
+
+    Side j goes from corner j to corner j + 1 along the winding; a crossed triangle has
+    one going up (below → above) and one going down; the first such side, else side 2.
+    """
+    above = [np.array([(pattern >> c) & 1 == 1 for pattern in range(8)]) for c in range(3)]
+    up = [~above[j] & above[(j + 1) % 3] for j in range(2)]
+    down = [above[j] & ~above[(j + 1) % 3] for j in range(2)]
+    side = [np.int8(j) for j in range(3)]  # which side: a byte a segment
+    return (
+        np.where(up[0], side[0], np.where(up[1], side[1], side[2])),
+        np.where(down[0], side[0], np.where(down[1], side[1], side[2])),
+    )
+
+
+_UP_SIDE, _DOWN_SIDE = _crossed_sides()
+
+
+def _segments(vertices, faces, face_edges, slice_z, banded=None):
     """All crossing segments of all layers: layer, start/end points (k, 2), start/end edges.
 
     Also ``successor`` (k,): the segment of the same layer that starts where each one
-    ends, or -1; see :func:`_successors`.
+    ends, or -1 (see :func:`_successors`), and the face of each segment. Segments come
+    face by face, each face's layers upwards. ``banded``: ``(lo, hi, (first, end),
+    edge_faces, corner_between)`` of :func:`slice_mesh`, the segments of layers
+    ``first`` to ``end`` only; ``None``: every layer.
     """
-    # Only the heights of every corner: full corners are gathered for crossings only.
-    # Column by column: numpy's min and max along a row of three run a slow inner loop.
-    vertex_z = np.ascontiguousarray(vertices[:, 2])
-    corner_z = [vertex_z[faces[:, c]] for c in range(3)]  # (f,) each
-    zmin = np.minimum(np.minimum(corner_z[0], corner_z[1]), corner_z[2])
-    zmax = np.maximum(np.maximum(corner_z[0], corner_z[1]), corner_z[2])
-    # Plane z crosses a triangle when some vertex is at or below it and some above.
-    lo = np.searchsorted(slice_z, zmin, side="left")
-    hi = np.searchsorted(slice_z, zmax, side="left")
-    del zmin, zmax  # (the slicing's peak: each array freed once used)
-    counts = np.maximum(hi - lo, 0)
+    if banded is None:
+        corner_between = _corner_layers(vertices, faces, slice_z)
+        lo, hi = _face_layers(vertices, faces, slice_z, corner_between)
+        band, edge_faces = (0, len(slice_z)), _edge_faces(face_edges)
+    else:
+        lo, hi, band, edge_faces, corner_between = banded
+    first_layer, end_layer = band
+    in_band = np.flatnonzero((lo < end_layer) & (hi > first_layer))
+    band_lo = np.maximum(lo[in_band], first_layer)
+    counts = np.minimum(hi[in_band], end_layer) - band_lo
     total = int(counts.sum())
     if total == 0:
         empty = np.zeros((0, 2))
         none = np.zeros(0, np.int64)
-        return none, empty, empty, none, none, none
-    first_segment = np.cumsum(counts) - counts  # of each face
-    face = np.repeat(np.arange(len(faces)), counts)
-    layer = np.arange(total) + np.repeat(lo - first_segment, counts)
+        return none, empty, empty, none, none, none, none
+    first_segment = np.cumsum(counts) - counts  # of each face of the band
+    face = np.repeat(in_band, counts)
+    layer = np.arange(total) + np.repeat(band_lo - first_segment, counts)
+    # Of every face: its first segment in the band less its first layer there (read
+    # only for faces of the band).
+    first_less_layer = np.zeros(len(faces), dtype=np.int64)
+    first_less_layer[in_band] = first_segment - band_lo
+    del in_band, band_lo, counts, first_segment
     z = slice_z[layer]
-    above = [corner_z[c][face] > z for c in range(3)]
-    del corner_z, counts
-    # Edge j goes from vertex j to vertex j+1 along the winding; a crossed triangle
-    # has one edge going up (below → above) and one going down.
-    up = [~above[j] & above[(j + 1) % 3] for j in range(2)]
-    down = [above[j] & ~above[(j + 1) % 3] for j in range(2)]
-    side = [np.int8(j) for j in range(3)]  # which side: a byte a segment
-    up_j = np.where(up[0], side[0], np.where(up[1], side[1], side[2]))
-    down_j = np.where(down[0], side[0], np.where(down[1], side[1], side[2]))
-    del above, up, down
     corner = faces.ravel()
-    to_next_corner = np.array([1, 1, -2])  # side j of a face ends at corner (j + 1) % 3
-
-    def point_on(j: np.ndarray, z: np.ndarray) -> np.ndarray:
-        side = 3 * face + j
-        a = np.take(vertices, corner[side], axis=0)  # take: a faster row gather
-        side += to_next_corner[j]
-        b = np.take(vertices, corner[side], axis=0)
-        del side
-        t = (z - a[:, 2]) / (b[:, 2] - a[:, 2])
-        # a + t (b - a), in place: the same products and sums, fewer (k, 3) temporaries
-        step = np.subtract(b[:, :2], a[:, :2])
-        del b
-        step *= t[:, None]
-        step += a[:, :2]
-        return step
-
-    start = point_on(down_j, z)
-    end = point_on(up_j, z)
-    del z
+    # A corner is above plane ``layer`` (z > the plane's z) when the first plane at or
+    # above it comes after that one: the same answer from integers.
+    # The three corners' answers as the bits of one byte, and the sides going up and
+    # down read from a table of the eight patterns (:data:`_UP_SIDE`).
+    pattern = (corner_between[0][face] > layer).view(np.uint8)
+    for c in (1, 2):
+        pattern |= (corner_between[c][face] > layer).view(np.uint8) << np.uint8(c)
+    up_j = _UP_SIDE[pattern]
+    down_j = _DOWN_SIDE[pattern]
+    del pattern
+    first_side = 3 * face
+    # The vertices' x, y and z as contiguous columns: gathers of single numbers from
+    # them, and arithmetic on contiguous arrays, beat (k, 3) row gathers and strided
+    # columns.
+    columns = [np.ascontiguousarray(vertices[:, axis]) for axis in range(3)]
+    start = _points_on(columns, corner, first_side, down_j, z)
+    end = _points_on(columns, corner, first_side, up_j, z)
+    del z, columns
     edge_of_side = face_edges.ravel()
-    start_edge = edge_of_side[3 * face + down_j]
-    end_edge = edge_of_side[3 * face + up_j]
+    start_edge = edge_of_side[first_side + down_j]
+    end_edge = edge_of_side[first_side + up_j]
+    del first_side
     successor = _successors(
-        face, up_j, layer, start_edge, end_edge, edge_of_side, first_segment, lo, hi, down_j
+        face, up_j, layer, start_edge, end_edge, edge_faces, first_less_layer, lo, hi, down_j
     )
-    return layer, start, end, start_edge, end_edge, successor
+    return layer, start, end, start_edge, end_edge, successor, face
+
+
+_TO_NEXT_CORNER = np.array([1, 1, -2])  # side j of a face ends at corner (j + 1) % 3
+
+
+def _points_on(
+    columns: list, corner: np.ndarray, first_side: np.ndarray, j: np.ndarray, z: np.ndarray
+) -> np.ndarray:
+    """``(k, 2)``: where side ``j[i]`` of each face (``first_side = 3 * face``) is at
+    height ``z[i]``.
+
+    ``columns``: the vertices' x, y, z; ``corner``: the faces' corners, flattened.
+    """
+    side = first_side + j
+    a = corner[side]
+    side += _TO_NEXT_CORNER[j]
+    b = corner[side]
+    del side
+    z_a = columns[2][a]
+    t = (z - z_a) / (columns[2][b] - z_a)
+    del z_a
+    # a + t (b - a) for x and y: the same products and sums as on whole rows
+    point = np.empty((len(t), 2))
+    for axis in range(2):
+        at_a = columns[axis][a]
+        out = point[:, axis]
+        np.subtract(columns[axis][b], at_a, out=out)
+        out *= t
+        out += at_a
+    return point
 
 
 def _successors(
-    face, up_j, layer, start_edge, end_edge, edge_of_side, first_segment, lo, hi, down_j
+    face, up_j, layer, start_edge, end_edge, edge_faces, first_less_layer, lo, hi, down_j
 ):
     """The segment of the same layer starting on the edge each segment ends on, or -1.
 
@@ -205,25 +368,27 @@ def _successors(
     first, as a search over all segments would find it.
     """
     n = len(layer)
-    n_edges = int(edge_of_side.max()) + 1
-    numbered = np.flatnonzero(edge_of_side >= 0)  # sides without a number never cross
-    faces_on_edge = np.bincount(edge_of_side[numbered], minlength=n_edges)
-    side_sum = np.bincount(
-        edge_of_side[numbered], weights=numbered.astype(np.float64), minlength=n_edges
-    )
-    del numbered
+    faces_on_edge, side_sum = edge_faces
+    n_edges = len(faces_on_edge)
     successor = np.full(n, -1, dtype=np.int64)
     twice = faces_on_edge[end_edge] == 2
-    at = np.flatnonzero(twice)
-    other_side = side_sum[end_edge[at]].astype(np.int64) - (3 * face[at] + up_j[at])
+    # Every segment's edge has two faces in a closed part's band, as a rule: then the
+    # segments are taken as they are, not gathered.
+    at = None if twice.all() else np.flatnonzero(twice)
+    ends, seg_face, seg_up, seg_layer = (
+        (end_edge, face, up_j, layer)
+        if at is None
+        else (end_edge[at], face[at], up_j[at], layer[at])
+    )
+    other_side = side_sum[ends] - (3 * seg_face + seg_up)
+    del ends, seg_face, seg_up
     other_face, other_j = np.divmod(other_side, 3)
     del other_side
-    seg_layer = layer[at]
     crosses = (lo[other_face] <= seg_layer) & (seg_layer < hi[other_face])
-    candidate = first_segment[other_face] + (seg_layer - lo[other_face])
+    candidate = first_less_layer[other_face] + seg_layer
     candidate = np.where(crosses, candidate, 0)
     found = crosses & (down_j[candidate] == other_j)
-    successor[at[found]] = candidate[found]
+    successor[np.flatnonzero(found) if at is None else at[found]] = candidate[found]
     del at, other_face, other_j, seg_layer, crosses, candidate, found
     rest = np.flatnonzero(~twice)
     if rest.size:
@@ -240,7 +405,8 @@ def _successors(
 
 
 def _chain(successor):
-    """Order segments into chains: (component id, order of segments, component closed?)."""
+    """Order segments into chains: (component id, order of segments, component closed?,
+    smallest segment of each component)."""
     n = len(successor)
     succ = successor.copy()
     # A non-manifold edge may give two segments the same successor: keep the first.
@@ -251,44 +417,47 @@ def _chain(successor):
     succ[succ == np.arange(n)] = -1
 
     src = np.flatnonzero(succ >= 0)
-    graph = coo_matrix((np.ones(len(src)), (src, succ[src])), shape=(n, n))
-    n_comp, comp = connected_components(graph, directed=True, connection="weak")
+    # Weak components, numbered in the order of their smallest segment (scipy's
+    # labelling): that segment is the component's root.
+    roots = connected_components(n, src, succ[src])
+    is_root = roots == np.arange(n)
+    min_of_comp = np.flatnonzero(is_root)
+    n_comp = len(min_of_comp)
+    comp = (np.cumsum(is_root, dtype=np.int32) - 1)[roots]
+    del roots, is_root
     pred = np.full(n, -1)
     pred[succ[src]] = src
     # Heads: the start of an open chain, or the smallest segment of a cycle.
     is_head = pred < 0
     comp_has_head = np.zeros(n_comp, bool)
     comp_has_head[comp[is_head]] = True
-    min_of_comp = np.full(n_comp, n, dtype=np.int64)
-    np.minimum.at(min_of_comp, comp, np.arange(n))
     cycle_heads = min_of_comp[~comp_has_head]
     closed = ~comp_has_head
     # Break each cycle before its head.
     succ[pred[cycle_heads]] = -1
-    # List ranking: distance to the tail, by pointer jumping.
+    # List ranking: distance to the tail, by pointer jumping. A tail points at itself
+    # (distance 0), so every round is two whole-array gathers, no masks: after k rounds
+    # each segment has jumped 2**k steps or reached its tail, so as many rounds as the
+    # longest chain needs.
+    size = np.bincount(comp, minlength=n_comp)
     dist = (succ >= 0).astype(np.int64)
-    ptr = succ.copy()
-    # Only segments whose pointer has not reached the tail take part in a round;
-    # each round reads every jump before writing any, so it updates in place.
-    idx = np.flatnonzero(ptr >= 0)
-    while idx.size:
-        target = ptr[idx]
-        jump_dist = dist[target]
-        jump_ptr = ptr[target]
-        dist[idx] += jump_dist
-        ptr[idx] = jump_ptr
-        idx = idx[jump_ptr >= 0]
+    ptr = np.where(succ >= 0, succ, np.arange(n))
+    reach = 1
+    while reach < int(size.max()) - 1:  # the farthest a segment lies from its tail
+        dist += dist[ptr]
+        ptr = ptr[ptr]
+        reach *= 2
     # Sorted by component, then from head to tail: ``dist`` counts down to 0 along
     # each chain, so every segment's place is known without sorting.
-    size = np.bincount(comp, minlength=n_comp)
     comp_start = np.cumsum(size) - size
     order = np.empty(n, dtype=np.int64)
     order[comp_start[comp] + size[comp] - 1 - dist] = np.arange(n)
-    return comp, order, closed
+    return comp, order, closed, min_of_comp
 
 
 def _rings(comp, order, closed, start_pt, end_pt, seg_layer):
-    """Shapely linear rings of the chains (open ones closed when their gap is small)."""
+    """Shapely linear rings of the chains (open ones closed when their gap is small):
+    ``(rings, layer of each, chains left open, component of each ring)``."""
     comp_sorted = comp[order]
     bounds = np.flatnonzero(np.diff(comp_sorted)) + 1
     first = np.concatenate([[0], bounds])
@@ -309,19 +478,22 @@ def _rings(comp, order, closed, start_pt, end_pt, seg_layer):
         ring_of_point = np.concatenate([ring_of_point, extra_idx])
         sort = np.argsort(ring_of_point, kind="stable")
         points, ring_of_point = points[sort], ring_of_point[sort]
-    keep_ring = is_closed | usable_open
-    counts = np.bincount(ring_of_point, minlength=len(first))
-    keep_ring &= counts >= 3
-    keep_pt = keep_ring[ring_of_point]
-    pts = points[keep_pt]
-    rid = ring_of_point[keep_pt]
-    if len(pts) == 0:
-        return np.zeros(0, dtype=object), np.zeros(0, np.int64), n_open
-    # rid is sorted: numbered from 0 without gaps, as np.unique's inverse would
-    rid = np.cumsum(np.concatenate([[0], rid[1:] != rid[:-1]]))
+    counts = last - first + 1  # points of each ring
+    counts[extra_idx] += 1
+    keep_ring = (is_closed | usable_open) & (counts >= 3)
+    if keep_ring.all():  # (as a rule) every chain a ring, already numbered 0, 1, 2…
+        pts, rid = points, ring_of_point
+    else:
+        keep_pt = keep_ring[ring_of_point]
+        pts = points[keep_pt]
+        rid = ring_of_point[keep_pt]
+        if len(pts) == 0:
+            return np.zeros(0, dtype=object), np.zeros(0, np.int64), n_open, np.zeros(0, np.int64)
+        # rid is sorted: numbered from 0 without gaps, as np.unique's inverse would
+        rid = np.cumsum(np.concatenate([[0], rid[1:] != rid[:-1]]))
     rings = shapely.linearrings(pts, indices=rid)
     layer = seg_layer[order[first[keep_ring]]]
-    return rings, layer, n_open
+    return rings, layer, n_open, comp_ids[keep_ring]
 
 
 def _nest(rings: np.ndarray, ring_layer: np.ndarray, n_layers: int) -> np.ndarray:
@@ -354,10 +526,16 @@ def _nest(rings: np.ndarray, ring_layer: np.ndarray, n_layers: int) -> np.ndarra
     order = np.lexsort((is_hole, shell, ring_layer[shell]))
     shell_sorted = shell[order]
     poly_index = np.cumsum(np.concatenate([[True], shell_sorted[1:] != shell_sorted[:-1]])) - 1
-    # Simplified first: the closing below then works on far fewer vertices.
-    ring_geoms = shapely.simplify(
-        shapely.get_exterior_ring(polys[order]), RESOLUTION, preserve_topology=False
-    )
+    # Simplified first: the closing below then works on far fewer vertices. (Each
+    # polygon's exterior is its ring, coordinate for coordinate; slices of them on the
+    # GEOS pool, which releases the interpreter's lock.)
+    ordered_rings = rings[order]
+    ring_geoms = elementwise(shapely.simplify, ordered_rings, RESOLUTION, preserve_topology=False)
+    # A loop narrower than the resolution simplifies to a line, which is no ring: it
+    # stays as sliced (the closing below decides what is left of it).
+    collapsed = shapely.get_type_id(ring_geoms) != shapely.GeometryType.LINEARRING
+    ring_geoms[collapsed] = ordered_rings[collapsed]
+    del ordered_rings
     polygons = shapely.polygons(ring_geoms, indices=poly_index)
     poly_layer = ring_layer[order][np.concatenate([[0], np.flatnonzero(np.diff(poly_index)) + 1])]
     # Layers without any outline (a gap between bodies) have no index here.

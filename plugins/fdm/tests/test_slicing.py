@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import shapely
 import trimesh
+from fabserver_fdm import slicer
 from fabserver_fdm.flow import Flow
 from fabserver_fdm.infill import hatch
 from fabserver_fdm.layers import layer_flows
@@ -18,6 +19,8 @@ from fabserver_fdm.slicer import (
     layer_tops,
     slice_mesh,
 )
+
+from fabserver.designs import load_design
 
 
 def _slice(mesh: trimesh.Trimesh, first=0.2, layer=0.2):
@@ -77,6 +80,61 @@ def test_layers_match_trimesh_sections(corpus, name):
             assert shapely.area(res.polygons[k]) == pytest.approx(reference, rel=0.01, abs=0.05)
 
 
+@pytest.mark.parametrize("name", ["M3x10_screw.stl", "multibody.stl", "teapot.stl"])
+def test_slicing_in_bands_of_layers_gives_the_layers_of_one_pass(corpus, monkeypatch, name):
+    # Closed, several bodies, open shells (open chains): bands of a few crossings (a
+    # layer or two each) against one band of every layer.
+    mesh = load_design((corpus / "stl" / name).read_bytes(), name).mesh
+    vertices = mesh.vertices - [0, 0, mesh.bounds[0, 2]]
+    tops = layer_tops(float(vertices[:, 2].max()), 0.2, 0.2)
+    faces = mesh.faces
+    monkeypatch.setattr(slicer, "BAND_SEGMENTS", 10**9)
+    whole = slice_mesh(vertices, faces, None, tops)
+    monkeypatch.setattr(slicer, "BAND_SEGMENTS", 8)
+    bands = slicer._bands(*slicer._face_layers(vertices, faces, tops - 0.1), len(tops))
+    assert len(bands) >= min(len(tops), 10)
+    banded = slice_mesh(vertices, faces, None, tops)
+    assert banded.open_chains == whole.open_chains
+    assert shapely.equals_identical(banded.polygons, whole.polygons).all()
+    assert shapely.area(whole.polygons).sum() > 0
+
+
+@pytest.mark.parametrize(
+    "tops",
+    [
+        layer_tops(48, 0.3, 0.2),  # a thicker first layer
+        layer_tops(5, 0.12, 0.28),
+        np.array([0.2]),  # one layer
+        np.cumsum(np.random.default_rng(2).random(50) + 0.01),  # uneven: the search decides
+    ],
+)
+def test_planes_below_each_height_as_a_binary_search(tops):
+    slice_z = tops - np.diff(np.concatenate([[0.0], tops])) / 2
+    rng = np.random.default_rng(1)
+    z = np.concatenate(
+        [
+            rng.random(20_000) * (tops[-1] + 2) - 1,  # below, between and above the planes
+            slice_z,  # on a plane, and a hair either side of it
+            np.nextafter(slice_z, -np.inf),
+            np.nextafter(slice_z, np.inf),
+        ]
+    )
+    np.testing.assert_array_equal(
+        slicer._planes_below(slice_z, z), np.searchsorted(slice_z, z, side="left")
+    )
+
+
+def test_a_loop_narrower_than_the_resolution_is_sliced_as_it_is(corpus):
+    # multibody.stl as trimesh merges it: 1 mm across, with loops of 3e-5 mm² a few
+    # micrometres wide that simplify to lines (GEOS's answer for a ring too thin).
+    mesh = trimesh.load(corpus / "stl" / "multibody.stl", process=True, force="mesh")
+    vertices = np.asarray(mesh.vertices) - [0, 0, mesh.bounds[0, 2]]
+    tops = layer_tops(float(vertices[:, 2].max()), 0.2, 0.2)
+    result = slice_mesh(vertices, np.asarray(mesh.faces), None, tops)
+    assert shapely.is_valid(result.polygons).all()
+    assert shapely.area(result.polygons[0]) > 0
+
+
 def _successors_by_search(layer, start_edge, end_edge):
     """Each segment's successor as a plain search: the first segment of its layer starting
     on the edge it ends on."""
@@ -109,7 +167,7 @@ def test_segment_successors_match_a_plain_search(shape, numbering):
         edges = face_edge_ids(faces, len(vertices))
     else:
         edges = _crossed_edge_ids(vertices, faces, slice_z)
-    layer, _, _, start_edge, end_edge, successor = _segments(vertices, faces, edges, slice_z)
+    layer, _, _, start_edge, end_edge, successor, _ = _segments(vertices, faces, edges, slice_z)
     assert len(layer) > 0
     np.testing.assert_array_equal(successor, _successors_by_search(layer, start_edge, end_edge))
 
