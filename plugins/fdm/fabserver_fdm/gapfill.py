@@ -117,9 +117,8 @@ def _centre_lines(
     near = shapely.intersects_xy(parts[seg_part], ends[:, 0, 0], ends[:, 0, 1])
     near[near] = shapely.intersects_xy(parts[seg_part[near]], ends[near, 1, 0], ends[near, 1, 1])
     ends, seg_part = ends[near], seg_part[near]
-    inside = _segments_within(ends, parts, seg_part)
-    ends, seg_part = ends[inside], seg_part[inside]
-    segs = shapely.linestrings(ends)  # (e, 2, 2): one segment each, no indices (7× faster)
+    inside, segs = _segments_within(ends, parts, seg_part)
+    seg_part = seg_part[inside]
     if len(segs) == 0:
         return none
     present, dense = np.unique(seg_part, return_inverse=True)
@@ -168,25 +167,29 @@ def _centre_lines(
     return points, part_of, widths
 
 
-def _segments_within(ends: np.ndarray, parts: np.ndarray, seg_part: np.ndarray) -> np.ndarray:
-    """Whether each segment ``ends[i]`` lies within its part ``parts[seg_part[i]]``.
+def _segments_within(
+    ends: np.ndarray, parts: np.ndarray, seg_part: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each segment ``ends[i]`` lies within its part ``parts[seg_part[i]]``,
+    and the segments that do (GEOS line strings, for the merge).
 
     Asked of the prepared parts (``contains``, the same relation seen from the
     part): seven times faster than ``within`` of each segment, so one thread does
     it (a prepared geometry builds its indexes on first use, not safe from two
-    threads at once). The segments are made slice by slice and dropped at once:
-    the candidate edges of 3DBenchy, as GEOS geometries all together, were 40 MiB
-    of the peak.
+    threads at once). The segments are made slice by slice (from ``(k, 2, 2)``
+    ends, no indices: seven times faster) and those outside dropped at once: the
+    candidate edges of 3DBenchy, as GEOS geometries all together, were 40 MiB of
+    the peak. Nearly all are inside: they are kept rather than made again.
     """
     shapely.prepare(parts)
     inside = np.zeros(len(ends), dtype=bool)
+    kept = [np.zeros(0, dtype=object)]
     for lo in range(0, len(ends), SEGMENT_SLICE):
-        chosen = ends[lo : lo + SEGMENT_SLICE]
-        segs = shapely.linestrings(chosen)
-        inside[lo : lo + len(chosen)] = shapely.contains(
-            parts[seg_part[lo : lo + SEGMENT_SLICE]], segs
-        )
-    return inside
+        segs = shapely.linestrings(ends[lo : lo + SEGMENT_SLICE])
+        within = shapely.contains(parts[seg_part[lo : lo + SEGMENT_SLICE]], segs)
+        inside[lo : lo + len(segs)] = within
+        kept.append(segs[within])
+    return inside, np.concatenate(kept)
 
 
 class _Samples:
