@@ -252,22 +252,24 @@ class _Samples:
         triangles with one circumcentre, give or take rounding, and those centres are
         merged into one vertex here, so the runs still share their vertices exactly.
         """
-        points, part = self.points, self.part
-        simplices, neighbours = _delaunay(points[lo:hi])
-        centre = _circumcentres(points[lo:hi][simplices])
+        points, part = self.points[lo:hi], self.part
+        simplices, neighbours = _delaunay(points)
+        centre = _circumcentres(points, simplices)
         # Each pair of neighbouring triangles once; vertex j's opposite side is shared.
         t, j = np.nonzero(neighbours > np.arange(len(simplices))[:, None])
         u = neighbours[t, j]
         a = part[simplices[t, (j + 1) % 3] + lo]
         b = part[simplices[t, (j + 2) % 3] + lo]
         # Triangles on one circle: one Voronoi vertex (the edges between them are
-        # rounding), named after the component's first triangle.
-        short = np.linalg.norm(centre[t] - centre[u], axis=1) <= VERTEX_MERGE
+        # rounding), named after the component's first triangle. (The norm of the
+        # difference, written out column by column: the same bits.)
+        x, y = centre[:, 0], centre[:, 1]
+        dx, dy = x[t] - x[u], y[t] - y[u]
+        short = np.sqrt(dx * dx + dy * dy) <= VERTEX_MERGE
         # label: the smallest triangle of each group, whose centre stands for the group
         label = connected_components(len(simplices), t[short], u[short])
-        vertex = centre[label]
         ok = (a == b) & ~short & (label[t] != label[u])
-        return np.stack([vertex[t[ok]], vertex[u[ok]]], axis=1), a[ok]
+        return np.stack([centre[label[t[ok]]], centre[label[u[ok]]]], axis=1), a[ok]
 
     def finish(self, started: list) -> tuple[np.ndarray, np.ndarray]:
         """The edges of the groups :meth:`start` began: ends ((e, 2, 2)) and part,
@@ -323,19 +325,24 @@ def _delaunay(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return simplices, neighbours.reshape(-1, 3)
 
 
-def _circumcentres(tri: np.ndarray) -> np.ndarray:
-    """Centres of the circles through each triangle's corners: (t, 3, 2) -> (t, 2).
+def _circumcentres(points: np.ndarray, simplices: np.ndarray) -> np.ndarray:
+    """Centres of the circles through the corners of each triangle ``points[simplices]``:
+    (t, 2).
 
-    Worked out from the first corner (small numbers, little rounding); a flat
-    triangle's centre is at infinity, which no gap contains.
+    Worked out from the first corner (small numbers, little rounding), column by
+    column (four times faster than on ``(t, 3, 2)`` corners, the same operations);
+    a flat triangle's centre is at infinity, which no gap contains.
     """
-    b = tri[:, 1] - tri[:, 0]
-    c = tri[:, 2] - tri[:, 0]
-    d = 2.0 * (b[:, 0] * c[:, 1] - b[:, 1] * c[:, 0])
-    bb = (b * b).sum(axis=1)
-    cc = (c * c).sum(axis=1)
+    x, y = points[:, 0], points[:, 1]
+    first, second, third = simplices[:, 0], simplices[:, 1], simplices[:, 2]
+    x0, y0 = x[first], y[first]
+    bx, by = x[second] - x0, y[second] - y0
+    cx, cy = x[third] - x0, y[third] - y0
+    d = 2.0 * (bx * cy - by * cx)
+    bb = bx * bx + by * by
+    cc = cx * cx + cy * cy
     with np.errstate(divide="ignore", invalid="ignore"):
-        x = (c[:, 1] * bb - b[:, 1] * cc) / d
-        y = (b[:, 0] * cc - c[:, 0] * bb) / d
-    centre = tri[:, 0] + np.column_stack([x, y])
+        ux = (cy * bb - by * cc) / d
+        uy = (bx * cc - cx * bb) / d
+    centre = np.column_stack([x0 + ux, y0 + uy])
     return np.where(np.isfinite(centre), centre, 1e12)
