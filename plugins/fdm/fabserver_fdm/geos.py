@@ -94,6 +94,7 @@ def pieces_in_child(func: Callable[..., Iterator[Any]], *args: Any) -> Iterator[
     if not hasattr(os, "fork") or not _fork_safe():
         return _pieces_on_thread(func, *args)
     read_fd, write_fd = os.pipe()
+    _widen_pipe(read_fd)  # before the child can write
     try:
         pid = os.fork()
     except OSError:  # no room for another process (a bounded planning process's limits)
@@ -114,7 +115,6 @@ def pieces_in_child(func: Callable[..., Iterator[Any]], *args: Any) -> Iterator[
         finally:
             os._exit(status)
     os.close(write_fd)
-    _widen_pipe(read_fd)
     return _ChildPieces(pid, read_fd, func, args)
 
 
