@@ -25,7 +25,7 @@ from .geos import buffer, pieces_in_child, union
 from .infill import hatch, infill_lines
 from .linking import Outline, add_anchors, link_lines
 from .ordering import SeamPlacer, nearest_order, rotate_loop
-from .regions import MITRE, LayerFlows, Regions
+from .regions import MITRE, GapsToMake, LayerFlows, Regions
 from .settings import PrintSettings
 from .support import BODY_SPACING, INTERFACE_SPACING, Support
 
@@ -51,6 +51,9 @@ OVERHANG_MIN_LENGTH = 0.5  # mm: shorter overhanging stretches of a loop stay or
 MIN_PIECE_WIDTHS = 1.2  # fill pieces shorter than this many line widths are dropped
 MIN_PATH = 1e-3  # mm: extruding moves shorter than this are merged into their neighbour
 GAP_FILL_FORK_POINTS = 2000  # gap outline vertices below which gap fill is not forked off
+# Vertices of the loops and infill area below which the gaps and their fill are not
+# forked off (the M3 screw has 6,900, 3DBenchy 61,000: 0.01 s against 0.8 s of work).
+GAP_FILL_FORK_OUTLINE_POINTS = 10000
 
 
 @dataclass
@@ -256,19 +259,29 @@ class _GapLines:
         return np.concatenate(found) if found else np.zeros(0, np.int64)
 
 
-def start_gap_fill(gaps: np.ndarray) -> Iterator[GapPiece]:
+def start_gap_fill(gaps: np.ndarray | GapsToMake) -> Iterator[GapPiece]:
     """Start the gap fill lines of ``gaps``; they come run of layers by run, lowest first.
 
     Gap fill needs only the gaps: it runs beside the rest of the regions, the
     infill and the loops, in a process of its own (the walk of :func:`plan_layers`
     holds the interpreter's lock most of the time), and hands on each run of
     layers as soon as it is done, so the walk lays the lowest layers while the
-    others are worked out. Small gaps (a screw's few) are filled in this process:
-    forking a planning process costs more than they take.
+    others are worked out. Given what the gaps are made from (:class:`GapsToMake`),
+    that process works the gaps out too. Small parts (a screw's few gaps) are
+    filled in this process: forking a planning process costs more than they take.
     """
-    if shapely.get_num_coordinates(gaps).sum() < GAP_FILL_FORK_POINTS:
-        return iter(gap_fill_pieces(gaps))  # made here, layer run by run, as the walk asks
-    return pieces_in_child(gap_fill_pieces, gaps)
+    if isinstance(gaps, GapsToMake):
+        small = gaps.outline_points < GAP_FILL_FORK_OUTLINE_POINTS
+    else:
+        small = shapely.get_num_coordinates(gaps).sum() < GAP_FILL_FORK_POINTS
+    if small:
+        return _gap_fill_pieces_of(gaps)  # made here, layer run by run, as the walk asks
+    return pieces_in_child(_gap_fill_pieces_of, gaps)
+
+
+def _gap_fill_pieces_of(gaps: np.ndarray | GapsToMake) -> Iterator[GapPiece]:
+    """:func:`gap_fill_pieces` of ``gaps``, made first if need be."""
+    yield from gap_fill_pieces(gaps.make() if isinstance(gaps, GapsToMake) else gaps)
 
 
 def plan_layers(

@@ -106,3 +106,22 @@ def test_gap_fill_on_one_core_is_the_pipelined_one_line_for_line(monkeypatch):
         np.testing.assert_array_equal(layer_a, layer_b)
         for a, b in zip(lines_a + widths_a, lines_b + widths_b, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def test_an_edge_shorter_than_its_clearance_lies_within_its_gap():
+    """The clearance spares GEOS's ``contains`` only where it would say yes: edges
+    shorter than it, starting in their gap, lie within it; and they are most edges."""
+    from fabserver_fdm.gapfill import _Samples
+
+    gaps = _strips(12)
+    gaps[3] = shapely.Point(0, 0).buffer(2.0).difference(shapely.Point(0, 0).buffer(1.6))
+    parts = shapely.get_parts(gaps)
+    parts = parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)]
+    samples = _Samples(parts)
+    ends, part, clear = samples.edges(samples.jobs)
+    length = np.linalg.norm(ends[:, 1] - ends[:, 0], axis=1)
+    starts_in = shapely.intersects_xy(parts[part], ends[:, 0, 0], ends[:, 0, 1])
+    sure = starts_in & (length < clear)
+    within = shapely.contains(parts[part], shapely.linestrings(ends))
+    assert within[sure].all()
+    assert sure.sum() > 0.8 * within.sum()

@@ -26,6 +26,7 @@ def _forks(monkeypatch):
     """Fork even under a test runner that keeps threads of its own (pytest-xdist's)."""
     monkeypatch.setattr(geos, "_fork_safe", lambda: True)
     monkeypatch.setattr(layers, "GAP_FILL_FORK_POINTS", 0)  # a sample's few gaps too
+    monkeypatch.setattr(layers, "GAP_FILL_FORK_OUTLINE_POINTS", 0)
     if geos.WORKERS < 2:
         monkeypatch.setattr(geos, "WORKERS", 2)
 
@@ -136,6 +137,18 @@ def test_pieces_on_a_thread_beside_threads_of_others(monkeypatch):
     assert threading.current_thread() is threading.main_thread()
 
 
+def test_the_pipe_holds_several_pieces():
+    """A run of 3DBenchy's gap fill is ~400 kB: the child goes on with the next runs
+    while the caller is busy, instead of waiting on a pipe of 64 kB."""
+    fcntl = pytest.importorskip("fcntl")
+    ceiling = Path("/proc/sys/fs/pipe-max-size")
+    require(ceiling.is_file(), "needs Linux's pipe sizes")
+    pieces = pieces_in_child(_squares, 2)
+    held = fcntl.fcntl(pieces._src.fileno(), fcntl.F_GETPIPE_SZ)
+    assert len(list(pieces)) == 2
+    assert held >= min(geos.PIPE_BYTES, int(ceiling.read_text()))
+
+
 def test_pieces_left_unread_leave_no_child():
     pieces = pieces_in_child(_squares, 3)
     child = pieces._pid
@@ -157,3 +170,56 @@ def test_a_few_gaps_are_filled_in_the_process(monkeypatch):
     many = np.array([shapely.Point(0, 0).buffer(10, 1000)], dtype=object)
     layers.start_gap_fill(many)
     assert len(forks) == 1
+
+
+def _walls_regions(points_round: int):
+    """Regions of three layers of a 1.3 mm wall (gaps between its loops) beside a disc
+    drawn with ``points_round`` vertices; and what their gaps are made from."""
+    from fabserver_fdm.regions import build_regions
+    from fabserver_fdm.settings import OPTIONS, PrintSettings
+
+    profiles = load_profiles()
+    values = {o.name: o.default for o in OPTIONS}
+    s = PrintSettings.resolve(profiles.machine("printer-1"), profiles.material("pla-1.75"), values)
+    layer = shapely.union(
+        shapely.box(0, 0, 30, 1.3), shapely.Point(15, 20).buffer(8, points_round // 4)
+    )
+    slices = np.array([layer] * 3, dtype=object)
+    made = []
+    regions = build_regions(
+        slices,
+        layers.layer_flows(s, 0.2, True),
+        layers.layer_flows(s, 0.2, False),
+        2,
+        4,
+        3,
+        s.printer.infill_overlap,
+        on_gaps=made.append,
+    )
+    return regions, made[0]
+
+
+def test_the_gaps_are_made_where_their_gap_fill_is(monkeypatch):
+    """The regions hand on what the gaps are made from: a small part's gaps and gap fill
+    are made in the process, a big part's in the forked child, gaps and all; either
+    way the lines are those of the regions' own gaps."""
+    from fabserver_fdm.gapfill import gap_fill_lines
+
+    monkeypatch.undo()
+    forks = []
+    monkeypatch.setattr(layers, "pieces_in_child", lambda *a: forks.append(a) or iter([]))
+    regions, to_make = _walls_regions(64)
+    assert to_make.outline_points < layers.GAP_FILL_FORK_OUTLINE_POINTS
+    pieces = list(layers.start_gap_fill(to_make))
+    assert not forks
+    lines, layer, _ = gap_fill_lines(regions.gaps)
+    assert len(lines) >= 3 and sorted(set(layer.tolist())) == [0, 1, 2]
+    made = [g for piece in pieces for g in piece[1]]
+    assert len(made) == len(lines)
+    for a, b in zip(made, lines, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    _, big = _walls_regions(4000)
+    assert big.outline_points >= layers.GAP_FILL_FORK_OUTLINE_POINTS
+    layers.start_gap_fill(big)
+    assert len(forks) == 1 and forks[0][1] is big  # the child makes the gaps
