@@ -211,3 +211,89 @@ def test_a_dialect_may_add_lines_before_each_feature():
     bridge = lines.index(";TYPE:Bridge infill")
     assert lines[bridge - 1] == "SET_VELOCITY_LIMIT ACCEL=1000"
     assert lines.count("SET_VELOCITY_LIMIT ACCEL=3000") == 2
+
+
+def long_print_job(layers: int = 6, per_layer: int = 40):
+    """Layers of short zig-zags of two roles at a few feeds, with retractions, travels,
+    moves that go nowhere and repeated feeds: every kind of line the writer leaves words out of."""
+    rng = np.random.default_rng(7)
+    b = ToolpathBuilder()
+    for layer in range(layers):
+        z = 0.2 * (layer + 1)
+        b.new_layer(z)
+        b.move_to(5.0, 5.0, z, feed=150)
+        for k in range(per_layer):
+            points = np.round(rng.uniform(0, 50, size=(3, 2)), 4)
+            points[1] = points[0]  # a move that goes nowhere
+            role = "perimeter" if k % 3 else "infill"
+            b.add_path(points, MoveKind.EXTRUDE, [30, 45][k % 2], role=role, e=[0.1] * 3, z=z)
+            if k % 7 == 0:
+                b.retract(0.8, 35)
+                b.move_to(*rng.uniform(0, 50, size=2), z, feed=150)
+                b.retract(-0.8, 35)
+    return b.build()
+
+
+def long_print_program(layers: int = 6):
+    program = print_program("marlin2")
+    from dataclasses import replace
+
+    return replace(
+        program,
+        layer_fan=np.linspace(0, 100, layers).round(),
+        layer_height=np.full(layers, 0.2),
+        layer_time=np.full(layers, 30.0),
+    )
+
+
+def test_a_print_file_half_made_by_a_helper_process_is_the_file_made_in_one():
+    from fabserver.writers.printer import PrintFile, write_print
+
+    tp, program = long_print_job(), long_print_program()
+    whole = io.BytesIO()
+    write_print(whole, tp, program)
+    for chunk in (7, 20000):
+        for share in (0.1, 0.5, 0.9):
+            made = PrintFile(tp, program, chunk=chunk)
+            assert made.start_helper(share)
+            out = io.BytesIO()
+            made.write(out)
+            assert out.getvalue() == whole.getvalue()
+            again = io.BytesIO()  # a second write gives the same file
+            made.write(again)
+            assert again.getvalue() == whole.getvalue()
+
+
+def test_a_helper_that_fails_leaves_its_part_to_the_writer():
+    import os
+    import signal
+
+    from fabserver.writers.printer import PrintFile, write_print
+
+    tp, program = long_print_job(), long_print_program()
+    whole = io.BytesIO()
+    write_print(whole, tp, program)
+    made = PrintFile(tp, program, chunk=7)
+    assert made.start_helper(0.5)
+    os.kill(made._helper.pid, signal.SIGKILL)
+    out = io.BytesIO()
+    made.write(out)
+    assert out.getvalue() == whole.getvalue()
+
+
+def test_no_helper_is_forked_beside_threads_that_may_hold_locks():
+    import threading
+
+    from fabserver.writers.printer import PrintFile
+
+    stop = threading.Event()
+    server = threading.Thread(target=stop.wait, name="waitress-1", daemon=True)
+    server.start()
+    try:
+        made = PrintFile(long_print_job(), long_print_program(), chunk=7)
+        assert not made.start_helper(0.5)
+        assert not made.start_helper(0.5, threads_left=("geos_",))
+        assert made.start_helper(0.5, threads_left=("waitress",))
+    finally:
+        stop.set()
+        server.join()

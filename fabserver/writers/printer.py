@@ -17,8 +17,11 @@ progress display (``M73``), and the lines before each feature.
 
 from __future__ import annotations
 
-import itertools
+import os
 import re
+import signal
+import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, ClassVar
@@ -158,30 +161,36 @@ class PrintProgram:
 
 
 class _MoveWords:
-    """The words of every move, worked out in one pass over the whole toolpath.
+    """The words of moves ``lo:hi``, worked out in one pass over them.
 
-    ``code`` : (n,) int — which words each line has (bit i: X, Y, Z, E, F)
+    ``code`` : (k,) int — which words each line has (bit i: X, Y, Z, E, F)
     ``values`` : (m,) float — the numbers of all lines, in order
-    ``offset`` : (n + 1,) int — where each line's numbers start in ``values``
+    ``offset`` : (k + 1,) int — where each line's numbers start in ``values``
 
     A coordinate only when it changes, F only when it differs from the last F
-    written. The numpy work is done once, not at every layer or feature change;
-    only the text is made piece by piece.
+    written (before ``lo`` too: the moves are a part of the whole file's). The
+    numpy work is done once, not at every layer or feature change; only the text
+    is made piece by piece.
     """
 
-    def __init__(self, tp: Toolpath):
-        n = len(tp)
-        xyz = coordinates(tp.xyz)
-        e = np.round(tp.e, 5)
-        f = np.round(tp.feed * 60.0)
+    def __init__(self, tp: Toolpath, lo: int = 0, hi: int | None = None):
+        hi = len(tp) if hi is None else hi
+        self.lo = lo
+        n = hi - lo
+        xyz = coordinates(tp.xyz[lo:hi])
+        e = np.round(tp.e[lo:hi], 5)
+        f = np.round(tp.feed[lo:hi] * 60.0)
         changed = np.empty((n, 5), dtype=bool)
-        changed[:1, :3] = xyz[:1] != coordinates(np.asarray(tp.start, dtype=float))
+        before = tp.xyz[lo - 1] if lo > 0 else np.asarray(tp.start, dtype=float)
+        changed[:1, :3] = xyz[:1] != coordinates(before)
         np.not_equal(xyz[1:], xyz[:-1], out=changed[1:, :3])
         changed[:, 3] = e != 0
         moving = changed[:, :4].any(axis=1)
         f_idx = np.flatnonzero(moving)
         fm = f[f_idx]
-        last = np.concatenate([[-1.0], fm[:-1]])
+        last = np.empty(len(fm))
+        last[:1] = _last_feed_written(tp, lo)
+        last[1:] = fm[:-1]
         changed[:, 4] = False
         changed[f_idx, 4] = fm != last
         self.code = changed @ (1 << np.arange(5))
@@ -196,9 +205,28 @@ class _MoveWords:
             slot[rows] += 1
 
     def text(self, lo: int, hi: int) -> str:
-        """G-code lines of moves ``lo:hi``."""
+        """G-code lines of moves ``lo:hi`` (indices of the whole toolpath)."""
+        lo, hi = lo - self.lo, hi - self.lo
         words = self.values[self.offset[lo] : self.offset[hi]].tolist()
         return "".join(_TEMPLATES[self.code[lo:hi]].tolist()) % tuple(words)
+
+
+def _last_feed_written(tp: Toolpath, lo: int, window: int = 256) -> float:
+    """The F (mm/min, rounded) of the last move before ``lo`` that goes somewhere (the
+    F a line after it leaves out when equal), ``-1`` when there is none: looked for
+    backwards, a window of moves at a time (it is nearly always the move just before)."""
+    hi = lo
+    while hi > 0:
+        start = max(hi - window, 0)
+        xyz = coordinates(tp.xyz[start:hi])
+        before = tp.xyz[start - 1] if start > 0 else np.asarray(tp.start, dtype=float)
+        prev = np.vstack([coordinates(before)[None], xyz[:-1]])
+        moving = (xyz != prev).any(axis=1) | (np.round(tp.e[start:hi], 5) != 0)
+        found = np.flatnonzero(moving)
+        if found.size:
+            return float(np.round(tp.feed[start + found[-1]] * 60.0))
+        hi = start
+    return -1.0
 
 
 class PrinterDialect:
@@ -275,13 +303,23 @@ class PrinterDialect:
 
     def write(self, out: IO[bytes], tp: Toolpath, job: PrintProgram, chunk: int = 20000) -> None:
         """Stream the whole file to ``out`` (a binary file object)."""
-        w = lambda text: out.write(text.encode("utf-8"))  # noqa: E731
-        w("".join(f"; {line}\n" for line in job.header))
+        PrintFile(tp, job, self, chunk).write(out)
+
+    def layout(
+        self, tp: Toolpath, job: PrintProgram, chunk: int = 20000
+    ) -> tuple[str, list[int], list[str], str]:
+        """The file but the moves' own lines: ``(head, bounds, before, tail)``.
+
+        The moves are written in pieces ``bounds[k]:bounds[k + 1]``, cut at every layer
+        start, every role change of work moves, every change of acceleration and at
+        ``chunk`` bounds; ``before[k]`` is the text that comes before piece ``k`` (layer
+        comments, progress, temperatures, fan, feature); ``head`` and ``tail`` open and
+        close the file.
+        """
+        head = "".join(f"; {line}\n" for line in job.header)
         start = "\n".join([*self.limits(job.kinematics), job.start_gcode])
-        w(start.rstrip("\n") + "\n")
-        w("G90\nM83 ; relative extrusion\nM107\n")
+        head += start.rstrip("\n") + "\n" + "G90\nM83 ; relative extrusion\nM107\n"
         layer_starts = {ev.index: ev.value for ev in tp.events if ev.kind == EventKind.LAYER_CHANGE}
-        # Cut points: every layer start, every role change of work moves, and chunk bounds.
         n = len(tp)
         role = tp.role.astype(np.int64)
         work_idx = np.flatnonzero(tp.kind == MoveKind.EXTRUDE)
@@ -293,14 +331,13 @@ class PrinterDialect:
         # Time left at the start of each layer, for the progress display.
         remaining = np.cumsum(np.asarray(job.layer_time, dtype=float)[::-1])[::-1]
         total_time = float(remaining[0]) if len(remaining) else 0.0
-        words = _MoveWords(tp)
         layer = -1
         temperatures_set = False
         fan = -1
         layer_fan = 0
-        buf: list[str] = []
-        size = 0
-        for lo, hi in itertools.pairwise(bounds):
+        before: list[str] = []
+        for lo in bounds[:-1]:
+            buf: list[str] = []
             if lo in layer_starts:
                 # The layer's own index (a layer with nothing to print has no event).
                 first_layer_done = layer >= 0
@@ -328,16 +365,139 @@ class PrinterDialect:
                 buf.append(self.feature(role_at[lo], job))
             if lo in accel_at:
                 buf.append(accel_at[lo])
-            text = words.text(lo, hi)
+            before.append("".join(buf))
+        tail = self.progress(100.0, 0.0) + job.end_gcode.rstrip("\n") + "\n"
+        return head, bounds, before, tail + self.closing_comments(job.figures)
+
+
+HELPER_SHARE = 0.6
+"""The share of the moves a :class:`PrintFile`'s helper formats: more than half, as it
+starts before the rest of the plan and this process formats its part after that."""
+
+
+class PrintFile:
+    """A printer's G-code file, laid out (:meth:`PrinterDialect.layout`) and written on
+    demand; the moves' text, most of the writing's time (a ``%`` over some 400,000
+    numbers for 3DBenchy, the interpreter's own speed), is made when written.
+
+    :meth:`start_helper` hands the later part of the moves to a forked process at
+    once: it formats them on the other core while this one finishes the plan (its
+    facts, estimate and preview) and then formats the earlier part, and the two are
+    joined when written. The bytes are those of the whole file written here: should
+    the helper fail in any way, its part is made here.
+    """
+
+    def __init__(
+        self,
+        tp: Toolpath,
+        job: PrintProgram,
+        dialect: PrinterDialect | None = None,
+        chunk: int = 20000,
+    ):
+        self._dialect = DIALECTS[job.dialect] if dialect is None else dialect
+        self._tp = tp
+        self._head, self._bounds, self._before, self._tail = self._dialect.layout(tp, job, chunk)
+        self._helper: _Helper | None = None
+
+    def start_helper(self, share: float = HELPER_SHARE, threads_left: tuple[str, ...] = ()) -> bool:
+        """Fork a process that formats the moves after the first ``1 - share`` of them now.
+
+        Forking copies only the calling thread: it is done only when every other thread
+        of the process is one whose name starts with one of ``threads_left`` (threads
+        that hold no lock while they wait, e.g. an idle pool's), never beside a web
+        server's. Returns whether a helper runs.
+        """
+        pieces = len(self._before)
+        first = int(np.searchsorted(self._bounds, (1.0 - share) * len(self._tp)))
+        if self._helper is not None or not hasattr(os, "fork") or not 0 < first < pieces:
+            return False
+        current = threading.current_thread()
+        if any(
+            t is not current and not t.name.startswith(threads_left) for t in threading.enumerate()
+        ):
+            return False
+        # Kept open with the helper; in memory where the system can (Linux's memfd).
+        if hasattr(os, "memfd_create"):
+            sink: IO[bytes] = open(os.memfd_create("gcode"), "w+b")  # noqa: SIM115
+        else:
+            sink = tempfile.TemporaryFile()  # noqa: SIM115
+        try:
+            pid = os.fork()
+        except OSError:  # no room for another process (a bounded planning process's limits)
+            sink.close()
+            return False
+        if pid == 0:  # the helper: its part of the file, then leave without exit handlers
+            status = 1
+            try:
+                with open(sink.fileno(), "wb", closefd=False) as out:
+                    self._write_moves(out, first, pieces)
+                status = 0
+            finally:
+                os._exit(status)
+        self._helper = _Helper(pid, sink, first)
+        return True
+
+    def write(self, out: IO[bytes]) -> None:
+        """Stream the whole file to ``out`` (a binary file object)."""
+        out.write(self._head.encode("utf-8"))
+        pieces = len(self._before)
+        helper = self._helper
+        self._write_moves(out, 0, pieces if helper is None else helper.first)
+        if helper is not None and not helper.copy_to(out):  # failed: its part made here
+            self._write_moves(out, helper.first, pieces)
+        out.write(self._tail.encode("utf-8"))
+
+    def _write_moves(self, out: IO[bytes], first: int, last: int) -> None:
+        """The pieces ``first:last`` (each its text before, then its moves), streamed."""
+        if first >= last:
+            return
+        bounds, before = self._bounds, self._before
+        words = _MoveWords(self._tp, bounds[first], bounds[last])
+        buf: list[str] = []
+        size = 0
+        for k in range(first, last):
+            buf.append(before[k])
+            text = words.text(bounds[k], bounds[k + 1])
             buf.append(text)
             size += len(text)
             if size > PIECE_BYTES:
-                w("".join(buf))
+                out.write("".join(buf).encode("utf-8"))
                 buf, size = [], 0
-        buf.append(self.progress(100.0, 0.0))
-        w("".join(buf))
-        w(job.end_gcode.rstrip("\n") + "\n")
-        w(self.closing_comments(job.figures))
+        out.write("".join(buf).encode("utf-8"))
+
+    def __del__(self) -> None:
+        if self._helper is not None:
+            self._helper.stop()
+
+
+class _Helper:
+    """A forked process formatting the moves from piece ``first`` on into ``sink``."""
+
+    def __init__(self, pid: int, sink: IO[bytes], first: int):
+        self.pid, self.sink, self.first = pid, sink, first
+        self.status: int | None = None
+
+    def copy_to(self, out: IO[bytes]) -> bool:
+        """Write what the helper made to ``out`` once it has ended, a piece of about
+        :data:`PIECE_BYTES` at a time; ``False`` (nothing written) if it failed."""
+        if self.status is None:
+            _, self.status = os.waitpid(self.pid, 0)
+        if self.status != 0:
+            return False
+        self.sink.seek(0)
+        while piece := self.sink.read(PIECE_BYTES):
+            out.write(piece)
+        return True
+
+    def stop(self) -> None:
+        """End the helper (if it runs) and reap it; close its file."""
+        if self.status is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                _, self.status = os.waitpid(self.pid, 0)
+            except OSError:
+                self.status = -1
+        self.sink.close()
 
 
 class MarlinDialect(PrinterDialect):

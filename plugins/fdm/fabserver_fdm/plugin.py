@@ -26,13 +26,14 @@ from fabserver.toolpath import MoveKind
 from fabserver.writers.printer import (
     DIALECTS,
     PrintFigures,
+    PrintFile,
     PrintProgram,
     check_lines,
     fill_placeholders,
     placeholders_in,
-    write_print,
 )
 
+from . import geos
 from .arrange import arrange
 from .assemble import fan_speeds
 from .budget import estimated_output_bytes
@@ -204,8 +205,11 @@ class FdmPlugin(MachinePlugin):
             s, machine, material, sliced, on_plate, filament.extruded_mm, plate_time
         )
 
-        def write(out) -> None:
-            write_print(out, tp, program)
+        gcode = PrintFile(tp, program)
+        if geos.WORKERS > 1:
+            # The later part of the file is formatted on the other core while this one
+            # works out the facts, the estimate and the preview.
+            gcode.start_helper(threads_left=geos.FORK_SAFE_THREADS)
 
         facts: dict[str, Any] = {
             "layer_count": sliced.printed_layer_count,
@@ -234,7 +238,7 @@ class FdmPlugin(MachinePlugin):
         progress(1.0, "done")
         return Plan(
             toolpath=tp,
-            outputs=(OutputFile(".gcode", "text/x-gcode", write, Text("G-code", "G-code")),),
+            outputs=(OutputFile(".gcode", "text/x-gcode", gcode.write, Text("G-code", "G-code")),),
             material_uses=filament.material_uses(material.id),
             warnings=tuple(warnings),
             copies=copies,
