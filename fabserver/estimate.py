@@ -304,10 +304,23 @@ def _look_ahead(limit: np.ndarray, D: np.ndarray) -> np.ndarray:
 
     ``limit`` bounds each boundary; ``D[i] = 2·a·L`` is what move ``i`` can change.
     """
-    suffix = np.concatenate([np.cumsum(D[::-1])[::-1], [0.0]])
-    backward = suffix + np.minimum.accumulate((limit - suffix)[::-1])[::-1]
-    prefix = np.concatenate([[0.0], np.cumsum(D)])
-    return np.maximum(prefix + np.minimum.accumulate(backward - prefix), 0.0)
+    # The same operations as ``suffix = [cumsum(D[::-1])[::-1], 0]``,
+    # ``backward = suffix + minimum.accumulate((limit - suffix)[::-1])[::-1]``,
+    # ``prefix = [0, cumsum(D)]``, ``maximum(prefix + minimum.accumulate(backward - prefix), 0)``
+    # (the same bits), in two buffers of m + 1 instead of a dozen temporaries.
+    m = len(D)
+    ramp = np.empty(m + 1)
+    ramp[m] = 0.0
+    np.cumsum(D[::-1], out=ramp[m - 1 :: -1] if m else ramp[:0])  # suffix sums
+    speed = np.subtract(limit, ramp)
+    np.minimum.accumulate(speed[::-1], out=speed[::-1])
+    speed += ramp  # the backward pass
+    ramp[0] = 0.0
+    np.cumsum(D, out=ramp[1:])  # prefix sums
+    speed -= ramp
+    np.minimum.accumulate(speed, out=speed)
+    speed += ramp
+    return np.maximum(speed, 0.0, out=speed)
 
 
 def _hill_peaks(smooth: np.ndarray, Ds: np.ndarray, v_nom_sq: np.ndarray) -> np.ndarray:
@@ -324,7 +337,9 @@ def _hill_peaks(smooth: np.ndarray, Ds: np.ndarray, v_nom_sq: np.ndarray) -> np.
     starts = np.flatnonzero(rises & np.concatenate([[True], falls[:-1]]))
     if starts.size == 0 or starts[0] != 0:
         starts = np.concatenate([[0], starts])
-    hill = np.cumsum(np.isin(np.arange(len(peak)), starts)) - 1
+    begins = np.zeros(len(peak), dtype=np.int64)
+    begins[starts] = 1
+    hill = np.cumsum(begins) - 1
     return np.maximum.reduceat(peak, starts)[hill]
 
 
@@ -411,17 +426,38 @@ def _planned(mv: _Moves, geometry: _Geometry, kin: Kinematics, times: np.ndarray
     boundary = _look_ahead(limit, D)
     del limit  # each (m,) array freed once used: the plan's peak is here, on every move
 
+    # The trapezoid of each move, operation for operation (the same bits), in a few
+    # buffers worked in place:
+    # peak² = max(min(v_nom², (D + v0² + v1²) / 2), max(v0², v1²)); cruise = max(L -
+    # (peak² - v0²) / 2a - (peak² - v1²) / 2a, 0); time = (peak - v0) / a + (peak - v1) / a
+    # + cruise / peak.
     v0sq, v1sq = boundary[:-1], boundary[1:]
-    peak_sq = np.minimum(v_nom_sq, (D + v0sq + v1sq) / 2.0)
-    del v_nom_sq, D
-    peak_sq = np.maximum(peak_sq, np.maximum(v0sq, v1sq))
-    peak = np.sqrt(peak_sq)
-    v0, v1 = np.sqrt(v0sq), np.sqrt(v1sq)
-    accel_dist = (peak_sq - v0sq) / (2 * accel)
-    decel_dist = (peak_sq - v1sq) / (2 * accel)
-    cruise = np.maximum(L - accel_dist - decel_dist, 0.0)
-    del accel_dist, decel_dist
-    times[mv.idx] = (peak - v0) / accel + (peak - v1) / accel + cruise / peak
+    peak_sq = np.add(D, v0sq, out=D)
+    peak_sq += v1sq
+    peak_sq /= 2.0
+    np.minimum(v_nom_sq, peak_sq, out=peak_sq)
+    del v_nom_sq
+    work = np.maximum(v0sq, v1sq)
+    np.maximum(peak_sq, work, out=peak_sq)
+    two_a = 2 * accel
+    np.subtract(peak_sq, v0sq, out=work)
+    work /= two_a
+    cruise = np.subtract(L, work)
+    np.subtract(peak_sq, v1sq, out=work)
+    work /= two_a
+    cruise -= work
+    np.maximum(cruise, 0.0, out=cruise)
+    del two_a
+    speed = np.sqrt(boundary, out=boundary)  # v0 and v1: (m + 1,) boundaries
+    peak = np.sqrt(peak_sq, out=peak_sq)
+    total = np.subtract(peak, speed[:-1])
+    total /= accel
+    np.subtract(peak, speed[1:], out=work)
+    work /= accel
+    total += work
+    cruise /= peak
+    total += cruise
+    times[mv.idx] = total
     return times
 
 
