@@ -22,7 +22,7 @@ from fabserver.plugin import (
     roles_from_toml,
 )
 from fabserver.profiles import MachineProfile
-from fabserver.toolpath import MoveKind
+from fabserver.toolpath import MoveKind, Toolpath
 from fabserver.writers.printer import (
     DIALECTS,
     PrintFigures,
@@ -227,10 +227,7 @@ class FdmPlugin(MachinePlugin):
             ),
             "flavour": s.printer.flavour,
             "support_mm": round(
-                float(
-                    tp.lengths[tp.role_mask("support") | tp.role_mask("support_interface")].sum()
-                ),
-                1,
+                _length_of(tp, tp.role_mask("support") | tp.role_mask("support_interface")), 1
             ),
             "moves": len(tp),
             **mesh_facts,
@@ -246,6 +243,14 @@ class FdmPlugin(MachinePlugin):
             facts=facts,
             preview=top_view(tp),
         )
+
+
+def _length_of(tp: Toolpath, mask: np.ndarray) -> float:
+    """``tp.lengths[mask].sum()``, the lengths of the moves of ``mask`` alone (the same sum)."""
+    idx = np.flatnonzero(mask)
+    begins = tp.xyz[np.maximum(idx - 1, 0)]
+    begins[idx == 0] = tp.start
+    return float(np.linalg.norm(tp.xyz[idx] - begins, axis=1).sum())
 
 
 def _copies_on_bed(
