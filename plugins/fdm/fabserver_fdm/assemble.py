@@ -137,7 +137,6 @@ def _unslowed(
     e[:, 5] = p.retract_length
     role = np.full((n_paths, _SLOTS), ROLE["travel"], dtype=np.uint8)
     role[:, [0, 5]] = ROLE["retract"]
-    path_of_slot = np.repeat(np.arange(n_paths), _SLOTS).reshape(n_paths, _SLOTS)
 
     # Extrusion moves: every point but the first of each path.
     pts = np.concatenate(paths.points)
@@ -149,7 +148,6 @@ def _unslowed(
     seg[1:] = np.linalg.norm(np.diff(pts, axis=0), axis=1)
     mv = np.flatnonzero(is_move)
     mpath = path_of_pt[mv]
-    ext_xyz = np.column_stack([pts[mv], z[mpath]])
     ext_e = seg[mv] * np.asarray(paths.e_per_mm)[mpath]
     if paths.e_scale:
         # Paths of varying width (gap fill): a factor per move.
@@ -157,42 +155,60 @@ def _unslowed(
         for i, scale in paths.e_scale.items():
             factor[first_pt[i] + 1 : first_pt[i] + counts[i]] = scale
         ext_e *= factor[mv]
-    ext_feed = np.asarray(paths.feed)[mpath]
-    ext_role = np.asarray(paths.role, dtype=np.uint8)[mpath]
 
     # Detour waypoints go between the lift (slot 2) and the travel to the start (slot 3).
-    way_path = np.array([i for i, w in detours.items() for _ in w], dtype=np.int64)
+    way_count = np.array([len(w) for w in detours.values()], dtype=np.int64)
+    way_path = np.repeat(np.fromiter(detours, dtype=np.int64, count=len(detours)), way_count)
     way_xy = np.concatenate(list(detours.values())) if detours else np.zeros((0, 2))
-    way_xyz = np.column_stack([way_xy, (z + hop)[way_path]])
     n_way = len(way_path)
 
+    # Each path's moves in the toolpath: slots 0-2, waypoints, slots 3-5, extrusion moves.
+    # Where each goes is counted out (a block per path, in path order), and the moves are
+    # written there: no sort, no concatenation of the three kinds.
+    before_way = present[:, :3].sum(axis=1)
+    ways_of = np.bincount(way_path, minlength=n_paths)
+    block = before_way + ways_of + present[:, 3:].sum(axis=1) + (counts - 1)
+    block_start = np.concatenate([[0], np.cumsum(block)[:-1]])
+    n_out = int(block.sum())
     m = present.ravel()
-    all_path = np.concatenate([path_of_slot.ravel()[m], way_path, mpath])
-    # Sort key within a path: slots 0-2, waypoints, slots 3-5, extrusion moves.
-    slot_rank = np.where(np.arange(_SLOTS) < 3, np.arange(_SLOTS), np.arange(_SLOTS) + 1)
-    sub = np.concatenate(
-        [
-            np.tile(slot_rank, n_paths)[m],
-            np.full(n_way, 3, np.int64),
-            np.full(len(mv), _SLOTS + 1, np.int64),
-        ]
+    slot_rank = (np.cumsum(present, axis=1) - 1) + np.where(
+        np.arange(_SLOTS) >= 3, ways_of[:, None], 0
     )
-    order = np.argsort(all_path * (_SLOTS + 2) + sub, kind="stable")
-    cat = lambda a, b, c: np.concatenate([a, b, c])[order]  # noqa: E731
-    out_xyz = cat(xyz.reshape(-1, 3)[m], way_xyz, ext_xyz)
-    out_kind = cat(
-        kind.ravel()[m],
-        np.full(n_way, int(MoveKind.TRAVEL), np.uint8),
-        np.full(len(mv), int(MoveKind.EXTRUDE), np.uint8),
+    slot_at = (block_start[:, None] + slot_rank).ravel()[m]
+    way_rank = np.arange(n_way) - np.repeat(np.cumsum(way_count) - way_count, way_count)
+    way_at = block_start[way_path] + before_way[way_path] + way_rank
+    moves_before = np.concatenate([[0], np.cumsum(counts - 1)[:-1]])  # of each path, in mv
+    move_at = (
+        block_start[mpath]
+        + (block - (counts - 1))[mpath]
+        + np.arange(len(mv))
+        - moves_before[mpath]
     )
-    out_feed = cat(feed.ravel()[m], np.full(n_way, s.travel_speed), ext_feed)
-    out_e = cat(e.ravel()[m], np.zeros(n_way), ext_e)
-    out_role = cat(role.ravel()[m], np.full(n_way, ROLE["travel"], np.uint8), ext_role)
-    out_path = all_path[order]
-    out_layer = layer[out_path].astype(np.int32)
+
+    out_xyz = np.empty((n_out, 3))
+    out_xyz[slot_at] = xyz.reshape(-1, 3)[m]
+    out_xyz[way_at, :2] = way_xy
+    out_xyz[way_at, 2] = (z + hop)[way_path]
+    out_xyz[move_at, :2] = pts[mv]
+    out_xyz[move_at, 2] = z[mpath]
+    out_kind = np.full(n_out, int(MoveKind.EXTRUDE), np.uint8)
+    out_kind[slot_at] = kind.ravel()[m]
+    out_kind[way_at] = int(MoveKind.TRAVEL)
+    out_feed = np.empty(n_out)
+    out_feed[slot_at] = feed.ravel()[m]
+    out_feed[way_at] = s.travel_speed
+    out_feed[move_at] = np.asarray(paths.feed)[mpath]
+    out_e = np.zeros(n_out)
+    out_e[slot_at] = e.ravel()[m]
+    out_e[move_at] = ext_e
+    out_role = np.empty(n_out, np.uint8)
+    out_role[slot_at] = role.ravel()[m]
+    out_role[way_at] = ROLE["travel"]
+    out_role[move_at] = np.asarray(paths.role, dtype=np.uint8)[mpath]
+    out_layer = np.repeat(layer, block).astype(np.int32)
 
     # Layer change events at the first move of each layer's first path.
-    first_move = np.searchsorted(out_path, np.flatnonzero(new_layer))
+    first_move = block_start[new_layer]
     layers_used = layer[new_layer]
     events = tuple(
         Event(int(i), EventKind.LAYER_CHANGE, float(z_top[k]))
