@@ -255,7 +255,7 @@ def test_a_print_file_half_made_by_a_helper_process_is_the_file_made_in_one():
     for chunk in (7, 20000):
         for share in (0.1, 0.5, 0.9):
             made = PrintFile(tp, program, chunk=chunk)
-            assert made.start_helper(share)
+            assert made.start_helper(share, min_moves=0)
             out = io.BytesIO()
             made.write(out)
             assert out.getvalue() == whole.getvalue()
@@ -274,11 +274,18 @@ def test_a_helper_that_fails_leaves_its_part_to_the_writer():
     whole = io.BytesIO()
     write_print(whole, tp, program)
     made = PrintFile(tp, program, chunk=7)
-    assert made.start_helper(0.5)
+    assert made.start_helper(0.5, min_moves=0)
     os.kill(made._helper.pid, signal.SIGKILL)
     out = io.BytesIO()
     made.write(out)
     assert out.getvalue() == whole.getvalue()
+
+
+def test_no_helper_for_a_small_file():
+    from fabserver.writers.printer import PrintFile
+
+    tp = long_print_job()
+    assert not PrintFile(tp, long_print_program()).start_helper(0.5, min_moves=len(tp) + 1)
 
 
 def test_no_helper_is_forked_beside_threads_that_may_hold_locks():
@@ -291,9 +298,9 @@ def test_no_helper_is_forked_beside_threads_that_may_hold_locks():
     server.start()
     try:
         made = PrintFile(long_print_job(), long_print_program(), chunk=7)
-        assert not made.start_helper(0.5)
-        assert not made.start_helper(0.5, threads_left=("geos_",))
-        assert made.start_helper(0.5, threads_left=("waitress",))
+        assert not made.start_helper(0.5, min_moves=0)
+        assert not made.start_helper(0.5, threads_left=("geos_",), min_moves=0)
+        assert made.start_helper(0.5, threads_left=("waitress",), min_moves=0)
     finally:
         stop.set()
         server.join()

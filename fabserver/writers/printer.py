@@ -375,6 +375,10 @@ HELPER_SHARE = 0.6
 starts before the rest of the plan and this process formats its part after that."""
 
 
+HELPER_MIN_MOVES = 30_000
+"""Fewer moves than this (some 15 ms of formatting): no helper."""
+
+
 class PrintFile:
     """A printer's G-code file, laid out (:meth:`PrinterDialect.layout`) and written on
     demand; the moves' text, most of the writing's time (a ``%`` over some 400,000
@@ -399,17 +403,26 @@ class PrintFile:
         self._head, self._bounds, self._before, self._tail = self._dialect.layout(tp, job, chunk)
         self._helper: _Helper | None = None
 
-    def start_helper(self, share: float = HELPER_SHARE, threads_left: tuple[str, ...] = ()) -> bool:
+    def start_helper(
+        self,
+        share: float = HELPER_SHARE,
+        threads_left: tuple[str, ...] = (),
+        min_moves: int = HELPER_MIN_MOVES,
+    ) -> bool:
         """Fork a process that formats the moves after the first ``1 - share`` of them now.
 
         Forking copies only the calling thread: it is done only when every other thread
         of the process is one whose name starts with one of ``threads_left`` (threads
         that hold no lock while they wait, e.g. an idle pool's), never beside a web
-        server's. Returns whether a helper runs.
+        server's; and only for ``min_moves`` moves or more (below, the fork and the
+        pages it makes both processes copy cost more than the helper saves). Returns
+        whether a helper runs.
         """
         pieces = len(self._before)
         first = int(np.searchsorted(self._bounds, (1.0 - share) * len(self._tp)))
         if self._helper is not None or not hasattr(os, "fork") or not 0 < first < pieces:
+            return False
+        if len(self._tp) < min_moves:
             return False
         current = threading.current_thread()
         if any(
