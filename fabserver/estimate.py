@@ -201,7 +201,7 @@ def _geometry(
 ) -> _Geometry | None:
     """Lengths, directions, accelerations and caps of the moves that go somewhere."""
     delta = toolpath.xyz - toolpath.starts
-    cart = np.linalg.norm(delta, axis=1)
+    cart = row_norms(delta)
     de = np.asarray(toolpath.e, dtype=float)
     # A move with no xyz motion but extruder motion (a retraction) is planned
     # along the extruder axis, as Marlin and Klipper do.
@@ -276,6 +276,19 @@ def _geometry(
     if kin.cornering() != "jerk" and idx.size >= 2:
         corners = _junction_deviation(moves, kin)  # the directions' and lengths' alone
     return _Geometry(moves, pos, corners)
+
+
+def row_norms(a: np.ndarray) -> np.ndarray:
+    """``np.linalg.norm(a, axis=1)`` of an ``(m, k)`` array with few columns, column by column.
+
+    The same bits (numpy sums a row of a few squares from left to right, as here;
+    tested), several times faster: numpy's reduction over a short row runs a slow
+    inner loop of its own (a tenth of a second for 3DBenchy's (150,000, 3) moves).
+    """
+    total = np.square(a[:, 0])
+    for j in range(1, a.shape[1]):
+        total += np.square(a[:, j])
+    return np.sqrt(total, out=total)
 
 
 def _row_max(a: np.ndarray) -> np.ndarray:
@@ -533,7 +546,7 @@ def _turns(unit: np.ndarray) -> np.ndarray:
 def _junction_deviation(mv: _Moves, kin: Kinematics) -> np.ndarray:
     """Junction deviation as Grbl, Marlin 2 or Klipper compute it (see the module doc)."""
     prev, cur = mv.unit[:-1, :3], mv.unit[1:, :3]
-    norm = np.linalg.norm(prev, axis=1) * np.linalg.norm(cur, axis=1)
+    norm = row_norms(prev) * row_norms(cur)
     with np.errstate(invalid="ignore", divide="ignore"):
         cos_theta = -np.einsum("ij,ij->i", prev, cur) / norm
     cos_theta = np.clip(np.nan_to_num(cos_theta, nan=1.0), -1.0, 1.0)
@@ -559,7 +572,7 @@ def _junction_deviation(mv: _Moves, kin: Kinematics) -> np.ndarray:
         elif kin.firmware in ("grbl", "marlin"):
             # Acceleration limited along the junction's direction (Grbl, Marlin 2).
             direction = cur - prev
-            direction /= np.linalg.norm(direction, axis=1)[:, None]
+            direction /= row_norms(direction)[:, None]
             along = np.array([kin.max_accel.x, kin.max_accel.y, kin.max_accel.z])
             a = 1.0 / _row_max(np.abs(direction) / along)
             if kin.firmware == "marlin":

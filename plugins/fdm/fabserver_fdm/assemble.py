@@ -30,6 +30,7 @@ from fabserver.estimate import (
     keep_move_times,
     move_accelerations,
     move_times_at,
+    row_norms,
 )
 from fabserver.profiles import Kinematics
 from fabserver.toolpath import Event, EventKind, MoveKind, Toolpath
@@ -145,7 +146,7 @@ def _unslowed(
     is_move = np.ones(len(pts), dtype=bool)
     is_move[first_pt] = False
     seg = np.zeros(len(pts))
-    seg[1:] = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    seg[1:] = row_norms(np.diff(pts, axis=0))
     mv = np.flatnonzero(is_move)
     mpath = path_of_pt[mv]
     ext_e = seg[mv] * np.asarray(paths.e_per_mm)[mpath]
@@ -241,7 +242,7 @@ def _needs_retract(
     a: np.ndarray, b: np.ndarray, layer: np.ndarray, quiet_area: np.ndarray, min_length: float
 ) -> np.ndarray:
     """Travels longer than ``min_length`` that leave their layer's quiet area."""
-    length = np.linalg.norm(b - a, axis=1)
+    length = row_norms(b - a)
     long = length > min_length
     idx = np.flatnonzero(long)
     result = np.zeros(len(a), dtype=bool)
@@ -323,7 +324,7 @@ def _detours(
     # Each ring's arc positions (``linking._ring_between``'s): its side lengths are worked
     # out for all rings at once (element-wise: the same numbers), summed ring by ring;
     # the vertices strictly between u and v are those counted below.
-    side = np.linalg.norm(np.diff(coords_all, axis=0), axis=1)
+    side = row_norms(np.diff(coords_all, axis=0))
     pos = np.empty(len(coords_all))  # each ring's arc position of its vertices (its last: +inf)
     for lo, hi in zip(ring_start[:-1].tolist(), ring_start[1:].tolist(), strict=True):
         pos[lo] = 0.0
@@ -349,10 +350,10 @@ def _detours(
     # At most MAX_DETOUR times the straight travel: the lengths summed per way (and the
     # straight travels' norms) over all at once; a way within a hair of the limit is
     # measured again as one array, as numpy sums it.
-    seg = np.linalg.norm(np.diff(fulls_xy, axis=0), axis=1)
+    seg = row_norms(np.diff(fulls_xy, axis=0))
     way_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
     length = np.add.reduceat(seg, way_start) - np.concatenate([seg, [0.0]])[way_start + counts - 1]
-    straight = np.linalg.norm(b[travel] - a[travel], axis=1)
+    straight = row_norms(b[travel] - a[travel])
     short = length <= MAX_DETOUR * straight
     close = np.abs(length - MAX_DETOUR * straight) <= 1e-9 * length
     for k in np.flatnonzero(close).tolist():

@@ -11,7 +11,7 @@ import shapely
 from fabserver.designs.indexed import sorted_unique
 from fabserver.designs.types import Gcode, Mesh
 from fabserver.errors import PlanError
-from fabserver.estimate import event_seconds, move_accelerations
+from fabserver.estimate import event_seconds, move_accelerations, row_norms
 from fabserver.i18n import Text
 from fabserver.plugin import (
     MachinePlugin,
@@ -250,7 +250,7 @@ def _length_of(tp: Toolpath, mask: np.ndarray) -> float:
     idx = np.flatnonzero(mask)
     begins = tp.xyz[np.maximum(idx - 1, 0)]
     begins[idx == 0] = tp.start
-    return float(np.linalg.norm(tp.xyz[idx] - begins, axis=1).sum())
+    return float(row_norms(tp.xyz[idx] - begins).sum())
 
 
 def _copies_on_bed(
