@@ -185,7 +185,8 @@ class _MoveWords:
         changed[:1, :3] = xyz[:1] != coordinates(before)
         np.not_equal(xyz[1:], xyz[:-1], out=changed[1:, :3])
         changed[:, 3] = e != 0
-        moving = changed[:, :4].any(axis=1)
+        # Column by column: numpy's reductions over rows of five run a slow inner loop.
+        moving = changed[:, 0] | changed[:, 1] | changed[:, 2] | changed[:, 3]
         f_idx = np.flatnonzero(moving)
         fm = f[f_idx]
         last = np.empty(len(fm))
@@ -193,8 +194,13 @@ class _MoveWords:
         last[1:] = fm[:-1]
         changed[:, 4] = False
         changed[f_idx, 4] = fm != last
-        self.code = changed @ (1 << np.arange(5))
-        self.offset = np.concatenate([[0], np.cumsum(changed.sum(axis=1))])
+        self.code = changed[:, 0].astype(np.int64)
+        words = changed[:, 0].astype(np.int64)
+        for j in range(1, 5):
+            column = changed[:, j].astype(np.int64)
+            words += column
+            self.code += column << j
+        self.offset = np.concatenate([[0], np.cumsum(words)])
         # ``column_stack([xyz, e, f])[changed]``, column by column: each line's numbers in
         # the order of its words, without an (n, 5) copy of every number.
         self.values = np.empty(int(self.offset[-1]))
