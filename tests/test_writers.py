@@ -304,3 +304,29 @@ def test_no_helper_is_forked_beside_threads_that_may_hold_locks():
     finally:
         stop.set()
         server.join()
+
+
+def test_pieces_the_helper_has_not_reached_are_made_by_the_writer():
+    """A helper held up (a busy machine) leaves the writer to take its pieces back from the
+    end; where they meet, each piece is written once, the file the same."""
+    import os
+    import signal
+    import threading
+
+    from fabserver.writers.printer import PrintFile, write_print
+
+    tp, program = long_print_job(layers=12, per_layer=60), long_print_program(layers=12)
+    whole = io.BytesIO()
+    write_print(whole, tp, program)
+    made = PrintFile(tp, program, chunk=5)
+    assert made.start_helper(0.8, min_moves=0)
+    helper = made._helper
+    os.kill(helper.pid, signal.SIGSTOP)  # held before it has done much
+    resume = threading.Timer(0.3, os.kill, (helper.pid, signal.SIGCONT))
+    resume.start()
+    out = io.BytesIO()
+    made.write(out)
+    resume.join()
+    assert out.getvalue() == whole.getvalue()
+    assert helper.low < len(made._before)  # some pieces were taken back
+    assert helper.status == 0 and helper.state[0] >= helper.low  # and the helper did its part

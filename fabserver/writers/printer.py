@@ -17,6 +17,7 @@ progress display (``M73``), and the lines before each feature.
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 import signal
@@ -376,9 +377,9 @@ class PrinterDialect:
         return head, bounds, before, tail + self.closing_comments(job.figures)
 
 
-HELPER_SHARE = 0.6
-"""The share of the moves a :class:`PrintFile`'s helper formats: more than half, as it
-starts before the rest of the plan and this process formats its part after that."""
+HELPER_SHARE = 0.5
+"""The share of the moves a :class:`PrintFile`'s helper is given (the writer takes back
+the end of it if the helper has not reached it)."""
 
 
 HELPER_MIN_MOVES = 30_000
@@ -390,11 +391,15 @@ class PrintFile:
     demand; the moves' text, most of the writing's time (a ``%`` over some 400,000
     numbers for 3DBenchy, the interpreter's own speed), is made when written.
 
-    :meth:`start_helper` hands the later part of the moves to a forked process at
-    once: it formats them on the other core while this one finishes the plan (its
-    facts, estimate and preview) and then formats the earlier part, and the two are
-    joined when written. The bytes are those of the whole file written here: should
-    the helper fail in any way, its part is made here.
+    :meth:`start_helper` hands the later part of the moves to a forked process, which
+    formats them on the other core while this one formats the earlier part, then
+    takes pieces back from the end of the helper's while the helper has not reached
+    them (a helper held up on a busy machine leaves more to this process), and the
+    parts are joined. The bytes are those of the whole file written here: should the
+    helper fail in any way, its part is made here. Started just before writing, not
+    earlier: while the helper lives, every page either process writes to is copied
+    (about 0.7 ms per MiB), which costs more than overlapping it with the preview
+    saves.
     """
 
     def __init__(
@@ -440,6 +445,11 @@ class PrintFile:
             sink: IO[bytes] = open(os.memfd_create("gcode"), "w+b")  # noqa: SIM115
         else:
             sink = tempfile.TemporaryFile()  # noqa: SIM115
+        # Shared with the helper: [0] the next piece it starts, [1] the first piece this
+        # process has taken back, [2 + k] where piece k - 1 ends in the helper's text.
+        shared = mmap.mmap(-1, 8 * (pieces + 3))
+        state = np.frombuffer(shared, dtype=np.int64)
+        state[0], state[1] = first, pieces
         try:
             pid = os.fork()
         except OSError:  # no room for another process (a bounded planning process's limits)
@@ -449,11 +459,11 @@ class PrintFile:
             status = 1
             try:
                 with open(sink.fileno(), "wb", closefd=False) as out:
-                    self._write_moves(out, first, pieces)
+                    self._help(out, state, first)
                 status = 0
             finally:
                 os._exit(status)
-        self._helper = _Helper(pid, sink, first)
+        self._helper = _Helper(pid, sink, first, pieces, shared, state)
         return True
 
     def write(self, out: IO[bytes]) -> None:
@@ -461,10 +471,25 @@ class PrintFile:
         out.write(self._head.encode("utf-8"))
         pieces = len(self._before)
         helper = self._helper
-        self._write_moves(out, 0, pieces if helper is None else helper.first)
-        if helper is not None and not helper.copy_to(out):  # failed: its part made here
-            self._write_moves(out, helper.first, pieces)
+        if helper is None:
+            self._write_moves(out, 0, pieces)
+        else:
+            self._write_moves(out, 0, helper.first)
+            taken = helper.take_back(self._pieces, self._bounds)
+            if not helper.copy_to(out):  # failed: its part made here
+                self._write_moves(out, helper.first, helper.low)
+            for piece in taken:
+                out.write(piece)
         out.write(self._tail.encode("utf-8"))
+
+    def _pieces(self, first: int, last: int) -> list[bytes]:
+        """The pieces ``first:last`` (each its text before, then its moves), encoded."""
+        bounds, before = self._bounds, self._before
+        words = _MoveWords(self._tp, bounds[first], bounds[last])
+        return [
+            (before[k] + words.text(bounds[k], bounds[k + 1])).encode("utf-8")
+            for k in range(first, last)
+        ]
 
     def _write_moves(self, out: IO[bytes], first: int, last: int) -> None:
         """The pieces ``first:last`` (each its text before, then its moves), streamed."""
@@ -484,28 +509,85 @@ class PrintFile:
                 buf, size = [], 0
         out.write("".join(buf).encode("utf-8"))
 
+    def _help(self, out: IO[bytes], state: np.ndarray, first: int) -> None:
+        """The helper's work: the pieces from ``first`` on, until one taken back."""
+        bounds, before = self._bounds, self._before
+        pieces = len(before)
+        words = _MoveWords(self._tp, bounds[first], bounds[pieces])
+        buf: list[bytes] = []
+        size = total = 0
+        state[2 + first] = 0
+        for k in range(first, pieces):
+            if k >= state[1]:  # taken back by the writer
+                break
+            data = (before[k] + words.text(bounds[k], bounds[k + 1])).encode("utf-8")
+            buf.append(data)
+            size += len(data)
+            total += len(data)
+            state[3 + k] = total
+            state[0] = k + 1
+            if size > PIECE_BYTES:
+                out.write(b"".join(buf))
+                buf, size = [], 0
+        out.write(b"".join(buf))
+
     def __del__(self) -> None:
         if self._helper is not None:
             self._helper.stop()
 
 
-class _Helper:
-    """A forked process formatting the moves from piece ``first`` on into ``sink``."""
+HELPER_BLOCK_MOVES = 2000
+"""Moves the writer takes back from the helper at a time (a millisecond or two of text)."""
 
-    def __init__(self, pid: int, sink: IO[bytes], first: int):
-        self.pid, self.sink, self.first = pid, sink, first
+
+class _Helper:
+    """A forked process formatting the moves from piece ``first`` on into ``sink``, and the
+    pieces this process took back from the end of its part (``low`` on)."""
+
+    def __init__(
+        self,
+        pid: int,
+        sink: IO[bytes],
+        first: int,
+        pieces: int,
+        shared: mmap.mmap,
+        state: np.ndarray,
+    ):
+        self.pid, self.sink, self.first, self.low = pid, sink, first, pieces
+        self.shared, self.state = shared, state
         self.status: int | None = None
+        self.taken: list[bytes] | None = None
+
+    def take_back(self, made, bounds: Sequence[int]) -> list[bytes]:
+        """Format pieces from the end of the helper's part (``made(first, last)``), a block
+        at a time, while the helper has not reached them; their bytes, in order."""
+        if self.taken is not None:
+            return self.taken
+        blocks: list[list[bytes]] = []
+        state = self.state
+        while self.status is None and self.low > self.first:
+            start = int(np.searchsorted(bounds, bounds[self.low] - HELPER_BLOCK_MOVES))
+            start = max(start, int(state[0]) + 1)  # not the piece the helper is on
+            if start >= self.low:
+                break
+            state[1] = start
+            blocks.append(made(start, self.low))
+            self.low = start
+        self.taken = [piece for block in reversed(blocks) for piece in block]
+        return self.taken
 
     def copy_to(self, out: IO[bytes]) -> bool:
-        """Write what the helper made to ``out`` once it has ended, a piece of about
-        :data:`PIECE_BYTES` at a time; ``False`` (nothing written) if it failed."""
+        """Write what the helper made of the pieces before ``low`` to ``out`` once it has
+        ended, about :data:`PIECE_BYTES` at a time; ``False`` (nothing written) if it failed."""
         if self.status is None:
             _, self.status = os.waitpid(self.pid, 0)
-        if self.status != 0:
+        if self.status != 0 or self.state[0] < self.low:
             return False
+        left = int(self.state[2 + self.low])
         self.sink.seek(0)
-        while piece := self.sink.read(PIECE_BYTES):
+        while left > 0 and (piece := self.sink.read(min(PIECE_BYTES, left))):
             out.write(piece)
+            left -= len(piece)
         return True
 
     def stop(self) -> None:

@@ -206,10 +206,12 @@ class FdmPlugin(MachinePlugin):
         )
 
         gcode = PrintFile(tp, program)
-        if geos.WORKERS > 1:
-            # The later part of the file is formatted on the other core while this one
-            # works out the facts, the estimate and the preview.
-            gcode.start_helper(threads_left=geos.FORK_SAFE_THREADS)
+
+        def write(out) -> None:
+            if geos.WORKERS > 1:
+                # The later half of the moves' text is made on the other core.
+                gcode.start_helper(threads_left=geos.FORK_SAFE_THREADS)
+            gcode.write(out)
 
         facts: dict[str, Any] = {
             "layer_count": sliced.printed_layer_count,
@@ -235,7 +237,7 @@ class FdmPlugin(MachinePlugin):
         progress(1.0, "done")
         return Plan(
             toolpath=tp,
-            outputs=(OutputFile(".gcode", "text/x-gcode", gcode.write, Text("G-code", "G-code")),),
+            outputs=(OutputFile(".gcode", "text/x-gcode", write, Text("G-code", "G-code")),),
             material_uses=filament.material_uses(material.id),
             warnings=tuple(warnings),
             copies=copies,
