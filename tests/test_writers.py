@@ -213,6 +213,14 @@ def test_a_dialect_may_add_lines_before_each_feature():
     assert lines.count("SET_VELOCITY_LIMIT ACCEL=3000") == 2
 
 
+def _other_threads() -> tuple[str, ...]:
+    """The names of this process's other threads (a test runner's own, under xdist): the
+    tests below let the helper fork beside them."""
+    import threading
+
+    return tuple(t.name for t in threading.enumerate() if t is not threading.current_thread())
+
+
 def long_print_job(layers: int = 6, per_layer: int = 40):
     """Layers of short zig-zags of two roles at a few feeds, with retractions, travels,
     moves that go nowhere and repeated feeds: every kind of line the writer leaves words out of."""
@@ -255,7 +263,7 @@ def test_a_print_file_half_made_by_a_helper_process_is_the_file_made_in_one():
     for chunk in (7, 20000):
         for share in (0.1, 0.5, 0.9):
             made = PrintFile(tp, program, chunk=chunk)
-            assert made.start_helper(share, min_moves=0)
+            assert made.start_helper(share, _other_threads(), min_moves=0)
             out = io.BytesIO()
             made.write(out)
             assert out.getvalue() == whole.getvalue()
@@ -274,7 +282,7 @@ def test_a_helper_that_fails_leaves_its_part_to_the_writer():
     whole = io.BytesIO()
     write_print(whole, tp, program)
     made = PrintFile(tp, program, chunk=7)
-    assert made.start_helper(0.5, min_moves=0)
+    assert made.start_helper(0.5, _other_threads(), min_moves=0)
     os.kill(made._helper.pid, signal.SIGKILL)
     out = io.BytesIO()
     made.write(out)
@@ -293,14 +301,15 @@ def test_no_helper_is_forked_beside_threads_that_may_hold_locks():
 
     from fabserver.writers.printer import PrintFile
 
+    runner = _other_threads()
     stop = threading.Event()
     server = threading.Thread(target=stop.wait, name="waitress-1", daemon=True)
     server.start()
     try:
         made = PrintFile(long_print_job(), long_print_program(), chunk=7)
-        assert not made.start_helper(0.5, min_moves=0)
-        assert not made.start_helper(0.5, threads_left=("geos_",), min_moves=0)
-        assert made.start_helper(0.5, threads_left=("waitress",), min_moves=0)
+        assert not made.start_helper(0.5, runner, min_moves=0)
+        assert not made.start_helper(0.5, (*runner, "geos_"), min_moves=0)
+        assert made.start_helper(0.5, (*runner, "waitress"), min_moves=0)
     finally:
         stop.set()
         server.join()
@@ -319,7 +328,7 @@ def test_pieces_the_helper_has_not_reached_are_made_by_the_writer():
     whole = io.BytesIO()
     write_print(whole, tp, program)
     made = PrintFile(tp, program, chunk=5)
-    assert made.start_helper(0.8, min_moves=0)
+    assert made.start_helper(0.8, _other_threads(), min_moves=0)
     helper = made._helper
     os.kill(helper.pid, signal.SIGSTOP)  # held before it has done much
     resume = threading.Timer(0.3, os.kill, (helper.pid, signal.SIGCONT))
