@@ -339,3 +339,24 @@ def test_pieces_the_helper_has_not_reached_are_made_by_the_writer():
     assert out.getvalue() == whole.getvalue()
     assert helper.low < len(made._before)  # some pieces were taken back
     assert helper.status == 0 and helper.state[0] >= helper.low  # and the helper did its part
+
+
+def test_a_helper_reaped_by_the_system_leaves_its_part_to_the_writer():
+    """Where the process ignores SIGCHLD (children reaped at once) the helper's end cannot
+    be read: its part is made by the writer, the file the same."""
+    import signal
+
+    from fabserver.writers.printer import PrintFile, write_print
+
+    tp, program = long_print_job(), long_print_program()
+    whole = io.BytesIO()
+    write_print(whole, tp, program)
+    earlier = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        made = PrintFile(tp, program, chunk=7)
+        assert made.start_helper(0.5, _other_threads(), min_moves=0)
+        out = io.BytesIO()
+        made.write(out)
+    finally:
+        signal.signal(signal.SIGCHLD, earlier)
+    assert out.getvalue() == whole.getvalue()

@@ -580,7 +580,10 @@ class _Helper:
         """Write what the helper made of the pieces before ``low`` to ``out`` once it has
         ended, about :data:`PIECE_BYTES` at a time; ``False`` (nothing written) if it failed."""
         if self.status is None:
-            _, self.status = os.waitpid(self.pid, 0)
+            try:
+                _, self.status = os.waitpid(self.pid, 0)
+            except ChildProcessError:  # reaped by someone else (SIGCHLD ignored): unknown
+                self.status = -1
         if self.status != 0 or self.state[0] < self.low:
             return False
         left = int(self.state[2 + self.low])
