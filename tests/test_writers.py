@@ -303,13 +303,14 @@ def test_no_helper_is_forked_beside_threads_that_may_hold_locks():
 
     runner = _other_threads()
     stop = threading.Event()
-    server = threading.Thread(target=stop.wait, name="waitress-1", daemon=True)
+    # A name no thread left by another test shares (a web server's, say).
+    server = threading.Thread(target=stop.wait, name=f"lock-holder-{id(stop)}", daemon=True)
     server.start()
     try:
         made = PrintFile(long_print_job(), long_print_program(), chunk=7)
         assert not made.start_helper(0.5, runner, min_moves=0)
         assert not made.start_helper(0.5, (*runner, "geos_"), min_moves=0)
-        assert made.start_helper(0.5, (*runner, "waitress"), min_moves=0)
+        assert made.start_helper(0.5, (*runner, "lock-holder-"), min_moves=0)
     finally:
         stop.set()
         server.join()
