@@ -219,3 +219,18 @@ def test_a_toolpath_at_new_feeds_is_timed_as_a_fresh_one():
     np.testing.assert_array_equal(move_times(slower, k), move_times(fresh, k))
     moved = dataclasses.replace(tp, xyz=tp.xyz * 2.0)  # other end points: planned anew
     assert move_times(moved, k).sum() > move_times(tp, k).sum()
+
+
+def test_row_norms_are_numpys_norms_to_the_bit():
+    """The estimator's lengths and corner angles come from row_norms: they must be the
+    numbers np.linalg.norm(a, axis=1) gives (the estimates and the cooling slowdown's
+    feeds are compared byte for byte against earlier code)."""
+    from fabserver.estimate import row_norms
+
+    rng = np.random.default_rng(11)
+    for columns in (2, 3, 4):
+        a = rng.standard_normal((200_000, columns)) * rng.uniform(0, 1e3, (200_000, 1))
+        a[::7] = np.round(a[::7], 3)  # micrometre coordinates, as toolpaths have
+        a[::11, 0] = 0.0
+        for rows in (a, a[:, : columns - 1] if columns > 2 else a, a[1::3]):
+            assert np.array_equal(row_norms(rows), np.linalg.norm(rows, axis=1))

@@ -211,3 +211,153 @@ def test_a_dialect_may_add_lines_before_each_feature():
     bridge = lines.index(";TYPE:Bridge infill")
     assert lines[bridge - 1] == "SET_VELOCITY_LIMIT ACCEL=1000"
     assert lines.count("SET_VELOCITY_LIMIT ACCEL=3000") == 2
+
+
+def _other_threads() -> tuple[str, ...]:
+    """The names of this process's other threads (a test runner's own, under xdist): the
+    tests below let the helper fork beside them."""
+    import threading
+
+    return tuple(t.name for t in threading.enumerate() if t is not threading.current_thread())
+
+
+def long_print_job(layers: int = 6, per_layer: int = 40):
+    """Layers of short zig-zags of two roles at a few feeds, with retractions, travels,
+    moves that go nowhere and repeated feeds: every kind of line the writer leaves words out of."""
+    rng = np.random.default_rng(7)
+    b = ToolpathBuilder()
+    for layer in range(layers):
+        z = 0.2 * (layer + 1)
+        b.new_layer(z)
+        b.move_to(5.0, 5.0, z, feed=150)
+        for k in range(per_layer):
+            points = np.round(rng.uniform(0, 50, size=(3, 2)), 4)
+            points[1] = points[0]  # a move that goes nowhere
+            role = "perimeter" if k % 3 else "infill"
+            b.add_path(points, MoveKind.EXTRUDE, [30, 45][k % 2], role=role, e=[0.1] * 3, z=z)
+            if k % 7 == 0:
+                b.retract(0.8, 35)
+                b.move_to(*rng.uniform(0, 50, size=2), z, feed=150)
+                b.retract(-0.8, 35)
+    return b.build()
+
+
+def long_print_program(layers: int = 6):
+    program = print_program("marlin2")
+    from dataclasses import replace
+
+    return replace(
+        program,
+        layer_fan=np.linspace(0, 100, layers).round(),
+        layer_height=np.full(layers, 0.2),
+        layer_time=np.full(layers, 30.0),
+    )
+
+
+def test_a_print_file_half_made_by_a_helper_process_is_the_file_made_in_one():
+    from fabserver.writers.printer import PrintFile, write_print
+
+    tp, program = long_print_job(), long_print_program()
+    whole = io.BytesIO()
+    write_print(whole, tp, program)
+    for chunk in (7, 20000):
+        for share in (0.1, 0.5, 0.9):
+            made = PrintFile(tp, program, chunk=chunk)
+            assert made.start_helper(share, _other_threads(), min_moves=0)
+            out = io.BytesIO()
+            made.write(out)
+            assert out.getvalue() == whole.getvalue()
+            again = io.BytesIO()  # a second write gives the same file
+            made.write(again)
+            assert again.getvalue() == whole.getvalue()
+
+
+def test_a_helper_that_fails_leaves_its_part_to_the_writer():
+    import os
+    import signal
+
+    from fabserver.writers.printer import PrintFile, write_print
+
+    tp, program = long_print_job(), long_print_program()
+    whole = io.BytesIO()
+    write_print(whole, tp, program)
+    made = PrintFile(tp, program, chunk=7)
+    assert made.start_helper(0.5, _other_threads(), min_moves=0)
+    os.kill(made._helper.pid, signal.SIGKILL)
+    out = io.BytesIO()
+    made.write(out)
+    assert out.getvalue() == whole.getvalue()
+
+
+def test_no_helper_for_a_small_file():
+    from fabserver.writers.printer import PrintFile
+
+    tp = long_print_job()
+    assert not PrintFile(tp, long_print_program()).start_helper(0.5, min_moves=len(tp) + 1)
+
+
+def test_no_helper_is_forked_beside_threads_that_may_hold_locks():
+    import threading
+
+    from fabserver.writers.printer import PrintFile
+
+    runner = _other_threads()
+    stop = threading.Event()
+    # A name no thread left by another test shares (a web server's, say).
+    server = threading.Thread(target=stop.wait, name=f"lock-holder-{id(stop)}", daemon=True)
+    server.start()
+    try:
+        made = PrintFile(long_print_job(), long_print_program(), chunk=7)
+        assert not made.start_helper(0.5, runner, min_moves=0)
+        assert not made.start_helper(0.5, (*runner, "geos_"), min_moves=0)
+        assert made.start_helper(0.5, (*runner, "lock-holder-"), min_moves=0)
+    finally:
+        stop.set()
+        server.join()
+
+
+def test_pieces_the_helper_has_not_reached_are_made_by_the_writer():
+    """A helper held up (a busy machine) leaves the writer to take its pieces back from the
+    end; where they meet, each piece is written once, the file the same."""
+    import os
+    import signal
+    import threading
+
+    from fabserver.writers.printer import PrintFile, write_print
+
+    tp, program = long_print_job(layers=12, per_layer=60), long_print_program(layers=12)
+    whole = io.BytesIO()
+    write_print(whole, tp, program)
+    made = PrintFile(tp, program, chunk=5)
+    assert made.start_helper(0.8, _other_threads(), min_moves=0)
+    helper = made._helper
+    os.kill(helper.pid, signal.SIGSTOP)  # held before it has done much
+    resume = threading.Timer(0.3, os.kill, (helper.pid, signal.SIGCONT))
+    resume.start()
+    out = io.BytesIO()
+    made.write(out)
+    resume.join()
+    assert out.getvalue() == whole.getvalue()
+    assert helper.low < len(made._before)  # some pieces were taken back
+    assert helper.status == 0 and helper.state[0] >= helper.low  # and the helper did its part
+
+
+def test_a_helper_reaped_by_the_system_leaves_its_part_to_the_writer():
+    """Where the process ignores SIGCHLD (children reaped at once) the helper's end cannot
+    be read: its part is made by the writer, the file the same."""
+    import signal
+
+    from fabserver.writers.printer import PrintFile, write_print
+
+    tp, program = long_print_job(), long_print_program()
+    whole = io.BytesIO()
+    write_print(whole, tp, program)
+    earlier = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        made = PrintFile(tp, program, chunk=7)
+        assert made.start_helper(0.5, _other_threads(), min_moves=0)
+        out = io.BytesIO()
+        made.write(out)
+    finally:
+        signal.signal(signal.SIGCHLD, earlier)
+    assert out.getvalue() == whole.getvalue()

@@ -17,8 +17,12 @@ progress display (``M73``), and the lines before each feature.
 
 from __future__ import annotations
 
-import itertools
+import mmap
+import os
 import re
+import signal
+import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, ClassVar
@@ -158,34 +162,46 @@ class PrintProgram:
 
 
 class _MoveWords:
-    """The words of every move, worked out in one pass over the whole toolpath.
+    """The words of moves ``lo:hi``, worked out in one pass over them.
 
-    ``code`` : (n,) int — which words each line has (bit i: X, Y, Z, E, F)
+    ``code`` : (k,) int — which words each line has (bit i: X, Y, Z, E, F)
     ``values`` : (m,) float — the numbers of all lines, in order
-    ``offset`` : (n + 1,) int — where each line's numbers start in ``values``
+    ``offset`` : (k + 1,) int — where each line's numbers start in ``values``
 
     A coordinate only when it changes, F only when it differs from the last F
-    written. The numpy work is done once, not at every layer or feature change;
-    only the text is made piece by piece.
+    written (before ``lo`` too: the moves are a part of the whole file's). The
+    numpy work is done once, not at every layer or feature change; only the text
+    is made piece by piece.
     """
 
-    def __init__(self, tp: Toolpath):
-        n = len(tp)
-        xyz = coordinates(tp.xyz)
-        e = np.round(tp.e, 5)
-        f = np.round(tp.feed * 60.0)
+    def __init__(self, tp: Toolpath, lo: int = 0, hi: int | None = None):
+        hi = len(tp) if hi is None else hi
+        self.lo = lo
+        n = hi - lo
+        xyz = coordinates(tp.xyz[lo:hi])
+        e = np.round(tp.e[lo:hi], 5)
+        f = np.round(tp.feed[lo:hi] * 60.0)
         changed = np.empty((n, 5), dtype=bool)
-        changed[:1, :3] = xyz[:1] != coordinates(np.asarray(tp.start, dtype=float))
+        before = tp.xyz[lo - 1] if lo > 0 else np.asarray(tp.start, dtype=float)
+        changed[:1, :3] = xyz[:1] != coordinates(before)
         np.not_equal(xyz[1:], xyz[:-1], out=changed[1:, :3])
         changed[:, 3] = e != 0
-        moving = changed[:, :4].any(axis=1)
+        # Column by column: numpy's reductions over rows of five run a slow inner loop.
+        moving = changed[:, 0] | changed[:, 1] | changed[:, 2] | changed[:, 3]
         f_idx = np.flatnonzero(moving)
         fm = f[f_idx]
-        last = np.concatenate([[-1.0], fm[:-1]])
+        last = np.empty(len(fm))
+        last[:1] = _last_feed_written(tp, lo)
+        last[1:] = fm[:-1]
         changed[:, 4] = False
         changed[f_idx, 4] = fm != last
-        self.code = changed @ (1 << np.arange(5))
-        self.offset = np.concatenate([[0], np.cumsum(changed.sum(axis=1))])
+        self.code = changed[:, 0].astype(np.int64)
+        words = changed[:, 0].astype(np.int64)
+        for j in range(1, 5):
+            column = changed[:, j].astype(np.int64)
+            words += column
+            self.code += column << j
+        self.offset = np.concatenate([[0], np.cumsum(words)])
         # ``column_stack([xyz, e, f])[changed]``, column by column: each line's numbers in
         # the order of its words, without an (n, 5) copy of every number.
         self.values = np.empty(int(self.offset[-1]))
@@ -196,9 +212,28 @@ class _MoveWords:
             slot[rows] += 1
 
     def text(self, lo: int, hi: int) -> str:
-        """G-code lines of moves ``lo:hi``."""
+        """G-code lines of moves ``lo:hi`` (indices of the whole toolpath)."""
+        lo, hi = lo - self.lo, hi - self.lo
         words = self.values[self.offset[lo] : self.offset[hi]].tolist()
         return "".join(_TEMPLATES[self.code[lo:hi]].tolist()) % tuple(words)
+
+
+def _last_feed_written(tp: Toolpath, lo: int, window: int = 256) -> float:
+    """The F (mm/min, rounded) of the last move before ``lo`` that goes somewhere (the
+    F a line after it leaves out when equal), ``-1`` when there is none: looked for
+    backwards, a window of moves at a time (it is nearly always the move just before)."""
+    hi = lo
+    while hi > 0:
+        start = max(hi - window, 0)
+        xyz = coordinates(tp.xyz[start:hi])
+        before = tp.xyz[start - 1] if start > 0 else np.asarray(tp.start, dtype=float)
+        prev = np.vstack([coordinates(before)[None], xyz[:-1]])
+        moving = (xyz != prev).any(axis=1) | (np.round(tp.e[start:hi], 5) != 0)
+        found = np.flatnonzero(moving)
+        if found.size:
+            return float(np.round(tp.feed[start + found[-1]] * 60.0))
+        hi = start
+    return -1.0
 
 
 class PrinterDialect:
@@ -275,13 +310,23 @@ class PrinterDialect:
 
     def write(self, out: IO[bytes], tp: Toolpath, job: PrintProgram, chunk: int = 20000) -> None:
         """Stream the whole file to ``out`` (a binary file object)."""
-        w = lambda text: out.write(text.encode("utf-8"))  # noqa: E731
-        w("".join(f"; {line}\n" for line in job.header))
+        PrintFile(tp, job, self, chunk).write(out)
+
+    def layout(
+        self, tp: Toolpath, job: PrintProgram, chunk: int = 20000
+    ) -> tuple[str, list[int], list[str], str]:
+        """The file but the moves' own lines: ``(head, bounds, before, tail)``.
+
+        The moves are written in pieces ``bounds[k]:bounds[k + 1]``, cut at every layer
+        start, every role change of work moves, every change of acceleration and at
+        ``chunk`` bounds; ``before[k]`` is the text that comes before piece ``k`` (layer
+        comments, progress, temperatures, fan, feature); ``head`` and ``tail`` open and
+        close the file.
+        """
+        head = "".join(f"; {line}\n" for line in job.header)
         start = "\n".join([*self.limits(job.kinematics), job.start_gcode])
-        w(start.rstrip("\n") + "\n")
-        w("G90\nM83 ; relative extrusion\nM107\n")
+        head += start.rstrip("\n") + "\n" + "G90\nM83 ; relative extrusion\nM107\n"
         layer_starts = {ev.index: ev.value for ev in tp.events if ev.kind == EventKind.LAYER_CHANGE}
-        # Cut points: every layer start, every role change of work moves, and chunk bounds.
         n = len(tp)
         role = tp.role.astype(np.int64)
         work_idx = np.flatnonzero(tp.kind == MoveKind.EXTRUDE)
@@ -293,14 +338,13 @@ class PrinterDialect:
         # Time left at the start of each layer, for the progress display.
         remaining = np.cumsum(np.asarray(job.layer_time, dtype=float)[::-1])[::-1]
         total_time = float(remaining[0]) if len(remaining) else 0.0
-        words = _MoveWords(tp)
         layer = -1
         temperatures_set = False
         fan = -1
         layer_fan = 0
-        buf: list[str] = []
-        size = 0
-        for lo, hi in itertools.pairwise(bounds):
+        before: list[str] = []
+        for lo in bounds[:-1]:
+            buf: list[str] = []
             if lo in layer_starts:
                 # The layer's own index (a layer with nothing to print has no event).
                 first_layer_done = layer >= 0
@@ -328,16 +372,236 @@ class PrinterDialect:
                 buf.append(self.feature(role_at[lo], job))
             if lo in accel_at:
                 buf.append(accel_at[lo])
-            text = words.text(lo, hi)
+            before.append("".join(buf))
+        tail = self.progress(100.0, 0.0) + job.end_gcode.rstrip("\n") + "\n"
+        return head, bounds, before, tail + self.closing_comments(job.figures)
+
+
+HELPER_SHARE = 0.5
+"""The share of the moves a :class:`PrintFile`'s helper is given (the writer takes back
+the end of it if the helper has not reached it)."""
+
+
+HELPER_MIN_MOVES = 30_000
+"""Fewer moves than this (some 15 ms of formatting): no helper."""
+
+
+class PrintFile:
+    """A printer's G-code file, laid out (:meth:`PrinterDialect.layout`) and written on
+    demand; the moves' text, most of the writing's time (a ``%`` over some 400,000
+    numbers for 3DBenchy, the interpreter's own speed), is made when written.
+
+    :meth:`start_helper` hands the later part of the moves to a forked process, which
+    formats them on the other core while this one formats the earlier part, then
+    takes pieces back from the end of the helper's while the helper has not reached
+    them (a helper held up on a busy machine leaves more to this process), and the
+    parts are joined. The bytes are those of the whole file written here: should the
+    helper fail in any way, its part is made here. Started just before writing, not
+    earlier: while the helper lives, every page either process writes to is copied
+    (about 0.7 ms per MiB), which costs more than overlapping it with the preview
+    saves.
+    """
+
+    def __init__(
+        self,
+        tp: Toolpath,
+        job: PrintProgram,
+        dialect: PrinterDialect | None = None,
+        chunk: int = 20000,
+    ):
+        self._dialect = DIALECTS[job.dialect] if dialect is None else dialect
+        self._tp = tp
+        self._head, self._bounds, self._before, self._tail = self._dialect.layout(tp, job, chunk)
+        self._helper: _Helper | None = None
+
+    def start_helper(
+        self,
+        share: float = HELPER_SHARE,
+        threads_left: tuple[str, ...] = (),
+        min_moves: int = HELPER_MIN_MOVES,
+    ) -> bool:
+        """Fork a process that formats the moves after the first ``1 - share`` of them now.
+
+        Forking copies only the calling thread: it is done only when every other thread
+        of the process is one whose name starts with one of ``threads_left`` (threads
+        that hold no lock while they wait, e.g. an idle pool's), never beside a web
+        server's; and only for ``min_moves`` moves or more (below, the fork and the
+        pages it makes both processes copy cost more than the helper saves). Returns
+        whether a helper runs.
+        """
+        pieces = len(self._before)
+        first = int(np.searchsorted(self._bounds, (1.0 - share) * len(self._tp)))
+        if self._helper is not None or not hasattr(os, "fork") or not 0 < first < pieces:
+            return False
+        if len(self._tp) < min_moves:
+            return False
+        current = threading.current_thread()
+        if any(
+            t is not current and not t.name.startswith(threads_left) for t in threading.enumerate()
+        ):
+            return False
+        # Kept open with the helper; in memory where the system can (Linux's memfd).
+        if hasattr(os, "memfd_create"):
+            sink: IO[bytes] = open(os.memfd_create("gcode"), "w+b")  # noqa: SIM115
+        else:
+            sink = tempfile.TemporaryFile()  # noqa: SIM115
+        # Shared with the helper: [0] the next piece it starts, [1] the first piece this
+        # process has taken back, [2 + k] where piece k - 1 ends in the helper's text.
+        shared = mmap.mmap(-1, 8 * (pieces + 3))
+        state = np.frombuffer(shared, dtype=np.int64)
+        state[0], state[1] = first, pieces
+        try:
+            pid = os.fork()
+        except OSError:  # no room for another process (a bounded planning process's limits)
+            sink.close()
+            return False
+        if pid == 0:  # the helper: its part of the file, then leave without exit handlers
+            status = 1
+            try:
+                with open(sink.fileno(), "wb", closefd=False) as out:
+                    self._help(out, state, first)
+                status = 0
+            finally:
+                os._exit(status)
+        self._helper = _Helper(pid, sink, first, pieces, shared, state)
+        return True
+
+    def write(self, out: IO[bytes]) -> None:
+        """Stream the whole file to ``out`` (a binary file object)."""
+        out.write(self._head.encode("utf-8"))
+        pieces = len(self._before)
+        helper = self._helper
+        if helper is None:
+            self._write_moves(out, 0, pieces)
+        else:
+            self._write_moves(out, 0, helper.first)
+            taken = helper.take_back(self._pieces, self._bounds)
+            if not helper.copy_to(out):  # failed: its part made here
+                self._write_moves(out, helper.first, helper.low)
+            for piece in taken:
+                out.write(piece)
+        out.write(self._tail.encode("utf-8"))
+
+    def _pieces(self, first: int, last: int) -> list[bytes]:
+        """The pieces ``first:last`` (each its text before, then its moves), encoded."""
+        bounds, before = self._bounds, self._before
+        words = _MoveWords(self._tp, bounds[first], bounds[last])
+        return [
+            (before[k] + words.text(bounds[k], bounds[k + 1])).encode("utf-8")
+            for k in range(first, last)
+        ]
+
+    def _write_moves(self, out: IO[bytes], first: int, last: int) -> None:
+        """The pieces ``first:last`` (each its text before, then its moves), streamed."""
+        if first >= last:
+            return
+        bounds, before = self._bounds, self._before
+        words = _MoveWords(self._tp, bounds[first], bounds[last])
+        buf: list[str] = []
+        size = 0
+        for k in range(first, last):
+            buf.append(before[k])
+            text = words.text(bounds[k], bounds[k + 1])
             buf.append(text)
             size += len(text)
             if size > PIECE_BYTES:
-                w("".join(buf))
+                out.write("".join(buf).encode("utf-8"))
                 buf, size = [], 0
-        buf.append(self.progress(100.0, 0.0))
-        w("".join(buf))
-        w(job.end_gcode.rstrip("\n") + "\n")
-        w(self.closing_comments(job.figures))
+        out.write("".join(buf).encode("utf-8"))
+
+    def _help(self, out: IO[bytes], state: np.ndarray, first: int) -> None:
+        """The helper's work: the pieces from ``first`` on, until one taken back."""
+        bounds, before = self._bounds, self._before
+        pieces = len(before)
+        words = _MoveWords(self._tp, bounds[first], bounds[pieces])
+        buf: list[bytes] = []
+        size = total = 0
+        state[2 + first] = 0
+        for k in range(first, pieces):
+            if k >= state[1]:  # taken back by the writer
+                break
+            data = (before[k] + words.text(bounds[k], bounds[k + 1])).encode("utf-8")
+            buf.append(data)
+            size += len(data)
+            total += len(data)
+            state[3 + k] = total
+            state[0] = k + 1
+            if size > PIECE_BYTES:
+                out.write(b"".join(buf))
+                buf, size = [], 0
+        out.write(b"".join(buf))
+
+    def __del__(self) -> None:
+        if self._helper is not None:
+            self._helper.stop()
+
+
+HELPER_BLOCK_MOVES = 2000
+"""Moves the writer takes back from the helper at a time (a millisecond or two of text)."""
+
+
+class _Helper:
+    """A forked process formatting the moves from piece ``first`` on into ``sink``, and the
+    pieces this process took back from the end of its part (``low`` on)."""
+
+    def __init__(
+        self,
+        pid: int,
+        sink: IO[bytes],
+        first: int,
+        pieces: int,
+        shared: mmap.mmap,
+        state: np.ndarray,
+    ):
+        self.pid, self.sink, self.first, self.low = pid, sink, first, pieces
+        self.shared, self.state = shared, state
+        self.status: int | None = None
+        self.taken: list[bytes] | None = None
+
+    def take_back(self, made, bounds: Sequence[int]) -> list[bytes]:
+        """Format pieces from the end of the helper's part (``made(first, last)``), a block
+        at a time, while the helper has not reached them; their bytes, in order."""
+        if self.taken is not None:
+            return self.taken
+        blocks: list[list[bytes]] = []
+        state = self.state
+        while self.status is None and self.low > self.first:
+            start = int(np.searchsorted(bounds, bounds[self.low] - HELPER_BLOCK_MOVES))
+            start = max(start, int(state[0]) + 1)  # not the piece the helper is on
+            if start >= self.low:
+                break
+            state[1] = start
+            blocks.append(made(start, self.low))
+            self.low = start
+        self.taken = [piece for block in reversed(blocks) for piece in block]
+        return self.taken
+
+    def copy_to(self, out: IO[bytes]) -> bool:
+        """Write what the helper made of the pieces before ``low`` to ``out`` once it has
+        ended, about :data:`PIECE_BYTES` at a time; ``False`` (nothing written) if it failed."""
+        if self.status is None:
+            try:
+                _, self.status = os.waitpid(self.pid, 0)
+            except ChildProcessError:  # reaped by someone else (SIGCHLD ignored): unknown
+                self.status = -1
+        if self.status != 0 or self.state[0] < self.low:
+            return False
+        left = int(self.state[2 + self.low])
+        self.sink.seek(0)
+        while left > 0 and (piece := self.sink.read(min(PIECE_BYTES, left))):
+            out.write(piece)
+            left -= len(piece)
+        return True
+
+    def stop(self) -> None:
+        """End the helper (if it runs) and reap it; close its file."""
+        if self.status is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                _, self.status = os.waitpid(self.pid, 0)
+            except OSError:
+                self.status = -1
+        self.sink.close()
 
 
 class MarlinDialect(PrinterDialect):

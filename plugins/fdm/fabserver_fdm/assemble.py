@@ -29,12 +29,12 @@ from fabserver.estimate import (
     keep_move_times,
     move_accelerations,
     move_times_at,
+    row_norms,
 )
 from fabserver.profiles import Kinematics
 from fabserver.toolpath import Event, EventKind, MoveKind, Toolpath
 
 from .layers import ROLE, ROLES, LayerPaths
-from .linking import _ring_between
 from .regions import MITRE
 from .settings import PrintSettings
 
@@ -140,7 +140,6 @@ def _unslowed(
     e[:, 5] = p.retract_length
     role = np.full((n_paths, _SLOTS), ROLE["travel"], dtype=np.uint8)
     role[:, [0, 5]] = ROLE["retract"]
-    path_of_slot = np.repeat(np.arange(n_paths), _SLOTS).reshape(n_paths, _SLOTS)
 
     # Extrusion moves: every point but the first of each path.
     pts = np.concatenate(paths.points)
@@ -149,10 +148,9 @@ def _unslowed(
     is_move = np.ones(len(pts), dtype=bool)
     is_move[first_pt] = False
     seg = np.zeros(len(pts))
-    seg[1:] = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    seg[1:] = row_norms(np.diff(pts, axis=0))
     mv = np.flatnonzero(is_move)
     mpath = path_of_pt[mv]
-    ext_xyz = np.column_stack([pts[mv], z[mpath]])
     ext_e = seg[mv] * np.asarray(paths.e_per_mm)[mpath]
     if paths.e_scale:
         # Paths of varying width (gap fill): a factor per move.
@@ -160,42 +158,60 @@ def _unslowed(
         for i, scale in paths.e_scale.items():
             factor[first_pt[i] + 1 : first_pt[i] + counts[i]] = scale
         ext_e *= factor[mv]
-    ext_feed = np.asarray(paths.feed)[mpath]
-    ext_role = np.asarray(paths.role, dtype=np.uint8)[mpath]
 
     # Detour waypoints go between the lift (slot 2) and the travel to the start (slot 3).
-    way_path = np.array([i for i, w in detours.items() for _ in w], dtype=np.int64)
+    way_count = np.array([len(w) for w in detours.values()], dtype=np.int64)
+    way_path = np.repeat(np.fromiter(detours, dtype=np.int64, count=len(detours)), way_count)
     way_xy = np.concatenate(list(detours.values())) if detours else np.zeros((0, 2))
-    way_xyz = np.column_stack([way_xy, (z + hop)[way_path]])
     n_way = len(way_path)
 
+    # Each path's moves in the toolpath: slots 0-2, waypoints, slots 3-5, extrusion moves.
+    # Where each goes is counted out (a block per path, in path order), and the moves are
+    # written there: no sort, no concatenation of the three kinds.
+    before_way = present[:, :3].sum(axis=1)
+    ways_of = np.bincount(way_path, minlength=n_paths)
+    block = before_way + ways_of + present[:, 3:].sum(axis=1) + (counts - 1)
+    block_start = np.concatenate([[0], np.cumsum(block)[:-1]])
+    n_out = int(block.sum())
     m = present.ravel()
-    all_path = np.concatenate([path_of_slot.ravel()[m], way_path, mpath])
-    # Sort key within a path: slots 0-2, waypoints, slots 3-5, extrusion moves.
-    slot_rank = np.where(np.arange(_SLOTS) < 3, np.arange(_SLOTS), np.arange(_SLOTS) + 1)
-    sub = np.concatenate(
-        [
-            np.tile(slot_rank, n_paths)[m],
-            np.full(n_way, 3, np.int64),
-            np.full(len(mv), _SLOTS + 1, np.int64),
-        ]
+    slot_rank = (np.cumsum(present, axis=1) - 1) + np.where(
+        np.arange(_SLOTS) >= 3, ways_of[:, None], 0
     )
-    order = np.argsort(all_path * (_SLOTS + 2) + sub, kind="stable")
-    cat = lambda a, b, c: np.concatenate([a, b, c])[order]  # noqa: E731
-    out_xyz = cat(xyz.reshape(-1, 3)[m], way_xyz, ext_xyz)
-    out_kind = cat(
-        kind.ravel()[m],
-        np.full(n_way, int(MoveKind.TRAVEL), np.uint8),
-        np.full(len(mv), int(MoveKind.EXTRUDE), np.uint8),
+    slot_at = (block_start[:, None] + slot_rank).ravel()[m]
+    way_rank = np.arange(n_way) - np.repeat(np.cumsum(way_count) - way_count, way_count)
+    way_at = block_start[way_path] + before_way[way_path] + way_rank
+    moves_before = np.concatenate([[0], np.cumsum(counts - 1)[:-1]])  # of each path, in mv
+    move_at = (
+        block_start[mpath]
+        + (block - (counts - 1))[mpath]
+        + np.arange(len(mv))
+        - moves_before[mpath]
     )
-    out_feed = cat(feed.ravel()[m], np.full(n_way, s.travel_speed), ext_feed)
-    out_e = cat(e.ravel()[m], np.zeros(n_way), ext_e)
-    out_role = cat(role.ravel()[m], np.full(n_way, ROLE["travel"], np.uint8), ext_role)
-    out_path = all_path[order]
-    out_layer = layer[out_path].astype(np.int32)
+
+    out_xyz = np.empty((n_out, 3))
+    out_xyz[slot_at] = xyz.reshape(-1, 3)[m]
+    out_xyz[way_at, :2] = way_xy
+    out_xyz[way_at, 2] = (z + hop)[way_path]
+    out_xyz[move_at, :2] = pts[mv]
+    out_xyz[move_at, 2] = z[mpath]
+    out_kind = np.full(n_out, int(MoveKind.EXTRUDE), np.uint8)
+    out_kind[slot_at] = kind.ravel()[m]
+    out_kind[way_at] = int(MoveKind.TRAVEL)
+    out_feed = np.empty(n_out)
+    out_feed[slot_at] = feed.ravel()[m]
+    out_feed[way_at] = s.travel_speed
+    out_feed[move_at] = np.asarray(paths.feed)[mpath]
+    out_e = np.zeros(n_out)
+    out_e[slot_at] = e.ravel()[m]
+    out_e[move_at] = ext_e
+    out_role = np.empty(n_out, np.uint8)
+    out_role[slot_at] = role.ravel()[m]
+    out_role[way_at] = ROLE["travel"]
+    out_role[move_at] = np.asarray(paths.role, dtype=np.uint8)[mpath]
+    out_layer = np.repeat(layer, block).astype(np.int32)
 
     # Layer change events at the first move of each layer's first path.
-    first_move = np.searchsorted(out_path, np.flatnonzero(new_layer))
+    first_move = block_start[new_layer]
     layers_used = layer[new_layer]
     events = tuple(
         Event(int(i), EventKind.LAYER_CHANGE, float(z_top[k]))
@@ -228,7 +244,7 @@ def _needs_retract(
     a: np.ndarray, b: np.ndarray, layer: np.ndarray, quiet_area: np.ndarray, min_length: float
 ) -> np.ndarray:
     """Travels longer than ``min_length`` that leave their layer's quiet area."""
-    length = np.linalg.norm(b - a, axis=1)
+    length = row_norms(b - a)
     long = length > min_length
     idx = np.flatnonzero(long)
     result = np.zeros(len(a), dtype=bool)
@@ -279,22 +295,10 @@ def _detours(
     if idx.size == 0:
         return out
     parts, part_layer = shapely.get_parts(walkway, return_index=True)
-    tree = shapely.STRtree(parts)
     pa, pb = shapely.points(a[idx]), shapely.points(b[idx])
-    # The part of the travel's own layer each end lies in (every layer's parts are in
-    # the one tree, stacked on the same spot).
-    part_a = np.full(idx.size, -1)
-    part_b = np.full(idx.size, -2)
-    # Every layer's parts are in the one tree, stacked on the same spot: the boxes
-    # are matched first, those of other layers dropped, and only then the distance
-    # measured (the tree's own distance test would measure every layer's parts).
-    for ends, found in ((pa, part_a), (pb, part_b)):
-        xy = shapely.get_coordinates(ends)
-        q, r = tree.query(shapely.box(*(xy - 1.0).T, *(xy + 1.0).T))
-        mine = part_layer[r] == layer[idx[q]]
-        q, r = q[mine], r[mine]
-        near = shapely.dwithin(parts[r], ends[q], 1.0)
-        found[q[near]] = r[near]
+    # The part of the travel's own layer each end lies in.
+    part_a = _part_near(parts, part_layer, pa, layer[idx], -1)
+    part_b = _part_near(parts, part_layer, pb, layer[idx], -2)
     same = np.flatnonzero(part_a == part_b)
     if same.size == 0:
         return out
@@ -315,34 +319,115 @@ def _detours(
     at1 = shapely.get_coordinates(shapely.line_interpolate_point(ring, s1))
     coords_all, coord_ring = shapely.get_coordinates(ring, return_index=True)
     ring_start = np.searchsorted(coord_ring, np.arange(same.size + 1))
-    candidates_way: list[tuple[int, np.ndarray, np.ndarray]] = []
-    for k, j in enumerate(same.tolist()):
-        straight = float(np.linalg.norm(b[idx[j]] - a[idx[j]]))
-        coords = coords_all[ring_start[k] : ring_start[k + 1]]
-        cum = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(coords, axis=0), axis=1))])
-        forward = (s1[k] - s0[k]) % total[k]
-        if forward <= total[k] - forward:
-            inner = _ring_between(coords, cum, s0[k], s1[k], total[k])
+    # The shorter way round, from s0 to s1 forwards or from s1 to s0 backwards.
+    forward = (s1 - s0) % total
+    ahead = forward <= total - forward
+    u, v = np.where(ahead, s0, s1), np.where(ahead, s1, s0)
+    # Each ring's arc positions (``linking._ring_between``'s): its side lengths are worked
+    # out for all rings at once (element-wise: the same numbers), summed ring by ring;
+    # the vertices strictly between u and v are those counted below.
+    side = row_norms(np.diff(coords_all, axis=0))
+    pos = np.empty(len(coords_all))  # each ring's arc position of its vertices (its last: +inf)
+    for lo, hi in zip(ring_start[:-1].tolist(), ring_start[1:].tolist(), strict=True):
+        pos[lo] = 0.0
+        np.cumsum(side[lo : hi - 2], out=pos[lo + 1 : hi - 1])
+        pos[hi - 1] = np.inf
+    after = np.add.reduceat(pos <= u[coord_ring], ring_start[:-1]) + ring_start[:-1]
+    before = np.add.reduceat(pos < v[coord_ring], ring_start[:-1]) + ring_start[:-1]
+    last = ring_start[1:] - 1  # the closing vertex, the first's repeat
+    ways = []
+    for k in range(same.size):
+        if u[k] <= v[k]:
+            inner = coords_all[after[k] : before[k]]
         else:
-            inner = _ring_between(coords, cum, s1[k], s0[k], total[k])[::-1]
-        way = np.vstack([at0[k : k + 1], inner, at1[k : k + 1]])
-        full = np.vstack([a[idx[j]], way, b[idx[j]]])
-        length = float(np.linalg.norm(np.diff(full, axis=0), axis=1).sum())
-        if length > MAX_DETOUR * straight:
-            continue
-        candidates_way.append((int(idx[j]), way, full))
-    if not candidates_way:
-        return out
-    fulls = shapely.linestrings(
-        np.concatenate([f for _, _, f in candidates_way]),
-        indices=np.repeat(np.arange(len(candidates_way)), [len(f) for _, _, f in candidates_way]),
+            inner = np.vstack(
+                [coords_all[after[k] : last[k]], coords_all[ring_start[k] : before[k]]]
+            )
+        ways.append(np.vstack([at0[k : k + 1], inner if ahead[k] else inner[::-1], at1[k : k + 1]]))
+    travel = idx[same]
+    fulls_xy = np.concatenate(
+        [np.vstack([a[i : i + 1], w, b[i : i + 1]]) for i, w in zip(travel, ways, strict=True)]
     )
-    which = np.array([i for i, _, _ in candidates_way])
-    inside = shapely.covers(outline[layer[which]], fulls)
-    for (i, way, _), ok in zip(candidates_way, inside, strict=True):
-        if ok:
-            out[i] = way
+    counts = np.array([len(w) + 2 for w in ways])
+    # At most MAX_DETOUR times the straight travel: the lengths summed per way (and the
+    # straight travels' norms) over all at once; a way within a hair of the limit is
+    # measured again as one array, as numpy sums it.
+    seg = row_norms(np.diff(fulls_xy, axis=0))
+    way_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    length = np.add.reduceat(seg, way_start) - np.concatenate([seg, [0.0]])[way_start + counts - 1]
+    straight = row_norms(b[travel] - a[travel])
+    short = length <= MAX_DETOUR * straight
+    close = np.abs(length - MAX_DETOUR * straight) <= 1e-9 * length
+    for k in np.flatnonzero(close).tolist():
+        i = travel[k]
+        full = fulls_xy[way_start[k] : way_start[k] + counts[k]]
+        exact = float(np.linalg.norm(np.diff(full, axis=0), axis=1).sum())
+        short[k] = not exact > MAX_DETOUR * float(np.linalg.norm(b[i] - a[i]))
+    keep = np.flatnonzero(short)
+    if keep.size == 0:
+        return out
+    rows = np.repeat(
+        way_start[keep] - np.concatenate([[0], np.cumsum(counts[keep])[:-1]]), counts[keep]
+    )
+    fulls = shapely.linestrings(
+        fulls_xy[np.arange(rows.size) + rows], indices=np.repeat(np.arange(keep.size), counts[keep])
+    )
+    inside = shapely.covers(outline[layer[travel[keep]]], fulls)
+    for k in keep[inside].tolist():
+        out[int(travel[k])] = ways[k]
     return out
+
+
+def _part_near(
+    parts: np.ndarray, part_layer: np.ndarray, ends: np.ndarray, end_layer: np.ndarray, none: int
+) -> np.ndarray:
+    """For each point of ``ends``, the part of its own layer (``parts`` of every layer,
+    ``part_layer`` theirs) within 1 mm of it, else ``none``; of several, the last the
+    tree of ``parts`` lists for the point's box.
+
+    The layers are laid side by side along x (each part's box moved by its layer
+    times a pitch wider than any layer), so the box query meets the parts of the
+    point's own layer and not those stacked on the same spot in every other layer;
+    the boxes met are then tested as the tree tests them (the moves, rounded,
+    keep their order: none is missed), and the distance measured on the parts.
+    """
+    found = np.full(len(ends), none)
+    if len(ends) == 0 or len(parts) == 0:
+        return found
+    bounds = shapely.bounds(parts)
+    real = np.flatnonzero(~np.isnan(bounds[:, 0]))  # an empty part has no box, meets nothing
+    if real.size == 0:
+        return found
+    xy = shapely.get_coordinates(ends)
+    pitch = float(bounds[real, 2].max() - bounds[real, 0].min()) + 4.0
+    lo, hi = xy - 1.0, xy + 1.0
+    box = bounds[real]
+    shift = part_layer[real] * pitch
+    moved = shapely.box(box[:, 0] + shift, box[:, 1], box[:, 2] + shift, box[:, 3])
+    q, r = shapely.STRtree(moved).query(
+        shapely.box(lo[:, 0] + end_layer * pitch, lo[:, 1], hi[:, 0] + end_layer * pitch, hi[:, 1])
+    )
+    r = real[r]
+    meets = (
+        (part_layer[r] == end_layer[q])
+        & (lo[q, 0] <= bounds[r, 2])
+        & (hi[q, 0] >= bounds[r, 0])
+        & (lo[q, 1] <= bounds[r, 3])
+        & (hi[q, 1] >= bounds[r, 1])
+    )
+    q, r = q[meets], r[meets]
+    near = shapely.dwithin(parts[r], ends[q], 1.0)
+    q, r = q[near], r[near]
+    several = np.bincount(q, minlength=len(ends)) > 1
+    found[q] = r
+    if several.any():  # which is last is the order of the tree of the parts themselves
+        which = np.flatnonzero(several)
+        q, r = shapely.STRtree(parts).query(shapely.box(*lo[which].T, *hi[which].T))
+        mine = part_layer[r] == end_layer[which[q]]
+        q, r = q[mine], r[mine]
+        near = shapely.dwithin(parts[r], ends[which[q]], 1.0)
+        found[which[q[near]]] = r[near]
+    return found
 
 
 def _slow_down(tp: Toolpath, s: PrintSettings, kin: Kinematics, n_layers: int):

@@ -505,3 +505,19 @@ def test_layer_count_is_the_files_and_loader_warnings_are_not_repeated(profiles)
     layer_changes = gcode_of(result).count(";LAYER_CHANGE")
     assert layer_changes == 2  # the plate's 0.2 mm layers; the fin's are empty
     assert result.plan.facts["layer_count"] == layer_changes
+
+
+def test_the_gcode_helper_is_forked_only_with_a_core_to_spare(monkeypatch):
+    """The writer's helper process pays only when a core is idle: not on one core, not
+    when the load average says every core is taken."""
+    from fabserver_fdm import geos
+    from fabserver_fdm import plugin as fdm_plugin
+
+    monkeypatch.setattr(geos, "WORKERS", 2)
+    monkeypatch.setattr(fdm_plugin.os, "getloadavg", lambda: (0.9, 1.0, 1.0))
+    assert fdm_plugin._core_to_spare()
+    monkeypatch.setattr(fdm_plugin.os, "getloadavg", lambda: (1.9, 1.0, 1.0))
+    assert not fdm_plugin._core_to_spare()
+    monkeypatch.setattr(fdm_plugin.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(geos, "WORKERS", 1)
+    assert not fdm_plugin._core_to_spare()
