@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DesignError
+from ..forking import LIFELINE_THREAD
 from ..i18n import Text
 from .loader import DEFAULT_TOLERANCE_MM, MAX_BYTES, design_error, load_design, too_complex
 from .types import Design
@@ -111,7 +112,7 @@ def _bounded_main(
     args: tuple[Any, ...],
 ) -> None:
     _apply(bounds)
-    threading.Thread(target=_lifeline, args=(conn,), name="lifeline", daemon=True).start()
+    threading.Thread(target=_lifeline, args=(conn,), name=LIFELINE_THREAD, daemon=True).start()
     try:
         target(conn, *args)
     finally:

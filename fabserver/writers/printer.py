@@ -22,7 +22,6 @@ import os
 import re
 import signal
 import tempfile
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, ClassVar
@@ -30,6 +29,7 @@ from typing import IO, ClassVar
 import numpy as np
 
 from ..estimate import firmware_start_lines
+from ..forking import only_threads_named
 from ..profiles import Kinematics
 from ..toolpath import EventKind, MoveKind, Toolpath
 from .gcode import COORDINATE, coordinates, run_starts
@@ -435,10 +435,7 @@ class PrintFile:
             return False
         if len(self._tp) < min_moves:
             return False
-        current = threading.current_thread()
-        if any(
-            t is not current and not t.name.startswith(threads_left) for t in threading.enumerate()
-        ):
+        if not only_threads_named(threads_left):
             return False
         # Kept open with the helper; in memory where the system can (Linux's memfd).
         if hasattr(os, "memfd_create"):

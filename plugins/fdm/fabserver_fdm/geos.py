@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import shapely
 
+from fabserver.forking import LIFELINE_THREAD, only_threads_named
+
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 MIN_SPLIT = 32  # fewer elements than this: not worth a thread
 # Fewer vertices than this in all (about 2 ms of buffering, a small part's whole
@@ -223,15 +225,14 @@ def _pieces_on_thread(func: Callable[..., Iterator[Any]], *args: Any) -> Iterato
 
 
 # Threads a fork may leave behind: they hold no lock while they wait. The GEOS
-# pool's idle workers, and the lifeline of a bounded planning process
-# (``fabserver.designs.bounded``), blocked reading its pipe.
-FORK_SAFE_THREADS = ("geos_", "lifeline")
+# pool's idle workers, and the lifeline of a bounded planning process, blocked
+# reading its pipe.
+FORK_SAFE_THREADS = ("geos_", LIFELINE_THREAD)
 
 
 def _fork_safe() -> bool:
     """Whether every other thread of this process is one a fork may leave behind."""
-    current = threading.current_thread()
-    return all(t is current or t.name.startswith(FORK_SAFE_THREADS) for t in threading.enumerate())
+    return only_threads_named(FORK_SAFE_THREADS)
 
 
 def intersection(a, b):
