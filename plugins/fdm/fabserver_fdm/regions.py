@@ -134,15 +134,21 @@ def _covered_by_neighbours(
     """
     windows = {} if windows is None else windows
     windows.setdefault(1, slices)
-
-    def window(c: int) -> np.ndarray:
-        if c not in windows:
-            a = c // 2
-            windows[c] = intersection(window(a), _shift(window(c - a), a))
-        return windows[c]
-
     # Layers k+1 .. k+count start at m = k + 1; layers k-count .. k-1 at m = k - count.
-    return _shift(window(count), 1 if direction > 0 else -count)
+    return _shift(_window(windows, count), 1 if direction > 0 else -count)
+
+
+def _window(windows: dict[int, np.ndarray], c: int) -> np.ndarray:
+    """``W_c`` of :func:`_covered_by_neighbours`, made from (and kept in) ``windows``.
+
+    A function of the module, not a closure calling itself: such a closure is a
+    reference cycle, and it kept every window of every layer alive until the
+    cyclic collector's next full pass (the rest of a plan, in ``fabserver plan``).
+    """
+    if c not in windows:
+        a = c // 2
+        windows[c] = intersection(_window(windows, a), _shift(_window(windows, c - a), a))
+    return windows[c]
 
 
 def opened(geoms: np.ndarray, radius: float | np.ndarray) -> np.ndarray:
