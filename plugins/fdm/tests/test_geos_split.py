@@ -37,3 +37,31 @@ def test_a_small_part_is_worked_on_this_thread(monkeypatch, count):
     out, threads = _calls(monkeypatch, outlines)
     assert threads == [threading.current_thread().name]
     assert shapely.equals_identical(out, shapely.buffer(outlines, -0.5)).all()
+
+
+def test_while_a_forked_stage_works_calls_stay_on_this_thread(monkeypatch, tmp_path):
+    """The other core is the child's: the pool would only take turns with it."""
+    import os
+
+    if not hasattr(os, "fork"):
+        pytest.skip("needs fork")
+    monkeypatch.setattr(geos, "_fork_safe", lambda: True)  # beside a test runner's threads
+    monkeypatch.setattr(geos, "WORKERS", 2)
+    circles = shapely.buffer(shapely.points(np.arange(100.0) * 30, 0), 10, quad_segs=32)
+    go_on = tmp_path / "go-on"
+
+    def waiting():
+        yield 1
+        while not go_on.exists():  # the child holds on until the test lets it end
+            threading.Event().wait(0.01)
+        yield 2
+
+    pieces = geos.pieces_in_child(waiting)
+    assert next(pieces) == 1
+    out, threads = _calls(monkeypatch, circles)
+    assert threads == [threading.current_thread().name]
+    assert shapely.equals_identical(out, shapely.buffer(circles, -0.5)).all()
+    go_on.touch()
+    assert list(pieces) == [2]  # the child is reaped with its last piece
+    out, threads = _calls(monkeypatch, circles)
+    assert len(threads) > 1 and all(t.startswith("geos") for t in threads)
