@@ -252,17 +252,33 @@ class FdmPlugin(MachinePlugin):
 
 
 def _core_to_spare() -> bool:
-    """Whether a core is left idle for the G-code helper: more than one core, and a load
-    average over the last minute below their number by a margin. With every core taken
-    the helper saves no time and adds its own cost (the fork, and the pages both
-    processes copy while it lives: some 0.03 s of CPU for 3DBenchy's file)."""
+    """Whether a core is idle for the G-code helper now: more than one core, and fewer
+    threads running on the machine than cores, this one among them. Where the system
+    does not tell (no ``/proc/loadavg``), the last minute's load average below the
+    cores by a margin. With every core taken the helper saves no time and adds its own
+    cost (the fork, and the pages both processes copy while it lives: some 0.03 s of
+    CPU for 3DBenchy's file). The helper lives a tenth of a second: what runs now
+    tells more than the last minute's average, which still counts work just ended."""
     if geos.WORKERS < 2:
         return False
+    running = _threads_running()
+    if running is not None:
+        return running < geos.WORKERS
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # no load average on this system
         return False
     return load < geos.WORKERS - 0.25
+
+
+def _threads_running() -> int | None:
+    """Threads runnable on the machine at this instant, the calling one included
+    (Linux's ``/proc/loadavg``, its fourth field: running/total); None elsewhere."""
+    try:
+        with open("/proc/loadavg") as f:
+            return int(f.read().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _length_of(tp: Toolpath, mask: np.ndarray) -> float:

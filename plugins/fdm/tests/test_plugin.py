@@ -509,15 +509,33 @@ def test_layer_count_is_the_files_and_loader_warnings_are_not_repeated(profiles)
 
 def test_the_gcode_helper_is_forked_only_with_a_core_to_spare(monkeypatch):
     """The writer's helper process pays only when a core is idle: not on one core, not
-    when the load average says every core is taken."""
+    when as many threads as cores are running (this one counted), and where the system
+    does not say what runs, not when the load average says every core is taken."""
     from fabserver_fdm import geos
     from fabserver_fdm import plugin as fdm_plugin
 
     monkeypatch.setattr(geos, "WORKERS", 2)
+    monkeypatch.setattr(fdm_plugin, "_threads_running", lambda: 1)
+    assert fdm_plugin._core_to_spare()
+    monkeypatch.setattr(fdm_plugin, "_threads_running", lambda: 2)
+    assert not fdm_plugin._core_to_spare()
+    monkeypatch.setattr(fdm_plugin, "_threads_running", lambda: None)
     monkeypatch.setattr(fdm_plugin.os, "getloadavg", lambda: (0.9, 1.0, 1.0))
     assert fdm_plugin._core_to_spare()
     monkeypatch.setattr(fdm_plugin.os, "getloadavg", lambda: (1.9, 1.0, 1.0))
     assert not fdm_plugin._core_to_spare()
     monkeypatch.setattr(fdm_plugin.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     monkeypatch.setattr(geos, "WORKERS", 1)
+    monkeypatch.setattr(fdm_plugin, "_threads_running", lambda: 1)
     assert not fdm_plugin._core_to_spare()
+
+
+def test_the_threads_running_now_are_read_where_the_system_tells():
+    """At least this thread runs while it asks (Linux); elsewhere nothing is claimed."""
+    from fabserver_fdm import plugin as fdm_plugin
+
+    running = fdm_plugin._threads_running()
+    if Path("/proc/loadavg").exists():
+        assert running is not None and running >= 1
+    else:
+        assert running is None
