@@ -22,7 +22,7 @@ import os
 import re
 import signal
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, ClassVar
 
@@ -177,18 +177,9 @@ class _MoveWords:
     def __init__(self, tp: Toolpath, lo: int = 0, hi: int | None = None):
         hi = len(tp) if hi is None else hi
         self.lo = lo
-        n = hi - lo
-        xyz = coordinates(tp.xyz[lo:hi])
-        e = np.round(tp.e[lo:hi], 5)
+        xyz, e, changed = _words_changed(tp, lo, hi)
         f = np.round(tp.feed[lo:hi] * 60.0)
-        changed = np.empty((n, 5), dtype=bool)
-        before = tp.xyz[lo - 1] if lo > 0 else np.asarray(tp.start, dtype=float)
-        changed[:1, :3] = xyz[:1] != coordinates(before)
-        np.not_equal(xyz[1:], xyz[:-1], out=changed[1:, :3])
-        changed[:, 3] = e != 0
-        # Column by column: numpy's reductions over rows of five run a slow inner loop.
-        moving = changed[:, 0] | changed[:, 1] | changed[:, 2] | changed[:, 3]
-        f_idx = np.flatnonzero(moving)
+        f_idx = np.flatnonzero(_moving(changed))
         fm = f[f_idx]
         last = np.empty(len(fm))
         last[:1] = _last_feed_written(tp, lo)
@@ -218,6 +209,28 @@ class _MoveWords:
         return "".join(_TEMPLATES[self.code[lo:hi]].tolist()) % tuple(words)
 
 
+def _words_changed(tp: Toolpath, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of moves ``lo:hi``: their coordinates and extrusions as written, and which of their
+    words X, Y, Z, E are written (``(k, 5) bool``, the F column left to the caller): a
+    coordinate that differs from the one before (``tp.start`` before the first move), an
+    extrusion that is not zero."""
+    xyz = coordinates(tp.xyz[lo:hi])
+    e = np.round(tp.e[lo:hi], 5)
+    changed = np.empty((hi - lo, 5), dtype=bool)
+    before = tp.xyz[lo - 1] if lo > 0 else np.asarray(tp.start, dtype=float)
+    changed[:1, :3] = xyz[:1] != coordinates(before)
+    np.not_equal(xyz[1:], xyz[:-1], out=changed[1:, :3])
+    changed[:, 3] = e != 0
+    return xyz, e, changed
+
+
+def _moving(changed: np.ndarray) -> np.ndarray:
+    """The moves that go somewhere (a line with an F word may follow them), from
+    :func:`_words_changed`; column by column: numpy's reductions over rows of a few run
+    a slow inner loop."""
+    return changed[:, 0] | changed[:, 1] | changed[:, 2] | changed[:, 3]
+
+
 def _last_feed_written(tp: Toolpath, lo: int, window: int = 256) -> float:
     """The F (mm/min, rounded) of the last move before ``lo`` that goes somewhere (the
     F a line after it leaves out when equal), ``-1`` when there is none: looked for
@@ -225,11 +238,7 @@ def _last_feed_written(tp: Toolpath, lo: int, window: int = 256) -> float:
     hi = lo
     while hi > 0:
         start = max(hi - window, 0)
-        xyz = coordinates(tp.xyz[start:hi])
-        before = tp.xyz[start - 1] if start > 0 else np.asarray(tp.start, dtype=float)
-        prev = np.vstack([coordinates(before)[None], xyz[:-1]])
-        moving = (xyz != prev).any(axis=1) | (np.round(tp.e[start:hi], 5) != 0)
-        found = np.flatnonzero(moving)
+        found = np.flatnonzero(_moving(_words_changed(tp, start, hi)[2]))
         if found.size:
             return float(np.round(tp.feed[start + found[-1]] * 60.0))
         hi = start
@@ -479,26 +488,25 @@ class PrintFile:
                 out.write(piece)
         out.write(self._tail.encode("utf-8"))
 
-    def _pieces(self, first: int, last: int) -> list[bytes]:
-        """The pieces ``first:last`` (each its text before, then its moves), encoded."""
-        bounds, before = self._bounds, self._before
-        words = _MoveWords(self._tp, bounds[first], bounds[last])
-        return [
-            (before[k] + words.text(bounds[k], bounds[k + 1])).encode("utf-8")
-            for k in range(first, last)
-        ]
-
-    def _write_moves(self, out: IO[bytes], first: int, last: int) -> None:
-        """The pieces ``first:last`` (each its text before, then its moves), streamed."""
+    def _texts(self, first: int, last: int) -> Iterator[str]:
+        """The text of pieces ``first:last``, piece by piece: its text before, then its
+        moves' lines (their numbers worked out once for all of them)."""
         if first >= last:
             return
         bounds, before = self._bounds, self._before
         words = _MoveWords(self._tp, bounds[first], bounds[last])
+        for k in range(first, last):
+            yield before[k] + words.text(bounds[k], bounds[k + 1])
+
+    def _pieces(self, first: int, last: int) -> list[bytes]:
+        """The pieces ``first:last``, encoded."""
+        return [text.encode("utf-8") for text in self._texts(first, last)]
+
+    def _write_moves(self, out: IO[bytes], first: int, last: int) -> None:
+        """The pieces ``first:last``, streamed about :data:`PIECE_BYTES` at a time."""
         buf: list[str] = []
         size = 0
-        for k in range(first, last):
-            buf.append(before[k])
-            text = words.text(bounds[k], bounds[k + 1])
+        for text in self._texts(first, last):
             buf.append(text)
             size += len(text)
             if size > PIECE_BYTES:
@@ -508,16 +516,15 @@ class PrintFile:
 
     def _help(self, out: IO[bytes], state: np.ndarray, first: int) -> None:
         """The helper's work: the pieces from ``first`` on, until one taken back."""
-        bounds, before = self._bounds, self._before
-        pieces = len(before)
-        words = _MoveWords(self._tp, bounds[first], bounds[pieces])
+        pieces = len(self._before)
+        texts = self._texts(first, pieces)
         buf: list[bytes] = []
         size = total = 0
         state[2 + first] = 0
         for k in range(first, pieces):
-            if k >= state[1]:  # taken back by the writer
+            if k >= state[1]:  # taken back by the writer: not made
                 break
-            data = (before[k] + words.text(bounds[k], bounds[k + 1])).encode("utf-8")
+            data = next(texts).encode("utf-8")
             buf.append(data)
             size += len(data)
             total += len(data)
