@@ -83,8 +83,8 @@ def slice_mesh(
     n_layers = len(top_z)
     corner_between = _corner_layers(vertices, faces, slice_z)
     if face_edges is None:
-        face_edges = _crossed_edge_ids(vertices, faces, slice_z, corner_between)
-    lo, hi = _face_layers(vertices, faces, slice_z, corner_between)
+        face_edges = _crossed_edge_ids(vertices, faces, corner_between)
+    lo, hi = _face_layers(corner_between)
     edge_faces = _edge_faces(face_edges)
     bands = _bands(lo, hi, n_layers)
     parts = []
@@ -156,17 +156,13 @@ def _planes_below(slice_z: np.ndarray, z: np.ndarray) -> np.ndarray:
     return np.searchsorted(slice_z, z, side="left")
 
 
-def _face_layers(
-    vertices: np.ndarray, faces: np.ndarray, slice_z: np.ndarray, corner_between=None
-) -> tuple[np.ndarray, np.ndarray]:
+def _face_layers(corner_between: list) -> tuple[np.ndarray, np.ndarray]:
     """``(lo, hi)``: the layers ``lo <= layer < hi`` whose plane crosses each face.
 
     A plane at z crosses a triangle when some vertex is at or below it and some above:
     the planes from its lowest corner's (:func:`_corner_layers`) to its highest's, as
     a search of its lowest and highest z would find them (the search is monotonic).
     """
-    if corner_between is None:
-        corner_between = _corner_layers(vertices, faces, slice_z)
     a, b, c = corner_between
     return np.minimum(np.minimum(a, b), c), np.maximum(np.maximum(a, b), c)
 
@@ -196,9 +192,7 @@ def face_edge_ids(faces: np.ndarray, n_vertices: int) -> np.ndarray:
     return edge.reshape(-1, 3)
 
 
-def _crossed_edge_ids(
-    vertices: np.ndarray, faces: np.ndarray, slice_z: np.ndarray, corner_between=None
-) -> np.ndarray:
+def _crossed_edge_ids(vertices: np.ndarray, faces: np.ndarray, corner_between: list) -> np.ndarray:
     """:func:`face_edge_ids` of the sides some slicing plane crosses, -1 for the others.
 
     A side is crossed when its ends lie between different planes; every segment
@@ -207,8 +201,6 @@ def _crossed_edge_ids(
     changes nothing: chaining only asks which sides are the same edge. ``(f, 3)
     int32`` (half the memory; a part has far fewer than 2**31 edges).
     """
-    if corner_between is None:
-        corner_between = _corner_layers(vertices, faces, slice_z)
     crossed = np.empty(faces.shape, dtype=bool)
     for c in range(3):  # side c runs from corner c to corner c + 1
         np.not_equal(corner_between[c], corner_between[(c + 1) % 3], out=crossed[:, c])
@@ -275,7 +267,7 @@ def _segments(vertices, faces, face_edges, slice_z, banded=None):
     """
     if banded is None:
         corner_between = _corner_layers(vertices, faces, slice_z)
-        lo, hi = _face_layers(vertices, faces, slice_z, corner_between)
+        lo, hi = _face_layers(corner_between)
         band, edge_faces = (0, len(slice_z)), _edge_faces(face_edges)
     else:
         lo, hi, band, edge_faces, corner_between = banded
