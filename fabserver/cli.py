@@ -572,7 +572,7 @@ def _unexpected(exc: Exception) -> FabError:
 def _loading_for_good() -> Iterator[None]:
     """Loading what a one-shot command keeps until exit, without the cyclic collector.
 
-    What is loaded in here (the core, pydantic's models, the plugin, shapely:
+    What is loaded in here (the core, the profiles' models, the plugin, shapely:
     several hundred thousand objects) lives until exit and leaves next to no
     garbage: the collector's passes over it during the imports (40-80 ms of the
     M3 screw's plan) found a few hundred objects. At the end it is frozen, out
@@ -678,7 +678,7 @@ def run() -> None:
     """The ``fabserver`` program (its console script): :data:`main`, ended quickly after a plan.
 
     A plan leaves hundreds of thousands of objects behind (numpy, shapely,
-    pydantic, the plugin); the interpreter's teardown frees them one by one
+    the profiles, the plugin); the interpreter's teardown frees them one by one
     before the process ends, 0.04-0.08 s of CPU after the M3 screw's plan.
     After ``plan`` the exit handlers run and the output streams are flushed, as
     at any exit, then the process ends without that teardown: every file the

@@ -471,7 +471,7 @@ class MachinePlugin(ABC):
     ``roles``
         colour and legend label of each role its toolpaths and previews use.
     ``machine_settings``, ``material_settings``
-        the pydantic models (:class:`~fabserver.profiles.PluginSettings`) of the
+        the models (:class:`~fabserver.profiles.PluginSettings`) of the
         ``[settings]`` of its machine and material profiles; the profiles are
         checked against them before the server starts.
     """

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from ..i18n import Text
-from ..profiles import PlanLimits
+from ..profiles import PlanLimits, validated
 
 LimitKind = Literal["memory", "time", "output", "crash"]
 
@@ -60,7 +60,7 @@ _MESSAGES: dict[str, Text] = {
 
 def limits_for(machine_snapshot: dict[str, Any]) -> PlanLimits:
     """The limits in a job's machine snapshot (older snapshots get the defaults)."""
-    return PlanLimits.model_validate(machine_snapshot.get("limits") or {})
+    return validated(PlanLimits, machine_snapshot.get("limits") or {})
 
 
 def limit_value(kind: LimitKind, limits: PlanLimits) -> float:

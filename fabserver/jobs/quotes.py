@@ -28,7 +28,7 @@ from ..designs.types import Drawing, Mesh
 from ..i18n import Text
 from ..lab import history, stockroom
 from ..policy import decide
-from ..profiles import machine_from_snapshot
+from ..profiles import as_data, machine_from_snapshot
 from ..store.faults import STORAGE_FAULT, is_storage_fault
 from ..store.models import Artifact, AuditEvent, Job, Quote, QuotePlan, utcnow
 from ..store.models import Design as DesignRow
@@ -179,8 +179,8 @@ def view(runtime: Runtime, quote: Quote) -> dict[str, Any]:
         },
         "plans": [plan_view(runtime, p) for p in quote.plans],
         "limits": {
-            "default": policy.prototype.model_dump(),
-            **{k: v.model_dump() for k, v in policy.plugins.items()},
+            "default": as_data(policy.prototype),
+            **{k: as_data(v) for k, v in policy.plugins.items()},
             "max_prototypes_per_maker": policy.max_prototypes_per_maker,
             "window_days": policy.window_days,
         },
@@ -188,7 +188,7 @@ def view(runtime: Runtime, quote: Quote) -> dict[str, Any]:
             {
                 "plugin": plugin_id,
                 "name": runtime.registry.plugins[plugin_id].name.to_dict(),
-                **policy.rule_for(plugin_id).model_dump(),
+                **as_data(policy.rule_for(plugin_id)),
             }
             for plugin_id in dict.fromkeys(p.plugin for p in quote.plans)
             if plugin_id in runtime.registry.plugins

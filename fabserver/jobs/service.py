@@ -18,7 +18,7 @@ from ..lab import stockroom
 from ..lab.history import contact_keys
 from ..plugin import OptionError, resolve_options
 from ..policy import Verdict, override
-from ..profiles import MachineProfile, MaterialProfile
+from ..profiles import MachineProfile, MaterialProfile, machine_from_snapshot
 from ..store.models import AuditEvent, Design, Job, utcnow
 from . import learning
 from .context import Runtime
@@ -273,7 +273,7 @@ def replan(
         job = s.get(Job, job_id)
         if job is None:
             raise LookupError(job_id)
-        machine = MachineProfile.model_validate(job.machine_snapshot)
+        machine = machine_from_snapshot(job.machine_snapshot)
         values = dict(job.options)
         if options:
             if job.plugin not in runtime.registry.plugins:
