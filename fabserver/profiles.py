@@ -74,8 +74,11 @@ NonNegative = Annotated[float, Meta(ge=0)]
 
 
 def validated(model: type[_M], data: Any) -> _M:
-    """``data`` (a TOML table, a snapshot) read as ``model``; raise :class:`ValidationError`."""
-    return msgspec.convert(data, model)
+    """``data`` (a TOML table, a snapshot) read as ``model``; raise :class:`ValidationError`.
+
+    Numbers written as text (``"0.3"``) are read as numbers, as a form's are.
+    """
+    return msgspec.convert(data, model, strict=False)
 
 
 def as_data(value: Model) -> dict[str, Any]:

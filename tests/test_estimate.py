@@ -9,7 +9,7 @@ import pytest
 
 from fabserver.estimate import estimate_plan, move_times
 from fabserver.plugin import MaterialUse, Plan
-from fabserver.profiles import Kinematics, MachineProfile, MaterialProfile
+from fabserver.profiles import Kinematics, MachineProfile, MaterialProfile, as_data, validated
 from fabserver.toolpath import EventKind, MoveKind, ToolpathBuilder
 
 
@@ -21,7 +21,7 @@ def kinematics(**over) -> Kinematics:
         junction_deviation=0.05,
     )
     data.update(over)
-    return Kinematics.model_validate(data)
+    return validated(Kinematics, data)
 
 
 def trapezoid(length: float, v_start: float, v_end: float, v_max: float, accel: float) -> float:
@@ -128,18 +128,19 @@ def test_stop_events_force_a_stop_and_add_their_time():
     b.event(EventKind.PIERCE)
     b.add_path(np.array([[100.0, 0.0]]), MoveKind.CUT, 50, z=0)
     tp = b.build()
-    machine = MachineProfile.model_validate(
+    machine = validated(
+        MachineProfile,
         dict(
             id="m",
             name="m",
             plugin="x",
             work_area=dict(x=200, y=200),
-            kinematics=kinematics().model_dump(),
+            kinematics=as_data(kinematics()),
             timing=dict(pierce=0.5),
-        )
+        ),
     )
-    material = MaterialProfile.model_validate(
-        dict(id="s", name="s", kind="sheet", plugins=["x"], prices=dict(sheet=4.0))
+    material = validated(
+        MaterialProfile, dict(id="s", name="s", kind="sheet", plugins=["x"], prices=dict(sheet=4.0))
     )
     plan = Plan(
         toolpath=tp,

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from fabserver.estimate import Estimate
 from fabserver.policy import decide, override
-from fabserver.profiles import Policy
+from fabserver.profiles import Policy, validated
 
 
 def estimate(minutes: float, cost: float, copies: int = 1) -> Estimate:
     return Estimate(minutes * 60, minutes * 60, 0.0, copies, 1, (), cost)
 
 
-POLICY = Policy.model_validate(
+POLICY = validated(
+    Policy,
     {
         "prototype": {"max_copies": 2, "max_material_cost_eur": 10, "max_machine_time_min": 240},
         "plugins": {
             "fdm": {"max_copies": 3, "max_material_cost_eur": 5, "max_machine_time_min": 600}
         },
-    }
+    },
 )
 
 
@@ -49,8 +50,8 @@ def test_staff_override_keeps_the_reasons():
     assert o.kind == "prototype" and o.reasons == v.reasons and o.overridden_by == "camille"
 
 
-MAKER_POLICY = Policy.model_validate(
-    {"max_prototypes_per_maker": 2, "window_days": 30, "prototype": {"max_copies": 2}}
+MAKER_POLICY = validated(
+    Policy, {"max_prototypes_per_maker": 2, "window_days": 30, "prototype": {"max_copies": 2}}
 )
 
 

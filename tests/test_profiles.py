@@ -10,9 +10,14 @@ import pytest
 from fabserver.errors import ProfileError
 from fabserver.profiles import (
     DEFAULT_PROFILE_DIR,
+    KeyProblem,
+    NonNegative,
+    PluginSettings,
+    Positive,
     load_profiles,
     machine_from_snapshot,
     material_from_snapshot,
+    parse_settings,
 )
 
 
@@ -116,16 +121,48 @@ def test_unknown_timing_event(tmp_path):
 
 
 def test_parse_settings_names_the_key():
-    from pydantic import BaseModel, ConfigDict, Field
-
-    from fabserver.profiles import parse_settings
-
-    class Cutter(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        blade_offset: float = Field(0.25, ge=0)
+    class Cutter(PluginSettings):
+        blade_offset: NonNegative = 0.25
 
     assert parse_settings(Cutter, {"blade_offset": "0.3"}).blade_offset == 0.3
     with pytest.raises(ValueError, match=r"^settings\.blade_offset: "):
         parse_settings(Cutter, {"blade_offset": -1})
     with pytest.raises(ValueError, match=r"^settings\.blade_ofset: "):
         parse_settings(Cutter, {"blade_ofset": 1})
+
+
+class _Hoop(PluginSettings):
+    width: Positive
+
+
+class _Frame(PluginSettings):
+    hoops: tuple[_Hoop, ...]
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.name == "?":
+            raise KeyProblem("name", "say which frame")
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "problem"),
+    [
+        ({"hoops": [{"width": 1}, {"width": 0}]}, "hoops.1.width", "Expected float > 0.0"),
+        ({"hoops": [{"widht": 1}]}, "hoops.0.widht", "unknown key"),
+        ({"hoops": [{}]}, "hoops.0.width", "missing"),
+        ({"name": "a"}, "hoops", "missing"),
+        ({"hoops": [], "name": "?"}, "name", "say which frame"),
+        ({"hoops": [{"width": "wide"}]}, "hoops.0.width", "Expected float, got str"),
+    ],
+)
+def test_a_problem_names_its_key_even_deep_in_lists(data, key, problem):
+    with pytest.raises(ValueError) as err:
+        parse_settings(_Frame, data)
+    assert str(err.value) == f"settings.{key}: {problem}"
+
+
+def test_machine_names_read_from_one_string_serve_both_languages(profiles):
+    data = profiles.machine("laser").snapshot() | {"name": "Laser"}
+    machine = machine_from_snapshot(data)
+    assert (machine.name.fr, machine.name.en) == ("Laser", "Laser")
+    assert machine_from_snapshot(machine.snapshot()) == machine

@@ -7,7 +7,7 @@ import pytest
 
 from fabserver.estimate import Estimate, MaterialLine
 from fabserver.i18n import Text
-from fabserver.profiles import MaterialProfile
+from fabserver.profiles import MaterialProfile, validated
 from fabserver.stock import (
     EDGE_CLEARANCE_MM,
     Piece,
@@ -20,7 +20,8 @@ from fabserver.stock import (
 )
 from fabserver.toolpath import MoveKind, ToolpathBuilder
 
-PLYWOOD = MaterialProfile.model_validate(
+PLYWOOD = validated(
+    MaterialProfile,
     {
         "id": "plywood-3",
         "name": "Contreplaqué",
@@ -28,10 +29,11 @@ PLYWOOD = MaterialProfile.model_validate(
         "plugins": ["laser"],
         "prices": {"sheet": 6.0},
         "settings": {"sheet": {"x": 600, "y": 400}},
-    }
+    },
 )
-VINYL = MaterialProfile.model_validate(
-    {"id": "vinyl", "name": "Vinyle", "kind": "vinyl", "plugins": ["vinyl"], "prices": {"m2": 8.0}}
+VINYL = validated(
+    MaterialProfile,
+    {"id": "vinyl", "name": "Vinyle", "kind": "vinyl", "plugins": ["vinyl"], "prices": {"m2": 8.0}},
 )
 
 
@@ -165,7 +167,8 @@ def test_leftover_of_an_odd_piece_is_an_outline():
     ],
 )
 def test_price_by_area_from_the_unit_the_lab_uses(prices, settings, per_m2):
-    material = MaterialProfile.model_validate(
+    material = validated(
+        MaterialProfile,
         {
             "id": "m",
             "name": "m",
@@ -173,7 +176,7 @@ def test_price_by_area_from_the_unit_the_lab_uses(prices, settings, per_m2):
             "plugins": ["laser"],
             "prices": prices,
             "settings": settings,
-        }
+        },
     )
     price = price_per_mm2(material)
     assert (price is None) if per_m2 is None else price * 1e6 == pytest.approx(per_m2)

@@ -9,7 +9,6 @@ import pickle
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
 
 from fabserver.estimate import (
     firmware_start_lines,
@@ -18,7 +17,7 @@ from fabserver.estimate import (
     move_times,
     move_times_at,
 )
-from fabserver.profiles import Kinematics
+from fabserver.profiles import Kinematics, ValidationError, validated
 from fabserver.toolpath import MoveKind, ToolpathBuilder
 
 from .planners import grbl_time, klipper_time, marlin_time, trapezoid
@@ -35,7 +34,7 @@ def klipper(**over) -> Kinematics:
         square_corner_velocity=5.0,
         minimum_cruise_ratio=0.5,
     )
-    return Kinematics.model_validate(data | over)
+    return validated(Kinematics, data | over)
 
 
 def marlin(**over) -> Kinematics:
@@ -48,7 +47,7 @@ def marlin(**over) -> Kinematics:
         retract_accel=1250,
         jerk=dict(x=8, y=8, z=0.4, e=4.5),
     )
-    return Kinematics.model_validate(data | over)
+    return validated(Kinematics, data | over)
 
 
 def grbl(**over) -> Kinematics:
@@ -59,7 +58,7 @@ def grbl(**over) -> Kinematics:
         travel_feed=500,
         junction_deviation=0.01,
     )
-    return Kinematics.model_validate(data | over)
+    return validated(Kinematics, data | over)
 
 
 def path(points, feed, kind=MoveKind.CUT, e=0.0):
