@@ -20,6 +20,8 @@ from __future__ import annotations
 import copy
 import re
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -31,9 +33,6 @@ from .errors import ProfileError
 from .i18n import Text
 
 DEFAULT_PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
-
-ValidationError = msgspec.ValidationError
-"""What :func:`validated` raises; :func:`problem_of` names its key."""
 
 
 class _KeywordFields(msgspec.StructMeta):
@@ -73,12 +72,30 @@ Positive = Annotated[float, Meta(gt=0)]
 NonNegative = Annotated[float, Meta(ge=0)]
 
 
+class ValidationError(ValueError):
+    """A table that does not read as its model: the dotted ``key`` at fault
+    (``work_area.x``, ``hoops.0.width``, ``tools.vbit-60.angle``) and the ``problem``."""
+
+    def __init__(self, key: str, problem: str):
+        super().__init__(f"{key}: {problem}" if key else problem)
+        self.key = key
+        self.problem = problem
+
+
 def validated(model: type[_M], data: Any) -> _M:
     """``data`` (a TOML table, a snapshot) read as ``model``; raise :class:`ValidationError`.
 
     Numbers written as text (``"0.3"``) are read as numbers, as a form's are.
     """
-    return msgspec.convert(data, model, strict=False)
+    try:
+        return msgspec.convert(data, model, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ValidationError(*_named_problem(exc, model, data)) from None
+
+
+def problem_of(exc: ValidationError) -> tuple[str, str]:
+    """The dotted key and what is wrong with it."""
+    return exc.key, exc.problem
 
 
 def as_data(value: Model) -> dict[str, Any]:
@@ -95,12 +112,16 @@ _WHERE = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTA
 _FIELD = re.compile(r"^Object (?P<what>contains unknown|missing required) field `(?P<key>[^`]+)`$")
 
 
-def problem_of(exc: ValidationError) -> tuple[str, str]:
-    """The dotted key (``work_area.x``, ``hoops.0.width``) and what is wrong with it."""
+def _named_problem(exc: msgspec.ValidationError, model: type, data: Any) -> tuple[str, str]:
+    """msgspec's message made into a key and a problem a profile's author reads.
+
+    msgspec writes a path (``$.tools[...].angle``) after its message, with
+    ``[...]`` for any entry of a table of tables; :func:`_follow` finds which.
+    """
     found = _WHERE.match(str(exc))
     assert found is not None  # the pattern matches any text
     problem, path = found["problem"], found["path"] or ""
-    keys = [k for k in re.split(r"\.|\[(\d+|\.\.\.)\]", path) if k]
+    keys, hint = _follow(model, data, [k for k in re.split(r"\.|\[(\d+|\.\.\.)\]", path) if k])
     field_problem = _FIELD.match(problem)
     if field_problem:
         keys.append(field_problem["key"])
@@ -108,12 +129,58 @@ def problem_of(exc: ValidationError) -> tuple[str, str]:
     elif isinstance(exc.__cause__, KeyProblem):
         keys.append(exc.__cause__.key)
         problem = exc.__cause__.problem
+    elif problem.startswith("Invalid enum value") and typing.get_origin(hint) is Literal:
+        problem += f" (one of {', '.join(map(repr, typing.get_args(hint)))})"
     return ".".join(keys), problem.replace("`", "")
 
 
+def _follow(model: type, data: Any, keys: list[str]) -> tuple[list[str], Any]:
+    """Walk ``keys`` through the model's types and the data: each ``...`` becomes the
+    key of the first entry that fails alone; also returns the type at the end (its
+    bounds and ``| None`` taken off), None where the walk cannot tell."""
+    hint: Any = model
+    for i, key in enumerate(keys):
+        hint = _bare(hint)
+        if key == "..." and typing.get_origin(hint) is dict and isinstance(data, dict):
+            hint = typing.get_args(hint)[1]
+            failing = next((k for k, v in data.items() if not _reads_as(hint, v)), None)
+            if failing is None:
+                return keys, None
+            keys[i], data = str(failing), data[failing]
+        elif isinstance(hint, type) and issubclass(hint, msgspec.Struct):
+            hint = typing.get_type_hints(hint, include_extras=True).get(key)
+            data = data.get(key) if isinstance(data, dict) else None
+        elif key.isdigit() and isinstance(data, list | tuple) and int(key) < len(data):
+            hint, data = (typing.get_args(hint) or (Any,))[0], data[int(key)]
+        else:
+            return keys, None
+    return keys, _bare(hint)
+
+
+def _bare(hint: Any) -> Any:
+    """A type without its bounds (``Annotated``) and without ``| None``."""
+    while True:
+        if typing.get_origin(hint) is Annotated:
+            hint = typing.get_args(hint)[0]
+        elif typing.get_origin(hint) in (typing.Union, types.UnionType):
+            rest = [a for a in typing.get_args(hint) if a is not type(None)]
+            if len(rest) != 1:
+                return hint
+            hint = rest[0]
+        else:
+            return hint
+
+
+def _reads_as(hint: Any, value: Any) -> bool:
+    try:
+        msgspec.convert(value, hint, strict=False)
+    except (msgspec.ValidationError, ValueError):
+        return False
+    return True
+
+
 def _raise_validation(file: str, exc: ValidationError) -> None:
-    key, problem = problem_of(exc)
-    raise ProfileError(file, key or "(root)", problem) from None
+    raise ProfileError(file, exc.key or "(root)", exc.problem) from None
 
 
 def parse_settings(model: type[_M], data: Any, prefix: str = "settings") -> _M:
@@ -125,8 +192,8 @@ def parse_settings(model: type[_M], data: Any, prefix: str = "settings") -> _M:
     try:
         return validated(model, dict(data))
     except ValidationError as exc:
-        key, problem = problem_of(exc)
-        raise ValueError(f"{prefix}.{key}: {problem}" if key else f"{prefix}: {problem}") from None
+        key = f"{prefix}.{exc.key}" if exc.key else prefix
+        raise ValueError(f"{key}: {exc.problem}") from None
 
 
 class LocalName(Model):
@@ -560,8 +627,7 @@ def _load_sites(
             try:
                 policies[site.id] = validated(Policy, merged)
             except ValidationError as exc:
-                key, problem = problem_of(exc)
-                raise ProfileError(file, f"policy.{key}", problem) from None
+                raise ProfileError(file, f"policy.{exc.key}", exc.problem) from None
         sites[site.id] = site
     return sites, policies
 

@@ -14,6 +14,7 @@ from fabserver.profiles import (
     NonNegative,
     PluginSettings,
     Positive,
+    ValidationError,
     load_profiles,
     machine_from_snapshot,
     material_from_snapshot,
@@ -166,3 +167,25 @@ def test_machine_names_read_from_one_string_serve_both_languages(profiles):
     machine = machine_from_snapshot(data)
     assert (machine.name.fr, machine.name.en) == ("Laser", "Laser")
     assert machine_from_snapshot(machine.snapshot()) == machine
+
+
+def test_a_problem_in_a_table_of_tables_names_the_entry(tmp_path):
+    root = copy_profiles(tmp_path)
+    (root / "policy.toml").write_text(
+        "[plugins.fdm]\nmax_copies = 2\n[plugins.laser]\nmax_copies = 0\n"
+    )
+    with pytest.raises(ProfileError) as err:
+        load_profiles(root)
+    assert (err.value.file, err.value.key) == ("policy.toml", "plugins.laser.max_copies")
+    assert err.value.problem == "Expected int >= 1"
+
+
+def test_a_wrong_choice_lists_the_right_ones(profiles):
+    data = profiles.machine("laser").snapshot()
+    data["kinematics"]["firmware"] = "smoothie"
+    with pytest.raises(ValidationError) as err:
+        machine_from_snapshot(data)
+    assert err.value.key == "kinematics.firmware"
+    assert err.value.problem == (
+        "Invalid enum value 'smoothie' (one of 'generic', 'marlin', 'klipper', 'grbl')"
+    )
