@@ -15,6 +15,7 @@ import shapely
 
 from fabserver.designs import load_design
 from fabserver.errors import PlanError
+from fabserver.profiles import replaced
 from fabserver.toolpath import EventKind
 
 
@@ -384,8 +385,8 @@ def test_power_follows_the_controllers_maximum(samples, plugin, laser_machine, p
     from fabserver.planning import run_plan
 
     design = load_design((samples / "laser-keyring.svg").read_bytes())
-    machine = laser_machine.model_copy(
-        update={"settings": {**laser_machine.settings, "s_max": 255, "air_assist": False}}
+    machine = replaced(
+        laser_machine, settings={**laser_machine.settings, "s_max": 255, "air_assist": False}
     )
     material = profiles.material("plywood-3")
     result = run_plan(plugin, design, machine, material, {}, profiles.policy)

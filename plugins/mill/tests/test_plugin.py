@@ -18,6 +18,7 @@ from fabserver.designs import load_design
 from fabserver.designs.types import Mesh, SourceFacts
 from fabserver.errors import PlanError
 from fabserver.planning import run_plan, write_outputs
+from fabserver.profiles import replaced
 from fabserver.registry import load_registry
 
 
@@ -48,7 +49,7 @@ def test_nameplate_sample_end_to_end(plan_with, samples, tmp_path):
 
 def test_rml_dialect_makes_rml_the_main_file(profiles, mill, hdpe, make):
     settings = {**mill.settings, "dialect": "rml"}
-    roland = mill.model_copy(update={"settings": settings})
+    roland = replaced(mill, settings=settings)
     design = make.drawing(
         (make.rect(0, 0, 40, 30), make.BLACK, True),
         (np.array([[5.0, 5.0], [20.0, 5.0]]), make.GREEN, False),
