@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import IO, Any
 
+import msgspec
 import numpy as np
 
 from fabserver.estimate import grbl_settings
@@ -15,7 +16,7 @@ from fabserver.writers.gcode import write_grbl_laser
 
 from .colours import Classified
 from .parts import Layout
-from .settings import MachineSettings, MaterialSettings
+from .settings import MachineSettings, MaterialSettings, OperationSettings
 from .svgout import write_svg
 from .work import ROLE_OVERSCAN, SheetWork
 
@@ -60,9 +61,9 @@ def plan_facts(
         "overscan_mm": round(overscan, 2),
         "pierces": len(tp.events_of(EventKind.PIERCE)),
         "operations": {
-            "cut": mat.cut.model_dump(exclude={"line_interval"}),
-            "score": mat.score.model_dump(exclude={"line_interval", "kerf"}),
-            "engrave": mat.engrave.model_dump(exclude={"kerf"}),
+            "cut": _operation_facts(mat.cut, "line_interval"),
+            "score": _operation_facts(mat.score, "line_interval", "kerf"),
+            "engrave": _operation_facts(mat.engrave, "kerf"),
         },
         "unmapped_colours": [
             {"colour": u.colour, "paths": u.paths, "length_mm": round(u.length_mm, 1)}
@@ -80,6 +81,11 @@ def plan_facts(
             for p in w.sheet.placements
         ],
     }
+
+
+def _operation_facts(op: OperationSettings, *unused: str) -> dict[str, Any]:
+    """An operation's settings for the pages, without those it does not use."""
+    return {k: v for k, v in msgspec.structs.asdict(op).items() if k not in unused}
 
 
 def _identical_sheets(works: list[SheetWork]) -> list[list[int]]:

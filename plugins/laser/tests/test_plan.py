@@ -15,6 +15,7 @@ import shapely
 
 from fabserver.designs import load_design
 from fabserver.errors import PlanError
+from fabserver.profiles import replaced
 from fabserver.toolpath import EventKind
 
 
@@ -384,8 +385,8 @@ def test_power_follows_the_controllers_maximum(samples, plugin, laser_machine, p
     from fabserver.planning import run_plan
 
     design = load_design((samples / "laser-keyring.svg").read_bytes())
-    machine = laser_machine.model_copy(
-        update={"settings": {**laser_machine.settings, "s_max": 255, "air_assist": False}}
+    machine = replaced(
+        laser_machine, settings={**laser_machine.settings, "s_max": 255, "air_assist": False}
     )
     material = profiles.material("plywood-3")
     result = run_plan(plugin, design, machine, material, {}, profiles.policy)
@@ -452,3 +453,69 @@ def test_identical_sheets_are_grouped(samples, plan_file, gcode_of):
             other = programs[number - 1]
             assert np.array_equal(first.end, other.end) and np.array_equal(first.s, other.s)
     assert [len(g) for g in groups] == [2, 1]  # 99 + 99 + 52 tags
+
+
+def test_report_lists_each_operations_settings_from_the_material(keyring, profiles):
+    _, result = keyring
+    given = profiles.material("mdf-3").settings
+    unused = {"cut": {"line_interval"}, "score": {"line_interval", "kerf"}, "engrave": {"kerf"}}
+    defaults = {"passes": 1, "kerf": 0.0, "line_interval": 0.1}
+    operations = result.plan.facts["operations"]
+    for op, leave_out in unused.items():
+        keys = [
+            k for k in ("power", "speed", "passes", "kerf", "line_interval") if k not in leave_out
+        ]
+        assert list(operations[op]) == keys  # in the settings' order, unused ones left out
+        assert operations[op] == {k: given[op].get(k, defaults.get(k)) for k in keys}
+        # Power (%) and speed (mm/s) as floats though the file gives whole numbers; passes a count.
+        assert all(type(operations[op][k]) is float for k in ("power", "speed"))
+        assert type(operations[op]["passes"]) is int
+
+
+@pytest.mark.parametrize(
+    ("table", "change", "key", "problem"),
+    [
+        ("machine", {"s_max": -5}, "settings.s_max", "> 0"),
+        ("machine", {"margin": -1}, "settings.margin", ">= 0"),
+        ("machine", {"overscan": -0.5}, "settings.overscan", ">= 0"),
+        ("machine", {"merge_tolerance": 0}, "settings.merge_tolerance", "> 0"),
+        ("machine", {"s_maxx": 1000}, "settings.s_maxx", "unknown key"),
+        ("machine", {"air_assist": "yes"}, "settings.air_assist", "Expected bool"),
+        ("material", {"thickness": 0}, "settings.thickness", "> 0"),
+        ("material", {"sheet": {"x": 600}}, "settings.sheet.y", "missing"),
+        ("material", {"cut": {"power": 120, "speed": 18}}, "settings.cut.power", "<= 100"),
+        ("material", {"cut": {"power": 65, "speed": 18, "kerf": 2}}, "settings.cut.kerf", "< 2"),
+        (
+            "material",
+            {"cut": {"power": 65, "speed": 18, "passes": 21}},
+            "settings.cut.passes",
+            "<= 20",
+        ),
+        (
+            "material",
+            {"engrave": {"power": 28, "speed": 300, "line_interval": 0}},
+            "settings.engrave.line_interval",
+            "> 0",
+        ),
+        (
+            "material",
+            {"score": {"power": 18, "speed": 150, "colour": 1}},
+            "settings.score.colour",
+            "unknown key",
+        ),
+    ],
+)
+def test_settings_out_of_bounds_name_the_key(
+    plugin, laser_machine, profiles, table, change, key, problem
+):
+    if table == "machine":
+        bad = replaced(laser_machine, settings={**laser_machine.settings, **change})
+        check = plugin.check_machine
+    else:
+        material = profiles.material("mdf-3")
+        bad = replaced(material, settings={**material.settings, **change})
+        check = plugin.check_material
+    with pytest.raises(ValueError) as err:
+        check(bad)
+    where, _, what = str(err.value).partition(": ")
+    assert where == key and problem in what

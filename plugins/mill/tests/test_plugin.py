@@ -18,6 +18,7 @@ from fabserver.designs import load_design
 from fabserver.designs.types import Mesh, SourceFacts
 from fabserver.errors import PlanError
 from fabserver.planning import run_plan, write_outputs
+from fabserver.profiles import replaced
 from fabserver.registry import load_registry
 
 
@@ -48,7 +49,7 @@ def test_nameplate_sample_end_to_end(plan_with, samples, tmp_path):
 
 def test_rml_dialect_makes_rml_the_main_file(profiles, mill, hdpe, make):
     settings = {**mill.settings, "dialect": "rml"}
-    roland = mill.model_copy(update={"settings": settings})
+    roland = replaced(mill, settings=settings)
     design = make.drawing(
         (make.rect(0, 0, 40, 30), make.BLACK, True),
         (np.array([[5.0, 5.0], [20.0, 5.0]]), make.GREEN, False),
@@ -144,3 +145,74 @@ def test_paths_without_an_operation_may_get_every_operation_the_mill_knows():
     """``unassigned`` is declared in options.toml: its choices follow the mill's operations."""
     (unassigned,) = [o for o in OPTIONS if o.name == "unassigned"]
     assert set(unassigned.choices) == {"auto", *OPERATIONS, "ignore"}
+
+
+def _operations(**changes):
+    """The lab mill's ``[settings.operations]`` with some changed (``None``: left out)."""
+    ops = {
+        "outside": {"tool": "flat-3.175", "depth": 0.0},
+        "inside": {"tool": "flat-3.175", "depth": 0.0},
+        "pocket": {"tool": "flat-3.175", "depth": 2.0},
+        "engrave": {"tool": "vbit-60", "depth": 0.3},
+        **changes,
+    }
+    return {"operations": {op: v for op, v in ops.items() if v is not None}}
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "problem"),
+    [
+        ({"safe_z": 60}, "settings.safe_z", "<= 50"),
+        ({"clearance": 0}, "settings.clearance", "> 0"),
+        ({"breakthrough": 3}, "settings.breakthrough", "<= 2"),
+        ({"spin_up": -1}, "settings.spin_up", ">= 0"),
+        ({"dialect": "hpgl"}, "settings.dialect", "value 'hpgl'"),
+        ({"safe_zz": 5}, "settings.safe_zz", "unknown key"),
+        ({"finish_tool": "flat-2"}, "settings.finish_tool", "needs a ball end mill"),
+        ({"rough_tool": "vbit-60"}, "settings.rough_tool", "a V-bit cannot rough"),
+        ({"rough_tool": "flat-9"}, "settings.rough_tool", "no tool 'flat-9' in tools"),
+        (_operations(engrave=None), "settings.operations", "missing engrave"),
+        (_operations(drill={"tool": "flat-2"}), "settings.operations.drill", "unknown operation"),
+        (
+            _operations(engrave={"tool": "vbit-90"}),
+            "settings.operations.engrave.tool",
+            "no tool 'vbit-90' in tools",
+        ),
+    ],
+)
+def test_machine_settings_name_the_faulty_key(mill, change, key, problem):
+    bad = replaced(mill, settings={**mill.settings, **change})
+    with pytest.raises(ValueError) as err:
+        MillPlugin().check_machine(bad)
+    where, _, what = str(err.value).partition(": ")
+    assert where == key and problem in what
+
+
+@pytest.mark.parametrize(
+    ("table", "change", "field", "problem"),
+    [
+        ("tools", {"angle": 180}, "angle", "< 180"),
+        ("tools", {"diameter": 30}, "diameter", "<= 25"),
+        ("tools", {"shape": "drill"}, "shape", "value 'drill'"),
+        ("cutting", {"step_over": 0.6}, "step_over", "<= 0.5"),
+        ("cutting", {"feed": 0}, "feed", "> 0"),
+        ("cutting", {"rpm": 10000}, "rpm", "unknown key"),
+    ],
+)
+def test_tool_and_cutting_data_bounds_name_the_field(
+    profiles, mill, hdpe, table, change, field, problem
+):
+    """A bad value in one tool's table, or in one tool's cutting data, names its field."""
+    profile = mill if table == "tools" else hdpe
+    entries = profile.settings[table]
+    name = next(iter(entries))
+    settings = {**profile.settings, table: {**entries, name: {**entries[name], **change}}}
+    plugin = MillPlugin()
+    with pytest.raises(ValueError) as err:
+        if table == "tools":
+            plugin.check_machine(replaced(mill, settings=settings))
+        else:
+            plugin.check_material(replaced(hdpe, settings=settings))
+    where, _, what = str(err.value).partition(": ")
+    assert where.startswith(f"settings.{table}.") and where.endswith(f".{field}")
+    assert problem in what
