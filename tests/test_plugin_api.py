@@ -6,7 +6,6 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-from pydantic import Field
 
 from fabserver.designs.types import Drawing, DrawingPath, SourceFacts
 from fabserver.i18n import Text
@@ -22,7 +21,7 @@ from fabserver.plugin import (
     PlanInput,
     resolve_options,
 )
-from fabserver.profiles import PluginSettings
+from fabserver.profiles import PluginSettings, Positive, replaced
 from fabserver.registry import Registry, load_registry
 from fabserver.testing import require
 from fabserver.toolpath import MoveKind, ToolpathBuilder
@@ -134,7 +133,7 @@ def test_registry_checks_declarations_and_keeps_broken_plugins_visible():
 
 def test_declared_settings_models_check_the_profiles_and_are_read_for_plan(profiles):
     class Settings(PluginSettings):
-        pen_force: float = Field(gt=0)
+        pen_force: Positive
 
     class WithSettings(PenPlotter):
         id = "withsettings"
@@ -150,9 +149,13 @@ def test_declared_settings_models_check_the_profiles_and_are_read_for_plan(profi
     assert "material_settings must be" in reg.broken["notamodel"].error
     machine = profiles.machine("laser")
     plugin = reg.get("withsettings")
-    with pytest.raises(ValueError, match=r"settings\.pen_force"):
-        plugin.check_machine(machine)
-    good = machine.model_copy(update={"settings": {"pen_force": 2.5}})
+    with pytest.raises(ValueError, match=r"^settings\.\w+: unknown key$"):
+        plugin.check_machine(machine)  # the laser's settings, not the pen's
+    with pytest.raises(ValueError, match=r"^settings\.pen_force: missing$"):
+        plugin.check_machine(replaced(machine, settings={}))
+    with pytest.raises(ValueError, match=r"^settings\.pen_force: .*> 0"):
+        plugin.check_machine(replaced(machine, settings={"pen_force": 0}))
+    good = replaced(machine, settings={"pen_force": 2.5})
     plugin.check_machine(good)
     plugin.check_material(profiles.material("plywood-3"))  # no model declared: nothing read
     request = PlanInput(square(10), good, profiles.material("plywood-3"), {"copies": 3})
@@ -166,8 +169,8 @@ def test_installed_plugins_load_without_errors():
 
 
 def test_run_plan_end_to_end_with_a_test_plugin(profiles, tmp_path):
-    machine = profiles.machine("laser").model_copy(update={"plugin": "pen"})
-    material = profiles.material("plywood-3").model_copy(update={"plugins": ("pen",)})
+    machine = replaced(profiles.machine("laser"), plugin="pen")
+    material = replaced(profiles.material("plywood-3"), plugins=("pen",))
     result = run_plan(
         PenPlotter(),
         square(50),
@@ -233,8 +236,8 @@ def test_a_file_of_an_undeclared_format_is_refused(profiles):
         id = "mislabelled"
         formats = (OutputFormat(".hpgl", "application/vnd.hp-hpgl", Text("HPGL", "HPGL")),)
 
-    machine = profiles.machine("laser").model_copy(update={"plugin": "mislabelled"})
-    material = profiles.material("plywood-3").model_copy(update={"plugins": ("mislabelled",)})
+    machine = replaced(profiles.machine("laser"), plugin="mislabelled")
+    material = replaced(profiles.material("plywood-3"), plugins=("mislabelled",))
     with pytest.raises(PlanError) as err:
         run_plan(Mislabelled(), square(5), machine, material, {}, profiles.policy)
     assert ".txt" in err.value.message.en and ".hpgl" in err.value.message.en
@@ -256,8 +259,8 @@ def test_role_styles_are_checked_and_drawn_with_their_colours_and_labels(profile
     reg.register(Unstyled)
     reg.register(Styled)
     assert "role 'cut'" in reg.broken["unstyled"].error
-    machine = profiles.machine("laser").model_copy(update={"plugin": "styled"})
-    material = profiles.material("plywood-3").model_copy(update={"plugins": ("styled",)})
+    machine = replaced(profiles.machine("laser"), plugin="styled")
+    material = replaced(profiles.material("plywood-3"), plugins=("styled",))
     result = run_plan(reg.get("styled"), square(10), machine, material, {}, profiles.policy)
     assert 'data-role="cut"' in result.preview.svg and 'stroke="#aa0011"' in result.preview.svg
     (cut,) = [entry for entry in result.preview.legend if entry.role == "cut"]

@@ -10,9 +10,13 @@ import pytest
 from fabserver.errors import ProfileError
 from fabserver.profiles import (
     DEFAULT_PROFILE_DIR,
+    KeyProblem,
+    NonNegative,
+    PluginSettings,
     load_profiles,
     machine_from_snapshot,
     material_from_snapshot,
+    parse_settings,
 )
 
 
@@ -115,17 +119,23 @@ def test_unknown_timing_event(tmp_path):
     assert err.value.key == "timing"
 
 
+class Cutter(PluginSettings):
+    blade_offset: NonNegative = 0.25
+    overcut: NonNegative = 1.0
+
+    def __post_init__(self) -> None:
+        if self.overcut < self.blade_offset:
+            raise KeyProblem("overcut", "must not be below blade_offset")
+
+
 def test_parse_settings_names_the_key():
-    from pydantic import BaseModel, ConfigDict, Field
-
-    from fabserver.profiles import parse_settings
-
-    class Cutter(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        blade_offset: float = Field(0.25, ge=0)
-
-    assert parse_settings(Cutter, {"blade_offset": "0.3"}).blade_offset == 0.3
-    with pytest.raises(ValueError, match=r"^settings\.blade_offset: "):
+    assert parse_settings(Cutter, {"blade_offset": 0.3}).blade_offset == 0.3
+    assert parse_settings(Cutter, {}).blade_offset == 0.25
+    with pytest.raises(ValueError, match=r"^settings\.blade_offset: .*>= 0"):
         parse_settings(Cutter, {"blade_offset": -1})
-    with pytest.raises(ValueError, match=r"^settings\.blade_ofset: "):
+    with pytest.raises(ValueError, match=r"^settings\.blade_offset: .*got str"):
+        parse_settings(Cutter, {"blade_offset": "0.3"})  # a TOML string is not a number
+    with pytest.raises(ValueError, match=r"^settings\.blade_ofset: unknown key$"):
         parse_settings(Cutter, {"blade_ofset": 1})
+    with pytest.raises(ValueError, match=r"^settings\.overcut: must not be below blade_offset$"):
+        parse_settings(Cutter, {"blade_offset": 2, "overcut": 1})
