@@ -1,4 +1,4 @@
-"""The embroidery keys of machine and material profiles, validated by pydantic.
+"""The embroidery keys of machine and material profiles, read as models (msgspec structs).
 
 Machine ``[settings]`` say what the machine can do (hoops, stitch rate, file
 format, thresholds for jumps and trims); material ``[settings]`` say how the
@@ -7,11 +7,11 @@ thread and stabiliser behave (catalogue, take-up, bobbin share, margin).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from msgspec import Meta
 
-from fabserver.profiles import PluginSettings
+from fabserver.profiles import KeyProblem, NonNegative, PluginSettings, Positive
 
 FormatName = Literal["dst", "pes", "jef", "exp"]
 
@@ -20,8 +20,8 @@ class Hoop(PluginSettings):
     """A hoop's sewing field in millimetres (x across the machine, y front to back)."""
 
     name: str
-    width: float = Field(gt=0)
-    height: float = Field(gt=0)
+    width: Positive
+    height: Positive
 
     @property
     def area(self) -> float:
@@ -29,43 +29,34 @@ class Hoop(PluginSettings):
 
 
 class MachineSettings(PluginSettings):
-    hoops: tuple[Hoop, ...] = Field(min_length=1)
-    stitch_rate_spm: float = Field(default=650.0, gt=0, description="needle cycles per minute")
+    hoops: Annotated[tuple[Hoop, ...], Meta(min_length=1)]
+    stitch_rate_spm: Positive = 650.0  # needle cycles per minute
     default_format: FormatName = "dst"
-    min_stitch_mm: float = Field(default=0.3, ge=0.1, le=2.0)
-    max_stitch_mm: float = Field(
-        default=12.1, gt=1.0, description="longest stitch the machine sews (formats may allow less)"
-    )
-    jump_threshold_mm: float = Field(
-        default=2.0, ge=0, description="gaps up to this are sewn across, longer ones jumped"
-    )
-    trim_threshold_mm: float = Field(
-        default=6.0, ge=0, description="jumps longer than this cut the thread first"
-    )
-    lock_stitch_mm: float = Field(default=0.7, gt=0.2, le=2.0)
-    stitch_map: str = Field(
-        default="", description="colour or layer → fill / satin / run / ignore (else by shape)"
-    )
-    hooping_time_s: float = Field(
-        default=90.0, ge=0, description="hands-on time to hoop fabric for one copy"
-    )
+    min_stitch_mm: Annotated[float, Meta(ge=0.1, le=2.0)] = 0.3
+    #: Longest stitch the machine sews (formats may allow less).
+    max_stitch_mm: Annotated[float, Meta(gt=1.0)] = 12.1
+    #: Gaps up to this are sewn across, longer ones jumped.
+    jump_threshold_mm: NonNegative = 2.0
+    #: Jumps longer than this cut the thread first.
+    trim_threshold_mm: NonNegative = 6.0
+    lock_stitch_mm: Annotated[float, Meta(gt=0.2, le=2.0)] = 0.7
+    #: Colour or layer → fill / satin / run / ignore (else by shape).
+    stitch_map: str = ""
+    #: Hands-on time to hoop fabric for one copy.
+    hooping_time_s: NonNegative = 90.0
 
-    @model_validator(mode="after")
-    def _thresholds(self) -> MachineSettings:
+    def __post_init__(self) -> None:
         if self.trim_threshold_mm < self.jump_threshold_mm:
-            raise ValueError("trim_threshold_mm must not be below jump_threshold_mm")
+            raise KeyProblem("trim_threshold_mm", "must not be below jump_threshold_mm")
         if self.lock_stitch_mm < self.min_stitch_mm:
-            raise ValueError("lock_stitch_mm must not be below min_stitch_mm")
-        return self
+            raise KeyProblem("lock_stitch_mm", "must not be below min_stitch_mm")
 
 
 class MaterialSettings(PluginSettings):
     catalogue: Literal["brother-pec", "janome-jef"] = "brother-pec"
-    take_up_factor: float = Field(
-        default=1.4, ge=1.0, le=3.0, description="top thread per mm of stitch (loops, tension)"
-    )
-    bobbin_ratio: float = Field(
-        default=0.35, ge=0.0, le=1.0, description="bobbin thread per metre of top thread"
-    )
+    #: Top thread per mm of stitch (loops, tension).
+    take_up_factor: Annotated[float, Meta(ge=1.0, le=3.0)] = 1.4
+    #: Bobbin thread per metre of top thread.
+    bobbin_ratio: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.35
     stabiliser: Literal["hoop", "design"] = "hoop"
-    stabiliser_margin_mm: float = Field(default=20.0, ge=0)
+    stabiliser_margin_mm: NonNegative = 20.0

@@ -5,20 +5,37 @@ Names and value forms follow PrusaSlicer's (``fill_density = 15%``,
 PrusaSlicer config can be written from a :class:`PrintSettings` for comparison.
 The printer's keys live in ``[settings]`` of ``profiles/machines/*.toml``, the
 filament's in ``[settings]`` of ``profiles/materials/*.toml``; both are checked by
-a pydantic model, so a typo is an error naming the key.
+a model (a msgspec struct), so a typo is an error naming the key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from msgspec import Meta
 
 from fabserver.estimate import FEATURE_ACCELERATIONS
 from fabserver.plugin import Option, options_from_toml
-from fabserver.profiles import MachineProfile, MaterialProfile, PluginSettings, parse_settings
+from fabserver.profiles import (
+    KeyProblem,
+    MachineProfile,
+    MaterialProfile,
+    NonNegative,
+    PluginSettings,
+    Positive,
+    parse_settings,
+)
+
+Acceleration = Annotated[float, Meta(ge=0, le=100000)]
+"""A per-feature acceleration in mm/s² (0: the machine's ``kinematics.accel``)."""
+Temperature = Annotated[int, Meta(ge=150, le=320)]
+"""A nozzle temperature in °C."""
+BedTemperature = Annotated[int, Meta(ge=0, le=130)]
+"""A bed temperature in °C (0: the bed is not heated)."""
+FanPercent = Annotated[int, Meta(ge=0, le=100)]
+"""A part-cooling fan's speed in percent."""
 
 
 class PrinterSettings(PluginSettings):
@@ -26,71 +43,70 @@ class PrinterSettings(PluginSettings):
 
     flavour: Literal["marlin2", "klipper"]
     engine: Literal["builtin", "prusaslicer", "curaengine"] = "builtin"  # see engines/
-    nozzle_diameter: float = Field(gt=0.1, le=1.2)
-    retract_length: float = Field(default=0.8, ge=0, le=10)
-    retract_speed: float = Field(default=35, gt=0)
-    deretract_speed: float = Field(default=0, ge=0, description="0: same as retract_speed")
-    retract_lift: float = Field(default=0.0, ge=0, le=5, description="z-hop on retracted travels")
-    retract_before_travel: float = Field(default=2.0, ge=0, description="shorter travels keep")
+    nozzle_diameter: Annotated[float, Meta(gt=0.1, le=1.2)]
+    retract_length: Annotated[float, Meta(ge=0, le=10)] = 0.8
+    retract_speed: Positive = 35
+    deretract_speed: NonNegative = 0  # 0: same as retract_speed
+    retract_lift: Annotated[float, Meta(ge=0, le=5)] = 0.0  # z-hop on retracted travels
+    retract_before_travel: NonNegative = 2.0  # shorter travels keep
     start_gcode: str = ""
     end_gcode: str = ""
     # Extrusion widths (PrusaSlicer's MK3S values by default).
-    extrusion_width: float = Field(default=0.45, gt=0)
-    external_perimeter_extrusion_width: float = Field(default=0.45, gt=0)
-    first_layer_extrusion_width: float = Field(default=0.42, gt=0)
-    top_infill_extrusion_width: float = Field(default=0.40, gt=0)
+    extrusion_width: Positive = 0.45
+    external_perimeter_extrusion_width: Positive = 0.45
+    first_layer_extrusion_width: Positive = 0.42
+    top_infill_extrusion_width: Positive = 0.40
     # Speeds.
-    perimeter_speed: float = Field(default=45, gt=0)
-    external_perimeter_speed: float = Field(default=25, gt=0)
-    small_perimeter_speed: float = Field(default=25, gt=0)
-    infill_speed: float = Field(default=80, gt=0)
-    solid_infill_speed: float = Field(default=80, gt=0)
-    top_solid_infill_speed: float = Field(default=40, gt=0)
-    bridge_speed: float = Field(default=25, gt=0)
-    first_layer_speed: float = Field(default=20, gt=0)
-    skirt_speed: float = Field(default=0, ge=0, description="0: first_layer_speed")
-    support_material_speed: float = Field(default=50, gt=0)
-    infill_overlap: float = Field(default=0.25, ge=0, le=1, description="share of a width")
+    perimeter_speed: Positive = 45
+    external_perimeter_speed: Positive = 25
+    small_perimeter_speed: Positive = 25
+    infill_speed: Positive = 80
+    solid_infill_speed: Positive = 80
+    top_solid_infill_speed: Positive = 40
+    bridge_speed: Positive = 25
+    first_layer_speed: Positive = 20
+    skirt_speed: NonNegative = 0  # 0: first_layer_speed
+    support_material_speed: Positive = 50
+    infill_overlap: Annotated[float, Meta(ge=0, le=1)] = 0.25  # share of a width
     # Per-feature accelerations, mm/s² (Klipper; 0: kinematics.accel). See fabserver.estimate.
-    external_perimeter_acceleration: float = Field(default=0, ge=0, le=100000)
-    perimeter_acceleration: float = Field(default=0, ge=0, le=100000)
-    top_solid_infill_acceleration: float = Field(default=0, ge=0, le=100000)
-    solid_infill_acceleration: float = Field(default=0, ge=0, le=100000)
-    infill_acceleration: float = Field(default=0, ge=0, le=100000)
-    bridge_acceleration: float = Field(default=0, ge=0, le=100000)
-    first_layer_acceleration: float = Field(default=0, ge=0, le=100000)
-    travel_acceleration: float = Field(default=0, ge=0, le=100000)
+    external_perimeter_acceleration: Acceleration = 0
+    perimeter_acceleration: Acceleration = 0
+    top_solid_infill_acceleration: Acceleration = 0
+    solid_infill_acceleration: Acceleration = 0
+    infill_acceleration: Acceleration = 0
+    bridge_acceleration: Acceleration = 0
+    first_layer_acceleration: Acceleration = 0
+    travel_acceleration: Acceleration = 0
 
-    @model_validator(mode="after")
-    def _accelerations_written(self) -> PrinterSettings:
+    def __post_init__(self) -> None:
         given = [k for k in FEATURE_ACCELERATIONS if getattr(self, k)]
         if given and (self.flavour != "klipper" or self.engine != "builtin"):
-            raise ValueError(
-                f"{given[0]}: per-feature accelerations are written for Klipper by the "
-                "builtin engine only (flavour = klipper, engine = builtin)"
+            raise KeyProblem(
+                given[0],
+                "per-feature accelerations are written for Klipper by the "
+                "builtin engine only (flavour = klipper, engine = builtin)",
             )
-        return self
 
 
 class FilamentSettings(PluginSettings):
     """``[settings]`` of a filament material profile."""
 
     type: str = "PLA"
-    diameter: float = Field(gt=0.5, le=3.5)
-    density: float = Field(gt=0.5, le=3.0, description="g/cm³")
-    temperature: int = Field(ge=150, le=320)
-    first_layer_temperature: int = Field(ge=150, le=320)
-    bed_temperature: int = Field(ge=0, le=130)
-    first_layer_bed_temperature: int = Field(ge=0, le=130)
-    fan_min: int = Field(default=100, ge=0, le=100)
-    fan_max: int = Field(default=100, ge=0, le=100)
-    disable_fan_first_layers: int = Field(default=1, ge=0)
-    fan_below_layer_time: float = Field(default=60, ge=0)
-    slowdown_below_layer_time: float = Field(default=15, ge=0)
-    min_print_speed: float = Field(default=15, gt=0)
-    max_volumetric_speed: float = Field(default=15, ge=0, description="mm³/s; 0: no limit")
-    extrusion_multiplier: float = Field(default=1.0, gt=0.5, le=1.5)
-    bridge_fan_speed: int = Field(default=100, ge=0, le=100)
+    diameter: Annotated[float, Meta(gt=0.5, le=3.5)]
+    density: Annotated[float, Meta(gt=0.5, le=3.0)]  # g/cm³
+    temperature: Temperature
+    first_layer_temperature: Temperature
+    bed_temperature: BedTemperature
+    first_layer_bed_temperature: BedTemperature
+    fan_min: FanPercent = 100
+    fan_max: FanPercent = 100
+    disable_fan_first_layers: Annotated[int, Meta(ge=0)] = 1
+    fan_below_layer_time: NonNegative = 60
+    slowdown_below_layer_time: NonNegative = 15
+    min_print_speed: Positive = 15
+    max_volumetric_speed: NonNegative = 15  # mm³/s; 0: no limit
+    extrusion_multiplier: Annotated[float, Meta(gt=0.5, le=1.5)] = 1.0
+    bridge_fan_speed: FanPercent = 100
 
 
 def printer_settings(machine: MachineProfile) -> PrinterSettings:

@@ -15,6 +15,7 @@ from fabserver.designs import load_design
 from fabserver.designs.types import Mesh, SourceFacts
 from fabserver.errors import DesignError, PlanError
 from fabserver.planning import run_plan
+from fabserver.profiles import replaced
 from fabserver.testing import SAMPLES, corpus_files
 from fabserver.writers.printer import DIALECTS
 
@@ -399,7 +400,7 @@ def test_every_extrusion_stays_inside_the_part(profiles, samples, name):
 
 def test_bridges_get_the_bridge_fan(profiles, samples):
     petg = profiles.material("petg-1.75")
-    material = petg.model_copy(update={"settings": {**petg.settings, "bridge_fan_speed": 80}})
+    material = replaced(petg, settings={**petg.settings, "bridge_fan_speed": 80})
     design = load_design((samples / "fdm-bracket.stl").read_bytes(), "fdm-bracket.stl")
     result = run_plan(PLUGIN, design, profiles.machine("printer-1"), material, {}, profiles.policy)
     lines = gcode_of(result).splitlines()

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field
+from msgspec import Meta
 
 from fabserver.designs import Drawing, DrawingPath
 from fabserver.errors import PlanError
@@ -40,7 +40,14 @@ from fabserver.plugin import (
     roles_from_toml,
 )
 from fabserver.preview_data import Frames, Lines, Preview
-from fabserver.profiles import MachineProfile, MaterialProfile, PluginSettings, parse_settings
+from fabserver.profiles import (
+    MachineProfile,
+    MaterialProfile,
+    NonNegative,
+    PluginSettings,
+    Positive,
+    parse_settings,
+)
 from fabserver.toolpath import EventKind, MoveKind, Toolpath, ToolpathBuilder
 from fabserver.writers.hpgl import PenSetup, write_hpgl
 
@@ -51,33 +58,45 @@ from .knife import START_HEADING, Knife, holder_path, swivel_count, with_overcut
 OPERATIONS = Operations(("cut",), example="*=cut,#0000ff=ignore")
 """A path is cut or left out."""
 
+BladeOffset = Annotated[float, Meta(ge=0, le=2)]
+"""How far the blade tip trails the holder's axis, mm (0.25 for a 45° blade)."""
+Overcut = Annotated[float, Meta(ge=0, le=10)]
+"""How far a closed path is cut again past its start, mm."""
+
 
 class MachineSettings(PluginSettings):
-    """``[settings]`` of a vinyl cutter's machine profile (lengths in mm)."""
+    """``[settings]`` of a vinyl cutter's machine profile (lengths in mm).
 
-    units_per_mm: float = Field(40.0, gt=0, description="HPGL plotter units per millimetre")
-    feed_axis: Literal["x", "y"] = Field("x", description="plotter axis along the roll")
-    tool: int = Field(1, ge=0, le=9, description="HPGL pen (tool) number")
-    blade_offset: float = Field(0.25, ge=0, le=2, description="blade tip behind the holder axis")
-    swivel_angle: float = Field(25.0, ge=0, le=180, description="turns sharper get a swivel arc")
-    overcut: float = Field(1.0, ge=0, le=10, description="closed paths cut again past the start")
-    roll_margin: float = Field(8.0, ge=0, description="unusable width at each roll edge")
-    feed_band: float = Field(100.0, gt=0, description="band along the roll cut before the next")
-    min_detail: float = Field(1.0, ge=0, description="smallest detail the blade cuts")
-    min_area: float = Field(1.0, ge=0, description="smallest closed shape, mm²")
-    colour_map: str = Field("*=cut", description="colour or layer → cut / ignore")
+    A field's type carries its bounds (``Annotated[float, Meta(ge=0, le=2)]``;
+    ``Positive`` and ``NonNegative`` are the common ones), its default follows, and
+    its meaning is the comment. ``fabserver profiles check`` names the key and the
+    bound a profile breaks; a key the model lacks is refused as a typo.
+    """
+
+    units_per_mm: Positive = 40.0  # HPGL plotter units per millimetre
+    feed_axis: Literal["x", "y"] = "x"  # plotter axis along the roll
+    tool: Annotated[int, Meta(ge=0, le=9)] = 1  # HPGL pen (tool) number
+    blade_offset: BladeOffset = 0.25  # blade tip behind the holder axis
+    swivel_angle: Annotated[float, Meta(ge=0, le=180)] = 25.0  # turns sharper get a swivel arc
+    overcut: Overcut = 1.0  # closed paths cut again past the start
+    roll_margin: NonNegative = 8.0  # unusable width at each roll edge
+    feed_band: Positive = 100.0  # band along the roll cut before the next
+    min_detail: NonNegative = 1.0  # smallest detail the blade cuts
+    min_area: NonNegative = 1.0  # smallest closed shape, mm²
+    colour_map: str = "*=cut"  # colour or layer → cut / ignore (see OPERATIONS)
 
 
 class MaterialSettings(PluginSettings):
-    """``[settings]`` of a vinyl material profile."""
+    """``[settings]`` of a vinyl material profile. A field without a default must be given."""
 
-    roll_width: float = Field(gt=0, description="mm")
-    force: float = Field(gt=0, description="blade force, FS value (gram-force on Roland)")
-    speed_cm_s: float = Field(gt=0, le=100, description="cutting speed, VS value")
-    cut_mirrored: bool = Field(False, description="heat-transfer vinyl: cut from the back")
-    # A material that needs another blade (a 60° blade for thick flock) says so:
-    blade_offset: float | None = Field(None, ge=0, le=2, description="overrides the machine's")
-    overcut: float | None = Field(None, ge=0, le=10, description="overrides the machine's")
+    roll_width: Positive  # mm
+    force: Positive  # blade force, FS value (gram-force on Roland)
+    speed_cm_s: Annotated[float, Meta(gt=0, le=100)]  # cutting speed, VS value
+    cut_mirrored: bool = False  # heat-transfer vinyl: cut from the back
+    # A material that needs another blade (a 60° blade for thick flock) says so;
+    # None (the key left out): the machine's.
+    blade_offset: BladeOffset | None = None
+    overcut: Overcut | None = None
 
 
 class VinylPlugin(MachinePlugin):

@@ -11,6 +11,7 @@ from fabserver_vinyl import VinylPlugin
 from fabserver_vinyl.checks import even_odd_fill, narrow_places
 
 from fabserver.designs import DrawingPath, load_design
+from fabserver.profiles import replaced
 
 
 def _tee(stem_width: float) -> np.ndarray:
@@ -63,16 +64,22 @@ def test_profile_settings_are_checked_with_the_key_named(profiles):
     plugin.check_machine(machine)
     for material in ("vinyl-adhesive", "vinyl-flex"):
         plugin.check_material(profiles.material(material))
-    typo = machine.model_copy(update={"settings": {**machine.settings, "blade_ofset": 0.25}})
-    with pytest.raises(ValueError, match=r"settings\.blade_ofset"):
+    typo = replaced(machine, settings={**machine.settings, "blade_ofset": 0.25})
+    with pytest.raises(ValueError, match=r"^settings\.blade_ofset: unknown key$"):
         plugin.check_machine(typo)
     material = profiles.material("vinyl-adhesive")
-    missing = material.model_copy(update={"settings": {"roll_width": 600, "force": 90}})
-    with pytest.raises(ValueError, match=r"settings\.speed_cm_s"):
+    missing = replaced(material, settings={"roll_width": 600, "force": 90})
+    with pytest.raises(ValueError, match=r"^settings\.speed_cm_s: missing$"):
         plugin.check_material(missing)
-    wrong_axis = machine.model_copy(update={"settings": {**machine.settings, "feed_axis": "z"}})
-    with pytest.raises(ValueError, match=r"settings\.feed_axis"):
+    wrong_axis = replaced(machine, settings={**machine.settings, "feed_axis": "z"})
+    with pytest.raises(ValueError, match=r"^settings\.feed_axis: .*'z'"):
         plugin.check_machine(wrong_axis)
+    too_far = replaced(machine, settings={**machine.settings, "blade_offset": 2.5})
+    with pytest.raises(ValueError, match=r"^settings\.blade_offset: .*<= 2"):
+        plugin.check_machine(too_far)
+    no_force = replaced(material, settings={**material.settings, "force": 0})
+    with pytest.raises(ValueError, match=r"^settings\.force: .*> 0"):
+        plugin.check_material(no_force)
 
 
 def _pairwise_xor(shapes: list[shapely.Geometry]) -> shapely.Geometry:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fabserver.errors import PlanError
+from fabserver.profiles import replaced
 
 OFFSET = 0.25  # the lab cutter's blade offset (profiles/machines/vinyl.toml)
 SPACING = 5.0  # the plugin's default space between copies and from the origin
@@ -79,9 +80,7 @@ def test_the_design_is_placed_in_the_frame_of_a_cutter_fed_along_y(profiles, too
     """feed_axis = "y": copies go side by side along plotter x, rows along y."""
     machine = profiles.machine("vinyl")
     settings = {**machine.settings, "feed_axis": "y"}
-    profiles.machines["vinyl-y"] = machine.model_copy(
-        update={"id": "vinyl-y", "settings": settings}
-    )
+    profiles.machines["vinyl-y"] = replaced(machine, id="vinyl-y", settings=settings)
     lying_f = LETTER_F[:, ::-1]  # 24 wide, 14 high: shortest along the roll as drawn
     try:
         design = tools.drawing((lying_f, True))
@@ -246,7 +245,7 @@ def test_a_material_cut_with_another_blade_is_compensated_for_it(profiles, tools
     cuts the drawing, the lab's usual 0.25 mm compensation would not."""
     base = profiles.material("vinyl-flex")
     settings = {**base.settings, "blade_offset": 0.5, "overcut": 2.0}
-    profiles.materials["flock"] = base.model_copy(update={"id": "flock", "settings": settings})
+    profiles.materials["flock"] = replaced(base, id="flock", settings=settings)
     try:
         design = tools.drawing((LETTER_F, True))
         result, job, _ = tools.plan_job(design, profiles, "flock", **NO_AIDS)
