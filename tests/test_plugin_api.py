@@ -149,8 +149,12 @@ def test_declared_settings_models_check_the_profiles_and_are_read_for_plan(profi
     assert "material_settings must be" in reg.broken["notamodel"].error
     machine = profiles.machine("laser")
     plugin = reg.get("withsettings")
-    with pytest.raises(ValueError, match=r"settings\.pen_force"):
-        plugin.check_machine(machine)
+    with pytest.raises(ValueError, match=r"^settings\.\w+: unknown key$"):
+        plugin.check_machine(machine)  # the laser's settings, not the pen's
+    with pytest.raises(ValueError, match=r"^settings\.pen_force: missing$"):
+        plugin.check_machine(replaced(machine, settings={}))
+    with pytest.raises(ValueError, match=r"^settings\.pen_force: .*> 0"):
+        plugin.check_machine(replaced(machine, settings={"pen_force": 0}))
     good = replaced(machine, settings={"pen_force": 2.5})
     plugin.check_machine(good)
     plugin.check_material(profiles.material("plywood-3"))  # no model declared: nothing read

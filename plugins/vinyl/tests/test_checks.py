@@ -72,7 +72,7 @@ def test_profile_settings_are_checked_with_the_key_named(profiles):
     with pytest.raises(ValueError, match=r"^settings\.speed_cm_s: missing$"):
         plugin.check_material(missing)
     wrong_axis = replaced(machine, settings={**machine.settings, "feed_axis": "z"})
-    with pytest.raises(ValueError, match=r"^settings\.feed_axis: .*'z'"):
+    with pytest.raises(ValueError, match=r"^settings\.feed_axis: .*'z' \(one of 'x', 'y'\)$"):
         plugin.check_machine(wrong_axis)
     too_far = replaced(machine, settings={**machine.settings, "blade_offset": 2.5})
     with pytest.raises(ValueError, match=r"^settings\.blade_offset: .*<= 2"):
