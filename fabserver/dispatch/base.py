@@ -7,9 +7,10 @@ machine busy) and :class:`DispatchError` for what it will not (bad API key,
 file refused); the queue retries the first with back-off and records every
 attempt in the job's audit trail.
 
-Each connector declares its settings as a pydantic model (``Settings``), so a
-typo in a profile is caught by ``check()`` when the connector is built, with the
-key named, rather than when the first job is dispatched.
+Each connector declares its settings as a model (``Settings``, a msgspec struct
+like the profiles'), so a typo in a profile is caught by ``check()`` when the
+connector is built, with the key named, rather than when the first job is
+dispatched.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import msgspec
+from msgspec import Meta
 
 from ..errors import FabError
 from ..i18n import Text
+from ..profiles import Model, ValidationError, problem_of, validated
 
 
 class DispatchError(FabError):
@@ -96,14 +99,13 @@ class JobOutcome:
         return self.status == "completed"
 
 
-class ConnectorSettings(BaseModel):
-    """Base of the per-connector settings models: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class ConnectorSettings(Model):
+    """Base of the per-connector settings models: unknown keys are errors, every key
+    is given by name (a default may come before a required key in a subclass)."""
 
     # How remote names are shaped for this machine (see naming.remote_name_for).
     name_style: Literal["short", "8.3"] = "short"
-    name_length: int = Field(default=24, ge=8, le=255)
+    name_length: Annotated[int, Meta(ge=8, le=255)] = 24
 
 
 SettingsT = TypeVar("SettingsT", bound=ConnectorSettings)
@@ -137,11 +139,11 @@ class Connector(ABC, Generic[SettingsT]):
     def check(self) -> None:
         """Validate settings at load time; raise ``ValueError`` naming the key."""
         try:
-            self._config = self.Settings.model_validate(self.settings)
+            self._config = validated(self.Settings, self.settings)
         except ValidationError as error:
-            first = error.errors()[0]
-            key = ".".join(str(part) for part in first["loc"]) or "?"
-            raise ConnectorSettingsError(self.machine_id, key, first["msg"]) from None
+            key, problem = problem_of(error)
+            problem = _with_choices(self.Settings, key, problem)
+            raise ConnectorSettingsError(self.machine_id, key or "?", problem) from None
 
     @abstractmethod
     def send(self, file: Path, remote_name: str) -> Receipt:
@@ -163,6 +165,15 @@ class Connector(ABC, Generic[SettingsT]):
 
     def _fail(self, key: str, problem: str) -> ConnectorSettingsError:
         return ConnectorSettingsError(self.machine_id, key, problem)
+
+
+def _with_choices(settings: type[ConnectorSettings], key: str, problem: str) -> str:
+    """A refused choice with the values the key takes (msgspec names only the one given)."""
+    if problem.startswith("Invalid enum value"):
+        for field_info in msgspec.structs.fields(settings):
+            if field_info.name == key and get_origin(field_info.type) is Literal:
+                return f"{problem} (known: {', '.join(map(str, get_args(field_info.type)))})"
+    return problem
 
 
 class DownloadConnector(Connector[ConnectorSettings]):

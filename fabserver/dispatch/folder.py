@@ -32,13 +32,23 @@ TEMP_PREFIX = ".fabserver-"
 
 
 class FolderSettings(ConnectorSettings):
-    path: Path
+    """Folder names as the profile writes them; ``folder`` and ``mount`` read them as paths."""
+
+    path: str
     # The share or USB stick ``path`` lives on. When it is not mounted the send is
     # retried later (the stick may come back), and nothing is written into the
     # empty directory left behind, where the machine would never see it.
-    mount_point: Path | None = None
+    mount_point: str | None = None
     overwrite: bool = False
     create: bool = False  # create ``path`` when missing (never the mount point itself)
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.path)
+
+    @property
+    def mount(self) -> Path | None:
+        return None if self.mount_point is None else Path(self.mount_point)
 
 
 class FolderConnector(Connector[FolderSettings]):
@@ -48,21 +58,20 @@ class FolderConnector(Connector[FolderSettings]):
 
     def check(self) -> None:
         super().check()
-        config = self.config
-        if not config.path.is_absolute():
+        folder, mount = self.config.folder, self.config.mount
+        if not folder.is_absolute():
             raise self._fail("path", "give an absolute path")
-        mount = config.mount_point
-        if mount is not None and not (mount.is_absolute() and config.path.is_relative_to(mount)):
-            raise self._fail("mount_point", f"must be an absolute folder containing {config.path}")
+        if mount is not None and not (mount.is_absolute() and folder.is_relative_to(mount)):
+            raise self._fail("mount_point", f"must be an absolute folder containing {folder}")
 
     @property
     def folder(self) -> Path:
-        return self.config.path
+        return self.config.folder
 
     def _ready_folder(self) -> Path:
         config = self.config
-        folder = config.path
-        mount = config.mount_point
+        folder = config.folder
+        mount = config.mount
         if mount is not None and not os.path.ismount(mount):
             raise TransientDispatchError(
                 Text(

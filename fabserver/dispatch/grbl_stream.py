@@ -20,12 +20,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import serial
-from pydantic import Field
+from msgspec import Meta
 
 from ..i18n import Text
+from ..profiles import Positive
 from .base import ConnectorSettings, DispatchError, TransientDispatchError
 from .grbl_protocol import (
     CYCLE_START,
@@ -52,16 +53,22 @@ ACTIVE_STATES = ("connecting", "running", "paused", "finishing")
 
 
 class GrblSettings(ConnectorSettings):
-    port: str = Field(min_length=1)  # "/dev/ttyUSB0", or a pyserial URL ("socket://laser:23")
-    baudrate: int = Field(default=115200, gt=0)
-    rx_buffer: int = Field(default=RX_BUFFER_SIZE, ge=16, le=65536)  # grblHAL: 1023
-    max_line_length: int = Field(default=MAX_LINE_LENGTH, ge=16, le=255)
-    status_interval: float = Field(default=0.2, gt=0)  # seconds between "?" polls
-    handshake_timeout: float = Field(default=5.0, gt=0)  # GRBL must answer "?" within this
-    silence_timeout: float = Field(default=10.0, gt=0)  # no byte at all for this long: lost
+    #: "/dev/ttyUSB0", or a pyserial URL ("socket://laser:23").
+    port: Annotated[str, Meta(min_length=1)]
+    baudrate: Annotated[int, Meta(gt=0)] = 115200
+    rx_buffer: Annotated[int, Meta(ge=16, le=65536)] = RX_BUFFER_SIZE  # grblHAL: 1023
+    max_line_length: Annotated[int, Meta(ge=16, le=255)] = MAX_LINE_LENGTH
+    status_interval: Positive = 0.2  # seconds between "?" polls
+    handshake_timeout: Positive = 5.0  # GRBL must answer "?" within this
+    silence_timeout: Positive = 10.0  # no byte at all for this long: lost
     mode: Literal["background", "blocking"] = "background"
-    # Where the stream publishes its state for other processes (the staff page).
-    state_dir: Path | None = None
+    # Where the stream publishes its state for other processes (the staff page); a
+    # folder name, read as a path by ``state_folder``.
+    state_dir: str | None = None
+
+    @property
+    def state_folder(self) -> Path | None:
+        return None if self.state_dir is None else Path(self.state_dir)
 
 
 class GrblStream:

@@ -11,27 +11,71 @@ from __future__ import annotations
 import os
 import re
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
+import msgspec
 import requests
-from pydantic import AnyHttpUrl, Field
 
 from ..i18n import Text
+from ..profiles import KeyProblem, Positive
 from .base import Connector, ConnectorSettings, DispatchError, TransientDispatchError
 
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# What a web address may carry around it and inside it that is not part of it
+# (WHATWG URL: C0 controls and spaces at the ends; tabs and line breaks anywhere).
+_AROUND = "".join(chr(c) for c in range(0x21))
+_INSIDE = re.compile(r"[\t\n\r]")
 
 # Statuses a retry may fix: conflict (machine busy), throttling, server trouble.
 TRANSIENT_STATUSES = frozenset({408, 409, 423, 425, 429, 500, 502, 503, 504})
 
 
+def http_url(text: str) -> str:
+    """``text`` as an http(s) address in its normal form; :class:`KeyProblem` on ``url``
+    when it is not one.
+
+    The form is the one a browser's address bar writes: spaces around removed, scheme
+    and host in lower case, an international host name in IDNA, unsafe characters of
+    the path percent-encoded, the scheme's default port left out, ``/`` as the path of
+    a bare host (``HTTP://OctoPi.lan:80`` → ``http://octopi.lan/``). Requests does the
+    parsing (the same parser that later sends the requests); what it does not do,
+    scheme, slashes and default port, is done here.
+    """
+    text = _INSIDE.sub("", text.strip(_AROUND))
+    scheme, colon, rest = text.partition(":")
+    scheme = scheme.lower()
+    if not colon or scheme not in DEFAULT_PORTS:
+        raise KeyProblem("url", f"'{text}' is not a web address: begin it with http:// or https://")
+    # As in a browser, any number of slashes (or backslashes) may follow "http:".
+    address = scheme + "://" + rest.lstrip("/\\")
+    try:
+        host = urlsplit(address).hostname
+        prepared = requests.PreparedRequest()
+        if host:
+            prepared.prepare_url(address, None)
+    except (requests.RequestException, ValueError) as error:
+        raise KeyProblem("url", f"'{text}' is not a valid web address ({error})") from None
+    if not host:
+        raise KeyProblem("url", f"'{text}' names no host: give it after {scheme}://")
+    assert prepared.url is not None  # prepare_url always sets it
+    parts = urlsplit(prepared.url)
+    if parts.port == DEFAULT_PORTS[scheme]:
+        return urlunsplit(parts._replace(netloc=parts.netloc.removesuffix(f":{parts.port}")))
+    return prepared.url
+
+
 class HttpSettings(ConnectorSettings):
-    url: AnyHttpUrl
+    url: str  # http:// or https://, kept in its normal form (see http_url)
     api_key_env: str | None = None
-    timeout: float = Field(default=30.0, gt=0, description="seconds without an answer")
-    connect_timeout: float = Field(default=5.0, gt=0)
+    timeout: Positive = 30.0  # seconds without an answer
+    connect_timeout: Positive = 5.0
     verify_tls: bool = True
     # After a job has started, how often the server asks how it ended (its real duration).
-    follow_interval: float = Field(default=60.0, gt=0, description="seconds")
+    follow_interval: Positive = 60.0  # seconds
+
+    def __post_init__(self) -> None:
+        msgspec.structs.force_setattr(self, "url", http_url(self.url))
 
 
 HttpSettingsT = TypeVar("HttpSettingsT", bound=HttpSettings)
@@ -73,7 +117,7 @@ class HttpConnector(Connector[HttpSettingsT]):
 
     @property
     def base_url(self) -> str:
-        return str(self.config.url).rstrip("/")
+        return self.config.url.rstrip("/")
 
     def _session(self) -> requests.Session:
         session = requests.Session()

@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from pydantic import Field
 
 from ..i18n import Text
+from ..profiles import Positive
 from .base import DispatchError, JobOutcome, MachineState, Receipt, TransientDispatchError
 from .http import HttpConnector, HttpSettings, NoAnswerError, UnreachableError
 
@@ -70,12 +70,8 @@ _POLL_S = 0.25
 class MoonrakerSettings(HttpSettings):
     start: bool = False
     folder: str = ""  # sub-folder of the gcodes root
-    command_timeout: float = Field(
-        default=5.0, gt=0, description="seconds to wait for a pause/resume/cancel answer"
-    )
-    confirm_timeout: float = Field(
-        default=10.0, gt=0, description="seconds of reading the state back to confirm it"
-    )
+    command_timeout: Positive = 5.0  # seconds to wait for a pause/resume/cancel answer
+    confirm_timeout: Positive = 10.0  # seconds of reading the state back to confirm it
 
 
 class KlipperOffline(TransientDispatchError):

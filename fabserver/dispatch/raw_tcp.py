@@ -16,10 +16,12 @@ import sys
 import termios
 import time
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
+from msgspec import Meta
 
 from ..i18n import Text
+from ..profiles import Positive
 from .base import Connector, ConnectorSettings, DispatchError, Receipt, TransientDispatchError
 
 CHUNK = 64 * 1024
@@ -29,9 +31,9 @@ _SIOCOUTQ = getattr(termios, "TIOCOUTQ", None) if sys.platform.startswith("linux
 
 
 class RawTcpSettings(ConnectorSettings):
-    host: str = Field(min_length=1)
-    port: int = Field(default=9100, ge=1, le=65535)
-    timeout: float = Field(default=30.0, gt=0, description="seconds without progress")
+    host: Annotated[str, Meta(min_length=1)]
+    port: Annotated[int, Meta(ge=1, le=65535)] = 9100
+    timeout: Positive = 30.0  # seconds without progress
     # Bytes sent before and after the file (e.g. "IN;" or a PJL header), as text.
     prefix: str = ""
     suffix: str = ""

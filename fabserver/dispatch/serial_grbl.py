@@ -84,7 +84,7 @@ class SerialGrblConnector(Connector[GrblSettings]):
 
     @property
     def board(self) -> StreamBoard:
-        return StreamBoard(self.config.state_dir, self.port)
+        return StreamBoard(self.config.state_folder, self.port)
 
     def _elsewhere(self) -> dict[str, Any] | None:
         """The published state of a stream run by another process on this host, if active."""

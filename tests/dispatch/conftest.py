@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from fabserver.profiles import replaced
+
 
 @pytest.fixture
 def machine_with(profiles) -> Callable[..., Any]:
@@ -15,7 +17,7 @@ def machine_with(profiles) -> Callable[..., Any]:
     def make(table: dict[str, Any], machine_id: str = "printer-1"):
         machine = next(iter(profiles.machines.values()))
         machine = profiles.machines.get(machine_id, machine)
-        return machine.model_copy(update={"connector": table})
+        return replaced(machine, connector=table)
 
     return make
 
