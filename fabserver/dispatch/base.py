@@ -20,9 +20,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-import msgspec
 from msgspec import Meta
 
 from ..errors import FabError
@@ -142,7 +141,6 @@ class Connector(ABC, Generic[SettingsT]):
             self._config = validated(self.Settings, self.settings)
         except ValidationError as error:
             key, problem = problem_of(error)
-            problem = _with_choices(self.Settings, key, problem)
             raise ConnectorSettingsError(self.machine_id, key or "?", problem) from None
 
     @abstractmethod
@@ -165,15 +163,6 @@ class Connector(ABC, Generic[SettingsT]):
 
     def _fail(self, key: str, problem: str) -> ConnectorSettingsError:
         return ConnectorSettingsError(self.machine_id, key, problem)
-
-
-def _with_choices(settings: type[ConnectorSettings], key: str, problem: str) -> str:
-    """A refused choice with the values the key takes (msgspec names only the one given)."""
-    if problem.startswith("Invalid enum value"):
-        for field_info in msgspec.structs.fields(settings):
-            if field_info.name == key and get_origin(field_info.type) is Literal:
-                return f"{problem} (known: {', '.join(map(str, get_args(field_info.type)))})"
-    return problem
 
 
 class DownloadConnector(Connector[ConnectorSettings]):
