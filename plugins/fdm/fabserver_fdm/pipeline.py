@@ -63,7 +63,7 @@ def slice_layers(
     height = float(vertices[:, 2].max())
     tops = layer_tops(height, s.first_layer_height, s.layer_height)
     progress(0.05, "slice")
-    sliced = slice_mesh(vertices, faces, None, tops)  # numbers the crossed edges only
+    sliced = slice_mesh(vertices, faces, tops)
     filled = np.flatnonzero(~shapely.is_empty(sliced.polygons))
     keep = (filled[-1] + 1) if filled.size else 0
     return SliceResult(

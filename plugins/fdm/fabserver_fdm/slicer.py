@@ -61,17 +61,15 @@ def layer_tops(object_height: float, first: float, layer: float) -> np.ndarray:
     return first + layer * np.arange(n)
 
 
-def slice_mesh(
-    vertices: np.ndarray, faces: np.ndarray, face_edges: np.ndarray | None, top_z: np.ndarray
-) -> SliceResult:
+def slice_mesh(vertices: np.ndarray, faces: np.ndarray, top_z: np.ndarray) -> SliceResult:
     """Slice at the middle of every layer.
 
     vertices : (v, 3) float, millimetres (merged: shared corners are one vertex)
     faces : (f, 3) int
-    face_edges : (f, 3) int — unique edge index of edges (0-1), (1-2), (2-0) of each face
-        (:func:`face_edge_ids`); ``None``: only the edges a slicing plane crosses are
-        numbered, here (a third of them on 3DBenchy: a third of the sort)
     top_z : (L,) float — top of each layer
+
+    Only the edges a slicing plane crosses are numbered (:func:`_crossed_edge_ids`: a
+    third of them on 3DBenchy, a third of the sort), which is all chaining needs.
 
     The crossings are worked out band of layers by band (:data:`BAND_SEGMENTS` at a
     time: every chain lies in one layer), so their per-segment arrays are those of a
@@ -82,8 +80,7 @@ def slice_mesh(
     slice_z = top_z - heights / 2.0
     n_layers = len(top_z)
     corner_between = _corner_layers(vertices, faces, slice_z)
-    if face_edges is None:
-        face_edges = _crossed_edge_ids(vertices, faces, corner_between)
+    face_edges = _crossed_edge_ids(vertices, faces, corner_between)
     lo, hi = _face_layers(corner_between)
     edge_faces = _edge_faces(face_edges)
     bands = _bands(lo, hi, n_layers)
@@ -180,26 +177,14 @@ def _bands(lo: np.ndarray, hi: np.ndarray, n_layers: int) -> list[tuple[int, int
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges.tolist()) if b > a]
 
 
-def face_edge_ids(faces: np.ndarray, n_vertices: int) -> np.ndarray:
-    """``(f, 3) int``: an index per undirected edge, for edges (0-1), (1-2), (2-0) of each face.
-
-    Edges numbered in the order of their keys, as ``np.unique(keys, return_inverse=True)``
-    numbers them, from one sort (:func:`edge_keys_sorted`).
-    """
-    ordered, order = edge_keys_sorted(faces.ravel(), faces[:, [1, 2, 0]].ravel(), n_vertices)
-    edge = np.empty(len(ordered), dtype=np.int64)
-    edge[order] = _run_numbers(ordered)
-    return edge.reshape(-1, 3)
-
-
 def _crossed_edge_ids(vertices: np.ndarray, faces: np.ndarray, corner_between: list) -> np.ndarray:
-    """:func:`face_edge_ids` of the sides some slicing plane crosses, -1 for the others.
+    """``(f, 3) int32``: a number per undirected edge, for the sides (0-1), (1-2), (2-0)
+    of each face that some slicing plane crosses, -1 for the others.
 
     A side is crossed when its ends lie between different planes; every segment
     starts and ends on such a side, and so does the side it shares with the next
-    face. The edges are numbered otherwise than :func:`face_edge_ids` does, which
-    changes nothing: chaining only asks which sides are the same edge. ``(f, 3)
-    int32`` (half the memory; a part has far fewer than 2**31 edges).
+    face: chaining only asks which sides are the same edge. 32 bits: half the
+    memory, and a part has far fewer than 2**31 edges.
     """
     crossed = np.empty(faces.shape, dtype=bool)
     for c in range(3):  # side c runs from corner c to corner c + 1

@@ -12,7 +12,7 @@ import pytest
 import shapely
 import trimesh
 from fabserver_fdm import FdmPlugin
-from fabserver_fdm.slicer import face_edge_ids, layer_tops, slice_mesh
+from fabserver_fdm.slicer import layer_tops, slice_mesh
 
 from fabserver.designs import load_design
 from fabserver.planning import run_plan
@@ -35,7 +35,7 @@ def _spheres(offset: float, radius: float = 10.0, second: float = 10.0) -> trime
 
 def _slices(mesh: trimesh.Trimesh, tops: np.ndarray) -> np.ndarray:
     v, f = np.asarray(mesh.vertices, float), np.asarray(mesh.faces)
-    return slice_mesh(v, f, face_edge_ids(f, len(v)), tops).polygons
+    return slice_mesh(v, f, tops).polygons
 
 
 def _union_of_bodies(mesh: trimesh.Trimesh, tops: np.ndarray) -> np.ndarray:

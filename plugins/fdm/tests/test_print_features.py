@@ -69,7 +69,7 @@ def test_infill_area_stops_where_prusaslicer_links_its_lines(profiles):
     s = _settings(profiles)
     box = _box((20, 20, 2), (0, 0, 0))
     tops = layer_tops(2.0, 0.2, 0.2)
-    res = slice_mesh(box.vertices, box.faces, box.faces_unique_edges, tops)
+    res = slice_mesh(np.asarray(box.vertices), np.asarray(box.faces), tops)
     rest = layer_flows(s, 0.2, False)
     regions = build_regions(
         res.polygons, layer_flows(s, 0.2, True), rest, 2, 4, 3, s.printer.infill_overlap

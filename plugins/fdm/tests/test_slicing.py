@@ -16,7 +16,6 @@ from fabserver_fdm.slicer import (
     _corner_layers,
     _crossed_edge_ids,
     _segments,
-    face_edge_ids,
     layer_tops,
     slice_mesh,
 )
@@ -28,7 +27,7 @@ def _slice(mesh: trimesh.Trimesh, first=0.2, layer=0.2):
     mesh = mesh.copy()
     mesh.apply_translation([0, 0, -mesh.bounds[0, 2]])
     tops = layer_tops(float(mesh.bounds[1, 2]), first, layer)
-    return mesh, slice_mesh(mesh.vertices, mesh.faces, mesh.faces_unique_edges, tops)
+    return mesh, slice_mesh(np.asarray(mesh.vertices), np.asarray(mesh.faces), tops)
 
 
 def _trimesh_area(mesh: trimesh.Trimesh, z: float) -> float:
@@ -90,12 +89,12 @@ def test_slicing_in_bands_of_layers_gives_the_layers_of_one_pass(corpus, monkeyp
     tops = layer_tops(float(vertices[:, 2].max()), 0.2, 0.2)
     faces = mesh.faces
     monkeypatch.setattr(slicer, "BAND_SEGMENTS", 10**9)
-    whole = slice_mesh(vertices, faces, None, tops)
+    whole = slice_mesh(vertices, faces, tops)
     monkeypatch.setattr(slicer, "BAND_SEGMENTS", 8)
     corner_between = slicer._corner_layers(vertices, faces, tops - 0.1)
     bands = slicer._bands(*slicer._face_layers(corner_between), len(tops))
     assert len(bands) >= min(len(tops), 10)
-    banded = slice_mesh(vertices, faces, None, tops)
+    banded = slice_mesh(vertices, faces, tops)
     assert banded.open_chains == whole.open_chains
     assert shapely.equals_identical(banded.polygons, whole.polygons).all()
     assert shapely.area(whole.polygons).sum() > 0
@@ -132,7 +131,7 @@ def test_a_loop_narrower_than_the_resolution_is_sliced_as_it_is(corpus):
     mesh = trimesh.load(corpus / "stl" / "multibody.stl", process=True, force="mesh")
     vertices = np.asarray(mesh.vertices) - [0, 0, mesh.bounds[0, 2]]
     tops = layer_tops(float(vertices[:, 2].max()), 0.2, 0.2)
-    result = slice_mesh(vertices, np.asarray(mesh.faces), None, tops)
+    result = slice_mesh(vertices, np.asarray(mesh.faces), tops)
     assert shapely.is_valid(result.polygons).all()
     assert shapely.area(result.polygons[0]) > 0
 
@@ -148,9 +147,8 @@ def _successors_by_search(layer, start_edge, end_edge):
     return successor
 
 
-@pytest.mark.parametrize("numbering", ["every_edge", "crossed_edges"])
 @pytest.mark.parametrize("shape", ["closed", "open", "shared_edge"])
-def test_segment_successors_match_a_plain_search(shape, numbering):
+def test_segment_successors_match_a_plain_search(shape):
     # Closed: every edge has two faces (found by index arithmetic); open: a missing
     # side leaves edges of one face; two boxes along one edge: an edge of four faces.
     box = trimesh.creation.box([10, 10, 3])
@@ -165,10 +163,7 @@ def test_segment_successors_match_a_plain_search(shape, numbering):
     tops = layer_tops(float(box.bounds[1, 2]), 0.2, 0.2)
     slice_z = tops - 0.1
     vertices, faces = np.asarray(box.vertices), np.asarray(box.faces)
-    if numbering == "every_edge":
-        edges = face_edge_ids(faces, len(vertices))
-    else:
-        edges = _crossed_edge_ids(vertices, faces, _corner_layers(vertices, faces, slice_z))
+    edges = _crossed_edge_ids(vertices, faces, _corner_layers(vertices, faces, slice_z))
     layer, _, _, start_edge, end_edge, successor, _ = _segments(vertices, faces, edges, slice_z)
     assert len(layer) > 0
     np.testing.assert_array_equal(successor, _successors_by_search(layer, start_edge, end_edge))
