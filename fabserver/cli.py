@@ -595,10 +595,6 @@ def _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_
     lang = _lang(parent)
     try:
         with _loading_for_good():
-            from .designs.loader import load_design_ahead
-
-            data = file.read_bytes()
-            loaded = load_design_ahead(data, file.name)  # read while the rest is imported
             from .planning import load_accepted, run_plan, write_outputs
             from .registry import load_registry
 
@@ -613,8 +609,7 @@ def _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_
             plugin = reg.get(machine.plugin)
         except LookupError as exc:
             raise FabError(Text(str(exc), str(exc))) from None
-        design = load_accepted(data, file.name, plugin, machine, loaded)
-        del data, loaded
+        design = load_accepted(file.read_bytes(), file.name, plugin, machine)
         options: dict[str, Any] = _parse_sets(sets)
         if copies is not None:
             if "copies" in options and str(options["copies"]) != str(copies):

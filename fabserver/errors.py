@@ -17,18 +17,6 @@ class FabError(Exception):
         self.message = message
         self.detail = detail
 
-    def __reduce__(self):
-        """Pickled as it stands, whatever a subclass's arguments: an error made in a
-        forked child (:mod:`fabserver.forking`) is raised again in its parent."""
-        return _rebuilt, (type(self), self.args, self.__dict__)
-
-
-def _rebuilt(cls: type[FabError], args: tuple, state: dict) -> FabError:
-    error = cls.__new__(cls)
-    error.args = args
-    error.__dict__.update(state)
-    return error
-
 
 class DesignError(FabError):
     """The uploaded design cannot be read: says what is wrong and what to do."""

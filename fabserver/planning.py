@@ -6,7 +6,7 @@ planned at the counter and one planned offline give the same result.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,24 +62,17 @@ def check_accepts(plugin: MachinePlugin, machine: MachineProfile, kind: str) -> 
         )
 
 
-def load_accepted(
-    data: bytes,
-    name: str,
-    plugin: MachinePlugin,
-    machine: MachineProfile,
-    loaded: Callable[[], Design] | None = None,
-) -> Design:
+def load_accepted(data: bytes, name: str, plugin: MachinePlugin, machine: MachineProfile) -> Design:
     """The design in ``data``, or the machine's refusal of its kind before it is parsed.
 
     The kind is known from the first bytes (:func:`design_kind`): a DXF sent to a
     printer is refused at once rather than after seconds of parsing. The CLI and
-    the planning processes both load designs through here. ``loaded`` gives the
-    design when its reading was started before (:func:`load_design_ahead`).
+    the planning processes both load designs through here.
     """
     kind = design_kind(data)
     if kind is not None:
         check_accepts(plugin, machine, kind)
-    return loaded() if loaded is not None else load_design(data, name)
+    return load_design(data, name)
 
 
 def run_plan(

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import re
 import struct
 import traceback
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
 from ..errors import DesignError
-from ..forking import only_threads_named, pieces_in_child
 from ..i18n import Text, french_number
 from .types import Design, DesignKind
 
@@ -278,36 +276,6 @@ def _reader(fmt: str) -> Callable[..., Design]:
     # app needs the types; the worker pays for ezdxf/svgelements when it loads).
     found = _FORMATS[fmt]
     return getattr(importlib.import_module(f"{__package__}.{found.module}"), found.reader)
-
-
-def load_design_ahead(data: bytes, name: str = "") -> Callable[[], Design]:
-    """Start :func:`load_design` of ``data`` in a forked child; call the result for the
-    design (or the :class:`DesignError` that ``load_design`` raises).
-
-    For a one-shot command (``fabserver plan``): the child reads the design on the
-    other core while the command imports the planning code and its plugin (3DBenchy's
-    0.17 s of loading beside some 0.09 s of imports). Where a fork is not safe (other
-    threads) or not possible, the design is read when asked for, in this process.
-    """
-    if not hasattr(os, "fork") or not only_threads_named(()):
-        return lambda: load_design(data, name)
-    outcome = pieces_in_child(_design_or_error, data, name)
-
-    def design() -> Design:
-        (found,) = outcome  # read to the end: the child is reaped
-        if isinstance(found, DesignError):
-            raise found
-        return found
-
-    return design
-
-
-def _design_or_error(data: bytes, name: str) -> Iterator[Design | DesignError]:
-    """The design, or why it cannot be read: sent back as it is, not read again."""
-    try:
-        yield load_design(data, name)
-    except DesignError as error:
-        yield error
 
 
 def load_design(
