@@ -50,7 +50,6 @@ SMALL_PERIMETER_LENGTH = 2 * math.pi * 6.5  # mm, PrusaSlicer's threshold for sm
 OVERHANG_MIN_LENGTH = 0.5  # mm: shorter overhanging stretches of a loop stay ordinary
 MIN_PIECE_WIDTHS = 1.2  # fill pieces shorter than this many line widths are dropped
 MIN_PATH = 1e-3  # mm: extruding moves shorter than this are merged into their neighbour
-GAP_FILL_FORK_POINTS = 2000  # gap outline vertices below which gap fill is not forked off
 # Vertices of the loops and infill area below which the gaps and their fill are not
 # forked off (the M3 screw has 6,900, 3DBenchy 61,000: 0.01 s against 0.8 s of work).
 GAP_FILL_FORK_OUTLINE_POINTS = 10000
@@ -259,29 +258,25 @@ class _GapLines:
         return np.concatenate(found) if found else np.zeros(0, np.int64)
 
 
-def start_gap_fill(gaps: np.ndarray | GapsToMake) -> Iterator[GapPiece]:
-    """Start the gap fill lines of ``gaps``; they come run of layers by run, lowest first.
+def start_gap_fill(gaps: GapsToMake) -> Iterator[GapPiece]:
+    """Start the gaps and their fill lines; the lines come run of layers by run, lowest first.
 
-    Gap fill needs only the gaps: it runs beside the rest of the regions, the
-    infill and the loops, in a process of its own (the walk of :func:`plan_layers`
-    holds the interpreter's lock most of the time), and hands on each run of
-    layers as soon as it is done, so the walk lays the lowest layers while the
-    others are worked out. Given what the gaps are made from (:class:`GapsToMake`),
-    that process works the gaps out too. Small parts (a screw's few gaps) are
-    filled in this process: forking a planning process costs more than they take.
+    Gap fill needs only what the gaps are made from: it runs beside the rest of the
+    regions, the infill and the loops, in a process of its own (the walk of
+    :func:`plan_layers` holds the interpreter's lock most of the time), which works
+    the gaps out too and hands on each run of layers as soon as it is done, so the
+    walk lays the lowest layers while the others are worked out. Small parts (a
+    screw's few gaps) are filled in this process: forking a planning process costs
+    more than they take.
     """
-    if isinstance(gaps, GapsToMake):
-        small = gaps.outline_points < GAP_FILL_FORK_OUTLINE_POINTS
-    else:
-        small = shapely.get_num_coordinates(gaps).sum() < GAP_FILL_FORK_POINTS
-    if small:
+    if gaps.outline_points < GAP_FILL_FORK_OUTLINE_POINTS:
         return _gap_fill_pieces_of(gaps)  # made here, layer run by run, as the walk asks
     return pieces_in_child(_gap_fill_pieces_of, gaps)
 
 
-def _gap_fill_pieces_of(gaps: np.ndarray | GapsToMake) -> Iterator[GapPiece]:
-    """:func:`gap_fill_pieces` of ``gaps``, made first if need be."""
-    yield from gap_fill_pieces(gaps.make() if isinstance(gaps, GapsToMake) else gaps)
+def _gap_fill_pieces_of(gaps: GapsToMake) -> Iterator[GapPiece]:
+    """:func:`gap_fill_pieces` of the gaps, made first."""
+    yield from gap_fill_pieces(gaps.make())
 
 
 def plan_layers(
@@ -296,7 +291,7 @@ def plan_layers(
 ) -> LayerPaths:
     """Every extrusion path of every layer, in the order the printer will lay them.
 
-    ``gap_fill`` brings the gap fill lines of ``regions.gaps`` started earlier
+    ``gap_fill`` brings the gap fill lines of the regions' gaps started earlier
     (:func:`start_gap_fill`); without it they are started here.
     """
     n = len(slices)
@@ -319,7 +314,7 @@ def plan_layers(
         return known[key]
 
     if gap_fill is None:
-        gap_fill = start_gap_fill(regions.gaps)
+        gap_fill = start_gap_fill(regions.gaps_to_make)
 
     # Perimeter rings, one entry per ring: points, layer, perimeter index.
     rings: list[np.ndarray] = []

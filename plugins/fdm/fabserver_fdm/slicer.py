@@ -241,21 +241,17 @@ def _crossed_sides() -> tuple[np.ndarray, np.ndarray]:
 _UP_SIDE, _DOWN_SIDE = _crossed_sides()
 
 
-def _segments(vertices, faces, face_edges, slice_z, banded=None):
-    """All crossing segments of all layers: layer, start/end points (k, 2), start/end edges.
+def _segments(vertices, faces, face_edges, slice_z, banded):
+    """The crossing segments of a band of layers: layer, start/end points (k, 2),
+    start/end edges.
 
     Also ``successor`` (k,): the segment of the same layer that starts where each one
     ends, or -1 (see :func:`_successors`), and the face of each segment. Segments come
     face by face, each face's layers upwards. ``banded``: ``(lo, hi, (first, end),
-    edge_faces, corner_between)`` of :func:`slice_mesh`, the segments of layers
-    ``first`` to ``end`` only; ``None``: every layer.
+    edge_faces, corner_between)`` of :func:`slice_mesh`, for the layers ``first`` to
+    ``end``.
     """
-    if banded is None:
-        corner_between = _corner_layers(vertices, faces, slice_z)
-        lo, hi = _face_layers(corner_between)
-        band, edge_faces = (0, len(slice_z)), _edge_faces(face_edges)
-    else:
-        lo, hi, band, edge_faces, corner_between = banded
+    lo, hi, band, edge_faces, corner_between = banded
     first_layer, end_layer = band
     in_band = np.flatnonzero((lo < end_layer) & (hi > first_layer))
     band_lo = np.maximum(lo[in_band], first_layer)

@@ -25,8 +25,7 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def _forks(monkeypatch):
     """Fork even under a test runner that keeps threads of its own (pytest-xdist's)."""
     monkeypatch.setattr(geos, "_fork_safe", lambda: True)
-    monkeypatch.setattr(layers, "GAP_FILL_FORK_POINTS", 0)  # a sample's few gaps too
-    monkeypatch.setattr(layers, "GAP_FILL_FORK_OUTLINE_POINTS", 0)
+    monkeypatch.setattr(layers, "GAP_FILL_FORK_OUTLINE_POINTS", 0)  # a sample's few gaps too
     if geos.WORKERS < 2:
         monkeypatch.setattr(geos, "WORKERS", 2)
 
@@ -157,19 +156,6 @@ def test_pieces_left_unread_leave_no_child():
     del pieces
     with pytest.raises(ChildProcessError):  # reaped already: not a child any more
         os.waitpid(child, os.WNOHANG)
-
-
-def test_a_few_gaps_are_filled_in_the_process(monkeypatch):
-    """Forking a planning process costs more than a screw's few gaps take."""
-    monkeypatch.undo()
-    forks = []
-    monkeypatch.setattr(layers, "pieces_in_child", lambda *a: forks.append(a) or iter([]))
-    strip = shapely.box(0, 0, 5, 0.3)
-    pieces = list(layers.start_gap_fill(np.array([strip, shapely.Polygon()], dtype=object)))
-    assert not forks and pieces[-1][0] == 2 and len(pieces[-1][1]) == 1
-    many = np.array([shapely.Point(0, 0).buffer(10, 1000)], dtype=object)
-    layers.start_gap_fill(many)
-    assert len(forks) == 1
 
 
 def _walls_regions(points_round: int):

@@ -15,6 +15,8 @@ from fabserver_fdm.settings import OPTIONS, PrintSettings
 from fabserver_fdm.slicer import (
     _corner_layers,
     _crossed_edge_ids,
+    _edge_faces,
+    _face_layers,
     _segments,
     layer_tops,
     slice_mesh,
@@ -163,8 +165,13 @@ def test_segment_successors_match_a_plain_search(shape):
     tops = layer_tops(float(box.bounds[1, 2]), 0.2, 0.2)
     slice_z = tops - 0.1
     vertices, faces = np.asarray(box.vertices), np.asarray(box.faces)
-    edges = _crossed_edge_ids(vertices, faces, _corner_layers(vertices, faces, slice_z))
-    layer, _, _, start_edge, end_edge, successor, _ = _segments(vertices, faces, edges, slice_z)
+    corner_between = _corner_layers(vertices, faces, slice_z)
+    edges = _crossed_edge_ids(vertices, faces, corner_between)
+    lo, hi = _face_layers(corner_between)
+    every_layer = (lo, hi, (0, len(slice_z)), _edge_faces(edges), corner_between)
+    layer, _, _, start_edge, end_edge, successor, _ = _segments(
+        vertices, faces, edges, slice_z, every_layer
+    )
     assert len(layer) > 0
     np.testing.assert_array_equal(successor, _successors_by_search(layer, start_edge, end_edge))
 
