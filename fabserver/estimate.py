@@ -72,7 +72,7 @@ import numpy as np
 from .i18n import Text
 from .plugin import Plan
 from .profiles import Kinematics, MachineProfile, MaterialProfile
-from .toolpath import EventKind, MoveKind, Toolpath
+from .toolpath import EventKind, MoveKind, Toolpath, row_norms
 
 if TYPE_CHECKING:  # annotations only
     from .learning import Correction
@@ -276,19 +276,6 @@ def _geometry(
     if kin.cornering() != "jerk" and idx.size >= 2:
         corners = _junction_deviation(moves, kin)  # the directions' and lengths' alone
     return _Geometry(moves, pos, corners)
-
-
-def row_norms(a: np.ndarray) -> np.ndarray:
-    """``np.linalg.norm(a, axis=1)`` of an ``(m, k)`` array with few columns, column by column.
-
-    The same bits (numpy sums a row of a few squares from left to right, as here;
-    tested), several times faster: numpy's reduction over a short row runs a slow
-    inner loop of its own (a tenth of a second for 3DBenchy's (150,000, 3) moves).
-    """
-    total = np.square(a[:, 0])
-    for j in range(1, a.shape[1]):
-        total += np.square(a[:, j])
-    return np.sqrt(total, out=total)
 
 
 def _row_max(a: np.ndarray) -> np.ndarray:

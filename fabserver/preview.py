@@ -30,7 +30,7 @@ import shapely
 
 from .i18n import Text
 from .preview_data import Area, Frames, Lines, Marks, Overlay, Preview, Raster, RoleStyle
-from .toolpath import MoveKind, Toolpath
+from .toolpath import Toolpath
 
 
 def escape(text: str) -> str:
@@ -45,7 +45,6 @@ def escape(text: str) -> str:
 TRAVEL = "travel"
 TRAVEL_STYLE = RoleStyle("#9e9e9e", Text("Déplacements à vide", "Travel moves"))
 _FALLBACK = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
-_NON_WORK = (int(MoveKind.TRAVEL), int(MoveKind.JUMP), int(MoveKind.RETRACT))
 
 
 @dataclass(frozen=True)
@@ -121,8 +120,7 @@ def _bounds(preview: Preview, tp: Toolpath) -> np.ndarray:
         sheets = (
             [o for o in preview.overlays if isinstance(o, Frames)] if preview.frame_work else []
         )
-        work = _work_box(tp)
-        boxes = [] if work is None else [work]
+        boxes = [tp.work_bounds[:, :2]] if len(tp) and tp.work_mask().any() else []
         boxes += [_overlay_bounds(o) for o in preview.overlays if not any(o is f for f in sheets)]
         boxes = [b for b in boxes if b is not None]
         if not boxes:  # nothing but sheets: show them
@@ -157,31 +155,6 @@ def _reach_edges(b: np.ndarray, sheets: np.ndarray) -> np.ndarray:
             if 0.0 <= s1 - b[1, axis] <= reach:
                 hi[axis] = max(hi[axis], s1)
     return np.array([lo, hi])
-
-
-def _is_work(kind: np.ndarray) -> np.ndarray:
-    """``~np.isin(kind, _NON_WORK)``, by three comparisons (np.isin sorts: a hundred times slower)."""
-    non_work = kind == _NON_WORK[0]
-    for other in _NON_WORK[1:]:
-        non_work |= kind == other
-    return ~non_work
-
-
-def _work_box(tp: Toolpath) -> np.ndarray | None:
-    """``tp.work_bounds[:, :2]`` (where the work moves start and end, x and y), from the
-    work moves' rows alone; ``None`` when there is no work move."""
-    idx = np.flatnonzero(_is_work(tp.kind))
-    if idx.size == 0:
-        return None
-    before = np.maximum(idx - 1, 0)
-    box = np.empty((2, 2))
-    for axis in range(2):  # column by column: numpy's (k, 2).min(axis=0) is ten times slower
-        ends, begins = tp.xyz[idx, axis], tp.xyz[before, axis]
-        if idx[0] == 0:
-            begins[0] = tp.start[axis]
-        box[0, axis] = np.minimum(ends.min(), begins.min())
-        box[1, axis] = np.maximum(ends.max(), begins.max())
-    return box
 
 
 def _overlay_bounds(o: Overlay) -> np.ndarray | None:
@@ -224,7 +197,7 @@ def _moves(
 ) -> list[str]:
     parts = []
     if show_travel and len(tp):
-        ti = np.flatnonzero(~_is_work(tp.kind))
+        ti = np.flatnonzero(~tp.work_mask())
         if ti.size:
             a, b = tp.starts[ti, :2], tp.xyz[ti, :2]
             keep = np.linalg.norm(b - a, axis=1) > 1e-6
@@ -361,7 +334,7 @@ def _run_bounds(
     none = np.zeros(0, dtype=np.int64)
     if len(tp) == 0:
         return points, none, none
-    work = _is_work(tp.kind)
+    work = tp.work_mask()
     if mask is not None:
         work &= mask
     idx = np.flatnonzero(work)

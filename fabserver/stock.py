@@ -29,7 +29,7 @@ from shapely.geometry.base import BaseGeometry
 from .estimate import Estimate, MaterialLine
 from .i18n import Text
 from .profiles import MaterialProfile
-from .toolpath import MoveKind, Toolpath
+from .toolpath import Toolpath
 
 #: Sheet-like material kinds that offcuts exist for.
 OFFCUT_KINDS = frozenset({"sheet", "stock", "vinyl"})
@@ -37,7 +37,6 @@ OFFCUT_KINDS = frozenset({"sheet", "stock", "vinyl"})
 EDGE_CLEARANCE_MM = 3.0
 #: A leftover narrower than this is scrap, not an offcut.
 MIN_OFFCUT_MM = 30.0
-_NON_WORK = [int(MoveKind.TRAVEL), int(MoveKind.JUMP), int(MoveKind.RETRACT)]
 _GRID_STEPS = 40  # candidate positions per axis inside an odd-shaped piece
 
 
@@ -116,7 +115,7 @@ def footprint(toolpath: Toolpath, clearance: float = EDGE_CLEARANCE_MM) -> BaseG
     work moves (a contour, a pocket, an engraving line), grown by ``clearance``."""
     if len(toolpath) == 0:
         return None
-    work = ~np.isin(toolpath.kind, _NON_WORK)
+    work = toolpath.work_mask()
     if not work.any():
         return None
     idx = np.flatnonzero(work)

@@ -226,7 +226,7 @@ def test_row_norms_are_numpys_norms_to_the_bit():
     """The estimator's lengths and corner angles come from row_norms: they must be the
     numbers np.linalg.norm(a, axis=1) gives (the estimates and the cooling slowdown's
     feeds are compared byte for byte against earlier code)."""
-    from fabserver.estimate import row_norms
+    from fabserver.toolpath import row_norms
 
     rng = np.random.default_rng(11)
     for columns in (2, 3, 4):

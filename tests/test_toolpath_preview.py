@@ -42,6 +42,33 @@ def test_builder_records_moves_layers_and_events():
         tp.xyz[0, 0] = 5  # frozen
 
 
+@pytest.mark.parametrize("first", [MoveKind.EXTRUDE, MoveKind.TRAVEL])
+def test_work_moves_their_bounds_and_lengths_are_numpys(first):
+    """The work mask, the work bounds and the lengths of some moves, worked out from
+    those moves' rows, are what the whole arrays give (``np.isin``, ``np.linalg.norm``)."""
+    rng = np.random.default_rng(5)
+    b = ToolpathBuilder()
+    b.move_to(3, -4, 1, kind=first, feed=50)  # from the start (0, 0, 0)
+    kinds = [MoveKind.EXTRUDE, MoveKind.TRAVEL, MoveKind.CUT, MoveKind.JUMP, MoveKind.STITCH]
+    for kind in rng.choice(kinds, 300).tolist():
+        b.add_path(rng.uniform(-50, 80, (3, 3)), MoveKind(kind), 40)
+    b.retract(-0.8, 35)
+    tp = b.build()
+    work = ~np.isin(tp.kind, [MoveKind.TRAVEL, MoveKind.JUMP, MoveKind.RETRACT])
+    np.testing.assert_array_equal(tp.work_mask(), work)
+    ends_and_begins = np.vstack([tp.xyz[work], tp.starts[work]])
+    expected = np.array([ends_and_begins.min(axis=0), ends_and_begins.max(axis=0)])
+    np.testing.assert_array_equal(tp.work_bounds, expected)
+    lengths = np.linalg.norm(tp.xyz - tp.starts, axis=1)
+    np.testing.assert_array_equal(tp.lengths, lengths)
+    for mask in (work, ~work, tp.kind == MoveKind.CUT):
+        np.testing.assert_array_equal(tp.lengths_where(mask), lengths[mask])
+    travel_only = ToolpathBuilder()
+    travel_only.move_to(5, 5, feed=100)
+    assert not travel_only.build().work_mask().any()
+    np.testing.assert_array_equal(travel_only.build().work_bounds, np.zeros((2, 3)))
+
+
 def test_concatenate_keeps_roles_and_shifts_layers():
     tp = two_layers()
     both = tp.concatenate(tp)

@@ -29,10 +29,9 @@ from fabserver.estimate import (
     keep_move_times,
     move_accelerations,
     move_times_at,
-    row_norms,
 )
 from fabserver.profiles import Kinematics
-from fabserver.toolpath import Event, EventKind, MoveKind, Toolpath
+from fabserver.toolpath import Event, EventKind, MoveKind, Toolpath, row_norms
 
 from .layers import ROLE, ROLES, LayerPaths
 from .regions import MITRE

@@ -12,7 +12,7 @@ import shapely
 from fabserver.designs.indexed import sorted_unique
 from fabserver.designs.types import Gcode, Mesh
 from fabserver.errors import PlanError
-from fabserver.estimate import event_seconds, move_accelerations, row_norms
+from fabserver.estimate import event_seconds, move_accelerations
 from fabserver.i18n import Text
 from fabserver.plugin import (
     MachinePlugin,
@@ -23,7 +23,7 @@ from fabserver.plugin import (
     roles_from_toml,
 )
 from fabserver.profiles import MachineProfile
-from fabserver.toolpath import MoveKind, Toolpath
+from fabserver.toolpath import MoveKind
 from fabserver.writers.printer import (
     DIALECTS,
     PrintFigures,
@@ -233,7 +233,12 @@ class FdmPlugin(MachinePlugin):
             ),
             "flavour": s.printer.flavour,
             "support_mm": round(
-                _length_of(tp, tp.role_mask("support") | tp.role_mask("support_interface")), 1
+                float(
+                    tp.lengths_where(
+                        tp.role_mask("support") | tp.role_mask("support_interface")
+                    ).sum()
+                ),
+                1,
             ),
             "moves": len(tp),
             **mesh_facts,
@@ -279,14 +284,6 @@ def _threads_running() -> int | None:
             return int(f.read().split()[3].split("/")[0])
     except (OSError, IndexError, ValueError):
         return None
-
-
-def _length_of(tp: Toolpath, mask: np.ndarray) -> float:
-    """``tp.lengths[mask].sum()``, the lengths of the moves of ``mask`` alone (the same sum)."""
-    idx = np.flatnonzero(mask)
-    begins = tp.xyz[np.maximum(idx - 1, 0)]
-    begins[idx == 0] = tp.start
-    return float(row_norms(tp.xyz[idx] - begins).sum())
 
 
 def _copies_on_bed(
