@@ -28,7 +28,12 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from fabserver.designs.indexed import connected_components, edge_keys_sorted, sorted_unique
+from fabserver.designs.indexed import (
+    connected_components,
+    edge_keys_sorted,
+    sorted_unique,
+    vertex_axes,
+)
 
 from .geos import buffer, elementwise
 
@@ -84,11 +89,14 @@ def slice_mesh(vertices: np.ndarray, faces: np.ndarray, top_z: np.ndarray) -> Sl
     lo, hi = _face_layers(corner_between)
     edge_faces = _edge_faces(face_edges)
     bands = _bands(lo, hi, n_layers)
+    # The vertices' x, y and z as contiguous columns, made once for every band: gathers
+    # of single numbers from them beat (k, 3) row gathers and strided columns.
+    axes = vertex_axes(vertices)
     parts = []
     n_open = 0
     for band in bands:
         seg_layer, start_pt, end_pt, _, _, successor, seg_face = _segments(
-            vertices, faces, face_edges, slice_z, (lo, hi, band, edge_faces, corner_between)
+            axes, faces, face_edges, slice_z, (lo, hi, band, edge_faces, corner_between)
         )
         if len(seg_layer) == 0:
             continue
@@ -103,7 +111,7 @@ def slice_mesh(vertices: np.ndarray, faces: np.ndarray, top_z: np.ndarray) -> Sl
         head = comp_head[ring_comp]
         parts.append((rings, ring_layer, seg_face[head] * n_layers + seg_layer[head]))
         del seg_layer, start_pt, end_pt, comp, order, closed, comp_head, seg_face
-    del face_edges, lo, hi, edge_faces, corner_between
+    del face_edges, lo, hi, edge_faces, corner_between, axes
     polygons = np.array([shapely.Polygon()] * n_layers, dtype=object)
     if not parts:
         return SliceResult(polygons, top_z, heights, n_open)
@@ -241,9 +249,9 @@ def _crossed_sides() -> tuple[np.ndarray, np.ndarray]:
 _UP_SIDE, _DOWN_SIDE = _crossed_sides()
 
 
-def _segments(vertices, faces, face_edges, slice_z, banded):
+def _segments(axes, faces, face_edges, slice_z, banded):
     """The crossing segments of a band of layers: layer, start/end points (k, 2),
-    start/end edges.
+    start/end edges. ``axes``: the vertices' columns (``vertex_axes``).
 
     Also ``successor`` (k,): the segment of the same layer that starts where each one
     ends, or -1 (see :func:`_successors`), and the face of each segment. Segments come
@@ -282,13 +290,9 @@ def _segments(vertices, faces, face_edges, slice_z, banded):
     down_j = _DOWN_SIDE[pattern]
     del pattern
     first_side = 3 * face
-    # The vertices' x, y and z as contiguous columns: gathers of single numbers from
-    # them, and arithmetic on contiguous arrays, beat (k, 3) row gathers and strided
-    # columns.
-    columns = [np.ascontiguousarray(vertices[:, axis]) for axis in range(3)]
-    start = _points_on(columns, corner, first_side, down_j, z)
-    end = _points_on(columns, corner, first_side, up_j, z)
-    del z, columns
+    start = _points_on(axes, corner, first_side, down_j, z)
+    end = _points_on(axes, corner, first_side, up_j, z)
+    del z
     edge_of_side = face_edges.ravel()
     start_edge = edge_of_side[first_side + down_j]
     end_edge = edge_of_side[first_side + up_j]

@@ -23,6 +23,7 @@ from fabserver_fdm.slicer import (
 )
 
 from fabserver.designs import load_design
+from fabserver.designs.indexed import vertex_axes
 
 
 def _slice(mesh: trimesh.Trimesh, first=0.2, layer=0.2):
@@ -170,7 +171,7 @@ def test_segment_successors_match_a_plain_search(shape):
     lo, hi = _face_layers(corner_between)
     every_layer = (lo, hi, (0, len(slice_z)), _edge_faces(edges), corner_between)
     layer, _, _, start_edge, end_edge, successor, _ = _segments(
-        vertices, faces, edges, slice_z, every_layer
+        vertex_axes(vertices), faces, edges, slice_z, every_layer
     )
     assert len(layer) > 0
     np.testing.assert_array_equal(successor, _successors_by_search(layer, start_edge, end_edge))
