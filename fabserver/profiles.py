@@ -93,11 +93,6 @@ def validated(model: type[_M], data: Any) -> _M:
         raise ValidationError(*_named_problem(exc, model, data)) from None
 
 
-def problem_of(exc: ValidationError) -> tuple[str, str]:
-    """The dotted key and what is wrong with it."""
-    return exc.key, exc.problem
-
-
 def as_data(value: Model) -> dict[str, Any]:
     """A model as JSON-ready data (tuples as lists), which :func:`validated` reads back."""
     return msgspec.json.decode(msgspec.json.encode(value))

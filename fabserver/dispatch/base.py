@@ -26,7 +26,7 @@ from msgspec import Meta
 
 from ..errors import FabError
 from ..i18n import Text
-from ..profiles import Model, ValidationError, problem_of, validated
+from ..profiles import Model, ValidationError, validated
 
 
 class DispatchError(FabError):
@@ -140,8 +140,7 @@ class Connector(ABC, Generic[SettingsT]):
         try:
             self._config = validated(self.Settings, self.settings)
         except ValidationError as error:
-            key, problem = problem_of(error)
-            raise ConnectorSettingsError(self.machine_id, key or "?", problem) from None
+            raise ConnectorSettingsError(self.machine_id, error.key or "?", error.problem) from None
 
     @abstractmethod
     def send(self, file: Path, remote_name: str) -> Receipt:
