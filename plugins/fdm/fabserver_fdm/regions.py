@@ -24,6 +24,8 @@ from functools import cached_property
 import numpy as np
 import shapely
 
+from fabserver.designs.indexed import sorted_unique
+
 from .flow import Flow
 from .geos import buffer, difference, intersection, union
 
@@ -118,37 +120,79 @@ def _shift(layers: np.ndarray, by: int) -> np.ndarray:
     return out
 
 
-def _covered_by_neighbours(
-    slices: np.ndarray, count: int, direction: int, windows: dict | None = None
+def _uncovered(
+    infill_area: np.ndarray,
+    slices: np.ndarray,
+    count: int,
+    direction: int,
+    windows: dict[int, _Windows],
 ) -> np.ndarray:
-    """Intersection of the ``count`` layers above (``direction=1``) or below (``-1``).
+    """``(L,)``: what of each layer's infill area the ``count`` layers above
+    (``direction=1``) or below (``-1``) do not all cover: its solid skin of that side.
 
-    Built from window intersections ``W_c[m]`` = layers ``m .. m + c - 1``, each
-    made of two halves (``W_a[m] ∩ W_b[m + a]``) and kept in ``windows`` so that
-    the top and bottom searches share them: 4 above and 3 below take three
-    intersections over all layers instead of five.
+    The skin is the infill area less the intersection of those layers (built from
+    the windows of :class:`_Windows`, which the top and bottom searches share). A
+    layer each of whose neighbours covers its infill area has none: ``covers`` tells
+    that in some ten microseconds, where an overlay of two nearly equal outlines
+    takes a fifth of a millisecond (GEOS's slowest case). So the intersections are
+    made on the other layers only: on 3DBenchy, 275 instead of 720 (half its layers
+    have no top skin, nine in ten no bottom one), 0.04 s less CPU; the same skins.
 
     (Propagating each layer's exposed surface instead, as a union over the
     neighbours, measured slower on sloped parts: the exposed strips of a hull
     are as detailed as the layers.)
     """
-    windows = {} if windows is None else windows
-    windows.setdefault(1, slices)
+    n = len(slices)
+    present = ~shapely.is_empty(infill_area)
+    covered = present.copy()  # by every neighbour asked so far
+    for j in range(1, count + 1):
+        rows = np.flatnonzero(covered)
+        neighbour = _shift(slices, j * direction)[rows]
+        covered[rows] = shapely.covers(neighbour, infill_area[rows])
+    rows = np.flatnonzero(present & ~covered)
     # Layers k+1 .. k+count start at m = k + 1; layers k-count .. k-1 at m = k - count.
-    return _shift(_window(windows, count), 1 if direction > 0 else -count)
+    start = rows + (1 if direction > 0 else -count)
+    inside = (start >= 0) & (start < n)
+    common = np.full(len(rows), EMPTY, dtype=object)
+    common[inside] = _window(windows, count, start[inside], slices)
+    out = np.full(n, EMPTY, dtype=object)
+    out[rows] = difference(infill_area[rows], common)
+    return out
 
 
-def _window(windows: dict[int, np.ndarray], c: int) -> np.ndarray:
-    """``W_c`` of :func:`_covered_by_neighbours`, made from (and kept in) ``windows``.
+@dataclass
+class _Windows:
+    """Window intersections ``W_c[m]`` = layers ``m .. m + c - 1``, made where asked."""
 
-    A function of the module, not a closure calling itself: such a closure is a
-    reference cycle, and it kept every window of every layer alive until the
-    cyclic collector's next full pass (the rest of a plan, in ``fabserver plan``).
+    value: np.ndarray  # (L,) object
+    made: np.ndarray  # (L,) bool
+
+
+def _window(windows: dict[int, _Windows], c: int, at: np.ndarray, slices: np.ndarray) -> np.ndarray:
+    """``W_c[at]`` (``at`` within the layers), made from (and kept in) ``windows``.
+
+    Each window is made of two halves (``W_a[m] ∩ W_b[m + a]``), so 4 layers above
+    and 3 below take three intersections a layer instead of five. A function of
+    the module, not a closure calling itself: such a closure is a reference cycle,
+    and it kept every window of every layer alive until the cyclic collector's
+    next full pass (the rest of a plan, in ``fabserver plan``).
     """
+    if c == 1:
+        return slices[at]
+    n = len(slices)
     if c not in windows:
+        windows[c] = _Windows(np.full(n, EMPTY, dtype=object), np.zeros(n, bool))
+    w = windows[c]
+    todo = sorted_unique(at[~w.made[at]])
+    if len(todo):
         a = c // 2
-        windows[c] = intersection(_window(windows, a), _shift(_window(windows, c - a), a))
-    return windows[c]
+        second = todo + a
+        beyond = second >= n  # the second half starts above the top layer: empty
+        right = np.full(len(todo), EMPTY, dtype=object)
+        right[~beyond] = _window(windows, c - a, second[~beyond], slices)
+        w.value[todo] = intersection(_window(windows, a, todo, slices), right)
+        w.made[todo] = True
+    return w.value[at]
 
 
 def opened(geoms: np.ndarray, radius: float | np.ndarray) -> np.ndarray:
@@ -230,13 +274,11 @@ def build_regions(
 
     slices_below = _shift(slices, -1)
     solid = np.full(n, EMPTY, dtype=object)
-    windows: dict[int, np.ndarray] = {}
+    windows: dict[int, _Windows] = {}
     if top_layers > 0:
-        solid = difference(infill_area, _covered_by_neighbours(slices, top_layers, 1, windows))
+        solid = _uncovered(infill_area, slices, top_layers, 1, windows)
     if bottom_layers > 0:
-        below = _covered_by_neighbours(slices, bottom_layers, -1, windows)
-        bottom = difference(infill_area, below)
-        solid = union(solid, bottom)
+        solid = union(solid, _uncovered(infill_area, slices, bottom_layers, -1, windows))
     # Strips narrower than one line cannot be filled as solid: they stay sparse.
     half = _per_layer(first_flows.solid.spacing, flows.solid.spacing, n) / 2.0
     solid = opened(solid, half)

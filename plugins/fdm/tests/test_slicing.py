@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import shapely
 import trimesh
+from fabserver_fdm import regions as region_rules
 from fabserver_fdm import slicer
 from fabserver_fdm.flow import Flow
 from fabserver_fdm.infill import hatch
@@ -271,6 +272,43 @@ def test_step_gets_solid_top_layers_on_the_step(samples):
     # In the upper box, right above the step: sparse again after the bottom layers.
     upper_mid = np.flatnonzero(np.isclose(z, 15.0))[0]
     assert shapely.area(regions.sparse[upper_mid]) > 0.5 * infill[upper_mid]
+
+
+def _plain_skins(infill_area, slices, count, direction):
+    """Each layer's infill area less the intersection of its ``count`` neighbours, one
+    layer at a time: what :func:`regions._uncovered` must give."""
+    n = len(slices)
+    out = []
+    for k in range(n):
+        common = None
+        for j in range(1, count + 1):
+            m = k + j * direction
+            layer = slices[m] if 0 <= m < n else shapely.Polygon()
+            common = layer if common is None else shapely.intersection(common, layer)
+        out.append(shapely.difference(infill_area[k], common))
+    return np.array(out, dtype=object)
+
+
+@pytest.mark.parametrize("name", ["fdm-step.stl", "fdm-bridge.stl", "3DBenchy.stl"])
+def test_solid_skins_are_the_infill_less_what_every_neighbour_covers(samples, request, name):
+    # The skins are intersected only on layers some neighbour leaves uncovered: the
+    # others must have none, and those layers the same skin as the plain formula.
+    if name.startswith("fdm-"):
+        path = samples / name
+    else:
+        path = request.getfixturevalue("corpus") / "stl" / name
+    res, regions = _regions(trimesh.load(path))
+    windows = {}
+    for count, direction in ((4, 1), (3, -1)):
+        skins = region_rules._uncovered(
+            regions.infill_area, res.polygons, count, direction, windows
+        )
+        plain = _plain_skins(regions.infill_area, res.polygons, count, direction)
+        assert (~shapely.is_empty(skins)).sum() > 0
+        np.testing.assert_array_equal(shapely.is_empty(skins), shapely.is_empty(plain))
+        # (The plain formula intersects in another order: the same skins to rounding.)
+        apart = shapely.area(shapely.symmetric_difference(skins, plain))
+        assert apart.max() < 1e-6, f"layer {apart.argmax()}: {apart.max()} mm² apart"
 
 
 def test_overhanging_shelf_gets_a_bridge_and_solid_bottom(samples):
