@@ -370,17 +370,25 @@ def _gaps(
     # Between two loops the inner loop's reach is most often the outer loop's inner
     # edge again, to the last bits: the difference is then slivers only, and the
     # overlay of two nearly equal outlines is GEOS's slowest case (it falls back to
-    # snapping; two thirds of a small part's regions). Where the inner reach, grown
-    # by a micrometre, covers the inside, the piece is at most a few micrometres
-    # wide and the opening below removes it: a layer whose pieces are all such and
-    # whose infill piece is empty has no gaps, without the overlays.
+    # snapping: 2-3 ms a layer where 0.05 ms would do). So the inner reach is taken
+    # grown by a micrometre, far below the widths the opening below keeps: the
+    # difference then runs clear of the inside's edges (3DBenchy's pieces 70 → 20 ms,
+    # and one extrusion amount of its G-code moved in the fifth decimal). Where the
+    # grown reach covers the inside, there is no piece at all; a layer with no piece
+    # between its loops and none inside the last one has no gaps, without overlays.
     last = difference(inside[-1], reached[-1])
     wide = ~shapely.is_empty(last)
-    for i in range(len(loops) - 1):
-        near = buffer(reached[i], SLIVER_WIDTH, **MITRE)
-        wide |= ~shapely.covers(near, inside[i])
+    near = [buffer(reach, SLIVER_WIDTH, **MITRE) for reach in reached[:-1]]
+    apart = [~shapely.covers(near[i], inside[i]) for i in range(len(near))]
+    for some in apart:
+        wide |= some
     rows = np.flatnonzero(wide)
-    pieces = [difference(inside[i][rows], reached[i][rows]) for i in range(len(loops) - 1)]
+    pieces = []
+    for i in range(len(near)):
+        piece = np.full(len(rows), EMPTY, dtype=object)
+        some = apart[i][rows]
+        piece[some] = difference(inside[i][rows[some]], near[i][rows[some]])
+        pieces.append(piece)
     pieces.append(last[rows])
     gaps = pieces[0]
     for more in pieces[1:]:
