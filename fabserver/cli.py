@@ -595,6 +595,10 @@ def _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_
     lang = _lang(parent)
     try:
         with _loading_for_good():
+            from .designs.ahead import DesignAhead
+
+            data = file.read_bytes()
+            ahead = DesignAhead(data, file.name)  # read on the other core during the imports
             from .planning import load_accepted, run_plan, write_outputs
             from .registry import load_registry
 
@@ -609,7 +613,8 @@ def _plan(ctx, file, machine_id, material_id, copies, sets, output, preview, as_
             plugin = reg.get(machine.plugin)
         except LookupError as exc:
             raise FabError(Text(str(exc), str(exc))) from None
-        design = load_accepted(file.read_bytes(), file.name, plugin, machine)
+        design = load_accepted(data, file.name, plugin, machine, ahead)
+        del data, ahead
         options: dict[str, Any] = _parse_sets(sets)
         if copies is not None:
             if "copies" in options and str(options["copies"]) != str(copies):

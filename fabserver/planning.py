@@ -22,6 +22,7 @@ from .preview import RenderedPreview, render
 from .profiles import MachineProfile, MaterialProfile, Policy
 
 if TYPE_CHECKING:  # annotations only: the corrections and the offcuts are the job server's
+    from .designs.ahead import DesignAhead
     from .learning import Correction
     from .stock import Piece, Placement
 
@@ -62,17 +63,24 @@ def check_accepts(plugin: MachinePlugin, machine: MachineProfile, kind: str) -> 
         )
 
 
-def load_accepted(data: bytes, name: str, plugin: MachinePlugin, machine: MachineProfile) -> Design:
+def load_accepted(
+    data: bytes,
+    name: str,
+    plugin: MachinePlugin,
+    machine: MachineProfile,
+    ahead: DesignAhead | None = None,
+) -> Design:
     """The design in ``data``, or the machine's refusal of its kind before it is parsed.
 
     The kind is known from the first bytes (:func:`design_kind`): a DXF sent to a
     printer is refused at once rather than after seconds of parsing. The CLI and
-    the planning processes both load designs through here.
+    the planning processes both load designs through here. ``ahead``: the same
+    design, its reading begun earlier (:class:`~fabserver.designs.ahead.DesignAhead`).
     """
     kind = design_kind(data)
     if kind is not None:
         check_accepts(plugin, machine, kind)
-    return load_design(data, name)
+    return ahead.result() if ahead is not None else load_design(data, name)
 
 
 def run_plan(
