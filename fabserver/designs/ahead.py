@@ -32,10 +32,10 @@ from .types import Design
 
 AHEAD_MAX_BYTES = 24 << 20
 """Larger files are read when asked for, in this process. The overlap saves at most
-the imports' time (some 0.05 s); the parent's later stages then work on memory the
-reader did not leave behind, and on large meshes that cost more than it saved:
-3DBenchy (11 MB) 0.04 s sooner, a 16 MB sphere 0.03 s, a 32 MB pair of spheres the
-same to 0.3 s later, the 65 MB sphere 0.4 s later in two sittings of three."""
+the imports' time (some 0.05 s), while the parent's later stages, on a heap the
+reader did not warm, pay more for large meshes: 3DBenchy (11 MB) 0.04 s sooner, a
+16 MB sphere 0.03-0.06 s sooner in two sittings of three, a 32 MB pair of spheres
+the same to 0.3 s later, the 65 MB sphere 0.4 s later in two sittings of three."""
 IN_BAND_BYTES = 1 << 16
 """Arrays smaller than this travel inside the pickle."""
 PIPE_BYTES = 1 << 20
