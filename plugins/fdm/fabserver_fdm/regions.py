@@ -56,8 +56,8 @@ class LayerFlows:
 class GapsToMake:
     """What the gaps are made from (the loops and the infill area), so that they can
     be worked out where gap fill runs: in a process of its own, beside the rest of
-    the regions, instead of holding those up (the gaps' overlays of nearly equal
-    outlines are half the regions' time on 3DBenchy)."""
+    the regions, instead of holding those up (on 3DBenchy the gaps take 0.14 s, the
+    rest of the regions 0.2 s)."""
 
     loops: list[np.ndarray]
     infill_area: np.ndarray
@@ -172,7 +172,7 @@ def _window(windows: dict[int, _Windows], c: int, at: np.ndarray, slices: np.nda
     """``W_c[at]`` (``at`` within the layers), made from (and kept in) ``windows``.
 
     Each window is made of two halves (``W_a[m] ∩ W_b[m + a]``), so 4 layers above
-    and 3 below take three intersections a layer instead of five. A function of
+    and 3 below take at most three intersections a layer instead of five. A function of
     the module, not a closure calling itself: such a closure is a reference cycle,
     and it kept every window of every layer alive until the cyclic collector's
     next full pass (the rest of a plan, in ``fabserver plan``).
