@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import zipfile
 
 import numpy as np
 import pytest
@@ -91,6 +93,19 @@ def test_a_large_file_is_read_when_asked(forkable, monkeypatch):
     reading = DesignAhead(data, BRACKET.name)
     assert not reading.forked
     assert reading.result().face_count == load_design(data).face_count
+
+
+def test_a_3mf_is_measured_by_its_inflated_size(forkable, monkeypatch):
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("3D/3dmodel.model", "<model>" + " " * 100_000 + "</model>")
+    data = packed.getvalue()
+    assert ahead.content_bytes(data) > 100_000 > 10 * len(data)
+    monkeypatch.setattr(ahead, "AHEAD_MAX_BYTES", 50_000)
+    reading = DesignAhead(data, "part.3mf")
+    assert not reading.forked
+    with pytest.raises(DesignError):  # not a model: read here, and refused as here
+        reading.result()
 
 
 def test_a_design_never_asked_for_leaves_no_process_behind(forkable):
