@@ -80,6 +80,13 @@ def test_a_bad_design_read_ahead_gives_the_error_read_here(forkable, data):
     assert ahead_error.value.detail == here.value.detail
 
 
+def test_a_stream_that_does_not_unpickle_is_read_here(forkable, monkeypatch):
+    monkeypatch.setattr(ahead, "_receive", lambda src: (b"not a pickle", []))
+    reading = DesignAhead(BRACKET.read_bytes(), BRACKET.name)
+    assert reading.forked
+    assert reading.result().face_count == load_design(BRACKET.read_bytes()).face_count
+
+
 def test_without_a_safe_fork_the_design_is_read_when_asked(monkeypatch):
     monkeypatch.setattr(ahead, "only_threads_named", lambda prefixes: False)
     reading = DesignAhead(BRACKET.read_bytes(), BRACKET.name)

@@ -104,7 +104,10 @@ class DesignAhead:
         if received is None:  # failed: read here, so that its errors are raised here
             return load_design(self._data, self._name)
         body, buffers = received
-        return pickle.loads(body, buffers=buffers)
+        try:
+            return pickle.loads(body, buffers=buffers)
+        except Exception:  # whole but unreadable (never seen): read here as well
+            return load_design(self._data, self._name)
 
     def __del__(self) -> None:
         if self._src is not None:  # never asked for (the machine refused the design's kind)
