@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,8 @@ from fabserver.designs import ahead
 from fabserver.designs.ahead import DesignAhead
 from fabserver.designs.loader import load_design
 from fabserver.errors import DesignError
-from fabserver.testing import SAMPLES
+from fabserver.forking import PIPE_BYTES
+from fabserver.testing import SAMPLES, require
 
 BRACKET = SAMPLES / "design-bracket.stl"
 STICKER = SAMPLES / "vinyl-sticker.svg"
@@ -113,6 +115,16 @@ def test_a_3mf_is_measured_by_its_inflated_size(forkable, monkeypatch):
     assert not reading.forked
     with pytest.raises(DesignError):  # not a model: read here, and refused as here
         reading.result()
+
+
+def test_the_pipe_holds_a_design_in_few_pieces(forkable):
+    fcntl = pytest.importorskip("fcntl")
+    ceiling = Path("/proc/sys/fs/pipe-max-size")
+    require(ceiling.is_file(), "needs Linux's pipe sizes")
+    reading = DesignAhead(BRACKET.read_bytes(), BRACKET.name)
+    held = fcntl.fcntl(reading._src.fileno(), fcntl.F_GETPIPE_SZ)
+    reading.result()
+    assert held >= min(PIPE_BYTES, int(ceiling.read_text()))
 
 
 def test_a_design_never_asked_for_leaves_no_process_behind(forkable):

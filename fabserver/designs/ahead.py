@@ -28,7 +28,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ..forking import only_threads_named
+from ..forking import only_threads_named, widen_pipe
 from .loader import load_design
 from .types import Design
 
@@ -40,9 +40,6 @@ reader did not warm, pay more for large meshes: 3DBenchy (11 MB) 0.04 s sooner, 
 the same to 0.3 s later, the 65 MB sphere 0.4 s later in two sittings of three."""
 IN_BAND_BYTES = 1 << 16
 """Arrays smaller than this travel inside the pickle."""
-PIPE_BYTES = 1 << 20
-"""Bytes the pipe may hold (Linux's ceiling for an unprivileged process): the child
-writes in fewer, larger pieces."""
 
 
 def content_bytes(data: bytes) -> int:
@@ -71,7 +68,7 @@ class DesignAhead:
         ):
             return  # read when asked for, in this process
         read_fd, write_fd = os.pipe()
-        _widen(read_fd)
+        widen_pipe(read_fd)
         try:
             pid = os.fork()
         except OSError:  # no room for another process
@@ -137,15 +134,6 @@ def _reap_exited(wait: bool = False) -> None:
 # At exit every reader is reaped, so that its time and memory count in the command's
 # own (``time fabserver plan``), as the work of any other stage does.
 atexit.register(_reap_exited, wait=True)
-
-
-def _widen(fd: int) -> None:
-    try:
-        import fcntl
-
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except (ImportError, AttributeError, OSError):  # not Linux, or over the user's limit
-        pass
 
 
 def _send(design: Design, fd: int) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from fabserver.forking import LIFELINE_THREAD, only_threads_named
+from fabserver.forking import LIFELINE_THREAD, only_threads_named, widen_pipe
 
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 MIN_SPLIT = 32  # fewer elements than this: not worth a thread
@@ -125,7 +125,10 @@ def pieces_in_child(func: Callable[..., Iterator[Any]], *args: Any) -> Iterator[
     if not hasattr(os, "fork") or not _fork_safe():
         return _pieces_on_thread(func, *args)
     read_fd, write_fd = os.pipe()
-    _widen_pipe(read_fd)  # before the child can write
+    # Before the child can write: a run of 3DBenchy's gap fill pickles to about 400 kB,
+    # and the child goes on with the next runs (on 3DBenchy it stood blocked through
+    # the rest of the regions and the walk's set-up with the default 64 kB).
+    widen_pipe(read_fd)
     try:
         pid = os.fork()
     except OSError:  # no room for another process (a bounded planning process's limits)
@@ -149,26 +152,6 @@ def pieces_in_child(func: Callable[..., Iterator[Any]], *args: Any) -> Iterator[
     os.close(write_fd)
     _count_child(+1)
     return _ChildPieces(pid, read_fd, func, args)
-
-
-# Bytes a pipe may hold: Linux's default ceiling for an unprivileged process
-# (/proc/sys/fs/pipe-max-size). A run of 3DBenchy's gap fill pickles to about
-# 400 kB against the 64 kB a pipe holds by default.
-PIPE_BYTES = 1 << 20
-
-
-def _widen_pipe(fd: int) -> None:
-    """Let the pipe hold ``PIPE_BYTES``, where the system allows it: the child then
-    goes on with its next pieces instead of standing blocked on a full pipe until
-    the caller asks for this one (on 3DBenchy it stood through the rest of the
-    regions and the walk's set-up). A thread reading the pipe ahead did as well
-    but held the pieces in a heap of its own: 1–2 MiB more at the plan's peak."""
-    try:
-        import fcntl
-
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except (ImportError, AttributeError, OSError):  # not Linux, or over the user's limit
-        pass
 
 
 class _ChildPieces:

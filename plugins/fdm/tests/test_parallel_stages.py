@@ -14,6 +14,7 @@ from fabserver_fdm import FdmPlugin
 from fabserver_fdm.geos import pieces_in_child
 
 from fabserver.designs import load_design
+from fabserver.forking import PIPE_BYTES
 from fabserver.planning import run_plan, write_outputs
 from fabserver.profiles import load_profiles
 from fabserver.testing import CORPUS, CORPUS_MISSING, SAMPLES, require
@@ -145,7 +146,7 @@ def test_the_pipe_holds_several_pieces():
     pieces = pieces_in_child(_squares, 2)
     held = fcntl.fcntl(pieces._src.fileno(), fcntl.F_GETPIPE_SZ)
     assert len(list(pieces)) == 2
-    assert held >= min(geos.PIPE_BYTES, int(ceiling.read_text()))
+    assert held >= min(PIPE_BYTES, int(ceiling.read_text()))
 
 
 def test_pieces_left_unread_leave_no_child():
